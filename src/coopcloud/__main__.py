@@ -1,0 +1,3 @@
+from coopcloud.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,159 @@
+"""Entry point: global flags, lazy command groups, and the one exception-to-exit-code funnel.
+
+`main()` is what the console script runs and what tests call in-process with
+their own argv, environment and streams.
+
+Global flags (`--no-input`, `--json`, `--debug`, `--offline`) are accepted
+anywhere before a literal `--`, as abra accepts them: `coop app deploy X
+--no-input` and `coop --no-input app deploy X` mean the same.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import IO, Sequence
+
+import click
+
+from coopcloud import __version__
+from coopcloud.errors import CoopError, ExitStatus, exit_status_for
+
+GLOBAL_FLAGS = {
+    "--no-input": "no_input",
+    "--json": "json",
+    "--debug": "debug",
+    "--offline": "offline",
+}
+
+# name -> (module, attribute, short help). Modules are imported only when used,
+# so `coop --help` costs little more than importing click.
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "server": ("coopcloud.cli.server", "server", "Manage servers (Docker Swarm managers reached over SSH)."),
+    "app": ("coopcloud.cli.app", "app", "Create, deploy and inspect apps."),
+    "recipe": ("coopcloud.cli.recipe", "recipe", "Inspect and render recipes."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands live in modules imported on first use."""
+
+    def __init__(self, *args, lazy: dict[str, tuple[str, str, str]] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy:
+            module, attr, _ = self.lazy[name]
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.lazy:
+                rows.append((name, self.lazy[name][2]))
+            else:
+                cmd = super().get_command(ctx, name)
+                if cmd is not None and not cmd.hidden:
+                    rows.append((name, cmd.get_short_help_str(formatter.width)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def split_global_flags(argv: Sequence[str]) -> tuple[list[str], dict[str, bool]]:
+    """Pull the global flags out of argv, wherever they are (but not after `--`)."""
+    rest: list[str] = []
+    flags: dict[str, bool] = {}
+    passthrough = False
+    for arg in argv:
+        if passthrough:
+            rest.append(arg)
+        elif arg == "--":
+            passthrough = True
+            rest.append(arg)
+        elif arg in GLOBAL_FLAGS:
+            flags[GLOBAL_FLAGS[arg]] = True
+        else:
+            rest.append(arg)
+    return rest, flags
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=LazyGroup, lazy=SUBCOMMANDS, context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, "--version", "-v", prog_name="coop", message="%(prog)s %(version)s")
+@click.option("--no-input", is_flag=True, help="Never prompt and never need a TTY; fail instead, naming the flag to pass.")
+@click.option("--json", "json_", is_flag=True, help="Machine-readable output on commands that list or report.")
+@click.option("--debug", is_flag=True, help="Show debug lines and full tracebacks.")
+@click.option("--offline", is_flag=True, help="Never fetch from the network (recipes, catalogue).")
+def cli(no_input: bool, json_: bool, debug: bool, offline: bool) -> None:
+    """coop — Co-op Cloud in Python: deploy free-software apps to your own Docker Swarm servers.
+
+    Global flags may be given anywhere on the command line. State lives in
+    $ABRA_DIR (default ~/.abra), the same layout abra uses.
+
+    Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 invalid input,
+    5 engine unreachable, 6 lint failed, 7 deploy failed, 8 rolled back,
+    9 lock held, 10 conflict, 11 engine error, 12 server not ready,
+    130 interrupted.
+    """
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    stdin: IO[str] | None = None,
+) -> int:
+    """Run coop; return the exit status. Nothing but `--debug` lets a traceback through."""
+    from coopcloud.cli.context import Runtime
+
+    args, flags = split_global_flags(list(sys.argv[1:] if argv is None else argv))
+    runtime = Runtime.create(environ=environ, stdout=stdout, stderr=stderr, stdin=stdin, **flags)
+    err = runtime.out.stderr
+    try:
+        try:
+            cli.main(args=args, prog_name="coop", standalone_mode=False, obj=runtime)
+        finally:
+            runtime.close()
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.write("error: aborted\n")
+        return ExitStatus.INTERRUPTED
+    except click.ClickException as exc:
+        # Usage errors: click's own message, one line plus a pointer to --help.
+        ctx_name = getattr(getattr(exc, "ctx", None), "command_path", "coop")
+        err.write(f"error: {exc.format_message()} — see: {ctx_name} --help\n")
+        return ExitStatus.USAGE
+    except (CoopError, KeyboardInterrupt) as exc:
+        if flags.get("debug"):
+            raise
+        if isinstance(exc, KeyboardInterrupt):
+            err.write("error: interrupted\n")
+        else:
+            err.write(f"error: {exc}\n")
+        return exit_status_for(exc)
+    except BrokenPipeError:
+        return ExitStatus.OK
+    except Exception as exc:  # a bug: still one line unless --debug
+        if flags.get("debug"):
+            raise
+        err.write(
+            f"error: unexpected {type(exc).__name__}: {exc} — rerun with --debug for the traceback, "
+            "and please report it\n"
+        )
+        return ExitStatus.ERROR
+    return ExitStatus.OK
+
+
+def run() -> None:
+    sys.exit(main())

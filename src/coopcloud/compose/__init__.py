@@ -1,0 +1,1 @@
+"""Compose files in: load, interpolate, merge, validate. One entry point: ``load()``."""

@@ -1,0 +1,1 @@
+"""The only code that talks to Docker: a small Engine API client over a unix socket or ssh."""

@@ -1,0 +1,1 @@
+"""Recipe lint rules: a registry of small functions, each documented by its docstring."""

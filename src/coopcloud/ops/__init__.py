@@ -1,0 +1,1 @@
+"""Orchestration: servers, apps, deploy, plan, secrets; calls domain/, swarm/ and engine/."""

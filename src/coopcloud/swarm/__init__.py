@@ -1,0 +1,1 @@
+"""Pure converter: compose model -> the Engine API bodies `docker stack deploy` sends."""
