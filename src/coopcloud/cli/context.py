@@ -1,21 +1,25 @@
-"""What one command invocation carries: settings, output, and its engine connections."""
+"""What one command invocation carries: settings, output, and its engine connections.
+
+Kept light on purpose: `coop --help` builds a Runtime, so settings (pathlib)
+are made on first use.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 import click
 
 from coopcloud.output.console import Output
-from coopcloud.settings import Settings
 
 
-@dataclass
 class Runtime:
-    settings: Settings
-    out: Output
-    _closers: list[Any] = field(default_factory=list)
+    def __init__(self, *, environ: dict[str, str] | None, out: Output, flags: dict[str, bool]):
+        self._environ = environ
+        self._flags = flags
+        self._settings = None
+        self._pool = None
+        self.out = out
 
     @classmethod
     def create(
@@ -27,32 +31,36 @@ class Runtime:
         stdin: IO[str] | None = None,
         **flags: bool,
     ) -> "Runtime":
-        settings = Settings.from_environ(environ, **flags)
         out = Output(
             stdout,
             stderr,
             stdin,
-            json=settings.json,
-            no_input=settings.no_input,
-            debug=settings.debug,
+            json=flags.get("json", False),
+            no_input=flags.get("no_input", False),
+            debug=flags.get("debug", False),
         )
-        return cls(settings=settings, out=out)
+        return cls(environ=environ, out=out, flags=flags)
 
-    def servers(self):
-        """The per-invocation server registry: one engine connection per server, reused."""
-        for closer in self._closers:
-            if getattr(closer, "_is_server_pool", False):
-                return closer
-        from coopcloud.ops.servers import ServerPool
+    @property
+    def settings(self):
+        if self._settings is None:
+            from coopcloud.settings import Settings
 
-        pool = ServerPool(self.settings)
-        pool._is_server_pool = True
-        self._closers.append(pool)
-        return pool
+            self._settings = Settings.from_environ(self._environ, **self._flags)
+        return self._settings
+
+    def servers(self) -> Any:
+        """The per-invocation server pool: one engine connection per server, reused, closed at exit."""
+        if self._pool is None:
+            from coopcloud.ops.servers import ServerPool
+
+            self._pool = ServerPool(self.settings)
+        return self._pool
 
     def close(self) -> None:
-        while self._closers:
-            self._closers.pop().close()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
 
 pass_runtime = click.make_pass_decorator(Runtime)

@@ -6,7 +6,6 @@ only when a table or progress is drawn on a TTY, so `coop --help` stays fast.
 
 from __future__ import annotations
 
-import json as _json
 import sys
 from typing import IO, Any, Iterable, Sequence
 
@@ -64,6 +63,8 @@ class Output:
             self.info(f"debug: {text}")
 
     def emit_json(self, obj: Any) -> None:
+        import json as _json
+
         self.stdout.write(_json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
         self.stdout.flush()
 

@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` (the main job) and `make test` (the whole suite).
+# Both work on a fresh Debian machine as root, and again on one where everything already runs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test unit venv rig rig-down bench clean
+
+$(BIN)/coop: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip >/dev/null 2>&1 || true
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $(BIN)/coop
+
+venv: $(BIN)/coop
+
+rig:
+	rig/up
+
+rig-down:
+	rig/down
+
+## Main job: install coop, make sure a local engine is up, deploy the bundled demo app.
+demo: venv
+	rig/up --engine-only
+	PATH="$(CURDIR)/$(BIN):$$PATH" demo/run
+
+## The whole test suite against the real rig (engine, registry, sshd, git, restic).
+test: venv rig
+	$(BIN)/pytest -q -p no:cacheprovider
+
+## Fast pure tests only (no rig needed).
+unit: venv
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/cli
+
+bench: venv
+	$(BIN)/python benchmarks/startup
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info
