@@ -1,0 +1,190 @@
+"""Servers: the registry (abra's layout) and one engine connection per server per command.
+
+A server is `$ABRA_DIR/servers/<name>/` plus a Docker context named <name>
+under `$DOCKER_CONFIG/contexts/meta/<sha256(name)>/meta.json`, as abra stores
+them, so servers added by abra work here and the other way round. `default`
+is the local engine (docker's built-in context: $DOCKER_HOST or the socket).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coopcloud.domain.server import LOCAL, Server
+from coopcloud.errors import Conflict, NotFound, ServerNotReady, UsageError
+from coopcloud.settings import Settings
+
+LOCAL_SOCKET = "unix:///var/run/docker.sock"
+
+
+def _context_dir(settings: Settings, name: str) -> Path:
+    digest = hashlib.sha256(name.encode()).hexdigest()
+    return settings.docker_config / "contexts" / "meta" / digest
+
+
+def read_context(settings: Settings, name: str) -> str | None:
+    """The Docker endpoint stored in the context named `name`, or None."""
+    meta = _context_dir(settings, name) / "meta.json"
+    try:
+        data = json.loads(meta.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"docker context {name}: cannot read {meta}: {exc}") from None
+    return (data.get("Endpoints", {}).get("docker", {}) or {}).get("Host") or None
+
+
+def write_context(settings: Settings, name: str, endpoint: str) -> None:
+    folder = _context_dir(settings, name)
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": endpoint, "SkipTLSVerify": False}}}
+    tmp = folder / "meta.json.tmp"
+    tmp.write_text(json.dumps(meta))
+    os.replace(tmp, folder / "meta.json")
+
+
+def remove_context(settings: Settings, name: str) -> None:
+    shutil.rmtree(_context_dir(settings, name), ignore_errors=True)
+
+
+def local_endpoint(settings: Settings) -> str:
+    host = settings.environ.get("DOCKER_HOST", "")
+    return host or LOCAL_SOCKET
+
+
+def resolve(settings: Settings, name: str) -> Server:
+    """A registered server by name. Unregistered names are refused with the command that adds them."""
+    if name == LOCAL:
+        return Server(LOCAL, read_context(settings, LOCAL) or local_endpoint(settings))
+    if not settings.server_dir(name).is_dir():
+        raise NotFound(f"server {name} is not registered", hint=f"run: coop server add {name}")
+    # A server copied from another machine may lack its docker context: ssh to the name itself,
+    # which ~/.ssh/config resolves as usual.
+    return Server(name, read_context(settings, name) or f"ssh://{name}")
+
+
+def list_servers(settings: Settings) -> list[Server]:
+    try:
+        names = sorted(p.name for p in settings.servers_dir.iterdir() if p.is_dir())
+    except FileNotFoundError:
+        return []
+    return [resolve(settings, n) for n in names]
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    name: str
+    endpoint: str
+    swarm: str  # active / inactive / pending / locked / error
+    manager: bool
+    engine_version: str
+    proxy_network: bool
+
+
+def probe(client: Any, server: Server) -> ServerStatus:
+    info = client.info()
+    swarm = info.get("Swarm") or {}
+    state = swarm.get("LocalNodeState", "inactive")
+    manager = bool(swarm.get("ControlAvailable"))
+    proxy = False
+    if manager:
+        proxy = any(n.get("Name") == "proxy" for n in client.networks(filters={"name": ["proxy"]}))
+    return ServerStatus(server.name, server.endpoint, state, manager, info.get("ServerVersion", ""), proxy)
+
+
+def add(settings: Settings, pool: "ServerPool", dest: str | None, *, local: bool = False) -> ServerStatus:
+    """Register a server after checking it answers. Nothing is written when the check fails."""
+    if local:
+        server = Server(LOCAL, local_endpoint(settings))
+    else:
+        from coopcloud.domain.server import parse_destination
+
+        server = parse_destination(dest or "")
+        if settings.server_dir(server.name).is_dir():
+            raise Conflict(f"server {server.name} is already registered", hint="see: coop server ls")
+    status = probe(pool.client_for(server), server)
+    if not local:
+        write_context(settings, server.name, server.endpoint)
+    settings.server_dir(server.name).mkdir(parents=True, exist_ok=True)
+    return status
+
+
+def remove(settings: Settings, name: str, *, force: bool = False) -> list[str]:
+    """Unregister a server. Refuses while app env files remain, unless forced; returns those apps."""
+    folder = settings.server_dir(name)
+    if not folder.is_dir():
+        raise NotFound(f"server {name} is not registered", hint="see: coop server ls")
+    apps = sorted(p.stem for p in folder.glob("*.env"))
+    if apps and not force:
+        raise Conflict(
+            f"server {name} still has {len(apps)} app(s): {', '.join(apps)}",
+            hint=f"remove them first, or pass --force to forget the server and their env files",
+        )
+    shutil.rmtree(folder)
+    if name != LOCAL:
+        remove_context(settings, name)
+    return apps
+
+
+def init(pool: "ServerPool", server: Server) -> list[str]:
+    """Make the server ready for apps: swarm mode and the `proxy` overlay network. Idempotent.
+
+    Returns what was done (empty when nothing was needed).
+    """
+    client = pool.client_for(server)
+    done = []
+    info = client.info()
+    swarm = info.get("Swarm") or {}
+    if swarm.get("LocalNodeState") != "active":
+        addr = "127.0.0.1" if server.is_local else None
+        client.swarm_init(advertise_addr=addr)
+        done.append("initialised swarm")
+    elif not swarm.get("ControlAvailable"):
+        raise ServerNotReady(
+            f"server {server.name} is a swarm worker, not a manager",
+            hint="add the manager node instead, or promote this node with: docker node promote",
+        )
+    if not any(n.get("Name") == "proxy" for n in client.networks(filters={"name": ["proxy"]})):
+        client.network_create(
+            {"Name": "proxy", "Driver": "overlay", "Attachable": True, "CheckDuplicate": True, "Labels": {}}
+        )
+        done.append("created the proxy network")
+    return done
+
+
+class ServerPool:
+    """One engine connection per server for the whole command, opened on first use, thread-safe."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def server(self, name: str) -> Server:
+        return resolve(self.settings, name)
+
+    def client(self, name: str) -> Any:
+        return self.client_for(self.server(name))
+
+    def client_for(self, server: Server) -> Any:
+        with self._lock:
+            client = self._clients.get(server.name)
+            if client is None:
+                from coopcloud.engine import connect
+
+                client = connect(server.endpoint, environ=self.settings.environ, name=server.name)
+                self._clients[server.name] = client
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
