@@ -105,6 +105,8 @@ def _reference(text: str, i: int, escapes: bool) -> tuple[Ref | None, int]:
     if not m:
         raise _Syntax(f"bad substitution {text[i:i + 12]!r}")
     j = m.end()
+    if j >= len(text):
+        raise _Syntax("unterminated ${")
     if text.startswith("}", j):
         return Ref(m.group()), j + 1
     op = next((o for o in _OPS if text.startswith(o, j)), None)
