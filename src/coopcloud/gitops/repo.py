@@ -1,0 +1,173 @@
+"""Read a recipe's git repository without ever moving its working tree.
+
+Every call runs ``git -C <dir> ...`` with an argv list (never a shell), so a
+tag, path or URL is never interpreted by a shell. Files at a version are read
+from git objects (``ls-tree``, ``cat-file --batch``): two deploys of different
+versions never race on a shared checkout, and an untracked file never blocks
+one.
+
+    >>> repo = GitRepo("~/.abra/recipes/nextcloud")          # doctest: +SKIP
+    >>> [t.name for t in repo.tags() if t.annotated][:1]      # doctest: +SKIP
+    ['1.0.0+27.1']
+    >>> repo.read_file("1.0.0+27.1", "compose.yml")[:9]       # doctest: +SKIP
+    b'version: '
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from coopcloud.errors import NotFound, RecipeError
+
+
+class Tag(NamedTuple):
+    name: str
+    annotated: bool  # `git tag -a`; a lightweight tag points straight at a commit
+    commit: str  # the commit it points to (peeled)
+
+
+def _git_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Never prompt for credentials, and never take the index lock for reads
+    # (`git status` refreshes the index otherwise, racing a concurrent command).
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_OPTIONAL_LOCKS="0", LC_ALL="C")
+    return env
+
+
+def find_git() -> str:
+    git = shutil.which("git")
+    if git is None:
+        raise RecipeError("git is not installed (not found on PATH)", hint="install git and retry")
+    return git
+
+
+class GitRepo:
+    """One git repository on disk (a recipe clone)."""
+
+    def __init__(self, path: str | os.PathLike[str], git: str | None = None):
+        self.path = Path(path).expanduser()
+        self.git = git or find_git()
+
+    def __repr__(self) -> str:
+        return f"GitRepo({str(self.path)!r})"
+
+    # plumbing
+
+    def _run(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        if not self.path.is_dir():
+            raise NotFound(f"recipe repository {self.path}: no such directory")
+        proc = subprocess.run(
+            [self.git, "-C", str(self.path), *args],
+            input=input,
+            capture_output=True,
+            env=_git_env(),
+        )
+        if check and proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise RecipeError(f"git {args[0]} in {self.path} failed: {err[-1] if err else proc.returncode}")
+        return proc
+
+    def _out(self, *args: str) -> str:
+        return self._run(*args).stdout.decode("utf-8", "replace")
+
+    # questions
+
+    def is_repo(self) -> bool:
+        proc = self._run("rev-parse", "--git-dir", check=False)
+        return proc.returncode == 0
+
+    def tags(self) -> list[Tag]:
+        """Every tag, sorted by name, with its type and the commit it points to."""
+        fmt = "%(refname:strip=2)%00%(objecttype)%00%(objectname)%00%(*objectname)"
+        tags = []
+        for row in self._out("for-each-ref", "refs/tags", f"--format={fmt}").splitlines():
+            name, objtype, obj, peeled = row.split("\0")
+            tags.append(Tag(name, objtype == "tag", peeled or obj))
+        return sorted(tags)
+
+    def resolve(self, rev: str) -> str:
+        """The full commit id `rev` names (tag, branch, commit); NotFound if none."""
+        if rev.startswith("-"):  # never let a rev be read as an option
+            raise NotFound(f"recipe repository {self.path}: no such version or commit {rev!r}")
+        proc = self._run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False)
+        if proc.returncode != 0:
+            raise NotFound(f"recipe repository {self.path}: no such version or commit {rev!r}")
+        return proc.stdout.decode().strip()
+
+    def head(self) -> str:
+        """The commit checked out in the working tree."""
+        return self.resolve("HEAD")
+
+    def current_branch(self) -> str | None:
+        """The checked-out branch, or None on a detached HEAD."""
+        proc = self._run("symbolic-ref", "--quiet", "--short", "HEAD", check=False)
+        return (proc.stdout.decode().strip() or None) if proc.returncode == 0 else None
+
+    def is_dirty(self, untracked: bool = True) -> bool:
+        """Uncommitted changes in the working tree (untracked files count unless told not to)."""
+        mode = "normal" if untracked else "no"
+        return bool(self._out("status", "--porcelain", f"--untracked-files={mode}").strip())
+
+    def remote_url(self, remote: str = "origin") -> str | None:
+        proc = self._run("config", "--get", f"remote.{remote}.url", check=False)
+        return (proc.stdout.decode().strip() or None) if proc.returncode == 0 else None
+
+    # files at a revision
+
+    def list_files(self, rev: str) -> list[str]:
+        """Every file path (posix, relative) in the tree of `rev`."""
+        commit = self.resolve(rev)
+        out = self._run("ls-tree", "-r", "-z", "--name-only", commit).stdout
+        return sorted(p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p)
+
+    def read_file(self, rev: str, path: str) -> bytes:
+        """The content of `path` at `rev`; NotFound naming both if it is not there."""
+        data = self.read_files(rev, [path])[path]
+        if data is None:
+            raise NotFound(f"recipe repository {self.path}: no file {path!r} at {rev}")
+        return data
+
+    def read_files(self, rev: str, paths: Iterable[str]) -> dict[str, bytes | None]:
+        """Several files at `rev` in one `git cat-file --batch`; a missing one maps to None."""
+        commit = self.resolve(rev)
+        wanted = list(dict.fromkeys(paths))
+        if not wanted:
+            return {}
+        for p in wanted:
+            if "\n" in p or "\r" in p:
+                raise RecipeError(f"recipe repository {self.path}: invalid file name {p!r}")
+        query = "".join(f"{commit}:{p}\n" for p in wanted).encode("utf-8", "surrogateescape")
+        return dict(zip(wanted, _parse_batch(self._run("cat-file", "--batch", input=query).stdout, len(wanted))))
+
+
+def _parse_batch(out: bytes, count: int) -> list[bytes | None]:
+    """Parse `cat-file --batch` output: `<oid> <type> <size>\\n<data>\\n` or `<name> missing\\n`."""
+    results: list[bytes | None] = []
+    pos = 0
+    for _ in range(count):
+        eol = out.index(b"\n", pos)
+        header = out[pos:eol].split(b" ")
+        pos = eol + 1
+        if len(header) == 3 and header[2].isdigit():
+            size = int(header[2])
+            data = out[pos: pos + size]
+            pos += size + 1
+            # a directory or submodule is not a file we can read
+            results.append(data if header[1] == b"blob" else None)
+        else:  # "<name> missing" / "ambiguous"
+            results.append(None)
+    return results
+
+
+def run_git(args: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> str:
+    """Run a git command that is not about one repo's objects (e.g. `clone`); argv only."""
+    proc = subprocess.run([find_git(), *args], cwd=cwd, capture_output=True, env=_git_env())
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RecipeError(f"git {args[0] if args else ''} failed: {err[-1] if err else proc.returncode}")
+    return proc.stdout.decode("utf-8", "replace")
