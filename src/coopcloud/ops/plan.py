@@ -1,0 +1,197 @@
+"""The plan: what a deploy would change, computed from desired and live specs before touching anything.
+
+Pure: takes the converter's specs and the engine's live service specs, returns
+data. Secret-looking env values never appear in a plan, only that they changed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+# Values the engine fills in on create; absent in what we send, so not a change.
+_ENGINE_DEFAULTS = {"Isolation": "default", "Runtime": "container"}
+_SECRET_KEY = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|SALT|CERT", re.I)
+
+
+@dataclass(frozen=True)
+class Change:
+    what: str  # e.g. "image", "env FOO", "replicas", "secret db_password"
+    before: str | None
+    after: str | None
+
+    def to_json(self) -> dict:
+        return {"what": self.what, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    name: str
+    action: str  # create | update | unchanged | remove
+    changes: tuple[Change, ...] = ()
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "action": self.action, "changes": [c.to_json() for c in self.changes]}
+
+
+@dataclass(frozen=True)
+class Plan:
+    services: tuple[ServicePlan, ...]
+    networks: tuple[str, ...] = ()  # to create
+    configs: tuple[str, ...] = ()  # to create
+    secrets_missing: tuple[str, ...] = field(default=())
+
+    @property
+    def changes_anything(self) -> bool:
+        return bool(self.networks or self.configs) or any(s.action != "unchanged" for s in self.services)
+
+    def to_json(self) -> dict:
+        return {
+            "services": [s.to_json() for s in self.services],
+            "networks": list(self.networks),
+            "configs": list(self.configs),
+            "changes": self.changes_anything,
+        }
+
+
+def _is_zero(value: Any) -> bool:
+    return value in (None, 0, "", False) or value == [] or value == {}
+
+
+def same_spec(desired: Any, live: Any) -> bool:
+    """Equal up to what the engine adds: Go zero values and the engine's own defaults."""
+    if isinstance(desired, dict) and isinstance(live, dict):
+        for key in desired.keys() | live.keys():
+            d, l = desired.get(key), live.get(key)
+            if key not in desired:
+                if _is_zero(l) or _ENGINE_DEFAULTS.get(key) == l:
+                    continue
+                return False
+            if key not in live:
+                if _is_zero(d):
+                    continue
+                return False
+            if not same_spec(d, l):
+                return False
+        return True
+    if isinstance(desired, list) and isinstance(live, list):
+        return len(desired) == len(live) and all(same_spec(d, l) for d, l in zip(desired, live))
+    if _is_zero(desired) and _is_zero(live):
+        return True
+    return desired == live
+
+
+def _container(spec: dict) -> dict:
+    return (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+
+
+def _env(spec: dict) -> dict[str, str]:
+    out = {}
+    for item in _container(spec).get("Env") or []:
+        key, _, value = item.partition("=")
+        out[key] = value
+    return out
+
+
+def _replicas(spec: dict) -> str:
+    mode = spec.get("Mode") or {}
+    if "Global" in mode:
+        return "global"
+    return str((mode.get("Replicated") or {}).get("Replicas", 1))
+
+
+def _refs(spec: dict, kind: str, name_key: str) -> dict[str, str]:
+    out = {}
+    for ref in _container(spec).get(kind) or []:
+        target = (ref.get("File") or {}).get("Name") or ref.get("Runtime") and "runtime" or ""
+        out[ref.get(name_key, "")] = target
+    return out
+
+
+def _mounts(spec: dict) -> list[str]:
+    return sorted(
+        f"{m.get('Type', 'volume')}:{m.get('Source', '')}:{m.get('Target', '')}{':ro' if m.get('ReadOnly') else ''}"
+        for m in _container(spec).get("Mounts") or []
+    )
+
+
+def _networks(spec: dict) -> list[str]:
+    nets = (spec.get("TaskTemplate") or {}).get("Networks") or spec.get("Networks") or []
+    return sorted(n.get("Target", "") for n in nets)
+
+
+def _ports(spec: dict) -> list[str]:
+    return sorted(
+        f"{p.get('PublishedPort', '')}:{p.get('TargetPort', '')}/{p.get('Protocol', 'tcp')}({p.get('PublishMode', 'ingress')})"
+        for p in (spec.get("EndpointSpec") or {}).get("Ports") or []
+    )
+
+
+def _dict_changes(prefix: str, before: dict[str, str], after: dict[str, str], *, redact: bool) -> list[Change]:
+    changes = []
+    for key in sorted(before.keys() | after.keys()):
+        b, a = before.get(key), after.get(key)
+        if b == a:
+            continue
+        if redact and _SECRET_KEY.search(key):
+            b = None if b is None else "(hidden)"
+            a = None if a is None else "(hidden)"
+        changes.append(Change(f"{prefix} {key}", b, a))
+    return changes
+
+
+def _image_without_digest(image: str) -> str:
+    return image.split("@", 1)[0]
+
+
+def service_changes(desired: dict, live: dict) -> list[Change]:
+    """What differs between two service specs, in words an operator reads."""
+    changes: list[Change] = []
+    d_img, l_img = _container(desired).get("Image", ""), _container(live).get("Image", "")
+    if "@" not in d_img:
+        l_img = _image_without_digest(l_img)
+    if d_img != l_img:
+        changes.append(Change("image", l_img, d_img))
+    changes += _dict_changes("env", _env(live), _env(desired), redact=True)
+    changes += _dict_changes("label", live.get("Labels") or {}, desired.get("Labels") or {}, redact=False)
+    changes += _dict_changes(
+        "container label", _container(live).get("Labels") or {}, _container(desired).get("Labels") or {}, redact=False
+    )
+    if _replicas(desired) != _replicas(live):
+        changes.append(Change("replicas", _replicas(live), _replicas(desired)))
+    changes += _dict_changes("secret", _refs(live, "Secrets", "SecretName"), _refs(desired, "Secrets", "SecretName"), redact=False)
+    changes += _dict_changes("config", _refs(live, "Configs", "ConfigName"), _refs(desired, "Configs", "ConfigName"), redact=False)
+    for what, fn in (("mounts", _mounts), ("networks", _networks), ("ports", _ports)):
+        if fn(desired) != fn(live):
+            changes.append(Change(what, ", ".join(fn(live)) or None, ", ".join(fn(desired)) or None))
+    if not changes and not same_spec(_strip_ids(desired, l_img), _strip_ids(live, l_img)):
+        changes.append(Change("other settings", None, "changed (command, healthcheck, resources, policies...)"))
+    return changes
+
+
+def _strip_ids(spec: Any, image: str) -> Any:
+    """IDs of secrets/configs differ between engines (names decide); the image was compared already."""
+    if isinstance(spec, dict):
+        return {
+            k: image if k == "Image" else _strip_ids(v, image)
+            for k, v in spec.items()
+            if k not in ("SecretID", "ConfigID")
+        }
+    if isinstance(spec, list):
+        return [_strip_ids(v, image) for v in spec]
+    return spec
+
+
+def plan_services(desired: dict[str, dict], live: dict[str, dict], *, remove_orphans: bool = False) -> list[ServicePlan]:
+    """Compare desired specs (by service name) with live ones."""
+    plans = []
+    for name in sorted(desired):
+        if name not in live:
+            plans.append(ServicePlan(name, "create"))
+            continue
+        changes = service_changes(desired[name], live[name])
+        plans.append(ServicePlan(name, "update" if changes else "unchanged", tuple(changes)))
+    if remove_orphans:
+        plans += [ServicePlan(name, "remove") for name in sorted(live.keys() - desired.keys())]
+    return plans
