@@ -1,1 +1,64 @@
-"""The only code that talks to Docker: a small Engine API client over a unix socket or ssh."""
+"""The only code that talks to Docker: a small Engine API client over a unix socket or ssh.
+
+Cheap to import: nothing here loads `http.client`, `ssl` or `subprocess`
+until `connect()` is called, so `coop --help` stays fast.
+
+    from coopcloud import engine
+    with engine.connect("ssh://srv1", name="srv1") as docker:
+        docker.require_manager()
+        services = docker.services({"label": "com.docker.stack.namespace=app_example_org"})
+
+One client is one connection (over ssh: one ``ssh … docker system dial-stdio``
+process) reused for every request of a command; `client.clone()` opens a second
+one for a stream that runs beside other requests (``logs --follow``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from .client import EngineClient, ExecResult
+    from .endpoint import Endpoint
+    from .stream import Frame
+
+__all__ = ["connect", "parse_endpoint", "EngineClient", "Endpoint", "ExecResult", "Frame"]
+
+_LAZY = {
+    "EngineClient": ".client",
+    "ExecResult": ".client",
+    "MAX_API_VERSION": ".client",
+    "Endpoint": ".endpoint",
+    "parse_endpoint": ".endpoint",
+    "ssh_argv": ".endpoint",
+    "Frame": ".stream",
+    "encode_filters": ".stream",
+    "label_filters": ".stream",
+}
+
+
+def connect(
+    endpoint: "str | Endpoint",
+    *,
+    environ: Mapping[str, str] | None = None,
+    name: str | None = None,
+    timeout: float | None = 300.0,
+) -> "EngineClient":
+    """A client for the engine at `endpoint`: ``unix://…``, ``ssh://[user@]host[:port]``,
+    ``[user@]host[:port]`` / an ssh alias, or ``default`` (``$DOCKER_HOST`` or the local socket).
+
+    `environ` (default `os.environ`) supplies ``DOCKER_HOST`` and ``COOP_SSH_CONFIG``;
+    `name` is how messages name the server. No I/O happens until the first call.
+    """
+    from .client import connect as _connect
+
+    return _connect(endpoint, environ=environ, name=name, timeout=timeout)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module, __name__), name)
