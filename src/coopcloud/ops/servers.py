@@ -143,8 +143,10 @@ def init(pool: "ServerPool", server: Server) -> list[str]:
     info = client.info()
     swarm = info.get("Swarm") or {}
     if swarm.get("LocalNodeState") != "active":
-        addr = "127.0.0.1" if server.is_local else None
-        client.swarm_init(advertise_addr=addr)
+        spec = {"ListenAddr": "0.0.0.0:2377"}
+        if server.is_local:
+            spec["AdvertiseAddr"] = "127.0.0.1"  # a one-node local swarm; remote engines pick their address
+        client.swarm_init(spec)
         done.append("initialised swarm")
     elif not swarm.get("ControlAvailable"):
         raise ServerNotReady(
