@@ -1,0 +1,714 @@
+"""Compose model → the JSON bodies `docker stack deploy --resolve-image never` sends.
+
+The input is the plain dict `docker stack config` prints (what
+`coopcloud.compose.load()` returns): long-form ports and volumes, environment
+as a mapping (``None`` for a bare name the loader could not resolve), command
+lists, durations as Go strings (``"1m30s"``), sizes as byte strings.
+
+The rules follow docker/cli 28's ``cli/compose/convert`` (service.go,
+compose.go, volume.go) and ``cli/command/stack/swarm/deploy_composefile.go``,
+and are checked against a real `docker stack deploy` by
+``tests/integration/test_swarm_differential.py``. Where this module says
+"as docker", it means that code.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from coopcloud.errors import ConvertError
+from coopcloud.swarm import names
+from coopcloud.swarm.spec import StackSpec
+from coopcloud.swarm.units import duration_ns, nano_cpus, size_bytes, tagged_image
+
+DEFAULT_NETWORK = "default"
+DEFAULT_NETWORK_DRIVER = "overlay"
+DEFAULT_FILE_MODE = 0o444
+
+
+class Keep:
+    """Marks a value that is kept even when it is a Go zero value (a set pointer)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+# Maps whose entries are data (labels, options): an empty string there is a value.
+_DATA_MAPS = frozenset({"Labels", "Options", "DriverOpts", "Sysctls"})
+
+
+def _compact(value: Any, key: str | None = None) -> Any:
+    """Drop Go zero values (None, "", 0, False, empty lists/maps) from struct
+    fields, recursively; `Keep` values stay. List items and data-map entries
+    (labels, options) are never dropped."""
+    keep = isinstance(value, Keep)
+    if keep:
+        value = value.value
+    if isinstance(value, dict):
+        if key in _DATA_MAPS:
+            out = dict(value)
+        else:
+            out = {}
+            for k, v in value.items():
+                c = _compact(v, k)
+                if c is not _DROP:
+                    out[k] = c
+        return out if (out or keep) else _DROP
+    if isinstance(value, list):
+        items = []
+        for item in value:
+            c = _compact(item)
+            if c is _DROP:
+                raw = item.value if isinstance(item, Keep) else item
+                c = {} if isinstance(raw, dict) else raw
+            items.append(c)
+        return items if (items or keep) else _DROP
+    if not keep and (value is None or value is False or value == "" or (type(value) in (int, float) and value == 0)):
+        return _DROP
+    return value
+
+
+_DROP = object()
+
+
+def convert(model: Mapping[str, Any], stack: str, *, read_file: Callable[[str], bytes]) -> StackSpec:
+    """Convert a compose model into the create bodies for stack `stack`.
+
+    `read_file(path)` returns the bytes of a non-external config or secret's
+    ``file:`` (the absolute path as it is in the model). Raises `ConvertError`
+    for anything `docker stack deploy` would refuse, and for names longer than
+    the engine allows, before anything is returned.
+
+    >>> spec = convert({"services": {"app": {"image": "nginx:1"}}}, "demo", read_file=open)
+    >>> sorted(spec.services), sorted(spec.networks)
+    (['demo_app'], ['demo_default'])
+    """
+    if not stack or stack.strip(" \t\n\"'") == "":
+        raise ConvertError(f"invalid stack name: {stack!r}")
+    services = model.get("services") or {}
+    net_configs = model.get("networks") or {}
+    vol_configs = model.get("volumes") or {}
+    secret_configs = model.get("secrets") or {}
+    config_configs = model.get("configs") or {}
+
+    networks = _networks(stack, net_configs, services)
+    secrets = _file_objects("secret", stack, secret_configs, read_file)
+    configs = _file_objects("config", stack, config_configs, read_file)
+    out_services: dict[str, dict] = {}
+    for svc_name in services:
+        try:
+            body = _service(stack, svc_name, services[svc_name] or {}, net_configs, vol_configs, secret_configs, config_configs)
+        except ConvertError as exc:
+            if exc.message.startswith("service "):
+                raise
+            raise ConvertError(f"service {svc_name}: {exc.message}", hint=exc.hint) from None
+        out_services[body["Name"]] = body
+    return StackSpec(services=out_services, networks=networks, configs=configs, secrets=secrets)
+
+
+# -- helpers -------------------------------------------------------------
+
+
+def _str(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _str_map(value: Any, what: str) -> dict[str, str] | None:
+    """A mapping of strings, from a mapping or a ``["k=v", ...]`` list."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        out = {}
+        for item in value:
+            k, _, v = _str(item).partition("=")
+            out[k] = v
+        return out
+    if isinstance(value, Mapping):
+        return {str(k): _str(v) for k, v in value.items()}
+    raise ConvertError(f"{what}: expected a mapping, got {value!r}")
+
+
+def _str_list(value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, int, float)):
+        return [_str(value)]
+    return [_str(v) for v in value]
+
+
+def _stack_labels(stack: str, labels: Any, what: str) -> dict[str, str]:
+    out = _str_map(labels, what) or {}
+    out[names.NAMESPACE_LABEL] = stack
+    return out
+
+
+def _is_external(config: Mapping[str, Any] | None) -> bool:
+    ext = (config or {}).get("external")
+    if isinstance(ext, Mapping):  # deprecated `external: {name: x}`
+        return True
+    return bool(ext)
+
+
+def _real_name(stack: str, key: str, config: Mapping[str, Any] | None) -> str:
+    """The engine name of a network/volume/secret/config: its `name:`, else
+    the key itself when external, else ``<stack>_<key>``."""
+    config = config or {}
+    if config.get("name"):
+        return _str(config["name"])
+    ext = config.get("external")
+    if isinstance(ext, Mapping) and ext.get("name"):
+        return _str(ext["name"])
+    if _is_external(config):
+        return key
+    return names.scope(stack, key)
+
+
+def _is_user_defined_network(target: str) -> bool:
+    # container.NetworkMode(target).IsUserDefined() on Linux
+    return target not in ("default", "bridge", "host", "none") and not target.startswith("container:")
+
+
+# -- networks, secrets, configs -------------------------------------------
+
+
+def _networks(stack: str, net_configs: Mapping[str, Any], services: Mapping[str, Any]) -> dict[str, dict]:
+    """Networks used by at least one service (``default`` for services that
+    name none), minus external ones — as docker, declared but unused networks
+    are not created."""
+    used: set[str] = set()
+    for svc in services.values():
+        svc_nets = (svc or {}).get("networks")
+        if not svc_nets:
+            used.add(DEFAULT_NETWORK)
+        else:
+            used.update(svc_nets if isinstance(svc_nets, Mapping) else list(svc_nets))
+    out: dict[str, dict] = {}
+    for key in sorted(used):
+        nw = net_configs.get(key) or {}
+        if _is_external(nw):
+            continue
+        name = _real_name(stack, key, nw)
+        names.check_network_name(name, stack, key)
+        ipam = nw.get("ipam") or {}
+        ipam_body = None
+        if ipam.get("driver") or ipam.get("config"):
+            ipam_body = Keep(
+                {
+                    "Driver": ipam.get("driver"),
+                    "Config": [{"Subnet": (pool or {}).get("subnet")} for pool in ipam.get("config") or []],
+                }
+            )
+        out[name] = _compact(
+            {
+                "Name": name,
+                # sent by the docker client for API < 1.44; ignored by newer engines
+                "CheckDuplicate": True,
+                "Driver": nw.get("driver") or DEFAULT_NETWORK_DRIVER,
+                "Internal": bool(nw.get("internal")),
+                "Attachable": bool(nw.get("attachable")),
+                "IPAM": ipam_body,
+                "Options": _str_map(nw.get("driver_opts"), f"network {key}: driver_opts"),
+                "Labels": _stack_labels(stack, nw.get("labels"), f"network {key}: labels"),
+            }
+        )
+    return out
+
+
+def _file_objects(
+    kind: str, stack: str, configs: Mapping[str, Any], read_file: Callable[[str], bytes]
+) -> dict[str, dict]:
+    """Every non-external secret/config declared in the file (used or not, as docker)."""
+    out: dict[str, dict] = {}
+    for key in sorted(configs):
+        obj = configs[key] or {}
+        if _is_external(obj):
+            continue
+        name = _real_name(stack, key, obj)
+        names.check_file_object_name(kind, name, stack, key)
+        driver = obj.get("driver") if kind == "secret" else None
+        data = b""
+        if not driver:
+            path = obj.get("file")
+            if not path:
+                raise ConvertError(f"{kind} {key}: needs `file:`, `external: true`" + (" or `driver:`" if kind == "secret" else ""))
+            try:
+                data = read_file(path)
+            except OSError as exc:
+                raise ConvertError(f"{kind} {key}: cannot read {path}: {exc.strerror or exc}") from None
+        body: dict[str, Any] = {
+            "Name": name,
+            "Labels": _stack_labels(stack, obj.get("labels"), f"{kind} {key}: labels"),
+            "Data": base64.b64encode(data).decode("ascii"),
+        }
+        if driver:
+            body["Driver"] = {"Name": driver, "Options": _str_map(obj.get("driver_opts"), f"{kind} {key}: driver_opts")}
+        if obj.get("template_driver"):
+            body["Templating"] = {"Name": obj["template_driver"]}
+        out[name] = _compact(body)
+    return out
+
+
+# -- services ------------------------------------------------------------
+
+
+def _service(
+    stack: str,
+    svc_name: str,
+    svc: Mapping[str, Any],
+    net_configs: Mapping[str, Any],
+    vol_configs: Mapping[str, Any],
+    secret_configs: Mapping[str, Any],
+    config_configs: Mapping[str, Any],
+) -> dict:
+    full = names.scope(stack, svc_name)
+    names.check_service_name(full, stack, svc_name)
+    deploy = svc.get("deploy") or {}
+    image = _str(svc.get("image"))
+
+    secrets = _secret_refs(stack, svc.get("secrets") or [], secret_configs)
+    configs = _config_refs(stack, svc, config_configs)
+    cap_add, cap_drop = _effective_caps(svc.get("cap_add") or [], svc.get("cap_drop") or [])
+
+    logging = svc.get("logging")
+    log_driver = None
+    if logging is not None:
+        log_driver = Keep({"Name": logging.get("driver"), "Options": _str_map(logging.get("options"), "logging.options")})
+
+    service_labels = _stack_labels(stack, deploy.get("labels"), "deploy.labels")
+    service_labels[names.IMAGE_LABEL] = image
+
+    placement = deploy.get("placement") or {}
+    body = {
+        "Name": full,
+        "Labels": service_labels,
+        "TaskTemplate": {
+            "ContainerSpec": {
+                "Image": tagged_image(image) if image else "",
+                "Labels": _stack_labels(stack, svc.get("labels"), "labels"),
+                "Command": _str_list(svc.get("entrypoint")),
+                "Args": _str_list(svc.get("command")),
+                "Hostname": svc.get("hostname"),
+                "Env": _environment(svc.get("environment")),
+                "Dir": svc.get("working_dir"),
+                "User": _str(svc.get("user")),
+                "Mounts": [_mount(stack, v, vol_configs) for v in svc.get("volumes") or []],
+                "StopGracePeriod": _opt_duration(svc.get("stop_grace_period"), "stop_grace_period"),
+                "StopSignal": svc.get("stop_signal"),
+                "TTY": bool(svc.get("tty")),
+                "OpenStdin": bool(svc.get("stdin_open")),
+                "ReadOnly": bool(svc.get("read_only")),
+                "Healthcheck": _healthcheck(svc.get("healthcheck")),
+                "Hosts": _extra_hosts(svc.get("extra_hosts")),
+                "DNSConfig": _dns(svc.get("dns"), svc.get("dns_search")),
+                "Secrets": secrets,
+                "Configs": configs,
+                "Privileges": {"CredentialSpec": _credential_spec(svc.get("credential_spec"))},
+                "Isolation": svc.get("isolation"),
+                "Init": Keep(bool(svc["init"])) if svc.get("init") is not None else None,
+                "Sysctls": _str_map(svc.get("sysctls"), "sysctls"),
+                "CapabilityAdd": cap_add,
+                "CapabilityDrop": cap_drop,
+                "Ulimits": _ulimits(svc.get("ulimits")),
+                "OomScoreAdj": int(svc.get("oom_score_adj") or 0),
+            },
+            "LogDriver": log_driver,
+            "Resources": _resources(deploy.get("resources") or {}),
+            "RestartPolicy": _restart_policy(svc.get("restart"), deploy.get("restart_policy")),
+            "Placement": {
+                "Constraints": _str_list(placement.get("constraints")),
+                "Preferences": [
+                    {"Spread": {"SpreadDescriptor": (p or {}).get("spread")}} for p in placement.get("preferences") or []
+                ],
+                "MaxReplicas": int(placement.get("max_replicas_per_node") or 0),
+            },
+            "Networks": _service_networks(stack, svc_name, svc.get("networks"), net_configs),
+        },
+        "Mode": _mode(deploy.get("mode"), deploy.get("replicas")),
+        "UpdateConfig": _update_config(deploy.get("update_config"), "update_config"),
+        "RollbackConfig": _update_config(deploy.get("rollback_config"), "rollback_config"),
+        "EndpointSpec": {
+            "Mode": _str(deploy.get("endpoint_mode")).lower(),
+            "Ports": _ports(svc.get("ports") or []),
+        },
+    }
+    return _compact(body)
+
+
+def _environment(env: Any) -> list[str]:
+    """``K=V`` strings, bare ``K`` for an unset variable, sorted (as docker).
+    Resolving a bare name from the operator's environment is the loader's job."""
+    if env is None:
+        return []
+    if isinstance(env, list):
+        env = {k: (v if sep else None) for k, sep, v in (_str(e).partition("=") for e in env)}
+    return sorted(k if v is None else f"{k}={_str(v)}" for k, v in env.items())
+
+
+def _opt_duration(value: Any, what: str) -> Keep | None:
+    return None if value is None else Keep(duration_ns(value, what))
+
+
+def _extra_hosts(hosts: Any) -> list[str]:
+    """``host:ip`` → ``"ip host"`` (SwarmKit's notation), split at the first
+    colon, order kept (as docker). A mapping form is accepted too."""
+    if not hosts:
+        return []
+    if isinstance(hosts, Mapping):
+        hosts = [f"{k}:{v}" for k, v in hosts.items()]
+    out = []
+    for entry in hosts:
+        host, sep, ip = _str(entry).partition(":")
+        if sep:
+            out.append(f"{ip} {host}")
+    return out
+
+
+def _dns(dns: Any, search: Any) -> dict | None:
+    if dns is None and search is None:
+        return None
+    return {"Nameservers": _str_list(dns), "Search": _str_list(search)}
+
+
+def _healthcheck(hc: Any) -> dict | None:
+    if hc is None:
+        return None
+    test = hc.get("test")
+    if isinstance(test, str):
+        test = ["CMD-SHELL", test]
+    if hc.get("disable"):
+        if test:
+            raise ConvertError("healthcheck: test and disable can't be set at the same time")
+        return {"Test": ["NONE"]}
+    return {
+        "Test": _str_list(test),
+        "Interval": duration_ns(hc["interval"], "healthcheck.interval") if hc.get("interval") is not None else 0,
+        "Timeout": duration_ns(hc["timeout"], "healthcheck.timeout") if hc.get("timeout") is not None else 0,
+        "StartPeriod": duration_ns(hc["start_period"], "healthcheck.start_period") if hc.get("start_period") is not None else 0,
+        "StartInterval": (
+            duration_ns(hc["start_interval"], "healthcheck.start_interval") if hc.get("start_interval") is not None else 0
+        ),
+        "Retries": int(hc.get("retries") or 0),
+    }
+
+
+def _restart_policy(restart: Any, policy: Any) -> dict | None:
+    if policy is None:
+        # the service-level `restart:` is used only without deploy.restart_policy
+        text = _str(restart)
+        if text == "":
+            return None
+        mode, sep, count = text.partition(":")
+        if sep and mode == "":
+            raise ConvertError("invalid restart policy format: no policy provided before colon")
+        attempts = 0
+        if count:
+            try:
+                attempts = int(count)
+            except ValueError:
+                raise ConvertError("invalid restart policy format: maximum retry count must be an integer") from None
+        if mode == "no":
+            return None
+        if mode in ("always", "unless-stopped"):
+            return {"Condition": "any"}
+        if mode == "on-failure":
+            return {"Condition": "on-failure", "MaxAttempts": Keep(attempts)}
+        raise ConvertError(f"unknown restart policy: {text}")
+    return Keep(
+        {
+            "Condition": policy.get("condition"),
+            "Delay": _opt_duration(policy.get("delay"), "restart_policy.delay"),
+            "MaxAttempts": Keep(int(policy["max_attempts"])) if policy.get("max_attempts") is not None else None,
+            "Window": _opt_duration(policy.get("window"), "restart_policy.window"),
+        }
+    )
+
+
+def _update_config(cfg: Any, what: str) -> dict | None:
+    if cfg is None:
+        return None
+    parallelism = cfg.get("parallelism")
+    return Keep(
+        {
+            "Parallelism": 1 if parallelism is None else int(parallelism),
+            "Delay": duration_ns(cfg["delay"], f"{what}.delay") if cfg.get("delay") is not None else 0,
+            "FailureAction": cfg.get("failure_action"),
+            "Monitor": duration_ns(cfg["monitor"], f"{what}.monitor") if cfg.get("monitor") is not None else 0,
+            "MaxFailureRatio": float(cfg.get("max_failure_ratio") or 0),
+            "Order": cfg.get("order"),
+        }
+    )
+
+
+def _resources(res: Mapping[str, Any]) -> dict:
+    out: dict[str, Any] = {}
+    limits = res.get("limits")
+    if limits is not None:
+        out["Limits"] = Keep(
+            {
+                "NanoCPUs": nano_cpus(limits["cpus"], "resources.limits.cpus") if limits.get("cpus") not in (None, "") else 0,
+                "MemoryBytes": size_bytes(limits["memory"], "resources.limits.memory") if limits.get("memory") is not None else 0,
+                "Pids": int(limits.get("pids") or 0),
+            }
+        )
+    reservations = res.get("reservations")
+    if reservations is not None:
+        generic = []
+        for item in reservations.get("generic_resources") or []:
+            spec = (item or {}).get("discrete_resource_spec")
+            generic.append(
+                {"DiscreteResourceSpec": {"Kind": spec.get("kind"), "Value": int(spec.get("value") or 0)} if spec else None}
+            )
+        out["Reservations"] = Keep(
+            {
+                "NanoCPUs": (
+                    nano_cpus(reservations["cpus"], "resources.reservations.cpus")
+                    if reservations.get("cpus") not in (None, "")
+                    else 0
+                ),
+                "MemoryBytes": (
+                    size_bytes(reservations["memory"], "resources.reservations.memory")
+                    if reservations.get("memory") is not None
+                    else 0
+                ),
+                "GenericResources": generic,
+            }
+        )
+    return out
+
+
+def _mode(mode: Any, replicas: Any) -> dict:
+    mode = _str(mode)
+    count = None if replicas is None else int(replicas)
+    if mode in ("global", "global-job"):
+        if count is not None:
+            raise ConvertError("replicas can only be used with replicated or replicated-job mode")
+        return {"Global" if mode == "global" else "GlobalJob": Keep({})}
+    if mode == "replicated-job":
+        return {
+            "ReplicatedJob": Keep(
+                {
+                    "MaxConcurrent": None if count is None else Keep(count),
+                    "TotalCompletions": None if count is None else Keep(count),
+                }
+            )
+        }
+    if mode in ("replicated", ""):
+        return {"Replicated": Keep({"Replicas": None if count is None else Keep(count)})}
+    raise ConvertError(f"unknown deploy mode: {mode} (use replicated, global, replicated-job or global-job)")
+
+
+def _ports(ports: list) -> list[dict]:
+    out = []
+    for port in ports:
+        if not isinstance(port, Mapping):
+            raise ConvertError(f"ports: expected the long form (a mapping), got {port!r}")
+        out.append(
+            {
+                "Protocol": _str(port.get("protocol")),
+                "TargetPort": int(port.get("target") or 0),
+                "PublishedPort": int(port.get("published") or 0),
+                "PublishMode": _str(port.get("mode")),
+            }
+        )
+    # sorted by published port, ties in file order (as docker's sort.Slice on short lists)
+    out.sort(key=lambda p: p["PublishedPort"])
+    return out
+
+
+def _mount(stack: str, vol: Any, vol_configs: Mapping[str, Any]) -> dict:
+    if not isinstance(vol, Mapping):
+        raise ConvertError(f"volumes: expected the long form (a mapping), got {vol!r}")
+    vtype = _str(vol.get("type")) or "volume"
+    source = _str(vol.get("source"))
+    target = vol.get("target")
+    mount: dict[str, Any] = {
+        "Type": vol.get("type"),
+        "Source": source,
+        "Target": target,
+        "ReadOnly": bool(vol.get("read_only")),
+        "Consistency": vol.get("consistency"),
+    }
+    options = {k for k in ("bind", "volume", "image", "tmpfs", "cluster") if vol.get(k) is not None}
+    allowed = {"volume": {"volume"}, "bind": {"bind"}, "tmpfs": {"tmpfs"}, "npipe": {"bind"}, "image": {"image"}, "cluster": set()}
+    if vtype not in allowed:
+        raise ConvertError(f"volume {target}: type must be volume, bind, tmpfs, npipe, image or cluster")
+    for extra in sorted(options - allowed[vtype]):
+        raise ConvertError(f"volume {target}: {extra} options are incompatible with type {vtype}")
+
+    if vtype == "volume":
+        if not source:  # anonymous volume
+            return mount
+        if source not in vol_configs:
+            raise ConvertError(f"undefined volume {source!r}", hint="declare it under the top-level `volumes:`")
+        stack_vol = vol_configs.get(source) or {}
+        mount["Source"] = _real_name(stack, source, stack_vol)
+        opts = vol.get("volume") or {}
+        vo: dict[str, Any] = {"NoCopy": bool(opts.get("nocopy")), "Subpath": opts.get("subpath")}
+        if not _is_external(stack_vol):
+            vo["Labels"] = _stack_labels(stack, stack_vol.get("labels"), f"volume {source}: labels")
+            if stack_vol.get("driver") or stack_vol.get("driver_opts") is not None:
+                vo["DriverConfig"] = {
+                    "Name": stack_vol.get("driver"),
+                    "Options": _str_map(stack_vol.get("driver_opts"), f"volume {source}: driver_opts"),
+                }
+        mount["VolumeOptions"] = vo
+    elif vtype in ("bind", "npipe"):
+        if not source:
+            raise ConvertError(f"volume {target}: invalid {vtype} source, source cannot be empty")
+        if vol.get("bind") is not None:
+            mount["BindOptions"] = {"Propagation": vol["bind"].get("propagation")}
+    elif vtype == "tmpfs":
+        if source:
+            raise ConvertError(f"volume {target}: invalid tmpfs source, source must be empty")
+        if vol.get("tmpfs") is not None:
+            tmpfs = vol["tmpfs"]
+            mount["TmpfsOptions"] = {
+                "SizeBytes": size_bytes(tmpfs["size"], "tmpfs.size") if tmpfs.get("size") is not None else 0,
+            }
+    elif vtype == "image":
+        if not source:
+            raise ConvertError(f"volume {target}: invalid image source, source cannot be empty")
+        if vol.get("image") is not None:
+            mount["ImageOptions"] = {"Subpath": vol["image"].get("subpath")}
+    elif vtype == "cluster":
+        if not source:
+            raise ConvertError(f"volume {target}: invalid cluster source, source cannot be empty")
+        if not source.startswith("group:"):
+            if source not in vol_configs:
+                raise ConvertError(f"undefined volume {source!r}", hint="declare it under the top-level `volumes:`")
+            mount["Source"] = _real_name(stack, source, vol_configs.get(source))
+        mount["ClusterOptions"] = Keep({})
+    return mount
+
+
+def _service_networks(stack: str, svc_name: str, svc_nets: Any, net_configs: Mapping[str, Any]) -> list[dict]:
+    if not svc_nets:
+        svc_nets = {DEFAULT_NETWORK: None}
+    elif not isinstance(svc_nets, Mapping):
+        svc_nets = {n: None for n in svc_nets}
+    out = []
+    for key, attach in svc_nets.items():
+        if key not in net_configs and key != DEFAULT_NETWORK:
+            raise ConvertError(f"undefined network {key!r}", hint="declare it under the top-level `networks:`")
+        nw = net_configs.get(key) or {}
+        target = _real_name(stack, key, nw)
+        attach = attach or {}
+        aliases = _str_list(attach.get("aliases")) or []
+        if _is_user_defined_network(target):
+            aliases = [*aliases, svc_name]  # the service name is always an alias on user networks
+        out.append(
+            {
+                "Target": target,
+                "Aliases": aliases,
+                "DriverOpts": _str_map(attach.get("driver_opts"), f"networks.{key}.driver_opts"),
+            }
+        )
+    out.sort(key=lambda n: n["Target"])
+    return out
+
+
+def _ref_file(stack: str, ref: Any, declared: Mapping[str, Any], kind: str) -> tuple[str, dict]:
+    if isinstance(ref, str):
+        ref = {"source": ref}
+    source = _str(ref.get("source"))
+    if source not in declared:
+        raise ConvertError(f"undefined {kind} {source!r}", hint=f"declare it under the top-level `{kind}s:`")
+    name = _real_name(stack, source, declared.get(source))
+    mode = ref.get("mode")
+    if mode is None:
+        mode = DEFAULT_FILE_MODE
+    elif isinstance(mode, str):
+        mode = int(mode, 8)
+    file = {
+        "Name": _str(ref.get("target")) or source,
+        "UID": _str(ref.get("uid")) or "0",
+        "GID": _str(ref.get("gid")) or "0",
+        "Mode": Keep(int(mode)),
+    }
+    return name, file
+
+
+def _secret_refs(stack: str, refs: list, declared: Mapping[str, Any]) -> list[dict]:
+    out, targets = [], set()
+    for ref in refs:
+        name, file = _ref_file(stack, ref, declared, "secret")
+        if file["Name"] in targets:
+            raise ConvertError(f"duplicate secret target for {name} not allowed")
+        targets.add(file["Name"])
+        out.append({"File": file, "SecretName": name})
+    # sort to ensure idempotence (as docker); docker leaves ties in random order, we sort them by target
+    out.sort(key=lambda r: (r["SecretName"], r["File"]["Name"]))
+    return out
+
+
+def _config_refs(stack: str, svc: Mapping[str, Any], declared: Mapping[str, Any]) -> list[dict]:
+    out, targets = [], set()
+    for ref in svc.get("configs") or []:
+        name, file = _ref_file(stack, ref, declared, "config")
+        if file["Name"] in targets:
+            raise ConvertError(f"duplicate config target for {name} not allowed")
+        targets.add(file["Name"])
+        out.append({"File": file, "ConfigName": name})
+    cred_config = (svc.get("credential_spec") or {}).get("config")
+    if cred_config:
+        if cred_config not in declared:
+            raise ConvertError(f"undefined config {cred_config!r}", hint="declare it under the top-level `configs:`")
+        # a Runtime target: not mounted, used by the runtime (credential spec)
+        out.append({"ConfigName": _real_name(stack, cred_config, declared.get(cred_config)), "Runtime": Keep({})})
+    out.sort(key=lambda r: (r["ConfigName"], "Runtime" in r, r.get("File", {}).get("Name", "")))
+    return out
+
+
+def _credential_spec(spec: Any) -> dict | None:
+    if not spec:
+        return None
+    given = [k for k in ("config", "file", "registry") if spec.get(k)]
+    if len(given) > 1:
+        raise ConvertError(f"invalid credential spec: cannot specify both {' and '.join(given)}")
+    if not given:
+        return None
+    if given[0] == "config":
+        # the config's ID goes here; known only on the engine (see spec.with_ids)
+        return None
+    return {given[0].capitalize(): spec[given[0]]}
+
+
+def _effective_caps(add: list, drop: list) -> tuple[list[str], list[str]]:
+    def norm(cap: Any) -> str:
+        cap = _str(cap).strip().upper()
+        if cap in ("ALL", "RESET") or cap.startswith("CAP_"):
+            return cap
+        return "CAP_" + cap
+
+    adds = {norm(c) for c in add}
+    drops = {norm(c) for c in drop}
+    if "ALL" in adds:
+        adds = {"ALL"}
+    if "ALL" in drops:
+        drops = {"ALL"}
+    cap_drop = sorted(c for c in drops if c not in adds and c != "RESET")
+    cap_add = sorted(c for c in adds if c != "RESET")
+    return cap_add, cap_drop
+
+
+def _ulimits(ulimits: Any) -> list[dict]:
+    out = []
+    for name, value in (ulimits or {}).items():
+        if isinstance(value, Mapping):
+            soft, hard = int(value.get("soft") or 0), int(value.get("hard") or 0)
+            single = int(value.get("single") or 0)
+            if single:
+                soft = hard = single
+        else:
+            soft = hard = int(value)
+        out.append({"Name": name, "Soft": soft, "Hard": hard})
+    out.sort(key=lambda u: u["Name"])
+    return out

@@ -1,0 +1,1 @@
+"""Helpers for coop's tests (no production code depends on these)."""
