@@ -59,9 +59,10 @@ class _Connection(http.client.HTTPConnection):
         super().__init__("docker", timeout=timeout)
         self.transport = transport
         self.channel: Channel | None = None
+        self.last_channel: Channel | None = None  # kept after close, to explain a failure
 
     def connect(self) -> None:
-        self.channel = self.transport.open(self.timeout)
+        self.channel = self.last_channel = self.transport.open(self.timeout)
         self.sock = self.channel.sock
 
     def close(self) -> None:
@@ -210,7 +211,8 @@ class EngineClient:
         return resp
 
     def _lost(self, exc: BaseException) -> EngineError:
-        channel = self._conn.channel
+        # http.client may already have closed the connection (it does on ConnectionError).
+        channel = self._conn.channel or self._conn.last_channel
         err = self._transport.failure(channel, exc)
         self._conn.close()
         return err

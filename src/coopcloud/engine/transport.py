@@ -42,6 +42,7 @@ class Channel:
         self.sock = sock
         self.proc = proc
         self._stderr = stderr
+        self._stderr_text: str | None = None
         self.requests = 0
 
     @property
@@ -56,6 +57,11 @@ class Channel:
             code = self.proc.wait(timeout=wait)
         except subprocess.TimeoutExpired:
             code = None
+        return code, self._read_stderr()
+
+    def _read_stderr(self) -> str:
+        if self._stderr_text is not None:
+            return self._stderr_text
         text = ""
         if self._stderr is not None:
             try:
@@ -63,7 +69,7 @@ class Channel:
                 text = self._stderr.read().decode("utf-8", "replace")
             except (OSError, ValueError):
                 pass
-        return code, text
+        return text
 
     def close(self) -> None:
         try:
@@ -84,6 +90,7 @@ class Channel:
                     proc.kill()
                     proc.wait()
         if self._stderr is not None:
+            self._stderr_text = self._read_stderr()  # kept to explain a failure after close
             try:
                 self._stderr.close()
             except OSError:
