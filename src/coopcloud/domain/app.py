@@ -1,0 +1,143 @@
+"""An app: a deployed instance of a recipe, configured by ``servers/<server>/<name>.env``.
+
+The name is normally the app's domain; its stack name is the name with
+``.`` -> ``_`` (``cloud.example.org`` -> ``cloud_example_org``), as abra does.
+
+The env names its recipe with ``RECIPE=`` (newer abra) or ``TYPE=`` (older),
+optionally pinned to a version: ``TYPE=nextcloud:1.0.0+27.1``. When both are
+present, ``RECIPE`` wins. ``COMPOSE_FILE`` is a colon list (default
+``compose.yml``).
+
+    >>> AppRef("srv1", "cloud.example.org").stack_name
+    'cloud_example_org'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from coopcloud.domain.envfile import EnvFile, load, write_atomic
+from coopcloud.errors import EnvFileError, UsageError
+
+DEFAULT_COMPOSE_FILE = "compose.yml"
+# A name becomes a file name and part of Docker object names: no '/', no leading '.'.
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:-]*")
+
+
+def check_name(kind: str, name: str) -> str:
+    if not _NAME_RE.fullmatch(name or ""):
+        raise UsageError(
+            f"{kind} name {name!r} is not valid",
+            hint="use letters, digits, '.', '-', '_' (an app name is normally its domain)",
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class AppRef:
+    server: str
+    name: str
+
+    def __post_init__(self) -> None:
+        check_name("server", self.server)
+        check_name("app", self.name)
+
+    @property
+    def stack_name(self) -> str:
+        return stack_name(self.name)
+
+    def env_path(self, servers_dir: Path) -> Path:
+        """``<servers_dir>/<server>/<name>.env`` (servers_dir is `Settings.servers_dir`)."""
+        return Path(servers_dir) / self.server / f"{self.name}.env"
+
+    @classmethod
+    def from_env_path(cls, path: Path) -> "AppRef":
+        path = Path(path)
+        if path.suffix != ".env":
+            raise UsageError(f"{path}: an app config is named <app>.env")
+        return cls(server=path.parent.name, name=path.name[: -len(".env")])
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def stack_name(app_name: str) -> str:
+    return app_name.replace(".", "_")
+
+
+def recipe_of(values: Mapping[str, str], where: str = "app env") -> tuple[str, str | None]:
+    """``(recipe, pinned version or None)`` from ``RECIPE=`` or ``TYPE=`` (``name[:version]``)."""
+    raw = (values.get("RECIPE") or values.get("TYPE") or "").strip()
+    if not raw:
+        raise EnvFileError(f"{where}: no RECIPE= (or TYPE=) line naming the recipe", hint="add e.g. TYPE=nextcloud")
+    recipe, _, version = raw.partition(":")
+    if not recipe:
+        raise EnvFileError(f"{where}: RECIPE/TYPE {raw!r} has no recipe name")
+    return recipe, version or None
+
+
+def compose_files(values: Mapping[str, str]) -> list[str]:
+    """The ``COMPOSE_FILE`` colon list, empty entries and repeats dropped; default ``compose.yml``."""
+    names = [n.strip() for n in (values.get("COMPOSE_FILE") or "").split(":")]
+    names = list(dict.fromkeys(n for n in names if n))
+    return names or [DEFAULT_COMPOSE_FILE]
+
+
+def compose_env(app: AppRef, values: Mapping[str, str], abra_versions: Mapping[str, str]) -> dict[str, str]:
+    """The variables compose files are interpolated with, lowest precedence first:
+
+    1. the recipe's ``abra.sh`` ``export *_VERSION=`` values;
+    2. the app env (`values`, already expanded, e.g. ``EnvFile.values(base=abra_versions)``) — it wins;
+    3. ``DOMAIN`` = the app name when the env does not set it;
+    4. ``STACK_NAME`` = the stack name, always: Docker object names depend on it,
+       so an env's own STACK_NAME (nodex's sample sets one) is overridden, as abra does.
+
+    The process environment is not consulted: the same inputs render the same everywhere.
+    """
+    env = dict(abra_versions)
+    env.update(values)
+    if not env.get("DOMAIN"):
+        env["DOMAIN"] = app.name
+    env["STACK_NAME"] = app.stack_name
+    return env
+
+
+@dataclass
+class AppConfig:
+    """An app and its parsed env file."""
+
+    ref: AppRef
+    env: EnvFile
+
+    @classmethod
+    def load(cls, ref: AppRef, servers_dir: Path) -> "AppConfig":
+        path = ref.env_path(servers_dir)
+        return cls(ref, load(path, name=str(path)))
+
+    def values(self, abra_versions: Mapping[str, str] | None = None) -> dict[str, str]:
+        return self.env.values(base=abra_versions)
+
+    @property
+    def recipe(self) -> str:
+        return recipe_of(self.env.values(), self.env.name)[0]
+
+    @property
+    def pinned_version(self) -> str | None:
+        return recipe_of(self.env.values(), self.env.name)[1]
+
+    def compose_files(self, abra_versions: Mapping[str, str] | None = None) -> list[str]:
+        return compose_files(self.values(abra_versions))
+
+    def compose_env(self, abra_versions: Mapping[str, str]) -> dict[str, str]:
+        return compose_env(self.ref, self.values(abra_versions), abra_versions)
+
+    def pin(self, version: str | None) -> None:
+        """Write ``<KEY>=<recipe>:<version>`` (or just the recipe when None) into the key in use."""
+        key = "RECIPE" if self.env.get("RECIPE") else "TYPE"
+        self.env.set(key, f"{self.recipe}:{version}" if version else self.recipe)
+
+    def save(self, servers_dir: Path) -> None:
+        write_atomic(self.ref.env_path(servers_dir), self.env.render())
