@@ -141,3 +141,14 @@ def remove_stack(name: str) -> None:
         found = ids(kind, "ls")
         if found:
             subprocess.run(["docker", kind, "rm", *found], capture_output=True)
+
+
+NOSWARM_SOCK = "/run/coop-rig-noswarm.sock"
+
+
+@pytest.fixture(scope="session")
+def noswarm_engine_socket() -> str:
+    """A second engine started by rig/up that is NOT in swarm mode."""
+    if not _socket_answers(NOSWARM_SOCK):
+        require_rig(f"engine without swarm at {NOSWARM_SOCK}")
+    return NOSWARM_SOCK
