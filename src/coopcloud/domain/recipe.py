@@ -98,11 +98,13 @@ class GitSource:
         self.commit = repo.resolve(rev)
         self.description = f"{repo.path} at {rev}" + ("" if rev == self.commit else f" ({self.commit[:8]})")
         self._files: list[str] | None = None
+        self._file_set: frozenset[str] = frozenset()
         self._blobs: dict[str, bytes | None] = {}
 
     def list_files(self) -> list[str]:
         if self._files is None:
             self._files = self.repo.list_files(self.commit)
+            self._file_set = frozenset(self._files)
         return list(self._files)
 
     def prefetch(self, paths: list[str]) -> None:
@@ -122,7 +124,8 @@ class GitSource:
 
     def exists(self, path: str) -> bool:
         try:
-            return clean_path(path) in set(self.list_files())
+            self.list_files()
+            return clean_path(path) in self._file_set
         except RecipeError:
             return False
 
