@@ -1,0 +1,253 @@
+"""Merging normalized files in order, with the docker CLI's rules (loader/merge.go over mergo).
+
+Per service field, what ``docker stack config -c base -c override`` does:
+
+- strings, ints, booleans: the override wins when it is set (a ``false``/``0``/``""`` never wins);
+- ``command``, ``entrypoint``: replaced when the override is non-empty;
+- ``ports`` (keyed by published port), ``volumes`` (by target), ``secrets``/``configs`` (by source):
+  merged by key and sorted by it, when the base has some; otherwise the override's list as is;
+- every other list (``depends_on``, ``dns``, ``expose``, ``extra_hosts``, ``healthcheck.test``,
+  ``placement.constraints``…) is appended;
+- ``labels``, ``sysctls``, ``deploy.labels``: merged key by key, override wins;
+- ``environment``: merged key by key; an override value wins only if non-empty, except over a bare name;
+- ``networks``: merged by name; a non-null override replaces ``aliases`` and sets the addresses;
+- ``logging``: a different driver replaces it; otherwise options merged (only if the base had some);
+- ``ulimits``: replaced per name; ``x-`` keys: mappings merged deeply, lists appended.
+
+Top level: ``networks``/``volumes``/``secrets``/``configs`` replaced by name; ``x-`` keys and
+``version`` come from the first file.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+_APPEND = ("cap_add", "cap_drop", "depends_on", "devices", "dns", "dns_search", "env_file", "expose",
+           "external_links", "extra_hosts", "links", "security_opt", "tmpfs")
+_MAP = ("labels", "sysctls")
+_KEYED = {"ports": "published", "volumes": "target", "secrets": "source", "configs": "source"}
+_DURATION_PTRS = ("stop_grace_period",)
+
+
+def _is_zero_duration(d: str) -> bool:
+    return d == "0s"
+
+
+def _ptr_struct(dst: dict, src: dict, key: str, fields) -> None:
+    if key not in src:
+        return
+    if key not in dst:
+        dst[key] = src[key]
+        return
+    fields(dst[key], src[key])
+
+
+def _scalar(dst: dict, src: dict, key: str) -> None:
+    if key in src:
+        dst[key] = src[key]
+
+
+def _dur_ptr(dst: dict, src: dict, key: str) -> None:
+    if key not in src:
+        return
+    if key not in dst or not _is_zero_duration(src[key]):
+        dst[key] = src[key]
+
+
+def _append(dst: dict, src: dict, key: str) -> None:
+    if key in src:
+        dst[key] = dst.get(key, []) + src[key]
+
+
+def _map(dst: dict, src: dict, key: str) -> None:
+    if key in src:
+        dst[key] = {**dst.get(key, {}), **src[key]}
+
+
+def _env(dst: dict, src: dict, key: str) -> None:
+    if key not in src:
+        return
+    out = dict(dst.get(key, {}))
+    for k, v in src[key].items():
+        if out.get(k) is None or v:
+            out[k] = v
+    dst[key] = out
+
+
+def _keyed(dst: dict, src: dict, key: str, by: str) -> None:
+    if key not in src:
+        return
+    if key not in dst:
+        dst[key] = src[key]
+        return
+    m: dict = {}
+    for item in dst[key]:
+        m[item.get(by, 0 if by == "published" else "")] = item
+    for item in src[key]:
+        m[item.get(by, 0 if by == "published" else "")] = item
+    dst[key] = [m[k] for k in sorted(m)]
+
+
+def _update_config(d: dict, s: dict) -> None:
+    for k in ("parallelism", "delay", "monitor", "failure_action", "order", "max_failure_ratio"):
+        _scalar(d, s, k)
+
+
+def _resource(d: dict, s: dict) -> None:
+    for k in ("cpus", "memory", "pids"):
+        _scalar(d, s, k)
+    _append(d, s, "generic_resources")
+
+
+def _restart(d: dict, s: dict) -> None:
+    _scalar(d, s, "condition")
+    _scalar(d, s, "max_attempts")
+    for k in ("delay", "window"):
+        _dur_ptr(d, s, k)
+
+
+def _deploy(d: dict, s: dict) -> None:
+    for k in ("mode", "endpoint_mode", "replicas"):
+        _scalar(d, s, k)
+    _map(d, s, "labels")
+    for k in ("update_config", "rollback_config"):
+        _ptr_struct(d, s, k, _update_config)
+    if "resources" in s:
+        r = d.setdefault("resources", {})
+        for k in ("limits", "reservations"):
+            _ptr_struct(r, s["resources"], k, _resource)
+    _ptr_struct(d, s, "restart_policy", _restart)
+    if "placement" in s:
+        p = d.setdefault("placement", {})
+        _append(p, s["placement"], "constraints")
+        _append(p, s["placement"], "preferences")
+        _scalar(p, s["placement"], "max_replicas_per_node")
+
+
+def _healthcheck(d: dict, s: dict) -> None:
+    _append(d, s, "test")
+    for k in ("timeout", "interval", "start_period", "start_interval"):
+        _dur_ptr(d, s, k)
+    _scalar(d, s, "retries")
+    _scalar(d, s, "disable")
+
+
+def _logging(dst: dict, src: dict) -> None:
+    if "logging" not in src:
+        return
+    if "logging" not in dst:
+        dst["logging"] = src["logging"]
+        return
+    d, s = dst["logging"], src["logging"]
+    dd, sd = d.get("driver", ""), s.get("driver", "")
+    if dd == sd or not dd or not sd:
+        if not dd and sd:
+            d["driver"] = sd
+        if d.get("options") and s.get("options"):
+            d["options"] = {**d["options"], **s["options"]}
+    else:
+        dst["logging"] = s
+
+
+def _networks(dst: dict, src: dict) -> None:
+    if "networks" not in src:
+        return
+    out = dict(dst.get("networks", {}))
+    for name, s in src["networks"].items():
+        d = out.get(name)
+        if d is None:
+            out[name] = s
+        elif s is not None:
+            d = dict(d)
+            d.pop("aliases", None)
+            if s.get("aliases"):
+                d["aliases"] = s["aliases"]
+            for k in ("ipv4_address", "ipv6_address"):
+                _scalar(d, s, k)
+            out[name] = d
+    dst["networks"] = out
+
+
+def _ulimits(dst: dict, src: dict) -> None:
+    if "ulimits" in src:
+        dst["ulimits"] = {**dst.get("ulimits", {}), **src["ulimits"]}
+
+
+def merge_any_map(d: dict, s: dict) -> dict:
+    """mergo's merge of two ``map[string]any`` (x- extensions)."""
+    out = dict(d)
+    for k, sv in s.items():
+        dv = out.get(k)
+        if isinstance(sv, dict) and isinstance(dv, dict):
+            out[k] = merge_any_map(dv, sv)
+        elif isinstance(sv, list) and isinstance(dv, list):
+            out[k] = dv + sv
+        else:
+            out[k] = sv
+    return out
+
+
+_SCALARS = ("build_dummy",)
+
+
+def merge_service(base: dict, override: dict) -> dict:
+    d = copy.deepcopy(base)
+    s = override
+    for k, v in s.items():
+        if k in _APPEND:
+            _append(d, s, k)
+        elif k in _MAP:
+            _map(d, s, k)
+        elif k in _KEYED:
+            _keyed(d, s, k, _KEYED[k])
+        elif k == "environment":
+            _env(d, s, k)
+        elif k == "deploy":
+            _deploy(d.setdefault("deploy", {}), v)
+        elif k == "healthcheck":
+            _ptr_struct(d, s, k, _healthcheck)
+        elif k == "logging":
+            _logging(d, s)
+        elif k == "networks":
+            _networks(d, s)
+        elif k == "ulimits":
+            _ulimits(d, s)
+        elif k in _DURATION_PTRS:
+            _dur_ptr(d, s, k)
+        elif k == "init":
+            if "init" not in d or v:
+                d["init"] = v
+        elif k == "build":
+            b = d.setdefault("build", {})
+            for kk in ("context", "dockerfile", "network", "target"):
+                _scalar(b, v, kk)
+            _env(b, v, "args")
+            _map(b, v, "labels")
+            _append(b, v, "cache_from")
+            _append(b, v, "extra_hosts")
+        elif k == "credential_spec":
+            d[k] = {**d.get(k, {}), **v}
+        elif k.startswith("x-"):
+            dv = d.get(k)
+            if isinstance(v, dict) and isinstance(dv, dict):
+                d[k] = merge_any_map(dv, v)
+            elif isinstance(v, list) and isinstance(dv, list):
+                d[k] = dv + v
+            else:
+                d[k] = v
+        else:  # strings, ints, booleans, command/entrypoint: set means override
+            d[k] = v
+    return d
+
+
+def merge(models: list[dict]) -> dict:
+    """Merge normalized per-file models in order; the first file is the base."""
+    out = copy.deepcopy(models[0])
+    for m in models[1:]:
+        services = out["services"]
+        for name, svc in m["services"].items():
+            services[name] = merge_service(services[name], svc) if name in services else copy.deepcopy(svc)
+        for key in ("networks", "volumes", "secrets", "configs"):
+            out[key].update(copy.deepcopy(m[key]))
+    return out

@@ -1,0 +1,589 @@
+"""One validated, interpolated document → docker's normalized model (what ``stack config`` prints).
+
+The model is plain dicts and lists, shaped like docker's Go structs marshalled with ``omitempty``:
+a zero field is absent, a set pointer field is present even when zero (``replicas: 0``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from coopcloud.compose import gotypes as g
+
+
+class NormalizeError(Exception):
+    def __init__(self, path: tuple, message: str):
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def _uint(v: Any, path: tuple) -> int:
+    if isinstance(v, float):
+        v = int(v)
+    if v < 0:
+        raise NormalizeError(path, f"cannot parse '{v}', it must not be negative")
+    return v
+
+
+def _map_str(v: dict | None, allow_nil: bool) -> dict:
+    if not v:
+        return {}
+    return {k: (g.go_str(x) if x is not None else (None if allow_nil else "")) for k, x in v.items()}
+
+
+def mapping_or_list(v: Any, sep: str, allow_nil: bool) -> dict:
+    if isinstance(v, dict):
+        return _map_str(v, allow_nil)
+    out: dict = {}
+    for item in v or ():
+        key, found, val = item.partition(sep)
+        out[key] = val if found else (None if allow_nil else "")
+    return out
+
+
+def string_list(v: Any) -> list:
+    if isinstance(v, str):
+        return [v]
+    return list(v or ())
+
+
+def hosts_list(v: Any) -> list:
+    if isinstance(v, dict):
+        entries = sorted(f"{k}:{g.go_str(x)}" for k, x in v.items() if x is not None)
+    else:
+        entries = []
+        for e in v or ():
+            e = g.go_str(e)
+            for sep in ("=", ":"):
+                k, found, val = e.partition(sep)
+                if found:
+                    entries.append(f"{k}:{val}")
+                    break
+    out = []
+    for e in entries:
+        host, _, ip = e.partition(":")
+        if len(ip) > 2 and ip[0] == "[" and ip[-1] == "]":
+            ip = ip[1:-1]
+        out.append(f"{host}:{ip}")
+    return out
+
+
+def _duration(v: str) -> str:
+    return g.format_duration(g.parse_duration(v))
+
+
+def _abs(working_dir: str, p: str) -> str:
+    if p.startswith("/"):
+        return p
+    return posixpath.normpath(posixpath.join(working_dir, p)) if p else posixpath.normpath(working_dir)
+
+
+def _extras(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k.startswith("x-")}
+
+
+def _file_ref(v: Any, path: tuple) -> dict:
+    if isinstance(v, str):
+        return {"source": v} if v else {}
+    out = {}
+    for k in ("source", "target", "uid", "gid"):
+        if v.get(k):
+            out[k] = v[k]
+    if v.get("mode") is not None:
+        out["mode"] = _uint(v["mode"], path + ("mode",))
+    return out
+
+
+def _update_config(v: dict | None, path: tuple) -> dict:
+    v = v or {}
+    out: dict = {}
+    if v.get("parallelism") is not None:
+        out["parallelism"] = _uint(v["parallelism"], path + ("parallelism",))
+    for k in ("delay", "monitor"):
+        if v.get(k):
+            d = g.parse_duration(v[k])
+            if d:
+                out[k] = g.format_duration(d)
+    for k in ("failure_action", "order"):
+        if v.get(k):
+            out[k] = v[k]
+    if v.get("max_failure_ratio"):
+        out["max_failure_ratio"] = float(v["max_failure_ratio"])
+    return out
+
+
+def _deploy(v: dict | None, path: tuple) -> dict:
+    v = v or {}
+    out: dict = {}
+    for k in ("mode", "endpoint_mode"):
+        if v.get(k):
+            out[k] = v[k]
+    if v.get("replicas") is not None:
+        out["replicas"] = _uint(v["replicas"], path + ("replicas",))
+    labels = mapping_or_list(v.get("labels"), "=", False)
+    if labels:
+        out["labels"] = labels
+    for k in ("update_config", "rollback_config"):
+        if k in v and v[k] is not None:
+            out[k] = _update_config(v[k], path + (k,))
+    res = v.get("resources") or {}
+    resources: dict = {}
+    for k in ("limits", "reservations"):
+        if k in res and res[k] is not None:
+            r = res[k]
+            rr: dict = {}
+            if r.get("cpus"):
+                rr["cpus"] = r["cpus"]
+            if r.get("memory"):
+                try:
+                    mem = g.ram_in_bytes(r["memory"])
+                except ValueError as e:
+                    raise NormalizeError(path + ("resources", k, "memory"), str(e)) from None
+                if mem:
+                    rr["memory"] = str(mem)
+            if r.get("pids"):
+                rr["pids"] = r["pids"]
+            gr = []
+            for item in r.get("generic_resources") or ():
+                spec = (item or {}).get("discrete_resource_spec")
+                gr.append({} if spec is None else {"discrete_resource_spec": {
+                    "kind": spec.get("kind") or "", "value": int(spec.get("value") or 0)}})
+            if gr:
+                rr["generic_resources"] = gr
+            resources[k] = rr
+    if resources:
+        out["resources"] = resources
+    rp = v.get("restart_policy")
+    if rp is not None:
+        r: dict = {}
+        if rp.get("condition"):
+            r["condition"] = rp["condition"]
+        for k in ("delay", "window"):
+            if rp.get(k) is not None:
+                r[k] = _duration(rp[k])
+        if rp.get("max_attempts") is not None:
+            r["max_attempts"] = _uint(rp["max_attempts"], path + ("restart_policy", "max_attempts"))
+        out["restart_policy"] = r
+    pl = v.get("placement") or {}
+    placement: dict = {}
+    if pl.get("constraints"):
+        placement["constraints"] = list(pl["constraints"])
+    if pl.get("preferences"):
+        placement["preferences"] = [({"spread": p["spread"]} if p.get("spread") else {}) for p in pl["preferences"]]
+    if pl.get("max_replicas_per_node"):
+        placement["max_replicas_per_node"] = _uint(pl["max_replicas_per_node"], path)
+    if placement:
+        out["placement"] = placement
+    return out
+
+
+def _healthcheck(v: dict, path: tuple) -> dict:
+    out: dict = {}
+    test = v.get("test")
+    if isinstance(test, str):
+        out["test"] = ["CMD-SHELL", test]
+    elif test:
+        out["test"] = list(test)
+    for k in ("timeout", "interval", "start_period", "start_interval"):
+        if v.get(k) is not None:
+            out[k] = _duration(v[k])
+    if v.get("retries") is not None:
+        out["retries"] = _uint(v["retries"], path + ("retries",))
+    if v.get("disable"):
+        out["disable"] = True
+    return out
+
+
+def _shell(v: Any, path: tuple) -> list:
+    if isinstance(v, str):
+        try:
+            return g.shlex_split(v)
+        except ValueError as e:
+            raise NormalizeError(path, str(e)) from None
+    return list(v or ())
+
+
+_PLAIN_STRINGS = (
+    "cgroupns_mode", "cgroup_parent", "container_name", "domainname", "hostname", "image", "ipc",
+    "isolation", "mac_address", "network_mode", "pid", "restart", "stop_signal", "user",
+    "userns_mode", "working_dir",
+)
+_PLAIN_LISTS = ("cap_add", "cap_drop", "depends_on", "devices", "external_links", "links", "security_opt")
+_BOOLS = ("privileged", "read_only", "stdin_open", "tty")
+
+
+def service(
+    name: str,
+    v: dict,
+    working_dir: str,
+    lookup: Callable[[str], str | None],
+    read_file: Callable[[str], str] | None = None,
+) -> dict:
+    path = ("services", name)
+    out: dict = {}
+    for k in _PLAIN_STRINGS:
+        if v.get(k):
+            out[k] = v[k]
+    for k in _PLAIN_LISTS:
+        if v.get(k):
+            out[k] = list(v[k])
+    for k in _BOOLS:
+        if v.get(k):
+            out[k] = True
+    if v.get("shm_size") is not None:
+        if not isinstance(v["shm_size"], str):
+            raise NormalizeError(path + ("shm_size",), "must be a string")
+        if v["shm_size"]:
+            out["shm_size"] = v["shm_size"]
+    if v.get("oom_score_adj"):
+        out["oom_score_adj"] = v["oom_score_adj"]
+    if "build" in v and v["build"] is not None:
+        b = v["build"]
+        if isinstance(b, str):
+            b = {"context": b}
+        build: dict = {}
+        for k in ("context", "dockerfile", "network", "target"):
+            if b.get(k):
+                build[k] = b[k]
+        for k, sep, nil in (("args", "=", True), ("labels", "=", False)):
+            m = mapping_or_list(b.get(k), sep, nil)
+            if m:
+                build[k] = m
+        if b.get("cache_from"):
+            build["cache_from"] = string_list(b["cache_from"])
+        if b.get("extra_hosts"):
+            build["extra_hosts"] = hosts_list(b["extra_hosts"])
+        if build:
+            out["build"] = build
+    for k in ("command", "entrypoint"):
+        if k in v:
+            cmd = _shell(v[k], path + (k,))
+            if cmd:
+                out[k] = cmd
+    for k in ("configs", "secrets"):
+        if v.get(k):
+            out[k] = [_file_ref(x, path + (k, i)) for i, x in enumerate(v[k])]
+    cs = v.get("credential_spec") or {}
+    cs = {k: cs[k] for k in ("config", "file", "registry") if cs.get(k)}
+    if cs:
+        out["credential_spec"] = cs
+    deploy = _deploy(v.get("deploy"), path + ("deploy",))
+    if deploy:
+        out["deploy"] = deploy
+    for k in ("dns", "dns_search", "tmpfs", "env_file"):
+        if v.get(k):
+            out[k] = string_list(v[k])
+    if v.get("expose"):
+        out["expose"] = [g.go_str(x) for x in v["expose"]]
+    if v.get("extra_hosts"):
+        out["extra_hosts"] = hosts_list(v["extra_hosts"])
+    if v.get("healthcheck") is not None:
+        out["healthcheck"] = _healthcheck(v["healthcheck"], path + ("healthcheck",))
+    if v.get("init") is not None:
+        out["init"] = v["init"]
+    for k in ("labels", "sysctls"):
+        m = mapping_or_list(v.get(k), "=", False)
+        if m:
+            out[k] = m
+    if v.get("logging") is not None:
+        lg = v["logging"]
+        logging: dict = {}
+        if lg.get("driver"):
+            logging["driver"] = lg["driver"]
+        opts = _map_str(lg.get("options"), False)
+        if opts:
+            logging["options"] = opts
+        out["logging"] = logging
+    nets = v.get("networks")
+    if nets:
+        if isinstance(nets, list):
+            out["networks"] = {n: None for n in nets}
+        else:
+            networks: dict = {}
+            for n, cfg in nets.items():
+                if cfg is None:
+                    networks[n] = None
+                    continue
+                c: dict = {}
+                if cfg.get("aliases"):
+                    c["aliases"] = list(cfg["aliases"])
+                opts = _map_str(cfg.get("driver_opts"), False)
+                if opts:
+                    c["driver_opts"] = opts
+                for k in ("ipv4_address", "ipv6_address"):
+                    if cfg.get(k):
+                        c[k] = cfg[k]
+                networks[n] = c
+            out["networks"] = networks
+    if v.get("ports"):
+        ports = []
+        for i, p in enumerate(v["ports"]):
+            if isinstance(p, dict):
+                pc = {}
+                for k in ("mode", "protocol"):
+                    if p.get(k):
+                        pc[k] = p[k]
+                for k in ("target", "published"):
+                    if p.get(k):
+                        pc[k] = _uint(p[k], path + ("ports", i, k))
+                ports.append(pc)
+                continue
+            if isinstance(p, float) and not p.is_integer():
+                raise NormalizeError(path + ("ports", i), "invalid type float64 for port")
+            try:
+                ports.extend(g.port_configs(p if isinstance(p, str) else str(int(p))))
+            except ValueError as e:
+                raise NormalizeError(path + ("ports", i), f'invalid port "{p}": {e}') from None
+        if ports:
+            out["ports"] = ports
+    if v.get("stop_grace_period") is not None:
+        out["stop_grace_period"] = _duration(v["stop_grace_period"])
+    if v.get("ulimits"):
+        ul: dict = {}
+        for k, x in v["ulimits"].items():
+            if isinstance(x, dict):
+                u = {kk: x[kk] for kk in ("soft", "hard") if x.get(kk)}
+                ul[k] = u
+            else:
+                ul[k] = x if x else {}
+        out["ulimits"] = ul
+    vols = v.get("volumes")
+    if vols:
+        vs = []
+        for i, x in enumerate(vols):
+            if isinstance(x, str):
+                try:
+                    vol = g.parse_volume(x)
+                except ValueError as e:
+                    raise NormalizeError(path + ("volumes", i), str(e)) from None
+            else:
+                vol = {}
+                for k in ("type", "source", "target", "consistency"):
+                    if x.get(k):
+                        vol[k] = x[k]
+                if x.get("read_only"):
+                    vol["read_only"] = True
+                if x.get("bind") is not None:
+                    vol["bind"] = {"propagation": x["bind"]["propagation"]} if x["bind"].get("propagation") else {}
+                if x.get("volume") is not None:
+                    vol["volume"] = {"nocopy": True} if x["volume"].get("nocopy") else {}
+                    if x["volume"].get("subpath"):
+                        vol["volume"]["subpath"] = x["volume"]["subpath"]
+                if x.get("tmpfs") is not None:
+                    vol["tmpfs"] = {"size": x["tmpfs"]["size"]} if x["tmpfs"].get("size") else {}
+            if vol.get("type") == "bind":
+                src = vol.get("source", "")
+                if not src:
+                    raise NormalizeError(path + ("volumes", i),
+                                         'invalid mount config for type "bind": field Source must not be empty')
+                if src.startswith("~"):
+                    home = lookup("HOME")
+                    if home is not None:
+                        src = src.replace("~", home, 1)
+                if not src.startswith("/") and not (len(src) > 2 and src[1] == ":" and src[2] in "\\/"):
+                    src = _abs(working_dir, src)
+                vol["source"] = src
+            vs.append(vol)
+        out["volumes"] = vs
+    # environment last: env_file, then environment, with values from the environment for bare names
+    env: dict = {}
+    if v.get("env_file"):
+        for f in string_list(v["env_file"]):
+            text = _read_env_file(_abs(working_dir, f), read_file, path + ("env_file",))
+            _update_env(env, _parse_env_lines(text), lookup)
+    _update_env(env, mapping_or_list(v.get("environment"), "=", True), lookup)
+    if env:
+        out["environment"] = env
+    out.update(_extras(v))
+    return out
+
+
+def _read_env_file(p: str, read_file, path: tuple) -> str:
+    try:
+        if read_file is not None:
+            return read_file(p)
+        with open(p, encoding="utf-8") as fh:
+            return fh.read()
+    except OSError as e:
+        raise NormalizeError(path, f"cannot read env file {p}: {e.strerror}") from None
+
+
+def _parse_env_lines(text: str) -> dict:
+    out: dict = {}
+    for line in text.splitlines():
+        line = line.lstrip()
+        if not line or line.startswith("#"):
+            continue
+        key, found, val = line.partition("=")
+        if not found:
+            out[key.rstrip()] = None
+        else:
+            out[key] = val
+    return out
+
+
+def _update_env(env: dict, values: dict, lookup) -> None:
+    for k, val in values.items():
+        if not val:
+            from_env = lookup(k)
+            if from_env is not None:
+                env[k] = from_env
+                continue
+        env[k] = val
+
+
+def _external(v: Any) -> dict | None:
+    if v is None or v is False:
+        return None
+    if v is True:
+        return {"external": True}
+    return {"external": True, "name": (v or {}).get("name") or ""}
+
+
+def network(name: str, v: dict | None, path: tuple) -> dict:
+    v = v or {}
+    out: dict = {}
+    for k in ("name", "driver"):
+        if v.get(k):
+            out[k] = v[k]
+    opts = _map_str(v.get("driver_opts"), False)
+    if opts:
+        out["driver_opts"] = opts
+    ipam = v.get("ipam") or {}
+    ip: dict = {}
+    if ipam.get("driver"):
+        ip["driver"] = ipam["driver"]
+    if ipam.get("config"):
+        ip["config"] = [({"subnet": c["subnet"]} if c.get("subnet") else {}) for c in ipam["config"]]
+    if ip:
+        out["ipam"] = ip
+    for k in ("internal", "attachable"):
+        if v.get(k):
+            out[k] = True
+    labels = mapping_or_list(v.get("labels"), "=", False)
+    if labels:
+        out["labels"] = labels
+    ext = _external(v.get("external"))
+    if ext:
+        if ext.get("name"):
+            if out.get("name"):
+                raise NormalizeError(path, f"network {name}: network.external.name and network.name conflict; only use network.name")
+            out["name"] = ext["name"]
+        elif not out.get("name"):
+            out["name"] = name
+        out["external"] = True
+        out.update(_extras(v))
+    return out
+
+
+def volume(name: str, v: dict | None, path: tuple) -> dict:
+    v = v or {}
+    out: dict = {}
+    for k in ("name", "driver"):
+        if v.get(k):
+            out[k] = v[k]
+    opts = _map_str(v.get("driver_opts"), False)
+    if opts:
+        out["driver_opts"] = opts
+    labels = mapping_or_list(v.get("labels"), "=", False)
+    if labels:
+        out["labels"] = labels
+    if v.get("x-cluster-spec") is not None:
+        out["x-cluster-spec"] = _cluster_spec(v["x-cluster-spec"])
+    ext = _external(v.get("external"))
+    if ext:
+        for k in ("driver", "driver_opts", "labels"):
+            if out.get(k):
+                raise NormalizeError(path, f'conflicting parameters "external" and "{k}" specified for volume "{name}"')
+        if ext.get("name"):
+            if out.get("name"):
+                raise NormalizeError(path, f"volume {name}: volume.external.name and volume.name conflict; only use volume.name")
+            out["name"] = ext["name"]
+        elif not out.get("name"):
+            out["name"] = name
+        out["external"] = True
+        out.update({k: x for k, x in _extras(v).items() if k != "x-cluster-spec"})
+    return out
+
+
+def _cluster_spec(v: dict) -> dict:
+    out: dict = {}
+    for k in ("group", "availability"):
+        if v.get(k):
+            out[k] = v[k]
+    am = v.get("access_mode")
+    if am is not None:
+        a: dict = {k: am[k] for k in ("scope", "sharing") if am.get(k)}
+        if am.get("mount_volume") is not None:
+            mv = am["mount_volume"]
+            a["mount_volume"] = {k: mv[k] for k in ("fs_type", "mount_flags") if mv.get(k)}
+        if am.get("block_volume") is not None:
+            a["block_volume"] = {}
+        out["access_mode"] = a
+    ar = v.get("accessibility_requirements")
+    if ar is not None:
+        r: dict = {}
+        for k in ("requisite", "preferred"):
+            if ar.get(k):
+                r[k] = [({"segments": mapping_or_list(t.get("segments"), "=", False)} if t.get("segments") else {})
+                        for t in ar[k]]
+        out["accessibility_requirements"] = r
+    cr = v.get("capacity_range")
+    if cr is not None:
+        c: dict = {}
+        for k in ("required_bytes", "limit_bytes"):
+            if cr.get(k):
+                n = g.ram_in_bytes(cr[k])
+                if n:
+                    c[k] = str(n)
+        out["capacity_range"] = c
+    return out
+
+
+def file_object(kind: str, name: str, v: dict, working_dir: str, path: tuple) -> dict:
+    out: dict = {}
+    for k in ("name", "file", "driver", "template_driver"):
+        if v.get(k):
+            out[k] = v[k]
+    for k in ("labels",):
+        m = mapping_or_list(v.get(k), "=", False)
+        if m:
+            out[k] = m
+    opts = _map_str(v.get("driver_opts"), False)
+    if opts:
+        out["driver_opts"] = opts
+    ext = _external(v.get("external"))
+    if ext:
+        if ext.get("name"):
+            if out.get("name"):
+                raise NormalizeError(path, f"{kind} {name}: {kind}.external.name and {kind}.name conflict; only use {kind}.name")
+            out["name"] = ext["name"]
+        elif not out.get("name"):
+            out["name"] = name
+        out["external"] = True
+    elif out.get("driver"):
+        if out.get("file"):
+            raise NormalizeError(path, f"{kind} {name}: {kind}.driver and {kind}.file conflict; only use {kind}.driver")
+    else:
+        out["file"] = _abs(working_dir, out.get("file", ""))
+    out.update(_extras(v))
+    return out
+
+
+def document(doc: dict, version: str, working_dir: str, lookup, read_file=None) -> dict:
+    """A whole validated document → the normalized model of that one file."""
+    out: dict = {"version": version}
+    out["services"] = {
+        n: service(n, s or {}, working_dir, lookup, read_file) for n, s in (doc.get("services") or {}).items()
+    }
+    for key, fn in (("networks", network), ("volumes", volume)):
+        sec = doc.get(key) or {}
+        out[key] = {n: fn(n, x, (key, n)) for n, x in sec.items()}
+    for key, kind in (("secrets", "secret"), ("configs", "config")):
+        sec = doc.get(key) or {}
+        out[key] = {n: file_object(kind, n, x or {}, working_dir, (key, n)) for n, x in sec.items()}
+    out["extras"] = _extras(doc)
+    return out
