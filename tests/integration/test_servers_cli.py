@@ -107,7 +107,9 @@ def test_init_is_idempotent_on_an_engine_without_swarm(coop, coop_env, noswarm_e
     docker = ["docker", "-H", f"unix://{noswarm_engine_socket}"]
     assert coop("server", "add", "--local", env=env).code == 0
     try:
-        r = coop("server", "init", "default", env=env)
+        # The rig's main engine already listens on 2377 on this host.
+        addr = ["--listen-addr", "127.0.0.1:2378", "--advertise-addr", "127.0.0.1:2378"]
+        r = coop("server", "init", "default", *addr, env=env)
         assert r.code == 0, r
         assert "initialised swarm" in r.out and "created the proxy network" in r.out
         r = coop("server", "init", "default", env=env)

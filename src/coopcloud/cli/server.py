@@ -88,11 +88,13 @@ def rm(rt: Runtime, name: str, force: bool) -> None:
 
 @server.command("init")
 @click.argument("name")
+@click.option("--listen-addr", help="Swarm listen address when swarm mode is started (default 0.0.0.0:2377).")
+@click.option("--advertise-addr", help="Swarm advertise address (default: the engine picks; 127.0.0.1 locally).")
 @pass_runtime
-def init(rt: Runtime, name: str) -> None:
+def init(rt: Runtime, name: str, listen_addr: str | None, advertise_addr: str | None) -> None:
     """Prepare a server for apps: swarm mode and the `proxy` overlay network (idempotent)."""
     from coopcloud.ops import servers
 
     pool = rt.servers()
-    done = servers.init(pool, pool.server(name))
+    done = servers.init(pool, pool.server(name), listen_addr=listen_addr, advertise_addr=advertise_addr)
     rt.out.print(f"server {name}: " + (", ".join(done) if done else "already initialised, nothing to do"))

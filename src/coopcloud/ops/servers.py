@@ -133,7 +133,9 @@ def remove(settings: Settings, name: str, *, force: bool = False) -> list[str]:
     return apps
 
 
-def init(pool: "ServerPool", server: Server) -> list[str]:
+def init(
+    pool: "ServerPool", server: Server, *, listen_addr: str | None = None, advertise_addr: str | None = None
+) -> list[str]:
     """Make the server ready for apps: swarm mode and the `proxy` overlay network. Idempotent.
 
     Returns what was done (empty when nothing was needed).
@@ -143,8 +145,10 @@ def init(pool: "ServerPool", server: Server) -> list[str]:
     info = client.info()
     swarm = info.get("Swarm") or {}
     if swarm.get("LocalNodeState") != "active":
-        spec = {"ListenAddr": "0.0.0.0:2377"}
-        if server.is_local:
+        spec = {"ListenAddr": listen_addr or "0.0.0.0:2377"}
+        if advertise_addr:
+            spec["AdvertiseAddr"] = advertise_addr
+        elif server.is_local:
             spec["AdvertiseAddr"] = "127.0.0.1"  # a one-node local swarm; remote engines pick their address
         client.swarm_init(spec)
         done.append("initialised swarm")
