@@ -323,3 +323,9 @@ def test_set_then_read_back_is_literal(chunks, key, value):
     # only the changed line differs (an appended line may add a newline to the last one)
     after = [line.raw for line in again.lines if line.key != key]
     assert [r.rstrip("\r\n") for r in after] == [r.rstrip("\r\n") for r in before]
+
+
+def test_byte_order_mark_is_kept():
+    for text in ("\ufeffA=1\n", "\ufeff# c\nA=1\n"):
+        env = EnvFile.parse(text)
+        assert env.values() == {"A": "1"} and env.render() == text

@@ -40,7 +40,8 @@ from pathlib import Path
 from coopcloud.errors import EnvFileError, NotFound
 
 KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-_ASSIGN_RE = re.compile(r"(?P<lead>[ \t]*(?:export[ \t]+)?)(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*=")
+# A UTF-8 byte order mark (some editors write one) is kept as part of the first line's prefix.
+_ASSIGN_RE = re.compile(r"(?P<lead>\ufeff?[ \t]*(?:export[ \t]+)?)(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)[ \t]*=")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPS = (":-", ":+", ":?", "-", "+", "?")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "$": "$"}
@@ -353,7 +354,7 @@ class EnvFile:
                 raise EnvFileError(f"{name}:{i + 1}: {exc}") from None
             if line is None:
                 content, _ = _strip_eol(raw)
-                stripped = content.strip(" \t\r")
+                stripped = content.strip(" \t\r\ufeff")
                 if stripped and not stripped.startswith("#"):
                     raise EnvFileError(
                         f"{name}:{i + 1}: expected KEY=value or a # comment, got {stripped[:40]!r}"
