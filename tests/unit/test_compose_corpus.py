@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from coopcloud.compose import ComposeFile, load
-from tests.unit.compose_oracle import DOCKER
+from test_compose_oracle import DOCKER
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "recipes"
 

@@ -76,15 +76,16 @@ def _env(dst: dict, src: dict, key: str) -> None:
 
 
 def _keyed(dst: dict, src: dict, key: str, by: str) -> None:
-    if key not in src:
-        return
+    # mergo runs docker's transformer whenever the base has the list, even if the override has
+    # none: the base list is then de-duplicated by key and sorted too.
     if key not in dst:
-        dst[key] = src[key]
+        if key in src:
+            dst[key] = src[key]
         return
     m: dict = {}
     for item in dst[key]:
         m[item.get(by, 0 if by == "published" else "")] = item
-    for item in src[key]:
+    for item in src.get(key, ()):
         m[item.get(by, 0 if by == "published" else "")] = item
     dst[key] = [m[k] for k in sorted(m)]
 
@@ -194,6 +195,9 @@ _SCALARS = ("build_dummy",)
 def merge_service(base: dict, override: dict) -> dict:
     d = copy.deepcopy(base)
     s = override
+    for k, by in _KEYED.items():
+        if k in d and k not in s:
+            _keyed(d, s, k, by)
     for k, v in s.items():
         if k in _APPEND:
             _append(d, s, k)
