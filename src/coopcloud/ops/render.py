@@ -1,0 +1,76 @@
+"""Recipe + app env -> compose model -> Swarm specs. Pure apart from reading the recipe's files.
+
+This is the one path every command that needs "what would be deployed" takes:
+`recipe render`, `app deploy`, `app check`, lint.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from coopcloud.domain.app import AppRef, compose_env, compose_files
+from coopcloud.domain.envfile import EnvFile
+from coopcloud.domain.recipe import Recipe
+from coopcloud.errors import NotFound, RecipeError
+
+# Compose paths are made absolute against this; file reads map them back into the recipe.
+# A fixed virtual root keeps renders identical whether the recipe comes from git or a folder.
+WORKDIR = "/recipe"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    recipe: Recipe
+    stack: str
+    env: dict[str, str]  # the interpolation environment
+    files: list[str]  # compose files used, in order
+    model: dict  # the loaded compose model (docker stack config's shape)
+    spec: "object"  # swarm.StackSpec
+
+
+def recipe_reader(recipe: Recipe) -> Callable[[str], bytes]:
+    """Read a path the compose loader made absolute under WORKDIR, from the recipe."""
+
+    def read(path: str) -> bytes:
+        rel = posixpath.relpath(posixpath.normpath(path), WORKDIR)
+        if rel.startswith(".."):
+            raise RecipeError(f"recipe {recipe.name}: {path} is outside the recipe; configs and secrets must use files inside it")
+        return recipe.read(rel)
+
+    return read
+
+
+def render(
+    recipe: Recipe,
+    app: AppRef,
+    env_file: EnvFile,
+    *,
+    warn: Callable[[str], None] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> Rendered:
+    """Render an app of `recipe` with its env file, as `docker stack deploy` would see it."""
+    from coopcloud.compose import ComposeFile, load
+    from coopcloud.swarm.convert import convert
+
+    abra = recipe.abra_sh_versions()
+    values = env_file.values(base=abra)
+    env = compose_env(app, values, abra)
+    if extra_env:
+        env.update(extra_env)
+    names = compose_files(values)
+    files = []
+    for name in names:
+        try:
+            files.append(ComposeFile(name, recipe.read_text(name)))
+        except NotFound:
+            raise RecipeError(
+                f"app {app.name}: COMPOSE_FILE names {name}, which recipe {recipe.name} "
+                f"({recipe.source.description}) does not have",
+                hint=f"fix COMPOSE_FILE in the app env (run: coop app config {app.name})",
+            ) from None
+    read = recipe_reader(recipe)
+    model = load(files, env, working_dir=WORKDIR, warn=warn, read_file=lambda p: read(p).decode("utf-8"))
+    spec = convert(model, app.stack_name, read_file=read)
+    return Rendered(recipe, app.stack_name, env, names, model, spec)
