@@ -274,8 +274,10 @@ def service(
     if deploy:
         out["deploy"] = deploy
     for k in ("dns", "dns_search", "tmpfs", "env_file"):
-        if v.get(k):
-            out[k] = string_list(v[k])
+        if v.get(k) is not None:
+            lst = string_list(v[k])
+            if lst:
+                out[k] = lst
     if v.get("expose"):
         out["expose"] = [g.go_str(x) for x in v["expose"]]
     if v.get("extra_hosts"):

@@ -279,8 +279,8 @@ def check(schema: dict, v: Any, path: tuple, version: int) -> None:
         if ok == 1:
             return
         if ok == 0:
-            # the most specific error: the deepest one
-            raise max(errors, key=lambda e: len(e.path))
+            # the most specific error: the deepest one, then one from a branch of the right type
+            raise max(errors, key=lambda e: (len(e.path), not e.message.startswith("must be")))
         raise Invalid(path, "matches more than one allowed form")
     types = schema.get("type")
     if types is not None and not _type_ok(types, v):
