@@ -12,7 +12,7 @@ import yaml
 from coopcloud.compose import ComposeFile, load
 from test_compose_oracle import DOCKER
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "recipes"
+from shared_data import CORPUS  # noqa: E402
 
 
 def _env_sample(recipe: Path) -> dict[str, str]:

@@ -17,11 +17,10 @@ from coopcloud.domain.envfile import (
 )
 from coopcloud.errors import EnvFileError, NotFound
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "recipes"
+from shared_data import CORPUS  # noqa: E402
+
 SAMPLES = sorted(CORPUS.glob("*/.env.sample")) + sorted(CORPUS.glob("*/*/.env.sample"))
-if not SAMPLES:  # the corpus lives next to the repo; fall back to its absolute home
-    CORPUS = Path("/work/shared/corpus/recipes")
-    SAMPLES = sorted(CORPUS.glob("*/.env.sample")) + sorted(CORPUS.glob("*/*/.env.sample"))
+assert SAMPLES, f"no .env.sample in the corpus at {CORPUS}"
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: str(p.relative_to(CORPUS)))

@@ -10,7 +10,7 @@ from coopcloud.domain.recipe import DirSource, GitSource, Recipe, clean_path, im
 from coopcloud.errors import EnvFileError, NotFound, RecipeError, UsageError
 from coopcloud.gitops import GitRepo
 
-CORPUS = Path("/work/shared/corpus/recipes")
+from shared_data import CORPUS  # noqa: E402
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from coopcloud.domain.version import (
 )
 from coopcloud.errors import NotFound, RecipeError
 
-CORPUS = Path("/work/shared/corpus/recipes")
+from shared_data import CORPUS  # noqa: E402
 
 
 @pytest.mark.parametrize(
