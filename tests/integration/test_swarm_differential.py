@@ -119,3 +119,17 @@ def test_converter_matches_docker_stack_deploy(case: str, engine: str, external_
         assert sorted(ours) == sorted(captured), f"{kind}: different objects"
         for name in captured:
             assert ours[name] == captured[name], f"{kind} {name} differs"
+
+
+@pytest.mark.parametrize("case", case_names())
+def test_compose_load_gives_the_converter_what_docker_stack_config_gives(case: str) -> None:
+    """coop's own loader in front of the converter: same specs as with `docker stack config`."""
+    compose = pytest.importorskip("coopcloud.compose")
+    stack = "coopdiff"
+    env = case_env(stack, ext_secret="ext_secret", ext_config="ext_config")
+    files = case_files(case)
+    reference = convert(docker_stack_config(files, env=env), stack, read_file=read_bytes).to_json()
+    model = compose.load(
+        [compose.ComposeFile(name=str(f), text=f.read_text()) for f in files], env, working_dir=str(files[0].parent)
+    )
+    assert convert(model, stack, read_file=read_bytes).to_json() == reference

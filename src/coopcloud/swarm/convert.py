@@ -317,7 +317,8 @@ def _service(
                 "CapabilityAdd": cap_add,
                 "CapabilityDrop": cap_drop,
                 "Ulimits": _ulimits(svc.get("ulimits")),
-                "OomScoreAdj": int(svc.get("oom_score_adj") or 0),
+                # no OomScoreAdj: docker 28's loader never fills it (no mapstructure
+                # tag), so `docker stack deploy` ignores `oom_score_adj`; so do we
             },
             "LogDriver": log_driver,
             "Resources": _resources(deploy.get("resources") or {}),
