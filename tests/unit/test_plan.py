@@ -75,3 +75,12 @@ def test_removed_healthcheck_is_a_change():
     old = spec()
     old["TaskTemplate"]["ContainerSpec"]["Healthcheck"] = {"Test": ["CMD", "true"]}
     assert service_changes(spec(), live_of(old)) != []
+
+
+def test_engine_filled_endpoint_and_replica_defaults_are_not_changes():
+    desired = spec(Mode={"Replicated": {}}, EndpointSpec={"Ports": [{"TargetPort": 80, "PublishedPort": 8080}]})
+    live = live_of(spec(Mode={"Replicated": {"Replicas": 1}},
+                        EndpointSpec={"Mode": "vip", "Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080}]}))
+    assert service_changes(desired, live) == []
+    live2 = live_of(spec(Mode={"Replicated": {"Replicas": 2}}))
+    assert [c.what for c in service_changes(spec(Mode={"Replicated": {}}), live2)] == ["replicas"]

@@ -4,7 +4,399 @@ from __future__ import annotations
 
 import click
 
+from coopcloud.cli.context import Runtime, pass_runtime
+
 
 @click.group()
 def app() -> None:
     """Create, deploy and inspect apps (an app is a recipe deployed as a stack on a server)."""
+
+
+# -- new / ls / config / env / check / labels ------------------------------------------------------
+
+
+@app.command("new")
+@click.argument("recipe")
+@click.option("--server", "-s", required=True, help="The server to deploy to (see: coop server ls).")
+@click.option("--domain", "-D", required=True, help="The app's domain; also its name unless --name is given.")
+@click.option("--name", help="App name, when it should differ from the domain.")
+@click.option("--version", "version", help="Recipe version whose .env.sample to start from (default: latest).")
+@click.option("--secrets", "with_secrets", is_flag=True, help="Generate every secret now and print each value once.")
+@pass_runtime
+def new(rt: Runtime, recipe: str, server: str, domain: str, name: str | None, version: str | None, with_secrets: bool) -> None:
+    """Create an app from RECIPE: a recipe name in $ABRA_DIR/recipes, a git URL, or a local path.
+
+    Writes servers/<server>/<app>.env (mode 0600) from the recipe's .env.sample.
+
+    \b
+    Example:
+      coop app new gitea --server cloud.example.org --domain git.example.org --secrets
+    """
+    from coopcloud.ops.lifecycle import new_app
+
+    created = new_app(
+        rt.settings, recipe, server=server, domain=domain, name=name, version=version, offline=rt.settings.offline
+    )
+    generated = []
+    if with_secrets:
+        generated = _generate_all(rt, created.ref.name)
+    if rt.out.json:
+        rt.out.emit_json(
+            {
+                "app": created.ref.name,
+                "server": server,
+                "recipe": created.recipe,
+                "version": created.version,
+                "env": str(created.env_path),
+                "secrets": [dict(s.to_json(), value=v) for s, v in generated],
+            }
+        )
+        return
+    rt.out.print(f"app {created.ref.name} created: {created.env_path} (recipe {created.recipe} {created.version or 'unreleased'})")
+    _print_generated(rt, generated)
+    rt.out.info(f"next: coop app config {created.ref.name}, then: coop app deploy {created.ref.name}")
+
+
+@app.command("ls")
+@click.option("--server", "-s", help="Only apps on this server.")
+@click.option("--recipe", "-r", help="Only apps of this recipe.")
+@click.option("--status", "with_status", is_flag=True, help="Ask each server once (in parallel) what is deployed.")
+@pass_runtime
+def ls(rt: Runtime, server: str | None, recipe: str | None, with_status: bool) -> None:
+    """List apps from their env files; --status adds what each server runs."""
+    from coopcloud.ops.apps import list_apps
+
+    rows = [
+        {"server": r.server, "app": r.name, "recipe": r.recipe, "version": r.version, "error": r.error}
+        for r in list_apps(rt.settings, server=server, recipe=recipe)
+    ]
+    if with_status:
+        from coopcloud.ops.status import deployed_status
+
+        deployed_status(rt.servers(), rows)
+    if rt.out.json:
+        rt.out.emit_json(rows)
+        return
+    headers = ["server", "app", "recipe", "version"]
+    if with_status:
+        headers += ["status", "deployed", "chaos", "differs"]
+    rt.out.table(headers, [[_cell(r.get(h)) for h in headers] for r in rows])
+    for r in rows:
+        if r.get("error"):
+            rt.out.warn(f"app {r['app']}: {r['error']}")
+
+
+def _cell(value) -> str:
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    return "" if value is None else str(value)
+
+
+@app.command("config")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def config(rt: Runtime, app_name: str) -> None:
+    """Edit the app's env file in $EDITOR."""
+    import os
+    import subprocess
+
+    from coopcloud.errors import NeedsInput, UsageError
+    from coopcloud.ops.apps import env_path, find_app
+
+    path = env_path(rt.settings, find_app(rt.settings, app_name))
+    if rt.settings.no_input:
+        raise NeedsInput(f"app {app_name}: editing needs an editor", hint=f"edit {path} directly")
+    editor = rt.settings.environ.get("EDITOR") or rt.settings.environ.get("VISUAL") or "vi"
+    import shlex
+
+    argv = shlex.split(editor) + [str(path)]
+    try:
+        subprocess.run(argv, check=False)
+    except FileNotFoundError:
+        raise UsageError(f"editor {argv[0]} not found", hint="set $EDITOR") from None
+    os.chmod(path, 0o600)
+
+
+@app.command("env")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def env(rt: Runtime, app_name: str) -> None:
+    """Print the app's env values (expanded; secrets are Docker secrets, never in this file)."""
+    from coopcloud.ops.apps import load_app
+
+    values = load_app(rt.settings, app_name).values()
+    if rt.out.json:
+        rt.out.emit_json(values)
+        return
+    for key, value in values.items():
+        rt.out.print(f"{key}={value}")
+
+
+@app.command("check")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def check(rt: Runtime, app_name: str) -> None:
+    """List variables the recipe's .env.sample sets that the app's env lacks."""
+    from coopcloud.errors import InvalidError
+    from coopcloud.ops.check import missing_env
+
+    missing, version = missing_env(rt.settings, app_name)
+    if rt.out.json:
+        rt.out.emit_json({"app": app_name, "version": version, "missing": missing})
+    elif missing:
+        for key in missing:
+            rt.out.print(key)
+    if missing:
+        raise InvalidError(
+            f"app {app_name}: {len(missing)} variable(s) from the recipe's .env.sample ({version}) are missing",
+            hint=f"add them with: coop app config {app_name}",
+        )
+    if not rt.out.json:
+        rt.out.print(f"app {app_name}: env has every variable the recipe ({version}) expects")
+
+
+@app.command("labels")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def labels(rt: Runtime, app_name: str) -> None:
+    """Show the labels of the deployed app's main service (coop-cloud.<stack>.* and the rest)."""
+    from coopcloud.errors import NotFound
+    from coopcloud.ops.apps import STACK_LABEL, find_app
+    from coopcloud.ops.deploy import main_service
+
+    ref = find_app(rt.settings, app_name)
+    client = rt.servers().client(ref.server)
+    services = {s["Spec"]["Name"]: s for s in client.services(filters={"label": [f"{STACK_LABEL}={ref.stack_name}"]})}
+    if not services:
+        raise NotFound(f"app {app_name} is not deployed on {ref.server}", hint=f"run: coop app deploy {app_name}")
+    found = services[main_service(ref.stack_name, services)]["Spec"].get("Labels") or {}
+    if rt.out.json:
+        rt.out.emit_json(found)
+        return
+    for key in sorted(found):
+        rt.out.print(f"{key}={found[key]}")
+
+
+# -- deploy / undeploy / remove ---------------------------------------------------------------------
+
+
+@app.command("deploy")
+@click.argument("app_name", metavar="APP")
+@click.argument("version", required=False)
+@click.option("--chaos", "-C", is_flag=True, help="Deploy the recipe's working tree as it is (labelled with its commit).")
+@click.option("--force", "-f", is_flag=True, help="Deploy even though this version is already deployed.")
+@click.option("--dry-run", is_flag=True, help="Show the plan and change nothing.")
+@click.option("--no-converge-checks", is_flag=True, help="Do not wait for the services to run and be healthy.")
+@pass_runtime
+def deploy(rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, no_converge_checks: bool) -> None:
+    """Deploy APP (at VERSION, or the pinned or latest release): validate, plan, apply, wait.
+
+    Everything is checked before the first change on the server; a refused deploy
+    leaves it as it was. On success the version is written to the app's env
+    (TYPE=<recipe>:<version>) and images are recorded by digest in <app>.lock.json.
+    """
+    from coopcloud.ops.deploy import deploy as run_deploy
+    from coopcloud.output.plan import ProgressPrinter, show_plan
+
+    result = run_deploy(
+        rt.settings,
+        rt.servers(),
+        app_name,
+        version=version,
+        chaos=chaos,
+        force=force,
+        dry_run=dry_run,
+        converge=not no_converge_checks,
+        on_plan=lambda r: show_plan(rt.out, r),
+        progress=ProgressPrinter(rt.out),
+    )
+    for w in result.warnings:
+        rt.out.warn(w)
+    if rt.out.json:
+        rt.out.emit_json(result.to_json())
+        return
+    if dry_run:
+        rt.out.print(f"app {app_name}: dry run, nothing changed")
+    elif not result.services:
+        rt.out.print(f"app {app_name}: already up to date at {result.version}, nothing changed")
+    else:
+        rt.out.print(f"app {app_name}: deployed {result.version} on {result.server}")
+
+
+@app.command("undeploy")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def undeploy(rt: Runtime, app_name: str) -> None:
+    """Take the app's stack down (services, networks, configs); volumes and secrets are kept."""
+    from coopcloud.ops.apps import find_app
+    from coopcloud.ops.lifecycle import undeploy as run_undeploy
+
+    ref = find_app(rt.settings, app_name)
+    removed = run_undeploy(rt.servers().client(ref.server), ref)
+    if rt.out.json:
+        rt.out.emit_json(removed)
+        return
+    rt.out.print(f"app {app_name}: undeployed ({len(removed['services'])} service(s)); volumes and secrets kept")
+
+
+@app.command("remove")
+@click.argument("app_name", metavar="APP")
+@click.option("--force", "-f", is_flag=True, help="Also remove its volumes, secrets and configs without asking.")
+@pass_runtime
+def remove(rt: Runtime, app_name: str, force: bool) -> None:
+    """Forget an undeployed app: its env file, and (confirmed or --force) its volumes, secrets and configs."""
+    from coopcloud.ops.lifecycle import remove as run_remove
+
+    purge = force or rt.out.confirm(f"remove app {app_name} with its volumes, secrets and configs (data is lost)?")
+    if not purge:
+        rt.out.info("nothing removed")
+        return
+    removed = run_remove(rt.settings, rt.servers(), app_name, purge=purge)
+    if rt.out.json:
+        rt.out.emit_json(removed)
+        return
+    parts = ", ".join(f"{len(v)} {k}" for k, v in removed.items())
+    rt.out.print(f"app {app_name}: removed ({parts})")
+
+
+# -- secrets ------------------------------------------------------------------------------------------
+
+
+@app.group("secret")
+def secret() -> None:
+    """Manage an app's secrets (Docker secrets <stack>_<name>_<version>)."""
+
+
+def _secrets_context(rt: Runtime, app_name: str):
+    from coopcloud.ops import secrets as sec
+    from coopcloud.ops.apps import load_app
+    from coopcloud.ops.deploy import recipe_dir, resolve_target
+
+    cfg = load_app(rt.settings, app_name)
+    sample = None
+    abra = {}
+    try:
+        recipe_dir(rt.settings, cfg.recipe)
+        target = resolve_target(rt.settings, cfg)
+        sample = target.recipe.env_sample()
+        abra = target.recipe.abra_sh_versions()
+    except Exception as exc:  # hints are a help; the app env alone still lists the secrets
+        rt.out.debug(f"recipe hints unavailable: {exc}")
+    return cfg, sec.declared(cfg, sample, abra)
+
+
+def _generate_all(rt: Runtime, app_name: str):
+    from coopcloud.ops import secrets as sec
+
+    cfg, declared = _secrets_context(rt, app_name)
+    client = rt.servers().client(cfg.ref.server)
+    return sec.generate(client, app_name, cfg.ref.stack_name, declared)
+
+
+def _print_generated(rt: Runtime, generated) -> None:
+    for s, value in generated:
+        if value is not None:
+            rt.out.print(f"{s.name} ({s.version}): {value}")
+        elif not s.generate:
+            rt.out.info(f"{s.name} ({s.version}): not generated (generate=false) — run: coop app secret insert")
+        else:
+            rt.out.info(f"{s.name} ({s.version}): already on the server, kept")
+    if any(v is not None for _, v in generated):
+        rt.out.info("these values are shown once and stored only on the server: keep them somewhere safe")
+
+
+@secret.command("generate")
+@click.argument("app_name", metavar="APP")
+@click.argument("name", required=False)
+@click.argument("version", required=False)
+@click.option("--all", "all_", is_flag=True, help="Every secret the app declares.")
+@pass_runtime
+def secret_generate(rt: Runtime, app_name: str, name: str | None, version: str | None, all_: bool) -> None:
+    """Generate secrets (hints: length=N, charset=..., generate=false) and print each value once."""
+    from coopcloud.errors import UsageError
+    from coopcloud.ops import secrets as sec
+
+    if bool(name) == all_:
+        raise UsageError("give a secret NAME (and VERSION) or --all", hint=f"see: coop app secret ls {app_name}")
+    cfg, declared = _secrets_context(rt, app_name)
+    chosen = sec.select(declared, app_name, name, version)
+    generated = sec.generate(rt.servers().client(cfg.ref.server), app_name, cfg.ref.stack_name, chosen)
+    if rt.out.json:
+        rt.out.emit_json([dict(s.to_json(), value=v) for s, v in generated])
+        return
+    _print_generated(rt, generated)
+
+
+@secret.command("insert")
+@click.argument("app_name", metavar="APP")
+@click.argument("name")
+@click.argument("version")
+@click.argument("value", required=False)
+@click.option("--file", "file_", type=click.File("r"), help="Read the value from a file ('-' for stdin).")
+@pass_runtime
+def secret_insert(rt: Runtime, app_name: str, name: str, version: str, value: str | None, file_) -> None:
+    """Store a secret value you already have (from VALUE, --file, or a hidden prompt)."""
+    from coopcloud.errors import NeedsInput, UsageError
+    from coopcloud.ops import secrets as sec
+
+    if value is not None and file_ is not None:
+        raise UsageError("give VALUE or --file, not both")
+    if file_ is not None:
+        value = file_.read().rstrip("\n")
+    if value is None:
+        if not rt.out.can_prompt:
+            raise NeedsInput(f"secret {name} needs a value", hint="pass VALUE or --file")
+        value = click.prompt(f"value for {name} ({version})", hide_input=True, err=True)
+    cfg, declared = _secrets_context(rt, app_name)
+    [chosen] = sec.select(declared, app_name, name, version)
+    sec.create(rt.servers().client(cfg.ref.server), app_name, cfg.ref.stack_name, chosen, value)
+    rt.out.print(f"secret {name} ({version}) stored as {chosen.remote}")
+
+
+@secret.command("rm")
+@click.argument("app_name", metavar="APP")
+@click.argument("name", required=False)
+@click.option("--all", "all_", is_flag=True, help="Every secret the app declares, every version.")
+@pass_runtime
+def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool) -> None:
+    """Remove an app's secrets from the server (refused while a running service uses them)."""
+    from coopcloud.errors import UsageError
+    from coopcloud.ops import secrets as sec
+
+    if bool(name) == all_:
+        raise UsageError("give a secret NAME or --all")
+    cfg, declared = _secrets_context(rt, app_name)
+    chosen = sec.select(declared, app_name, name, None)
+    removed = sec.remove(rt.servers().client(cfg.ref.server), app_name, cfg.ref.stack_name, chosen, all_versions=True)
+    if rt.out.json:
+        rt.out.emit_json(removed)
+        return
+    rt.out.print(f"removed {len(removed)} secret(s)" + (": " + ", ".join(removed) if removed else ""))
+
+
+@secret.command("ls")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def secret_ls(rt: Runtime, app_name: str) -> None:
+    """List the app's secrets: name, version, remote name, and whether the server has it."""
+    from coopcloud.ops import secrets as sec
+
+    cfg, declared = _secrets_context(rt, app_name)
+    rows = sec.with_presence(rt.servers().client(cfg.ref.server), declared)
+    if rt.out.json:
+        rt.out.emit_json([s.to_json() for s in rows])
+        return
+    rt.out.table(
+        ["name", "version", "remote name", "on server", "generate"],
+        [[s.name, s.version, s.remote, _cell(s.present), _cell(s.generate)] for s in rows],
+    )
+
+
+try:  # the inspection commands (ps, logs, errors, run, cp, volume...) live in their own module
+    from coopcloud.cli.app_inspect import register as _register_inspect
+except ImportError:  # pragma: no cover - while that module is being written
+    _register_inspect = None
+if _register_inspect is not None:
+    _register_inspect(app)

@@ -140,6 +140,8 @@ def main(
         if isinstance(exc, KeyboardInterrupt):
             err.write("error: interrupted\n")
         else:
+            for line in getattr(exc, "details", ()):  # e.g. task errors and last log lines of a failed deploy
+                err.write(f"  {line}\n")
             err.write(f"error: {exc}\n")
         return exit_status_for(exc)
     except BrokenPipeError:

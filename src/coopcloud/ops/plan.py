@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Values the engine fills in on create; absent in what we send, so not a change.
-_ENGINE_DEFAULTS = {"Isolation": "default", "Runtime": "container"}
+_ENGINE_DEFAULTS = {"Isolation": "default", "Runtime": "container", "Protocol": "tcp", "Mode": "vip", "Replicas": 1}
 _SECRET_KEY = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|SALT|CERT", re.I)
 
 

@@ -1,0 +1,461 @@
+"""Deploy an app: resolve, render, preflight (read-only), plan, apply, converge, record.
+
+Everything that can be checked is checked before the first change on the
+server, so a refused deploy leaves the server exactly as it was. See
+DESIGN.md §6 for the pipeline; the steps below carry its numbers.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from coopcloud.domain.app import AppConfig
+from coopcloud.domain.recipe import Recipe
+from coopcloud.errors import Conflict, DeployFailed, InvalidError, NotFound
+from coopcloud.ops.apps import STACK_LABEL
+from coopcloud.ops.plan import Plan, plan_services
+from coopcloud.settings import Settings
+
+DEFAULT_TIMEOUT = 300  # seconds, when the recipe sets no coop-cloud.<stack>.timeout label
+MAIN_SERVICE = "app"
+
+
+# -- 1. resolve ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which files of which recipe are deployed, and how that is labelled."""
+
+    recipe: Recipe
+    version: str  # the release tag, or for chaos the commit (+U when the tree is dirty)
+    chaos: bool
+    chaos_version: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def recipe_dir(settings: Settings, name: str) -> Path:
+    path = settings.recipes_dir / name
+    if not path.is_dir():
+        raise NotFound(
+            f"recipe {name} is not in {settings.recipes_dir}",
+            hint=f"clone it there (git clone <url> {path}) or create the app with: coop app new <recipe-url-or-path>",
+        )
+    return path
+
+
+def releases(path: Path) -> tuple[list, list[str]]:
+    """(versions oldest first, warnings) of the recipe repo at `path`; ([], []) when it is not a git repo."""
+    from coopcloud.domain.version import versions_from_tags
+    from coopcloud.gitops import GitRepo
+
+    repo = GitRepo(path)
+    if not repo.is_repo():
+        return [], []
+    versions, issues = versions_from_tags(repo.tags())
+    return sorted(versions), [str(i) for i in issues]
+
+
+def chaos_target(path: Path, name: str, warnings: list[str]) -> Target:
+    from coopcloud.gitops import GitRepo
+
+    repo = GitRepo(path)
+    if repo.is_repo():
+        commit = repo.head()[:8]
+        dirty = repo.is_dirty()
+        marker = f"{commit}+U" if dirty else commit
+    else:
+        marker = "working-tree"
+    return Target(Recipe.from_dir(path, name), marker, True, marker, tuple(warnings))
+
+
+def resolve_target(settings: Settings, cfg: AppConfig, *, version: str | None = None, chaos: bool = False) -> Target:
+    """Version choice as abra: explicit > --chaos > pinned in the env > latest release.
+
+    A recipe without releases deploys its latest commit, labelled chaos.
+    """
+    from coopcloud.domain.version import latest, resolve_version
+    from coopcloud.gitops import GitRepo
+
+    name = cfg.recipe
+    path = recipe_dir(settings, name)
+    if chaos and version:
+        raise InvalidError(f"app {cfg.ref.name}: give a VERSION or --chaos, not both")
+    versions, warnings = releases(path)
+    if chaos:
+        return chaos_target(path, name, warnings)
+    wanted = version or cfg.pinned_version
+    if wanted:
+        v = resolve_version(versions, wanted)
+    else:
+        v = latest(versions)
+        if v is None:
+            repo = GitRepo(path)
+            if repo.is_repo():
+                commit = repo.head()
+                return Target(Recipe.from_git(repo, commit, name), commit[:8], True, commit[:8], tuple(warnings))
+            return chaos_target(path, name, warnings)
+    return Target(Recipe.from_git(GitRepo(path), v.tag, name), v.tag, False, None, tuple(warnings))
+
+
+# -- 2. render + coop's labels ------------------------------------------------------------------
+
+
+def main_service(stack: str, services: dict[str, dict]) -> str:
+    wanted = f"{stack}_{MAIN_SERVICE}"
+    if wanted in services:
+        return wanted
+    return sorted(services)[0]
+
+
+def add_coop_labels(stack: str, services: dict[str, dict], target: Target) -> str:
+    """Label the main service as abra does; returns its name."""
+    name = main_service(stack, services)
+    labels = services[name].setdefault("Labels", {})
+    labels[f"coop-cloud.{stack}.version"] = target.version
+    labels[f"coop-cloud.{stack}.recipe"] = target.recipe.name
+    labels[f"coop-cloud.{stack}.chaos"] = "true" if target.chaos else "false"
+    if target.chaos_version:
+        labels[f"coop-cloud.{stack}.chaos-version"] = target.chaos_version
+    else:
+        labels.pop(f"coop-cloud.{stack}.chaos-version", None)
+    return name
+
+
+def timeout_of(stack: str, service: dict) -> int:
+    raw = (service.get("Labels") or {}).get(f"coop-cloud.{stack}.timeout")
+    try:
+        return int(raw) if raw else DEFAULT_TIMEOUT
+    except ValueError:
+        raise InvalidError(f"label coop-cloud.{stack}.timeout={raw!r} is not a number of seconds") from None
+
+
+# -- 3. preflight (read-only) -------------------------------------------------------------------
+
+
+@dataclass
+class Preflight:
+    live: dict[str, dict]  # full name -> live service object
+    secret_ids: dict[str, str]
+    config_ids: dict[str, str]
+    networks_to_create: list[str]
+    configs_to_create: list[str]
+    secrets_to_create: list[str]
+    engine_time: str
+    network_names: dict[str, str] = field(default_factory=dict)  # ID -> name (live specs hold IDs)
+    pinned: dict[str, str] = field(default_factory=dict)  # service -> image@digest
+    unpinned: dict[str, str] = field(default_factory=dict)  # image -> why not, briefly
+    unpinned_why: dict[str, str] = field(default_factory=dict)  # image -> the engine's words (for --debug)
+
+
+def _external(model: dict, kind: str) -> dict[str, str]:
+    """key -> real name of the model's external networks/secrets/configs."""
+    return {key: (cfg or {}).get("name") or key for key, cfg in (model.get(kind) or {}).items() if (cfg or {}).get("external")}
+
+
+def _secret_label(env: dict[str, str], key: str) -> str:
+    version = env.get(f"SECRET_{key.upper()}_VERSION")
+    return f"{key} ({version})" if version else key
+
+
+def preflight(client: Any, app: str, rendered: Any, *, resolve_images: bool = True) -> Preflight:
+    info = client.require_manager()
+    spec, model, stack = rendered.spec, rendered.model, rendered.stack
+
+    for name, svc in spec.services.items():
+        if not ((svc.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image"):
+            raise InvalidError(f"app {app}: service {name} has no image", hint="set image: in the recipe's compose file")
+
+    # Networks: external ones must exist; ours are created when missing.
+    all_networks = client.networks()
+    live_networks = {n["Name"] for n in all_networks}
+    used_networks = {
+        net.get("Target")
+        for svc in spec.services.values()
+        for net in (svc.get("TaskTemplate") or {}).get("Networks") or []
+    }
+    missing_nets = sorted(n for n in _external(model, "networks").values() if n in used_networks and n not in live_networks)
+    if missing_nets:
+        fix = "run: coop server init <server>" if missing_nets == ["proxy"] else "create them on the server first"
+        raise NotFound(f"app {app}: external network(s) missing on the server: {', '.join(missing_nets)}", hint=fix)
+
+    # Secrets: every referenced external secret must exist.
+    live_secrets = {s["Spec"]["Name"]: s["ID"] for s in client.secrets()}
+    used_secrets = {
+        ref["SecretName"]
+        for svc in spec.services.values()
+        for ref in ((svc.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Secrets") or []
+    }
+    external_secrets = _external(model, "secrets")
+    missing = sorted(
+        _secret_label(rendered.env, key) for key, real in external_secrets.items() if real in used_secrets and real not in live_secrets
+    )
+    if missing:
+        raise NotFound(
+            f"app {app}: secret(s) missing on the server: {', '.join(missing)}",
+            hint=f"run: coop app secret generate {app} --all",
+        )
+
+    # Configs: a name that exists must hold the same content (Docker cannot change it).
+    live_configs = {c["Spec"]["Name"]: c for c in client.configs()}
+    configs_to_create = []
+    for name, body in sorted(spec.configs.items()):
+        live = live_configs.get(name)
+        if live is None:
+            configs_to_create.append(name)
+        elif (live["Spec"].get("Data") or "") != (body.get("Data") or ""):
+            raise InvalidError(
+                f"app {app}: config {name} already exists on the server with different content: "
+                "the recipe changed the file without a new version in the config's name",
+                hint="bump its *_VERSION (in abra.sh or the app env) so a new config is created",
+            )
+    secrets_to_create = [n for n in sorted(spec.secrets) if n not in live_secrets]
+
+    live = {s["Spec"]["Name"]: s for s in client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})}
+    pre = Preflight(
+        live=live,
+        secret_ids=live_secrets,
+        config_ids={n: c["ID"] for n, c in live_configs.items()},
+        networks_to_create=sorted(n for n in spec.networks if n not in live_networks),
+        configs_to_create=configs_to_create,
+        secrets_to_create=secrets_to_create,
+        engine_time=info.get("SystemTime", ""),
+        network_names={n["Id"]: n["Name"] for n in all_networks},
+    )
+    if resolve_images:
+        _pin_images(client, spec.services, pre)
+    return pre
+
+
+def _pin_images(client: Any, services: dict[str, dict], pre: Preflight) -> None:
+    """Resolve each tag to a digest through the engine (which asks the registry)."""
+    cache: dict[str, str | None] = {}
+    for name, svc in services.items():
+        image = svc["TaskTemplate"]["ContainerSpec"]["Image"]
+        if "@" in image:
+            continue
+        if image not in cache:
+            try:
+                digest = client.distribution(image)["Descriptor"]["digest"]
+                cache[image] = f"{image}@{digest}"
+            except Exception as exc:  # no registry answer: deploy the tag, as docker does, and say so
+                cache[image] = None
+                pre.unpinned[image] = "the registry gave no digest"
+                pre.unpinned_why[image] = str(exc)
+        if cache[image]:
+            pre.pinned[name] = cache[image]
+
+
+# -- 4. plan ------------------------------------------------------------------------------------
+
+
+def desired_specs(spec: Any, pre: Preflight) -> dict[str, dict]:
+    """Service bodies as they will be sent: digests pinned, ForceUpdate kept. IDs are filled at apply,
+    once configs that are still to be created exist."""
+    out = {}
+    for name, body in spec.services.items():
+        body = copy.deepcopy(body)
+        if name in pre.pinned:
+            body["TaskTemplate"]["ContainerSpec"]["Image"] = pre.pinned[name]
+        live = pre.live.get(name)
+        if live is not None:
+            # As docker does: keep the force-update counter so an unchanged redeploy restarts nothing.
+            force = ((live.get("Spec") or {}).get("TaskTemplate") or {}).get("ForceUpdate")
+            if force:
+                body["TaskTemplate"]["ForceUpdate"] = force
+        out[name] = body
+    return out
+
+
+def _named_networks(spec: dict, names: dict[str, str]) -> dict:
+    """The engine stores network IDs in a service spec; we send names. Compare like with like."""
+    nets = (spec.get("TaskTemplate") or {}).get("Networks")
+    if not nets:
+        return spec
+    spec = copy.deepcopy(spec)
+    for net in spec["TaskTemplate"]["Networks"]:
+        net["Target"] = names.get(net.get("Target"), net.get("Target"))
+    return spec
+
+
+def make_plan(desired: dict[str, dict], pre: Preflight) -> Plan:
+    live_specs = {name: _named_networks(svc.get("Spec") or {}, pre.network_names) for name, svc in pre.live.items()}
+    return Plan(
+        services=tuple(plan_services(desired, live_specs)),
+        networks=tuple(pre.networks_to_create),
+        configs=tuple(pre.configs_to_create),
+    )
+
+
+# -- 6. apply + 7. converge ---------------------------------------------------------------------
+
+
+def apply(client: Any, spec: Any, desired: dict[str, dict], plan: Plan, pre: Preflight) -> list[str]:
+    """Create networks, secrets, configs, then create/update services. Returns the services touched."""
+    for name in pre.networks_to_create:
+        client.network_create(spec.networks[name])
+    for name in pre.secrets_to_create:
+        body = spec.secrets[name]
+        client.secret_create(name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels"))
+    config_ids = dict(pre.config_ids)
+    secret_ids = dict(pre.secret_ids)
+    for name in pre.secrets_to_create:
+        secret_ids[name] = client.secret(name)["ID"]
+    for name in pre.configs_to_create:
+        body = spec.configs[name]
+        created = client.config_create(
+            name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels"), templating=body.get("Templating")
+        )
+        config_ids[name] = created["ID"]
+    from coopcloud.swarm.spec import with_ids
+
+    touched = []
+    for sp in plan.services:
+        if sp.action not in ("create", "update"):
+            continue
+        body = with_ids(desired[sp.name], secret_ids=secret_ids, config_ids=config_ids)
+        if sp.action == "create":
+            client.service_create(body)
+        else:
+            live = pre.live[sp.name]
+            client.service_update(live["ID"], live["Version"]["Index"], body)
+        touched.append(sp.name)
+    return touched
+
+
+@dataclass
+class DeployResult:
+    app: str
+    server: str
+    version: str
+    chaos: bool
+    plan: Plan
+    applied: bool
+    services: list[str] = field(default_factory=list)
+    unpinned: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "app": self.app,
+            "server": self.server,
+            "version": self.version,
+            "chaos": self.chaos,
+            "plan": self.plan.to_json(),
+            "applied": self.applied,
+            "services": self.services,
+            "unpinned_images": self.unpinned,
+            "warnings": self.warnings,
+        }
+
+
+def converge_failure(app: str, result: Any) -> DeployFailed:
+    """One line for the error; the details ride along for the CLI to show above it."""
+    bad = result.failed
+    first = bad[0] if bad else None
+    if result.timed_out:
+        what = f"did not converge before the timeout ({', '.join(p.name for p in bad)} not ready)"
+    elif first and first.error:
+        what = f"service {first.name} failed: {first.error}"
+    else:
+        what = "did not converge"
+    err = DeployFailed(f"app {app}: {what}", hint=f"see: coop app errors {app}; coop app logs {app}")
+    details = []
+    for p in bad:
+        details.append(p.line())
+        details += [f"  task: {f}" for f in p.failures[-3:]]
+        details += [f"  log: {line}" for line in result.logs.get(p.name, [])]
+    err.details = details  # type: ignore[attr-defined]
+    return err
+
+
+# -- 9. record ----------------------------------------------------------------------------------
+
+
+def write_lockfile(settings: Settings, cfg: AppConfig, target: Target, desired: dict[str, dict]) -> Path:
+    """`<app>.lock.json` beside the env: what exactly runs, by digest."""
+    from coopcloud.domain.envfile import write_atomic
+
+    images = {
+        name: body["TaskTemplate"]["ContainerSpec"]["Image"] for name, body in sorted(desired.items())
+    }
+    doc = {
+        "app": cfg.ref.name,
+        "recipe": target.recipe.name,
+        "version": target.version,
+        "chaos": target.chaos,
+        "deployed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "images": images,
+    }
+    path = cfg.ref.env_path(settings.servers_dir).with_suffix(".lock.json")
+    write_atomic(path, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+# -- the whole pipeline -------------------------------------------------------------------------
+
+
+def deploy(
+    settings: Settings,
+    pool: Any,
+    app_name: str,
+    *,
+    version: str | None = None,
+    chaos: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+    converge: bool = True,
+    on_plan: Callable[[DeployResult], None] | None = None,
+    progress: Callable[[list], None] | None = None,
+    warn: Callable[[str], None] | None = None,
+    require_new_version: bool = False,
+) -> DeployResult:
+    from coopcloud.ops import converge as conv
+    from coopcloud.ops.apps import load_app
+    from coopcloud.ops.render import render
+
+    cfg = load_app(settings, app_name)
+    target = resolve_target(settings, cfg, version=version, chaos=chaos)
+    warnings = list(target.warnings)
+    rendered = render(target.recipe, cfg.ref, cfg.env, warn=warnings.append)
+    main = add_coop_labels(rendered.stack, rendered.spec.services, target)
+    timeout = timeout_of(rendered.stack, rendered.spec.services[main])
+
+    client = pool.client(cfg.ref.server)
+    pre = preflight(client, cfg.ref.name, rendered)
+    desired = desired_specs(rendered.spec, pre)
+    plan = make_plan(desired, pre)
+    result = DeployResult(cfg.ref.name, cfg.ref.server, target.version, target.chaos, plan, False, [], pre.unpinned, warnings)
+
+    live_main = pre.live.get(main)
+    if live_main is not None and not force and not dry_run:
+        live_version = ((live_main.get("Spec") or {}).get("Labels") or {}).get(f"coop-cloud.{rendered.stack}.version")
+        if live_version == target.version or require_new_version:
+            raise Conflict(
+                f"app {cfg.ref.name} is already deployed at {live_version or 'an unknown version'}",
+                hint=f"pass --force to redeploy, or run: coop app upgrade {cfg.ref.name}",
+            )
+    if on_plan:
+        on_plan(result)
+    if dry_run:
+        return result
+
+    touched = apply(client, rendered.spec, desired, plan, pre)
+    result.applied = True
+    result.services = touched
+    if converge and touched:
+        outcome = conv.wait(client, touched, timeout=timeout, since=pre.engine_time, report=progress)
+        if not outcome.ok:
+            raise converge_failure(cfg.ref.name, outcome)
+
+    if not target.chaos:
+        cfg.pin(target.version)
+        cfg.save(settings.servers_dir)
+    write_lockfile(settings, cfg, target, desired)
+    return result

@@ -1,0 +1,203 @@
+"""App lifecycle around deploy: new (env from the recipe), undeploy (stack down), remove (forget)."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from coopcloud.domain.app import AppRef
+from coopcloud.domain.envfile import EnvFile, write_atomic
+from coopcloud.errors import Conflict, DeployFailed, NotFound, RecipeError, UsageError
+from coopcloud.ops.apps import STACK_LABEL, find_app
+from coopcloud.settings import Settings
+
+_URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
+
+
+def _sanitise(name: str) -> str:
+    """A folder name for a recipe cloned from a URL: the repo's last path part, without .git."""
+    base = name.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    if base.endswith(".git"):
+        base = base[:-4]
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-")
+    if not base:
+        raise UsageError(f"cannot name a recipe folder after {name!r}", hint="clone it into $ABRA_DIR/recipes yourself")
+    return base
+
+
+def locate_recipe(settings: Settings, recipe: str, *, offline: bool = False) -> tuple[str, Path]:
+    """(recipe name, folder) for a recipe name, a git URL (cloned), or a local path (linked)."""
+    from coopcloud.gitops.repo import run_git
+
+    recipes = settings.recipes_dir
+    if _URL.match(recipe):
+        name = _sanitise(recipe)
+        target = recipes / name
+        if not target.exists():
+            if offline:
+                raise NotFound(f"recipe {name} is not cloned yet and --offline forbids fetching it")
+            recipes.mkdir(parents=True, exist_ok=True)
+            run_git(["clone", "--quiet", "--", recipe, str(target)])
+        return name, target
+    local = Path(recipe).expanduser()
+    if ("/" in recipe or recipe.startswith(".")) and local.is_dir():
+        name = _sanitise(str(local.resolve()))
+        target = recipes / name
+        if target.exists() or target.is_symlink():
+            if target.resolve() != local.resolve():
+                raise Conflict(
+                    f"recipe {name} already exists at {target} and is not {local}",
+                    hint="rename one of them",
+                )
+        else:
+            recipes.mkdir(parents=True, exist_ok=True)
+            os.symlink(local.resolve(), target)  # DESIGN §3.1: recipe folders may be symlinks
+        return name, target
+    target = recipes / recipe
+    if not target.is_dir():
+        raise NotFound(
+            f"recipe {recipe} is not in {recipes}",
+            hint="give its git URL or a local path, e.g. coop app new https://git.example.org/recipes/" + recipe,
+        )
+    return recipe, target
+
+
+@dataclass
+class NewApp:
+    ref: AppRef
+    recipe: str
+    version: str | None
+    env_path: Path
+    secrets: list = field(default_factory=list)  # (AppSecret, value|None) when --secrets
+
+
+def new_app(
+    settings: Settings,
+    recipe: str,
+    *,
+    server: str,
+    domain: str,
+    name: str | None = None,
+    version: str | None = None,
+    offline: bool = False,
+) -> NewApp:
+    """Write servers/<server>/<app>.env from the recipe's .env.sample (of the chosen version). 0600."""
+    from coopcloud.domain.recipe import Recipe
+    from coopcloud.domain.version import latest, resolve_version
+    from coopcloud.gitops import GitRepo
+    from coopcloud.ops.deploy import releases
+    from coopcloud.ops.servers import resolve
+
+    resolve(settings, server)  # refuses unregistered servers
+    ref = AppRef(server, name or domain)
+    for other in settings.servers_dir.glob(f"*/{ref.name}.env"):
+        raise Conflict(f"app {ref.name} already exists ({other})", hint=f"see: coop app config {ref.name}")
+    recipe_name, path = locate_recipe(settings, recipe, offline=offline)
+    versions, _ = releases(path)
+    chosen = resolve_version(versions, version) if version else latest(versions)
+    if version and chosen is None:
+        raise NotFound(f"recipe {recipe_name} has no version {version}")
+    source = Recipe.from_git(GitRepo(path), chosen.tag, recipe_name) if chosen else Recipe.from_dir(path, recipe_name)
+    sample = source.env_sample()
+    if sample is None:
+        raise RecipeError(f"recipe {recipe_name} has no .env.sample", hint="add one to the recipe (lint rule R008)")
+    env = EnvFile.parse(sample, name=f"{recipe_name}/.env.sample")
+    env.set("DOMAIN", domain)
+    key = "RECIPE" if env.get("RECIPE") else "TYPE"
+    env.set(key, f"{recipe_name}:{chosen.tag}" if chosen else recipe_name)
+    target = ref.env_path(settings.servers_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(target, env.render())
+    return NewApp(ref, recipe_name, chosen.tag if chosen else None, target)
+
+
+# -- undeploy / remove ---------------------------------------------------------------------------
+
+
+def stack_services(client: Any, stack: str) -> list[dict]:
+    return client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})
+
+
+def undeploy(client: Any, ref: AppRef, *, timeout: float = 120) -> dict:
+    """Remove the stack's services, networks and configs (as `docker stack rm`); keep volumes and secrets.
+
+    Waits until the services' containers and the networks are gone.
+    """
+    stack = ref.stack_name
+    label = {"label": [f"{STACK_LABEL}={stack}"]}
+    services = stack_services(client, stack)
+    if not services:
+        raise NotFound(f"app {ref.name} is not deployed on {ref.server}", hint=f"see: coop app ls --status")
+    for svc in services:
+        client.service_remove(svc["ID"])
+    deadline = time.monotonic() + timeout
+    while client.tasks(filters={"label": [f"{STACK_LABEL}={stack}"]}) or client.containers(filters=label):
+        if time.monotonic() > deadline:
+            raise DeployFailed(f"app {ref.name}: services were removed but their containers are still stopping")
+        time.sleep(0.5)
+    networks = client.networks(filters=label)
+    configs = client.configs(filters=label)
+    for cfg in configs:
+        client.config_remove(cfg["ID"])
+    for net in networks:
+        _remove_network(client, net["ID"], deadline)
+    return {
+        "services": sorted(s["Spec"]["Name"] for s in services),
+        "networks": sorted(n["Name"] for n in networks),
+        "configs": sorted(c["Spec"]["Name"] for c in configs),
+    }
+
+
+def _remove_network(client: Any, net_id: str, deadline: float) -> None:
+    from coopcloud.errors import EngineError, EngineNotFound
+
+    while True:
+        try:
+            client.network_remove(net_id)
+            return
+        except EngineNotFound:
+            return
+        except EngineError:
+            # Endpoints linger for a moment after the last container stops.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def remove(settings: Settings, pool: Any, name: str, *, purge: bool) -> dict:
+    """Forget an app: its env file (and lockfile); with purge, its volumes, secrets and configs too."""
+    from coopcloud.ops import secrets as sec
+
+    ref = find_app(settings, name)
+    client = pool.client(ref.server)
+    if stack_services(client, ref.stack_name):
+        raise Conflict(f"app {name} is deployed on {ref.server}", hint=f"run: coop app undeploy {name}")
+    removed: dict[str, list[str]] = {"volumes": [], "secrets": [], "configs": []}
+    if purge:
+        stack = ref.stack_name
+        for vol in client.volumes(filters={"label": [f"{STACK_LABEL}={stack}"]}).get("Volumes") or []:
+            client.volume_remove(vol["Name"])
+            removed["volumes"].append(vol["Name"])
+        from coopcloud.domain.envfile import load as load_env, secret_specs
+
+        # Ours by label; abra's (unlabelled) by the names the app env declares: <stack>_<secret>_v<N>.
+        declared = {s.name for s in secret_specs(load_env(ref.env_path(settings.servers_dir)))}
+        ours = re.compile(rf"{re.escape(stack)}_({'|'.join(map(re.escape, declared)) or '(?!)'})_v\d+")
+        for s in client.secrets():
+            n = s["Spec"]["Name"]
+            if (s["Spec"].get("Labels") or {}).get(sec.SECRET_LABEL) == stack or ours.fullmatch(n):
+                client.secret_remove(s["ID"])
+                removed["secrets"].append(n)
+        for c in client.configs(filters={"label": [f"{STACK_LABEL}={stack}"]}):
+            client.config_remove(c["ID"])
+            removed["configs"].append(c["Spec"]["Name"])
+    path = ref.env_path(settings.servers_dir)
+    path.unlink()
+    lock = path.with_suffix(".lock.json")
+    if lock.exists():
+        lock.unlink()
+    return removed

@@ -1,0 +1,145 @@
+"""An app's secrets: Docker secrets named `<stack>_<name>_<version>`, as Co-op Cloud names them.
+
+The app env declares them (`SECRET_DB_PASSWORD_VERSION=v1 # length=32`); the
+recipe's `.env.sample` supplies hints the app env lacks. Values exist only on
+the server and, once, in what `generate` returns to the caller to show. They
+are never logged, never part of an exception message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from coopcloud.domain.app import AppConfig
+from coopcloud.domain.envfile import EnvFile, SecretSpec, secret_specs
+from coopcloud.errors import Conflict, EngineConflict, EngineError, InvalidError, NotFound
+
+NAME_LIMIT = 64  # Docker refuses longer secret names
+SECRET_LABEL = "coop.stack"  # not com.docker.stack.namespace: `docker stack rm` would delete them
+
+
+@dataclass(frozen=True)
+class AppSecret:
+    name: str
+    version: str
+    remote: str
+    length: int | None
+    charset: str | None
+    generate: bool
+    present: bool | None = None  # None: not checked
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "remote_name": self.remote,
+            "present": self.present,
+            "generate": self.generate,
+            "length": self.length,
+            "charset": self.charset,
+        }
+
+
+def remote_name(stack: str, name: str, version: str) -> str:
+    return f"{stack}_{name}_{version}"
+
+
+def check_name_length(app: str, remote: str) -> None:
+    if len(remote) > NAME_LIMIT:
+        raise InvalidError(
+            f"app {app}: secret name {remote} is {len(remote)} characters, over Docker's limit of {NAME_LIMIT}",
+            hint="use a shorter app name (domain) or secret name",
+        )
+
+
+def declared(cfg: AppConfig, sample: str | None, abra_versions: dict[str, str] | None = None) -> list[AppSecret]:
+    """The app's secrets from its env, with hints from the recipe's `.env.sample` where the env has none."""
+    sample_hints: dict[str, SecretSpec] = {}
+    if sample:
+        for spec in secret_specs(EnvFile.parse(sample, name=".env.sample"), abra_versions):
+            sample_hints[spec.name] = spec
+    out = []
+    for spec in secret_specs(cfg.env, abra_versions):
+        hint = sample_hints.get(spec.name)
+        length, charset, generate = spec.length, spec.charset, spec.generate
+        line = cfg.env.line_of(spec.key)
+        if hint is not None and not (line and line.comment):
+            length, charset, generate = hint.length, hint.charset, hint.generate
+        out.append(
+            AppSecret(spec.name, spec.version, remote_name(cfg.ref.stack_name, spec.name, spec.version), length, charset, generate)
+        )
+    return out
+
+
+def with_presence(client: Any, secrets: list[AppSecret]) -> list[AppSecret]:
+    names = {s["Spec"]["Name"] for s in client.secrets()}
+    return [AppSecret(**{**s.__dict__, "present": s.remote in names}) for s in secrets]
+
+
+def select(secrets: list[AppSecret], app: str, name: str | None, version: str | None) -> list[AppSecret]:
+    if name is None:
+        return secrets
+    chosen = [s for s in secrets if s.name == name]
+    if not chosen:
+        known = ", ".join(s.name for s in secrets) or "none"
+        raise NotFound(f"app {app} declares no secret {name} (declared: {known})", hint=f"see: coop app secret ls {app}")
+    if version is not None:
+        chosen = [AppSecret(**{**s.__dict__, "version": version, "remote": remote_name(s.remote.rsplit("_", 2)[0], s.name, version)}) for s in chosen]
+    return chosen
+
+
+def create(client: Any, app: str, stack: str, secret: AppSecret, value: str) -> None:
+    check_name_length(app, secret.remote)
+    try:
+        client.secret_create(secret.remote, value.encode("utf-8"), labels={SECRET_LABEL: stack})
+    except EngineConflict:
+        raise Conflict(
+            f"app {app}: secret {secret.name} ({secret.version}) already exists on the server as {secret.remote}",
+            hint=f"bump SECRET_{secret.name.upper()}_VERSION in the app env to store a new value, "
+            f"or run: coop app secret rm {app} {secret.name}",
+        ) from None
+
+
+def generate(client: Any, app: str, stack: str, secrets: Iterable[AppSecret]) -> list[tuple[AppSecret, str | None]]:
+    """Generate and store each secret that is missing. Returns (secret, value) — value None when skipped.
+
+    Every name is checked before the first one is created, so a bad name changes nothing.
+    """
+    from coopcloud.ops.secrets_gen import generate as make_value
+
+    todo = list(secrets)
+    for s in todo:
+        check_name_length(app, s.remote)
+    existing = {x["Spec"]["Name"] for x in client.secrets()}
+    out: list[tuple[AppSecret, str | None]] = []
+    for s in todo:
+        if not s.generate or s.remote in existing:
+            out.append((AppSecret(**{**s.__dict__, "present": s.remote in existing}), None))
+            continue
+        value = make_value(s.length, s.charset)
+        create(client, app, stack, s, value)
+        out.append((AppSecret(**{**s.__dict__, "present": True}), value))
+    return out
+
+
+def remove(client: Any, app: str, stack: str, secrets: Iterable[AppSecret], *, all_versions: bool = False) -> list[str]:
+    """Remove the app's secrets from the server. Returns the removed names."""
+    wanted = list(secrets)
+    live = client.secrets()
+    names = []
+    for s in live:
+        n = s["Spec"]["Name"]
+        for w in wanted:
+            if n == w.remote or (all_versions and n.startswith(f"{stack}_{w.name}_") and n[len(stack) + len(w.name) + 2:].startswith("v")):
+                names.append(n)
+    removed = []
+    for n in sorted(set(names)):
+        try:
+            client.secret_remove(n)
+        except EngineError as exc:
+            if "in use" in str(exc):
+                raise Conflict(f"app {app}: secret {n} is in use by a running service", hint=f"run: coop app undeploy {app}") from None
+            raise
+        removed.append(n)
+    return removed
