@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from coopcloud import engine
-from coopcloud.errors import EngineConflict, EngineNotFound, EngineUnreachable, ExitStatus
+from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, EngineUnreachable, ExitStatus, ServerNotReady
 
 pytestmark = pytest.mark.integration
 
@@ -162,6 +162,17 @@ def test_lost_connection_mid_command(ssh_env):
     assert "lost the ssh connection to server coop-test" in text
 
 
+def test_engine_without_swarm(noswarm_engine_socket):
+    with engine.connect(f"unix://{noswarm_engine_socket}", name="lonely") as docker:
+        assert docker.info()["Swarm"]["LocalNodeState"] == "inactive"
+        with pytest.raises(ServerNotReady) as caught:
+            docker.services()
+        assert _one_line(caught.value) == "server lonely is not a swarm manager — run: coop server init lonely"
+        assert caught.value.exit_status == ExitStatus.SERVER_NOT_READY
+        with pytest.raises(ServerNotReady):
+            docker.require_manager()
+
+
 def test_ssh_port_and_user_in_the_address(ssh_env, rig_ssh_config):
     """ssh://root@host:port passes -p and the user; known_hosts etc. still come from the config."""
     config = Path(rig_ssh_config).read_text().replace("Host coop-test", "Host coop-test 127.0.0.1", 1)
@@ -241,6 +252,9 @@ def test_distribution_gives_digests(docker, registry):
 def service(docker, prefix, registry):
     """A one-replica service that writes to stdout and stderr, then sleeps."""
     name = f"{prefix}_app"
+    # On its own overlay network, not the default bridge (the rig's second,
+    # swarm-less dockerd runs with --bridge none, which may remove docker0).
+    network = docker.network_create({"Name": f"{prefix}_net", "Driver": "overlay", "Labels": LABELS})["Id"]
     spec = {
         "Name": name,
         "Labels": LABELS,
@@ -251,6 +265,7 @@ def service(docker, prefix, registry):
                 "Labels": LABELS,
             },
             "RestartPolicy": {"Condition": "none"},
+            "Networks": [{"Target": network}],
         },
         "Mode": {"Replicated": {"Replicas": 1}},
     }
@@ -267,6 +282,17 @@ def service(docker, prefix, registry):
         yield name
     finally:
         docker.service_remove(name)
+        deadline = time.time() + 30
+        while docker.containers({"label": f"com.docker.swarm.service.name={name}"}, all=True):
+            if time.time() > deadline:
+                break
+            time.sleep(0.3)
+        for _ in range(20):  # the network is in use until the task's endpoint is gone
+            try:
+                docker.network_remove(network)
+                break
+            except EngineError:
+                time.sleep(0.5)
 
 
 def _container_of(docker, service: str) -> str:
@@ -314,6 +340,9 @@ def test_exec_with_stdin_and_exit_code(docker, service):
     assert result == engine.ExecResult(0, b"hello\nworld\n", b"")
     result = docker.exec_run(container, ["sh", "-c", "echo oops >&2; exit 3"])
     assert (result.exit_code, result.stderr) == (3, b"oops\n")
+    big = bytes(range(256)) * 8192  # 2 MiB through cat: stdin is fed while output is read
+    result = docker.exec_run(container, ["cat"], stdin=io.BytesIO(big))
+    assert result.exit_code == 0 and result.stdout == big
     assert docker.ping() == "OK"  # the main connection survived the hijacked exec channels
 
 

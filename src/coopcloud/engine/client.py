@@ -23,6 +23,7 @@ import base64
 import http.client
 import json
 import socket
+import threading
 from dataclasses import dataclass
 from typing import IO, Any, Iterable, Iterator, Mapping
 from urllib.parse import quote
@@ -487,16 +488,20 @@ class EngineClient:
             spec["User"] = user
         return self._call("POST", f"/containers/{_q(container)}/exec", body=spec)["Id"]
 
-    def exec_start(self, exec_id: str, *, stdin: bytes | None = None, tty: bool = False) -> Iterator[Frame]:
+    def exec_start(
+        self, exec_id: str, *, stdin: bytes | IO[bytes] | None = None, tty: bool = False, timeout: float | None = None
+    ) -> Iterator[Frame]:
         """``POST /exec/{id}/start`` attached: yields output frames until the command ends.
 
         The engine takes the connection over for the exec, so this runs on a
         channel of its own (over ssh: a multiplexed session, not a new login).
-        `stdin` bytes are sent, then the write side is closed (EOF for the command).
+        `stdin` (bytes or a binary file) is sent, then the write side is closed
+        (EOF for the command). `timeout`: longest silence allowed (None: wait
+        as long as the command runs).
         """
         if self.api_version is None:
             self._negotiate()
-        channel = self._transport.open(self.timeout)
+        channel = self._transport.open(timeout)
         try:
             yield from _hijacked_exec(channel, f"/v{self.api_version}/exec/{_q(exec_id)}/start", stdin, tty, self)
         finally:
@@ -510,15 +515,16 @@ class EngineClient:
         container: str,
         cmd: list[str],
         *,
-        stdin: bytes | None = None,
+        stdin: bytes | IO[bytes] | None = None,
         env: list[str] | None = None,
         workdir: str | None = None,
         user: str | None = None,
+        timeout: float | None = None,
     ) -> ExecResult:
         """Run `cmd` in a running container; collect stdout, stderr and the exit code."""
         exec_id = self.exec_create(container, cmd, stdin=stdin is not None, env=env, workdir=workdir, user=user)
         out, err = bytearray(), bytearray()
-        for frame in self.exec_start(exec_id, stdin=stdin):
+        for frame in self.exec_start(exec_id, stdin=stdin, timeout=timeout):
             (err if frame.stream == "stderr" else out).extend(frame.data)
         code = self.exec_inspect(exec_id).get("ExitCode")
         return ExecResult(exit_code=-1 if code is None else int(code), stdout=bytes(out), stderr=bytes(err))
@@ -621,19 +627,36 @@ def _hijacked_exec(
         if status >= 400 or status == 0:
             payload = reader.read(length) if length is not None else reader.read()
             raise client._error(status, payload, "POST", url)
+        writer = None
         if stdin is not None:
-            sock.sendall(stdin)
-            sock.shutdown(socket.SHUT_WR)
+            # Feed stdin from a thread while we read: a command that answers as
+            # it reads (cat, psql < dump) would otherwise deadlock both sides.
+            writer = threading.Thread(target=_feed_stdin, args=(sock, stdin), daemon=True)
+            writer.start()
         decoder = FrameDecoder(raw=tty)
         while True:
             data = reader.read1(65536)
             if not data:
                 break
             yield from decoder.feed(data)
+        if writer is not None:
+            writer.join(timeout=5)
     except EngineError:
         raise
     except (OSError, ValueError) as exc:
         raise transport.failure(channel, exc) from exc
+
+
+def _feed_stdin(sock: socket.socket, stdin: bytes | IO[bytes]) -> None:
+    try:
+        if isinstance(stdin, (bytes, bytearray, memoryview)):
+            sock.sendall(stdin)
+        else:
+            for chunk in chunks_from(stdin.read):
+                sock.sendall(chunk)
+        sock.shutdown(socket.SHUT_WR)  # EOF for the command's stdin
+    except OSError:
+        pass  # the command ended or the connection broke: the reader reports it
 
 
 def connect(
