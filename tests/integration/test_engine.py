@@ -263,6 +263,7 @@ def service(docker, prefix, registry):
                 "Image": f"{registry}/coop-test/web:1.0.0",
                 "Command": ["/bin/sh", "-c", "echo out1; echo err1 >&2; echo out2; exec sleep 3600"],
                 "Labels": LABELS,
+                "StopGracePeriod": 100_000_000,  # sleep as pid 1 ignores SIGTERM: kill after 0.1 s
             },
             "RestartPolicy": {"Condition": "none"},
             "Networks": [{"Target": network}],
@@ -282,17 +283,12 @@ def service(docker, prefix, registry):
         yield name
     finally:
         docker.service_remove(name)
-        deadline = time.time() + 30
-        while docker.containers({"label": f"com.docker.swarm.service.name={name}"}, all=True):
-            if time.time() > deadline:
-                break
-            time.sleep(0.3)
-        for _ in range(20):  # the network is in use until the task's endpoint is gone
+        for _ in range(150):  # the network is in use until the task's endpoint is gone
             try:
                 docker.network_remove(network)
                 break
             except EngineError:
-                time.sleep(0.5)
+                time.sleep(0.2)
 
 
 def _container_of(docker, service: str) -> str:
