@@ -346,3 +346,17 @@ def test_importing_engine_is_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""
+
+
+def test_pool_gives_one_client_per_server(fake_engine):
+    server, path = fake_engine
+    _FakeEngine.routes = {("GET", "/v1.41/info"): (200, {"Name": "fake"})}
+    with engine.Pool() as pool:
+        a = pool.get(f"unix://{path}", name="srv1")
+        assert pool.get(f"unix://{path}", name="srv1") is a
+        assert pool.get(f"unix://{path}", name="srv2") is not a
+        a.info()
+        pool.get(f"unix://{path}", name="srv1").info()
+        assert a.requests == 3 and a.channels_opened == 1
+    with pytest.raises(EngineUnreachable, match="already closed"):
+        a.info()

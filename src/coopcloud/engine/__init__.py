@@ -11,6 +11,7 @@ until `connect()` is called, so `coop --help` stays fast.
 One client is one connection (over ssh: one ``ssh … docker system dial-stdio``
 process) reused for every request of a command; `client.clone()` opens a second
 one for a stream that runs beside other requests (``logs --follow``).
+`engine.Pool()` hands out one client per server for a whole command.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from typing import TYPE_CHECKING, Any, Mapping
 if TYPE_CHECKING:
     from .client import EngineClient, ExecResult
     from .endpoint import Endpoint
+    from .pool import Pool
     from .stream import Frame
 
-__all__ = ["connect", "parse_endpoint", "EngineClient", "Endpoint", "ExecResult", "Frame"]
+__all__ = ["connect", "parse_endpoint", "EngineClient", "Endpoint", "ExecResult", "Frame", "Pool"]
 
 _LAZY = {
     "EngineClient": ".client",
     "ExecResult": ".client",
     "MAX_API_VERSION": ".client",
+    "Pool": ".pool",
     "Endpoint": ".endpoint",
     "parse_endpoint": ".endpoint",
     "ssh_argv": ".endpoint",

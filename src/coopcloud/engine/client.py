@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import IO, Any, Iterable, Iterator, Mapping
 from urllib.parse import quote
 
-from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, EngineUnreachable, ServerNotReady
+from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, ServerNotReady
 
 from .endpoint import Endpoint, parse_endpoint
 from .stream import Frame, FrameDecoder, chunks_from, encode_filters, iter_frames, iter_lines, query_string
@@ -74,7 +74,11 @@ class _Connection(http.client.HTTPConnection):
 
 
 class EngineClient:
-    """A Docker Engine API client for one server. Use as a context manager, or call `close()`."""
+    """A Docker Engine API client for one server. Use as a context manager, or call `close()`.
+
+    Not thread-safe: one client per thread (servers in parallel = one client
+    each). A stream that must run beside other requests goes on a `clone()`.
+    """
 
     def __init__(
         self,

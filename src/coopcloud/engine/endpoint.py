@@ -24,9 +24,10 @@ from coopcloud.errors import UsageError
 DEFAULT_SOCKET = "/var/run/docker.sock"
 LOCAL_NAMES = ("", "default", "local")
 
-# Environment variable naming an extra ssh config file (passed as `ssh -F`).
-# OpenSSH reads ~/.ssh from the passwd entry's home, not $HOME, so this is the
-# way to point coop (and its tests) at a config without touching ~/.ssh.
+# Environment variable naming an ssh config file, passed as `ssh -F`. OpenSSH
+# reads ~/.ssh from the passwd entry's home, not $HOME, so this is the way to
+# point coop (and its tests) at a config without touching ~/.ssh. As with any
+# `ssh -F`, that file is read INSTEAD of ~/.ssh/config (it may `Include` it).
 SSH_CONFIG_ENV = "COOP_SSH_CONFIG"
 
 
