@@ -58,6 +58,22 @@ def docker(request, local_engine_socket):
         client = engine.connect("ssh://coop-test", environ=env)
     with client:
         yield client
+    assert _ssh_children() == [], "ssh processes left behind (or zombies) after close()"
+
+
+def _ssh_children() -> list[str]:
+    """Our child processes that are (or were) ssh, zombies included."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            cmd = (stat.parent / "cmdline").read_bytes().split(b"\0")[0]
+            if cmd in (b"ssh", b"") or fields[0] == "Z":
+                found.append(f"{stat.parent.name} {fields[0]} {cmd!r}")
+    return found
 
 
 @pytest.fixture
