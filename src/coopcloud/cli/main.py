@@ -119,9 +119,11 @@ def main(
     args, flags = split_global_flags(list(sys.argv[1:] if argv is None else argv))
     runtime = Runtime.create(environ=environ, stdout=stdout, stderr=stderr, stdin=stdin, **flags)
     err = runtime.out.stderr
+    result = None
     try:
         try:
-            cli.main(args=args, prog_name="coop", standalone_mode=False, obj=runtime)
+            # A command's ctx.exit(n) comes back as its return value (`app run` passes the exit code through).
+            result = cli.main(args=args, prog_name="coop", standalone_mode=False, obj=runtime)
         finally:
             runtime.close()
     except click.exceptions.Exit as exc:
@@ -154,6 +156,8 @@ def main(
             "and please report it\n"
         )
         return ExitStatus.ERROR
+    if isinstance(result, int) and not isinstance(result, bool):
+        return result
     return ExitStatus.OK
 
 

@@ -1,0 +1,356 @@
+"""`coop app ps|logs|errors|services|restart|run|cp|volume`: look at a deployed app and act on it by hand.
+
+The commands are plain click commands; `register(app)` adds them to the `app`
+group. Logic lives in `coopcloud.ops.inspect`; this module parses, calls and
+renders. `--json` is the global flag (accepted anywhere on the line).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from coopcloud.cli.context import Runtime, pass_runtime
+
+
+def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
+    from coopcloud.ops.apps import find_app
+
+    ref = find_app(rt.settings, name)
+    return ref, rt.servers().client(ref.server)
+
+
+@click.command("ps")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def ps(rt: Runtime, app_name: str) -> None:
+    """Show the app's services: image, replicas, task states, nodes, ports (--json for all details).
+
+    \b
+    Example:
+      coop app ps cloud.example.org
+    """
+    from coopcloud.ops import inspect
+
+    ref, client = _connect(rt, app_name)
+    rows = inspect.ps(client, ref)
+    if rt.out.json:
+        rt.out.emit_json([r.to_json() for r in rows])
+        return
+    table = []
+    for r in rows:
+        states = ", ".join(sorted({t.state for t in r.tasks})) or "-"
+        nodes = ", ".join(sorted({t.node for t in r.tasks if t.node})) or "-"
+        want = r.desired if r.desired is not None else "?"
+        table.append([r.service, r.image_display, f"{r.running}/{want}", states, nodes, " ".join(map(str, r.ports))])
+    rt.out.table(["service", "image", "replicas", "tasks", "node", "ports"], table)
+
+
+@click.command("services")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def services(rt: Runtime, app_name: str) -> None:
+    """List the app's services as deployed: full name, image, mode, labels (--json for all details)."""
+    from coopcloud.ops import inspect
+
+    ref, client = _connect(rt, app_name)
+    rows = inspect.service_list(client, ref)
+    if rt.out.json:
+        rt.out.emit_json([r.to_json() for r in rows])
+        return
+    table = []
+    for r in rows:
+        mode = "global" if r.mode == "global" else f"replicated ({r.desired})"
+        table.append([r.service, r.name, r.image_display, mode, len(r.labels)])
+    rt.out.table(["service", "name", "image", "mode", "labels"], table)
+
+
+@click.command("errors")
+@click.argument("app_name", metavar="APP")
+@click.option("--limit", type=int, default=20, show_default=True, help="At most this many, newest first.")
+@pass_runtime
+def errors(rt: Runtime, app_name: str, limit: int) -> None:
+    """Show recent failures of the app: failed tasks with exit codes, OOM kills, failing healthchecks,
+    paused or rolled-back updates. Swarm remembers a few tasks per replica only.
+    """
+    from dataclasses import asdict
+
+    from coopcloud.ops import inspect
+
+    ref, client = _connect(rt, app_name)
+    found = inspect.errors(client, ref, limit=limit)
+    if rt.out.json:
+        rt.out.emit_json([asdict(e) for e in found])
+        return
+    if not found:
+        rt.out.print(f"app {ref.name}: no recent errors")
+        return
+    rt.out.table(
+        ["service", "when", "kind", "exit", "node", "task", "message"],
+        [[e.service, e.timestamp[:19].replace("T", " "), e.kind, e.exit_code, e.node, e.task[:12], e.message]
+         for e in found],
+    )
+
+
+@click.command("logs")
+@click.argument("app_name", metavar="APP")
+@click.argument("service", required=False)
+@click.option("--tail", "-n", help="Lines to show from the end of each service's log (a number or 'all').")
+@click.option("--since", help="Only lines since a time: a duration (10m, 2h) or a date (2024-05-01T10:00:00Z).")
+@click.option("--follow", "-f", is_flag=True, help="Keep streaming new lines; Ctrl-C ends.")
+@click.option("--timestamps", "-t", is_flag=True, help="Show each line's timestamp.")
+@pass_runtime
+def logs(
+    rt: Runtime, app_name: str, service: str | None, tail: str | None, since: str | None, follow: bool, timestamps: bool
+) -> None:
+    """Show the logs of one service, or of all the app's services (each line prefixed with its service).
+
+    \b
+    Example:
+      coop app logs cloud.example.org app --tail 50 -f
+    """
+    from coopcloud.errors import UsageError
+    from coopcloud.ops import inspect
+
+    if tail is not None and tail != "all" and not tail.isdigit():
+        raise UsageError(f"--tail {tail!r} is not a number of lines", hint="e.g. --tail 100, or --tail all")
+    ref, client = _connect(rt, app_name)
+    lines = inspect.logs(client, ref, service, tail=tail, since=since, follow=follow)
+    prefix = service is None
+    try:
+        for line in lines:
+            parts = []
+            if timestamps and line.timestamp:
+                parts.append(line.timestamp)
+            if prefix:
+                parts.append(f"{line.service} |")
+            parts.append(line.text)
+            text = " ".join(parts)
+            if line.stream == "stderr":
+                rt.out.stderr.write(text + "\n")
+                rt.out.stderr.flush()
+            else:
+                rt.out.print(text)
+    except KeyboardInterrupt:
+        if not follow:
+            raise
+        # Ctrl-C is how a follow ends: leave quietly, connections closed below.
+    finally:
+        close = getattr(lines, "close", None)
+        if close:
+            close()
+
+
+@click.command("restart")
+@click.argument("app_name", metavar="APP")
+@click.argument("service", required=False)
+@click.option("--all", "all_", is_flag=True, help="Restart every service of the app.")
+@click.option("--timeout", type=float, help="Seconds to wait for the tasks to run again (default: the app's "
+              "coop-cloud.<stack>.timeout label, else 300).")
+@pass_runtime
+def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout: float | None) -> None:
+    """Restart a service (or --all): replace its tasks, as `docker service update --force`, and wait
+    until they run (and are healthy) again.
+    """
+    from coopcloud.errors import UsageError
+    from coopcloud.ops import inspect
+
+    if bool(service) == all_:
+        raise UsageError("name a SERVICE or pass --all", hint=f"see: coop app services {app_name}")
+    ref, client = _connect(rt, app_name)
+    done = inspect.restart(client, ref, [service] if service else None, timeout=timeout, report=rt.out.info)
+    if rt.out.json:
+        from dataclasses import asdict
+
+        rt.out.emit_json([asdict(r) for r in done])
+        return
+    for r in done:
+        rt.out.print(f"app {ref.name}: service {r.service} restarted ({len(r.after)} task(s) running)")
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("app_name", metavar="APP")
+@click.argument("service")
+@click.argument("cmd", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option("--user", "-u", help="Run as this user (name or uid[:gid]).")
+@click.option("--workdir", "-w", help="Working directory inside the container.")
+@click.option("--env", "-e", "env", multiple=True, help="Set a variable, KEY=VALUE (repeatable).")
+@click.option("--no-tty", is_flag=True, help="Never allocate a TTY (the default when stdin or stdout is not a terminal).")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    app_name: str,
+    service: str,
+    cmd: tuple[str, ...],
+    user: str | None,
+    workdir: str | None,
+    env: tuple[str, ...],
+    no_tty: bool,
+) -> None:
+    """Run a command in a running container of SERVICE; exit with the command's exit code.
+
+    Put options for coop before `--`, the command after it. Piped stdin is
+    passed to the command.
+
+    \b
+    Example:
+      coop app run cloud.example.org app -- ls -la /var/www
+      coop app run cloud.example.org db --user postgres -- psql < dump.sql
+    """
+    from coopcloud.ops import inspect
+
+    rt: Runtime = ctx.find_object(Runtime)
+    ref, client = _connect(rt, app_name)
+    tty = not no_tty and rt.out.is_tty and _isatty(rt.out.stdin)
+    stdin, restore = _stdin_for(rt, tty)
+    try:
+        code = inspect.run(
+            client, ref, service, list(cmd), on_output=_writer(rt), user=user, tty=tty, stdin=stdin,
+            workdir=workdir, env=list(env) or None,
+        )
+    finally:
+        restore()
+    ctx.exit(code & 0xFF if code >= 0 else 1)
+
+
+def _isatty(stream: Any) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def _writer(rt: Runtime):
+    def write(stream: str, data: bytes) -> None:
+        target = rt.out.stderr if stream == "stderr" else rt.out.stdout
+        binary = getattr(target, "buffer", None)
+        if binary is not None:
+            target.flush()
+            binary.write(data)
+            binary.flush()
+        else:
+            target.write(data.decode("utf-8", "replace"))
+            target.flush()
+
+    return write
+
+
+def _stdin_for(rt: Runtime, tty: bool) -> tuple[Any, Any]:
+    """What to send as the command's stdin, and how to restore the terminal afterwards.
+
+    A terminal is put in raw mode (with a TTY) or not sent at all; piped
+    input is sent; in-process text streams (tests) are sent when they hold data.
+    """
+    from coopcloud.ops.inspect import FdInput
+
+    stream = rt.out.stdin
+    fileno = None
+    try:
+        fileno = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        pass
+    if fileno is None:
+        text = stream.read() if hasattr(stream, "read") else ""
+        return (text.encode() if text else None), lambda: None
+    if _isatty(stream):
+        if not tty:
+            return None, lambda: None
+        import termios
+        import tty as ttymod
+
+        saved = termios.tcgetattr(fileno)
+        ttymod.setraw(fileno)
+        return FdInput(fileno), lambda: termios.tcsetattr(fileno, termios.TCSADRAIN, saved)
+    return FdInput(fileno), lambda: None
+
+
+@click.command("cp")
+@click.argument("app_name", metavar="APP")
+@click.argument("src")
+@click.argument("dst")
+@pass_runtime
+def cp(rt: Runtime, app_name: str, src: str, dst: str) -> None:
+    """Copy files between this machine and a running container: SERVICE:/path on exactly one side.
+
+    \b
+    Example:
+      coop app cp cloud.example.org app:/var/www/config.php ./config.php
+      coop app cp cloud.example.org ./theme app:/var/www/themes/
+    """
+    from coopcloud.ops import inspect
+
+    ref, client = _connect(rt, app_name)
+    done = inspect.cp(client, ref, src, dst)
+    if rt.out.json:
+        from dataclasses import asdict
+
+        rt.out.emit_json(asdict(done))
+        return
+    if done.direction == "to":
+        rt.out.print(f"copied {done.local_path} to {done.service}:{done.container_path}")
+    else:
+        rt.out.print(f"copied {done.service}:{done.container_path} to {done.local_path}")
+
+
+@click.group("volume")
+def volume() -> None:
+    """List and remove the app's volumes."""
+
+
+@volume.command("ls")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def volume_ls(rt: Runtime, app_name: str) -> None:
+    """List the app's volumes (labelled with its stack) on its server (--json for all details)."""
+    from dataclasses import asdict
+
+    from coopcloud.ops import inspect
+
+    ref, client = _connect(rt, app_name)
+    rows = inspect.volumes(client, ref)
+    if rt.out.json:
+        rt.out.emit_json([asdict(v) for v in rows])
+        return
+    if not rows:
+        rt.out.info(f"app {ref.name} has no volumes on server {ref.server}")
+        return
+    rt.out.table(["volume", "name", "driver", "created"], [[v.volume, v.name, v.driver, v.created] for v in rows])
+
+
+@volume.command("rm")
+@click.argument("app_name", metavar="APP")
+@click.argument("volumes", nargs=-1)
+@click.option("--all", "all_", is_flag=True, help="Remove every volume of the app.")
+@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+@pass_runtime
+def volume_rm(rt: Runtime, app_name: str, volumes: tuple[str, ...], all_: bool, force: bool) -> None:
+    """Remove volumes of an undeployed app: their data is gone for good. Refused while it is deployed.
+
+    \b
+    Example:
+      coop app volume rm cloud.example.org data
+      coop app volume rm cloud.example.org --all --force
+    """
+    from coopcloud.errors import CoopError
+    from coopcloud.ops import inspect
+
+    ref, client = _connect(rt, app_name)
+    chosen = inspect.volumes_to_remove(client, ref, list(volumes), all_=all_)
+    names = ", ".join(v.volume for v in chosen)
+    if not force and not rt.out.confirm(
+        f"remove {len(chosen)} volume(s) of app {ref.name} ({names}) and all their data?", flag="--force"
+    ):
+        raise CoopError(f"app {ref.name}: nothing removed", hint="answer y to remove, or pass --force")
+    removed = inspect.remove_volumes(client, ref, chosen)
+    if rt.out.json:
+        rt.out.emit_json({"removed": removed})
+        return
+    rt.out.print(f"app {ref.name}: removed volume(s) {', '.join(removed)}")
+
+
+COMMANDS = (ps, services, errors, logs, restart, run, cp, volume)
+
+
+def register(group: click.Group) -> None:
+    """Add the inspection commands (and the `volume` group) to the `app` group. Idempotent."""
+    for command in COMMANDS:
+        group.add_command(command)

@@ -1,0 +1,255 @@
+"""ops.inspect on recorded engine JSON: no engine needed."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+
+import pytest
+
+from coopcloud.domain.app import AppRef
+from coopcloud.errors import Conflict, DeployFailed, NotFound, UsageError
+from coopcloud.ops import inspect
+
+REF = AppRef("srv1", "cloud.example.org")
+STACK = "cloud_example_org"
+IMAGE = "127.0.0.1:5000/coop-test/web:1.0.0@sha256:" + "a" * 64
+
+
+def service(name, sid, *, image=IMAGE, replicas=1, running=1, ports=(), labels=None, update=None, version=10):
+    svc = {
+        "ID": sid,
+        "Version": {"Index": version},
+        "Spec": {
+            "Name": f"{STACK}_{name}",
+            "Labels": {"com.docker.stack.namespace": STACK, **(labels or {})},
+            "TaskTemplate": {"ContainerSpec": {"Image": image}, "ForceUpdate": 0},
+            "Mode": {"Replicated": {"Replicas": replicas}} if replicas is not None else {"Global": {}},
+            "EndpointSpec": {"Ports": list(ports)},
+        },
+        "ServiceStatus": {"RunningTasks": running, "DesiredTasks": replicas or 1},
+    }
+    if update:
+        svc["UpdateStatus"] = update
+    return svc
+
+
+def task(tid, sid, state, *, slot=1, node="n1", desired="running", index=1, err=None, code=None, ts="2024-05-01T10:00:00.5Z"):
+    status = {"State": state, "Timestamp": ts, "Message": state}
+    if err:
+        status["Err"] = err
+    if code is not None:
+        status["ContainerStatus"] = {"ExitCode": code}
+    return {"ID": tid, "ServiceID": sid, "Slot": slot, "NodeID": node, "DesiredState": desired,
+            "Version": {"Index": index}, "Status": status}
+
+
+class FakeClient:
+    def __init__(self, services=(), tasks=(), nodes=(), containers=(), volumes=()):
+        self._services, self._tasks = list(services), list(tasks)
+        self._nodes, self._containers, self._volumes = list(nodes), list(containers), list(volumes)
+        self.calls: list[tuple] = []
+        self.updates: list[tuple] = []
+        self.removed: list[str] = []
+
+    def services(self, filters=None, *, status=False):
+        self.calls.append(("services", filters, status))
+        if filters and "id" in filters:
+            return [s for s in self._services if s["ID"] in filters["id"]]
+        return list(self._services)
+
+    def tasks(self, filters=None):
+        self.calls.append(("tasks", filters))
+        return list(self._tasks)
+
+    def nodes(self, filters=None):
+        self.calls.append(("nodes",))
+        return list(self._nodes)
+
+    def containers(self, filters=None, *, all=False):
+        self.calls.append(("containers", filters))
+        return list(self._containers)
+
+    def volumes(self, filters=None):
+        self.calls.append(("volumes", filters))
+        return list(self._volumes)
+
+    def volume_remove(self, name, *, force=False):
+        self.removed.append(name)
+
+    def service_update(self, sid, version, spec, **kw):
+        self.updates.append((sid, version, spec, kw))
+
+
+def test_pure_helpers():
+    assert inspect.strip_digest(IMAGE) == "127.0.0.1:5000/coop-test/web:1.0.0"
+    assert inspect.short_name(STACK, f"{STACK}_app") == "app"
+    assert inspect.parse_since("10m", now=1000.0) == "400"
+    assert inspect.parse_since("1h30m", now=10000.0) == "4600"
+    assert inspect.parse_since("1.5s", now=10.0) == "8.5"
+    assert inspect.parse_since("1700000000") == "1700000000"
+    assert inspect.parse_since("1970-01-01T00:01:00Z") == "60"
+    assert inspect.parse_since("1970-01-01T01:00:00+01:00") == "0"
+    assert inspect.parse_since(None) is None
+    with pytest.raises(UsageError, match="--since 'yesterday'"):
+        inspect.parse_since("yesterday")
+    # Go trims trailing zeros in fractions: compare numerically, not as text.
+    assert inspect.timestamp_key("2024-01-01T00:00:05.1Z") > inspect.timestamp_key("2024-01-01T00:00:05.09Z")
+    assert inspect.split_timestamp("2024-01-01T00:00:05.1Z hello world") == ("2024-01-01T00:00:05.1Z", "hello world")
+    assert inspect.split_timestamp("plain line") == (None, "plain line")
+    assert str(inspect.Port(8080, 80, "tcp", "host")) == "8080:80/tcp (host)"
+    assert str(inspect.Port(None, 80)) == "80/tcp"
+
+
+def test_parse_copy():
+    assert inspect.parse_copy("app:/etc/hosts", "./h") == inspect.CopySpec("app", "/etc/hosts", "./h", False)
+    assert inspect.parse_copy("./h", "db:/tmp/") == inspect.CopySpec("db", "/tmp/", "./h", True)
+    with pytest.raises(UsageError, match="both"):
+        inspect.parse_copy("app:/a", "db:/b")
+    with pytest.raises(UsageError, match="neither"):
+        inspect.parse_copy("./a", "/b")
+    with pytest.raises(UsageError, match="absolute"):
+        inspect.parse_copy("app:etc", "./b")
+
+
+def test_classify_failure():
+    assert inspect.classify_failure(task("t", "s", "failed", err="task: non-zero exit (3)", code=3)) == (
+        "exit", "task: non-zero exit (3)", 3)
+    kind, message, code = inspect.classify_failure(
+        task("t", "s", "failed", err="task: non-zero exit (137): dockerexec: unhealthy container", code=137))
+    assert kind == "unhealthy" and code == 137
+    assert inspect.classify_failure(task("t", "s", "failed", err="OOM killed", code=137))[0] == "oom"
+    assert inspect.classify_failure(task("t", "s", "rejected", err="No such image: x"))[0] == "rejected"
+    assert inspect.classify_failure(task("t", "s", "failed", code=2))[1] == "failed (exit code 2)"
+
+
+def test_ps_three_requests_current_tasks_and_nodes():
+    client = FakeClient(
+        services=[
+            service("db", "S2", image="db:10.5", running=0),
+            service("app", "S1", ports=[{"TargetPort": 8080, "PublishedPort": 8000, "Protocol": "tcp", "PublishMode": "host"}]),
+        ],
+        tasks=[
+            task("T1old", "S1", "shutdown", desired="shutdown", index=5),
+            task("T1", "S1", "running", index=9),
+            task("T2a", "S2", "failed", desired="shutdown", err="task: non-zero exit (1)", code=1, index=3),
+            task("T2b", "S2", "starting", index=7, node="gone"),
+        ],
+        nodes=[{"ID": "n1", "Description": {"Hostname": "vm1"}}],
+    )
+    rows = inspect.ps(client, REF)
+    assert [c[0] for c in client.calls] == ["services", "tasks", "nodes"]
+    assert client.calls[0] == ("services", {"label": [f"com.docker.stack.namespace={STACK}"]}, True)
+    assert [r.service for r in rows] == ["app", "db"]
+    app, db = rows
+    assert app.image == IMAGE and app.image_display == "127.0.0.1:5000/coop-test/web:1.0.0"
+    assert (app.running, app.desired) == (1, 1)
+    assert [(t.id, t.state, t.node) for t in app.tasks] == [("T1", "running", "vm1")]
+    assert [str(p) for p in app.ports] == ["8000:8080/tcp (host)"]
+    assert [(t.id, t.state, t.node) for t in db.tasks] == [("T2b", "starting", "gone")]
+    js = app.to_json()
+    assert js["image"] == IMAGE and js["ports"][0]["text"] == "8000:8080/tcp (host)"
+
+
+def test_not_deployed_and_unknown_service():
+    with pytest.raises(inspect.NotDeployed, match="app cloud.example.org is not deployed on server srv1"):
+        inspect.ps(FakeClient(), REF)
+    client = FakeClient(services=[service("app", "S1")])
+    with pytest.raises(NotFound, match="has no service db — its services: app"):
+        list(inspect.logs(client, REF, "db"))
+
+
+def test_errors_newest_first_with_update_state():
+    client = FakeClient(
+        services=[service("app", "S1", update={"State": "rollback_completed", "Message": "rollback done",
+                                               "CompletedAt": "2024-05-01T10:00:09Z"})],
+        tasks=[
+            task("A", "S1", "failed", err="task: non-zero exit (3)", code=3, ts="2024-05-01T10:00:01Z"),
+            task("B", "S1", "failed", err="unhealthy container", code=137, ts="2024-05-01T10:00:05Z"),
+            task("C", "S1", "running"),
+            task("D", "S1", "shutdown", desired="shutdown", code=143),  # stopped by swarm: not an error
+        ],
+    )
+    found = inspect.errors(client, REF)
+    assert [(e.kind, e.task) for e in found] == [("update", ""), ("unhealthy", "B"), ("exit", "A")]
+    assert found[2].exit_code == 3 and found[2].service == "app"
+    assert inspect.errors(FakeClient(services=[service("app", "S1")], tasks=[task("C", "S1", "running")]), REF) == []
+
+
+def test_restart_forces_update_and_waits_for_new_tasks():
+    svc = service("app", "S1", version=42)
+    client = FakeClient(services=[svc, service("db", "S2")], tasks=[task("OLD", "S1", "running")])
+    original_tasks = client.tasks
+
+    def tasks(filters=None):
+        if client.updates:  # after the update: the old task is gone, a new one runs
+            client._tasks = [task("OLD", "S1", "shutdown", desired="shutdown"), task("NEW", "S1", "running", index=3)]
+        return original_tasks(filters)
+
+    client.tasks = tasks
+    done = inspect.restart(client, REF, ["app"], timeout=5, interval=0.01)
+    (sid, version, spec, kw), = client.updates
+    assert (sid, version, spec["TaskTemplate"]["ForceUpdate"]) == ("S1", 42, 1)
+    assert svc["Spec"]["TaskTemplate"]["ForceUpdate"] == 0  # the caller's data is not mutated
+    assert done == [inspect.Restarted("app", ("OLD",), ("NEW",))]
+
+
+def test_restart_timeout_and_failures():
+    client = FakeClient(services=[service("app", "S1")], tasks=[task("OLD", "S1", "running")])
+    with pytest.raises(DeployFailed, match=r"not running again after 0.05s \(app 0/1 running\)"):
+        inspect.restart(client, REF, ["app"], timeout=0.05, interval=0.01)
+    client = FakeClient(services=[service("app", "S1")], tasks=[task("OLD", "S1", "running")])
+    fails = [task(f"F{i}", "S1", "failed", desired="shutdown", err="task: non-zero exit (1)", code=1) for i in range(3)]
+    client._tasks += fails
+    client._tasks = [t for t in client._tasks if t["ID"] == "OLD"]
+    original = client.tasks
+
+    def tasks(filters=None):
+        if client.updates:
+            client._tasks = [task("OLD", "S1", "shutdown", desired="shutdown"), *fails]
+        return original(filters)
+
+    client.tasks = tasks
+    with pytest.raises(DeployFailed, match="fails to start again"):
+        inspect.restart(client, REF, ["app"], timeout=5, interval=0.01)
+
+
+def test_run_without_running_container_names_the_service():
+    client = FakeClient(services=[service("app", "S1")])
+    with pytest.raises(NotFound, match="service app has no running container on server srv1"):
+        inspect.run(client, REF, "app", ["true"], on_output=lambda s, d: None)
+
+
+def test_volumes_refused_while_deployed_and_names_checked():
+    vols = [{"Name": f"{STACK}_data", "Driver": "local", "Labels": {"com.docker.stack.namespace": STACK}}]
+    client = FakeClient(services=[service("app", "S1")], volumes=vols)
+    assert [v.volume for v in inspect.volumes(client, REF)] == ["data"]
+    with pytest.raises(Conflict, match="run: coop app undeploy cloud.example.org"):
+        inspect.volumes_to_remove(client, REF, ["data"])
+    client = FakeClient(volumes=vols)
+    with pytest.raises(NotFound, match="no volume db .* its volumes: data"):
+        inspect.volumes_to_remove(client, REF, ["db"])
+    with pytest.raises(UsageError):
+        inspect.volumes_to_remove(client, REF, [], all_=False)
+    chosen = inspect.volumes_to_remove(client, REF, ["data", f"{STACK}_data"])
+    assert [v.name for v in chosen] == [f"{STACK}_data"]
+    assert inspect.remove_volumes(client, REF, chosen) == ["data"] and client.removed == [f"{STACK}_data"]
+
+
+def test_copy_out_renames_top_entry(tmp_path):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:") as tar:
+        info = tarfile.TarInfo("hosts")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"hello"))
+
+    class C(FakeClient):
+        def archive_get(self, container, path):
+            return {"name": "hosts", "mode": 0o644}, buf.getvalue()
+
+    client = C(containers=[{"Id": "c1", "Created": 1}])
+    done = inspect.cp(client, REF, "app:/etc/hosts", str(tmp_path / "copy"))
+    assert (tmp_path / "copy").read_bytes() == b"hello" and done.direction == "from"
+    (tmp_path / "dir").mkdir()
+    inspect.cp(client, REF, "app:/etc/hosts", str(tmp_path / "dir"))
+    assert (tmp_path / "dir" / "hosts").read_bytes() == b"hello"
