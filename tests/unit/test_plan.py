@@ -84,3 +84,25 @@ def test_engine_filled_endpoint_and_replica_defaults_are_not_changes():
     assert service_changes(desired, live) == []
     live2 = live_of(spec(Mode={"Replicated": {"Replicas": 2}}))
     assert [c.what for c in service_changes(spec(Mode={"Replicated": {}}), live2)] == ["replicas"]
+
+
+def test_spec_hash_decides_when_present():
+    from coopcloud.ops.plan import SPEC_HASH_LABEL, spec_hash
+
+    desired = spec()
+    desired["Labels"][SPEC_HASH_LABEL] = spec_hash(desired)
+    live = live_of(desired)
+    live["TaskTemplate"]["RestartPolicy"] = {"Condition": "any", "Delay": 5000000000}  # engine-filled
+    assert service_changes(desired, live) == []
+    # The same hash and the digest-less desired image: still unchanged.
+    unpinned = spec()
+    unpinned["TaskTemplate"]["ContainerSpec"]["Image"] = "web:1.0"
+    unpinned["Labels"][SPEC_HASH_LABEL] = spec_hash(unpinned)
+    assert spec_hash(unpinned) == spec_hash(desired)
+    assert service_changes(unpinned, live) == []
+    # A real change outside the facets is reported, by path.
+    changed = spec()
+    changed["TaskTemplate"]["ContainerSpec"]["User"] = "nobody"
+    changed["Labels"][SPEC_HASH_LABEL] = spec_hash(changed)
+    [c] = service_changes(changed, live)
+    assert c.what == "other settings" and "TaskTemplate.ContainerSpec.User" in c.after

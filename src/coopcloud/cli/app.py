@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from coopcloud.cli.app_inspect import register as register_inspect
 from coopcloud.cli.context import Runtime, pass_runtime
 
 
@@ -394,9 +395,5 @@ def secret_ls(rt: Runtime, app_name: str) -> None:
     )
 
 
-try:  # the inspection commands (ps, logs, errors, run, cp, volume...) live in their own module
-    from coopcloud.cli.app_inspect import register as _register_inspect
-except ImportError:  # pragma: no cover - while that module is being written
-    _register_inspect = None
-if _register_inspect is not None:
-    _register_inspect(app)
+# The inspection commands (ps, logs, errors, services, restart, run, cp, volume) live in their own module.
+register_inspect(app)

@@ -269,6 +269,9 @@ def desired_specs(spec: Any, pre: Preflight) -> dict[str, dict]:
             force = ((live.get("Spec") or {}).get("TaskTemplate") or {}).get("ForceUpdate")
             if force:
                 body["TaskTemplate"]["ForceUpdate"] = force
+        from coopcloud.ops.plan import SPEC_HASH_LABEL, spec_hash
+
+        body.setdefault("Labels", {})[SPEC_HASH_LABEL] = spec_hash(body)
         out[name] = body
     return out
 

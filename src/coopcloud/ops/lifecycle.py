@@ -144,7 +144,7 @@ def undeploy(client: Any, ref: AppRef, *, timeout: float = 120) -> dict:
     for cfg in configs:
         client.config_remove(cfg["ID"])
     for net in networks:
-        _remove_network(client, net["ID"], deadline)
+        _remove_network(client, net["Id"], deadline)
     return {
         "services": sorted(s["Spec"]["Name"] for s in services),
         "networks": sorted(n["Name"] for n in networks),
@@ -179,7 +179,7 @@ def remove(settings: Settings, pool: Any, name: str, *, purge: bool) -> dict:
     removed: dict[str, list[str]] = {"volumes": [], "secrets": [], "configs": []}
     if purge:
         stack = ref.stack_name
-        for vol in client.volumes(filters={"label": [f"{STACK_LABEL}={stack}"]}).get("Volumes") or []:
+        for vol in client.volumes(filters={"label": [f"{STACK_LABEL}={stack}"]}):
             client.volume_remove(vol["Name"])
             removed["volumes"].append(vol["Name"])
         from coopcloud.domain.envfile import load as load_env, secret_specs

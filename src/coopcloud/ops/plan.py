@@ -11,7 +11,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Values the engine fills in on create; absent in what we send, so not a change.
-_ENGINE_DEFAULTS = {"Isolation": "default", "Runtime": "container", "Protocol": "tcp", "Mode": "vip", "Replicas": 1}
+_ENGINE_DEFAULTS = {
+    "Isolation": "default",
+    "Runtime": "container",
+    "Protocol": "tcp",
+    "Mode": "vip",  # EndpointSpec.Mode
+    "Replicas": 1,
+    "FailureAction": "pause",  # UpdateConfig and RollbackConfig
+    "Condition": "any",  # RestartPolicy
+}
+# coop labels each service it deploys with a hash of the spec it sent (image digest aside): equal
+# hashes mean unchanged, whatever defaults the engine filled in. Services deployed by abra or
+# `docker stack deploy` have none and are compared field by field.
+SPEC_HASH_LABEL = "coop.spec-hash"
+
+
+def spec_hash(spec: dict) -> str:
+    import hashlib
+    import json
+
+    body = _strip_ids(spec, _image_without_digest(_container(spec).get("Image", "")))
+    labels = dict(body.get("Labels") or {})
+    labels.pop(SPEC_HASH_LABEL, None)
+    body = {**body, "Labels": labels}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:20]
 _SECRET_KEY = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|SALT|CERT", re.I)
 
 
@@ -82,6 +105,25 @@ def same_spec(desired: Any, live: Any) -> bool:
     return desired == live
 
 
+def differing_paths(desired: Any, live: Any, path: str = "") -> list[str]:
+    """Where two specs differ (same rules as `same_spec`), as dotted paths: `TaskTemplate.Placement`."""
+    if isinstance(desired, dict) and isinstance(live, dict):
+        out = []
+        for key in sorted(desired.keys() | live.keys()):
+            d, l = desired.get(key), live.get(key)
+            if key not in desired and (_is_zero(l) or _ENGINE_DEFAULTS.get(key) == l):
+                continue
+            if key not in live and _is_zero(d):
+                continue
+            if key in desired and key in live and same_spec(d, l):
+                continue
+            sub = f"{path}.{key}" if path else key
+            deeper = differing_paths(d, l, sub) if isinstance(d, dict) and isinstance(l, dict) else []
+            out += deeper or [sub]
+        return out
+    return [] if same_spec(desired, live) else [path]
+
+
 def _container(spec: dict) -> dict:
     return (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
 
@@ -147,6 +189,11 @@ def _image_without_digest(image: str) -> str:
 
 def service_changes(desired: dict, live: dict) -> list[Change]:
     """What differs between two service specs, in words an operator reads."""
+    live_hash = (live.get("Labels") or {}).get(SPEC_HASH_LABEL)
+    if live_hash and live_hash == (desired.get("Labels") or {}).get(SPEC_HASH_LABEL):
+        d_img, l_img = _container(desired).get("Image", ""), _container(live).get("Image", "")
+        if d_img == l_img or ("@" not in d_img and _image_without_digest(l_img) == d_img):
+            return []
     changes: list[Change] = []
     d_img, l_img = _container(desired).get("Image", ""), _container(live).get("Image", "")
     if "@" not in d_img:
@@ -154,7 +201,7 @@ def service_changes(desired: dict, live: dict) -> list[Change]:
     if d_img != l_img:
         changes.append(Change("image", l_img, d_img))
     changes += _dict_changes("env", _env(live), _env(desired), redact=True)
-    changes += _dict_changes("label", live.get("Labels") or {}, desired.get("Labels") or {}, redact=False)
+    changes += _dict_changes("label", _without_hash(live.get("Labels")), _without_hash(desired.get("Labels")), redact=False)
     changes += _dict_changes(
         "container label", _container(live).get("Labels") or {}, _container(desired).get("Labels") or {}, redact=False
     )
@@ -165,9 +212,19 @@ def service_changes(desired: dict, live: dict) -> list[Change]:
     for what, fn in (("mounts", _mounts), ("networks", _networks), ("ports", _ports)):
         if fn(desired) != fn(live):
             changes.append(Change(what, ", ".join(fn(live)) or None, ", ".join(fn(desired)) or None))
-    if not changes and not same_spec(_strip_ids(desired, l_img), _strip_ids(live, l_img)):
-        changes.append(Change("other settings", None, "changed (command, healthcheck, resources, policies...)"))
+    if not changes:
+        live_hash = (live.get("Labels") or {}).get(SPEC_HASH_LABEL)
+        desired_hash = (desired.get("Labels") or {}).get(SPEC_HASH_LABEL)
+        paths = differing_paths(_strip_ids(desired, l_img), _strip_ids(live, l_img))
+        if live_hash and desired_hash and live_hash != desired_hash:
+            changes.append(Change("other settings", None, ", ".join(paths) or "changed"))
+        elif paths and not live_hash:
+            changes.append(Change("other settings", None, ", ".join(paths)))
     return changes
+
+
+def _without_hash(labels: dict | None) -> dict:
+    return {k: v for k, v in (labels or {}).items() if k != SPEC_HASH_LABEL}
 
 
 def _strip_ids(spec: Any, image: str) -> Any:

@@ -1,0 +1,324 @@
+"""An operator's day on a real swarm, over ssh: new -> secrets -> deploy -> change -> undeploy -> remove.
+
+And the ways a deploy must fail: one clear line, a documented exit code, and the server unchanged
+when validation refused it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from recipe_factory import make_recipe_repo
+
+pytestmark = pytest.mark.integration
+
+REG = "127.0.0.1:5000"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def web_recipe(port: int, *, image_tag: str = "1.0.0", healthcheck: str = "echo | nc -w 1 127.0.0.1 8080",
+               command: str | None = None) -> dict[str, str]:
+    cmd = f"\n    command: {json.dumps(command)}" if command else ""
+    return {
+        "compose.yml": f"""\
+version: "3.8"
+services:
+  app:
+    image: {REG}/coop-test/web:{image_tag}{cmd}
+    environment:
+      - GREETING=${{GREETING:-hello}}
+    ports:
+      - target: 8080
+        published: {port}
+        mode: host
+    networks: [proxy, internal]
+    secrets: [api_key]
+    configs:
+      - source: motd
+        target: /www/motd.txt
+    healthcheck:
+      test: ["CMD-SHELL", "{healthcheck}"]
+      interval: 1s
+      timeout: 1s
+      retries: 2
+      start_period: 1s
+    # busybox httpd as PID 1 ignores SIGTERM: do not wait the default 10 s for it.
+    stop_grace_period: 1s
+    deploy:
+      restart_policy:
+        delay: 1s
+      labels:
+        - "coop-cloud.${{STACK_NAME}}.version=1.0.0+{image_tag}"
+        - "coop-cloud.${{STACK_NAME}}.timeout=${{TIMEOUT:-60}}"
+networks:
+  proxy:
+    external: true
+  internal:
+secrets:
+  api_key:
+    external: true
+    name: ${{STACK_NAME}}_api_key_${{SECRET_API_KEY_VERSION}}
+configs:
+  motd:
+    name: ${{STACK_NAME}}_motd_${{MOTD_VERSION}}
+    file: motd.txt
+""",
+        ".env.sample": "TYPE=webapp\nDOMAIN=webapp.example.com\nGREETING=hello\nSECRET_API_KEY_VERSION=v1 # length=24\n",
+        "abra.sh": "export MOTD_VERSION=v1\n",
+        "motd.txt": "message of the day\n",
+        "README.md": "# webapp\n",
+    }
+
+
+@pytest.fixture
+def ssh_server(coop, rig_ssh_config, registry):
+    r = coop("server", "add", "coop-test")
+    assert r.code == 0, r
+    return "coop-test"
+
+
+@pytest.fixture
+def local_server(coop, local_engine_socket, registry):
+    r = coop("server", "add", "--local")
+    assert r.code == 0, r
+    return "default"
+
+
+def new_app(coop, tmp_path, stack: str, server: str, files: dict, *, tags=(("1.0.0+1.0.0", {}),)) -> str:
+    repo = make_recipe_repo(tmp_path / f"recipe-{stack}", files, list(tags))
+    r = coop("app", "new", str(repo), "--server", server, "--domain", f"{stack}.example.org", "--name", stack, "--secrets")
+    assert r.code == 0, r
+    return stack
+
+
+def task_ids(stack: str) -> list[str]:
+    out = subprocess.run(
+        ["docker", "service", "ps", "-q", "--filter", "desired-state=running", f"{stack}_app"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return sorted(out.split())
+
+
+def stack_objects(stack: str) -> dict[str, list[str]]:
+    found = {}
+    label = f"label=com.docker.stack.namespace={stack}"
+    for kind in ("service", "network", "config"):
+        out = subprocess.run(["docker", kind, "ls", "-q", "--filter", label], capture_output=True, text=True).stdout
+        found[kind] = out.split()
+    return found
+
+
+def secret_names(stack: str) -> list[str]:
+    out = subprocess.run(["docker", "secret", "ls", "--format", "{{.Name}}"], capture_output=True, text=True).stdout
+    return sorted(n for n in out.split() if n.startswith(stack + "_"))
+
+
+def get(port: int, path: str = "/index.html") -> str:
+    deadline = time.time() + 15
+    while True:
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2).read().decode()
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def one_error_line(err: str) -> str:
+    lines = [l for l in err.splitlines() if l.startswith("error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_whole_flow_over_ssh(coop, coop_env, tmp_path, stack_name, ssh_server):
+    port = free_port()
+    r_new = None
+    repo = make_recipe_repo(tmp_path / "recipe", web_recipe(port), [("1.0.0+1.0.0", {})])
+    r_new = coop("app", "new", str(repo), "--server", ssh_server, "--domain", f"{stack_name}.example.org",
+                 "--name", stack_name, "--secrets")
+    assert r_new.code == 0, r_new
+    env_file = tmp_path / "abra" / "servers" / ssh_server / f"{stack_name}.env"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert f"TYPE=recipe:1.0.0+1.0.0" in env_file.read_text()
+    value = [l for l in r_new.out.splitlines() if l.startswith("api_key (v1): ")][0].split(": ", 1)[1]
+    assert len(value) == 24
+    assert secret_names(stack_name) == [f"{stack_name}_api_key_v1"]
+
+    r = coop("app", "secret", "ls", stack_name, "--json")
+    assert json.loads(r.out)[0]["present"] is True and value not in r.out
+
+    r = coop("app", "deploy", stack_name)
+    assert r.code == 0, r
+    assert value not in r.out + r.err  # the secret value is shown once, at generation, never again
+    assert get(port) == "coop-test/web:1.0.0\n"
+    assert get(port, "/motd.txt") == "message of the day\n"
+    assert f"TYPE=recipe:1.0.0+1.0.0" in env_file.read_text()
+    lock = json.loads(env_file.with_suffix(".lock.json").read_text())
+    assert "@sha256:" in lock["images"][f"{stack_name}_app"]  # pinned by digest from the registry
+
+    r = coop("app", "ls", "--status", "--json")
+    row = [x for x in json.loads(r.out) if x["app"] == stack_name][0]
+    assert row["status"] == "deployed" and row["deployed"] == "1.0.0+1.0.0" and row["differs"] is False
+
+    # Same version again: refused without --force; with --force nothing restarts.
+    before = task_ids(stack_name)
+    r = coop("app", "deploy", stack_name)
+    assert r.code == 10 and "already deployed" in one_error_line(r.err)
+    r = coop("app", "deploy", stack_name, "--force")
+    assert r.code == 0 and "nothing changed" in r.out, r
+    assert task_ids(stack_name) == before
+
+    # A config change shows in the plan, then applies.
+    env_file.write_text(env_file.read_text().replace("GREETING=hello", "GREETING=bonjour"))
+    r = coop("app", "deploy", stack_name, "--force", "--dry-run", "--json")
+    assert r.code == 0
+    plan = json.loads(r.out)["plan"]
+    [svc] = [s for s in plan["services"] if s["name"] == f"{stack_name}_app"]
+    assert svc["action"] == "update"
+    assert {"what": "env GREETING", "before": "hello", "after": "bonjour"} in svc["changes"]
+    assert task_ids(stack_name) == before  # dry run changed nothing
+    r = coop("app", "deploy", stack_name, "--force")
+    assert r.code == 0, r
+    assert task_ids(stack_name) != before
+
+    r = coop("app", "undeploy", stack_name)
+    assert r.code == 0, r
+    assert stack_objects(stack_name) == {"service": [], "network": [], "config": []}
+    assert secret_names(stack_name) == [f"{stack_name}_api_key_v1"]  # secrets survive undeploy
+
+    r = coop("app", "remove", stack_name)  # no TTY: needs --force, says so
+    assert r.code == 2 and "--force" in one_error_line(r.err)
+    r = coop("app", "remove", stack_name, "--force")
+    assert r.code == 0, r
+    assert not env_file.exists()
+    assert secret_names(stack_name) == []
+
+
+def test_deploy_refuses_missing_secret_and_changes_nothing(coop, tmp_path, stack_name, local_server):
+    repo = make_recipe_repo(tmp_path / "recipe", web_recipe(free_port()), [("1.0.0+1.0.0", {})])
+    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org", "--name", stack_name)
+    assert r.code == 0, r
+    r = coop("app", "deploy", stack_name)
+    assert r.code == 3, r
+    line = one_error_line(r.err)
+    assert "api_key (v1)" in line and f"coop app secret generate {stack_name} --all" in line
+    assert stack_objects(stack_name) == {"service": [], "network": [], "config": []}
+
+
+def test_unknown_version(coop, tmp_path, stack_name, local_server):
+    new_app(coop, tmp_path, stack_name, "default", web_recipe(free_port()))
+    r = coop("app", "deploy", stack_name, "9.9.9")
+    assert r.code == 3 and "9.9.9" in one_error_line(r.err)
+    assert stack_objects(stack_name)["service"] == []
+
+
+def test_image_that_exits_fails_with_its_exit_code(coop, tmp_path, stack_name, local_server):
+    files = web_recipe(free_port(), command="sh -c 'echo dying; exit 3'")
+    new_app(coop, tmp_path, stack_name, "default", files)
+    r = coop("app", "deploy", stack_name)
+    assert r.code == 7, r
+    line = one_error_line(r.err)
+    assert f"{stack_name}_app" in line
+    assert "exit code 3" in r.err  # the task error, shown above the error line
+    assert "dying" in r.err  # and the service's last log lines
+
+
+def test_failing_healthcheck(coop, tmp_path, stack_name, local_server):
+    files = web_recipe(free_port(), healthcheck="exit 1")
+    new_app(coop, tmp_path, stack_name, "default", files)
+    r = coop("app", "deploy", stack_name)
+    assert r.code == 7, r
+    line = one_error_line(r.err)
+    assert f"{stack_name}_app" in line
+
+
+def test_config_changed_without_version_bump(coop, tmp_path, stack_name, local_server):
+    files = web_recipe(free_port())
+    tags = [("1.0.0+1.0.0", {}), ("1.0.1+1.0.0", {"motd.txt": "a new message\n"})]
+    new_app(coop, tmp_path, stack_name, "default", files, tags=tags)
+    assert coop("app", "deploy", stack_name, "1.0.0+1.0.0").code == 0
+    before = stack_objects(stack_name)
+    r = coop("app", "deploy", stack_name, "1.0.1+1.0.0")
+    assert r.code == 4, r
+    line = one_error_line(r.err)
+    assert "different content" in line and "_VERSION" in line and "only updates to Labels" not in r.err
+    assert stack_objects(stack_name) == before
+
+
+def test_too_long_name_is_refused_before_anything(coop, tmp_path, local_server):
+    name = "x" * 60
+    repo = make_recipe_repo(tmp_path / "recipe", web_recipe(free_port()), [("1.0.0+1.0.0", {})])
+    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{name}.example.org", "--name", name)
+    assert r.code == 0
+    r = coop("app", "deploy", name)
+    assert r.code == 4, r
+    assert "shorten" in one_error_line(r.err)
+    assert stack_objects(name) == {"service": [], "network": [], "config": []}
+
+
+def test_two_apps_deploy_in_parallel(coop, tmp_path, request, local_server):
+    from conftest import remove_stack
+
+    stacks = [f"tpar{i}_{os.getpid()}" for i in range(2)]
+    for s in stacks:
+        request.addfinalizer(lambda s=s: remove_stack(s))
+        new_app(coop, tmp_path, s, "default", web_recipe(free_port()))
+    results = {}
+
+    def run(s):
+        results[s] = coop("app", "deploy", s)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in stacks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.code == 0 for r in results.values()), results
+
+
+def test_ls_status_asks_each_server_once(coop, coop_env, tmp_path, local_server, monkeypatch):
+    from coopcloud.engine.client import EngineClient
+
+    server_dir = tmp_path / "abra" / "servers" / "default"
+    for i in range(30):
+        (server_dir / f"app{i}.example.org.env").write_text(f"TYPE=webapp:1.0.0+1.0.0\nDOMAIN=app{i}.example.org\n")
+    calls = []
+    original = EngineClient._send
+
+    def counting(self, method, path, *args, **kwargs):
+        calls.append((method, path.split("?")[0]))
+        return original(self, method, path, *args, **kwargs)
+
+    monkeypatch.setattr(EngineClient, "_send", counting)
+    r = coop("app", "ls", "--status", "--json")
+    assert r.code == 0, r
+    assert len(json.loads(r.out)) == 30
+    services_calls = [c for c in calls if c[1].endswith("/services")]
+    assert len(services_calls) == 1, calls
+
+
+def test_ls_status_with_an_unreachable_server(coop, coop_env, tmp_path, local_server):
+    (tmp_path / "abra" / "servers" / "default" / "a.example.org.env").write_text("TYPE=webapp\n")
+    gone = tmp_path / "abra" / "servers" / "gone.invalid"
+    gone.mkdir()
+    (gone / "b.example.org.env").write_text("TYPE=webapp\n")
+    r = coop("app", "ls", "--status", "--json")
+    assert r.code == 0, r
+    rows = {x["app"]: x for x in json.loads(r.out)}
+    assert rows["b.example.org"]["status"] == "unknown" and rows["b.example.org"]["error"]
+    assert rows["a.example.org"]["status"] == "undeployed"
