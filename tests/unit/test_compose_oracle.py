@@ -12,6 +12,20 @@ import yaml
 
 from coopcloud.compose import ComposeFile, load
 
+class _OracleLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, minus YAML 1.1's `=` value tag: docker prints `image: =` as a plain string."""
+
+
+_OracleLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:value"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse_docker_output(text: str):
+    return yaml.load(text, Loader=_OracleLoader)
+
+
 DOCKER = shutil.which("docker") or ("/usr/local/bin/docker" if os.path.exists("/usr/local/bin/docker") else None)
 
 
@@ -32,7 +46,7 @@ def oracle(files: list[tuple[str, str]], env: dict[str, str], working_dir: str |
                            env=full_env, cwd=wd)
         if r.returncode != 0:
             return False, r.stderr
-        return True, yaml.safe_load(r.stdout)
+        return True, parse_docker_output(r.stdout)
 
 
 def both(files: list[tuple[str, str]], env: dict[str, str] | None = None):
@@ -60,4 +74,4 @@ def oracle_in(files, env, tmp):
     r = subprocess.run([DOCKER, "stack", "config", *args], capture_output=True, text=True, env=full_env, cwd=tmp)
     if r.returncode != 0:
         return False, r.stderr
-    return True, yaml.safe_load(r.stdout)
+    return True, parse_docker_output(r.stdout)
