@@ -30,7 +30,7 @@ def _imported_by(*argv: str) -> dict:
 
 @pytest.mark.parametrize(
     "argv",
-    [("--help",), ("server", "--help"), ("app", "--help"), ("recipe", "--help"), ("--version",)],
+    [("--help",), ("server", "--help"), ("app", "--help"), ("recipe", "--help"), ("catalogue", "--help"), ("--version",)],
 )
 def test_help_imports_nothing_heavy(argv):
     result = _imported_by(*argv)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from coopcloud.cli.app_inspect import register as register_inspect
+from coopcloud.cli.app_upgrade import register as register_upgrade
 from coopcloud.cli.context import Runtime, pass_runtime
 
 
@@ -397,3 +398,4 @@ def secret_ls(rt: Runtime, app_name: str) -> None:
 
 # The inspection commands (ps, logs, errors, services, restart, run, cp, volume) live in their own module.
 register_inspect(app)
+register_upgrade(app)

@@ -31,7 +31,8 @@ GLOBAL_FLAGS = {
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "server": ("coopcloud.cli.server", "server", "Manage servers (Docker Swarm managers reached over SSH)."),
     "app": ("coopcloud.cli.app", "app", "Create, deploy and inspect apps."),
-    "recipe": ("coopcloud.cli.recipe", "recipe", "Inspect and render recipes."),
+    "recipe": ("coopcloud.cli.recipe", "recipe", "Recipes: render, lint, versions, upgrade, release."),
+    "catalogue": ("coopcloud.cli.catalogue", "catalogue", "The recipe catalogue (recipes.json): sync, generate."),
 }
 
 

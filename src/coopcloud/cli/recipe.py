@@ -43,3 +43,10 @@ def render(rt: Runtime, directory: str, env_path: str, stack: str) -> None:
     import yaml
 
     rt.out.print(yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=100).rstrip())
+
+
+# Commands built in their own modules, each adding itself to this group.
+from coopcloud.cli import recipe_catalogue, recipe_lint, recipe_maint, recipe_versions  # noqa: E402
+
+for _module in (recipe_versions, recipe_catalogue, recipe_lint, recipe_maint):
+    _module.register(recipe)
