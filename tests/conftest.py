@@ -152,3 +152,18 @@ def noswarm_engine_socket() -> str:
     if not _socket_answers(NOSWARM_SOCK):
         require_rig(f"engine without swarm at {NOSWARM_SOCK}")
     return NOSWARM_SOCK
+
+
+@pytest.fixture(params=["local", "ssh"])
+def engine(request):
+    """An EngineClient to the rig's engine, once over the unix socket and once over ssh."""
+    from coopcloud.engine import connect
+
+    if request.param == "local":
+        sock = request.getfixturevalue("local_engine_socket")
+        client = connect(f"unix://{sock}", name="default")
+    else:
+        config = request.getfixturevalue("rig_ssh_config")
+        client = connect("ssh://coop-test", environ={**os.environ, "COOP_SSH_CONFIG": config}, name="coop-test")
+    yield client
+    client.close()
