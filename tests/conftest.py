@@ -141,6 +141,10 @@ def remove_stack(name: str) -> None:
         found = ids(kind, "ls")
         if found:
             subprocess.run(["docker", kind, "rm", *found], capture_output=True)
+    # App secrets made by `coop app secret generate` carry coop.stack, not the stack namespace label.
+    p = subprocess.run(["docker", "secret", "ls", "-q", "--filter", f"label=coop.stack={name}"], capture_output=True, text=True)
+    if p.stdout.split():
+        subprocess.run(["docker", "secret", "rm", *p.stdout.split()], capture_output=True)
 
 
 NOSWARM_SOCK = "/run/coop-rig-noswarm.sock"
