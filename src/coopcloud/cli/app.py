@@ -202,18 +202,19 @@ def deploy(rt: Runtime, app_name: str, version: str | None, chaos: bool, force: 
     from coopcloud.ops.deploy import deploy as run_deploy
     from coopcloud.output.plan import ProgressPrinter, show_plan
 
-    result = run_deploy(
-        rt.settings,
-        rt.servers(),
-        app_name,
-        version=version,
-        chaos=chaos,
-        force=force,
-        dry_run=dry_run,
-        converge=not no_converge_checks,
-        on_plan=lambda r: show_plan(rt.out, r),
-        progress=ProgressPrinter(rt.out),
-    )
+    with ProgressPrinter(rt.out) as progress:
+        result = run_deploy(
+            rt.settings,
+            rt.servers(),
+            app_name,
+            version=version,
+            chaos=chaos,
+            force=force,
+            dry_run=dry_run,
+            converge=not no_converge_checks,
+            on_plan=lambda r: show_plan(rt.out, r),
+            progress=progress,
+        )
     for w in result.warnings:
         rt.out.warn(w)
     if rt.out.json:

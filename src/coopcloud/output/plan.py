@@ -34,13 +34,45 @@ def show_plan(out: Output, result: Any) -> None:
 
 
 class ProgressPrinter:
-    """Prints a service's progress line whenever it changes: readable live and in CI logs alike."""
+    """Convergence progress, per service.
+
+    On a terminal: a table redrawn in place (rich, imported only then). Otherwise: a line whenever a
+    service's state changes, readable in CI logs. Use as a context manager around the wait.
+    """
 
     def __init__(self, out: Output):
         self.out = out
         self.last: dict[str, str] = {}
+        self._live = None
+
+    def __enter__(self) -> "ProgressPrinter":
+        return self
+
+    def _start_live(self) -> None:
+        # Started at the first progress report, so the plan above it prints as plain lines.
+        isatty = getattr(self.out.stderr, "isatty", None)
+        if self._live is None and isatty and isatty() and not self.out.json:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live(console=Console(file=self.out.stderr), refresh_per_second=4, transient=False)
+            self._live.start()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
 
     def __call__(self, progress: list) -> None:
+        self._start_live()
+        if self._live is not None:
+            from rich.table import Table
+
+            table = Table(box=None, show_header=False, pad_edge=False)
+            for p in progress:
+                table.add_row(f"  {p.line()}")
+            self._live.update(table)
+            return
         for p in progress:
             line = p.line()
             if self.last.get(p.name) != line:
