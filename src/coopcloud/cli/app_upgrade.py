@@ -1,9 +1,161 @@
-"""Commands registered onto a group by `register(group)`; filled in by the issue that builds them."""
+"""`coop app upgrade` and `coop app rollback`: move a deployed app to a newer or older release."""
 
 from __future__ import annotations
 
 import click
 
+from coopcloud.cli.context import Runtime, pass_runtime
+
+_HELP_VERSION = "Recipe version: a full tag (1.2.0+3.4.5) or its semver (1.2.0)."
+
 
 def register(group: click.Group) -> None:
     """Add this module's commands to `group`."""
+    group.add_command(upgrade)
+    group.add_command(rollback)
+
+
+def _options(func):
+    func = click.option("--no-converge-checks", is_flag=True, help="Do not wait for the services to run and be healthy.")(func)
+    func = click.option("--dry-run", is_flag=True, help="Show the release notes and the plan; change nothing.")(func)
+    func = click.option("--force", "-f", is_flag=True, help="Do not ask: replace a --chaos deployment, skip the last confirmation.")(func)
+    func = click.argument("version", required=False)(func)
+    func = click.argument("app_name", metavar="APP")(func)
+    return func
+
+
+@click.command("upgrade")
+@_options
+@pass_runtime
+def upgrade(rt: Runtime, app_name: str, version: str | None, force: bool, dry_run: bool, no_converge_checks: bool) -> None:
+    """Upgrade APP to a newer release (VERSION, or pick one; with --no-input the latest).
+
+    The deployed version is read from the server (label coop-cloud.<stack>.version).
+    Shows the release notes of every release crossed, then the plan, then deploys;
+    on success writes TYPE=<recipe>:<version> to the app's env. An older VERSION is
+    refused (use: coop app rollback). An app deployed with --chaos is replaced only
+    after confirmation (or --force). Exit 0 with a note when nothing is newer.
+
+    \b
+    Example:
+      coop app upgrade cloud.example.org            # choose among the newer releases
+      coop app upgrade cloud.example.org --no-input # take the latest release
+      coop app upgrade cloud.example.org 1.2.0      # that release (semver or full tag)
+    """
+    _move(rt, "upgrade", app_name, version, force=force, dry_run=dry_run, converge=not no_converge_checks)
+
+
+@click.command("rollback")
+@_options
+@pass_runtime
+def rollback(rt: Runtime, app_name: str, version: str | None, force: bool, dry_run: bool, no_converge_checks: bool) -> None:
+    """Roll APP back to an older release (VERSION, or pick one; with --no-input the previous one).
+
+    Shows the release notes of the releases being undone (their warnings matter most),
+    then the plan, then deploys; on success writes TYPE=<recipe>:<version> to the app's
+    env. A newer VERSION is refused (use: coop app upgrade). Data is not rolled back:
+    restore a backup if a release migrated it.
+
+    \b
+    Example:
+      coop app rollback cloud.example.org --no-input   # to the previous release
+      coop app rollback cloud.example.org 1.1.0+1.27.2
+    """
+    _move(rt, "rollback", app_name, version, force=force, dry_run=dry_run, converge=not no_converge_checks)
+
+
+class _Declined(Exception):
+    """The operator answered no after seeing the plan."""
+
+
+def _move(rt: Runtime, direction: str, app_name: str, version: str | None, *, force: bool, dry_run: bool, converge: bool) -> None:
+    from coopcloud.ops import upgrade as up
+    from coopcloud.output.plan import ProgressPrinter, show_plan
+
+    pool = rt.servers()
+    move = up.prepare(rt.settings, pool, app_name, direction)
+    for w in move.warnings:
+        rt.out.warn(w)
+    current = move.current
+    if move.deployed.source == "env":
+        why = f"it runs {move.deployed.label}" if move.deployed.label else "it has no version label"
+        rt.out.info(f"app {app_name}: {why}; comparing with the version its env pins, {current.tag}")
+
+    def ask(found):
+        if not rt.out.can_prompt:
+            which = "latest" if direction == "upgrade" else "previous"
+            rt.out.info(f"app {app_name}: no prompt, taking the {which} release {found[0].tag}")
+            return found[0]
+        word = "newer" if direction == "upgrade" else "older"
+        rt.out.info(f"app {app_name} runs {current.tag}; {word} releases:")
+        tag = rt.out.choose(f"{direction} to which version?", [v.tag for v in found], flag=f"a VERSION argument or --no-input")
+        return next(v for v in found if v.tag == tag)
+
+    target = move.select(version, ask=ask)
+    if target is None:
+        word = "newer" if direction == "upgrade" else "older"
+        line = f"app {app_name}: no {word} release than the deployed {current.tag}, nothing to do"
+        if rt.out.json:
+            rt.out.emit_json({"app": app_name, "direction": direction, "deployed": move.deployed.to_json(), "version": current.tag, "applied": False})
+        else:
+            rt.out.print(line)
+        return
+
+    if move.deployed.chaos and not force and not dry_run:
+        chaos = move.deployed.chaos_version or move.deployed.label or "a working tree"
+        question = f"app {app_name} runs a --chaos deployment ({chaos}); replace it with release {target.tag}?"
+        if not rt.out.confirm(question, flag="--force"):
+            rt.out.info(f"app {app_name}: nothing changed")
+            return
+
+    notes = move.release_notes(target)
+    if not rt.out.json:
+        _show_notes(rt, direction, notes)
+
+    def on_plan(result) -> None:
+        show_plan(rt.out, result)
+        if dry_run or force or not rt.out.can_prompt:
+            return
+        if not rt.out.confirm(f"{direction} app {app_name} from {current.tag} to {target.tag}?", flag="--force"):
+            raise _Declined()
+
+    try:
+        result = up.run(
+            rt.settings,
+            pool,
+            move,
+            target,
+            dry_run=dry_run,
+            converge=converge,
+            on_plan=on_plan,
+            progress=ProgressPrinter(rt.out),
+        )
+    except _Declined:
+        rt.out.info(f"app {app_name}: nothing changed")
+        return
+    for w in result.warnings:
+        rt.out.warn(w)
+    if rt.out.json:
+        doc = result.to_json()
+        doc.update(direction=direction, deployed=move.deployed.to_json(), release_notes=[n.to_json() for n in notes])
+        rt.out.emit_json(doc)
+        return
+    if dry_run:
+        rt.out.print(f"app {app_name}: dry run, nothing changed ({direction} {current.tag} -> {target.tag})")
+    else:
+        done = "upgraded" if direction == "upgrade" else "rolled back"
+        rt.out.print(f"app {app_name}: {done} {current.tag} -> {target.tag} on {result.server}")
+
+
+def _show_notes(rt: Runtime, direction: str, notes) -> None:
+    if not notes:
+        return
+    head = "release notes" if direction == "upgrade" else "release notes of the releases being undone"
+    rt.out.info(f"{head}:")
+    for note in notes:
+        rt.out.info(f"== {note.version}")
+        if note.text:
+            for line in note.text.splitlines():
+                rt.out.info(f"   {line}")
+        else:
+            rt.out.info("   (no release notes)")

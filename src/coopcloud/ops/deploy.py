@@ -343,12 +343,14 @@ class DeployResult:
     services: list[str] = field(default_factory=list)
     unpinned: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    previous_version: str | None = None  # the main service's version label before this deploy
 
     def to_json(self) -> dict:
         return {
             "app": self.app,
             "server": self.server,
             "version": self.version,
+            "previous_version": self.previous_version,
             "chaos": self.chaos,
             "plan": self.plan.to_json(),
             "applied": self.applied,
@@ -418,6 +420,7 @@ def deploy(
     progress: Callable[[list], None] | None = None,
     warn: Callable[[str], None] | None = None,
     require_new_version: bool = False,
+    expect_version: str | None = None,
 ) -> DeployResult:
     from coopcloud.ops import converge as conv
     from coopcloud.ops.apps import load_app
@@ -437,8 +440,17 @@ def deploy(
     result = DeployResult(cfg.ref.name, cfg.ref.server, target.version, target.chaos, plan, False, [], pre.unpinned, warnings)
 
     live_main = pre.live.get(main)
-    if live_main is not None and not force and not dry_run:
+    live_version = None
+    if live_main is not None:
         live_version = ((live_main.get("Spec") or {}).get("Labels") or {}).get(f"coop-cloud.{rendered.stack}.version")
+    result.previous_version = live_version
+    if expect_version is not None and live_version != expect_version:
+        # upgrade/rollback chose from what ran when they asked; someone deployed since
+        raise Conflict(
+            f"app {cfg.ref.name} changed meanwhile: it now runs {live_version or 'nothing'}, not {expect_version}",
+            hint="run the command again",
+        )
+    if live_main is not None and not force and not dry_run:
         if live_version == target.version or require_new_version:
             raise Conflict(
                 f"app {cfg.ref.name} is already deployed at {live_version or 'an unknown version'}",

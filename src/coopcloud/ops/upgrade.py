@@ -1,0 +1,432 @@
+"""Move a deployed app between recipe releases (upgrade, rollback); list a recipe's versions and images.
+
+What runs now is read from the live app service's label ``coop-cloud.<stack>.version``
+(DESIGN.md §3.6). When that label is not a release (a ``--chaos`` deploy labels the commit,
+a ``docker stack deploy`` sets none), the version pinned in the env
+(``TYPE=<recipe>:<version>``) stands in for it. An app with no services is not deployed:
+upgrade and rollback refuse it and name ``coop app deploy``.
+
+The choice, as abra makes it:
+
+* VERSION given: a full tag or a bare semver (`resolve_version`); an upgrade to an older
+  or equal version, or a rollback to a newer one, is refused naming the right command;
+* no VERSION: the newer (upgrade) or older (rollback) releases, newest first; the user
+  picks one, or without a prompt (``--no-input``, no TTY) the first is taken: the latest
+  release for an upgrade, the previous one for a rollback. Pre-releases are offered only
+  to an app that runs one (naming one explicitly always works).
+
+Release notes (``release/<version>``, read from each version's own git tree) shown before
+the move are those of the releases the app crosses: for an upgrade, every version after the
+deployed one up to the target; for a rollback, the versions being undone (after the target
+up to the deployed one), newest first — their notes are where a maintainer warns that a
+release cannot be rolled back (a migrated database).
+
+    >>> from coopcloud.domain.version import parse_version as v
+    >>> vs = [v("1.0.0+1.0.0"), v("1.1.0+1.1.0"), v("2.0.0+2.0.0")]
+    >>> [c.tag for c in candidates(vs, vs[0], UPGRADE)]
+    ['2.0.0+2.0.0', '1.1.0+1.1.0']
+    >>> [c.tag for c in candidates(vs, vs[2], ROLLBACK)]
+    ['1.1.0+1.1.0', '1.0.0+1.0.0']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from coopcloud.domain.version import Version
+from coopcloud.errors import Conflict, InvalidError, NotFound, RecipeError, UsageError
+from coopcloud.settings import Settings
+
+UPGRADE = "upgrade"
+ROLLBACK = "rollback"
+_OTHER = {UPGRADE: ROLLBACK, ROLLBACK: UPGRADE}
+
+
+# -- what runs now ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """The app as the server runs it, from its main service's coop-cloud labels."""
+
+    label: str | None  # coop-cloud.<stack>.version as found (a release, a commit, or None)
+    version: Version | None  # the release upgrade/rollback compares against
+    source: str  # "label", "env" (the version pinned in the app env) or "unknown"
+    chaos: bool
+    chaos_version: str | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "label": self.label,
+            "version": self.version.tag if self.version else None,
+            "source": self.source,
+            "chaos": self.chaos,
+            "chaos_version": self.chaos_version,
+        }
+
+
+def current_version(label: str | None, pinned: str | None, versions: Sequence[Version] = ()) -> tuple[Version | None, str]:
+    """(the release an app runs, where that came from). Pure.
+
+    The label wins when it is a version (matched to a known tag when one has the same
+    semver; a tag the local clone lacks still compares by semver); else the pinned
+    version; else ``(None, "unknown")``.
+    """
+    for raw, source in ((label, "label"), (pinned, "env")):
+        if not raw:
+            continue
+        found = _as_version(raw, versions)
+        if found is not None:
+            return found, source
+    return None, "unknown"
+
+
+def _as_version(raw: str, versions: Sequence[Version]) -> Version | None:
+    from coopcloud.domain.version import parse_version
+
+    for v in versions:
+        if v.tag == raw:
+            return v
+    try:
+        parsed = parse_version(raw)
+    except RecipeError:
+        return None
+    same = [v for v in versions if v.sort_key() == parsed.sort_key() and v.upstream == parsed.upstream]
+    return same[0] if len(same) == 1 else parsed
+
+
+def read_deployed(client: Any, cfg: Any, versions: Sequence[Version]) -> Deployed:
+    """Ask the server what the app runs; NotFound naming `coop app deploy` when it runs nothing."""
+    from coopcloud.ops.apps import STACK_LABEL
+    from coopcloud.ops.deploy import main_service
+
+    stack, app = cfg.ref.stack_name, cfg.ref.name
+    services = {s["Spec"]["Name"]: s for s in client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})}
+    if not services:
+        raise NotFound(f"app {app} is not deployed on {cfg.ref.server}", hint=f"deploy it first: coop app deploy {app}")
+    labels = services[main_service(stack, services)]["Spec"].get("Labels") or {}
+    label = labels.get(f"coop-cloud.{stack}.version") or None
+    version, source = current_version(label, cfg.pinned_version, versions)
+    return Deployed(
+        label=label,
+        version=version,
+        source=source,
+        chaos=labels.get(f"coop-cloud.{stack}.chaos") == "true",
+        chaos_version=labels.get(f"coop-cloud.{stack}.chaos-version") or None,
+    )
+
+
+# -- choosing the target (pure) -----------------------------------------------------------------
+
+
+def candidates(versions: Sequence[Version], current: Version, direction: str) -> list[Version]:
+    """Releases newer (upgrade) or older (rollback) than `current`, newest first.
+
+    Pre-releases only when `current` is one. The first is the default choice: the latest
+    release for an upgrade, the previous one for a rollback.
+    """
+    if direction == UPGRADE:
+        pool = [v for v in versions if v > current]
+    elif direction == ROLLBACK:
+        pool = [v for v in versions if v < current]
+    else:  # pragma: no cover - a programming error
+        raise ValueError(direction)
+    pool = [v for v in pool if current.is_prerelease or not v.is_prerelease]
+    return sorted(pool, key=lambda v: (v.sort_key(), v.tag), reverse=True)
+
+
+def check_target(app: str, current: Version, target: Version, direction: str) -> None:
+    """Refuse a move in the wrong direction (UsageError) or to the deployed version (Conflict)."""
+    if target.sort_key() == current.sort_key():
+        raise Conflict(
+            f"app {app} is already deployed at {current.tag}",
+            hint=f"to redeploy it, run: coop app deploy {app} --force",
+        )
+    if direction == UPGRADE and target < current:
+        raise UsageError(
+            f"app {app}: {target.tag} is older than the deployed {current.tag}",
+            hint=f"run: coop app rollback {app} {target.tag}",
+        )
+    if direction == ROLLBACK and target > current:
+        raise UsageError(
+            f"app {app}: {target.tag} is newer than the deployed {current.tag}",
+            hint=f"run: coop app upgrade {app} {target.tag}",
+        )
+
+
+def select(
+    versions: Sequence[Version],
+    current: Version,
+    direction: str,
+    wanted: str | None,
+    *,
+    app: str,
+    ask: Callable[[list[Version]], Version] | None = None,
+) -> Version | None:
+    """The version to move to, or None when there is nothing newer (older).
+
+    `wanted` (a tag or bare semver) is resolved and checked; otherwise `ask` picks among
+    the candidates (newest first), and without `ask` the first candidate is taken.
+    """
+    from coopcloud.domain.version import resolve_version
+
+    if wanted:
+        target = resolve_version(versions, wanted)
+        check_target(app, current, target, direction)
+        return target
+    found = candidates(versions, current, direction)
+    if not found:
+        return None
+    return ask(found) if ask else found[0]
+
+
+def crossed(versions: Sequence[Version], current: Version, target: Version) -> list[Version]:
+    """The releases a move crosses, in the order they are crossed.
+
+    Upgrade: after `current` up to `target`, oldest first. Rollback: after `target` up to
+    `current`, newest first (the releases being undone).
+    """
+    if target > current:
+        return sorted((v for v in versions if current < v <= target), key=lambda v: (v.sort_key(), v.tag))
+    return sorted((v for v in versions if target < v <= current), key=lambda v: (v.sort_key(), v.tag), reverse=True)
+
+
+# -- the move -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseNote:
+    version: str
+    text: str | None  # None: the release has no notes
+
+    def to_json(self) -> dict:
+        return {"version": self.version, "notes": self.text}
+
+
+@dataclass
+class Move:
+    """An upgrade or rollback being prepared: the app, what runs, and what it could move to."""
+
+    cfg: Any  # AppConfig
+    direction: str
+    deployed: Deployed
+    recipe_path: Path
+    versions: list[Version]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def app(self) -> str:
+        return self.cfg.ref.name
+
+    @property
+    def current(self) -> Version:
+        assert self.deployed.version is not None
+        return self.deployed.version
+
+    @property
+    def candidates(self) -> list[Version]:
+        return candidates(self.versions, self.current, self.direction)
+
+    def select(self, wanted: str | None, ask: Callable[[list[Version]], Version] | None = None) -> Version | None:
+        return select(self.versions, self.current, self.direction, wanted, app=self.app, ask=ask)
+
+    def release_notes(self, target: Version) -> list[ReleaseNote]:
+        """Notes of every release crossed, each read from its own tag's tree."""
+        from coopcloud.domain.recipe import Recipe
+        from coopcloud.gitops import GitRepo
+
+        repo = GitRepo(self.recipe_path)
+        notes = []
+        for v in crossed(self.versions, self.current, target):
+            recipe = Recipe.from_git(repo, v.tag, self.cfg.recipe)
+            text = recipe.release_notes(v.tag)
+            if text is None and v.semver != v.tag:
+                text = recipe.release_notes(v.semver)
+            notes.append(ReleaseNote(v.tag, text.strip() if text else None))
+        return notes
+
+
+def prepare(settings: Settings, pool: Any, app_name: str, direction: str) -> Move:
+    """Everything upgrade/rollback needs before choosing: refuses undeployed apps and unknown versions."""
+    from coopcloud.ops.apps import load_app
+    from coopcloud.ops.deploy import recipe_dir, releases
+
+    cfg = load_app(settings, app_name)
+    path = recipe_dir(settings, cfg.recipe)
+    versions, warnings = releases(path)
+    deployed = read_deployed(pool.client(cfg.ref.server), cfg, versions)
+    if not versions:
+        raise NotFound(
+            f"app {app_name}: recipe {cfg.recipe} has no releases (annotated tags <semver>+<image-tag>)",
+            hint=f"deploy its working tree with: coop app deploy {app_name} --chaos",
+        )
+    if deployed.version is None:
+        what = f"its version label is {deployed.label!r}" if deployed.label else "it has no version label"
+        raise InvalidError(
+            f"app {app_name}: the deployed release is unknown ({what} and the env pins no version)",
+            hint=f"deploy a release by name: coop app deploy {app_name} VERSION --force",
+        )
+    return Move(cfg, direction, deployed, path, versions, warnings)
+
+
+def run(
+    settings: Settings,
+    pool: Any,
+    move: Move,
+    target: Version,
+    **deploy_options: Any,
+) -> Any:
+    """Deploy `target` through the deploy pipeline (which writes TYPE=<recipe>:<version> on success).
+
+    Refused (Conflict) if the app's version label changed since `prepare` read it:
+    another operator deployed meanwhile.
+    """
+    from coopcloud.ops.deploy import deploy
+
+    return deploy(settings, pool, move.app, version=target.tag, expect_version=move.deployed.label, **deploy_options)
+
+
+# -- recipe versions: each release's services, images, tags and digests -------------------------
+
+
+@dataclass(frozen=True)
+class ServiceImage:
+    service: str
+    image: str  # familiar form: "nginx", "bitnami/redis", "127.0.0.1:5000/coop-test/web"
+    tag: str | None
+    digest: str | None  # "sha256:…" from the registry; None offline or when it gave none
+
+    def to_json(self) -> dict:
+        return {"image": self.image, "tag": self.tag, "digest": self.digest}
+
+
+@dataclass
+class VersionImages:
+    version: str
+    services: list[ServiceImage] = field(default_factory=list)
+    error: str | None = None  # this release could not be rendered
+
+    def to_json(self) -> dict:
+        doc: dict[str, Any] = {"version": self.version, "services": {s.service: s.to_json() for s in self.services}}
+        if self.error:
+            doc["error"] = self.error
+        return doc
+
+
+def split_image(ref: str) -> tuple[str, str | None, str | None]:
+    """``(image, tag, digest)`` of an image reference, in the familiar form docker prints.
+
+    >>> split_image("127.0.0.1:5000/coop-test/web:1.0.0")
+    ('127.0.0.1:5000/coop-test/web', '1.0.0', None)
+    >>> split_image("docker.io/library/nginx")
+    ('nginx', 'latest', None)
+    """
+    from coopcloud.swarm.units import tagged_image
+
+    full = tagged_image(ref)
+    digest = None
+    if "@" in full:
+        full, digest = full.split("@", 1)
+    name, tag = full, None
+    colon = full.rfind(":")
+    if colon > full.rfind("/"):
+        name, tag = full[:colon], full[colon + 1 :]
+    return name, tag, digest
+
+
+def locate_recipe(settings: Settings, recipe: str) -> tuple[str, Path]:
+    """(name, folder) of RECIPE: a folder under $ABRA_DIR/recipes, or a path to one."""
+    local = Path(recipe).expanduser()
+    if ("/" in recipe or recipe.startswith(".")) and local.is_dir():
+        return local.resolve().name, local
+    path = settings.recipes_dir / recipe
+    if not path.is_dir():
+        raise NotFound(f"recipe {recipe} is not in {settings.recipes_dir}", hint="give a path to the recipe, or clone it there")
+    return recipe, path
+
+
+def service_images(recipe: Any) -> list[ServiceImage]:
+    """Images of a recipe's services as an app made from its .env.sample would run them.
+
+    DOMAIN=<recipe>.example.com (the app name, so STACK_NAME follows); compose files from the
+    sample's COMPOSE_FILE. Digests are not looked up here.
+    """
+    from coopcloud.domain.app import AppRef
+    from coopcloud.domain.envfile import EnvFile
+    from coopcloud.ops.render import render
+
+    sample = recipe.env_sample()
+    if sample is None:
+        raise RecipeError(f"recipe {recipe.name} ({recipe.source.description}) has no .env.sample")
+    env = EnvFile.parse(sample, name=f"{recipe.name}/.env.sample")
+    domain = f"{recipe.name}.example.com"
+    env.set("DOMAIN", domain)
+    rendered = render(recipe, AppRef("default", domain), env, warn=lambda _: None)
+    found = []
+    for service, body in sorted((rendered.model.get("services") or {}).items()):
+        image = (body or {}).get("image")
+        if not image:
+            continue
+        name, tag, digest = split_image(str(image))
+        found.append(ServiceImage(service, name, tag, digest))
+    return found
+
+
+def registry_digester(settings: Settings) -> Callable[[str], str | None] | None:
+    """`image ref -> digest` from the registry, or None (offline, or no registry client yet).
+
+    TODO(issue 5): return the registry client's ``digest`` once ``coopcloud.registry`` lands;
+    until then digests are reported as null, as with --offline.
+    """
+    if settings.offline:
+        return None
+    return None
+
+
+def recipe_versions(
+    settings: Settings,
+    recipe: str,
+    *,
+    digest: Callable[[str], str | None] | None = None,
+) -> tuple[str, list[VersionImages], list[str]]:
+    """(recipe name, its releases oldest first with their services' images, warnings).
+
+    Ignored tags (lightweight, malformed) and duplicate versions are warnings. A release
+    that cannot be rendered carries its error instead of images; the others are still listed.
+    `digest(image_ref)` fills digests (once per reference); without it they are None.
+    """
+    from coopcloud.domain.recipe import Recipe
+    from coopcloud.gitops import GitRepo
+    from coopcloud.ops.deploy import releases
+
+    name, path = locate_recipe(settings, recipe)
+    repo = GitRepo(path)
+    if not repo.is_repo():
+        raise RecipeError(f"recipe {name} at {path} is not a git repository, so it has no versions")
+    versions, warnings = releases(path)
+    cache: dict[str, str | None] = {}
+    out = []
+    for v in versions:
+        try:
+            images = service_images(Recipe.from_git(repo, v.tag, name))
+        except (RecipeError, InvalidError, NotFound) as exc:
+            out.append(VersionImages(v.tag, error=str(exc)))
+            continue
+        if digest is not None:
+            filled = []
+            for img in images:
+                if img.digest is None:
+                    ref = f"{img.image}:{img.tag}" if img.tag else img.image
+                    if ref not in cache:
+                        try:
+                            cache[ref] = digest(ref)
+                        except Exception as exc:  # a registry that does not answer: keep listing
+                            cache[ref] = None
+                            warnings.append(f"no digest for {ref}: {exc}")
+                    img = ServiceImage(img.service, img.image, img.tag, cache[ref])
+                filled.append(img)
+            images = filled
+        out.append(VersionImages(v.tag, images))
+    return name, out, warnings
