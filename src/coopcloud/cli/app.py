@@ -324,7 +324,7 @@ def secret_generate(rt: Runtime, app_name: str, name: str | None, version: str |
     if bool(name) == all_:
         raise UsageError("give a secret NAME (and VERSION) or --all", hint=f"see: coop app secret ls {app_name}")
     cfg, declared = _secrets_context(rt, app_name)
-    chosen = sec.select(declared, app_name, name, version)
+    chosen = sec.select(declared, app_name, cfg.ref.stack_name, name, version)
     generated = sec.generate(rt.servers().client(cfg.ref.server), app_name, cfg.ref.stack_name, chosen)
     if rt.out.json:
         rt.out.emit_json([dict(s.to_json(), value=v) for s, v in generated])
@@ -353,7 +353,7 @@ def secret_insert(rt: Runtime, app_name: str, name: str, version: str, value: st
             raise NeedsInput(f"secret {name} needs a value", hint="pass VALUE or --file")
         value = click.prompt(f"value for {name} ({version})", hide_input=True, err=True)
     cfg, declared = _secrets_context(rt, app_name)
-    [chosen] = sec.select(declared, app_name, name, version)
+    [chosen] = sec.select(declared, app_name, cfg.ref.stack_name, name, version)
     sec.create(rt.servers().client(cfg.ref.server), app_name, cfg.ref.stack_name, chosen, value)
     rt.out.print(f"secret {name} ({version}) stored as {chosen.remote}")
 
@@ -371,7 +371,7 @@ def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool) -> None:
     if bool(name) == all_:
         raise UsageError("give a secret NAME or --all")
     cfg, declared = _secrets_context(rt, app_name)
-    chosen = sec.select(declared, app_name, name, None)
+    chosen = sec.select(declared, app_name, cfg.ref.stack_name, name, None)
     removed = sec.remove(rt.servers().client(cfg.ref.server), app_name, cfg.ref.stack_name, chosen, all_versions=True)
     if rt.out.json:
         rt.out.emit_json(removed)

@@ -77,7 +77,7 @@ def with_presence(client: Any, secrets: list[AppSecret]) -> list[AppSecret]:
     return [AppSecret(**{**s.__dict__, "present": s.remote in names}) for s in secrets]
 
 
-def select(secrets: list[AppSecret], app: str, name: str | None, version: str | None) -> list[AppSecret]:
+def select(secrets: list[AppSecret], app: str, stack: str, name: str | None, version: str | None) -> list[AppSecret]:
     if name is None:
         return secrets
     chosen = [s for s in secrets if s.name == name]
@@ -85,7 +85,7 @@ def select(secrets: list[AppSecret], app: str, name: str | None, version: str | 
         known = ", ".join(s.name for s in secrets) or "none"
         raise NotFound(f"app {app} declares no secret {name} (declared: {known})", hint=f"see: coop app secret ls {app}")
     if version is not None:
-        chosen = [AppSecret(**{**s.__dict__, "version": version, "remote": remote_name(s.remote.rsplit("_", 2)[0], s.name, version)}) for s in chosen]
+        chosen = [AppSecret(**{**s.__dict__, "version": version, "remote": remote_name(stack, s.name, version)}) for s in chosen]
     return chosen
 
 

@@ -1,0 +1,112 @@
+"""More of issue 4 on the real swarm: secrets by hand, chaos deploys, a swarm-side rollback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from recipe_factory import commit, make_recipe_repo
+from test_app_flow import free_port, new_app, one_error_line, secret_names, web_recipe
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def local_server(coop, local_engine_socket, registry):
+    assert coop("server", "add", "--local").code == 0
+    return "default"
+
+
+def service_labels(stack: str) -> dict:
+    out = subprocess.run(["docker", "service", "inspect", f"{stack}_app", "--format", "{{json .Spec.Labels}}"],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)
+
+
+def test_secrets_by_hand(coop, tmp_path, stack_name, local_server):
+    files = web_recipe(free_port())
+    files[".env.sample"] += "SECRET_SMTP_PASSWORD_VERSION=v1 # generate=false\nSECRET_TOKEN_VERSION=v2\n"
+    repo = make_recipe_repo(tmp_path / "recipe", files, [("1.0.0+1.0.0", {})])
+    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org", "--name", stack_name)
+    assert r.code == 0, r
+
+    r = coop("app", "secret", "generate", stack_name, "--all", "--json")
+    assert r.code == 0, r
+    rows = {x["name"]: x for x in json.loads(r.out)}
+    assert len(rows["api_key"]["value"]) == 24
+    assert rows["smtp_password"]["value"] is None and rows["smtp_password"]["generate"] is False
+    assert len(rows["token"]["value"].split("-")) == 6  # no length hint: a passphrase of words
+    assert secret_names(stack_name) == sorted([f"{stack_name}_api_key_v1", f"{stack_name}_token_v2"])
+
+    # Generating again keeps what is there and shows no value.
+    r = coop("app", "secret", "generate", stack_name, "api_key", "v1")
+    assert r.code == 0 and rows["api_key"]["value"] not in r.out + r.err and "kept" in r.err
+
+    r = coop("app", "secret", "insert", stack_name, "smtp_password", "v1", "s3cret-value")
+    assert r.code == 0, r
+    assert "s3cret-value" not in r.out + r.err
+    r = coop("app", "secret", "insert", stack_name, "smtp_password", "v1", "again")
+    assert r.code == 10 and "already exists" in one_error_line(r.err)
+
+    r = coop("app", "secret", "ls", stack_name, "--json")
+    assert {x["name"]: x["present"] for x in json.loads(r.out)} == {"api_key": True, "smtp_password": True, "token": True}
+
+    r = coop("app", "secret", "rm", stack_name, "token")
+    assert r.code == 0 and f"{stack_name}_token_v2" in r.out
+    assert f"{stack_name}_token_v2" not in secret_names(stack_name)
+
+    r = coop("app", "secret", "generate", stack_name, "nosuch", "v1")
+    assert r.code == 3 and "declares no secret nosuch" in one_error_line(r.err)
+
+
+def test_secret_name_over_dockers_limit_is_refused_before_anything(coop, tmp_path, local_server):
+    name = "n" * 60  # + "_api_key_v1": 71 characters
+    new_repo = make_recipe_repo(tmp_path / "recipe", web_recipe(free_port()), [("1.0.0+1.0.0", {})])
+    assert coop("app", "new", str(new_repo), "--server", "default", "--domain", "x.org", "--name", name).code == 0
+    r = coop("app", "secret", "generate", name, "--all")
+    assert r.code == 4 and "over Docker's limit of 64" in one_error_line(r.err)
+    assert secret_names(name) == []
+
+
+def test_chaos_deploy_of_a_dirty_tree_and_unreleased_recipe(coop, tmp_path, stack_name, local_server):
+    port = free_port()
+    repo = make_recipe_repo(tmp_path / "recipe", web_recipe(port), [])  # no release at all
+    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org",
+             "--name", stack_name, "--secrets")
+    assert r.code == 0, r
+    head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout[:8]
+    r = coop("app", "deploy", stack_name)  # no releases: the latest commit, labelled chaos
+    assert r.code == 0, r
+    labels = service_labels(stack_name)
+    assert labels[f"coop-cloud.{stack_name}.chaos"] == "true"
+    assert labels[f"coop-cloud.{stack_name}.chaos-version"] == head
+
+    (repo / "motd.txt").write_text("uncommitted\n")  # dirty tree, and an untracked file
+    (repo / "notes.txt").write_text("scratch\n")
+    env = tmp_path / "abra" / "servers" / "default" / f"{stack_name}.env"
+    env.write_text(env.read_text().replace("MOTD_VERSION", "X") + "MOTD_VERSION=v2\n")
+    r = coop("app", "deploy", stack_name, "--chaos", "--force")
+    assert r.code == 0, r
+    assert service_labels(stack_name)[f"coop-cloud.{stack_name}.chaos-version"] == f"{head}+U"
+    r = coop("app", "ls", "--status", "--json")
+    row = [x for x in json.loads(r.out) if x["app"] == stack_name][0]
+    assert row["chaos"] is True
+
+
+def test_swarm_side_rollback_is_a_failure(coop, tmp_path, stack_name, local_server):
+    port = free_port()
+    good = web_recipe(port)
+    bad_compose = good["compose.yml"].replace(
+        "    deploy:\n", "    deploy:\n      update_config:\n        failure_action: rollback\n        monitor: 5s\n"
+    ).replace('"echo | nc -w 1 127.0.0.1 8080"', '"exit 1"')
+    tags = [("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", {"compose.yml": bad_compose})]
+    new_app(coop, tmp_path, stack_name, "default", good, tags=tags)
+    assert coop("app", "deploy", stack_name, "1.0.0+1.0.0").code == 0
+    r = coop("app", "deploy", stack_name, "1.1.0+1.0.0")
+    assert r.code == 7, r
+    line = one_error_line(r.err)
+    assert "rollback" in line
+    env = (tmp_path / "abra" / "servers" / "default" / f"{stack_name}.env").read_text()
+    assert f"TYPE=recipe-{stack_name}:1.0.0+1.0.0" in env  # a failed deploy does not record the new version
