@@ -58,7 +58,7 @@ def test_parse_image_ref(text, domain, path, tag, digest, api):
 def test_reference_strings_and_schemes():
     ref = parse_image_ref("nginx:1.27")
     assert str(ref) == "docker.io/library/nginx:1.27"
-    assert ref.familiar() == "nginx:1.27"
+    assert ref.familiar() == "nginx:1.27" and ref.familiar_name == "nginx"
     assert ref.scheme == "https" and ref.base_url == "https://registry-1.docker.io"
     assert parse_image_ref("user/app").familiar() == "user/app:latest"
     local = parse_image_ref("127.0.0.1:5000/coop-test/web:1.0.0")

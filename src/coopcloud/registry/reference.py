@@ -69,14 +69,17 @@ class ImageRef:
     def base_url(self) -> str:
         return f"{self.scheme}://{self.api_host}"
 
-    def familiar(self) -> str:
-        """The short form docker shows: `nginx:1.27`, `user/app:1`, `ghcr.io/o/app:1`."""
+    @property
+    def familiar_name(self) -> str:
+        """The short repository name docker shows: `nginx`, `user/app`, `ghcr.io/o/app`."""
         path = self.path
         if self.domain == DEFAULT_DOMAIN:
-            name = path[len("library/"):] if path.startswith("library/") and path.count("/") == 1 else path
-        else:
-            name = f"{self.domain}/{path}"
-        return name + self._suffix()
+            return path[len("library/"):] if path.startswith("library/") and path.count("/") == 1 else path
+        return f"{self.domain}/{path}"
+
+    def familiar(self) -> str:
+        """The short form docker shows: `nginx:1.27`, `user/app:1`, `ghcr.io/o/app:1`."""
+        return self.familiar_name + self._suffix()
 
     def with_tag(self, tag: str) -> "ImageRef":
         return ImageRef(self.domain, self.path, tag, None)
