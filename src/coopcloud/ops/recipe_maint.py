@@ -55,6 +55,7 @@ from coopcloud.settings import Settings
 
 MAIN_SERVICE = "app"
 _COMPOSE_RE = re.compile(r"compose(\.[^/]+)?\.ya?ml")
+_PROPS_RE = re.compile(r"(?:[&!][^\s]*\s+)+")
 _TAG_OK = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
@@ -167,7 +168,11 @@ def _site(text: str, file: str, service: str, node: Any, line: int) -> ImageSite
     if is_floating(ref.tag):
         return ImageSite(**base, name=name, tag=ref.tag, note=f"tag {ref.tag!r} floats or is not a version: pin a version tag first")
     # The tag's place in the text: after the opening quote (if any) and `name:`.
-    start = node.start_mark.index + (1 if node.style in ("'", '"') else 0)
+    start = node.start_mark.index
+    props = _PROPS_RE.match(text, start)  # an anchor or tag before the value: `&img nginx:1.2`
+    if props:
+        start = props.end()
+    start += 1 if node.style in ("'", '"') else 0
     head = ref.name + ":"
     offset = start + len(head)
     end = offset + len(ref.tag)
