@@ -1,0 +1,79 @@
+"""Small pure helpers the rules share: image references, ``$VAR`` references, walking YAML."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+# docker/cli's template pattern (see coopcloud.compose.interpolate): $$, $NAME, ${NAME...}
+_SUBST = r"[_a-z][_a-z0-9]*(?::?[-?][^}]*)?"
+_VAR_RE = re.compile(rf"\$(?i:(?P<escaped>\$)|(?P<named>{_SUBST})|{{(?P<braced>{_SUBST})}})")
+_NAME_RE = re.compile(r"[_A-Za-z][_A-Za-z0-9]*")
+
+
+class VarRef(NamedTuple):
+    name: str
+    default: str | None  # the text after :- or -, None when there is no default
+    required: bool  # ${NAME:?msg} / ${NAME?msg}
+
+
+def var_refs(text: str) -> list[VarRef]:
+    """The variables a compose string interpolates: ``"${A:-x}/$$B/$C"`` -> A (default x), C."""
+    refs = []
+    for m in _VAR_RE.finditer(text):
+        sub = m["named"] or m["braced"]
+        if not sub:
+            continue
+        name = _NAME_RE.match(sub)[0]  # type: ignore[index]
+        rest = sub[len(name):]
+        default = None
+        if rest.startswith(":-"):
+            default = rest[2:]
+        elif rest.startswith("-"):
+            default = rest[1:]
+        refs.append(VarRef(name, default, rest.startswith((":?", "?"))))
+    return refs
+
+
+def strings(node: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+    """Every string value in a parsed YAML document (keys are not interpolated, so skipped)."""
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            yield from strings(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from strings(v, (*path, i))
+
+
+class ImageRef(NamedTuple):
+    name: str
+    tag: str | None
+    digest: str | None
+
+
+def split_image(ref: str) -> ImageRef:
+    """``ghcr.io:443/org/app:1.2@sha256:..`` -> (``ghcr.io:443/org/app``, ``1.2``, ``sha256:..``)."""
+    digest = None
+    if "@" in ref:
+        ref, digest = ref.split("@", 1)
+    name, tag = ref, None
+    colon = ref.rfind(":")
+    if colon > ref.rfind("/"):
+        name, tag = ref[:colon], ref[colon + 1:]
+    return ImageRef(name, tag or None, digest or None)
+
+
+def env_items(environment: Any) -> Iterator[tuple[str, str | None]]:
+    """(key, value) of a raw compose ``environment:`` (list ``K=V`` / ``K`` or mapping)."""
+    if isinstance(environment, dict):
+        for k, v in environment.items():
+            yield str(k), None if v is None else str(v)
+    elif isinstance(environment, list):
+        for item in environment:
+            if not isinstance(item, str):
+                continue
+            key, sep, value = item.partition("=")
+            yield key, value if sep else None
