@@ -355,3 +355,8 @@ def test_shared_between_threads(fake, tmp_path):
         got = list(pool.map(client.digest, refs))
     assert got == [_sha(reg.manifests["team/app"][r.rsplit(":", 1)[1]]) for r in refs]
     assert client.requests == len(reg.log)
+    # one token for all threads; each tag asked at most twice (before and after the token)
+    assert len(reg.token_queries) == 1
+    heads = [p for m, p, _ in reg.log if m == "HEAD"]
+    assert sorted(set(heads)) == sorted(f"/v2/team/app/manifests/{t}" for t in ("1.0", "1.1", "2.0", "3.0", "latest"))
+    assert all(heads.count(h) <= 2 for h in heads)

@@ -44,9 +44,13 @@ def sync(rt: Runtime, url: str | None, git_repo: str | None) -> None:
         return
     if result.fetched:
         state = "updated" if result.changed else "unchanged"
-        rt.out.print(f"catalogue {state}: {result.recipes} recipes from {result.source} -> {result.path}")
+        rt.out.print(f"catalogue {state}: {_recipes(result.recipes)} from {result.source} -> {result.path}")
     else:
-        rt.out.print(f"catalogue: {result.recipes} recipes (last copy) at {result.path}")
+        rt.out.print(f"catalogue: {_recipes(result.recipes)} (last copy) at {result.path}")
+
+
+def _recipes(n: int) -> str:
+    return f"{n} recipe{'' if n == 1 else 's'}"
 
 
 @catalogue.command("generate")
@@ -101,8 +105,9 @@ def generate(rt: Runtime, recipes: tuple[str, ...], recipes_dir: str | None, out
     elif rt.out.json:
         rt.out.emit_json(report.to_json())
     else:
+        n = len(report.catalogue)
         rt.out.print(
-            f"catalogue: {len(report.catalogue)} recipes written to {report.output} "
+            f"catalogue: {n} recipe{'' if n == 1 else 's'} written to {report.output} "
             f"({report.versions_resolved} releases resolved, {report.versions_cached} cached, "
             f"{report.registry_requests} registry requests)"
         )

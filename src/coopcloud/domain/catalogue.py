@@ -287,6 +287,8 @@ def catalogue_from_json(doc: Any, *, source: str = "recipes.json") -> Catalogue:
     cat = Catalogue()
     if isinstance(doc, Mapping):
         for name, obj in doc.items():
+            if not isinstance(obj, Mapping):
+                raise CatalogueError(f"catalogue {source}: entry {name!r} is not an object")
             cat.add(RecipeMeta.from_json(str(name), obj))
     elif isinstance(doc, list):
         for obj in doc:

@@ -280,7 +280,7 @@ def sync(
         if before is None:
             if offline:
                 raise NotFound(f"no catalogue at {path} yet, and --offline forbids fetching it",
-                               hint="run: coop catalogue sync") from None
+                               hint="run coop catalogue sync without --offline") from None
             raise CatalogueUnreachable(f"catalogue {source}: {exc}; there is no earlier copy at {path}",
                                        hint="check the network or the address (--url, --git, $COOP_CATALOGUE_URL)") from None
         cat = parse_catalogue(before, source=str(path))
@@ -296,7 +296,7 @@ def _age(path: Path) -> str:
     import datetime
 
     when = datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.timezone.utc)
-    return f"{path}, fetched {when:%Y-%m-%d %H:%M} UTC"
+    return f"{path}, written {when:%Y-%m-%d %H:%M} UTC"
 
 
 def _fetch_url(url: str) -> bytes:
@@ -461,7 +461,7 @@ def generate(
                 if name in previous:
                     report.catalogue.add(previous[name])
                     report.kept.append(name)
-            progress(f"{name}: error: {exc}")
+            progress(f"{name}: failed")
             return
         with lock:
             report.catalogue.add(meta)
@@ -549,20 +549,25 @@ def _generate_recipe(
     cache = _read_cache(cache_file) if use_cache else {}
     new_cache: dict[str, Any] = {}
     cached = resolved = 0
-    for version in versions:
-        commit = commits[version.tag]
-        hit = cache.get(version.tag)
-        if isinstance(hit, dict) and hit.get("commit") == commit and isinstance(hit.get("services"), dict):
-            services = {s: ServiceImage.from_json(v) for s, v in hit["services"].items()}
-            cached += 1
-        else:
-            services = _resolve_version(name, repo, version.tag, registry)
-            resolved += 1
-        meta.versions.append(RecipeVersion(version.tag, services))
-        new_cache[version.tag] = {"commit": commit,
-                                  "services": {s: services[s].to_json() for s in sorted(services)}}
-    if resolved or set(new_cache) != set(cache):
-        _write_cache(cache_file, new_cache)
+    try:
+        for version in versions:
+            commit = commits[version.tag]
+            hit = cache.get(version.tag)
+            if isinstance(hit, dict) and hit.get("commit") == commit and isinstance(hit.get("services"), dict):
+                services = {s: ServiceImage.from_json(v) for s, v in hit["services"].items()}
+                cached += 1
+            else:
+                services = _resolve_version(name, repo, version.tag, registry)
+                resolved += 1
+            meta.versions.append(RecipeVersion(version.tag, services))
+            new_cache[version.tag] = {"commit": commit,
+                                      "services": {s: services[s].to_json() for s in sorted(services)}}
+    finally:
+        # Releases resolved before a failure are kept, so a retry asks only for the rest.
+        if resolved or set(new_cache) != set(cache):
+            if len(new_cache) < len(versions):  # failed part-way: keep what was cached too
+                new_cache = {**{t: v for t, v in cache.items() if t in commits}, **new_cache}
+            _write_cache(cache_file, new_cache)
     return meta, cached, resolved
 
 

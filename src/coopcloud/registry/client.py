@@ -20,7 +20,8 @@
 
 One instance caches answers (digests per image reference, tag lists per
 repository) and counts the HTTP requests it sent (`requests`), token
-requests included. It is safe to share between threads.
+requests included. It is safe to share between threads: threads asking the
+same question at once wait for one request's answer.
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ class RegistryClient:
         self._tags: dict[str, list[str]] = {}
         self._auth: dict[tuple[str, str], str] = {}  # (api host, repo path) -> Authorization value
         self._openers: dict[str, object] = {}
+        self._key_locks: dict[tuple[str, str], threading.Lock] = {}
 
     # ----------------------------------------------------------------- public
 
@@ -98,9 +100,16 @@ class RegistryClient:
         if ref.digest:
             return ref.digest
         key = str(ref)
-        with self._lock:
-            if key in self._digests:
-                return self._digests[key]
+        with self._key_lock(("digest", key)):
+            with self._lock:
+                if key in self._digests:
+                    return self._digests[key]
+            value = self._fetch_digest(ref)
+            with self._lock:
+                self._digests[key] = value
+            return value
+
+    def _fetch_digest(self, ref: ImageRef) -> str:
         self._check_online(ref, f"resolve {ref.familiar()} to a digest")
         url = f"{ref.base_url}/v2/{ref.path}/manifests/{_quote(ref.reference)}"
         accept = ", ".join(MANIFEST_MEDIA_TYPES)
@@ -114,8 +123,6 @@ class RegistryClient:
                 value = "sha256:" + hashlib.sha256(resp.body).hexdigest()
         if resp.status != 200:
             raise self._failure(resp, ref, what=f"image {ref.familiar()}")
-        with self._lock:
-            self._digests[key] = value
         return value
 
     def tags(self, image_ref_or_repo: str) -> list[str]:
@@ -123,9 +130,16 @@ class RegistryClient:
         ref = parse_image_ref(image_ref_or_repo, default_tag=None)
         repo = ImageRef(ref.domain, ref.path)
         key = repo.repository
-        with self._lock:
-            if key in self._tags:
-                return list(self._tags[key])
+        with self._key_lock(("tags", key)):
+            with self._lock:
+                if key in self._tags:
+                    return list(self._tags[key])
+            out = self._fetch_tags(repo)
+            with self._lock:
+                self._tags[key] = list(out)
+            return out
+
+    def _fetch_tags(self, repo: ImageRef) -> list[str]:
         self._check_online(repo, f"list the tags of {repo.familiar()}")
         from urllib.parse import urljoin
 
@@ -140,11 +154,17 @@ class RegistryClient:
             out.extend(_tags_from_body(resp.body, repo))
             link = _next_link(resp.headers.get_all("Link") or [])
             url = urljoin(url, link) if link else None
-        with self._lock:
-            self._tags[key] = list(out)
         return out
 
     # --------------------------------------------------------------- internals
+
+    def _key_lock(self, key: tuple[str, str]) -> threading.Lock:
+        """One lock per question, so threads asking the same thing wait for one answer."""
+        with self._lock:
+            lock = self._key_locks.get(key)
+            if lock is None:
+                lock = self._key_locks[key] = threading.Lock()
+            return lock
 
     def _check_online(self, ref: ImageRef, doing: str) -> None:
         if self.offline:
@@ -161,12 +181,18 @@ class RegistryClient:
         resp = self._send(method, url, ref, accept=accept, authorization=auth)
         if resp.status != 401:
             return resp
-        auth = self._authenticate(ref, resp)
-        if auth is None:
-            return resp
-        with self._lock:
-            self._auth[key] = auth
-        return self._send(method, url, ref, accept=accept, authorization=auth)
+        with self._key_lock(("auth", f"{ref.api_host}/{ref.path}")):
+            with self._lock:
+                current = self._auth.get(key)
+            if current is not None and current != auth:
+                new = current  # another thread authenticated meanwhile
+            else:
+                new = self._authenticate(ref, resp)
+                if new is None:
+                    return resp
+                with self._lock:
+                    self._auth[key] = new
+        return self._send(method, url, ref, accept=accept, authorization=new)
 
     def _authenticate(self, ref: ImageRef, resp: _Response) -> str | None:
         """The Authorization value to retry with after a 401, or None when there is none to try."""
