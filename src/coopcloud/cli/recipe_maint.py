@@ -91,7 +91,9 @@ def upgrade(rt: Runtime, recipe: str, level: str | None) -> None:
             rt.out.info(f"recipe {path.name}: nothing changed")
     if failed:
         names = ", ".join(f"{up.service} ({up.name})" for up in failed)
-        raise CoopError(f"recipe {path.name}: could not read the tags of {names}", hint="see the notes above; run again when the registry answers")
+        err = CoopError(f"recipe {path.name}: could not read the tags of {names}", hint="see the notes above; run again when the registry answers")
+        err.exit_status = getattr(failed[0].error, "exit_status", err.exit_status)  # the registry's: not found, unreachable...
+        raise err
 
 
 @click.command("release")

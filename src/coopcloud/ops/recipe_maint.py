@@ -35,7 +35,7 @@ import os
 import re
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -241,11 +241,11 @@ class ImageUpgrade:
     note: str | None = None
     failed: bool = False  # the registry could not be asked
     offset: int | None = field(default=None, repr=False)
+    error: Exception | None = field(default=None, repr=False)  # the registry's error, when it failed
 
     def to_json(self) -> dict:
-        d = asdict(self)
-        d.pop("offset")
-        return d
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), list) else v)
+                for f in fields(self) if f.name not in ("offset", "error")}
 
 
 def plan_upgrade(path: Path, tags_for: Callable[[str], list[str]], *, level: str = MAJOR) -> list[ImageUpgrade]:
@@ -279,7 +279,7 @@ def plan_upgrade(path: Path, tags_for: Callable[[str], list[str]], *, level: str
                     cache[site.name] = exc
             tags = cache[site.name]
             if isinstance(tags, CoopError):
-                up.note, up.failed = f"registry: {tags}", True
+                up.note, up.failed, up.error = f"registry: {tags}", True, tags
                 continue
             up.candidates = [t.raw for t in newer_tags(site.tag, tags, level=level)]
             every = [t.raw for t in newer_tags(site.tag, tags, level=MAJOR)]
