@@ -429,6 +429,10 @@ def generate(
     recipes_dir = Path(recipes_dir) if recipes_dir else settings.recipes_dir
     output = Path(output) if output else settings.catalogue_file
     names = list(dict.fromkeys(recipes)) or recipe_repos(recipes_dir)
+    if not names:
+        # Never replace a catalogue with an empty one because the directory was wrong.
+        raise NotFound(f"no recipe repositories (git clones) under {recipes_dir}",
+                       hint="pass --recipes-dir, or clone recipes there first")
     if registry is None:
         registry = RegistryClient(environ=settings.environ, offline=settings.offline)
     before_requests = registry.requests

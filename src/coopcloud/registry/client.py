@@ -141,7 +141,7 @@ class RegistryClient:
 
     def _fetch_tags(self, repo: ImageRef) -> list[str]:
         self._check_online(repo, f"list the tags of {repo.familiar()}")
-        from urllib.parse import urljoin
+        from urllib.parse import urljoin, urlsplit
 
         url: str | None = f"{repo.base_url}/v2/{repo.path}/tags/list"
         seen: set[str] = set()
@@ -154,6 +154,10 @@ class RegistryClient:
             out.extend(_tags_from_body(resp.body, repo))
             link = _next_link(resp.headers.get_all("Link") or [])
             url = urljoin(url, link) if link else None
+            if url and urlsplit(url)[:2] != urlsplit(repo.base_url)[:2]:
+                # Our token is for this registry only; never send it elsewhere.
+                raise RegistryError(f"registry {repo.domain}: tags of {repo.familiar()} continue on "
+                                    f"another host ({urlsplit(url).netloc}); not followed")
         return out
 
     # --------------------------------------------------------------- internals
