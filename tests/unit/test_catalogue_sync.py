@@ -169,6 +169,11 @@ def test_abra_layout_is_pulled_in_place(coop, coop_env, tmp_path):
     assert r.code == 0, r.err
     assert list(json.loads(cat_file(coop_env).read_text())) == ["gitea", "keycloak"]
     assert git(catdir, "status", "--porcelain").strip() == ""  # the clone stays clean for abra
+    # a --git sync clones under catalogue/cache/: still nothing untracked in abra's clone
+    other = make_recipe_repo(tmp_path / "other", {"recipes.json": json.dumps(catalogue_doc("gitea", "keycloak"))})
+    assert coop("catalogue", "sync", "--git", str(other)).code == 0
+    assert (catdir / "cache" / "git").is_dir()
+    assert git(catdir, "status", "--porcelain").strip() == ""
 
 
 def test_recipe_ls(coop, env, server):

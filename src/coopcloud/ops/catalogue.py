@@ -335,6 +335,7 @@ def _fetch_git(settings: Settings, repo: str) -> bytes:
     from coopcloud.gitops import run_git
 
     target = _git_clone_dir(settings, repo)
+    _exclude_cache_from_git(settings)
     try:
         if (target / ".git").is_dir():
             run_git(["-C", str(target), "fetch", "--quiet", "--depth", "1", "--", repo, "HEAD"])
@@ -487,7 +488,28 @@ def generate(
 
 
 def _cache_path(settings: Settings, name: str) -> Path:
+    _exclude_cache_from_git(settings)
     return settings.catalogue_dir / "cache" / f"{name}.json"
+
+
+def _exclude_cache_from_git(settings: Settings) -> None:
+    """In abra's layout ($ABRA_DIR/catalogue is a git clone) keep our cache/ out of `git status`.
+
+    abra refuses to work with a catalogue clone that is not clean; an entry in
+    the clone's own .git/info/exclude (never committed) hides the cache.
+    """
+    info = settings.catalogue_dir / ".git" / "info"
+    if not info.parent.is_dir():
+        return
+    exclude = info / "exclude"
+    try:
+        text = exclude.read_text() if exclude.is_file() else ""
+        if "/cache/" not in text.split("\n"):
+            info.mkdir(exist_ok=True)
+            with exclude.open("a") as fh:
+                fh.write(("" if not text or text.endswith("\n") else "\n") + "/cache/\n")
+    except OSError:
+        pass  # best effort: only cosmetic for git, harmless for coop
 
 
 def _read_cache(path: Path) -> dict[str, Any]:
