@@ -190,6 +190,9 @@ def test_named_recipes_update_only_their_entries(coop, coop_env, recipes, regist
     assert list(load(out)) == ["beta", "zeta"]
     r = coop("catalogue", "generate", "nosuch")
     assert r.code == 1 and "nosuch" in r.err
+    r = coop("catalogue", "generate", "../recipes/beta")
+    assert r.code == 1 and "not valid" in r.err
+    assert not (abra / "catalogue" / "recipes" / "beta.json").exists()
     # an empty or wrong recipes dir never replaces the catalogue with an empty one
     r = coop("catalogue", "generate", "--recipes-dir", str(abra / "empty"))
     assert r.code == 3 and "no recipe repositories" in r.err

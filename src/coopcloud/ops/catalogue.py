@@ -539,6 +539,9 @@ def _generate_recipe(
     from coopcloud.domain.version import versions_from_tags
     from coopcloud.gitops import GitRepo
 
+    from coopcloud.domain.app import check_name
+
+    check_name("recipe", name)  # it names a folder and a cache file: no '/', no leading '.'
     if not path.is_dir():
         raise NotFound(f"recipe {name}: no such directory {path}")
     repo = GitRepo(path)
