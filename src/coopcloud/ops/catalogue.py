@@ -133,6 +133,9 @@ def show(settings: Settings, name: str) -> RecipeInfo:
     With both, the catalogue entry is shown and the local clone's path and
     versions are added.
     """
+    from coopcloud.domain.app import check_name
+
+    check_name("recipe", name)
     warnings: list[str] = []
     entry = None
     try:
