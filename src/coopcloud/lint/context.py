@@ -254,7 +254,7 @@ class LintContext:
             left_out[overlay] = together
             self.notes.append(
                 f"{overlay} renders on {':'.join(base)} but not together with {':'.join(current[len(base):])} "
-                f"({together}); it is linted on its own only by R000"
+                f"({together}); it is left out of the model the other rules check"
             )
         return RenderOutcome(rendered.model, rendered.spec, current, base, failures, left_out)
 
