@@ -193,10 +193,12 @@ def test_version_label_forms():
         "        coop-cloud.${STACK_NAME}.version: 1.0.0+1.0.0\n"
         "        coop-cloud.$STACK_NAME.version: '0.9.0+1'\n"
         "        - coop-cloud.${STACK_NAME}.version=\n"
+        '        - "coop-cloud.${STACK_NAME}.version=${COOP_CLOUD_VERSION:-latest}"\n'
     )
-    assert [v for _, v in rm.find_version_labels(text)] == ["1.0.0+1.0.0", "1.0.0+1.0.0", "0.9.0+1", ""]
+    labels = ["1.0.0+1.0.0", "1.0.0+1.0.0", "0.9.0+1", "", "${COOP_CLOUD_VERSION:-latest}"]
+    assert [v for _, v in rm.find_version_labels(text)] == labels
     new, olds = rm.set_version_label(text, "1.1.0+1.1.0")
-    assert olds == ["1.0.0+1.0.0", "1.0.0+1.0.0", "0.9.0+1", ""]
+    assert olds == labels
     assert new == (
         text.replace("version=1.0.0+1.0.0", "version=1.1.0+1.1.0")
         .replace("version: 1.0.0+1.0.0", "version: 1.1.0+1.1.0")

@@ -207,7 +207,7 @@ def sync(rt: Runtime, recipe: str, version: str | None, level: str | None) -> No
                           "level": plan.level, "reason": plan.reason, "labels": plan.label_files, "changed_files": changed})
         return
     for f, olds in plan.label_files.items():
-        state = "updated" if f in changed else "already set"
+        state = "updated" if f in changed else "unchanged"
         rt.out.print(f"{f}: coop-cloud.${{STACK_NAME}}.version={plan.version} ({state}; was {', '.join(olds)})")
 
 

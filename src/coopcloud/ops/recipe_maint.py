@@ -316,7 +316,7 @@ def apply_upgrade(path: Path, plan: Sequence[ImageUpgrade]) -> list[str]:
 
 _LABEL_RE = re.compile(
     r"(?P<head>coop-cloud\.\$\{?STACK_NAME\}?\.version[ \t]*(?:=|:[ \t]+|:(?=[\"']))[ \t]*[\"']?)"
-    r"(?P<value>[^\s\"'#,\]}]*)"
+    r"(?P<value>(?:\$\{[^}\s]*\}|[^\s\"'#,\]}])*)"
 )
 
 
@@ -333,11 +333,16 @@ def find_version_labels(text: str) -> list[tuple[int, str]]:
 
 
 def set_version_label(text: str, version: str) -> tuple[str, list[str]]:
-    """The text with every version label set to `version`, and the old values (empty list: no label)."""
+    """The text with every version label set to `version`, and the old values (empty list: no label).
+
+    An interpolated value (``${COOP_CLOUD_VERSION:-latest}``) is the maintainer's
+    choice and is left as it is.
+    """
     found = find_version_labels(text)
     out = text
     for offset, old in reversed(found):
-        out = out[:offset] + version + out[offset + len(old):]
+        if "$" not in old:
+            out = out[:offset] + version + out[offset + len(old):]
     return out, [old for _, old in found]
 
 
@@ -469,10 +474,7 @@ def bump(previous: str | None, level: str) -> str:
 
 def _status(path: Path) -> list[tuple[str, str]]:
     """``(XY, path)`` of `git status` (untracked as ``??``), every file listed."""
-    from coopcloud.gitops import GitRepo
-
-    repo = GitRepo(path)
-    raw = repo._run("status", "--porcelain=v1", "-z", "--untracked-files=all").stdout.decode("utf-8", "surrogateescape")
+    raw = _git(path, _READ_ENV, "status", "--porcelain=v1", "-z", "--untracked-files=all")
     entries, parts, i = [], raw.split("\0"), 0
     while i < len(parts):
         item = parts[i]
@@ -558,6 +560,10 @@ def plan_release(
         olds = find_version_labels(_read_text(path / f))
         if olds:
             plan.label_files[f] = [v for _, v in olds]
+    for f, olds in plan.label_files.items():
+        for old in olds:
+            if "$" in old:
+                plan.warnings.append(f"{f}: the version label is interpolated ({old}) and is left as it is")
     if not plan.label_files:
         plan.warnings.append(f"no coop-cloud.${{STACK_NAME}}.version label in the compose files: "
                              f"add one to service {MAIN_SERVICE}'s deploy.labels (lint R016)")
@@ -632,14 +638,21 @@ def set_notes(plan: ReleasePlan, notes: str | None, source: str) -> None:
         plan.commit_files = sorted(set(plan.commit_files) | {plan.notes_path})
 
 
-def _git(path: Path, environ: dict[str, str], *args: str) -> str:
-    """Run a git command that changes the repo, with the caller's environment (identity, signing...)."""
+_READ_ENV = None  # reads use the process environment, and never take git's optional locks
+
+
+def _git(path: Path, environ: dict[str, str] | None, *args: str, check: bool = True) -> str:
+    """Run git in `path` (argv only). Writes get the caller's environment (identity, signing...)."""
     from coopcloud.gitops.repo import find_git
 
-    env = dict(environ)
+    env = dict(os.environ if environ is None else environ)
+    if environ is None:
+        env["GIT_OPTIONAL_LOCKS"] = "0"
     env.setdefault("GIT_TERMINAL_PROMPT", "0")
     env["LC_ALL"] = "C"
     proc = subprocess.run([find_git(), "-C", str(path), *args], capture_output=True, env=env)
+    if not check:
+        return proc.stdout.decode("utf-8", "surrogateescape") if proc.returncode == 0 else ""
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip()
         last = err.splitlines()[-1] if err else str(proc.returncode)
@@ -647,7 +660,7 @@ def _git(path: Path, environ: dict[str, str], *args: str) -> str:
         if "Please tell me who you are" in err or "unable to auto-detect email" in err or "empty ident" in err:
             hint = "set git's identity: git config --global user.name ...; git config --global user.email ..."
         raise RecipeError(f"git {args[0]} in {path} failed: {last}", hint=hint)
-    return proc.stdout.decode("utf-8", "replace")
+    return proc.stdout.decode("utf-8", "surrogateescape")
 
 
 def write_label(path: Path, plan: ReleasePlan) -> list[str]:
@@ -772,16 +785,13 @@ def uncommitted(path: Path) -> Changes:
 
 def diff(path: Path, *, color: bool = False) -> str:
     """``git diff HEAD``: staged and unstaged changes of tracked files."""
-    from coopcloud.gitops import GitRepo
-
     _require_repo(path)
-    repo = GitRepo(path)
     args = ["diff", f"--color={'always' if color else 'never'}"]
-    if repo._run("rev-parse", "--verify", "--quiet", "HEAD", check=False).returncode == 0:
+    if _git(path, _READ_ENV, "rev-parse", "--verify", "--quiet", "HEAD", check=False):
         args.append("HEAD")
     else:  # no commit yet: what is staged
         args.append("--cached")
-    return repo._run(*args, "--").stdout.decode("utf-8", "replace")
+    return _git(path, _READ_ENV, *args, "--")
 
 
 def reset(settings: Settings, path: Path, *, untracked: bool = False) -> Changes:
