@@ -59,10 +59,18 @@ def locate_recipe(settings: Settings, recipe: str, *, offline: bool = False) -> 
         return name, target
     target = recipes / recipe
     if not target.is_dir():
-        raise NotFound(
-            f"recipe {recipe} is not in {recipes}",
-            hint="give its git URL or a local path, e.g. coop app new https://git.example.org/recipes/" + recipe,
-        )
+        from coopcloud.ops.catalogue import clone_url
+
+        url = clone_url(settings, recipe)
+        if url is None:
+            raise NotFound(
+                f"recipe {recipe} is neither in {recipes} nor in the catalogue",
+                hint="run: coop catalogue sync, or give its git URL or a local path",
+            )
+        if offline:
+            raise NotFound(f"recipe {recipe} is not cloned yet and --offline forbids fetching it from {url}")
+        recipes.mkdir(parents=True, exist_ok=True)
+        run_git(["clone", "--quiet", "--", url, str(target)])
     return recipe, target
 
 
