@@ -134,7 +134,8 @@ def _move(rt: Runtime, direction: str, app_name: str, version: str | None, *, fo
         rt.out.info(f"app {app_name}: nothing changed")
         return
     for w in result.warnings:
-        rt.out.warn(w)
+        if w not in move.warnings:  # the recipe's tag warnings were shown already
+            rt.out.warn(w)
     if rt.out.json:
         doc = result.to_json()
         doc.update(direction=direction, deployed=move.deployed.to_json(), release_notes=[n.to_json() for n in notes])

@@ -323,17 +323,13 @@ def split_image(ref: str) -> tuple[str, str | None, str | None]:
     >>> split_image("docker.io/library/nginx")
     ('nginx', 'latest', None)
     """
-    from coopcloud.swarm.units import tagged_image
+    from coopcloud.registry import ImageRefError, parse_image_ref
 
-    full = tagged_image(ref)
-    digest = None
-    if "@" in full:
-        full, digest = full.split("@", 1)
-    name, tag = full, None
-    colon = full.rfind(":")
-    if colon > full.rfind("/"):
-        name, tag = full[:colon], full[colon + 1 :]
-    return name, tag, digest
+    try:
+        ref = parse_image_ref(ref)
+    except ImageRefError:
+        return ref, None, None  # shown as written; the registry cannot be asked about it
+    return ref.familiar_name, ref.tag, ref.digest
 
 
 def locate_recipe(settings: Settings, recipe: str) -> tuple[str, Path]:
@@ -375,14 +371,12 @@ def service_images(recipe: Any) -> list[ServiceImage]:
 
 
 def registry_digester(settings: Settings) -> Callable[[str], str | None] | None:
-    """`image ref -> digest` from the registry, or None (offline, or no registry client yet).
-
-    TODO(issue 5): return the registry client's ``digest`` once ``coopcloud.registry`` lands;
-    until then digests are reported as null, as with --offline.
-    """
+    """`image ref -> digest` from the registries (plain v2 API, token auth), or None with --offline."""
     if settings.offline:
         return None
-    return None
+    from coopcloud.registry import RegistryClient
+
+    return RegistryClient(environ=settings.environ, offline=False).digest
 
 
 def recipe_versions(
