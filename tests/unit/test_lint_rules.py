@@ -60,9 +60,12 @@ def test_the_base_recipe_as_a_released_published_repo_passes_everything(tmp_path
 FAILING = [
     ("R000", {"compose.smtp.yml": 'version: "3.8"\nservices:\n  app:\n    secrets: [nope]\n'},
      "compose.smtp.yml does not render on top of compose.yml: service app: undefined secret 'nope'"),
-    ("R000", {"compose.yml": COMPOSE + "  bad: [\n"}, "compose.yml is not valid YAML"),
+    ("R000", {"compose.yml": COMPOSE + "  bad: [\n"}, "compose.yml (the default compose file) does not render: "),
+    ("R000", {"compose.yml": "services: {}\n", "compose.smtp.yml": "a: [\n"}, "compose.smtp.yml does not render on top of compose.yml"),
+    ("R000", {"compose.yml": "services: []\n", "compose.smtp.yml": "a: [\n"}, "compose.smtp.yml is not valid YAML: "),
     ("R000", {".env.sample": BASE[".env.sample"] + 'COMPOSE_FILE="compose.yml:compose.gone.yml"\n'},
-     "compose.yml:compose.gone.yml (COMPOSE_FILE of .env.sample) does not render"),
+     "compose.yml:compose.gone.yml (COMPOSE_FILE in .env.sample) does not render: "
+     "COMPOSE_FILE names compose.gone.yml, which the recipe does not have — fix COMPOSE_FILE in .env.sample, or add the file"),
     ("R001", {"compose.smtp.yml": 'version: "3.2"\nservices:\n  app:\n    environment:\n      - SMTP_HOST\n'},
      "compose.smtp.yml has version '3.2', not \"3.8\""),
     ("R001", {"compose.smtp.yml": "services:\n  app:\n    environment:\n      - SMTP_HOST\n"}, "compose.smtp.yml has no version"),
@@ -314,3 +317,22 @@ def test_lint_of_a_git_repo_lints_the_working_tree(tmp_path):
     path, _ = lint_repo(tmp_path, tags=[("1.0.0+1.27.2", {})], origin="https://git.example.org/demo.git")
     (path / "compose.yml").write_text(COMPOSE.replace("image: nginx:1.27.2", "image: nginx:latest"))
     assert [f.rule for f in lint(path).findings] == ["R004", "R005"]
+
+
+@pytest.mark.parametrize("files", [
+    {},
+    {"compose.yml": ""},
+    {"compose.yml": "services:\n  - app\n"},
+    {"compose.yml": "services:\n  app:\n"},
+    {"compose.yml": "version: 3.8\nservices:\n  app:\n    image: [1, 2]\n    environment: 7\n    deploy: null\n"},
+    {"compose.yml": b"\xff\xfe\x00binary", ".env.sample": b"\xff"},
+    {"compose.yml": COMPOSE, ".env.sample": "KEY='unterminated\n", "abra.sh": b"\xff"},
+    {"compose.yml": COMPOSE, "compose.x.yml": "configs: [1]\nsecrets: 3\nservices: {a: {environment: [1, {b: c}]}}\n"},
+], ids=range(8))
+def test_broken_recipes_lint_without_crashing(tmp_path, files):
+    path = tmp_path / "broken"
+    path.mkdir()
+    write_files(path, files)
+    report = lint(path)
+    assert not report.ok  # something error-level always fails on these
+    assert {f.rule for f in report.errors} & {"R000", "R008"}

@@ -75,8 +75,11 @@ def lint(rt: Runtime, recipe: str | None, list_rules: bool) -> None:
     else:
         rt.out.print(f"recipe {report.recipe}: no problems found")
     if not rt.out.json:
+        by_note: dict[str, list[str]] = {}
         for result in report.skipped():
-            rt.out.info(f"{result.rule.id} skipped: {result.note}")
+            by_note.setdefault(result.note or "", []).append(result.rule.id)
+        for note, ids in by_note.items():
+            rt.out.info(f"{', '.join(ids)} skipped: {note}")
         for note in report.notes:
             rt.out.info(f"note: {note}")
         skipped = len(report.skipped())

@@ -202,6 +202,12 @@ class LintContext:
         """Render the recipe with its sample env and exactly these compose files (CoopError on failure)."""
         from coopcloud.ops.render import render
 
+        missing = [f for f in files if not self.exists(f)]
+        if missing:
+            raise CoopError(
+                f"COMPOSE_FILE names {', '.join(missing)}, which the recipe does not have",
+                hint=f"fix COMPOSE_FILE in {self.env_sample_path or '.env.sample'}, or add the file",
+            )
         env = EnvFile.parse(self.env_sample.render(), name=self.env_sample.name) if self.env_sample else EnvFile([], name="<empty env>")
         env.set("COMPOSE_FILE", ":".join(files))
         try:

@@ -159,6 +159,8 @@ def traefik_enabled(ctx: LintContext):
     routes ``DOMAIN`` to the app. Skipped, as abra does, when the
     ``.env.sample`` has no ``DOMAIN`` (an app that is not on the web).
     """
+    if ctx.env_sample is None:
+        raise Skip("there is no usable .env.sample (see R008)")
     if "DOMAIN" not in ctx.sample_keys:
         raise Skip(".env.sample has no DOMAIN: the recipe does not serve a domain")
     for name in ctx.services:

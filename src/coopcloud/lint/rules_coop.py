@@ -23,23 +23,25 @@ NOT_SECRET_SUFFIXES = ("_FILE", "_VERSION", "_PATH", "_LENGTH", "_URL", "BYPASS"
 NOT_SECRET_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "0", "1", "none", "null"})
 
 
-@rule("R000", ERROR, "the recipe renders", fix="fix the compose file named; check with: coop recipe render DIR --env .env.sample --stack test")
+@rule("R000", ERROR, "the recipe renders", fix="fix the file named, at the line and key the message gives")
 def renders(ctx: LintContext):
     """The recipe renders: with its ``.env.sample``, the compose files it
     selects load, interpolate, validate and convert to Swarm specs, and so does
     every ``compose.*.yml`` overlay on top of them (the same path ``app deploy``
     takes). Compose files that are not YAML fail here too.
     """
-    for fname, why in sorted(ctx.raw_errors.items()):
-        yield Issue(f"{fname} is not valid YAML: {why}", file=fname)
     if not ctx.compose_files:
         yield Issue("there is no compose.yml", file="compose.yml", fix="add a compose.yml with an app service")
         return
+    rendered = {f for failure in ctx.rendering.failures for f in failure.files} | set(ctx.rendering.files)
+    for fname, why in sorted(ctx.raw_errors.items()):
+        if fname not in rendered:  # never got to render (the base failed first): say why it would not
+            yield Issue(f"{fname} is not valid YAML: {why}", file=fname)
     for failure in ctx.rendering.failures:
         files = ":".join(failure.files)
         if failure.file is None:
-            where = ctx.env_sample_path or "the default"
-            yield Issue(f"{files} (COMPOSE_FILE of {where}) does not render: {failure.error}", file=failure.files[-1])
+            where = f"COMPOSE_FILE in {ctx.env_sample_path}" if "COMPOSE_FILE" in ctx.sample_values else "the default compose file"
+            yield Issue(f"{files} ({where}) does not render: {failure.error}", file=failure.files[-1])
         else:
             yield Issue(f"{failure.file} does not render on top of {':'.join(failure.files[:-1])}: {failure.error}",
                         file=failure.file)
