@@ -87,6 +87,15 @@ def test_lint_rules_lists_every_rule(coop):
     assert r012["level"] == "error" and "abra.sh" in r012["doc"]
 
 
+def test_lint_rules_with_an_id_shows_its_documentation(coop):
+    r = coop("recipe", "lint", "--rules", "r100")
+    assert r.code == 0
+    assert r.out.startswith("R100 (error): changed configs have a new version\n\nA config file that changed since the last release")
+    assert r.out.endswith("fix: bump the config's _VERSION in abra.sh (v1 -> v2)\n")
+    r = coop("recipe", "lint", "--rules", "R999")
+    assert r.code == ExitStatus.NOT_FOUND and "no lint rule 'R999'" in r.err
+
+
 def test_new_then_lint_then_render(coop, coop_env, tmp_path):
     r = coop("recipe", "new", "myapp")
     assert r.code == 0, r

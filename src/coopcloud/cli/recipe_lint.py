@@ -29,7 +29,7 @@ def _recipe_dir(rt: Runtime, recipe: str) -> Path:
 
 @click.command("lint")
 @click.argument("recipe", required=False)
-@click.option("--rules", "list_rules", is_flag=True, help="List the rules (ID, level, what they check) and exit.")
+@click.option("--rules", "list_rules", is_flag=True, help="List the rules (ID, level, what they check); with a rule ID, show its documentation.")
 @pass_runtime
 def lint(rt: Runtime, recipe: str | None, list_rules: bool) -> None:
     """Check RECIPE (a name under $ABRA_DIR/recipes, or a path) against the lint rules.
@@ -46,9 +46,17 @@ def lint(rt: Runtime, recipe: str | None, list_rules: bool) -> None:
       coop recipe lint gitea
       coop recipe lint ./myrecipe --json
       coop recipe lint --rules
+      coop recipe lint --rules R100
     """
-    from coopcloud.lint import all_rules
+    from coopcloud.lint import all_rules, get_rule
 
+    if list_rules and recipe:  # `--rules R100`: one rule's documentation
+        one = get_rule(recipe)
+        if rt.out.json:
+            rt.out.emit_json(one.to_json())
+        else:
+            rt.out.print(f"{one.id} ({one.level.value}): {one.summary}\n\n{one.doc}\n\nfix: {one.fix}")
+        return
     if list_rules:
         rules = all_rules()
         if rt.out.json:
