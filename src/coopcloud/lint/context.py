@@ -28,7 +28,7 @@ from typing import Any
 from coopcloud.domain.app import AppRef, compose_files
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.domain.recipe import Recipe
-from coopcloud.errors import CoopError
+from coopcloud.errors import CoopError, RecipeError
 from coopcloud.gitops import GitRepo
 from coopcloud.lint.registry import Skip
 
@@ -204,7 +204,7 @@ class LintContext:
 
         missing = [f for f in files if not self.exists(f)]
         if missing:
-            raise CoopError(
+            raise RecipeError(
                 f"COMPOSE_FILE names {', '.join(missing)}, which the recipe does not have",
                 hint=f"fix COMPOSE_FILE in {self.env_sample_path or '.env.sample'}, or add the file",
             )
@@ -213,7 +213,7 @@ class LintContext:
         try:
             return render(self.recipe, self.app, env)
         except UnicodeDecodeError as exc:  # an env_file that is not text
-            raise CoopError(f"a file the compose files read is not UTF-8 text ({exc.reason})") from None
+            raise RecipeError(f"a file the compose files read is not UTF-8 text ({exc.reason})") from None
 
     @cached_property
     def base_files(self) -> list[str]:
