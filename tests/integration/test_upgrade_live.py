@@ -198,7 +198,7 @@ def test_upgrade_and_rollback_flow(coop, coop_env, tmp_path, stack_name, local_s
     r = coop("app", "upgrade", app, "2.1.0", "--no-input")  # the lightweight tag is no release
     assert r.code == 3
     r = coop("app", "upgrade", app, "--chaos")
-    assert r.code == 2
+    assert r.code == 2 and f"run: coop app deploy {app} --chaos" in one_error_line(r.err)
     assert live_label(app, "version") == "1.1.0+1.1.0" and pinned(coop_env, app) == "web:1.1.0+1.1.0"
 
     # --dry-run shows notes and plan, changes nothing (a bare semver names a release).
@@ -304,6 +304,32 @@ def test_two_versions_of_one_recipe_deploy_at_once(coop, coop_env, tmp_path, sta
     # the shared working tree was never touched
     assert (repo / "compose.yml").read_text() == "services: [this is not\n"
     assert (repo / "motd.txt").read_text() == "UNTRACKED\n"
+
+
+def test_a_deploy_between_choosing_and_applying_is_not_overwritten(coop, coop_env, tmp_path, stack_name, local_server):
+    from coopcloud.errors import Conflict
+    from coopcloud.ops import upgrade as up
+    from coopcloud.ops.servers import ServerPool
+    from coopcloud.settings import Settings
+
+    repo = web_repo(tmp_path / "web")
+    new_app(coop, repo, stack_name, "1.0.0+1.0.0")
+    assert coop("app", "deploy", stack_name).code == 0
+    settings = Settings.from_environ(coop_env)
+    pool = ServerPool(settings)
+    try:
+        move = up.prepare(settings, pool, stack_name, up.UPGRADE)
+        target = move.select(None)
+        assert (move.current.tag, target.tag) == ("1.0.0+1.0.0", "2.0.0+2.0.0")
+        # another operator upgrades meanwhile
+        r = coop("app", "upgrade", stack_name, "1.1.0", "--no-input", "--no-converge-checks")
+        assert r.code == 0, r
+        with pytest.raises(Conflict, match=r"changed meanwhile: it now runs 1.1.0\+1.1.0, not 1.0.0\+1.0.0"):
+            up.run(settings, pool, move, target, converge=False)
+    finally:
+        pool.close()
+    assert live_label(stack_name, "version") == "1.1.0+1.1.0"
+    assert pinned(coop_env, stack_name) == "web:1.1.0+1.1.0"
 
 
 def test_recipe_versions(coop, tmp_path):

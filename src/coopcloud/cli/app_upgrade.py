@@ -19,6 +19,8 @@ def _options(func):
     func = click.option("--no-converge-checks", is_flag=True, help="Do not wait for the services to run and be healthy.")(func)
     func = click.option("--dry-run", is_flag=True, help="Show the release notes and the plan; change nothing.")(func)
     func = click.option("--force", "-f", is_flag=True, help="Do not ask: replace a --chaos deployment, skip the last confirmation.")(func)
+    # abra users may try it: say what to run instead of click's "no such option".
+    func = click.option("--chaos", "-C", is_flag=True, hidden=True)(func)
     func = click.argument("version", required=False)(func)
     func = click.argument("app_name", metavar="APP")(func)
     return func
@@ -27,7 +29,7 @@ def _options(func):
 @click.command("upgrade")
 @_options
 @pass_runtime
-def upgrade(rt: Runtime, app_name: str, version: str | None, force: bool, dry_run: bool, no_converge_checks: bool) -> None:
+def upgrade(rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, no_converge_checks: bool) -> None:
     """Upgrade APP to a newer release (VERSION, or pick one; with --no-input the latest).
 
     The deployed version is read from the server (label coop-cloud.<stack>.version).
@@ -42,13 +44,14 @@ def upgrade(rt: Runtime, app_name: str, version: str | None, force: bool, dry_ru
       coop app upgrade cloud.example.org --no-input # take the latest release
       coop app upgrade cloud.example.org 1.2.0      # that release (semver or full tag)
     """
+    _no_chaos(chaos, "upgrade", app_name)
     _move(rt, "upgrade", app_name, version, force=force, dry_run=dry_run, converge=not no_converge_checks)
 
 
 @click.command("rollback")
 @_options
 @pass_runtime
-def rollback(rt: Runtime, app_name: str, version: str | None, force: bool, dry_run: bool, no_converge_checks: bool) -> None:
+def rollback(rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, no_converge_checks: bool) -> None:
     """Roll APP back to an older release (VERSION, or pick one; with --no-input the previous one).
 
     Shows the release notes of the releases being undone (their warnings matter most),
@@ -61,7 +64,18 @@ def rollback(rt: Runtime, app_name: str, version: str | None, force: bool, dry_r
       coop app rollback cloud.example.org --no-input   # to the previous release
       coop app rollback cloud.example.org 1.1.0+1.27.2
     """
+    _no_chaos(chaos, "rollback", app_name)
     _move(rt, "rollback", app_name, version, force=force, dry_run=dry_run, converge=not no_converge_checks)
+
+
+def _no_chaos(chaos: bool, direction: str, app_name: str) -> None:
+    if chaos:
+        from coopcloud.errors import UsageError
+
+        raise UsageError(
+            f"app {app_name}: {direction} moves between releases; --chaos deploys the recipe's working tree",
+            hint=f"run: coop app deploy {app_name} --chaos",
+        )
 
 
 class _Declined(Exception):
