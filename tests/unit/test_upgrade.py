@@ -164,3 +164,58 @@ def test_a_rollback_crosses_the_versions_being_undone_newest_first():
 )
 def test_split_image(ref, expected):
     assert split_image(ref) == expected
+
+
+# -- reading the live labels (a fake engine client) -----------------------------------------------
+
+
+class _Client:
+    def __init__(self, services):
+        self._services = services
+        self.filters = []
+
+    def services(self, filters=None):
+        self.filters.append(filters)
+        return self._services
+
+
+def _cfg(pin: str | None):
+    from coopcloud.domain.app import AppConfig, AppRef
+    from coopcloud.domain.envfile import EnvFile
+
+    return AppConfig(AppRef("srv", "cloud.example.org"), EnvFile.parse(f"TYPE=web{':' + pin if pin else ''}\n"))
+
+
+def _svc(name, labels):
+    return {"Spec": {"Name": name, "Labels": labels}}
+
+
+def test_read_deployed_takes_the_main_services_labels():
+    from coopcloud.ops.upgrade import read_deployed
+
+    stack = "cloud_example_org"
+    client = _Client([
+        _svc(f"{stack}_db", {}),
+        _svc(f"{stack}_app", {f"coop-cloud.{stack}.version": "2.0.0+2.0.0", f"coop-cloud.{stack}.chaos": "false"}),
+    ])
+    d = read_deployed(client, _cfg("1.0.0+1.0.0"), VS)
+    assert (d.label, d.version.tag, d.source, d.chaos, d.chaos_version) == ("2.0.0+2.0.0", "2.0.0+2.0.0", "label", False, None)
+    assert client.filters == [{"label": [f"com.docker.stack.namespace={stack}"]}]
+
+
+def test_read_deployed_chaos_falls_back_to_the_pin():
+    from coopcloud.ops.upgrade import read_deployed
+
+    stack = "cloud_example_org"
+    labels = {f"coop-cloud.{stack}.version": "3f2a9c1d+U", f"coop-cloud.{stack}.chaos": "true",
+              f"coop-cloud.{stack}.chaos-version": "3f2a9c1d+U"}
+    d = read_deployed(_Client([_svc(f"{stack}_app", labels)]), _cfg("1.1.0+1.1.0"), VS)
+    assert (d.version.tag, d.source, d.chaos, d.chaos_version) == ("1.1.0+1.1.0", "env", True, "3f2a9c1d+U")
+
+
+def test_read_deployed_refuses_an_undeployed_app_naming_deploy():
+    from coopcloud.ops.upgrade import read_deployed
+
+    with pytest.raises(NotFound) as e:
+        read_deployed(_Client([]), _cfg("1.0.0+1.0.0"), VS)
+    assert str(e.value) == "app cloud.example.org is not deployed on srv — deploy it first: coop app deploy cloud.example.org"
