@@ -102,7 +102,7 @@ def _move(rt: Runtime, direction: str, app_name: str, version: str | None, *, fo
             return found[0]
         word = "newer" if direction == "upgrade" else "older"
         rt.out.info(f"app {app_name} runs {current.tag}; {word} releases:")
-        tag = rt.out.choose(f"{direction} to which version?", [v.tag for v in found], flag=f"a VERSION argument or --no-input")
+        tag = rt.out.choose(f"{direction} to which version?", [v.tag for v in found], flag="a VERSION argument or --no-input")
         return next(v for v in found if v.tag == tag)
 
     target = move.select(version, ask=ask)

@@ -21,7 +21,6 @@ Top level: ``networks``/``volumes``/``secrets``/``configs`` replaced by name; ``
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 _APPEND = ("cap_add", "cap_drop", "depends_on", "devices", "dns", "dns_search", "env_file", "expose",
            "external_links", "extra_hosts", "links", "security_opt", "tmpfs")

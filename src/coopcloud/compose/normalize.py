@@ -7,7 +7,7 @@ a zero field is absent, a set pointer field is present even when zero (``replica
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from coopcloud.compose import gotypes as g

@@ -321,28 +321,10 @@ def save(path: str | os.PathLike[str], catalogue: Catalogue) -> None:
 
 
 def write_atomic_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` atomically (temp file in the same directory, fsync, rename).
+    """Replace `path` with `data` atomically (see coopcloud.fsutil.write_atomic)."""
+    from coopcloud.fsutil import write_atomic
 
-    A symlinked file is followed: its target is replaced, the link stays.
-    """
-    import tempfile
-
-    target = Path(os.path.realpath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, data, mode=mode)
 
 
 # ------------------------------------------------------------ README -> features

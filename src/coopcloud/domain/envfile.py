@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -515,33 +514,7 @@ def load(path: str | os.PathLike[str], name: str | None = None) -> EnvFile:
 
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Replace `path` with `text`, mode 0600, atomically.
+    """Replace an env file atomically, mode 0600 (it names secrets' versions and hints)."""
+    from coopcloud.fsutil import write_atomic as _write
 
-    The temp file is created 0600 by mkstemp in the target's own directory (so
-    os.replace is a rename on one filesystem, and the content is never
-    world-readable, not even briefly). A symlinked env file is followed: its
-    target is replaced, the link stays.
-    """
-    target = Path(os.path.realpath(path))
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)  # mkstemp's mode already; explicit against odd platforms
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename durable; not every filesystem allows a directory fsync
-        dfd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    _write(path, text, mode=0o600)

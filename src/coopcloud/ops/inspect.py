@@ -27,11 +27,11 @@ import tarfile
 import threading
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Callable, Iterable, Iterator
 
-from coopcloud.errors import Conflict, CoopError, DeployFailed, EngineError, EngineNotFound, NotFound, UsageError
+from coopcloud.errors import Conflict, DeployFailed, EngineError, EngineNotFound, NotFound, UsageError
 from coopcloud.ops.apps import STACK_LABEL
 
 SERVICE_NAME_LABEL = "com.docker.swarm.service.name"

@@ -139,7 +139,7 @@ def undeploy(client: Any, ref: AppRef, *, timeout: float = 120) -> dict:
     label = {"label": [f"{STACK_LABEL}={stack}"]}
     services = stack_services(client, stack)
     if not services:
-        raise NotFound(f"app {ref.name} is not deployed on {ref.server}", hint=f"see: coop app ls --status")
+        raise NotFound(f"app {ref.name} is not deployed on {ref.server}", hint="see: coop app ls --status")
     for svc in services:
         client.service_remove(svc["ID"])
     deadline = time.monotonic() + timeout

@@ -204,22 +204,9 @@ def _read_text(path: Path) -> str:
 
 def _write_text(path: Path, text: str) -> None:
     """Replace a file atomically, keeping its mode (a recipe file is not a secret)."""
-    import tempfile
+    from coopcloud.fsutil import write_atomic
 
-    target = Path(os.path.realpath(path))
-    mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8"))
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    write_atomic(path, text, mode=None)
 
 
 # -- upgrade ----------------------------------------------------------------------------------

@@ -125,7 +125,7 @@ def remove(settings: Settings, name: str, *, force: bool = False) -> list[str]:
     if apps and not force:
         raise Conflict(
             f"server {name} still has {len(apps)} app(s): {', '.join(apps)}",
-            hint=f"remove them first, or pass --force to forget the server and their env files",
+            hint="remove them first, or pass --force to forget the server and their env files",
         )
     shutil.rmtree(folder)
     if name != LOCAL:
