@@ -10,21 +10,10 @@ from coopcloud.cli.context import Runtime, pass_runtime
 
 
 def _recipe_dir(rt: Runtime, recipe: str) -> Path:
-    """RECIPE is a folder under $ABRA_DIR/recipes, or a path (anything with a '/' or starting with '.')."""
-    from coopcloud.errors import NotFound
+    """RECIPE is a folder under $ABRA_DIR/recipes, or a path."""
+    from coopcloud.ops.recipes import local_recipe
 
-    local = Path(recipe).expanduser()
-    if ("/" in recipe or recipe.startswith((".", "~"))) and local.is_dir():
-        return local
-    path = rt.settings.recipes_dir / recipe
-    if path.is_dir():
-        return path
-    if local.is_dir():
-        return local
-    raise NotFound(
-        f"recipe {recipe} is not in {rt.settings.recipes_dir}, and there is no folder {recipe}",
-        hint="give a path to the recipe (e.g. ./myrecipe), or clone it into the recipes folder",
-    )
+    return local_recipe(rt.settings, recipe)[1]
 
 
 @click.command("lint")

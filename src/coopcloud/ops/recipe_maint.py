@@ -50,7 +50,7 @@ from coopcloud.domain.imagetag import (
     split_image,
     with_defaults,
 )
-from coopcloud.errors import Conflict, NotFound, RecipeError, UsageError
+from coopcloud.errors import Conflict, RecipeError, UsageError
 from coopcloud.settings import Settings
 
 MAIN_SERVICE = "app"
@@ -68,18 +68,9 @@ def release_message(version: str) -> str:
 
 def recipe_path(settings: Settings, recipe: str) -> Path:
     """A recipe name in ``$ABRA_DIR/recipes``, or a path to a recipe directory (``./x``, ``/x``, ``~/x``)."""
-    if "/" in recipe or recipe.startswith((".", "~")):
-        path = Path(recipe).expanduser()
-        if not path.is_dir():
-            raise NotFound(f"recipe directory {path}: no such directory")
-        return path
-    path = settings.recipes_dir / recipe
-    if not path.is_dir():
-        raise NotFound(
-            f"recipe {recipe} is not in {settings.recipes_dir}",
-            hint=f"clone it there (git clone <url> {path}) or give the recipe's path",
-        )
-    return path
+    from coopcloud.ops.recipes import local_recipe
+
+    return local_recipe(settings, recipe)[1]
 
 
 def _compose_files(path: Path) -> list[str]:

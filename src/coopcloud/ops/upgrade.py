@@ -334,13 +334,9 @@ def split_image(ref: str) -> tuple[str, str | None, str | None]:
 
 def locate_recipe(settings: Settings, recipe: str) -> tuple[str, Path]:
     """(name, folder) of RECIPE: a folder under $ABRA_DIR/recipes, or a path to one."""
-    local = Path(recipe).expanduser()
-    if ("/" in recipe or recipe.startswith(".")) and local.is_dir():
-        return local.resolve().name, local
-    path = settings.recipes_dir / recipe
-    if not path.is_dir():
-        raise NotFound(f"recipe {recipe} is not in {settings.recipes_dir}", hint="give a path to the recipe, or clone it there")
-    return recipe, path
+    from coopcloud.ops.recipes import local_recipe
+
+    return local_recipe(settings, recipe)
 
 
 def service_images(recipe: Any) -> list[ServiceImage]:
