@@ -110,3 +110,23 @@ def test_swarm_side_rollback_is_a_failure(coop, tmp_path, stack_name, local_serv
     assert "rollback" in line
     env = (tmp_path / "abra" / "servers" / "default" / f"{stack_name}.env").read_text()
     assert f"TYPE=recipe-{stack_name}:1.0.0+1.0.0" in env  # a failed deploy does not record the new version
+
+
+def test_a_service_dropped_by_the_recipe_is_named_in_the_plan_and_left_running(coop, tmp_path, stack_name, local_server):
+    base = web_recipe(free_port())
+    with_extra = base["compose.yml"].replace(
+        "networks:\n  proxy:",
+        "  extra:\n    image: 127.0.0.1:5000/coop-test/db:10.5\n    stop_grace_period: 1s\n"
+        "networks:\n  proxy:",
+        1,
+    )
+    tags = [("1.0.0+1.0.0", {"compose.yml": with_extra}), ("1.1.0+1.0.0", {"compose.yml": base["compose.yml"]})]
+    new_app(coop, tmp_path, stack_name, "default", base, tags=tags)
+    assert coop("app", "deploy", stack_name, "1.0.0+1.0.0").code == 0
+    r = coop("app", "deploy", stack_name, "1.1.0+1.0.0", "--json")
+    assert r.code == 0, r
+    assert json.loads(r.out)["plan"]["orphans"] == [f"{stack_name}_extra"]
+    assert "no longer in the recipe" in r.err
+    out = subprocess.run(["docker", "service", "ls", "-q", "--filter", f"name={stack_name}_extra"],
+                         capture_output=True, text=True).stdout
+    assert out.strip()

@@ -293,6 +293,7 @@ def make_plan(desired: dict[str, dict], pre: Preflight) -> Plan:
         services=tuple(plan_services(desired, live_specs)),
         networks=tuple(pre.networks_to_create),
         configs=tuple(pre.configs_to_create),
+        orphans=tuple(sorted(live_specs.keys() - desired.keys())),
     )
 
 

@@ -63,7 +63,7 @@ class Plan:
     services: tuple[ServicePlan, ...]
     networks: tuple[str, ...] = ()  # to create
     configs: tuple[str, ...] = ()  # to create
-    secrets_missing: tuple[str, ...] = field(default=())
+    orphans: tuple[str, ...] = field(default=())  # live services the recipe no longer has: kept, as docker does
 
     @property
     def changes_anything(self) -> bool:
@@ -74,6 +74,7 @@ class Plan:
             "services": [s.to_json() for s in self.services],
             "networks": list(self.networks),
             "configs": list(self.configs),
+            "orphans": list(self.orphans),
             "changes": self.changes_anything,
         }
 

@@ -27,6 +27,8 @@ def show_plan(out: Output, result: Any) -> None:
                 out.info(f"      {c.what}: {c.before} (removed)")
             else:
                 out.info(f"      {c.what}: {c.before} -> {c.after}")
+    for name in plan.orphans:
+        out.info(f"  ! service {name}: no longer in the recipe; left running (remove it with: docker service rm {name})")
     for image, why in sorted(result.unpinned.items()):
         out.info(f"  note: {image} is deployed by tag, not digest ({why})")
     if not plan.changes_anything:
