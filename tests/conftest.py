@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -120,8 +121,38 @@ def stack_name(request):
     remove_stack(name)
 
 
+def _pending() -> list[str]:
+    # One list per test session, even if this module is imported twice under different names.
+    import types
+
+    return sys.modules.setdefault("_coop_pending_stacks", types.SimpleNamespace(stacks=[])).stacks
+
+
 def remove_stack(name: str) -> None:
-    """Remove everything labelled com.docker.stack.namespace=<name> (services first)."""
+    """Remove the stack's services now; its secrets, configs, networks and volumes at session end.
+
+    Waiting for each test's containers to stop cost seconds per test; at session end they are
+    long gone, so the rest is removed in one quick pass (`pytest_sessionfinish`).
+    """
+    import subprocess
+
+    p = subprocess.run(
+        ["docker", "service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={name}"],
+        capture_output=True, text=True,
+    )
+    if p.stdout.split():
+        subprocess.run(["docker", "service", "rm", *p.stdout.split()], capture_output=True)
+    _pending().append(name)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    stacks, _pending()[:] = list(_pending()), []
+    for name in stacks:
+        remove_stack_now(name)
+
+
+def remove_stack_now(name: str) -> None:
+    """Remove everything labelled com.docker.stack.namespace=<name> (services first), waiting for it."""
     import subprocess
     import time
 

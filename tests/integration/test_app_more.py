@@ -130,3 +130,24 @@ def test_a_service_dropped_by_the_recipe_is_named_in_the_plan_and_left_running(c
     out = subprocess.run(["docker", "service", "ls", "-q", "--filter", f"name={stack_name}_extra"],
                          capture_output=True, text=True).stdout
     assert out.strip()
+
+
+def test_remove_asks_about_data_and_no_keeps_it(coop, coop_env, tmp_path, stack_name, local_server):
+    import io
+
+    from coopcloud.cli.main import main
+
+    new_app(coop, tmp_path, stack_name, "default", web_recipe(free_port()))  # with --secrets
+    assert secret_names(stack_name) == [f"{stack_name}_api_key_v1"]
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["app", "remove", stack_name], environ=coop_env, stdout=out, stderr=err, stdin=Terminal("n\n"))
+    assert code == 0, err.getvalue()
+    assert "also remove its volumes, secrets and configs" in err.getvalue()
+    assert "kept on the server" in out.getvalue()
+    assert not (tmp_path / "abra" / "servers" / "default" / f"{stack_name}.env").exists()
+    assert secret_names(stack_name) == [f"{stack_name}_api_key_v1"]

@@ -250,18 +250,21 @@ def undeploy(rt: Runtime, app_name: str) -> None:
 @pass_runtime
 def remove(rt: Runtime, app_name: str, force: bool) -> None:
     """Forget an undeployed app: its env file, and (confirmed or --force) its volumes, secrets and configs."""
-    from coopcloud.ops.lifecycle import remove as run_remove
+    from coopcloud.ops.lifecycle import check_removable, remove as run_remove
 
-    purge = force or rt.out.confirm(f"remove app {app_name} with its volumes, secrets and configs (data is lost)?")
-    if not purge:
-        rt.out.info("nothing removed")
-        return
+    check_removable(rt.settings, rt.servers(), app_name)  # before asking anything
+    purge = force or rt.out.confirm(
+        f"app {app_name}: also remove its volumes, secrets and configs (their data is lost)?"
+    )
     removed = run_remove(rt.settings, rt.servers(), app_name, purge=purge)
     if rt.out.json:
         rt.out.emit_json(removed)
         return
-    parts = ", ".join(f"{len(v)} {k}" for k, v in removed.items())
-    rt.out.print(f"app {app_name}: removed ({parts})")
+    if purge:
+        parts = ", ".join(f"{len(v)} {k}" for k, v in removed.items())
+        rt.out.print(f"app {app_name}: removed ({parts})")
+    else:
+        rt.out.print(f"app {app_name}: env file removed; volumes, secrets and configs kept on the server")
 
 
 # -- secrets ------------------------------------------------------------------------------------------

@@ -176,14 +176,20 @@ def _remove_network(client: Any, net_id: str, deadline: float) -> None:
             time.sleep(0.5)
 
 
+def check_removable(settings: Settings, pool: Any, name: str) -> AppRef:
+    """The app, when it exists and is not deployed; else the error that says what to do."""
+    ref = find_app(settings, name)
+    if stack_services(pool.client(ref.server), ref.stack_name):
+        raise Conflict(f"app {name} is deployed on {ref.server}", hint=f"run: coop app undeploy {name}")
+    return ref
+
+
 def remove(settings: Settings, pool: Any, name: str, *, purge: bool) -> dict:
     """Forget an app: its env file (and lockfile); with purge, its volumes, secrets and configs too."""
     from coopcloud.ops import secrets as sec
 
-    ref = find_app(settings, name)
+    ref = check_removable(settings, pool, name)
     client = pool.client(ref.server)
-    if stack_services(client, ref.stack_name):
-        raise Conflict(f"app {name} is deployed on {ref.server}", hint=f"run: coop app undeploy {name}")
     removed: dict[str, list[str]] = {"volumes": [], "secrets": [], "configs": []}
     if purge:
         stack = ref.stack_name
