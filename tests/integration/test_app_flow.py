@@ -175,6 +175,12 @@ def test_whole_flow_over_ssh(coop, coop_env, tmp_path, stack_name, ssh_server):
     row = [x for x in json.loads(r.out) if x["app"] == stack_name][0]
     assert row["status"] == "deployed" and row["deployed"] == "1.0.0+1.0.0" and row["differs"] is False
 
+    r = coop("app", "ps", stack_name, "--json")
+    assert r.code == 0, r
+    assert "coop-test/web:1.0.0" in r.out and "running" in r.out
+    r = coop("app", "logs", stack_name, "app", "--tail", "5")
+    assert r.code == 0, r
+
     # Same version again: refused without --force; with --force nothing restarts.
     before = task_ids(stack_name)
     r = coop("app", "deploy", stack_name)
