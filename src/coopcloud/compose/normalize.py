@@ -445,6 +445,16 @@ def _external(v: Any) -> dict | None:
     return {"external": True, "name": (v or {}).get("name") or ""}
 
 
+def _external_name(out: dict, ext: dict, path: tuple, kind: str, name: str) -> None:
+    """An external object's real name: `external.name` (legacy) or `name`, never both; else its key."""
+    if ext.get("name"):
+        if out.get("name"):
+            raise NormalizeError(path, f"{kind} {name}: {kind}.external.name and {kind}.name conflict; only use {kind}.name")
+        out["name"] = ext["name"]
+    elif not out.get("name"):
+        out["name"] = name
+
+
 def network(name: str, v: dict | None, path: tuple) -> dict:
     v = v or {}
     out: dict = {}
@@ -470,12 +480,7 @@ def network(name: str, v: dict | None, path: tuple) -> dict:
         out["labels"] = labels
     ext = _external(v.get("external"))
     if ext:
-        if ext.get("name"):
-            if out.get("name"):
-                raise NormalizeError(path, f"network {name}: network.external.name and network.name conflict; only use network.name")
-            out["name"] = ext["name"]
-        elif not out.get("name"):
-            out["name"] = name
+        _external_name(out, ext, path, "network", name)
         out["external"] = True
         out.update(_extras(v))
     return out
@@ -500,12 +505,7 @@ def volume(name: str, v: dict | None, path: tuple) -> dict:
         for k in ("driver", "driver_opts", "labels"):
             if out.get(k):
                 raise NormalizeError(path, f'conflicting parameters "external" and "{k}" specified for volume "{name}"')
-        if ext.get("name"):
-            if out.get("name"):
-                raise NormalizeError(path, f"volume {name}: volume.external.name and volume.name conflict; only use volume.name")
-            out["name"] = ext["name"]
-        elif not out.get("name"):
-            out["name"] = name
+        _external_name(out, ext, path, "volume", name)
         out["external"] = True
         out.update({k: x for k, x in _extras(v).items() if k != "x-cluster-spec"})
     return out
@@ -559,12 +559,7 @@ def file_object(kind: str, name: str, v: dict, working_dir: str, path: tuple) ->
         out["driver_opts"] = opts
     ext = _external(v.get("external"))
     if ext:
-        if ext.get("name"):
-            if out.get("name"):
-                raise NormalizeError(path, f"{kind} {name}: {kind}.external.name and {kind}.name conflict; only use {kind}.name")
-            out["name"] = ext["name"]
-        elif not out.get("name"):
-            out["name"] = name
+        _external_name(out, ext, path, kind, name)
         out["external"] = True
     elif out.get("driver"):
         if out.get("file"):
