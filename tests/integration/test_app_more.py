@@ -151,3 +151,25 @@ def test_remove_asks_about_data_and_no_keeps_it(coop, coop_env, tmp_path, stack_
     assert "kept on the server" in out.getvalue()
     assert not (tmp_path / "abra" / "servers" / "default" / f"{stack_name}.env").exists()
     assert secret_names(stack_name) == [f"{stack_name}_api_key_v1"]
+
+
+def test_upgrade_fetches_a_release_published_upstream(coop, tmp_path, stack_name, local_server):
+    from recipe_factory import tag
+
+    port = free_port()
+    origin = make_recipe_repo(tmp_path / "origin" / "webapp", web_recipe(port), [("1.0.0+1.0.0", {})])
+    r = coop("app", "new", f"file://{origin}", "--server", "default", "--domain", f"{stack_name}.example.org",
+             "--name", stack_name, "--secrets")
+    assert r.code == 0, r
+    assert coop("app", "deploy", stack_name).code == 0
+    # The maintainer publishes 1.1.0 upstream; the operator's clone does not have it yet.
+    commit(origin, {"compose.yml": web_recipe(port, image_tag="1.1.0")["compose.yml"]}, "chore: publish 1.1.0+1.1.0")
+    tag(origin, "1.1.0+1.1.0")
+
+    r = coop("--offline", "app", "upgrade", stack_name, "--no-input")
+    assert r.code == 0 and "no newer release" in r.out + r.err, r
+    r = coop("app", "upgrade", stack_name, "--no-input")
+    assert r.code == 0, r
+    image = subprocess.run(["docker", "service", "inspect", f"{stack_name}_app", "--format",
+                            "{{.Spec.TaskTemplate.ContainerSpec.Image}}"], capture_output=True, text=True).stdout
+    assert "coop-test/web:1.1.0@sha256:" in image

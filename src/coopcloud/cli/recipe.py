@@ -45,6 +45,33 @@ def render(rt: Runtime, directory: str, env_path: str, stack: str) -> None:
     rt.out.print(yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=100).rstrip())
 
 
+@recipe.command("fetch")
+@click.argument("names", nargs=-1, metavar="[RECIPE]...")
+@click.option("--all", "all_", is_flag=True, help="Every recipe clone under $ABRA_DIR/recipes.")
+@pass_runtime
+def fetch(rt: Runtime, names: tuple[str, ...], all_: bool) -> None:
+    """Clone recipes the catalogue names, or fetch new versions of the clones you have.
+
+    `coop app upgrade` fetches its recipe by itself (unless --offline).
+    """
+    from coopcloud.errors import UsageError
+    from coopcloud.ops.recipes import fetch as do_fetch
+
+    if all_ == bool(names):
+        raise UsageError("give RECIPE names or --all", hint="see: coop recipe fetch --help")
+    if all_:
+        dirs = rt.settings.recipes_dir
+        names = tuple(sorted(p.name for p in dirs.iterdir() if (p / ".git").exists())) if dirs.is_dir() else ()
+    rows = []
+    for name in names:
+        name, path, what = do_fetch(rt.settings, name, offline=rt.settings.offline)
+        rows.append({"recipe": name, "path": str(path), "result": what})
+        if not rt.out.json:
+            rt.out.print(f"recipe {name}: {what}" + (" (no remote: nothing to fetch)" if what == "local" else ""))
+    if rt.out.json:
+        rt.out.emit_json(rows)
+
+
 # Commands built in their own modules, each adding itself to this group.
 from coopcloud.cli import recipe_catalogue, recipe_lint, recipe_maint, recipe_versions  # noqa: E402
 

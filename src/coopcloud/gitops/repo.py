@@ -119,6 +119,21 @@ class GitRepo:
 
     # files at a revision
 
+    def fetch(self, remote: str = "origin", *, timeout: float = 60.0) -> None:
+        """Fetch the remote's branches and tags (never moves the working tree). RecipeError on failure."""
+        try:
+            proc = subprocess.run(
+                [self.git, "-C", str(self.path), "fetch", "--quiet", "--tags", "--", remote],
+                capture_output=True,
+                env=_git_env(),
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise RecipeError(f"git fetch in {self.path} took longer than {timeout:.0f} s") from None
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise RecipeError(f"git fetch in {self.path} failed: {err[-1] if err else proc.returncode}")
+
     def list_files(self, rev: str) -> list[str]:
         """Every file path (posix, relative) in the tree of `rev`."""
         commit = self.resolve(rev)

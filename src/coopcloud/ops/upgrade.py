@@ -253,9 +253,14 @@ def prepare(settings: Settings, pool: Any, app_name: str, direction: str) -> Mov
     from coopcloud.ops.apps import load_app
     from coopcloud.ops.deploy import recipe_dir, releases
 
+    from coopcloud.ops.recipes import refresh
+
     cfg = load_app(settings, app_name)
     path = recipe_dir(settings, cfg.recipe)
+    fetch_warnings: list[str] = []
+    refresh(path, cfg.recipe, offline=settings.offline, warn=fetch_warnings.append)
     versions, warnings = releases(path)
+    warnings = fetch_warnings + warnings
     deployed = read_deployed(pool.client(cfg.ref.server), cfg, versions)
     if not versions:
         raise NotFound(
