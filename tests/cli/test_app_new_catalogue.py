@@ -43,3 +43,12 @@ def test_unknown_recipe_names_the_way_out(coop, tmp_path):
 def test_unregistered_server_is_refused(coop, tmp_path):
     r = coop("app", "new", "nosuch", "--server", "nowhere", "--domain", "x.example.org")
     assert r.code == 3 and "coop server add nowhere" in r.err
+
+
+def test_a_catalogue_url_that_is_not_plain_git_is_refused(coop, tmp_path):
+    abra = tmp_path / "abra"
+    (abra / "servers" / "default").mkdir(parents=True)
+    write_catalogue(abra, "evil", "ext::sh -c touch% /tmp/pwned")
+    r = coop("app", "new", "evil", "--server", "default", "--domain", "e.example.org")
+    assert r.code == 4 and "not an https, ssh, git or file URL" in r.err
+    assert not (abra / "recipes" / "evil").exists()

@@ -14,7 +14,10 @@ from coopcloud.errors import UsageError
 LOCAL = "default"
 
 # user@host:port, host:port, user@host, host, or an ~/.ssh/config alias.
-_DEST = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9._-]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d{1,5}))?$")
+# Never a leading '-': a name must not read as an option to ssh.
+_DEST = re.compile(
+    r"^(?:(?P<user>[A-Za-z0-9_][A-Za-z0-9._-]*)@)?(?P<host>[A-Za-z0-9][A-Za-z0-9._-]*|\[[0-9a-fA-F:]+\])(?::(?P<port>\d{1,5}))?$"
+)
 
 
 @dataclass(frozen=True)

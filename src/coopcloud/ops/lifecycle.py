@@ -67,6 +67,12 @@ def locate_recipe(settings: Settings, recipe: str, *, offline: bool = False) -> 
                 f"recipe {recipe} is neither in {recipes} nor in the catalogue",
                 hint="run: coop catalogue sync, or give its git URL or a local path",
             )
+        if not _URL.match(url):
+            # The catalogue comes from the network: clone only from plain git URLs (no ext:: etc.).
+            raise RecipeError(
+                f"recipe {recipe}: the catalogue's repository {url!r} is not an https, ssh, git or file URL",
+                hint="fix that catalogue entry, or clone the recipe into the recipes folder yourself",
+            )
         if offline:
             raise NotFound(f"recipe {recipe} is not cloned yet and --offline forbids fetching it from {url}")
         recipes.mkdir(parents=True, exist_ok=True)
