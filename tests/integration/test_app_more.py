@@ -173,3 +173,20 @@ def test_upgrade_fetches_a_release_published_upstream(coop, tmp_path, stack_name
     image = subprocess.run(["docker", "service", "inspect", f"{stack_name}_app", "--format",
                             "{{.Spec.TaskTemplate.ContainerSpec.Image}}"], capture_output=True, text=True).stdout
     assert "coop-test/web:1.1.0@sha256:" in image
+
+
+def test_a_task_swarm_cannot_place_fails_early_with_the_reason(coop, tmp_path, stack_name, local_server, request):
+    from conftest import remove_stack
+
+    port = free_port()
+    other = f"{stack_name[:20]}_other"
+    request.addfinalizer(lambda: remove_stack(other))
+    new_app(coop, tmp_path, other, "default", web_recipe(port))
+    assert coop("app", "deploy", other).code == 0  # holds the host port
+    new_app(coop, tmp_path / "second", stack_name, "default", web_recipe(port))
+    env = tmp_path / "abra" / "servers" / "default" / f"{stack_name}.env"
+    env.write_text(env.read_text() + "TIMEOUT=12\n")  # the recipe's timeout label reads it
+    r = coop("app", "deploy", stack_name)
+    assert r.code == 7, r
+    line = one_error_line(r.err)
+    assert "cannot place" in line and "port" in line

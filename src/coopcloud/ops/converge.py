@@ -18,6 +18,9 @@ BAD_UPDATE_STATES = {"paused", "rollback_started", "rollback_paused", "rollback_
 # A service whose tasks failed this many times since the deploy started will not converge by waiting.
 MAX_TASK_FAILURES = 3
 DEFAULT_TIMEOUT = 300  # seconds; a recipe may set label coop-cloud.<stack>.timeout
+# A task swarm cannot place ("no suitable node (host-mode port already in use...)") stays pending
+# for ever; after this long (or half the timeout, if shorter) that is reported as the failure.
+UNSCHEDULABLE_AFTER = 30.0
 
 
 @dataclass
@@ -29,6 +32,7 @@ class ServiceProgress:
     failures: list[str] = field(default_factory=list)
     done: bool = False
     error: str | None = None
+    unschedulable: str | None = None  # why swarm cannot place a task, while it keeps trying
 
     def line(self) -> str:
         want = "all nodes" if self.want is None else str(self.want)
@@ -82,6 +86,13 @@ def check_service(client: Any, name: str, since: str) -> ServiceProgress:
         and (t.get("Status") or {}).get("Timestamp", "") >= since
     ]
     progress.failures = [_task_failure(t) for t in sorted(recent_failures, key=lambda t: t.get("UpdatedAt", ""))]
+    pending = [
+        t for t in tasks
+        if t.get("DesiredState") == "running" and (t.get("Status") or {}).get("State") == "pending"
+        and (t.get("Status") or {}).get("Err")
+    ]
+    if pending:
+        progress.unschedulable = pending[0]["Status"]["Err"]
     if progress.update_state in BAD_UPDATE_STATES:
         msg = update.get("Message") or progress.update_state
         progress.error = f"swarm update {progress.update_state}: {msg}"
@@ -105,9 +116,20 @@ def wait(
     log_lines: int = 10,
 ) -> ConvergeResult:
     """Poll until every service converged, one failed, or the timeout passed."""
-    deadline = time.monotonic() + timeout
+    start = time.monotonic()
+    deadline = start + timeout
+    stuck_since: dict[str, float] = {}
+    grace = min(UNSCHEDULABLE_AFTER, timeout / 2)
     while True:
         progress = [check_service(client, name, since) for name in services]
+        now = time.monotonic()
+        for p in progress:
+            if p.unschedulable and not p.done:
+                first = stuck_since.setdefault(p.name, now)
+                if now - first >= grace and not p.error:
+                    p.error = f"swarm cannot place its task for {now - first:.0f} s: {p.unschedulable}"
+            else:
+                stuck_since.pop(p.name, None)
         if report:
             report(progress)
         if any(p.error for p in progress) or all(p.done for p in progress):
