@@ -190,3 +190,20 @@ def test_a_task_swarm_cannot_place_fails_early_with_the_reason(coop, tmp_path, s
     assert r.code == 7, r
     line = one_error_line(r.err)
     assert "cannot place" in line and "port" in line
+
+
+def test_app_cmd_runs_a_function_of_the_deployed_abra_sh(coop, tmp_path, stack_name, local_server):
+    files = web_recipe(free_port())
+    files["abra.sh"] += 'greet() {\n  echo "hello $1 from $(cat /www/motd.txt)"\n}\nfail_with() {\n  return "$1"\n}\n'
+    new_app(coop, tmp_path, stack_name, "default", files)
+    assert coop("app", "deploy", stack_name).code == 0
+
+    r = coop("app", "cmd", stack_name, "app", "greet", "world")
+    assert r.code == 0, r
+    assert r.out == "hello world from message of the day\n"
+    r = coop("app", "cmd", stack_name, "app", "fail_with", "5")
+    assert r.code == 5
+    r = coop("app", "cmd", stack_name, "app", "--list")
+    assert r.out.split() == ["greet", "fail_with"]
+    r = coop("app", "cmd", stack_name, "app", "nosuch")
+    assert r.code == 3 and "its functions: greet, fail_with" in one_error_line(r.err)

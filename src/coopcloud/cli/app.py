@@ -267,6 +267,43 @@ def remove(rt: Runtime, app_name: str, force: bool) -> None:
         rt.out.print(f"app {app_name}: env file removed; volumes, secrets and configs kept on the server")
 
 
+@app.command("cmd", context_settings={"ignore_unknown_options": True})
+@click.argument("app_name", metavar="APP")
+@click.argument("service")
+@click.argument("function", required=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.option("--user", "-u", help="Run as this user in the container.")
+@click.option("--list", "list_", is_flag=True, help="List the functions abra.sh defines.")
+@click.pass_context
+def cmd(ctx: click.Context, app_name: str, service: str, function: str | None, args: tuple[str, ...], user: str | None, list_: bool) -> None:
+    """Run FUNCTION from the recipe's abra.sh in a running container of SERVICE; exit with its code.
+
+    abra.sh comes from the version the app runs. Arguments after FUNCTION are passed to it.
+
+    \b
+    Example:
+      coop app cmd cloud.example.org app set_admin_pass
+      coop app cmd cloud.example.org app --list
+    """
+    from coopcloud.cli.app_inspect import _writer
+    from coopcloud.errors import UsageError
+    from coopcloud.ops import appcmd
+    from coopcloud.ops.apps import find_app
+
+    rt: Runtime = ctx.find_object(Runtime)
+    ref = find_app(rt.settings, app_name)
+    client = rt.servers().client(ref.server)
+    if list_:
+        script, where = appcmd.deployed_script(rt.settings, client, ref)
+        for name in appcmd.functions(script):
+            rt.out.print(name)
+        return
+    if not function:
+        raise UsageError("give a FUNCTION of abra.sh", hint=f"see: coop app cmd {app_name} {service} --list")
+    code = appcmd.run(rt.settings, client, ref, service, function, list(args), on_output=_writer(rt), user=user)
+    ctx.exit(code & 0xFF if code >= 0 else 1)
+
+
 # -- secrets ------------------------------------------------------------------------------------------
 
 

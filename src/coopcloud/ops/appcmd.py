@@ -1,0 +1,86 @@
+"""`app cmd`: run a function of the recipe's abra.sh inside a running container, as abra does.
+
+abra.sh is read from the version the app runs (the git tag of its version label; the working
+tree for a chaos deploy), so the function matches the deployed code. The script travels inside
+the command line (`bash -c '<abra.sh>; FUNC "$@"'`), so nothing is written into the container,
+and the container's stdin stays free for the function.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+from coopcloud.errors import NotFound, RecipeError
+from coopcloud.settings import Settings
+
+_FUNC = re.compile(r"^\s*(?:function\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*\)\s*\{?", re.M)
+_FUNC_KEYWORD = re.compile(r"^\s*function\s+([A-Za-z_][A-Za-z0-9_]*)\b", re.M)
+
+
+def functions(script: str) -> list[str]:
+    """Names of the shell functions abra.sh defines, in order."""
+    names = _FUNC.findall(script) + _FUNC_KEYWORD.findall(script)
+    return list(dict.fromkeys(names))
+
+
+def deployed_script(settings: Settings, client: Any, ref: Any) -> tuple[str, str]:
+    """(abra.sh text, the version it comes from) for the app as deployed."""
+    from coopcloud.domain.recipe import Recipe
+    from coopcloud.gitops import GitRepo
+    from coopcloud.ops.apps import STACK_LABEL, load_app
+    from coopcloud.ops.deploy import main_service, recipe_dir
+
+    cfg = load_app(settings, ref.name)
+    path = recipe_dir(settings, cfg.recipe)
+    services = {s["Spec"]["Name"]: s for s in client.services(filters={"label": [f"{STACK_LABEL}={ref.stack_name}"]})}
+    if not services:
+        raise NotFound(f"app {ref.name} is not deployed on {ref.server}", hint=f"run: coop app deploy {ref.name}")
+    labels = services[main_service(ref.stack_name, services)]["Spec"].get("Labels") or {}
+    version = labels.get(f"coop-cloud.{ref.stack_name}.version") or cfg.pinned_version
+    chaos = labels.get(f"coop-cloud.{ref.stack_name}.chaos") == "true"
+    repo = GitRepo(path)
+    if chaos or not version or not repo.is_repo():
+        recipe, where = Recipe.from_dir(path, cfg.recipe), "the recipe's working tree"
+    else:
+        try:
+            recipe, where = Recipe.from_git(repo, version, cfg.recipe), version
+        except (NotFound, RecipeError):
+            raise NotFound(
+                f"app {ref.name} runs {version}, which recipe {cfg.recipe} has no tag for",
+                hint=f"run: coop recipe fetch {cfg.recipe}",
+            ) from None
+    try:
+        return recipe.read_text("abra.sh"), where
+    except NotFound:
+        raise NotFound(f"recipe {cfg.recipe} ({where}) has no abra.sh, so no commands") from None
+
+
+def command_line(script: str, function: str, args: list[str]) -> list[str]:
+    """The exec argv: bash when the image has it (abra.sh files use bash), else sh."""
+    body = f'{script}\n{function} "$@"\n'
+    launcher = 'if command -v bash >/dev/null 2>&1; then exec bash -c "$0" abra.sh "$@"; else exec sh -c "$0" abra.sh "$@"; fi'
+    return ["sh", "-c", launcher, body, *args]
+
+
+def run(
+    settings: Settings,
+    client: Any,
+    ref: Any,
+    service: str,
+    function: str,
+    args: list[str],
+    *,
+    on_output: Callable[[str, bytes], None],
+    user: str | None = None,
+) -> int:
+    from coopcloud.ops import inspect
+
+    script, where = deployed_script(settings, client, ref)
+    known = functions(script)
+    if function not in known:
+        raise NotFound(
+            f"app {ref.name}: abra.sh ({where}) has no function {function}",
+            hint=f"its functions: {', '.join(known) or 'none'}",
+        )
+    return inspect.run(client, ref, service, command_line(script, function, args), on_output=on_output, user=user)
