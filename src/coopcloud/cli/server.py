@@ -83,6 +83,9 @@ def rm(rt: Runtime, name: str, force: bool) -> None:
     from coopcloud.ops import servers
 
     apps = servers.remove(rt.settings, name, force=force)
+    if rt.out.json:
+        rt.out.emit_json({"server": name, "removed": True, "app_env_files": apps})
+        return
     rt.out.print(f"server {name} removed" + (f" with {len(apps)} app env file(s)" if apps else ""))
 
 
@@ -97,4 +100,7 @@ def init(rt: Runtime, name: str, listen_addr: str | None, advertise_addr: str | 
 
     pool = rt.servers()
     done = servers.init(pool, pool.server(name), listen_addr=listen_addr, advertise_addr=advertise_addr)
+    if rt.out.json:
+        rt.out.emit_json({"server": name, "done": done})
+        return
     rt.out.print(f"server {name}: " + (", ".join(done) if done else "already initialised, nothing to do"))
