@@ -605,22 +605,13 @@ def _generate_recipe(
 
 def _resolve_version(name: str, repo: Any, tag: str, registry: Any) -> dict[str, ServiceImage]:
     """Render release `tag` with its .env.sample (DOMAIN=<recipe>.example.com); each service's image and digest."""
-    from coopcloud.domain.app import AppRef
-    from coopcloud.domain.envfile import EnvFile
     from coopcloud.domain.recipe import Recipe
-    from coopcloud.ops.render import render
+    from coopcloud.ops.render import sample_images
     from coopcloud.registry import ImageRefError, RegistryError, parse_image_ref
 
     recipe = Recipe.from_git(repo, tag, name=name)
-    domain = f"{name}.example.com"
-    sample = recipe.env_sample()
-    if sample is None:
-        raise RecipeError(f"recipe {name} {tag}: no .env.sample to render the release with")
-    env = EnvFile.parse(sample, name=f"{name} {tag}:.env.sample")
-    rendered = render(recipe, AppRef("default", domain), env, extra_env={"DOMAIN": domain})
     services: dict[str, ServiceImage] = {}
-    for service, spec in sorted((rendered.model.get("services") or {}).items()):
-        image = (spec or {}).get("image")
+    for service, image in sample_images(recipe).items():
         if not image:
             raise RecipeError(f"recipe {name} {tag}: service {service} has no image")
         try:

@@ -74,3 +74,23 @@ def render(
     model = load(files, env, working_dir=WORKDIR, warn=warn, read_file=lambda p: read(p).decode("utf-8"))
     spec = convert(model, app.stack_name, read_file=read)
     return Rendered(recipe, app.stack_name, env, names, model, spec)
+
+
+def sample_images(recipe: Recipe) -> dict[str, str | None]:
+    """Each service's image as an app made from the recipe's own .env.sample would run it.
+
+    The app is named <recipe>.example.com (DOMAIN, and so STACK_NAME, follow); the sample's
+    COMPOSE_FILE picks the compose files. Used to list a release's images (`recipe versions`,
+    `catalogue generate`). RecipeError when the recipe has no .env.sample.
+    """
+    sample = recipe.env_sample()
+    if sample is None:
+        raise RecipeError(f"recipe {recipe.name} ({recipe.source.description}) has no .env.sample to render it with")
+    env_file = EnvFile.parse(sample, name=f"{recipe.name}/.env.sample")
+    domain = f"{recipe.name}.example.com"
+    env_file.set("DOMAIN", domain)
+    rendered = render(recipe, AppRef("default", domain), env_file, warn=lambda _: None)
+    return {
+        service: (str(body["image"]) if (body or {}).get("image") else None)
+        for service, body in sorted((rendered.model.get("services") or {}).items())
+    }

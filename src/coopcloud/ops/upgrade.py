@@ -345,29 +345,14 @@ def locate_recipe(settings: Settings, recipe: str) -> tuple[str, Path]:
 
 
 def service_images(recipe: Any) -> list[ServiceImage]:
-    """Images of a recipe's services as an app made from its .env.sample would run them.
+    """Images of a recipe's services as an app made from its .env.sample would run them (no digests)."""
+    from coopcloud.ops.render import sample_images
 
-    DOMAIN=<recipe>.example.com (the app name, so STACK_NAME follows); compose files from the
-    sample's COMPOSE_FILE. Digests are not looked up here.
-    """
-    from coopcloud.domain.app import AppRef
-    from coopcloud.domain.envfile import EnvFile
-    from coopcloud.ops.render import render
-
-    sample = recipe.env_sample()
-    if sample is None:
-        raise RecipeError(f"recipe {recipe.name} ({recipe.source.description}) has no .env.sample")
-    env = EnvFile.parse(sample, name=f"{recipe.name}/.env.sample")
-    domain = f"{recipe.name}.example.com"
-    env.set("DOMAIN", domain)
-    rendered = render(recipe, AppRef("default", domain), env, warn=lambda _: None)
     found = []
-    for service, body in sorted((rendered.model.get("services") or {}).items()):
-        image = (body or {}).get("image")
-        if not image:
-            continue
-        name, tag, digest = split_image(str(image))
-        found.append(ServiceImage(service, name, tag, digest))
+    for service, image in sample_images(recipe).items():
+        if image:
+            name, tag, digest = split_image(image)
+            found.append(ServiceImage(service, name, tag, digest))
     return found
 
 
