@@ -232,13 +232,7 @@ def merge_service(base: dict, override: dict) -> dict:
         elif k == "credential_spec":
             d[k] = {**d.get(k, {}), **v}
         elif k.startswith("x-"):
-            dv = d.get(k)
-            if isinstance(v, dict) and isinstance(dv, dict):
-                d[k] = merge_any_map(dv, v)
-            elif isinstance(v, list) and isinstance(dv, list):
-                d[k] = dv + v
-            else:
-                d[k] = v
+            d[k] = merge_any_map({k: d[k]} if k in d else {}, {k: v})[k]
         else:  # strings, ints, booleans, command/entrypoint: set means override
             d[k] = v
     return d

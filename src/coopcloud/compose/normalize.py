@@ -455,8 +455,8 @@ def _external_name(out: dict, ext: dict, path: tuple, kind: str, name: str) -> N
         out["name"] = name
 
 
-def network(name: str, v: dict | None, path: tuple) -> dict:
-    v = v or {}
+def _name_driver_opts(v: dict) -> dict:
+    """The keys networks and volumes share: name, driver, driver_opts."""
     out: dict = {}
     for k in ("name", "driver"):
         if v.get(k):
@@ -464,6 +464,12 @@ def network(name: str, v: dict | None, path: tuple) -> dict:
     opts = _map_str(v.get("driver_opts"), False)
     if opts:
         out["driver_opts"] = opts
+    return out
+
+
+def network(name: str, v: dict | None, path: tuple) -> dict:
+    v = v or {}
+    out = _name_driver_opts(v)
     ipam = v.get("ipam") or {}
     ip: dict = {}
     if ipam.get("driver"):
@@ -488,13 +494,7 @@ def network(name: str, v: dict | None, path: tuple) -> dict:
 
 def volume(name: str, v: dict | None, path: tuple) -> dict:
     v = v or {}
-    out: dict = {}
-    for k in ("name", "driver"):
-        if v.get(k):
-            out[k] = v[k]
-    opts = _map_str(v.get("driver_opts"), False)
-    if opts:
-        out["driver_opts"] = opts
+    out = _name_driver_opts(v)
     labels = mapping_or_list(v.get("labels"), "=", False)
     if labels:
         out["labels"] = labels
