@@ -12,6 +12,10 @@ One client is one connection (over ssh: one ``ssh … docker system dial-stdio``
 process) reused for every request of a command; `client.clone()` opens a second
 one for a stream that runs beside other requests (``logs --follow``).
 `engine.Pool()` hands out one client per server for a whole command.
+
+Type an engine parameter as `engine.Engine` (the protocol the client and the
+tests' fake satisfy) and read its answers through `engine.views`
+(``views.services(docker, filters)`` → typed `Service`s).
 """
 
 from __future__ import annotations
@@ -20,13 +24,15 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 if TYPE_CHECKING:
     from .client import EngineClient, ExecResult
+    from .protocol import Engine
     from .endpoint import Endpoint
     from .pool import Pool
     from .stream import Frame
 
-__all__ = ["connect", "parse_endpoint", "EngineClient", "Endpoint", "ExecResult", "Frame", "Pool"]
+__all__ = ["connect", "parse_endpoint", "Engine", "EngineClient", "Endpoint", "ExecResult", "Frame", "Pool"]
 
 _LAZY = {
+    "Engine": ".protocol",
     "EngineClient": ".client",
     "ExecResult": ".client",
     "MAX_API_VERSION": ".client",

@@ -130,6 +130,15 @@ class EngineClient:
             _api_version=self.api_version,
         )
 
+    def hang_up(self) -> None:
+        """Wake a thread blocked reading this client's stream: shut the socket down (close alone does not)."""
+        sock = self._conn.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     @property
     def url(self) -> str:
         return self.endpoint.url

@@ -1,0 +1,495 @@
+"""Typed, read-only views of the engine's objects, parsed from the Engine API's JSON.
+
+The client (`EngineClient`) speaks the wire: it returns the engine's JSON as
+dicts. Everything above `engine/` reads these views instead, so a field the
+engine renames or drops shows up here, in one parser tested on recorded JSON
+(``tests/data/engine/``), not as a ``None`` deep inside ops.
+
+    from coopcloud.engine import views
+    for svc in views.services(docker, {"label": [f"{STACK_LABEL}={stack}"]}, status=True):
+        print(svc.name, svc.image, svc.running_tasks, svc.update_state)
+    for task in views.tasks(docker, {"service": [svc.name]}):
+        if task.failed:
+            print(task.status.err, task.status.exit_code)
+
+Timestamps are timezone-aware `datetime`s (UTC), or None where the engine sends
+none or Go's zero time. Go sends nanoseconds; they are cut to microseconds.
+Parsers never raise on a missing field: a view has the engine's own default.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from .protocol import Engine, Filters
+
+Json = Mapping[str, Any]
+
+# Task states swarm will not retry from: the task is over and did not do its job.
+FAILED_TASK_STATES = frozenset({"failed", "rejected", "orphaned"})
+# Update states in which swarm gave up on the new spec (paused it, or went back to the old one).
+FAILED_UPDATE_STATES = frozenset({"paused", "rollback_started", "rollback_paused", "rollback_completed"})
+
+_GO_ZERO_YEAR = 1  # "0001-01-01T00:00:00Z": Go's zero time, i.e. "never"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An RFC 3339 timestamp from the engine as an aware datetime; None for "" or Go's zero time.
+
+    >>> parse_time("2024-05-01T10:00:00.123456789Z")
+    datetime.datetime(2024, 5, 1, 10, 0, 0, 123456, tzinfo=datetime.timezone.utc)
+    >>> parse_time("0001-01-01T00:00:00Z") is None
+    True
+    """
+    if not value:
+        return None
+    text = value.strip()
+    head, dot, rest = text.partition(".")
+    if dot:
+        # Go trims trailing zeros and sends up to 9 digits; a datetime holds 6.
+        digits = len(rest) - len(rest.lstrip("0123456789"))
+        fraction, zone = rest[:digits], rest[digits:]
+        text = f"{head}.{fraction[:6].ljust(6, '0')}{zone}" if fraction else head + zone
+    when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    if when.year == _GO_ZERO_YEAR:
+        return None
+    return when
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _labels(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in sorted(_dict(value).items())}
+
+
+def _version(data: Json) -> int:
+    return int(_dict(data.get("Version")).get("Index") or 0)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+# -- services ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Port:
+    """A published port of a service: ``8000:80/tcp`` (ingress) or ``8000:80/tcp (host)``."""
+
+    target: int
+    published: int | None = None
+    protocol: str = "tcp"
+    mode: str = "ingress"  # ingress | host
+
+    @classmethod
+    def from_json(cls, data: Json) -> "Port":
+        return cls(
+            target=int(data.get("TargetPort") or 0),
+            published=int(data["PublishedPort"]) if data.get("PublishedPort") else None,
+            protocol=data.get("Protocol") or "tcp",
+            mode=data.get("PublishMode") or "ingress",
+        )
+
+    def __str__(self) -> str:
+        host = f"{self.published}:" if self.published else ""
+        mode = " (host)" if self.mode == "host" else ""
+        return f"{host}{self.target}/{self.protocol}{mode}"
+
+
+@dataclass(frozen=True)
+class UpdateStatus:
+    """Where swarm is with a service's last update (or rollback)."""
+
+    state: str  # updating | paused | completed | rollback_started | rollback_paused | rollback_completed
+    message: str = ""
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> "UpdateStatus":
+        return cls(
+            state=data.get("State") or "",
+            message=data.get("Message") or "",
+            started_at=parse_time(data.get("StartedAt")),
+            completed_at=parse_time(data.get("CompletedAt")),
+        )
+
+    @property
+    def failed(self) -> bool:
+        """Swarm paused the update or rolled it back: the new spec did not take."""
+        return self.state in FAILED_UPDATE_STATES
+
+
+@dataclass(frozen=True)
+class Service:
+    """A swarm service: what ops reads of ``GET /services`` (with ``status=True`` for task counts)."""
+
+    id: str
+    name: str
+    version: int  # Version.Index: pass it back to service_update
+    labels: dict[str, str]
+    image: str  # as in the spec, digest included
+    mode: str  # replicated | global | replicated-job | global-job
+    replicas: int | None  # None for global services
+    spec: dict[str, Any]  # the spec as the engine holds it (what service_update sends back, changed)
+    ports: tuple[Port, ...] = ()  # live endpoint ports, else the spec's
+    force_update: int = 0
+    container_labels: dict[str, str] = field(default_factory=dict)
+    networks: tuple[str, ...] = ()  # network ids or names the tasks attach to (spec order)
+    update_status: UpdateStatus | None = None
+    running_tasks: int | None = None  # None unless listed with status=True
+    desired_tasks: int | None = None
+    previous_spec: dict[str, Any] | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> "Service":
+        spec = _dict(data.get("Spec"))
+        template = _dict(spec.get("TaskTemplate"))
+        container = _dict(template.get("ContainerSpec"))
+        mode_json = _dict(spec.get("Mode"))
+        mode, replicas = _mode(mode_json)
+        live_ports = _dict(data.get("Endpoint")).get("Ports") or []
+        spec_ports = _dict(spec.get("EndpointSpec")).get("Ports") or []
+        ports = sorted(
+            (Port.from_json(p) for p in (live_ports or spec_ports)),
+            key=lambda p: (p.target, p.protocol, p.published or 0, p.mode),
+        )
+        status = data.get("ServiceStatus")
+        update = data.get("UpdateStatus")
+        return cls(
+            id=data.get("ID") or "",
+            name=spec.get("Name") or "",
+            version=_version(data),
+            labels=_labels(spec.get("Labels")),
+            image=container.get("Image") or "",
+            mode=mode,
+            replicas=replicas,
+            spec=dict(spec),
+            ports=tuple(ports),
+            force_update=int(template.get("ForceUpdate") or 0),
+            container_labels=_labels(container.get("Labels")),
+            networks=tuple(n.get("Target", "") for n in (template.get("Networks") or spec.get("Networks") or [])),
+            update_status=UpdateStatus.from_json(update) if isinstance(update, dict) and update.get("State") else None,
+            running_tasks=int(status.get("RunningTasks") or 0) if isinstance(status, dict) else None,
+            desired_tasks=int(status.get("DesiredTasks") or 0) if isinstance(status, dict) else None,
+            previous_spec=dict(data["PreviousSpec"]) if isinstance(data.get("PreviousSpec"), dict) else None,
+            created_at=parse_time(data.get("CreatedAt")),
+            updated_at=parse_time(data.get("UpdatedAt")),
+        )
+
+    @property
+    def update_state(self) -> str | None:
+        return self.update_status.state if self.update_status else None
+
+    @property
+    def is_global(self) -> bool:
+        return self.mode in ("global", "global-job")
+
+
+def _mode(mode: Json) -> tuple[str, int | None]:
+    if "Global" in mode:
+        return "global", None
+    if "GlobalJob" in mode:
+        return "global-job", None
+    if "ReplicatedJob" in mode:
+        job = _dict(mode.get("ReplicatedJob"))
+        return "replicated-job", int(job.get("TotalCompletions") or job.get("MaxConcurrent") or 1)
+    return "replicated", int(_dict(mode.get("Replicated")).get("Replicas", 1))
+
+
+# -- tasks ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ContainerStatus:
+    container_id: str = ""
+    exit_code: int | None = None
+    pid: int = 0
+
+    @classmethod
+    def from_json(cls, data: Json) -> "ContainerStatus":
+        return cls(
+            container_id=data.get("ContainerID") or "",
+            exit_code=_int_or_none(data.get("ExitCode")),
+            pid=int(data.get("PID") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    state: str  # new | pending | assigned | accepted | preparing | starting | running | complete | failed | shutdown | rejected | orphaned | remove
+    message: str = ""
+    err: str | None = None  # why it failed, or why swarm cannot place it (while pending)
+    timestamp: datetime | None = None  # when it entered `state`
+    container: ContainerStatus | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> "TaskStatus":
+        container = data.get("ContainerStatus")
+        return cls(
+            state=data.get("State") or "",
+            message=data.get("Message") or "",
+            err=(data.get("Err") or "").strip() or None,
+            timestamp=parse_time(data.get("Timestamp")),
+            container=ContainerStatus.from_json(container) if isinstance(container, dict) else None,
+        )
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.container.exit_code if self.container else None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One attempt of swarm to run a slot of a service (or the service on a node, when global)."""
+
+    id: str
+    service_id: str
+    node_id: str  # "" while not yet assigned
+    slot: int | None  # None for global services
+    desired_state: str
+    version: int
+    status: TaskStatus
+    image: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> "Task":
+        container = _dict(_dict(data.get("Spec")).get("ContainerSpec"))
+        return cls(
+            id=data.get("ID") or "",
+            service_id=data.get("ServiceID") or "",
+            node_id=data.get("NodeID") or "",
+            slot=_int_or_none(data.get("Slot")) or None,
+            desired_state=data.get("DesiredState") or "",
+            version=_version(data),
+            status=TaskStatus.from_json(_dict(data.get("Status"))),
+            image=container.get("Image") or "",
+            labels=_labels(data.get("Labels")),
+            created_at=parse_time(data.get("CreatedAt")),
+            updated_at=parse_time(data.get("UpdatedAt")),
+        )
+
+    @property
+    def state(self) -> str:
+        return self.status.state
+
+    @property
+    def running(self) -> bool:
+        """Running and meant to: a task swarm is shutting down does not count."""
+        return self.desired_state == "running" and self.status.state == "running"
+
+    @property
+    def failed(self) -> bool:
+        return self.status.state in FAILED_TASK_STATES
+
+    @property
+    def unschedulable(self) -> str | None:
+        """Why swarm cannot place this task ("no suitable node …"), while it keeps trying."""
+        if self.desired_state == "running" and self.status.state == "pending":
+            return self.status.err
+        return None
+
+
+# -- nodes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    hostname: str
+    role: str  # manager | worker
+    availability: str  # active | pause | drain
+    state: str  # ready | down | unknown | disconnected
+    addr: str  # the node's address as the swarm sees it
+    version: int
+    labels: dict[str, str] = field(default_factory=dict)  # Spec.Labels: what placement constraints read
+    leader: bool = False
+    manager_addr: str | None = None  # host:port of the manager API, for managers
+    engine_version: str = ""
+    os: str = ""
+    architecture: str = ""
+
+    @classmethod
+    def from_json(cls, data: Json) -> "Node":
+        spec = _dict(data.get("Spec"))
+        desc = _dict(data.get("Description"))
+        status = _dict(data.get("Status"))
+        manager = data.get("ManagerStatus")
+        platform = _dict(desc.get("Platform"))
+        return cls(
+            id=data.get("ID") or "",
+            hostname=desc.get("Hostname") or "",
+            role=spec.get("Role") or "",
+            availability=spec.get("Availability") or "",
+            state=status.get("State") or "",
+            addr=status.get("Addr") or "",
+            version=_version(data),
+            labels=_labels(spec.get("Labels")),
+            leader=bool(_dict(manager).get("Leader")),
+            manager_addr=_dict(manager).get("Addr") or None,
+            engine_version=_dict(desc.get("Engine")).get("EngineVersion") or "",
+            os=platform.get("OS") or "",
+            architecture=platform.get("Architecture") or "",
+        )
+
+
+# -- secrets, configs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A swarm secret. The engine never returns its value, and neither does this view."""
+
+    id: str
+    name: str
+    version: int
+    labels: dict[str, str] = field(default_factory=dict)
+    driver: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> "Secret":
+        spec = _dict(data.get("Spec"))
+        return cls(
+            id=data.get("ID") or "",
+            name=spec.get("Name") or "",
+            version=_version(data),
+            labels=_labels(spec.get("Labels")),
+            driver=_dict(spec.get("Driver")).get("Name") or None,
+            created_at=parse_time(data.get("CreatedAt")),
+            updated_at=parse_time(data.get("UpdatedAt")),
+        )
+
+
+@dataclass(frozen=True)
+class Config:
+    id: str
+    name: str
+    version: int
+    data: bytes  # the config's content, decoded
+    labels: dict[str, str] = field(default_factory=dict)
+    templating: str | None = None  # template driver name ("golang"), if any
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> "Config":
+        spec = _dict(data.get("Spec"))
+        return cls(
+            id=data.get("ID") or "",
+            name=spec.get("Name") or "",
+            version=_version(data),
+            data=base64.b64decode(spec.get("Data") or ""),
+            labels=_labels(spec.get("Labels")),
+            templating=_dict(spec.get("Templating")).get("Name") or None,
+            created_at=parse_time(data.get("CreatedAt")),
+            updated_at=parse_time(data.get("UpdatedAt")),
+        )
+
+
+# -- networks, volumes -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Network:
+    id: str
+    name: str
+    driver: str
+    scope: str  # swarm | local
+    labels: dict[str, str] = field(default_factory=dict)
+    attachable: bool = False
+    internal: bool = False
+    ingress: bool = False
+    options: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> "Network":
+        return cls(
+            id=data.get("Id") or data.get("ID") or "",
+            name=data.get("Name") or "",
+            driver=data.get("Driver") or "",
+            scope=data.get("Scope") or "",
+            labels=_labels(data.get("Labels")),
+            attachable=bool(data.get("Attachable")),
+            internal=bool(data.get("Internal")),
+            ingress=bool(data.get("Ingress")),
+            options=_labels(data.get("Options")),
+            created_at=parse_time(data.get("Created")),
+        )
+
+
+@dataclass(frozen=True)
+class Volume:
+    name: str
+    driver: str
+    mountpoint: str = ""
+    scope: str = "local"
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> "Volume":
+        return cls(
+            name=data.get("Name") or "",
+            driver=data.get("Driver") or "",
+            mountpoint=data.get("Mountpoint") or "",
+            scope=data.get("Scope") or "local",
+            labels=_labels(data.get("Labels")),
+            options=_labels(data.get("Options")),
+            created_at=parse_time(data.get("CreatedAt")),
+        )
+
+
+# -- typed reads over any Engine -------------------------------------------------------
+
+
+def services(engine: "Engine", filters: "Filters" = None, *, status: bool = False) -> list[Service]:
+    """``GET /services``, sorted by name; `status=True` fills running_tasks/desired_tasks."""
+    return sorted((Service.from_json(s) for s in engine.services(filters, status=status)), key=lambda s: s.name)
+
+
+def service(engine: "Engine", id_or_name: str) -> Service:
+    """``GET /services/{id}``; EngineNotFound when there is none."""
+    return Service.from_json(engine.service(id_or_name))
+
+
+def tasks(engine: "Engine", filters: "Filters" = None) -> list[Task]:
+    """``GET /tasks``, e.g. ``{"service": [name]}`` or ``{"label": [...]}``; in the engine's order."""
+    return [Task.from_json(t) for t in engine.tasks(filters)]
+
+
+def nodes(engine: "Engine", filters: "Filters" = None) -> list[Node]:
+    return [Node.from_json(n) for n in engine.nodes(filters)]
+
+
+def secrets(engine: "Engine", filters: "Filters" = None) -> list[Secret]:
+    return sorted((Secret.from_json(s) for s in engine.secrets(filters)), key=lambda s: s.name)
+
+
+def configs(engine: "Engine", filters: "Filters" = None) -> list[Config]:
+    return sorted((Config.from_json(c) for c in engine.configs(filters)), key=lambda c: c.name)
+
+
+def networks(engine: "Engine", filters: "Filters" = None) -> list[Network]:
+    return sorted((Network.from_json(n) for n in engine.networks(filters)), key=lambda n: n.name)
+
+
+def volumes(engine: "Engine", filters: "Filters" = None) -> list[Volume]:
+    return sorted((Volume.from_json(v) for v in engine.volumes(filters)), key=lambda v: v.name)

@@ -1,0 +1,1 @@
+"""Shared test doubles. Import as ``from fakes.engine import FakeEngine`` (tests/ is on sys.path)."""
