@@ -149,7 +149,8 @@ def undeploy(client: Any, ref: AppRef, *, timeout: float = 120) -> dict:
     for svc in services:
         client.service_remove(svc["ID"])
     deadline = time.monotonic() + timeout
-    while client.tasks(filters={"label": [f"{STACK_LABEL}={stack}"]}) or client.containers(filters=label):
+    # all=True: a stopped container still holds its volumes until swarm removes it.
+    while client.tasks(filters={"label": [f"{STACK_LABEL}={stack}"]}) or client.containers(filters=label, all=True):
         if time.monotonic() > deadline:
             raise DeployFailed(f"app {ref.name}: services were removed but their containers are still stopping")
         time.sleep(0.5)
