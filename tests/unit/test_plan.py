@@ -106,3 +106,96 @@ def test_spec_hash_decides_when_present():
     changed["Labels"][SPEC_HASH_LABEL] = spec_hash(changed)
     [c] = service_changes(changed, live)
     assert c.what == "other settings" and "TaskTemplate.ContainerSpec.User" in c.after
+
+
+# -- taking over services coop did not deploy (no spec hash) -----------------------------------
+
+
+def abra_live(desired):
+    """What the engine holds for `desired` when `docker stack deploy` (resolve-image always) sent it."""
+    live = live_of(desired)
+    live["Labels"].pop("coop.spec-hash", None)
+    tt = live["TaskTemplate"]
+    tt["ContainerSpec"]["Privileges"] = {"CredentialSpec": None, "SELinuxContext": None}
+    tt["Placement"] = {"Platforms": [{"Architecture": "amd64", "OS": "linux"}]}
+    live["EndpointSpec"] = {"Mode": "vip"}
+    if "UpdateConfig" in live:
+        live["UpdateConfig"].update(FailureAction="pause", MaxFailureRatio=0, Order="stop-first")
+    return live
+
+
+def hashed(s):
+    from coopcloud.ops.plan import SPEC_HASH_LABEL, spec_hash
+
+    s["Labels"][SPEC_HASH_LABEL] = spec_hash(s)
+    return s
+
+
+def test_what_docker_fills_in_is_not_a_change_and_coops_labels_are_bookkeeping():
+    desired = hashed(spec(UpdateConfig={"Parallelism": 1, "Monitor": 1000000000}))
+    live = abra_live(spec(UpdateConfig={"Parallelism": 1, "Monitor": 1000000000}))
+    assert service_changes(desired, live) == []
+    [p] = plan_services({"s_app": desired}, {"s_app": live})
+    assert (p.action, p.restarts) == ("bookkeeping", False)
+    assert [c.what for c in p.changes] == ["label coop.spec-hash"]
+
+
+def test_platforms_coop_resolved_match_dockers_and_unresolved_ones_are_not_a_change():
+    pinned = spec()
+    pinned["TaskTemplate"]["Placement"] = {"Platforms": [{"Architecture": "amd64", "OS": "linux"}]}
+    assert service_changes(hashed(pinned), abra_live(spec())) == []
+    unpinned = spec()
+    unpinned["TaskTemplate"]["ContainerSpec"]["Image"] = "web:1.0"  # the registry did not answer
+    assert service_changes(hashed(unpinned), abra_live(spec())) == []
+    other = spec()
+    other["TaskTemplate"]["Placement"] = {"Platforms": [{"Architecture": "arm64", "OS": "linux"}]}
+    assert [c.what for c in service_changes(hashed(other), abra_live(spec()))] == ["other settings"]
+
+
+def test_platforms_do_not_enter_the_spec_hash():
+    from coopcloud.ops.plan import spec_hash
+
+    with_platforms = spec()
+    with_platforms["TaskTemplate"]["Placement"] = {"Platforms": [{"OS": "linux"}]}
+    assert spec_hash(with_platforms) == spec_hash(spec())
+    constrained = spec()
+    constrained["TaskTemplate"]["Placement"] = {"Constraints": ["node.role==manager"]}
+    both = spec()
+    both["TaskTemplate"]["Placement"] = {"Constraints": ["node.role==manager"], "Platforms": [{"OS": "linux"}]}
+    assert spec_hash(both) == spec_hash(constrained) != spec_hash(spec())
+
+
+def test_real_differences_still_show_on_a_service_coop_did_not_deploy():
+    live = abra_live(spec())
+    live["TaskTemplate"]["ContainerSpec"]["Privileges"] = {"SELinuxContext": {"User": "u"}}
+    assert [c.what for c in service_changes(hashed(spec()), live)] == ["other settings"]
+    live = abra_live(spec())
+    live["EndpointSpec"] = {"Mode": "dnsrr"}
+    assert [c.what for c in service_changes(hashed(spec()), live)] == ["other settings"]
+    live = abra_live(spec())
+    live["Labels"]["traefik.enable"] = "true"
+    [c] = service_changes(hashed(spec()), live)
+    assert (c.what, c.before, c.after) == ("label traefik.enable", "true", None)
+
+
+def test_service_level_updates_restart_nothing_and_keep_the_live_task_template():
+    from coopcloud.ops.plan import restarts_tasks, with_live_tasks
+
+    live = abra_live(spec())
+    relabelled = hashed(spec(Labels={"com.docker.stack.namespace": "s", "traefik.enable": "true"}))
+    scaled = hashed(spec(Mode={"Replicated": {"Replicas": 3}}))
+    for desired in (relabelled, scaled):
+        [p] = plan_services({"s_app": desired}, {"s_app": live})
+        assert (p.action, p.restarts) == ("update", False)
+        body = with_live_tasks(desired, live)
+        assert body["TaskTemplate"] is live["TaskTemplate"] and body["EndpointSpec"] is live["EndpointSpec"]
+        assert body["Labels"] == desired["Labels"] and body["Mode"] == desired["Mode"]
+    new_image = spec()
+    new_image["TaskTemplate"]["ContainerSpec"]["Image"] = "web:1.1@sha256:bb"
+    new_env = spec()
+    new_env["TaskTemplate"]["ContainerSpec"]["Env"] = ["A=2"]
+    ports = spec(EndpointSpec={"Ports": [{"TargetPort": 80, "PublishedPort": 8080}]})
+    for desired in (new_image, new_env, ports):
+        assert restarts_tasks(hashed(desired), live)
+        [p] = plan_services({"s_app": hashed(desired)}, {"s_app": live})
+        assert (p.action, p.restarts) == ("update", True)

@@ -13,13 +13,13 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.domain.recipe import Recipe
 from coopcloud.errors import Conflict, DeployFailed, InvalidError, NotFound
 from coopcloud.ops.apps import STACK_LABEL
-from coopcloud.ops.plan import Plan, plan_services
+from coopcloud.ops.plan import Plan, plan_services, with_live_tasks
 from coopcloud.settings import Settings
 
 DEFAULT_TIMEOUT = 300  # seconds, when the recipe sets no coop-cloud.<stack>.timeout label
@@ -114,10 +114,12 @@ def main_service(stack: str, services: dict[str, dict]) -> str:
     return sorted(services)[0]
 
 
-def add_coop_labels(stack: str, services: dict[str, dict], target: Target) -> str:
+def add_coop_labels(stack: str, services: dict[str, dict], target: Target, env: Mapping[str, str] | None = None) -> str:
     """Label the main service as abra does; returns its name."""
     name = main_service(stack, services)
     labels = services[name].setdefault("Labels", {})
+    # abra writes it on every deploy (off unless the env turns it on); its auto-updater reads it.
+    labels[f"coop-cloud.{stack}.autoupdate"] = (env or {}).get("ENABLE_AUTO_UPDATE", "false")
     labels[f"coop-cloud.{stack}.version"] = target.version
     labels[f"coop-cloud.{stack}.recipe"] = target.recipe.name
     labels[f"coop-cloud.{stack}.chaos"] = "true" if target.chaos else "false"
@@ -150,6 +152,7 @@ class Preflight:
     engine_time: str
     network_names: dict[str, str] = field(default_factory=dict)  # ID -> name (live specs hold IDs)
     pinned: dict[str, str] = field(default_factory=dict)  # service -> image@digest
+    platforms: dict[str, tuple[dict[str, str], ...]] = field(default_factory=dict)  # service -> the image's platforms
     unpinned: dict[str, str] = field(default_factory=dict)  # image -> why not, briefly
     unpinned_why: dict[str, str] = field(default_factory=dict)  # image -> the engine's words (for --debug)
 
@@ -234,22 +237,27 @@ def preflight(client: Any, app: str, rendered: Any, *, resolve_images: bool = Tr
 
 
 def _pin_images(client: Any, services: dict[str, dict], pre: Preflight) -> None:
-    """Resolve each tag to a digest through the engine (which asks the registry)."""
-    cache: dict[str, str | None] = {}
+    """Resolve each tag to a digest, and its platforms, through the engine (which asks the
+    registry), as `docker stack deploy` does by default."""
+    from coopcloud.registry.resolve import ResolvedImage, resolved_image
+
+    cache: dict[str, ResolvedImage | None] = {}
     for name, svc in services.items():
         image = svc["TaskTemplate"]["ContainerSpec"]["Image"]
         if "@" in image:
             continue
         if image not in cache:
             try:
-                digest = client.distribution(image)["Descriptor"]["digest"]
-                cache[image] = f"{image}@{digest}"
+                cache[image] = resolved_image(image, client.distribution(image))
             except Exception as exc:  # no registry answer: deploy the tag, as docker does, and say so
                 cache[image] = None
                 pre.unpinned[image] = "the registry gave no digest"
                 pre.unpinned_why[image] = str(exc)
-        if cache[image]:
-            pre.pinned[name] = cache[image]
+        resolved = cache[image]
+        if resolved:
+            pre.pinned[name] = resolved.image
+            if resolved.platforms:
+                pre.platforms[name] = resolved.platforms
 
 
 # -- 4. plan ------------------------------------------------------------------------------------
@@ -263,6 +271,8 @@ def desired_specs(spec: Any, pre: Preflight) -> dict[str, dict]:
         body = copy.deepcopy(body)
         if name in pre.pinned:
             body["TaskTemplate"]["ContainerSpec"]["Image"] = pre.pinned[name]
+        if name in pre.platforms:
+            body["TaskTemplate"].setdefault("Placement", {})["Platforms"] = [dict(p) for p in pre.platforms[name]]
         live = pre.live.get(name)
         if live is not None:
             # As docker does: keep the force-update counter so an unchanged redeploy restarts nothing.
@@ -321,13 +331,15 @@ def apply(client: Any, spec: Any, desired: dict[str, dict], plan: Plan, pre: Pre
 
     touched = []
     for sp in plan.services:
-        if sp.action not in ("create", "update"):
+        if sp.action not in ("create", "update", "bookkeeping"):
             continue
         body = with_ids(desired[sp.name], secret_ids=secret_ids, config_ids=config_ids)
         if sp.action == "create":
             client.service_create(body)
         else:
             live = pre.live[sp.name]
+            if not sp.restarts:
+                body = with_live_tasks(body, live["Spec"])
             client.service_update(live["ID"], live["Version"]["Index"], body)
         touched.append(sp.name)
     return touched
@@ -431,7 +443,7 @@ def deploy(
     target = resolve_target(settings, cfg, version=version, chaos=chaos)
     warnings = list(target.warnings)
     rendered = render(target.recipe, cfg.ref, cfg.env, warn=warnings.append)
-    main = add_coop_labels(rendered.stack, rendered.spec.services, target)
+    main = add_coop_labels(rendered.stack, rendered.spec.services, target, rendered.env)
     timeout = timeout_of(rendered.stack, rendered.spec.services[main])
 
     client = pool.client(cfg.ref.server)

@@ -18,23 +18,44 @@ _ENGINE_DEFAULTS = {
     "Mode": "vip",  # EndpointSpec.Mode
     "Replicas": 1,
     "FailureAction": "pause",  # UpdateConfig and RollbackConfig
+    "Order": "stop-first",  # UpdateConfig and RollbackConfig
+    "PublishMode": "ingress",  # EndpointSpec.Ports
     "Condition": "any",  # RestartPolicy
 }
 # coop labels each service it deploys with a hash of the spec it sent (image digest aside): equal
 # hashes mean unchanged, whatever defaults the engine filled in. Services deployed by abra or
 # `docker stack deploy` have none and are compared field by field.
 SPEC_HASH_LABEL = "coop.spec-hash"
+# Service labels only coop writes, about its own bookkeeping: a change of these alone is shown as
+# bookkeeping, not as an update (service labels never restart a task).
+COOP_LABEL_PREFIX = "coop."
+# Maps of data, not of settings: an entry with an empty value still means something.
+_DATA_MAPS = frozenset({"Labels", "Options", "DriverOpts", "Sysctls"})
 
 
 def spec_hash(spec: dict) -> str:
+    """The hash of what coop sends, without what follows from the image digest (the digest itself
+    and the platforms image resolution adds), so a registry answer never reads as a change."""
     import hashlib
     import json
 
     body = _strip_ids(spec, _image_without_digest(_container(spec).get("Image", "")))
     labels = dict(body.get("Labels") or {})
     labels.pop(SPEC_HASH_LABEL, None)
-    body = {**body, "Labels": labels}
+    body = _without_platforms({**body, "Labels": labels})
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _without_platforms(spec: dict) -> dict:
+    """`spec` without TaskTemplate.Placement.Platforms (and without a Placement left empty)."""
+    placement = (spec.get("TaskTemplate") or {}).get("Placement")
+    if not isinstance(placement, dict) or "Platforms" not in placement:
+        return spec
+    rest = {k: v for k, v in placement.items() if k != "Platforms"}
+    template = {k: v for k, v in spec["TaskTemplate"].items() if k != "Placement"}
+    if rest:
+        template["Placement"] = rest
+    return {**spec, "TaskTemplate": template}
 _SECRET_KEY = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|SALT|CERT", re.I)
 
 
@@ -51,11 +72,19 @@ class Change:
 @dataclass(frozen=True)
 class ServicePlan:
     name: str
-    action: str  # create | update | unchanged | remove
+    action: str  # create | update | bookkeeping (coop's own labels only) | unchanged | remove
     changes: tuple[Change, ...] = ()
+    # An update restarts tasks only when the task template or the endpoint changes; the other
+    # fields (labels, replicas, update and rollback settings) are the service's alone.
+    restarts: bool = False
 
     def to_json(self) -> dict:
-        return {"name": self.name, "action": self.action, "changes": [c.to_json() for c in self.changes]}
+        return {
+            "name": self.name,
+            "action": self.action,
+            "restarts": self.restarts,
+            "changes": [c.to_json() for c in self.changes],
+        }
 
 
 @dataclass(frozen=True)
@@ -83,17 +112,28 @@ def _is_zero(value: Any) -> bool:
     return value in (None, 0, "", False) or value == [] or value == {}
 
 
+def _is_default(value: Any, key: str | None = None) -> bool:
+    """What the engine or the docker CLI would have filled in on its own: a Go zero value, one of the
+    engine's defaults, or a settings object made only of those (`Privileges: {CredentialSpec:
+    null}`, `EndpointSpec: {Mode: vip}`)."""
+    if _is_zero(value) or (key is not None and _ENGINE_DEFAULTS.get(key) == value):
+        return True
+    if isinstance(value, dict) and key not in _DATA_MAPS:
+        return all(_is_default(v, k) for k, v in value.items())
+    return False
+
+
 def same_spec(desired: Any, live: Any) -> bool:
     """Equal up to what the engine adds: Go zero values and the engine's own defaults."""
     if isinstance(desired, dict) and isinstance(live, dict):
         for key in desired.keys() | live.keys():
             d, l = desired.get(key), live.get(key)
             if key not in desired:
-                if _is_zero(l) or _ENGINE_DEFAULTS.get(key) == l:
+                if _is_default(l, key):
                     continue
                 return False
             if key not in live:
-                if _is_zero(d):
+                if _is_default(d, key):
                     continue
                 return False
             if not same_spec(d, l):
@@ -112,9 +152,9 @@ def differing_paths(desired: Any, live: Any, path: str = "") -> list[str]:
         out = []
         for key in sorted(desired.keys() | live.keys()):
             d, l = desired.get(key), live.get(key)
-            if key not in desired and (_is_zero(l) or _ENGINE_DEFAULTS.get(key) == l):
+            if key not in desired and _is_default(l, key):
                 continue
-            if key not in live and _is_zero(d):
+            if key not in live and _is_default(d, key):
                 continue
             if key in desired and key in live and same_spec(d, l):
                 continue
@@ -188,21 +228,28 @@ def _image_without_digest(image: str) -> str:
     return image.split("@", 1)[0]
 
 
-def service_changes(desired: dict, live: dict) -> list[Change]:
-    """What differs between two service specs, in words an operator reads."""
-    live_hash = (live.get("Labels") or {}).get(SPEC_HASH_LABEL)
-    if live_hash and live_hash == (desired.get("Labels") or {}).get(SPEC_HASH_LABEL):
-        d_img, l_img = _container(desired).get("Image", ""), _container(live).get("Image", "")
-        if d_img == l_img or ("@" not in d_img and _image_without_digest(l_img) == d_img):
-            return []
-    changes: list[Change] = []
+def _compared_image(desired: dict, live: dict) -> tuple[str, str]:
+    """(desired, live) images as compared: by tag alone when coop could not pin a digest."""
     d_img, l_img = _container(desired).get("Image", ""), _container(live).get("Image", "")
     if "@" not in d_img:
         l_img = _image_without_digest(l_img)
+    return d_img, l_img
+
+
+def service_changes(desired: dict, live: dict) -> list[Change]:
+    """What differs between two service specs, in words an operator reads.
+
+    coop's own labels (`coop.*`) are left out: see `bookkeeping_changes`.
+    """
+    live_hash = (live.get("Labels") or {}).get(SPEC_HASH_LABEL)
+    d_img, l_img = _compared_image(desired, live)
+    if live_hash and live_hash == (desired.get("Labels") or {}).get(SPEC_HASH_LABEL) and d_img == l_img:
+        return []
+    changes: list[Change] = []
     if d_img != l_img:
         changes.append(Change("image", l_img, d_img))
     changes += _dict_changes("env", _env(live), _env(desired), redact=True)
-    changes += _dict_changes("label", _without_hash(live.get("Labels")), _without_hash(desired.get("Labels")), redact=False)
+    changes += _dict_changes("label", _labels(live, coop=False), _labels(desired, coop=False), redact=False)
     changes += _dict_changes(
         "container label", _container(live).get("Labels") or {}, _container(desired).get("Labels") or {}, redact=False
     )
@@ -214,18 +261,61 @@ def service_changes(desired: dict, live: dict) -> list[Change]:
         if fn(desired) != fn(live):
             changes.append(Change(what, ", ".join(fn(live)) or None, ", ".join(fn(desired)) or None))
     if not changes:
-        live_hash = (live.get("Labels") or {}).get(SPEC_HASH_LABEL)
-        desired_hash = (desired.get("Labels") or {}).get(SPEC_HASH_LABEL)
-        paths = differing_paths(_strip_ids(desired, l_img), _strip_ids(live, l_img))
-        if live_hash and desired_hash and live_hash != desired_hash:
-            changes.append(Change("other settings", None, ", ".join(paths) or "changed"))
-        elif paths and not live_hash:
+        paths = differing_paths(_comparable(desired, l_img), _comparable(live, l_img, desired=desired))
+        if paths:
             changes.append(Change("other settings", None, ", ".join(paths)))
     return changes
 
 
-def _without_hash(labels: dict | None) -> dict:
-    return {k: v for k, v in (labels or {}).items() if k != SPEC_HASH_LABEL}
+def bookkeeping_changes(desired: dict, live: dict) -> list[Change]:
+    """Changes of coop's own service labels (its spec hash...): they restart nothing and change no
+    setting, so the plan shows them apart from updates."""
+    return _dict_changes("label", _labels(live, coop=True), _labels(desired, coop=True), redact=False)
+
+
+def restarts_tasks(desired: dict, live: dict) -> bool:
+    """Whether sending `desired` over `live` makes swarm replace the service's tasks: it does when the
+    task template or the endpoint changes, and for nothing else (labels, replicas, update settings)."""
+    d_img, l_img = _compared_image(desired, live)
+    if d_img != l_img:
+        return True
+    d, l = _comparable(desired, l_img), _comparable(live, l_img, desired=desired)
+    return not same_spec(_task_part(d), _task_part(l))
+
+
+def _task_part(spec: dict) -> dict:
+    return {k: spec[k] for k in ("TaskTemplate", "EndpointSpec") if k in spec}
+
+
+def with_live_tasks(body: dict, live: dict) -> dict:
+    """`body` carrying the live task template and endpoint, byte for byte.
+
+    For an update that `restarts_tasks` found changes neither: the engine stores a spec as it got
+    it, and swarm compares task specs field by field, so an equal template written differently
+    (an empty `Privileges` sent or not, platforms added by image resolution) would still replace
+    every task. Sending back what runs restarts nothing.
+    """
+    out = {k: v for k, v in body.items() if k not in ("TaskTemplate", "EndpointSpec")}
+    for key in ("TaskTemplate", "EndpointSpec"):
+        if key in live:
+            out[key] = live[key]
+    return out
+
+
+def _labels(spec: dict, *, coop: bool) -> dict:
+    """The service's labels that are coop's own (coop=True) or not."""
+    return {k: v for k, v in (spec.get("Labels") or {}).items() if k.startswith(COOP_LABEL_PREFIX) == coop}
+
+
+def _comparable(spec: dict, image: str, *, desired: dict | None = None) -> Any:
+    """`spec` for a field-by-field comparison: without IDs (names decide), with `image` (compared
+    already), without coop's own labels; for a live spec (`desired` given), without the platforms
+    image resolution added when the desired spec names none."""
+    out = _strip_ids(spec, image)
+    out["Labels"] = _labels(out, coop=False)
+    if desired is not None and not ((desired.get("TaskTemplate") or {}).get("Placement") or {}).get("Platforms"):
+        out = _without_platforms(out)
+    return out
 
 
 def _strip_ids(spec: Any, image: str) -> Any:
@@ -249,7 +339,13 @@ def plan_services(desired: dict[str, dict], live: dict[str, dict], *, remove_orp
             plans.append(ServicePlan(name, "create"))
             continue
         changes = service_changes(desired[name], live[name])
-        plans.append(ServicePlan(name, "update" if changes else "unchanged", tuple(changes)))
+        if changes:
+            restarts = restarts_tasks(desired[name], live[name])
+            plans.append(ServicePlan(name, "update", tuple(changes), restarts=restarts))
+        elif bookkeeping := bookkeeping_changes(desired[name], live[name]):
+            plans.append(ServicePlan(name, "bookkeeping", tuple(bookkeeping)))
+        else:
+            plans.append(ServicePlan(name, "unchanged"))
     if remove_orphans:
         plans += [ServicePlan(name, "remove") for name in sorted(live.keys() - desired.keys())]
     return plans

@@ -6,7 +6,7 @@ from typing import Any
 
 from coopcloud.output.console import Output
 
-_SYMBOL = {"create": "+", "update": "~", "unchanged": "=", "remove": "-"}
+_SYMBOL = {"create": "+", "update": "~", "bookkeeping": "=", "unchanged": "=", "remove": "-"}
 
 
 def show_plan(out: Output, result: Any) -> None:
@@ -19,7 +19,7 @@ def show_plan(out: Output, result: Any) -> None:
     for name in plan.configs:
         out.info(f"  + config {name}")
     for sp in plan.services:
-        out.info(f"  {_SYMBOL.get(sp.action, '?')} service {sp.name}: {sp.action}")
+        out.info(f"  {_SYMBOL.get(sp.action, '?')} service {sp.name}: {_action(sp)}")
         for c in sp.changes:
             if c.before is None:
                 out.info(f"      {c.what}: {c.after}")
@@ -33,6 +33,14 @@ def show_plan(out: Output, result: Any) -> None:
         out.info(f"  note: {image} is deployed by tag, not digest ({why})")
     if not plan.changes_anything:
         out.info("  nothing to change")
+
+
+def _action(sp: Any) -> str:
+    if sp.action == "bookkeeping":
+        return "bookkeeping: coop's own labels only (restarts nothing)"
+    if sp.action == "update" and not sp.restarts:
+        return "update (restarts nothing)"
+    return str(sp.action)
 
 
 class ProgressPrinter:
