@@ -10,6 +10,11 @@ pointers, and engine-assigned IDs) and nothing else.
 
 Each case deploys as its own stack ``coopdiff_<case>_<random>``; everything
 labelled with that namespace is removed afterwards.
+
+`--resolve-image never` keeps the converter's cases free of a registry. The
+default mode (`always`, which abra uses too) is compared once more at the end:
+a recipe with registry images, `docker stack deploy` against the whole `coop app
+deploy`, both through the recording proxy (digests and Placement.Platforms).
 """
 
 from __future__ import annotations
@@ -42,7 +47,12 @@ TEST_LABEL = "coop.test=swarm-differential"
 
 
 def _docker(
-    sock: str, *args: str, input: str | None = None, check: bool = True, env: dict[str, str] | None = None
+    sock: str,
+    *args: str,
+    input: str | None = None,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **env} if env else None
     return subprocess.run(
@@ -53,6 +63,7 @@ def _docker(
         check=check,
         timeout=120,
         env=full_env,
+        cwd=cwd,
     )
 
 
@@ -133,3 +144,82 @@ def test_compose_load_gives_the_converter_what_docker_stack_config_gives(case: s
         [compose.ComposeFile(name=str(f), text=f.read_text()) for f in files], env, working_dir=str(files[0].parent)
     )
     assert convert(model, stack, read_file=read_bytes).to_json() == reference
+
+
+# -- docker stack deploy in its default mode (--resolve-image always) ----------------------------
+
+RESOLVE_COMPOSE = """\
+version: "3.8"
+services:
+  app:
+    image: 127.0.0.1:5000/coop-test/web:1.0.0
+    configs:
+      - source: motd
+        target: /www/motd.txt
+    stop_grace_period: 1s
+    deploy:
+      placement:
+        constraints: [node.role == manager]
+  db:
+    image: 127.0.0.1:5000/coop-test/db:10.5
+    stop_grace_period: 1s
+configs:
+  motd:
+    name: ${STACK_NAME}_motd_v1
+    file: motd.txt
+"""
+
+
+def _coop_own_labels(body: dict, stack: str) -> dict:
+    """`body` without the labels `coop app deploy` adds to what the recipe says (abra's and coop's)."""
+    labels = {
+        k: v for k, v in (body.get("Labels") or {}).items()
+        if not k.startswith(("coop.", f"coop-cloud.{stack}."))
+    }
+    return {**body, "Labels": labels}
+
+
+def _as_stack(bodies: list, stack: str) -> dict[str, dict]:
+    """Bodies by name, normalised, with the stack's name written as STACK (two stacks compare)."""
+    text = json.dumps([_coop_own_labels(b, stack) for b in bodies]).replace(stack, "STACK")
+    return {b["Name"]: normalise(b) for b in json.loads(text)}
+
+
+def test_coop_deploy_sends_what_docker_stack_deploy_sends_by_default(
+    coop, coop_env, tmp_path, engine: str, registry: str, stack_name: str
+) -> None:
+    """Images pinned by digest and Placement.Platforms from the registry's manifest, by both tools.
+
+    docker stack deploy runs in its default mode (abra's too): it resolves each image through the
+    engine's distribution endpoint. coop's whole `app deploy` goes through the same recording proxy.
+    """
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from conftest import remove_stack
+    from recipe_factory import make_recipe_repo
+
+    files = {"compose.yml": RESOLVE_COMPOSE, "motd.txt": "hello\n", ".env.sample": "TYPE=resolve\n", "README.md": "# resolve\n"}
+    recipe = make_recipe_repo(tmp_path / "resolve", files, [("1.0.0+1.0.0", {})])
+    docker_stack, coop_stack = stack_name, f"{stack_name[:-6]}c{stack_name[-5:]}"
+    assert len(docker_stack) == len(coop_stack) and docker_stack != coop_stack
+    try:
+        with EngineProxy(engine) as proxy:
+            proc = _docker(proxy.path, "stack", "deploy", "--detach=true", "-c", "compose.yml", docker_stack,
+                           check=False, env={"STACK_NAME": docker_stack}, cwd=recipe)
+            assert proc.returncode == 0, f"docker stack deploy failed: {proc.stderr}"
+            theirs = {kind: proxy.bodies("POST", f"/{kind}/create") for kind in ("services", "networks", "configs")}
+        with EngineProxy(engine) as proxy:
+            env = {**coop_env, "DOCKER_HOST": proxy.url}
+            assert coop("server", "add", "--local", env=env).code == 0
+            r = coop("app", "new", str(recipe), "--server", "default", "--domain", "resolve.example.org",
+                     "--name", coop_stack, env=env)
+            assert r.code == 0, r
+            r = coop("app", "deploy", coop_stack, "--no-input", "--no-converge-checks", env=env)
+            assert r.code == 0, r
+            ours = {kind: proxy.bodies("POST", f"/{kind}/create") for kind in ("services", "networks", "configs")}
+    finally:
+        remove_stack(coop_stack)
+
+    assert any("Platforms" in (b["TaskTemplate"].get("Placement") or {}) for b in theirs["services"])
+    assert all("@sha256:" in b["TaskTemplate"]["ContainerSpec"]["Image"] for b in theirs["services"])
+    for kind in ("services", "networks", "configs"):
+        assert _as_stack(ours[kind], coop_stack) == _as_stack(theirs[kind], docker_stack), f"{kind} differ"
