@@ -172,10 +172,12 @@ def remove_stack_now(name: str) -> None:
         found = ids(kind, "ls")
         if found:
             subprocess.run(["docker", kind, "rm", *found], capture_output=True)
-    # App secrets made by `coop app secret generate` carry coop.stack, not the stack namespace label.
-    p = subprocess.run(["docker", "secret", "ls", "-q", "--filter", f"label=coop.stack={name}"], capture_output=True, text=True)
-    if p.stdout.split():
-        subprocess.run(["docker", "secret", "rm", *p.stdout.split()], capture_output=True)
+    # App secrets made by `coop app secret generate` carry coop.stack, not the stack namespace label;
+    # the app's lock and audit trail carry coop.lock / coop.audit (they outlive `undeploy` on purpose).
+    for kind, label in (("secret", "coop.stack"), ("config", "coop.lock"), ("config", "coop.audit")):
+        p = subprocess.run(["docker", kind, "ls", "-q", "--filter", f"label={label}={name}"], capture_output=True, text=True)
+        if p.stdout.split():
+            subprocess.run(["docker", kind, "rm", *p.stdout.split()], capture_output=True)
 
 
 NOSWARM_SOCK = "/run/coop-rig-noswarm.sock"

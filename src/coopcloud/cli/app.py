@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from coopcloud.cli.app_inspect import register as register_inspect
+from coopcloud.cli.app_team import register as register_team
 from coopcloud.cli.app_upgrade import register as register_upgrade
 from coopcloud.cli.context import Runtime, pass_runtime
 
@@ -233,11 +234,17 @@ def deploy(rt: Runtime, app_name: str, version: str | None, chaos: bool, force: 
 @pass_runtime
 def undeploy(rt: Runtime, app_name: str) -> None:
     """Take the app's stack down (services, networks, configs); volumes and secrets are kept."""
+    from coopcloud.ops import audit
     from coopcloud.ops.apps import find_app
     from coopcloud.ops.lifecycle import undeploy as run_undeploy
+    from coopcloud.ops.status import deployed_version
 
     ref = find_app(rt.settings, app_name)
-    removed = run_undeploy(rt.servers().client(ref.server), ref)
+    client = rt.servers().client(ref.server)
+    with audit.tracked(rt.settings, client, ref, "undeploy", warn=rt.out.warn) as change:
+        change.version_from = deployed_version(client, ref.stack_name)
+        removed = run_undeploy(client, ref)
+        change.plan = [f"- service {name}" for name in removed["services"]]
     if rt.out.json:
         rt.out.emit_json(removed)
         return
@@ -250,13 +257,18 @@ def undeploy(rt: Runtime, app_name: str) -> None:
 @pass_runtime
 def remove(rt: Runtime, app_name: str, force: bool) -> None:
     """Forget an undeployed app: its env file, and (confirmed or --force) its volumes, secrets and configs."""
+    from coopcloud.ops import audit
     from coopcloud.ops.lifecycle import check_removable, remove as run_remove
 
-    check_removable(rt.settings, rt.servers(), app_name)  # before asking anything
+    ref = check_removable(rt.settings, rt.servers(), app_name)  # before asking anything
     purge = force or rt.out.confirm(
         f"app {app_name}: also remove its volumes, secrets and configs (their data is lost)?"
     )
-    removed = run_remove(rt.settings, rt.servers(), app_name, purge=purge)
+    client = rt.servers().client(ref.server)
+    with audit.tracked(rt.settings, client, ref, "remove", warn=rt.out.warn) as change:
+        removed = run_remove(rt.settings, rt.servers(), app_name, purge=purge)
+        change.plan = [f"- {kind[:-1]} {name}" for kind, names in removed.items() for name in names]
+        change.detail = None if purge else "env file removed; volumes, secrets and configs kept"
     if rt.out.json:
         rt.out.emit_json(removed)
         return
@@ -410,9 +422,14 @@ def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool) -> None:
 
     if bool(name) == all_:
         raise UsageError("give a secret NAME or --all")
+    from coopcloud.ops import audit
+
     cfg, declared = _secrets_context(rt, app_name)
     chosen = sec.select(declared, app_name, cfg.ref.stack_name, name, None)
-    removed = sec.remove(rt.servers().client(cfg.ref.server), app_name, cfg.ref.stack_name, chosen, all_versions=True)
+    client = rt.servers().client(cfg.ref.server)
+    with audit.tracked(rt.settings, client, cfg.ref, "secret rm", warn=rt.out.warn) as change:
+        removed = sec.remove(client, app_name, cfg.ref.stack_name, chosen, all_versions=True)
+        change.plan = [f"- secret {n}" for n in removed]
     if rt.out.json:
         rt.out.emit_json(removed)
         return
@@ -440,3 +457,4 @@ def secret_ls(rt: Runtime, app_name: str) -> None:
 # The inspection commands (ps, logs, errors, services, restart, run, cp, volume) live in their own module.
 register_inspect(app)
 register_upgrade(app)
+register_team(app)

@@ -1,4 +1,4 @@
-"""`coop server ...`: add, ls, rm, init."""
+"""`coop server ...`: add, ls, rm, init, history."""
 
 from __future__ import annotations
 
@@ -104,3 +104,16 @@ def init(rt: Runtime, name: str, listen_addr: str | None, advertise_addr: str | 
         rt.out.emit_json({"server": name, "done": done})
         return
     rt.out.print(f"server {name}: " + (", ".join(done) if done else "already initialised, nothing to do"))
+
+
+@server.command("history")
+@click.argument("name")
+@click.option("--limit", "-n", type=int, default=None, help="Only the last N events.")
+@pass_runtime
+def history(rt: Runtime, name: str, limit: int | None) -> None:
+    """Show the audit trail of every app on server NAME (kept on the server), oldest first."""
+    from coopcloud.cli.app_team import show_history
+    from coopcloud.ops import audit
+
+    events = audit.history(rt.servers().client(name))
+    show_history(rt, events[-limit:] if limit else events, with_app=True)

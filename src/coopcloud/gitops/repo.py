@@ -186,3 +186,13 @@ def run_git(args: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> s
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise RecipeError(f"git {args[0] if args else ''} failed: {err[-1] if err else proc.returncode}")
     return proc.stdout.decode("utf-8", "replace")
+
+
+def config_value(key: str, cwd: str | os.PathLike[str]) -> str | None:
+    """`git config <key>` as seen from `cwd` (its repo's config, then the user's); None when unset or no git."""
+    git = shutil.which("git")
+    if git is None or not Path(cwd).is_dir():
+        return None
+    proc = subprocess.run([git, "config", "--get", key], cwd=cwd, capture_output=True, env=_git_env())
+    value = proc.stdout.decode("utf-8", "replace").strip()
+    return value if proc.returncode == 0 and value else None

@@ -8,6 +8,16 @@ from typing import Any
 from coopcloud.ops.apps import STACK_LABEL
 
 
+def deployed_version(client: Any, stack: str) -> str | None:
+    """The version label (``coop-cloud.<stack>.version``) of what the stack runs; None when it runs nothing."""
+    services = client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})
+    for svc in sorted(services, key=lambda s: not s["Spec"]["Name"].endswith("_app")):
+        version = ((svc.get("Spec") or {}).get("Labels") or {}).get(f"coop-cloud.{stack}.version")
+        if version:
+            return version
+    return None
+
+
 def _stacks(client: Any) -> dict[str, dict[str, str]]:
     """stack -> labels of its main service (coop-cloud.<stack>.* labels live there)."""
     out: dict[str, dict[str, str]] = {}

@@ -1,0 +1,109 @@
+"""Several operators, one server: `coop app lock`, `app unlock`, `app history` (and the history table `server history` shares)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from coopcloud.cli.context import Runtime, pass_runtime
+
+
+def register(group: click.Group) -> None:
+    """Add this module's commands to `group`."""
+    group.add_command(lock_status)
+    group.add_command(unlock)
+    group.add_command(app_history)
+
+
+@click.command("lock")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def lock_status(rt: Runtime, app_name: str) -> None:
+    """Show who holds APP's lock (read-only; every command that changes the app takes it)."""
+    from coopcloud.ops import lock as locks
+    from coopcloud.ops.apps import find_app
+
+    ref = find_app(rt.settings, app_name)
+    client = rt.servers().client(ref.server)
+    found = locks.read(client, ref.stack_name)
+    expired = found is not None and found.expired(locks.server_now(client))
+    if rt.out.json:
+        rt.out.emit_json({"app": app_name, "locked": found is not None, "expired": expired,
+                          "lock": found.to_json() if found else None})
+        return
+    if found is None:
+        rt.out.print(f"app {app_name}: not locked")
+        return
+    state = "expired, " if expired else ""
+    rt.out.print(f"app {app_name}: locked by {found.describe()} ({state}lease until {locks.utc_text(found.expires)})")
+
+
+@click.command("unlock")
+@click.argument("app_name", metavar="APP")
+@click.option("--force", "-f", is_flag=True, help="Do not ask.")
+@pass_runtime
+def unlock(rt: Runtime, app_name: str, force: bool) -> None:
+    """Break APP's lock, e.g. left by a command that was killed. Asks first on a TTY; recorded in the history.
+
+    Only break a lock whose holder no longer runs: the holder's command would
+    otherwise go on changing the app while someone else does too.
+    """
+    from coopcloud.ops import audit, lock as locks
+    from coopcloud.ops.apps import find_app
+
+    ref = find_app(rt.settings, app_name)
+    client = rt.servers().client(ref.server)
+    found = locks.read(client, ref.stack_name)
+    if found is None:
+        if rt.out.json:
+            rt.out.emit_json({"app": app_name, "broken": None})
+        else:
+            rt.out.print(f"app {app_name}: not locked, nothing to do")
+        return
+    if not force and rt.out.can_prompt and not rt.out.confirm(f"app {app_name}: break the lock of {found.describe()}?"):
+        rt.out.print(f"app {app_name}: lock kept")
+        return
+    with audit.tracked(rt.settings, client, ref, "unlock", lock=False, warn=rt.out.warn) as change:
+        change.detail = f"broke the lock of {found.describe()}"
+        broken = locks.break_lock(client, ref.stack_name)
+    if rt.out.json:
+        rt.out.emit_json({"app": app_name, "broken": broken.to_json() if broken else None})
+        return
+    rt.out.print(f"app {app_name}: lock of {found.describe()} broken")
+
+
+@click.command("history")
+@click.argument("app_name", metavar="APP")
+@click.option("--limit", "-n", type=int, default=None, help="Only the last N events.")
+@pass_runtime
+def app_history(rt: Runtime, app_name: str, limit: int | None) -> None:
+    """Show APP's audit trail, kept on its server: who changed it, when, from which version to which, and how it ended."""
+    from coopcloud.ops import audit
+    from coopcloud.ops.apps import find_app
+
+    ref = find_app(rt.settings, app_name)
+    events = audit.history(rt.servers().client(ref.server), ref.stack_name)
+    show_history(rt, events[-limit:] if limit else events, with_app=False)
+
+
+def show_history(rt: Runtime, events: list[Any], *, with_app: bool) -> None:
+    if rt.out.json:
+        rt.out.emit_json([e.to_json() for e in events])
+        return
+    if not events:
+        rt.out.info("no events recorded")
+        return
+    headers = ["when", "who", "command"] + (["app"] if with_app else []) + ["versions", "result", "took", "detail"]
+    rows = []
+    for e in events:
+        versions = _versions(e.version_from, e.version_to)
+        row = [e.when, e.who, e.command] + ([e.app] if with_app else [])
+        rows.append(row + [versions, e.result, f"{e.duration:.1f}s", e.detail or ""])
+    rt.out.table(headers, rows)
+
+
+def _versions(before: str | None, after: str | None) -> str:
+    if before and after and before != after:
+        return f"{before} -> {after}"
+    return after or before or ""

@@ -1,0 +1,241 @@
+"""The audit trail, kept on the server: who changed which app, when, from which version to which, and how it ended.
+
+Each event is one small Docker config, ``coop-audit_<stack>_<time>_<random>``,
+labelled ``coop.audit=<stack>``, holding the event as JSON. Creating a config
+is atomic and needs no read-modify-write, so two operators recording at once
+never lose an event. After each record the app's oldest events beyond `KEEP`
+are removed, so the trail never grows without bound. It lives on the server,
+so it survives the operator's machine; `coop app remove` keeps it.
+
+Recording is one call::
+
+    audit.record(client, stack, Event.now(...))
+
+and a command that changes an app wraps its work in `tracked()`, which takes
+the app's lock, times the work and records the outcome (ok, failed, rolled
+back, refused, interrupted) whatever happens::
+
+    with audit.tracked(settings, client, ref, "undeploy") as change:
+        change.version_from = running_version
+        ...
+
+Never put a secret value in an event: plan lines come from the plan, which
+already hides them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets as _random
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from coopcloud.domain.app import AppRef
+from coopcloud.errors import (
+    Conflict,
+    CoopError,
+    EngineError,
+    EngineNotFound,
+    InvalidError,
+    LockHeld,
+    NotFound,
+    RolledBack,
+    UsageError,
+)
+from coopcloud.settings import Settings
+
+AUDIT_LABEL = "coop.audit"  # = the stack; not com.docker.stack.namespace: undeploy would remove it
+KEEP = 100  # events kept per app; older ones are removed when a new one is recorded
+NAME_LIMIT = 64
+
+OK = "ok"
+FAILED = "failed"
+ROLLED_BACK = "rolled back"
+REFUSED = "refused"
+INTERRUPTED = "interrupted"
+RESULTS = (OK, FAILED, ROLLED_BACK, REFUSED, INTERRUPTED)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change (or refused or interrupted attempt) to one app."""
+
+    when: str  # start, UTC, ISO 8601 (``2026-11-29T22:41:07Z``)
+    who: str
+    command: str  # deploy, upgrade, rollback, undeploy, remove, restart, secret rotate, unlock, ...
+    app: str
+    server: str
+    result: str  # one of RESULTS
+    version_from: str | None = None
+    version_to: str | None = None
+    plan: tuple[str, ...] = ()  # summary lines, never a secret value
+    duration: float = 0.0  # seconds
+    detail: str | None = None  # why it failed or was refused; what unlock broke
+    host: str | None = None
+
+    @classmethod
+    def now(cls, **fields: Any) -> "Event":
+        fields.setdefault("when", utc_now())
+        return cls(**fields)
+
+    def to_json(self) -> dict:
+        doc = asdict(self)
+        doc["plan"] = list(self.plan)
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: dict) -> "Event":
+        known: dict[str, Any] = {k: doc.get(k) for k in cls.__dataclass_fields__ if k in doc}
+        known["plan"] = tuple(known.get("plan") or ())
+        known["duration"] = float(known.get("duration") or 0.0)
+        return cls(**known)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _config_name(stack: str, when: str) -> str:
+    stamp = "".join(c for c in when if c.isdigit())[:14]  # YYYYMMDDHHMMSS
+    suffix = f"_{stamp}_{_random.token_hex(3)}"
+    return f"coop-audit_{stack[: NAME_LIMIT - len('coop-audit_') - len(suffix)]}{suffix}".replace("__", "_")
+
+
+def record(client: Any, stack: str, event: Event, *, keep: int = KEEP) -> None:
+    """Append `event` to the app's trail on the server, then drop the oldest beyond `keep`."""
+    body = json.dumps(event.to_json(), sort_keys=True).encode()
+    labels = {AUDIT_LABEL: stack, f"{AUDIT_LABEL}.when": event.when, f"{AUDIT_LABEL}.result": event.result}
+    client.config_create(_config_name(stack, event.when), body, labels=labels)
+    found = client.configs(filters={"label": [f"{AUDIT_LABEL}={stack}"]})
+    if len(found) > keep:
+        found.sort(key=_order)
+        for old in found[: len(found) - keep]:
+            try:
+                client.config_remove(old["ID"])
+            except EngineNotFound:
+                pass  # another operator pruned it first
+
+
+def _order(obj: dict) -> tuple[str, str]:
+    labels = (obj.get("Spec") or {}).get("Labels") or {}
+    return labels.get(f"{AUDIT_LABEL}.when", ""), obj.get("CreatedAt", "")
+
+
+def history(client: Any, stack: str | None = None) -> list[Event]:
+    """Events on the server, oldest first: one app's (`stack`), or every app's. One request."""
+    label = f"{AUDIT_LABEL}={stack}" if stack else AUDIT_LABEL
+    found = sorted(client.configs(filters={"label": [label]}), key=_order)
+    events = []
+    for obj in found:
+        try:
+            doc = json.loads(base64.b64decode((obj.get("Spec") or {}).get("Data") or ""))
+            events.append(Event.from_json(doc))
+        except (ValueError, TypeError):
+            continue  # not one of ours after all; the rest of the trail still reads
+    return events
+
+
+# -- one call around a change: lock, time, record -------------------------------------------------
+
+_REFUSALS = (LockHeld, Conflict, InvalidError, NotFound, UsageError)
+
+
+@dataclass
+class Change:
+    """What a tracked command fills in as it learns it; recorded when the block ends."""
+
+    version_from: str | None = None
+    version_to: str | None = None
+    plan: list[str] = field(default_factory=list)
+    detail: str | None = None
+    result: str | None = None  # set to override what the outcome implies (e.g. ROLLED_BACK)
+    lock: Any = None  # the HeldLock, when the command took one
+
+
+def result_of(exc: BaseException | None) -> str:
+    if exc is None:
+        return OK
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED
+    if isinstance(exc, RolledBack):
+        return ROLLED_BACK
+    if isinstance(exc, _REFUSALS):
+        return REFUSED
+    return FAILED
+
+
+@contextmanager
+def tracked(
+    settings: Settings,
+    client: Any,
+    ref: AppRef,
+    command: str,
+    *,
+    lock: bool = True,
+    warn: Callable[[str], None] | None = None,
+) -> Iterator[Change]:
+    """Take the app's lock (unless `lock=False`), run the block, release, and record the outcome.
+
+    A lock held by someone else is recorded as refused and re-raised (exit 9).
+    Recording never hides the command's own error: a failure to record is a warning.
+    """
+    from coopcloud.ops import lock as locks
+    from coopcloud.ops.operator import hostname, operator
+
+    who = operator(settings)
+    change = Change()
+    started = time.monotonic()
+    when = utc_now()
+    outcome: BaseException | None = None
+    held = None
+    try:
+        if lock:
+            held = locks.acquire(
+                client, app=ref.name, stack=ref.stack_name, command=command, operator=who,
+                lease=locks.lease_seconds(settings),
+            )
+            change.lock = held
+            if held.took_over is not None and warn:
+                warn(f"app {ref.name}: took over an expired lock of {held.took_over.describe()}")
+        yield change
+    except BaseException as exc:
+        outcome = exc
+        raise
+    finally:
+        if held is not None:
+            held.release()
+            for line in held.warnings:
+                if warn:
+                    warn(line)
+        detail = change.detail
+        if detail is None and outcome is not None:
+            detail = "interrupted (Ctrl-C)" if isinstance(outcome, KeyboardInterrupt) else _one_line(outcome)
+        event = Event(
+            when=when,
+            who=who,
+            command=command,
+            app=ref.name,
+            server=ref.server,
+            result=change.result or result_of(outcome),
+            version_from=change.version_from,
+            version_to=change.version_to,
+            plan=tuple(change.plan),
+            duration=round(time.monotonic() - started, 2),
+            detail=detail,
+            host=hostname(),
+        )
+        try:
+            record(client, ref.stack_name, event)
+        except (EngineError, OSError) as exc:
+            if warn:
+                warn(f"app {ref.name}: the audit trail could not be written ({exc})")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) if isinstance(exc, CoopError) else f"{type(exc).__name__}: {exc}"
+    return text.splitlines()[0] if text else type(exc).__name__

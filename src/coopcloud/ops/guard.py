@@ -1,0 +1,39 @@
+"""The downgrade guard: a stale env must not silently take an app back to an older release.
+
+Operators share `$ABRA_DIR` through git; one whose clone is a commit behind
+pins the version the app ran before the last upgrade. Deploying that pin would
+downgrade the app (and maybe its data). The running version is read from the
+server (label ``coop-cloud.<stack>.version``); when the version to deploy was not
+named on the command line and is older, the deploy is refused (exit 10) with
+both versions and the command that does it on purpose.
+"""
+
+from __future__ import annotations
+
+from coopcloud.domain.version import parse_version
+from coopcloud.errors import Conflict, RecipeError
+
+
+class Downgrade(Conflict):
+    """The env pins an older release than the one running (exit 10, as every conflict)."""
+
+
+def check_downgrade(app: str, server: str, *, running: str | None, target: str, explicit: bool) -> None:
+    """Raise `Downgrade` when `target` is older than `running` and the operator did not name it. Pure.
+
+    A running or target version that is not a release (a chaos commit, no label)
+    cannot be ordered and is let through.
+    """
+    if explicit or not running or running == target:
+        return
+    try:
+        older = parse_version(target) < parse_version(running)
+    except RecipeError:
+        return
+    if older:
+        raise Downgrade(
+            f"app {app}: the env pins {target}, older than {running} that runs on {server} "
+            "(is your copy of the env behind?)",
+            hint=f"to keep {running}: update the env (e.g. git pull); to go back on purpose run: "
+            f"coop app deploy {app} {target}",
+        )

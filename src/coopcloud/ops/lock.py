@@ -1,0 +1,321 @@
+"""The app lock: one Docker config per app on its server, created atomically.
+
+Docker refuses a second config of the same name (409 Conflict), so creating
+``coop-lock_<stack>`` is the test-and-set: of two operators, exactly one gets
+it; the other is told who holds it, running what, since when (`LockHeld`,
+exit 9). Its labels name the holder, command, pid, host, start and lease.
+
+The lease is measured on the server's clock, never an operator's: it runs from
+the config's ``UpdatedAt`` (set by the swarm manager, bumped by each renewal)
+for ``coop.lock.lease`` seconds. A holder renews it while it works; a holder
+that died (SIGKILL, lost laptop) leaves a lock that expires, or that another
+operator breaks with ``coop app unlock APP``.
+
+    with hold(client, app="cloud.example.org", stack="cloud_example_org",
+              command="undeploy", operator="alice@example.org"):
+        ...  # the app changes only in here
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as _random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, LockHeld
+from coopcloud.settings import Settings
+
+LOCK_LABEL = "coop.lock"  # = the stack; not com.docker.stack.namespace: undeploy would remove it
+DEFAULT_LEASE = 15 * 60  # seconds; renewed every third of it while the holder works
+NAME_LIMIT = 64  # Docker's limit for config names
+
+
+def lock_name(stack: str) -> str:
+    """``coop-lock_<stack>``; a stack too long for that keeps a prefix and a hash (still one name per stack)."""
+    name = f"coop-lock_{stack}"
+    if len(name) <= NAME_LIMIT:
+        return name
+    import hashlib
+
+    digest = hashlib.sha256(stack.encode()).hexdigest()[:12]
+    return f"coop-lock_{stack[: NAME_LIMIT - len('coop-lock__') - 12]}_{digest}"
+
+
+def lease_seconds(settings: Settings) -> int:
+    """``$COOP_LOCK_LEASE`` (seconds) or 15 minutes."""
+    raw = settings.environ.get("COOP_LOCK_LEASE", "")
+    try:
+        return max(1, int(raw)) if raw else DEFAULT_LEASE
+    except ValueError:
+        return DEFAULT_LEASE
+
+
+def parse_engine_time(value: str) -> datetime:
+    """An engine timestamp (RFC 3339, nanoseconds, ``Z`` or an offset) as an aware datetime."""
+    value = value.strip().replace("Z", "+00:00")
+    date, _, rest = value.partition(".")
+    if rest:  # trim nanoseconds to what datetime holds
+        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+        zone = rest[len(digits):]
+        value = f"{date}.{digits[:6].ljust(6, '0')}{zone}"
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def utc_text(when: datetime) -> str:
+    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    """A lock as found on the server."""
+
+    id: str
+    version: int
+    stack: str
+    app: str
+    holder: str
+    command: str
+    pid: int | None
+    host: str
+    started: datetime
+    renewed: datetime  # server time of the last renewal (the config's UpdatedAt)
+    lease: int
+    token: str
+
+    @property
+    def expires(self) -> datetime:
+        return self.renewed + timedelta(seconds=self.lease)
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires
+
+    def describe(self) -> str:
+        """``alice@example.org: deploy (pid 4242 on laptop) since 2026-11-29 22:41:07 UTC``"""
+        pid = f"pid {self.pid} on {self.host}" if self.pid else f"on {self.host}"
+        return f"{self.holder}: {self.command} ({pid}) since {utc_text(self.started)}"
+
+    def to_json(self) -> dict:
+        return {
+            "app": self.app,
+            "holder": self.holder,
+            "command": self.command,
+            "pid": self.pid,
+            "host": self.host,
+            "since": self.started.isoformat(),
+            "expires": self.expires.isoformat(),
+        }
+
+    @classmethod
+    def from_config(cls, obj: dict) -> "LockInfo":
+        labels = (obj.get("Spec") or {}).get("Labels") or {}
+        created = parse_engine_time(obj.get("CreatedAt") or "1970-01-01T00:00:00Z")
+
+        def label(key: str, default: str = "") -> str:
+            return labels.get(f"{LOCK_LABEL}.{key}", default)
+
+        try:
+            pid: int | None = int(label("pid"))
+        except ValueError:
+            pid = None
+        try:
+            lease = int(label("lease", str(DEFAULT_LEASE)))
+        except ValueError:
+            lease = DEFAULT_LEASE
+        try:
+            started = parse_engine_time(label("start")) if label("start") else created
+        except ValueError:
+            started = created
+        return cls(
+            id=obj.get("ID", ""),
+            version=int((obj.get("Version") or {}).get("Index") or 0),
+            stack=labels.get(LOCK_LABEL, ""),
+            app=label("app"),
+            holder=label("holder", "someone"),
+            command=label("command", "a command"),
+            pid=pid,
+            host=label("host", "an unknown host"),
+            started=started,
+            renewed=parse_engine_time(obj.get("UpdatedAt") or obj.get("CreatedAt") or "1970-01-01T00:00:00Z"),
+            lease=lease,
+            token=label("token"),
+        )
+
+
+def read(client: Any, stack: str) -> LockInfo | None:
+    """The app's lock, or None when it is free."""
+    try:
+        return LockInfo.from_config(client.config(lock_name(stack)))
+    except EngineNotFound:
+        return None
+
+
+def server_now(client: Any) -> datetime:
+    """The server's clock (``/info`` SystemTime): leases are judged by it, not by ours."""
+    raw = (client.info() or {}).get("SystemTime") or ""
+    try:
+        return parse_engine_time(raw)
+    except ValueError:
+        return datetime.now(timezone.utc)
+
+
+def held_message(app: str, info: LockInfo) -> LockHeld:
+    return LockHeld(
+        f"app {app} is locked by {info.describe()}, lease until {utc_text(info.expires)}",
+        hint=f"wait for it to finish, or if it no longer runs: coop app unlock {app}",
+    )
+
+
+@dataclass
+class HeldLock:
+    """A lock this process holds; renewed in the background until `release()`."""
+
+    client: Any
+    app: str
+    stack: str
+    name: str
+    token: str
+    lease: int
+    took_over: LockInfo | None = None  # an expired lock this one replaced
+    lost: bool = False  # someone broke it while we worked
+    warnings: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    _thread: threading.Thread | None = field(default=None, repr=False)
+
+    def start_renewing(self) -> None:
+        self._thread = threading.Thread(target=self._renew_loop, name=f"lock-renew-{self.stack}", daemon=True)
+        self._thread.start()
+
+    def _renew_loop(self) -> None:
+        # The main thread keeps its connection; renewals go over a second one (the client is not thread-safe).
+        other = None
+        try:
+            while not self._stop.wait(max(0.5, self.lease / 3)):
+                if other is None:
+                    other = self.client.clone(timeout=60)
+                if not self.renew(other):
+                    return
+        except Exception as exc:  # a failed renewal must not kill the command; the lease still runs
+            self.warnings.append(f"app {self.app}: renewing the lock failed ({exc}); it may expire")
+        finally:
+            if other is not None:
+                other.close()
+
+    def renew(self, client: Any) -> bool:
+        """Push the lease forward (a label update bumps the config's UpdatedAt). False when the lock is no longer ours."""
+        try:
+            obj = client.config(self.name)
+        except EngineNotFound:
+            self.lost = True
+            return False
+        spec = dict(obj.get("Spec") or {})
+        labels = dict(spec.get("Labels") or {})
+        if labels.get(f"{LOCK_LABEL}.token") != self.token:
+            self.lost = True
+            return False
+        labels[f"{LOCK_LABEL}.renewals"] = str(int(labels.get(f"{LOCK_LABEL}.renewals", "0") or 0) + 1)
+        spec["Labels"] = labels
+        client.config_update(obj["ID"], int(obj["Version"]["Index"]), spec)
+        return True
+
+    def release(self) -> None:
+        """Remove the lock if it is still ours. Never raises: the command's own outcome matters more."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        try:
+            obj = self.client.config(self.name)
+            if ((obj.get("Spec") or {}).get("Labels") or {}).get(f"{LOCK_LABEL}.token") != self.token:
+                self.lost = True
+            else:
+                self.client.config_remove(obj["ID"])
+        except EngineNotFound:
+            self.lost = True
+        except EngineError as exc:
+            self.warnings.append(
+                f"app {self.app}: the lock could not be released ({exc}); it expires by itself, "
+                f"or run: coop app unlock {self.app}"
+            )
+        if self.lost:
+            self.warnings.append(f"app {self.app}: the lock was broken by someone else while this command ran")
+
+
+def acquire(
+    client: Any,
+    *,
+    app: str,
+    stack: str,
+    command: str,
+    operator: str,
+    lease: int = DEFAULT_LEASE,
+    host: str | None = None,
+) -> HeldLock:
+    """Take the app's lock or raise `LockHeld` naming the holder. An expired lock is replaced."""
+    from coopcloud.ops.operator import hostname
+
+    name = lock_name(stack)
+    token = _random.token_hex(8)
+    now_local = datetime.now(timezone.utc)
+    labels = {
+        LOCK_LABEL: stack,
+        f"{LOCK_LABEL}.app": app,
+        f"{LOCK_LABEL}.holder": operator,
+        f"{LOCK_LABEL}.command": command,
+        f"{LOCK_LABEL}.pid": str(os.getpid()),
+        f"{LOCK_LABEL}.host": host or hostname(),
+        f"{LOCK_LABEL}.start": now_local.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        f"{LOCK_LABEL}.lease": str(lease),
+        f"{LOCK_LABEL}.token": token,
+    }
+    body = json.dumps({k.removeprefix(f"{LOCK_LABEL}."): v for k, v in labels.items() if not k.endswith(".token")})
+    took_over = None
+    for attempt in (1, 2):
+        try:
+            client.config_create(name, body.encode(), labels=labels)
+            break
+        except EngineConflict:
+            found = read(client, stack)
+            if found is None and attempt == 1:
+                continue  # released between our create and our read: try once more
+            if found is None or attempt == 2 or not found.expired(server_now(client)):
+                raise held_message(app, found) if found else LockHeld(
+                    f"app {app} is being locked by someone else right now", hint="try again in a moment"
+                ) from None
+            try:
+                client.config_remove(found.id)  # by ID: a newer lock under the same name is not touched
+            except EngineNotFound:
+                pass
+            took_over = found
+    held = HeldLock(client, app, stack, name, token, lease, took_over=took_over)
+    held.start_renewing()
+    return held
+
+
+@contextmanager
+def hold(
+    client: Any, *, app: str, stack: str, command: str, operator: str, lease: int = DEFAULT_LEASE
+) -> Iterator[HeldLock]:
+    """The lock around a block: released on success, failure and Ctrl-C."""
+    held = acquire(client, app=app, stack=stack, command=command, operator=operator, lease=lease)
+    try:
+        yield held
+    finally:
+        held.release()
+
+
+def break_lock(client: Any, stack: str) -> LockInfo | None:
+    """Remove the app's lock whoever holds it; returns what it was (None when it was free)."""
+    found = read(client, stack)
+    if found is None:
+        return None
+    try:
+        client.config_remove(found.id)
+    except EngineNotFound:
+        pass
+    return found
