@@ -199,3 +199,17 @@ def test_service_level_updates_restart_nothing_and_keep_the_live_task_template()
         assert restarts_tasks(hashed(desired), live)
         [p] = plan_services({"s_app": hashed(desired)}, {"s_app": live})
         assert (p.action, p.restarts) == ("update", True)
+
+
+def test_a_hand_made_change_is_seen_though_the_spec_hash_label_is_unchanged():
+    from coopcloud.ops.plan import SPEC_HASH_LABEL, spec_hash
+
+    sent = spec()
+    sent["Labels"][SPEC_HASH_LABEL] = spec_hash(sent)
+    live = live_of(sent)  # `docker service update` keeps our labels...
+    live["TaskTemplate"]["ContainerSpec"]["Env"].append("HAND=made")  # ...and changes what runs
+    live["TaskTemplate"]["Placement"] = {"Constraints": ["node.role==manager"]}
+    changes = {c.what: (c.before, c.after) for c in service_changes(sent, live)}
+    assert changes["env HAND"] == ("made", None)
+    assert changes["placement"] == ("constraint node.role==manager", None)
+    assert service_changes(sent, live_of(sent)) == []

@@ -457,6 +457,10 @@ def deploy(
     if live_main is not None:
         live_version = ((live_main.get("Spec") or {}).get("Labels") or {}).get(f"coop-cloud.{rendered.stack}.version")
     result.previous_version = live_version
+    if not target.chaos:
+        from coopcloud.ops.guard import check_downgrade
+
+        check_downgrade(cfg.ref.name, cfg.ref.server, running=live_version, target=target.version, explicit=version is not None)
     if expect_version is not None and live_version != expect_version:
         # upgrade/rollback chose from what ran when they asked; someone deployed since
         raise Conflict(

@@ -211,6 +211,15 @@ def _ports(spec: dict) -> list[str]:
     )
 
 
+def _placement(spec: dict) -> list[str]:
+    placement = (spec.get("TaskTemplate") or {}).get("Placement") or {}
+    out = sorted(f"constraint {c}" for c in placement.get("Constraints") or [])
+    out += [f"spread {((p.get('Spread') or {}).get('SpreadDescriptor') or '')}" for p in placement.get("Preferences") or []]
+    if placement.get("MaxReplicas"):
+        out.append(f"max replicas per node {placement['MaxReplicas']}")
+    return out
+
+
 def _dict_changes(prefix: str, before: dict[str, str], after: dict[str, str], *, redact: bool) -> list[Change]:
     changes = []
     for key in sorted(before.keys() | after.keys()):
@@ -239,12 +248,14 @@ def _compared_image(desired: dict, live: dict) -> tuple[str, str]:
 def service_changes(desired: dict, live: dict) -> list[Change]:
     """What differs between two service specs, in words an operator reads.
 
-    coop's own labels (`coop.*`) are left out: see `bookkeeping_changes`.
+    coop's own labels (`coop.*`) are left out: see `bookkeeping_changes`. The fields an operator
+    reads are compared even when the spec-hash labels are equal: a hand-made `docker service update
+    --env-add` keeps the label but changes the service (drift). Equal hashes only spare the
+    field-by-field comparison of the rest, where the engine's defaults live.
     """
     live_hash = (live.get("Labels") or {}).get(SPEC_HASH_LABEL)
+    same_hash = bool(live_hash) and live_hash == (desired.get("Labels") or {}).get(SPEC_HASH_LABEL)
     d_img, l_img = _compared_image(desired, live)
-    if live_hash and live_hash == (desired.get("Labels") or {}).get(SPEC_HASH_LABEL) and d_img == l_img:
-        return []
     changes: list[Change] = []
     if d_img != l_img:
         changes.append(Change("image", l_img, d_img))
@@ -257,10 +268,10 @@ def service_changes(desired: dict, live: dict) -> list[Change]:
         changes.append(Change("replicas", _replicas(live), _replicas(desired)))
     changes += _dict_changes("secret", _refs(live, "Secrets", "SecretName"), _refs(desired, "Secrets", "SecretName"), redact=False)
     changes += _dict_changes("config", _refs(live, "Configs", "ConfigName"), _refs(desired, "Configs", "ConfigName"), redact=False)
-    for what, fn in (("mounts", _mounts), ("networks", _networks), ("ports", _ports)):
+    for what, fn in (("mounts", _mounts), ("networks", _networks), ("ports", _ports), ("placement", _placement)):
         if fn(desired) != fn(live):
             changes.append(Change(what, ", ".join(fn(live)) or None, ", ".join(fn(desired)) or None))
-    if not changes:
+    if not changes and not same_hash:
         paths = differing_paths(_comparable(desired, l_img), _comparable(live, l_img, desired=desired))
         if paths:
             changes.append(Change("other settings", None, ", ".join(paths)))
