@@ -181,13 +181,14 @@ def test_ps_json_and_table(deployed):
 def test_ps_makes_three_requests(deployed, monkeypatch):
     from coopcloud import engine
     from coopcloud.domain.app import AppRef
-    from coopcloud.ops import inspect
+    from coopcloud.ops import logs as ops_logs
+    from coopcloud.ops import ps as ops_ps
 
     stack = deployed[0]
     with engine.connect("unix:///var/run/docker.sock") as client:
         client.ping()
         before = client.requests
-        inspect.ps(client, AppRef("default", stack))
+        ops_ps.ps(client, AppRef("default", stack))
         assert client.requests - before == 4  # /_ping version negotiation + services, tasks, nodes
 
 
@@ -220,11 +221,12 @@ def test_logs_one_and_all(deployed):
 def test_logs_follow_stops_cleanly(deployed):
     from coopcloud import engine
     from coopcloud.domain.app import AppRef
-    from coopcloud.ops import inspect
+    from coopcloud.ops import logs as ops_logs
+    from coopcloud.ops import ps as ops_ps
 
     stack = deployed[0]
     with engine.connect("unix:///var/run/docker.sock") as client:
-        lines = inspect.logs(client, AppRef("default", stack), follow=True, tail="all")
+        lines = ops_logs.logs(client, AppRef("default", stack), follow=True, tail="all")
         seen = []
         start = time.monotonic()
         for line in lines:

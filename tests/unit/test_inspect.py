@@ -1,4 +1,4 @@
-"""ops.inspect on recorded engine JSON: no engine needed."""
+"""ops.ps, logs, restart, container, volumes on recorded engine JSON: no engine needed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,11 @@ import pytest
 
 from coopcloud.domain.app import AppRef
 from coopcloud.errors import Conflict, DeployFailed, NotFound, UsageError
-from coopcloud.ops import inspect
+from coopcloud.ops import container as ops_container
+from coopcloud.ops import logs as ops_logs
+from coopcloud.ops import ps as ops_ps
+from coopcloud.ops import restart as ops_restart
+from coopcloud.ops import volumes as ops_volumes
 
 REF = AppRef("srv1", "cloud.example.org")
 STACK = "cloud_example_org"
@@ -82,45 +86,45 @@ class FakeClient:
 
 
 def test_pure_helpers():
-    assert inspect.strip_digest(IMAGE) == "127.0.0.1:5000/coop-test/web:1.0.0"
-    assert inspect.short_name(STACK, f"{STACK}_app") == "app"
-    assert inspect.parse_since("10m", now=1000.0) == "400"
-    assert inspect.parse_since("1h30m", now=10000.0) == "4600"
-    assert inspect.parse_since("1.5s", now=10.0) == "8.5"
-    assert inspect.parse_since("1700000000") == "1700000000"
-    assert inspect.parse_since("1970-01-01T00:01:00Z") == "60"
-    assert inspect.parse_since("1970-01-01T01:00:00+01:00") == "0"
-    assert inspect.parse_since(None) is None
+    assert ops_ps.strip_digest(IMAGE) == "127.0.0.1:5000/coop-test/web:1.0.0"
+    assert ops_ps.short_name(STACK, f"{STACK}_app") == "app"
+    assert ops_logs.parse_since("10m", now=1000.0) == "400"
+    assert ops_logs.parse_since("1h30m", now=10000.0) == "4600"
+    assert ops_logs.parse_since("1.5s", now=10.0) == "8.5"
+    assert ops_logs.parse_since("1700000000") == "1700000000"
+    assert ops_logs.parse_since("1970-01-01T00:01:00Z") == "60"
+    assert ops_logs.parse_since("1970-01-01T01:00:00+01:00") == "0"
+    assert ops_logs.parse_since(None) is None
     with pytest.raises(UsageError, match="--since 'yesterday'"):
-        inspect.parse_since("yesterday")
+        ops_logs.parse_since("yesterday")
     # Go trims trailing zeros in fractions: compare numerically, not as text.
-    assert inspect.timestamp_key("2024-01-01T00:00:05.1Z") > inspect.timestamp_key("2024-01-01T00:00:05.09Z")
-    assert inspect.split_timestamp("2024-01-01T00:00:05.1Z hello world") == ("2024-01-01T00:00:05.1Z", "hello world")
-    assert inspect.split_timestamp("plain line") == (None, "plain line")
-    assert str(inspect.Port(8080, 80, "tcp", "host")) == "8080:80/tcp (host)"
-    assert str(inspect.Port(None, 80)) == "80/tcp"
+    assert ops_ps.timestamp_key("2024-01-01T00:00:05.1Z") > ops_ps.timestamp_key("2024-01-01T00:00:05.09Z")
+    assert ops_logs.split_timestamp("2024-01-01T00:00:05.1Z hello world") == ("2024-01-01T00:00:05.1Z", "hello world")
+    assert ops_logs.split_timestamp("plain line") == (None, "plain line")
+    assert str(ops_ps.Port(8080, 80, "tcp", "host")) == "8080:80/tcp (host)"
+    assert str(ops_ps.Port(None, 80)) == "80/tcp"
 
 
 def test_parse_copy():
-    assert inspect.parse_copy("app:/etc/hosts", "./h") == inspect.CopySpec("app", "/etc/hosts", "./h", False)
-    assert inspect.parse_copy("./h", "db:/tmp/") == inspect.CopySpec("db", "/tmp/", "./h", True)
+    assert ops_container.parse_copy("app:/etc/hosts", "./h") == ops_container.CopySpec("app", "/etc/hosts", "./h", False)
+    assert ops_container.parse_copy("./h", "db:/tmp/") == ops_container.CopySpec("db", "/tmp/", "./h", True)
     with pytest.raises(UsageError, match="both"):
-        inspect.parse_copy("app:/a", "db:/b")
+        ops_container.parse_copy("app:/a", "db:/b")
     with pytest.raises(UsageError, match="neither"):
-        inspect.parse_copy("./a", "/b")
+        ops_container.parse_copy("./a", "/b")
     with pytest.raises(UsageError, match="absolute"):
-        inspect.parse_copy("app:etc", "./b")
+        ops_container.parse_copy("app:etc", "./b")
 
 
 def test_classify_failure():
-    assert inspect.classify_failure(task("t", "s", "failed", err="task: non-zero exit (3)", code=3)) == (
+    assert ops_ps.classify_failure(task("t", "s", "failed", err="task: non-zero exit (3)", code=3)) == (
         "exit", "task: non-zero exit (3)", 3)
-    kind, message, code = inspect.classify_failure(
+    kind, message, code = ops_ps.classify_failure(
         task("t", "s", "failed", err="task: non-zero exit (137): dockerexec: unhealthy container", code=137))
     assert kind == "unhealthy" and code == 137
-    assert inspect.classify_failure(task("t", "s", "failed", err="OOM killed", code=137))[0] == "oom"
-    assert inspect.classify_failure(task("t", "s", "rejected", err="No such image: x"))[0] == "rejected"
-    assert inspect.classify_failure(task("t", "s", "failed", code=2))[1] == "failed (exit code 2)"
+    assert ops_ps.classify_failure(task("t", "s", "failed", err="OOM killed", code=137))[0] == "oom"
+    assert ops_ps.classify_failure(task("t", "s", "rejected", err="No such image: x"))[0] == "rejected"
+    assert ops_ps.classify_failure(task("t", "s", "failed", code=2))[1] == "failed (exit code 2)"
 
 
 def test_ps_three_requests_current_tasks_and_nodes():
@@ -137,7 +141,7 @@ def test_ps_three_requests_current_tasks_and_nodes():
         ],
         nodes=[{"ID": "n1", "Description": {"Hostname": "vm1"}}],
     )
-    rows = inspect.ps(client, REF)
+    rows = ops_ps.ps(client, REF)
     assert [c[0] for c in client.calls] == ["services", "tasks", "nodes"]
     assert client.calls[0] == ("services", {"label": [f"com.docker.stack.namespace={STACK}"]}, True)
     assert [r.service for r in rows] == ["app", "db"]
@@ -152,11 +156,11 @@ def test_ps_three_requests_current_tasks_and_nodes():
 
 
 def test_not_deployed_and_unknown_service():
-    with pytest.raises(inspect.NotDeployed, match="app cloud.example.org is not deployed on server srv1"):
-        inspect.ps(FakeClient(), REF)
+    with pytest.raises(ops_ps.NotDeployed, match="app cloud.example.org is not deployed on server srv1"):
+        ops_ps.ps(FakeClient(), REF)
     client = FakeClient(services=[service("app", "S1")])
     with pytest.raises(NotFound, match="has no service db — its services: app"):
-        list(inspect.logs(client, REF, "db"))
+        list(ops_logs.logs(client, REF, "db"))
 
 
 def test_errors_newest_first_with_update_state():
@@ -170,10 +174,10 @@ def test_errors_newest_first_with_update_state():
             task("D", "S1", "shutdown", desired="shutdown", code=143),  # stopped by swarm: not an error
         ],
     )
-    found = inspect.errors(client, REF)
+    found = ops_ps.errors(client, REF)
     assert [(e.kind, e.task) for e in found] == [("update", ""), ("unhealthy", "B"), ("exit", "A")]
     assert found[2].exit_code == 3 and found[2].service == "app"
-    assert inspect.errors(FakeClient(services=[service("app", "S1")], tasks=[task("C", "S1", "running")]), REF) == []
+    assert ops_ps.errors(FakeClient(services=[service("app", "S1")], tasks=[task("C", "S1", "running")]), REF) == []
 
 
 def test_restart_forces_update_and_waits_for_new_tasks():
@@ -187,17 +191,17 @@ def test_restart_forces_update_and_waits_for_new_tasks():
         return original_tasks(filters)
 
     client.tasks = tasks
-    done = inspect.restart(client, REF, ["app"], timeout=5, interval=0.01)
+    done = ops_restart.restart(client, REF, ["app"], timeout=5, interval=0.01)
     (sid, version, spec, kw), = client.updates
     assert (sid, version, spec["TaskTemplate"]["ForceUpdate"]) == ("S1", 42, 1)
     assert svc["Spec"]["TaskTemplate"]["ForceUpdate"] == 0  # the caller's data is not mutated
-    assert done == [inspect.Restarted("app", ("OLD",), ("NEW",))]
+    assert done == [ops_restart.Restarted("app", ("OLD",), ("NEW",))]
 
 
 def test_restart_timeout_and_failures():
     client = FakeClient(services=[service("app", "S1")], tasks=[task("OLD", "S1", "running")])
     with pytest.raises(DeployFailed, match=r"not running again after 0.05s \(app 0/1 running\)"):
-        inspect.restart(client, REF, ["app"], timeout=0.05, interval=0.01)
+        ops_restart.restart(client, REF, ["app"], timeout=0.05, interval=0.01)
     client = FakeClient(services=[service("app", "S1")], tasks=[task("OLD", "S1", "running")])
     fails = [task(f"F{i}", "S1", "failed", desired="shutdown", err="task: non-zero exit (1)", code=1) for i in range(3)]
     client._tasks += fails
@@ -211,29 +215,29 @@ def test_restart_timeout_and_failures():
 
     client.tasks = tasks
     with pytest.raises(DeployFailed, match="fails to start again"):
-        inspect.restart(client, REF, ["app"], timeout=5, interval=0.01)
+        ops_restart.restart(client, REF, ["app"], timeout=5, interval=0.01)
 
 
 def test_run_without_running_container_names_the_service():
     client = FakeClient(services=[service("app", "S1")])
     with pytest.raises(NotFound, match="service app has no running container on server srv1"):
-        inspect.run(client, REF, "app", ["true"], on_output=lambda s, d: None)
+        ops_container.run(client, REF, "app", ["true"], on_output=lambda s, d: None)
 
 
 def test_volumes_refused_while_deployed_and_names_checked():
     vols = [{"Name": f"{STACK}_data", "Driver": "local", "Labels": {"com.docker.stack.namespace": STACK}}]
     client = FakeClient(services=[service("app", "S1")], volumes=vols)
-    assert [v.volume for v in inspect.volumes(client, REF)] == ["data"]
+    assert [v.volume for v in ops_volumes.volumes(client, REF)] == ["data"]
     with pytest.raises(Conflict, match="run: coop app undeploy cloud.example.org"):
-        inspect.volumes_to_remove(client, REF, ["data"])
+        ops_volumes.volumes_to_remove(client, REF, ["data"])
     client = FakeClient(volumes=vols)
     with pytest.raises(NotFound, match="no volume db .* its volumes: data"):
-        inspect.volumes_to_remove(client, REF, ["db"])
+        ops_volumes.volumes_to_remove(client, REF, ["db"])
     with pytest.raises(UsageError):
-        inspect.volumes_to_remove(client, REF, [], all_=False)
-    chosen = inspect.volumes_to_remove(client, REF, ["data", f"{STACK}_data"])
+        ops_volumes.volumes_to_remove(client, REF, [], all_=False)
+    chosen = ops_volumes.volumes_to_remove(client, REF, ["data", f"{STACK}_data"])
     assert [v.name for v in chosen] == [f"{STACK}_data"]
-    assert inspect.remove_volumes(client, REF, chosen) == ["data"] and client.removed == [f"{STACK}_data"]
+    assert ops_volumes.remove_volumes(client, REF, chosen) == ["data"] and client.removed == [f"{STACK}_data"]
 
 
 def test_copy_out_renames_top_entry(tmp_path):
@@ -248,8 +252,8 @@ def test_copy_out_renames_top_entry(tmp_path):
             return {"name": "hosts", "mode": 0o644}, buf.getvalue()
 
     client = C(containers=[{"Id": "c1", "Created": 1}])
-    done = inspect.cp(client, REF, "app:/etc/hosts", str(tmp_path / "copy"))
+    done = ops_container.cp(client, REF, "app:/etc/hosts", str(tmp_path / "copy"))
     assert (tmp_path / "copy").read_bytes() == b"hello" and done.direction == "from"
     (tmp_path / "dir").mkdir()
-    inspect.cp(client, REF, "app:/etc/hosts", str(tmp_path / "dir"))
+    ops_container.cp(client, REF, "app:/etc/hosts", str(tmp_path / "dir"))
     assert (tmp_path / "dir" / "hosts").read_bytes() == b"hello"

@@ -1,7 +1,7 @@
 """`coop app ps|logs|errors|services|restart|run|cp|volume`: look at a deployed app and act on it by hand.
 
 The commands are plain click commands; `register(app)` adds them to the `app`
-group. Logic lives in `coopcloud.ops.inspect`; this module parses, calls and
+group. Logic lives in `coopcloud.ops` (ps, logs, restart, container, volumes); this module parses, calls and
 renders. `--json` is the global flag (accepted anywhere on the line).
 """
 
@@ -31,10 +31,10 @@ def ps(rt: Runtime, app_name: str) -> None:
     Example:
       coop app ps cloud.example.org
     """
-    from coopcloud.ops import inspect
+    from coopcloud.ops import ps as ops_ps
 
     ref, client = _connect(rt, app_name)
-    rows = inspect.ps(client, ref)
+    rows = ops_ps.ps(client, ref)
     if rt.out.json:
         rt.out.emit_json([r.to_json() for r in rows])
         return
@@ -52,10 +52,10 @@ def ps(rt: Runtime, app_name: str) -> None:
 @pass_runtime
 def services(rt: Runtime, app_name: str) -> None:
     """List the app's services as deployed: full name, image, mode, labels (--json for all details)."""
-    from coopcloud.ops import inspect
+    from coopcloud.ops import ps as ops_ps
 
     ref, client = _connect(rt, app_name)
-    rows = inspect.service_list(client, ref)
+    rows = ops_ps.service_list(client, ref)
     if rt.out.json:
         rt.out.emit_json([r.to_json() for r in rows])
         return
@@ -76,10 +76,10 @@ def errors(rt: Runtime, app_name: str, limit: int) -> None:
     """
     from dataclasses import asdict
 
-    from coopcloud.ops import inspect
+    from coopcloud.ops import ps as ops_ps
 
     ref, client = _connect(rt, app_name)
-    found = inspect.errors(client, ref, limit=limit)
+    found = ops_ps.errors(client, ref, limit=limit)
     if rt.out.json:
         rt.out.emit_json([asdict(e) for e in found])
         return
@@ -111,12 +111,12 @@ def logs(
       coop app logs cloud.example.org app --tail 50 -f
     """
     from coopcloud.errors import UsageError
-    from coopcloud.ops import inspect
+    from coopcloud.ops import logs as ops_logs
 
     if tail is not None and tail != "all" and not tail.isdigit():
         raise UsageError(f"--tail {tail!r} is not a number of lines", hint="e.g. --tail 100, or --tail all")
     ref, client = _connect(rt, app_name)
-    lines = inspect.logs(client, ref, service, tail=tail, since=since, follow=follow)
+    lines = ops_logs.logs(client, ref, service, tail=tail, since=since, follow=follow)
     prefix = service is None
     try:
         for line in lines:
@@ -154,12 +154,12 @@ def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout
     until they run (and are healthy) again.
     """
     from coopcloud.errors import UsageError
-    from coopcloud.ops import inspect
+    from coopcloud.ops import restart as ops_restart
 
     if bool(service) == all_:
         raise UsageError("name a SERVICE or pass --all", hint=f"see: coop app services {app_name}")
     ref, client = _connect(rt, app_name)
-    done = inspect.restart(client, ref, [service] if service else None, timeout=timeout, report=rt.out.info)
+    done = ops_restart.restart(client, ref, [service] if service else None, timeout=timeout, report=rt.out.info)
     if rt.out.json:
         from dataclasses import asdict
 
@@ -198,14 +198,14 @@ def run(
       coop app run cloud.example.org app -- ls -la /var/www
       coop app run cloud.example.org db --user postgres -- psql < dump.sql
     """
-    from coopcloud.ops import inspect
+    from coopcloud.ops import container as ops_container
 
     rt: Runtime = ctx.find_object(Runtime)
     ref, client = _connect(rt, app_name)
     tty = not no_tty and rt.out.is_tty and _isatty(rt.out.stdin)
     stdin, restore = _stdin_for(rt, tty)
     try:
-        code = inspect.run(
+        code = ops_container.run(
             client, ref, service, list(cmd), on_output=_writer(rt), user=user, tty=tty, stdin=stdin,
             workdir=workdir, env=list(env) or None,
         )
@@ -240,7 +240,7 @@ def _stdin_for(rt: Runtime, tty: bool) -> tuple[Any, Any]:
     A terminal is put in raw mode (with a TTY) or not sent at all; piped
     input is sent; in-process text streams (tests) are sent when they hold data.
     """
-    from coopcloud.ops.inspect import FdInput
+    from coopcloud.ops.container import FdInput
 
     stream = rt.out.stdin
     fileno = None
@@ -276,10 +276,10 @@ def cp(rt: Runtime, app_name: str, src: str, dst: str) -> None:
       coop app cp cloud.example.org app:/var/www/config.php ./config.php
       coop app cp cloud.example.org ./theme app:/var/www/themes/
     """
-    from coopcloud.ops import inspect
+    from coopcloud.ops import container as ops_container
 
     ref, client = _connect(rt, app_name)
-    done = inspect.cp(client, ref, src, dst)
+    done = ops_container.cp(client, ref, src, dst)
     if rt.out.json:
         from dataclasses import asdict
 
@@ -303,10 +303,10 @@ def volume_ls(rt: Runtime, app_name: str) -> None:
     """List the app's volumes (labelled with its stack) on its server (--json for all details)."""
     from dataclasses import asdict
 
-    from coopcloud.ops import inspect
+    from coopcloud.ops import volumes as ops_volumes
 
     ref, client = _connect(rt, app_name)
-    rows = inspect.volumes(client, ref)
+    rows = ops_volumes.volumes(client, ref)
     if rt.out.json:
         rt.out.emit_json([asdict(v) for v in rows])
         return
@@ -331,16 +331,16 @@ def volume_rm(rt: Runtime, app_name: str, volumes: tuple[str, ...], all_: bool, 
       coop app volume rm cloud.example.org --all --force
     """
     from coopcloud.errors import CoopError
-    from coopcloud.ops import inspect
+    from coopcloud.ops import volumes as ops_volumes
 
     ref, client = _connect(rt, app_name)
-    chosen = inspect.volumes_to_remove(client, ref, list(volumes), all_=all_)
+    chosen = ops_volumes.volumes_to_remove(client, ref, list(volumes), all_=all_)
     names = ", ".join(v.volume for v in chosen)
     if not force and not rt.out.confirm(
         f"remove {len(chosen)} volume(s) of app {ref.name} ({names}) and all their data?", flag="--force"
     ):
         raise CoopError(f"app {ref.name}: nothing removed", hint="answer y to remove, or pass --force")
-    removed = inspect.remove_volumes(client, ref, chosen)
+    removed = ops_volumes.remove_volumes(client, ref, chosen)
     if rt.out.json:
         rt.out.emit_json({"removed": removed})
         return

@@ -74,7 +74,7 @@ def run(
     on_output: Callable[[str, bytes], None],
     user: str | None = None,
 ) -> int:
-    from coopcloud.ops import inspect
+    from coopcloud.ops import container as ops_container
 
     script, where = deployed_script(settings, client, ref)
     known = functions(script)
@@ -83,4 +83,4 @@ def run(
             f"app {ref.name}: abra.sh ({where}) has no function {function}",
             hint=f"its functions: {', '.join(known) or 'none'}",
         )
-    return inspect.run(client, ref, service, command_line(script, function, args), on_output=on_output, user=user)
+    return ops_container.run(client, ref, service, command_line(script, function, args), on_output=on_output, user=user)

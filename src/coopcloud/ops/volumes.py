@@ -1,0 +1,86 @@
+"""An app's volumes: list them, and remove them once the app is undeployed."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from coopcloud.errors import Conflict, EngineError, EngineNotFound, NotFound, UsageError
+from coopcloud.ops.ps import short_name, stack_filter
+
+@dataclass(frozen=True)
+class Volume:
+    name: str
+    volume: str  # short name (without "<stack>_")
+    driver: str
+    mountpoint: str
+    created: str
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def volumes(client: Any, ref: Any) -> list[Volume]:
+    """Volumes labelled with the app's stack (as `docker stack deploy` labels them): one request."""
+    rows = []
+    for v in client.volumes(stack_filter(ref.stack_name)):
+        rows.append(
+            Volume(
+                name=v.get("Name", ""),
+                volume=short_name(ref.stack_name, v.get("Name", "")),
+                driver=v.get("Driver", ""),
+                mountpoint=v.get("Mountpoint", ""),
+                created=v.get("CreatedAt", ""),
+                labels=dict(sorted((v.get("Labels") or {}).items())),
+            )
+        )
+    return sorted(rows, key=lambda v: v.name)
+
+
+def volumes_to_remove(client: Any, ref: Any, names: list[str], *, all_: bool = False) -> list[Volume]:
+    """The volumes `volume rm` would remove. Refuses while the app is deployed; checks every name."""
+    if bool(names) == all_:
+        raise UsageError("name the volumes to remove, or pass --all", hint=f"see: coop app volume ls {ref.name}")
+    if client.services(stack_filter(ref.stack_name)):
+        raise Conflict(
+            f"app {ref.name} is deployed on server {ref.server}; its volumes are in use",
+            hint=f"run: coop app undeploy {ref.name} first",
+        )
+    known = volumes(client, ref)
+    if all_:
+        if not known:
+            raise NotFound(f"app {ref.name} has no volumes on server {ref.server}")
+        return known
+    by_name = {v.volume: v for v in known} | {v.name: v for v in known}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        have = ", ".join(v.volume for v in known) or "none"
+        raise NotFound(
+            f"app {ref.name} has no volume {', '.join(missing)} on server {ref.server}", hint=f"its volumes: {have}"
+        )
+    chosen: dict[str, Volume] = {}
+    for n in names:
+        chosen[by_name[n].name] = by_name[n]
+    return list(chosen.values())
+
+
+def remove_volumes(client: Any, ref: Any, chosen: list[Volume], *, wait: float = 10.0) -> list[str]:
+    """Remove the volumes; a volume still held by a stopping container is retried for `wait` seconds."""
+    removed = []
+    for v in chosen:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                client.volume_remove(v.name)
+                removed.append(v.volume)
+                break
+            except EngineNotFound:
+                removed.append(v.volume)  # gone already: what was asked
+                break
+            except EngineError as exc:
+                if getattr(exc, "status", None) != 409 or time.monotonic() >= deadline:
+                    raise Conflict(
+                        f"app {ref.name}: volume {v.volume} could not be removed ({exc.message})",
+                        hint=f"removed so far: {', '.join(removed) or 'none'}; wait for the app's containers to stop, then retry",
+                    ) from None
+                time.sleep(0.5)
+    return removed
