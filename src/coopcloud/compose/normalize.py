@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from coopcloud.compose import gotypes as g
@@ -215,6 +216,16 @@ _PLAIN_LISTS = ("cap_add", "cap_drop", "depends_on", "devices", "external_links"
 _BOOLS = ("privileged", "read_only", "stdin_open", "tty")
 
 
+@dataclass(frozen=True)
+class _Where:
+    """What a section normalizer needs besides the service's mapping."""
+
+    path: tuple  # ("services", name): where errors point
+    working_dir: str
+    lookup: Callable[[str], str | None]
+    read_file: Callable[[str], str] | None
+
+
 def service(
     name: str,
     v: dict,
@@ -222,7 +233,17 @@ def service(
     lookup: Callable[[str], str | None],
     read_file: Callable[[str], str] | None = None,
 ) -> dict:
-    path = ("services", name)
+    """One service, section by section (`_SECTIONS`, in docker's field order), then its ``x-`` keys."""
+    where = _Where(("services", name), working_dir, lookup, read_file)
+    out: dict = {}
+    for section in _SECTIONS:
+        out.update(section(v, where))
+    out.update(_extras(v))
+    return out
+
+
+def _plain(v: dict, where: _Where) -> dict:
+    """Strings, lists and booleans copied as they are (when set), shm_size, oom_score_adj."""
     out: dict = {}
     for k in _PLAIN_STRINGS:
         if v.get(k):
@@ -235,44 +256,70 @@ def service(
             out[k] = True
     if v.get("shm_size") is not None:
         if not isinstance(v["shm_size"], str):
-            raise NormalizeError(path + ("shm_size",), "must be a string")
+            raise NormalizeError(where.path + ("shm_size",), "must be a string")
         if v["shm_size"]:
             out["shm_size"] = v["shm_size"]
     if v.get("oom_score_adj"):
         out["oom_score_adj"] = v["oom_score_adj"]
-    if "build" in v and v["build"] is not None:
-        b = v["build"]
-        if isinstance(b, str):
-            b = {"context": b}
-        build: dict = {}
-        for k in ("context", "dockerfile", "network", "target"):
-            if b.get(k):
-                build[k] = b[k]
-        for k, sep, nil in (("args", "=", True), ("labels", "=", False)):
-            m = mapping_or_list(b.get(k), sep, nil)
-            if m:
-                build[k] = m
-        if b.get("cache_from"):
-            build["cache_from"] = string_list(b["cache_from"])
-        if b.get("extra_hosts"):
-            build["extra_hosts"] = hosts_list(b["extra_hosts"])
-        if build:
-            out["build"] = build
+    return out
+
+
+def _build(v: dict, where: _Where) -> dict:
+    """build: a context path, or the mapping (args, labels, cache_from, extra_hosts…)."""
+    if "build" not in v or v["build"] is None:
+        return {}
+    b = v["build"]
+    if isinstance(b, str):
+        b = {"context": b}
+    build: dict = {}
+    for k in ("context", "dockerfile", "network", "target"):
+        if b.get(k):
+            build[k] = b[k]
+    for k, sep, nil in (("args", "=", True), ("labels", "=", False)):
+        m = mapping_or_list(b.get(k), sep, nil)
+        if m:
+            build[k] = m
+    if b.get("cache_from"):
+        build["cache_from"] = string_list(b["cache_from"])
+    if b.get("extra_hosts"):
+        build["extra_hosts"] = hosts_list(b["extra_hosts"])
+    return {"build": build} if build else {}
+
+
+def _commands(v: dict, where: _Where) -> dict:
+    """command, entrypoint: a list, or a string split as a shell would."""
+    out: dict = {}
     for k in ("command", "entrypoint"):
         if k in v:
-            cmd = _shell(v[k], path + (k,))
+            cmd = _shell(v[k], where.path + (k,))
             if cmd:
                 out[k] = cmd
+    return out
+
+
+def _file_refs(v: dict, where: _Where) -> dict:
+    """configs, secrets: short names or {source, target, uid, gid, mode}."""
+    out: dict = {}
     for k in ("configs", "secrets"):
         if v.get(k):
-            out[k] = [_file_ref(x, path + (k, i)) for i, x in enumerate(v[k])]
+            out[k] = [_file_ref(x, where.path + (k, i)) for i, x in enumerate(v[k])]
+    return out
+
+
+def _credential_spec(v: dict, where: _Where) -> dict:
     cs = v.get("credential_spec") or {}
     cs = {k: cs[k] for k in ("config", "file", "registry") if cs.get(k)}
-    if cs:
-        out["credential_spec"] = cs
-    deploy = _deploy(v.get("deploy"), path + ("deploy",))
-    if deploy:
-        out["deploy"] = deploy
+    return {"credential_spec": cs} if cs else {}
+
+
+def _deploy_section(v: dict, where: _Where) -> dict:
+    deploy = _deploy(v.get("deploy"), where.path + ("deploy",))
+    return {"deploy": deploy} if deploy else {}
+
+
+def _string_lists(v: dict, where: _Where) -> dict:
+    """dns, dns_search, tmpfs, env_file: a string or a list, as a list; expose; extra_hosts."""
+    out: dict = {}
     for k in ("dns", "dns_search", "tmpfs", "env_file"):
         if v.get(k) is not None:
             lst = string_list(v[k])
@@ -282,65 +329,94 @@ def service(
         out["expose"] = [g.go_str(x) for x in v["expose"]]
     if v.get("extra_hosts"):
         out["extra_hosts"] = hosts_list(v["extra_hosts"])
+    return out
+
+
+def _health_init(v: dict, where: _Where) -> dict:
+    out: dict = {}
     if v.get("healthcheck") is not None:
-        out["healthcheck"] = _healthcheck(v["healthcheck"], path + ("healthcheck",))
+        out["healthcheck"] = _healthcheck(v["healthcheck"], where.path + ("healthcheck",))
     if v.get("init") is not None:
         out["init"] = v["init"]
+    return out
+
+
+def _label_maps(v: dict, where: _Where) -> dict:
+    """labels, sysctls: a mapping or a list of KEY=VALUE."""
+    out: dict = {}
     for k in ("labels", "sysctls"):
         m = mapping_or_list(v.get(k), "=", False)
         if m:
             out[k] = m
-    if v.get("logging") is not None:
-        lg = v["logging"]
-        logging: dict = {}
-        if lg.get("driver"):
-            logging["driver"] = lg["driver"]
-        opts = _map_str(lg.get("options"), False)
-        if opts:
-            logging["options"] = opts
-        out["logging"] = logging
+    return out
+
+
+def _logging(v: dict, where: _Where) -> dict:
+    if v.get("logging") is None:
+        return {}
+    lg = v["logging"]
+    logging: dict = {}
+    if lg.get("driver"):
+        logging["driver"] = lg["driver"]
+    opts = _map_str(lg.get("options"), False)
+    if opts:
+        logging["options"] = opts
+    return {"logging": logging}
+
+
+def _networks(v: dict, where: _Where) -> dict:
+    """networks: a list of names, or a mapping name → null | {aliases, driver_opts, ipv4/6_address}."""
     nets = v.get("networks")
-    if nets:
-        if isinstance(nets, list):
-            out["networks"] = {n: None for n in nets}
-        else:
-            networks: dict = {}
-            for n, cfg in nets.items():
-                if cfg is None:
-                    networks[n] = None
-                    continue
-                c: dict = {}
-                if cfg.get("aliases"):
-                    c["aliases"] = list(cfg["aliases"])
-                opts = _map_str(cfg.get("driver_opts"), False)
-                if opts:
-                    c["driver_opts"] = opts
-                for k in ("ipv4_address", "ipv6_address"):
-                    if cfg.get(k):
-                        c[k] = cfg[k]
-                networks[n] = c
-            out["networks"] = networks
-    if v.get("ports"):
-        ports = []
-        for i, p in enumerate(v["ports"]):
-            if isinstance(p, dict):
-                pc = {}
-                for k in ("mode", "protocol"):
-                    if p.get(k):
-                        pc[k] = p[k]
-                for k in ("target", "published"):
-                    if p.get(k):
-                        pc[k] = _uint(p[k], path + ("ports", i, k))
-                ports.append(pc)
-                continue
-            if isinstance(p, float) and not p.is_integer():
-                raise NormalizeError(path + ("ports", i), "invalid type float64 for port")
-            try:
-                ports.extend(g.port_configs(p if isinstance(p, str) else str(int(p))))
-            except ValueError as e:
-                raise NormalizeError(path + ("ports", i), f'invalid port "{p}": {e}') from None
-        if ports:
-            out["ports"] = ports
+    if not nets:
+        return {}
+    if isinstance(nets, list):
+        return {"networks": {n: None for n in nets}}
+    networks: dict = {}
+    for n, cfg in nets.items():
+        if cfg is None:
+            networks[n] = None
+            continue
+        c: dict = {}
+        if cfg.get("aliases"):
+            c["aliases"] = list(cfg["aliases"])
+        opts = _map_str(cfg.get("driver_opts"), False)
+        if opts:
+            c["driver_opts"] = opts
+        for k in ("ipv4_address", "ipv6_address"):
+            if cfg.get(k):
+                c[k] = cfg[k]
+        networks[n] = c
+    return {"networks": networks}
+
+
+def _ports(v: dict, where: _Where) -> dict:
+    """ports: long syntax mappings, or short ``[ip:]published:target[/proto]`` strings and numbers."""
+    if not v.get("ports"):
+        return {}
+    path = where.path
+    ports = []
+    for i, p in enumerate(v["ports"]):
+        if isinstance(p, dict):
+            pc = {}
+            for k in ("mode", "protocol"):
+                if p.get(k):
+                    pc[k] = p[k]
+            for k in ("target", "published"):
+                if p.get(k):
+                    pc[k] = _uint(p[k], path + ("ports", i, k))
+            ports.append(pc)
+            continue
+        if isinstance(p, float) and not p.is_integer():
+            raise NormalizeError(path + ("ports", i), "invalid type float64 for port")
+        try:
+            ports.extend(g.port_configs(p if isinstance(p, str) else str(int(p))))
+        except ValueError as e:
+            raise NormalizeError(path + ("ports", i), f'invalid port "{p}": {e}') from None
+    return {"ports": ports} if ports else {}
+
+
+def _stop_ulimits(v: dict, where: _Where) -> dict:
+    out: dict = {}
     if v.get("stop_grace_period") is not None:
         out["stop_grace_period"] = _duration(v["stop_grace_period"])
     if v.get("ulimits"):
@@ -352,55 +428,87 @@ def service(
             else:
                 ul[k] = x if x else {}
         out["ulimits"] = ul
+    return out
+
+
+def _volumes(v: dict, where: _Where) -> dict:
+    """volumes: short ``src:dst[:mode]`` strings or long mappings; bind sources made absolute."""
     vols = v.get("volumes")
-    if vols:
-        vs = []
-        for i, x in enumerate(vols):
-            if isinstance(x, str):
-                try:
-                    vol = g.parse_volume(x)
-                except ValueError as e:
-                    raise NormalizeError(path + ("volumes", i), str(e)) from None
-            else:
-                vol = {}
-                for k in ("type", "source", "target", "consistency"):
-                    if x.get(k):
-                        vol[k] = x[k]
-                if x.get("read_only"):
-                    vol["read_only"] = True
-                if x.get("bind") is not None:
-                    vol["bind"] = {"propagation": x["bind"]["propagation"]} if x["bind"].get("propagation") else {}
-                if x.get("volume") is not None:
-                    vol["volume"] = {"nocopy": True} if x["volume"].get("nocopy") else {}
-                    if x["volume"].get("subpath"):
-                        vol["volume"]["subpath"] = x["volume"]["subpath"]
-                if x.get("tmpfs") is not None:
-                    vol["tmpfs"] = {"size": x["tmpfs"]["size"]} if x["tmpfs"].get("size") else {}
-            if vol.get("type") == "bind":
-                src = vol.get("source", "")
-                if not src:
-                    raise NormalizeError(path + ("volumes", i),
-                                         'invalid mount config for type "bind": field Source must not be empty')
-                if src.startswith("~"):
-                    home = lookup("HOME")
-                    if home is not None:
-                        src = src.replace("~", home, 1)
-                if not src.startswith("/") and not (len(src) > 2 and src[1] == ":" and src[2] in "\\/"):
-                    src = _abs(working_dir, src)
-                vol["source"] = src
-            vs.append(vol)
-        out["volumes"] = vs
-    # environment last: env_file, then environment, with values from the environment for bare names
+    if not vols:
+        return {}
+    vs = []
+    for i, x in enumerate(vols):
+        vol = _volume_mount(x, where.path + ("volumes", i))
+        if vol.get("type") == "bind":
+            vol["source"] = _bind_source(vol.get("source", ""), where, where.path + ("volumes", i))
+        vs.append(vol)
+    return {"volumes": vs}
+
+
+def _volume_mount(x: Any, path: tuple) -> dict:
+    if isinstance(x, str):
+        try:
+            return g.parse_volume(x)
+        except ValueError as e:
+            raise NormalizeError(path, str(e)) from None
+    vol: dict = {}
+    for k in ("type", "source", "target", "consistency"):
+        if x.get(k):
+            vol[k] = x[k]
+    if x.get("read_only"):
+        vol["read_only"] = True
+    if x.get("bind") is not None:
+        vol["bind"] = {"propagation": x["bind"]["propagation"]} if x["bind"].get("propagation") else {}
+    if x.get("volume") is not None:
+        vol["volume"] = {"nocopy": True} if x["volume"].get("nocopy") else {}
+        if x["volume"].get("subpath"):
+            vol["volume"]["subpath"] = x["volume"]["subpath"]
+    if x.get("tmpfs") is not None:
+        vol["tmpfs"] = {"size": x["tmpfs"]["size"]} if x["tmpfs"].get("size") else {}
+    return vol
+
+
+def _bind_source(src: str, where: _Where, path: tuple) -> str:
+    if not src:
+        raise NormalizeError(path, 'invalid mount config for type "bind": field Source must not be empty')
+    if src.startswith("~"):
+        home = where.lookup("HOME")
+        if home is not None:
+            src = src.replace("~", home, 1)
+    if not src.startswith("/") and not (len(src) > 2 and src[1] == ":" and src[2] in "\\/"):
+        src = _abs(where.working_dir, src)
+    return src
+
+
+def _environment(v: dict, where: _Where) -> dict:
+    """environment last: env_file, then environment, with values from the environment for bare names."""
     env: dict = {}
     if v.get("env_file"):
         for f in string_list(v["env_file"]):
-            text = _read_env_file(_abs(working_dir, f), read_file, path + ("env_file",))
-            _update_env(env, _parse_env_lines(text), lookup)
-    _update_env(env, mapping_or_list(v.get("environment"), "=", True), lookup)
-    if env:
-        out["environment"] = env
-    out.update(_extras(v))
-    return out
+            text = _read_env_file(_abs(where.working_dir, f), where.read_file, where.path + ("env_file",))
+            _update_env(env, _parse_env_lines(text), where.lookup)
+    _update_env(env, mapping_or_list(v.get("environment"), "=", True), where.lookup)
+    return {"environment": env} if env else {}
+
+
+# The service's sections in the order docker's ServiceConfig lists its fields (the output keeps it).
+_SECTIONS: tuple[Callable[[dict, _Where], dict], ...] = (
+    _plain,
+    _build,
+    _commands,
+    _file_refs,
+    _credential_spec,
+    _deploy_section,
+    _string_lists,
+    _health_init,
+    _label_maps,
+    _logging,
+    _networks,
+    _ports,
+    _stop_ulimits,
+    _volumes,
+    _environment,
+)
 
 
 def _read_env_file(p: str, read_file, path: tuple) -> str:
