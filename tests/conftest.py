@@ -34,6 +34,34 @@ def _socket_answers(path: str) -> bool:
         return False
 
 
+def _hypothesis_profiles() -> None:
+    """`ci` (loaded under CI=true): reproducible and patient on a busy 2-core machine.
+
+    Derandomized, so a run fails or passes the same way each time; no deadline and no `too_slow`
+    health check, which trip when other jobs share the cores; fewer examples (tests that ask for
+    more with @settings keep their number). Pick another with HYPOTHESIS_PROFILE=dev|ci.
+    """
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile(
+        "ci", deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True, max_examples=50
+    )
+    settings.register_profile("dev", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+_hypothesis_profiles()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked `corpus` need ../shared: skipped without it (with the reason), failed under CI."""
+    if item.get_closest_marker("corpus") is not None:
+        from shared_data import HAVE_SHARED, need_shared
+
+        if not HAVE_SHARED:
+            need_shared()
+
+
 def require_rig(what: str) -> None:
     """Skip locally, fail under CI, when a rig component is missing."""
     if os.environ.get("CI"):

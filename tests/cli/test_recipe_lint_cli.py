@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import shutil
 from pathlib import Path
@@ -21,6 +23,7 @@ def test_lint_a_clean_recipe_by_path_exits_0(coop, tmp_path):
     assert "recipe demo: 0 error(s), 0 warning(s)" in r.err
 
 
+@pytest.mark.corpus
 def test_lint_with_warnings_only_exits_0_and_prints_a_table(coop):
     r = coop("recipe", "lint", str(CORPUS / "lemp"))
     assert r.code == 0, r
@@ -32,6 +35,7 @@ def test_lint_with_warnings_only_exits_0_and_prints_a_table(coop):
     assert "recipe lemp: 0 error(s), 8 warning(s), 6 rule(s) skipped" in r.err
 
 
+@pytest.mark.corpus
 def test_lint_with_an_error_exits_6_and_names_the_rules(coop):
     r = coop("recipe", "lint", str(CORPUS / "bonfire"))
     assert r.code == ExitStatus.LINT_FAILED == 6
@@ -39,6 +43,7 @@ def test_lint_with_an_error_exits_6_and_names_the_rules(coop):
     assert r.err.splitlines()[-1].startswith("error: recipe bonfire: error-level rules failed: R000 — ")
 
 
+@pytest.mark.corpus
 def test_lint_json_lists_findings_and_rule_results(coop):
     r = coop("recipe", "lint", str(CORPUS / "bonfire"), "--json")
     assert r.code == 6
@@ -54,6 +59,7 @@ def test_lint_json_lists_findings_and_rule_results(coop):
                              "status": "skipped", "note": "the recipe is not a git repository", "findings": 0}
 
 
+@pytest.mark.corpus
 def test_lint_a_recipe_by_name_from_the_recipes_folder(coop, coop_env):
     recipes = Path(coop_env["ABRA_DIR"]) / "recipes"
     recipes.mkdir(parents=True)

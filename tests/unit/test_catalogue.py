@@ -149,6 +149,7 @@ def test_status(value, status):
     assert parse_status(value) == status
 
 
+@pytest.mark.corpus
 def test_features_from_corpus_readmes():
     bonfire = features_from_metadata(Recipe.from_dir(CORPUS / "bonfire").readme_metadata())
     assert bonfire.status == 1

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from coopcloud.compose import ComposeFile, load
 from coopcloud.errors import ComposeError
 from test_compose_oracle import both
+
+from shared_data import ORACLES
 
 H = 'version: "3.8"\nservices:\n  app:\n    image: nginx\n'
 
@@ -126,20 +126,6 @@ def test_import_does_not_import_yaml():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_bonfire_all_overlays_is_fast():
-    corpus = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "recipes" / "bonfire"
-    if not corpus.exists():
-        pytest.skip("corpus not present")
-    names = ["compose.yml", *sorted(p.name for p in corpus.glob("compose.*.yml"))]
-    files = [ComposeFile(n, (corpus / n).read_text()) for n in names]
-    env = {"DOMAIN": "example.org", "STACK_NAME": "example_org"}
-    load(files, env, working_dir=str(corpus))  # warm-up (imports)
-    t = time.perf_counter()
-    for _ in range(5):
-        load(files, env, working_dir=str(corpus))
-    assert (time.perf_counter() - t) / 5 < 0.1
-
-
 # --- properties ---------------------------------------------------------------------------------
 
 _scalar = st.one_of(st.text(st.sampled_from("ab1:/-=. $"), max_size=6), st.integers(-3, 70000),
@@ -175,15 +161,12 @@ def _schema_validator(version: str):
     import jsonschema
 
     if version not in _SCHEMAS:
-        base = Path(__file__).resolve().parents[2].parent / "shared" / "oracles"
-        path = base / "config_schema_v3.13.json"
-        if not path.exists():
-            pytest.skip("schema oracle not present")
+        path = ORACLES / "config_schema_v3.13.json"
         _SCHEMAS[version] = jsonschema.Draft4Validator(json.loads(path.read_text()))
     return _SCHEMAS[version]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.corpus  # docker's schema is an oracle in ../shared
 @given(_doc)
 def test_validator_agrees_with_docker_schema(doc):
     """coop's validator accepts exactly what docker's v3.13 schema accepts (for 3.13 documents)."""
@@ -218,7 +201,6 @@ def test_validator_agrees_with_docker_schema(doc):
     assert ours == schema_ok
 
 
-@settings(max_examples=200, deadline=None)
 @given(_doc)
 def test_merge_with_empty_override_is_identity(doc):
     import yaml
@@ -232,7 +214,6 @@ def test_merge_with_empty_override_is_identity(doc):
     assert load([ComposeFile("a.yml", text), ComposeFile("b.yml", empty)], {}, working_dir="/w") == alone
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_doc)
 def test_generated_documents_match_docker(doc):
     import yaml

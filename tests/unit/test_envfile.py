@@ -1,9 +1,11 @@
+import operator
 import os
 import stat
+import string
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from coopcloud.domain.envfile import (
@@ -17,13 +19,13 @@ from coopcloud.domain.envfile import (
 )
 from coopcloud.errors import EnvFileError, NotFound
 
-from shared_data import CORPUS  # noqa: E402
+from shared_data import CORPUS, PLACEHOLDER  # noqa: E402
 
 SAMPLES = sorted(CORPUS.glob("*/.env.sample")) + sorted(CORPUS.glob("*/*/.env.sample"))
-assert SAMPLES, f"no .env.sample in the corpus at {CORPUS}"
 
 
-@pytest.mark.parametrize("path", SAMPLES, ids=lambda p: str(p.relative_to(CORPUS)))
+@pytest.mark.corpus
+@pytest.mark.parametrize("path", SAMPLES or [CORPUS / PLACEHOLDER], ids=lambda p: str(p.relative_to(CORPUS)))
 def test_corpus_samples_round_trip_byte_identically(path):
     text = path.read_bytes().decode("utf-8")
     env = EnvFile.parse(text, name=path.name)
@@ -32,10 +34,12 @@ def test_corpus_samples_round_trip_byte_identically(path):
     secret_specs(env)
 
 
+@pytest.mark.corpus
 def test_corpus_has_samples():
     assert len(SAMPLES) >= 8  # nodex's deploy/.env.sample included
 
 
+@pytest.mark.corpus
 def test_bonfire_compose_file_self_reference_and_hints():
     env = load(CORPUS / "bonfire" / ".env.sample")
     assert env.values()["COMPOSE_FILE"] == "compose.yml:compose.postgres.yml"
@@ -264,10 +268,14 @@ def test_load_errors(tmp_path):
 
 # --- properties --------------------------------------------------------------
 
-keys = st.from_regex(r"[A-Z_][A-Z0-9_]{0,8}", fullmatch=True)
+# Built from st.text over small alphabets: cheaper to generate and shrink than st.from_regex.
+_UPPER = string.ascii_uppercase + "_"
+keys = st.builds(operator.add, st.sampled_from(_UPPER), st.text(_UPPER + string.digits, max_size=8))
 any_value = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20)
-plain = st.from_regex(r"[A-Za-z0-9_./:@,+=%-]{0,10}", fullmatch=True)
-comment = st.from_regex(r"[ \t]+#[^\n]{0,15}", fullmatch=True) | st.just("")
+plain = st.text(string.ascii_letters + string.digits + "_./:@,+=%-", max_size=10)
+line_text = st.characters(blacklist_categories=("Cs",), blacklist_characters="\n")
+comment = st.builds(lambda ws, body: ws + "#" + body, st.text(" \t", min_size=1, max_size=3),
+                    st.text(line_text, max_size=15)) | st.just("")
 eol = st.sampled_from(["\n", "\r\n"])
 
 
@@ -285,12 +293,11 @@ def lines(draw):
     if kind == "double":
         return k + "=" + quote_value(draw(any_value), prefer='"') + c + e
     if kind == "comment":
-        return "#" + draw(st.from_regex(r"[^\n]{0,20}", fullmatch=True)) + e
+        return "#" + draw(st.text(line_text, max_size=20)) + e
     return draw(st.sampled_from(["", " ", "\t"])) + e
 
 
 @given(st.lists(lines(), max_size=12), st.booleans())
-@settings(max_examples=300)
 def test_round_trip_generated_files(chunks, drop_last_eol):
     text = "".join(chunks)
     if drop_last_eol:
@@ -301,7 +308,6 @@ def test_round_trip_generated_files(chunks, drop_last_eol):
 
 
 @given(st.text(max_size=80))
-@settings(max_examples=300)
 def test_round_trip_or_clear_error_on_any_text(text):
     try:
         env = EnvFile.parse(text, name="x.env")
@@ -312,7 +318,6 @@ def test_round_trip_or_clear_error_on_any_text(text):
 
 
 @given(st.lists(lines(), max_size=6), keys, any_value)
-@settings(max_examples=300)
 def test_set_then_read_back_is_literal(chunks, key, value):
     env = EnvFile.parse("".join(chunks))
     before = [line.raw for line in env.lines if line.key != key]

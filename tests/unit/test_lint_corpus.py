@@ -13,6 +13,8 @@ import pytest
 from recipe_factory import make_recipe_repo
 from shared_data import CORPUS, corpus_recipes
 
+pytestmark = pytest.mark.corpus  # the whole module reads ../shared
+
 from coopcloud.lint import lint
 
 GIT_RULES = {"R006", "R013", "R014", "R100", "R107", "R108"}

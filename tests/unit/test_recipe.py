@@ -10,7 +10,7 @@ from coopcloud.domain.recipe import DirSource, GitSource, Recipe, clean_path, im
 from coopcloud.errors import EnvFileError, NotFound, RecipeError, UsageError
 from coopcloud.gitops import GitRepo
 
-from shared_data import CORPUS  # noqa: E402
+from shared_data import CORPUS, corpus_recipes  # noqa: E402
 
 
 @pytest.fixture
@@ -101,7 +101,8 @@ def test_clean_path():
         clean_path("..")
 
 
-@pytest.mark.parametrize("recipe", sorted(p.name for p in CORPUS.iterdir()) if CORPUS.is_dir() else [])
+@pytest.mark.corpus
+@pytest.mark.parametrize("recipe", corpus_recipes())
 def test_every_corpus_recipe_reads(recipe):
     r = Recipe.from_dir(CORPUS / recipe)
     assert r.compose_files()[0] == "compose.yml"
@@ -111,6 +112,7 @@ def test_every_corpus_recipe_reads(recipe):
     r.readme_metadata()
 
 
+@pytest.mark.corpus
 def test_corpus_specifics():
     assert Recipe.from_dir(CORPUS / "nodex").env_sample_path() == "deploy/.env.sample"
     assert Recipe.from_dir(CORPUS / "lemp").abra_sh_versions()["MSMTP_CONF_VERSION"] == "v3"

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from coopcloud.domain.imagetag import MAJOR, MINOR, PATCH
@@ -147,7 +147,6 @@ def test_invalid_yaml_names_the_file_and_line():
 _comment = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=15).map(lambda s: s.replace("\n", ""))
 
 
-@settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.tuples(

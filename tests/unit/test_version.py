@@ -79,6 +79,7 @@ def test_versions_from_gitops_tags():
     assert [v.tag for v in versions] == ["1.0.0+1"] and issues == []
 
 
+@pytest.mark.corpus
 @pytest.mark.parametrize("recipe", ["bonfire", "foodsharing-cms", "traefik-2021"])
 def test_corpus_tags(recipe):
     names = (CORPUS / recipe / "TAGS").read_text().split()
