@@ -29,6 +29,7 @@ from coopcloud.gitops import GitRepo
 
 class RecipeSource(Protocol):
     description: str  # "working tree /path" or "1.0.0+1.2 (abc1234)", for messages
+    folder: Path | None  # the recipe's folder on this machine (its working tree or its git repo)
 
     def list_files(self) -> list[str]: ...
 
@@ -54,6 +55,7 @@ class DirSource:
 
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root).expanduser()
+        self.folder: Path | None = self.root
         self.description = f"working tree {self.root}"
         if not self.root.is_dir():
             raise NotFound(f"recipe directory {self.root}: no such directory")
@@ -94,6 +96,7 @@ class GitSource:
 
     def __init__(self, repo: GitRepo, rev: str):
         self.repo = repo
+        self.folder: Path | None = repo.path
         self.rev = rev
         self.commit = repo.resolve(rev)
         self.description = f"{repo.path} at {rev}" + ("" if rev == self.commit else f" ({self.commit[:8]})")

@@ -284,9 +284,9 @@ class LintContext:
         """A path the render made absolute (configs' ``file``) back to recipe-relative."""
         import posixpath
 
-        from coopcloud.ops.render import WORKDIR
+        from coopcloud.ops.render import working_dir
 
-        return posixpath.relpath(posixpath.normpath(model_path), WORKDIR)
+        return posixpath.relpath(posixpath.normpath(model_path), working_dir(self.recipe))
 
     # -- git -------------------------------------------------------------------
 

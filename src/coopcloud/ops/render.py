@@ -6,6 +6,7 @@ This is the one path every command that needs "what would be deployed" takes:
 
 from __future__ import annotations
 
+import os
 import posixpath
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -15,9 +16,20 @@ from coopcloud.domain.envfile import EnvFile
 from coopcloud.domain.recipe import Recipe
 from coopcloud.errors import NotFound, RecipeError
 
-# Compose paths are made absolute against this; file reads map them back into the recipe.
-# A fixed virtual root keeps renders identical whether the recipe comes from git or a folder.
+# The working directory of a recipe that has no folder on this machine (none of ours so far).
 WORKDIR = "/recipe"
+
+
+def working_dir(recipe: Recipe) -> str:
+    """What compose paths are relative to: the recipe's folder on this machine, as for `docker stack
+    deploy` (and abra), which makes them absolute against the first compose file's folder.
+
+    Renders of a release (from git objects) and of the working tree agree, both being the folder.
+    Config and secret files are read back from the recipe itself; the one place the folder shows is
+    a relative bind-mount source, which docker makes a path on the operator's machine too (lint R109).
+    """
+    folder = getattr(recipe.source, "folder", None)
+    return os.path.abspath(folder) if folder is not None else WORKDIR
 
 
 @dataclass(frozen=True)
@@ -30,11 +42,11 @@ class Rendered:
     spec: "object"  # swarm.StackSpec
 
 
-def recipe_reader(recipe: Recipe) -> Callable[[str], bytes]:
-    """Read a path the compose loader made absolute under WORKDIR, from the recipe."""
+def recipe_reader(recipe: Recipe, workdir: str = WORKDIR) -> Callable[[str], bytes]:
+    """Read a path the compose loader made absolute under `workdir`, from the recipe."""
 
     def read(path: str) -> bytes:
-        rel = posixpath.relpath(posixpath.normpath(path), WORKDIR)
+        rel = posixpath.relpath(posixpath.normpath(path), workdir)
         if rel.startswith(".."):
             raise RecipeError(f"recipe {recipe.name}: {path} is outside the recipe; configs and secrets must use files inside it")
         return recipe.read(rel)
@@ -70,8 +82,9 @@ def render(
                 f"({recipe.source.description}) does not have",
                 hint=f"fix COMPOSE_FILE in the app env (run: coop app config {app.name})",
             ) from None
-    read = recipe_reader(recipe)
-    model = load(files, env, working_dir=WORKDIR, warn=warn, read_file=lambda p: read(p).decode("utf-8"))
+    workdir = working_dir(recipe)
+    read = recipe_reader(recipe, workdir)
+    model = load(files, env, working_dir=workdir, warn=warn, read_file=lambda p: read(p).decode("utf-8"))
     spec = convert(model, app.stack_name, read_file=read)
     return Rendered(recipe, app.stack_name, env, names, model, spec)
 
