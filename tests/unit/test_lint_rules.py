@@ -111,6 +111,11 @@ FAILING = [
     ("R105", {"compose.yml": edit("${STACK_NAME}_nginx_conf_${NGINX_CONF_VERSION}", "${STACK_NAME}_nginx_conf")},
      "config nginx_conf (compose.yml) has no *_VERSION in its name"),
     ("R106", {".env.sample": None, "deploy/.env.sample": BASE[".env.sample"]}, "the sample env is deploy/.env.sample"),
+    ("R109", {"compose.yml": edit("    secrets: [db_password]\n", "    secrets: [db_password]\n    volumes: [./data:/data]\n")},
+     "service app: bind mount ./data is relative: it names a path on the machine that deploys, not on the server"),
+    ("R109", {"compose.yml": edit("    secrets: [db_password]\n",
+                                  "    secrets: [db_password]\n    volumes:\n      - {type: bind, source: data, target: /d}\n")},
+     "bind mount data is relative"),
 ]
 
 
@@ -336,3 +341,15 @@ def test_broken_recipes_lint_without_crashing(tmp_path, files):
     report = lint(path)
     assert not report.ok  # something error-level always fails on these
     assert {f.rule for f in report.errors} & {"R000", "R008"}
+
+
+def test_bind_mount_rule_passes_absolute_paths_named_volumes_and_variables(tmp_path):
+    volumes = (
+        "    volumes:\n      - /srv/data:/data\n      - data:/var/lib/data\n      - /cache\n"
+        "      - {type: bind, source: /etc/localtime, target: /etc/localtime}\n"
+        "      - {type: bind, source: '${DATA_DIR}', target: /x}\n      - {type: volume, source: other, target: /o}\n"
+    )
+    compose = edit("    secrets: [db_password]\n", "    secrets: [db_password]\n" + volumes)
+    compose += "volumes:\n  data:\n  other:\n"
+    report = lint_dir(tmp_path, {"compose.yml": compose, ".env.sample": BASE[".env.sample"] + "DATA_DIR=/srv/x\n"})
+    assert findings(report, "R109") == []

@@ -224,3 +224,30 @@ def duplicate_versions(ctx: LintContext):
     for issue in ctx.tag_issues:
         if issue.kind == "duplicate":
             yield Issue(str(issue), key=issue.tag)
+
+
+@rule("R109", WARNING, "bind mounts name paths on the server",
+      fix="use a named volume, or an absolute path that exists on the server")
+def relative_bind_mounts(ctx: LintContext):
+    """A bind mount's source is an absolute path. ``docker stack deploy``
+    (and so abra, and coop) makes a relative one (``./data:/data``, or
+    ``~/data``) absolute against the recipe's folder (or the home folder) on
+    the machine that runs the deploy — the operator's laptop — while the
+    server mounts that path from its own disk, where it does not exist (the
+    task fails to start) or is something else entirely.
+    """
+    for fname, service, svc in ctx.raw_services():
+        volumes = svc.get("volumes")
+        for i, vol in enumerate(volumes if isinstance(volumes, list) else []):
+            if isinstance(vol, str):
+                source = vol.split(":", 1)[0] if ":" in vol else ""
+            elif isinstance(vol, dict) and vol.get("type") == "bind":
+                source = str(vol.get("source") or "")
+            else:
+                continue
+            if source.startswith((".", "~")) or (isinstance(vol, dict) and source and not source.startswith(("/", "$"))):
+                yield Issue(
+                    f"service {service}: bind mount {source} is relative: it names a path on the machine that "
+                    "deploys, not on the server",
+                    file=fname, service=service, key=f"services.{service}.volumes.{i}",
+                )
