@@ -183,6 +183,7 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
             f"{stack}_app": "bookkeeping", f"{stack}_db": "bookkeeping"
         }, plan
         assert " update" not in r.err and "other settings" not in r.err, r.err
+        assert r.err.count("bookkeeping: coop's own labels only (restarts nothing)") == 2, r.err  # as the README says
 
         r = coop("app", "deploy", domain, "--force", "--no-input")
         assert r.code == 0, r
