@@ -28,6 +28,7 @@ class ExitStatus(enum.IntEnum):
     CONFLICT = 10  # exists already / already deployed / name in use
     ENGINE_ERROR = 11  # the engine refused a request
     SERVER_NOT_READY = 12  # reachable, but not a swarm manager or docker missing
+    DRIFT = 13  # `app diff`: the server differs from what the recipe and env would deploy
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -133,6 +134,12 @@ class RolledBack(DeployFailed):
 
 class LockHeld(CoopError):
     exit_status = ExitStatus.LOCK_HELD
+
+
+class Drifted(CoopError):
+    """`app diff` found differences (not an error of coop's: an answer scripts branch on)."""
+
+    exit_status = ExitStatus.DRIFT
 
 
 def exit_status_for(exc: BaseException) -> ExitStatus:

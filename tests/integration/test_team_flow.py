@@ -58,3 +58,29 @@ def test_a_hand_made_env_change_shows_in_the_plan_and_a_redeploy_removes_it(coop
     r = coop("app", "deploy", app, "--force")
     assert r.code == 0, r
     assert not any(e.startswith("HAND=") for e in live_env(service))
+
+
+def test_app_diff_finds_a_hand_made_change_and_a_redeploy_removes_it(coop, two_release_app):
+    app, _ = two_release_app
+    assert coop("app", "deploy", app).code == 0
+    r = coop("app", "diff", app)
+    assert r.code == 0 and "no drift" in r.err, r
+    row = [x for x in json.loads(coop("app", "ls", "--status", "--json").out) if x["app"] == app][0]
+    assert row["drift"] is False
+
+    service = f"{app}_app"
+    subprocess.run(["docker", "service", "update", "--detach", "--env-add", "HAND=made", service],
+                   capture_output=True, check=True)
+    r = coop("app", "diff", app)
+    assert r.code == 13, r
+    assert "env HAND: made (removed)" in r.err and service in one_error_line(r.err)
+    r = coop("app", "diff", app, "--json")
+    assert r.code == 13 and json.loads(r.out)["services"] == [service]
+    row = [x for x in json.loads(coop("app", "ls", "--status", "--json").out) if x["app"] == app][0]
+    assert row["drift"] is True
+    assert "DRIFT" in coop("app", "ls", "--status").out
+
+    assert coop("app", "deploy", app, "--force").code == 0
+    r = coop("app", "diff", app)
+    assert r.code == 0, r
+    assert not any(e.startswith("HAND=") for e in live_env(service))

@@ -10,7 +10,8 @@ import pytest
 from coopcloud.errors import Conflict, ExitStatus, InvalidError, LockHeld, NotFound, RolledBack, exit_status_for
 from coopcloud.ops import audit
 from coopcloud.ops.guard import Downgrade, check_downgrade
-from coopcloud.ops.lock import LockInfo, held_message, lock_name, parse_engine_time
+from coopcloud.engine.views import Config, parse_time as parse_engine_time
+from coopcloud.ops.lock import LockInfo, held_message, lock_name
 from coopcloud.ops.operator import operator
 from coopcloud.settings import Settings
 
@@ -45,7 +46,7 @@ def _lock_config(**labels: str) -> dict:
 
 
 def test_a_held_lock_names_holder_command_and_since_and_the_way_out():
-    info = LockInfo.from_config(_lock_config())
+    info = LockInfo.from_config(Config.from_json(_lock_config()))
     err = held_message("a.example.org", info)
     assert exit_status_for(err) == ExitStatus.LOCK_HELD
     line = str(err)
@@ -56,13 +57,13 @@ def test_a_held_lock_names_holder_command_and_since_and_the_way_out():
 
 
 def test_the_lease_runs_from_the_last_renewal_on_the_servers_clock():
-    info = LockInfo.from_config(_lock_config(**{"coop.lock.lease": "60"}))
+    info = LockInfo.from_config(Config.from_json(_lock_config(**{"coop.lock.lease": "60"})))
     assert not info.expired(datetime(2026, 11, 29, 22, 47, 0, tzinfo=timezone.utc))
     assert info.expired(datetime(2026, 11, 29, 22, 47, 8, tzinfo=timezone.utc))
 
 
 def test_a_lock_with_odd_labels_still_reads():
-    info = LockInfo.from_config(_lock_config(**{"coop.lock.pid": "?", "coop.lock.lease": "x", "coop.lock.start": "bad"}))
+    info = LockInfo.from_config(Config.from_json(_lock_config(**{"coop.lock.pid": "?", "coop.lock.lease": "x", "coop.lock.start": "bad"})))
     assert info.pid is None and info.lease == 900 and "on laptop" in info.describe()
 
 
@@ -134,3 +135,17 @@ def test_a_stale_pin_older_than_what_runs_is_refused_naming_both_and_the_deliber
 )
 def test_what_is_not_a_silent_downgrade_passes(running, target, explicit):
     check_downgrade("a", "srv", running=running, target=target, explicit=explicit)
+
+
+def test_recording_is_one_create_and_one_list_and_prunes_the_oldest():
+    from fakes.engine import FakeEngine
+
+    fake = FakeEngine()
+    for i in range(4):
+        audit.record(fake, "s", audit.Event(when=f"2026-11-29T22:4{i}:00Z", who=f"op{i}", command="deploy",
+                                            app="a", server="x", result=audit.OK), keep=2)
+    audit.record(fake, "other", audit.Event.now(who="z", command="undeploy", app="o", server="x", result=audit.OK))
+    assert [e.who for e in audit.history(fake, "s")] == ["op2", "op3"]
+    assert [e.who for e in audit.history(fake)] == ["op2", "op3", "z"]
+    kinds = [c[0] for c in fake.calls]
+    assert kinds.count("config_create") == 5 and kinds.count("configs") == 5 + 2

@@ -63,7 +63,8 @@ def new(rt: Runtime, recipe: str, server: str, domain: str, name: str | None, ve
 @app.command("ls")
 @click.option("--server", "-s", help="Only apps on this server.")
 @click.option("--recipe", "-r", help="Only apps of this recipe.")
-@click.option("--status", "with_status", is_flag=True, help="Ask each server once (in parallel) what is deployed.")
+@click.option("--status", "with_status", is_flag=True,
+              help="Ask each server once (in parallel) what is deployed, and whether it drifted (see: coop app diff).")
 @pass_runtime
 def ls(rt: Runtime, server: str | None, recipe: str | None, with_status: bool) -> None:
     """List apps from their env files; --status adds what each server runs."""
@@ -76,13 +77,13 @@ def ls(rt: Runtime, server: str | None, recipe: str | None, with_status: bool) -
     if with_status:
         from coopcloud.ops.status import deployed_status
 
-        deployed_status(rt.servers(), rows)
+        deployed_status(rt.servers(), rows, rt.settings)
     if rt.out.json:
         rt.out.emit_json(rows)
         return
     headers = ["server", "app", "recipe", "version"]
     if with_status:
-        headers += ["status", "deployed", "chaos", "differs"]
+        headers += ["status", "deployed", "chaos", "differs", "drift"]
     rt.out.table(headers, [[_cell(r.get(h)) for h in headers] for r in rows])
     for r in rows:
         if r.get("error"):
@@ -434,6 +435,67 @@ def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool) -> None:
         rt.out.emit_json(removed)
         return
     rt.out.print(f"removed {len(removed)} secret(s)" + (": " + ", ".join(removed) if removed else ""))
+
+
+@secret.command("rotate")
+@click.argument("app_name", metavar="APP")
+@click.argument("name", required=False)
+@click.option("--all", "all_", is_flag=True, help="Every secret coop generates for the app.")
+@click.option("--show", is_flag=True, help="Print the new values (once); they are never shown otherwise.")
+@pass_runtime
+def secret_rotate(rt: Runtime, app_name: str, name: str | None, all_: bool, show: bool) -> None:
+    """Give a secret a new value: create its next version (v1 -> v2), redeploy, then remove the old one.
+
+    The app's env gets SECRET_<NAME>_VERSION bumped; the app is redeployed at its
+    pinned version and must converge before the old version is removed. If it
+    does not, the env and the secrets go back as they were. A password that a
+    database keeps in its own data changes only if the recipe applies it at start.
+
+    \b
+    Example:
+      coop app secret rotate cloud.example.org db_password
+    """
+    from coopcloud.errors import NotFound, UsageError
+    from coopcloud.ops import audit, rotate
+    from coopcloud.ops.deploy import deploy as run_deploy
+    from coopcloud.ops.guard import check_downgrade
+    from coopcloud.ops.status import deployed_version
+    from coopcloud.output.plan import ProgressPrinter
+
+    if bool(name) == all_:
+        raise UsageError("give a secret NAME or --all", hint=f"see: coop app secret ls {app_name}")
+    cfg, declared = _secrets_context(rt, app_name)
+    chosen = rotate.choose(declared, app_name, None if all_ else [name or ""])
+    client = rt.servers().client(cfg.ref.server)
+    running = deployed_version(client, cfg.ref.stack_name)
+    if running is None:
+        raise NotFound(
+            f"app {app_name} is not deployed on {cfg.ref.server}: rotation redeploys it",
+            hint=f"deploy it first: coop app deploy {app_name}",
+        )
+    if cfg.pinned_version:  # refused before anything is created, not after
+        check_downgrade(app_name, cfg.ref.server, running=running, target=cfg.pinned_version, explicit=False)
+
+    def redeploy() -> str:
+        with ProgressPrinter(rt.out) as progress:
+            return run_deploy(rt.settings, rt.servers(), app_name, force=True, progress=progress).version
+
+    with audit.tracked(rt.settings, client, cfg.ref, "secret rotate", warn=rt.out.warn) as change:
+        change.version_from = change.version_to = running
+        change.plan = [f"~ secret {s.name}: {s.version} -> next" for s in chosen]
+        rotation = rotate.rotate(rt.settings, client, app_name, chosen, redeploy=redeploy, warn=rt.out.warn)
+        change.plan = rotation.plan_lines()
+    if rt.out.json:
+        rt.out.emit_json(rotation.to_json(show=show))
+        return
+    for old, new, value in rotation.rotated:
+        rt.out.print(f"app {app_name}: secret {old.name} rotated {old.version} -> {new.version}")
+        if show:
+            rt.out.print(f"{new.name} ({new.version}): {value}")
+    if show:
+        rt.out.info("these values are shown once and stored only on the server: keep them somewhere safe")
+    if rotation.removed:
+        rt.out.info(f"old versions removed: {', '.join(rotation.removed)}")
 
 
 @secret.command("ls")

@@ -1,4 +1,5 @@
-"""Several operators, one server: `coop app lock`, `app unlock`, `app history` (and the history table `server history` shares)."""
+"""Several operators, one server: `coop app lock`, `app unlock`, `app history` (and the history table
+`server history` shares), and `app diff` (drift: what changed on the server behind coop's back)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ def register(group: click.Group) -> None:
     group.add_command(lock_status)
     group.add_command(unlock)
     group.add_command(app_history)
+    group.add_command(diff)
 
 
 @click.command("lock")
@@ -107,3 +109,32 @@ def _versions(before: str | None, after: str | None) -> str:
     if before and after and before != after:
         return f"{before} -> {after}"
     return after or before or ""
+
+
+@click.command("diff")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def diff(rt: Runtime, app_name: str) -> None:
+    """Compare what APP runs with what deploying its pinned version with the current env would send.
+
+    Images (by digest), env, labels, mounts, secrets, configs, ports, replicas and
+    placement, shown in the plan's format. Exit 0 when they match, 13 when they
+    differ (a hand-made `docker service update`, an env edited since the last
+    deploy...): `coop app deploy APP --force` puts the app back on its recipe and env.
+    """
+    from coopcloud.errors import Drifted
+    from coopcloud.ops.drift import diff as compute
+    from coopcloud.output.plan import show_plan
+
+    found = compute(rt.settings, rt.servers(), app_name)
+    if rt.out.json:
+        rt.out.emit_json(found.to_json())
+    else:
+        show_plan(rt.out, found, title="drift", nothing="no drift: the server runs what the recipe and env say")
+    if found.drifted:
+        what = ", ".join(found.services) or "its networks or configs"
+        raise Drifted(
+            f"app {app_name} drifted: {what} differ from what {found.version} with the current env would deploy",
+            hint=f"to undo that run: coop app deploy {app_name} --force; to keep it, put it in the recipe or the env",
+        )
+

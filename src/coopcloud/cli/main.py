@@ -102,7 +102,7 @@ def cli(no_input: bool, json_: bool, debug: bool, offline: bool) -> None:
     Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 invalid input,
     5 engine unreachable, 6 lint failed, 7 deploy failed, 8 rolled back,
     9 lock held, 10 conflict, 11 engine error, 12 server not ready,
-    130 interrupted.
+    13 drift (app diff), 130 interrupted.
     """
 
 

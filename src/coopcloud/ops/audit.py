@@ -25,7 +25,6 @@ already hides them.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets as _random
 import time
@@ -33,9 +32,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coopcloud.domain.app import AppRef
+from coopcloud.engine.views import Config, configs
 from coopcloud.errors import (
     Conflict,
     CoopError,
@@ -48,6 +48,10 @@ from coopcloud.errors import (
     UsageError,
 )
 from coopcloud.settings import Settings
+
+if TYPE_CHECKING:
+    from coopcloud.engine import Engine
+    from coopcloud.ops.lock import HeldLock
 
 AUDIT_LABEL = "coop.audit"  # = the stack; not com.docker.stack.namespace: undeploy would remove it
 KEEP = 100  # events kept per app; older ones are removed when a new one is recorded
@@ -106,35 +110,30 @@ def _config_name(stack: str, when: str) -> str:
     return f"coop-audit_{stack[: NAME_LIMIT - len('coop-audit_') - len(suffix)]}{suffix}".replace("__", "_")
 
 
-def record(client: Any, stack: str, event: Event, *, keep: int = KEEP) -> None:
+def record(client: "Engine", stack: str, event: Event, *, keep: int = KEEP) -> None:
     """Append `event` to the app's trail on the server, then drop the oldest beyond `keep`."""
     body = json.dumps(event.to_json(), sort_keys=True).encode()
     labels = {AUDIT_LABEL: stack, f"{AUDIT_LABEL}.when": event.when, f"{AUDIT_LABEL}.result": event.result}
     client.config_create(_config_name(stack, event.when), body, labels=labels)
-    found = client.configs(filters={"label": [f"{AUDIT_LABEL}={stack}"]})
-    if len(found) > keep:
-        found.sort(key=_order)
-        for old in found[: len(found) - keep]:
-            try:
-                client.config_remove(old["ID"])
-            except EngineNotFound:
-                pass  # another operator pruned it first
+    found = sorted(configs(client, {"label": [f"{AUDIT_LABEL}={stack}"]}), key=_order)
+    for old in found[: max(0, len(found) - keep)]:
+        try:
+            client.config_remove(old.id)
+        except EngineNotFound:
+            pass  # another operator pruned it first
 
 
-def _order(obj: dict) -> tuple[str, str]:
-    labels = (obj.get("Spec") or {}).get("Labels") or {}
-    return labels.get(f"{AUDIT_LABEL}.when", ""), obj.get("CreatedAt", "")
+def _order(config: Config) -> tuple[str, str]:
+    return config.labels.get(f"{AUDIT_LABEL}.when", ""), config.created_at.isoformat() if config.created_at else ""
 
 
-def history(client: Any, stack: str | None = None) -> list[Event]:
+def history(client: "Engine", stack: str | None = None) -> list[Event]:
     """Events on the server, oldest first: one app's (`stack`), or every app's. One request."""
     label = f"{AUDIT_LABEL}={stack}" if stack else AUDIT_LABEL
-    found = sorted(client.configs(filters={"label": [label]}), key=_order)
     events = []
-    for obj in found:
+    for config in sorted(configs(client, {"label": [label]}), key=_order):
         try:
-            doc = json.loads(base64.b64decode((obj.get("Spec") or {}).get("Data") or ""))
-            events.append(Event.from_json(doc))
+            events.append(Event.from_json(json.loads(config.data)))
         except (ValueError, TypeError):
             continue  # not one of ours after all; the rest of the trail still reads
     return events
@@ -154,7 +153,7 @@ class Change:
     plan: list[str] = field(default_factory=list)
     detail: str | None = None
     result: str | None = None  # set to override what the outcome implies (e.g. ROLLED_BACK)
-    lock: Any = None  # the HeldLock, when the command took one
+    lock: "HeldLock | None" = None  # when the command took the lock
 
 
 def result_of(exc: BaseException | None) -> str:
@@ -172,7 +171,7 @@ def result_of(exc: BaseException | None) -> str:
 @contextmanager
 def tracked(
     settings: Settings,
-    client: Any,
+    client: "Engine",
     ref: AppRef,
     command: str,
     *,

@@ -18,6 +18,7 @@ operator breaks with ``coop app unlock APP``.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets as _random
@@ -26,10 +27,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING
 
+from coopcloud.engine.views import Config
 from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, LockHeld
 from coopcloud.settings import Settings
+
+if TYPE_CHECKING:
+    from coopcloud.engine import Engine
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 LOCK_LABEL = "coop.lock"  # = the stack; not com.docker.stack.namespace: undeploy would remove it
 DEFAULT_LEASE = 15 * 60  # seconds; renewed every third of it while the holder works
@@ -54,18 +61,6 @@ def lease_seconds(settings: Settings) -> int:
         return max(1, int(raw)) if raw else DEFAULT_LEASE
     except ValueError:
         return DEFAULT_LEASE
-
-
-def parse_engine_time(value: str) -> datetime:
-    """An engine timestamp (RFC 3339, nanoseconds, ``Z`` or an offset) as an aware datetime."""
-    value = value.strip().replace("Z", "+00:00")
-    date, _, rest = value.partition(".")
-    if rest:  # trim nanoseconds to what datetime holds
-        digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
-        zone = rest[len(digits):]
-        value = f"{date}.{digits[:6].ljust(6, '0')}{zone}"
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def utc_text(when: datetime) -> str:
@@ -113,13 +108,15 @@ class LockInfo:
         }
 
     @classmethod
-    def from_config(cls, obj: dict) -> "LockInfo":
-        labels = (obj.get("Spec") or {}).get("Labels") or {}
-        created = parse_engine_time(obj.get("CreatedAt") or "1970-01-01T00:00:00Z")
+    def from_config(cls, config: Config) -> "LockInfo":
+        from coopcloud.engine.views import parse_time
+
+        labels = config.labels
 
         def label(key: str, default: str = "") -> str:
             return labels.get(f"{LOCK_LABEL}.{key}", default)
 
+        created = config.created_at or _EPOCH
         try:
             pid: int | None = int(label("pid"))
         except ValueError:
@@ -129,12 +126,12 @@ class LockInfo:
         except ValueError:
             lease = DEFAULT_LEASE
         try:
-            started = parse_engine_time(label("start")) if label("start") else created
+            started = parse_time(label("start")) or created
         except ValueError:
             started = created
         return cls(
-            id=obj.get("ID", ""),
-            version=int((obj.get("Version") or {}).get("Index") or 0),
+            id=config.id,
+            version=config.version,
             stack=labels.get(LOCK_LABEL, ""),
             app=label("app"),
             holder=label("holder", "someone"),
@@ -142,25 +139,26 @@ class LockInfo:
             pid=pid,
             host=label("host", "an unknown host"),
             started=started,
-            renewed=parse_engine_time(obj.get("UpdatedAt") or obj.get("CreatedAt") or "1970-01-01T00:00:00Z"),
+            renewed=config.updated_at or created,
             lease=lease,
             token=label("token"),
         )
 
 
-def read(client: Any, stack: str) -> LockInfo | None:
+def read(client: "Engine", stack: str) -> LockInfo | None:
     """The app's lock, or None when it is free."""
     try:
-        return LockInfo.from_config(client.config(lock_name(stack)))
+        return LockInfo.from_config(Config.from_json(client.config(lock_name(stack))))
     except EngineNotFound:
         return None
 
 
-def server_now(client: Any) -> datetime:
+def server_now(client: "Engine") -> datetime:
     """The server's clock (``/info`` SystemTime): leases are judged by it, not by ours."""
-    raw = (client.info() or {}).get("SystemTime") or ""
+    from coopcloud.engine.views import parse_time
+
     try:
-        return parse_engine_time(raw)
+        return parse_time(client.info().get("SystemTime")) or datetime.now(timezone.utc)
     except ValueError:
         return datetime.now(timezone.utc)
 
@@ -176,7 +174,7 @@ def held_message(app: str, info: LockInfo) -> LockHeld:
 class HeldLock:
     """A lock this process holds; renewed in the background until `release()`."""
 
-    client: Any
+    client: "Engine"
     app: str
     stack: str
     name: str
@@ -207,21 +205,21 @@ class HeldLock:
             if other is not None:
                 other.close()
 
-    def renew(self, client: Any) -> bool:
+    def renew(self, client: "Engine") -> bool:
         """Push the lease forward (a label update bumps the config's UpdatedAt). False when the lock is no longer ours."""
         try:
-            obj = client.config(self.name)
+            found = Config.from_json(client.config(self.name))
         except EngineNotFound:
             self.lost = True
             return False
-        spec = dict(obj.get("Spec") or {})
-        labels = dict(spec.get("Labels") or {})
-        if labels.get(f"{LOCK_LABEL}.token") != self.token:
+        if found.labels.get(f"{LOCK_LABEL}.token") != self.token:
             self.lost = True
             return False
+        labels = dict(found.labels)
         labels[f"{LOCK_LABEL}.renewals"] = str(int(labels.get(f"{LOCK_LABEL}.renewals", "0") or 0) + 1)
-        spec["Labels"] = labels
-        client.config_update(obj["ID"], int(obj["Version"]["Index"]), spec)
+        # The engine lets only labels change; name and data go back as they are.
+        spec = {"Name": found.name, "Labels": labels, "Data": base64.b64encode(found.data).decode()}
+        client.config_update(found.id, found.version, spec)
         return True
 
     def release(self) -> None:
@@ -230,11 +228,11 @@ class HeldLock:
         if self._thread is not None:
             self._thread.join(timeout=10)
         try:
-            obj = self.client.config(self.name)
-            if ((obj.get("Spec") or {}).get("Labels") or {}).get(f"{LOCK_LABEL}.token") != self.token:
+            found = Config.from_json(self.client.config(self.name))
+            if found.labels.get(f"{LOCK_LABEL}.token") != self.token:
                 self.lost = True
             else:
-                self.client.config_remove(obj["ID"])
+                self.client.config_remove(found.id)
         except EngineNotFound:
             self.lost = True
         except EngineError as exc:
@@ -247,7 +245,7 @@ class HeldLock:
 
 
 def acquire(
-    client: Any,
+    client: "Engine",
     *,
     app: str,
     stack: str,
@@ -299,7 +297,7 @@ def acquire(
 
 @contextmanager
 def hold(
-    client: Any, *, app: str, stack: str, command: str, operator: str, lease: int = DEFAULT_LEASE
+    client: "Engine", *, app: str, stack: str, command: str, operator: str, lease: int = DEFAULT_LEASE
 ) -> Iterator[HeldLock]:
     """The lock around a block: released on success, failure and Ctrl-C."""
     held = acquire(client, app=app, stack=stack, command=command, operator=operator, lease=lease)
@@ -309,7 +307,7 @@ def hold(
         held.release()
 
 
-def break_lock(client: Any, stack: str) -> LockInfo | None:
+def break_lock(client: "Engine", stack: str) -> LockInfo | None:
     """Remove the app's lock whoever holds it; returns what it was (None when it was free)."""
     found = read(client, stack)
     if found is None:

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
+from coopcloud.errors import CoopError
 from coopcloud.ops.apps import STACK_LABEL
+from coopcloud.settings import Settings
 
 
 def deployed_version(client: Any, stack: str) -> str | None:
     """The version label (``coop-cloud.<stack>.version``) of what the stack runs; None when it runs nothing."""
-    services = client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})
+    return version_of(client.services(filters={"label": [f"{STACK_LABEL}={stack}"]}), stack)
+
+
+def version_of(services: list[dict], stack: str) -> str | None:
+    """The version label among a stack's services (the app service first, as it normally carries it)."""
     for svc in sorted(services, key=lambda s: not s["Spec"]["Name"].endswith("_app")):
         version = ((svc.get("Spec") or {}).get("Labels") or {}).get(f"coop-cloud.{stack}.version")
         if version:
@@ -18,39 +25,58 @@ def deployed_version(client: Any, stack: str) -> str | None:
     return None
 
 
-def _stacks(client: Any) -> dict[str, dict[str, str]]:
-    """stack -> labels of its main service (coop-cloud.<stack>.* labels live there)."""
-    out: dict[str, dict[str, str]] = {}
+@dataclass
+class ServerView:
+    """What one server runs, from one services request (and one networks request, for drift)."""
+
+    services: dict[str, list[dict]]  # stack -> its services
+    network_names: dict[str, str] = field(default_factory=dict)  # ID -> name
+
+    def labels(self, stack: str) -> dict[str, str] | None:
+        """The stack's coop-cloud.<stack>.* labels (any service may carry them; the app service normally does)."""
+        if stack not in self.services:
+            return None
+        merged: dict[str, str] = {}
+        for svc in self.services[stack]:
+            labels = (svc.get("Spec") or {}).get("Labels") or {}
+            merged.update({k: v for k, v in labels.items() if k.startswith(f"coop-cloud.{stack}.")})
+        return merged
+
+
+def _view(client: Any, *, with_networks: bool) -> ServerView:
+    stacks: dict[str, list[dict]] = {}
     for svc in client.services():
-        labels = (svc.get("Spec") or {}).get("Labels") or {}
-        stack = labels.get(STACK_LABEL)
-        if not stack:
-            continue
-        merged = out.setdefault(stack, {})
-        # Any service of the stack may carry the coop-cloud labels; the app service normally does.
-        merged.update({k: v for k, v in labels.items() if k.startswith(f"coop-cloud.{stack}.")})
-    return out
+        stack = ((svc.get("Spec") or {}).get("Labels") or {}).get(STACK_LABEL)
+        if stack:
+            stacks.setdefault(stack, []).append(svc)
+    names = {}
+    if with_networks and stacks:  # live specs name networks by ID; drift compares names
+        names = {n["Id"]: n["Name"] for n in client.networks()}
+    return ServerView(stacks, names)
 
 
-def deployed_status(pool: Any, rows: list[dict]) -> None:
-    """Fill status/deployed/chaos/differs into each row (dicts with server, app, version)."""
+def deployed_status(pool: Any, rows: list[dict], settings: Settings | None = None) -> None:
+    """Fill status/deployed/chaos/differs (and, given `settings`, drift) into each row (dicts with server, app, version).
+
+    ONE services request per server, servers in parallel; drift is computed locally from it.
+    """
     servers = sorted({r["server"] for r in rows})
 
-    def ask(server: str) -> tuple[str, dict | None, str | None]:
+    def ask(server: str) -> tuple[str, ServerView | None, str | None]:
         try:
-            return server, _stacks(pool.client(server)), None
+            return server, _view(pool.client(server), with_networks=settings is not None), None
         except Exception as exc:  # one unreachable server marks its apps unknown, the rest still print
             return server, None, str(exc)
 
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as ex:
-        answers = {s: (stacks, err) for s, stacks, err in ex.map(ask, servers)}
+        answers = {s: (view, err) for s, view, err in ex.map(ask, servers)}
     for row in rows:
-        stacks, err = answers[row["server"]]
+        view, err = answers[row["server"]]
         stack = row["app"].replace(".", "_")
-        if stacks is None:
+        if view is None:
             row.update(status="unknown", deployed=None, chaos=None, differs=None, error=row.get("error") or err)
             continue
-        labels = stacks.get(stack)
+        labels = view.labels(stack)
         if labels is None:
             row.update(status="undeployed", deployed=None, chaos=None, differs=None)
             continue
@@ -62,3 +88,17 @@ def deployed_status(pool: Any, rows: list[dict]) -> None:
             chaos=chaos,
             differs=bool(row.get("version")) and deployed != row.get("version"),
         )
+        if settings is not None:
+            row["drift"] = _drift(settings, row, view.services[stack], view.network_names)
+
+
+def _drift(settings: Settings, row: dict, live: list[dict], network_names: dict[str, str]) -> bool | None:
+    from coopcloud.domain.app import AppConfig, AppRef
+    from coopcloud.ops.drift import drifted_offline
+
+    try:
+        cfg = AppConfig.load(AppRef(row["server"], row["app"]), settings.servers_dir)
+        return drifted_offline(settings, cfg, live, network_names)
+    except CoopError as exc:  # a recipe that does not render here: drift unknown, said why
+        row["error"] = row.get("error") or f"drift unknown: {exc}"
+        return None

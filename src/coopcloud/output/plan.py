@@ -9,11 +9,11 @@ from coopcloud.output.console import Output
 _SYMBOL = {"create": "+", "update": "~", "bookkeeping": "=", "unchanged": "=", "remove": "-"}
 
 
-def show_plan(out: Output, result: Any) -> None:
-    """Plan lines go to stderr, so `--json` stdout stays one document."""
+def show_plan(out: Output, result: Any, *, title: str = "plan", nothing: str = "nothing to change") -> None:
+    """Plan lines go to stderr, so `--json` stdout stays one document. `app diff` shows drift as a plan."""
     plan = result.plan
     chaos = " (chaos)" if result.chaos else ""
-    out.info(f"plan for app {result.app} on {result.server}: version {result.version}{chaos}")
+    out.info(f"{title} for app {result.app} on {result.server}: version {result.version}{chaos}")
     for name in plan.networks:
         out.info(f"  + network {name}")
     for name in plan.configs:
@@ -32,7 +32,7 @@ def show_plan(out: Output, result: Any) -> None:
     for image, why in sorted(result.unpinned.items()):
         out.info(f"  note: {image} is deployed by tag, not digest ({why})")
     if not plan.changes_anything:
-        out.info("  nothing to change")
+        out.info(f"  {nothing}")
 
 
 def _action(sp: Any) -> str:
