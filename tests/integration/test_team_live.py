@@ -102,6 +102,10 @@ def test_a_killed_holder_is_seen_broken_with_unlock_and_recorded(coop, coop_env,
         [line] = [l for l in r.err.splitlines() if l.startswith("error:")]
         assert f"alice@coop.example: deploy (pid {holder.pid}" in line and f"coop app unlock {app}" in line
 
+        for argv in (("app", "restart", app, "--all"), ("app", "secret", "rm", app, "--all")):
+            r = coop(*argv, env=env_b)
+            assert r.code == 9, r
+
         r = coop("app", "lock", app, "--json", env=env_b)
         assert json.loads(r.out)["lock"]["holder"] == "alice@coop.example"
 
@@ -114,9 +118,11 @@ def test_a_killed_holder_is_seen_broken_with_unlock_and_recorded(coop, coop_env,
         events = json.loads(r.out)
         assert [(e["who"], e["command"], e["result"]) for e in events] == [
             ("bob@coop.example", "undeploy", "refused"),
+            ("bob@coop.example", "restart", "refused"),
+            ("bob@coop.example", "secret rm", "refused"),
             ("bob@coop.example", "unlock", "ok"),
         ]
-        assert "alice@coop.example: deploy" in events[1]["detail"]
+        assert "alice@coop.example: deploy" in events[-1]["detail"]
         r = coop("server", "history", "default")
         assert r.code == 0 and "unlock" in r.out and app in r.out
     finally:

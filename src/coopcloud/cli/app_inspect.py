@@ -158,8 +158,13 @@ def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout
 
     if bool(service) == all_:
         raise UsageError("name a SERVICE or pass --all", hint=f"see: coop app services {app_name}")
+    from coopcloud.ops import audit
+
     ref, client = _connect(rt, app_name)
-    done = ops_restart.restart(client, ref, [service] if service else None, timeout=timeout, report=rt.out.info)
+    with audit.tracked(rt.settings, client, ref, "restart", warn=rt.out.warn) as change:
+        change.plan = [f"~ service {service or 'all'}: restart"]
+        done = ops_restart.restart(client, ref, [service] if service else None, timeout=timeout, report=rt.out.info)
+        change.plan = [f"~ service {r.service}: restart" for r in done]
     if rt.out.json:
         from dataclasses import asdict
 
@@ -340,7 +345,11 @@ def volume_rm(rt: Runtime, app_name: str, volumes: tuple[str, ...], all_: bool, 
         f"remove {len(chosen)} volume(s) of app {ref.name} ({names}) and all their data?", flag="--force"
     ):
         raise CoopError(f"app {ref.name}: nothing removed", hint="answer y to remove, or pass --force")
-    removed = ops_volumes.remove_volumes(client, ref, chosen)
+    from coopcloud.ops import audit
+
+    with audit.tracked(rt.settings, client, ref, "volume rm", warn=rt.out.warn) as change:
+        change.plan = [f"- volume {v.volume}" for v in chosen]
+        removed = ops_volumes.remove_volumes(client, ref, chosen)
     if rt.out.json:
         rt.out.emit_json({"removed": removed})
         return
