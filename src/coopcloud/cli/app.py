@@ -7,6 +7,7 @@ import click
 from coopcloud.cli.app_inspect import register as register_inspect
 from coopcloud.cli.app_team import register as register_team
 from coopcloud.cli.app_upgrade import register as register_upgrade
+from coopcloud.cli.backup import register_app as register_backup
 from coopcloud.cli.context import Runtime, pass_runtime
 
 
@@ -520,3 +521,4 @@ def secret_ls(rt: Runtime, app_name: str) -> None:
 register_inspect(app)
 register_upgrade(app)
 register_team(app)
+register_backup(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from coopcloud.cli.backup import register_server as register_backup
 from coopcloud.cli.context import Runtime, pass_runtime
 
 
@@ -117,3 +118,6 @@ def history(rt: Runtime, name: str, limit: int | None) -> None:
 
     events = audit.history(rt.servers().client(name))
     show_history(rt, events[-limit:] if limit else events, with_app=True)
+
+
+register_backup(server)

@@ -558,6 +558,14 @@ class EngineClient:
         except (OSError, http.client.HTTPException) as exc:
             raise self._lost(exc) from exc
 
+    def container_create(self, spec: Mapping[str, Any], *, name: str | None = None) -> str:
+        """``POST /containers/create``; returns the container id (it is not started)."""
+        return self._call("POST", "/containers/create", params={"name": name}, body=dict(spec))["Id"]
+
+    def container_remove(self, id_or_name: str, *, force: bool = False, volumes: bool = False) -> None:
+        params = {"force": True if force else None, "v": True if volumes else None}
+        self._call("DELETE", f"/containers/{_q(id_or_name)}", params=params)
+
     def archive_stat(self, container: str, path: str) -> dict:
         resp = self._send("HEAD", f"/containers/{_q(container)}/archive", params={"path": path})
         resp.read()
@@ -582,6 +590,10 @@ class EngineClient:
 
     def volume(self, name: str) -> dict:
         return self._get(f"/volumes/{_q(name)}")
+
+    def volume_create(self, name: str, *, labels: Mapping[str, str] | None = None, driver: str = "local") -> dict:
+        """``POST /volumes/create``; an existing volume of that name is returned as it is."""
+        return self._call("POST", "/volumes/create", body={"Name": name, "Driver": driver, "Labels": dict(labels or {})})
 
     def volume_remove(self, name: str, *, force: bool = False) -> None:
         self._call("DELETE", f"/volumes/{_q(name)}", params={"force": True if force else None})

@@ -1,0 +1,246 @@
+"""`coop app backup create|ls|verify|download`, `coop app restore`, `coop server backup|backup-repo`.
+
+Parse, call `coopcloud.ops.backup`, render. `register_app(app)` and `register_server(server)`
+add the commands to their groups.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from coopcloud.cli.context import Runtime, pass_runtime
+
+
+def register_app(group: click.Group) -> None:
+    group.add_command(backup)
+    group.add_command(restore)
+
+
+def register_server(group: click.Group) -> None:
+    group.add_command(server_backup)
+    group.add_command(backup_repo)
+
+
+def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
+    from coopcloud.ops.apps import find_app
+
+    ref = find_app(rt.settings, name)
+    return ref, rt.servers().client(ref.server)
+
+
+def _progress(rt: Runtime) -> Callable[[str], None] | None:
+    """Live progress on a TTY (one line rewritten on stderr); plain notes otherwise are left out."""
+    if rt.out.json:
+        return None
+    isatty = getattr(rt.out.stderr, "isatty", None)
+    if not (isatty and isatty()):
+        return None
+
+    def show(text: str) -> None:
+        rt.out.stderr.write(f"\r\033[K{text}")
+        rt.out.stderr.flush()
+
+    return show
+
+
+def _end_progress(rt: Runtime, progress: Callable[[str], None] | None) -> None:
+    if progress is not None:
+        rt.out.stderr.write("\r\033[K")
+        rt.out.stderr.flush()
+
+
+def show_password(rt: Runtime, server: str, value: str | None) -> None:
+    """The repository password, generated just now: shown once, never again."""
+    if value:
+        rt.out.info(
+            f"server {server}: generated the backup repository's password (Docker secret coop-backup-password).\n"
+            f"  It is shown once; keep it safe, you need it to read the backups without coop:\n  {value}"
+        )
+
+
+@click.group("backup")
+def backup() -> None:
+    """Back up an app's volumes with restic, on its server (the backupbot labels say what).
+
+    \b
+    Example:
+      coop app backup create cloud.example.org
+      coop app backup ls cloud.example.org
+      coop app backup verify cloud.example.org
+      coop app restore cloud.example.org
+    """
+
+
+@backup.command("create")
+@click.argument("app_name", metavar="APP")
+@click.argument("service", required=False)
+@pass_runtime
+def create(rt: Runtime, app_name: str, service: str | None) -> None:
+    """Back up APP (or one SERVICE): pre-hooks, one restic snapshot, post-hooks.
+
+    Fails, keeping no snapshot, when a pre-hook fails, a path named in
+    backupbot.backup.volumes.<volume>.path is missing or empty, or restic fails.
+    """
+    from coopcloud.ops import backup as ops
+
+    ref, client = _connect(rt, app_name)
+    progress = _progress(rt)
+    try:
+        done = ops.create(rt.settings, client, ref, service=service, on_progress=progress)
+    finally:
+        _end_progress(rt, progress)
+    show_password(rt, ref.server, done.generated_password)
+    for w in done.warnings:
+        rt.out.warn(w)
+    if rt.out.json:
+        rt.out.emit_json(done.to_json())
+        return
+    rt.out.print(
+        f"app {app_name}: snapshot {done.short_id} ({done.files} files, {done.bytes_processed / 1e6:.1f} MB read, "
+        f"{done.bytes_added / 1e6:.1f} MB added) in {done.repository}, {done.seconds:.1f} s"
+    )
+
+
+@backup.command("ls")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def ls(rt: Runtime, app_name: str) -> None:
+    """List APP's snapshots, oldest first (--json for every detail)."""
+    from coopcloud.ops import backup as ops
+
+    ref, client = _connect(rt, app_name)
+    found = ops.snapshots(rt.settings, client, ref)
+    if rt.out.json:
+        rt.out.emit_json([s.to_json() for s in found])
+        return
+    if not found:
+        rt.out.info(f"app {app_name} has no snapshots — run: coop app backup create {app_name}")
+        return
+    rt.out.table(
+        ["snapshot", "time", "why", "version", "services"],
+        [[s.short_id, s.time[:19].replace("T", " "), s.why, s.version, ", ".join(s.services)] for s in found],
+    )
+
+
+@backup.command("verify")
+@click.argument("app_name", metavar="APP")
+@click.argument("snapshot", required=False)
+@pass_runtime
+def verify(rt: Runtime, app_name: str, snapshot: str | None) -> None:
+    """Check the repository (restic check), then restore SNAPSHOT (default: the newest) into a scratch
+    directory on the server and check every file's content against the snapshot's hashes."""
+    from coopcloud.ops import backup as ops
+
+    ref, client = _connect(rt, app_name)
+    progress = _progress(rt)
+    try:
+        done = ops.verify(rt.settings, client, ref, snapshot, on_progress=progress)
+    finally:
+        _end_progress(rt, progress)
+    if rt.out.json:
+        rt.out.emit_json(done.to_json())
+        return
+    rt.out.print(f"app {app_name}: snapshot {done.snapshot[:8]} verified ({done.files} files restored and checked)")
+
+
+@backup.command("download")
+@click.argument("app_name", metavar="APP")
+@click.argument("snapshot", required=False)
+@click.option("--dest", required=True, type=click.Path(file_okay=False, path_type=Path), help="A new or empty directory.")
+@pass_runtime
+def download(rt: Runtime, app_name: str, snapshot: str | None, dest: Path) -> None:
+    """Copy SNAPSHOT (default: the newest) to this machine, as DEST/<service>/<volume>/…"""
+    from coopcloud.ops import backup as ops
+
+    ref, client = _connect(rt, app_name)
+    progress = _progress(rt)
+    try:
+        done = ops.download(rt.settings, client, ref, snapshot, dest, on_progress=progress)
+    finally:
+        _end_progress(rt, progress)
+    if rt.out.json:
+        rt.out.emit_json(done.to_json())
+        return
+    rt.out.print(f"app {app_name}: snapshot {done.snapshot[:8]} downloaded to {done.dest} ({done.files} files)")
+
+
+@click.command("restore")
+@click.argument("app_name", metavar="APP")
+@click.argument("snapshot", required=False)
+@click.option("--service", help="Restore only this service's volumes.")
+@pass_runtime
+def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | None) -> None:
+    """Restore SNAPSHOT (default: the newest) into APP's live volumes, between the recipe's
+    backupbot.restore.pre-hook and post-hook. Stops nothing by itself; files the snapshot
+    does not hold are left as they are.
+
+    \b
+    Example:
+      coop app restore cloud.example.org
+      coop app restore cloud.example.org 1a2b3c4d --service db
+    """
+    from coopcloud.ops import backup as ops
+
+    ref, client = _connect(rt, app_name)
+    progress = _progress(rt)
+    try:
+        done = ops.restore(rt.settings, client, ref, snapshot, service=service, on_progress=progress)
+    finally:
+        _end_progress(rt, progress)
+    for w in done.warnings:
+        rt.out.warn(w)
+    if rt.out.json:
+        rt.out.emit_json(done.to_json())
+        return
+    rt.out.print(f"app {app_name}: restored snapshot {done.snapshot[:8]} ({', '.join(done.services)}) in {done.seconds:.1f} s")
+
+
+@click.command("backup")
+@click.argument("name", metavar="SERVER")
+@pass_runtime
+def server_backup(rt: Runtime, name: str) -> None:
+    """Back up every app of SERVER that declares backups: one line each; goes on past a failing app
+    and exits non-zero if any failed."""
+    from coopcloud.errors import CoopError
+    from coopcloud.ops import backup as ops
+
+    client = rt.servers().client(name)
+
+    def line(row: ops.ServerLine) -> None:
+        if not rt.out.json:
+            rt.out.print(f"{row.app}: {row.status}: {row.detail}")
+
+    rows = ops.server_backup(rt.settings, client, name, on_line=line, on_password=lambda v: show_password(rt, name, v))
+    if rt.out.json:
+        rt.out.emit_json([r.to_json() for r in rows])
+    failed = [r.app for r in rows if r.status == "failed"]
+    if failed:
+        raise CoopError(f"server {name}: backup failed for {len(failed)} app(s): {', '.join(failed)}",
+                        hint="see the lines above; each names its cause")
+
+
+@click.command("backup-repo")
+@click.argument("name", metavar="SERVER")
+@click.argument("location", required=False)
+@pass_runtime
+def backup_repo(rt: Runtime, name: str, location: str | None) -> None:
+    """Show, or set, where SERVER's backups go: volume:NAME (a named volume on the node of the data;
+    the default is volume:coop-backups) or any restic URL (sftp:, rest:, s3:…). The URL is kept in a
+    Docker secret on the server. Snapshots already taken stay in the old repository.
+
+    \b
+    Example:
+      coop server backup-repo cloud.example.org
+      coop server backup-repo cloud.example.org sftp:backup@vault.example.org:/srv/restic
+    """
+    from coopcloud.ops.backup import repository as repo
+
+    client = rt.servers().client(name)
+    found = repo.set_repository(client, name, location) if location else repo.repository(client)
+    if rt.out.json:
+        rt.out.emit_json({"server": name, **found.to_json()})
+        return
+    rt.out.print(f"server {name}: backups go to {found.shown}")

@@ -1,0 +1,570 @@
+"""Backups and restores of an app's volumes with restic, next to the data, as the backupbot labels say.
+
+    create   pre-hooks in the services' containers -> one restic run on the node holding the
+             volumes (mounted read-only) -> post-hooks; one snapshot per backup, tagged
+             app=, recipe=, version=, why= (manual, pre-upgrade)
+    ls       the app's snapshots
+    verify   restic check, then restore into a scratch directory, every file's content checked
+             against the snapshot's hashes
+    download restore into a scratch volume, copy it to the operator's machine
+    restore  restore pre-hooks -> restic restore into the live volumes -> restore post-hooks
+
+A backup never lies: a failing pre-hook, a declared path missing or empty after the
+pre-hooks, or a restic error fails it, and no snapshot of that run is left in the
+repository (the job forgets it).
+
+Docker is reached only through `engine/`; the restic container is a one-shot service
+(`job.py`), so it runs on the node of the volumes and mounts the password secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as pysecrets
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from coopcloud.engine.client import EngineClient
+from coopcloud.errors import CoopError, InvalidError, NotFound, UsageError
+from coopcloud.settings import Settings
+
+from . import scripts
+from .job import Job, JobResult, Mount, run_job
+from .labels import BackupSpec, ServiceBackup, backup_spec
+from . import repository
+from .repository import NoRepository, Repository, password
+
+STACK_LABEL = "com.docker.stack.namespace"
+DEFAULT_IMAGE = "restic/restic:0.17.3"
+SCRATCH_LABEL = "coop.backup.scratch"
+WHY = ("manual", "pre-upgrade", "pre-rollback", "server")
+
+Progress = Callable[[str], None]
+
+
+class BackupFailed(CoopError):
+    """A backup, restore or verify did not do what was asked; nothing was recorded as good."""
+
+
+def restic_image(settings: Settings) -> str:
+    """`COOP_RESTIC_IMAGE`, or the pinned official image."""
+    return settings.environ.get("COOP_RESTIC_IMAGE") or DEFAULT_IMAGE
+
+
+# -- what an app backs up, and where ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AppBackup:
+    """An app as deployed, seen for backups: its backup labels, the node of its volumes, its version."""
+
+    name: str
+    server: str
+    stack: str
+    spec: BackupSpec
+    node_id: str | None
+    recipe: str
+    version: str
+
+
+def _services(client: EngineClient, stack: str) -> list[dict]:
+    return sorted(client.services({"label": [f"{STACK_LABEL}={stack}"]}), key=lambda s: s["Spec"]["Name"])
+
+
+def _running_node(client: EngineClient, service: str) -> str | None:
+    tasks = client.tasks({"service": [service], "desired-state": ["running"]})
+    running = [t for t in tasks if (t.get("Status") or {}).get("State") == "running" and t.get("NodeID")]
+    return running[0]["NodeID"] if running else None
+
+
+def inspect_app(settings: Settings, client: EngineClient, ref: Any, *, service: str | None = None, need_running: bool = True) -> AppBackup:
+    """Read the app's live services: which are backed up, on which node, at which version.
+
+    Raises NotFound when the app is not deployed or declares no backups (or has no such service).
+    """
+    services = _services(client, ref.stack_name)
+    if not services:
+        raise NotFound(f"app {ref.name} is not deployed on server {ref.server}", hint=f"run: coop app deploy {ref.name}")
+    spec = backup_spec(ref.name, ref.stack_name, services)
+    if not spec.services:
+        raise NotFound(
+            f"app {ref.name} declares no backups (no service has the label backupbot.backup=true)",
+            hint="add the backupbot labels to the recipe's services (see: coop recipe lint)",
+        )
+    if service is not None:
+        spec = spec.only(service)
+        if not spec.services:
+            raise NotFound(f"app {ref.name}: service {service} is not backed up (no label backupbot.backup=true)")
+    nodes = {s.service: _running_node(client, s.full_name) for s in spec.services}
+    missing = [name for name, node in nodes.items() if node is None]
+    if missing and need_running:
+        raise NotFound(
+            f"app {ref.name}: service {missing[0]} has no running task, so its volumes' node and container are unknown",
+            hint=f"see: coop app ps {ref.name}",
+        )
+    found = sorted({n for n in nodes.values() if n})
+    if len(found) > 1:
+        raise UsageError(
+            f"app {ref.name}: the backed-up services run on {len(found)} nodes; one backup covers one node's volumes",
+            hint="back up one service at a time: coop app backup create APP SERVICE",
+        )
+    labels: dict[str, str] = {}
+    for svc in services:
+        labels.update((svc.get("Spec") or {}).get("Labels") or {})
+    recipe = labels.get(f"coop-cloud.{ref.stack_name}.recipe") or _env_recipe(settings, ref) or "unknown"
+    version = labels.get(f"coop-cloud.{ref.stack_name}.version") or "unknown"
+    return AppBackup(ref.name, ref.server, ref.stack_name, spec, found[0] if found else None, recipe, version)
+
+
+def _env_recipe(settings: Settings, ref: Any) -> str | None:
+    from coopcloud.ops.apps import load_app
+
+    try:
+        return load_app(settings, ref.name).recipe
+    except CoopError:
+        return None
+
+
+def _volume_mounts(spec: BackupSpec, *, read_only: bool) -> list[Mount]:
+    return [
+        Mount(vol.source, scripts.mount_point(svc.service, vol.name), read_only=read_only)
+        for svc in spec.services
+        for vol in svc.volumes
+    ]
+
+
+def _job(settings: Settings, client: EngineClient, kind: str, script: str, *, app_name: str,
+         node_id: str | None, mounts: Sequence[Mount] = (), repo: Repository | None = None) -> tuple[Job, str | None]:
+    """The restic job, with the repository and its password secret (generated on first use: returned to show once)."""
+    repo = repo or repository.repository(client)
+    secret, generated = password(client, generate=kind == "backup")
+    env = {
+        "RESTIC_PASSWORD_FILE": f"/run/secrets/{secret.file_name}",
+        "RESTIC_CACHE_DIR": "/tmp/restic-cache",
+        "RESTIC_PROGRESS_FPS": "0.5",
+        **repo.env(),
+    }
+    job = Job(
+        kind=kind,
+        app=app_name,
+        image=restic_image(settings),
+        script=script,
+        node_id=node_id,
+        mounts=[*repo.mounts(), *mounts],
+        secrets=[secret, *([repo.secret] if repo.secret else [])],
+        env=env,
+    )
+    return job, generated
+
+
+def _reason(result: JobResult) -> str:
+    """The job's one-line reason: our own refusal, else restic's last error line, else the engine's."""
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(scripts.ERROR_PREFIX):
+            return line[len(scripts.ERROR_PREFIX):]
+    fatal = [line for line in lines if line.lower().startswith(("fatal:", "error:")) or "error" in line.lower()]
+    if fatal:
+        return fatal[-1]
+    if result.error:
+        return result.error
+    return lines[-1] if lines else f"the restic container ended with exit code {result.exit_code}"
+
+
+# -- hooks -------------------------------------------------------------------------------------
+
+
+def run_hook(client: EngineClient, ref: Any, svc: ServiceBackup, which: str, hook: str) -> None:
+    """Run a hook with `sh -c` in a running container of the service; a non-zero exit raises BackupFailed."""
+    from coopcloud.ops import inspect
+
+    output: list[bytes] = []
+    code = inspect.run(client, ref, svc.service, ["sh", "-c", hook], on_output=lambda _s, data: output.append(data))
+    if code != 0:
+        text = b"".join(output).decode("utf-8", "replace").strip().splitlines()
+        last = f": {text[-1].strip()}" if text else ""
+        raise BackupFailed(
+            f"app {ref.name}: service {svc.service}: {which} failed (exit code {code}){last}",
+            hint=f"check the label backupbot.{which.replace(' ', '.')} of service {svc.service}",
+        )
+
+
+# -- create ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Created:
+    app: str
+    snapshot: str
+    short_id: str
+    why: str
+    version: str
+    repository: str
+    paths: tuple[str, ...]
+    files: int
+    bytes_added: int
+    bytes_processed: int
+    seconds: float
+    generated_password: str | None = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "app": self.app, "snapshot": self.snapshot, "short_id": self.short_id, "why": self.why,
+            "version": self.version, "repository": self.repository, "paths": list(self.paths),
+            "files": self.files, "bytes_added": self.bytes_added, "bytes_processed": self.bytes_processed,
+            "seconds": round(self.seconds, 2), "warnings": list(self.warnings),
+        }
+
+
+def create(
+    settings: Settings,
+    client: EngineClient,
+    ref: Any,
+    *,
+    service: str | None = None,
+    why: str = "manual",
+    on_progress: Progress | None = None,
+) -> Created:
+    """Back up the app (or one service): hooks, then one restic snapshot. Raises BackupFailed, leaving no snapshot."""
+    start = time.monotonic()
+    app = inspect_app(settings, client, ref, service=service)
+    repo = repository.repository(client)
+    run_tag = f"run={pysecrets.token_hex(6)}"
+    tags = ["coop", f"app={app.name}", f"recipe={app.recipe}", f"version={app.version}", f"why={why}"]
+    script = scripts.backup_script(app.spec, host=app.name, tags=tags, run_tag=run_tag)
+    job, generated = _job(settings, client, "backup", script, app_name=app.name, node_id=app.node_id,
+                          mounts=_volume_mounts(app.spec, read_only=True), repo=repo)
+    warnings: list[str] = []
+    hooked: list[ServiceBackup] = []
+    try:
+        for svc in app.spec.services:
+            if svc.pre_hook:
+                _note(on_progress, f"app {app.name}: service {svc.service}: pre-hook")
+                run_hook(client, ref, svc, "backup pre-hook", svc.pre_hook)
+            hooked.append(svc)
+        _note(on_progress, f"app {app.name}: restic backup of {len(scripts.backup_paths(app.spec))} path(s) to {repo.shown}")
+        result = run_job(client, job, on_status=_status_printer(on_progress, "backup"))
+    finally:
+        # Post-hooks undo what pre-hooks did (restart a service, remove a dump), even after a failure.
+        for svc in hooked:
+            if svc.post_hook:
+                try:
+                    run_hook(client, ref, svc, "backup post-hook", svc.post_hook)
+                except BackupFailed as exc:
+                    warnings.append(str(exc))
+    if not result.ok:
+        raise BackupFailed(f"app {app.name}: backup failed: {_reason(result)}; no snapshot was kept",
+                           hint=f"fix it, then run: coop app backup create {app.name}")
+    summary = next((o for o in reversed(result.json_lines()) if o.get("message_type") == "summary"), None)
+    if not summary or not summary.get("snapshot_id"):
+        raise BackupFailed(f"app {app.name}: restic reported no snapshot", hint="run it again with --debug")
+    snap = summary["snapshot_id"]
+    return Created(
+        app=app.name, snapshot=snap, short_id=snap[:8], why=why, version=app.version, repository=repo.shown,
+        paths=tuple(scripts.backup_paths(app.spec)),
+        files=int(summary.get("total_files_processed", 0)),
+        bytes_added=int(summary.get("data_added", 0)),
+        bytes_processed=int(summary.get("total_bytes_processed", 0)),
+        seconds=time.monotonic() - start, generated_password=generated, warnings=tuple(warnings),
+    )
+
+
+def _note(on_progress: Progress | None, text: str) -> None:
+    if on_progress is not None:
+        on_progress(text)
+
+
+def _status_printer(on_progress: Progress | None, what: str) -> Callable[[dict[str, Any]], None] | None:
+    if on_progress is None:
+        return None
+
+    def show(status: dict[str, Any]) -> None:
+        pct = float(status.get("percent_done") or 0) * 100
+        done = int(status.get("bytes_done") or 0) / 1e6
+        total = int(status.get("total_bytes") or 0) / 1e6
+        on_progress(f"{what}: {pct:5.1f}%  {done:.1f}/{total:.1f} MB")
+
+    return show
+
+
+# -- ls ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: str
+    short_id: str
+    time: str
+    why: str
+    version: str
+    recipe: str
+    services: tuple[str, ...]
+    paths: tuple[str, ...]
+
+    @classmethod
+    def from_restic(cls, raw: dict[str, Any]) -> "Snapshot":
+        tags = dict(t.split("=", 1) for t in raw.get("tags") or [] if "=" in t)
+        paths = tuple(raw.get("paths") or ())
+        services = sorted({p.split("/")[2] for p in paths if p.startswith(scripts.MOUNT_ROOT + "/") and p.count("/") >= 2})
+        return cls(
+            id=raw["id"], short_id=raw.get("short_id") or raw["id"][:8], time=raw.get("time", ""),
+            why=tags.get("why", ""), version=tags.get("version", ""), recipe=tags.get("recipe", ""),
+            services=tuple(services), paths=paths,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "short_id": self.short_id, "time": self.time, "why": self.why, "version": self.version,
+            "recipe": self.recipe, "services": list(self.services), "paths": list(self.paths),
+        }
+
+
+def _node_for(client: EngineClient, ref: Any) -> str | None:
+    """The node of the app's backed-up volumes when it runs; None lets the swarm choose (a single node)."""
+    for svc in _services(client, ref.stack_name):
+        node = _running_node(client, svc["Spec"]["Name"])
+        if node:
+            return node
+    return None
+
+
+def snapshots(settings: Settings, client: EngineClient, ref: Any) -> list[Snapshot]:
+    """The app's snapshots, oldest first (none when the server has no repository yet)."""
+    try:
+        password(client)
+    except NoRepository:
+        return []
+    job, _ = _job(settings, client, "snapshots", scripts.snapshots_script([f"app={ref.name}"]),
+                  app_name=ref.name, node_id=_node_for(client, ref))
+    result = run_job(client, job)
+    if not result.ok:
+        raise BackupFailed(f"app {ref.name}: cannot list snapshots: {_reason(result)}")
+    listing = [line for line in result.stdout.splitlines() if line.strip().startswith("[")]
+    try:
+        raw = json.loads(listing[-1]) if listing else None
+    except ValueError:
+        raw = None
+    if not isinstance(raw, list):
+        raise BackupFailed(f"app {ref.name}: restic's snapshot list is not JSON", hint="run it again with --debug") from None
+    return sorted((Snapshot.from_restic(r) for r in raw or []), key=lambda s: s.time)
+
+
+def pick(ref: Any, found: list[Snapshot], wanted: str | None) -> Snapshot:
+    """The snapshot named by id or id prefix (default: the newest)."""
+    if not found:
+        raise NotFound(f"app {ref.name} has no snapshots", hint=f"run: coop app backup create {ref.name}")
+    if wanted in (None, "", "latest"):
+        return found[-1]
+    assert wanted is not None
+    matches = [s for s in found if s.id.startswith(wanted)]
+    if len(matches) != 1:
+        why = "matches several snapshots" if matches else "is not one of its snapshots"
+        raise NotFound(f"app {ref.name}: snapshot {wanted} {why}", hint=f"see: coop app backup ls {ref.name}")
+    return matches[0]
+
+
+# -- verify ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verified:
+    app: str
+    snapshot: str
+    files: int
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app": self.app, "snapshot": self.snapshot, "files": self.files, "seconds": round(self.seconds, 2), "ok": True}
+
+
+def verify(settings: Settings, client: EngineClient, ref: Any, wanted: str | None = None,
+           *, on_progress: Progress | None = None) -> Verified:
+    start = time.monotonic()
+    snap = pick(ref, snapshots(settings, client, ref), wanted)
+    _note(on_progress, f"app {ref.name}: checking the repository and restoring snapshot {snap.short_id} into a scratch directory")
+    job, _ = _job(settings, client, "verify", scripts.verify_script(snap.id), app_name=ref.name,
+                  node_id=_node_for(client, ref))
+    result = run_job(client, job)
+    if not result.ok:
+        raise BackupFailed(f"app {ref.name}: snapshot {snap.short_id} failed verification: {_reason(result)}",
+                           hint="take a new backup (coop app backup create); the repository may need: restic repair")
+    files = next((int(o["files"]) for o in result.json_lines() if "files" in o), 0)
+    return Verified(ref.name, snap.id, files, time.monotonic() - start)
+
+
+# -- restore -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Restored:
+    app: str
+    snapshot: str
+    services: tuple[str, ...]
+    seconds: float
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app": self.app, "snapshot": self.snapshot, "services": list(self.services),
+                "seconds": round(self.seconds, 2), "warnings": list(self.warnings)}
+
+
+def restore(settings: Settings, client: EngineClient, ref: Any, wanted: str | None = None, *, service: str | None = None,
+            on_progress: Progress | None = None) -> Restored:
+    """Restore a snapshot into the app's live volumes, between the restore pre- and post-hooks.
+
+    Stops nothing by itself (a recipe's restore pre-hook may). Files the snapshot holds are
+    written back; files it does not hold are left as they are.
+    """
+    start = time.monotonic()
+    app = inspect_app(settings, client, ref, service=service)
+    snap = pick(ref, snapshots(settings, client, ref), wanted)
+    chosen = [s for s in app.spec.services if s.service in snap.services]
+    if not chosen:
+        raise NotFound(f"app {ref.name}: snapshot {snap.short_id} holds no data of service {service or ', '.join(s.service for s in app.spec.services)}",
+                       hint=f"see: coop app backup ls {ref.name}")
+    spec = BackupSpec(tuple(chosen))
+    script = scripts.restore_script(snap.id, [s.service for s in chosen] if service else None)
+    job, _ = _job(settings, client, "restore", script, app_name=app.name, node_id=app.node_id,
+                  mounts=_volume_mounts(spec, read_only=False))
+    warnings: list[str] = []
+    hooked: list[ServiceBackup] = []
+    try:
+        for svc in chosen:
+            if svc.restore_pre_hook:
+                _note(on_progress, f"app {app.name}: service {svc.service}: restore pre-hook")
+                run_hook(client, ref, svc, "restore pre-hook", svc.restore_pre_hook)
+            hooked.append(svc)
+        _note(on_progress, f"app {app.name}: restoring snapshot {snap.short_id}")
+        result = run_job(client, job)
+        if not result.ok:
+            raise BackupFailed(f"app {app.name}: restore of snapshot {snap.short_id} failed: {_reason(result)}",
+                               hint=f"see: coop app backup verify {app.name} {snap.short_id}")
+    except BackupFailed:
+        for svc in hooked:  # undo what the pre-hooks did (a stopped service…), then report
+            if svc.restore_post_hook:
+                try:
+                    run_hook(client, ref, svc, "restore post-hook", svc.restore_post_hook)
+                except BackupFailed as exc:
+                    warnings.append(str(exc))
+        raise
+    for svc in hooked:
+        if svc.restore_post_hook:
+            _note(on_progress, f"app {app.name}: service {svc.service}: restore post-hook")
+            run_hook(client, ref, svc, "restore post-hook", svc.restore_post_hook)
+    return Restored(app.name, snap.id, tuple(s.service for s in chosen), time.monotonic() - start, tuple(warnings))
+
+
+# -- download ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    app: str
+    snapshot: str
+    dest: str
+    files: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app": self.app, "snapshot": self.snapshot, "dest": self.dest, "files": self.files}
+
+
+def download(settings: Settings, client: EngineClient, ref: Any, wanted: str | None, dest: Path,
+             *, on_progress: Progress | None = None) -> Downloaded:
+    """Restore a snapshot into a scratch volume on the server, then copy it into `dest` (<service>/<volume>/…)."""
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise UsageError(f"{dest} is not empty", hint="name a new or empty directory with --dest")
+    snap = pick(ref, snapshots(settings, client, ref), wanted)
+    node = _node_for(client, ref)
+    scratch = f"coop-download-{pysecrets.token_hex(5)}"
+    client.volume_create(scratch, labels={SCRATCH_LABEL: ref.name})
+    container = None
+    try:
+        job, _ = _job(settings, client, "download", scripts.download_script(snap.id, "/restore"),
+                      app_name=ref.name, node_id=node, mounts=[Mount(scratch, "/restore")])
+        _note(on_progress, f"app {ref.name}: restoring snapshot {snap.short_id} on the server")
+        result = run_job(client, job)
+        if not result.ok:
+            raise BackupFailed(f"app {ref.name}: download of snapshot {snap.short_id} failed: {_reason(result)}")
+        # A created (never started) container gives the volume's files as a tar through the API.
+        container = client.container_create({
+            "Image": restic_image(settings), "Cmd": ["true"], "Labels": {SCRATCH_LABEL: ref.name},
+            "HostConfig": {"Mounts": [{"Type": "volume", "Source": scratch, "Target": "/restore", "ReadOnly": True}]},
+        })
+        _note(on_progress, f"app {ref.name}: copying snapshot {snap.short_id} to {dest}")
+        dest.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile() as tmp:
+            client.archive_get(container, "/restore" + scripts.MOUNT_ROOT, into=tmp)
+            tmp.seek(0)
+            files = _extract(tmp, dest)
+    finally:
+        if container is not None:
+            client.container_remove(container, force=True)
+        try:
+            client.volume_remove(scratch, force=True)
+        except CoopError:
+            pass
+    return Downloaded(ref.name, snap.id, str(dest), files)
+
+
+def _extract(fileobj: Any, dest: Path) -> int:
+    """Extract the tar of /restore/backup into `dest`, without its top directory; nothing may land outside."""
+    count = 0
+    with tarfile.open(fileobj=fileobj, mode="r|") as tar:
+        for member in _members(tar):
+            target = (dest / member.name).resolve()
+            if not str(target).startswith(str(dest.resolve()) + os.sep):
+                raise InvalidError(f"the snapshot's archive names a path outside {dest}: {member.name}")
+            tar.extract(member, dest, filter="data")
+            count += member.isfile()
+    return count
+
+
+def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    for member in tar:
+        _, _, rest = member.name.partition("/")
+        if not rest:
+            continue  # the top directory (backup/) itself
+        member.name = rest
+        yield member
+
+
+# -- every app of a server ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerLine:
+    app: str
+    status: str  # ok, failed, skipped
+    detail: str
+    snapshot: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app": self.app, "status": self.status, "detail": self.detail, "snapshot": self.snapshot}
+
+
+def server_backup(settings: Settings, client: EngineClient, server: str, *, on_line: Callable[[ServerLine], None],
+                  on_password: Callable[[str], None]) -> list[ServerLine]:
+    """Back up every app of the server that declares backups; one line each; goes on past a failure."""
+    from coopcloud.ops.apps import all_apps
+
+    lines = []
+    for ref in [a for a in all_apps(settings) if a.server == server]:
+        try:
+            done = create(settings, client, ref, why="server")
+            if done.generated_password:
+                on_password(done.generated_password)
+            line = ServerLine(ref.name, "ok", f"snapshot {done.short_id}, {done.files} files", done.snapshot)
+        except NotFound as exc:
+            line = ServerLine(ref.name, "skipped", str(exc))
+        except CoopError as exc:
+            line = ServerLine(ref.name, "failed", str(exc))
+        on_line(line)
+        lines.append(line)
+    return lines

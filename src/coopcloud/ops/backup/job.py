@@ -1,0 +1,181 @@
+"""A short-lived restic container on a chosen node: a one-shot swarm service.
+
+A swarm service (not a plain container) because only services can mount a
+Docker secret (the repository's password) and be placed on any node of the
+swarm (`node.id==…`), next to the volumes. It runs once (restart condition
+`none`), its output is read from the service's logs, then it is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+from coopcloud.engine.client import EngineClient
+from coopcloud.errors import EngineError
+
+JOB_LABEL = "coop.backup.job"  # every job service carries it (kind of job), for cleanup by label
+APP_LABEL = "coop.backup.app"
+TERMINAL = {"complete", "failed", "rejected", "shutdown", "orphaned", "remove"}
+POLL = 0.3
+PROGRESS_EVERY = 2.0
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str  # a volume name
+    target: str
+    read_only: bool = False
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"Type": "volume", "Source": self.source, "Target": self.target, "ReadOnly": self.read_only}
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    secret_id: str
+    secret_name: str
+    file_name: str  # under /run/secrets/
+
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "File": {"Name": self.file_name, "UID": "0", "GID": "0", "Mode": 0o400},
+            "SecretID": self.secret_id,
+            "SecretName": self.secret_name,
+        }
+
+
+@dataclass(frozen=True)
+class Job:
+    kind: str  # backup, restore, verify, snapshots, download
+    app: str
+    image: str
+    script: str
+    node_id: str | None = None
+    mounts: Sequence[Mount] = ()
+    secrets: Sequence[SecretFile] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def service_spec(self, name: str) -> dict[str, Any]:
+        """The one-shot service, as the engine takes it (our command: the image's entrypoint is not used)."""
+        container: dict[str, Any] = {
+            "Image": self.image,
+            "Command": ["/bin/sh", "-c", self.script, f"coop-{self.kind}"],
+            "Env": [f"{k}={v}" for k, v in sorted(self.env.items())],
+            "Mounts": [m.to_spec() for m in self.mounts],
+            "Secrets": [s.to_spec() for s in self.secrets],
+            "Labels": {JOB_LABEL: self.kind, APP_LABEL: self.app},
+        }
+        placement = {"Constraints": [f"node.id=={self.node_id}"]} if self.node_id else {}
+        return {
+            "Name": name,
+            "Labels": {JOB_LABEL: self.kind, APP_LABEL: self.app},
+            "TaskTemplate": {
+                "ContainerSpec": container,
+                "RestartPolicy": {"Condition": "none", "MaxAttempts": 0},
+                "Placement": placement,
+            },
+            "Mode": {"Replicated": {"Replicas": 1}},
+        }
+
+
+@dataclass(frozen=True)
+class JobResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+    state: str
+    error: str = ""  # the engine's reason when the task never ran (rejected: no such image…)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def json_lines(self) -> list[dict[str, Any]]:
+        """restic's --json output, one object per line (other lines skipped)."""
+        found = []
+        for line in self.stdout.splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    found.append(json.loads(line))
+                except ValueError:
+                    continue
+        return found
+
+
+def job_name(kind: str) -> str:
+    return f"coop-{kind}-{secrets.token_hex(5)}"
+
+
+def run_job(
+    client: EngineClient,
+    job: Job,
+    *,
+    timeout: float = 3600.0,
+    on_status: Callable[[dict[str, Any]], None] | None = None,
+) -> JobResult:
+    """Run `job` to its end; returns its exit code and output. The service is removed in any case.
+
+    `on_status` gets restic's --json status lines (percent_done, bytes…) every
+    couple of seconds while it runs (for a progress display).
+    """
+    name = job_name(job.kind)
+    client.service_create(job.service_spec(name))
+    try:
+        task = _wait(client, name, timeout, on_status)
+        status = task.get("Status") or {}
+        state = status.get("State", "")
+        code = (status.get("ContainerStatus") or {}).get("ExitCode")
+        out, err = _logs(client, name) if status.get("ContainerStatus") else ("", "")
+        exit_code = int(code) if code is not None else (0 if state == "complete" else -1)
+        return JobResult(exit_code, out, err, state, "" if state == "complete" else status.get("Err", ""))
+    finally:
+        try:
+            client.service_remove(name)
+        except EngineError:
+            pass  # already gone, or the connection broke: nothing else to clean
+
+
+def _wait(
+    client: EngineClient, name: str, timeout: float, on_status: Callable[[dict[str, Any]], None] | None
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    next_progress = time.monotonic() + PROGRESS_EVERY
+    while True:
+        tasks = client.tasks({"service": [name]})
+        done = [t for t in tasks if (t.get("Status") or {}).get("State") in TERMINAL]
+        if done:
+            return done[0]
+        if time.monotonic() > deadline:
+            raise EngineError(f"the {name} job did not end within {int(timeout)} s", hint="see: docker service logs " + name)
+        if on_status is not None and time.monotonic() >= next_progress:
+            next_progress = time.monotonic() + PROGRESS_EVERY
+            status = _last_status(client, name)
+            if status:
+                on_status(status)
+        time.sleep(POLL)
+
+
+def _last_status(client: EngineClient, name: str) -> dict[str, Any] | None:
+    try:
+        lines = [f.data.decode("utf-8", "replace") for f in client.service_logs(name, tail=3, stderr=False, lines=True)]
+    except EngineError:
+        return None
+    for line in reversed(lines):
+        if '"message_type":"status"' in line:
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
+
+
+def _logs(client: EngineClient, name: str) -> tuple[str, str]:
+    out, err = bytearray(), bytearray()
+    for frame in client.service_logs(name, tail="all", lines=True):
+        (err if frame.stream == "stderr" else out).extend(frame.data + b"\n")
+    return out.decode("utf-8", "replace"), err.decode("utf-8", "replace")

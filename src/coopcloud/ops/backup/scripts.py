@@ -1,0 +1,132 @@
+"""What the short-lived restic container runs: shell scripts as data (pure, tested by comparison).
+
+The container is started with our own command (`/bin/sh -c SCRIPT`), never the
+image's entrypoint, so any image with restic and a POSIX shell works (the
+official `restic/restic`, or the rig's Debian-built one). Inside it:
+
+    /backup/<service>/<volume>   each volume of the app (read-only for a backup)
+    /repository                  the server's repository volume (default repository)
+    /run/secrets/restic-password the password, a Docker secret (RESTIC_PASSWORD_FILE)
+
+A script reports a refusal as one stderr line ``coop-error: <reason>`` and exits
+`REFUSED`; restic's own output (``--json``) goes to stdout.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Sequence
+
+from .labels import BackupSpec
+
+MOUNT_ROOT = "/backup"
+REPOSITORY_MOUNT = "/repository"
+SCRATCH = "/scratch"
+REFUSED = 64  # a script's own refusal (restic uses 0-3, 10-12)
+ERROR_PREFIX = "coop-error: "
+
+_PRELUDE = f"""set -u
+fail() {{ echo "{ERROR_PREFIX}$*" >&2; exit {REFUSED}; }}
+"""
+
+# Create the repository on first use; a wrong password or an unreachable repository fails here.
+_ENSURE_REPO = """if ! restic cat config >/dev/null 2>/tmp/cat-config.err; then
+  if grep -q -i -e 'wrong password' -e 'no key found' /tmp/cat-config.err; then
+    fail "the repository's password does not match the server's secret"
+  fi
+  restic init >/dev/null || fail "cannot open or create the repository: $(tail -n 1 /tmp/cat-config.err)"
+fi
+"""
+
+
+def mount_point(service: str, volume: str) -> str:
+    return f"{MOUNT_ROOT}/{service}/{volume}"
+
+
+def backup_paths(spec: BackupSpec) -> list[str]:
+    """What restic is given: each volume's root, or the declared paths inside it."""
+    paths: list[str] = []
+    for svc in spec.services:
+        for vol in svc.volumes:
+            root = mount_point(svc.service, vol.name)
+            paths.extend([f"{root}/{p}" for p in vol.paths] if vol.paths else [root])
+    return paths
+
+
+def declared_paths(spec: BackupSpec) -> list[tuple[str, str, str, str]]:
+    """(service, volume, path, container path) of every path a label declares: each must hold data."""
+    return [
+        (svc.service, vol.name, p, f"{mount_point(svc.service, vol.name)}/{p}")
+        for svc in spec.services
+        for vol in svc.volumes
+        for p in vol.paths
+    ]
+
+
+def _q(words: Iterable[str]) -> str:
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: str) -> str:
+    """Check declared paths, open the repository, back up; a failed run leaves no snapshot behind."""
+    checks = []
+    for service, volume, path, where in declared_paths(spec):
+        what = shlex.quote(f"service {service}, volume {volume}, path {path}")
+        p = shlex.quote(where)
+        checks.append(
+            f"[ -e {p} ] || fail {what}\": missing\"\n"
+            f"if [ -d {p} ]; then [ -n \"$(ls -A {p})\" ] || fail {what}\": empty directory\"\n"
+            f"else [ -s {p} ] || fail {what}\": empty file\"\n"
+            f"  case {p} in *.gz) [ -n \"$(gzip -dc {p} 2>/dev/null | head -c 1)\" ] || fail {what}\": empty once decompressed\";; esac\n"
+            "fi\n"
+        )
+    tag_args = [a for t in [*tags, run_tag] for a in ("--tag", t)]
+    backup = _q(["restic", "backup", "--json", "--host", host, *tag_args, "--", *backup_paths(spec)])
+    forget = f"""ids=$(restic snapshots --json --tag {shlex.quote(run_tag)} 2>/dev/null | grep -o '"id":"[0-9a-f]*"' | cut -d'"' -f4)
+  [ -z "$ids" ] || restic forget $ids >/dev/null 2>&1"""
+    return (
+        _PRELUDE
+        + "".join(checks)
+        + _ENSURE_REPO
+        + f"{backup}\nrc=$?\n"
+        # restic exits 3 when some files could not be read (the snapshot is incomplete): not a good backup.
+        + f'if [ "$rc" != 0 ]; then\n  {forget}\n  exit "$rc"\nfi\n'
+    )
+
+
+def snapshots_script(tags: Sequence[str]) -> str:
+    """Every snapshot carrying all `tags`, as restic's JSON (an empty list when there is no repository yet)."""
+    tag = ",".join(tags)
+    return (
+        _PRELUDE
+        + "if ! restic cat config >/dev/null 2>/tmp/cat-config.err; then\n"
+        + "  if grep -q -i -e 'does not exist' -e 'no such file' /tmp/cat-config.err; then echo '[]'; exit 0; fi\n"
+        + '  fail "cannot open the repository: $(tail -n 1 /tmp/cat-config.err)"\nfi\n'
+        + f"exec {_q(['restic', 'snapshots', '--json', '--tag', tag])}\n"
+    )
+
+
+def restore_script(snapshot: str, services: Sequence[str] | None = None) -> str:
+    """Restore the snapshot's files into the mounted volumes (only those services' when named)."""
+    include = [a for s in services or () for a in ("--include", f"{MOUNT_ROOT}/{s}")]
+    return _PRELUDE + f"exec {_q(['restic', 'restore', snapshot, '--target', '/', *include])}\n"
+
+
+def verify_script(snapshot: str) -> str:
+    """restic check, then restore into a scratch directory with --verify (every restored file's content is
+    hashed and compared with the snapshot's blob hashes), then the file counts must agree."""
+    snap = shlex.quote(snapshot)
+    return (
+        _PRELUDE
+        + 'restic check >&2 || fail "restic check found errors in the repository"\n'
+        + f'restic restore {snap} --target {SCRATCH} --verify >&2 || fail "restoring snapshot {snapshot} failed or its files do not match their hashes"\n'
+        + f"""in_snapshot=$(restic ls --json {snap} | grep -c '"type":"file"')
+on_disk=$(find {SCRATCH} -type f | wc -l)
+[ "$in_snapshot" = "$on_disk" ] || fail "snapshot {snapshot} lists $in_snapshot files, $on_disk were restored"
+echo "{{\\"files\\": $on_disk}}"
+"""
+    )
+
+
+def download_script(snapshot: str, target: str) -> str:
+    return _PRELUDE + f"exec {_q(['restic', 'restore', snapshot, '--target', target])}\n"

@@ -1,0 +1,124 @@
+"""The backupbot label spec read from live service specs, and the restic job's scripts (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from coopcloud.errors import InvalidError
+from coopcloud.ops.backup import Snapshot, pick
+from coopcloud.ops.backup import scripts
+from coopcloud.ops.backup.job import Job, Mount, SecretFile
+from coopcloud.ops.backup.labels import VolumeBackup, backup_spec
+from coopcloud.ops.backup.repository import parse_location
+
+STACK = "cloud_example_org"
+
+
+def service(name: str, labels: dict[str, str], mounts: list[tuple[str, str]] | list[dict]) -> dict:
+    specs = [m if isinstance(m, dict) else {"Type": "volume", "Source": m[0], "Target": m[1]} for m in mounts]
+    return {"Spec": {"Name": f"{STACK}_{name}", "Labels": labels,
+                     "TaskTemplate": {"ContainerSpec": {"Mounts": specs}}}}
+
+
+def test_only_labelled_services_and_their_named_volumes():
+    spec = backup_spec("cloud.example.org", STACK, [
+        service("app", {"backupbot.backup": "true", "backupbot.backup.pre-hook": "dump",
+                        "backupbot.backup.post-hook": "rm dump", "backupbot.restore.post-hook": "load"},
+                [(f"{STACK}_data", "/data"), ("shared-certs", "/certs"),
+                 {"Type": "bind", "Source": "/etc/x", "Target": "/x"}, {"Type": "tmpfs", "Target": "/tmp"}]),
+        service("web", {"backupbot.backup": "false"}, [(f"{STACK}_www", "/www")]),
+        service("cron", {}, [(f"{STACK}_data", "/data")]),
+    ])
+    assert [s.service for s in spec.services] == ["app"]
+    app = spec.services[0]
+    assert app.volumes == (VolumeBackup("shared-certs", "shared-certs", "/certs"), VolumeBackup("data", f"{STACK}_data", "/data"))
+    assert (app.pre_hook, app.post_hook, app.restore_pre_hook, app.restore_post_hook) == ("dump", "rm dump", None, "load")
+
+
+def test_volume_exclusion_and_paths():
+    spec = backup_spec("a", STACK, [service("db", {
+        "backupbot.backup": "True",
+        "backupbot.backup.volumes.pgdata": "false",
+        "backupbot.backup.volumes.dumps.path": "dump.sql.gz, /nested/dir/ ,",
+    }, [(f"{STACK}_pgdata", "/var/lib/postgresql/data"), (f"{STACK}_dumps", "/dumps")])])
+    (db,) = spec.services
+    assert db.volumes == (VolumeBackup("dumps", f"{STACK}_dumps", "/dumps", ("dump.sql.gz", "nested/dir")),)
+    assert scripts.backup_paths(spec) == ["/backup/db/dumps/dump.sql.gz", "/backup/db/dumps/nested/dir"]
+
+
+@pytest.mark.parametrize("bad", ["../etc", "a/../../b", ",", "."])
+def test_a_path_outside_the_volume_is_refused(bad):
+    with pytest.raises(InvalidError, match="path"):
+        backup_spec("a", STACK, [service("db", {"backupbot.backup": "true", "backupbot.backup.volumes.d.path": bad},
+                                         [(f"{STACK}_d", "/d")])])
+
+
+def test_legacy_path_label_keeps_only_volumes_holding_those_paths():
+    spec = backup_spec("a", STACK, [service("app", {
+        "backupbot.backup": "true", "backupbot.backup.path": "/var/lib/app/dump.sql,/srv/files",
+    }, [(f"{STACK}_lib", "/var/lib/app"), (f"{STACK}_files", "/srv/files"), (f"{STACK}_cache", "/cache")])])
+    vols = {v.name: v.paths for v in spec.services[0].volumes}
+    assert vols == {"lib": ("dump.sql",), "files": ()}
+
+
+def test_backup_script_checks_declared_paths_then_forgets_a_failed_run():
+    spec = backup_spec("a", STACK, [service("db", {
+        "backupbot.backup": "true", "backupbot.backup.volumes.dumps.path": "app.sql.gz",
+    }, [(f"{STACK}_dumps", "/dumps")]), service("app", {"backupbot.backup": "true"}, [(f"{STACK}_files", "/data")])])
+    script = scripts.backup_script(spec, host="a.org", tags=["app=a.org", "why=manual"], run_tag="run=abc")
+    assert "[ -e /backup/db/dumps/app.sql.gz ] || fail 'service db, volume dumps, path app.sql.gz'\": missing\"" in script
+    assert "empty once decompressed" in script
+    assert ("restic backup --json --host a.org --tag app=a.org --tag why=manual --tag run=abc -- "
+            "/backup/app/files /backup/db/dumps/app.sql.gz") in script
+    assert "restic snapshots --json --tag run=abc" in script and "restic forget $ids" in script
+    # whole volumes (no declared path) are not checked for emptiness: a new app's volume may be empty
+    assert "/backup/app/files ]" not in script
+
+
+def test_restore_and_verify_scripts():
+    assert scripts.restore_script("abc", ["db"]).endswith("exec restic restore abc --target / --include /backup/db\n")
+    assert scripts.restore_script("abc").endswith("exec restic restore abc --target /\n")
+    verify = scripts.verify_script("abc")
+    assert "restic check" in verify and "restic restore abc --target /scratch --verify" in verify
+
+
+def test_the_job_is_a_one_shot_service_on_the_node_with_our_command():
+    job = Job(kind="backup", app="a.org", image="restic/restic:0.17.3", script="echo hi", node_id="n1",
+              mounts=[Mount("v", "/backup/app/v", read_only=True)], secrets=[SecretFile("s1", "coop-backup-password", "restic-password")],
+              env={"B": "2", "A": "1"})
+    spec = job.service_spec("coop-backup-x")
+    task = spec["TaskTemplate"]
+    assert task["ContainerSpec"]["Command"] == ["/bin/sh", "-c", "echo hi", "coop-backup"]
+    assert "Args" not in task["ContainerSpec"]  # the image's entrypoint is replaced, never relied on
+    assert task["ContainerSpec"]["Env"] == ["A=1", "B=2"]
+    assert task["ContainerSpec"]["Mounts"] == [{"Type": "volume", "Source": "v", "Target": "/backup/app/v", "ReadOnly": True}]
+    assert task["RestartPolicy"]["Condition"] == "none"
+    assert task["Placement"] == {"Constraints": ["node.id==n1"]}
+    assert task["ContainerSpec"]["Secrets"][0]["File"]["Name"] == "restic-password"
+
+
+def test_repository_locations():
+    assert parse_location("s", "volume:coop-backups") == ("volume", "volume:coop-backups", "coop-backups")
+    assert parse_location("s", "rest:https://user:pw@vault.example.org/x")[1] == "rest:https://vault.example.org/x"
+    assert parse_location("s", "sftp:backup@vault:/srv/restic")[1] == "sftp:vault:/srv/restic"
+    for bad in ("/srv/restic", "http://x", "volume:../x"):
+        with pytest.raises(Exception, match="not a"):
+            parse_location("s", bad)
+
+
+def test_snapshot_rows_and_picking():
+    class Ref:
+        name = "a.org"
+
+    raw = {"id": "abcdef0123", "short_id": "abcdef01", "time": "2026-01-01T00:00:00Z",
+           "tags": ["coop", "app=a.org", "why=pre-upgrade", "version=1.0.0+1", "recipe=r", "run=x"],
+           "paths": ["/backup/app/files/keep", "/backup/db/dumps/app.sql.gz"]}
+    snap = Snapshot.from_restic(raw)
+    assert (snap.why, snap.version, snap.services) == ("pre-upgrade", "1.0.0+1", ("app", "db"))
+    other = Snapshot.from_restic({**raw, "id": "abd0", "time": "2026-01-02T00:00:00Z"})
+    assert pick(Ref, [snap, other], None) is other
+    assert pick(Ref, [snap, other], "abc") is snap
+    with pytest.raises(KeyError, match="matches several"):
+        pick(Ref, [snap, other], "ab")
+    with pytest.raises(KeyError, match="no snapshots"):
+        pick(Ref, [], None)
