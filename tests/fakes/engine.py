@@ -364,6 +364,17 @@ class FakeEngine:
         self._call("exec_run", container, list(cmd))
         return self.exec_results.get(tuple(cmd), ExecResult(0, b"", b""))
 
+    def container_create(self, spec: Mapping[str, Any], *, name: str | None = None) -> str:
+        self._call("container_create", copy.deepcopy(dict(spec)))
+        cid = next(self._ids)
+        self._containers.append({"Id": cid, "Names": [f"/{name or cid}"], "State": "created",
+                                 "Labels": dict(spec.get("Labels") or {}), "Image": spec.get("Image", "")})
+        return cid
+
+    def container_remove(self, id_or_name: str, *, force: bool = False, volumes: bool = False) -> None:
+        self._call("container_remove", id_or_name)
+        self._containers.remove(self._find(self._containers, id_or_name, "container"))
+
     def archive_get(self, container: str, path: str, into: IO[bytes] | None = None) -> tuple[dict, bytes]:
         self._call("archive_get", container, path)
         if (container, path) not in self.files:
@@ -404,6 +415,15 @@ class FakeEngine:
 
     def volume(self, name: str) -> dict:
         return copy.deepcopy(self._find(self._volumes, name, "volume"))
+
+    def volume_create(self, name: str, *, labels: Mapping[str, str] | None = None, driver: str = "local") -> dict:
+        self._call("volume_create", name)
+        for vol in self._volumes:
+            if vol.get("Name") == name:
+                return copy.deepcopy(vol)
+        vol = {"Name": name, "Driver": driver, "Labels": dict(labels or {}), "Mountpoint": f"/var/lib/docker/volumes/{name}/_data"}
+        self._volumes.append(vol)
+        return copy.deepcopy(vol)
 
     def volume_remove(self, name: str, *, force: bool = False) -> None:
         self._call("volume_remove", name)

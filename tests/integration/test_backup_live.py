@@ -182,7 +182,14 @@ def test_postgres_backup_restore_and_a_backup_that_never_lies(coop, tmp_path, st
     r = coop("app", "backup", "create", stack_name)
     assert r.code == 0, r
     assert "snapshot" in r.out
+    if "generated the backup repository's password" in r.err:  # the server's first backup: shown once
+        value = r.err.split("without coop:")[1].split()[0]
+        assert value not in r.out
     snaps = snapshot_ids(coop, stack_name)
+    r = coop("app", "history", stack_name, "--json")
+    assert r.code == 0, r
+    event = [e for e in json.loads(r.out) if e["command"] == "backup create"][-1]
+    assert event["result"] == "ok" and snaps[0][:8] in event["detail"]
     assert len(snaps) == 1
     listing = json.loads(coop("app", "backup", "ls", stack_name, "--json").out)[0]
     assert listing["why"] == "manual" and listing["version"] == "1.0.0+1.0.0" and listing["recipe"]
@@ -302,6 +309,12 @@ def test_mariadb_backup_restore_and_verify_of_a_corrupted_repository(coop, tmp_p
     r = coop("app", "backup", "verify", stack_name)
     assert r.code == 0, r
     assert "verified" in r.out
+
+    # Every app of the server: this one, one line.
+    r = coop("server", "backup", "default")
+    assert r.code == 0, r
+    assert r.out.startswith(f"{stack_name}: ok: snapshot ")
+    assert len(snapshot_ids(coop, stack_name)) == 2
 
     # Corrupt the repository: flip bytes in the middle of every data pack file.
     data = Path(subprocess.run(["docker", "volume", "inspect", own_repository, "--format", "{{.Mountpoint}}"],

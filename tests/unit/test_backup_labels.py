@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from coopcloud.engine import views
 from coopcloud.errors import InvalidError
 from coopcloud.ops.backup import Snapshot, pick
 from coopcloud.ops.backup import scripts
@@ -14,10 +15,10 @@ from coopcloud.ops.backup.repository import parse_location
 STACK = "cloud_example_org"
 
 
-def service(name: str, labels: dict[str, str], mounts: list[tuple[str, str]] | list[dict]) -> dict:
+def service(name: str, labels: dict[str, str], mounts: list) -> views.Service:
     specs = [m if isinstance(m, dict) else {"Type": "volume", "Source": m[0], "Target": m[1]} for m in mounts]
-    return {"Spec": {"Name": f"{STACK}_{name}", "Labels": labels,
-                     "TaskTemplate": {"ContainerSpec": {"Mounts": specs}}}}
+    return views.Service.from_json({"ID": name, "Spec": {"Name": f"{STACK}_{name}", "Labels": labels,
+                                    "TaskTemplate": {"ContainerSpec": {"Mounts": specs}}}})
 
 
 def test_only_labelled_services_and_their_named_volumes():

@@ -86,13 +86,18 @@ def create(rt: Runtime, app_name: str, service: str | None) -> None:
     """
     from coopcloud.ops import backup as ops
 
+    from coopcloud.ops import audit
+
     ref, client = _connect(rt, app_name)
     progress = _progress(rt)
     try:
-        done = ops.create(rt.settings, client, ref, service=service, on_progress=progress)
+        with audit.tracked(rt.settings, client, ref, "backup create", warn=rt.out.warn) as change:
+            done = ops.create(rt.settings, client, ref, service=service, on_progress=progress,
+                              on_password=lambda value: show_password(rt, ref.server, value))
+            change.version_from = done.version
+            change.detail = f"snapshot {done.short_id}"
     finally:
         _end_progress(rt, progress)
-    show_password(rt, ref.server, done.generated_password)
     for w in done.warnings:
         rt.out.warn(w)
     if rt.out.json:
@@ -184,10 +189,14 @@ def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | Non
     """
     from coopcloud.ops import backup as ops
 
+    from coopcloud.ops import audit
+
     ref, client = _connect(rt, app_name)
     progress = _progress(rt)
     try:
-        done = ops.restore(rt.settings, client, ref, snapshot, service=service, on_progress=progress)
+        with audit.tracked(rt.settings, client, ref, "restore", warn=rt.out.warn) as change:
+            done = ops.restore(rt.settings, client, ref, snapshot, service=service, on_progress=progress)
+            change.detail = f"snapshot {done.snapshot[:8]} ({', '.join(done.services)})"
     finally:
         _end_progress(rt, progress)
     for w in done.warnings:
@@ -213,7 +222,8 @@ def server_backup(rt: Runtime, name: str) -> None:
         if not rt.out.json:
             rt.out.print(f"{row.app}: {row.status}: {row.detail}")
 
-    rows = ops.server_backup(rt.settings, client, name, on_line=line, on_password=lambda v: show_password(rt, name, v))
+    rows = ops.server_backup(rt.settings, client, name, on_line=line, on_password=lambda v: show_password(rt, name, v),
+                             warn=rt.out.warn)
     if rt.out.json:
         rt.out.emit_json([r.to_json() for r in rows])
     failed = [r.app for r in rows if r.status == "failed"]

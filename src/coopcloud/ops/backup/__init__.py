@@ -25,11 +25,12 @@ import secrets as pysecrets
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from coopcloud.engine.client import EngineClient
+from coopcloud.engine import views
+from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, InvalidError, NotFound, UsageError
 from coopcloud.settings import Settings
 
@@ -72,17 +73,17 @@ class AppBackup:
     version: str
 
 
-def _services(client: EngineClient, stack: str) -> list[dict]:
-    return sorted(client.services({"label": [f"{STACK_LABEL}={stack}"]}), key=lambda s: s["Spec"]["Name"])
+def _services(client: Engine, stack: str) -> list[views.Service]:
+    return sorted(views.services(client, {"label": [f"{STACK_LABEL}={stack}"]}), key=lambda s: s.name)
 
 
-def _running_node(client: EngineClient, service: str) -> str | None:
-    tasks = client.tasks({"service": [service], "desired-state": ["running"]})
-    running = [t for t in tasks if (t.get("Status") or {}).get("State") == "running" and t.get("NodeID")]
-    return running[0]["NodeID"] if running else None
+def _running_node(client: Engine, service: str) -> str | None:
+    """The node of the service's running task: where its volumes are."""
+    running = [t for t in views.tasks(client, {"service": [service], "desired-state": ["running"]}) if t.running and t.node_id]
+    return running[0].node_id if running else None
 
 
-def inspect_app(settings: Settings, client: EngineClient, ref: Any, *, service: str | None = None, need_running: bool = True) -> AppBackup:
+def inspect_app(settings: Settings, client: Engine, ref: Any, *, service: str | None = None, need_running: bool = True) -> AppBackup:
     """Read the app's live services: which are backed up, on which node, at which version.
 
     Raises NotFound when the app is not deployed or declares no backups (or has no such service).
@@ -115,7 +116,7 @@ def inspect_app(settings: Settings, client: EngineClient, ref: Any, *, service: 
         )
     labels: dict[str, str] = {}
     for svc in services:
-        labels.update((svc.get("Spec") or {}).get("Labels") or {})
+        labels.update(svc.labels)
     recipe = labels.get(f"coop-cloud.{ref.stack_name}.recipe") or _env_recipe(settings, ref) or "unknown"
     version = labels.get(f"coop-cloud.{ref.stack_name}.version") or "unknown"
     return AppBackup(ref.name, ref.server, ref.stack_name, spec, found[0] if found else None, recipe, version)
@@ -138,7 +139,7 @@ def _volume_mounts(spec: BackupSpec, *, read_only: bool) -> list[Mount]:
     ]
 
 
-def _job(settings: Settings, client: EngineClient, kind: str, script: str, *, app_name: str,
+def _job(settings: Settings, client: Engine, kind: str, script: str, *, app_name: str,
          node_id: str | None, mounts: Sequence[Mount] = (), repo: Repository | None = None) -> tuple[Job, str | None]:
     """The restic job, with the repository and its password secret (generated on first use: returned to show once)."""
     repo = repo or repository.repository(client)
@@ -179,12 +180,12 @@ def _reason(result: JobResult) -> str:
 # -- hooks -------------------------------------------------------------------------------------
 
 
-def run_hook(client: EngineClient, ref: Any, svc: ServiceBackup, which: str, hook: str) -> None:
+def run_hook(client: Engine, ref: Any, svc: ServiceBackup, which: str, hook: str) -> None:
     """Run a hook with `sh -c` in a running container of the service; a non-zero exit raises BackupFailed."""
-    from coopcloud.ops import inspect
+    from coopcloud.ops import container
 
     output: list[bytes] = []
-    code = inspect.run(client, ref, svc.service, ["sh", "-c", hook], on_output=lambda _s, data: output.append(data))
+    code = container.run(client, ref, svc.service, ["sh", "-c", hook], on_output=lambda _s, data: output.append(data))
     if code != 0:
         text = b"".join(output).decode("utf-8", "replace").strip().splitlines()
         last = f": {text[-1].strip()}" if text else ""
@@ -210,7 +211,6 @@ class Created:
     bytes_added: int
     bytes_processed: int
     seconds: float
-    generated_password: str | None = field(default=None, repr=False)
     warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -224,14 +224,19 @@ class Created:
 
 def create(
     settings: Settings,
-    client: EngineClient,
+    client: Engine,
     ref: Any,
     *,
     service: str | None = None,
     why: str = "manual",
     on_progress: Progress | None = None,
+    on_password: Callable[[str], None] | None = None,
 ) -> Created:
-    """Back up the app (or one service): hooks, then one restic snapshot. Raises BackupFailed, leaving no snapshot."""
+    """Back up the app (or one service): hooks, then one restic snapshot. Raises BackupFailed, leaving no snapshot.
+
+    The server's first backup generates the repository password: `on_password` gets it at once
+    (to show it, once), whatever happens next.
+    """
     start = time.monotonic()
     app = inspect_app(settings, client, ref, service=service)
     repo = repository.repository(client)
@@ -240,6 +245,8 @@ def create(
     script = scripts.backup_script(app.spec, host=app.name, tags=tags, run_tag=run_tag)
     job, generated = _job(settings, client, "backup", script, app_name=app.name, node_id=app.node_id,
                           mounts=_volume_mounts(app.spec, read_only=True), repo=repo)
+    if generated and on_password is not None:
+        on_password(generated)
     warnings: list[str] = []
     hooked: list[ServiceBackup] = []
     try:
@@ -271,7 +278,7 @@ def create(
         files=int(summary.get("total_files_processed", 0)),
         bytes_added=int(summary.get("data_added", 0)),
         bytes_processed=int(summary.get("total_bytes_processed", 0)),
-        seconds=time.monotonic() - start, generated_password=generated, warnings=tuple(warnings),
+        seconds=time.monotonic() - start, warnings=tuple(warnings),
     )
 
 
@@ -325,16 +332,16 @@ class Snapshot:
         }
 
 
-def _node_for(client: EngineClient, ref: Any) -> str | None:
+def _node_for(client: Engine, ref: Any) -> str | None:
     """The node of the app's backed-up volumes when it runs; None lets the swarm choose (a single node)."""
     for svc in _services(client, ref.stack_name):
-        node = _running_node(client, svc["Spec"]["Name"])
+        node = _running_node(client, svc.name)
         if node:
             return node
     return None
 
 
-def snapshots(settings: Settings, client: EngineClient, ref: Any) -> list[Snapshot]:
+def snapshots(settings: Settings, client: Engine, ref: Any) -> list[Snapshot]:
     """The app's snapshots, oldest first (none when the server has no repository yet)."""
     try:
         password(client)
@@ -383,7 +390,7 @@ class Verified:
         return {"app": self.app, "snapshot": self.snapshot, "files": self.files, "seconds": round(self.seconds, 2), "ok": True}
 
 
-def verify(settings: Settings, client: EngineClient, ref: Any, wanted: str | None = None,
+def verify(settings: Settings, client: Engine, ref: Any, wanted: str | None = None,
            *, on_progress: Progress | None = None) -> Verified:
     start = time.monotonic()
     snap = pick(ref, snapshots(settings, client, ref), wanted)
@@ -414,7 +421,7 @@ class Restored:
                 "seconds": round(self.seconds, 2), "warnings": list(self.warnings)}
 
 
-def restore(settings: Settings, client: EngineClient, ref: Any, wanted: str | None = None, *, service: str | None = None,
+def restore(settings: Settings, client: Engine, ref: Any, wanted: str | None = None, *, service: str | None = None,
             on_progress: Progress | None = None) -> Restored:
     """Restore a snapshot into the app's live volumes, between the restore pre- and post-hooks.
 
@@ -474,7 +481,7 @@ class Downloaded:
         return {"app": self.app, "snapshot": self.snapshot, "dest": self.dest, "files": self.files}
 
 
-def download(settings: Settings, client: EngineClient, ref: Any, wanted: str | None, dest: Path,
+def download(settings: Settings, client: Engine, ref: Any, wanted: str | None, dest: Path,
              *, on_progress: Progress | None = None) -> Downloaded:
     """Restore a snapshot into a scratch volume on the server, then copy it into `dest` (<service>/<volume>/…)."""
     dest = Path(dest)
@@ -549,20 +556,33 @@ class ServerLine:
         return {"app": self.app, "status": self.status, "detail": self.detail, "snapshot": self.snapshot}
 
 
-def server_backup(settings: Settings, client: EngineClient, server: str, *, on_line: Callable[[ServerLine], None],
-                  on_password: Callable[[str], None]) -> list[ServerLine]:
-    """Back up every app of the server that declares backups; one line each; goes on past a failure."""
+def server_backup(settings: Settings, client: Engine, server: str, *, on_line: Callable[[ServerLine], None],
+                  on_password: Callable[[str], None], warn: Callable[[str], None] | None = None) -> list[ServerLine]:
+    """Back up every app of the server that declares backups; one line each; goes on past a failure.
+
+    Each app's backup takes its lock and is recorded in its history.
+    """
+    from coopcloud.ops import audit
     from coopcloud.ops.apps import all_apps
 
     lines = []
     for ref in [a for a in all_apps(settings) if a.server == server]:
         try:
-            done = create(settings, client, ref, why="server")
-            if done.generated_password:
-                on_password(done.generated_password)
-            line = ServerLine(ref.name, "ok", f"snapshot {done.short_id}, {done.files} files", done.snapshot)
+            services = _services(client, ref.stack_name)
+            if not services:
+                raise NotFound("not deployed")
+            if not backup_spec(ref.name, ref.stack_name, services).services:
+                raise NotFound("declares no backups (no label backupbot.backup=true)")
         except NotFound as exc:
             line = ServerLine(ref.name, "skipped", str(exc))
+            on_line(line)
+            lines.append(line)
+            continue
+        try:
+            with audit.tracked(settings, client, ref, "backup create", warn=warn) as change:
+                done = create(settings, client, ref, why="server", on_password=on_password)
+                change.version_from, change.detail = done.version, f"snapshot {done.short_id}"
+            line = ServerLine(ref.name, "ok", f"snapshot {done.short_id}, {done.files} files", done.snapshot)
         except CoopError as exc:
             line = ServerLine(ref.name, "failed", str(exc))
         on_line(line)

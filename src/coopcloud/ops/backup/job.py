@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
-from coopcloud.engine.client import EngineClient
+from coopcloud.engine import views
+from coopcloud.engine.protocol import Engine
 from coopcloud.errors import EngineError
 
 JOB_LABEL = "coop.backup.job"  # every job service carries it (kind of job), for cleanup by label
@@ -112,7 +113,7 @@ def job_name(kind: str) -> str:
 
 
 def run_job(
-    client: EngineClient,
+    client: Engine,
     job: Job,
     *,
     timeout: float = 3600.0,
@@ -127,12 +128,10 @@ def run_job(
     client.service_create(job.service_spec(name))
     try:
         task = _wait(client, name, timeout, on_status)
-        status = task.get("Status") or {}
-        state = status.get("State", "")
-        code = (status.get("ContainerStatus") or {}).get("ExitCode")
-        out, err = _logs(client, name) if status.get("ContainerStatus") else ("", "")
-        exit_code = int(code) if code is not None else (0 if state == "complete" else -1)
-        return JobResult(exit_code, out, err, state, "" if state == "complete" else status.get("Err", ""))
+        state, code = task.state, task.status.exit_code
+        out, err = _logs(client, name) if task.status.container else ("", "")
+        exit_code = code if code is not None else (0 if state == "complete" else -1)
+        return JobResult(exit_code, out, err, state, "" if state == "complete" else task.status.err or "")
     finally:
         try:
             client.service_remove(name)
@@ -141,13 +140,12 @@ def run_job(
 
 
 def _wait(
-    client: EngineClient, name: str, timeout: float, on_status: Callable[[dict[str, Any]], None] | None
-) -> dict[str, Any]:
+    client: Engine, name: str, timeout: float, on_status: Callable[[dict[str, Any]], None] | None
+) -> views.Task:
     deadline = time.monotonic() + timeout
     next_progress = time.monotonic() + PROGRESS_EVERY
     while True:
-        tasks = client.tasks({"service": [name]})
-        done = [t for t in tasks if (t.get("Status") or {}).get("State") in TERMINAL]
+        done = [t for t in views.tasks(client, {"service": [name]}) if t.state in TERMINAL]
         if done:
             return done[0]
         if time.monotonic() > deadline:
@@ -160,7 +158,7 @@ def _wait(
         time.sleep(POLL)
 
 
-def _last_status(client: EngineClient, name: str) -> dict[str, Any] | None:
+def _last_status(client: Engine, name: str) -> dict[str, Any] | None:
     try:
         lines = [f.data.decode("utf-8", "replace") for f in client.service_logs(name, tail=3, stderr=False, lines=True)]
     except EngineError:
@@ -174,7 +172,7 @@ def _last_status(client: EngineClient, name: str) -> dict[str, Any] | None:
     return None
 
 
-def _logs(client: EngineClient, name: str) -> tuple[str, str]:
+def _logs(client: Engine, name: str) -> tuple[str, str]:
     out, err = bytearray(), bytearray()
     for frame in client.service_logs(name, tail="all", lines=True):
         (err if frame.stream == "stderr" else out).extend(frame.data + b"\n")

@@ -23,6 +23,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
+from coopcloud.engine.views import Service
 from coopcloud.errors import InvalidError
 
 BACKUP = "backupbot.backup"
@@ -86,15 +87,14 @@ def volume_name(stack: str, source: str) -> str:
     return source[len(prefix):] if source.startswith(prefix) else source
 
 
-def service_backup(app: str, stack: str, service: Mapping[str, Any]) -> ServiceBackup | None:
+def service_backup(app: str, stack: str, service: Service) -> ServiceBackup | None:
     """The service's backup declaration from its live spec, or None when it is not labelled for backup."""
-    spec = service.get("Spec") or {}
-    labels: Mapping[str, str] = spec.get("Labels") or {}
-    if str(labels.get(BACKUP, "")).strip().lower() != "true":
+    labels = service.labels
+    if labels.get(BACKUP, "").strip().lower() != "true":
         return None
-    full = spec.get("Name", "")
+    full = service.name
     short = full[len(stack) + 1:] if full.startswith(f"{stack}_") else full
-    mounts = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Mounts") or []
+    mounts: list[Mapping[str, Any]] = ((service.spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Mounts") or []
     legacy = _split(labels.get(LEGACY_PATH, ""))
     volumes: list[VolumeBackup] = []
     for mount in sorted(mounts, key=lambda m: m.get("Target", "")):
@@ -140,7 +140,7 @@ def service_backup(app: str, stack: str, service: Mapping[str, Any]) -> ServiceB
     )
 
 
-def backup_spec(app: str, stack: str, services: Sequence[Mapping[str, Any]]) -> BackupSpec:
+def backup_spec(app: str, stack: str, services: Sequence[Service]) -> BackupSpec:
     """Every service of the app labelled `backupbot.backup=true`, sorted by name."""
     found = [b for b in (service_backup(app, stack, s) for s in services) if b is not None]
     return BackupSpec(tuple(sorted(found, key=lambda b: b.service)))

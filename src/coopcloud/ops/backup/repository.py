@@ -19,7 +19,8 @@ import secrets as pysecrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from coopcloud.engine.client import EngineClient
+from coopcloud.engine import views
+from coopcloud.engine.protocol import Engine
 from coopcloud.errors import Conflict, EngineConflict, EngineError, EngineNotFound, NotFound, UsageError
 
 from .job import Mount, SecretFile
@@ -55,23 +56,23 @@ class Repository:
         return {"kind": self.kind, "repository": self.shown}
 
 
-def _find_secret(client: EngineClient, name: str) -> dict | None:
-    for secret in client.secrets({"name": [name]}):
-        if (secret.get("Spec") or {}).get("Name") == name:
+def _find_secret(client: Engine, name: str) -> views.Secret | None:
+    for secret in views.secrets(client, {"name": [name]}):
+        if secret.name == name:  # the engine's name filter matches prefixes
             return secret
     return None
 
 
-def repository(client: EngineClient) -> Repository:
+def repository(client: Engine) -> Repository:
     """The server's repository (the default volume when none was set)."""
     found = _find_secret(client, REPOSITORY_SECRET)
     if found is None:
         return Repository("volume", f"volume:{DEFAULT_VOLUME}", volume=DEFAULT_VOLUME)
-    labels = (found.get("Spec") or {}).get("Labels") or {}
+    labels = found.labels
     if labels.get(KIND_LABEL) == "volume":
         volume = labels.get(VOLUME_LABEL) or DEFAULT_VOLUME
         return Repository("volume", f"volume:{volume}", volume=volume)
-    secret = SecretFile(found["ID"], REPOSITORY_SECRET, "restic-repository")
+    secret = SecretFile(found.id, REPOSITORY_SECRET, "restic-repository")
     return Repository("url", labels.get(SHOWN_LABEL, "(a restic URL)"), secret=secret)
 
 
@@ -104,13 +105,13 @@ def _without_userinfo(url: str) -> str:
     return url
 
 
-def set_repository(client: EngineClient, server: str, location: str) -> Repository:
+def set_repository(client: Engine, server: str, location: str) -> Repository:
     """Point the server's backups at `location` (see `parse_location`). Snapshots already taken stay where they are."""
     kind, shown, volume = parse_location(server, location)
     old = _find_secret(client, REPOSITORY_SECRET)
     if old is not None:
         try:
-            client.secret_remove(old["ID"])
+            client.secret_remove(old.id)
         except EngineNotFound:
             pass
         except EngineError as exc:  # a running backup job mounts it
@@ -128,7 +129,7 @@ class NoRepository(NotFound):
     """The server has no backup password yet, so no backup was ever taken there."""
 
 
-def password(client: EngineClient, *, generate: bool = False) -> tuple[SecretFile, str | None]:
+def password(client: Engine, *, generate: bool = False) -> tuple[SecretFile, str | None]:
     """The password secret, and its value when it was generated just now (to show once; None otherwise).
 
     Only a backup generates it (`generate=True`); anything else raises NoRepository without it.
@@ -149,7 +150,7 @@ def password(client: EngineClient, *, generate: bool = False) -> tuple[SecretFil
             generated = None
             found = _find_secret(client, PASSWORD_SECRET)
             assert found is not None
-            secret_id = found["ID"]
+            secret_id = found.id
     else:
-        secret_id = found["ID"]
+        secret_id = found.id
     return SecretFile(secret_id, PASSWORD_SECRET, "restic-password"), generated
