@@ -149,3 +149,34 @@ def test_recording_is_one_create_and_one_list_and_prunes_the_oldest():
     assert [e.who for e in audit.history(fake)] == ["op2", "op3", "z"]
     kinds = [c[0] for c in fake.calls]
     assert kinds.count("config_create") == 5 and kinds.count("configs") == 5 + 2
+
+
+def test_a_plan_is_summarized_by_names_never_values():
+    from coopcloud.ops.plan import Change, Plan, ServicePlan
+
+    plan = Plan(
+        services=(
+            ServicePlan("s_app", "update", (Change("env DB_PASSWORD", "(hidden)", "(hidden)"), Change("image", "a:1", "a:2"))),
+            ServicePlan("s_db", "unchanged"),
+            ServicePlan("s_new", "create"),
+        ),
+        networks=("s_internal",),
+    )
+    assert audit.summarize(plan) == [
+        "+ network s_internal", "~ service s_app: update (env DB_PASSWORD, image)", "+ service s_new: create",
+    ]
+
+
+def test_the_specs_a_plan_was_made_from_must_still_run_when_the_lock_is_taken():
+    from fakes.engine import FakeEngine
+
+    from coopcloud.ops.guard import ChangedMeanwhile, check_unchanged
+
+    svc = {"ID": "x", "Version": {"Index": 5}, "Spec": {"Name": "s_app", "Labels": {"com.docker.stack.namespace": "s"}}}
+    fake = FakeEngine(services=[svc])
+    check_unchanged(fake, "a", "s", {"s_app": dict(svc, Version={"Index": 4})})  # swarm's own bumps are fine
+    moved = {"s_app": {**svc, "Spec": {**svc["Spec"], "Labels": {**svc["Spec"]["Labels"], "x": "1"}}}}
+    with pytest.raises(ChangedMeanwhile):
+        check_unchanged(fake, "a", "s", moved)
+    with pytest.raises(ChangedMeanwhile):
+        check_unchanged(fake, "a", "s", {})

@@ -154,6 +154,30 @@ class Change:
     detail: str | None = None
     result: str | None = None  # set to override what the outcome implies (e.g. ROLLED_BACK)
     lock: "HeldLock | None" = None  # when the command took the lock
+    record: bool = True  # False: nothing happened worth a line (the operator answered no)
+    _take: Callable[[], "HeldLock"] | None = field(default=None, repr=False)
+
+    def take_lock(self) -> "HeldLock":
+        """Take the app's lock now (a deploy takes it after the plan, before the first change: DESIGN §6.5)."""
+        if self.lock is None:
+            if self._take is None:
+                raise RuntimeError("take_lock() outside tracked()")
+            self.lock = self._take()
+        return self.lock
+
+
+def summarize(plan: Any) -> list[str]:
+    """A plan as audit lines: what changes, by name; never a value (a secret's may be among them)."""
+    lines = [f"+ network {n}" for n in plan.networks] + [f"+ config {n}" for n in plan.configs]
+    for sp in plan.services:
+        if sp.action == "unchanged":
+            continue
+        what = sorted({c.what for c in sp.changes})
+        lines.append(f"{_SYMBOLS.get(sp.action, '~')} service {sp.name}: {sp.action}" + (f" ({', '.join(what)})" if what else ""))
+    return lines
+
+
+_SYMBOLS = {"create": "+", "update": "~", "bookkeeping": "=", "remove": "-"}
 
 
 def result_of(exc: BaseException | None) -> str:
@@ -178,61 +202,84 @@ def tracked(
     lock: bool = True,
     warn: Callable[[str], None] | None = None,
 ) -> Iterator[Change]:
-    """Take the app's lock (unless `lock=False`), run the block, release, and record the outcome.
+    """Take the app's lock (unless `lock=False`: then `change.take_lock()` takes it when the block
+    is ready to change something), run the block, release, and record the outcome.
 
     A lock held by someone else is recorded as refused and re-raised (exit 9).
     Recording never hides the command's own error: a failure to record is a warning.
     """
     from coopcloud.ops import lock as locks
-    from coopcloud.ops.operator import hostname, operator
+    from coopcloud.ops.operator import operator
 
     who = operator(settings)
-    change = Change()
+
+    def take() -> "HeldLock":
+        held = locks.acquire(
+            client, app=ref.name, stack=ref.stack_name, command=command, operator=who,
+            lease=locks.lease_seconds(settings),
+        )
+        if held.took_over is not None and warn:
+            warn(f"app {ref.name}: took over an expired lock of {held.took_over.describe()}")
+        return held
+
+    change = Change(_take=take)
     started = time.monotonic()
     when = utc_now()
     outcome: BaseException | None = None
-    held = None
     try:
         if lock:
-            held = locks.acquire(
-                client, app=ref.name, stack=ref.stack_name, command=command, operator=who,
-                lease=locks.lease_seconds(settings),
-            )
-            change.lock = held
-            if held.took_over is not None and warn:
-                warn(f"app {ref.name}: took over an expired lock of {held.took_over.describe()}")
+            change.take_lock()
         yield change
     except BaseException as exc:
         outcome = exc
         raise
     finally:
-        if held is not None:
-            held.release()
-            for line in held.warnings:
+        if change.lock is not None:
+            change.lock.release()
+            for line in change.lock.warnings:
                 if warn:
                     warn(line)
-        detail = change.detail
-        if detail is None and outcome is not None:
-            detail = "interrupted (Ctrl-C)" if isinstance(outcome, KeyboardInterrupt) else _one_line(outcome)
-        event = Event(
-            when=when,
-            who=who,
-            command=command,
-            app=ref.name,
-            server=ref.server,
-            result=change.result or result_of(outcome),
-            version_from=change.version_from,
-            version_to=change.version_to,
-            plan=tuple(change.plan),
-            duration=round(time.monotonic() - started, 2),
-            detail=detail,
-            host=hostname(),
-        )
-        try:
-            record(client, ref.stack_name, event)
-        except (EngineError, OSError) as exc:
-            if warn:
-                warn(f"app {ref.name}: the audit trail could not be written ({exc})")
+        if change.record or outcome is not None:
+            _record_outcome(client, ref, change, outcome, who=who, command=command, when=when,
+                            duration=time.monotonic() - started, warn=warn)
+
+
+def _record_outcome(
+    client: "Engine",
+    ref: AppRef,
+    change: Change,
+    outcome: BaseException | None,
+    *,
+    who: str,
+    command: str,
+    when: str,
+    duration: float,
+    warn: Callable[[str], None] | None,
+) -> None:
+    from coopcloud.ops.operator import hostname
+
+    detail = change.detail
+    if detail is None and outcome is not None:
+        detail = "interrupted (Ctrl-C)" if isinstance(outcome, KeyboardInterrupt) else _one_line(outcome)
+    event = Event(
+        when=when,
+        who=who,
+        command=command,
+        app=ref.name,
+        server=ref.server,
+        result=change.result or result_of(outcome),
+        version_from=change.version_from,
+        version_to=change.version_to,
+        plan=tuple(change.plan),
+        duration=round(duration, 2),
+        detail=detail,
+        host=hostname(),
+    )
+    try:
+        record(client, ref.stack_name, event)
+    except (EngineError, OSError) as exc:
+        if warn:
+            warn(f"app {ref.name}: the audit trail could not be written ({exc})")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -10,8 +10,13 @@ both versions and the command that does it on purpose.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from coopcloud.domain.version import parse_version
 from coopcloud.errors import Conflict, RecipeError
+
+if TYPE_CHECKING:
+    from coopcloud.engine import Engine
 
 
 class Downgrade(Conflict):
@@ -36,4 +41,26 @@ def check_downgrade(app: str, server: str, *, running: str | None, target: str, 
             "(is your copy of the env behind?)",
             hint=f"to keep {running}: update the env (e.g. git pull); to go back on purpose run: "
             f"coop app deploy {app} {target}",
+        )
+
+
+class ChangedMeanwhile(Conflict):
+    """The app's services changed between the plan and the lock (exit 10)."""
+
+
+def check_unchanged(client: "Engine", app: str, stack: str, planned: dict[str, dict]) -> None:
+    """Once the lock is held: the app's service specs are the ones the plan was made from.
+
+    Another operator may have deployed while this one read the plan (the lock is taken after
+    it). Specs are compared, not version numbers: swarm bumps those itself as an update completes.
+    """
+    from coopcloud.engine.views import services
+    from coopcloud.ops.apps import STACK_LABEL
+
+    now = {s.name: s.spec for s in services(client, {"label": [f"{STACK_LABEL}={stack}"]})}
+    before = {name: svc.get("Spec") or {} for name, svc in planned.items()}
+    if now != before:
+        raise ChangedMeanwhile(
+            f"app {app} changed on the server while the plan was shown (someone else deployed?)",
+            hint="run the command again to see the new plan",
         )
