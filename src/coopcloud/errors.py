@@ -125,7 +125,13 @@ class ServerNotReady(EngineError):
 
 
 class DeployFailed(CoopError):
+    """Applied, and it did not converge. `details`: task errors and last log lines, shown above the line."""
+
     exit_status = ExitStatus.DEPLOY_FAILED
+
+    def __init__(self, message: str, *, hint: str | None = None, details: list[str] | None = None):
+        super().__init__(message, hint=hint)
+        self.details: list[str] = list(details or [])
 
 
 class RolledBack(DeployFailed):

@@ -59,6 +59,8 @@ services:
     # busybox httpd as PID 1 ignores SIGTERM: do not wait the default 10 s for it.
     stop_grace_period: 1s
     deploy:
+      update_config:
+        monitor: 1s  # coop's stability window after convergence (docker's default 5 s)
       restart_policy:
         delay: 1s
       labels:

@@ -99,15 +99,17 @@ def test_swarm_side_rollback_is_a_failure(coop, tmp_path, stack_name, local_serv
     port = free_port()
     good = web_recipe(port)
     bad_compose = good["compose.yml"].replace(
-        "    deploy:\n", "    deploy:\n      update_config:\n        failure_action: rollback\n        monitor: 5s\n"
+        "        monitor: 1s", "        failure_action: rollback\n        monitor: 5s"
     ).replace('"echo | nc -w 1 127.0.0.1 8080"', '"exit 1"')
+    assert "failure_action: rollback" in bad_compose
     tags = [("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", {"compose.yml": bad_compose})]
     new_app(coop, tmp_path, stack_name, "default", good, tags=tags)
     assert coop("app", "deploy", stack_name, "1.0.0+1.0.0").code == 0
     r = coop("app", "deploy", stack_name, "1.1.0+1.0.0")
-    assert r.code == 7, r
+    assert r.code == 8, r  # swarm rolled the service back; coop rolled the whole app back and says so
     line = one_error_line(r.err)
-    assert "rollback" in line
+    assert "rollback" in line and "rolled back to 1.0.0+1.0.0" in line
+    assert service_labels(stack_name)[f"coop-cloud.{stack_name}.version"] == "1.0.0+1.0.0"
     env = (tmp_path / "abra" / "servers" / "default" / f"{stack_name}.env").read_text()
     assert f"TYPE=recipe-{stack_name}:1.0.0+1.0.0" in env  # a failed deploy does not record the new version
 
@@ -179,7 +181,7 @@ def test_a_task_swarm_cannot_place_fails_early_with_the_reason(coop, tmp_path, s
     from conftest import remove_stack
 
     port = free_port()
-    other = f"{stack_name[:20]}_other"
+    other = f"{stack_name}_other"  # unique per run: engineers share the rig
     request.addfinalizer(lambda: remove_stack(other))
     new_app(coop, tmp_path, other, "default", web_recipe(port))
     assert coop("app", "deploy", other).code == 0  # holds the host port

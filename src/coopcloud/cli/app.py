@@ -193,42 +193,62 @@ def labels(rt: Runtime, app_name: str) -> None:
 @click.option("--chaos", "-C", is_flag=True, help="Deploy the recipe's working tree as it is (labelled with its commit).")
 @click.option("--force", "-f", is_flag=True, help="Deploy even though this version is already deployed.")
 @click.option("--dry-run", is_flag=True, help="Show the plan and change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Apply the plan without asking (a terminal is otherwise asked).")
+@click.option("--no-rollback", is_flag=True, help="On failure, leave the app as swarm left it (exit 7) instead of rolling it back.")
 @click.option("--no-converge-checks", is_flag=True, help="Do not wait for the services to run and be healthy.")
 @pass_runtime
-def deploy(rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, no_converge_checks: bool) -> None:
-    """Deploy APP (at VERSION, or the pinned or latest release): validate, plan, apply, wait.
+def deploy(
+    rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, yes: bool,
+    no_rollback: bool, no_converge_checks: bool,
+) -> None:
+    """Deploy APP (at VERSION, or the pinned or latest release): validate, plan, ask, apply, wait.
 
     Everything is checked before the first change on the server; a refused deploy
-    leaves it as it was. On success the version is written to the app's env
-    (TYPE=<recipe>:<version>) and images are recorded by digest in <app>.lock.json.
+    leaves it as it was. The plan is shown; at a terminal you are asked before it is
+    applied (--yes or --no-input: not asked). If the app ran before and the new specs
+    do not converge, every service is put back on what ran before (exit 8; with
+    --no-rollback: exit 7, left as swarm left it). On success the version is written to
+    the app's env (TYPE=<recipe>:<version>) and images are recorded by digest in
+    <app>.lock.json.
     """
-    from coopcloud.ops.deploy import deploy as run_deploy
+    from coopcloud.ops import deploy as dep
     from coopcloud.output.plan import ProgressPrinter, show_plan
 
-    with ProgressPrinter(rt.out) as progress:
-        result = run_deploy(
-            rt.settings,
-            rt.servers(),
-            app_name,
-            version=version,
-            chaos=chaos,
-            force=force,
-            dry_run=dry_run,
-            converge=not no_converge_checks,
-            on_plan=lambda r: show_plan(rt.out, r),
-            progress=progress,
-        )
-    for w in result.warnings:
+    pool = rt.servers()
+    prepared = dep.prepare(rt.settings, pool, app_name, version=version, chaos=chaos, force=force or dry_run)
+    show_plan(rt.out, prepared)
+    for w in prepared.warnings:
         rt.out.warn(w)
+    if dry_run:
+        _report_deploy(rt, prepared.result(), "dry run, nothing changed")
+        return
+    if not approved(rt, prepared, yes=yes, question=f"deploy {prepared.version} of app {app_name} to {prepared.server}?"):
+        rt.out.info(f"app {app_name}: nothing changed")
+        return
+    with ProgressPrinter(rt.out) as progress:
+        result = dep.apply(
+            rt.settings, pool, prepared, converge=not no_converge_checks, rollback=not no_rollback,
+            progress=progress, notify=rt.out.info,
+        )
+    if not result.services:
+        checked = "" if no_converge_checks else ", every service converged"
+        _report_deploy(rt, result, f"already up to date at {result.version}{checked}; nothing changed")
+    else:
+        _report_deploy(rt, result, f"deployed {result.version} on {result.server}")
+
+
+def approved(rt: Runtime, prepared, *, yes: bool, question: str) -> bool:
+    """Ask before applying a plan that changes something: only at a terminal, never with --yes/--no-input."""
+    if yes or not prepared.plan.changes_anything or not rt.out.can_prompt:
+        return True
+    return rt.out.confirm(question, flag="--yes")
+
+
+def _report_deploy(rt: Runtime, result, line: str) -> None:
     if rt.out.json:
         rt.out.emit_json(result.to_json())
-        return
-    if dry_run:
-        rt.out.print(f"app {app_name}: dry run, nothing changed")
-    elif not result.services:
-        rt.out.print(f"app {app_name}: already up to date at {result.version}, nothing changed")
     else:
-        rt.out.print(f"app {app_name}: deployed {result.version} on {result.server}")
+        rt.out.print(f"app {result.app}: {line}")
 
 
 @app.command("undeploy")

@@ -17,6 +17,8 @@ def register(group: click.Group) -> None:
 
 def _options(func):
     func = click.option("--no-converge-checks", is_flag=True, help="Do not wait for the services to run and be healthy.")(func)
+    func = click.option("--no-rollback", is_flag=True, help="On failure, leave the app as swarm left it (exit 7) instead of rolling it back.")(func)
+    func = click.option("--yes", "-y", is_flag=True, help="Apply without asking (as --force does for the last confirmation).")(func)
     func = click.option("--dry-run", is_flag=True, help="Show the release notes and the plan; change nothing.")(func)
     func = click.option("--force", "-f", is_flag=True, help="Do not ask: replace a --chaos deployment, skip the last confirmation.")(func)
     # abra users may try it: say what to run instead of click's "no such option".
@@ -29,7 +31,10 @@ def _options(func):
 @click.command("upgrade")
 @_options
 @pass_runtime
-def upgrade(rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, no_converge_checks: bool) -> None:
+def upgrade(
+    rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, yes: bool,
+    no_rollback: bool, no_converge_checks: bool,
+) -> None:
     """Upgrade APP to a newer release (VERSION, or pick one; with --no-input the latest).
 
     The deployed version is read from the server (label coop-cloud.<stack>.version).
@@ -45,13 +50,17 @@ def upgrade(rt: Runtime, app_name: str, version: str | None, chaos: bool, force:
       coop app upgrade cloud.example.org 1.2.0      # that release (semver or full tag)
     """
     _no_chaos(chaos, "upgrade", app_name)
-    _move(rt, "upgrade", app_name, version, force=force, dry_run=dry_run, converge=not no_converge_checks)
+    _move(rt, "upgrade", app_name, version, force=force, yes=yes, dry_run=dry_run, converge=not no_converge_checks,
+          rollback=not no_rollback)
 
 
 @click.command("rollback")
 @_options
 @pass_runtime
-def rollback(rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, no_converge_checks: bool) -> None:
+def rollback(
+    rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, yes: bool,
+    no_rollback: bool, no_converge_checks: bool,
+) -> None:
     """Roll APP back to an older release (VERSION, or pick one; with --no-input the previous one).
 
     Shows the release notes of the releases being undone (their warnings matter most),
@@ -65,7 +74,8 @@ def rollback(rt: Runtime, app_name: str, version: str | None, chaos: bool, force
       coop app rollback cloud.example.org 1.1.0+1.27.2
     """
     _no_chaos(chaos, "rollback", app_name)
-    _move(rt, "rollback", app_name, version, force=force, dry_run=dry_run, converge=not no_converge_checks)
+    _move(rt, "rollback", app_name, version, force=force, yes=yes, dry_run=dry_run, converge=not no_converge_checks,
+          rollback=not no_rollback)
 
 
 def _no_chaos(chaos: bool, direction: str, app_name: str) -> None:
@@ -78,11 +88,10 @@ def _no_chaos(chaos: bool, direction: str, app_name: str) -> None:
         )
 
 
-class _Declined(Exception):
-    """The operator answered no after seeing the plan."""
-
-
-def _move(rt: Runtime, direction: str, app_name: str, version: str | None, *, force: bool, dry_run: bool, converge: bool) -> None:
+def _move(
+    rt: Runtime, direction: str, app_name: str, version: str | None, *, force: bool, yes: bool, dry_run: bool,
+    converge: bool, rollback: bool,
+) -> None:
     from coopcloud.ops import upgrade as up
     from coopcloud.output.plan import ProgressPrinter, show_plan
 
@@ -126,27 +135,19 @@ def _move(rt: Runtime, direction: str, app_name: str, version: str | None, *, fo
     if not rt.out.json:
         _show_notes(rt, direction, notes)
 
-    def on_plan(result) -> None:
-        show_plan(rt.out, result)
-        if dry_run or force or not rt.out.can_prompt:
+    prepared = up.plan(rt.settings, pool, move, target)
+    show_plan(rt.out, prepared)
+    if dry_run:
+        result = prepared.result()
+    else:
+        question = f"{direction} app {app_name} from {current.tag} to {target.tag}?"
+        if not (force or yes) and rt.out.can_prompt and not rt.out.confirm(question, flag="--yes"):
+            rt.out.info(f"app {app_name}: nothing changed")
             return
-        if not rt.out.confirm(f"{direction} app {app_name} from {current.tag} to {target.tag}?", flag="--force"):
-            raise _Declined()
-
-    try:
-        result = up.run(
-            rt.settings,
-            pool,
-            move,
-            target,
-            dry_run=dry_run,
-            converge=converge,
-            on_plan=on_plan,
-            progress=ProgressPrinter(rt.out),
-        )
-    except _Declined:
-        rt.out.info(f"app {app_name}: nothing changed")
-        return
+        with ProgressPrinter(rt.out) as progress:
+            result = up.apply(
+                rt.settings, pool, prepared, converge=converge, rollback=rollback, progress=progress, notify=rt.out.info
+            )
     for w in result.warnings:
         if w not in move.warnings:  # the recipe's tag warnings were shown already
             rt.out.warn(w)

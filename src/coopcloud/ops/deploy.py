@@ -13,13 +13,13 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.domain.recipe import Recipe
-from coopcloud.errors import Conflict, DeployFailed, InvalidError, NotFound
+from coopcloud.errors import Conflict, CoopError, DeployFailed, InvalidError, NotFound, RolledBack
 from coopcloud.ops.apps import STACK_LABEL
-from coopcloud.ops.plan import Plan, plan_services, with_live_tasks
+from coopcloud.ops.plan import Change, Plan, ServicePlan, plan_services, with_live_tasks
 from coopcloud.settings import Settings
 
 DEFAULT_TIMEOUT = 300  # seconds, when the recipe sets no coop-cloud.<stack>.timeout label
@@ -266,6 +266,8 @@ def _pin_images(client: Any, services: dict[str, dict], pre: Preflight) -> None:
 def desired_specs(spec: Any, pre: Preflight) -> dict[str, dict]:
     """Service bodies as they will be sent: digests pinned, ForceUpdate kept. IDs are filled at apply,
     once configs that are still to be created exist."""
+    from coopcloud.ops.plan import SPEC_HASH_LABEL, spec_hash
+
     out = {}
     for name, body in spec.services.items():
         body = copy.deepcopy(body)
@@ -279,8 +281,6 @@ def desired_specs(spec: Any, pre: Preflight) -> dict[str, dict]:
             force = ((live.get("Spec") or {}).get("TaskTemplate") or {}).get("ForceUpdate")
             if force:
                 body["TaskTemplate"]["ForceUpdate"] = force
-        from coopcloud.ops.plan import SPEC_HASH_LABEL, spec_hash
-
         body.setdefault("Labels", {})[SPEC_HASH_LABEL] = spec_hash(body)
         out[name] = body
     return out
@@ -297,52 +297,252 @@ def _named_networks(spec: dict, names: dict[str, str]) -> dict:
     return spec
 
 
-def make_plan(desired: dict[str, dict], pre: Preflight) -> Plan:
+def unconverged(client: Any, live: dict[str, dict], engine_time: str) -> dict[str, str]:
+    """Live services that are not converged right now (paused, rolled back, not all running): name -> why.
+
+    Read-only. A redeploy of such an app is never "nothing changed": it converges them or fails.
+    """
+    from coopcloud.ops import converge as conv
+
+    if not live:
+        return {}
+    ids = {svc["ID"]: name for name, svc in live.items()}
+    by_service: dict[str, list[dict]] = {}
+    for task in client.tasks(filters={"service": sorted(ids), "_up-to-date": ["true"]}):
+        by_service.setdefault(task.get("ServiceID", ""), []).append(task)
+    since = conv.parse_engine_time(engine_time)
+    out = {}
+    for name, svc in sorted(live.items()):
+        p = conv.assess(name, svc, by_service.get(svc["ID"], []), since)
+        if p.error:
+            out[name] = p.error
+        elif not p.ready:
+            want = "all nodes" if p.want is None else p.want
+            state = f", update {p.update_state}" if p.update_state else ""
+            out[name] = f"{p.running}/{want} running{state}"
+    return out
+
+
+def make_plan(desired: dict[str, dict], pre: Preflight, not_converged: dict[str, str] | None = None) -> Plan:
+    """The plan; a service whose spec is unchanged but which is not converged is updated to converge it."""
     live_specs = {name: _named_networks(svc.get("Spec") or {}, pre.network_names) for name, svc in pre.live.items()}
+    services = []
+    for sp in plan_services(desired, live_specs):
+        why = (not_converged or {}).get(sp.name)
+        if sp.action == "unchanged" and why:
+            sp = ServicePlan(sp.name, "update", (Change("state", why, "converged"),))
+        services.append(sp)
     return Plan(
-        services=tuple(plan_services(desired, live_specs)),
+        services=tuple(services),
         networks=tuple(pre.networks_to_create),
         configs=tuple(pre.configs_to_create),
         orphans=tuple(sorted(live_specs.keys() - desired.keys())),
     )
 
 
-# -- 6. apply + 7. converge ---------------------------------------------------------------------
+def _spec_changed(sp: ServicePlan) -> bool:
+    """An update that changes the spec (not one that only re-sends it to converge a stuck service)."""
+    return sp.action in ("update", "bookkeeping") and any(c.what != "state" for c in sp.changes)
 
 
-def apply(client: Any, spec: Any, desired: dict[str, dict], plan: Plan, pre: Preflight) -> list[str]:
-    """Create networks, secrets, configs, then create/update services. Returns the services touched."""
+# -- prepare: everything decided, nothing changed -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A deploy decided and checked, as data: shown to the operator, then applied (or not).
+
+    `pre.live` holds the live specs of every service of the app as they were when
+    this was prepared: what a whole-app rollback puts back.
+    """
+
+    cfg: AppConfig
+    target: Target
+    stack: str
+    main: str
+    timeout: int
+    spec: Any  # swarm.StackSpec
+    desired: dict[str, dict]
+    pre: Preflight
+    plan: Plan
+    previous_version: str | None  # the main service's version label before this deploy
+    not_converged: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def app(self) -> str:
+        return self.cfg.ref.name
+
+    @property
+    def server(self) -> str:
+        return self.cfg.ref.server
+
+    @property
+    def version(self) -> str:
+        return self.target.version
+
+    @property
+    def chaos(self) -> bool:
+        return self.target.chaos
+
+    @property
+    def unpinned(self) -> dict[str, str]:
+        return self.pre.unpinned
+
+    @property
+    def was_deployed(self) -> bool:
+        return bool(self.pre.live)
+
+    def result(self, *, applied: bool = False, services: Sequence[str] = ()) -> "DeployResult":
+        return DeployResult(
+            self.app, self.server, self.version, self.chaos, self.plan, applied, list(services),
+            dict(self.unpinned), list(self.warnings), self.previous_version,
+        )
+
+
+def check_state_writable(cfg: AppConfig, settings: Settings) -> None:
+    """The env file's folder must take the version pin and lockfile: found before anything is applied."""
+    import os
+    import tempfile
+
+    path = cfg.ref.env_path(settings.servers_dir)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".coop-probe-", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+        if path.exists() and not os.access(path, os.W_OK):
+            raise PermissionError(path)
+    except OSError as exc:
+        raise CoopError(
+            f"app {cfg.ref.name}: cannot write to {path.parent} ({exc.strerror or 'not writable'}), "
+            "so the deployed version could not be recorded",
+            hint="make that folder writable, then deploy again",
+        ) from None
+
+
+def prepare(
+    settings: Settings,
+    pool: Any,
+    app_name: str,
+    *,
+    version: str | None = None,
+    chaos: bool = False,
+    force: bool = False,
+    require_new_version: bool = False,
+    expect_version: str | None = None,
+    check_conflict: bool = True,
+) -> Prepared:
+    """Steps 1–4 of DESIGN.md §6: resolve, render, check the server read-only, plan. Changes nothing.
+
+    Refuses (Conflict) to redeploy the version that runs unless `force`, or unless the app
+    is not converged (a retry of a failed deploy converges it). `expect_version`: the
+    version label upgrade/rollback saw when the operator chose; a different one now means
+    someone deployed meanwhile.
+    """
+    from coopcloud.ops.apps import load_app
+    from coopcloud.ops.render import render
+
+    cfg = load_app(settings, app_name)
+    target = resolve_target(settings, cfg, version=version, chaos=chaos)
+    warnings = list(target.warnings)
+    rendered = render(target.recipe, cfg.ref, cfg.env, warn=warnings.append)
+    main = add_coop_labels(rendered.stack, rendered.spec.services, target, rendered.env)
+    timeout = timeout_of(rendered.stack, rendered.spec.services[main])
+    check_state_writable(cfg, settings)
+
+    client = pool.client(cfg.ref.server)
+    pre = preflight(client, cfg.ref.name, rendered)
+    desired = desired_specs(rendered.spec, pre)
+    stuck = unconverged(client, {n: s for n, s in pre.live.items() if n in desired}, pre.engine_time)
+    plan = make_plan(desired, pre, stuck)
+
+    live_main = pre.live.get(main)
+    live_version = None
+    if live_main is not None:
+        live_version = ((live_main.get("Spec") or {}).get("Labels") or {}).get(f"coop-cloud.{rendered.stack}.version")
+    if not target.chaos:
+        from coopcloud.ops.guard import check_downgrade
+
+        check_downgrade(cfg.ref.name, cfg.ref.server, running=live_version, target=target.version, explicit=version is not None)
+    if expect_version is not None and live_version != expect_version:
+        # upgrade/rollback chose from what ran when they asked; someone deployed since
+        raise Conflict(
+            f"app {cfg.ref.name} changed meanwhile: it now runs {live_version or 'nothing'}, not {expect_version}",
+            hint="run the command again",
+        )
+    if check_conflict and live_main is not None and not force and not stuck:
+        if live_version == target.version or require_new_version:
+            raise Conflict(
+                f"app {cfg.ref.name} is already deployed at {live_version or 'an unknown version'}",
+                hint=f"pass --force to redeploy, or run: coop app upgrade {cfg.ref.name}",
+            )
+    return Prepared(
+        cfg=cfg, target=target, stack=rendered.stack, main=main, timeout=timeout, spec=rendered.spec,
+        desired=desired, pre=pre, plan=plan, previous_version=live_version, not_converged=stuck,
+        warnings=tuple(warnings),
+    )
+
+
+# -- 6. apply + 7. converge + 8. roll back ------------------------------------------------------
+
+
+@dataclass
+class Applied:
+    """What apply changed on the server, in order: what undoing it takes."""
+
+    networks: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+    configs: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # services
+    updated: list[str] = field(default_factory=list)  # services whose spec changed
+    resent: list[str] = field(default_factory=list)  # unchanged specs sent again to converge them
+
+    @property
+    def services(self) -> list[str]:
+        return self.created + self.updated + self.resent
+
+    @property
+    def changed_services(self) -> bool:
+        return bool(self.created or self.updated)
+
+
+def _apply_changes(client: Any, prepared: Prepared, applied: Applied) -> None:
+    """Create networks, secrets, configs, then create/update services, noting each change as it lands."""
+    from coopcloud.swarm.spec import with_ids
+
+    spec, pre = prepared.spec, prepared.pre
     for name in pre.networks_to_create:
         client.network_create(spec.networks[name])
+        applied.networks.append(name)
+    secret_ids = dict(pre.secret_ids)
     for name in pre.secrets_to_create:
         body = spec.secrets[name]
         client.secret_create(name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels"))
-    config_ids = dict(pre.config_ids)
-    secret_ids = dict(pre.secret_ids)
-    for name in pre.secrets_to_create:
+        applied.secrets.append(name)
         secret_ids[name] = client.secret(name)["ID"]
+    config_ids = dict(pre.config_ids)
     for name in pre.configs_to_create:
         body = spec.configs[name]
         created = client.config_create(
             name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels"), templating=body.get("Templating")
         )
+        applied.configs.append(name)
         config_ids[name] = created["ID"]
-    from coopcloud.swarm.spec import with_ids
-
-    touched = []
-    for sp in plan.services:
+    for sp in prepared.plan.services:
         if sp.action not in ("create", "update", "bookkeeping"):
             continue
-        body = with_ids(desired[sp.name], secret_ids=secret_ids, config_ids=config_ids)
+        body = with_ids(prepared.desired[sp.name], secret_ids=secret_ids, config_ids=config_ids)
         if sp.action == "create":
             client.service_create(body)
+            applied.created.append(sp.name)
         else:
             live = pre.live[sp.name]
+            # Read the version now: swarm bumps it as an update or rollback of its own moves on.
+            current = client.service(live["ID"])
             if not sp.restarts:
                 body = with_live_tasks(body, live["Spec"])
-            client.service_update(live["ID"], live["Version"]["Index"], body)
-        touched.append(sp.name)
-    return touched
+            client.service_update(live["ID"], current["Version"]["Index"], body)
+            (applied.updated if _spec_changed(sp) else applied.resent).append(sp.name)
 
 
 @dataclass
@@ -357,6 +557,7 @@ class DeployResult:
     unpinned: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     previous_version: str | None = None  # the main service's version label before this deploy
+    checked: list[str] = field(default_factory=list)  # services found converged without a change
 
     def to_json(self) -> dict:
         return {
@@ -368,32 +569,198 @@ class DeployResult:
             "plan": self.plan.to_json(),
             "applied": self.applied,
             "services": self.services,
+            "checked": self.checked,
             "unpinned_images": self.unpinned,
             "warnings": self.warnings,
         }
 
 
-def converge_failure(app: str, result: Any) -> DeployFailed:
-    """One line for the error; the details ride along for the CLI to show above it."""
-    bad = result.failed
-    first = bad[0] if bad else None
-    if result.timed_out:
-        what = f"did not converge before the timeout ({', '.join(p.name for p in bad)} not ready)"
-    elif first and first.error:
-        what = f"service {first.name} failed: {first.error}"
-    else:
-        what = "did not converge"
-    err = DeployFailed(f"app {app}: {what}", hint=f"see: coop app errors {app}; coop app logs {app}")
+def _why(result: Any) -> tuple[str, str]:
+    """(failing service, why) of a convergence that failed, in a few words."""
+    bad = result.first_failure
+    if bad is None:
+        return "", "did not converge"
+    if result.timed_out and not bad.error:
+        return bad.name, f"not converged before the timeout ({bad.line().split(': ', 1)[1]})"
+    return bad.name, bad.error or "did not converge"
+
+
+def _details(result: Any) -> list[str]:
     details = []
-    for p in bad:
+    for p in result.failed:
         details.append(p.line())
         details += [f"  task: {f}" for f in p.failures[-3:]]
         details += [f"  log: {line}" for line in result.logs.get(p.name, [])]
-    err.details = details  # type: ignore[attr-defined]
-    return err
+    return details
+
+
+def converge_failure(app: str, result: Any) -> DeployFailed:
+    """One line for the error; the details ride along for the CLI to show above it."""
+    bad = result.failed
+    if result.timed_out:
+        what = f"did not converge before the timeout ({', '.join(p.name for p in bad)} not ready)"
+    else:
+        name, why = _why(result)
+        what = f"service {name} failed: {why}" if name else why
+    return DeployFailed(f"app {app}: {what}", hint=f"see: coop app errors {app}; coop app logs {app}", details=_details(result))
+
+
+def _remove_quietly(remove: Callable[[str], None], name: str, deadline: float) -> bool:
+    """Remove an object this deploy created; retried while a removed service's tasks still hold it."""
+    from coopcloud.errors import EngineError, EngineNotFound
+
+    while True:
+        try:
+            remove(name)
+            return True
+        except EngineNotFound:
+            return True
+        except EngineError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+
+
+def undo(
+    client: Any,
+    prepared: Prepared,
+    applied: Applied,
+    *,
+    progress: Callable[[list], None] | None = None,
+    wait: bool = True,
+) -> Any:
+    """Put every service this deploy changed back on the spec captured in prepare, remove the services,
+    configs, secrets and networks it created. Returns the convergence of the restored services (or None)."""
+    from coopcloud.errors import EngineNotFound
+    from coopcloud.ops import converge as conv
+
+    since = client.info().get("SystemTime", "")
+    watches = []
+    for name in applied.updated:
+        before = prepared.pre.live[name]
+        try:
+            current = client.service(before["ID"])
+            client.service_update(before["ID"], current["Version"]["Index"], before["Spec"])
+        except EngineNotFound:
+            continue  # removed meanwhile by someone else: nothing to put back
+        watches.append(conv.Watch(name))
+    for name in applied.created:
+        try:
+            client.service_remove(name)
+        except EngineNotFound:
+            pass
+    outcome = None
+    if watches and wait:
+        outcome = conv.wait(client, watches, timeout=prepared.timeout, since=since, report=progress)
+    # Configs, secrets and networks it created, once nothing uses them; a leftover is no failure.
+    deadline = time.monotonic() + 20
+    for name in applied.configs:
+        _remove_quietly(client.config_remove, name, deadline)
+    for name in applied.secrets:
+        _remove_quietly(client.secret_remove, name, deadline)
+    for name in applied.networks:
+        _remove_quietly(client.network_remove, name, deadline)
+    return outcome
+
+
+def apply(
+    settings: Settings,
+    pool: Any,
+    prepared: Prepared,
+    *,
+    converge: bool = True,
+    rollback: bool = True,
+    progress: Callable[[list], None] | None = None,
+    notify: Callable[[str], None] | None = None,
+    before_first_change: Sequence[Callable[[Prepared], None]] = (),
+) -> DeployResult:
+    """Steps 6–9: change the server, wait for convergence, roll the whole app back on failure, record.
+
+    `before_first_change` steps run after every check and before anything changes (an
+    upgrade's data snapshot belongs there). A deploy that does not converge, of an app
+    that ran before, is rolled back (RolledBack, exit 8) unless `rollback` is False
+    (DeployFailed, exit 7, the state as swarm left it). The env pins and the lockfile
+    record a version only once it converged.
+    """
+    from coopcloud.errors import EngineError, EngineUnreachable
+    from coopcloud.ops import converge as conv
+
+    for step in before_first_change:
+        step(prepared)
+    client = pool.client(prepared.server)
+    applied = Applied()
+    try:
+        _apply_changes(client, prepared, applied)
+    except EngineError as exc:
+        if isinstance(exc, EngineUnreachable):
+            raise
+        # Refused half-way: undo what landed, so a refused deploy leaves nothing behind.
+        undo(client, prepared, applied, progress=progress)
+        raise EngineError(
+            f"{exc.message} (app {prepared.app}: what this deploy had created or changed was undone)",
+            status=exc.status,
+            hint=exc.hint,
+        ) from exc
+    result = prepared.result(applied=True, services=applied.services)
+    if converge:
+        watches = [conv.Watch(n, created=True) for n in applied.created]
+        watches += [conv.Watch(n) for n in applied.updated + applied.resent]
+        checked = [n for n in sorted(prepared.desired) if n not in applied.services]
+        watches += [conv.Watch(n, changed=False) for n in checked]
+        outcome = conv.wait(client, watches, timeout=prepared.timeout, since=prepared.pre.engine_time, report=progress)
+        if not outcome.ok:
+            _fail(client, prepared, applied, outcome, rollback=rollback, progress=progress, notify=notify)
+        result.checked = checked
+    record(settings, prepared)
+    return result
+
+
+def _fail(
+    client: Any,
+    prepared: Prepared,
+    applied: Applied,
+    outcome: Any,
+    *,
+    rollback: bool,
+    progress: Callable[[list], None] | None,
+    notify: Callable[[str], None] | None,
+) -> None:
+    """Raise the failure of a deploy; first roll the whole app back when that is asked and possible."""
+    failure = converge_failure(prepared.app, outcome)
+    if not rollback or not prepared.was_deployed or not applied.changed_services:
+        raise failure
+    previous = prepared.previous_version or "the previous specs"
+    service, why = _why(outcome)
+    if notify:
+        notify(f"app {prepared.app}: {prepared.version} did not converge ({service}: {why}); rolling every service back to {previous}")
+    back = undo(client, prepared, applied, progress=progress)
+    app = prepared.app
+    if back is not None and not back.ok:
+        b_service, b_why = _why(back)
+        err = DeployFailed(
+            f"app {app}: release {prepared.version} failed (service {service}: {why}) "
+            f"and rolling back to {previous} failed too (service {b_service}: {b_why})",
+            hint=f"see: coop app errors {app}; coop app logs {app}",
+            details=failure.details + _details(back),
+        )
+        raise err
+    err = RolledBack(
+        f"app {app}: release {prepared.version} failed (service {service}: {why}); every service was rolled back to {previous}",
+        hint=f"see: coop app errors {app}; coop app logs {app}",
+        details=failure.details,
+    )
+    raise err
 
 
 # -- 9. record ----------------------------------------------------------------------------------
+
+
+def pin_version(settings: Settings, cfg: AppConfig, recipe: str, version: str) -> None:
+    """Write TYPE=<recipe>:<version> into the env file as it is now (edits made meanwhile are kept)."""
+    fresh = AppConfig.load(cfg.ref, settings.servers_dir)
+    key = "RECIPE" if fresh.env.get("RECIPE") else "TYPE"
+    fresh.env.set(key, f"{recipe}:{version}")
+    fresh.save(settings.servers_dir)
 
 
 def write_lockfile(settings: Settings, cfg: AppConfig, target: Target, desired: dict[str, dict]) -> Path:
@@ -416,7 +783,14 @@ def write_lockfile(settings: Settings, cfg: AppConfig, target: Target, desired: 
     return path
 
 
-# -- the whole pipeline -------------------------------------------------------------------------
+def record(settings: Settings, prepared: Prepared) -> None:
+    """Step 9: the env pins the version that runs, the lockfile its exact images."""
+    if not prepared.chaos:
+        pin_version(settings, prepared.cfg, prepared.target.recipe.name, prepared.version)
+    write_lockfile(settings, prepared.cfg, prepared.target, prepared.desired)
+
+
+# -- the whole pipeline, for callers that need no plan review -----------------------------------
 
 
 def deploy(
@@ -429,65 +803,16 @@ def deploy(
     force: bool = False,
     dry_run: bool = False,
     converge: bool = True,
-    on_plan: Callable[[DeployResult], None] | None = None,
+    rollback: bool = True,
     progress: Callable[[list], None] | None = None,
-    warn: Callable[[str], None] | None = None,
     require_new_version: bool = False,
     expect_version: str | None = None,
 ) -> DeployResult:
-    from coopcloud.ops import converge as conv
-    from coopcloud.ops.apps import load_app
-    from coopcloud.ops.render import render
-
-    cfg = load_app(settings, app_name)
-    target = resolve_target(settings, cfg, version=version, chaos=chaos)
-    warnings = list(target.warnings)
-    rendered = render(target.recipe, cfg.ref, cfg.env, warn=warnings.append)
-    main = add_coop_labels(rendered.stack, rendered.spec.services, target, rendered.env)
-    timeout = timeout_of(rendered.stack, rendered.spec.services[main])
-
-    client = pool.client(cfg.ref.server)
-    pre = preflight(client, cfg.ref.name, rendered)
-    desired = desired_specs(rendered.spec, pre)
-    plan = make_plan(desired, pre)
-    result = DeployResult(cfg.ref.name, cfg.ref.server, target.version, target.chaos, plan, False, [], pre.unpinned, warnings)
-
-    live_main = pre.live.get(main)
-    live_version = None
-    if live_main is not None:
-        live_version = ((live_main.get("Spec") or {}).get("Labels") or {}).get(f"coop-cloud.{rendered.stack}.version")
-    result.previous_version = live_version
-    if not target.chaos:
-        from coopcloud.ops.guard import check_downgrade
-
-        check_downgrade(cfg.ref.name, cfg.ref.server, running=live_version, target=target.version, explicit=version is not None)
-    if expect_version is not None and live_version != expect_version:
-        # upgrade/rollback chose from what ran when they asked; someone deployed since
-        raise Conflict(
-            f"app {cfg.ref.name} changed meanwhile: it now runs {live_version or 'nothing'}, not {expect_version}",
-            hint="run the command again",
-        )
-    if live_main is not None and not force and not dry_run:
-        if live_version == target.version or require_new_version:
-            raise Conflict(
-                f"app {cfg.ref.name} is already deployed at {live_version or 'an unknown version'}",
-                hint=f"pass --force to redeploy, or run: coop app upgrade {cfg.ref.name}",
-            )
-    if on_plan:
-        on_plan(result)
+    """prepare() then, unless `dry_run`, apply()."""
+    prepared = prepare(
+        settings, pool, app_name, version=version, chaos=chaos, force=force or dry_run,
+        require_new_version=require_new_version, expect_version=expect_version,
+    )
     if dry_run:
-        return result
-
-    touched = apply(client, rendered.spec, desired, plan, pre)
-    result.applied = True
-    result.services = touched
-    if converge and touched:
-        outcome = conv.wait(client, touched, timeout=timeout, since=pre.engine_time, report=progress)
-        if not outcome.ok:
-            raise converge_failure(cfg.ref.name, outcome)
-
-    if not target.chaos:
-        cfg.pin(target.version)
-        cfg.save(settings.servers_dir)
-    write_lockfile(settings, cfg, target, desired)
-    return result
+        return prepared.result()
+    return apply(settings, pool, prepared, converge=converge, rollback=rollback, progress=progress)

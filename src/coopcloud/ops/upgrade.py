@@ -276,21 +276,42 @@ def prepare(settings: Settings, pool: Any, app_name: str, direction: str) -> Mov
     return Move(cfg, direction, deployed, path, versions, warnings)
 
 
-def run(
-    settings: Settings,
-    pool: Any,
-    move: Move,
-    target: Version,
-    **deploy_options: Any,
-) -> Any:
-    """Deploy `target` through the deploy pipeline (which writes TYPE=<recipe>:<version> on success).
+def plan(settings: Settings, pool: Any, move: Move, target: Version) -> Any:
+    """The deploy of `target`, prepared (deploy.Prepared): checked and planned, nothing changed.
 
     Refused (Conflict) if the app's version label changed since `prepare` read it:
     another operator deployed meanwhile.
     """
-    from coopcloud.ops.deploy import deploy
+    from coopcloud.ops.deploy import prepare as prepare_deploy
 
-    return deploy(settings, pool, move.app, version=target.tag, expect_version=move.deployed.label, **deploy_options)
+    return prepare_deploy(settings, pool, move.app, version=target.tag, expect_version=move.deployed.label)
+
+
+def apply(
+    settings: Settings,
+    pool: Any,
+    prepared: Any,
+    *,
+    before_first_change: Sequence[Callable[[Any], None]] = (),
+    **apply_options: Any,
+) -> Any:
+    """Apply a prepared move through the deploy pipeline (which writes TYPE=<recipe>:<version> on success
+    and rolls the whole app back when the new release does not converge).
+
+    `before_first_change`: steps run once every check passed, before the server changes —
+    the place for a snapshot of the app's data before an upgrade.
+    """
+    from coopcloud.ops.deploy import apply as apply_deploy
+
+    return apply_deploy(settings, pool, prepared, before_first_change=before_first_change, **apply_options)
+
+
+def run(settings: Settings, pool: Any, move: Move, target: Version, *, dry_run: bool = False, **apply_options: Any) -> Any:
+    """plan() then, unless `dry_run`, apply(): for callers that review nothing in between."""
+    prepared = plan(settings, pool, move, target)
+    if dry_run:
+        return prepared.result()
+    return apply(settings, pool, prepared, **apply_options)
 
 
 # -- recipe versions: each release's services, images, tags and digests -------------------------

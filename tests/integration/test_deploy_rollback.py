@@ -1,0 +1,161 @@
+"""Deploys you can trust, on the real swarm: whole-app rollback (exit 8), --no-rollback (exit 7),
+retries of a broken app that are never "nothing changed", and a good upgrade that is only "ok"
+once its new tasks run and stay up.
+
+The recipe is two services, both changed by the release under test: `app` (busybox httpd on a
+host port, serving its image's version) and `db` (a long sleep standing in for a database).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from test_app_flow import REG, free_port, get, new_app, one_error_line, web_recipe
+
+pytestmark = pytest.mark.integration
+
+# Healthy for ~4 s, then unhealthy for good (the file the healthcheck tests is removed).
+FLAKY = "sh -c 'touch /tmp/ok; (sleep 4; rm /tmp/ok) & exec httpd -f -p 8080 -h /www'"
+
+
+def two_services(port: int, *, web: str, db: str, healthcheck: str = "echo | nc -w 1 127.0.0.1 8080",
+                 command: str | None = None, update_config: str = "monitor: 1s") -> dict[str, str]:
+    files = web_recipe(port, image_tag=web, healthcheck=healthcheck, command=command)
+    compose = files["compose.yml"].replace(
+        "      update_config:\n        monitor: 1s  # coop's stability window after convergence (docker's default 5 s)\n",
+        "      update_config:\n" + "".join(f"        {line}\n" for line in update_config.split("; ")),
+    )
+    assert "update_config" in compose
+    compose = compose.replace(
+        "networks:\n  proxy:",
+        f"  db:\n    image: {REG}/coop-test/db:{db}\n    stop_grace_period: 1s\n    networks: [internal]\n"
+        "    deploy:\n      update_config:\n        monitor: 1s\n"
+        "networks:\n  proxy:",
+        1,
+    )
+    files["compose.yml"] = compose
+    return files
+
+
+def image_tag(stack: str, service: str) -> str:
+    out = subprocess.run(["docker", "service", "inspect", f"{stack}_{service}", "--format",
+                          "{{.Spec.TaskTemplate.ContainerSpec.Image}}"], capture_output=True, text=True, check=True).stdout
+    return out.strip().split("@")[0].rsplit(":", 1)[1]
+
+
+def update_state(stack: str, service: str) -> str:
+    out = subprocess.run(["docker", "service", "inspect", f"{stack}_{service}", "--format",
+                          "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def env_text(tmp_path: Path, stack: str) -> str:
+    return (tmp_path / "abra" / "servers" / "default" / f"{stack}.env").read_text()
+
+
+def lock_version(tmp_path: Path, stack: str) -> str:
+    return json.loads((tmp_path / "abra" / "servers" / "default" / f"{stack}.lock.json").read_text())["version"]
+
+
+@pytest.fixture
+def local_server(coop, local_engine_socket, registry):
+    assert coop("server", "add", "--local").code == 0
+    return "default"
+
+
+def flaky_release(tmp_path: Path, stack: str, coop) -> int:
+    """An app at 1.0.0 (web 1.0.0, db 10.5) whose release 1.1.0 (web 1.1.0, db 10.6) is healthy a few
+    seconds, then fails for good; swarm watches it 15 s and rolls back on failure."""
+    port = free_port()
+    good = two_services(port, web="1.0.0", db="10.5")
+    bad = two_services(port, web="1.1.0", db="10.6", command=FLAKY, healthcheck="test -f /tmp/ok",
+                       update_config="failure_action: rollback; monitor: 15s")
+    new_app(coop, tmp_path, stack, "default", good, tags=[("1.0.0+1.0.0", {}), ("1.1.0+1.1.0", {"compose.yml": bad["compose.yml"]})])
+    r = coop("app", "deploy", stack, "1.0.0+1.0.0")
+    assert r.code == 0, r
+    return port
+
+
+def test_a_release_that_fails_after_a_few_seconds_is_rolled_back_whole_on_every_try(coop, tmp_path, stack_name, local_server):
+    port = flaky_release(tmp_path, stack_name, coop)
+    assert "coop-test/web:1.0.0" in get(port)
+    for attempt in (1, 2):
+        r = coop("app", "deploy", stack_name, "1.1.0+1.1.0")
+        assert r.code == 8, (attempt, r)
+        line = one_error_line(r.err)
+        assert f"release 1.1.0+1.1.0 failed (service {stack_name}_app: " in line, line
+        assert "every service was rolled back to 1.0.0+1.0.0" in line
+        assert "rolling every service back to 1.0.0+1.0.0" in r.err
+        # both services back on the previous release, and serving it
+        assert (image_tag(stack_name, "app"), image_tag(stack_name, "db")) == ("1.0.0", "10.5")
+        assert "coop-test/web:1.0.0" in get(port)
+        assert f"TYPE=recipe-{stack_name}:1.0.0+1.0.0" in env_text(tmp_path, stack_name)
+        assert lock_version(tmp_path, stack_name) == "1.0.0+1.0.0"
+    # converged: a redeploy of what runs changes nothing
+    r = coop("app", "deploy", stack_name, "1.0.0+1.0.0", "--force")
+    assert r.code == 0 and "nothing changed" in r.out, r
+
+
+def test_no_rollback_exits_7_and_a_retry_is_not_nothing_changed(coop, tmp_path, stack_name, local_server):
+    flaky_release(tmp_path, stack_name, coop)
+    r = coop("app", "deploy", stack_name, "1.1.0+1.1.0", "--no-rollback")
+    assert r.code == 7, r
+    assert "rollback" in one_error_line(r.err) and "rolling every service back" not in r.err
+    assert image_tag(stack_name, "db") == "10.6"  # as swarm left it: only the failing service rolled back
+    assert f"TYPE=recipe-{stack_name}:1.0.0+1.0.0" in env_text(tmp_path, stack_name)
+    # the retry redeploys (swarm put app back on 1.0.0) and fails again; rolled back this time, to
+    # what ran before the retry (db stays on 10.6)
+    r = coop("app", "deploy", stack_name, "1.1.0+1.1.0")
+    assert r.code == 8, r
+    assert (image_tag(stack_name, "app"), image_tag(stack_name, "db")) == ("1.0.0", "10.6")
+
+
+def test_a_paused_update_is_converged_or_failed_on_retry_never_up_to_date(coop, tmp_path, stack_name, local_server):
+    port = free_port()
+    good = two_services(port, web="1.0.0", db="10.5")
+    broken = two_services(port, web="1.1.0", db="10.5", healthcheck="exit 1")  # swarm's default: pause on failure
+    new_app(coop, tmp_path, stack_name, "default", good,
+            tags=[("1.0.0+1.0.0", {}), ("1.1.0+1.1.0", {"compose.yml": broken["compose.yml"]})])
+    assert coop("app", "deploy", stack_name, "1.0.0+1.0.0").code == 0
+    r = coop("app", "deploy", stack_name, "1.1.0+1.1.0", "--no-rollback")
+    assert r.code == 7, r
+    deadline = time.time() + 30
+    while update_state(stack_name, "app") != "paused" and time.time() < deadline:
+        time.sleep(0.5)
+    assert update_state(stack_name, "app") == "paused"
+    r = coop("app", "ls", "--status", "--json")
+    row = [x for x in json.loads(r.out) if x["app"] == stack_name][0]
+    assert row["status"] == "not converged", row
+    # same version again: not "already deployed", not "nothing changed": converge it, or fail
+    r = coop("app", "deploy", stack_name, "1.1.0+1.1.0", "--no-rollback")
+    assert r.code == 7, r
+    assert "state: " in r.err and "converged" in r.err  # the plan names why the service is updated
+    assert "nothing changed" not in r.out
+    # the way out: deploy the release that worked
+    r = coop("app", "deploy", stack_name, "1.0.0+1.0.0", "--force")
+    assert r.code == 0, r
+    assert image_tag(stack_name, "app") == "1.0.0"
+
+
+def test_a_good_upgrade_is_ok_only_once_its_new_tasks_run_and_stay_up(coop, tmp_path, stack_name, local_server):
+    port = free_port()
+    v1 = two_services(port, web="1.0.0", db="10.5")
+    v2 = two_services(port, web="1.1.0", db="10.6", update_config="monitor: 3s")
+    new_app(coop, tmp_path, stack_name, "default", v1, tags=[("1.0.0+1.0.0", {}), ("1.1.0+1.1.0", {"compose.yml": v2["compose.yml"]})])
+    assert coop("app", "deploy", stack_name, "1.0.0+1.0.0").code == 0
+    start = time.monotonic()
+    r = coop("app", "upgrade", stack_name, "--no-input")
+    took = time.monotonic() - start
+    assert r.code == 0, r
+    assert took >= 3  # the stability window of the new spec (its update_config.monitor)
+    out = subprocess.run(["docker", "service", "ps", f"{stack_name}_app", "--filter", "desired-state=running",
+                          "--format", "{{.Image}} {{.CurrentState}}"], capture_output=True, text=True, check=True).stdout
+    [line] = out.splitlines()
+    assert line.startswith(f"{REG}/coop-test/web:1.1.0") and line.split()[1] == "Running", out
+    assert "coop-test/web:1.1.0" in get(port)
+    assert f"TYPE=recipe-{stack_name}:1.1.0+1.1.0" in env_text(tmp_path, stack_name)

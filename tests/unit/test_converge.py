@@ -1,0 +1,266 @@
+"""The convergence engine driven by scripted engine sequences: what swarm reports, poll after poll.
+
+Each script is a list of frames; frame i is what the engine answers at the i-th poll (the
+last frame repeats). A fake clock advances by the poll interval, so windows and timeouts
+are exact and the tests take no time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from coopcloud.errors import NotFound
+from coopcloud.ops import converge as conv
+
+SINCE = "2026-11-29T22:00:00.000000000Z"
+NAME = "app_example_org_app"
+
+
+def at(seconds: float) -> str:
+    """An engine timestamp `seconds` after SINCE, with nanoseconds as the engine writes them."""
+    base = datetime(2026, 11, 29, 22, 0, 0, tzinfo=timezone.utc).timestamp() + seconds
+    whole = datetime.fromtimestamp(int(base), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{whole}.{int(round((base % 1) * 1e9)):09d}Z"
+
+
+def service(state: str | None = None, *, replicas: int | None = 1, monitor: float | None = None, message: str = "") -> dict:
+    spec: dict = {"Name": NAME, "Mode": {"Global": {}} if replicas is None else {"Replicated": {"Replicas": replicas}}}
+    if monitor is not None:
+        spec["UpdateConfig"] = {"Monitor": int(monitor * 1e9)}
+    svc: dict = {"ID": "svc1", "Version": {"Index": 10}, "Spec": spec}
+    if state:
+        svc["UpdateStatus"] = {"State": state, "Message": message or f"update {state}"}
+    return svc
+
+
+def task(tid: str, state: str = "running", *, desired: str = "running", ts: str | None = None, err: str = "", code: int | None = None) -> dict:
+    status: dict = {"State": state, "Timestamp": ts or at(1)}
+    if err:
+        status["Err"] = err
+    if code is not None:
+        status["ContainerStatus"] = {"ExitCode": code}
+    return {"ID": tid, "ServiceID": "svc1", "DesiredState": desired, "Status": status}
+
+
+def frame(svc: dict, current: list[dict], old: list[dict] | None = None) -> dict:
+    """One poll's answers: the service, its tasks of the current spec, and every task (current + old)."""
+    return {"service": svc, "current": current, "all": current + (old or [])}
+
+
+class Scripted:
+    """A fake engine answering from a script; `advance()` moves to the next frame."""
+
+    def __init__(self, frames: list[dict]):
+        self.frames = frames
+        self.i = 0
+        self.calls: list[tuple] = []
+
+    def _frame(self) -> dict:
+        return self.frames[min(self.i, len(self.frames) - 1)]
+
+    def advance(self) -> None:
+        self.i += 1
+
+    def service(self, name: str) -> dict:
+        self.calls.append(("service", name))
+        f = self._frame()
+        if f["service"] is None:
+            raise NotFound(f"service {name} not found")
+        return f["service"]
+
+    def tasks(self, filters: dict) -> list[dict]:
+        self.calls.append(("tasks", tuple(sorted(filters))))
+        f = self._frame()
+        return f["current"] if "_up-to-date" in filters else f["all"]
+
+    def service_logs(self, name: str, **kw) -> list:
+        return []
+
+
+def run(frames: list[dict], watch: conv.Watch | None = None, *, timeout: float = 120, since: str = SINCE):
+    engine = Scripted(frames)
+    now = [0.0]
+    seen: list[list[conv.ServiceProgress]] = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+        engine.advance()
+
+    result = conv.wait(
+        engine, [watch or conv.Watch(NAME)], timeout=timeout, since=since, interval=1.0,
+        report=lambda p: seen.append([conv.ServiceProgress(**vars(x)) for x in p]), clock=lambda: now[0], sleep=sleep,
+    )
+    return result, now[0], seen
+
+
+OLD = task("old", ts="2026-11-29T21:00:00Z")
+
+
+def test_rollback_started_with_the_old_task_still_running_at_the_first_poll_is_a_failure():
+    frames = [
+        # right after the update call: no status yet (the call cleared it), the old task still runs
+        frame(service(None), [task("new", "pending", desired="ready")], [OLD]),
+        frame(service("updating"), [task("new", "starting")], [OLD]),
+        frame(service("updating"), [task("new", "running")], [task("old", "shutdown", desired="shutdown")]),
+        frame(service("rollback_started", message="update rolled back due to failure or early termination of task new"),
+              [OLD], [task("new", "failed", desired="shutdown", code=1)]),
+    ]
+    result, _, seen = run(frames)
+    assert not result.ok and not result.timed_out
+    [p] = result.services
+    assert p.error and "rollback_started" in p.error and "early termination" in p.error
+    assert not any(x.done for poll in seen for x in poll)  # never "ok" on the way
+    first = seen[0][0]
+    assert first.running == 0 and not first.started  # the old task is not counted
+
+
+def test_an_old_task_running_before_the_update_starts_is_not_convergence():
+    # The bug this engine replaces: status None and a running (old) task looked converged.
+    frames = [frame(service(None), [], [OLD])]
+    result, elapsed, _ = run(frames, timeout=10)
+    assert not result.ok and result.timed_out and elapsed >= 10
+
+
+def test_a_good_update_is_done_only_after_the_monitor_window():
+    frames = [
+        frame(service(None), [task("new", "pending", desired="ready")], [OLD]),
+        frame(service("updating"), [task("new", "running")]),
+        frame(service("completed", monitor=15), [task("new", "running")]),
+    ]
+    frames[1]["service"]["Spec"]["UpdateConfig"] = {"Monitor": int(15e9)}
+    result, elapsed, seen = run(frames)
+    assert result.ok
+    # ready at the 3rd poll (t=2 s), then 15 s of stability
+    assert elapsed == pytest.approx(2 + 15)
+    assert any("checking it stays up" in poll[0].line() for poll in seen)
+
+
+def test_the_default_window_is_dockers_five_seconds():
+    frames = [frame(service("completed"), [task("new", "running")])]
+    result, elapsed, _ = run(frames)
+    assert result.ok and elapsed == pytest.approx(5)
+    assert conv.monitor_of({}) == 5.0 and conv.monitor_of({"UpdateConfig": {"Monitor": 1_500_000_000}}) == 1.5
+
+
+def test_a_task_failure_inside_the_window_restarts_it_then_swarm_rolls_back():
+    mon = 15
+    frames = [frame(service("completed", monitor=mon), [task("new", "running")])] * 8
+    # the healthcheck passes a few seconds, then the task fails: swarm restarts it...
+    frames += [frame(service("completed", monitor=mon), [task("new", "failed", desired="shutdown", ts=at(9), code=1),
+                                                           task("new2", "starting")])]
+    frames += [frame(service("completed", monitor=mon), [task("new", "failed", desired="shutdown", ts=at(9), code=1),
+                                                           task("new2", "running")])] * 3
+    # ...and, failing again within swarm's own monitor, swarm rolls the update back
+    frames += [frame(service("rollback_started", monitor=mon, message="update rolled back"), [OLD])]
+    result, elapsed, seen = run(frames)
+    assert not result.ok and "rollback_started" in result.services[0].error
+    assert not any(x.done for poll in seen for x in poll)
+
+
+def test_a_failure_after_the_window_resets_nothing_that_was_done():
+    frames = [frame(service("completed", monitor=2), [task("new", "running")])] * 3
+    frames += [frame(service("paused"), [])]
+    result, elapsed, _ = run(frames)
+    assert result.ok and elapsed == pytest.approx(2)
+
+
+def test_a_paused_update_is_a_failure():
+    frames = [
+        frame(service(None), [task("new", "pending", desired="ready")], [OLD]),
+        frame(service("paused", message="update paused due to failure or early termination of task new"), []),
+    ]
+    result, _, _ = run(frames)
+    assert not result.ok and "swarm update paused" in result.services[0].error
+
+
+def test_a_task_swarm_cannot_place_fails_after_the_grace_period_with_swarms_reason():
+    why = "no suitable node (host-mode port already in use on 1 node)"
+    frames = [frame(service("updating"), [task("new", "pending", err=why)], [OLD])]
+    result, elapsed, _ = run(frames, timeout=300)
+    assert not result.ok and not result.timed_out
+    assert "cannot place" in result.services[0].error and why in result.services[0].error
+    assert elapsed == pytest.approx(conv.UNSCHEDULABLE_AFTER)
+
+
+def test_tasks_that_keep_failing_are_a_failure():
+    failed = [task(f"f{i}", "failed", desired="shutdown", ts=at(i + 1), err="task: non-zero exit (1)", code=1) for i in range(3)]
+    frames = [frame(service("updating"), failed + [task("n", "starting")], [OLD])]
+    result, _, _ = run(frames)
+    assert not result.ok and "tasks keep failing (3" in result.services[0].error
+
+
+def test_failures_are_compared_as_times_across_time_zones():
+    # since is 23:00 at +01:00, i.e. 22:00 UTC; as text "2026-11-29T22:00:01Z" < "2026-11-29T23:00:00+01:00"
+    since = "2026-11-29T23:00:00.5+01:00"
+    before = [task(f"b{i}", "failed", desired="shutdown", ts="2026-11-29T21:59:59.999999999Z", code=1) for i in range(3)]
+    after = [task(f"a{i}", "failed", desired="shutdown", ts=f"2026-11-29T22:00:0{i + 1}.25Z", code=1) for i in range(3)]
+    result, _, _ = run([frame(service("updating"), before + [task("n", "starting")])], timeout=5, since=since)
+    assert result.timed_out and not result.services[0].error  # old failures are not this change's
+    result, _, _ = run([frame(service("updating"), after + [task("n", "starting")])], since=since)
+    assert "tasks keep failing (3" in result.services[0].error
+
+
+def test_parse_engine_time():
+    assert conv.parse_engine_time("2026-11-29T22:39:56.427851405Z") == datetime(2026, 11, 29, 22, 39, 56, 427851, tzinfo=timezone.utc)
+    assert conv.parse_engine_time("2026-11-29T17:39:56-05:00") == datetime(2026, 11, 29, 22, 39, 56, tzinfo=timezone.utc)
+    assert conv.parse_engine_time("2026-11-29T23:39:56+0100") == datetime(2026, 11, 29, 22, 39, 56, tzinfo=timezone.utc)
+    assert conv.parse_engine_time("") is None and conv.parse_engine_time("yesterday") is None
+
+
+def test_a_change_swarm_rolls_out_without_replacing_tasks_converges():
+    # labels only: no update state ever appears, the running tasks are of the current spec
+    frames = [frame(service(None, monitor=1), [task("t1", "running")])]
+    result, elapsed, _ = run(frames)
+    assert result.ok and elapsed == pytest.approx(1)
+
+
+def test_a_created_service_needs_no_update_state():
+    frames = [
+        frame(service(None, replicas=2, monitor=1), [task("a", "pending"), task("b", "starting")]),
+        frame(service(None, replicas=2, monitor=1), [task("a", "running"), task("b", "running")]),
+    ]
+    result, elapsed, _ = run(frames, conv.Watch(NAME, created=True))
+    assert result.ok and elapsed == pytest.approx(2)
+
+
+def test_an_untouched_service_that_ran_the_whole_window_is_converged_at_once():
+    frames = [frame(service(None), [task("t1", "running", ts="2026-11-29T21:00:00Z")])]
+    result, elapsed, _ = run(frames, conv.Watch(NAME, changed=False))
+    assert result.ok and elapsed == 0
+
+
+def test_an_untouched_service_that_just_restarted_must_stay_up_a_window():
+    frames = [frame(service(None), [task("t1", "running", ts=at(-1))])]
+    result, elapsed, _ = run(frames, conv.Watch(NAME, changed=False))
+    assert result.ok and elapsed == pytest.approx(5)
+
+
+def test_an_untouched_service_that_does_not_run_is_not_converged():
+    frames = [frame(service("rollback_completed", message="rollback completed"), [OLD])]
+    result, _, _ = run(frames, conv.Watch(NAME, changed=False))
+    assert not result.ok and "rollback_completed" in result.services[0].error
+    result, _, _ = run([frame(service(None), [task("t", "failed", desired="shutdown", ts=at(-50))])], conv.Watch(NAME, changed=False), timeout=3)
+    assert result.timed_out and result.services[0].line().endswith("0/1 running — waiting")
+
+
+def test_global_services_want_every_current_task_running():
+    frames = [
+        frame(service("updating", replicas=None, monitor=1), [task("n1", "running"), task("n2", "starting")], [OLD]),
+        frame(service("completed", replicas=None, monitor=1), [task("n1", "running"), task("n2", "running")]),
+    ]
+    result, elapsed, _ = run(frames)
+    assert result.ok and elapsed == pytest.approx(2)
+    assert result.services[0].line().startswith(f"{NAME}: 2/all nodes running")
+
+
+def test_a_service_removed_meanwhile_is_a_failure():
+    result, _, _ = run([frame(None, [])])
+    assert not result.ok and "removed" in result.services[0].error
+
+
+def test_the_timeout_names_what_is_missing():
+    result, elapsed, _ = run([frame(service("updating"), [task("n", "starting")], [OLD])], timeout=7)
+    assert result.timed_out and elapsed >= 7
+    assert result.failed[0].line() == f"{NAME}: 0/1 running, update updating — waiting"
