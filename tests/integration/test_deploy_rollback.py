@@ -159,3 +159,44 @@ def test_a_good_upgrade_is_ok_only_once_its_new_tasks_run_and_stay_up(coop, tmp_
     assert line.startswith(f"{REG}/coop-test/web:1.1.0") and line.split()[1] == "Running", out
     assert "coop-test/web:1.1.0" in get(port)
     assert f"TYPE=recipe-{stack_name}:1.1.0+1.1.0" in env_text(tmp_path, stack_name)
+
+
+def labelled(kind: str, stack: str) -> list[str]:
+    out = subprocess.run(["docker", kind, "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack}"],
+                         capture_output=True, text=True, check=True).stdout
+    return out.split()
+
+
+def test_a_deploy_the_engine_refuses_leaves_nothing_behind(coop, tmp_path, stack_name, local_server):
+    port = free_port()
+    # another service holds the port as an ingress port: the engine refuses ours at create
+    blocker = subprocess.run(
+        ["docker", "service", "create", "-d", "--name", f"{stack_name}_blocker", "--label",
+         f"com.docker.stack.namespace={stack_name}", "--publish", f"{port}:8080", f"{REG}/coop-test/web:1.0.0"],
+        capture_output=True, text=True)
+    assert blocker.returncode == 0, blocker.stderr
+    files = web_recipe(port)
+    files["compose.yml"] = files["compose.yml"].replace("        mode: host\n", "")
+    new_app(coop, tmp_path, stack_name, "default", files)
+    r = coop("app", "deploy", stack_name)
+    assert r.code == 11, r
+    line = one_error_line(r.err)
+    assert "already in use" in line and "was undone" in line
+    assert labelled("config", stack_name) == [] and labelled("network", stack_name) == []
+    assert f"TYPE=recipe-{stack_name}:1.0.0+1.0.0" in env_text(tmp_path, stack_name)
+    assert not (tmp_path / "abra" / "servers" / "default" / f"{stack_name}.lock.json").exists()
+
+
+def test_remove_force_right_after_the_services_went_waits_for_their_containers(coop, tmp_path, stack_name, local_server):
+    files = web_recipe(free_port())
+    files["compose.yml"] = files["compose.yml"].replace(
+        "    configs:\n      - source: motd", "    volumes:\n      - data:/data\n    configs:\n      - source: motd", 1,
+    ) + "volumes:\n  data:\n"
+    new_app(coop, tmp_path, stack_name, "default", files)
+    assert coop("app", "deploy", stack_name).code == 0
+    assert len(labelled("volume", stack_name)) == 1
+    # as `docker stack rm` leaves it: services gone, their containers still stopping
+    subprocess.run(["docker", "service", "rm", f"{stack_name}_app"], capture_output=True, check=True)
+    r = coop("app", "remove", stack_name, "--force")
+    assert r.code == 0, r
+    assert labelled("volume", stack_name) == []

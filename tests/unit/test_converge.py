@@ -202,11 +202,14 @@ def test_failures_are_compared_as_times_across_time_zones():
     assert "tasks keep failing (3" in result.services[0].error
 
 
-def test_parse_engine_time():
-    assert conv.parse_engine_time("2026-11-29T22:39:56.427851405Z") == datetime(2026, 11, 29, 22, 39, 56, 427851, tzinfo=timezone.utc)
-    assert conv.parse_engine_time("2026-11-29T17:39:56-05:00") == datetime(2026, 11, 29, 22, 39, 56, tzinfo=timezone.utc)
-    assert conv.parse_engine_time("2026-11-29T23:39:56+0100") == datetime(2026, 11, 29, 22, 39, 56, tzinfo=timezone.utc)
-    assert conv.parse_engine_time("") is None and conv.parse_engine_time("yesterday") is None
+def test_since_read_with_its_zone():
+    # the engine's SystemTime carries the daemon's zone; task timestamps are UTC
+    from coopcloud.engine.views import parse_time
+
+    assert parse_time("2026-11-29T17:39:56.427851405-05:00") == datetime(2026, 11, 29, 22, 39, 56, 427851, tzinfo=timezone.utc)
+    ok = [task("t", "running", ts="2026-11-29T22:00:00Z")]
+    result, elapsed, _ = run([frame(service(None), ok)], conv.Watch(NAME, changed=False), since="2026-11-29T23:00:06+01:00")
+    assert result.ok and elapsed == 0  # ran 6 s before we looked: the 5 s window is behind it
 
 
 def test_a_change_swarm_rolls_out_without_replacing_tasks_converges():
@@ -264,3 +267,4 @@ def test_the_timeout_names_what_is_missing():
     result, elapsed, _ = run([frame(service("updating"), [task("n", "starting")], [OLD])], timeout=7)
     assert result.timed_out and elapsed >= 7
     assert result.failed[0].line() == f"{NAME}: 0/1 running, update updating — waiting"
+

@@ -15,7 +15,9 @@ stays so for a stability window. The rules, as docker/cli's service progress
   unset): a task that fails inside it restarts the window, as in docker's progress;
 * a swarm rollback (``rollback_*``), a paused update, tasks that keep failing, a task
   swarm cannot place, and the timeout are failures, never successes;
-* engine timestamps are parsed as times (they carry a zone), never compared as text.
+* engine timestamps are parsed as times (they carry a zone), never compared as text;
+* a service this command did not change (`Watch(changed=False)`) is converged at once
+  when its tasks have run a whole window already, else it must stay up one.
 
 Tests (and impatient recipes) shorten the window the documented way: a shorter
 ``deploy.update_config.monitor`` in the recipe.
@@ -23,14 +25,15 @@ Tests (and impatient recipes) shorten the window the documented way: a shorter
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Mapping, Sequence
 
-FAILED_TASK_STATES = frozenset({"failed", "rejected", "orphaned"})
-BAD_UPDATE_STATES = frozenset({"paused", "rollback_started", "rollback_paused", "rollback_completed"})
+from coopcloud.engine import views
+from coopcloud.engine.protocol import Engine
+from coopcloud.engine.views import FAILED_UPDATE_STATES, Service, Task, parse_time
+
 # A service whose tasks of the current spec failed this many times since the change began will
 # not converge by waiting.
 MAX_TASK_FAILURES = 3
@@ -41,36 +44,7 @@ DEFAULT_MONITOR = 5.0
 # for ever; after this long (or half the timeout, if shorter) that is reported as the failure.
 UNSCHEDULABLE_AFTER = 30.0
 _ACTIVE_DESIRED = frozenset({"running", "ready"})  # a new task is "ready" until its predecessor stopped
-
-
-# -- times ----------------------------------------------------------------------------------------
-
-_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$")
-
-
-def parse_engine_time(value: str | None) -> datetime | None:
-    """An engine timestamp (RFC 3339, nanoseconds, any zone) as an aware UTC time; None if unreadable.
-
-    >>> parse_engine_time("2026-11-29T23:40:02.088959253+01:00").isoformat()
-    '2026-11-29T22:40:02.088959+00:00'
-    >>> parse_engine_time("0001-01-01T00:00:00Z").year
-    1
-    """
-    if not value:
-        return None
-    m = _TIME.match(value.strip())
-    if not m:
-        return None
-    base, frac, zone = m.groups()
-    micro = (frac or "0")[:6].ljust(6, "0")
-    if zone in (None, "Z"):
-        zone = "+00:00"
-    elif ":" not in zone:
-        zone = f"{zone[:3]}:{zone[3:]}"
-    try:
-        return datetime.fromisoformat(f"{base}.{micro}{zone}").astimezone(timezone.utc)
-    except ValueError:
-        return None
+_FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
 
 
 # -- what is watched ------------------------------------------------------------------------------
@@ -138,66 +112,39 @@ class ConvergeResult:
 # -- one look at one service (pure) ---------------------------------------------------------------
 
 
-def _want(spec: Mapping[str, Any]) -> int | None:
-    mode = spec.get("Mode") or {}
-    if "Global" in mode:
-        return None
-    return int((mode.get("Replicated") or {}).get("Replicas", 1))
-
-
 def monitor_of(spec: Mapping[str, Any]) -> float:
     """The stability window of a service, in seconds: its UpdateConfig.Monitor, else docker's 5 s."""
     nanos = (spec.get("UpdateConfig") or {}).get("Monitor") or 0
     return nanos / 1e9 if nanos > 0 else DEFAULT_MONITOR
 
 
-def task_failure(task: Mapping[str, Any]) -> str:
-    status = task.get("Status") or {}
-    code = (status.get("ContainerStatus") or {}).get("ExitCode")
-    err = status.get("Err") or status.get("Message") or status.get("State", "")
+def task_failure(task: Task) -> str:
+    """Why a task failed, in the engine's words, with its exit code."""
+    code = task.status.exit_code
+    err = task.status.err or task.status.message or task.state
     detail = f"exit code {code}" if code not in (None, 0) else ""
     return "; ".join(x for x in (err, detail) if x)
 
 
-def _state(task: Mapping[str, Any]) -> str:
-    return (task.get("Status") or {}).get("State", "")
-
-
-def _is_running(task: Mapping[str, Any]) -> bool:
-    return task.get("DesiredState") == "running" and _state(task) == "running"
-
-
-def assess(
-    name: str,
-    service: Mapping[str, Any],
-    current_tasks: Sequence[Mapping[str, Any]],
-    since: datetime | None,
-) -> ServiceProgress:
+def assess(name: str, service: Service, current_tasks: Sequence[Task], since: datetime | None) -> ServiceProgress:
     """What one look says about one service. Pure.
 
     `current_tasks` are the tasks of its current spec (the ``_up-to-date`` filter);
     `since` is when this change began (engine time): older failures are not its own.
     """
-    spec = service.get("Spec") or {}
-    update = service.get("UpdateStatus") or {}
-    progress = ServiceProgress(name=name, want=_want(spec), update_state=update.get("State") or None)
-    active = [t for t in current_tasks if t.get("DesiredState") == "running"]
-    progress.running = sum(1 for t in active if _state(t) == "running")
-    failed = []
-    for t in current_tasks:
-        if _state(t) not in FAILED_TASK_STATES:
-            continue
-        when = parse_engine_time((t.get("Status") or {}).get("Timestamp"))
-        if since is None or (when is not None and when >= since):
-            failed.append((when or since or datetime.min.replace(tzinfo=timezone.utc), t))
-    failed.sort(key=lambda pair: pair[0])
-    progress.failures = [task_failure(t) for _, t in failed]
-    waiting = [t for t in active if _state(t) == "pending" and (t.get("Status") or {}).get("Err")]
-    if waiting:
-        progress.unschedulable = waiting[0]["Status"]["Err"]
-    if progress.update_state in BAD_UPDATE_STATES:
-        message = update.get("Message") or progress.update_state
-        progress.error = f"swarm update {progress.update_state}: {message}"
+    progress = ServiceProgress(name=name, want=None if service.is_global else service.replicas, update_state=service.update_state)
+    active = [t for t in current_tasks if t.desired_state == "running"]
+    progress.running = sum(1 for t in active if t.running)
+    failed = [
+        t for t in current_tasks
+        if t.failed and (since is None or (t.status.timestamp is not None and t.status.timestamp >= since))
+    ]
+    failed.sort(key=lambda t: t.status.timestamp or _FAR_FUTURE)
+    progress.failures = [task_failure(t) for t in failed]
+    progress.unschedulable = next((t.unschedulable for t in active if t.unschedulable), None)
+    update = service.update_status
+    if update is not None and update.failed:
+        progress.error = f"swarm update {update.state}: {update.message or update.state}"
     elif len(failed) >= MAX_TASK_FAILURES:
         progress.error = f"tasks keep failing ({len(failed)} since the change began): {progress.failures[-1]}"
     else:
@@ -210,9 +157,9 @@ def assess(
     return progress
 
 
-def nothing_to_replace(all_tasks: Sequence[Mapping[str, Any]], current_ids: set[str]) -> bool:
+def nothing_to_replace(all_tasks: Sequence[Task], current_ids: set[str]) -> bool:
     """No task of an older spec is still meant to run: swarm has no rolling update to do."""
-    return not any(t.get("DesiredState") in _ACTIVE_DESIRED and t.get("ID") not in current_ids for t in all_tasks)
+    return not any(t.desired_state in _ACTIVE_DESIRED and t.id not in current_ids for t in all_tasks)
 
 
 # -- the wait -------------------------------------------------------------------------------------
@@ -229,7 +176,7 @@ class _Tracker:
 
 
 def wait(
-    client: Any,
+    client: Engine,
     services: Sequence[Watch | str],
     *,
     timeout: float = DEFAULT_TIMEOUT,
@@ -246,7 +193,7 @@ def wait(
     `since` is the engine's time before the change (its ``SystemTime``).
     """
     watches = [Watch(s) if isinstance(s, str) else s for s in services]
-    since_at = parse_engine_time(since) if isinstance(since, str) else since
+    since_at = parse_time(since) if isinstance(since, str) else since
     trackers = [_Tracker(w, started=w.created) for w in watches]
     start = clock()
     deadline = start + timeout
@@ -276,17 +223,17 @@ def wait(
     return result
 
 
-def _look(client: Any, tr: _Tracker, since: datetime | None, now: float, grace: float) -> ServiceProgress:
+def _look(client: Engine, tr: _Tracker, since: datetime | None, now: float, grace: float) -> ServiceProgress:
     from coopcloud.errors import NotFound
 
     name = tr.watch.name
     try:
-        service = client.service(name)
+        service = views.service(client, name)
     except NotFound:
         p = ServiceProgress(name=name, want=None)
         p.error = "the service was removed while coop waited for it"
         return p
-    current = client.tasks(filters={"service": [name], "_up-to-date": ["true"]})
+    current = views.tasks(client, {"service": [name], "_up-to-date": ["true"]})
     p = assess(name, service, current, since)
     if not tr.started:
         if p.update_state is not None:
@@ -294,8 +241,8 @@ def _look(client: Any, tr: _Tracker, since: datetime | None, now: float, grace: 
         elif not tr.watch.changed:
             tr.started = True
         else:
-            everything = client.tasks(filters={"service": [name]})
-            tr.started = nothing_to_replace(everything, {t.get("ID", "") for t in current})
+            everything = views.tasks(client, {"service": [name]})
+            tr.started = nothing_to_replace(everything, {t.id for t in current})
     p.started = tr.started
     if p.unschedulable and not p.error:
         tr.stuck_since = tr.stuck_since if tr.stuck_since is not None else now
@@ -309,7 +256,7 @@ def _look(client: Any, tr: _Tracker, since: datetime | None, now: float, grace: 
     if not p.ready:
         tr.stable_since = None
         return p
-    window = monitor_of(service.get("Spec") or {})
+    window = monitor_of(service.spec)
     if tr.stable_since is None:
         tr.stable_since = now
         if not tr.watch.changed and since is not None and _running_since(current) <= since - timedelta(seconds=window):
@@ -322,20 +269,19 @@ def _look(client: Any, tr: _Tracker, since: datetime | None, now: float, grace: 
     return p
 
 
-def _running_since(tasks: Sequence[Mapping[str, Any]]) -> datetime:
+def _running_since(tasks: Sequence[Task]) -> datetime:
     """When the youngest running task began running (its last status change); the far future if unknown."""
     latest = datetime.min.replace(tzinfo=timezone.utc)
     for t in tasks:
-        if _is_running(t):
-            when = parse_engine_time((t.get("Status") or {}).get("Timestamp"))
-            if when is None:
-                return datetime.max.replace(tzinfo=timezone.utc)
-            latest = max(latest, when)
+        if t.running:
+            if t.status.timestamp is None:
+                return _FAR_FUTURE
+            latest = max(latest, t.status.timestamp)
     return latest
 
 
-def _last_logs(client: Any, failed: list[ServiceProgress], n: int) -> dict[str, list[str]]:
-    logs = {}
+def _last_logs(client: Engine, failed: list[ServiceProgress], n: int) -> dict[str, list[str]]:
+    logs: dict[str, list[str]] = {}
     for p in failed:
         try:
             frames = client.service_logs(p.name, tail=n, lines=True)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.domain.recipe import Recipe
+from coopcloud.engine.protocol import Engine
 from coopcloud.errors import Conflict, CoopError, DeployFailed, InvalidError, NotFound, RolledBack
 from coopcloud.ops.apps import STACK_LABEL
 from coopcloud.ops.plan import Change, Plan, ServicePlan, plan_services, with_live_tasks
@@ -297,23 +298,24 @@ def _named_networks(spec: dict, names: dict[str, str]) -> dict:
     return spec
 
 
-def unconverged(client: Any, live: dict[str, dict], engine_time: str) -> dict[str, str]:
+def unconverged(client: Engine, live: dict[str, dict], engine_time: str) -> dict[str, str]:
     """Live services that are not converged right now (paused, rolled back, not all running): name -> why.
 
     Read-only. A redeploy of such an app is never "nothing changed": it converges them or fails.
     """
+    from coopcloud.engine import views
     from coopcloud.ops import converge as conv
 
     if not live:
         return {}
     ids = {svc["ID"]: name for name, svc in live.items()}
-    by_service: dict[str, list[dict]] = {}
-    for task in client.tasks(filters={"service": sorted(ids), "_up-to-date": ["true"]}):
-        by_service.setdefault(task.get("ServiceID", ""), []).append(task)
-    since = conv.parse_engine_time(engine_time)
+    by_service: dict[str, list[views.Task]] = {}
+    for task in views.tasks(client, {"service": sorted(ids), "_up-to-date": ["true"]}):
+        by_service.setdefault(task.service_id, []).append(task)
+    since = views.parse_time(engine_time)
     out = {}
     for name, svc in sorted(live.items()):
-        p = conv.assess(name, svc, by_service.get(svc["ID"], []), since)
+        p = conv.assess(name, views.Service.from_json(svc), by_service.get(svc["ID"], []), since)
         if p.error:
             out[name] = p.error
         elif not p.ready:
@@ -446,8 +448,9 @@ def prepare(
     target = resolve_target(settings, cfg, version=version, chaos=chaos)
     warnings = list(target.warnings)
     rendered = render(target.recipe, cfg.ref, cfg.env, warn=warnings.append)
-    main = add_coop_labels(rendered.stack, rendered.spec.services, target, rendered.env)
-    timeout = timeout_of(rendered.stack, rendered.spec.services[main])
+    stack_spec: Any = rendered.spec  # swarm.StackSpec
+    main = add_coop_labels(rendered.stack, stack_spec.services, target, rendered.env)
+    timeout = timeout_of(rendered.stack, stack_spec.services[main])
     check_state_writable(cfg, settings)
 
     client = pool.client(cfg.ref.server)
@@ -506,7 +509,7 @@ class Applied:
         return bool(self.created or self.updated)
 
 
-def _apply_changes(client: Any, prepared: Prepared, applied: Applied) -> None:
+def _apply_changes(client: Engine, prepared: Prepared, applied: Applied) -> None:
     """Create networks, secrets, configs, then create/update services, noting each change as it lands."""
     from coopcloud.swarm.spec import with_ids
 
@@ -622,7 +625,7 @@ def _remove_quietly(remove: Callable[[str], None], name: str, deadline: float) -
 
 
 def undo(
-    client: Any,
+    client: Engine,
     prepared: Prepared,
     applied: Applied,
     *,
@@ -687,7 +690,7 @@ def apply(
 
     for step in before_first_change:
         step(prepared)
-    client = pool.client(prepared.server)
+    client: Engine = pool.client(prepared.server)
     applied = Applied()
     try:
         _apply_changes(client, prepared, applied)
@@ -716,7 +719,7 @@ def apply(
 
 
 def _fail(
-    client: Any,
+    client: Engine,
     prepared: Prepared,
     applied: Applied,
     outcome: Any,

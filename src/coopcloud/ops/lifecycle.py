@@ -183,6 +183,21 @@ def _remove_network(client: Any, net_id: str, deadline: float) -> None:
             time.sleep(0.5)
 
 
+def wait_for_containers_gone(client: Any, ref: AppRef, *, timeout: float = 60) -> None:
+    """Wait until swarm removed the stack's containers, stopped ones too: they hold its volumes
+    (right after an undeploy, or a `docker stack rm`, they are still going)."""
+    label = {"label": [f"{STACK_LABEL}={ref.stack_name}"]}
+    deadline = time.monotonic() + timeout
+    while left := client.containers(filters=label, all=True):
+        if time.monotonic() > deadline:
+            names = ", ".join(sorted((c.get("Names") or ["?"])[0].lstrip("/") for c in left))
+            raise Conflict(
+                f"app {ref.name}: its containers are still there after {timeout:g} s ({names}), so its volumes are in use",
+                hint=f"wait, then run again: coop app remove {ref.name} --force",
+            )
+        time.sleep(0.5)
+
+
 def check_removable(settings: Settings, pool: Any, name: str) -> AppRef:
     """The app, when it exists and is not deployed; else the error that says what to do."""
     ref = find_app(settings, name)
@@ -200,6 +215,7 @@ def remove(settings: Settings, pool: Any, name: str, *, purge: bool) -> dict:
     removed: dict[str, list[str]] = {"volumes": [], "secrets": [], "configs": []}
     if purge:
         stack = ref.stack_name
+        wait_for_containers_gone(client, ref)
         for vol in client.volumes(filters={"label": [f"{STACK_LABEL}={stack}"]}):
             client.volume_remove(vol["Name"])
             removed["volumes"].append(vol["Name"])
