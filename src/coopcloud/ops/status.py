@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from coopcloud.engine.views import Service
 from coopcloud.errors import CoopError
 from coopcloud.ops.apps import STACK_LABEL
 from coopcloud.settings import Settings
@@ -43,9 +44,23 @@ class ServerView:
         return merged
 
 
+    def not_converged(self, stack: str) -> list[str]:
+        """The stack's services swarm paused or rolled back, or that run fewer tasks than they want."""
+        return [svc.name for svc in map(Service.from_json, self.services.get(stack, [])) if _not_converged(svc)]
+
+
+NOT_CONVERGED = "not converged"
+
+
+def _not_converged(svc: Service) -> bool:
+    if svc.update_status is not None and svc.update_status.failed:
+        return True
+    return svc.desired_tasks is not None and (svc.running_tasks or 0) < svc.desired_tasks
+
+
 def _view(client: Any, *, with_networks: bool) -> ServerView:
     stacks: dict[str, list[dict]] = {}
-    for svc in client.services():
+    for svc in client.services(status=True):  # task counts come with the same request
         stack = ((svc.get("Spec") or {}).get("Labels") or {}).get(STACK_LABEL)
         if stack:
             stacks.setdefault(stack, []).append(svc)
@@ -83,7 +98,7 @@ def deployed_status(pool: Any, rows: list[dict], settings: Settings | None = Non
         deployed = labels.get(f"coop-cloud.{stack}.version")
         chaos = labels.get(f"coop-cloud.{stack}.chaos") == "true"
         row.update(
-            status="deployed",
+            status=NOT_CONVERGED if view.not_converged(stack) else "deployed",
             deployed=deployed,
             chaos=chaos,
             differs=bool(row.get("version")) and deployed != row.get("version"),
