@@ -88,6 +88,11 @@ volumes:
 """
 
 
+COMPOSE_DB_V2 = COMPOSE_DB.replace(
+    "    stop_grace_period: 1s\n", '    stop_grace_period: 1s\n    deploy:\n      labels: ["backupbot.backup=true"]\n'
+)
+
+
 def recipe_repo(path: Path) -> Path:
     files = {
         "compose.yml": compose("1.0.0"),
@@ -101,7 +106,9 @@ def recipe_repo(path: Path) -> Path:
         "README.md": f"# {RECIPE}\n",
     }
     return make_recipe_repo(
-        path, files, [(V1, {}), (V2, {"compose.yml": compose("1.1.0"), f"release/{V2}": "web 1.1\n"})]
+        path, files, [(V1, {}), (V2, {"compose.yml": compose("1.1.0"), f"release/{V2}": "web 1.1\n",
+                                      # a service-level change only: the database's tasks stay
+                                      "compose.db.yml": COMPOSE_DB_V2})]
     )
 
 
@@ -200,12 +207,15 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         assert r.code == 0, r
         assert service_spec(stack, "app")["Labels"][f"coop-cloud.{stack}.version"] == V2
         assert ":1.1.0@sha256:" in service_spec(stack, "app")["TaskTemplate"]["ContainerSpec"]["Image"]
+        assert service_spec(stack, "db")["Labels"]["backupbot.backup"] == "true"
+        assert "update (restarts nothing)" in r.err
         assert running_tasks(stack)[f"{stack}_db"] == before[f"{stack}_db"]
         assert f"TYPE={RECIPE}:{V2}" in env_file.read_text()
 
         r = coop("app", "rollback", domain, "--no-input")
         assert r.code == 0, r
         assert service_spec(stack, "app")["Labels"][f"coop-cloud.{stack}.version"] == V1
+        assert "backupbot.backup" not in service_spec(stack, "db")["Labels"]
         assert running_tasks(stack)[f"{stack}_db"] == before[f"{stack}_db"]
         assert f"TYPE={RECIPE}:{V1}" in env_file.read_text()
 
