@@ -232,3 +232,24 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
     finally:
         docker("stack", "rm", stack)
         docker("secret", "rm", secret)
+
+
+def test_abra_deploying_after_coop_restarts_nothing(coop, coop_env, tmp_path, stack_name, local_engine_socket, registry):
+    """The other way round: coop deployed the app; abra (`docker stack deploy`, resolving images)
+    deploys the same release again, and swarm replaces no task: coop sent what docker sends."""
+    stack = stack_name
+    domain = stack.replace("_", ".", 1)
+    abra_dir = Path(coop_env["ABRA_DIR"])
+    assert coop("server", "add", "--local").code == 0
+    recipe = recipe_repo(abra_dir / "recipes" / RECIPE)
+    (abra_dir / "servers" / "default" / f"{domain}.env").write_text(
+        f"TYPE={RECIPE}:{V1}\nDOMAIN={domain}\nCOMPOSE_FILE=\"compose.yml:compose.db.yml\"\n"
+        "SECRET_DB_PASSWORD_VERSION=v1 # length=32\nGREETING=hi from abra\n"
+    )
+    assert coop("app", "secret", "generate", domain, "--all").code == 0
+    r = coop("app", "deploy", domain, "--no-input")
+    assert r.code == 0, r
+    before = running_tasks(stack)
+    assert sorted(before) == [f"{stack}_app", f"{stack}_db"]
+    abra_deploy(recipe, stack, domain, V1, tmp_path)
+    assert running_tasks(stack) == before

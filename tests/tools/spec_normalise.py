@@ -37,6 +37,11 @@ KEEP = frozenset(
         ("ContainerSpec", "StopGracePeriod"),
         ("Configs", "Runtime"),
         ("Mounts", "ClusterOptions"),
+        # Pointers docker always sets, even empty: swarm replaces tasks between an empty one and none.
+        ("ContainerSpec", "Privileges"),
+        ("TaskTemplate", "Resources"),
+        ("TaskTemplate", "Placement"),
+        (None, "EndpointSpec"),
     }
 )
 DATA_MAPS = frozenset({"Labels", "Options", "DriverOpts", "Sysctls"})

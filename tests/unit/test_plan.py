@@ -213,3 +213,14 @@ def test_a_hand_made_change_is_seen_though_the_spec_hash_label_is_unchanged():
     assert changes["env HAND"] == ("made", None)
     assert changes["placement"] == ("constraint node.role==manager", None)
     assert service_changes(sent, live_of(sent)) == []
+
+
+def test_the_empty_objects_docker_always_sends_do_not_enter_the_spec_hash():
+    from coopcloud.ops.plan import spec_hash
+
+    docker_shaped = spec(EndpointSpec={})
+    tt = docker_shaped["TaskTemplate"]
+    tt["ContainerSpec"]["Privileges"], tt["Resources"], tt["Placement"] = {}, {}, {}
+    assert spec_hash(docker_shaped) == spec_hash(spec())
+    tt["ContainerSpec"]["Privileges"] = {"CredentialSpec": {"File": "x.json"}}
+    assert spec_hash(docker_shaped) != spec_hash(spec())

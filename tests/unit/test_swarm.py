@@ -384,4 +384,4 @@ def test_keys_docker_stack_deploy_ignores_are_ignored() -> None:
     # oom_score_adj: docker 28's loader never maps it; the rest are unsupported in swarm mode
     svc = {"image": "x", "oom_score_adj": 100, "privileged": True, "tmpfs": ["/t"], "container_name": "c", "build": "."}
     cs = _cs(convert({"services": {"app": svc}}, "demo", read_file=_no_files))
-    assert set(cs) == {"Image", "Labels"}
+    assert set(cs) == {"Image", "Labels", "Privileges"}

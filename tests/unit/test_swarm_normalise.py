@@ -39,9 +39,11 @@ def test_drops_go_zero_values_and_ids_only() -> None:
                 "Image": "x",
                 "Init": False,
                 "StopGracePeriod": 0,
+                "Privileges": {},  # a set pointer, even empty: swarm tells it from none
                 "Secrets": [{"SecretName": "n", "File": {"Name": "t", "Mode": 292}}],
                 "Configs": [{"ConfigName": "c", "Runtime": {}}],
             },
+            "Placement": {},
             "RestartPolicy": {"MaxAttempts": 0, "Delay": 0},
         },
         "Mode": {"Replicated": {"Replicas": 0}},

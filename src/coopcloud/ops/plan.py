@@ -42,8 +42,26 @@ def spec_hash(spec: dict) -> str:
     body = _strip_ids(spec, _image_without_digest(_container(spec).get("Image", "")))
     labels = dict(body.get("Labels") or {})
     labels.pop(SPEC_HASH_LABEL, None)
-    body = _without_platforms({**body, "Labels": labels})
+    body = _without_empty_pointers(_without_platforms({**body, "Labels": labels}))
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _without_empty_pointers(spec: dict) -> dict:
+    """`spec` without the empty objects docker always sends (and coop too, since it mirrors it), so
+    hashes stay those of the services coop deployed before it sent them."""
+    template = dict(spec.get("TaskTemplate") or {})
+    container = dict(template.get("ContainerSpec") or {})
+    if container.get("Privileges") == {}:
+        del container["Privileges"]
+    if container:
+        template["ContainerSpec"] = container
+    for key in ("Resources", "Placement"):
+        if template.get(key) == {}:
+            del template[key]
+    out = {k: v for k, v in spec.items() if not (k == "EndpointSpec" and v == {})}
+    if template:
+        out["TaskTemplate"] = template
+    return out
 
 
 def _without_platforms(spec: dict) -> dict:

@@ -310,7 +310,9 @@ def _service(
                 "DNSConfig": _dns(svc.get("dns"), svc.get("dns_search")),
                 "Secrets": secrets,
                 "Configs": configs,
-                "Privileges": {"CredentialSpec": _credential_spec(svc.get("credential_spec"))},
+                # Privileges, Resources, Placement and EndpointSpec are pointers docker always sets:
+                # swarm tells an empty one from none, and would replace tasks between the two tools.
+                "Privileges": Keep({"CredentialSpec": _credential_spec(svc.get("credential_spec"))}),
                 "Isolation": svc.get("isolation"),
                 "Init": Keep(bool(svc["init"])) if svc.get("init") is not None else None,
                 "Sysctls": _str_map(svc.get("sysctls"), "sysctls"),
@@ -321,24 +323,24 @@ def _service(
                 # tag), so `docker stack deploy` ignores `oom_score_adj`; so do we
             },
             "LogDriver": log_driver,
-            "Resources": _resources(deploy.get("resources") or {}),
+            "Resources": Keep(_resources(deploy.get("resources") or {})),
             "RestartPolicy": _restart_policy(svc.get("restart"), deploy.get("restart_policy")),
-            "Placement": {
+            "Placement": Keep({
                 "Constraints": _str_list(placement.get("constraints")),
                 "Preferences": [
                     {"Spread": {"SpreadDescriptor": (p or {}).get("spread")}} for p in placement.get("preferences") or []
                 ],
                 "MaxReplicas": int(placement.get("max_replicas_per_node") or 0),
-            },
+            }),
             "Networks": _service_networks(stack, svc_name, svc.get("networks"), net_configs),
         },
         "Mode": _mode(deploy.get("mode"), deploy.get("replicas")),
         "UpdateConfig": _update_config(deploy.get("update_config"), "update_config"),
         "RollbackConfig": _update_config(deploy.get("rollback_config"), "rollback_config"),
-        "EndpointSpec": {
+        "EndpointSpec": Keep({
             "Mode": _str(deploy.get("endpoint_mode")).lower(),
             "Ports": _ports(svc.get("ports") or []),
-        },
+        }),
     }
     return _compact(body)
 
