@@ -11,9 +11,11 @@ from __future__ import annotations
 import io
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tarfile
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -110,6 +112,51 @@ def test_info_over_ssh_one_process_serves_every_request(ssh_env):
         assert docker.channels_opened == 1
         assert Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:2] == [b"ssh", b"-T"]
     assert _gone(pid), "ssh process left behind after close()"
+
+
+@pytest.fixture
+def runtime_dir():
+    """A fresh $XDG_RUNTIME_DIR, short enough for ssh's control sockets (pytest's tmp_path is long)."""
+    path = tempfile.mkdtemp(prefix="ct-", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_the_next_command_reuses_the_ssh_connection(runtime_dir, ssh_env):
+    """ControlPersist: after the first command closed, its master stays; the next one is a mux client."""
+    env = {**ssh_env, "XDG_RUNTIME_DIR": runtime_dir}
+    with engine.connect("ssh://coop-test", environ=env) as docker:
+        docker.ping()
+        control = next(a for a in docker._transport.argv() if a.startswith("ControlPath=")).split("=", 1)[1]
+    assert os.path.dirname(control) == os.path.join(runtime_dir, "coop-ssh")
+    assert (os.stat(os.path.dirname(control)).st_mode & 0o777) == 0o700
+    check = ["ssh", "-F", ssh_env["COOP_SSH_CONFIG"], "-o", f"ControlPath={control}", "-O", "check", "coop-test"]
+    assert subprocess.run(check, capture_output=True).returncode == 0, "no master left for the next command"
+    with engine.connect("ssh://coop-test", environ=env) as docker:
+        assert docker.get_many([("/info", {}), ("/nodes", {})])[0]["Swarm"]["LocalNodeState"] == "active"
+        assert docker.requests == 3  # /_ping, /info and /nodes in one batch
+    subprocess.run(check[:-3] + ["-O", "exit", "coop-test"], capture_output=True)
+    off = {**env, "COOP_SSH_PERSIST": "0"}
+    with engine.connect("ssh://coop-test", environ=off) as docker:
+        docker.ping()
+        assert "ControlPersist=no" in docker._transport.argv()
+
+
+def test_a_kept_connection_never_skips_host_key_checks(tmp_path, runtime_dir, ssh_env, rig_ssh_config):
+    """A master to 127.0.0.1:2222 exists; an alias to the same address with another known_hosts is refused."""
+    env = {**ssh_env, "XDG_RUNTIME_DIR": runtime_dir}
+    with engine.connect("ssh://coop-test", environ=env) as docker:
+        docker.ping()
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
+    key = (tmp_path / "other.pub").read_text().split()[:2]
+    (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:2222 {' '.join(key)}\n")
+    config = tmp_path / "config"
+    config.write_text(
+        Path(rig_ssh_config).read_text().replace(str(Path(rig_ssh_config).parent / "known_hosts"), str(tmp_path / "known_hosts"))
+    )
+    with engine.connect("ssh://coop-test", environ={**env, "COOP_SSH_CONFIG": str(config)}) as docker:
+        with pytest.raises(EngineUnreachable, match="Host key verification failed"):
+            docker.ping()
 
 
 def test_default_endpoint_uses_docker_host(local_engine_socket):

@@ -23,7 +23,13 @@ from coopcloud.engine.stream import (
     label_filters,
     query_string,
 )
-from coopcloud.engine.transport import explain_ssh_failure
+from coopcloud.engine.transport import (
+    DEFAULT_PERSIST,
+    SshTransport,
+    explain_ssh_failure,
+    persist_seconds,
+    shared_control_dir,
+)
 from coopcloud.errors import (
     EngineConflict,
     EngineError,
@@ -92,6 +98,69 @@ def test_ssh_argv_port_user_config_control():
         "-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/d/cm", "-o", "ControlPersist=no",
         "-p", "2222", "--", "root@h.example", "docker", "system", "dial-stdio",
     ]
+
+
+def test_ssh_argv_persist_keeps_the_master_for_the_next_command():
+    argv = ssh_argv(Endpoint("ssh", host="srv1"), control_path="/run/x/abc", persist=60)
+    assert argv[argv.index("ControlPersist=60s") - 1] == "-o"
+    assert "ControlPersist=no" not in argv
+
+
+def test_persist_seconds_from_the_environment():
+    assert persist_seconds({}) == DEFAULT_PERSIST == 60
+    assert persist_seconds({"COOP_SSH_PERSIST": "0"}) == 0
+    assert persist_seconds({"COOP_SSH_PERSIST": " 5 "}) == 5
+    with pytest.raises(UsageError, match="COOP_SSH_PERSIST"):
+        persist_seconds({"COOP_SSH_PERSIST": "soon"})
+
+
+@pytest.fixture
+def short_tmp():
+    """A temporary directory with a path short enough for unix sockets (pytest's tmp_path is long)."""
+    import shutil
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="ct-", dir="/tmp")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_control_dir_is_private_or_not_used(short_tmp, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", os.path.join(short_tmp, "t"))
+    os.mkdir(os.path.join(short_tmp, "t"))
+    fallback = os.path.join(short_tmp, "t", f"coop-ssh-{os.getuid()}")
+    env = {"XDG_RUNTIME_DIR": short_tmp}
+    folder = shared_control_dir(env)
+    assert folder == os.path.join(short_tmp, "coop-ssh") and (os.stat(folder).st_mode & 0o777) == 0o700
+    os.chmod(folder, 0o755)  # someone else could reach the sockets: not that one
+    assert shared_control_dir(env) == fallback
+    os.rmdir(folder)
+    os.symlink(short_tmp, folder)
+    assert shared_control_dir(env) == fallback
+    os.chmod(fallback, 0o777)
+    assert shared_control_dir(env) is None  # no safe place: no reuse across commands
+    assert shared_control_dir({"XDG_RUNTIME_DIR": "/" + "x" * 100}) is None
+
+
+def test_control_path_differs_with_the_ssh_configuration(tmp_path, short_tmp):
+    """Two configs for the same host:port differing only in known_hosts never share a master."""
+    paths = []
+    for name in ("a", "b"):
+        config = tmp_path / f"config-{name}"
+        config.write_text(f"Host srv\n  HostName 127.0.0.1\n  Port 2222\n  UserKnownHostsFile {tmp_path}/kh-{name}\n")
+        env = {**os.environ, "XDG_RUNTIME_DIR": short_tmp, "COOP_SSH_CONFIG": str(config)}
+        transport = SshTransport(Endpoint("ssh", host="srv"), "srv", environ=env)
+        argv = transport.argv()
+        paths.append(next(a for a in argv if a.startswith("ControlPath=")))
+        assert "ControlPersist=60s" in argv
+        assert transport.argv() == argv  # one path for the transport's life
+    assert paths[0] != paths[1] and all(p.startswith(f"ControlPath={short_tmp}/coop-ssh/") for p in paths)
+    off = SshTransport(Endpoint("ssh", host="srv"), "srv", environ={**env, "COOP_SSH_PERSIST": "0"})
+    argv = off.argv()
+    assert "ControlPersist=no" in argv and not any(a.startswith(f"ControlPath={short_tmp}/coop-ssh") for a in argv)
+    off.close()
 
 
 def test_ssh_argv_never_weakens_host_keys():
@@ -296,6 +365,37 @@ def test_error_mapping(fake_engine):
     assert paths[0] == "/_ping" and paths.count("/_ping") == 1  # negotiated once
     method, path_, body = _FakeEngine.seen[3]
     assert json.loads(body) == {"Name": "x", "Labels": {}, "Data": "dg=="}
+
+
+def test_get_many_is_one_batch_in_order(fake_engine):
+    server, path = fake_engine
+    _FakeEngine.routes = {
+        ("GET", "/v1.41/services"): (200, [{"ID": "s"}]),
+        ("GET", "/v1.41/tasks"): (200, [{"ID": "t"}]),
+        ("GET", "/v1.41/nodes"): (200, [{"ID": "n"}]),
+    }
+    with engine.connect(f"unix://{path}", name="srv1") as docker:
+        got = docker.get_many([("/services", {"status": True}), ("/tasks", {"filters": '{"a":1}'}), ("/nodes", {})])
+        assert got == [[{"ID": "s"}], [{"ID": "t"}], [{"ID": "n"}]]
+        assert docker.api_version == "1.41" and docker.requests == 4  # the /_ping went in the same batch
+        assert docker.get_many([("/nodes", {})]) == [[{"ID": "n"}]]
+        with pytest.raises(EngineNotFound, match="^server srv1: page not found: /v1.41/nope$"):
+            docker.get_many([("/nope", {}), ("/nodes", {})])
+        assert docker.services() == [{"ID": "s"}]  # the connection is still in step after an error
+        assert docker.channels_opened == 1
+    assert [p.split("?")[0] for _, p, _ in _FakeEngine.seen] == [
+        "/_ping", "/v1.41/services", "/v1.41/tasks", "/v1.41/nodes", "/v1.41/nodes", "/v1.41/nope", "/v1.41/nodes",
+        "/v1.41/services",
+    ]
+
+
+def test_get_many_on_an_older_engine_asks_again_at_its_version(fake_engine):
+    server, path = fake_engine
+    server.api_version = "1.40"
+    _FakeEngine.routes = {("GET", "/v1.40/nodes"): (200, [])}
+    with engine.connect(f"unix://{path}") as docker:
+        assert docker.get_many([("/nodes", {})]) == [[]]
+        assert docker.api_version == "1.40"
 
 
 def test_old_engine_is_refused(fake_engine):

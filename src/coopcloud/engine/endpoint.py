@@ -124,6 +124,7 @@ def ssh_argv(
     control_path: str | None = None,
     remote: tuple[str, ...] = ("docker", "system", "dial-stdio"),
     ssh: str = "ssh",
+    persist: int = 0,
 ) -> list[str]:
     """The argv of the ssh process that carries the Engine API for `endpoint`.
 
@@ -136,7 +137,9 @@ def ssh_argv(
       otherwise (aliases, ports, keys, ProxyJump, agent, known_hosts).
     - ``-F config`` only when an extra config is given (``$COOP_SSH_CONFIG``).
     - ControlMaster options only when a private control path is given: the
-      first process becomes the master, later channels multiplex over it.
+      first process becomes the master, later channels multiplex over it;
+      with `persist` seconds the master stays up that long after the last
+      channel closed (``ControlPersist``), for the next command.
     """
     if endpoint.scheme != "ssh" or not endpoint.host:
         raise ValueError(f"not an ssh endpoint: {endpoint}")
@@ -144,7 +147,8 @@ def ssh_argv(
     if config:
         argv += ["-F", config]
     if control_path:
-        argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={control_path}", "-o", "ControlPersist=no"]
+        keep = f"{persist}s" if persist > 0 else "no"
+        argv += ["-o", "ControlMaster=auto", "-o", f"ControlPath={control_path}", "-o", f"ControlPersist={keep}"]
     if endpoint.port is not None:
         argv += ["-p", str(endpoint.port)]
     target = f"{endpoint.user}@{endpoint.host}" if endpoint.user else endpoint.host

@@ -11,28 +11,84 @@ ssh's stderr goes to an unnamed temporary file (never a pipe nobody reads,
 which could block ssh) and is read only to explain a failure in ssh's own
 words.
 
-With `multiplex=True` (the default for ssh) the transport makes a private
-0700 directory for an ssh ControlMaster socket: the first channel's ssh is the
-master, and later channels (a log stream, an exec) open in a few
-milliseconds over the same ssh connection instead of a new handshake.
+With `multiplex=True` (the default for ssh) channels share one ssh connection
+(OpenSSH ControlMaster): the first channel's ssh is the master, and later
+channels (a log stream, an exec) open over it in one round trip instead of a
+new handshake. The master outlives the command for ``$COOP_SSH_PERSIST``
+seconds (default 60, as Ansible does; ``0`` turns it off), so the next command
+to the same server within that window pays no handshake either. Its socket
+lives in a private directory (0700, ours, not a symlink, else persistence is
+off) and is named by a hash of ssh's whole effective configuration for the
+destination (``ssh -G``): a different known_hosts file, key, user, port or
+proxy never reuses another's connection, so host keys are always verified by
+the connection a command uses.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
 from typing import Mapping
 
-from coopcloud.errors import EngineError, EngineUnreachable, ServerNotReady
+from coopcloud.errors import EngineError, EngineUnreachable, ServerNotReady, UsageError
 
 from .endpoint import SSH_CONFIG_ENV, Endpoint, ssh_argv
 
 # How long close() waits for an ssh process to leave after its stdin closed.
 _EXIT_GRACE = 3.0
+
+PERSIST_ENV = "COOP_SSH_PERSIST"
+DEFAULT_PERSIST = 60  # seconds an idle master connection stays up after the command (Ansible's default)
+
+
+def persist_seconds(environ: Mapping[str, str]) -> int:
+    """``$COOP_SSH_PERSIST`` in seconds (default 60); 0 closes the connection with the command."""
+    value = (environ.get(PERSIST_ENV) or "").strip()
+    if not value:
+        return DEFAULT_PERSIST
+    if not value.isdigit():
+        raise UsageError(f"{PERSIST_ENV}={value!r} is not a number of seconds", hint=f"set {PERSIST_ENV}=0 to turn ssh connection reuse off")
+    return int(value)
+
+
+def shared_control_dir(environ: Mapping[str, str]) -> str | None:
+    """The private directory for master sockets that outlive a command, or None when none is safe.
+
+    ``$XDG_RUNTIME_DIR/coop-ssh``, else ``<tmp>/coop-ssh-<uid>``; it must be a real directory owned
+    by us with no group/other access (another user could otherwise plant or reach a socket there),
+    and short enough for a unix socket path.
+    """
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    candidates = [os.path.join(runtime, "coop-ssh")] if runtime else []
+    candidates.append(os.path.join(tempfile.gettempdir(), f"coop-ssh-{os.getuid()}"))
+    for path in candidates:
+        if len(path) <= _MAX_CONTROL_DIR and _private_dir(path):
+            return path
+    return None
+
+
+# sun_path holds 108 bytes; ssh adds ".XXXXXXXXXXXXXXXX" while it binds, and our name is 21.
+_MAX_CONTROL_DIR = 107 - 17 - 21
+
+
+def _private_dir(path: str) -> bool:
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return False
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
 class Channel:
@@ -202,16 +258,37 @@ class SshTransport(Transport):
         self.config = env.get(SSH_CONFIG_ENV) or None
         self._env = env
         self._multiplex = multiplex
-        self._control_dir: str | None = None
+        self.persist = persist_seconds(env) if multiplex else 0
+        self._control_dir: str | None = None  # ours alone (removed at close) when not persisting
+        self._control_path: str | None = None
 
     def argv(self) -> list[str]:
-        control_path = None
-        if self._multiplex:
-            if self._control_dir is None:
+        if self._multiplex and self._control_path is None:
+            self._control_path = self._persistent_control_path() if self.persist else None
+            if self._control_path is None:
+                self.persist = 0
                 # mkdtemp makes the directory 0700: only we can reach the master socket.
                 self._control_dir = tempfile.mkdtemp(prefix="coop-ssh-")
-            control_path = os.path.join(self._control_dir, "cm")
-        return ssh_argv(self.endpoint, config=self.config, control_path=control_path)
+                self._control_path = os.path.join(self._control_dir, "cm")
+        return ssh_argv(self.endpoint, config=self.config, control_path=self._control_path, persist=self.persist)
+
+    def _persistent_control_path(self) -> str | None:
+        """<private dir>/<hash of `ssh -G` for this destination>, or None (no reuse across commands)."""
+        folder = shared_control_dir(self._env)
+        if folder is None:
+            return None
+        probe = ssh_argv(self.endpoint, config=self.config, remote=())
+        probe.insert(1, "-G")
+        try:
+            resolved = subprocess.run(
+                probe, capture_output=True, env=self._env, timeout=10, stdin=subprocess.DEVNULL
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if resolved.returncode != 0 or not resolved.stdout:
+            return None  # ssh will fail with its own words when it connects
+        digest = hashlib.sha256(resolved.stdout).hexdigest()[:20]
+        return os.path.join(folder, digest)
 
     def _open(self, timeout: float | None) -> Channel:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
