@@ -232,3 +232,69 @@ def engine(request):
         client = connect("ssh://coop-test", environ={**os.environ, "COOP_SSH_CONFIG": config}, name="coop-test")
     yield client
     client.close()
+
+
+# -- the separate 3-node swarm (rig/multinode) -------------------------------------------------
+
+MULTINODE_SCRIPT = ROOT / "rig" / "multinode"
+
+
+class MultiNode:
+    """The 3-node rig: coop-m1 (manager), coop-w1 and coop-w2 (workers), each its own engine."""
+
+    nodes = ("m1", "w1", "w2")
+
+    def __init__(self, env: dict[str, str]):
+        self.ssh_config = env["COOP_SSH_CONFIG"]
+        self.sockets = {n: env[f"COOP_MN_{n.upper()}"].split()[0] for n in self.nodes}
+        self.addrs = {n: env[f"COOP_MN_{n.upper()}"].split()[1] for n in self.nodes}
+
+    def hostname(self, node: str) -> str:
+        return f"coop-{node}"
+
+    def docker(self, node: str, *args: str, check: bool = True) -> "subprocess.CompletedProcess[str]":
+        """The docker CLI against one node's engine."""
+        import subprocess
+
+        return subprocess.run(
+            ["docker", "-H", self.sockets[node], *args], capture_output=True, text=True, check=check, timeout=120
+        )
+
+
+@pytest.fixture(scope="session")
+def multinode() -> MultiNode:
+    """The separate 3-node swarm, started once per session by `rig/multinode up` (idempotent, ~2 s;
+    the host's engine joins nothing). Left running for the next session; `rig/down` stops it."""
+    import subprocess
+
+    if os.geteuid() != 0:
+        require_rig("the 3-node swarm (needs root for network namespaces)")
+    p = subprocess.run([str(MULTINODE_SCRIPT), "up"], capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        require_rig(f"the 3-node swarm (rig/multinode up: {p.stderr.strip().splitlines()[-1:] or p.returncode})")
+    env = dict(line.split("=", 1) for line in p.stdout.splitlines() if "=" in line)
+    return MultiNode(env)
+
+
+def remove_multinode_stack(mn: MultiNode, name: str) -> None:
+    """Everything labelled with the stack on the 3-node swarm (services first), waiting for it."""
+    import time
+
+    label = f"label=com.docker.stack.namespace={name}"
+    services = mn.docker("m1", "service", "ls", "-q", "--filter", label, check=False).stdout.split()
+    if services:
+        mn.docker("m1", "service", "rm", *services, check=False)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        left = [c for n in mn.nodes for c in mn.docker(n, "ps", "-aq", "--filter", label, check=False).stdout.split()]
+        if not left:
+            break
+        time.sleep(0.5)
+    for kind in ("secret", "config", "network"):
+        found = mn.docker("m1", kind, "ls", "-q", "--filter", label, check=False).stdout.split()
+        if found:
+            mn.docker("m1", kind, "rm", *found, check=False)
+    for n in mn.nodes:
+        found = mn.docker(n, "volume", "ls", "-q", "--filter", label, check=False).stdout.split()
+        if found:
+            mn.docker(n, "volume", "rm", "-f", *found, check=False)

@@ -56,6 +56,21 @@ class FakeClient:
         self.updates: list[tuple] = []
         self.removed: list[str] = []
 
+    def get_many(self, requests, *, return_errors=False):
+        """The real client pipelines these; here each is the method call it stands for."""
+        import json
+
+        out = []
+        for path, params in requests:
+            filters = json.loads(params["filters"]) if params.get("filters") else None
+            filters = {k: list(v) for k, v in filters.items()} if filters else None
+            name = path.strip("/")
+            if name == "services":
+                out.append(self.services(filters, status=bool(params.get("status"))))
+            else:
+                out.append(getattr(self, name)(filters))
+        return out
+
     def services(self, filters=None, *, status=False):
         self.calls.append(("services", filters, status))
         if filters and "id" in filters:

@@ -334,7 +334,12 @@ def cmd(ctx: click.Context, app_name: str, service: str, function: str | None, a
         return
     if not function:
         raise UsageError("give a FUNCTION of abra.sh", hint=f"see: coop app cmd {app_name} {service} --list")
-    code = appcmd.run(rt.settings, client, ref, service, function, list(args), on_output=_writer(rt), user=user)
+    from coopcloud.ops.nodes import engine_for_service
+
+    node = engine_for_service(rt.settings, rt.servers(), ref, service)
+    code = appcmd.run(
+        rt.settings, client, ref, service, function, list(args), on_output=_writer(rt), user=user, node=node
+    )
     ctx.exit(code & 0xFF if code >= 0 else 1)
 
 

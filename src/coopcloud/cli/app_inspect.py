@@ -21,6 +21,15 @@ def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
     return ref, rt.servers().client(ref.server)
 
 
+def _connect_to_task(rt: Runtime, name: str, service: str) -> tuple[Any, Any]:
+    """The app, and the engine of the node running `service` (its own server entry on a multi-node swarm)."""
+    from coopcloud.ops.apps import find_app
+    from coopcloud.ops.nodes import engine_for_service
+
+    ref = find_app(rt.settings, name)
+    return ref, engine_for_service(rt.settings, rt.servers(), ref, service)
+
+
 @click.command("ps")
 @click.argument("app_name", metavar="APP")
 @pass_runtime
@@ -206,7 +215,7 @@ def run(
     from coopcloud.ops import container as ops_container
 
     rt: Runtime = ctx.find_object(Runtime)
-    ref, client = _connect(rt, app_name)
+    ref, client = _connect_to_task(rt, app_name, service)
     tty = not no_tty and rt.out.is_tty and _isatty(rt.out.stdin)
     stdin, restore = _stdin_for(rt, tty)
     try:
@@ -283,7 +292,7 @@ def cp(rt: Runtime, app_name: str, src: str, dst: str) -> None:
     """
     from coopcloud.ops import container as ops_container
 
-    ref, client = _connect(rt, app_name)
+    ref, client = _connect_to_task(rt, app_name, ops_container.parse_copy(src, dst).service)
     done = ops_container.cp(client, ref, src, dst)
     if rt.out.json:
         from dataclasses import asdict

@@ -1,4 +1,4 @@
-"""`coop server ...`: add, ls, rm, init, history."""
+"""`coop server ...`: add, ls, rm, init, history, nodes, drain, activate."""
 
 from __future__ import annotations
 
@@ -34,14 +34,47 @@ def add(rt: Runtime, destination: str | None, local: bool) -> None:
     if local == bool(destination):
         raise UsageError("give either a DESTINATION or --local", hint="see: coop server add --help")
     status = servers.add(rt.settings, rt.servers(), destination, local=local)
+    reach = _node_reach(rt, status.name) if status.manager else []
     if rt.out.json:
-        rt.out.emit_json(status.__dict__)
+        rt.out.emit_json({**status.__dict__, "nodes": [r.to_json() for r in reach]})
         return
     rt.out.print(f"server {status.name} added ({status.endpoint}, engine {status.engine_version})")
     if not status.manager:
-        rt.out.warn(f"server {status.name} is not a swarm manager yet — run: coop server init {status.name}")
+        if status.swarm == "active":
+            rt.out.warn(f"server {status.name} is a swarm worker: coop deploys through a manager; this entry lets "
+                        "coop reach the tasks on this node (run, cp, cmd)")
+        else:
+            rt.out.warn(f"server {status.name} is not a swarm manager yet — run: coop server init {status.name}")
     elif not status.proxy_network:
         rt.out.warn(f"server {status.name} has no proxy network yet — run: coop server init {status.name}")
+    if len(reach) > 1:
+        rt.out.print(f"its swarm has {len(reach)} nodes:")
+        _print_nodes(rt, reach)
+        unreachable = [r for r in reach if not r.reachable]
+        for r in unreachable:
+            from coopcloud.ops.nodes import how_to_reach
+
+            if r.server is None:
+                rt.out.info(f"node {r.node.hostname}: coop cannot reach its tasks (run, cp, cmd) — {how_to_reach(r.node)}")
+            else:
+                rt.out.warn(f"node {r.node.hostname}: server {r.server} does not answer ({r.error})")
+
+
+def _node_reach(rt: Runtime, name: str) -> list:
+    from coopcloud.ops import nodes
+
+    pool = rt.servers()
+    return nodes.reach(rt.settings, pool, name, nodes.nodes(pool.client(name)))
+
+
+def _print_nodes(rt: Runtime, reach: list) -> None:
+    rows = []
+    for r in reach:
+        n = r.node
+        role = n.role + (" (leader)" if n.leader else "")
+        how = "-" if r.server is None else (r.server + ("" if r.reachable else " (no answer)"))
+        rows.append([n.hostname, role, n.availability, n.state, n.engine_version, n.addr, how])
+    rt.out.table(["node", "role", "availability", "state", "engine", "address", "server entry"], rows)
 
 
 @server.command("ls")
@@ -118,6 +151,62 @@ def history(rt: Runtime, name: str, limit: int | None) -> None:
 
     events = audit.history(rt.servers().client(name))
     show_history(rt, events[-limit:] if limit else events, with_app=True)
+
+
+@server.command("nodes")
+@click.argument("name")
+@pass_runtime
+def nodes_(rt: Runtime, name: str) -> None:
+    """List the nodes of a server's swarm: role, availability, state, engine version, address, and the
+    server entry through which coop reaches each node's tasks (run, cp, cmd).
+
+    \b
+    Example:
+      coop server nodes cloud.example.org
+    """
+    reach = _node_reach(rt, name)
+    if rt.out.json:
+        rt.out.emit_json([r.to_json() for r in reach])
+        return
+    _print_nodes(rt, reach)
+
+
+def _availability(rt: Runtime, name: str, node: str, availability: str) -> None:
+    from coopcloud.ops import nodes
+
+    now, changed = nodes.set_availability(rt.servers().client(name), name, node, availability)
+    if rt.out.json:
+        rt.out.emit_json({"server": name, "node": now.hostname, "id": now.id, "availability": now.availability, "changed": changed})
+        return
+    rt.out.print(f"server {name}: node {now.hostname} " + (f"is now {availability}" if changed else f"was already {availability}"))
+
+
+@server.command("drain")
+@click.argument("name")
+@click.argument("node")
+@pass_runtime
+def drain(rt: Runtime, name: str, node: str) -> None:
+    """Drain a node: swarm moves its tasks to other nodes and places no new ones there.
+
+    \b
+    Example:
+      coop server drain cloud.example.org worker-2
+    """
+    _availability(rt, name, node, "drain")
+
+
+@server.command("activate")
+@click.argument("name")
+@click.argument("node")
+@pass_runtime
+def activate(rt: Runtime, name: str, node: str) -> None:
+    """Make a drained or paused node take tasks again (running tasks are not moved back).
+
+    \b
+    Example:
+      coop server activate cloud.example.org worker-2
+    """
+    _availability(rt, name, node, "active")
 
 
 register_backup(server)

@@ -261,6 +261,9 @@ class EngineClient:
         return EngineError(f"server {self.name}: {message}", status=status)
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self.api_version is None and method == "GET" and set(kwargs) <= {"params"}:
+            # The first request of a command: its /_ping goes in the same round trip.
+            return self.get_many([(path, {k: v for k, v in (kwargs.get("params") or {}).items() if v is not None})])[0]
         resp = self._send(method, path, **kwargs)
         try:
             data = resp.read()
@@ -275,7 +278,9 @@ class EngineClient:
     def _get(self, path: str, **params: Any) -> Any:
         return self._call("GET", path, params=params)
 
-    def get_many(self, requests: Iterable[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+    def get_many(
+        self, requests: Iterable[tuple[str, Mapping[str, Any]]], *, return_errors: bool = False
+    ) -> list[Any]:
         """Several independent GETs in ONE round trip: HTTP/1.1 pipelining on this connection.
 
         `requests`: ``(path, params)`` pairs as for `request()`; the answers come back in order,
@@ -284,7 +289,8 @@ class EngineClient:
         each, which matters over a slow ssh link. When the API version is not known yet, the
         ``/_ping`` that negotiates it goes in the same batch, with the requests sent for
         `MAX_API_VERSION`; should the engine be older, they are asked again at its version.
-        The first error answer is raised after every answer was read (the connection stays usable).
+        The first error answer is raised after every answer was read (the connection stays usable);
+        with `return_errors=True` each failed request's `EngineError` takes its place in the list.
         """
         wanted = [(path, dict(params)) for path, params in requests]
         if not wanted:
@@ -299,18 +305,19 @@ class EngineClient:
                 raise self._error(status, b"", "GET", "/_ping")
             self._after_ping(headers)
             if self.api_version != version:
-                return [self._get(path, **params) for path, params in wanted]
+                return self.get_many(wanted, return_errors=return_errors)
         out: list[Any] = []
         failure: EngineError | None = None
         for (path, _), (status, headers, data) in zip(wanted, answers):
             if status >= 400:
-                failure = failure or self._error(status, data, "GET", path)
-                out.append(None)
+                error = self._error(status, data, "GET", path)
+                failure = failure or error
+                out.append(error if return_errors else None)
             elif data and headers.get("content-type", "").startswith("application/json"):
                 out.append(json.loads(data))
             else:
                 out.append(data or None)
-        if failure is not None:
+        if failure is not None and not return_errors:
             raise failure
         return out
 
@@ -387,6 +394,13 @@ class EngineClient:
 
     def nodes(self, filters: Filters = None) -> list[dict]:
         return self._get("/nodes", filters=encode_filters(filters))
+
+    def node(self, id_or_name: str) -> dict:
+        return self._get(f"/nodes/{_q(id_or_name)}")
+
+    def node_update(self, id_or_name: str, version: int, spec: Mapping[str, Any]) -> None:
+        """``POST /nodes/{id}/update?version=N`` with the whole node spec (Role, Availability, Labels)."""
+        self._call("POST", f"/nodes/{_q(id_or_name)}/update", params={"version": version}, body=dict(spec))
 
     # -- networks ----------------------------------------------------------
 

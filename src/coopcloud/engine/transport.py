@@ -42,6 +42,7 @@ from .endpoint import SSH_CONFIG_ENV, Endpoint, ssh_argv
 
 # How long close() waits for an ssh process to leave after its stdin closed.
 _EXIT_GRACE = 3.0
+_MUX_EXIT_GRACE = 0.02
 
 PERSIST_ENV = "COOP_SSH_PERSIST"
 DEFAULT_PERSIST = 60  # seconds an idle master connection stays up after the command (Ansible's default)
@@ -94,9 +95,12 @@ def _private_dir(path: str) -> bool:
 class Channel:
     """One connected socket to the engine (plus, for ssh, the process behind it)."""
 
-    def __init__(self, sock: socket.socket, *, proc: subprocess.Popen | None = None, stderr=None):
+    def __init__(
+        self, sock: socket.socket, *, proc: subprocess.Popen | None = None, stderr=None, mux_client: bool = False
+    ):
         self.sock = sock
         self.proc = proc
+        self.mux_client = mux_client  # ssh talks through a kept master: ending it ends one session only
         self._stderr = stderr
         self._stderr_text: str | None = None
         self.requests = 0
@@ -136,8 +140,11 @@ class Channel:
         if proc is not None:
             # Closing our end gives ssh EOF on stdin: it ends the remote
             # dial-stdio and exits. Reap it so no zombie is left behind.
+            # A mux client's exit waits for the remote side to close the session (a round trip on
+            # a slow link); ending it at once is as clean: the kept master closes the session.
+            grace = _MUX_EXIT_GRACE if self.mux_client else _EXIT_GRACE
             try:
-                proc.wait(timeout=_EXIT_GRACE)
+                proc.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 proc.terminate()
                 try:
@@ -314,7 +321,7 @@ class SshTransport(Transport):
         finally:
             theirs.close()
         ours.settimeout(timeout)
-        return Channel(ours, proc=proc, stderr=stderr)
+        return Channel(ours, proc=proc, stderr=stderr, mux_client=self.persist > 0)
 
     def close(self) -> None:
         super().close()

@@ -73,7 +73,9 @@ def run(
     *,
     on_output: Callable[[str, bytes], None],
     user: str | None = None,
+    node: Any = None,
 ) -> int:
+    """`node`: the engine of the node running the service's task, when it is not the manager's."""
     from coopcloud.ops import container as ops_container
 
     script, where = deployed_script(settings, client, ref)
@@ -83,4 +85,4 @@ def run(
             f"app {ref.name}: abra.sh ({where}) has no function {function}",
             hint=f"its functions: {', '.join(known) or 'none'}",
         )
-    return ops_container.run(client, ref, service, command_line(script, function, args), on_output=on_output, user=user)
+    return ops_container.run(node or client, ref, service, command_line(script, function, args), on_output=on_output, user=user)

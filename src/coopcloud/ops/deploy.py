@@ -169,15 +169,28 @@ def _secret_label(env: dict[str, str], key: str) -> str:
 
 
 def preflight(client: Any, app: str, rendered: Any, *, resolve_images: bool = True) -> Preflight:
-    info = client.require_manager()
+    from coopcloud.engine.stream import encode_filters
+
     spec, model, stack = rendered.spec, rendered.model, rendered.stack
+    # Every read below is independent: one round trip for all of them (a slow link pays it once).
+    info, all_networks, secrets, configs, services = client.get_many(
+        [
+            ("/info", {}),
+            ("/networks", {}),
+            ("/secrets", {}),
+            ("/configs", {}),
+            ("/services", {"filters": encode_filters({"label": [f"{STACK_LABEL}={stack}"]})}),
+        ]
+    )
+    swarm = info.get("Swarm") or {}
+    if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+        client.require_manager()  # says so, in the one way coop says it
 
     for name, svc in spec.services.items():
         if not ((svc.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image"):
             raise InvalidError(f"app {app}: service {name} has no image", hint="set image: in the recipe's compose file")
 
     # Networks: external ones must exist; ours are created when missing.
-    all_networks = client.networks()
     live_networks = {n["Name"] for n in all_networks}
     used_networks = {
         net.get("Target")
@@ -190,7 +203,7 @@ def preflight(client: Any, app: str, rendered: Any, *, resolve_images: bool = Tr
         raise NotFound(f"app {app}: external network(s) missing on the server: {', '.join(missing_nets)}", hint=fix)
 
     # Secrets: every referenced external secret must exist.
-    live_secrets = {s["Spec"]["Name"]: s["ID"] for s in client.secrets()}
+    live_secrets = {s["Spec"]["Name"]: s["ID"] for s in secrets}
     used_secrets = {
         ref["SecretName"]
         for svc in spec.services.values()
@@ -207,7 +220,7 @@ def preflight(client: Any, app: str, rendered: Any, *, resolve_images: bool = Tr
         )
 
     # Configs: a name that exists must hold the same content (Docker cannot change it).
-    live_configs = {c["Spec"]["Name"]: c for c in client.configs()}
+    live_configs = {c["Spec"]["Name"]: c for c in configs}
     configs_to_create = []
     for name, body in sorted(spec.configs.items()):
         live = live_configs.get(name)
@@ -221,7 +234,7 @@ def preflight(client: Any, app: str, rendered: Any, *, resolve_images: bool = Tr
             )
     secrets_to_create = [n for n in sorted(spec.secrets) if n not in live_secrets]
 
-    live = {s["Spec"]["Name"]: s for s in client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})}
+    live = {s["Spec"]["Name"]: s for s in services}
     pre = Preflight(
         live=live,
         secret_ids=live_secrets,
@@ -239,22 +252,26 @@ def preflight(client: Any, app: str, rendered: Any, *, resolve_images: bool = Tr
 
 def _pin_images(client: Any, services: dict[str, dict], pre: Preflight) -> None:
     """Resolve each tag to a digest, and its platforms, through the engine (which asks the
-    registry), as `docker stack deploy` does by default."""
+    registry), as `docker stack deploy` does by default: every image in one round trip."""
+    from urllib.parse import quote
+
     from coopcloud.registry.resolve import ResolvedImage, resolved_image
 
+    images = sorted({svc["TaskTemplate"]["ContainerSpec"]["Image"] for svc in services.values()})
+    images = [i for i in images if "@" not in i]
+    answers = client.get_many([(f"/distribution/{quote(i, safe='/:@')}/json", {}) for i in images], return_errors=True)
     cache: dict[str, ResolvedImage | None] = {}
+    for image, answer in zip(images, answers):
+        try:
+            if isinstance(answer, Exception):
+                raise answer
+            cache[image] = resolved_image(image, answer)
+        except Exception as exc:  # no registry answer: deploy the tag, as docker does, and say so
+            cache[image] = None
+            pre.unpinned[image] = "the registry gave no digest"
+            pre.unpinned_why[image] = str(exc)
     for name, svc in services.items():
-        image = svc["TaskTemplate"]["ContainerSpec"]["Image"]
-        if "@" in image:
-            continue
-        if image not in cache:
-            try:
-                cache[image] = resolved_image(image, client.distribution(image))
-            except Exception as exc:  # no registry answer: deploy the tag, as docker does, and say so
-                cache[image] = None
-                pre.unpinned[image] = "the registry gave no digest"
-                pre.unpinned_why[image] = str(exc)
-        resolved = cache[image]
+        resolved = cache.get(svc["TaskTemplate"]["ContainerSpec"]["Image"])
         if resolved:
             pre.pinned[name] = resolved.image
             if resolved.platforms:

@@ -139,7 +139,10 @@ def stack_filter(stack: str) -> dict[str, list[str]]:
 
 
 def app_services(client: Any, ref: Any, *, status: bool = False) -> list[dict]:
-    services = client.services(stack_filter(ref.stack_name), status=status)
+    return _sorted_services(ref, client.services(stack_filter(ref.stack_name), status=status))
+
+
+def _sorted_services(ref: Any, services: list[dict]) -> list[dict]:
     if not services:
         raise NotDeployed(
             f"app {ref.name} is not deployed on server {ref.server}", hint=f"run: coop app deploy {ref.name}"
@@ -221,14 +224,22 @@ def _task(raw: dict, nodes: dict[str, str]) -> Task:
 
 
 def _current_tasks(tasks: list[dict]) -> list[dict]:
-    """The newest task of each slot (replicated) or node (global): what runs, or tries to, now."""
+    """The newest task of each slot (replicated) or node (global): what runs, or tries to, now.
+
+    A task swarm wants running beats newer ones it told to stop: a node that comes back reports
+    on its old tasks, which bumps their version though they are history.
+    """
     newest: dict[tuple, dict] = {}
     for t in tasks:
         key = (t.get("ServiceID"), t.get("Slot") or t.get("NodeID"))
         best = newest.get(key)
-        if best is None or _task_version(t) > _task_version(best):
+        if best is None or _task_rank(t) > _task_rank(best):
             newest[key] = t
     return sorted(newest.values(), key=lambda t: (t.get("Slot") or 0, t.get("NodeID", ""), t.get("ID", "")))
+
+
+def _task_rank(task: dict) -> tuple[bool, int, str]:
+    return (task.get("DesiredState") == "running", *_task_version(task))
 
 
 def _task_version(task: dict) -> tuple[int, str]:
@@ -236,10 +247,15 @@ def _task_version(task: dict) -> tuple[int, str]:
 
 
 def ps(client: Any, ref: Any) -> list[Service]:
-    """Services of the app with their current tasks: three requests (services, tasks, nodes)."""
-    services = app_services(client, ref, status=True)
-    tasks = client.tasks(stack_filter(ref.stack_name))
-    nodes = {n.get("ID", ""): (n.get("Description") or {}).get("Hostname", "") for n in client.nodes()}
+    """Services of the app with their current tasks: services, tasks and nodes in one round trip."""
+    from coopcloud.engine.stream import encode_filters
+
+    stack = encode_filters(stack_filter(ref.stack_name))
+    found, tasks, all_nodes = client.get_many(
+        [("/services", {"filters": stack, "status": True}), ("/tasks", {"filters": stack}), ("/nodes", {})]
+    )
+    services = _sorted_services(ref, found)
+    nodes = {n.get("ID", ""): (n.get("Description") or {}).get("Hostname", "") for n in all_nodes}
     by_service: dict[str, list[dict]] = {}
     for t in tasks:
         by_service.setdefault(t.get("ServiceID", ""), []).append(t)

@@ -1,0 +1,322 @@
+"""coop on a real 3-node swarm (rig/multinode): a manager and two workers, each its own engine, reached
+over ssh (aliases coop-m1, coop-w1, coop-w2). The host's engine is not involved.
+
+Placement (constraints, preferences, global services), `app ps` nodes, host-mode ports on the right
+node, nodes/drain/activate, run/cp/cmd reaching a task on a worker through that node's server entry,
+and a worker lost in the middle of a deploy.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import os
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from conftest import MultiNode, remove_multinode_stack
+from recipe_factory import make_recipe_repo
+
+pytestmark = pytest.mark.integration
+
+REG = "127.0.0.1:5000"
+WEB = f"{REG}/coop-test/web:1.0.0"
+
+
+@pytest.fixture(scope="module")
+def zones(multinode: MultiNode):
+    """Node labels the placement preferences spread over (set on the swarm, as an operator would)."""
+    multinode.docker("m1", "node", "update", "--label-add", "zone=a", "coop-w1")
+    multinode.docker("m1", "node", "update", "--label-add", "zone=b", "coop-w2")
+    return {"coop-w1": "a", "coop-w2": "b"}
+
+
+@pytest.fixture
+def mn(coop, coop_env, multinode: MultiNode):
+    """`coop` with the 3-node rig's ssh config, and coop-m1 registered as a server."""
+    env = dict(coop_env, COOP_SSH_CONFIG=multinode.ssh_config)
+
+    def run(*argv: str, **kw):
+        return coop(*argv, env=env, **kw)
+
+    run.env = env  # type: ignore[attr-defined]
+    r = run("server", "add", "coop-m1")
+    assert r.code == 0, r
+    return run
+
+
+@pytest.fixture
+def mn_stack(request, multinode: MultiNode):
+    name = f"mn{request.node.name.lower().replace('_', '')[:12]}_{uuid.uuid4().hex[:6]}"
+    yield name
+    remove_multinode_stack(multinode, name)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def new_app(mn, tmp_path: Path, stack: str, compose: str, *, extra: dict | None = None) -> str:
+    files = {
+        "compose.yml": compose,
+        ".env.sample": "TYPE=mnapp\nDOMAIN=mnapp.example.com\n",
+        "abra.sh": 'hello() { echo "hello from $(cat /etc/hostname) $1"; }\n',
+        "README.md": "# mnapp\n",
+        **(extra or {}),
+    }
+    repo = make_recipe_repo(tmp_path / f"recipe-{stack}", files, [("1.0.0+1.0.0", {})])
+    r = mn("app", "new", str(repo), "--server", "coop-m1", "--domain", f"{stack}.example.org", "--name", stack)
+    assert r.code == 0, r
+    return stack
+
+
+def _service(name: str, body: str) -> str:
+    return f"""\
+  {name}:
+    image: {WEB}
+    stop_grace_period: 1s
+    networks: [internal]
+{body}"""
+
+
+PLACED = f"""\
+version: "3.8"
+services:
+{_service("app", '''    deploy:
+      replicas: 2
+      placement:
+        constraints: [node.hostname == coop-w1]
+      labels: ["coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.timeout=90"]''')}
+{_service("spread", '''    deploy:
+      replicas: 2
+      placement:
+        constraints: [node.role == worker]
+        preferences: [{spread: node.labels.zone}]''')}
+{_service("everywhere", '''    deploy:
+      mode: global''')}
+{_service("web", '''    ports:
+      - {target: 8080, published: PORT, mode: host}
+    deploy:
+      placement:
+        constraints: [node.hostname == coop-w2]''')}
+networks:
+  internal:
+"""
+
+
+def _get(addr: str, port: int) -> str | None:
+    try:
+        with socket.create_connection((addr, port), timeout=2) as s:
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+            return data.decode(errors="replace")
+    except OSError:
+        return None
+
+
+def test_placement_global_and_host_ports_on_the_right_node(mn, tmp_path, multinode, zones, mn_stack):
+    port = free_port()
+    app = new_app(mn, tmp_path, mn_stack, PLACED.replace("PORT", str(port)))
+    r = mn("app", "deploy", app, "--no-input")
+    assert r.code == 0, r
+
+    r = mn("--json", "app", "ps", app)
+    assert r.code == 0, r
+    rows = {row["service"]: row for row in json.loads(r.out)}
+    nodes = {name: sorted(t["node"] for t in row["tasks"] if t["state"] == "running") for name, row in rows.items()}
+    assert nodes["app"] == ["coop-w1", "coop-w1"]  # the constraint
+    assert nodes["spread"] == ["coop-w1", "coop-w2"]  # one per zone
+    assert nodes["everywhere"] == ["coop-m1", "coop-w1", "coop-w2"]  # global: one per node
+    assert nodes["web"] == ["coop-w2"]
+    assert rows["everywhere"]["mode"] == "global"
+
+    text = mn("app", "ps", app)
+    assert text.code == 0 and "coop-m1, coop-w1, coop-w2" in text.out, text
+
+    # mode: host publishes on the node that runs the task, and nowhere else.
+    deadline = time.time() + 20
+    while time.time() < deadline and not (_get(multinode.addrs["w2"], port) or "").startswith("HTTP/1"):
+        time.sleep(0.5)
+    assert "coop-test/web:1.0.0" in (_get(multinode.addrs["w2"], port) or "")
+    assert _get(multinode.addrs["w1"], port) is None
+    assert _get(multinode.addrs["m1"], port) is None
+
+
+def test_server_nodes_drain_and_activate(mn, multinode):
+    r = mn("--json", "server", "nodes", "coop-m1")
+    assert r.code == 0, r
+    rows = {n["hostname"]: n for n in json.loads(r.out)}
+    assert sorted(rows) == ["coop-m1", "coop-w1", "coop-w2"]
+    assert rows["coop-m1"]["role"] == "manager" and rows["coop-m1"]["leader"] is True
+    assert rows["coop-w1"]["role"] == rows["coop-w2"]["role"] == "worker"
+    assert all(n["state"] == "ready" and n["availability"] == "active" for n in rows.values())
+    assert all(n["engine_version"].startswith("20.10") for n in rows.values())
+    assert rows["coop-w1"]["addr"] == multinode.addrs["w1"]
+    assert rows["coop-m1"]["server"] == "coop-m1" and rows["coop-w1"]["server"] is None
+
+    text = mn("server", "nodes", "coop-m1")
+    assert text.code == 0 and "manager (leader)" in text.out and "coop-w2" in text.out, text
+
+    try:
+        r = mn("server", "drain", "coop-m1", "coop-w2")
+        assert r.code == 0 and "node coop-w2 is now drain" in r.out, r
+        live = multinode.docker("m1", "node", "inspect", "coop-w2", "--format", "{{.Spec.Availability}}").stdout.strip()
+        assert live == "drain"
+        r = mn("server", "drain", "coop-m1", "coop-w2")
+        assert r.code == 0 and "already drain" in r.out, r
+    finally:
+        r = mn("server", "activate", "coop-m1", "coop-w2")
+    assert r.code == 0 and "node coop-w2 is now active" in r.out, r
+    live = multinode.docker("m1", "node", "inspect", "coop-w2", "--format", "{{.Spec.Availability}}").stdout.strip()
+    assert live == "active"
+
+    r = mn("server", "drain", "coop-m1", "nosuchnode")
+    assert r.code == 3 and r.err.count("\n") == 1, r
+    assert "no node nosuchnode" in r.err and "coop-w1" in r.err and "coop server nodes coop-m1" in r.err
+
+
+def test_server_add_of_a_manager_lists_its_nodes_and_which_are_reachable(coop, coop_env, multinode):
+    env = dict(coop_env, COOP_SSH_CONFIG=multinode.ssh_config)
+    r = coop("server", "add", "coop-w1", env=env)
+    assert r.code == 0, r
+    assert "swarm worker" in r.err
+    r = coop("server", "add", "coop-m1", env=env)
+    assert r.code == 0, r
+    assert "its swarm has 3 nodes" in r.out
+    lines = {line.split()[0]: line for line in r.out.splitlines() if line.startswith("coop-")}
+    assert lines["coop-w1"].rstrip().endswith("coop-w1")  # reached through its server entry
+    assert lines["coop-w2"].rstrip().endswith("-")
+    assert "node coop-w2: coop cannot reach its tasks (run, cp, cmd) — run: coop server add coop-w2" in r.err
+    assert "coop-w1" not in r.err
+
+    r = coop("--json", "server", "nodes", "coop-m1", env=env)
+    reach = {n["hostname"]: (n["server"], n["reachable"]) for n in json.loads(r.out)}
+    assert reach == {"coop-m1": ("coop-m1", True), "coop-w1": ("coop-w1", True), "coop-w2": (None, None)}
+
+
+ON_WORKER = f"""\
+version: "3.8"
+services:
+{_service("app", '''    deploy:
+      placement:
+        constraints: [node.hostname == coop-w1]
+      labels: ["coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.timeout=90"]''')}
+networks:
+  internal:
+"""
+
+
+def test_run_cp_cmd_reach_a_task_on_a_worker(mn, tmp_path, multinode, mn_stack):
+    app = new_app(mn, tmp_path, mn_stack, ON_WORKER)
+    r = mn("app", "deploy", app, "--no-input")
+    assert r.code == 0, r
+
+    # No server entry for coop-w1 yet: one line naming the node and the command that makes it reachable.
+    r = mn("app", "run", app, "app", "--", "cat", "/VERSION")
+    assert r.code == 5, r
+    assert r.err.count("\n") == 1 and "Traceback" not in r.err
+    assert "node coop-w1" in r.err and "run: coop server add coop-w1" in r.err
+
+    assert mn("server", "add", "coop-w1").code == 0
+    r = mn("app", "run", app, "app", "--", "cat", "/etc/hostname")
+    assert r.code == 0, r
+    container_host = r.out.strip()
+    ids = multinode.docker("w1", "ps", "-q", "--no-trunc", "--filter", f"label=com.docker.stack.namespace={app}").stdout
+    assert container_host and container_host in ids  # the container on coop-w1 answered
+
+    (tmp_path / "note.txt").write_text("copied to a worker\n")
+    r = mn("app", "cp", app, str(tmp_path / "note.txt"), "app:/tmp/")
+    assert r.code == 0, r
+    r = mn("app", "cp", app, "app:/tmp/note.txt", str(tmp_path / "back.txt"))
+    assert r.code == 0, r
+    assert (tmp_path / "back.txt").read_text() == "copied to a worker\n"
+
+    r = mn("app", "cmd", app, "app", "hello", "--", "there")
+    assert r.code == 0, r
+    assert r.out.strip() == f"hello from {container_host} there"
+
+
+LOSABLE = f"""\
+version: "3.8"
+services:
+{_service("app", '''    environment:
+      - ROUND=${ROUND:-1}
+    # Healthy 3 s after start: every deploy is under way for a few seconds, long enough to lose a node in.
+    command: ["sh", "-c", "sleep 3; touch /tmp/ready; exec httpd -f -p 8080 -h /www"]
+    healthcheck:
+      test: ["CMD", "cat", "/tmp/ready"]
+      interval: 1s
+      timeout: 1s
+      retries: 1
+      start_period: 10s
+    deploy:
+      placement:
+        constraints: [node.role == worker]
+      labels: ["coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.timeout=20"]''')}
+networks:
+  internal:
+"""
+
+
+def _node_of_running_task(multinode: MultiNode, service: str) -> str:
+    out = multinode.docker(
+        "m1", "service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}"
+    ).stdout
+    running = [line.split()[0] for line in out.splitlines() if " Running" in line]
+    return running[0] if running else ""
+
+
+def test_a_worker_lost_mid_deploy_then_the_next_deploy_converges(mn, tmp_path, multinode, mn_stack):
+    app = new_app(mn, tmp_path, mn_stack, LOSABLE)
+    assert mn("app", "deploy", app, "--no-input").code == 0
+    victim = _node_of_running_task(multinode, f"{app}_app")
+    assert victim in ("coop-w1", "coop-w2")
+    short = victim.removeprefix("coop-")
+    env_file = Path(mn.env["ABRA_DIR"]) / "servers" / "coop-m1" / f"{app}.env"
+    env_file.write_text(env_file.read_text() + "ROUND=2\n")
+
+    pidfile = Path(os.environ.get("COOP_RIG_DIR", "/tmp/coop-rig")) / "multinode" / "pids" / f"dockerd-{short}.pid"
+    import threading
+
+    def lose_the_worker() -> None:
+        time.sleep(2)  # the update is under way: the new task is starting
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=lose_the_worker)
+    killer.start()
+    try:
+        r = mn("app", "deploy", app, "--force", "--no-input")
+        killer.join()
+        # Either swarm moved the task to the other worker, or coop says clearly what failed.
+        if r.code != 0:
+            assert r.code in (5, 7), r
+            last = r.err.strip().splitlines()[-1]
+            assert last.startswith(f"error: app {app}") and "Traceback" not in r.err, r
+            assert [line for line in r.err.splitlines() if line.startswith("error:")] == [last]
+        else:  # converged elsewhere: a task runs, and not on the lost node
+            deadline = time.time() + 20
+            while time.time() < deadline and _node_of_running_task(multinode, f"{app}_app") in ("", victim):
+                time.sleep(0.5)
+            assert _node_of_running_task(multinode, f"{app}_app") not in ("", victim)
+    finally:
+        killer.join()
+        import subprocess
+
+        up = subprocess.run([str(Path(__file__).parents[2] / "rig" / "multinode"), "up"], capture_output=True, text=True)
+        assert up.returncode == 0, up.stderr
+
+    env_file.write_text(env_file.read_text() + "ROUND=3\n")
+    r = mn("app", "deploy", app, "--force", "--no-input")
+    assert r.code == 0, r
+    r = mn("--json", "app", "ps", app)
+    row = json.loads(r.out)[0]
+    assert row["running"] == row["desired"] == 1, row
+    assert [t["state"] for t in row["tasks"] if t["desired"] == "running"] == ["running"], row
