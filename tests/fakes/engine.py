@@ -142,6 +142,37 @@ class FakeEngine:
         self._call("nodes", filters)
         return _filtered(self._nodes, filters)
 
+    def node(self, id_or_name: str) -> dict:
+        return copy.deepcopy(self._find(self._nodes, id_or_name, "node"))
+
+    def node_update(self, id_or_name: str, version: int, spec: Mapping[str, Any]) -> None:
+        self._call("node_update", id_or_name, version, dict(spec))
+        node = self._find(self._nodes, id_or_name, "node")
+        node["Spec"] = copy.deepcopy(dict(spec))
+
+    def get_many(self, requests: Iterable[tuple[str, Mapping[str, Any]]], *, return_errors: bool = False) -> list[Any]:
+        """The real client pipelines these GETs; here each is the list call its path names."""
+        self._call("get_many", [path for path, _ in requests])
+        out: list[Any] = []
+        for path, params in requests:
+            filters = json.loads(params["filters"]) if params.get("filters") else None
+            filters = {k: sorted(v) for k, v in filters.items()} if filters else None
+            name = path.strip("/")
+            try:
+                if name == "services":
+                    out.append(self.services(filters, status=bool(params.get("status"))))
+                elif name in ("info", "version"):
+                    out.append(getattr(self, name)())
+                elif name in ("tasks", "nodes", "networks", "secrets", "configs", "volumes"):
+                    out.append(getattr(self, name)(filters))
+                else:
+                    self.request("GET", path, params=params)
+            except EngineError as exc:
+                if not return_errors:
+                    raise
+                out.append(exc)
+        return out
+
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
         self._call("request", method, path, params, body)
         raise EngineNotFound(f"server {self.name}: the fake engine has no route {method} {path}", status=404)

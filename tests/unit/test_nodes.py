@@ -1,0 +1,68 @@
+"""ops.nodes on the fake engine: finding a node, drain/activate, and which server entry names a node."""
+
+from __future__ import annotations
+
+import pytest
+
+from coopcloud.engine.views import Node
+from coopcloud.errors import NotFound
+from coopcloud.ops import nodes, servers
+from coopcloud.settings import Settings
+from fakes.engine import FakeEngine
+
+
+def _node(nid: str, hostname: str, addr: str, role: str = "worker", availability: str = "active") -> dict:
+    return {
+        "ID": nid, "Version": {"Index": 7},
+        "Spec": {"Role": role, "Availability": availability, "Labels": {}},
+        "Description": {"Hostname": hostname, "Engine": {"EngineVersion": "20.10.24"}},
+        "Status": {"State": "ready", "Addr": addr},
+        **({"ManagerStatus": {"Leader": True, "Addr": f"{addr}:2377"}} if role == "manager" else {}),
+    }
+
+
+@pytest.fixture
+def swarm() -> FakeEngine:
+    return FakeEngine(
+        name="m1",
+        nodes=[
+            _node("w2id000000", "w2", "10.0.0.13"),
+            _node("m1id000000", "m1", "10.0.0.11", role="manager"),
+            _node("w1id000000", "w1", "10.0.0.12"),
+        ],
+    )
+
+
+def test_nodes_managers_first_then_by_hostname(swarm):
+    assert [n.hostname for n in nodes.nodes(swarm)] == ["m1", "w1", "w2"]
+
+
+def test_find_node_by_hostname_id_or_prefix(swarm):
+    assert nodes.find_node(swarm, "m1", "w1").id == "w1id000000"
+    assert nodes.find_node(swarm, "m1", "w2id").hostname == "w2"
+    with pytest.raises(NotFound) as caught:
+        nodes.find_node(swarm, "m1", "w9")
+    assert str(caught.value) == "server m1 has no node w9 (its nodes: m1, w1, w2) — see: coop server nodes m1"
+
+
+def test_drain_then_activate_sends_the_whole_spec_with_the_version(swarm):
+    node, changed = nodes.set_availability(swarm, "m1", "w1", "drain")
+    assert changed and node.availability == "drain"
+    assert ("node_update", "w1id000000", 7, {"Role": "worker", "Availability": "drain", "Labels": {}}) in swarm.calls
+    node, changed = nodes.set_availability(swarm, "m1", "w1", "drain")
+    assert not changed  # already drained: nothing sent
+    assert nodes.set_availability(swarm, "m1", "w1", "active")[0].availability == "active"
+
+
+def test_server_entry_for_a_node_by_name_or_address(tmp_path):
+    settings = Settings.from_environ({"ABRA_DIR": str(tmp_path / "abra"), "DOCKER_CONFIG": str(tmp_path / "docker")})
+    w1 = Node.from_json(_node("w1id", "w1", "10.0.0.12"))
+    w2 = Node.from_json(_node("w2id", "w2", "10.0.0.13"))
+    assert nodes.server_for_node(settings, w1) is None
+    for name, endpoint in (("w1", "ssh://w1"), ("other", "ssh://root@10.0.0.13:2222")):
+        settings.server_dir(name).mkdir(parents=True)
+        servers.write_context(settings, name, endpoint)
+    assert nodes.server_for_node(settings, w1).name == "w1"  # by name
+    assert nodes.server_for_node(settings, w2).name == "other"  # by the address in its endpoint
+    assert nodes.server_for_node(settings, w1, exclude="w1") is None
+    assert "run: coop server add w2 (an ssh alias for it, or user@10.0.0.13)" == nodes.how_to_reach(w2)
