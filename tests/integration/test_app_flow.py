@@ -312,7 +312,14 @@ def test_ls_status_asks_each_server_once(coop, coop_env, tmp_path, local_server,
         calls.append((method, path.split("?")[0]))
         return original(self, method, path, *args, **kwargs)
 
+    pipelined = EngineClient._pipeline
+
+    def counting_batch(self, urls):  # requests sent together in one round trip (get_many)
+        calls.extend(("GET", url.split("?")[0]) for url in urls)
+        return pipelined(self, urls)
+
     monkeypatch.setattr(EngineClient, "_send", counting)
+    monkeypatch.setattr(EngineClient, "_pipeline", counting_batch)
     r = coop("app", "ls", "--status", "--json")
     assert r.code == 0, r
     assert len(json.loads(r.out)) == 30
