@@ -67,6 +67,7 @@ services:
     stop_grace_period: 1s
     deploy:
       endpoint_mode: dnsrr
+      update_config: {{monitor: 1s}}  # coop's stability window after a restart (docker's default 5 s)
       labels:
         coop-cloud.test.role: web
   db:
@@ -75,6 +76,7 @@ services:
     stop_grace_period: 1s
     deploy:
       endpoint_mode: dnsrr
+      update_config: {{monitor: 1s}}
 {failing_services}
 volumes:
   data:

@@ -12,7 +12,6 @@ from coopcloud.errors import Conflict, DeployFailed, NotFound, UsageError
 from coopcloud.ops import container as ops_container
 from coopcloud.ops import logs as ops_logs
 from coopcloud.ops import ps as ops_ps
-from coopcloud.ops import restart as ops_restart
 from coopcloud.ops import volumes as ops_volumes
 
 REF = AppRef("srv1", "cloud.example.org")
@@ -193,44 +192,6 @@ def test_errors_newest_first_with_update_state():
     assert [(e.kind, e.task) for e in found] == [("update", ""), ("unhealthy", "B"), ("exit", "A")]
     assert found[2].exit_code == 3 and found[2].service == "app"
     assert ops_ps.errors(FakeClient(services=[service("app", "S1")], tasks=[task("C", "S1", "running")]), REF) == []
-
-
-def test_restart_forces_update_and_waits_for_new_tasks():
-    svc = service("app", "S1", version=42)
-    client = FakeClient(services=[svc, service("db", "S2")], tasks=[task("OLD", "S1", "running")])
-    original_tasks = client.tasks
-
-    def tasks(filters=None):
-        if client.updates:  # after the update: the old task is gone, a new one runs
-            client._tasks = [task("OLD", "S1", "shutdown", desired="shutdown"), task("NEW", "S1", "running", index=3)]
-        return original_tasks(filters)
-
-    client.tasks = tasks
-    done = ops_restart.restart(client, REF, ["app"], timeout=5, interval=0.01)
-    (sid, version, spec, kw), = client.updates
-    assert (sid, version, spec["TaskTemplate"]["ForceUpdate"]) == ("S1", 42, 1)
-    assert svc["Spec"]["TaskTemplate"]["ForceUpdate"] == 0  # the caller's data is not mutated
-    assert done == [ops_restart.Restarted("app", ("OLD",), ("NEW",))]
-
-
-def test_restart_timeout_and_failures():
-    client = FakeClient(services=[service("app", "S1")], tasks=[task("OLD", "S1", "running")])
-    with pytest.raises(DeployFailed, match=r"not running again after 0.05s \(app 0/1 running\)"):
-        ops_restart.restart(client, REF, ["app"], timeout=0.05, interval=0.01)
-    client = FakeClient(services=[service("app", "S1")], tasks=[task("OLD", "S1", "running")])
-    fails = [task(f"F{i}", "S1", "failed", desired="shutdown", err="task: non-zero exit (1)", code=1) for i in range(3)]
-    client._tasks += fails
-    client._tasks = [t for t in client._tasks if t["ID"] == "OLD"]
-    original = client.tasks
-
-    def tasks(filters=None):
-        if client.updates:
-            client._tasks = [task("OLD", "S1", "shutdown", desired="shutdown"), *fails]
-        return original(filters)
-
-    client.tasks = tasks
-    with pytest.raises(DeployFailed, match="fails to start again"):
-        ops_restart.restart(client, REF, ["app"], timeout=5, interval=0.01)
 
 
 def test_run_without_running_container_names_the_service():

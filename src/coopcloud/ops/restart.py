@@ -1,26 +1,19 @@
-"""`coop app restart`: force-update an app's services and wait until their new tasks run."""
+"""`coop app restart`: force-update an app's services and wait, with the convergence engine deploy
+uses, until their new tasks run and stay up."""
 
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from coopcloud.engine import views
+from coopcloud.engine.protocol import Engine
 from coopcloud.errors import DeployFailed
-from coopcloud.ops.ps import (
-    BAD_UPDATE_STATES,
-    FAILED_STATES,
-    app_services,
-    classify_failure,
-    pick_services,
-    short_name,
-    spec_replicas,
-    stack_filter,
-)
+from coopcloud.ops import converge
+from coopcloud.ops.ps import app_services, pick_services, short_name, stack_filter
 
 DEFAULT_RESTART_TIMEOUT = 300  # seconds; label coop-cloud.<stack>.timeout overrides it
-MAX_RESTART_FAILURES = 3
 
 
 @dataclass(frozen=True)
@@ -31,32 +24,33 @@ class Restarted:
 
 
 def restart(
-    client: Any,
+    client: Engine,
     ref: Any,
     services: list[str] | None = None,
     *,
     timeout: float | None = None,
-    interval: float = 0.5,
+    interval: float = 1.0,
     report: Callable[[str], None] | None = None,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> list[Restarted]:
-    """Force-update the given services (all when None) and wait until their tasks run again.
+    """Force-update the given services (all when None) and wait until their new tasks run.
 
-    Like ``docker service update --force``: TaskTemplate.ForceUpdate is
-    incremented at the service's current version, so swarm replaces every
-    task. Done when each service runs as many *new* tasks as it wants and no
-    old one runs. Raises DeployFailed on timeout, a paused or rolled-back
-    update, or new tasks that keep failing.
+    Like ``docker service update --force``: TaskTemplate.ForceUpdate is incremented at
+    the service's current version, so swarm replaces every task. Done when each
+    service converged on its new tasks (`converge.wait`: tasks of the current spec,
+    the update seen to start, the stability window). Raises DeployFailed on timeout,
+    a paused or rolled-back update, or new tasks that keep failing.
     """
     all_services = app_services(client, ref)
     chosen = pick_services(ref, all_services, services) if services else all_services
     if timeout is None:
         timeout = _timeout_label(ref, all_services)
-    before = client.tasks(stack_filter(ref.stack_name))
-    old_ids = {t.get("ID") for t in before}
+    since = client.info().get("SystemTime", "")
     running_before: dict[str, list[str]] = {}
-    for t in before:
-        if _running(t):
-            running_before.setdefault(t.get("ServiceID", ""), []).append(t.get("ID", ""))
+    for t in views.tasks(client, stack_filter(ref.stack_name)):
+        if t.running:
+            running_before.setdefault(t.service_id, []).append(t.id)
     for svc in chosen:
         spec = copy.deepcopy(svc.get("Spec") or {})
         template = spec.setdefault("TaskTemplate", {})
@@ -64,57 +58,67 @@ def restart(
         client.service_update(svc["ID"], svc["Version"]["Index"], spec, registry_auth_from="spec")
         if report:
             report(f"restarting {short_name(ref.stack_name, spec.get('Name', ''))}")
-    want = {}
-    for svc in chosen:
-        replicas = spec_replicas(svc.get("Spec") or {})
-        want[svc["ID"]] = max(1, len(running_before.get(svc["ID"], []))) if replicas is None else replicas
-    ids = [svc["ID"] for svc in chosen]
-    short = {svc["ID"]: short_name(ref.stack_name, svc["Spec"]["Name"]) for svc in chosen}
-    deadline = time.monotonic() + timeout
-    while True:
-        tasks = client.tasks({"service": ids})
-        pending = []
-        for sid in ids:
-            mine = [t for t in tasks if t.get("ServiceID") == sid]
-            new = [t for t in mine if t.get("ID") not in old_ids]
-            new_running = [t for t in new if _running(t)]
-            old_running = [t for t in mine if t.get("ID") in old_ids and _running(t)]
-            failed = [t for t in new if (t.get("Status") or {}).get("State") in FAILED_STATES]
-            if len(failed) >= MAX_RESTART_FAILURES:
-                _, message, _ = classify_failure(failed[-1])
-                raise DeployFailed(
-                    f"app {ref.name}: service {short[sid]} fails to start again ({len(failed)} failed tasks: {message})",
-                    hint=f"see: coop app errors {ref.name}",
-                )
-            if len(new_running) < want[sid] or old_running:
-                pending.append((sid, len(new_running)))
-        if pending:
-            for svc in client.services({"id": [sid for sid, _ in pending]}):
-                update = svc.get("UpdateStatus") or {}
-                if update.get("State") in BAD_UPDATE_STATES:
-                    raise DeployFailed(
-                        f"app {ref.name}: service {short.get(svc.get('ID'), svc.get('ID'))} update "
-                        f"{update['State']}: {update.get('Message', '')}".rstrip(": "),
-                        hint=f"see: coop app errors {ref.name}",
-                    )
-        if not pending:
-            break
-        if time.monotonic() >= deadline:
-            detail = ", ".join(f"{short[sid]} {n}/{want[sid]} running" for sid, n in pending)
-            raise DeployFailed(
-                f"app {ref.name}: not running again after {timeout:g}s ({detail})",
-                hint=f"see: coop app ps {ref.name} and coop app errors {ref.name}",
-            )
-        time.sleep(interval)
-    result = []
-    for sid in ids:
-        after = sorted(t.get("ID", "") for t in tasks if t.get("ServiceID") == sid and _running(t))
-        result.append(Restarted(short[sid], tuple(sorted(running_before.get(sid, []))), tuple(after)))
-    return result
+    names = [svc["Spec"]["Name"] for svc in chosen]
+    timing: dict[str, Any] = {k: v for k, v in (("clock", clock), ("sleep", sleep)) if v is not None}
+    outcome = converge.wait(
+        client, [converge.Watch(n) for n in names], timeout=timeout, since=since, interval=interval,
+        report=_lines(ref, report), **timing,
+    )
+    if not outcome.ok:
+        raise _failure(ref, outcome, timeout)
+    after: dict[str, list[str]] = {}
+    for name in names:
+        for t in views.tasks(client, {"service": [name], "_up-to-date": ["true"]}):
+            if t.running:
+                after.setdefault(name, []).append(t.id)
+    return [
+        Restarted(
+            short_name(ref.stack_name, svc["Spec"]["Name"]),
+            tuple(sorted(running_before.get(svc["ID"], []))),
+            tuple(sorted(after.get(svc["Spec"]["Name"], []))),
+        )
+        for svc in chosen
+    ]
 
 
-def _running(task: dict) -> bool:
-    return task.get("DesiredState") == "running" and (task.get("Status") or {}).get("State") == "running"
+def _lines(ref: Any, report: Callable[[str], None] | None) -> Callable[[list[converge.ServiceProgress]], None] | None:
+    """Progress as lines, each said once when it changes."""
+    if report is None:
+        return None
+    last: dict[str, str] = {}
+
+    def say(progress: list[converge.ServiceProgress]) -> None:
+        for p in progress:
+            line = f"{short_name(ref.stack_name, p.name)}: {p.line().split(': ', 1)[1]}"
+            if last.get(p.name) != line:
+                last[p.name] = line
+                report(line)
+
+    return say
+
+
+def _failure(ref: Any, outcome: converge.ConvergeResult, timeout: float) -> DeployFailed:
+    details = []
+    for p in outcome.failed:
+        details.append(p.line())
+        details += [f"  task: {f}" for f in p.failures[-3:]]
+        details += [f"  log: {line}" for line in outcome.logs.get(p.name, [])]
+    bad = outcome.first_failure
+    if outcome.timed_out or bad is None or not bad.error:
+        waiting = ", ".join(
+            f"{short_name(ref.stack_name, p.name)} {p.running}/{'all nodes' if p.want is None else p.want} running"
+            for p in outcome.failed
+        )
+        return DeployFailed(
+            f"app {ref.name}: not running again after {timeout:g}s ({waiting})",
+            hint=f"see: coop app ps {ref.name} and coop app errors {ref.name}",
+            details=details,
+        )
+    return DeployFailed(
+        f"app {ref.name}: service {short_name(ref.stack_name, bad.name)} did not start again: {bad.error}",
+        hint=f"see: coop app errors {ref.name}",
+        details=details,
+    )
 
 
 def _timeout_label(ref: Any, services: list[dict]) -> float:
