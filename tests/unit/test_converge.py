@@ -132,9 +132,17 @@ def test_a_good_update_is_done_only_after_the_monitor_window():
     frames[1]["service"]["Spec"]["UpdateConfig"] = {"Monitor": int(15e9)}
     result, elapsed, seen = run(frames)
     assert result.ok
-    # ready at the 3rd poll (t=2 s), then 15 s of stability
-    assert elapsed == pytest.approx(2 + 15)
+    # running at the 2nd poll (t=1 s), while swarm still watches it; then 15 s of stability
+    assert elapsed == pytest.approx(1 + 15)
     assert any("checking it stays up" in poll[0].line() for poll in seen)
+
+
+def test_nothing_is_done_while_swarm_still_reports_updating():
+    frames = [frame(service("updating", monitor=2), [task("new", "running")])] * 6
+    frames += [frame(service("completed", monitor=2), [task("new", "running")])]
+    result, elapsed, seen = run(frames)
+    assert result.ok and elapsed == pytest.approx(6)  # the window ended at 2 s; swarm said completed at 6 s
+    assert seen[3][0].line().endswith("update updating — checking it stays up (0 s)")
 
 
 def test_the_default_window_is_dockers_five_seconds():
@@ -268,3 +276,14 @@ def test_the_timeout_names_what_is_missing():
     assert result.timed_out and elapsed >= 7
     assert result.failed[0].line() == f"{NAME}: 0/1 running, update updating — waiting"
 
+
+
+def test_the_wait_reports_what_the_stability_window_cost():
+    frames = [
+        frame(service(None, monitor=3), [task("new", "pending", desired="ready")], [OLD]),
+        frame(service("updating", monitor=3), [task("new", "starting")]),
+        frame(service("completed", monitor=3), [task("new", "running")]),
+    ]
+    result, elapsed, _ = run(frames)
+    assert result.ok and result.seconds == pytest.approx(elapsed) == pytest.approx(5)
+    assert result.stability_seconds == pytest.approx(3)

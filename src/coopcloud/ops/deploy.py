@@ -24,6 +24,8 @@ from coopcloud.ops.plan import Change, Plan, ServicePlan, plan_services, with_li
 from coopcloud.settings import Settings
 
 DEFAULT_TIMEOUT = 300  # seconds, when the recipe sets no coop-cloud.<stack>.timeout label
+# Between two looks at the services while waiting for convergence: the window's end is seen within it.
+POLL_INTERVAL = 0.5
 MAIN_SERVICE = "app"
 
 
@@ -578,6 +580,8 @@ class DeployResult:
     warnings: list[str] = field(default_factory=list)
     previous_version: str | None = None  # the main service's version label before this deploy
     checked: list[str] = field(default_factory=list)  # services found converged without a change
+    converge_seconds: float | None = None  # how long the convergence wait took (None: not waited)
+    stability_seconds: float | None = None  # of which, the stability window (see converge.ConvergeResult)
 
     def to_json(self) -> dict:
         return {
@@ -590,6 +594,8 @@ class DeployResult:
             "applied": self.applied,
             "services": self.services,
             "checked": self.checked,
+            "converge_seconds": None if self.converge_seconds is None else round(self.converge_seconds, 2),
+            "stability_seconds": None if self.stability_seconds is None else round(self.stability_seconds, 2),
             "unpinned_images": self.unpinned,
             "warnings": self.warnings,
         }
@@ -671,7 +677,7 @@ def undo(
             pass
     outcome = None
     if watches and wait:
-        outcome = conv.wait(client, watches, timeout=prepared.timeout, since=since, report=progress)
+        outcome = conv.wait(client, watches, timeout=prepared.timeout, since=since, report=progress, interval=POLL_INTERVAL)
     # Configs, secrets and networks it created, once nothing uses them; a leftover is no failure.
     deadline = time.monotonic() + 20
     for name in applied.configs:
@@ -727,10 +733,14 @@ def apply(
         watches += [conv.Watch(n) for n in applied.updated + applied.resent]
         checked = [n for n in sorted(prepared.desired) if n not in applied.services]
         watches += [conv.Watch(n, changed=False) for n in checked]
-        outcome = conv.wait(client, watches, timeout=prepared.timeout, since=prepared.pre.engine_time, report=progress)
+        outcome = conv.wait(
+            client, watches, timeout=prepared.timeout, since=prepared.pre.engine_time, report=progress,
+            interval=POLL_INTERVAL,
+        )
         if not outcome.ok:
             _fail(client, prepared, applied, outcome, rollback=rollback, progress=progress, notify=notify)
         result.checked = checked
+        result.converge_seconds, result.stability_seconds = outcome.seconds, outcome.stability_seconds
     record(settings, prepared)
     return result
 
