@@ -200,3 +200,17 @@ def test_remove_force_right_after_the_services_went_waits_for_their_containers(c
     r = coop("app", "remove", stack_name, "--force")
     assert r.code == 0, r
     assert labelled("volume", stack_name) == []
+
+
+def test_at_a_terminal_the_plan_is_shown_and_asked_about_before_anything_changes(coop, coop_env, tmp_path, stack_name, local_server):
+    from test_upgrade_live import interactive
+
+    new_app(coop, tmp_path, stack_name, "default", web_recipe(free_port()))
+    r = interactive(coop_env, "app", "deploy", stack_name, answers="n\n")
+    assert r.code == 0, r
+    plan_at = r.err.index(f"plan for app {stack_name}")
+    assert r.err.index(f"deploy 1.0.0+1.0.0 of app {stack_name} to default? [y/N]") > plan_at
+    assert "nothing changed" in r.err
+    assert labelled("service", stack_name) == [] and labelled("network", stack_name) == []
+    r = interactive(coop_env, "app", "deploy", stack_name, "--yes", answers="")
+    assert r.code == 0 and "[y/N]" not in r.err and "deployed 1.0.0+1.0.0" in r.out, r

@@ -23,3 +23,64 @@ def test_a_state_folder_that_cannot_be_written_is_found_before_anything_is_appli
     (servers / "default").unlink()
     (servers / "default").mkdir()
     check_state_writable(cfg, settings)  # writable: no error
+
+
+def test_pinning_keeps_edits_made_to_the_env_while_the_deploy_ran(tmp_path):
+    from coopcloud.domain.app import AppConfig, AppRef
+    from coopcloud.ops.deploy import pin_version
+    from coopcloud.settings import Settings
+
+    settings = Settings.from_environ({"ABRA_DIR": str(tmp_path / "abra")})
+    ref = AppRef("default", "cloud.example.org")
+    path = ref.env_path(settings.servers_dir)
+    path.parent.mkdir(parents=True)
+    path.write_text("# my app\nTYPE=web:1.0.0+1.0.0\nDOMAIN=cloud.example.org\n")
+    cfg = AppConfig.load(ref, settings.servers_dir)  # what the deploy read when it began
+    path.write_text(path.read_text() + "SMTP_HOST=mail.example.org  # added meanwhile\n")
+    pin_version(settings, cfg, "web", "1.1.0+1.1.0")
+    assert path.read_text() == (
+        "# my app\nTYPE=web:1.1.0+1.1.0\nDOMAIN=cloud.example.org\nSMTP_HOST=mail.example.org  # added meanwhile\n"
+    )
+
+
+def _outcome(name: str, error: str | None, *, timed_out: bool = False):
+    from coopcloud.ops import converge as conv
+
+    p = conv.ServiceProgress(name=name, want=1, error=error)
+    return conv.ConvergeResult(ok=False, services=[p], timed_out=timed_out, logs={name: ["last words"]})
+
+
+@pytest.mark.parametrize("was_deployed, rollback, back, code, words", [
+    (True, True, "ok", 8, "release 1.1.0 failed (service s_app: swarm update rollback_started: boom); every service was rolled back to 1.0.0"),
+    (True, True, "fails", 7, "release 1.1.0 failed (service s_app: swarm update rollback_started: boom) and rolling back to 1.0.0 failed too (service s_db: tasks keep failing"),
+    (True, False, None, 7, "app a.org: service s_app failed: swarm update rollback_started: boom"),
+    (False, True, None, 7, "app a.org: service s_app failed: swarm update rollback_started: boom"),
+])
+def test_a_failed_deploy_rolls_the_whole_app_back_or_says_why_not(monkeypatch, was_deployed, rollback, back, code, words):
+    from types import SimpleNamespace
+
+    from coopcloud.errors import DeployFailed
+    from coopcloud.ops import converge as conv
+    from coopcloud.ops import deploy as dep
+
+    undone = []
+
+    def undo(client, prepared, applied, **kw):
+        undone.append(applied)
+        if back == "ok":
+            return conv.ConvergeResult(ok=True, services=[])
+        return _outcome("s_db", "tasks keep failing (3 since the change began): exit code 1")
+
+    monkeypatch.setattr(dep, "undo", undo)
+    prepared = SimpleNamespace(app="a.org", version="1.1.0", previous_version="1.0.0", was_deployed=was_deployed)
+    applied = dep.Applied(updated=["s_app", "s_db"])
+    notes = []
+    with pytest.raises(DeployFailed) as caught:
+        dep._fail(None, prepared, applied, _outcome("s_app", "swarm update rollback_started: boom"),
+                  rollback=rollback, progress=None, notify=notes.append)
+    assert int(caught.value.exit_status) == code
+    assert words in str(caught.value)
+    assert "  log: last words" in caught.value.details
+    assert bool(undone) == (back is not None)
+    if undone:
+        assert notes == ["app a.org: 1.1.0 did not converge (s_app: swarm update rollback_started: boom); rolling every service back to 1.0.0"]

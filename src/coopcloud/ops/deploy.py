@@ -721,9 +721,13 @@ def apply(
         if isinstance(exc, EngineUnreachable):
             raise
         # Refused half-way: undo what landed, so a refused deploy leaves nothing behind.
-        undo(client, prepared, applied, progress=progress)
+        try:
+            back = undo(client, prepared, applied, progress=progress)
+            undone = "was undone" if back is None or back.ok else f"was put back but did not converge ({_why(back)[1]})"
+        except EngineError as again:
+            undone = f"could not be undone ({again.message})"
         raise EngineError(
-            f"{exc.message} (app {prepared.app}: what this deploy had created or changed was undone)",
+            f"{exc.message} (app {prepared.app}: what this deploy had created or changed {undone})",
             status=exc.status,
             hint=exc.hint,
         ) from exc
