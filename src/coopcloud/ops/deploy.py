@@ -17,6 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.domain.recipe import Recipe
+from coopcloud.domain.version import Version
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import Conflict, CoopError, DeployFailed, InvalidError, NotFound, RolledBack
 from coopcloud.ops.apps import STACK_LABEL
@@ -94,6 +95,7 @@ def resolve_target(settings: Settings, cfg: AppConfig, *, version: str | None = 
     if chaos:
         return chaos_target(path, name, warnings)
     wanted = version or cfg.pinned_version
+    v: Version | None
     if wanted:
         v = resolve_version(versions, wanted)
     else:

@@ -352,10 +352,10 @@ def split_image(ref: str) -> tuple[str, str | None, str | None]:
     from coopcloud.registry import ImageRefError, parse_image_ref
 
     try:
-        ref = parse_image_ref(ref)
+        parsed = parse_image_ref(ref)
     except ImageRefError:
         return ref, None, None  # shown as written; the registry cannot be asked about it
-    return ref.familiar_name, ref.tag, ref.digest
+    return parsed.familiar_name, parsed.tag, parsed.digest
 
 
 def locate_recipe(settings: Settings, recipe: str) -> tuple[str, Path]:
