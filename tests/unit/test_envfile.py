@@ -100,7 +100,7 @@ def test_nested_default():
 
 def test_required_variable_error_names_line():
     env = EnvFile.parse("A=1\nX=${NOPE:?set NOPE first}\n", name="app.env")
-    with pytest.raises(EnvFileError, match=r"app\.env:2: NOPE: set NOPE first"):
+    with pytest.raises(EnvFileError, match=r"app\.env:2: X: NOPE: set NOPE first"):
         env.values()
 
 
@@ -110,8 +110,8 @@ def test_required_variable_error_names_line():
         ('A=1\n\nB=2\nX="abc\n', r"app\.env:4: unterminated double quote"),
         ("X='abc\n", r"app\.env:1: unterminated single quote"),
         ('X="a"b\n', r"app\.env:1: unexpected text after the closing quote"),
-        ("X=${A\n", r"app\.env:1: unterminated \$\{"),
-        ("X=${1}\n", r"app\.env:1: bad substitution"),
+        ("X=${A\n", r"app\.env:1: X: unterminated \$\{"),
+        ("X=${1}\n", r"app\.env:1: X: bad substitution"),
         ("just words\n", r"app\.env:1: expected KEY=value"),
     ],
 )

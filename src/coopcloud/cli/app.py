@@ -39,8 +39,11 @@ def new(rt: Runtime, recipe: str, server: str, domain: str, name: str | None, ve
     from coopcloud.ops.lifecycle import new_app
 
     created = new_app(
-        rt.settings, recipe, server=server, domain=domain, name=name, version=version, offline=rt.settings.offline
+        rt.settings, recipe, server=server, domain=domain, name=name, version=version, offline=rt.settings.offline,
+        pool=rt.servers(),
     )
+    for line in created.warnings:
+        rt.out.warn(line)
     generated = []
     if with_secrets:
         generated = _generate_all(rt, created.ref.name)
@@ -354,13 +357,12 @@ def secret() -> None:
 def _secrets_context(rt: Runtime, app_name: str):
     from coopcloud.ops import secrets as sec
     from coopcloud.ops.apps import load_app
-    from coopcloud.ops.deploy import recipe_dir, resolve_target
+    from coopcloud.ops.deploy import resolve_target
 
     cfg = load_app(rt.settings, app_name)
     sample = None
     abra = {}
     try:
-        recipe_dir(rt.settings, cfg.recipe)
         target = resolve_target(rt.settings, cfg)
         sample = target.recipe.env_sample()
         abra = target.recipe.abra_sh_versions()

@@ -9,13 +9,6 @@ import click
 from coopcloud.cli.context import Runtime, pass_runtime
 
 
-def _recipe_dir(rt: Runtime, recipe: str) -> Path:
-    """RECIPE is a folder under $ABRA_DIR/recipes, or a path."""
-    from coopcloud.ops.recipes import local_recipe
-
-    return local_recipe(rt.settings, recipe)[1]
-
-
 @click.command("lint")
 @click.argument("recipe", required=False)
 @click.option("--rules", "list_rules", is_flag=True, help="List the rules (ID, level, what they check); with a rule ID, show its documentation.")
@@ -59,8 +52,9 @@ def lint(rt: Runtime, recipe: str | None, list_rules: bool) -> None:
     from coopcloud.errors import LintFailed
     from coopcloud.lint import ERROR
     from coopcloud.lint import lint as run_lint
+    from coopcloud.ops.recipes import local_recipe
 
-    path = _recipe_dir(rt, recipe)
+    path = local_recipe(rt.settings, recipe)[1]
     report = run_lint(path)
     if rt.out.json:
         rt.out.emit_json(report.to_json())

@@ -51,11 +51,12 @@ def upgrade(rt: Runtime, recipe: str, level: str | None) -> None:
     from coopcloud.domain.imagetag import MAJOR
     from coopcloud.errors import CoopError, UsageError
     from coopcloud.ops import recipe_maint as rm
+    from coopcloud.ops.recipes import local_recipe
     from coopcloud.registry import RegistryClient
 
     if rt.settings.offline:
         raise UsageError("recipe upgrade reads tag lists from the registries, which --offline forbids")
-    path = rm.recipe_path(rt.settings, recipe)
+    path = local_recipe(rt.settings, recipe)[1]
     client = RegistryClient(environ=rt.settings.environ, offline=rt.settings.offline)
     plan = rm.plan_upgrade(path, client.tags, level=level or MAJOR)
     for up in plan:
@@ -129,8 +130,9 @@ def release(rt: Runtime, recipe: str, version: str | None, level: str | None, dr
       coop recipe release gitea 2.0.0
     """
     from coopcloud.ops import recipe_maint as rm
+    from coopcloud.ops.recipes import local_recipe
 
-    path = rm.recipe_path(rt.settings, recipe)
+    path = local_recipe(rt.settings, recipe)[1]
     plan = rm.plan_release(rt.settings, path, version=version, level=level, notes=notes, publish=publish)
     for w in plan.warnings:
         rt.out.warn(w)
@@ -191,8 +193,9 @@ def sync(rt: Runtime, recipe: str, version: str | None, level: str | None) -> No
     """
     from coopcloud.errors import RecipeError
     from coopcloud.ops import recipe_maint as rm
+    from coopcloud.ops.recipes import local_recipe
 
-    path = rm.recipe_path(rt.settings, recipe)
+    path = local_recipe(rt.settings, recipe)[1]
     plan = rm.plan_release(rt.settings, path, version=version, level=level, label_only=True)
     if not plan.label_files:
         raise RecipeError(
@@ -222,8 +225,9 @@ def diff(rt: Runtime, recipe: str) -> None:
       coop recipe diff gitea
     """
     from coopcloud.ops import recipe_maint as rm
+    from coopcloud.ops.recipes import local_recipe
 
-    path = rm.recipe_path(rt.settings, recipe)
+    path = local_recipe(rt.settings, recipe)[1]
     changes = rm.uncommitted(path)
     text = rm.diff(path, color=rt.out.is_tty and not rt.out.json)
     if rt.out.json:
@@ -254,8 +258,9 @@ def reset(rt: Runtime, recipe: str, force: bool, untracked: bool) -> None:
       coop recipe reset gitea --force
     """
     from coopcloud.ops import recipe_maint as rm
+    from coopcloud.ops.recipes import local_recipe
 
-    path = rm.recipe_path(rt.settings, recipe)
+    path = local_recipe(rt.settings, recipe)[1]
     changes = rm.uncommitted(path)
     doomed = changes.tracked + (changes.untracked if untracked else [])
     if not doomed:

@@ -176,6 +176,15 @@ def _cast_for(path: tuple) -> Callable[[str], Any] | None:
     return None
 
 
+# Characters that substitutions may add to one compose file: a realistic file adds kilobytes; a
+# hostile one repeating a long variable (through YAML aliases or in one string) would add gigabytes.
+MAX_SUBSTITUTED = 16 * 1024 * 1024
+
+
+class _OverBudget(Exception):
+    pass
+
+
 class InterpolationError(Exception):
     def __init__(self, path: tuple, message: str):
         super().__init__(message)
@@ -189,8 +198,20 @@ def interpolate(
     path: tuple = (),
     unset: Callable[[str], None] | None = None,
 ) -> Any:
-    """Interpolate every string value in a parsed document (keys untouched), then cast."""
-    lookup = env.get
+    """Interpolate every string value in a parsed document (keys untouched), then cast.
+
+    Substitutions may add at most `MAX_SUBSTITUTED` characters in all.
+    """
+    added = 0
+
+    def lookup(name: str) -> str | None:
+        nonlocal added
+        value = env.get(name)
+        if value:
+            added += len(value)
+            if added > MAX_SUBSTITUTED:
+                raise _OverBudget(name)
+        return value
 
     def walk(v: Any, p: tuple) -> Any:
         if isinstance(v, str):
@@ -200,6 +221,10 @@ def interpolate(
                 new = substitute(v, lookup, unset)
             except TemplateError as e:
                 raise InterpolationError(p, str(e)) from None
+            except _OverBudget as e:
+                raise InterpolationError(
+                    p, f"variables (here ${e}) expand to more than {MAX_SUBSTITUTED // (1024 * 1024)} MiB in this file"
+                ) from None
             if new == v:
                 return v
             cast = _cast_for(p)

@@ -7,6 +7,8 @@ PyYAML's C parser builds the node tree; this module turns nodes into Python valu
   ``0x1F``, ``0b11`` and ``1_000`` are ints, ``1e3`` and ``.5`` floats, ``~``/``null``/empty are None;
   ``2001-12-14`` is a timestamp (a ``datetime``), as yaml.v3 makes it a ``time.Time``;
 - ``<<`` merge keys, anchors and aliases work; duplicate keys are an error, as in yaml.v3;
+- alias expansion has yaml.v3's budget ("document contains excessive aliasing"), so a few hundred
+  bytes of nested aliases cannot expand into gigabytes; nesting deeper than `MAX_DEPTH` is refused;
 - the line of every mapping key and list item is kept (``Lines``) for error messages.
 
 PyYAML is imported inside the functions: importing coop must not import yaml.
@@ -42,6 +44,24 @@ _TIMESTAMP = re.compile(
     r"(?:[ \t]*(Z|[-+]\d{1,2}(?::?\d{2})?))?)?\Z"
 )
 _INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+
+# yaml.v3's alias budget (decode.go, allowedAliasRatio): once past 1000 decoded nodes and 100 of them
+# reached through aliases, at most 99% of decodes may come from aliases up to 400,000 decodes, then a
+# share sliding down to 10% at 4,000,000. Docker reads compose files with yaml.v3, so a file it refuses
+# for aliasing is refused here too, before it costs memory.
+_ALIAS_RATIO_LOW = 400_000
+_ALIAS_RATIO_HIGH = 4_000_000
+# Compose files nest a few levels; this keeps the (recursive) builder far from Python's stack limit.
+MAX_DEPTH = 200
+
+
+def allowed_alias_ratio(decodes: int) -> float:
+    """The share of decodes yaml.v3 lets come from alias expansion, for a document of `decodes` so far."""
+    if decodes <= _ALIAS_RATIO_LOW:
+        return 0.99
+    if decodes >= _ALIAS_RATIO_HIGH:
+        return 0.10
+    return 0.99 - 0.89 * (decodes - _ALIAS_RATIO_LOW) / (_ALIAS_RATIO_HIGH - _ALIAS_RATIO_LOW)
 
 
 def _go_int(text: str) -> int | None:
@@ -173,18 +193,51 @@ class _Builder:
         self.name = name
         self.lines = lines
         self.active: set[int] = set()
+        # PyYAML's composer hands out the anchored node itself for an alias, so a node met a second
+        # time was reached through an alias (an anchor always comes before its aliases).
+        self.seen: set[int] = set()
+        self.decodes = 0
+        self.aliased = 0
+        self.alias_depth = 0
+        self.depth = 0
 
     def fail(self, node, msg: str):
         raise ComposeError(f"{self.name}:{node.start_mark.line + 1}: {msg}")
 
+    def count(self, node) -> bool:
+        """Count one decode as yaml.v3 does; True when `node` is reached through an alias."""
+        via_alias = id(node) in self.seen
+        self.seen.add(id(node))
+        self.decodes += 1 + via_alias  # yaml.v3 decodes the alias node, then its target
+        if self.alias_depth or via_alias:
+            self.aliased += 1 + via_alias
+        if (
+            self.aliased > 100
+            and self.decodes > 1000
+            and self.aliased / self.decodes > allowed_alias_ratio(self.decodes)
+        ):
+            self.fail(node, "document contains excessive aliasing (as docker's YAML reader refuses it)")
+        return via_alias
+
     def build(self, node, path: tuple) -> Any:
+        via_alias = self.count(node)
+        self.alias_depth += via_alias
+        try:
+            return self._build(node, path)
+        finally:
+            self.alias_depth -= via_alias
+
+    def _build(self, node, path: tuple) -> Any:
         import yaml
 
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)
         if id(node) in self.active:
             self.fail(node, "recursive alias")
+        if self.depth >= MAX_DEPTH:
+            self.fail(node, f"nested more than {MAX_DEPTH} levels deep")
         self.active.add(id(node))
+        self.depth += 1
         try:
             if isinstance(node, yaml.SequenceNode):
                 out = []
@@ -196,6 +249,7 @@ class _Builder:
             return self.mapping(node, path)
         finally:
             self.active.discard(id(node))
+            self.depth -= 1
 
     def scalar(self, node) -> Any:
         tag, value = node.tag, node.value
@@ -244,6 +298,7 @@ class _Builder:
                 continue
             if not isinstance(knode, yaml.ScalarNode):
                 self.fail(knode, "mapping keys must be strings")
+            self.count(knode)
             key = self.scalar(knode)
             if key is None:
                 key = "null"  # yaml.v3 + docker: a null key becomes the string "null"? keep visible

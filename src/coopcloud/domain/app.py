@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coopcloud.domain.envfile import EnvFile, load, write_atomic
+from coopcloud.domain.names import check_app_name, check_domain, recipe_name_problem
 from coopcloud.errors import EnvFileError, UsageError
 
 DEFAULT_COMPOSE_FILE = "compose.yml"
-# A name becomes a file name and part of Docker object names: no '/', no leading '.'.
+# A server name becomes a folder name: no '/', no leading '.' (app names: domain/names.py).
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@:-]*")
 
 
@@ -31,7 +32,7 @@ def check_name(kind: str, name: str) -> str:
     if not _NAME_RE.fullmatch(name or ""):
         raise UsageError(
             f"{kind} name {name!r} is not valid",
-            hint="use letters, digits, '.', '-', '_' (an app name is normally its domain)",
+            hint="use letters, digits, '.', '-', '_', '@', ':', starting with a letter or digit",
         )
     return name
 
@@ -43,7 +44,7 @@ class AppRef:
 
     def __post_init__(self) -> None:
         check_name("server", self.server)
-        check_name("app", self.name)
+        check_app_name(self.name)
 
     @property
     def stack_name(self) -> str:
@@ -76,6 +77,9 @@ def recipe_of(values: Mapping[str, str], where: str = "app env") -> tuple[str, s
     recipe, _, version = raw.partition(":")
     if not recipe:
         raise EnvFileError(f"{where}: RECIPE/TYPE {raw!r} has no recipe name")
+    problem = recipe_name_problem(recipe)  # TYPE=../../etc must not name a folder outside recipes/
+    if problem:
+        raise EnvFileError(f"{where}: RECIPE/TYPE {recipe!r} is not a recipe name", hint=problem)
     return recipe, version or None
 
 
@@ -100,7 +104,9 @@ def compose_env(app: AppRef, values: Mapping[str, str], abra_versions: Mapping[s
     env = dict(abra_versions)
     env.update(values)
     if not env.get("DOMAIN"):
-        env["DOMAIN"] = app.name
+        env["DOMAIN"] = app.name  # an app name is already safe in a label
+    else:
+        check_domain(env["DOMAIN"], EnvFileError, where=f"app {app.name}: DOMAIN: ")
     env["STACK_NAME"] = app.stack_name
     return env
 

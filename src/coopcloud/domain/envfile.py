@@ -16,6 +16,11 @@ Unquoted values are expanded too (``$VAR``, ``${VAR}``, ``${VAR:-default}``,
 them are literal. A quoted value may span lines. A repeated key: the last one
 wins. An unknown variable expands to the empty string, as in a shell.
 
+Env files are shared between people, so expansion has budgets: ``${...}`` nests at most
+`MAX_NESTING` levels, one value expands to at most `MAX_VALUE` characters (Linux refuses a longer
+environment variable to a process anyway) and a whole file to at most `MAX_EXPANDED`. Past them the
+file is refused, naming its line and variable, before it costs memory.
+
 Every line is kept verbatim, so ``EnvFile.parse(t).render() == t``; ``set``
 rewrites only the value of one line, keeping its ``export``, spacing, quotes
 (when possible) and inline comment.
@@ -47,6 +52,9 @@ _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "$": "$"}
 # Values written unquoted by `set`: nothing here is special to any env parser.
 _SAFE_RE = re.compile(r"[A-Za-z0-9_./:@,+=%~^*?!\-]*")
 _SECRET_RE = re.compile(r"SECRET_(?P<name>.+)_VERSION")
+MAX_NESTING = 16  # ${A:-${B:-...}} levels
+MAX_VALUE = 128 * 1024  # characters of one expanded value: Linux's MAX_ARG_STRLEN for one variable
+MAX_EXPANDED = 4 * 1024 * 1024  # characters of all expanded values of one file
 
 
 class _Syntax(Exception):
@@ -120,6 +128,8 @@ def _reference(text: str, i: int, escapes: bool) -> tuple[Ref | None, int]:
             continue
         if text.startswith("${", k):
             depth += 1
+            if depth > MAX_NESTING:
+                raise _Syntax(f"${{...}} nested more than {MAX_NESTING} levels deep")
             k += 2
             continue
         if text[k] == "}":
@@ -131,24 +141,30 @@ def _reference(text: str, i: int, escapes: bool) -> tuple[Ref | None, int]:
 
 
 def _evaluate(template: tuple, scope: Mapping[str, str]) -> str:
+    """Expand a template; past `MAX_VALUE` characters it stops (so `$A$A$A...` cannot grow unbounded)."""
     parts = []
+    size = 0
     for seg in template:
         if isinstance(seg, str):
-            parts.append(seg)
-            continue
-        val = scope.get(seg.name)
-        op = seg.op
-        empty = val is None or (val == "" and op is not None and op.startswith(":"))
-        if op is None:
-            parts.append(val or "")
-        elif op in (":-", "-"):
-            parts.append(_evaluate(seg.arg, scope) if empty else val)
-        elif op in (":+", "+"):
-            parts.append("" if empty else _evaluate(seg.arg, scope))
-        else:  # :? and ?
-            if empty:
-                raise _Syntax(f"{seg.name}: {_evaluate(seg.arg, scope) or 'not set'}")
-            parts.append(val)
+            part = seg
+        else:
+            val = scope.get(seg.name)
+            op = seg.op
+            empty = val is None or (val == "" and op is not None and op.startswith(":"))
+            if op is None:
+                part = val or ""
+            elif op in (":-", "-"):
+                part = _evaluate(seg.arg, scope) if empty else val  # type: ignore[assignment]
+            elif op in (":+", "+"):
+                part = "" if empty else _evaluate(seg.arg, scope)
+            else:  # :? and ?
+                if empty:
+                    raise _Syntax(f"{seg.name}: {_evaluate(seg.arg, scope) or 'not set'}")
+                part = val  # type: ignore[assignment]
+        size += len(part)
+        if size > MAX_VALUE:
+            raise _Syntax(f"expands to more than {MAX_VALUE // 1024} KiB")
+        parts.append(part)
     return "".join(parts)
 
 
@@ -249,7 +265,7 @@ def _parse_assignment(physical: list[str], idx: int) -> tuple[Line | None, int]:
         cm = re.fullmatch(r"[ \t]*(?:#(?P<c>.*))?", tail, re.S)
         if not cm:
             raise _Syntax(f"unexpected text after the closing quote of {key}: {tail.strip()[:30]!r}")
-        template = _template(value_raw[1:-1], escapes=(q == '"'), expand=(q == '"'))
+        template = _named(key, value_raw[1:-1], escapes=(q == '"'), expand=(q == '"'))
         comment = cm.group("c").strip() if cm.group("c") is not None else None
         line = Line(
             raw="".join(physical[idx: last + 1]), lineno=idx + 1, key=key,
@@ -271,9 +287,17 @@ def _parse_assignment(physical: list[str], idx: int) -> tuple[Line | None, int]:
     comment = content[cm.start() + 1:].strip() if cm else None
     line = Line(
         raw=first, lineno=idx + 1, key=key, prefix=prefix, value_raw=value,
-        suffix=suffix, quote="", template=_template(value, escapes=False), comment=comment,
+        suffix=suffix, quote="", template=_named(key, value, escapes=False), comment=comment,
     )
     return line, idx
+
+
+def _named(key: str, text: str, escapes: bool, expand: bool = True) -> tuple:
+    """`_template`, with a syntax error naming the variable it is in."""
+    try:
+        return _template(text, escapes, expand)
+    except _Syntax as exc:
+        raise _Syntax(f"{key}: {exc}") from None
 
 
 def _closing_quote(text: str, q: str) -> int:
@@ -395,13 +419,21 @@ class EnvFile:
         """
         scope = dict(base or {})
         result: dict[str, str] = {}
+        total = 0
         for line in self._lines:
             if line.key is None:
                 continue
             try:
                 value = _evaluate(line.template, scope)
             except _Syntax as exc:
-                raise EnvFileError(f"{self.name}:{line.lineno}: {exc}") from None
+                raise EnvFileError(f"{self.name}:{line.lineno}: {line.key}: {exc}") from None
+            total += len(value)
+            if total > MAX_EXPANDED:
+                raise EnvFileError(
+                    f"{self.name}:{line.lineno}: {line.key}: the file's values expand to more than "
+                    f"{MAX_EXPANDED // (1024 * 1024)} MiB",
+                    hint="write the values out instead of repeating references to other variables",
+                )
             scope[line.key] = value
             result.pop(line.key, None)  # a repeated key takes its last position
             result[line.key] = value

@@ -29,10 +29,11 @@ def deployed_script(settings: Settings, client: Any, ref: Any) -> tuple[str, str
     from coopcloud.domain.recipe import Recipe
     from coopcloud.gitops import GitRepo
     from coopcloud.ops.apps import STACK_LABEL, load_app
-    from coopcloud.ops.deploy import main_service, recipe_dir
+    from coopcloud.ops.deploy import main_service
+    from coopcloud.ops.recipes import recipe_folder
 
     cfg = load_app(settings, ref.name)
-    path = recipe_dir(settings, cfg.recipe)
+    path = recipe_folder(settings, cfg.recipe)
     services = {s["Spec"]["Name"]: s for s in client.services(filters={"label": [f"{STACK_LABEL}={ref.stack_name}"]})}
     if not services:
         raise NotFound(f"app {ref.name} is not deployed on {ref.server}", hint=f"run: coop app deploy {ref.name}")

@@ -6,25 +6,30 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coopcloud.domain.app import AppConfig, AppRef, recipe_of
-from coopcloud.errors import Conflict, EnvFileError, NotFound, UsageError
+from coopcloud.errors import Conflict, CoopError, NotFound, UsageError
 from coopcloud.settings import Settings
 
 STACK_LABEL = "com.docker.stack.namespace"
+BROKEN = "(broken)"  # the recipe column of an app whose env file cannot be read
 
 
-def all_apps(settings: Settings) -> list[AppRef]:
-    """Every app env file under servers/, sorted by server then name."""
-    apps = []
+def env_files(settings: Settings) -> list[Path]:
+    """Every ``servers/<server>/*.env``, sorted by server then name (valid app names or not)."""
     try:
         servers = sorted(p for p in settings.servers_dir.iterdir() if p.is_dir())
     except FileNotFoundError:
         return []
-    for server in servers:
-        for env in sorted(server.glob("*.env")):
-            try:
-                apps.append(AppRef.from_env_path(env))
-            except UsageError:
-                continue  # not an app file we can name; `app ls` should not die on it
+    return [env for server in servers for env in sorted(server.glob("*.env"))]
+
+
+def all_apps(settings: Settings) -> list[AppRef]:
+    """Every app env file under servers/ whose name is a valid app name, sorted by server then name."""
+    apps = []
+    for env in env_files(settings):
+        try:
+            apps.append(AppRef.from_env_path(env))
+        except UsageError:
+            continue  # not an app we can name; `app ls` shows it as broken
     return apps
 
 
@@ -60,16 +65,20 @@ class AppRow:
 
 
 def list_apps(settings: Settings, *, server: str | None = None, recipe: str | None = None) -> list[AppRow]:
+    """One row per env file; a file that cannot be read is a row with `error` set (shown as broken),
+    so one bad file never hides the others."""
     rows = []
-    for ref in all_apps(settings):
-        if server and ref.server != server:
+    for path in env_files(settings):
+        if server and path.parent.name != server:
             continue
+        name = path.name[: -len(".env")]
         try:
+            ref = AppRef.from_env_path(path)
             cfg = AppConfig.load(ref, settings.servers_dir)
-            name, version = recipe_of(cfg.env.values(), cfg.env.name)
-            row = AppRow(ref.server, ref.name, name, version)
-        except (EnvFileError, UsageError, NotFound) as exc:
-            row = AppRow(ref.server, ref.name, "?", None, error=str(exc))
+            recipe_name, version = recipe_of(cfg.env.values(), cfg.env.name)
+            row = AppRow(ref.server, ref.name, recipe_name, version)
+        except (CoopError, OSError) as exc:
+            row = AppRow(path.parent.name, name, BROKEN, None, error=str(exc))
         if recipe and row.recipe != recipe:
             continue
         rows.append(row)

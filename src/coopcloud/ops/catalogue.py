@@ -133,9 +133,9 @@ def show(settings: Settings, name: str) -> RecipeInfo:
     With both, the catalogue entry is shown and the local clone's path and
     versions are added.
     """
-    from coopcloud.domain.app import check_name
+    from coopcloud.domain.names import check_recipe_name
 
-    check_name("recipe", name)
+    check_recipe_name(name)
     warnings: list[str] = []
     entry = None
     try:
@@ -542,9 +542,9 @@ def _generate_recipe(
     from coopcloud.domain.version import versions_from_tags
     from coopcloud.gitops import GitRepo
 
-    from coopcloud.domain.app import check_name
+    from coopcloud.domain.names import check_recipe_name
 
-    check_name("recipe", name)  # it names a folder and a cache file: no '/', no leading '.'
+    check_recipe_name(name)  # it names a folder and a cache file: no '/', no leading '.'
     if not path.is_dir():
         raise NotFound(f"recipe {name}: no such directory {path}")
     repo = GitRepo(path)

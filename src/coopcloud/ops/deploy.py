@@ -44,16 +44,6 @@ class Target:
     warnings: tuple[str, ...] = ()
 
 
-def recipe_dir(settings: Settings, name: str) -> Path:
-    path = settings.recipes_dir / name
-    if not path.is_dir():
-        raise NotFound(
-            f"recipe {name} is not in {settings.recipes_dir}",
-            hint=f"clone it there (git clone <url> {path}) or create the app with: coop app new <recipe-url-or-path>",
-        )
-    return path
-
-
 def releases(path: Path) -> tuple[list, list[str]]:
     """(versions oldest first, warnings) of the recipe repo at `path`; ([], []) when it is not a git repo."""
     from coopcloud.domain.version import versions_from_tags
@@ -87,8 +77,12 @@ def resolve_target(settings: Settings, cfg: AppConfig, *, version: str | None = 
     from coopcloud.domain.version import latest, resolve_version
     from coopcloud.gitops import GitRepo
 
+    from coopcloud.ops.identity import check_own_stack
+    from coopcloud.ops.recipes import recipe_folder
+
+    check_own_stack(settings, cfg.ref)
     name = cfg.recipe
-    path = recipe_dir(settings, name)
+    path = recipe_folder(settings, name)
     if chaos and version:
         raise InvalidError(f"app {cfg.ref.name}: give a VERSION or --chaos, not both")
     versions, warnings = releases(path)

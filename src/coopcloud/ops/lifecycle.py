@@ -2,82 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coopcloud.domain.app import AppRef
 from coopcloud.domain.envfile import EnvFile, write_atomic
-from coopcloud.errors import Conflict, DeployFailed, NotFound, RecipeError, UsageError
+from coopcloud.errors import Conflict, DeployFailed, NotFound, RecipeError
 from coopcloud.ops.apps import STACK_LABEL, find_app
 from coopcloud.settings import Settings
 
-_URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
-
-
-def _sanitise(name: str) -> str:
-    """A folder name for a recipe cloned from a URL: the repo's last path part, without .git."""
-    base = name.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-    if base.endswith(".git"):
-        base = base[:-4]
-    base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-")
-    if not base:
-        raise UsageError(f"cannot name a recipe folder after {name!r}", hint="clone it into $ABRA_DIR/recipes yourself")
-    return base
-
-
-def locate_recipe(settings: Settings, recipe: str, *, offline: bool = False) -> tuple[str, Path]:
-    """(recipe name, folder) for a recipe name, a git URL (cloned), or a local path (linked)."""
-    from coopcloud.gitops.repo import run_git
-
-    recipes = settings.recipes_dir
-    if _URL.match(recipe):
-        name = _sanitise(recipe)
-        target = recipes / name
-        if not target.exists():
-            if offline:
-                raise NotFound(f"recipe {name} is not cloned yet and --offline forbids fetching it")
-            recipes.mkdir(parents=True, exist_ok=True)
-            run_git(["clone", "--quiet", "--", recipe, str(target)])
-        return name, target
-    local = Path(recipe).expanduser()
-    if ("/" in recipe or recipe.startswith(".")) and local.is_dir():
-        name = _sanitise(str(local.resolve()))
-        target = recipes / name
-        if target.exists() or target.is_symlink():
-            if target.resolve() != local.resolve():
-                raise Conflict(
-                    f"recipe {name} already exists at {target} and is not {local}",
-                    hint="rename one of them",
-                )
-        else:
-            recipes.mkdir(parents=True, exist_ok=True)
-            os.symlink(local.resolve(), target)  # DESIGN §3.1: recipe folders may be symlinks
-        return name, target
-    target = recipes / recipe
-    if not target.is_dir():
-        from coopcloud.ops.catalogue import clone_url
-
-        url = clone_url(settings, recipe)
-        if url is None:
-            raise NotFound(
-                f"recipe {recipe} is neither in {recipes} nor in the catalogue",
-                hint="run: coop catalogue sync, or give its git URL or a local path",
-            )
-        if not _URL.match(url):
-            # The catalogue comes from the network: clone only from plain git URLs (no ext:: etc.).
-            raise RecipeError(
-                f"recipe {recipe}: the catalogue's repository {url!r} is not an https, ssh, git or file URL",
-                hint="fix that catalogue entry, or clone the recipe into the recipes folder yourself",
-            )
-        if offline:
-            raise NotFound(f"recipe {recipe} is not cloned yet and --offline forbids fetching it from {url}")
-        recipes.mkdir(parents=True, exist_ok=True)
-        run_git(["clone", "--quiet", "--", url, str(target)])
-    return recipe, target
+if TYPE_CHECKING:
+    from coopcloud.engine import Pool
 
 
 @dataclass
@@ -87,6 +25,7 @@ class NewApp:
     version: str | None
     env_path: Path
     secrets: list = field(default_factory=list)  # (AppSecret, value|None) when --secrets
+    warnings: list[str] = field(default_factory=list)
 
 
 def new_app(
@@ -98,19 +37,47 @@ def new_app(
     name: str | None = None,
     version: str | None = None,
     offline: bool = False,
+    pool: "Pool | None" = None,
 ) -> NewApp:
-    """Write servers/<server>/<app>.env from the recipe's .env.sample (of the chosen version). 0600."""
+    """Write servers/<server>/<app>.env from the recipe's .env.sample (of the chosen version). 0600.
+
+    Names are checked before anything is written, cloned or linked: the domain is a hostname, the app
+    name is valid, and its stack name is no other app's — here, or on the swarm (asked through
+    `pool` when given; an unreachable server is a warning, and deploy checks again).
+    """
+    from coopcloud.domain.names import check_domain, check_recipe_name
     from coopcloud.domain.recipe import Recipe
     from coopcloud.domain.version import latest, resolve_version
     from coopcloud.gitops import GitRepo
     from coopcloud.ops.deploy import releases
+    from coopcloud.ops.identity import check_own_stack, check_swarm_stack
+    from coopcloud.ops.recipes import is_path, is_url, locate_recipe
     from coopcloud.ops.servers import resolve
 
+    check_domain(domain)
     resolve(settings, server)  # refuses unregistered servers
     ref = AppRef(server, name or domain)
     for other in settings.servers_dir.glob(f"*/{ref.name}.env"):
         raise Conflict(f"app {ref.name} already exists ({other})", hint=f"see: coop app config {ref.name}")
+    check_own_stack(settings, ref)
+    warnings: list[str] = []
+
+    def check_swarm(recipe_name: str) -> None:
+        from coopcloud.errors import EngineUnreachable, ServerNotReady
+
+        if pool is None:
+            return
+        try:
+            check_swarm_stack(pool.client(server), ref, recipe_name, domain)
+        except (EngineUnreachable, ServerNotReady) as exc:
+            warnings.append(f"could not ask server {server} whether stack {ref.stack_name} is in use: {exc}")
+
+    plain_name = not (is_url(recipe) or is_path(recipe))
+    if plain_name:
+        check_swarm(check_recipe_name(recipe))  # before a clone: a refused name leaves nothing behind
     recipe_name, path = locate_recipe(settings, recipe, offline=offline)
+    if not plain_name:
+        check_swarm(recipe_name)
     versions, _ = releases(path)
     chosen = resolve_version(versions, version) if version else latest(versions)
     if version and chosen is None:
@@ -126,7 +93,7 @@ def new_app(
     target = ref.env_path(settings.servers_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, env.render())
-    return NewApp(ref, recipe_name, chosen.tag if chosen else None, target)
+    return NewApp(ref, recipe_name, chosen.tag if chosen else None, target, warnings=warnings)
 
 
 # -- undeploy / remove ---------------------------------------------------------------------------

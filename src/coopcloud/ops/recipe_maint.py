@@ -66,13 +66,6 @@ def release_message(version: str) -> str:
 # -- where the recipe is ----------------------------------------------------------------------
 
 
-def recipe_path(settings: Settings, recipe: str) -> Path:
-    """A recipe name in ``$ABRA_DIR/recipes``, or a path to a recipe directory (``./x``, ``/x``, ``~/x``)."""
-    from coopcloud.ops.recipes import local_recipe
-
-    return local_recipe(settings, recipe)[1]
-
-
 def _compose_files(path: Path) -> list[str]:
     from coopcloud.domain.recipe import Recipe
 

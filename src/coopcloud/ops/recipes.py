@@ -1,11 +1,50 @@
-"""Where a recipe named on the command line is: one rule for every `coop recipe ...` command."""
+"""Where a recipe is: the one locator every command uses to turn a recipe name into a folder.
+
+A recipe *name* (``TYPE=`` in an app env, a catalogue name, a bare argument) is a plain name — no
+``/``, no ``..``, no leading ``.`` or ``-`` (`coopcloud.domain.names.check_recipe_name`) — and
+names the folder ``$ABRA_DIR/recipes/<name>``, which may be a symlink. Only what the operator typed
+may also be a *path* (it has a ``/`` or starts with ``.`` or ``~``) or, for `app new`, a git URL.
+
+- `recipe_folder`: a name → its folder (deploy, upgrade, `app cmd`: the recipe an app names);
+- `local_recipe`: a name or a path → (name, folder) (the `coop recipe ...` commands);
+- `locate_recipe`: a name, a URL or a path → (name, folder), cloning or linking it into the
+  recipes folder when needed (`app new`, `recipe fetch`).
+"""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
-from coopcloud.errors import NotFound
+from coopcloud.domain.names import check_recipe_name
+from coopcloud.errors import Conflict, NotFound, RecipeError, UsageError
 from coopcloud.settings import Settings
+
+_URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
+_COMPOSE = re.compile(r"compose(\.[^/]+)?\.ya?ml")
+
+
+def is_url(recipe: str) -> bool:
+    """Whether what was typed is a git URL (https, ssh, git, file, or scp-like user@host:path)."""
+    return bool(_URL.match(recipe))
+
+
+def is_path(recipe: str) -> bool:
+    """Whether what was typed is a path to a recipe folder rather than a recipe name."""
+    return "/" in recipe or recipe.startswith((".", "~"))
+
+
+def recipe_folder(settings: Settings, name: str) -> Path:
+    """The folder of the recipe called `name` in $ABRA_DIR/recipes; NotFound when it is not there."""
+    check_recipe_name(name)
+    path = settings.recipes_dir / name
+    if not path.is_dir():
+        raise NotFound(
+            f"recipe {name} is not in {settings.recipes_dir}",
+            hint=f"clone it there (git clone <url> {path}) or create the app with: coop app new <recipe-url-or-path>",
+        )
+    return path
 
 
 def local_recipe(settings: Settings, recipe: str) -> tuple[str, Path]:
@@ -15,10 +54,11 @@ def local_recipe(settings: Settings, recipe: str) -> tuple[str, Path]:
     under $ABRA_DIR/recipes, or else a folder of that name in the current directory.
     """
     local = Path(recipe).expanduser()
-    if "/" in recipe or recipe.startswith((".", "~")):
+    if is_path(recipe):
         if not local.is_dir():
             raise NotFound(f"recipe directory {local}: no such directory")
         return local.resolve().name, local
+    check_recipe_name(recipe)
     path = settings.recipes_dir / recipe
     if path.is_dir():
         return recipe, path
@@ -28,6 +68,82 @@ def local_recipe(settings: Settings, recipe: str) -> tuple[str, Path]:
         f"recipe {recipe} is not in {settings.recipes_dir}",
         hint=f"clone it there (git clone <url> {path}), or give the recipe's path (e.g. ./{recipe})",
     )
+
+
+def _folder_name(source: str) -> str:
+    """A recipe name for a recipe cloned from a URL or linked from a path: its last part, without .git."""
+    base = source.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    if base.endswith(".git"):
+        base = base[:-4]
+    base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-")
+    if not base or ".." in base:
+        raise UsageError(f"cannot name a recipe folder after {source!r}", hint="clone it into $ABRA_DIR/recipes yourself")
+    return check_recipe_name(base)
+
+
+def _check_recipe_dir(path: Path) -> None:
+    """A local folder given to `app new` must look like a recipe before anything is linked to it."""
+    try:
+        has_compose = any(_COMPOSE.fullmatch(p.name) and p.is_file() for p in path.iterdir())
+    except OSError as exc:
+        raise RecipeError(f"{path}: cannot read the folder ({exc.strerror})") from None
+    if not has_compose:
+        raise RecipeError(f"{path} is not a recipe: it has no compose.yml", hint="give the path of a recipe folder")
+
+
+def locate_recipe(settings: Settings, recipe: str, *, offline: bool = False) -> tuple[str, Path]:
+    """(recipe name, folder) for a recipe name, a git URL (cloned), or a local path (linked)."""
+    from coopcloud.gitops.repo import run_git
+
+    recipes = settings.recipes_dir
+    if _URL.match(recipe):
+        name = _folder_name(recipe)
+        target = recipes / name
+        if not target.exists():
+            if offline:
+                raise NotFound(f"recipe {name} is not cloned yet and --offline forbids fetching it")
+            recipes.mkdir(parents=True, exist_ok=True)
+            run_git(["clone", "--quiet", "--", recipe, str(target)])
+        return name, target
+    if is_path(recipe):
+        local = Path(recipe).expanduser()
+        if not local.is_dir():
+            raise NotFound(f"recipe directory {local}: no such directory")
+        _check_recipe_dir(local)
+        name = _folder_name(str(local.resolve()))
+        target = recipes / name
+        if target.exists() or target.is_symlink():
+            if target.resolve() != local.resolve():
+                raise Conflict(
+                    f"recipe {name} already exists at {target} and is not {local}",
+                    hint="rename one of them",
+                )
+        else:
+            recipes.mkdir(parents=True, exist_ok=True)
+            os.symlink(local.resolve(), target)  # DESIGN §3.1: recipe folders may be symlinks
+        return name, target
+    check_recipe_name(recipe)
+    target = recipes / recipe
+    if not target.is_dir():
+        from coopcloud.ops.catalogue import clone_url
+
+        url = clone_url(settings, recipe)
+        if url is None:
+            raise NotFound(
+                f"recipe {recipe} is neither in {recipes} nor in the catalogue",
+                hint="run: coop catalogue sync, or give its git URL or a local path",
+            )
+        if not _URL.match(url):
+            # The catalogue comes from the network: clone only from plain git URLs (no ext:: etc.).
+            raise RecipeError(
+                f"recipe {recipe}: the catalogue's repository {url!r} is not an https, ssh, git or file URL",
+                hint="fix that catalogue entry, or clone the recipe into the recipes folder yourself",
+            )
+        if offline:
+            raise NotFound(f"recipe {recipe} is not cloned yet and --offline forbids fetching it from {url}")
+        recipes.mkdir(parents=True, exist_ok=True)
+        run_git(["clone", "--quiet", "--", url, str(target)])
+    return recipe, target
 
 
 def refresh(path: Path, name: str, *, offline: bool, warn) -> bool:
@@ -57,10 +173,11 @@ def fetch(settings: Settings, recipe: str, *, offline: bool) -> tuple[str, Path,
     """
     from coopcloud.gitops import GitRepo
 
-    path = settings.recipes_dir / recipe
+    if _URL.match(recipe) or is_path(recipe):
+        name, path = locate_recipe(settings, recipe, offline=offline)
+        return name, path, "cloned"
+    path = settings.recipes_dir / check_recipe_name(recipe)
     if not path.is_dir():
-        from coopcloud.ops.lifecycle import locate_recipe
-
         name, path = locate_recipe(settings, recipe, offline=offline)
         return name, path, "cloned"
     repo = GitRepo(path)

@@ -251,12 +251,11 @@ class Move:
 def prepare(settings: Settings, pool: Any, app_name: str, direction: str) -> Move:
     """Everything upgrade/rollback needs before choosing: refuses undeployed apps and unknown versions."""
     from coopcloud.ops.apps import load_app
-    from coopcloud.ops.deploy import recipe_dir, releases
-
-    from coopcloud.ops.recipes import refresh
+    from coopcloud.ops.deploy import releases
+    from coopcloud.ops.recipes import recipe_folder, refresh
 
     cfg = load_app(settings, app_name)
-    path = recipe_dir(settings, cfg.recipe)
+    path = recipe_folder(settings, cfg.recipe)
     fetch_warnings: list[str] = []
     refresh(path, cfg.recipe, offline=settings.offline, warn=fetch_warnings.append)
     versions, warnings = releases(path)
@@ -358,13 +357,6 @@ def split_image(ref: str) -> tuple[str, str | None, str | None]:
     return parsed.familiar_name, parsed.tag, parsed.digest
 
 
-def locate_recipe(settings: Settings, recipe: str) -> tuple[str, Path]:
-    """(name, folder) of RECIPE: a folder under $ABRA_DIR/recipes, or a path to one."""
-    from coopcloud.ops.recipes import local_recipe
-
-    return local_recipe(settings, recipe)
-
-
 def service_images(recipe: Any) -> list[ServiceImage]:
     """Images of a recipe's services as an app made from its .env.sample would run them (no digests)."""
     from coopcloud.ops.render import sample_images
@@ -401,8 +393,9 @@ def recipe_versions(
     from coopcloud.domain.recipe import Recipe
     from coopcloud.gitops import GitRepo
     from coopcloud.ops.deploy import releases
+    from coopcloud.ops.recipes import local_recipe
 
-    name, path = locate_recipe(settings, recipe)
+    name, path = local_recipe(settings, recipe)
     repo = GitRepo(path)
     if not repo.is_repo():
         raise RecipeError(f"recipe {name} at {path} is not a git repository, so it has no versions")

@@ -1,0 +1,95 @@
+"""Who owns a stack name: the app env files on this machine, and the swarm's labels.
+
+Apps ``a.b`` and ``a_b`` both run as stack ``a_b`` and would share every Docker object: the second
+would take over the first's services and secrets, and removing one would delete the other's. So a
+new app whose stack name is already another app's is refused (exit 10, naming it), whether that app
+is an env file here or only a stack on the swarm (``com.docker.stack.namespace``) of another recipe
+or domain — an app deployed from someone else's machine.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from coopcloud.domain.app import AppRef
+from coopcloud.errors import Conflict
+from coopcloud.settings import Settings
+
+if TYPE_CHECKING:
+    from coopcloud.engine import EngineClient
+
+STACK_LABEL = "com.docker.stack.namespace"
+_HOST_RULE = re.compile(r"Host\(\s*`([^`]+)`")
+
+
+def same_stack(settings: Settings, ref: AppRef) -> AppRef | None:
+    """Another app env file on `ref`'s server with `ref`'s stack name, or None."""
+    from coopcloud.ops.apps import all_apps
+
+    for other in all_apps(settings):
+        if other.server == ref.server and other.name != ref.name and other.stack_name == ref.stack_name:
+            return other
+    return None
+
+
+def check_own_stack(settings: Settings, ref: AppRef) -> None:
+    """Conflict when another app env file on the server has `ref`'s stack name."""
+    other = same_stack(settings, ref)
+    if other is not None:
+        raise Conflict(
+            f"app {ref.name}: stack name {ref.stack_name} is already app {other.name}'s on server {ref.server}",
+            hint=f"two apps cannot share a stack; choose another --name, or remove one of {other.name}, {ref.name}",
+        )
+
+
+@dataclass(frozen=True)
+class StackOwner:
+    """What the swarm says about a deployed stack: its recipe label and the domains it serves."""
+
+    stack: str
+    recipe: str | None
+    domains: frozenset[str]
+
+    @property
+    def name(self) -> str:
+        """How to name the app that owns the stack: its domain when one is known."""
+        return sorted(self.domains)[0] if self.domains else f"(stack {self.stack})"
+
+
+def stack_owner(client: "EngineClient", stack: str) -> StackOwner | None:
+    """The deployed stack `stack` on the swarm, or None when nothing runs under that name."""
+    services = client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})
+    if not services:
+        return None
+    recipe = None
+    domains: set[str] = set()
+    for svc in services:
+        spec = svc.get("Spec") or {}
+        labels = spec.get("Labels") or {}
+        recipe = recipe or labels.get(f"coop-cloud.{stack}.recipe")
+        for key, value in labels.items():
+            if key.startswith("traefik.") and key.endswith(".rule"):
+                domains.update(_HOST_RULE.findall(value))
+        env = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Env") or []
+        for item in env:
+            if item.startswith("DOMAIN="):
+                domains.add(item[len("DOMAIN="):])
+    return StackOwner(stack, recipe, frozenset(d for d in domains if d))
+
+
+def check_swarm_stack(client: "EngineClient", ref: AppRef, recipe: str, domain: str) -> None:
+    """Conflict when the swarm runs `ref`'s stack for another recipe or another domain."""
+    owner = stack_owner(client, ref.stack_name)
+    if owner is None:
+        return
+    other_recipe = owner.recipe is not None and owner.recipe != recipe
+    other_domain = bool(owner.domains) and domain not in owner.domains
+    if other_recipe or other_domain:
+        what = f"recipe {owner.recipe}" if other_recipe else f"domain {', '.join(sorted(owner.domains))}"
+        raise Conflict(
+            f"app {ref.name}: stack {ref.stack_name} already runs on server {ref.server} as app {owner.name} "
+            f"({what})",
+            hint="choose another --name for the new app",
+        )

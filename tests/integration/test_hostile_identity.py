@@ -1,0 +1,133 @@
+"""Issue 13, identity: app, recipe and domain names are checked before anything is created, and two
+apps never share a stack — whether the other one is an env file here or a stack on the swarm."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hostile import run_measured, swarm_objects, tree_state
+
+pytestmark = pytest.mark.integration
+
+MAX_RSS_MB = 60
+MAX_SECONDS = 5.0
+IMAGE = "127.0.0.1:5000/coop-test/web:1.0.0"
+
+
+@pytest.fixture
+def abra(coop, coop_env, local_engine_socket, registry, tmp_path) -> Path:
+    assert coop("server", "add", "--local").code == 0
+    recipe = tmp_path / "rec"
+    recipe.mkdir()
+    (recipe / "compose.yml").write_text(f"services:\n  app:\n    image: {IMAGE}\n")
+    (recipe / ".env.sample").write_text("TYPE=rec\n")
+    return Path(coop_env["ABRA_DIR"])
+
+
+def refused(r, code: int, *needles: str) -> str:
+    assert r.code == code, r
+    line = r.error_line
+    for n in needles:
+        assert n in line, (n, line)
+    assert r.seconds < MAX_SECONDS and r.max_rss_mb < MAX_RSS_MB, r
+    return line
+
+
+def test_two_apps_with_one_stack_name_are_refused(abra, coop_env, tmp_path, stack_name):
+    first = f"{stack_name}.b"
+    r = run_measured(["app", "new", "./rec", "--server", "default", "--domain", "one.example.org", "--name", first],
+                     coop_env, cwd=str(tmp_path))
+    assert r.code == 0, r
+    before = tree_state(abra)
+    r = run_measured(["app", "new", "./rec", "--server", "default", "--domain", "two.example.org",
+                      "--name", f"{stack_name}_b"], coop_env, cwd=str(tmp_path))
+    refused(r, 10, f"stack name {stack_name}_b is already app {first}'s")
+    assert tree_state(abra) == before
+
+    # An env file copied by hand is caught before a deploy touches the swarm.
+    servers = abra / "servers" / "default"
+    (servers / f"{stack_name}_b.env").write_text((servers / f"{first}.env").read_text())
+    r = run_measured(["app", "deploy", f"{stack_name}_b", "--no-input"], coop_env)
+    refused(r, 10, f"is already app {first}'s")
+    assert swarm_objects(f"{stack_name}_b") == []
+
+
+def make_stack(stack: str, recipe: str, domain: str) -> None:
+    """A stack deployed from elsewhere: only the swarm knows it."""
+    subprocess.run(
+        ["docker", "service", "create", "--detach", "--quiet", "--replicas", "0", "--name", f"{stack}_app",
+         "--label", f"com.docker.stack.namespace={stack}", "--label", f"coop-cloud.{stack}.recipe={recipe}",
+         "--label", f"traefik.http.routers.{stack}.rule=Host(`{domain}`)", "--env", f"DOMAIN={domain}", IMAGE],
+        check=True, capture_output=True,
+    )
+
+
+def test_a_stack_on_the_swarm_of_another_recipe_or_domain_is_refused(abra, coop_env, tmp_path, stack_name):
+    make_stack(stack_name, "other", f"{stack_name}.example.org")
+    before = tree_state(abra)
+    r = run_measured(["app", "new", "rec", "--server", "default", "--domain", f"{stack_name}.example.org",
+                      "--name", stack_name], coop_env)
+    # The plain name is checked against the swarm before the recipe is looked up or cloned.
+    refused(r, 10, f"stack {stack_name} already runs on server default as app {stack_name}.example.org",
+            "recipe other")
+    assert tree_state(abra) == before
+
+
+def test_a_stack_on_the_swarm_for_another_domain_is_refused_same_domain_is_not(abra, coop_env, tmp_path, stack_name):
+    make_stack(stack_name, "rec", f"{stack_name}.example.org")
+    r = run_measured(["app", "new", "./rec", "--server", "default", "--domain", "elsewhere.example.org",
+                      "--name", stack_name], coop_env, cwd=str(tmp_path))
+    refused(r, 10, f"as app {stack_name}.example.org", f"domain {stack_name}.example.org")
+    assert not (abra / "servers" / "default" / f"{stack_name}.env").exists()
+    # The same recipe and domain: the env of an app deployed from another machine, made again here.
+    r = run_measured(["app", "new", "./rec", "--server", "default", "--domain", f"{stack_name}.example.org",
+                      "--name", stack_name], coop_env, cwd=str(tmp_path))
+    assert r.code == 0, r
+
+
+@pytest.mark.parametrize("recipe, needle", [
+    ("..", ".. is not a recipe: it has no compose.yml"),
+    ("../../../../etc", "is not a recipe: it has no compose.yml"),
+    ("-rf", "recipe name '-rf' is not valid"),
+    (".hidden", "no such directory"),
+])
+def test_recipe_arguments_that_are_not_recipes_create_nothing(abra, coop_env, tmp_path, recipe, needle):
+    before = tree_state(abra)
+    r = run_measured(["app", "new", "--server", "default", "--domain", "x.example.org", "--", recipe], coop_env,
+                     cwd=str(tmp_path))
+    refused(r, r.code, needle)
+    assert r.code in (2, 3, 4)
+    assert tree_state(abra) == before
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--domain", "x.com`) || Host(`victim.org"], "domain 'x.com`) || Host(`victim.org' is not valid"),
+    (["--domain", "x.example.org", "--name", "../x"], "app name '../x' is not valid"),
+    (["--domain", "x.example.org", "--name", "a.b/c"], "app name 'a.b/c' is not valid"),
+])
+def test_bad_names_are_refused_before_anything_is_written(abra, coop_env, tmp_path, args, needle):
+    before = tree_state(abra)
+    r = run_measured(["app", "new", "./rec", "--server", "default", *args], coop_env, cwd=str(tmp_path))
+    refused(r, 2, needle)
+    assert tree_state(abra) == before
+
+
+def test_type_naming_a_folder_outside_recipes_is_refused(abra, coop_env, stack_name):
+    env = abra / "servers" / "default" / f"{stack_name}.env"
+    env.write_text("TYPE=../../../../etc\n")
+    r = run_measured(["app", "deploy", stack_name, "--no-input"], coop_env)
+    refused(r, 4, f"{stack_name}.env: RECIPE/TYPE '../../../../etc' is not a recipe name")
+    assert swarm_objects(stack_name) == []
+
+
+def test_domain_in_the_env_is_checked_before_it_reaches_a_label(abra, coop_env, stack_name):
+    (abra / "recipes").mkdir(exist_ok=True)
+    env = abra / "servers" / "default" / f"{stack_name}.env"
+    env.write_text("TYPE=rec\nDOMAIN='x.com`) || Host(`victim.org'\n")
+    (abra / "recipes" / "rec").symlink_to(Path(coop_env["ABRA_DIR"]).parent / "rec")
+    r = run_measured(["app", "deploy", stack_name, "--no-input", "--chaos"], coop_env)
+    refused(r, 4, f"app {stack_name}: DOMAIN: domain 'x.com`) || Host(`victim.org' is not valid")
+    assert swarm_objects(stack_name) == []
