@@ -1,7 +1,9 @@
 """The plan: what a deploy would change, computed from desired and live specs before touching anything.
 
 Pure: takes the converter's specs and the engine's live service specs, returns
-data. Secret-looking env values never appear in a plan, only that they changed.
+data. Secrets never appear in a plan, only that they changed: env values of secret-looking keys,
+the password of any URL (``postgres://u:***@db``), and any value equal to one of the app's secrets
+(the values of those keys, and whatever secret values the caller knows) are masked.
 """
 
 from __future__ import annotations
@@ -75,6 +77,15 @@ def _without_platforms(spec: dict) -> dict:
         template["Placement"] = rest
     return {**spec, "TaskTemplate": template}
 _SECRET_KEY = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|SALT|CERT", re.I)
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+(?P<at>@)")
+HIDDEN = "(hidden)"
+
+
+def mask_value(value: str, secrets: frozenset[str] = frozenset()) -> str:
+    """`value` as a plan may show it: a known secret is hidden whole, a URL's password is starred."""
+    if value in secrets:
+        return HIDDEN
+    return _URL_PASSWORD.sub(r"\g<head>***\g<at>", value)
 
 
 @dataclass(frozen=True)
@@ -238,17 +249,26 @@ def _placement(spec: dict) -> list[str]:
     return out
 
 
-def _dict_changes(prefix: str, before: dict[str, str], after: dict[str, str], *, redact: bool) -> list[Change]:
+def _dict_changes(
+    prefix: str, before: dict[str, str], after: dict[str, str], *, redact: bool, secrets: frozenset[str] = frozenset()
+) -> list[Change]:
     changes = []
     for key in sorted(before.keys() | after.keys()):
         b, a = before.get(key), after.get(key)
         if b == a:
             continue
         if redact and _SECRET_KEY.search(key):
-            b = None if b is None else "(hidden)"
-            a = None if a is None else "(hidden)"
-        changes.append(Change(f"{prefix} {key}", b, a))
+            b = None if b is None else HIDDEN
+            a = None if a is None else HIDDEN
+        changes.append(Change(
+            f"{prefix} {key}", None if b is None else mask_value(b, secrets), None if a is None else mask_value(a, secrets)
+        ))
     return changes
+
+
+def _secret_values(*envs: dict[str, str]) -> frozenset[str]:
+    """Values of secret-looking env keys: the same value under another key is hidden too."""
+    return frozenset(v for env in envs for k, v in env.items() if v and _SECRET_KEY.search(k))
 
 
 def _image_without_digest(image: str) -> str:
@@ -263,8 +283,8 @@ def _compared_image(desired: dict, live: dict) -> tuple[str, str]:
     return d_img, l_img
 
 
-def service_changes(desired: dict, live: dict) -> list[Change]:
-    """What differs between two service specs, in words an operator reads.
+def service_changes(desired: dict, live: dict, secrets: frozenset[str] = frozenset()) -> list[Change]:
+    """What differs between two service specs, in words an operator reads; `secrets` are values to hide.
 
     coop's own labels (`coop.*`) are left out: see `bookkeeping_changes`. The fields an operator
     reads are compared even when the spec-hash labels are equal: a hand-made `docker service update
@@ -277,11 +297,12 @@ def service_changes(desired: dict, live: dict) -> list[Change]:
     changes: list[Change] = []
     if d_img != l_img:
         changes.append(Change("image", l_img, d_img))
-    changes += _dict_changes("env", _env(live), _env(desired), redact=True)
-    changes += _dict_changes("label", _labels(live, coop=False), _labels(desired, coop=False), redact=False)
-    changes += _dict_changes(
-        "container label", _container(live).get("Labels") or {}, _container(desired).get("Labels") or {}, redact=False
-    )
+    secrets = secrets | _secret_values(_env(live), _env(desired))
+    changes += _dict_changes("env", _env(live), _env(desired), redact=True, secrets=secrets)
+    changes += _dict_changes("label", _labels(live, coop=False), _labels(desired, coop=False), redact=False,
+                             secrets=secrets)
+    changes += _dict_changes("container label", _container(live).get("Labels") or {},
+                             _container(desired).get("Labels") or {}, redact=False, secrets=secrets)
     if _replicas(desired) != _replicas(live):
         changes.append(Change("replicas", _replicas(live), _replicas(desired)))
     changes += _dict_changes("secret", _refs(live, "Secrets", "SecretName"), _refs(desired, "Secrets", "SecretName"), redact=False)
@@ -290,7 +311,8 @@ def service_changes(desired: dict, live: dict) -> list[Change]:
         if fn(desired) != fn(live):
             changes.append(Change(what, ", ".join(fn(live)) or None, ", ".join(fn(desired)) or None))
     if not changes and not same_hash:
-        paths = differing_paths(_comparable(desired, l_img), _comparable(live, l_img, desired=desired))
+        paths = differing_paths(_ports_as_set(_comparable(desired, l_img)),
+                                _ports_as_set(_comparable(live, l_img, desired=desired)))
         if paths:
             changes.append(Change("other settings", None, ", ".join(paths)))
     return changes
@@ -360,14 +382,31 @@ def _strip_ids(spec: Any, image: str) -> Any:
     return spec
 
 
-def plan_services(desired: dict[str, dict], live: dict[str, dict], *, remove_orphans: bool = False) -> list[ServicePlan]:
-    """Compare desired specs (by service name) with live ones."""
+def _ports_as_set(spec: dict) -> dict:
+    """Ports in one canonical order: docker's sort.Slice leaves ties (same published port) in an order
+    of its own past 12 ports, so the order of a service `docker stack deploy` made is no change."""
+    endpoint = spec.get("EndpointSpec")
+    if not isinstance(endpoint, dict) or not isinstance(endpoint.get("Ports"), list):
+        return spec
+
+    def key(p: dict) -> tuple:  # engine defaults filled in, so desired and live sort alike
+        return (p.get("PublishedPort") or 0, p.get("TargetPort") or 0, p.get("Protocol") or "tcp",
+                p.get("PublishMode") or "ingress", p.get("Name") or "")
+
+    return {**spec, "EndpointSpec": {**endpoint, "Ports": sorted(endpoint["Ports"], key=key)}}
+
+
+def plan_services(
+    desired: dict[str, dict], live: dict[str, dict], *, remove_orphans: bool = False,
+    secrets: frozenset[str] = frozenset(),
+) -> list[ServicePlan]:
+    """Compare desired specs (by service name) with live ones; `secrets`: values never to show."""
     plans = []
     for name in sorted(desired):
         if name not in live:
             plans.append(ServicePlan(name, "create"))
             continue
-        changes = service_changes(desired[name], live[name])
+        changes = service_changes(desired[name], live[name], secrets)
         if changes:
             restarts = restarts_tasks(desired[name], live[name])
             plans.append(ServicePlan(name, "update", tuple(changes), restarts=restarts))

@@ -64,6 +64,7 @@ def render(
 ) -> Rendered:
     """Render an app of `recipe` with its env file, as `docker stack deploy` would see it."""
     from coopcloud.compose import ComposeFile, load
+    from coopcloud.compose.deployable import check_deployable
     from coopcloud.swarm.convert import convert
 
     abra = recipe.abra_sh_versions()
@@ -85,6 +86,7 @@ def render(
     workdir = working_dir(recipe)
     read = recipe_reader(recipe, workdir)
     model = load(files, env, working_dir=workdir, warn=warn, read_file=lambda p: read(p).decode("utf-8"))
+    check_deployable(model, workdir, names)
     spec = convert(model, app.stack_name, read_file=read)
     return Rendered(recipe, app.stack_name, env, names, model, spec)
 
