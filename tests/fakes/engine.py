@@ -416,6 +416,12 @@ class FakeEngine:
             return dict(stat), b""
         return dict(stat), data
 
+    def archive_open(self, container: str, path: str) -> tuple[dict, IO[bytes]]:
+        import io
+
+        stat, data = self.archive_get(container, path)
+        return stat, io.BytesIO(data)
+
     def archive_stat(self, container: str, path: str) -> dict:
         if (container, path) not in self.files:
             raise EngineNotFound(f"server {self.name}: no such file {path} in {container}", status=404)

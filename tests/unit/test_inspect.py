@@ -224,8 +224,8 @@ def test_copy_out_renames_top_entry(tmp_path):
         tar.addfile(info, io.BytesIO(b"hello"))
 
     class C(FakeClient):
-        def archive_get(self, container, path):
-            return {"name": "hosts", "mode": 0o644}, buf.getvalue()
+        def archive_open(self, container, path):
+            return {"name": "hosts", "mode": 0o644}, io.BytesIO(buf.getvalue())
 
     client = C(containers=[{"Id": "c1", "Created": 1}])
     done = ops_container.cp(client, REF, "app:/etc/hosts", str(tmp_path / "copy"))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import io
 import json
 import socket
 import threading
@@ -71,6 +72,29 @@ class _Connection(http.client.HTTPConnection):
         if self.channel is not None:
             channel, self.channel = self.channel, None
             self.transport.release(channel)
+
+
+class _ResponseStream(io.RawIOBase):
+    """A response body read on demand; a lost connection is the client's EngineUnreachable."""
+
+    def __init__(self, client: "EngineClient", resp: http.client.HTTPResponse):
+        self._client = client
+        self._resp = resp
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+        try:
+            return self._resp.readinto(buffer)
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._client._lost(exc) from exc
+
+    def close(self) -> None:
+        if not self.closed and not self._resp.isclosed():
+            self._resp.close()
+            self._client._conn.close()  # the rest of the body is unread: this connection is spent
+        super().close()
 
 
 class EngineClient:
@@ -660,6 +684,16 @@ class EngineClient:
     def container_remove(self, id_or_name: str, *, force: bool = False, volumes: bool = False) -> None:
         params = {"force": True if force else None, "v": True if volumes else None}
         self._call("DELETE", f"/containers/{_q(id_or_name)}", params=params)
+
+    def archive_open(self, container: str, path: str) -> tuple[dict, IO[bytes]]:
+        """``GET /containers/{id}/archive?path=…`` as a stream: (stat of `path`, the tar to read).
+
+        Nothing is held in memory: read the stream and close it before the next request on this
+        client. Closing it before the end drops the connection (the next request opens another).
+        """
+        resp = self._send("GET", f"/containers/{_q(container)}/archive", params={"path": path})
+        stat = _path_stat(resp.getheader("X-Docker-Container-Path-Stat"))
+        return stat, _ResponseStream(self, resp)
 
     def archive_stat(self, container: str, path: str) -> dict:
         resp = self._send("HEAD", f"/containers/{_q(container)}/archive", params={"path": path})

@@ -211,7 +211,7 @@ class LintContext:
         env = EnvFile.parse(self.env_sample.render(), name=self.env_sample.name) if self.env_sample else EnvFile([], name="<empty env>")
         env.set("COMPOSE_FILE", ":".join(files))
         try:
-            return render(self.recipe, self.app, env)
+            return render(self.recipe, self.app, env, deployable=False)  # R011 and friends say it better
         except UnicodeDecodeError as exc:  # an env_file that is not text
             raise RecipeError(f"a file the compose files read is not UTF-8 text ({exc.reason})") from None
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Iterator
 
 from coopcloud.errors import EngineNotFound, NotFound, UsageError
 from coopcloud.ops.ps import app_services, pick_services, short_name
@@ -172,31 +170,26 @@ def cp(client: Any, ref: Any, src: str, dst: str) -> Copied:
 
 
 def _copy_out(client: Any, ref: Any, spec: CopySpec, container: str) -> Copied:
+    from coopcloud.ops.archive import extract
+
     try:
-        stat, data = client.archive_get(container, spec.container_path)
+        stat, stream = client.archive_open(container, spec.container_path)
     except EngineNotFound:
         raise NotFound(
             f"app {ref.name}: {spec.service}:{spec.container_path} does not exist in the container",
             hint=f"check the path with: coop app run {ref.name} {spec.service} -- ls -la {PurePosixPath(spec.container_path).parent}",
         ) from None
-    local = Path(spec.local_path)
-    source_name = stat.get("name") or PurePosixPath(spec.container_path).name or "root"
-    if local.is_dir():
-        parent, name = local, source_name
-    else:
-        parent, name = local.parent, local.name
-        if not parent.is_dir():
-            raise NotFound(f"local directory {parent} does not exist", hint="create it first")
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-        members = []
-        for member in tar.getmembers():
-            parts = PurePosixPath(member.name).parts
-            if not parts:
-                continue
-            member.name = str(PurePosixPath(name, *parts[1:]))
-            members.append(member)
-        tar.extractall(parent, members=members, filter="data")
-    return Copied("from", spec.service, container, spec.container_path, str(parent / name), len(data))
+    with stream:
+        local = Path(spec.local_path)
+        source_name = stat.get("name") or PurePosixPath(spec.container_path).name or "root"
+        if local.is_dir():
+            parent, name = local, source_name
+        else:
+            parent, name = local.parent, local.name
+            if not parent.is_dir():
+                raise NotFound(f"local directory {parent} does not exist", hint="create it first")
+        size = extract(stream, parent, name, f"app {ref.name}: {spec.service}:{spec.container_path}")
+    return Copied("from", spec.service, container, spec.container_path, str(parent / name), size)
 
 
 def _copy_in(client: Any, ref: Any, spec: CopySpec, container: str) -> Copied:
@@ -218,15 +211,28 @@ def _copy_in(client: Any, ref: Any, spec: CopySpec, container: str) -> Copied:
                 f"app {ref.name}: directory {spec.service}:{spec.container_path} does not exist in the container",
                 hint="create it first, or name a file path",
             )
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:") as tar:
-        tar.add(str(local), arcname=name)
-    data = buf.getvalue()
+    from coopcloud.errors import InvalidError
+    from coopcloud.ops.archive import outside_links, tar_chunks
+
+    escaping = outside_links(local)
+    if escaping:
+        link, points_to = escaping[0]
+        more = f" (and {len(escaping) - 1} more)" if len(escaping) > 1 else ""
+        raise InvalidError(f"{local}: link {link} -> {points_to} points outside the copy{more}; nothing was copied",
+                           hint="copy the files the link points to instead")
+    sent = 0
+
+    def counted() -> Iterator[bytes]:
+        nonlocal sent
+        for chunk in tar_chunks(local, name):
+            sent += len(chunk)
+            yield chunk
+
     try:
-        client.archive_put(container, into, data)
+        client.archive_put(container, into, counted())
     except EngineNotFound:
         raise NotFound(
             f"app {ref.name}: directory {spec.service}:{into} does not exist in the container",
             hint="create it first with: coop app run " + f"{ref.name} {spec.service} -- mkdir -p {into}",
         ) from None
-    return Copied("to", spec.service, container, str(PurePosixPath(into, name)), str(local), len(data))
+    return Copied("to", spec.service, container, str(PurePosixPath(into, name)), str(local), sent)

@@ -15,7 +15,7 @@ from coopcloud.ops.apps import STACK_LABEL, find_app
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
-    from coopcloud.engine import Pool
+    from coopcloud.ops.servers import ServerPool
 
 
 @dataclass
@@ -37,7 +37,7 @@ def new_app(
     name: str | None = None,
     version: str | None = None,
     offline: bool = False,
-    pool: "Pool | None" = None,
+    pool: "ServerPool | None" = None,
 ) -> NewApp:
     """Write servers/<server>/<app>.env from the recipe's .env.sample (of the chosen version). 0600.
 

@@ -61,8 +61,13 @@ def render(
     *,
     warn: Callable[[str], None] | None = None,
     extra_env: Mapping[str, str] | None = None,
+    deployable: bool = True,
 ) -> Rendered:
-    """Render an app of `recipe` with its env file, as `docker stack deploy` would see it."""
+    """Render an app of `recipe` with its env file, as `docker stack deploy` would see it.
+
+    `deployable` also refuses what only deploying would refuse (`compose.deployable`); lint and image
+    listings turn it off, to report such recipes in their own words.
+    """
     from coopcloud.compose import ComposeFile, load
     from coopcloud.compose.deployable import check_deployable
     from coopcloud.swarm.convert import convert
@@ -86,7 +91,8 @@ def render(
     workdir = working_dir(recipe)
     read = recipe_reader(recipe, workdir)
     model = load(files, env, working_dir=workdir, warn=warn, read_file=lambda p: read(p).decode("utf-8"))
-    check_deployable(model, workdir, names)
+    if deployable:
+        check_deployable(model, workdir, names)
     spec = convert(model, app.stack_name, read_file=read)
     return Rendered(recipe, app.stack_name, env, names, model, spec)
 
@@ -104,7 +110,7 @@ def sample_images(recipe: Recipe) -> dict[str, str | None]:
     env_file = EnvFile.parse(sample, name=f"{recipe.name}/.env.sample")
     domain = f"{recipe.name}.example.com"
     env_file.set("DOMAIN", domain)
-    rendered = render(recipe, AppRef("default", domain), env_file, warn=lambda _: None)
+    rendered = render(recipe, AppRef("default", domain), env_file, warn=lambda _: None, deployable=False)
     return {
         service: (str(body["image"]) if (body or {}).get("image") else None)
         for service, body in sorted((rendered.model.get("services") or {}).items())
