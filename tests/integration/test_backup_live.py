@@ -82,6 +82,12 @@ def sh(container: str, script: str, *, check: bool = True) -> str:
     return p.stdout
 
 
+def deployed_version(stack: str) -> str:
+    out = subprocess.run(["docker", "service", "inspect", f"{stack}_app", "--format", "{{json .Spec.Labels}}"],
+                         capture_output=True, text=True, check=True).stdout
+    return json.loads(out)[f"coop-cloud.{stack}.version"]
+
+
 def container_of(stack: str, service: str) -> str:
     out = subprocess.run(
         ["docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={stack}_{service}"],
@@ -165,8 +171,20 @@ def snapshot_ids(coop, stack: str) -> list[str]:
     return [s["id"] for s in json.loads(r.out)]
 
 
+def broken_release(files: dict[str, str]) -> dict[str, str]:
+    """1.1.0: its app service damages the data, then fails, so the upgrade is rolled back (exit 8)."""
+    compose = files["compose.yml"].replace(
+        f"    image: {REG}/coop-test/web:1.0.0\n",
+        f"    image: {REG}/coop-test/web:1.0.0\n"
+        '    command: ["sh", "-c", "echo damaged > /data/keep/a.txt; exit 1"]\n',
+    ).replace("coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.version=1.1.0+1.0.0")
+    compose = compose.replace("    deploy:\n      labels:\n        - \"coop-cloud", "    deploy:\n      restart_policy:\n        condition: none\n      labels:\n        - \"coop-cloud.${STACK_NAME}.timeout=30\"\n        - \"coop-cloud", 1)
+    return {"compose.yml": compose}
+
+
 def test_postgres_backup_restore_and_a_backup_that_never_lies(coop, tmp_path, stack_name, local_server):
-    new_app(coop, tmp_path, stack_name, "default", postgres_recipe())
+    files = postgres_recipe()
+    new_app(coop, tmp_path, stack_name, "default", files, tags=[("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", broken_release(files))])
     r = coop("app", "deploy", stack_name)
     assert r.code == 0, r
     db, web = container_of(stack_name, "db"), container_of(stack_name, "app")
@@ -241,6 +259,38 @@ def test_postgres_backup_restore_and_a_backup_that_never_lies(coop, tmp_path, st
 
     r = coop("app", "backup", "create", stack_name, "nosuch")
     assert r.code == 3 and "service nosuch is not backed up" in one_error_line(r.err)
+
+    # An upgrade snapshots first; a failing snapshot (the app's pre-hook is still `false`) stops it unchanged.
+    r = coop("app", "upgrade", stack_name, "1.1.0+1.0.0", "--no-input", "--force")
+    assert r.code == 1, r
+    assert "backup pre-hook failed" in one_error_line(r.err)
+    assert deployed_version(stack_name) == "1.0.0+1.0.0"
+
+    # The release damages the data and fails: rolled back (exit 8), the snapshot and the restore command named.
+    set_env(tmp_path, stack_name, APP_PRE_HOOK="true")
+    assert coop("app", "deploy", stack_name, "1.0.0+1.0.0", "--force").code == 0
+    web = container_of(stack_name, "app")
+    good = sh(web, "sha256sum /data/keep/a.txt")
+    r = coop("app", "upgrade", stack_name, "1.1.0+1.0.0", "--no-input", "--force")
+    assert r.code == 8, r
+    pre = [s for s in json.loads(coop("app", "backup", "ls", stack_name, "--json").out) if s["why"] == "pre-upgrade"]
+    assert len(pre) == 1 and pre[0]["version"] == "1.0.0+1.0.0"
+    assert f"coop app restore {stack_name} {pre[0]['short_id']}" in r.err
+    assert deployed_version(stack_name) == "1.0.0+1.0.0"
+    web, db = container_of(stack_name, "app"), container_of(stack_name, "db")
+    assert sh(web, "cat /data/keep/a.txt").strip() == "damaged"
+    psql(db, "DROP TABLE t")  # and, say, a migration that went wrong
+    r = coop("app", "restore", stack_name, pre[0]["short_id"])
+    assert r.code == 0, r
+    assert sh(web, "sha256sum /data/keep/a.txt") == good
+    assert psql(db, PG_CHECKSUM) == rows_before
+
+    # --restore-on-failure brings the data back by itself.
+    r = coop("app", "upgrade", stack_name, "1.1.0+1.0.0", "--no-input", "--force", "--restore-on-failure")
+    assert r.code == 8, r
+    assert "restored" in one_error_line(r.err)
+    web = container_of(stack_name, "app")
+    assert sh(web, "sha256sum /data/keep/a.txt") == good
 
 
 def mariadb_recipe() -> dict[str, str]:

@@ -542,6 +542,39 @@ def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
         yield member
 
 
+# -- before an upgrade ---------------------------------------------------------------------------
+
+
+def declares_backups(client: Engine, ref: Any) -> bool:
+    """Whether the deployed app has a service labelled backupbot.backup=true."""
+    try:
+        return bool(backup_spec(ref.name, ref.stack_name, _services(client, ref.stack_name)).services)
+    except InvalidError:
+        return True  # declared, if badly: the snapshot attempt says what is wrong
+
+
+@dataclass
+class PreUpgrade:
+    """A step for the deploy's `before_first_change`: snapshot the app's data; `taken` says which."""
+
+    settings: Settings
+    client: Engine
+    ref: Any
+    why: str
+    on_progress: Progress | None = None
+    on_password: Callable[[str], None] | None = None
+    taken: Created | None = None
+
+    def __call__(self, _prepared: Any) -> None:
+        # A failed snapshot stops the upgrade before anything changed (BackupFailed, exit 1).
+        self.taken = create(self.settings, self.client, self.ref, why=self.why, on_progress=self.on_progress,
+                            on_password=self.on_password)
+
+    def restore_command(self) -> str:
+        assert self.taken is not None
+        return f"coop app restore {self.ref.name} {self.taken.short_id}"
+
+
 # -- every app of a server ---------------------------------------------------------------------
 
 

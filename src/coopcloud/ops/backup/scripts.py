@@ -30,7 +30,12 @@ fail() {{ echo "{ERROR_PREFIX}$*" >&2; exit {REFUSED}; }}
 """
 
 # Create the repository on first use; a wrong password or an unreachable repository fails here.
-_ENSURE_REPO = """if ! restic cat config >/dev/null 2>/tmp/cat-config.err; then
+# A local repository (a volume) is looked at directly: opening it costs a key derivation (~1 s).
+_ENSURE_REPO = """if [ -n "${RESTIC_REPOSITORY:-}" ] && [ -d "$RESTIC_REPOSITORY" ] && [ ! -e "$RESTIC_REPOSITORY/config" ]; then
+  restic init >/dev/null || fail "cannot create the repository in $RESTIC_REPOSITORY"
+elif [ -n "${RESTIC_REPOSITORY:-}" ] && [ -d "$RESTIC_REPOSITORY" ]; then
+  :  # it exists; a wrong password fails the backup itself
+elif ! restic cat config >/dev/null 2>/tmp/cat-config.err; then
   if grep -q -i -e 'wrong password' -e 'no key found' /tmp/cat-config.err; then
     fail "the repository's password does not match the server's secret"
   fi
