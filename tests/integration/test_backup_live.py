@@ -12,6 +12,7 @@ import hashlib
 import json
 import secrets
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -42,30 +43,22 @@ def backup_images():
             require_rig(f"image {ref} (built by rig/images)")
 
 
-@pytest.fixture(scope="module")
-def own_repository(backup_images, local_engine_socket):
-    """This module's backups go to a repository volume of their own; the server's setting is put back after."""
-    from coopcloud.engine import connect
-    from coopcloud.ops.backup import repository as repo
-
-    client = connect(f"unix://{local_engine_socket}", name="default")
-    before = repo.repository(client)
-    had_setting = bool(client.secrets({"name": [repo.REPOSITORY_SECRET]}))
+@pytest.fixture
+def own_repository(backup_images):
+    """This test's backups go to a repository volume of its own (COOP_BACKUP_REPOSITORY): the server's
+    setting is shared by every suite running on this engine, so tests never change it."""
     volume = f"coop-test-backups-{secrets.token_hex(4)}"
-    repo.set_repository(client, "default", f"volume:{volume}")
     yield volume
-    if had_setting:
-        repo.set_repository(client, "default", before.shown)
-    else:
-        for s in client.secrets({"name": [repo.REPOSITORY_SECRET]}):
-            client.secret_remove(s["ID"])
-    client.close()
-    subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True)
+    for _ in range(40):  # the last job's container may still hold it for a moment
+        if subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True).returncode == 0:
+            break
+        time.sleep(0.5)
 
 
 @pytest.fixture
 def backup_env(coop_env, own_repository):
     coop_env["COOP_RESTIC_IMAGE"] = RESTIC_IMAGE
+    coop_env["COOP_BACKUP_REPOSITORY"] = f"volume:{own_repository}"
     return coop_env
 
 
@@ -185,7 +178,7 @@ def broken_release(files: dict[str, str]) -> dict[str, str]:
 def test_postgres_backup_restore_and_a_backup_that_never_lies(coop, tmp_path, stack_name, local_server):
     files = postgres_recipe()
     new_app(coop, tmp_path, stack_name, "default", files, tags=[("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", broken_release(files))])
-    r = coop("app", "deploy", stack_name)
+    r = coop("app", "deploy", stack_name, "1.0.0+1.0.0")
     assert r.code == 0, r
     db, web = container_of(stack_name, "db"), container_of(stack_name, "app")
 
@@ -339,7 +332,8 @@ def maria(container: str, sql: str) -> str:
     return sh(container, f'mariadb -uroot -p"$(cat /run/secrets/db_root_password)" -N app -e "{sql}"').strip()
 
 
-def test_mariadb_backup_restore_and_verify_of_a_corrupted_repository(coop, tmp_path, stack_name, local_server, own_repository):
+def test_mariadb_backup_restore_and_verify_of_a_corrupted_repository(coop, tmp_path, stack_name, local_server,
+                                                                     own_repository, backup_env):
     new_app(coop, tmp_path, stack_name, "default", mariadb_recipe())
     r = coop("app", "deploy", stack_name)
     assert r.code == 0, r
@@ -359,6 +353,12 @@ def test_mariadb_backup_restore_and_verify_of_a_corrupted_repository(coop, tmp_p
     r = coop("app", "backup", "verify", stack_name)
     assert r.code == 0, r
     assert "verified" in r.out
+
+    # Where backups go: only a volume from the environment; a URL only from the server's setting.
+    r = coop("server", "backup-repo", "default", "http://vault.example.org/restic")
+    assert r.code == 2 and "not a restic repository URL" in one_error_line(r.err)
+    r = coop("app", "backup", "ls", stack_name, env={**backup_env, "COOP_BACKUP_REPOSITORY": "sftp:u@h:/r"})
+    assert r.code == 2 and "only volume:NAME" in one_error_line(r.err)
 
     # Every app of the server: this one, one line.
     r = coop("server", "backup", "default")

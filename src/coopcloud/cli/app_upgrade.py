@@ -17,6 +17,9 @@ def register(group: click.Group) -> None:
 
 def _options(func):
     func = click.option("--no-converge-checks", is_flag=True, help="Do not wait for the services to run and be healthy.")(func)
+    func = click.option("--restore-on-failure", is_flag=True,
+                        help="When the new release fails and is rolled back, also restore the data from the snapshot taken first.")(func)
+    func = click.option("--no-backup", is_flag=True, help="Take no snapshot of the app's data first (it declares backups: a warning says so).")(func)
     func = click.option("--no-rollback", is_flag=True, help="On failure, leave the app as swarm left it (exit 7) instead of rolling it back.")(func)
     func = click.option("--yes", "-y", is_flag=True, help="Apply without asking (as --force does for the last confirmation).")(func)
     func = click.option("--dry-run", is_flag=True, help="Show the release notes and the plan; change nothing.")(func)
@@ -33,7 +36,7 @@ def _options(func):
 @pass_runtime
 def upgrade(
     rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, yes: bool,
-    no_rollback: bool, no_converge_checks: bool,
+    no_rollback: bool, no_backup: bool, restore_on_failure: bool, no_converge_checks: bool,
 ) -> None:
     """Upgrade APP to a newer release (VERSION, or pick one; with --no-input the latest).
 
@@ -51,7 +54,7 @@ def upgrade(
     """
     _no_chaos(chaos, "upgrade", app_name)
     _move(rt, "upgrade", app_name, version, force=force, yes=yes, dry_run=dry_run, converge=not no_converge_checks,
-          rollback=not no_rollback)
+          rollback=not no_rollback, backup=not no_backup, restore_on_failure=restore_on_failure)
 
 
 @click.command("rollback")
@@ -59,7 +62,7 @@ def upgrade(
 @pass_runtime
 def rollback(
     rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, yes: bool,
-    no_rollback: bool, no_converge_checks: bool,
+    no_rollback: bool, no_backup: bool, restore_on_failure: bool, no_converge_checks: bool,
 ) -> None:
     """Roll APP back to an older release (VERSION, or pick one; with --no-input the previous one).
 
@@ -75,7 +78,7 @@ def rollback(
     """
     _no_chaos(chaos, "rollback", app_name)
     _move(rt, "rollback", app_name, version, force=force, yes=yes, dry_run=dry_run, converge=not no_converge_checks,
-          rollback=not no_rollback)
+          rollback=not no_rollback, backup=not no_backup, restore_on_failure=restore_on_failure)
 
 
 def _no_chaos(chaos: bool, direction: str, app_name: str) -> None:
@@ -90,8 +93,9 @@ def _no_chaos(chaos: bool, direction: str, app_name: str) -> None:
 
 def _move(
     rt: Runtime, direction: str, app_name: str, version: str | None, *, force: bool, yes: bool, dry_run: bool,
-    converge: bool, rollback: bool,
+    converge: bool, rollback: bool, backup: bool = True, restore_on_failure: bool = False,
 ) -> None:
+    from coopcloud.errors import DeployFailed
     from coopcloud.ops import upgrade as up
     from coopcloud.output.plan import ProgressPrinter, show_plan
 
@@ -144,10 +148,15 @@ def _move(
         if not (force or yes) and rt.out.can_prompt and not rt.out.confirm(question, flag="--yes"):
             rt.out.info(f"app {app_name}: nothing changed")
             return
-        with ProgressPrinter(rt.out) as progress:
-            result = up.apply(
-                rt.settings, pool, prepared, converge=converge, rollback=rollback, progress=progress, notify=rt.out.info
-            )
+        snapshot = _snapshot_step(rt, pool, move.cfg.ref, direction, backup=backup)
+        try:
+            with ProgressPrinter(rt.out) as progress:
+                result = up.apply(
+                    rt.settings, pool, prepared, converge=converge, rollback=rollback, progress=progress,
+                    notify=rt.out.info, before_first_change=[snapshot] if snapshot else [],
+                )
+        except DeployFailed as exc:
+            raise _naming_the_snapshot(rt, pool, exc, snapshot, restore=restore_on_failure) from exc
     for w in result.warnings:
         if w not in move.warnings:  # the recipe's tag warnings were shown already
             rt.out.warn(w)
@@ -175,3 +184,48 @@ def _show_notes(rt: Runtime, direction: str, notes) -> None:
                 rt.out.info(f"   {line}")
         else:
             rt.out.info("   (no release notes)")
+
+
+def _snapshot_step(rt: Runtime, pool, ref, direction: str, *, backup: bool):
+    """The pre-upgrade snapshot, as a step run once every check passed (None when the app declares no backups)."""
+    from coopcloud.cli.backup import show_password
+    from coopcloud.ops import backup as backups
+
+    client = pool.client(ref.server)
+    if not backups.declares_backups(client, ref):
+        return None
+    if not backup:
+        rt.out.warn(f"app {ref.name}: no snapshot of its data before this {direction} (--no-backup): "
+                    "if the new release damages the data, there is no copy to restore")
+        return None
+
+    class Step(backups.PreUpgrade):
+        def __call__(self, prepared) -> None:
+            rt.out.info(f"app {ref.name}: taking a {self.why} snapshot of its data")
+            super().__call__(prepared)
+            assert self.taken is not None
+            rt.out.info(f"app {ref.name}: {self.why} snapshot {self.taken.short_id} taken ({self.taken.files} files)")
+
+    return Step(rt.settings, client, ref, f"pre-{direction}", on_password=lambda v: show_password(rt, ref.server, v))
+
+
+def _naming_the_snapshot(rt: Runtime, pool, exc, snapshot, *, restore: bool):
+    """The failure, with the snapshot taken first named (and, when asked and rolled back, restored)."""
+    from coopcloud.errors import CoopError, RolledBack
+    from coopcloud.ops import backup as backups
+
+    if snapshot is None or snapshot.taken is None:
+        return exc
+    short, command = snapshot.taken.short_id, snapshot.restore_command()
+    kind = type(exc)
+    if restore and isinstance(exc, RolledBack):
+        rt.out.info(f"app {snapshot.ref.name}: restoring its data from snapshot {short}")
+        try:
+            backups.restore(rt.settings, snapshot.client, snapshot.ref, snapshot.taken.snapshot)
+        except CoopError as failed:
+            return kind(f"{exc.message}; restoring the data from snapshot {short} failed too: {failed.message}",
+                        hint=f"run: {command}", details=exc.details)
+        return kind(f"{exc.message}; the data was restored from the {snapshot.why} snapshot {short}",
+                    hint=exc.hint, details=exc.details)
+    return kind(f"{exc.message}; the data as it was before is in snapshot {short}",
+                hint=f"to bring it back too, run: {command}", details=exc.details)

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
-from coopcloud.errors import CoopError, InvalidError, NotFound, UsageError
+from coopcloud.errors import CoopError, EngineError, InvalidError, NotFound, UsageError
 from coopcloud.settings import Settings
 
 from . import scripts
@@ -142,7 +142,7 @@ def _volume_mounts(spec: BackupSpec, *, read_only: bool) -> list[Mount]:
 def _job(settings: Settings, client: Engine, kind: str, script: str, *, app_name: str,
          node_id: str | None, mounts: Sequence[Mount] = (), repo: Repository | None = None) -> tuple[Job, str | None]:
     """The restic job, with the repository and its password secret (generated on first use: returned to show once)."""
-    repo = repo or repository.repository(client)
+    repo = repo or repository.for_command(settings, client)
     secret, generated = password(client, generate=kind == "backup")
     env = {
         "RESTIC_PASSWORD_FILE": f"/run/secrets/{secret.file_name}",
@@ -239,7 +239,7 @@ def create(
     """
     start = time.monotonic()
     app = inspect_app(settings, client, ref, service=service)
-    repo = repository.repository(client)
+    repo = repository.for_command(settings, client)
     run_tag = f"run={pysecrets.token_hex(6)}"
     tags = ["coop", f"app={app.name}", f"recipe={app.recipe}", f"version={app.version}", f"why={why}"]
     script = scripts.backup_script(app.spec, host=app.name, tags=tags, run_tag=run_tag)
@@ -513,11 +513,21 @@ def download(settings: Settings, client: Engine, ref: Any, wanted: str | None, d
     finally:
         if container is not None:
             client.container_remove(container, force=True)
-        try:
-            client.volume_remove(scratch, force=True)
-        except CoopError:
-            pass
+        _remove_volume(client, scratch)
     return Downloaded(ref.name, snap.id, str(dest), files)
+
+
+def _remove_volume(client: Engine, name: str, *, wait: float = 15.0) -> None:
+    """Remove a scratch volume; the job's container may hold it a moment after the job ended."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            client.volume_remove(name, force=True)
+            return
+        except EngineError:
+            if time.monotonic() > deadline:
+                return  # labelled coop.backup.scratch: findable, and harmless
+            time.sleep(0.5)
 
 
 def _extract(fileobj: Any, dest: Path) -> int:

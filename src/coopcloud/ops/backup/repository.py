@@ -23,6 +23,8 @@ from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import Conflict, EngineConflict, EngineError, EngineNotFound, NotFound, UsageError
 
+from coopcloud.settings import Settings
+
 from .job import Mount, SecretFile
 from .scripts import REPOSITORY_MOUNT
 
@@ -74,6 +76,25 @@ def repository(client: Engine) -> Repository:
         return Repository("volume", f"volume:{volume}", volume=volume)
     secret = SecretFile(found.id, REPOSITORY_SECRET, "restic-repository")
     return Repository("url", labels.get(SHOWN_LABEL, "(a restic URL)"), secret=secret)
+
+
+def for_command(settings: Settings, client: Engine) -> Repository:
+    """The repository this command uses: `$COOP_BACKUP_REPOSITORY` (volume:NAME only) if set, else the server's.
+
+    The variable sends one operator's commands elsewhere without changing the server's
+    setting for everyone (a second copy, a test); a URL with credentials belongs in the
+    server's secret (`coop server backup-repo`), so only a volume is taken from it.
+    """
+    override = settings.environ.get("COOP_BACKUP_REPOSITORY", "").strip()
+    if not override:
+        return repository(client)
+    kind, shown, volume = parse_location(client.name, override)
+    if kind != "volume":
+        raise UsageError(
+            f"COOP_BACKUP_REPOSITORY={shown}: only volume:NAME is read from the environment",
+            hint=f"set a URL on the server: coop server backup-repo {client.name} URL",
+        )
+    return Repository("volume", shown, volume=volume)
 
 
 def parse_location(server: str, location: str) -> tuple[str, str, str | None]:

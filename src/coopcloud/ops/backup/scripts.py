@@ -105,7 +105,8 @@ def snapshots_script(tags: Sequence[str]) -> str:
     return (
         _PRELUDE
         + "if ! restic cat config >/dev/null 2>/tmp/cat-config.err; then\n"
-        + "  if grep -q -i -e 'does not exist' -e 'no such file' /tmp/cat-config.err; then echo '[]'; exit 0; fi\n"
+        + "  if grep -q -i -e 'does not exist' -e 'no such file' /tmp/cat-config.err; then\n"
+        + "    echo '[]'; echo \"coop-note: no repository yet: $(tail -n 1 /tmp/cat-config.err)\" >&2; exit 0\n  fi\n"
         + '  fail "cannot open the repository: $(tail -n 1 /tmp/cat-config.err)"\nfi\n'
         + f"exec {_q(['restic', 'snapshots', '--json', '--tag', tag])}\n"
     )
