@@ -84,3 +84,21 @@ def test_a_failed_deploy_rolls_the_whole_app_back_or_says_why_not(monkeypatch, w
     assert bool(undone) == (back is not None)
     if undone:
         assert notes == ["app a.org: 1.1.0 did not converge (s_app: swarm update rollback_started: boom); rolling every service back to 1.0.0"]
+
+
+def test_a_rollback_the_engine_refuses_names_both_failures(monkeypatch):
+    from types import SimpleNamespace
+
+    from coopcloud.errors import DeployFailed, EngineError
+    from coopcloud.ops import deploy as dep
+
+    def undo(*a, **kw):
+        raise EngineError("update out of sequence")
+
+    monkeypatch.setattr(dep, "undo", undo)
+    prepared = SimpleNamespace(app="a.org", version="1.1.0", previous_version="1.0.0", was_deployed=True)
+    with pytest.raises(DeployFailed) as caught:
+        dep._fail(None, prepared, dep.Applied(updated=["s_app"]), _outcome("s_app", "swarm update paused: x"),
+                  rollback=True, progress=None, notify=None)
+    assert int(caught.value.exit_status) == 7
+    assert "failed (service s_app: swarm update paused: x) and rolling back to 1.0.0 failed too (update out of sequence)" in str(caught.value)

@@ -756,6 +756,8 @@ def _fail(
     notify: Callable[[str], None] | None,
 ) -> None:
     """Raise the failure of a deploy; first roll the whole app back when that is asked and possible."""
+    from coopcloud.errors import EngineError
+
     failure = converge_failure(prepared.app, outcome)
     if not rollback or not prepared.was_deployed or not applied.changed_services:
         raise failure
@@ -763,8 +765,16 @@ def _fail(
     service, why = _why(outcome)
     if notify:
         notify(f"app {prepared.app}: {prepared.version} did not converge ({service}: {why}); rolling every service back to {previous}")
-    back = undo(client, prepared, applied, progress=progress)
     app = prepared.app
+    try:
+        back = undo(client, prepared, applied, progress=progress)
+    except EngineError as exc:
+        raise DeployFailed(
+            f"app {app}: release {prepared.version} failed (service {service}: {why}) "
+            f"and rolling back to {previous} failed too ({exc.message})",
+            hint=f"see: coop app errors {app}; coop app logs {app}",
+            details=failure.details,
+        ) from exc
     if back is not None and not back.ok:
         b_service, b_why = _why(back)
         err = DeployFailed(
