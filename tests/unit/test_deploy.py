@@ -102,3 +102,36 @@ def test_a_rollback_the_engine_refuses_names_both_failures(monkeypatch):
                   rollback=True, progress=None, notify=None)
     assert int(caught.value.exit_status) == 7
     assert "failed (service s_app: swarm update paused: x) and rolling back to 1.0.0 failed too (update out of sequence)" in str(caught.value)
+
+
+def test_a_service_that_is_not_converged_is_planned_as_an_update_that_converges_it():
+    from coopcloud.ops import deploy as dep
+
+    def svc(sid: str, name: str, state: str | None = None) -> dict:
+        spec = {"Name": name, "Labels": {}, "Mode": {"Replicated": {"Replicas": 1}},
+                "TaskTemplate": {"ContainerSpec": {"Image": "web:1"}}}
+        out = {"ID": sid, "Version": {"Index": 5}, "Spec": spec}
+        if state:
+            out["UpdateStatus"] = {"State": state, "Message": "update paused due to failure"}
+        return out
+
+    def task(sid: str, state: str) -> dict:
+        return {"ID": f"t{sid}", "ServiceID": sid, "DesiredState": "running",
+                "Status": {"State": state, "Timestamp": "2026-11-29T21:00:00Z"}}
+
+    class Engine:
+        def tasks(self, filters):
+            assert filters == {"service": ["S1", "S2", "S3"], "_up-to-date": ["true"]}
+            return [task("S1", "running"), task("S2", "running"), task("S3", "starting")]
+
+    live = {"s_app": svc("S1", "s_app", "paused"), "s_db": svc("S2", "s_db"), "s_web": svc("S3", "s_web")}
+    stuck = dep.unconverged(Engine(), live, "2026-11-29T22:00:00Z")
+    assert stuck == {"s_app": "swarm update paused: update paused due to failure", "s_web": "0/1 running"}
+    pre = dep.Preflight(live=live, secret_ids={}, config_ids={}, networks_to_create=[], configs_to_create=[],
+                        secrets_to_create=[], engine_time="2026-11-29T22:00:00Z")
+    plan = dep.make_plan({n: s["Spec"] for n, s in live.items()}, pre, stuck)
+    by_name = {sp.name: sp for sp in plan.services}
+    assert by_name["s_db"].action == "unchanged"
+    assert by_name["s_app"].action == "update" and not by_name["s_app"].restarts
+    assert [(c.what, c.before, c.after) for c in by_name["s_web"].changes] == [("state", "0/1 running", "converged")]
+    assert plan.changes_anything
