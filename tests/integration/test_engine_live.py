@@ -142,6 +142,23 @@ def test_the_next_command_reuses_the_ssh_connection(runtime_dir, ssh_env):
         assert "ControlPersist=no" in docker._transport.argv()
 
 
+def test_the_console_script_starts_the_handshake_before_the_cli_loads(runtime_dir, ssh_env, tmp_path):
+    """`coop app ps APP` starts the ssh master to APP's server first thing (cli/fast.py), then uses it."""
+    import sys
+
+    coop = str(Path(sys.executable).with_name("coop"))
+    env = {**ssh_env, "XDG_RUNTIME_DIR": runtime_dir, "ABRA_DIR": str(tmp_path / "abra"), "DOCKER_CONFIG": str(tmp_path / "docker")}
+    assert subprocess.run([coop, "server", "add", "coop-test"], env=env, capture_output=True).returncode == 0
+    for sock in Path(runtime_dir, "coop-ssh").glob("*"):  # `server add` kept one: start from none
+        subprocess.run(["ssh", "-F", ssh_env["COOP_SSH_CONFIG"], "-o", f"ControlPath={sock}", "-O", "exit", "coop-test"], capture_output=True)
+    (tmp_path / "abra" / "servers" / "coop-test" / "nothere.example.org.env").write_text("TYPE=webapp\n")
+    r = subprocess.run([coop, "--json", "app", "ps", "nothere.example.org"], env=env, capture_output=True, text=True)
+    assert r.returncode == 3 and "is not deployed on server coop-test" in r.stderr, r
+    masters = list(Path(runtime_dir, "coop-ssh").glob("*"))
+    assert len(masters) == 1  # the early master, reused by the command: not a second connection
+    subprocess.run(["ssh", "-F", ssh_env["COOP_SSH_CONFIG"], "-o", f"ControlPath={masters[0]}", "-O", "exit", "coop-test"], capture_output=True)
+
+
 def test_a_kept_connection_never_skips_host_key_checks(tmp_path, runtime_dir, ssh_env, rig_ssh_config):
     """A master to 127.0.0.1:2222 exists; an alias to the same address with another known_hosts is refused."""
     env = {**ssh_env, "XDG_RUNTIME_DIR": runtime_dir}

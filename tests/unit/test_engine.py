@@ -163,6 +163,53 @@ def test_control_path_differs_with_the_ssh_configuration(tmp_path, short_tmp):
     off.close()
 
 
+def test_preconnect_only_when_connections_persist(short_tmp, monkeypatch):
+    from coopcloud.engine import transport
+
+    started = []
+    real = transport.subprocess.Popen
+
+    def popen(argv, **kw):  # `ssh -G` runs for real; the master is only recorded
+        return real(argv, **kw) if "-G" in argv else started.append(argv)
+
+    monkeypatch.setattr(transport.subprocess, "Popen", popen)
+    env = {**os.environ, "XDG_RUNTIME_DIR": short_tmp}
+    transport.preconnect(Endpoint("ssh", host="srv9", port=2200), "srv9", {**env, "COOP_SSH_PERSIST": "0"})
+    assert started == []
+    transport.preconnect(Endpoint("ssh", host="srv9", port=2200), "srv9", env)
+    assert len(started) == 1
+    argv = started[0]
+    assert argv[-5:] == ["-p", "2200", "-N", "--", "srv9"] and "ControlPersist=60s" in argv and "docker" not in argv
+    transport._PRECONNECTING.clear()
+
+
+def test_warm_up_starts_the_app_servers_connection_only_for_app_commands(tmp_path, monkeypatch):
+    from coopcloud.cli import fast
+    from coopcloud.engine import transport
+
+    seen = []
+    monkeypatch.setattr(transport, "preconnect", lambda endpoint, name, environ: seen.append((endpoint.url, name)))
+    abra = tmp_path / "abra"
+    (abra / "servers" / "srv1").mkdir(parents=True)
+    (abra / "servers" / "srv1" / "a.example.org.env").write_text("TYPE=x\n")
+    monkeypatch.setenv("ABRA_DIR", str(abra))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+    for argv in (["app", "ls"], ["recipe", "ls", "x"], ["app", "ps", "--help"], ["app", "ps", "b.example.org"], ["app", "ps", "a*"]):
+        fast._warm_up(argv)
+    assert seen == []
+    fast._warm_up(["--json", "app", "ps", "a.example.org"])
+    assert seen == [("ssh://srv1", "srv1")]
+    (abra / "servers" / "srv2").mkdir()
+    (abra / "servers" / "srv2" / "b.example.org.env").write_text("TYPE=x\n")
+    (abra / "servers" / "empty").mkdir()
+    seen.clear()
+    fast._warm_up(["app", "ls", "--status"])
+    assert seen == [("ssh://srv1", "srv1"), ("ssh://srv2", "srv2")]
+    seen.clear()
+    fast._warm_up(["app", "ls", "--status", "-s", "srv2"])
+    assert seen == [("ssh://srv2", "srv2")]
+
+
 def test_ssh_argv_never_weakens_host_keys():
     argv = " ".join(ssh_argv(Endpoint("ssh", host="srv1", port=22), config="c", control_path="p"))
     assert "StrictHostKeyChecking" not in argv and "UserKnownHostsFile" not in argv

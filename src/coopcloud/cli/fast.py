@@ -52,6 +52,7 @@ def run() -> None:
             sys.exit(0)
         except OSError:
             pass
+    _warm_up(argv)
     from coopcloud.cli.main import main
 
     if not path:
@@ -77,3 +78,49 @@ def _store(path: str, text: str) -> None:
         os.replace(tmp, path)
     except OSError:
         pass  # a read-only home only costs speed
+
+
+_GLOBAL_FLAGS = ("--json", "--debug", "--no-input", "--offline")
+# `coop app VERB APP …` commands that talk to the app's server.
+_APP_VERBS = frozenset(
+    "ps logs errors services restart run cp cmd deploy upgrade rollback undeploy labels check volume secret"
+    " backup lock unlock history".split()
+)
+
+
+def _warm_up(argv: list[str]) -> None:
+    """Start the ssh connections a command will need before importing the CLI (~0.2 s): their
+    handshakes then overlap coop's start-up. For `app VERB APP …`, the app's server; for
+    `app ls --status`, each server with apps. Best effort: any doubt, and the command connects as usual."""
+    words = [a for a in argv if a not in _GLOBAL_FLAGS]
+    if len(words) < 2 or words[0] != "app":
+        return
+    try:
+        from coopcloud.settings import Settings
+
+        settings = Settings.from_environ()
+        if words[1] == "ls" and "--status" in words:
+            named = [words[i + 1] for i, w in enumerate(words[:-1]) if w in ("-s", "--server")]
+            servers = named or sorted({p.parent.name for p in settings.servers_dir.glob("*/*.env")})
+        elif len(words) >= 3 and words[1] in _APP_VERBS and not words[2].startswith("-"):
+            if any(c in words[2] for c in "*?[/"):
+                return
+            servers = [p.parent.name for p in settings.servers_dir.glob(f"*/{words[2]}.env")]
+            if len(servers) != 1:
+                return
+        else:
+            return
+        from coopcloud.engine.endpoint import parse_endpoint
+        from coopcloud.engine.transport import preconnect
+        from coopcloud.ops.servers import resolve
+
+        for name in servers[:_MAX_WARM_UP]:
+            server = resolve(settings, name)
+            endpoint = parse_endpoint(server.endpoint, settings.environ)
+            if endpoint.scheme == "ssh":
+                preconnect(endpoint, server.name, settings.environ)
+    except Exception:  # a bad name, file or config: the command itself will say what is wrong
+        return
+
+
+_MAX_WARM_UP = 8  # as many servers as `app ls --status` asks at once
