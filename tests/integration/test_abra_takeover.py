@@ -247,9 +247,13 @@ def test_abra_deploying_after_coop_restarts_nothing(coop, coop_env, tmp_path, st
         "SECRET_DB_PASSWORD_VERSION=v1 # length=32\nGREETING=hi from abra\n"
     )
     assert coop("app", "secret", "generate", domain, "--all").code == 0
-    r = coop("app", "deploy", domain, "--no-input")
-    assert r.code == 0, r
-    before = running_tasks(stack)
-    assert sorted(before) == [f"{stack}_app", f"{stack}_db"]
-    abra_deploy(recipe, stack, domain, V1, tmp_path)
-    assert running_tasks(stack) == before
+    try:
+        r = coop("app", "deploy", domain, "--no-input")
+        assert r.code == 0, r
+        before = running_tasks(stack)
+        assert sorted(before) == [f"{stack}_app", f"{stack}_db"]
+        abra_deploy(recipe, stack, domain, V1, tmp_path)
+        assert running_tasks(stack) == before
+    finally:  # undeploy waits for the containers, so the secrets can go
+        coop("app", "undeploy", domain, "--no-input")
+        coop("app", "remove", domain, "--force", "--no-input")
