@@ -89,7 +89,7 @@ volumes:
 
 
 COMPOSE_DB_V2 = COMPOSE_DB.replace(
-    "    stop_grace_period: 1s\n", '    stop_grace_period: 1s\n    deploy:\n      labels: ["backupbot.backup=true"]\n'
+    "    stop_grace_period: 1s\n", '    stop_grace_period: 1s\n    deploy:\n      labels: ["coop-test.tier=database"]\n'
 )
 
 
@@ -207,7 +207,7 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         assert r.code == 0, r
         assert service_spec(stack, "app")["Labels"][f"coop-cloud.{stack}.version"] == V2
         assert ":1.1.0@sha256:" in service_spec(stack, "app")["TaskTemplate"]["ContainerSpec"]["Image"]
-        assert service_spec(stack, "db")["Labels"]["backupbot.backup"] == "true"
+        assert service_spec(stack, "db")["Labels"]["coop-test.tier"] == "database"
         assert "update (restarts nothing)" in r.err
         assert running_tasks(stack)[f"{stack}_db"] == before[f"{stack}_db"]
         assert f"TYPE={RECIPE}:{V2}" in env_file.read_text()
@@ -215,7 +215,7 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         r = coop("app", "rollback", domain, "--no-input")
         assert r.code == 0, r
         assert service_spec(stack, "app")["Labels"][f"coop-cloud.{stack}.version"] == V1
-        assert "backupbot.backup" not in service_spec(stack, "db")["Labels"]
+        assert "coop-test.tier" not in service_spec(stack, "db")["Labels"]
         assert running_tasks(stack)[f"{stack}_db"] == before[f"{stack}_db"]
         assert f"TYPE={RECIPE}:{V1}" in env_file.read_text()
 
