@@ -264,7 +264,10 @@ def undeploy(rt: Runtime, app_name: str) -> None:
     from coopcloud.ops.lifecycle import undeploy as run_undeploy
     from coopcloud.ops.status import deployed_version
 
+    from coopcloud.ops.identity import check_own_stack
+
     ref = find_app(rt.settings, app_name)
+    check_own_stack(rt.settings, ref)  # the stack would be another app's too
     client = rt.servers().client(ref.server)
     with audit.tracked(rt.settings, client, ref, "undeploy", warn=rt.out.warn) as change:
         change.version_from = deployed_version(client, ref.stack_name)

@@ -178,6 +178,10 @@ def remove(settings: Settings, pool: Any, name: str, *, purge: bool) -> dict:
     from coopcloud.ops import secrets as sec
 
     ref = check_removable(settings, pool, name)
+    if purge:
+        from coopcloud.ops.identity import check_own_stack
+
+        check_own_stack(settings, ref)  # its stack's volumes and secrets would be the other app's too
     client = pool.client(ref.server)
     removed: dict[str, list[str]] = {"volumes": [], "secrets": [], "configs": []}
     if purge:
