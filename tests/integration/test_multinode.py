@@ -320,3 +320,45 @@ def test_a_worker_lost_mid_deploy_then_the_next_deploy_converges(mn, tmp_path, m
     row = json.loads(r.out)[0]
     assert row["running"] == row["desired"] == 1, row
     assert [t["state"] for t in row["tasks"] if t["desired"] == "running"] == ["running"], row
+
+
+BACKED_UP_ON_WORKER = f"""\
+version: "3.8"
+services:
+{_service("app", '''    volumes: [files:/data]
+    deploy:
+      placement:
+        constraints: [node.hostname == coop-w1]
+      labels:
+        - "coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0"
+        - "coop-cloud.${STACK_NAME}.timeout=90"
+        - "backupbot.backup=true"
+        - "backupbot.backup.pre-hook=cat /etc/hostname > /data/dumped-by"''')}
+networks:
+  internal:
+volumes:
+  files:
+"""
+
+
+def test_backup_hooks_run_in_the_container_on_the_worker(mn, tmp_path, multinode, mn_stack):
+    from test_backup_live import RESTIC_IMAGE, _image_present
+
+    if not _image_present(RESTIC_IMAGE):
+        from conftest import require_rig
+
+        require_rig(f"image {RESTIC_IMAGE} (built by rig/images)")
+    mn.env["COOP_RESTIC_IMAGE"] = RESTIC_IMAGE
+    app = new_app(mn, tmp_path, mn_stack, BACKED_UP_ON_WORKER)
+    assert mn("app", "deploy", app, "--no-input").code == 0
+
+    r = mn("app", "backup", "create", app)
+    assert r.code == 5, r  # the hook must run on coop-w1, which coop cannot reach yet
+    assert "node coop-w1" in r.err and "run: coop server add coop-w1" in r.err
+
+    assert mn("server", "add", "coop-w1").code == 0
+    r = mn("app", "backup", "create", app)
+    assert r.code == 0, r
+    container = multinode.docker("w1", "ps", "-q", "--filter", f"label=com.docker.stack.namespace={app}").stdout.split()[0]
+    dumped = multinode.docker("w1", "exec", container, "cat", "/data/dumped-by").stdout.strip()
+    assert dumped and container.startswith(dumped[:12])  # the pre-hook ran in the container on coop-w1

@@ -31,6 +31,13 @@ def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
     return ref, rt.servers().client(ref.server)
 
 
+def _engine_for(rt: Runtime, ref: Any) -> Callable[[str], Any]:
+    """Hooks run in the service's container on whichever node runs it (through that node's server entry)."""
+    from coopcloud.ops.nodes import engine_for_service
+
+    return lambda service: engine_for_service(rt.settings, rt.servers(), ref, service)
+
+
 def _progress(rt: Runtime) -> Callable[[str], None] | None:
     """Live progress on a TTY (one line rewritten on stderr); plain notes otherwise are left out."""
     if rt.out.json:
@@ -93,7 +100,8 @@ def create(rt: Runtime, app_name: str, service: str | None) -> None:
     try:
         with audit.tracked(rt.settings, client, ref, "backup create", warn=rt.out.warn) as change:
             done = ops.create(rt.settings, client, ref, service=service, on_progress=progress,
-                              on_password=lambda value: show_password(rt, ref.server, value))
+                              on_password=lambda value: show_password(rt, ref.server, value),
+                              engine_for=_engine_for(rt, ref))
             change.version_from = done.version
             change.detail = f"snapshot {done.short_id}"
     finally:
@@ -195,7 +203,8 @@ def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | Non
     progress = _progress(rt)
     try:
         with audit.tracked(rt.settings, client, ref, "restore", warn=rt.out.warn) as change:
-            done = ops.restore(rt.settings, client, ref, snapshot, service=service, on_progress=progress)
+            done = ops.restore(rt.settings, client, ref, snapshot, service=service, on_progress=progress,
+                               engine_for=_engine_for(rt, ref))
             change.detail = f"snapshot {done.snapshot[:8]} ({', '.join(done.services)})"
     finally:
         _end_progress(rt, progress)

@@ -59,14 +59,16 @@ def _not_converged(svc: Service) -> bool:
 
 
 def _view(client: Any, *, with_networks: bool) -> ServerView:
+    # Task counts come with the services request; live specs name networks by ID and drift compares
+    # names, so the networks come in the same round trip.
+    wanted = [("/services", {"status": True})] + ([("/networks", {})] if with_networks else [])
+    services, *networks = client.get_many(wanted)
     stacks: dict[str, list[dict]] = {}
-    for svc in client.services(status=True):  # task counts come with the same request
+    for svc in services:
         stack = ((svc.get("Spec") or {}).get("Labels") or {}).get(STACK_LABEL)
         if stack:
             stacks.setdefault(stack, []).append(svc)
-    names = {}
-    if with_networks and stacks:  # live specs name networks by ID; drift compares names
-        names = {n["Id"]: n["Name"] for n in client.networks()}
+    names = {n["Id"]: n["Name"] for n in networks[0]} if networks and stacks else {}
     return ServerView(stacks, names)
 
 

@@ -180,12 +180,19 @@ def _reason(result: JobResult) -> str:
 # -- hooks -------------------------------------------------------------------------------------
 
 
-def run_hook(client: Engine, ref: Any, svc: ServiceBackup, which: str, hook: str) -> None:
+# The engine of the node that runs a service's task (ops.nodes.engine_for_service), for hooks on
+# another node than the manager's; None: the manager's own engine.
+EngineFor = Callable[[str], Engine]
+
+
+def run_hook(client: Engine, ref: Any, svc: ServiceBackup, which: str, hook: str,
+             *, engine_for: EngineFor | None = None) -> None:
     """Run a hook with `sh -c` in a running container of the service; a non-zero exit raises BackupFailed."""
     from coopcloud.ops import container
 
     output: list[bytes] = []
-    code = container.run(client, ref, svc.service, ["sh", "-c", hook], on_output=lambda _s, data: output.append(data))
+    engine = engine_for(svc.service) if engine_for is not None else client
+    code = container.run(engine, ref, svc.service, ["sh", "-c", hook], on_output=lambda _s, data: output.append(data))
     if code != 0:
         text = b"".join(output).decode("utf-8", "replace").strip().splitlines()
         last = f": {text[-1].strip()}" if text else ""
@@ -231,6 +238,7 @@ def create(
     why: str = "manual",
     on_progress: Progress | None = None,
     on_password: Callable[[str], None] | None = None,
+    engine_for: EngineFor | None = None,
 ) -> Created:
     """Back up the app (or one service): hooks, then one restic snapshot. Raises BackupFailed, leaving no snapshot.
 
@@ -253,7 +261,7 @@ def create(
         for svc in app.spec.services:
             if svc.pre_hook:
                 _note(on_progress, f"app {app.name}: service {svc.service}: pre-hook")
-                run_hook(client, ref, svc, "backup pre-hook", svc.pre_hook)
+                run_hook(client, ref, svc, "backup pre-hook", svc.pre_hook, engine_for=engine_for)
             hooked.append(svc)
         _note(on_progress, f"app {app.name}: restic backup of {len(scripts.backup_paths(app.spec))} path(s) to {repo.shown}")
         result = run_job(client, job, on_status=_status_printer(on_progress, "backup"))
@@ -262,7 +270,7 @@ def create(
         for svc in hooked:
             if svc.post_hook:
                 try:
-                    run_hook(client, ref, svc, "backup post-hook", svc.post_hook)
+                    run_hook(client, ref, svc, "backup post-hook", svc.post_hook, engine_for=engine_for)
                 except BackupFailed as exc:
                     warnings.append(str(exc))
     if not result.ok:
@@ -422,7 +430,7 @@ class Restored:
 
 
 def restore(settings: Settings, client: Engine, ref: Any, wanted: str | None = None, *, service: str | None = None,
-            on_progress: Progress | None = None) -> Restored:
+            on_progress: Progress | None = None, engine_for: EngineFor | None = None) -> Restored:
     """Restore a snapshot into the app's live volumes, between the restore pre- and post-hooks.
 
     Stops nothing by itself (a recipe's restore pre-hook may). Files the snapshot holds are
@@ -445,7 +453,7 @@ def restore(settings: Settings, client: Engine, ref: Any, wanted: str | None = N
         for svc in chosen:
             if svc.restore_pre_hook:
                 _note(on_progress, f"app {app.name}: service {svc.service}: restore pre-hook")
-                run_hook(client, ref, svc, "restore pre-hook", svc.restore_pre_hook)
+                run_hook(client, ref, svc, "restore pre-hook", svc.restore_pre_hook, engine_for=engine_for)
             hooked.append(svc)
         _note(on_progress, f"app {app.name}: restoring snapshot {snap.short_id}")
         result = run_job(client, job)
@@ -456,14 +464,14 @@ def restore(settings: Settings, client: Engine, ref: Any, wanted: str | None = N
         for svc in hooked:  # undo what the pre-hooks did (a stopped service…), then report
             if svc.restore_post_hook:
                 try:
-                    run_hook(client, ref, svc, "restore post-hook", svc.restore_post_hook)
+                    run_hook(client, ref, svc, "restore post-hook", svc.restore_post_hook, engine_for=engine_for)
                 except BackupFailed as exc:
                     warnings.append(str(exc))
         raise
     for svc in hooked:
         if svc.restore_post_hook:
             _note(on_progress, f"app {app.name}: service {svc.service}: restore post-hook")
-            run_hook(client, ref, svc, "restore post-hook", svc.restore_post_hook)
+            run_hook(client, ref, svc, "restore post-hook", svc.restore_post_hook, engine_for=engine_for)
     return Restored(app.name, snap.id, tuple(s.service for s in chosen), time.monotonic() - start, tuple(warnings))
 
 
