@@ -123,3 +123,26 @@ def test_snapshot_rows_and_picking():
         pick(Ref, [snap, other], "ab")
     with pytest.raises(KeyError, match="no snapshots"):
         pick(Ref, [], None)
+
+
+def test_a_rolled_back_upgrade_names_its_snapshot_and_the_restore_command():
+    from types import SimpleNamespace
+
+    from coopcloud.cli.app_upgrade import _naming_the_snapshot
+    from coopcloud.errors import DeployFailed, RolledBack
+    from coopcloud.ops.backup import PreUpgrade
+
+    step = PreUpgrade(settings=None, client=None, ref=SimpleNamespace(name="a.org"), why="pre-upgrade")  # type: ignore[arg-type]
+    failure = RolledBack("app a.org: release 1.1.0 failed (service app: exit 1); every service was rolled back to 1.0.0",
+                         hint="see: coop app errors a.org", details=["task: exit 1"])
+    assert _naming_the_snapshot(None, None, failure, step, restore=False) is failure  # no snapshot was taken
+    step.taken = SimpleNamespace(short_id="1a2b3c4d", snapshot="1a2b3c4d" + "0" * 56)  # type: ignore[assignment]
+    err = _naming_the_snapshot(None, None, failure, step, restore=False)
+    assert isinstance(err, RolledBack) and err.details == ["task: exit 1"]
+    assert str(err) == (
+        "app a.org: release 1.1.0 failed (service app: exit 1); every service was rolled back to 1.0.0; "
+        "the data as it was before is in snapshot 1a2b3c4d — to bring it back too, run: coop app restore a.org 1a2b3c4d"
+    )
+    not_rolled_back = DeployFailed("app a.org: release 1.1.0 failed", hint="see: coop app errors a.org")
+    err = _naming_the_snapshot(None, None, not_rolled_back, step, restore=True)  # nothing to restore onto: named only
+    assert type(err) is DeployFailed and "coop app restore a.org 1a2b3c4d" in str(err)
