@@ -110,6 +110,8 @@ def coop_env(tmp_path, monkeypatch) -> dict[str, str]:
     env["DOCKER_CONFIG"] = str(tmp_path / "docker")
     if RIG_SSH_CONFIG.is_file():
         env["COOP_SSH_CONFIG"] = str(RIG_SSH_CONFIG)
+    # Nothing can be pulled here: backups (upgrades of apps with backupbot labels) use the rig's restic.
+    env["COOP_RESTIC_IMAGE"] = f"{REGISTRY}/coop-test/restic:0.14.0"
     return env
 
 

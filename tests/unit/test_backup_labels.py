@@ -146,3 +146,30 @@ def test_a_rolled_back_upgrade_names_its_snapshot_and_the_restore_command():
     not_rolled_back = DeployFailed("app a.org: release 1.1.0 failed", hint="see: coop app errors a.org")
     err = _naming_the_snapshot(None, None, not_rolled_back, step, restore=True)  # nothing to restore onto: named only
     assert type(err) is DeployFailed and "coop app restore a.org 1a2b3c4d" in str(err)
+
+
+def test_a_job_whose_container_never_ran_is_not_a_success():
+    from fakes.engine import FakeEngine
+
+    from coopcloud.ops.backup import _reason
+    from coopcloud.ops.backup.job import run_job
+
+    class Rejecting(FakeEngine):
+        """Swarm's answer when the node cannot pull the image: the task is rejected, exit code 0."""
+
+        def service_create(self, spec, *, registry_auth=None):
+            created = super().service_create(spec, registry_auth=registry_auth)
+            self.add_task({"ID": "t1", "ServiceID": created["ID"], "DesiredState": "shutdown",
+                           "Status": {"State": "rejected", "Err": "No such image: restic/restic:0.17.3",
+                                      "ContainerStatus": {"ExitCode": 0}}})
+            return created
+
+        def service_logs(self, *a, **k):
+            return iter(())
+
+    engine = Rejecting()
+    result = run_job(engine, Job(kind="restore", app="a.org", image="restic/restic:0.17.3", script="true"))
+    assert not result.ok and result.exit_code == -1
+    assert _reason(result) == ("the restic container did not run: No such image: restic/restic:0.17.3 "
+                               "(set COOP_RESTIC_IMAGE to an image the server can pull)")
+    assert engine.services() == []  # the one-shot service is removed

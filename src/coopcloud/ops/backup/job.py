@@ -93,7 +93,7 @@ class JobResult:
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0
+        return self.state == "complete" and self.exit_code == 0
 
     def json_lines(self) -> list[dict[str, Any]]:
         """restic's --json output, one object per line (other lines skipped)."""
@@ -130,6 +130,8 @@ def run_job(
         task = _wait(client, name, timeout, on_status)
         state, code = task.state, task.status.exit_code
         out, err = _logs(client, name) if task.status.container else ("", "")
+        if state != "complete" and not code:
+            code = -1  # rejected (no such image…) or shut down: the engine may still say exit code 0
         exit_code = code if code is not None else (0 if state == "complete" else -1)
         return JobResult(exit_code, out, err, state, "" if state == "complete" else task.status.err or "")
     finally:
