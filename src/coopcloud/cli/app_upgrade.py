@@ -201,8 +201,14 @@ def _snapshot_step(rt: Runtime, pool, ref, direction: str, *, backup: bool):
 
     class Step(backups.PreUpgrade):
         def __call__(self, prepared) -> None:
+            from coopcloud.errors import CoopError
+
             rt.out.info(f"app {ref.name}: taking a {self.why} snapshot of its data")
-            super().__call__(prepared)
+            try:
+                super().__call__(prepared)
+            except CoopError as exc:
+                exc.hint = f"nothing was changed; fix it, or {direction} without a snapshot: --no-backup"
+                raise
             assert self.taken is not None
             rt.out.info(f"app {ref.name}: {self.why} snapshot {self.taken.short_id} taken ({self.taken.files} files)")
 
