@@ -165,7 +165,7 @@ def _job(settings: Settings, client: Engine, kind: str, script: str, *, app_name
 
 def _reason(result: JobResult) -> str:
     """The job's one-line reason: our own refusal, else restic's last error line, else the engine's."""
-    if result.state != "complete" and result.error:
+    if result.state not in ("complete", "failed") and result.error:  # it never ran (rejected, shut down)
         hint = " (set COOP_RESTIC_IMAGE to an image the server can pull)" if "image" in result.error.lower() else ""
         return f"the restic container did not run: {result.error}{hint}"
     lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
