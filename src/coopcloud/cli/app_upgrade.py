@@ -188,7 +188,7 @@ def _show_notes(rt: Runtime, direction: str, notes) -> None:
 
 def _snapshot_step(rt: Runtime, pool, ref, direction: str, *, backup: bool):
     """The pre-upgrade snapshot, as a step run once every check passed (None when the app declares no backups)."""
-    from coopcloud.cli.backup import show_password
+    from coopcloud.cli.backup import engine_for_hooks, show_password
     from coopcloud.ops import backup as backups
 
     client = pool.client(ref.server)
@@ -212,7 +212,8 @@ def _snapshot_step(rt: Runtime, pool, ref, direction: str, *, backup: bool):
             assert self.taken is not None
             rt.out.info(f"app {ref.name}: {self.why} snapshot {self.taken.short_id} taken ({self.taken.files} files)")
 
-    return Step(rt.settings, client, ref, f"pre-{direction}", on_password=lambda v: show_password(rt, ref.server, v))
+    return Step(rt.settings, client, ref, f"pre-{direction}", on_password=lambda v: show_password(rt, ref.server, v),
+                engine_for=engine_for_hooks(rt, ref))
 
 
 def _naming_the_snapshot(rt: Runtime, pool, exc, snapshot, *, restore: bool):
@@ -227,7 +228,8 @@ def _naming_the_snapshot(rt: Runtime, pool, exc, snapshot, *, restore: bool):
     if restore and isinstance(exc, RolledBack):
         rt.out.info(f"app {snapshot.ref.name}: restoring its data from snapshot {short}")
         try:
-            backups.restore(rt.settings, snapshot.client, snapshot.ref, snapshot.taken.snapshot)
+            backups.restore(rt.settings, snapshot.client, snapshot.ref, snapshot.taken.snapshot,
+                            engine_for=snapshot.engine_for)
         except CoopError as failed:
             return kind(f"{exc.message}; restoring the data from snapshot {short} failed too: {failed.message}",
                         hint=f"run: {command}", details=exc.details)

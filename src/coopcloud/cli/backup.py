@@ -31,7 +31,7 @@ def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
     return ref, rt.servers().client(ref.server)
 
 
-def _engine_for(rt: Runtime, ref: Any) -> Callable[[str], Any]:
+def engine_for_hooks(rt: Runtime, ref: Any) -> Callable[[str], Any]:
     """Hooks run in the service's container on whichever node runs it (through that node's server entry)."""
     from coopcloud.ops.nodes import engine_for_service
 
@@ -101,7 +101,7 @@ def create(rt: Runtime, app_name: str, service: str | None) -> None:
         with audit.tracked(rt.settings, client, ref, "backup create", warn=rt.out.warn) as change:
             done = ops.create(rt.settings, client, ref, service=service, on_progress=progress,
                               on_password=lambda value: show_password(rt, ref.server, value),
-                              engine_for=_engine_for(rt, ref))
+                              engine_for=engine_for_hooks(rt, ref))
             change.version_from = done.version
             change.detail = f"snapshot {done.short_id}"
     finally:
@@ -204,7 +204,7 @@ def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | Non
     try:
         with audit.tracked(rt.settings, client, ref, "restore", warn=rt.out.warn) as change:
             done = ops.restore(rt.settings, client, ref, snapshot, service=service, on_progress=progress,
-                               engine_for=_engine_for(rt, ref))
+                               engine_for=engine_for_hooks(rt, ref))
             change.detail = f"snapshot {done.snapshot[:8]} ({', '.join(done.services)})"
     finally:
         _end_progress(rt, progress)
@@ -232,7 +232,7 @@ def server_backup(rt: Runtime, name: str) -> None:
             rt.out.print(f"{row.app}: {row.status}: {row.detail}")
 
     rows = ops.server_backup(rt.settings, client, name, on_line=line, on_password=lambda v: show_password(rt, name, v),
-                             warn=rt.out.warn)
+                             warn=rt.out.warn, engine_for=lambda ref: engine_for_hooks(rt, ref))
     if rt.out.json:
         rt.out.emit_json([r.to_json() for r in rows])
     failed = [r.app for r in rows if r.status == "failed"]

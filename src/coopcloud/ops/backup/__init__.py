@@ -584,12 +584,13 @@ class PreUpgrade:
     why: str
     on_progress: Progress | None = None
     on_password: Callable[[str], None] | None = None
+    engine_for: EngineFor | None = None
     taken: Created | None = None
 
     def __call__(self, _prepared: Any) -> None:
         # A failed snapshot stops the upgrade before anything changed (BackupFailed, exit 1).
         self.taken = create(self.settings, self.client, self.ref, why=self.why, on_progress=self.on_progress,
-                            on_password=self.on_password)
+                            on_password=self.on_password, engine_for=self.engine_for)
 
     def restore_command(self) -> str:
         assert self.taken is not None
@@ -611,7 +612,8 @@ class ServerLine:
 
 
 def server_backup(settings: Settings, client: Engine, server: str, *, on_line: Callable[[ServerLine], None],
-                  on_password: Callable[[str], None], warn: Callable[[str], None] | None = None) -> list[ServerLine]:
+                  on_password: Callable[[str], None], warn: Callable[[str], None] | None = None,
+                  engine_for: Callable[[Any], EngineFor] | None = None) -> list[ServerLine]:
     """Back up every app of the server that declares backups; one line each; goes on past a failure.
 
     Each app's backup takes its lock and is recorded in its history.
@@ -634,7 +636,8 @@ def server_backup(settings: Settings, client: Engine, server: str, *, on_line: C
             continue
         try:
             with audit.tracked(settings, client, ref, "backup create", warn=warn) as change:
-                done = create(settings, client, ref, why="server", on_password=on_password)
+                done = create(settings, client, ref, why="server", on_password=on_password,
+                              engine_for=engine_for(ref) if engine_for else None)
                 change.version_from, change.detail = done.version, f"snapshot {done.short_id}"
             line = ServerLine(ref.name, "ok", f"snapshot {done.short_id}, {done.files} files", done.snapshot)
         except CoopError as exc:
