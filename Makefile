@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test unit venv rig rig-down bench clean
+.PHONY: demo test unit typecheck venv rig rig-down bench clean
 
 $(BIN)/coop: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,13 @@ demo: venv
 	rig/up --engine-only
 	PATH="$(CURDIR)/$(BIN):$$PATH" demo/run
 
-## The whole test suite against the real rig (engine, registry, sshd, git, restic).
-test: venv rig
+## The whole test suite against the real rig (engine, registry, sshd, git, restic), after the type check.
+test: venv typecheck rig
 	$(BIN)/pytest -q -p no:cacheprovider
+
+## mypy --check-untyped-defs over src/ (settings in pyproject.toml).
+typecheck: venv
+	$(BIN)/mypy
 
 ## Fast pure tests only (no rig needed).
 unit: venv

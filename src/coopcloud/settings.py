@@ -54,9 +54,6 @@ class Settings:
             **flags,
         )
 
-    def with_flags(self, **flags: bool) -> "Settings":
-        return replace(self, **flags)
-
     @property
     def servers_dir(self) -> Path:
         return self.root / "servers"

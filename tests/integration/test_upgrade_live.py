@@ -243,7 +243,7 @@ def test_undeployed_app_is_refused(coop, tmp_path, stack_name, local_server):
     for verb in ("upgrade", "rollback"):
         r = coop("app", verb, stack_name, "--no-input")
         assert r.code == 3
-        assert f"not deployed on default — deploy it first: coop app deploy {stack_name}" in one_error_line(r.err)
+        assert f"not deployed on server default — run: coop app deploy {stack_name}" in one_error_line(r.err)
 
 
 def test_chaos_deployed_app_needs_confirmation(coop, coop_env, tmp_path, stack_name, local_server):

@@ -22,7 +22,7 @@ from coopcloud.domain.catalogue import (
     readme_description,
     save,
 )
-from coopcloud.domain.recipe import Recipe
+from coopcloud.sources import recipe_from_dir
 from coopcloud.errors import ExitStatus, NotFound
 from coopcloud.ops.catalogue import repository_urls
 from shared_data import CORPUS
@@ -151,20 +151,20 @@ def test_status(value, status):
 
 @pytest.mark.corpus
 def test_features_from_corpus_readmes():
-    bonfire = features_from_metadata(Recipe.from_dir(CORPUS / "bonfire").readme_metadata())
+    bonfire = features_from_metadata(recipe_from_dir(CORPUS / "bonfire").readme_metadata())
     assert bonfire.status == 1
     assert bonfire.image == ImageFeature("bonfirenetworks/bonfire", "4", "upstream",
                                          "https://hub.docker.com/r/bonfirenetworks/bonfire/tags")
     assert bonfire.healthcheck == ""
-    lemp = features_from_metadata(Recipe.from_dir(CORPUS / "lemp").readme_metadata())
+    lemp = features_from_metadata(recipe_from_dir(CORPUS / "lemp").readme_metadata())
     assert (lemp.status, lemp.healthcheck, lemp.backups, lemp.tests) == (1, "Yes", "Yes", "❷💛")
     assert lemp.image.image == "php" and lemp.image.source == "upstream"
-    llamenos = features_from_metadata(Recipe.from_dir(CORPUS / "llamenos").readme_metadata())
+    llamenos = features_from_metadata(recipe_from_dir(CORPUS / "llamenos").readme_metadata())
     assert llamenos.image.image == "ghcr.io/rhonda-rodododo/llamenos" and llamenos.image.rating == ""
-    traefik = features_from_metadata(Recipe.from_dir(CORPUS / "traefik-2021").readme_metadata())
+    traefik = features_from_metadata(recipe_from_dir(CORPUS / "traefik-2021").readme_metadata())
     assert traefik.status == 0 and traefik.sso == "? (Keycloak)" and traefik.email == "N/A"
     # no README at all: empty features, no crash
-    assert features_from_metadata(Recipe.from_dir(CORPUS / "nodex").readme_metadata()) == Features()
+    assert features_from_metadata(recipe_from_dir(CORPUS / "nodex").readme_metadata()) == Features()
 
 
 def test_readme_description():

@@ -15,9 +15,9 @@ from coopcloud.domain.envfile import (
     parse_value,
     quote_value,
     secret_specs,
-    write_atomic,
 )
 from coopcloud.errors import EnvFileError, NotFound
+from coopcloud.fsutil import write_atomic
 
 from shared_data import CORPUS, PLACEHOLDER  # noqa: E402
 

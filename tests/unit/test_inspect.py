@@ -8,11 +8,13 @@ import tarfile
 import pytest
 
 from coopcloud.domain.app import AppRef
+from coopcloud.engine import views
 from coopcloud.errors import Conflict, DeployFailed, NotFound, UsageError
 from coopcloud.ops import container as ops_container
 from coopcloud.ops import logs as ops_logs
 from coopcloud.ops import ps as ops_ps
 from coopcloud.ops import volumes as ops_volumes
+from fakes.engine import FakeEngine
 
 REF = AppRef("srv1", "cloud.example.org")
 STACK = "cloud_example_org"
@@ -47,56 +49,32 @@ def task(tid, sid, state, *, slot=1, node="n1", desired="running", index=1, err=
             "Version": {"Index": index}, "Status": status}
 
 
-class FakeClient:
+def _view(raw):
+    return views.Task.from_json(raw)
+
+
+class FakeClient(FakeEngine):
+    """The shared FakeEngine, fed these tests' fixtures: tasks and containers labelled as swarm labels them."""
+
     def __init__(self, services=(), tasks=(), nodes=(), containers=(), volumes=()):
-        self._services, self._tasks = list(services), list(tasks)
-        self._nodes, self._containers, self._volumes = list(nodes), list(containers), list(volumes)
-        self.calls: list[tuple] = []
-        self.updates: list[tuple] = []
-        self.removed: list[str] = []
+        super().__init__(services=services, tasks=[_labelled(t) for t in tasks], nodes=nodes,
+                         containers=[_running_container(c) for c in containers], volumes=volumes)
 
-    def get_many(self, requests, *, return_errors=False):
-        """The real client pipelines these; here each is the method call it stands for."""
-        import json
+    @property
+    def updates(self) -> list[tuple]:
+        return [(c[1], c[2], c[3], c[4]) for c in self.calls if c[0] == "service_update"]
 
-        out = []
-        for path, params in requests:
-            filters = json.loads(params["filters"]) if params.get("filters") else None
-            filters = {k: list(v) for k, v in filters.items()} if filters else None
-            name = path.strip("/")
-            if name == "services":
-                out.append(self.services(filters, status=bool(params.get("status"))))
-            else:
-                out.append(getattr(self, name)(filters))
-        return out
+    @property
+    def removed(self) -> list[str]:
+        return [c[1] for c in self.calls if c[0] == "volume_remove"]
 
-    def services(self, filters=None, *, status=False):
-        self.calls.append(("services", filters, status))
-        if filters and "id" in filters:
-            return [s for s in self._services if s["ID"] in filters["id"]]
-        return list(self._services)
 
-    def tasks(self, filters=None):
-        self.calls.append(("tasks", filters))
-        return list(self._tasks)
+def _labelled(task: dict) -> dict:
+    return {**task, "Labels": {"com.docker.stack.namespace": STACK, **task.get("Labels", {})}}
 
-    def nodes(self, filters=None):
-        self.calls.append(("nodes",))
-        return list(self._nodes)
 
-    def containers(self, filters=None, *, all=False):
-        self.calls.append(("containers", filters))
-        return list(self._containers)
-
-    def volumes(self, filters=None):
-        self.calls.append(("volumes", filters))
-        return list(self._volumes)
-
-    def volume_remove(self, name, *, force=False):
-        self.removed.append(name)
-
-    def service_update(self, sid, version, spec, **kw):
-        self.updates.append((sid, version, spec, kw))
+def _running_container(container: dict) -> dict:
+    return {"State": "running", "Labels": {"com.docker.swarm.service.name": f"{STACK}_app"}, **container}
 
 
 def test_pure_helpers():
@@ -112,11 +90,11 @@ def test_pure_helpers():
     with pytest.raises(UsageError, match="--since 'yesterday'"):
         ops_logs.parse_since("yesterday")
     # Go trims trailing zeros in fractions: compare numerically, not as text.
-    assert ops_ps.timestamp_key("2024-01-01T00:00:05.1Z") > ops_ps.timestamp_key("2024-01-01T00:00:05.09Z")
+    assert ops_logs.timestamp_key("2024-01-01T00:00:05.1Z") > ops_logs.timestamp_key("2024-01-01T00:00:05.09Z")
     assert ops_logs.split_timestamp("2024-01-01T00:00:05.1Z hello world") == ("2024-01-01T00:00:05.1Z", "hello world")
     assert ops_logs.split_timestamp("plain line") == (None, "plain line")
-    assert str(ops_ps.Port(8080, 80, "tcp", "host")) == "8080:80/tcp (host)"
-    assert str(ops_ps.Port(None, 80)) == "80/tcp"
+    assert str(ops_ps.Port(80, 8080, "tcp", "host")) == "8080:80/tcp (host)"
+    assert str(ops_ps.Port(80)) == "80/tcp"
 
 
 def test_parse_copy():
@@ -131,14 +109,14 @@ def test_parse_copy():
 
 
 def test_classify_failure():
-    assert ops_ps.classify_failure(task("t", "s", "failed", err="task: non-zero exit (3)", code=3)) == (
+    assert ops_ps.classify_failure(_view(task("t", "s", "failed", err="task: non-zero exit (3)", code=3))) == (
         "exit", "task: non-zero exit (3)", 3)
     kind, message, code = ops_ps.classify_failure(
-        task("t", "s", "failed", err="task: non-zero exit (137): dockerexec: unhealthy container", code=137))
+        _view(task("t", "s", "failed", err="task: non-zero exit (137): dockerexec: unhealthy container", code=137)))
     assert kind == "unhealthy" and code == 137
-    assert ops_ps.classify_failure(task("t", "s", "failed", err="OOM killed", code=137))[0] == "oom"
-    assert ops_ps.classify_failure(task("t", "s", "rejected", err="No such image: x"))[0] == "rejected"
-    assert ops_ps.classify_failure(task("t", "s", "failed", code=2))[1] == "failed (exit code 2)"
+    assert ops_ps.classify_failure(_view(task("t", "s", "failed", err="OOM killed", code=137)))[0] == "oom"
+    assert ops_ps.classify_failure(_view(task("t", "s", "rejected", err="No such image: x")))[0] == "rejected"
+    assert ops_ps.classify_failure(_view(task("t", "s", "failed", code=2)))[1] == "failed (exit code 2)"
 
 
 def test_ps_three_requests_current_tasks_and_nodes():
@@ -156,8 +134,8 @@ def test_ps_three_requests_current_tasks_and_nodes():
         nodes=[{"ID": "n1", "Description": {"Hostname": "vm1"}}],
     )
     rows = ops_ps.ps(client, REF)
-    assert [c[0] for c in client.calls] == ["services", "tasks", "nodes"]
-    assert client.calls[0] == ("services", {"label": [f"com.docker.stack.namespace={STACK}"]}, True)
+    assert client.calls[0] == ("get_many", ["/services", "/tasks", "/nodes"])  # one round trip
+    assert client.calls[1] == ("services", {"label": [f"com.docker.stack.namespace={STACK}"]}, True)
     assert [r.service for r in rows] == ["app", "db"]
     app, db = rows
     assert app.image == IMAGE and app.image_display == "127.0.0.1:5000/coop-test/web:1.0.0"

@@ -6,7 +6,8 @@ from recipe_factory import commit, make_recipe_repo, recipe_files
 
 from coopcloud.domain.app import AppConfig, AppRef, compose_env, compose_files, recipe_of
 from coopcloud.domain.envfile import EnvFile
-from coopcloud.domain.recipe import DirSource, GitSource, Recipe, clean_path, image_feature
+from coopcloud.domain.recipe import clean_path, image_feature
+from coopcloud.sources import DirSource, GitSource, recipe_from_dir, recipe_from_git
 from coopcloud.errors import EnvFileError, NotFound, RecipeError, UsageError
 from coopcloud.gitops import GitRepo
 
@@ -35,9 +36,9 @@ def repo_path(tmp_path):
 def test_same_interface_for_git_tag_and_working_tree(repo_path):
     (repo_path / "compose.local.yml").write_text("untracked overlay\n")  # chaos sees it, tags don't
     (repo_path / "nginx.conf").write_text("dirty\n")
-    old = Recipe.from_git(repo_path, "1.0.0+1.27.1")
-    new = Recipe.from_git(GitRepo(repo_path), "1.1.0+1.27.2", name="demo")
-    chaos = Recipe.from_dir(repo_path)
+    old = recipe_from_git(repo_path, "1.0.0+1.27.1")
+    new = recipe_from_git(GitRepo(repo_path), "1.1.0+1.27.2", name="demo")
+    chaos = recipe_from_dir(repo_path)
     assert old.name == new.name == chaos.name == "demo"
     assert old.compose_files() == ["compose.yml", "compose.smtp.yml"]
     assert new.compose_files() == ["compose.yml", "compose.smtp.yml", "compose.zz.yml"]
@@ -74,7 +75,7 @@ def test_git_source_reads_objects_and_pins_the_commit(repo_path):
 
 
 def test_read_relative_to_a_compose_file_dir(repo_path):
-    r = Recipe.from_git(repo_path, "1.0.0+1.27.1")
+    r = recipe_from_git(repo_path, "1.0.0+1.27.1")
     assert r.read("app.conf", relative_to="configs") == b"one\n"
     assert r.read("../nginx.conf", relative_to="configs").startswith(b"server")
     with pytest.raises(RecipeError, match="outside the recipe"):
@@ -104,7 +105,7 @@ def test_clean_path():
 @pytest.mark.corpus
 @pytest.mark.parametrize("recipe", corpus_recipes())
 def test_every_corpus_recipe_reads(recipe):
-    r = Recipe.from_dir(CORPUS / recipe)
+    r = recipe_from_dir(CORPUS / recipe)
     assert r.compose_files()[0] == "compose.yml"
     assert r.env_sample() is not None
     EnvFile.parse(r.env_sample())
@@ -114,12 +115,12 @@ def test_every_corpus_recipe_reads(recipe):
 
 @pytest.mark.corpus
 def test_corpus_specifics():
-    assert Recipe.from_dir(CORPUS / "nodex").env_sample_path() == "deploy/.env.sample"
-    assert Recipe.from_dir(CORPUS / "lemp").abra_sh_versions()["MSMTP_CONF_VERSION"] == "v3"
-    meta = Recipe.from_dir(CORPUS / "bonfire").readme_metadata()
+    assert recipe_from_dir(CORPUS / "nodex").env_sample_path() == "deploy/.env.sample"
+    assert recipe_from_dir(CORPUS / "lemp").abra_sh_versions()["MSMTP_CONF_VERSION"] == "v3"
+    meta = recipe_from_dir(CORPUS / "bonfire").readme_metadata()
     assert meta["category"] == "Apps" and meta["healthcheck"] == "" and meta["status"] == "1, alpha"
-    assert Recipe.from_dir(CORPUS / "foodsharing-cms").readme_metadata() == {}
-    lemp = Recipe.from_dir(CORPUS / "lemp").readme_metadata()
+    assert recipe_from_dir(CORPUS / "foodsharing-cms").readme_metadata() == {}
+    lemp = recipe_from_dir(CORPUS / "lemp").readme_metadata()
     assert lemp["sso"] == "No" and lemp["backups"] == "Yes"  # "- **Key**:" bullets too
 
 

@@ -543,3 +543,54 @@ def test_cli_upgrade_refuses_offline(coop, tmp_path, genv):
     repo = repo_at_1(tmp_path)
     r = coop("recipe", "upgrade", str(repo), "--offline", env=genv)
     assert r.code == 2 and "--offline" in r.err
+
+
+# -- next_version: pure, one table ------------------------------------------------------------------
+
+from coopcloud.domain.version import parse_version  # noqa: E402
+from coopcloud.ops.recipe_maint.release import ImageChange, next_version  # noqa: E402
+
+
+def _change(service, change, old="x:1", new="x:2"):
+    return ImageChange("compose.yml", service, old, new, change)
+
+
+@pytest.mark.parametrize(
+    "previous, main_tag, changes, version, level, expected, level_out, reason",
+    [
+        (None, "1.27.2", [], None, None, "0.1.0+1.27.2", "minor", "first release"),
+        (None, "1.27.2", [], None, "major", "1.0.0+1.27.2", "major", "--major"),
+        (None, "1.27.2", [], None, "patch", "0.0.1+1.27.2", "patch", "--patch"),
+        ("1.2.3+1.0", "1.0", [], None, None, "1.2.4+1.0", "patch", "no image changed since 1.2.3+1.0"),
+        ("1.2.3+1.0", "1.1", [_change("app", "minor")], None, None, "1.3.0+1.1", "minor",
+         "biggest image change since 1.2.3+1.0: minor (app)"),
+        ("1.2.3+1.0", "1.0", [_change("app", "patch"), _change("db", "major")], None, None, "2.0.0+1.0", "major",
+         "biggest image change since 1.2.3+1.0: major (db)"),
+        ("1.2.3+1.0", "1.0", [_change("db", "major")], None, "patch", "1.2.4+1.0", "patch", "--patch"),
+        ("1.2.0-rc1+1.0", "1.0", [], None, None, "1.2.0+1.0", "patch", "no image changed since 1.2.0-rc1+1.0"),
+        ("1.2.3+1.0", "1.0", [], "1.3.0", None, "1.3.0+1.0", "minor", "given on the command line"),
+        ("1.2.3+1.0", "1.0", [], "2.0.0+1.0", None, "2.0.0+1.0", "major", "given on the command line"),
+        (None, "1.0", [], "0.0.5", None, "0.0.5+1.0", "patch", "given on the command line"),
+    ],
+)
+def test_next_version_table(previous, main_tag, changes, version, level, expected, level_out, reason):
+    prev = parse_version(previous) if previous else None
+    got = next_version("web", prev, main_tag, changes, version=version, level=level)
+    assert (got.version, got.level, got.reason) == (expected, level_out, reason)
+
+
+@pytest.mark.parametrize(
+    "previous, main_tag, version, level, error, match",
+    [
+        ("1.2.3+1.0", "1.0", "1.2.3", None, Conflict, "not newer than the last release 1.2.3"),
+        ("1.2.3+1.0", "1.0", "1.0.0", None, Conflict, "not newer"),
+        ("1.2.3+1.0", "1.0", "1.3.0+2.0", None, RecipeError, "names image tag 2.0, but service app uses 1.0"),
+        (None, None, None, None, RecipeError, "service app has no image tag"),
+        (None, None, "1.0.0", None, RecipeError, "service app has no image tag"),
+        (None, "1.0", "1.0.0", "major", UsageError, "give a VERSION or --major, not both"),
+    ],
+)
+def test_next_version_refuses(previous, main_tag, version, level, error, match):
+    prev = parse_version(previous) if previous else None
+    with pytest.raises(error, match=match):
+        next_version("web", prev, main_tag, [], version=version, level=level)

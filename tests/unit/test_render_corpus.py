@@ -11,7 +11,8 @@ import pytest
 from coopcloud.domain.app import AppRef
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.domain.recipe import Recipe
-from coopcloud.ops.render import render
+from coopcloud.sources import recipe_from_dir
+from coopcloud.swarm.render import render
 from shared_data import CORPUS, PLACEHOLDER, corpus_recipes
 
 pytestmark = pytest.mark.corpus  # the whole module reads ../shared
@@ -28,7 +29,7 @@ def cases():
         yield pytest.param(PLACEHOLDER, None, id=PLACEHOLDER)
         return
     for name in corpus_recipes():
-        recipe = Recipe.from_dir(CORPUS / name)
+        recipe = recipe_from_dir(CORPUS / name)
         yield pytest.param(name, None, id=f"{name}")
         for overlay in recipe.compose_files():
             if overlay not in ("compose.yml", "compose.yaml"):
@@ -45,7 +46,7 @@ def sample_env(recipe: Recipe, overlay: str | None) -> EnvFile:
 
 @pytest.mark.parametrize("name, overlay", list(cases()))
 def test_corpus_recipe_renders(name, overlay):
-    recipe = Recipe.from_dir(CORPUS / name)
+    recipe = recipe_from_dir(CORPUS / name)
     warnings: list[str] = []
     if (name, overlay) in BROKEN:
         from coopcloud.errors import ConvertError
@@ -66,7 +67,7 @@ def test_corpus_recipe_renders(name, overlay):
 
 
 def test_all_overlays_of_the_largest_recipe_render_together():
-    recipe = Recipe.from_dir(CORPUS / "bonfire")
+    recipe = recipe_from_dir(CORPUS / "bonfire")
     env = sample_env(recipe, None)
     files = [f for f in recipe.compose_files() if ("bonfire", f) not in BROKEN]
     env.set("COMPOSE_FILE", ":".join(files))

@@ -8,8 +8,8 @@ from recipe_factory import make_recipe_repo
 
 from coopcloud.domain.app import AppRef
 from coopcloud.domain.envfile import EnvFile
-from coopcloud.domain.recipe import Recipe
-from coopcloud.ops.render import render
+from coopcloud.sources import recipe_from_dir, recipe_from_git
+from coopcloud.swarm.render import render
 
 COMPOSE = """\
 version: "3.8"
@@ -43,7 +43,7 @@ def test_relative_bind_sources_are_under_the_recipes_folder_from_git_or_the_work
     folder = os.path.abspath(repo)
     want = {"/data": f"{folder}/data", "/shared": f"{os.path.dirname(folder)}/shared", "/abs": "/srv/abs",
             "/conf": f"{folder}/conf"}
-    for recipe in (Recipe.from_git(repo, "1.0.0+1"), Recipe.from_dir(repo)):
+    for recipe in (recipe_from_git(repo, "1.0.0+1"), recipe_from_dir(repo)):
         rendered = render(recipe, AppRef("default", "a.example.org"), env)
         assert _mounts(rendered) == want
         # config files are still read from the recipe (git objects for a release)

@@ -9,10 +9,10 @@ import pytest
 
 from coopcloud.domain.app import AppRef
 from coopcloud.domain.envfile import EnvFile, secret_specs
-from coopcloud.domain.recipe import Recipe
+from coopcloud.sources import recipe_from_dir
 from coopcloud.errors import Conflict, RecipeError, UsageError
 from coopcloud.lint import lint
-from coopcloud.ops.render import render
+from coopcloud.swarm.render import render
 from coopcloud.ops.scaffold import recipe_files, scaffold
 
 
@@ -72,7 +72,7 @@ def test_a_new_recipe_passes_lint(tmp_path):
 
 def test_a_new_recipe_renders(tmp_path):
     made = scaffold("myapp", tmp_path / "myapp", environ=no_identity_env(tmp_path))
-    recipe = Recipe.from_dir(made.path)
+    recipe = recipe_from_dir(made.path)
     env = EnvFile.parse(recipe.env_sample(), name=".env.sample")
     rendered = render(recipe, AppRef("srv", "myapp.example.org"), env)
     spec = rendered.spec.to_json()

@@ -16,6 +16,7 @@ from coopcloud.ops.upgrade import (
     select,
     split_image,
 )
+from fakes.engine import FakeEngine
 
 TAGS = ["1.0.0+1.0.0", "1.1.0+1.1.0", "1.2.0-rc.1+1.2.0", "2.0.0+2.0.0", "2.0.1+2.0.1"]
 VS = [parse_version(t) for t in TAGS]
@@ -169,14 +170,8 @@ def test_split_image(ref, expected):
 # -- reading the live labels (a fake engine client) -----------------------------------------------
 
 
-class _Client:
-    def __init__(self, services):
-        self._services = services
-        self.filters = []
-
-    def services(self, filters=None):
-        self.filters.append(filters)
-        return self._services
+def _Client(services):
+    return FakeEngine(services=services)
 
 
 def _cfg(pin: str | None):
@@ -187,7 +182,8 @@ def _cfg(pin: str | None):
 
 
 def _svc(name, labels):
-    return {"Spec": {"Name": name, "Labels": labels}}
+    stack = name.rsplit("_", 1)[0]  # as docker stack deploy labels it; the fake filters by it like the engine
+    return {"ID": name, "Spec": {"Name": name, "Labels": {"com.docker.stack.namespace": stack, **labels}}}
 
 
 def test_read_deployed_takes_the_main_services_labels():
@@ -200,7 +196,7 @@ def test_read_deployed_takes_the_main_services_labels():
     ])
     d = read_deployed(client, _cfg("1.0.0+1.0.0"), VS)
     assert (d.label, d.version.tag, d.source, d.chaos, d.chaos_version) == ("2.0.0+2.0.0", "2.0.0+2.0.0", "label", False, None)
-    assert client.filters == [{"label": [f"com.docker.stack.namespace={stack}"]}]
+    assert [c[1] for c in client.calls if c[0] == "services"] == [{"label": [f"com.docker.stack.namespace={stack}"]}]
 
 
 def test_read_deployed_chaos_falls_back_to_the_pin():
@@ -218,4 +214,4 @@ def test_read_deployed_refuses_an_undeployed_app_naming_deploy():
 
     with pytest.raises(NotFound) as e:
         read_deployed(_Client([]), _cfg("1.0.0+1.0.0"), VS)
-    assert str(e.value) == "app cloud.example.org is not deployed on srv — deploy it first: coop app deploy cloud.example.org"
+    assert str(e.value) == "app cloud.example.org is not deployed on server srv — run: coop app deploy cloud.example.org"

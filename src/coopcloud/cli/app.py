@@ -170,16 +170,11 @@ def check(rt: Runtime, app_name: str) -> None:
 @pass_runtime
 def labels(rt: Runtime, app_name: str) -> None:
     """Show the labels of the deployed app's main service (coop-cloud.<stack>.* and the rest)."""
-    from coopcloud.errors import NotFound
-    from coopcloud.ops.apps import STACK_LABEL, find_app
-    from coopcloud.ops.deploy import main_service
+    from coopcloud.ops.apps import find_app
+    from coopcloud.ops.ps import main_labels
 
     ref = find_app(rt.settings, app_name)
-    client = rt.servers().client(ref.server)
-    services = {s["Spec"]["Name"]: s for s in client.services(filters={"label": [f"{STACK_LABEL}={ref.stack_name}"]})}
-    if not services:
-        raise NotFound(f"app {app_name} is not deployed on {ref.server}", hint=f"run: coop app deploy {app_name}")
-    found = services[main_service(ref.stack_name, services)]["Spec"].get("Labels") or {}
+    found = main_labels(rt.servers().client(ref.server), ref)
     if rt.out.json:
         rt.out.emit_json(found)
         return
@@ -330,7 +325,8 @@ def cmd(ctx: click.Context, app_name: str, service: str, function: str | None, a
     from coopcloud.ops import appcmd
     from coopcloud.ops.apps import find_app
 
-    rt: Runtime = ctx.find_object(Runtime)
+    rt = ctx.find_object(Runtime)
+    assert rt is not None  # main() puts it there
     ref = find_app(rt.settings, app_name)
     client = rt.servers().client(ref.server)
     if list_:

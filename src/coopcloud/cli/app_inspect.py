@@ -214,7 +214,8 @@ def run(
     """
     from coopcloud.ops import container as ops_container
 
-    rt: Runtime = ctx.find_object(Runtime)
+    rt = ctx.find_object(Runtime)
+    assert rt is not None  # main() puts it there
     ref, client = _connect_to_task(rt, app_name, service)
     tty = not no_tty and rt.out.is_tty and _isatty(rt.out.stdin)
     stdin, restore = _stdin_for(rt, tty)

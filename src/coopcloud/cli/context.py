@@ -6,19 +6,23 @@ are made on first use.
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from coopcloud.output.console import Output
+
+if TYPE_CHECKING:
+    from coopcloud.ops.servers import ServerPool
+    from coopcloud.settings import Settings
 
 
 class Runtime:
     def __init__(self, *, environ: dict[str, str] | None, out: Output, flags: dict[str, bool]):
         self._environ = environ
         self._flags = flags
-        self._settings = None
-        self._pool = None
+        self._settings: "Settings | None" = None
+        self._pool: "ServerPool | None" = None
         self.out = out
 
     @classmethod
@@ -42,7 +46,7 @@ class Runtime:
         return cls(environ=environ, out=out, flags=flags)
 
     @property
-    def settings(self):
+    def settings(self) -> "Settings":
         if self._settings is None:
             from coopcloud.settings import Settings
 

@@ -31,11 +31,11 @@ def render(rt: Runtime, directory: str, env_path: str, stack: str) -> None:
     """
     from coopcloud.domain.app import AppRef
     from coopcloud.domain.envfile import load
-    from coopcloud.domain.recipe import Recipe
-    from coopcloud.ops.render import render as do_render
+    from coopcloud.sources import recipe_from_dir
+    from coopcloud.swarm.render import render as do_render
 
     app = AppRef("default", stack)
-    rendered = do_render(Recipe.from_dir(directory), app, load(env_path), warn=rt.out.warn)
+    rendered = do_render(recipe_from_dir(directory), app, load(env_path), warn=rt.out.warn)
     doc = rendered.spec.to_json()
     if rt.out.json:
         rt.out.emit_json(doc)

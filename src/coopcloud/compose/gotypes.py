@@ -57,6 +57,15 @@ def go_str(v: Any) -> str:
     return str(v)
 
 
+def str_or_empty(value: Any) -> str:
+    """A scalar as text, Go's way for booleans; None (an absent value) is ""."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 def go_number_str(v: Any) -> str:
     """The integer part docker's ports format checker sees for a number (big.Rat numerator)."""
     if isinstance(v, float):

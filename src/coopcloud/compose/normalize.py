@@ -159,15 +159,15 @@ def _deploy(v: dict | None, path: tuple) -> dict:
         out["resources"] = resources
     rp = v.get("restart_policy")
     if rp is not None:
-        r: dict = {}
+        policy: dict = {}
         if rp.get("condition"):
-            r["condition"] = rp["condition"]
+            policy["condition"] = rp["condition"]
         for k in ("delay", "window"):
             if rp.get(k) is not None:
-                r[k] = _duration(rp[k])
+                policy[k] = _duration(rp[k])
         if rp.get("max_attempts") is not None:
-            r["max_attempts"] = _uint(rp["max_attempts"], path + ("restart_policy", "max_attempts"))
-        out["restart_policy"] = r
+            policy["max_attempts"] = _uint(rp["max_attempts"], path + ("restart_policy", "max_attempts"))
+        out["restart_policy"] = policy
     pl = v.get("placement") or {}
     placement: dict = {}
     if pl.get("constraints"):

@@ -61,7 +61,7 @@ LIST_OR_DICT = {
 }
 STR_NUM_OPTS = T("object", pattern={"^.+$": T("string", "number")})
 NAME = "^[a-zA-Z0-9._-]+$"
-X = {"^x-": {}}
+X: dict[str, dict] = {"^x-": {}}
 
 
 def obj(props: dict, *, additional: Any = False, pattern: dict | None = None, types=("object",), **kw):

@@ -152,7 +152,7 @@ _PLAIN = "tag:coop,plain"
 def _loader_class():
     import yaml
 
-    class GoYamlLoader(yaml.CSafeLoader):  # type: ignore[name-defined,misc]
+    class GoYamlLoader(yaml.CSafeLoader):
         """Every plain scalar gets a private tag: we resolve it ourselves, the yaml.v3 way."""
 
         yaml_implicit_resolvers: dict = {}

@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from coopcloud.domain.envfile import EnvFile, load, write_atomic
+from coopcloud.domain.envfile import EnvFile, load
 from coopcloud.domain.names import check_app_name, check_domain, recipe_name_problem
+from coopcloud.fsutil import write_atomic
 from coopcloud.errors import EnvFileError, UsageError
 
 DEFAULT_COMPOSE_FILE = "compose.yml"
@@ -146,4 +147,4 @@ class AppConfig:
         self.env.set(key, f"{self.recipe}:{version}" if version else self.recipe)
 
     def save(self, servers_dir: Path) -> None:
-        write_atomic(self.ref.env_path(servers_dir), self.env.render())
+        write_atomic(self.ref.env_path(servers_dir), self.env.render(), mode=0o600)  # it names secrets' versions

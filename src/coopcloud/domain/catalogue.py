@@ -37,7 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coopcloud.compose.gotypes import str_or_empty as _str
 from coopcloud.errors import InvalidError, NotFound
+from coopcloud.fsutil import write_atomic
 
 # Field order as abra's Go structs marshal them.
 _RECIPE_FIELDS = ("category", "default_branch", "description", "features", "icon", "name",
@@ -49,14 +51,6 @@ _SERVICE_FIELDS = ("digest", "image", "tag")
 
 class CatalogueError(InvalidError):
     """recipes.json is not a catalogue (not JSON, or not shaped like one)."""
-
-
-def _str(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _extra(obj: Mapping[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
@@ -77,7 +71,8 @@ class ImageFeature:
             return cls(image=obj)
         if not isinstance(obj, Mapping):
             return cls()
-        return cls(*(_str(obj.get(k)) for k in _IMAGE_FIELDS), extra=_extra(obj, _IMAGE_FIELDS))
+        image, rating, source, url = (_str(obj.get(k)) for k in _IMAGE_FIELDS)
+        return cls(image, rating, source, url, extra=_extra(obj, _IMAGE_FIELDS))
 
     def to_json(self) -> dict[str, Any]:
         return {"image": self.image, "rating": self.rating, "source": self.source, "url": self.url,
@@ -317,14 +312,9 @@ def load(path: str | os.PathLike[str]) -> Catalogue:
 
 
 def save(path: str | os.PathLike[str], catalogue: Catalogue) -> None:
-    write_atomic_bytes(path, dumps(catalogue).encode("utf-8"))
+    write_atomic(path, dumps(catalogue).encode("utf-8"), mode=0o644)
 
 
-def write_atomic_bytes(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> None:
-    """Replace `path` with `data` atomically (see coopcloud.fsutil.write_atomic)."""
-    from coopcloud.fsutil import write_atomic
-
-    write_atomic(path, data, mode=mode)
 
 
 # ------------------------------------------------------------ README -> features
@@ -356,7 +346,7 @@ def features_from_metadata(meta: Mapping[str, str]) -> Features:
         backups=meta.get("backups", ""),
         email=meta.get("email", ""),
         healthcheck=meta.get("healthcheck", ""),
-        image=ImageFeature(**{k: image.get(k, "") for k in _IMAGE_FIELDS}),
+        image=ImageFeature(image.get("image", ""), image.get("rating", ""), image.get("source", ""), image.get("url", "")),
         status=parse_status(meta.get("status", "")),
         tests=meta.get("tests", ""),
         sso=meta.get("sso", ""),

@@ -154,13 +154,13 @@ def _evaluate(template: tuple, scope: Mapping[str, str]) -> str:
             if op is None:
                 part = val or ""
             elif op in (":-", "-"):
-                part = _evaluate(seg.arg, scope) if empty else val  # type: ignore[assignment]
+                part = _evaluate(seg.arg, scope) if empty else val or ""
             elif op in (":+", "+"):
                 part = "" if empty else _evaluate(seg.arg, scope)
             else:  # :? and ?
                 if empty:
                     raise _Syntax(f"{seg.name}: {_evaluate(seg.arg, scope) or 'not set'}")
-                part = val  # type: ignore[assignment]
+                part = val or ""
         size += len(part)
         if size > MAX_VALUE:
             raise _Syntax(f"expands to more than {MAX_VALUE // 1024} KiB")
@@ -545,8 +545,3 @@ def load(path: str | os.PathLike[str], name: str | None = None) -> EnvFile:
     return EnvFile.parse(text, name=label)
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Replace an env file atomically, mode 0600 (it names secrets' versions and hints)."""
-    from coopcloud.fsutil import write_atomic as _write
-
-    _write(path, text, mode=0o600)

@@ -3,19 +3,19 @@
 Both sources answer the same three questions (`list_files`, `read`,
 `exists`), so everything above them — compose loading, lint, the catalogue —
 does not care whether it deploys a release (`GitSource`: git objects, the
-checkout never moves) or `--chaos` / a local recipe (`DirSource`).
+checkout never moves) or `--chaos` / a local recipe (`DirSource`). The sources
+do the I/O and live in `coopcloud.sources`; this module stays pure.
 
 Paths are posix and relative to the recipe root; a path that would leave
 the recipe (``../x``, ``/etc/passwd``, a symlink pointing out) is refused.
 
-    >>> r = Recipe.from_dir("/work/shared/corpus/recipes/lemp")     # doctest: +SKIP
+    >>> r = recipe_from_dir("/work/shared/corpus/recipes/lemp")     # doctest: +SKIP
     >>> r.compose_files()                                           # doctest: +SKIP
     ['compose.yml', 'compose.mailrelay.yml', 'compose.smtp.yml']
 """
 
 from __future__ import annotations
 
-import os
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -24,7 +24,6 @@ from typing import Protocol
 
 from coopcloud.domain.envfile import parse_value
 from coopcloud.errors import NotFound, RecipeError
-from coopcloud.gitops import GitRepo
 
 
 class RecipeSource(Protocol):
@@ -50,90 +49,7 @@ def clean_path(path: str, relative_to: str = "") -> str:
     return "" if joined == "." else joined
 
 
-class DirSource:
-    """A recipe directory as it is on disk (the working tree, `.git` excluded)."""
-
-    def __init__(self, root: str | os.PathLike[str]):
-        self.root = Path(root).expanduser()
-        self.folder: Path | None = self.root
-        self.description = f"working tree {self.root}"
-        if not self.root.is_dir():
-            raise NotFound(f"recipe directory {self.root}: no such directory")
-
-    def list_files(self) -> list[str]:
-        found = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = [d for d in dirnames if d != ".git"]
-            rel = Path(dirpath).relative_to(self.root).as_posix()
-            found.extend(f if rel == "." else f"{rel}/{f}" for f in filenames)
-        return sorted(found)
-
-    def _locate(self, path: str) -> Path:
-        target = self.root / clean_path(path)
-        # a symlink inside the recipe may not lead outside it
-        real_root = os.path.realpath(self.root)
-        real = os.path.realpath(target)
-        if real != real_root and not real.startswith(real_root + os.sep):
-            raise RecipeError(f"{self.description}: {path!r} points outside the recipe")
-        return target
-
-    def read(self, path: str) -> bytes:
-        target = self._locate(path)
-        try:
-            return target.read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise NotFound(f"recipe {self.description}: no file {path!r}") from None
-
-    def exists(self, path: str) -> bool:
-        try:
-            return self._locate(path).is_file()
-        except RecipeError:
-            return False
-
-
-class GitSource:
-    """A recipe at one commit, read from git objects; the rev is resolved once, up front."""
-
-    def __init__(self, repo: GitRepo, rev: str):
-        self.repo = repo
-        self.folder: Path | None = repo.path
-        self.rev = rev
-        self.commit = repo.resolve(rev)
-        self.description = f"{repo.path} at {rev}" + ("" if rev == self.commit else f" ({self.commit[:8]})")
-        self._files: list[str] | None = None
-        self._file_set: frozenset[str] = frozenset()
-        self._blobs: dict[str, bytes | None] = {}
-
-    def list_files(self) -> list[str]:
-        if self._files is None:
-            self._files = self.repo.list_files(self.commit)
-            self._file_set = frozenset(self._files)
-        return list(self._files)
-
-    def prefetch(self, paths: list[str]) -> None:
-        """Read several files in one git call (compose files, abra.sh, README...)."""
-        want = [clean_path(p) for p in paths if clean_path(p) not in self._blobs]
-        if want:
-            self._blobs.update(self.repo.read_files(self.commit, want))
-
-    def read(self, path: str) -> bytes:
-        p = clean_path(path)
-        if p not in self._blobs:
-            self.prefetch([p])
-        data = self._blobs[p]
-        if data is None:
-            raise NotFound(f"recipe {self.description}: no file {path!r}")
-        return data
-
-    def exists(self, path: str) -> bool:
-        try:
-            self.list_files()
-            return clean_path(path) in self._file_set
-        except RecipeError:
-            return False
-
-
-_COMPOSE_RE = re.compile(r"compose(\.[^/]+)?\.ya?ml")
+COMPOSE_FILE_RE = re.compile(r"compose(\.[^/]+)?\.ya?ml")  # compose.yml and its overlays, at the root
 _EXPORT_RE = re.compile(r"export[ \t]+(?P<key>[A-Za-z_][A-Za-z0-9_]*_VERSION)=(?P<value>.*)")
 _META_LINE_RE = re.compile(r"\s*[*-]\s+\*\*(?P<key>[^*]+)\*\*\s*:?\s*(?P<value>.*)")
 _IMAGE_RE = re.compile(r"\[`?(?P<image>[^`\]]*)`?\]\((?P<url>[^)]*)\)(?P<rest>.*)")
@@ -145,16 +61,6 @@ class Recipe:
 
     name: str
     source: RecipeSource = field(repr=False)
-
-    @classmethod
-    def from_dir(cls, path: str | os.PathLike[str], name: str | None = None) -> "Recipe":
-        src = DirSource(path)
-        return cls(name or src.root.name, src)
-
-    @classmethod
-    def from_git(cls, repo: GitRepo | str | os.PathLike[str], rev: str, name: str | None = None) -> "Recipe":
-        repo = repo if isinstance(repo, GitRepo) else GitRepo(repo)
-        return cls(name or repo.path.name, GitSource(repo, rev))
 
     # files
 
@@ -177,7 +83,7 @@ class Recipe:
 
     def compose_files(self) -> list[str]:
         """``compose.yml`` then the ``compose.*.yml`` overlays at the root, sorted (``.yaml`` too)."""
-        names = [f for f in self.source.list_files() if _COMPOSE_RE.fullmatch(f)]
+        names = [f for f in self.source.list_files() if COMPOSE_FILE_RE.fullmatch(f)]
         return sorted(names, key=lambda n: (n not in ("compose.yml", "compose.yaml"), n))
 
     def env_sample_path(self) -> str | None:

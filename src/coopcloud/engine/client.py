@@ -26,7 +26,7 @@ import json
 import socket
 import threading
 from dataclasses import dataclass
-from typing import IO, Any, Iterable, Iterator, Mapping
+from typing import IO, Any, Iterable, Iterator, Mapping, cast
 from urllib.parse import quote
 
 from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, ServerNotReady
@@ -84,7 +84,7 @@ class _ResponseStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+    def readinto(self, buffer: Any) -> int:
         try:
             return self._resp.readinto(buffer)
         except (OSError, http.client.HTTPException) as exc:
@@ -693,7 +693,7 @@ class EngineClient:
         """
         resp = self._send("GET", f"/containers/{_q(container)}/archive", params={"path": path})
         stat = _path_stat(resp.getheader("X-Docker-Container-Path-Stat"))
-        return stat, _ResponseStream(self, resp)
+        return stat, cast(IO[bytes], _ResponseStream(self, resp))  # a RawIOBase, read as a binary file
 
     def archive_stat(self, container: str, path: str) -> dict:
         resp = self._send("HEAD", f"/containers/{_q(container)}/archive", params={"path": path})
@@ -768,7 +768,7 @@ def _path_stat(header: str | None) -> dict:
 
 
 def _hijacked_exec(
-    channel: Channel, url: str, stdin: bytes | None, tty: bool, client: EngineClient
+    channel: Channel, url: str, stdin: bytes | IO[bytes] | None, tty: bool, client: EngineClient
 ) -> Iterator[Frame]:
     sock = channel.sock
     body = json.dumps({"Detach": False, "Tty": tty}).encode()

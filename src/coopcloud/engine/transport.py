@@ -211,6 +211,7 @@ class UnixTransport(Transport):
     def _open(self, timeout: float | None) -> Channel:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
+        assert self.endpoint.path is not None  # a unix:// endpoint always names its socket
         try:
             sock.connect(self.endpoint.path)
         except OSError as exc:
@@ -408,7 +409,7 @@ class SshTransport(Transport):
 
     def _target(self) -> str:
         e = self.endpoint
-        target = f"{e.user}@{e.host}" if e.user else e.host
+        target = f"{e.user}@{e.host}" if e.user else (e.host or "")
         return f"-p {e.port} {target}" if e.port is not None else target
 
 

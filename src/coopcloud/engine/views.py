@@ -62,6 +62,19 @@ def parse_time(value: str | None) -> datetime | None:
     return when
 
 
+def rfc3339(when: datetime | None) -> str:
+    """An aware datetime as the engine writes it (RFC 3339, UTC, ``Z``, fraction trimmed); "" for None.
+
+    >>> rfc3339(parse_time("2024-05-01T10:00:00.500Z"))
+    '2024-05-01T10:00:00.5Z'
+    """
+    if when is None:
+        return ""
+    when = when.astimezone(timezone.utc)
+    fraction = f"{when.microsecond:06d}".rstrip("0")
+    return when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -350,6 +363,19 @@ class Node:
 # -- secrets, configs ------------------------------------------------------------------
 
 
+def _swarm_object(data: Json) -> dict[str, Any]:
+    """What a secret and a config share: ID, Spec.Name, Version.Index, Spec.Labels, CreatedAt, UpdatedAt."""
+    spec = _dict(data.get("Spec"))
+    return {
+        "id": data.get("ID") or "",
+        "name": spec.get("Name") or "",
+        "version": _version(data),
+        "labels": _labels(spec.get("Labels")),
+        "created_at": parse_time(data.get("CreatedAt")),
+        "updated_at": parse_time(data.get("UpdatedAt")),
+    }
+
+
 @dataclass(frozen=True)
 class Secret:
     """A swarm secret. The engine never returns its value, and neither does this view."""
@@ -365,15 +391,7 @@ class Secret:
     @classmethod
     def from_json(cls, data: Json) -> "Secret":
         spec = _dict(data.get("Spec"))
-        return cls(
-            id=data.get("ID") or "",
-            name=spec.get("Name") or "",
-            version=_version(data),
-            labels=_labels(spec.get("Labels")),
-            driver=_dict(spec.get("Driver")).get("Name") or None,
-            created_at=parse_time(data.get("CreatedAt")),
-            updated_at=parse_time(data.get("UpdatedAt")),
-        )
+        return cls(**_swarm_object(data), driver=_dict(spec.get("Driver")).get("Name") or None)
 
 
 @dataclass(frozen=True)
@@ -391,14 +409,9 @@ class Config:
     def from_json(cls, data: Json) -> "Config":
         spec = _dict(data.get("Spec"))
         return cls(
-            id=data.get("ID") or "",
-            name=spec.get("Name") or "",
-            version=_version(data),
+            **_swarm_object(data),
             data=base64.b64decode(spec.get("Data") or ""),
-            labels=_labels(spec.get("Labels")),
             templating=_dict(spec.get("Templating")).get("Name") or None,
-            created_at=parse_time(data.get("CreatedAt")),
-            updated_at=parse_time(data.get("UpdatedAt")),
         )
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from coopcloud.domain.app import AppRef, compose_files
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.domain.recipe import Recipe
+from coopcloud.sources import recipe_from_dir, recipe_from_git
 from coopcloud.errors import CoopError, RecipeError
 from coopcloud.gitops import GitRepo
 from coopcloud.lint.registry import Skip
@@ -73,7 +74,7 @@ class LintContext:
     def from_path(cls, path: str | os.PathLike[str], name: str | None = None) -> "LintContext":
         """The recipe's working tree at `path`; its git repository when `path` is the root of one."""
         path = Path(path).expanduser()
-        recipe = Recipe.from_dir(path, name=name or path.resolve().name)
+        recipe = recipe_from_dir(path, name=name or path.resolve().name)
         repo = None
         if (path / ".git").exists():
             candidate = GitRepo(path)
@@ -200,7 +201,7 @@ class LintContext:
 
     def render_files(self, files: list[str]):
         """Render the recipe with its sample env and exactly these compose files (CoopError on failure)."""
-        from coopcloud.ops.render import render
+        from coopcloud.swarm.render import render
 
         missing = [f for f in files if not self.exists(f)]
         if missing:
@@ -284,7 +285,7 @@ class LintContext:
         """A path the render made absolute (configs' ``file``) back to recipe-relative."""
         import posixpath
 
-        from coopcloud.ops.render import working_dir
+        from coopcloud.swarm.render import working_dir
 
         return posixpath.relpath(posixpath.normpath(model_path), working_dir(self.recipe))
 
@@ -333,7 +334,7 @@ class LintContext:
         if last is None:
             raise Skip("the recipe has no release yet")
         try:
-            recipe = Recipe.from_git(self.require_repo(), last.tag, name=self.name)
+            recipe = recipe_from_git(self.require_repo(), last.tag, name=self.name)
         except CoopError as exc:
             raise Skip(f"could not read release {last.tag}: {exc}") from None
         return LintContext(recipe)

@@ -148,7 +148,7 @@ def backup_labels(ctx: LintContext):
     and tmpfs are not app data and pass.
     """
     for name, svc in sorted(ctx.services.items()):
-        volumes = [v.get("source") for v in svc.get("volumes") or [] if isinstance(v, dict) and v.get("type") == "volume" and v.get("source")]
+        volumes = [str(v["source"]) for v in svc.get("volumes") or [] if isinstance(v, dict) and v.get("type") == "volume" and v.get("source")]
         if volumes and "backupbot.backup" not in ctx.deploy_labels(name):
             yield Issue(f"service {name} has volumes ({', '.join(volumes)}) but no backupbot.backup label",
                         service=name, key="deploy.labels")

@@ -9,10 +9,13 @@ and the container's stdin stays free for the function.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from coopcloud.errors import NotFound, RecipeError
 from coopcloud.settings import Settings
+
+if TYPE_CHECKING:
+    from coopcloud.engine.protocol import Engine
 
 _FUNC = re.compile(r"^\s*(?:function\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*\)\s*\{?", re.M)
 _FUNC_KEYWORD = re.compile(r"^\s*function\s+([A-Za-z_][A-Za-z0-9_]*)\b", re.M)
@@ -24,28 +27,25 @@ def functions(script: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def deployed_script(settings: Settings, client: Any, ref: Any) -> tuple[str, str]:
+def deployed_script(settings: Settings, client: Engine, ref: Any) -> tuple[str, str]:
     """(abra.sh text, the version it comes from) for the app as deployed."""
-    from coopcloud.domain.recipe import Recipe
+    from coopcloud.sources import recipe_from_dir, recipe_from_git
     from coopcloud.gitops import GitRepo
-    from coopcloud.ops.apps import STACK_LABEL, load_app
-    from coopcloud.ops.deploy import main_service
+    from coopcloud.ops.apps import load_app
+    from coopcloud.ops.ps import main_labels
     from coopcloud.ops.recipes import recipe_folder
 
     cfg = load_app(settings, ref.name)
     path = recipe_folder(settings, cfg.recipe)
-    services = {s["Spec"]["Name"]: s for s in client.services(filters={"label": [f"{STACK_LABEL}={ref.stack_name}"]})}
-    if not services:
-        raise NotFound(f"app {ref.name} is not deployed on {ref.server}", hint=f"run: coop app deploy {ref.name}")
-    labels = services[main_service(ref.stack_name, services)]["Spec"].get("Labels") or {}
+    labels = main_labels(client, ref)
     version = labels.get(f"coop-cloud.{ref.stack_name}.version") or cfg.pinned_version
     chaos = labels.get(f"coop-cloud.{ref.stack_name}.chaos") == "true"
     repo = GitRepo(path)
     if chaos or not version or not repo.is_repo():
-        recipe, where = Recipe.from_dir(path, cfg.recipe), "the recipe's working tree"
+        recipe, where = recipe_from_dir(path, cfg.recipe), "the recipe's working tree"
     else:
         try:
-            recipe, where = Recipe.from_git(repo, version, cfg.recipe), version
+            recipe, where = recipe_from_git(repo, version, cfg.recipe), version
         except (NotFound, RecipeError):
             raise NotFound(
                 f"app {ref.name} runs {version}, which recipe {cfg.recipe} has no tag for",
@@ -66,7 +66,7 @@ def command_line(script: str, function: str, args: list[str]) -> list[str]:
 
 def run(
     settings: Settings,
-    client: Any,
+    client: Engine,
     ref: Any,
     service: str,
     function: str,

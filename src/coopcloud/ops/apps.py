@@ -9,7 +9,6 @@ from coopcloud.domain.app import AppConfig, AppRef, recipe_of
 from coopcloud.errors import Conflict, CoopError, NotFound, UsageError
 from coopcloud.settings import Settings
 
-STACK_LABEL = "com.docker.stack.namespace"
 BROKEN = "(broken)"  # the recipe column of an app whose env file cannot be read
 
 

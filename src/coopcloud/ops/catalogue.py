@@ -42,14 +42,13 @@ from coopcloud.domain.catalogue import (
     features_from_metadata,
     parse_catalogue,
     readme_description,
-    write_atomic_bytes,
 )
 from coopcloud.errors import CoopError, ExitStatus, NotFound, RecipeError
+from coopcloud.fsutil import write_atomic
 from coopcloud.settings import Settings
 
 DEFAULT_CATALOGUE_URL = "https://recipes.coopcloud.tech/recipes.json"
 CATALOGUE_URL_ENV = "COOP_CATALOGUE_URL"
-FETCH_TIMEOUT = 30.0
 CACHE_FORMAT = 1
 
 Warn = Callable[[str], None]
@@ -167,11 +166,11 @@ def local_meta(name: str, path: Path, *, warn: Warn = _noop) -> tuple[RecipeMeta
 
     Versions carry no images: rendering every release is `generate`'s job.
     """
-    from coopcloud.domain.recipe import Recipe
+    from coopcloud.sources import recipe_from_dir
     from coopcloud.domain.version import versions_from_tags
     from coopcloud.gitops import GitRepo
 
-    recipe = Recipe.from_dir(path, name=name)
+    recipe = recipe_from_dir(path, name=name)
     try:
         readme = recipe.read_text("README.md")
     except (NotFound, RecipeError):
@@ -241,10 +240,6 @@ class SyncResult:
                 "fetched": self.fetched, "changed": self.changed, "warning": self.warning}
 
 
-class _FetchFailed(Exception):
-    """A transient failure: the last copy may stand in."""
-
-
 def sync(
     settings: Settings,
     *,
@@ -254,6 +249,7 @@ def sync(
 ) -> SyncResult:
     """Bring ``$ABRA_DIR/catalogue/recipes.json`` up to date; see the module docstring for the order."""
     from coopcloud.errors import UsageError
+    from coopcloud.ops.catalogue_download import FetchFailed, fetch_url  # urllib only when syncing
 
     if url and git:
         raise UsageError("give either --url or --git, not both")
@@ -272,14 +268,14 @@ def sync(
     before = path.read_bytes() if path.is_file() else None
     try:
         if offline:
-            raise _FetchFailed("--offline: not fetching")
+            raise FetchFailed("--offline: not fetching")
         if git:
             data = _fetch_git(settings, git)
         elif in_place:
             data = _pull_in_place(settings)
         else:
-            data = _fetch_url(source)
-    except _FetchFailed as exc:
+            data = fetch_url(source)
+    except FetchFailed as exc:
         if before is None:
             if offline:
                 raise NotFound(f"no catalogue at {path} yet, and --offline forbids fetching it",
@@ -291,7 +287,7 @@ def sync(
                           warning=f"catalogue {source}: {exc}; using the last copy ({_age(path)})")
     cat = parse_catalogue(data, source=source)  # refuse junk before replacing a good copy
     if data != before:
-        write_atomic_bytes(path, data)
+        write_atomic(path, data, mode=0o644)
     return SyncResult(path, source, len(cat), fetched=True, changed=data != before)
 
 
@@ -302,31 +298,6 @@ def _age(path: Path) -> str:
     return f"{path}, written {when:%Y-%m-%d %H:%M} UTC"
 
 
-def _fetch_url(url: str) -> bytes:
-    import socket
-    import urllib.error
-    import urllib.request
-
-    if not re.match(r"(https?|file)://", url):
-        from coopcloud.errors import UsageError
-
-        raise UsageError(f"catalogue URL {url!r} is not http(s):// or file://")
-    req = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": _user_agent()})
-    try:
-        with urllib.request.urlopen(req, timeout=FETCH_TIMEOUT) as resp:
-            return resp.read()
-    except urllib.error.HTTPError as exc:
-        raise _FetchFailed(f"HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, socket.timeout, TimeoutError, OSError) as exc:
-        raise _FetchFailed(f"unreachable ({getattr(exc, 'reason', exc)})") from None
-
-
-def _user_agent() -> str:
-    from coopcloud import __version__
-
-    return f"coop/{__version__}"
-
-
 def _git_clone_dir(settings: Settings, repo: str) -> Path:
     base = re.sub(r"[^A-Za-z0-9._-]+", "-", repo.rstrip("/").rsplit("/", 1)[-1]).strip(".-")[:40] or "catalogue"
     digest = hashlib.sha256(repo.encode()).hexdigest()[:10]
@@ -335,6 +306,7 @@ def _git_clone_dir(settings: Settings, repo: str) -> Path:
 
 def _fetch_git(settings: Settings, repo: str) -> bytes:
     """Clone (first time) or fetch-and-reset the catalogue repository; its recipes.json."""
+    from coopcloud.ops.catalogue_download import FetchFailed
     from coopcloud.gitops import run_git
 
     target = _git_clone_dir(settings, repo)
@@ -351,7 +323,7 @@ def _fetch_git(settings: Settings, repo: str) -> bytes:
             target.parent.mkdir(parents=True, exist_ok=True)
             run_git(["clone", "--quiet", "--depth", "1", "--", repo, str(target)])
     except RecipeError as exc:
-        raise _FetchFailed(str(exc)) from None
+        raise FetchFailed(str(exc)) from None
     try:
         return (target / "recipes.json").read_bytes()
     except FileNotFoundError:
@@ -359,12 +331,13 @@ def _fetch_git(settings: Settings, repo: str) -> bytes:
 
 
 def _pull_in_place(settings: Settings) -> bytes:
+    from coopcloud.ops.catalogue_download import FetchFailed
     from coopcloud.gitops import run_git
 
     try:
         run_git(["-C", str(settings.catalogue_dir), "pull", "--quiet", "--ff-only"])
     except RecipeError as exc:
-        raise _FetchFailed(str(exc)) from None
+        raise FetchFailed(str(exc)) from None
     try:
         return settings.catalogue_file.read_bytes()
     except FileNotFoundError:
@@ -407,6 +380,20 @@ def recipe_repos(recipes_dir: Path) -> list[str]:
                   if not p.name.startswith(".") and p.is_dir() and (p / ".git").exists())
 
 
+def _previous_catalogue(output: Path, *, keep_others: bool, progress: Warn) -> Catalogue:
+    """The catalogue `generate` is about to replace. Unreadable: an error when its other entries
+    must be kept (named recipes), else a warning (it is rebuilt whole)."""
+    if not output.is_file():
+        return Catalogue()
+    try:
+        return parse_catalogue(output.read_bytes(), source=str(output))
+    except CatalogueError as exc:
+        if keep_others:
+            raise
+        progress(f"warning: {exc}; it will be replaced")
+        return Catalogue()
+
+
 def generate(
     settings: Settings,
     recipes: Sequence[str] = (),
@@ -441,15 +428,7 @@ def generate(
         registry = RegistryClient(environ=settings.environ, offline=settings.offline)
     before_requests = registry.requests
 
-    previous = Catalogue()
-    if output.is_file():
-        try:
-            previous = parse_catalogue(output.read_bytes(), source=str(output))
-        except CatalogueError as exc:
-            if recipes:
-                raise
-            progress(f"warning: {exc}; it will be replaced")
-
+    previous = _previous_catalogue(output, keep_others=bool(recipes), progress=progress)
     report = GenerateReport(Catalogue(), output if write else None)
     if recipes:
         for name in previous:
@@ -486,7 +465,7 @@ def generate(
     report.kept.sort()
     report.registry_requests = registry.requests - before_requests
     if write:
-        write_atomic_bytes(output, dumps(report.catalogue).encode("utf-8"))
+        write_atomic(output, dumps(report.catalogue).encode("utf-8"), mode=0o644)
     return report
 
 
@@ -531,14 +510,14 @@ def _write_cache(path: Path, versions: dict[str, Any]) -> None:
     import json
 
     text = json.dumps({"format": CACHE_FORMAT, "versions": versions}, indent=1, sort_keys=True) + "\n"
-    write_atomic_bytes(path, text.encode("utf-8"))
+    write_atomic(path, text.encode("utf-8"), mode=0o644)
 
 
 def _generate_recipe(
     settings: Settings, name: str, path: Path, registry: Any, *, use_cache: bool, warn: Warn,
 ) -> tuple[RecipeMeta, int, int]:
     """One recipe's entry, and how many of its versions came from the cache / the registry."""
-    from coopcloud.domain.recipe import Recipe
+    from coopcloud.sources import recipe_from_git
     from coopcloud.domain.version import versions_from_tags
     from coopcloud.gitops import GitRepo
 
@@ -551,7 +530,7 @@ def _generate_recipe(
     if not (path / ".git").exists() or not repo.is_repo():
         raise RecipeError(f"recipe {name}: {path} is not a git repository")
     try:
-        head = Recipe.from_git(repo, "HEAD", name=name)
+        head = recipe_from_git(repo, "HEAD", name=name)
     except NotFound:
         raise RecipeError(f"recipe {name}: {path} has no commit yet") from None
     metadata = head.readme_metadata()
@@ -605,11 +584,11 @@ def _generate_recipe(
 
 def _resolve_version(name: str, repo: Any, tag: str, registry: Any) -> dict[str, ServiceImage]:
     """Render release `tag` with its .env.sample (DOMAIN=<recipe>.example.com); each service's image and digest."""
-    from coopcloud.domain.recipe import Recipe
-    from coopcloud.ops.render import sample_images
+    from coopcloud.sources import recipe_from_git
+    from coopcloud.swarm.render import sample_images
     from coopcloud.registry import ImageRefError, RegistryError, parse_image_ref
 
-    recipe = Recipe.from_git(repo, tag, name=name)
+    recipe = recipe_from_git(repo, tag, name=name)
     services: dict[str, ServiceImage] = {}
     for service, image in sample_images(recipe).items():
         if not image:

@@ -6,10 +6,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
 from coopcloud.errors import EngineNotFound, NotFound, UsageError
 from coopcloud.ops.ps import app_services, pick_services, short_name
+
+if TYPE_CHECKING:
+    from coopcloud.engine.protocol import Engine
 
 SERVICE_NAME_LABEL = "com.docker.swarm.service.name"
 
@@ -64,7 +67,7 @@ def _remote_part(arg: str) -> tuple[str, str] | None:
     return match.group(1), path
 
 
-def find_container(client: Any, ref: Any, service: str) -> str:
+def find_container(client: Engine, ref: Any, service: str) -> str:
     """The id of a running container of `service` on the engine `client` talks to.
 
     Only containers on that engine are found (a multi-node swarm would need a
@@ -83,7 +86,7 @@ def find_container(client: Any, ref: Any, service: str) -> str:
 
 
 def run(
-    client: Any,
+    client: Engine,
     ref: Any,
     service: str,
     cmd: list[str],
@@ -122,7 +125,7 @@ def run(
     return -1 if code is None else int(code)
 
 
-def _exec_ended(client: Any, exec_id: str) -> bool:
+def _exec_ended(client: Engine, exec_id: str) -> bool:
     try:
         return not client.exec_inspect(exec_id).get("Running", False)
     except Exception:  # cannot tell: stop feeding rather than hang
@@ -155,7 +158,7 @@ class FdInput:
                 return b""
 
 
-def cp(client: Any, ref: Any, src: str, dst: str) -> Copied:
+def cp(client: Engine, ref: Any, src: str, dst: str) -> Copied:
     """Copy between the local machine and a running container of a service (archive API).
 
     ``SERVICE:/path`` on exactly one side. As ``docker cp``: when the target
@@ -169,7 +172,7 @@ def cp(client: Any, ref: Any, src: str, dst: str) -> Copied:
     return _copy_out(client, ref, spec, container)
 
 
-def _copy_out(client: Any, ref: Any, spec: CopySpec, container: str) -> Copied:
+def _copy_out(client: Engine, ref: Any, spec: CopySpec, container: str) -> Copied:
     from coopcloud.ops.archive import extract
 
     try:
@@ -192,7 +195,7 @@ def _copy_out(client: Any, ref: Any, spec: CopySpec, container: str) -> Copied:
     return Copied("from", spec.service, container, spec.container_path, str(parent / name), size)
 
 
-def _copy_in(client: Any, ref: Any, spec: CopySpec, container: str) -> Copied:
+def _copy_in(client: Engine, ref: Any, spec: CopySpec, container: str) -> Copied:
     local = Path(spec.local_path)
     if not local.exists():
         raise NotFound(f"local path {local} does not exist", hint="check the path to copy")

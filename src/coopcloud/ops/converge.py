@@ -35,11 +35,11 @@ from typing import Any, Callable, Mapping, Sequence
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.engine.views import FAILED_UPDATE_STATES, Service, Task, parse_time
+from coopcloud.swarm.labels import DEFAULT_TIMEOUT
 
 # A service whose tasks of the current spec failed this many times since the change began will
 # not converge by waiting.
 MAX_TASK_FAILURES = 3
-DEFAULT_TIMEOUT = 300  # seconds; a recipe may set label coop-cloud.<stack>.timeout
 # docker/cli waits this long after convergence when the service sets no UpdateConfig.Monitor.
 DEFAULT_MONITOR = 5.0
 # A task swarm cannot place ("no suitable node (host-mode port already in use...)") stays pending

@@ -13,22 +13,23 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.domain.recipe import Recipe
 from coopcloud.domain.version import Version
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import Conflict, CoopError, DeployFailed, InvalidError, NotFound, RolledBack
-from coopcloud.ops.apps import STACK_LABEL
 from coopcloud.ops.plan import Change, Plan, ServicePlan, plan_services, with_live_tasks
 from coopcloud.settings import Settings
+from coopcloud.sources import recipe_from_dir, recipe_from_git
+from coopcloud.swarm.labels import STACK_LABEL, main_service_name, timeout_seconds
 
-DEFAULT_TIMEOUT = 300  # seconds, when the recipe sets no coop-cloud.<stack>.timeout label
 # Between two looks at the services while waiting for convergence: the window's end is seen within it.
 POLL_INTERVAL = 0.5
-MAIN_SERVICE = "app"
 
+if TYPE_CHECKING:
+    from coopcloud.ops.servers import ServerPool
 
 # -- 1. resolve ---------------------------------------------------------------------------------
 
@@ -66,7 +67,7 @@ def chaos_target(path: Path, name: str, warnings: list[str]) -> Target:
         marker = f"{commit}+U" if dirty else commit
     else:
         marker = "working-tree"
-    return Target(Recipe.from_dir(path, name), marker, True, marker, tuple(warnings))
+    return Target(recipe_from_dir(path, name), marker, True, marker, tuple(warnings))
 
 
 def resolve_target(settings: Settings, cfg: AppConfig, *, version: str | None = None, chaos: bool = False) -> Target:
@@ -93,29 +94,23 @@ def resolve_target(settings: Settings, cfg: AppConfig, *, version: str | None = 
     if wanted:
         v = resolve_version(versions, wanted)
     else:
-        v = latest(versions)
-        if v is None:
+        newest = latest(versions)
+        if newest is None:
             repo = GitRepo(path)
             if repo.is_repo():
                 commit = repo.head()
-                return Target(Recipe.from_git(repo, commit, name), commit[:8], True, commit[:8], tuple(warnings))
+                return Target(recipe_from_git(repo, commit, name), commit[:8], True, commit[:8], tuple(warnings))
             return chaos_target(path, name, warnings)
-    return Target(Recipe.from_git(GitRepo(path), v.tag, name), v.tag, False, None, tuple(warnings))
+        v = newest
+    return Target(recipe_from_git(GitRepo(path), v.tag, name), v.tag, False, None, tuple(warnings))
 
 
 # -- 2. render + coop's labels ------------------------------------------------------------------
 
 
-def main_service(stack: str, services: dict[str, dict]) -> str:
-    wanted = f"{stack}_{MAIN_SERVICE}"
-    if wanted in services:
-        return wanted
-    return sorted(services)[0]
-
-
 def add_coop_labels(stack: str, services: dict[str, dict], target: Target, env: Mapping[str, str] | None = None) -> str:
     """Label the main service as abra does; returns its name."""
-    name = main_service(stack, services)
+    name = main_service_name(stack, services)
     labels = services[name].setdefault("Labels", {})
     # abra writes it on every deploy (off unless the env turns it on); its auto-updater reads it.
     labels[f"coop-cloud.{stack}.autoupdate"] = (env or {}).get("ENABLE_AUTO_UPDATE", "false")
@@ -127,14 +122,6 @@ def add_coop_labels(stack: str, services: dict[str, dict], target: Target, env: 
     else:
         labels.pop(f"coop-cloud.{stack}.chaos-version", None)
     return name
-
-
-def timeout_of(stack: str, service: dict) -> int:
-    raw = (service.get("Labels") or {}).get(f"coop-cloud.{stack}.timeout")
-    try:
-        return int(raw) if raw else DEFAULT_TIMEOUT
-    except ValueError:
-        raise InvalidError(f"label coop-cloud.{stack}.timeout={raw!r} is not a number of seconds") from None
 
 
 # -- 3. preflight (read-only) -------------------------------------------------------------------
@@ -166,7 +153,7 @@ def _secret_label(env: dict[str, str], key: str) -> str:
     return f"{key} ({version})" if version else key
 
 
-def preflight(client: Any, app: str, rendered: Any, *, resolve_images: bool = True) -> Preflight:
+def preflight(client: Engine, app: str, rendered: Any, *, resolve_images: bool = True) -> Preflight:
     from coopcloud.engine.stream import encode_filters
 
     spec, model, stack = rendered.spec, rendered.model, rendered.stack
@@ -248,7 +235,7 @@ def preflight(client: Any, app: str, rendered: Any, *, resolve_images: bool = Tr
     return pre
 
 
-def _pin_images(client: Any, services: dict[str, dict], pre: Preflight) -> None:
+def _pin_images(client: Engine, services: dict[str, dict], pre: Preflight) -> None:
     """Resolve each tag to a digest, and its platforms, through the engine (which asks the
     registry), as `docker stack deploy` does by default: every image in one round trip."""
     from urllib.parse import quote
@@ -439,7 +426,7 @@ def check_state_writable(cfg: AppConfig, settings: Settings) -> None:
 
 def prepare(
     settings: Settings,
-    pool: Any,
+    pool: ServerPool,
     app_name: str,
     *,
     version: str | None = None,
@@ -457,7 +444,7 @@ def prepare(
     someone deployed meanwhile.
     """
     from coopcloud.ops.apps import load_app
-    from coopcloud.ops.render import render
+    from coopcloud.swarm.render import render
 
     cfg = load_app(settings, app_name)
     target = resolve_target(settings, cfg, version=version, chaos=chaos)
@@ -465,7 +452,7 @@ def prepare(
     rendered = render(target.recipe, cfg.ref, cfg.env, warn=warnings.append)
     stack_spec: Any = rendered.spec  # swarm.StackSpec
     main = add_coop_labels(rendered.stack, stack_spec.services, target, rendered.env)
-    timeout = timeout_of(rendered.stack, stack_spec.services[main])
+    timeout = timeout_seconds(rendered.stack, stack_spec.services[main].get("Labels") or {})
     check_state_writable(cfg, settings)
 
     client = pool.client(cfg.ref.server)
@@ -687,7 +674,7 @@ def undo(
 
 def apply(
     settings: Settings,
-    pool: Any,
+    pool: ServerPool,
     prepared: Prepared,
     *,
     converge: bool = True,
@@ -805,7 +792,7 @@ def pin_version(settings: Settings, cfg: AppConfig, recipe: str, version: str) -
 
 def write_lockfile(settings: Settings, cfg: AppConfig, target: Target, desired: dict[str, dict]) -> Path:
     """`<app>.lock.json` beside the env: what exactly runs, by digest."""
-    from coopcloud.domain.envfile import write_atomic
+    from coopcloud.fsutil import write_atomic
 
     images = {
         name: body["TaskTemplate"]["ContainerSpec"]["Image"] for name, body in sorted(desired.items())
@@ -835,7 +822,7 @@ def record(settings: Settings, prepared: Prepared) -> None:
 
 def deploy(
     settings: Settings,
-    pool: Any,
+    pool: ServerPool,
     app_name: str,
     *,
     version: str | None = None,

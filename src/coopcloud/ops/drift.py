@@ -15,14 +15,17 @@ request), so a moved tag is only seen by `app diff`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, cast
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.errors import NotFound
-from coopcloud.ops.apps import STACK_LABEL
 from coopcloud.ops.plan import Plan
 from coopcloud.settings import Settings
+from coopcloud.swarm.labels import STACK_LABEL
 from coopcloud.swarm.spec import StackSpec
+
+if TYPE_CHECKING:
+    from coopcloud.ops.servers import ServerPool
 
 
 @dataclass(frozen=True)
@@ -79,11 +82,11 @@ def _wanted_version(cfg: AppConfig, running: str | None) -> str | None:
         return None  # a chaos commit: compare with what a deploy would pick
 
 
-def diff(settings: Settings, pool: Any, app_name: str) -> Drift:
+def diff(settings: Settings, pool: ServerPool, app_name: str) -> Drift:
     """Plan a redeploy of the pinned version with the current env against the live services. Read-only."""
     from coopcloud.ops.apps import load_app
     from coopcloud.ops.deploy import add_coop_labels, desired_specs, make_plan, preflight, resolve_target
-    from coopcloud.ops.render import render
+    from coopcloud.swarm.render import render
     from coopcloud.ops.status import version_of
 
     cfg = load_app(settings, app_name)
@@ -107,7 +110,7 @@ def drifted_offline(settings: Settings, cfg: AppConfig, live: list[dict], networ
     No request: images are compared by tag, networks by the names in `network_names` (ID -> name).
     """
     from coopcloud.ops.deploy import Preflight, add_coop_labels, desired_specs, make_plan, resolve_target
-    from coopcloud.ops.render import render
+    from coopcloud.swarm.render import render
 
     from coopcloud.ops.status import version_of
 

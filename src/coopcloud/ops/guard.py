@@ -55,7 +55,7 @@ def check_unchanged(client: "Engine", app: str, stack: str, planned: dict[str, d
     it). Specs are compared, not version numbers: swarm bumps those itself as an update completes.
     """
     from coopcloud.engine.views import services
-    from coopcloud.ops.apps import STACK_LABEL
+    from coopcloud.swarm.labels import STACK_LABEL
 
     now = {s.name: s.spec for s in services(client, {"label": [f"{STACK_LABEL}={stack}"]})}
     before = {name: svc.get("Spec") or {} for name, svc in planned.items()}

@@ -6,15 +6,18 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppRef
-from coopcloud.domain.envfile import EnvFile, write_atomic
+from coopcloud.domain.envfile import EnvFile
 from coopcloud.errors import Conflict, DeployFailed, NotFound, RecipeError
-from coopcloud.ops.apps import STACK_LABEL, find_app
+from coopcloud.fsutil import write_atomic
+from coopcloud.ops.apps import find_app
 from coopcloud.settings import Settings
+from coopcloud.swarm.labels import STACK_LABEL
 
 if TYPE_CHECKING:
+    from coopcloud.engine.protocol import Engine
     from coopcloud.ops.servers import ServerPool
 
 
@@ -46,7 +49,7 @@ def new_app(
     `pool` when given; an unreachable server is a warning, and deploy checks again).
     """
     from coopcloud.domain.names import check_domain, check_recipe_name
-    from coopcloud.domain.recipe import Recipe
+    from coopcloud.sources import recipe_from_dir, recipe_from_git
     from coopcloud.domain.version import latest, resolve_version
     from coopcloud.gitops import GitRepo
     from coopcloud.ops.deploy import releases
@@ -82,7 +85,7 @@ def new_app(
     chosen = resolve_version(versions, version) if version else latest(versions)
     if version and chosen is None:
         raise NotFound(f"recipe {recipe_name} has no version {version}")
-    source = Recipe.from_git(GitRepo(path), chosen.tag, recipe_name) if chosen else Recipe.from_dir(path, recipe_name)
+    source = recipe_from_git(GitRepo(path), chosen.tag, recipe_name) if chosen else recipe_from_dir(path, recipe_name)
     sample = source.env_sample()
     if sample is None:
         raise RecipeError(f"recipe {recipe_name} has no .env.sample", hint="add one to the recipe (lint rule R008)")
@@ -92,18 +95,18 @@ def new_app(
     env.set(key, f"{recipe_name}:{chosen.tag}" if chosen else recipe_name)
     target = ref.env_path(settings.servers_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, env.render())
+    write_atomic(target, env.render(), mode=0o600)  # it names secrets' versions
     return NewApp(ref, recipe_name, chosen.tag if chosen else None, target, warnings=warnings)
 
 
 # -- undeploy / remove ---------------------------------------------------------------------------
 
 
-def stack_services(client: Any, stack: str) -> list[dict]:
+def stack_services(client: Engine, stack: str) -> list[dict]:
     return client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})
 
 
-def undeploy(client: Any, ref: AppRef, *, timeout: float = 120) -> dict:
+def undeploy(client: Engine, ref: AppRef, *, timeout: float = 120) -> dict:
     """Remove the stack's services, networks and configs (as `docker stack rm`); keep volumes and secrets.
 
     Waits until the services' containers and the networks are gone.
@@ -134,7 +137,7 @@ def undeploy(client: Any, ref: AppRef, *, timeout: float = 120) -> dict:
     }
 
 
-def _remove_network(client: Any, net_id: str, deadline: float) -> None:
+def _remove_network(client: Engine, net_id: str, deadline: float) -> None:
     from coopcloud.errors import EngineError, EngineNotFound
 
     while True:
@@ -150,7 +153,7 @@ def _remove_network(client: Any, net_id: str, deadline: float) -> None:
             time.sleep(0.5)
 
 
-def wait_for_containers_gone(client: Any, ref: AppRef, *, timeout: float = 60) -> None:
+def wait_for_containers_gone(client: Engine, ref: AppRef, *, timeout: float = 60) -> None:
     """Wait until swarm removed the stack's containers, stopped ones too: they hold its volumes
     (right after an undeploy, or a `docker stack rm`, they are still going)."""
     label = {"label": [f"{STACK_LABEL}={ref.stack_name}"]}
@@ -165,7 +168,7 @@ def wait_for_containers_gone(client: Any, ref: AppRef, *, timeout: float = 60) -
         time.sleep(0.5)
 
 
-def check_removable(settings: Settings, pool: Any, name: str) -> AppRef:
+def check_removable(settings: Settings, pool: ServerPool, name: str) -> AppRef:
     """The app, when it exists and is not deployed; else the error that says what to do."""
     ref = find_app(settings, name)
     if stack_services(pool.client(ref.server), ref.stack_name):
@@ -173,7 +176,7 @@ def check_removable(settings: Settings, pool: Any, name: str) -> AppRef:
     return ref
 
 
-def remove(settings: Settings, pool: Any, name: str, *, purge: bool) -> dict:
+def remove(settings: Settings, pool: ServerPool, name: str, *, purge: bool) -> dict:
     """Forget an app: its env file (and lockfile); with purge, its volumes, secrets and configs too."""
     from coopcloud.ops import secrets as sec
 

@@ -13,10 +13,13 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from coopcloud.errors import UsageError
-from coopcloud.ops.ps import app_services, pick_services, short_name, timestamp_key
+from coopcloud.ops.ps import app_services, pick_services, short_name
+
+if TYPE_CHECKING:
+    from coopcloud.engine.protocol import Engine
 
 @dataclass(frozen=True)
 class LogLine:
@@ -70,6 +73,15 @@ def _fmt_ts(ts: float) -> str:
     return str(whole) if frac < 1e-9 else f"{ts:.9f}".rstrip("0")
 
 
+def timestamp_key(ts: str | None) -> tuple[str, str]:
+    """Sort key for RFC 3339 timestamps whose fraction may be trimmed (Go's RFC3339Nano)."""
+    if not ts:
+        return ("", "")
+    head, _, rest = ts.partition(".")
+    digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+    return (head.rstrip("Z"), digits.ljust(9, "0"))
+
+
 def split_timestamp(line: str) -> tuple[str | None, str]:
     """``"2024-…Z text"`` → (timestamp, text), as the engine sends lines with timestamps=1."""
     head, sep, rest = line.partition(" ")
@@ -79,7 +91,7 @@ def split_timestamp(line: str) -> tuple[str | None, str]:
 
 
 def logs(
-    client: Any,
+    client: Engine,
     ref: Any,
     service: str | None = None,
     *,
@@ -97,7 +109,7 @@ def logs(
     """
     services = app_services(client, ref)
     chosen = pick_services(ref, services, [service]) if service else services
-    names = [(short_name(ref.stack_name, s["Spec"]["Name"]), s["Spec"]["Name"]) for s in chosen]
+    names = [(short_name(ref.stack_name, s.name), s.name) for s in chosen]
     since_ts = parse_since(since, now)
     if follow:
         return _follow(client, names, tail=tail, since=since_ts)
@@ -110,7 +122,7 @@ def _to_line(short: str, frame: Any) -> LogLine:
     return LogLine(short, frame.stream, text, ts)
 
 
-def _collect(client: Any, names: list[tuple[str, str]], *, tail: Any, since: str | None) -> Iterator[LogLine]:
+def _collect(client: Engine, names: list[tuple[str, str]], *, tail: Any, since: str | None) -> Iterator[LogLine]:
     lines: list[LogLine] = []
     for short, full in names:
         frames = client.service_logs(full, tail=tail, since=since, timestamps=True, lines=True)
@@ -123,7 +135,7 @@ def _collect(client: Any, names: list[tuple[str, str]], *, tail: Any, since: str
 _DONE = object()
 
 
-def _follow(client: Any, names: list[tuple[str, str]], *, tail: Any, since: str | None) -> Iterator[LogLine]:
+def _follow(client: Engine, names: list[tuple[str, str]], *, tail: Any, since: str | None) -> Iterator[LogLine]:
     items: queue.Queue = queue.Queue()
     stop = threading.Event()
     streams = [client.clone() for _ in names]

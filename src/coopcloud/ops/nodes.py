@@ -24,13 +24,14 @@ from coopcloud.errors import EngineUnreachable, NotFound
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
+    from coopcloud.engine.protocol import Engine
     from coopcloud.engine.views import Node
     from coopcloud.ops.servers import ServerPool
 
 AVAILABILITIES = ("active", "pause", "drain")
 
 
-def nodes(client: Any) -> list["Node"]:
+def nodes(client: Engine) -> list["Node"]:
     """The swarm's nodes, managers first, then by hostname: one request."""
     from coopcloud.engine.views import Node
 
@@ -38,7 +39,7 @@ def nodes(client: Any) -> list["Node"]:
     return sorted(found, key=lambda n: (n.role != "manager", n.hostname, n.id))
 
 
-def find_node(client: Any, server: str, name: str) -> "Node":
+def find_node(client: Engine, server: str, name: str) -> "Node":
     """A node by hostname, id or unique id prefix; NotFound names the nodes there are."""
     known = nodes(client)
     exact = [n for n in known if name in (n.hostname, n.id)]
@@ -52,7 +53,7 @@ def find_node(client: Any, server: str, name: str) -> "Node":
     raise NotFound(f"server {server}: {name} names several nodes", hint="give the node's id instead")
 
 
-def set_availability(client: Any, server: str, name: str, availability: str) -> tuple["Node", bool]:
+def set_availability(client: Engine, server: str, name: str, availability: str) -> tuple["Node", bool]:
     """Drain, pause or activate a node. Returns (the node as it is now, whether it changed)."""
     if availability not in AVAILABILITIES:
         raise ValueError(availability)
@@ -137,7 +138,7 @@ def server_for_node(settings: Settings, node: "Node", *, exclude: str | None = N
     return None
 
 
-def _confirm(client: Any, node: "Node", server: Server) -> None:
+def _confirm(client: Engine, node: "Node", server: Server) -> None:
     """The engine behind `server` must BE this node (its swarm node id), else we would act elsewhere."""
     swarm = client.info().get("Swarm") or {}
     if swarm.get("NodeID") != node.id:

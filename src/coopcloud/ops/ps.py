@@ -14,32 +14,21 @@ data (never prints).
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
+from coopcloud.engine import views
+from coopcloud.engine.views import FAILED_TASK_STATES, Port, rfc3339
 from coopcloud.errors import NotFound
-from coopcloud.ops.apps import STACK_LABEL
+from coopcloud.swarm.labels import STACK_LABEL, main_service_name
 
-FAILED_STATES = {"failed", "rejected", "orphaned"}
-BAD_UPDATE_STATES = {"paused", "rollback_started", "rollback_paused", "rollback_completed"}
+if TYPE_CHECKING:
+    from coopcloud.engine.protocol import Engine
+
 
 
 class NotDeployed(NotFound):
     """The app has an env file but no services on its server."""
-
-
-@dataclass(frozen=True)
-class Port:
-    published: int | None
-    target: int
-    protocol: str = "tcp"
-    mode: str = "ingress"
-
-    def __str__(self) -> str:
-        host = f"{self.published}:" if self.published else ""
-        mode = " (host)" if self.mode == "host" else ""
-        return f"{host}{self.target}/{self.protocol}{mode}"
 
 
 @dataclass(frozen=True)
@@ -102,28 +91,18 @@ def short_name(stack: str, full: str) -> str:
     return full[len(prefix) :] if full.startswith(prefix) else full
 
 
-def timestamp_key(ts: str | None) -> tuple[str, str]:
-    """Sort key for RFC 3339 timestamps whose fraction may be trimmed (Go's RFC3339Nano)."""
-    if not ts:
-        return ("", "")
-    head, _, rest = ts.partition(".")
-    digits = re.match(r"\d*", rest).group(0) if rest else ""
-    return (head.rstrip("Z"), digits.ljust(9, "0"))
-
-
-def classify_failure(task: dict) -> tuple[str, str, int | None]:
+def classify_failure(task: views.Task) -> tuple[str, str, int | None]:
     """(kind, message, exit code) for a task that did not run as it should."""
-    status = task.get("Status") or {}
-    container = status.get("ContainerStatus") or {}
-    code = container.get("ExitCode")
-    err = (status.get("Err") or "").strip()
-    message = err or (status.get("Message") or "").strip() or status.get("State", "")
+    status = task.status
+    code = status.exit_code
+    err = status.err or ""
+    message = err or status.message.strip() or status.state
     lowered = err.lower()
     if "oom" in lowered or "out of memory" in lowered:
         kind = "oom"
     elif "unhealthy" in lowered or "health" in lowered:
         kind = "unhealthy"
-    elif status.get("State") == "rejected":
+    elif status.state == "rejected":
         kind = "rejected"
     elif code not in (None, 0):
         kind = "oom" if code == 137 and "oom" in lowered else "exit"
@@ -138,20 +117,33 @@ def stack_filter(stack: str) -> dict[str, list[str]]:
     return {"label": [f"{STACK_LABEL}={stack}"]}
 
 
-def app_services(client: Any, ref: Any, *, status: bool = False) -> list[dict]:
+def _not_deployed(ref: Any) -> NotDeployed:
+    return NotDeployed(f"app {ref.name} is not deployed on server {ref.server}", hint=f"run: coop app deploy {ref.name}")
+
+
+def app_services(client: Engine, ref: Any, *, status: bool = False) -> list[views.Service]:
+    """The app's services, sorted by name; NotDeployed when there are none."""
     return _sorted_services(ref, client.services(stack_filter(ref.stack_name), status=status))
 
 
-def _sorted_services(ref: Any, services: list[dict]) -> list[dict]:
+def _sorted_services(ref: Any, found: list[dict]) -> list[views.Service]:
+    services = sorted((views.Service.from_json(s) for s in found), key=lambda s: s.name)
     if not services:
-        raise NotDeployed(
-            f"app {ref.name} is not deployed on server {ref.server}", hint=f"run: coop app deploy {ref.name}"
-        )
-    return sorted(services, key=lambda s: (s.get("Spec") or {}).get("Name", ""))
+        raise _not_deployed(ref)
+    return services
 
 
-def pick_services(ref: Any, services: list[dict], wanted: Iterable[str]) -> list[dict]:
-    by_short = {short_name(ref.stack_name, (s.get("Spec") or {}).get("Name", "")): s for s in services}
+def main_labels(client: Engine, ref: Any) -> dict[str, str]:
+    """The labels of the deployed app's main service (``coop-cloud.<stack>.version``, ``.chaos``…): one request.
+
+    NotDeployed, naming ``coop app deploy``, when the app runs nothing on its server.
+    """
+    services = {s.name: s for s in app_services(client, ref)}
+    return dict(services[main_service_name(ref.stack_name, services)].labels)
+
+
+def pick_services(ref: Any, services: list[views.Service], wanted: Iterable[str]) -> list[views.Service]:
+    by_short = {short_name(ref.stack_name, s.name): s for s in services}
     chosen = []
     for name in wanted:
         svc = by_short.get(name) or by_short.get(short_name(ref.stack_name, name))
@@ -164,159 +156,128 @@ def pick_services(ref: Any, services: list[dict], wanted: Iterable[str]) -> list
     return chosen
 
 
-def _ports(service: dict) -> tuple[Port, ...]:
-    spec_ports = ((service.get("Spec") or {}).get("EndpointSpec") or {}).get("Ports") or []
-    live_ports = (service.get("Endpoint") or {}).get("Ports") or []
-    ports = []
-    for p in live_ports or spec_ports:
-        ports.append(
-            Port(
-                published=p.get("PublishedPort") or None,
-                target=int(p.get("TargetPort", 0)),
-                protocol=p.get("Protocol", "tcp"),
-                mode=p.get("PublishMode", "ingress"),
-            )
-        )
-    return tuple(sorted(ports, key=lambda p: (p.target, p.protocol, p.published or 0)))
-
-
-def _service_row(ref: Any, svc: dict, tasks: tuple[Task, ...] = (), *, with_status: bool) -> Service:
-    spec = svc.get("Spec") or {}
-    mode = spec.get("Mode") or {}
-    status = svc.get("ServiceStatus") or {}
-    container = (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+def _service_row(ref: Any, svc: views.Service, tasks: tuple[Task, ...] = (), *, with_status: bool) -> Service:
     return Service(
-        service=short_name(ref.stack_name, spec.get("Name", "")),
-        name=spec.get("Name", ""),
-        id=svc.get("ID", ""),
-        image=container.get("Image", ""),
-        mode="global" if "Global" in mode else "replicated",
-        running=int(status.get("RunningTasks", 0)) if with_status else None,
-        desired=int(status.get("DesiredTasks", 0)) if with_status else spec_replicas(spec),
-        ports=_ports(svc),
-        labels=dict(sorted((spec.get("Labels") or {}).items())),
-        update_state=(svc.get("UpdateStatus") or {}).get("State"),
+        service=short_name(ref.stack_name, svc.name),
+        name=svc.name,
+        id=svc.id,
+        image=svc.image,
+        mode="global" if svc.is_global else "replicated",
+        running=(svc.running_tasks or 0) if with_status else None,
+        desired=(svc.desired_tasks or 0) if with_status else svc.replicas,
+        ports=svc.ports,
+        labels=dict(svc.labels),
+        update_state=svc.update_state,
         tasks=tasks,
     )
 
 
-def spec_replicas(spec: dict) -> int | None:
-    mode = spec.get("Mode") or {}
-    if "Global" in mode:
-        return None
-    return int((mode.get("Replicated") or {}).get("Replicas", 1))
-
-
-def _task(raw: dict, nodes: dict[str, str]) -> Task:
-    status = raw.get("Status") or {}
-    code = (status.get("ContainerStatus") or {}).get("ExitCode")
-    node_id = raw.get("NodeID", "")
+def _task(task: views.Task, nodes: dict[str, str]) -> Task:
     return Task(
-        id=raw.get("ID", ""),
-        slot=raw.get("Slot"),
-        node=nodes.get(node_id, node_id),
-        state=status.get("State", ""),
-        desired=raw.get("DesiredState", ""),
-        timestamp=status.get("Timestamp", ""),
-        error=status.get("Err") or None,
-        exit_code=code,
+        id=task.id,
+        slot=task.slot,
+        node=nodes.get(task.node_id, task.node_id),
+        state=task.state,
+        desired=task.desired_state,
+        timestamp=rfc3339(task.status.timestamp),
+        error=task.status.err,
+        exit_code=task.status.exit_code,
     )
 
 
-def _current_tasks(tasks: list[dict]) -> list[dict]:
+def _current_tasks(tasks: list[views.Task]) -> list[views.Task]:
     """The newest task of each slot (replicated) or node (global): what runs, or tries to, now.
 
     A task swarm wants running beats newer ones it told to stop: a node that comes back reports
     on its old tasks, which bumps their version though they are history.
     """
-    newest: dict[tuple, dict] = {}
+    newest: dict[tuple, views.Task] = {}
     for t in tasks:
-        key = (t.get("ServiceID"), t.get("Slot") or t.get("NodeID"))
+        key = (t.service_id, t.slot or t.node_id)
         best = newest.get(key)
         if best is None or _task_rank(t) > _task_rank(best):
             newest[key] = t
-    return sorted(newest.values(), key=lambda t: (t.get("Slot") or 0, t.get("NodeID", ""), t.get("ID", "")))
+    return sorted(newest.values(), key=lambda t: (t.slot or 0, t.node_id, t.id))
 
 
-def _task_rank(task: dict) -> tuple[bool, int, str]:
-    return (task.get("DesiredState") == "running", *_task_version(task))
+def _task_rank(task: views.Task) -> tuple[bool, int, float]:
+    return (task.desired_state == "running", *_task_version(task))
 
 
-def _task_version(task: dict) -> tuple[int, str]:
-    return ((task.get("Version") or {}).get("Index", 0), task.get("CreatedAt", ""))
+def _task_version(task: views.Task) -> tuple[int, float]:
+    return (task.version, task.created_at.timestamp() if task.created_at else 0.0)
 
 
-def ps(client: Any, ref: Any) -> list[Service]:
+def _hostnames(nodes: list[dict]) -> dict[str, str]:
+    return {n.id: n.hostname for n in (views.Node.from_json(raw) for raw in nodes)}
+
+
+def ps(client: Engine, ref: Any) -> list[Service]:
     """Services of the app with their current tasks: services, tasks and nodes in one round trip."""
     from coopcloud.engine.stream import encode_filters
 
     stack = encode_filters(stack_filter(ref.stack_name))
-    found, tasks, all_nodes = client.get_many(
+    found, raw_tasks, all_nodes = client.get_many(
         [("/services", {"filters": stack, "status": True}), ("/tasks", {"filters": stack}), ("/nodes", {})]
     )
     services = _sorted_services(ref, found)
-    nodes = {n.get("ID", ""): (n.get("Description") or {}).get("Hostname", "") for n in all_nodes}
-    by_service: dict[str, list[dict]] = {}
+    tasks = [views.Task.from_json(t) for t in raw_tasks]
+    nodes = _hostnames(all_nodes)
+    by_service: dict[str, list[views.Task]] = {}
     for t in tasks:
-        by_service.setdefault(t.get("ServiceID", ""), []).append(t)
+        by_service.setdefault(t.service_id, []).append(t)
     rows = []
     for svc in services:
-        current = _current_tasks(by_service.get(svc.get("ID", ""), []))
+        current = _current_tasks(by_service.get(svc.id, []))
         rows.append(_service_row(ref, svc, tuple(_task(t, nodes) for t in current), with_status=True))
     return rows
 
 
-def service_list(client: Any, ref: Any) -> list[Service]:
+def service_list(client: Engine, ref: Any) -> list[Service]:
     """The app's services as specified (image, mode, replicas, labels, ports): one request."""
     return [_service_row(ref, svc, with_status=False) for svc in app_services(client, ref)]
 
 
-def errors(client: Any, ref: Any, *, limit: int = 20) -> list[TaskError]:
+def errors(client: Engine, ref: Any, *, limit: int = 20) -> list[TaskError]:
     """Recent failures, newest first: failed/rejected tasks (exit code, OOM, unhealthy) and
     services whose swarm update paused or rolled back. Tasks swarm still remembers only
     (its task history, 5 per slot by default). Three requests: services, tasks, nodes.
     """
     services = app_services(client, ref)
-    names = {s.get("ID", ""): short_name(ref.stack_name, (s.get("Spec") or {}).get("Name", "")) for s in services}
-    found: list[TaskError] = []
+    names = {s.id: short_name(ref.stack_name, s.name) for s in services}
+    found: list[tuple[float, TaskError]] = []
     for svc in services:
-        update = svc.get("UpdateStatus") or {}
-        if update.get("State") in BAD_UPDATE_STATES:
-            found.append(
-                TaskError(
-                    service=names[svc.get("ID", "")], task="", slot=None, node="",
-                    state=update["State"], timestamp=update.get("CompletedAt") or update.get("StartedAt") or "",
-                    kind="update", message=update.get("Message") or f"update {update['State']}",
-                )
+        update = svc.update_status
+        if update is not None and update.failed:
+            when = update.completed_at or update.started_at
+            error = TaskError(
+                service=names[svc.id], task="", slot=None, node="", state=update.state, timestamp=rfc3339(when),
+                kind="update", message=update.message or f"update {update.state}",
             )
-    tasks = client.tasks(stack_filter(ref.stack_name))
-    bad = [t for t in tasks if _is_failure(t)]
+            found.append((when.timestamp() if when else 0.0, error))
+    bad = [t for t in views.tasks(client, stack_filter(ref.stack_name)) if _is_failure(t)]
     if bad:
-        nodes = {n.get("ID", ""): (n.get("Description") or {}).get("Hostname", "") for n in client.nodes()}
+        nodes = _hostnames(client.nodes())
         for t in bad:
-            status = t.get("Status") or {}
             kind, message, code = classify_failure(t)
-            found.append(
-                TaskError(
-                    service=names.get(t.get("ServiceID", ""), t.get("ServiceID", "")),
-                    task=t.get("ID", ""),
-                    slot=t.get("Slot"),
-                    node=nodes.get(t.get("NodeID", ""), t.get("NodeID", "")),
-                    state=status.get("State", ""),
-                    timestamp=status.get("Timestamp", ""),
-                    kind=kind,
-                    message=message,
-                    exit_code=code,
-                )
+            error = TaskError(
+                service=names.get(t.service_id, t.service_id),
+                task=t.id,
+                slot=t.slot,
+                node=nodes.get(t.node_id, t.node_id),
+                state=t.state,
+                timestamp=rfc3339(t.status.timestamp),
+                kind=kind,
+                message=message,
+                exit_code=code,
             )
-    found.sort(key=lambda e: timestamp_key(e.timestamp), reverse=True)
-    return found[:limit]
+            found.append((t.status.timestamp.timestamp() if t.status.timestamp else 0.0, error))
+    found.sort(key=lambda pair: pair[0], reverse=True)
+    return [error for _, error in found[:limit]]
 
 
-def _is_failure(task: dict) -> bool:
-    status = task.get("Status") or {}
-    if status.get("State") in FAILED_STATES:
+def _is_failure(task: views.Task) -> bool:
+    if task.failed:
         return True
-    code = (status.get("ContainerStatus") or {}).get("ExitCode")
     # A task that exited non-zero on its own (not stopped by swarm for an update or scale-down).
-    return status.get("State") in ("complete", "shutdown") and code not in (None, 0) and bool(status.get("Err"))
+    return task.state in ("complete", "shutdown") and task.status.exit_code not in (None, 0) and bool(task.status.err)

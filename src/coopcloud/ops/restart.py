@@ -12,8 +12,7 @@ from coopcloud.engine.protocol import Engine
 from coopcloud.errors import DeployFailed
 from coopcloud.ops import converge
 from coopcloud.ops.ps import app_services, pick_services, short_name, stack_filter
-
-DEFAULT_RESTART_TIMEOUT = 300  # seconds; label coop-cloud.<stack>.timeout overrides it
+from coopcloud.swarm.labels import main_service_name, timeout_seconds
 
 
 @dataclass(frozen=True)
@@ -51,14 +50,8 @@ def restart(
     for t in views.tasks(client, stack_filter(ref.stack_name)):
         if t.running:
             running_before.setdefault(t.service_id, []).append(t.id)
-    for svc in chosen:
-        spec = copy.deepcopy(svc.get("Spec") or {})
-        template = spec.setdefault("TaskTemplate", {})
-        template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
-        client.service_update(svc["ID"], svc["Version"]["Index"], spec, registry_auth_from="spec")
-        if report:
-            report(f"restarting {short_name(ref.stack_name, spec.get('Name', ''))}")
-    names = [svc["Spec"]["Name"] for svc in chosen]
+    _force_update(client, ref.stack_name, chosen, report)
+    names = [svc.name for svc in chosen]
     timing: dict[str, Any] = {k: v for k, v in (("clock", clock), ("sleep", sleep)) if v is not None}
     outcome = converge.wait(
         client, [converge.Watch(n) for n in names], timeout=timeout, since=since, interval=interval,
@@ -73,12 +66,23 @@ def restart(
                 after.setdefault(name, []).append(t.id)
     return [
         Restarted(
-            short_name(ref.stack_name, svc["Spec"]["Name"]),
-            tuple(sorted(running_before.get(svc["ID"], []))),
-            tuple(sorted(after.get(svc["Spec"]["Name"], []))),
+            short_name(ref.stack_name, svc.name),
+            tuple(sorted(running_before.get(svc.id, []))),
+            tuple(sorted(after.get(svc.name, []))),
         )
         for svc in chosen
     ]
+
+
+def _force_update(client: Engine, stack: str, chosen: list[views.Service], report: Callable[[str], None] | None) -> None:
+    """``docker service update --force``: ForceUpdate+1 at each service's current version."""
+    for svc in chosen:
+        spec = copy.deepcopy(svc.spec)
+        template = spec.setdefault("TaskTemplate", {})
+        template["ForceUpdate"] = svc.force_update + 1
+        client.service_update(svc.id, svc.version, spec, registry_auth_from="spec")
+        if report:
+            report(f"restarting {short_name(stack, svc.name)}")
 
 
 def _lines(ref: Any, report: Callable[[str], None] | None) -> Callable[[list[converge.ServiceProgress]], None] | None:
@@ -121,13 +125,7 @@ def _failure(ref: Any, outcome: converge.ConvergeResult, timeout: float) -> Depl
     )
 
 
-def _timeout_label(ref: Any, services: list[dict]) -> float:
-    key = f"coop-cloud.{ref.stack_name}.timeout"
-    for svc in services:
-        value = ((svc.get("Spec") or {}).get("Labels") or {}).get(key)
-        if value:
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    return DEFAULT_RESTART_TIMEOUT
+def _timeout_label(ref: Any, services: list[views.Service]) -> float:
+    """The main service's coop-cloud.<stack>.timeout label, as deploy reads it."""
+    by_name = {s.name: s for s in services}
+    return timeout_seconds(ref.stack_name, by_name[main_service_name(ref.stack_name, by_name)].labels)

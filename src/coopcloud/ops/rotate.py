@@ -21,11 +21,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from coopcloud.errors import Conflict, EngineError, InvalidError, NotFound, UsageError
 from coopcloud.ops import secrets as sec
 from coopcloud.settings import Settings
+
+if TYPE_CHECKING:
+    from coopcloud.engine.protocol import Engine
 
 _VERSION_RE = re.compile(r"v(\d+)")
 
@@ -91,7 +94,7 @@ def choose(declared: list[sec.AppSecret], app: str, names: list[str] | None) -> 
 
 def rotate(
     settings: Settings,
-    client: Any,
+    client: Engine,
     app: str,
     chosen: list[sec.AppSecret],
     *,

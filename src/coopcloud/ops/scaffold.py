@@ -16,17 +16,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from coopcloud.errors import Conflict, RecipeError, UsageError
+from coopcloud.errors import Conflict, UsageError
+from coopcloud.gitops.worktree import init_and_commit
 
 # The example image: the official nginx image, pinned to a release (R003/R004/R005/R101 pass).
 IMAGE, IMAGE_TAG = "nginx", "1.27.2"
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
-FALLBACK_IDENTITY = {"user.name": "coop", "user.email": "coop@localhost"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +36,7 @@ class Scaffolded:
     commit: str
 
 
+# One unit on purpose: the new recipe's file templates, read top to bottom as the files they become.
 def recipe_files(name: str) -> dict[str, str]:
     """The files of a new recipe called `name` (paths relative to its root)."""
     compose = f"""\
@@ -190,35 +190,9 @@ def scaffold(name: str, path: Path, *, environ: Mapping[str, str] | None = None)
             target = path / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-        commit = _git_init_commit(path, name, dict(os.environ if environ is None else environ))
+        commit = init_and_commit(path, f"chore: new recipe {name} (coop recipe new)",
+                                 dict(os.environ if environ is None else environ))
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise
     return Scaffolded(name, path, sorted(files), commit)
-
-
-def _git_init_commit(path: Path, name: str, environ: dict[str, str]) -> str:
-    from coopcloud.gitops import find_git
-
-    git = find_git()
-    env = dict(environ)
-    env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C")
-
-    def run(*args: str, options: tuple[str, ...] = (), check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([git, "-C", str(path), *options, *args], capture_output=True, text=True, env=env)
-        if check and proc.returncode != 0:
-            lines = proc.stderr.strip().splitlines()
-            raise RecipeError(f"git {args[0]} in {path} failed: {lines[-1] if lines else proc.returncode}")
-        return proc
-
-    run("init", "-q", "-b", "main")
-    overrides: list[str] = []
-    for key, env_keys in (("user.name", ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME")),
-                          ("user.email", ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"))):
-        configured = run("config", "--get", key, check=False).stdout.strip()
-        if not configured and not all(env.get(k) for k in env_keys):
-            overrides += ["-c", f"{key}={FALLBACK_IDENTITY[key]}"]
-    run("add", "--all")
-    run("commit", "-q", "--no-verify", "--no-gpg-sign", "-m", f"chore: new recipe {name} (coop recipe new)",
-        options=tuple(overrides))
-    return run("rev-parse", "HEAD").stdout.strip()

@@ -9,11 +9,14 @@ are never logged, never part of an exception message.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.domain.envfile import EnvFile, SecretSpec, secret_specs
 from coopcloud.errors import Conflict, EngineConflict, EngineError, InvalidError, NotFound
+
+if TYPE_CHECKING:
+    from coopcloud.engine.protocol import Engine
 
 NAME_LIMIT = 64  # Docker refuses longer secret names
 SECRET_LABEL = "coop.stack"  # not com.docker.stack.namespace: `docker stack rm` would delete them
@@ -72,7 +75,7 @@ def declared(cfg: AppConfig, sample: str | None, abra_versions: dict[str, str] |
     return out
 
 
-def with_presence(client: Any, secrets: list[AppSecret]) -> list[AppSecret]:
+def with_presence(client: Engine, secrets: list[AppSecret]) -> list[AppSecret]:
     names = {s["Spec"]["Name"] for s in client.secrets()}
     return [AppSecret(**{**s.__dict__, "present": s.remote in names}) for s in secrets]
 
@@ -89,7 +92,7 @@ def select(secrets: list[AppSecret], app: str, stack: str, name: str | None, ver
     return chosen
 
 
-def create(client: Any, app: str, stack: str, secret: AppSecret, value: str) -> None:
+def create(client: Engine, app: str, stack: str, secret: AppSecret, value: str) -> None:
     check_name_length(app, secret.remote)
     try:
         client.secret_create(secret.remote, value.encode("utf-8"), labels={SECRET_LABEL: stack})
@@ -101,7 +104,7 @@ def create(client: Any, app: str, stack: str, secret: AppSecret, value: str) -> 
         ) from None
 
 
-def generate(client: Any, app: str, stack: str, secrets: Iterable[AppSecret]) -> list[tuple[AppSecret, str | None]]:
+def generate(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret]) -> list[tuple[AppSecret, str | None]]:
     """Generate and store each secret that is missing. Returns (secret, value) — value None when skipped.
 
     Every name is checked before the first one is created, so a bad name changes nothing.
@@ -123,7 +126,7 @@ def generate(client: Any, app: str, stack: str, secrets: Iterable[AppSecret]) ->
     return out
 
 
-def remove(client: Any, app: str, stack: str, secrets: Iterable[AppSecret], *, all_versions: bool = False) -> list[str]:
+def remove(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret], *, all_versions: bool = False) -> list[str]:
     """Remove the app's secrets from the server. Returns the removed names."""
     wanted = list(secrets)
     live = client.secrets()

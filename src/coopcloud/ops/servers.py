@@ -12,14 +12,16 @@ import hashlib
 import json
 import os
 import shutil
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from coopcloud.domain.server import LOCAL, Server
 from coopcloud.errors import Conflict, NotFound, ServerNotReady, UsageError
 from coopcloud.settings import Settings
+
+if TYPE_CHECKING:
+    from coopcloud.engine.protocol import Engine
 
 LOCAL_SOCKET = "unix:///var/run/docker.sock"
 
@@ -88,7 +90,7 @@ class ServerStatus:
     proxy_network: bool
 
 
-def probe(client: Any, server: Server) -> ServerStatus:
+def probe(client: Engine, server: Server) -> ServerStatus:
     info = client.info()
     swarm = info.get("Swarm") or {}
     state = swarm.get("LocalNodeState", "inactive")
@@ -166,12 +168,16 @@ def init(
 
 
 class ServerPool:
-    """One engine connection per server for the whole command, opened on first use, thread-safe."""
+    """One engine connection per server for the whole command, opened on first use, thread-safe.
+
+    Servers by name (as `resolve` finds them) over `engine.Pool`, which keeps the connections.
+    """
 
     def __init__(self, settings: Settings):
+        from coopcloud.engine.pool import Pool
+
         self.settings = settings
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
+        self._pool = Pool(environ=settings.environ)
 
     def server(self, name: str) -> Server:
         return resolve(self.settings, name)
@@ -180,17 +186,7 @@ class ServerPool:
         return self.client_for(self.server(name))
 
     def client_for(self, server: Server) -> Any:
-        with self._lock:
-            client = self._clients.get(server.name)
-            if client is None:
-                from coopcloud.engine import connect
-
-                client = connect(server.endpoint, environ=self.settings.environ, name=server.name)
-                self._clients[server.name] = client
-            return client
+        return self._pool.get(server.endpoint, name=server.name)
 
     def close(self) -> None:
-        with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
+        self._pool.close()

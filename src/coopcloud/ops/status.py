@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from coopcloud.engine.views import Service
 from coopcloud.errors import CoopError
-from coopcloud.ops.apps import STACK_LABEL
 from coopcloud.settings import Settings
+from coopcloud.swarm.labels import STACK_LABEL
+
+if TYPE_CHECKING:
+    from coopcloud.engine.protocol import Engine
+    from coopcloud.ops.servers import ServerPool
 
 
-def deployed_version(client: Any, stack: str) -> str | None:
+def deployed_version(client: Engine, stack: str) -> str | None:
     """The version label (``coop-cloud.<stack>.version``) of what the stack runs; None when it runs nothing."""
     return version_of(client.services(filters={"label": [f"{STACK_LABEL}={stack}"]}), stack)
 
@@ -58,7 +62,7 @@ def _not_converged(svc: Service) -> bool:
     return svc.desired_tasks is not None and (svc.running_tasks or 0) < svc.desired_tasks
 
 
-def _view(client: Any, *, with_networks: bool) -> ServerView:
+def _view(client: Engine, *, with_networks: bool) -> ServerView:
     # Task counts come with the services request; live specs name networks by ID and drift compares
     # names, so the networks come in the same round trip.
     wanted = [("/services", {"status": True})] + ([("/networks", {})] if with_networks else [])
@@ -72,7 +76,7 @@ def _view(client: Any, *, with_networks: bool) -> ServerView:
     return ServerView(stacks, names)
 
 
-def deployed_status(pool: Any, rows: list[dict], settings: Settings | None = None) -> None:
+def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | None = None) -> None:
     """Fill status/deployed/chaos/differs (and, given `settings`, drift) into each row (dicts with server, app, version).
 
     ONE services request per server, servers in parallel; drift is computed locally from it.

@@ -33,11 +33,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from coopcloud.domain.version import Version
 from coopcloud.errors import Conflict, InvalidError, NotFound, RecipeError, UsageError
 from coopcloud.settings import Settings
+
+if TYPE_CHECKING:
+    from coopcloud.engine.protocol import Engine
+    from coopcloud.ops.servers import ServerPool
 
 UPGRADE = "upgrade"
 ROLLBACK = "rollback"
@@ -97,16 +101,12 @@ def _as_version(raw: str, versions: Sequence[Version]) -> Version | None:
     return same[0] if len(same) == 1 else parsed
 
 
-def read_deployed(client: Any, cfg: Any, versions: Sequence[Version]) -> Deployed:
+def read_deployed(client: Engine, cfg: Any, versions: Sequence[Version]) -> Deployed:
     """Ask the server what the app runs; NotFound naming `coop app deploy` when it runs nothing."""
-    from coopcloud.ops.apps import STACK_LABEL
-    from coopcloud.ops.deploy import main_service
+    from coopcloud.ops.ps import main_labels
 
-    stack, app = cfg.ref.stack_name, cfg.ref.name
-    services = {s["Spec"]["Name"]: s for s in client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})}
-    if not services:
-        raise NotFound(f"app {app} is not deployed on {cfg.ref.server}", hint=f"deploy it first: coop app deploy {app}")
-    labels = services[main_service(stack, services)]["Spec"].get("Labels") or {}
+    stack = cfg.ref.stack_name
+    labels = main_labels(client, cfg.ref)
     label = labels.get(f"coop-cloud.{stack}.version") or None
     version, source = current_version(label, cfg.pinned_version, versions)
     return Deployed(
@@ -234,13 +234,13 @@ class Move:
 
     def release_notes(self, target: Version) -> list[ReleaseNote]:
         """Notes of every release crossed, each read from its own tag's tree."""
-        from coopcloud.domain.recipe import Recipe
+        from coopcloud.sources import recipe_from_git
         from coopcloud.gitops import GitRepo
 
         repo = GitRepo(self.recipe_path)
         notes = []
         for v in crossed(self.versions, self.current, target):
-            recipe = Recipe.from_git(repo, v.tag, self.cfg.recipe)
+            recipe = recipe_from_git(repo, v.tag, self.cfg.recipe)
             text = recipe.release_notes(v.tag)
             if text is None and v.semver != v.tag:
                 text = recipe.release_notes(v.semver)
@@ -248,7 +248,7 @@ class Move:
         return notes
 
 
-def prepare(settings: Settings, pool: Any, app_name: str, direction: str) -> Move:
+def prepare(settings: Settings, pool: ServerPool, app_name: str, direction: str) -> Move:
     """Everything upgrade/rollback needs before choosing: refuses undeployed apps and unknown versions."""
     from coopcloud.ops.apps import load_app
     from coopcloud.ops.deploy import releases
@@ -275,7 +275,7 @@ def prepare(settings: Settings, pool: Any, app_name: str, direction: str) -> Mov
     return Move(cfg, direction, deployed, path, versions, warnings)
 
 
-def plan(settings: Settings, pool: Any, move: Move, target: Version) -> Any:
+def plan(settings: Settings, pool: ServerPool, move: Move, target: Version) -> Any:
     """The deploy of `target`, prepared (deploy.Prepared): checked and planned, nothing changed.
 
     Refused (Conflict) if the app's version label changed since `prepare` read it:
@@ -288,7 +288,7 @@ def plan(settings: Settings, pool: Any, move: Move, target: Version) -> Any:
 
 def apply(
     settings: Settings,
-    pool: Any,
+    pool: ServerPool,
     prepared: Any,
     *,
     before_first_change: Sequence[Callable[[Any], None]] = (),
@@ -305,7 +305,7 @@ def apply(
     return apply_deploy(settings, pool, prepared, before_first_change=before_first_change, **apply_options)
 
 
-def run(settings: Settings, pool: Any, move: Move, target: Version, *, dry_run: bool = False, **apply_options: Any) -> Any:
+def run(settings: Settings, pool: ServerPool, move: Move, target: Version, *, dry_run: bool = False, **apply_options: Any) -> Any:
     """plan() then, unless `dry_run`, apply(): for callers that review nothing in between."""
     prepared = plan(settings, pool, move, target)
     if dry_run:
@@ -359,7 +359,7 @@ def split_image(ref: str) -> tuple[str, str | None, str | None]:
 
 def service_images(recipe: Any) -> list[ServiceImage]:
     """Images of a recipe's services as an app made from its .env.sample would run them (no digests)."""
-    from coopcloud.ops.render import sample_images
+    from coopcloud.swarm.render import sample_images
 
     found = []
     for service, image in sample_images(recipe).items():
@@ -390,7 +390,7 @@ def recipe_versions(
     that cannot be rendered carries its error instead of images; the others are still listed.
     `digest(image_ref)` fills digests (once per reference); without it they are None.
     """
-    from coopcloud.domain.recipe import Recipe
+    from coopcloud.sources import recipe_from_git
     from coopcloud.gitops import GitRepo
     from coopcloud.ops.deploy import releases
     from coopcloud.ops.recipes import local_recipe
@@ -404,7 +404,7 @@ def recipe_versions(
     out = []
     for v in versions:
         try:
-            images = service_images(Recipe.from_git(repo, v.tag, name))
+            images = service_images(recipe_from_git(repo, v.tag, name))
         except (RecipeError, InvalidError, NotFound) as exc:
             out.append(VersionImages(v.tag, error=str(exc)))
             continue

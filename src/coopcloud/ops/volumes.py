@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from coopcloud.engine import views
+from coopcloud.engine.views import rfc3339
 from coopcloud.errors import Conflict, EngineError, EngineNotFound, NotFound, UsageError
 from coopcloud.ops.ps import short_name, stack_filter
+
+if TYPE_CHECKING:
+    from coopcloud.engine.protocol import Engine
 
 @dataclass(frozen=True)
 class Volume:
@@ -19,24 +24,22 @@ class Volume:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-def volumes(client: Any, ref: Any) -> list[Volume]:
+def volumes(client: Engine, ref: Any) -> list[Volume]:
     """Volumes labelled with the app's stack (as `docker stack deploy` labels them): one request."""
-    rows = []
-    for v in client.volumes(stack_filter(ref.stack_name)):
-        rows.append(
-            Volume(
-                name=v.get("Name", ""),
-                volume=short_name(ref.stack_name, v.get("Name", "")),
-                driver=v.get("Driver", ""),
-                mountpoint=v.get("Mountpoint", ""),
-                created=v.get("CreatedAt", ""),
-                labels=dict(sorted((v.get("Labels") or {}).items())),
-            )
+    return [
+        Volume(
+            name=v.name,
+            volume=short_name(ref.stack_name, v.name),
+            driver=v.driver,
+            mountpoint=v.mountpoint,
+            created=rfc3339(v.created_at),
+            labels=dict(v.labels),
         )
-    return sorted(rows, key=lambda v: v.name)
+        for v in views.volumes(client, stack_filter(ref.stack_name))
+    ]
 
 
-def volumes_to_remove(client: Any, ref: Any, names: list[str], *, all_: bool = False) -> list[Volume]:
+def volumes_to_remove(client: Engine, ref: Any, names: list[str], *, all_: bool = False) -> list[Volume]:
     """The volumes `volume rm` would remove. Refuses while the app is deployed; checks every name."""
     if bool(names) == all_:
         raise UsageError("name the volumes to remove, or pass --all", hint=f"see: coop app volume ls {ref.name}")
@@ -63,7 +66,7 @@ def volumes_to_remove(client: Any, ref: Any, names: list[str], *, all_: bool = F
     return list(chosen.values())
 
 
-def remove_volumes(client: Any, ref: Any, chosen: list[Volume], *, wait: float = 10.0) -> list[str]:
+def remove_volumes(client: Engine, ref: Any, chosen: list[Volume], *, wait: float = 10.0) -> list[str]:
     """Remove the volumes; a volume still held by a stopping container is retried for `wait` seconds."""
     removed = []
     for v in chosen:

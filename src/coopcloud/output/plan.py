@@ -53,7 +53,7 @@ class ProgressPrinter:
     def __init__(self, out: Output):
         self.out = out
         self.last: dict[str, str] = {}
-        self._live = None
+        self._live: Any = None  # a rich Live display, once progress starts on a TTY
 
     def __enter__(self) -> "ProgressPrinter":
         return self

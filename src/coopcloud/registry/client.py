@@ -188,6 +188,7 @@ class RegistryClient:
         with self._key_lock(("auth", f"{ref.api_host}/{ref.path}")):
             with self._lock:
                 current = self._auth.get(key)
+            new: str | None
             if current is not None and current != auth:
                 new = current  # another thread authenticated meanwhile
             else:
@@ -252,7 +253,7 @@ class RegistryClient:
             self._requests += 1
         opener = self._opener(url)
         try:
-            with opener.open(req, timeout=self.timeout) as resp:  # type: ignore[attr-defined]
+            with opener.open(req, timeout=self.timeout) as resp:
                 body = resp.read(_MAX_BODY) if method != "HEAD" else b""
                 return _Response(resp.status, resp.headers, body)
         except urllib.error.HTTPError as err:

@@ -18,8 +18,10 @@ import base64
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from coopcloud.compose.gotypes import str_or_empty as _str
 from coopcloud.errors import ConvertError
 from coopcloud.swarm import names
+from coopcloud.swarm.labels import STACK_LABEL
 from coopcloud.swarm.spec import StackSpec
 from coopcloud.swarm.units import duration_ns, nano_cpus, size_bytes, tagged_image
 
@@ -113,14 +115,6 @@ def convert(model: Mapping[str, Any], stack: str, *, read_file: Callable[[str], 
 # -- helpers -------------------------------------------------------------
 
 
-def _str(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _str_map(value: Any, what: str) -> dict[str, str] | None:
     """A mapping of strings, from a mapping or a ``["k=v", ...]`` list."""
     if value is None:
@@ -146,7 +140,7 @@ def _str_list(value: Any) -> list[str] | None:
 
 def _stack_labels(stack: str, labels: Any, what: str) -> dict[str, str]:
     out = _str_map(labels, what) or {}
-    out[names.NAMESPACE_LABEL] = stack
+    out[STACK_LABEL] = stack
     return out
 
 
@@ -259,6 +253,8 @@ def _file_objects(
 # -- services ------------------------------------------------------------
 
 
+# One unit on purpose: a literal mirror of docker/cli's convert.Service, field by field, so the
+# two read side by side (the differential tests compare their output).
 def _service(
     stack: str,
     svc_name: str,
@@ -402,7 +398,7 @@ def _healthcheck(hc: Any) -> dict | None:
     }
 
 
-def _restart_policy(restart: Any, policy: Any) -> dict | None:
+def _restart_policy(restart: Any, policy: Any) -> dict | Keep | None:
     if policy is None:
         # the service-level `restart:` is used only without deploy.restart_policy
         text = _str(restart)
@@ -434,7 +430,7 @@ def _restart_policy(restart: Any, policy: Any) -> dict | None:
     )
 
 
-def _update_config(cfg: Any, what: str) -> dict | None:
+def _update_config(cfg: Any, what: str) -> Keep | None:
     if cfg is None:
         return None
     parallelism = cfg.get("parallelism")
@@ -509,7 +505,7 @@ def _mode(mode: Any, replicas: Any) -> dict:
 
 
 def _ports(ports: list) -> list[dict]:
-    out = []
+    out: list[dict[str, Any]] = []
     for port in ports:
         if not isinstance(port, Mapping):
             raise ConvertError(f"ports: expected the long form (a mapping), got {port!r}")
@@ -597,7 +593,7 @@ def _service_networks(stack: str, svc_name: str, svc_nets: Any, net_configs: Map
         svc_nets = {DEFAULT_NETWORK: None}
     elif not isinstance(svc_nets, Mapping):
         svc_nets = {n: None for n in svc_nets}
-    out = []
+    out: list[dict[str, Any]] = []
     for key, attach in svc_nets.items():
         if key not in net_configs and key != DEFAULT_NETWORK:
             raise ConvertError(f"undefined network {key!r}", hint="declare it under the top-level `networks:`")
@@ -640,7 +636,8 @@ def _ref_file(stack: str, ref: Any, declared: Mapping[str, Any], kind: str) -> t
 
 
 def _secret_refs(stack: str, refs: list, declared: Mapping[str, Any]) -> list[dict]:
-    out, targets = [], set()
+    out: list[dict[str, Any]] = []
+    targets: set[str] = set()
     for ref in refs:
         name, file = _ref_file(stack, ref, declared, "secret")
         if file["Name"] in targets:
@@ -653,7 +650,8 @@ def _secret_refs(stack: str, refs: list, declared: Mapping[str, Any]) -> list[di
 
 
 def _config_refs(stack: str, svc: Mapping[str, Any], declared: Mapping[str, Any]) -> list[dict]:
-    out, targets = [], set()
+    out: list[dict[str, Any]] = []
+    targets: set[str] = set()
     for ref in svc.get("configs") or []:
         name, file = _ref_file(stack, ref, declared, "config")
         if file["Name"] in targets:

@@ -17,7 +17,6 @@ import re
 
 from coopcloud.errors import ConvertError
 
-NAMESPACE_LABEL = "com.docker.stack.namespace"
 IMAGE_LABEL = "com.docker.stack.image"
 
 SERVICE_NAME_MAX = 63

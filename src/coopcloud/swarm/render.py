@@ -15,6 +15,7 @@ from coopcloud.domain.app import AppRef, compose_env, compose_files
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.domain.recipe import Recipe
 from coopcloud.errors import NotFound, RecipeError
+from coopcloud.swarm.spec import StackSpec
 
 # The working directory of a recipe that has no folder on this machine (none of ours so far).
 WORKDIR = "/recipe"
@@ -39,7 +40,7 @@ class Rendered:
     env: dict[str, str]  # the interpolation environment
     files: list[str]  # compose files used, in order
     model: dict  # the loaded compose model (docker stack config's shape)
-    spec: "object"  # swarm.StackSpec
+    spec: StackSpec
 
 
 def recipe_reader(recipe: Recipe, workdir: str = WORKDIR) -> Callable[[str], bytes]:

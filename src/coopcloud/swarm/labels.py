@@ -1,0 +1,60 @@
+"""The labels coop (and abra, and `docker stack deploy`) put on a stack's objects, read and written here only.
+
+    STACK_LABEL                          com.docker.stack.namespace=<stack> on every object of a stack
+    coop_label(stack, "version")         coop-cloud.<stack>.version, on the main service
+    main_service_name(stack, names)      which service carries the coop-cloud.<stack>.* labels
+    timeout_seconds(stack, labels)       coop-cloud.<stack>.timeout, the deploy/restart wait
+
+Pure: no engine, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from coopcloud.errors import InvalidError
+
+STACK_LABEL = "com.docker.stack.namespace"  # docker stack deploy's own: `docker stack ls` and abra read it
+MAIN_SERVICE = "app"  # the service that carries an app's coop-cloud.<stack>.* labels (lint R009)
+DEFAULT_TIMEOUT = 300  # seconds to wait for a stack to converge, unless its timeout label says otherwise
+
+
+def coop_label(stack: str, key: str) -> str:
+    """``coop-cloud.<stack>.<key>``: abra's per-app labels (version, chaos, recipe, timeout…)."""
+    return f"coop-cloud.{stack}.{key}"
+
+
+def main_service_name(stack: str, names: Iterable[str]) -> str:
+    """``<stack>_app`` when the stack has it, else the first service by name (as abra picks it).
+
+    >>> main_service_name("a_b", ["a_b_db", "a_b_app"])
+    'a_b_app'
+    """
+    names = sorted(names)
+    if not names:
+        raise ValueError(f"stack {stack} has no services")
+    wanted = f"{stack}_{MAIN_SERVICE}"
+    return wanted if wanted in names else names[0]
+
+
+def timeout_seconds(stack: str, labels: Mapping[str, str], default: int = DEFAULT_TIMEOUT) -> int:
+    """The stack's ``coop-cloud.<stack>.timeout`` label in whole seconds; `default` when unset or empty.
+
+    A value that is not a whole positive number of seconds is the recipe's mistake, so it is
+    refused (InvalidError, before anything changes) rather than silently replaced by the default.
+
+    >>> timeout_seconds("s", {"coop-cloud.s.timeout": "120"})
+    120
+    """
+    key = coop_label(stack, "timeout")
+    raw = (labels.get(key) or "").strip()
+    if not raw:
+        return default
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if seconds <= 0:
+        raise InvalidError(f"label {key}={raw!r} is not a whole number of seconds",
+                           hint="set it to e.g. 300 in the recipe's compose file (deploy.labels)")
+    return seconds

@@ -1,0 +1,156 @@
+"""The layers of src/coopcloud, enforced on the import graph (read with ast: nothing is imported).
+
+Every import counts, at module level or inside a function (lazy imports are still dependencies).
+
+- domain/, compose/, swarm/ are pure: no network, no processes, no engine, git or registry, no
+  ops/lint/cli/output. (They may read and write the operator's local files: env files, the
+  catalogue; `coopcloud.sources` does the recipe-directory and git-tree reading for them.)
+- lint/ may use domain, compose, swarm, gitops (tags of the recipe repo), never ops, engine, cli.
+- only engine/ talks to Docker; only registry/ talks to registries; one named module,
+  ops/catalogue_download.py, downloads the catalogue: nothing else opens a socket or an HTTP client.
+- only gitops/ runs git: no other module builds a git command line (find_git), and a module
+  outside gitops that starts processes is listed below with what it runs.
+- the library never imports the CLI.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "coopcloud"
+
+PURE = ("coopcloud.domain", "coopcloud.compose", "coopcloud.swarm")
+NOT_FOR_PURE = (
+    "coopcloud.ops", "coopcloud.engine", "coopcloud.gitops", "coopcloud.registry", "coopcloud.lint",
+    "coopcloud.cli", "coopcloud.output", "coopcloud.sources",
+)
+NETWORK = ("socket", "ssl", "http", "urllib.request", "urllib.error")
+# What a module may take from `socket` without talking to anyone.
+SOCKET_LOCAL = frozenset({"gethostname", "getfqdn"})
+PROCESSES = ("subprocess", "multiprocessing", "pty")
+THREADS = ("threading", "concurrent", "asyncio", "queue")
+NETWORK_ALLOWED = ("coopcloud.engine", "coopcloud.registry", "coopcloud.ops.catalogue_download")
+# Modules outside gitops/ that start processes, and what they run (never git).
+PROCESSES_ALLOWED = {
+    "coopcloud.engine.transport": "ssh … docker system dial-stdio",
+    "coopcloud.cli.app": "the operator's $EDITOR (app config)",
+    "coopcloud.ops.recipe_maint.release": "the maintainer's $EDITOR (release notes)",
+    "coopcloud.ops.nodes": "ssh -G: the host an ssh alias names (could move into engine/endpoint)",
+}
+# The engine client's insides: only engine/ may touch them.
+ENGINE_PRIVATE_ATTRS = ("_conn", "_transport", "_send", "_call", "_negotiate", "_ping_headers")
+
+
+@dataclass(frozen=True)
+class Module:
+    name: str
+    path: Path
+    imports: frozenset[str]  # every module named, e.g. "os", "coopcloud.swarm.render", "coopcloud.swarm.render.render"
+    attributes: frozenset[str]  # attribute names read on anything but self/cls, e.g. "_conn"
+    socket_uses: frozenset[str]  # names used from the socket module: socket.gethostname -> "gethostname"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _read(path: Path) -> Module:
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    attrs: set[str] = set()
+    socket_uses: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            found.add(mod)
+            found.update(f"{mod}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Attribute):
+            owner = node.value.id if isinstance(node.value, ast.Name) else None
+            if owner not in ("self", "cls"):
+                attrs.add(node.attr)
+            if owner == "socket":
+                socket_uses.add(node.attr)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "socket":
+            socket_uses.update(a.name for a in node.names)
+    return Module(name, path, frozenset(found), frozenset(attrs), frozenset(socket_uses))
+
+
+MODULES = [_read(p) for p in sorted(SRC.rglob("*.py"))]
+
+
+def _under(name: str, prefixes: tuple[str, ...] | str) -> bool:
+    prefixes = (prefixes,) if isinstance(prefixes, str) else prefixes
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def _offending(module: Module, forbidden: tuple[str, ...]) -> list[str]:
+    bad = sorted(i for i in module.imports if _under(i, forbidden))
+    if "socket" in bad and module.socket_uses <= SOCKET_LOCAL:
+        bad.remove("socket")  # the host's own name (an operator's identity) is not network talk
+    return bad
+
+
+def test_the_graph_was_read():
+    names = {m.name for m in MODULES}
+    assert {"coopcloud.engine.client", "coopcloud.ops.deploy", "coopcloud.domain.recipe"} <= names
+    deploy = next(m for m in MODULES if m.name == "coopcloud.ops.deploy")
+    assert any(_under(i, "coopcloud.swarm") for i in deploy.imports)
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if _under(m.name, PURE)], ids=lambda m: m.name)
+def test_pure_layers_stay_pure(module):
+    bad = _offending(module, NOT_FOR_PURE + NETWORK + PROCESSES + THREADS)
+    assert not bad, f"{module.name} is in a pure layer but imports {bad}"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if _under(m.name, "coopcloud.lint")], ids=lambda m: m.name)
+def test_lint_uses_compose_and_swarm_not_ops(module):
+    bad = _offending(module, ("coopcloud.ops", "coopcloud.engine", "coopcloud.registry", "coopcloud.cli") + NETWORK + PROCESSES)
+    assert not bad, f"{module.name} imports {bad}"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if not _under(m.name, NETWORK_ALLOWED)], ids=lambda m: m.name)
+def test_only_engine_registry_and_the_catalogue_download_use_the_network(module):
+    bad = _offending(module, NETWORK)
+    assert not bad, f"{module.name} imports {bad}: Docker goes through engine/, registries through registry/"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if not _under(m.name, "coopcloud.engine")], ids=lambda m: m.name)
+def test_only_engine_touches_the_engine_client_insides(module):
+    bad = sorted(module.attributes & set(ENGINE_PRIVATE_ATTRS))
+    assert not bad, f"{module.name} reaches into the engine client ({bad}): add a method to engine/ instead"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if not _under(m.name, "coopcloud.gitops")], ids=lambda m: m.name)
+def test_only_gitops_runs_git(module):
+    assert not any(i.endswith(".find_git") for i in module.imports), f"{module.name} builds a git command line"
+    if _offending(module, PROCESSES):
+        assert module.name in PROCESSES_ALLOWED, f"{module.name} starts processes; git belongs in gitops/"
+
+
+def test_processes_allowlist_is_current():
+    starters = {m.name for m in MODULES if _offending(m, PROCESSES) and not _under(m.name, "coopcloud.gitops")}
+    assert starters == set(PROCESSES_ALLOWED)
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if not _under(m.name, "coopcloud.cli")], ids=lambda m: m.name)
+def test_the_library_never_imports_the_cli(module):
+    if module.name == "coopcloud.__main__":
+        return  # `python -m coopcloud` is the CLI's entry point
+    assert not _offending(module, ("coopcloud.cli",)), f"{module.name} imports the CLI"
