@@ -45,6 +45,8 @@ def upgrade(
     on success writes TYPE=<recipe>:<version> to the app's env. An older VERSION is
     refused (use: coop app rollback). An app deployed with --chaos is replaced only
     after confirmation (or --force). Exit 0 with a note when nothing is newer.
+    An app with backupbot labels is snapshotted first (restic, why=pre-upgrade); if the
+    release fails and is rolled back (exit 8), the error names the snapshot to restore.
 
     \b
     Example:
@@ -69,7 +71,8 @@ def rollback(
     Shows the release notes of the releases being undone (their warnings matter most),
     then the plan, then deploys; on success writes TYPE=<recipe>:<version> to the app's
     env. A newer VERSION is refused (use: coop app upgrade). Data is not rolled back:
-    restore a backup if a release migrated it.
+    restore a backup if a release migrated it (coop app backup ls shows the pre-upgrade
+    snapshot). An app with backupbot labels is snapshotted first (why=pre-rollback).
 
     \b
     Example:
