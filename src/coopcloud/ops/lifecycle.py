@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppRef
 from coopcloud.domain.envfile import EnvFile
+from coopcloud.engine import views
 from coopcloud.errors import Conflict, DeployFailed, NotFound, RecipeError
 from coopcloud.fsutil import write_atomic
 from coopcloud.ops.apps import find_app
@@ -190,22 +191,21 @@ def remove(settings: Settings, pool: ServerPool, name: str, *, purge: bool) -> d
     if purge:
         stack = ref.stack_name
         wait_for_containers_gone(client, ref)
-        for vol in client.volumes(filters={"label": [f"{STACK_LABEL}={stack}"]}):
-            client.volume_remove(vol["Name"])
-            removed["volumes"].append(vol["Name"])
+        for vol in views.volumes(client, {"label": [f"{STACK_LABEL}={stack}"]}):
+            client.volume_remove(vol.name)
+            removed["volumes"].append(vol.name)
         from coopcloud.domain.envfile import load as load_env, secret_specs
 
         # Ours by label; abra's (unlabelled) by the names the app env declares: <stack>_<secret>_v<N>.
         declared = {s.name for s in secret_specs(load_env(ref.env_path(settings.servers_dir)))}
         ours = re.compile(rf"{re.escape(stack)}_({'|'.join(map(re.escape, declared)) or '(?!)'})_v\d+")
-        for s in client.secrets():
-            n = s["Spec"]["Name"]
-            if (s["Spec"].get("Labels") or {}).get(sec.SECRET_LABEL) == stack or ours.fullmatch(n):
-                client.secret_remove(s["ID"])
-                removed["secrets"].append(n)
-        for c in client.configs(filters={"label": [f"{STACK_LABEL}={stack}"]}):
-            client.config_remove(c["ID"])
-            removed["configs"].append(c["Spec"]["Name"])
+        for secret in views.secrets(client):
+            if secret.labels.get(sec.SECRET_LABEL) == stack or ours.fullmatch(secret.name):
+                client.secret_remove(secret.id)
+                removed["secrets"].append(secret.name)
+        for config in views.configs(client, {"label": [f"{STACK_LABEL}={stack}"]}):
+            client.config_remove(config.id)
+            removed["configs"].append(config.name)
     path = ref.env_path(settings.servers_dir)
     path.unlink()
     lock = path.with_suffix(".lock.json")
