@@ -128,3 +128,139 @@ def test_a_killed_holder_is_seen_broken_with_unlock_and_recorded(coop, coop_env,
     finally:
         if holder.poll() is None:
             holder.kill()
+
+
+# -- the whole story: two operators, two ABRA_DIRs, one env file, one server --------------------------
+
+COOP = [sys.executable, "-c", "from coopcloud.cli.main import run; run()"]
+
+
+def slow_release(port: int) -> dict[str, str]:
+    """1.1.0 takes a few seconds to become healthy, so its deploy holds the lock long enough to be seen."""
+    from test_app_flow import web_recipe
+
+    files = web_recipe(port, command="sh -c 'sleep 4; exec httpd -f -p 8080 -h /www'")
+    files["compose.yml"] = (files["compose.yml"].replace("1.0.0+1.0.0", "1.1.0+1.0.0")
+                            .replace("start_period: 1s", "start_period: 15s"))
+    return files
+
+
+def wait_for_lock(coop, app: str, env: dict, timeout: float = 30) -> dict:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        doc = json.loads(coop("app", "lock", app, "--json", env=env).out)
+        if doc["locked"]:
+            return doc["lock"]
+        time.sleep(0.2)
+    raise AssertionError(f"app {app} was never locked")
+
+
+def test_two_operators_one_server(coop, coop_env, tmp_path, stack_name, local_engine_socket, registry):
+    from recipe_factory import make_recipe_repo
+    from test_app_flow import free_port, web_recipe
+
+    port = free_port()
+    repo = make_recipe_repo(tmp_path / "recipe", web_recipe(port), [("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", slow_release(port))])
+    # Operator A: identity from git config in $ABRA_DIR (a co-op shares it through git).
+    abra_a = tmp_path / "abra"
+    abra_a.mkdir()
+    subprocess.run(["git", "init", "-q", str(abra_a)], check=True)
+    subprocess.run(["git", "-C", str(abra_a), "config", "user.email", "alice@coop.example"], check=True)
+    env_a = dict(coop_env, GIT_CONFIG_GLOBAL=os.devnull)
+    assert coop("server", "add", "--local", env=env_a).code == 0
+    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org",
+             "--name", stack_name, "--version", "1.0.0+1.0.0", "--secrets", env=env_a)
+    assert r.code == 0, r
+    app, env_file = stack_name, abra_a / "servers" / "default" / f"{stack_name}.env"
+    # Operator B: another ABRA_DIR, the same env file and recipe, named by COOP_OPERATOR.
+    abra_b = tmp_path / "abra-b"
+    env_b = dict(coop_env, ABRA_DIR=str(abra_b), COOP_OPERATOR="bob@coop.example")
+    assert coop("server", "add", "--local", env=env_b).code == 0
+    (abra_b / "servers" / "default" / f"{app}.env").symlink_to(env_file)
+    (abra_b / "recipes").mkdir()
+    (abra_b / "recipes" / "recipe").symlink_to(abra_a / "recipes" / "recipe")
+
+    assert coop("app", "deploy", app, env=env_a).code == 0
+
+    # 1. Concurrent deploys: B is refused, naming A and what A runs; A's deploy completes.
+    a_deploy = subprocess.Popen([*COOP, "app", "deploy", app, "1.1.0+1.0.0", "--no-input"], env=env_a,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        held = wait_for_lock(coop, app, env_b)
+        assert held["holder"] == "alice@coop.example" and held["command"] == "deploy"
+        r = coop("app", "deploy", app, "--force", "--no-input", env=env_b)
+        assert r.code == 9, r
+        [line] = [l for l in r.err.splitlines() if l.startswith("error:")]
+        assert "alice@coop.example: deploy" in line and f"coop app unlock {app}" in line
+        out, err = a_deploy.communicate(timeout=120)
+        assert a_deploy.returncode == 0, (out, err)
+    finally:
+        if a_deploy.poll() is None:
+            a_deploy.kill()
+    assert "1.1.0+1.0.0" in env_file.read_text()
+
+    # 2. A holder killed with SIGKILL: its lock is seen, broken by B with `app unlock`, and recorded.
+    env_file.write_text(env_file.read_text().replace("GREETING=hello", "GREETING=bonjour"))
+    killed = subprocess.Popen([*COOP, "app", "deploy", app, "--force", "--no-input"], env=env_a,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_lock(coop, app, env_b)
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.wait()
+    finally:
+        if killed.poll() is None:
+            killed.kill()
+    r = coop("app", "deploy", app, "--force", "--no-input", env=env_b)
+    assert r.code == 9 and f"pid {killed.pid}" in r.err, r
+    assert coop("app", "unlock", app, "--no-input", env=env_b).code == 0
+    r = coop("app", "deploy", app, "--force", "--no-input", env=env_b)  # B finishes the job
+    assert r.code == 0, r
+
+    # 3. A stale env (B's copy one commit behind) is refused as a downgrade, naming both versions.
+    stale = abra_b / "servers" / "default" / f"{app}.env"
+    stale.unlink()
+    stale.write_text(env_file.read_text().replace("1.1.0+1.0.0", "1.0.0+1.0.0"))
+    r = coop("app", "deploy", app, "--force", "--no-input", env=env_b)
+    assert r.code == 10, r
+    [line] = [l for l in r.err.splitlines() if l.startswith("error:")]
+    assert "1.0.0+1.0.0" in line and "1.1.0+1.0.0" in line and f"coop app deploy {app} 1.0.0+1.0.0" in line
+
+    # 4. The history, read on A's machine, shows both operators.
+    r = coop("app", "history", app, "--json", env=env_a)
+    assert r.code == 0, r
+    events = [(e["who"], e["command"], e["result"]) for e in json.loads(r.out)]
+    assert sorted(events) == sorted([
+        ("alice@coop.example", "deploy", "ok"),
+        ("alice@coop.example", "deploy", "ok"),  # 1.0.0 -> 1.1.0, while bob was refused
+        ("bob@coop.example", "deploy", "refused"),  # alice held the lock
+        ("bob@coop.example", "deploy", "refused"),  # the killed holder's lock
+        ("bob@coop.example", "unlock", "ok"),
+        ("bob@coop.example", "deploy", "ok"),
+        ("bob@coop.example", "deploy", "refused"),  # the downgrade
+    ])
+    doc = json.loads(r.out)
+    upgrade = [e for e in doc if e["who"] == "alice@coop.example"][1]
+    assert (upgrade["version_from"], upgrade["version_to"]) == ("1.0.0+1.0.0", "1.1.0+1.0.0")
+    assert "pid" in [e for e in doc if e["command"] == "unlock"][0]["detail"]
+
+
+def test_ctrl_c_releases_the_lock_and_is_recorded_as_interrupted(coop, coop_env, tmp_path, stack_name, local_engine_socket, registry):
+    from test_app_flow import free_port, new_app
+
+    assert coop("server", "add", "--local").code == 0
+    app = new_app(coop, tmp_path, stack_name, "default", slow_release(free_port()), tags=(("1.1.0+1.0.0", {}),))
+    assert coop("app", "deploy", app).code == 0
+    env = dict(coop_env, COOP_OPERATOR="carol@coop.example")
+    restart = subprocess.Popen([*COOP, "app", "restart", app, "--all", "--no-input"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_lock(coop, app, coop_env)
+        restart.send_signal(signal.SIGINT)
+        out, err = restart.communicate(timeout=60)
+    finally:
+        if restart.poll() is None:
+            restart.kill()
+    assert restart.returncode == 130, (out, err)
+    assert json.loads(coop("app", "lock", app, "--json").out)["locked"] is False
+    [event] = [e for e in json.loads(coop("app", "history", app, "--json").out) if e["command"] == "restart"]
+    assert (event["who"], event["result"]) == ("carol@coop.example", "interrupted")
