@@ -155,3 +155,31 @@ def test_rotating_a_database_password_leaves_the_app_healthy(coop, tmp_path, sta
     assert r.code == 0 and "unhealthy" not in r.out, r
     r = coop("app", "diff", app)
     assert r.code == 0, r
+
+
+def test_a_rotation_the_app_does_not_survive_is_rolled_back_and_the_old_version_kept(
+    coop, tmp_path, stack_name, local_engine_socket, registry
+):
+    from recipe_factory import make_recipe_repo
+
+    assert coop("server", "add", "--local").code == 0
+    # Healthy only while the secret holds the value the env expects: a new value breaks it.
+    files = web_recipe(free_port(), healthcheck='grep -qx \\"$$GREETING\\" /run/secrets/api_key')
+    repo = make_recipe_repo(tmp_path / "recipe", files, [("1.0.0+1.0.0", {})])
+    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org", "--name", stack_name)
+    assert r.code == 0, r
+    app, env_file = stack_name, tmp_path / "abra" / "servers" / "default" / f"{stack_name}.env"
+    env_file.write_text(env_file.read_text().replace("GREETING=hello", "GREETING=known-value"))
+    assert coop("app", "secret", "insert", app, "api_key", "v1", "known-value").code == 0
+    r = coop("app", "deploy", app)
+    assert r.code == 0, r
+    before = env_file.read_text()
+
+    r = coop("app", "secret", "rotate", app, "api_key", "--no-input")
+    assert r.code == 8, r
+    assert env_file.read_text() == before  # back on v1
+    assert secret_names(app) == [f"{app}_api_key_v1"]  # the new version is gone, the old one kept
+    assert "known-value" not in r.out + r.err
+    [event] = [e for e in json.loads(coop("app", "history", app, "--json").out) if e["command"] == "secret rotate"]
+    assert event["result"] == "rolled back"
+    assert coop("app", "diff", app).code == 0  # the app runs v1, as its env says

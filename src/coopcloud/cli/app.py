@@ -209,25 +209,31 @@ def deploy(
     the app's env (TYPE=<recipe>:<version>) and images are recorded by digest in
     <app>.lock.json.
     """
+    from coopcloud.cli.tracking import tracking
     from coopcloud.ops import deploy as dep
+    from coopcloud.ops.guard import lock_for_apply, note_plan
     from coopcloud.output.plan import ProgressPrinter, show_plan
 
     pool = rt.servers()
-    prepared = dep.prepare(rt.settings, pool, app_name, version=version, chaos=chaos, force=force or dry_run)
-    show_plan(rt.out, prepared)
-    for w in prepared.warnings:
-        rt.out.warn(w)
-    if dry_run:
-        _report_deploy(rt, prepared.result(), "dry run, nothing changed")
-        return
-    if not approved(rt, prepared, yes=yes, question=f"deploy {prepared.version} of app {app_name} to {prepared.server}?"):
-        rt.out.info(f"app {app_name}: nothing changed")
-        return
-    with ProgressPrinter(rt.out) as progress:
-        result = dep.apply(
-            rt.settings, pool, prepared, converge=not no_converge_checks, rollback=not no_rollback,
-            progress=progress, notify=rt.out.info,
-        )
+    with tracking(rt, app_name, "deploy", dry_run=dry_run) as change:
+        prepared = dep.prepare(rt.settings, pool, app_name, version=version, chaos=chaos, force=force or dry_run)
+        note_plan(change, prepared)
+        show_plan(rt.out, prepared)
+        for w in prepared.warnings:
+            rt.out.warn(w)
+        if dry_run:
+            _report_deploy(rt, prepared.result(), "dry run, nothing changed")
+            return
+        if not approved(rt, prepared, yes=yes, question=f"deploy {prepared.version} of app {app_name} to {prepared.server}?"):
+            change.record = False
+            rt.out.info(f"app {app_name}: nothing changed")
+            return
+        lock_for_apply(change, pool.client(prepared.server), prepared)
+        with ProgressPrinter(rt.out) as progress:
+            result = dep.apply(
+                rt.settings, pool, prepared, converge=not no_converge_checks, rollback=not no_rollback,
+                progress=progress, notify=rt.out.info,
+            )
     if not result.services:
         checked = "" if no_converge_checks else ", every service converged"
         _report_deploy(rt, result, f"already up to date at {result.version}{checked}; nothing changed")

@@ -98,8 +98,20 @@ def _move(
     rt: Runtime, direction: str, app_name: str, version: str | None, *, force: bool, yes: bool, dry_run: bool,
     converge: bool, rollback: bool, backup: bool = True, restore_on_failure: bool = False,
 ) -> None:
+    from coopcloud.cli.tracking import tracking
+
+    with tracking(rt, app_name, direction, dry_run=dry_run) as change:
+        _move_tracked(rt, change, direction, app_name, version, force=force, yes=yes, dry_run=dry_run,
+                      converge=converge, rollback=rollback, backup=backup, restore_on_failure=restore_on_failure)
+
+
+def _move_tracked(
+    rt: Runtime, change, direction: str, app_name: str, version: str | None, *, force: bool, yes: bool, dry_run: bool,
+    converge: bool, rollback: bool, backup: bool, restore_on_failure: bool,
+) -> None:
     from coopcloud.errors import DeployFailed
     from coopcloud.ops import upgrade as up
+    from coopcloud.ops.guard import lock_for_apply, note_plan
     from coopcloud.output.plan import ProgressPrinter, show_plan
 
     pool = rt.servers()
@@ -129,12 +141,14 @@ def _move(
             rt.out.emit_json({"app": app_name, "direction": direction, "deployed": move.deployed.to_json(), "version": current.tag, "applied": False})
         else:
             rt.out.print(line)
+        change.record = False
         return
 
     if move.deployed.chaos and not force and not dry_run:
         chaos = move.deployed.chaos_version or move.deployed.label or "a working tree"
         question = f"app {app_name} runs a --chaos deployment ({chaos}); replace it with release {target.tag}?"
         if not rt.out.confirm(question, flag="--force"):
+            change.record = False
             rt.out.info(f"app {app_name}: nothing changed")
             return
 
@@ -143,14 +157,17 @@ def _move(
         _show_notes(rt, direction, notes)
 
     prepared = up.plan(rt.settings, pool, move, target)
+    note_plan(change, prepared)
     show_plan(rt.out, prepared)
     if dry_run:
         result = prepared.result()
     else:
         question = f"{direction} app {app_name} from {current.tag} to {target.tag}?"
         if not (force or yes) and rt.out.can_prompt and not rt.out.confirm(question, flag="--yes"):
+            change.record = False
             rt.out.info(f"app {app_name}: nothing changed")
             return
+        lock_for_apply(change, pool.client(prepared.server), prepared)
         snapshot = _snapshot_step(rt, pool, move.cfg.ref, direction, backup=backup)
         try:
             with ProgressPrinter(rt.out) as progress:

@@ -200,12 +200,15 @@ def tracked(
     command: str,
     *,
     lock: bool = True,
+    check_free: bool = False,
     warn: Callable[[str], None] | None = None,
 ) -> Iterator[Change]:
     """Take the app's lock (unless `lock=False`: then `change.take_lock()` takes it when the block
     is ready to change something), run the block, release, and record the outcome.
 
-    A lock held by someone else is recorded as refused and re-raised (exit 9).
+    `check_free`: with `lock=False`, refuse at once if someone else holds the lock (read-only), so
+    nobody reviews a plan they could not apply. A lock held by someone else is recorded as refused
+    and re-raised (exit 9).
     Recording never hides the command's own error: a failure to record is a warning.
     """
     from coopcloud.ops import lock as locks
@@ -229,6 +232,8 @@ def tracked(
     try:
         if lock:
             change.take_lock()
+        elif check_free:
+            locks.check_free(client, ref.name, ref.stack_name)
         yield change
     except BaseException as exc:
         outcome = exc

@@ -17,6 +17,8 @@ from coopcloud.errors import Conflict, RecipeError
 
 if TYPE_CHECKING:
     from coopcloud.engine import Engine
+    from coopcloud.ops.audit import Change
+    from coopcloud.ops.deploy import Prepared
 
 
 class Downgrade(Conflict):
@@ -64,3 +66,20 @@ def check_unchanged(client: "Engine", app: str, stack: str, planned: dict[str, d
             f"app {app} changed on the server while the plan was shown (someone else deployed?)",
             hint="run the command again to see the new plan",
         )
+
+
+def lock_for_apply(change: "Change", client: "Engine", prepared: "Prepared") -> None:
+    """DESIGN §6 step 5, between the plan and the first change: note what is about to happen in the
+    trail, take the app's lock, and check nobody changed the app since the plan was made."""
+    note_plan(change, prepared)
+    change.take_lock()
+    check_unchanged(client, prepared.app, prepared.stack, prepared.pre.live)
+
+
+def note_plan(change: "Change", prepared: "Prepared") -> None:
+    """The trail's versions and plan summary for a prepared deploy (never a value)."""
+    from coopcloud.ops.audit import summarize
+
+    change.version_from = prepared.previous_version
+    change.version_to = prepared.version
+    change.plan = summarize(prepared.plan)

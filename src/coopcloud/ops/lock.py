@@ -307,6 +307,13 @@ def hold(
         held.release()
 
 
+def check_free(client: "Engine", app: str, stack: str) -> None:
+    """Raise `LockHeld` when someone holds the app's lock now (read-only; an expired lock counts as free)."""
+    found = read(client, stack)
+    if found is not None and not found.expired(server_now(client)):
+        raise held_message(app, found)
+
+
 def break_lock(client: "Engine", stack: str) -> LockInfo | None:
     """Remove the app's lock whoever holds it; returns what it was (None when it was free)."""
     found = read(client, stack)
