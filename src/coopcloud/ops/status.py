@@ -47,7 +47,6 @@ class ServerView:
             merged.update({k: v for k, v in labels.items() if k.startswith(f"coop-cloud.{stack}.")})
         return merged
 
-
     def not_converged(self, stack: str) -> list[str]:
         """The stack's services swarm paused or rolled back, or that run fewer tasks than they want."""
         return [svc.name for svc in map(Service.from_json, self.services.get(stack, [])) if _not_converged(svc)]
