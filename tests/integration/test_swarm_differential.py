@@ -199,7 +199,8 @@ def test_coop_deploy_sends_what_docker_stack_deploy_sends_by_default(
 
     files = {"compose.yml": RESOLVE_COMPOSE, "motd.txt": "hello\n", ".env.sample": "TYPE=resolve\n", "README.md": "# resolve\n"}
     recipe = make_recipe_repo(tmp_path / "resolve", files, [("1.0.0+1.0.0", {})])
-    docker_stack, coop_stack = stack_name, f"{stack_name[:-6]}c{stack_name[-5:]}"
+    other = "d" if stack_name[-6] == "c" else "c"  # a different name of the same length, whatever the uuid
+    docker_stack, coop_stack = stack_name, f"{stack_name[:-6]}{other}{stack_name[-5:]}"
     assert len(docker_stack) == len(coop_stack) and docker_stack != coop_stack
     try:
         with EngineProxy(engine) as proxy:
