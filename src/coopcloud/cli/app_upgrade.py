@@ -177,6 +177,10 @@ def _move_tracked(
                 )
         except DeployFailed as exc:
             raise _naming_the_snapshot(rt, pool, exc, snapshot, restore=restore_on_failure) from exc
+    _report_move(rt, direction, app_name, move, result, notes, target.tag, dry_run=dry_run)
+
+
+def _report_move(rt: Runtime, direction: str, app_name: str, move, result, notes, target: str, *, dry_run: bool) -> None:
     for w in result.warnings:
         if w not in move.warnings:  # the recipe's tag warnings were shown already
             rt.out.warn(w)
@@ -185,11 +189,12 @@ def _move_tracked(
         doc.update(direction=direction, deployed=move.deployed.to_json(), release_notes=[n.to_json() for n in notes])
         rt.out.emit_json(doc)
         return
+    current = move.current.tag
     if dry_run:
-        rt.out.print(f"app {app_name}: dry run, nothing changed ({direction} {current.tag} -> {target.tag})")
+        rt.out.print(f"app {app_name}: dry run, nothing changed ({direction} {current} -> {target})")
     else:
         done = "upgraded" if direction == "upgrade" else "rolled back"
-        rt.out.print(f"app {app_name}: {done} {current.tag} -> {target.tag} on {result.server}")
+        rt.out.print(f"app {app_name}: {done} {current} -> {target} on {result.server}")
 
 
 def _show_notes(rt: Runtime, direction: str, notes) -> None:
