@@ -268,8 +268,11 @@ def test_config_changed_without_version_bump(coop, tmp_path, stack_name, local_s
     assert stack_objects(stack_name) == before
 
 
-def test_too_long_name_is_refused_before_anything(coop, tmp_path, local_server):
+def test_too_long_name_is_refused_before_anything(coop, tmp_path, local_server, request):
+    from conftest import remove_stack
+
     name = "x" * 60
+    request.addfinalizer(lambda: remove_stack(name))  # the refusal is in the app's audit trail on the server
     repo = make_recipe_repo(tmp_path / "recipe", web_recipe(free_port()), [("1.0.0+1.0.0", {})])
     r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{name}.example.org", "--name", name)
     assert r.code == 0
