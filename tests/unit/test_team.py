@@ -180,3 +180,22 @@ def test_the_specs_a_plan_was_made_from_must_still_run_when_the_lock_is_taken():
         check_unchanged(fake, "a", "s", moved)
     with pytest.raises(ChangedMeanwhile):
         check_unchanged(fake, "a", "s", {})
+
+
+def test_the_next_version_of_a_secret_and_which_secrets_rotate():
+    from coopcloud.errors import UsageError
+    from coopcloud.ops import rotate
+    from coopcloud.ops.secrets import AppSecret
+
+    assert rotate.next_version("a", "db_password", "v1") == "v2"
+    assert rotate.next_version("a", "db_password", "v19") == "v20"
+    with pytest.raises(InvalidError) as caught:
+        rotate.next_version("a", "db_password", "2024")
+    assert "SECRET_DB_PASSWORD_VERSION" in str(caught.value)
+    made = AppSecret("db_password", "v1", "s_db_password_v1", 32, None, True)
+    given = AppSecret("smtp_password", "v1", "s_smtp_password_v1", None, None, False)
+    assert rotate.choose([made, given], "a", None) == [made]  # --all: what coop generates
+    with pytest.raises(UsageError):
+        rotate.choose([made, given], "a", ["smtp_password"])
+    with pytest.raises(NotFound):
+        rotate.choose([made, given], "a", ["nope"])
