@@ -163,24 +163,28 @@ def test_control_path_differs_with_the_ssh_configuration(tmp_path, short_tmp):
     off.close()
 
 
-def test_preconnect_only_when_connections_persist(short_tmp, monkeypatch):
+def test_preconnect_only_when_connections_persist(short_tmp, tmp_path):
+    """The early channel is a real ssh process (here a stand-in that answers like dial-stdio);
+    the transport's first open takes it, the second starts its own."""
     from coopcloud.engine import transport
 
-    started = []
-    real = transport.subprocess.Popen
-
-    def popen(argv, **kw):  # `ssh -G` runs for real; the master is only recorded
-        return real(argv, **kw) if "-G" in argv else started.append(argv)
-
-    monkeypatch.setattr(transport.subprocess, "Popen", popen)
-    env = {**os.environ, "XDG_RUNTIME_DIR": short_tmp}
-    transport.preconnect(Endpoint("ssh", host="srv9", port=2200), "srv9", {**env, "COOP_SSH_PERSIST": "0"})
-    assert started == []
-    transport.preconnect(Endpoint("ssh", host="srv9", port=2200), "srv9", env)
-    assert len(started) == 1
-    argv = started[0]
-    assert argv[-5:] == ["-p", "2200", "-N", "--", "srv9"] and "ControlPersist=60s" in argv and "docker" not in argv
-    transport._PRECONNECTING.clear()
+    log = tmp_path / "started"
+    fake = tmp_path / "ssh"
+    fake.write_text(f'#!/bin/sh\nfor a; do [ "$a" = -G ] && {{ echo "host srv9"; exit 0; }}; done\necho x >> {log}\ncat\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "XDG_RUNTIME_DIR": short_tmp}
+    transport.preconnect(Endpoint("ssh", host="srv9"), "srv9", {**env, "COOP_SSH_PERSIST": "0"})
+    assert transport._PRECONNECTED == {}
+    transport.preconnect(Endpoint("ssh", host="srv9"), "srv9", env)
+    assert len(transport._PRECONNECTED) == 1
+    ssh = SshTransport(Endpoint("ssh", host="srv9"), "srv9", environ=env)
+    first = ssh.open(5)
+    assert transport._PRECONNECTED == {} and first.proc is not None
+    first.sock.sendall(b"echo")
+    assert first.sock.recv(10) == b"echo"  # the early process carries this transport's bytes
+    ssh.open(5)
+    ssh.close()
+    assert log.read_text().count("x") == 2  # the early one, then one more for the second channel
 
 
 def test_warm_up_starts_the_app_servers_connection_only_for_app_commands(tmp_path, monkeypatch):

@@ -250,60 +250,25 @@ class TcpTransport(UnixTransport):
         return Channel(sock)
 
 
-# Master connections started ahead of the first request (`preconnect`), by control path: the first
-# channel waits for its master instead of starting a second handshake beside it.
-_PRECONNECTING: dict[str, tuple[subprocess.Popen, Any]] = {}
+# First channels opened ahead of the command (`preconnect`), by control path: the transport's first
+# `open()` for that destination takes it instead of starting a second connection.
+_PRECONNECTED: dict[str, "Channel"] = {}
 
 
 def preconnect(endpoint: Endpoint, server: str, environ: Mapping[str, str]) -> None:
-    """Start the ssh handshake to `server` now, in the background, when connections persist.
+    """Open the first channel to `server` now, in the background, when connections persist.
 
-    coop calls this as early as it knows the server, so the handshake (seconds, on a long link)
-    overlaps coop's own start-up. It only starts a kept master (``ssh -N``); the command's channels
-    then open over it. Nothing happens when a master is already up or persistence is off, and a
-    failure here is silent: the first request connects as usual and explains it in ssh's words.
+    coop calls this as early as it knows the server, so the ssh handshake, the session and the
+    remote ``docker system dial-stdio`` (more than a second on a long link) overlap coop's own
+    start-up; the first request then goes out on a channel that is ready or nearly so. Nothing
+    happens when persistence is off; a failure shows on the first request, in ssh's words, as usual.
     """
     transport = SshTransport(endpoint, server, environ=environ)
-    argv = transport.argv()
+    transport.argv()
     path = transport._control_path
-    if not transport.persist or path is None or path in _PRECONNECTING or _master_answers(path):
+    if not transport.persist or path is None or path in _PRECONNECTED:
         return
-    dial = argv.index("--")
-    argv = [*argv[:dial], "-N", *argv[dial : dial + 2]]  # the destination, without the remote command
-    stderr = tempfile.TemporaryFile()
-    proc = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
-        env=transport._env, close_fds=True, start_new_session=True,
-    )
-    _PRECONNECTING[path] = (proc, stderr)
-
-
-def _master_answers(path: str) -> bool:
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(path)
-        return True
-    except OSError:
-        return False
-    finally:
-        probe.close()
-
-
-def _wait_for_preconnect(path: str | None, timeout: float | None) -> tuple[int, str] | None:
-    """Wait for the early master of `path`; (exit code, ssh's words) when it failed, else None."""
-    pending = _PRECONNECTING.pop(path, None) if path else None
-    if pending is None:
-        return None
-    proc, stderr = pending
-    try:
-        code = proc.wait(timeout=timeout)  # `ssh -N` with ControlPersist returns once its master is up
-        stderr.seek(0)
-        text = stderr.read().decode("utf-8", "replace")
-    except (subprocess.TimeoutExpired, OSError, ValueError):
-        return None
-    finally:
-        stderr.close()
-    return (code, text) if code != 0 else None
+    _PRECONNECTED[path] = transport._spawn(None)
 
 
 class SshTransport(Transport):
@@ -355,10 +320,15 @@ class SshTransport(Transport):
         return os.path.join(folder, digest)
 
     def _open(self, timeout: float | None) -> Channel:
+        self.argv()
+        early = _PRECONNECTED.pop(self._control_path, None) if self._control_path else None
+        if early is not None:
+            early.sock.settimeout(timeout)
+            return early
+        return self._spawn(timeout)
+
+    def _spawn(self, timeout: float | None) -> Channel:
         argv = self.argv()
-        failed = _wait_for_preconnect(self._control_path, timeout)
-        if failed is not None:  # ssh already said why: do not wait for it a second time
-            raise explain_ssh_failure(self.server, failed[0], failed[1], target=self._target())
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         stderr = tempfile.TemporaryFile()
         try:

@@ -89,7 +89,12 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
             return server, None, str(exc)
 
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as ex:
-        answers = {s: (view, err) for s, view, err in ex.map(ask, servers)}
+        asked = ex.map(ask, servers)
+        if settings is not None:  # drift needs the renderer and the planner: load them while servers answer
+            import coopcloud.ops.deploy  # noqa: F401
+            import coopcloud.ops.drift  # noqa: F401
+            import coopcloud.ops.render  # noqa: F401
+        answers = {s: (view, err) for s, view, err in asked}
     for row in rows:
         view, err = answers[row["server"]]
         stack = row["app"].replace(".", "_")
