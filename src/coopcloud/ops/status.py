@@ -93,7 +93,7 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
         if settings is not None:  # drift needs the renderer and the planner: load them while servers answer
             import coopcloud.ops.deploy  # noqa: F401
             import coopcloud.ops.drift  # noqa: F401
-            import coopcloud.ops.render  # noqa: F401
+            import coopcloud.swarm.render  # noqa: F401
         answers = {s: (view, err) for s, view, err in asked}
     for row in rows:
         view, err = answers[row["server"]]
