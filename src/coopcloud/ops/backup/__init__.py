@@ -33,6 +33,7 @@ from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, EngineError, InvalidError, NotFound, UsageError
 from coopcloud.settings import Settings
+from coopcloud.swarm.labels import STACK_LABEL, coop_label
 
 from . import scripts
 from .job import Job, JobResult, Mount, run_job
@@ -40,7 +41,6 @@ from .labels import BackupSpec, ServiceBackup, backup_spec
 from . import repository
 from .repository import NoRepository, Repository, password
 
-STACK_LABEL = "com.docker.stack.namespace"
 DEFAULT_IMAGE = "restic/restic:0.17.3"
 SCRATCH_LABEL = "coop.backup.scratch"
 WHY = ("manual", "pre-upgrade", "pre-rollback", "server")
@@ -117,8 +117,8 @@ def inspect_app(settings: Settings, client: Engine, ref: Any, *, service: str | 
     labels: dict[str, str] = {}
     for svc in services:
         labels.update(svc.labels)
-    recipe = labels.get(f"coop-cloud.{ref.stack_name}.recipe") or _env_recipe(settings, ref) or "unknown"
-    version = labels.get(f"coop-cloud.{ref.stack_name}.version") or "unknown"
+    recipe = labels.get(coop_label(ref.stack_name, "recipe")) or _env_recipe(settings, ref) or "unknown"
+    version = labels.get(coop_label(ref.stack_name, "version")) or "unknown"
     return AppBackup(ref.name, ref.server, ref.stack_name, spec, found[0] if found else None, recipe, version)
 
 
