@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from coopcloud.errors import InvalidError
-from coopcloud.swarm.labels import STACK_LABEL, coop_label, main_service_name, timeout_seconds
+from coopcloud.swarm.labels import STACK_LABEL, coop_label, main_service_name, running_version, timeout_seconds
 
 
 def test_constants_and_keys():
@@ -31,3 +31,11 @@ def test_timeout_seconds(value, seconds):
 def test_timeout_seconds_refuses_what_is_not_whole_seconds(value):
     with pytest.raises(InvalidError, match=f"label coop-cloud.s.timeout='{value}' is not a whole number of seconds"):
         timeout_seconds("s", {"coop-cloud.s.timeout": value})
+
+
+def test_running_version_reads_the_main_service_first_then_any_other():
+    key = "coop-cloud.s.version"
+    assert running_version("s", {}) is None
+    assert running_version("s", {"s_app": {key: "2.0.0+1"}, "s_db": {key: "1.0.0+1"}}) == "2.0.0+1"
+    assert running_version("s", {"s_app": {}, "s_web": {key: "1.0.0+1"}, "s_db": {key: "0.9.0+1"}}) == "0.9.0+1"
+    assert running_version("s", {"s_app": {"coop-cloud.other.version": "1"}}) is None

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
 from coopcloud.domain.app import AppConfig
+from coopcloud.engine.views import Service
 from coopcloud.errors import NotFound
 from coopcloud.ops.plan import Plan
 from coopcloud.settings import Settings
@@ -94,7 +95,7 @@ def diff(settings: Settings, pool: ServerPool, app_name: str) -> Drift:
     live = client.services(filters={"label": [f"{STACK_LABEL}={cfg.ref.stack_name}"]})
     if not live:
         raise NotFound(f"app {app_name} is not deployed on {cfg.ref.server}", hint=f"run: coop app deploy {app_name}")
-    running = version_of(live, cfg.ref.stack_name)
+    running = version_of(map(Service.from_json, live), cfg.ref.stack_name)
     target = resolve_target(settings, cfg, version=_wanted_version(cfg, running))
     rendered = render(target.recipe, cfg.ref, cfg.env, warn=lambda _: None)
     spec = cast(StackSpec, rendered.spec)
@@ -104,7 +105,7 @@ def diff(settings: Settings, pool: ServerPool, app_name: str) -> Drift:
     return Drift(cfg.ref.name, cfg.ref.server, target.version, target.chaos, plan, dict(pre.unpinned))
 
 
-def drifted_offline(settings: Settings, cfg: AppConfig, live: list[dict], network_names: dict[str, str]) -> bool:
+def drifted_offline(settings: Settings, cfg: AppConfig, live: list[Service], network_names: dict[str, str]) -> bool:
     """Whether the stack's `live` services differ from what its pinned version and env render to.
 
     No request: images are compared by tag, networks by the names in `network_names` (ID -> name).
@@ -120,7 +121,7 @@ def drifted_offline(settings: Settings, cfg: AppConfig, live: list[dict], networ
     spec = cast(StackSpec, rendered.spec)
     add_coop_labels(rendered.stack, spec.services, target, rendered.env)
     pre = Preflight(
-        live={s["Spec"]["Name"]: s for s in live},
+        live={s.name: {"Spec": s.spec} for s in live},  # the plan compares live specs only
         secret_ids={},
         config_ids={},
         networks_to_create=[],

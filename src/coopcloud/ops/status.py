@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from coopcloud.engine import views
 from coopcloud.engine.views import Service
 from coopcloud.errors import CoopError
 from coopcloud.settings import Settings
-from coopcloud.swarm.labels import STACK_LABEL
+from coopcloud.swarm.labels import STACK_LABEL, coop_label, running_version
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
@@ -18,23 +20,19 @@ if TYPE_CHECKING:
 
 def deployed_version(client: Engine, stack: str) -> str | None:
     """The version label (``coop-cloud.<stack>.version``) of what the stack runs; None when it runs nothing."""
-    return version_of(client.services(filters={"label": [f"{STACK_LABEL}={stack}"]}), stack)
+    return version_of(views.services(client, filters={"label": [f"{STACK_LABEL}={stack}"]}), stack)
 
 
-def version_of(services: list[dict], stack: str) -> str | None:
-    """The version label among a stack's services (the app service first, as it normally carries it)."""
-    for svc in sorted(services, key=lambda s: not s["Spec"]["Name"].endswith("_app")):
-        version = ((svc.get("Spec") or {}).get("Labels") or {}).get(f"coop-cloud.{stack}.version")
-        if version:
-            return version
-    return None
+def version_of(services: Iterable[Service], stack: str) -> str | None:
+    """The version label among a stack's services (the main service first, as it normally carries it)."""
+    return running_version(stack, {svc.name: svc.labels for svc in services})
 
 
 @dataclass
 class ServerView:
     """What one server runs, from one services request (and one networks request, for drift)."""
 
-    services: dict[str, list[dict]]  # stack -> its services
+    services: dict[str, list[Service]]  # stack -> its services
     network_names: dict[str, str] = field(default_factory=dict)  # ID -> name
 
     def labels(self, stack: str) -> dict[str, str] | None:
@@ -43,13 +41,12 @@ class ServerView:
             return None
         merged: dict[str, str] = {}
         for svc in self.services[stack]:
-            labels = (svc.get("Spec") or {}).get("Labels") or {}
-            merged.update({k: v for k, v in labels.items() if k.startswith(f"coop-cloud.{stack}.")})
+            merged.update({k: v for k, v in svc.labels.items() if k.startswith(coop_label(stack, ""))})
         return merged
 
     def not_converged(self, stack: str) -> list[str]:
         """The stack's services swarm paused or rolled back, or that run fewer tasks than they want."""
-        return [svc.name for svc in map(Service.from_json, self.services.get(stack, [])) if _not_converged(svc)]
+        return [svc.name for svc in self.services.get(stack, []) if _not_converged(svc)]
 
 
 NOT_CONVERGED = "not converged"
@@ -66,9 +63,9 @@ def _view(client: Engine, *, with_networks: bool) -> ServerView:
     # names, so the networks come in the same round trip.
     wanted = [("/services", {"status": True})] + ([("/networks", {})] if with_networks else [])
     services, *networks = client.get_many(wanted)
-    stacks: dict[str, list[dict]] = {}
-    for svc in services:
-        stack = ((svc.get("Spec") or {}).get("Labels") or {}).get(STACK_LABEL)
+    stacks: dict[str, list[Service]] = {}
+    for svc in map(Service.from_json, services):
+        stack = svc.labels.get(STACK_LABEL)
         if stack:
             stacks.setdefault(stack, []).append(svc)
     names = {n["Id"]: n["Name"] for n in networks[0]} if networks and stacks else {}
@@ -105,8 +102,8 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
         if labels is None:
             row.update(status="undeployed", deployed=None, chaos=None, differs=None)
             continue
-        deployed = labels.get(f"coop-cloud.{stack}.version")
-        chaos = labels.get(f"coop-cloud.{stack}.chaos") == "true"
+        deployed = labels.get(coop_label(stack, "version"))
+        chaos = labels.get(coop_label(stack, "chaos")) == "true"
         row.update(
             status=NOT_CONVERGED if view.not_converged(stack) else "deployed",
             deployed=deployed,
@@ -117,7 +114,7 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
             row["drift"] = _drift(settings, row, view.services[stack], view.network_names)
 
 
-def _drift(settings: Settings, row: dict, live: list[dict], network_names: dict[str, str]) -> bool | None:
+def _drift(settings: Settings, row: dict, live: list[Service], network_names: dict[str, str]) -> bool | None:
     from coopcloud.domain.app import AppConfig, AppRef
     from coopcloud.ops.drift import drifted_offline
 

@@ -3,6 +3,7 @@
     STACK_LABEL                          com.docker.stack.namespace=<stack> on every object of a stack
     coop_label(stack, "version")         coop-cloud.<stack>.version, on the main service
     main_service_name(stack, names)      which service carries the coop-cloud.<stack>.* labels
+    running_version(stack, labels)       the version label of what a stack runs (main service first)
     timeout_seconds(stack, labels)       coop-cloud.<stack>.timeout, the deploy/restart wait
 
 Pure: no engine, no I/O.
@@ -35,6 +36,23 @@ def main_service_name(stack: str, names: Iterable[str]) -> str:
         raise ValueError(f"stack {stack} has no services")
     wanted = f"{stack}_{MAIN_SERVICE}"
     return wanted if wanted in names else names[0]
+
+
+def running_version(stack: str, labels_by_service: Mapping[str, Mapping[str, str]]) -> str | None:
+    """The ``coop-cloud.<stack>.version`` label of what the stack runs: the main service's, else the first
+    other service (by name) that carries it (an app deployed by hand may label another one); None if none does.
+
+    >>> running_version("s", {"s_db": {"coop-cloud.s.version": "1.0.0+2"}, "s_app": {}})
+    '1.0.0+2'
+    """
+    if not labels_by_service:
+        return None
+    key = coop_label(stack, "version")
+    main = main_service_name(stack, labels_by_service)
+    for name in [main] + sorted(n for n in labels_by_service if n != main):
+        if version := labels_by_service[name].get(key):
+            return version
+    return None
 
 
 def timeout_seconds(stack: str, labels: Mapping[str, str], default: int = DEFAULT_TIMEOUT) -> int:
