@@ -511,3 +511,15 @@ def test_pool_gives_one_client_per_server(fake_engine):
         assert a.requests == 3 and a.channels_opened == 1
     with pytest.raises(EngineUnreachable, match="already closed"):
         a.info()
+
+
+def test_ssh_hostname_resolves_an_alias_from_the_ssh_config(tmp_path):
+    from coopcloud.engine.endpoint import SSH_CONFIG_ENV, ssh_hostname
+
+    config = tmp_path / "ssh_config"
+    config.write_text("Host coop-alias\n  HostName 10.9.8.7\n  Port 2222\n")
+    environ = {"PATH": os.environ.get("PATH", ""), SSH_CONFIG_ENV: str(config)}
+    assert ssh_hostname("coop-alias", environ) == "10.9.8.7"
+    assert ssh_hostname("ssh://root@other.example", environ) == "other.example"
+    assert ssh_hostname("unix:///var/run/docker.sock", environ) is None
+    assert ssh_hostname("tcp://127.0.0.1:2375", environ) is None

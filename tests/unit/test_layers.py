@@ -39,7 +39,7 @@ PROCESSES_ALLOWED = {
     "coopcloud.engine.transport": "ssh … docker system dial-stdio",
     "coopcloud.cli.app": "the operator's $EDITOR (app config)",
     "coopcloud.ops.recipe_maint.release": "the maintainer's $EDITOR (release notes)",
-    "coopcloud.ops.nodes": "ssh -G: the host an ssh alias names (could move into engine/endpoint)",
+    "coopcloud.engine.endpoint": "ssh -G: the host an ssh alias names",
 }
 # The engine client's insides: only engine/ may touch them.
 ENGINE_PRIVATE_ATTRS = ("_conn", "_transport", "_send", "_call", "_negotiate", "_ping_headers")

@@ -1,7 +1,7 @@
 """Where a Docker engine lives: parse endpoint strings, build the ssh argv.
 
-Pure and cheap to import (no sockets, no subprocess): the CLI may parse a
-server address without paying for the HTTP client.
+Cheap to import (no sockets; subprocess only inside `ssh_hostname`): the CLI
+may parse a server address without paying for the HTTP client.
 
 Accepted endpoint strings (what ``docker context`` and abra store, plus
 shorthands an operator types):
@@ -154,3 +154,27 @@ def ssh_argv(
     target = f"{endpoint.user}@{endpoint.host}" if endpoint.user else endpoint.host
     argv += ["--", target, *remote]
     return argv
+
+
+def ssh_hostname(value: str, environ: Mapping[str, str]) -> str | None:
+    """The host ssh would connect to for the server address `value` (an alias resolved by ``ssh -G``,
+    which reads the config and contacts no one); None for a local or tcp address, or when ssh cannot say."""
+    import subprocess
+
+    try:
+        endpoint = parse_endpoint(value, environ)
+    except Exception:
+        return None
+    if endpoint.scheme != "ssh":
+        return None
+    argv = ssh_argv(endpoint, config=environ.get(SSH_CONFIG_ENV) or None, remote=())
+    argv.insert(1, "-G")
+    try:
+        p = subprocess.run(argv, capture_output=True, text=True, env=dict(environ), timeout=10, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for line in p.stdout.splitlines():
+        key, _, found = line.partition(" ")
+        if key == "hostname":
+            return found.strip()
+    return None

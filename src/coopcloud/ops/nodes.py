@@ -14,7 +14,6 @@ entry is never used for another node's containers.
 
 from __future__ import annotations
 
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
@@ -90,25 +89,9 @@ class NodeReach:
 
 def _ssh_hostname(server: Server, environ: Mapping[str, str]) -> str | None:
     """The host ssh would connect to for this server (its alias resolved), or None."""
-    from coopcloud.engine.endpoint import SSH_CONFIG_ENV, parse_endpoint, ssh_argv
+    from coopcloud.engine.endpoint import ssh_hostname
 
-    try:
-        endpoint = parse_endpoint(server.endpoint, environ)
-    except Exception:
-        return None
-    if endpoint.scheme != "ssh":
-        return None
-    argv = ssh_argv(endpoint, config=environ.get(SSH_CONFIG_ENV) or None, remote=())
-    argv.insert(1, "-G")
-    try:
-        p = subprocess.run(argv, capture_output=True, text=True, env=dict(environ), timeout=10, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    for line in p.stdout.splitlines():
-        key, _, value = line.partition(" ")
-        if key == "hostname":
-            return value.strip()
-    return None
+    return ssh_hostname(server.endpoint, environ)
 
 
 def _endpoint_host(server: Server, environ: Mapping[str, str]) -> str | None:
