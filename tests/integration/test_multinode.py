@@ -297,7 +297,7 @@ def test_a_worker_lost_mid_deploy_then_the_next_deploy_converges(mn, tmp_path, m
         killer.join()
         # Either swarm moved the task to the other worker, or coop says clearly what failed.
         if r.code != 0:
-            assert r.code in (5, 7), r
+            assert r.code in (5, 7, 8), r  # lost the connection, did not converge, or rolled back
             last = r.err.strip().splitlines()[-1]
             assert last.startswith(f"error: app {app}") and "Traceback" not in r.err, r
             assert [line for line in r.err.splitlines() if line.startswith("error:")] == [last]
