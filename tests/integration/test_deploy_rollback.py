@@ -99,6 +99,16 @@ def test_a_release_that_fails_after_a_few_seconds_is_rolled_back_whole_on_every_
     # converged: a redeploy of what runs changes nothing
     r = coop("app", "deploy", stack_name, "1.0.0+1.0.0", "--force")
     assert r.code == 0 and "nothing changed" in r.out, r
+    # the app's history, kept on the server, has each result with its versions
+    r = coop("app", "history", stack_name, "--json")
+    assert r.code == 0, r
+    deploys = [(e["result"], e["version_from"], e["version_to"]) for e in json.loads(r.out) if e["command"] == "deploy"]
+    assert sorted(deploys, key=repr) == sorted([
+        ("ok", None, "1.0.0+1.0.0"),
+        ("rolled back", "1.0.0+1.0.0", "1.1.0+1.1.0"),
+        ("rolled back", "1.0.0+1.0.0", "1.1.0+1.1.0"),
+        ("ok", "1.0.0+1.0.0", "1.0.0+1.0.0"),
+    ], key=repr), deploys
 
 
 def test_no_rollback_exits_7_and_a_retry_is_not_nothing_changed(coop, tmp_path, stack_name, local_server):
