@@ -35,6 +35,7 @@ from typing import Any, Callable, Mapping, Sequence
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.engine.views import FAILED_UPDATE_STATES, Service, Task, parse_time
+from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import DEFAULT_TIMEOUT
 
 # A service whose tasks of the current spec failed this many times since the change began will
@@ -120,7 +121,7 @@ class ConvergeResult:
 
 def monitor_of(spec: Mapping[str, Any]) -> float:
     """The stability window of a service, in seconds: its UpdateConfig.Monitor, else docker's 5 s."""
-    nanos = (spec.get("UpdateConfig") or {}).get("Monitor") or 0
+    nanos = service_spec.update_monitor_nanos(spec)
     return nanos / 1e9 if nanos > 0 else DEFAULT_MONITOR
 
 

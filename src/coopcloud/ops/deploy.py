@@ -23,7 +23,8 @@ from coopcloud.errors import Conflict, CoopError, DeployFailed, InvalidError, No
 from coopcloud.ops.plan import Change, Plan, ServicePlan, plan_services, with_live_tasks
 from coopcloud.settings import Settings
 from coopcloud.sources import recipe_from_dir, recipe_from_git
-from coopcloud.swarm.labels import STACK_LABEL, main_service_name, timeout_seconds
+from coopcloud.swarm import service_spec
+from coopcloud.swarm.labels import STACK_LABEL, coop_label, main_service_name, timeout_seconds
 
 # Between two looks at the services while waiting for convergence: the window's end is seen within it.
 POLL_INTERVAL = 0.5
@@ -172,7 +173,7 @@ def preflight(client: Engine, app: str, rendered: Any, *, resolve_images: bool =
         client.require_manager()  # says so, in the one way coop says it
 
     for name, svc in spec.services.items():
-        if not ((svc.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image"):
+        if not service_spec.image(svc):
             raise InvalidError(f"app {app}: service {name} has no image", hint="set image: in the recipe's compose file")
 
     # Networks: external ones must exist; ours are created when missing.
@@ -180,7 +181,7 @@ def preflight(client: Engine, app: str, rendered: Any, *, resolve_images: bool =
     used_networks = {
         net.get("Target")
         for svc in spec.services.values()
-        for net in (svc.get("TaskTemplate") or {}).get("Networks") or []
+        for net in service_spec.networks(svc)
     }
     missing_nets = sorted(n for n in _external(model, "networks").values() if n in used_networks and n not in live_networks)
     if missing_nets:
@@ -192,7 +193,7 @@ def preflight(client: Engine, app: str, rendered: Any, *, resolve_images: bool =
     used_secrets = {
         ref["SecretName"]
         for svc in spec.services.values()
-        for ref in ((svc.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Secrets") or []
+        for ref in service_spec.refs(svc, "Secrets")
     }
     external_secrets = _external(model, "secrets")
     missing = sorted(
@@ -281,7 +282,7 @@ def desired_specs(spec: Any, pre: Preflight) -> dict[str, dict]:
         live = pre.live.get(name)
         if live is not None:
             # As docker does: keep the force-update counter so an unchanged redeploy restarts nothing.
-            force = ((live.get("Spec") or {}).get("TaskTemplate") or {}).get("ForceUpdate")
+            force = service_spec.force_update(live.get("Spec") or {})
             if force:
                 body["TaskTemplate"]["ForceUpdate"] = force
         body.setdefault("Labels", {})[SPEC_HASH_LABEL] = spec_hash(body)
@@ -291,8 +292,7 @@ def desired_specs(spec: Any, pre: Preflight) -> dict[str, dict]:
 
 def _named_networks(spec: dict, names: dict[str, str]) -> dict:
     """The engine stores network IDs in a service spec; we send names. Compare like with like."""
-    nets = (spec.get("TaskTemplate") or {}).get("Networks")
-    if not nets:
+    if not service_spec.template(spec).get("Networks"):
         return spec
     spec = copy.deepcopy(spec)
     for net in spec["TaskTemplate"]["Networks"]:
@@ -452,7 +452,7 @@ def prepare(
     rendered = render(target.recipe, cfg.ref, cfg.env, warn=warnings.append)
     stack_spec: Any = rendered.spec  # swarm.StackSpec
     main = add_coop_labels(rendered.stack, stack_spec.services, target, rendered.env)
-    timeout = timeout_seconds(rendered.stack, stack_spec.services[main].get("Labels") or {})
+    timeout = timeout_seconds(rendered.stack, service_spec.labels(stack_spec.services[main]))
     check_state_writable(cfg, settings)
 
     client = pool.client(cfg.ref.server)
@@ -464,7 +464,7 @@ def prepare(
     live_main = pre.live.get(main)
     live_version = None
     if live_main is not None:
-        live_version = ((live_main.get("Spec") or {}).get("Labels") or {}).get(f"coop-cloud.{rendered.stack}.version")
+        live_version = service_spec.labels(live_main.get("Spec") or {}).get(coop_label(rendered.stack, "version"))
     if not target.chaos:
         from coopcloud.ops.guard import check_downgrade
 

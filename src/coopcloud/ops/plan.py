@@ -9,8 +9,11 @@ the password of any URL (``postgres://u:***@db``), and any value equal to one of
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from coopcloud.swarm import service_spec
 
 # Values the engine fills in on create; absent in what we send, so not a change.
 _ENGINE_DEFAULTS = {
@@ -41,8 +44,8 @@ def spec_hash(spec: dict) -> str:
     import hashlib
     import json
 
-    body = _strip_ids(spec, _image_without_digest(_container(spec).get("Image", "")))
-    labels = dict(body.get("Labels") or {})
+    body = _strip_ids(spec, _image_without_digest(service_spec.image(spec)))
+    labels = dict(service_spec.labels(body))
     labels.pop(SPEC_HASH_LABEL, None)
     body = _without_empty_pointers(_without_platforms({**body, "Labels": labels}))
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:20]
@@ -51,8 +54,8 @@ def spec_hash(spec: dict) -> str:
 def _without_empty_pointers(spec: dict) -> dict:
     """`spec` without the empty objects docker always sends (and coop too, since it mirrors it), so
     hashes stay those of the services coop deployed before it sent them."""
-    template = dict(spec.get("TaskTemplate") or {})
-    container = dict(template.get("ContainerSpec") or {})
+    template = dict(service_spec.template(spec))
+    container = dict(service_spec.container(spec))
     if container.get("Privileges") == {}:
         del container["Privileges"]
     if container:
@@ -68,8 +71,8 @@ def _without_empty_pointers(spec: dict) -> dict:
 
 def _without_platforms(spec: dict) -> dict:
     """`spec` without TaskTemplate.Placement.Platforms (and without a Placement left empty)."""
-    placement = (spec.get("TaskTemplate") or {}).get("Placement")
-    if not isinstance(placement, dict) or "Platforms" not in placement:
+    placement = service_spec.placement(spec)
+    if "Platforms" not in placement:
         return spec
     rest = {k: v for k, v in placement.items() if k != "Platforms"}
     template = {k: v for k, v in spec["TaskTemplate"].items() if k != "Placement"}
@@ -194,63 +197,39 @@ def differing_paths(desired: Any, live: Any, path: str = "") -> list[str]:
     return [] if same_spec(desired, live) else [path]
 
 
-def _container(spec: dict) -> dict:
-    return (spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
-
-
-def _env(spec: dict) -> dict[str, str]:
-    out = {}
-    for item in _container(spec).get("Env") or []:
-        key, _, value = item.partition("=")
-        out[key] = value
-    return out
-
-
-def _replicas(spec: dict) -> str:
-    mode = spec.get("Mode") or {}
-    if "Global" in mode:
-        return "global"
-    return str((mode.get("Replicated") or {}).get("Replicas", 1))
-
-
 def _refs(spec: dict, kind: str, name_key: str) -> dict[str, str]:
-    out = {}
-    for ref in _container(spec).get(kind) or []:
-        target = (ref.get("File") or {}).get("Name") or ref.get("Runtime") and "runtime" or ""
-        out[ref.get(name_key, "")] = target
-    return out
+    return {ref.get(name_key, ""): service_spec.ref_target(ref) for ref in service_spec.refs(spec, kind)}
 
 
 def _mounts(spec: dict) -> list[str]:
     return sorted(
         f"{m.get('Type', 'volume')}:{m.get('Source', '')}:{m.get('Target', '')}{':ro' if m.get('ReadOnly') else ''}"
-        for m in _container(spec).get("Mounts") or []
+        for m in service_spec.mounts(spec)
     )
 
 
 def _networks(spec: dict) -> list[str]:
-    nets = (spec.get("TaskTemplate") or {}).get("Networks") or spec.get("Networks") or []
-    return sorted(n.get("Target", "") for n in nets)
+    return sorted(n.get("Target", "") for n in service_spec.networks(spec))
 
 
 def _ports(spec: dict) -> list[str]:
     return sorted(
         f"{p.get('PublishedPort', '')}:{p.get('TargetPort', '')}/{p.get('Protocol', 'tcp')}({p.get('PublishMode', 'ingress')})"
-        for p in (spec.get("EndpointSpec") or {}).get("Ports") or []
+        for p in service_spec.ports(spec)
     )
 
 
 def _placement(spec: dict) -> list[str]:
-    placement = (spec.get("TaskTemplate") or {}).get("Placement") or {}
+    placement = service_spec.placement(spec)
     out = sorted(f"constraint {c}" for c in placement.get("Constraints") or [])
-    out += [f"spread {((p.get('Spread') or {}).get('SpreadDescriptor') or '')}" for p in placement.get("Preferences") or []]
+    out += [f"spread {d}" for d in service_spec.spread_descriptors(spec)]
     if placement.get("MaxReplicas"):
         out.append(f"max replicas per node {placement['MaxReplicas']}")
     return out
 
 
 def _dict_changes(
-    prefix: str, before: dict[str, str], after: dict[str, str], *, redact: bool, secrets: frozenset[str] = frozenset()
+    prefix: str, before: Mapping[str, str], after: Mapping[str, str], *, redact: bool, secrets: frozenset[str] = frozenset()
 ) -> list[Change]:
     changes = []
     for key in sorted(before.keys() | after.keys()):
@@ -277,7 +256,7 @@ def _image_without_digest(image: str) -> str:
 
 def _compared_image(desired: dict, live: dict) -> tuple[str, str]:
     """(desired, live) images as compared: by tag alone when coop could not pin a digest."""
-    d_img, l_img = _container(desired).get("Image", ""), _container(live).get("Image", "")
+    d_img, l_img = service_spec.image(desired), service_spec.image(live)
     if "@" not in d_img:
         l_img = _image_without_digest(l_img)
     return d_img, l_img
@@ -291,20 +270,20 @@ def service_changes(desired: dict, live: dict, secrets: frozenset[str] = frozens
     --env-add` keeps the label but changes the service (drift). Equal hashes only spare the
     field-by-field comparison of the rest, where the engine's defaults live.
     """
-    live_hash = (live.get("Labels") or {}).get(SPEC_HASH_LABEL)
-    same_hash = bool(live_hash) and live_hash == (desired.get("Labels") or {}).get(SPEC_HASH_LABEL)
+    live_hash = service_spec.labels(live).get(SPEC_HASH_LABEL)
+    same_hash = bool(live_hash) and live_hash == service_spec.labels(desired).get(SPEC_HASH_LABEL)
     d_img, l_img = _compared_image(desired, live)
     changes: list[Change] = []
     if d_img != l_img:
         changes.append(Change("image", l_img, d_img))
-    secrets = secrets | _secret_values(_env(live), _env(desired))
-    changes += _dict_changes("env", _env(live), _env(desired), redact=True, secrets=secrets)
+    secrets = secrets | _secret_values(service_spec.env(live), service_spec.env(desired))
+    changes += _dict_changes("env", service_spec.env(live), service_spec.env(desired), redact=True, secrets=secrets)
     changes += _dict_changes("label", _labels(live, coop=False), _labels(desired, coop=False), redact=False,
                              secrets=secrets)
-    changes += _dict_changes("container label", _container(live).get("Labels") or {},
-                             _container(desired).get("Labels") or {}, redact=False, secrets=secrets)
-    if _replicas(desired) != _replicas(live):
-        changes.append(Change("replicas", _replicas(live), _replicas(desired)))
+    changes += _dict_changes("container label", service_spec.container_labels(live),
+                             service_spec.container_labels(desired), redact=False, secrets=secrets)
+    if service_spec.replicas(desired) != service_spec.replicas(live):
+        changes.append(Change("replicas", service_spec.replicas(live), service_spec.replicas(desired)))
     changes += _dict_changes("secret", _refs(live, "Secrets", "SecretName"), _refs(desired, "Secrets", "SecretName"), redact=False)
     changes += _dict_changes("config", _refs(live, "Configs", "ConfigName"), _refs(desired, "Configs", "ConfigName"), redact=False)
     for what, fn in (("mounts", _mounts), ("networks", _networks), ("ports", _ports), ("placement", _placement)):
@@ -355,7 +334,7 @@ def with_live_tasks(body: dict, live: dict) -> dict:
 
 def _labels(spec: dict, *, coop: bool) -> dict:
     """The service's labels that are coop's own (coop=True) or not."""
-    return {k: v for k, v in (spec.get("Labels") or {}).items() if k.startswith(COOP_LABEL_PREFIX) == coop}
+    return {k: v for k, v in service_spec.labels(spec).items() if k.startswith(COOP_LABEL_PREFIX) == coop}
 
 
 def _comparable(spec: dict, image: str, *, desired: dict | None = None) -> Any:
@@ -364,7 +343,7 @@ def _comparable(spec: dict, image: str, *, desired: dict | None = None) -> Any:
     image resolution added when the desired spec names none."""
     out = _strip_ids(spec, image)
     out["Labels"] = _labels(out, coop=False)
-    if desired is not None and not ((desired.get("TaskTemplate") or {}).get("Placement") or {}).get("Platforms"):
+    if desired is not None and not service_spec.placement(desired).get("Platforms"):
         out = _without_platforms(out)
     return out
 

@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 
 from coopcloud.engine.views import Service
 from coopcloud.errors import InvalidError
+from coopcloud.swarm import service_spec
 
 BACKUP = "backupbot.backup"
 PRE_HOOK = "backupbot.backup.pre-hook"
@@ -94,7 +95,7 @@ def service_backup(app: str, stack: str, service: Service) -> ServiceBackup | No
         return None
     full = service.name
     short = full[len(stack) + 1:] if full.startswith(f"{stack}_") else full
-    mounts: list[Mapping[str, Any]] = ((service.spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Mounts") or []
+    mounts = service_spec.mounts(service.spec)
     legacy = _split(labels.get(LEGACY_PATH, ""))
     volumes: list[VolumeBackup] = []
     for mount in sorted(mounts, key=lambda m: m.get("Target", "")):
