@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 from coopcloud.domain.app import AppRef
 from coopcloud.errors import Conflict
 from coopcloud.settings import Settings
+from coopcloud.swarm.labels import STACK_LABEL, coop_label
 
 if TYPE_CHECKING:
     from coopcloud.engine import EngineClient
 
-STACK_LABEL = "com.docker.stack.namespace"
 _HOST_RULE = re.compile(r"Host\(\s*`([^`]+)`")
 
 
@@ -60,22 +60,20 @@ class StackOwner:
 
 def stack_owner(client: "EngineClient", stack: str) -> StackOwner | None:
     """The deployed stack `stack` on the swarm, or None when nothing runs under that name."""
+    from coopcloud.engine import views
+    from coopcloud.swarm import service_spec
+
     services = client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})
     if not services:
         return None
     recipe = None
     domains: set[str] = set()
-    for svc in services:
-        spec = svc.get("Spec") or {}
-        labels = spec.get("Labels") or {}
-        recipe = recipe or labels.get(f"coop-cloud.{stack}.recipe")
-        for key, value in labels.items():
+    for svc in map(views.Service.from_json, services):
+        recipe = recipe or svc.labels.get(coop_label(stack, "recipe"))
+        for key, value in svc.labels.items():
             if key.startswith("traefik.") and key.endswith(".rule"):
                 domains.update(_HOST_RULE.findall(value))
-        env = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Env") or []
-        for item in env:
-            if item.startswith("DOMAIN="):
-                domains.add(item[len("DOMAIN="):])
+        domains.add(service_spec.env(svc.spec).get("DOMAIN", ""))
     return StackOwner(stack, recipe, frozenset(d for d in domains if d))
 
 
