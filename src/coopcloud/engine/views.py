@@ -492,6 +492,14 @@ def nodes(engine: "Engine", filters: "Filters" = None) -> list[Node]:
     return [Node.from_json(n) for n in engine.nodes(filters)]
 
 
+def set_node_availability(engine: "Engine", id_or_name: str, availability: str) -> None:
+    """Send the node's spec back with `availability` (active | pause | drain), at the version just read."""
+    raw = engine.node(id_or_name)
+    spec = dict(_dict(raw.get("Spec")))
+    spec["Availability"] = availability
+    engine.node_update(id_or_name, _version(raw), spec)
+
+
 def secrets(engine: "Engine", filters: "Filters" = None) -> list[Secret]:
     return sorted((Secret.from_json(s) for s in engine.secrets(filters)), key=lambda s: s.name)
 

@@ -59,10 +59,9 @@ def set_availability(client: Engine, server: str, name: str, availability: str) 
     node = find_node(client, server, name)
     if node.availability == availability:
         return node, False
-    raw = client.node(node.id)
-    spec = dict(raw.get("Spec") or {})
-    spec["Availability"] = availability
-    client.node_update(node.id, int((raw.get("Version") or {}).get("Index", 0)), spec)
+    from coopcloud.engine import views
+
+    views.set_node_availability(client, node.id, availability)
     return find_node(client, server, node.id), True
 
 
@@ -183,7 +182,9 @@ def engine_for_service(settings: Settings, pool: "ServerPool", ref: Any, service
     the server entry that names it. When nothing runs, the manager's engine: its lookup explains.
     """
     from coopcloud.engine.stream import encode_filters
-    from coopcloud.engine.views import Node
+    from datetime import datetime, timezone
+
+    from coopcloud.engine.views import Node, Task
     from coopcloud.ops.container import SERVICE_NAME_LABEL
     from coopcloud.ops.ps import short_name
 
@@ -201,9 +202,10 @@ def engine_for_service(settings: Settings, pool: "ServerPool", ref: Any, service
         return manager
     if isinstance(tasks, Exception):  # no such service: the manager's lookup says so
         return manager
-    running = [t for t in tasks or [] if (t.get("Status") or {}).get("State") == "running" and t.get("NodeID")]
+    found = [Task.from_json(t) for t in tasks or []]
+    running = [t for t in found if t.status.state == "running" and t.node_id]
     if not running:
         return manager
-    newest = max(running, key=lambda t: ((t.get("Status") or {}).get("Timestamp", ""), t.get("ID", "")))
-    node = Node.from_json(manager.node(newest["NodeID"]))
+    newest = max(running, key=lambda t: (t.status.timestamp or datetime.min.replace(tzinfo=timezone.utc), t.id))
+    node = Node.from_json(manager.node(newest.node_id))
     return client_for_node(settings, pool, ref.server, node, why=f"app {ref.name}: service {short} runs")
