@@ -360,3 +360,16 @@ def test_shared_between_threads(fake, tmp_path):
     heads = [p for m, p, _ in reg.log if m == "HEAD"]
     assert sorted(set(heads)) == sorted(f"/v2/team/app/manifests/{t}" for t in ("1.0", "1.1", "2.0", "3.0", "latest"))
     assert all(heads.count(h) <= 2 for h in heads)
+
+
+def test_one_tag_grammar_for_the_converter_the_registry_and_the_recipe_tools():
+    """Docker's tag grammar is ASCII (Go's \\w): every reader refuses what the engine would."""
+    from coopcloud.domain.imagetag import DOCKER_TAG_RE
+    from coopcloud.swarm.units import tagged_image
+
+    assert DOCKER_TAG_RE.fullmatch("1.25_alpine-3") and not DOCKER_TAG_RE.fullmatch("caf\u00e9")
+    assert parse_image_ref("nginx:1.25").tag == "1.25"
+    with pytest.raises(ImageRefError):
+        parse_image_ref("nginx:caf\u00e9")
+    assert tagged_image("nginx") == "nginx:latest"
+    assert tagged_image("nginx:caf\u00e9") == "nginx:caf\u00e9"  # not docker's grammar: sent as written

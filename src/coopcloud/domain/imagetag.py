@@ -52,7 +52,10 @@ _PRE_RE = re.compile(
     re.I,
 )
 _PRE_RANK = {"dev": 0, "alpha": 1, "beta": 2, "pre": 3, "preview": 3, "rc": 4}
-_DOCKER_TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+# Docker's own grammar (distribution/reference): the one home of these patterns. Go's \w is ASCII.
+DOCKER_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+DOCKER_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+DOCKER_TAG_RE = re.compile(DOCKER_TAG)  # use with fullmatch
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,7 @@ def is_floating(tag: str) -> bool:
 def parse_tag(tag: str) -> ImageTag | None:
     """Read a tag as a version; None when it is not one (``latest``, ``mainline``, ``RELEASE.2025-...``)."""
     tag = tag.strip()
-    if not _DOCKER_TAG_RE.fullmatch(tag) or tag.lower() in FLOATING_TAGS:
+    if not DOCKER_TAG_RE.fullmatch(tag) or tag.lower() in FLOATING_TAGS:
         return None
     m = _TAG_RE.fullmatch(tag)
     if not m:

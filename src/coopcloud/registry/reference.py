@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from coopcloud.domain.imagetag import DOCKER_DIGEST, DOCKER_TAG
 from coopcloud.registry.errors import ImageRefError
 
 DEFAULT_DOMAIN = "docker.io"
@@ -29,8 +30,8 @@ LEGACY_DOMAIN = "index.docker.io"
 DEFAULT_TAG = "latest"
 
 _COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\Z")
-_TAG = re.compile(r"[\w][\w.-]{0,127}\Z")
-_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}\Z")
+_TAG = re.compile(DOCKER_TAG + r"\Z")
+_DIGEST = re.compile(DOCKER_DIGEST + r"\Z")
 _DOMAIN = re.compile(
     r"(?:\[[0-9A-Fa-f:.]+(?:%[\w.-]+)?\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::[0-9]+)?\Z"

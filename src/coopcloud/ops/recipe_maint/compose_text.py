@@ -14,12 +14,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from coopcloud.domain.imagetag import is_floating, split_image, with_defaults
+from coopcloud.domain.imagetag import DOCKER_TAG_RE, is_floating, split_image, with_defaults
 from coopcloud.errors import RecipeError
 from coopcloud.swarm.labels import MAIN_SERVICE
 
 _PROPS_RE = re.compile(r"(?:[&!][^\s]*\s+)+")
-_TAG_OK = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 _LABEL_RE = re.compile(
     r"(?P<head>coop-cloud\.\$\{?STACK_NAME\}?\.version[ \t]*(?:=|:[ \t]+|:(?=[\"']))[ \t]*[\"']?)"
     r"(?P<value>(?:\$\{[^}\s]*\}|[^\s\"'#,\]}])*)"
@@ -96,7 +95,7 @@ def _site(text: str, file: str, service: str, node: Any, line: int) -> ImageSite
     value = str(node.value)
     base = ImageSite(file, service, value, line)
     ref = split_image(value)
-    if ref.tag is not None and not _TAG_OK.fullmatch(ref.tag):
+    if ref.tag is not None and not DOCKER_TAG_RE.fullmatch(ref.tag):
         # `${A:-x}:${B:-1.2}` splits inside the braces: the tag is interpolated
         return replace(base, note="its tag is interpolated (${...}): change the default by hand")
     name = with_defaults(ref.name) if "$" in ref.name else ref.name
@@ -117,7 +116,7 @@ def _site(text: str, file: str, service: str, node: Any, line: int) -> ImageSite
     head = ref.name + ":"
     offset = start + len(head)
     end = offset + len(ref.tag)
-    if text[start:offset] != head or text[offset:end] != ref.tag or (end < len(text) and _TAG_OK.fullmatch(text[offset:end + 1])):
+    if text[start:offset] != head or text[offset:end] != ref.tag or (end < len(text) and DOCKER_TAG_RE.fullmatch(text[offset:end + 1])):
         return replace(base, name=name, tag=ref.tag,
                          note="written with escapes or folded over lines: edit it by hand")
     return replace(base, name=name, tag=ref.tag, offset=offset)
@@ -129,7 +128,7 @@ def replace_tags(text: str, edits: Sequence[tuple[int, str, str]]) -> str:
     for offset, old, new in sorted(set(edits), reverse=True):
         if out[offset:offset + len(old)] != old:
             raise RecipeError(f"image tag {old!r} is no longer at offset {offset}: the file changed meanwhile, run again")
-        if not _TAG_OK.fullmatch(new):
+        if not DOCKER_TAG_RE.fullmatch(new):
             raise RecipeError(f"{new!r} is not a valid image tag")
         out = out[:offset] + new + out[offset + len(old):]
     return out
