@@ -6,6 +6,8 @@ add the commands to their groups.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,23 +40,22 @@ def engine_for_hooks(rt: Runtime, ref: Any) -> Callable[[str], Any]:
     return lambda service: engine_for_service(rt.settings, rt.servers(), ref, service)
 
 
-def _progress(rt: Runtime) -> Callable[[str], None] | None:
-    """Live progress on a TTY (one line rewritten on stderr); plain notes otherwise are left out."""
-    if rt.out.json:
-        return None
+@contextmanager
+def _live_progress(rt: Runtime) -> Iterator[Callable[[str], None] | None]:
+    """Live progress on a TTY (one line rewritten on stderr, cleared at the end, also on failure);
+    None (plain notes left out) otherwise."""
     isatty = getattr(rt.out.stderr, "isatty", None)
-    if not (isatty and isatty()):
-        return None
+    if rt.out.json or not (isatty and isatty()):
+        yield None
+        return
 
     def show(text: str) -> None:
         rt.out.stderr.write(f"\r\033[K{text}")
         rt.out.stderr.flush()
 
-    return show
-
-
-def _end_progress(rt: Runtime, progress: Callable[[str], None] | None) -> None:
-    if progress is not None:
+    try:
+        yield show
+    finally:
         rt.out.stderr.write("\r\033[K")
         rt.out.stderr.flush()
 
@@ -96,16 +97,13 @@ def create(rt: Runtime, app_name: str, service: str | None) -> None:
     from coopcloud.ops import audit
 
     ref, client = _connect(rt, app_name)
-    progress = _progress(rt)
-    try:
+    with _live_progress(rt) as progress:
         with audit.tracked(rt.settings, client, ref, "backup create", warn=rt.out.warn) as change:
             done = ops.create(rt.settings, client, ref, service=service, on_progress=progress,
                               on_password=lambda value: show_password(rt, ref.server, value),
                               engine_for=engine_for_hooks(rt, ref))
             change.version_from = done.version
             change.detail = f"snapshot {done.short_id}"
-    finally:
-        _end_progress(rt, progress)
     for w in done.warnings:
         rt.out.warn(w)
     if rt.out.json:
@@ -148,11 +146,8 @@ def verify(rt: Runtime, app_name: str, snapshot: str | None) -> None:
     from coopcloud.ops import backup as ops
 
     ref, client = _connect(rt, app_name)
-    progress = _progress(rt)
-    try:
+    with _live_progress(rt) as progress:
         done = ops.verify(rt.settings, client, ref, snapshot, on_progress=progress)
-    finally:
-        _end_progress(rt, progress)
     if rt.out.json:
         rt.out.emit_json(done.to_json())
         return
@@ -169,11 +164,8 @@ def download(rt: Runtime, app_name: str, snapshot: str | None, dest: Path) -> No
     from coopcloud.ops import backup as ops
 
     ref, client = _connect(rt, app_name)
-    progress = _progress(rt)
-    try:
+    with _live_progress(rt) as progress:
         done = ops.download(rt.settings, client, ref, snapshot, dest, on_progress=progress)
-    finally:
-        _end_progress(rt, progress)
     if rt.out.json:
         rt.out.emit_json(done.to_json())
         return
@@ -200,14 +192,11 @@ def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | Non
     from coopcloud.ops import audit
 
     ref, client = _connect(rt, app_name)
-    progress = _progress(rt)
-    try:
+    with _live_progress(rt) as progress:
         with audit.tracked(rt.settings, client, ref, "restore", warn=rt.out.warn) as change:
             done = ops.restore(rt.settings, client, ref, snapshot, service=service, on_progress=progress,
                                engine_for=engine_for_hooks(rt, ref))
             change.detail = f"snapshot {done.snapshot[:8]} ({', '.join(done.services)})"
-    finally:
-        _end_progress(rt, progress)
     for w in done.warnings:
         rt.out.warn(w)
     if rt.out.json:
