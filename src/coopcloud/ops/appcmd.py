@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from coopcloud.errors import NotFound, RecipeError
 from coopcloud.settings import Settings
+from coopcloud.swarm.labels import coop_label
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
@@ -38,8 +39,8 @@ def deployed_script(settings: Settings, client: Engine, ref: Any) -> tuple[str, 
     cfg = load_app(settings, ref.name)
     path = recipe_folder(settings, cfg.recipe)
     labels = main_labels(client, ref)
-    version = labels.get(f"coop-cloud.{ref.stack_name}.version") or cfg.pinned_version
-    chaos = labels.get(f"coop-cloud.{ref.stack_name}.chaos") == "true"
+    version = labels.get(coop_label(ref.stack_name, "version")) or cfg.pinned_version
+    chaos = labels.get(coop_label(ref.stack_name, "chaos")) == "true"
     repo = GitRepo(path)
     if chaos or not version or not repo.is_repo():
         recipe, where = recipe_from_dir(path, cfg.recipe), "the recipe's working tree"

@@ -114,14 +114,14 @@ def add_coop_labels(stack: str, services: dict[str, dict], target: Target, env: 
     name = main_service_name(stack, services)
     labels = services[name].setdefault("Labels", {})
     # abra writes it on every deploy (off unless the env turns it on); its auto-updater reads it.
-    labels[f"coop-cloud.{stack}.autoupdate"] = (env or {}).get("ENABLE_AUTO_UPDATE", "false")
-    labels[f"coop-cloud.{stack}.version"] = target.version
-    labels[f"coop-cloud.{stack}.recipe"] = target.recipe.name
-    labels[f"coop-cloud.{stack}.chaos"] = "true" if target.chaos else "false"
+    labels[coop_label(stack, "autoupdate")] = (env or {}).get("ENABLE_AUTO_UPDATE", "false")
+    labels[coop_label(stack, "version")] = target.version
+    labels[coop_label(stack, "recipe")] = target.recipe.name
+    labels[coop_label(stack, "chaos")] = "true" if target.chaos else "false"
     if target.chaos_version:
-        labels[f"coop-cloud.{stack}.chaos-version"] = target.chaos_version
+        labels[coop_label(stack, "chaos-version")] = target.chaos_version
     else:
-        labels.pop(f"coop-cloud.{stack}.chaos-version", None)
+        labels.pop(coop_label(stack, "chaos-version"), None)
     return name
 
 

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from coopcloud.domain.version import Version
 from coopcloud.errors import Conflict, InvalidError, NotFound, RecipeError, UsageError
 from coopcloud.settings import Settings
+from coopcloud.swarm.labels import coop_label
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
@@ -107,14 +108,14 @@ def read_deployed(client: Engine, cfg: Any, versions: Sequence[Version]) -> Depl
 
     stack = cfg.ref.stack_name
     labels = main_labels(client, cfg.ref)
-    label = labels.get(f"coop-cloud.{stack}.version") or None
+    label = labels.get(coop_label(stack, "version")) or None
     version, source = current_version(label, cfg.pinned_version, versions)
     return Deployed(
         label=label,
         version=version,
         source=source,
-        chaos=labels.get(f"coop-cloud.{stack}.chaos") == "true",
-        chaos_version=labels.get(f"coop-cloud.{stack}.chaos-version") or None,
+        chaos=labels.get(coop_label(stack, "chaos")) == "true",
+        chaos_version=labels.get(coop_label(stack, "chaos-version")) or None,
     )
 
 
