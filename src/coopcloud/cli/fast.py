@@ -93,7 +93,7 @@ def _warm_up(argv: list[str]) -> None:
     handshakes then overlap coop's start-up. For `app VERB APP …`, the app's server; for
     `app ls --status`, each server with apps. Best effort: any doubt, and the command connects as usual."""
     words = [a for a in argv if a not in _GLOBAL_FLAGS]
-    if len(words) < 2 or words[0] != "app":
+    if len(words) < 2 or words[0] != "app" or any(w in _HELP for w in words):  # help needs no server
         return
     try:
         from coopcloud.settings import Settings
