@@ -138,6 +138,15 @@ class RolledBack(DeployFailed):
     exit_status = ExitStatus.ROLLED_BACK
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP reached coop (a closed terminal, a killed CI job): handled as Ctrl-C is, so the
+    deploy lock is released and the history records the command as interrupted."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
 class LockHeld(CoopError):
     exit_status = ExitStatus.LOCK_HELD
 

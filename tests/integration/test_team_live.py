@@ -132,7 +132,7 @@ def test_a_killed_holder_is_seen_broken_with_unlock_and_recorded(coop, coop_env,
 
 # -- the whole story: two operators, two ABRA_DIRs, one env file, one server --------------------------
 
-COOP = [sys.executable, "-c", "from coopcloud.cli.main import run; run()"]
+COOP = [sys.executable, "-c", "from coopcloud.cli.fast import run; run()"]  # what the console script runs
 
 
 def slow_release(port: int) -> dict[str, str]:
@@ -244,23 +244,27 @@ def test_two_operators_one_server(coop, coop_env, tmp_path, stack_name, local_en
     assert "pid" in [e for e in doc if e["command"] == "unlock"][0]["detail"]
 
 
-def test_ctrl_c_releases_the_lock_and_is_recorded_as_interrupted(coop, coop_env, tmp_path, stack_name, local_engine_socket, registry):
+def test_ctrl_c_and_sigterm_release_the_lock_and_are_recorded_as_interrupted(coop, coop_env, tmp_path, stack_name, local_engine_socket, registry):
     from test_app_flow import free_port, new_app
 
     assert coop("server", "add", "--local").code == 0
     app = new_app(coop, tmp_path, stack_name, "default", slow_release(free_port()), tags=(("1.1.0+1.0.0", {}),))
     assert coop("app", "deploy", app).code == 0
     env = dict(coop_env, COOP_OPERATOR="carol@coop.example")
-    restart = subprocess.Popen([*COOP, "app", "restart", app, "--all", "--no-input"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        wait_for_lock(coop, app, coop_env)
-        restart.send_signal(signal.SIGINT)
-        out, err = restart.communicate(timeout=60)
-    finally:
-        if restart.poll() is None:
-            restart.kill()
-    assert restart.returncode == 130, (out, err)
-    assert json.loads(coop("app", "lock", app, "--json").out)["locked"] is False
-    [event] = [e for e in json.loads(coop("app", "history", app, "--json").out) if e["command"] == "restart"]
-    assert (event["who"], event["result"]) == ("carol@coop.example", "interrupted")
+    # Ctrl-C at the terminal, then SIGTERM as from a killed CI job: both unwind and release the lock.
+    for sig, named in ((signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")):
+        restart = subprocess.Popen([*COOP, "app", "restart", app, "--all", "--no-input"], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for_lock(coop, app, coop_env)
+            restart.send_signal(sig)
+            out, err = restart.communicate(timeout=60)
+        finally:
+            if restart.poll() is None:
+                restart.kill()
+        assert restart.returncode == 130, (out, err)
+        assert f"error: interrupted ({named})" in err
+        assert json.loads(coop("app", "lock", app, "--json").out)["locked"] is False
+        event = [e for e in json.loads(coop("app", "history", app, "--json").out) if e["command"] == "restart"][-1]
+        assert (event["who"], event["result"]) == ("carol@coop.example", "interrupted")
+        assert named in event["detail"]

@@ -36,6 +36,21 @@ def _cache_path(command: str) -> str | None:
     return os.path.join(base, "coop", f"help-{__version__}-{stamp}-{width}-{command}.txt")
 
 
+def _terminate_like_ctrl_c() -> None:
+    """SIGTERM and SIGHUP unwind like Ctrl-C: every `finally` runs, so a deploy lock is released and the
+    history says "interrupted" instead of the lock lingering until its lease ends."""
+    import signal
+
+    def handler(signum: int, _frame: object) -> None:
+        from coopcloud.errors import Terminated
+
+        signal.signal(signum, signal.SIG_DFL)  # a second signal ends coop at once
+        raise Terminated(signal.Signals(signum).name)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
 def run() -> None:
     argv = sys.argv[1:]
     if argv in (["--version"], ["-v"]):
@@ -52,6 +67,7 @@ def run() -> None:
             sys.exit(0)
         except OSError:
             pass
+    _terminate_like_ctrl_c()
     _warm_up(argv)
     from coopcloud.cli.main import main
 

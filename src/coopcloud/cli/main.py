@@ -102,7 +102,7 @@ def cli(no_input: bool, json_: bool, debug: bool, offline: bool) -> None:
     Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 invalid input,
     5 engine unreachable, 6 lint failed, 7 deploy failed, 8 rolled back,
     9 lock held, 10 conflict, 11 engine error, 12 server not ready,
-    13 drift (app diff), 130 interrupted.
+    13 drift (app diff), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
     """
 
 
@@ -129,8 +129,13 @@ def main(
             runtime.close()
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
-        err.write("error: aborted\n")
+    except click.exceptions.Abort as exc:
+        # click turns a KeyboardInterrupt (Ctrl-C, or SIGTERM/SIGHUP: errors.Terminated) into Abort.
+        if flags.get("debug") and isinstance(exc.__context__, KeyboardInterrupt):
+            raise exc.__context__
+        cause = exc.__context__
+        signal_name = getattr(cause, "signal_name", "Ctrl-C") if isinstance(cause, KeyboardInterrupt) else None
+        err.write(f"error: interrupted ({signal_name})\n" if signal_name else "error: aborted\n")
         return ExitStatus.INTERRUPTED
     except click.ClickException as exc:
         # Usage errors: click's own message, one line plus a pointer to --help.
@@ -141,7 +146,7 @@ def main(
         if flags.get("debug"):
             raise
         if isinstance(exc, KeyboardInterrupt):
-            err.write("error: interrupted\n")
+            err.write(f"error: interrupted ({getattr(exc, 'signal_name', 'Ctrl-C')})\n")
         else:
             for line in getattr(exc, "details", ()):  # e.g. task errors and last log lines of a failed deploy
                 err.write(f"  {line}\n")

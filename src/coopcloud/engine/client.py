@@ -249,6 +249,9 @@ class EngineClient:
             resp = self._conn.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             raise self._lost(exc) from exc
+        except KeyboardInterrupt:
+            self._conn.close()  # half an exchange is on the wire: a later request (the lock's release) reconnects
+            raise
         self.requests += 1
         if self._conn.channel is not None:
             self._conn.channel.requests += 1
@@ -293,6 +296,9 @@ class EngineClient:
             data = resp.read()
         except (OSError, http.client.HTTPException) as exc:
             raise self._lost(exc) from exc
+        except KeyboardInterrupt:
+            self._conn.close()
+            raise
         if not data:
             return None
         if (resp.getheader("Content-Type") or "").startswith("application/json"):
@@ -370,6 +376,9 @@ class EngineClient:
                 reader.close()  # drops its reference only; the socket stays open for later requests
         except (OSError, http.client.HTTPException) as exc:
             raise self._lost(exc) from exc
+        except KeyboardInterrupt:
+            conn.close()
+            raise
         self.requests += len(urls)
         if conn.channel is not None:
             conn.channel.requests += len(urls)

@@ -180,6 +180,10 @@ def summarize(plan: Any) -> list[str]:
 _SYMBOLS = {"create": "+", "update": "~", "bookkeeping": "=", "remove": "-"}
 
 
+def _interrupted(exc: KeyboardInterrupt) -> str:
+    return f"interrupted ({getattr(exc, 'signal_name', 'Ctrl-C')})"
+
+
 def result_of(exc: BaseException | None) -> str:
     if exc is None:
         return OK
@@ -265,7 +269,7 @@ def _record_outcome(
 
     detail = change.detail
     if detail is None and outcome is not None:
-        detail = "interrupted (Ctrl-C)" if isinstance(outcome, KeyboardInterrupt) else _one_line(outcome)
+        detail = _interrupted(outcome) if isinstance(outcome, KeyboardInterrupt) else _one_line(outcome)
     event = Event(
         when=when,
         who=who,
