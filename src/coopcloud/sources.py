@@ -10,9 +10,10 @@ The I/O half of `coopcloud.domain.recipe` (which stays pure): both classes are a
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
-from coopcloud.domain.recipe import Recipe, clean_path
+from coopcloud.domain.recipe import MAX_RECIPE_FILE, Recipe, clean_path
 from coopcloud.errors import NotFound, RecipeError
 from coopcloud.gitops import GitRepo
 
@@ -59,9 +60,18 @@ class DirSource:
     def read(self, path: str) -> bytes:
         target = self._locate(path)
         try:
-            return target.read_bytes()
+            if not stat.S_ISREG(target.stat().st_mode):  # a fifo or device would block or never end
+                raise RecipeError(f"recipe {self.description}: {path} is not a regular file")
+            with open(target, "rb") as fh:
+                data = fh.read(MAX_RECIPE_FILE + 1)  # never more, however large the file is
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise NotFound(f"recipe {self.description}: no file {path!r}") from None
+        if len(data) > MAX_RECIPE_FILE:
+            raise RecipeError(
+                f"recipe {self.description}: {path} is larger than coop reads from a recipe "
+                f"({MAX_RECIPE_FILE // (1024 * 1024)} MiB)"
+            )
+        return data
 
     def exists(self, path: str) -> bool:
         try:
@@ -93,7 +103,7 @@ class GitSource:
         """Read several files in one git call (compose files, abra.sh, README...)."""
         want = [clean_path(p) for p in paths if clean_path(p) not in self._blobs]
         if want:
-            self._blobs.update(self.repo.read_files(self.commit, want))
+            self._blobs.update(self.repo.read_files(self.commit, want, max_size=MAX_RECIPE_FILE))
 
     def read(self, path: str) -> bytes:
         p = clean_path(path)

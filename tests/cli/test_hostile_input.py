@@ -59,6 +59,22 @@ def test_yaml_alias_bomb_is_refused_as_docker_refuses_it(tmp_path, coop_env):
     assert tree_state(tmp_path) == before
 
 
+def test_a_huge_compose_file_is_refused_without_reading_it(tmp_path, coop_env):
+    recipe = write_recipe(tmp_path / "r", "")
+    with open(recipe / "compose.yml", "wb") as fh:
+        fh.truncate(2 * 1024**3)  # 2 GiB, sparse: nothing is written to disk
+    assert_refused_fast(render(recipe, coop_env), 4, "compose.yml is larger than coop reads from a recipe")
+
+
+def test_a_fifo_in_place_of_a_compose_file_is_refused_not_waited_on(tmp_path, coop_env):
+    import os
+
+    recipe = write_recipe(tmp_path / "r", "")
+    (recipe / "compose.yml").unlink()
+    os.mkfifo(recipe / "compose.yml")
+    assert_refused_fast(render(recipe, coop_env), 4, "compose.yml is not a regular file")
+
+
 def test_yaml_nesting_beyond_a_bound_is_refused(tmp_path, coop_env):
     deep = "[" * 900 + "]" * 900
     recipe = write_recipe(tmp_path / "r", f"services:\n  app:\n    image: nginx:1\n    labels: {{a: {deep}}}\n")

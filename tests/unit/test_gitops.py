@@ -70,6 +70,17 @@ def test_read_binary_and_paths_with_spaces(tmp_path):
     assert repo.read_files("HEAD", ["a b/c d.bin", "x"]) == {"a b/c d.bin": blob, "x": b""}
 
 
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
+    path = make_recipe_repo(tmp_path / "r", {"small": "ok\n", "big": "x" * 5000})
+    repo = GitRepo(path)
+    assert repo.read_files("HEAD", ["small"], max_size=4096) == {"small": b"ok\n"}
+    with pytest.raises(RecipeError, match=r"big is 5000 bytes, more than coop reads from a recipe"):
+        repo.read_files("HEAD", ["small", "big"], max_size=4096)
+    # many paths at once: the query and the answers never block each other
+    many = [f"missing-{i:05d}-{'y' * 60}" for i in range(3000)]
+    assert set(repo.read_files("HEAD", [*many, "small"]).values()) == {None, b"ok\n"}
+
+
 def test_dirty_checks(repo_path):
     repo = GitRepo(repo_path)
     assert not repo.is_dirty()

@@ -49,6 +49,11 @@ def clean_path(path: str, relative_to: str = "") -> str:
     return "" if joined == "." else joined
 
 
+# The largest file coop reads from a recipe. Compose files, env samples and the configs Docker takes
+# (a swarm config or secret is at most 500 KB) are far smaller; the cap keeps a hostile recipe from
+# making coop read gigabytes before any check runs.
+MAX_RECIPE_FILE = 8 * 1024 * 1024
+
 COMPOSE_FILE_RE = re.compile(r"compose(\.[^/]+)?\.ya?ml")  # compose.yml and its overlays, at the root
 _EXPORT_RE = re.compile(r"export[ \t]+(?P<key>[A-Za-z_][A-Za-z0-9_]*_VERSION)=(?P<value>.*)")
 _META_LINE_RE = re.compile(r"\s*[*-]\s+\*\*(?P<key>[^*]+)\*\*\s*:?\s*(?P<value>.*)")

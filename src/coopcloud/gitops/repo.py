@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from coopcloud.errors import NotFound, RecipeError
 
@@ -147,8 +148,12 @@ class GitRepo:
             raise NotFound(f"recipe repository {self.path}: no file {path!r} at {rev}")
         return data
 
-    def read_files(self, rev: str, paths: Iterable[str]) -> dict[str, bytes | None]:
-        """Several files at `rev` in one `git cat-file --batch`; a missing one maps to None."""
+    def read_files(self, rev: str, paths: Iterable[str], *, max_size: int | None = None) -> dict[str, bytes | None]:
+        """Several files at `rev` in one `git cat-file --batch`; a missing one maps to None.
+
+        A file larger than `max_size` bytes is refused (RecipeError) from its header, before its
+        content is read: a hostile recipe cannot make coop hold a huge blob in memory.
+        """
         commit = self.resolve(rev)
         wanted = list(dict.fromkeys(paths))
         if not wanted:
@@ -156,27 +161,48 @@ class GitRepo:
         for p in wanted:
             if "\n" in p or "\r" in p:
                 raise RecipeError(f"recipe repository {self.path}: invalid file name {p!r}")
+        if not self.path.is_dir():
+            raise NotFound(f"recipe repository {self.path}: no such directory")
         query = "".join(f"{commit}:{p}\n" for p in wanted).encode("utf-8", "surrogateescape")
-        return dict(zip(wanted, _parse_batch(self._run("cat-file", "--batch", input=query).stdout, len(wanted))))
+        proc = subprocess.Popen(
+            [self.git, "-C", str(self.path), "cat-file", "--batch"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_git_env(),
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        stdin = proc.stdin
+
+        def feed() -> None:  # beside the reads: a long query and a long answer cannot block each other
+            try:
+                stdin.write(query)
+                stdin.close()
+            except OSError:
+                pass  # git ended early; its answer (or its absence) tells
+
+        writer = threading.Thread(target=feed, daemon=True)
+        writer.start()
+        try:
+            return {p: _read_batch_entry(proc.stdout, p, max_size, self.path) for p in wanted}
+        finally:
+            proc.kill()  # done, or refusing a file: either way nothing more is read
+            proc.wait()
+            writer.join()
+            proc.stdout.close()
 
 
-def _parse_batch(out: bytes, count: int) -> list[bytes | None]:
-    """Parse `cat-file --batch` output: `<oid> <type> <size>\\n<data>\\n` or `<name> missing\\n`."""
-    results: list[bytes | None] = []
-    pos = 0
-    for _ in range(count):
-        eol = out.index(b"\n", pos)
-        header = out[pos:eol].split(b" ")
-        pos = eol + 1
-        if len(header) == 3 and header[2].isdigit():
-            size = int(header[2])
-            data = out[pos: pos + size]
-            pos += size + 1
-            # a directory or submodule is not a file we can read
-            results.append(data if header[1] == b"blob" else None)
-        else:  # "<name> missing" / "ambiguous"
-            results.append(None)
-    return results
+def _read_batch_entry(out: IO[bytes], path: str, max_size: int | None, repo: Path) -> bytes | None:
+    """One `cat-file --batch` answer: `<oid> <type> <size>\\n<data>\\n` or `<name> missing\\n`."""
+    header = out.readline().rstrip(b"\n").split(b" ")
+    if len(header) != 3 or not header[2].isdigit():  # "<name> missing" / "ambiguous"
+        return None
+    size = int(header[2])
+    if max_size is not None and size > max_size:
+        raise RecipeError(
+            f"recipe repository {repo}: {path} is {size} bytes, more than coop reads from a recipe "
+            f"({max_size // (1024 * 1024)} MiB)"
+        )
+    data = out.read(size)
+    out.read(1)  # the newline after the content
+    return data if header[1] == b"blob" else None  # a directory or submodule is not a file we can read
 
 
 def run_git(args: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> str:
