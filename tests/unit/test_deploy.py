@@ -124,12 +124,15 @@ def test_a_service_that_is_not_converged_is_planned_as_an_update_that_converges_
             assert filters == {"service": ["S1", "S2", "S3"], "_up-to-date": ["true"]}
             return [task("S1", "running"), task("S2", "running"), task("S3", "starting")]
 
-    live = {"s_app": svc("S1", "s_app", "paused"), "s_db": svc("S2", "s_db"), "s_web": svc("S3", "s_web")}
+    from coopcloud.engine.views import Service
+
+    raw = {"s_app": svc("S1", "s_app", "paused"), "s_db": svc("S2", "s_db"), "s_web": svc("S3", "s_web")}
+    live = {name: Service.from_json(s) for name, s in raw.items()}
     stuck = dep.unconverged(Engine(), live, "2026-11-29T22:00:00Z")
     assert stuck == {"s_app": "swarm update paused: update paused due to failure", "s_web": "0/1 running"}
     pre = dep.Preflight(live=live, secret_ids={}, config_ids={}, networks_to_create=[], configs_to_create=[],
                         secrets_to_create=[], engine_time="2026-11-29T22:00:00Z")
-    plan = dep.make_plan({n: s["Spec"] for n, s in live.items()}, pre, stuck)
+    plan = dep.make_plan({n: s["Spec"] for n, s in raw.items()}, pre, stuck)
     by_name = {sp.name: sp for sp in plan.services}
     assert by_name["s_db"].action == "unchanged"
     assert by_name["s_app"].action == "update" and not by_name["s_app"].restarts

@@ -172,10 +172,12 @@ def test_the_specs_a_plan_was_made_from_must_still_run_when_the_lock_is_taken():
 
     from coopcloud.ops.guard import ChangedMeanwhile, check_unchanged
 
+    from coopcloud.engine.views import Service
+
     svc = {"ID": "x", "Version": {"Index": 5}, "Spec": {"Name": "s_app", "Labels": {"com.docker.stack.namespace": "s"}}}
     fake = FakeEngine(services=[svc])
-    check_unchanged(fake, "a", "s", {"s_app": dict(svc, Version={"Index": 4})})  # swarm's own bumps are fine
-    moved = {"s_app": {**svc, "Spec": {**svc["Spec"], "Labels": {**svc["Spec"]["Labels"], "x": "1"}}}}
+    check_unchanged(fake, "a", "s", {"s_app": Service.from_json(dict(svc, Version={"Index": 4}))})  # swarm's own bumps are fine
+    moved = {"s_app": Service.from_json({**svc, "Spec": {**svc["Spec"], "Labels": {**svc["Spec"]["Labels"], "x": "1"}}})}
     with pytest.raises(ChangedMeanwhile):
         check_unchanged(fake, "a", "s", moved)
     with pytest.raises(ChangedMeanwhile):

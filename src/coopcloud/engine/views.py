@@ -91,6 +91,45 @@ def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
+# -- the engine itself ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Info:
+    """What ops reads of ``GET /info``: the engine's clock and where it stands in a swarm."""
+
+    system_time: str  # as the engine sent it (RFC 3339): passed back as a `since` as it is
+    server_version: str = ""
+    swarm_state: str = "inactive"  # Swarm.LocalNodeState: inactive | pending | active | error | locked
+    control_available: bool = False  # a manager: it answers the swarm API
+    node_id: str = ""  # Swarm.NodeID: "" outside a swarm
+
+    @classmethod
+    def from_json(cls, data: Json) -> "Info":
+        swarm = _dict(data.get("Swarm"))
+        return cls(
+            system_time=data.get("SystemTime") or "",
+            server_version=data.get("ServerVersion") or "",
+            swarm_state=swarm.get("LocalNodeState") or "inactive",
+            control_available=bool(swarm.get("ControlAvailable")),
+            node_id=swarm.get("NodeID") or "",
+        )
+
+    @property
+    def is_manager(self) -> bool:
+        """An active swarm member that can take service changes."""
+        return self.swarm_state == "active" and self.control_available
+
+    @property
+    def now(self) -> datetime | None:
+        return parse_time(self.system_time)
+
+
+def created_id(answer: Json) -> str:
+    """The ID in the engine's answer to a create (``POST /configs/create`` → ``{"ID": ...}``)."""
+    return str(answer.get("ID") or answer.get("Id") or "")
+
+
 # -- services ------------------------------------------------------------------------
 
 
@@ -473,6 +512,11 @@ class Volume:
 # -- typed reads over any Engine -------------------------------------------------------
 
 
+def info(engine: "Engine") -> Info:
+    """``GET /info``."""
+    return Info.from_json(engine.info())
+
+
 def services(engine: "Engine", filters: "Filters" = None, *, status: bool = False) -> list[Service]:
     """``GET /services``, sorted by name; `status=True` fills running_tasks/desired_tasks."""
     return sorted((Service.from_json(s) for s in engine.services(filters, status=status)), key=lambda s: s.name)
@@ -500,6 +544,11 @@ def set_node_availability(engine: "Engine", id_or_name: str, availability: str) 
     engine.node_update(id_or_name, _version(raw), spec)
 
 
+def secret(engine: "Engine", id_or_name: str) -> Secret:
+    """``GET /secrets/{id}``; EngineNotFound when there is none."""
+    return Secret.from_json(engine.secret(id_or_name))
+
+
 def secrets(engine: "Engine", filters: "Filters" = None) -> list[Secret]:
     return sorted((Secret.from_json(s) for s in engine.secrets(filters)), key=lambda s: s.name)
 
@@ -514,3 +563,32 @@ def networks(engine: "Engine", filters: "Filters" = None) -> list[Network]:
 
 def volumes(engine: "Engine", filters: "Filters" = None) -> list[Volume]:
     return sorted((Volume.from_json(v) for v in engine.volumes(filters)), key=lambda v: v.name)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The engine, its networks, secrets, configs and some services, read in one round trip."""
+
+    info: Info
+    networks: tuple[Network, ...]
+    secrets: tuple[Secret, ...]
+    configs: tuple[Config, ...]
+    services: tuple[Service, ...]
+
+
+def snapshot(engine: "Engine", service_filters: "Filters" = None) -> Snapshot:
+    """Five independent reads as one ``get_many`` (a slow link pays the round trip once); services
+    are those `service_filters` select (e.g. one stack's label)."""
+    from .stream import encode_filters
+
+    params = {"filters": encode_filters(service_filters)} if service_filters else {}
+    info, networks, secrets, configs, services = engine.get_many(
+        [("/info", {}), ("/networks", {}), ("/secrets", {}), ("/configs", {}), ("/services", params)]
+    )
+    return Snapshot(
+        info=Info.from_json(info),
+        networks=tuple(sorted((Network.from_json(n) for n in networks), key=lambda n: n.name)),
+        secrets=tuple(sorted((Secret.from_json(s) for s in secrets), key=lambda s: s.name)),
+        configs=tuple(sorted((Config.from_json(c) for c in configs), key=lambda c: c.name)),
+        services=tuple(sorted((Service.from_json(s) for s in services), key=lambda s: s.name)),
+    )

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 from coopcloud.domain.app import AppConfig
 from coopcloud.domain.recipe import Recipe
 from coopcloud.domain.version import Version
+from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import Conflict, CoopError, DeployFailed, InvalidError, NotFound, RolledBack
 from coopcloud.ops.plan import Change, Plan, ServicePlan, plan_services, with_live_tasks
@@ -130,7 +131,7 @@ def add_coop_labels(stack: str, services: dict[str, dict], target: Target, env: 
 
 @dataclass
 class Preflight:
-    live: dict[str, dict]  # full name -> live service object
+    live: dict[str, views.Service]  # full name -> live service
     secret_ids: dict[str, str]
     config_ids: dict[str, str]
     networks_to_create: list[str]
@@ -155,49 +156,49 @@ def _secret_label(env: dict[str, str], key: str) -> str:
 
 
 def preflight(client: Engine, app: str, rendered: Any, *, resolve_images: bool = True) -> Preflight:
-    from coopcloud.engine.stream import encode_filters
-
-    spec, model, stack = rendered.spec, rendered.model, rendered.stack
-    # Every read below is independent: one round trip for all of them (a slow link pays it once).
-    info, all_networks, secrets, configs, services = client.get_many(
-        [
-            ("/info", {}),
-            ("/networks", {}),
-            ("/secrets", {}),
-            ("/configs", {}),
-            ("/services", {"filters": encode_filters({"label": [f"{STACK_LABEL}={stack}"]})}),
-        ]
-    )
-    swarm = info.get("Swarm") or {}
-    if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+    spec = rendered.spec
+    now = views.snapshot(client, {"label": [f"{STACK_LABEL}={rendered.stack}"]})
+    if not now.info.is_manager:
         client.require_manager()  # says so, in the one way coop says it
-
     for name, svc in spec.services.items():
         if not service_spec.image(svc):
             raise InvalidError(f"app {app}: service {name} has no image", hint="set image: in the recipe's compose file")
+    live_networks = {n.name for n in now.networks}
+    _check_external_networks(app, rendered, live_networks)
+    live_secrets = {s.name: s.id for s in now.secrets}
+    _check_external_secrets(app, rendered, live_secrets)
+    live_configs = {c.name: c for c in now.configs}
+    pre = Preflight(
+        live={s.name: s for s in now.services},
+        secret_ids=live_secrets,
+        config_ids={n: c.id for n, c in live_configs.items()},
+        networks_to_create=sorted(n for n in spec.networks if n not in live_networks),
+        configs_to_create=_configs_to_create(app, spec.configs, live_configs),
+        secrets_to_create=[n for n in sorted(spec.secrets) if n not in live_secrets],
+        engine_time=now.info.system_time,
+        network_names={n.id: n.name for n in now.networks},
+    )
+    if resolve_images:
+        _pin_images(client, spec.services, pre)
+    return pre
 
-    # Networks: external ones must exist; ours are created when missing.
-    live_networks = {n["Name"] for n in all_networks}
-    used_networks = {
-        net.get("Target")
-        for svc in spec.services.values()
-        for net in service_spec.networks(svc)
-    }
-    missing_nets = sorted(n for n in _external(model, "networks").values() if n in used_networks and n not in live_networks)
-    if missing_nets:
-        fix = "run: coop server init <server>" if missing_nets == ["proxy"] else "create them on the server first"
-        raise NotFound(f"app {app}: external network(s) missing on the server: {', '.join(missing_nets)}", hint=fix)
 
-    # Secrets: every referenced external secret must exist.
-    live_secrets = {s["Spec"]["Name"]: s["ID"] for s in secrets}
-    used_secrets = {
-        ref["SecretName"]
-        for svc in spec.services.values()
-        for ref in service_spec.refs(svc, "Secrets")
-    }
-    external_secrets = _external(model, "secrets")
+def _check_external_networks(app: str, rendered: Any, live_networks: set[str]) -> None:
+    """External networks must exist; ours are created when missing."""
+    used = {net.get("Target") for svc in rendered.spec.services.values() for net in service_spec.networks(svc)}
+    missing = sorted(n for n in _external(rendered.model, "networks").values() if n in used and n not in live_networks)
+    if missing:
+        fix = "run: coop server init <server>" if missing == ["proxy"] else "create them on the server first"
+        raise NotFound(f"app {app}: external network(s) missing on the server: {', '.join(missing)}", hint=fix)
+
+
+def _check_external_secrets(app: str, rendered: Any, live_secrets: Mapping[str, str]) -> None:
+    """Every referenced external secret must exist."""
+    used = {ref["SecretName"] for svc in rendered.spec.services.values() for ref in service_spec.refs(svc, "Secrets")}
     missing = sorted(
-        _secret_label(rendered.env, key) for key, real in external_secrets.items() if real in used_secrets and real not in live_secrets
+        _secret_label(rendered.env, key)
+        for key, real in _external(rendered.model, "secrets").items()
+        if real in used and real not in live_secrets
     )
     if missing:
         raise NotFound(
@@ -205,35 +206,20 @@ def preflight(client: Engine, app: str, rendered: Any, *, resolve_images: bool =
             hint=f"run: coop app secret generate {app} --all",
         )
 
-    # Configs: a name that exists must hold the same content (Docker cannot change it).
-    live_configs = {c["Spec"]["Name"]: c for c in configs}
-    configs_to_create = []
-    for name, body in sorted(spec.configs.items()):
-        live = live_configs.get(name)
-        if live is None:
-            configs_to_create.append(name)
-        elif (live["Spec"].get("Data") or "") != (body.get("Data") or ""):
+
+def _configs_to_create(app: str, configs: Mapping[str, dict], live: Mapping[str, views.Config]) -> list[str]:
+    """The configs not on the server yet; one that is must hold the same content (Docker cannot change it)."""
+    out = []
+    for name, body in sorted(configs.items()):
+        if name not in live:
+            out.append(name)
+        elif live[name].data != base64.b64decode(body.get("Data") or ""):
             raise InvalidError(
                 f"app {app}: config {name} already exists on the server with different content: "
                 "the recipe changed the file without a new version in the config's name",
                 hint="bump its *_VERSION (in abra.sh or the app env) so a new config is created",
             )
-    secrets_to_create = [n for n in sorted(spec.secrets) if n not in live_secrets]
-
-    live = {s["Spec"]["Name"]: s for s in services}
-    pre = Preflight(
-        live=live,
-        secret_ids=live_secrets,
-        config_ids={n: c["ID"] for n, c in live_configs.items()},
-        networks_to_create=sorted(n for n in spec.networks if n not in live_networks),
-        configs_to_create=configs_to_create,
-        secrets_to_create=secrets_to_create,
-        engine_time=info.get("SystemTime", ""),
-        network_names={n["Id"]: n["Name"] for n in all_networks},
-    )
-    if resolve_images:
-        _pin_images(client, spec.services, pre)
-    return pre
+    return out
 
 
 def _pin_images(client: Engine, services: dict[str, dict], pre: Preflight) -> None:
@@ -243,7 +229,7 @@ def _pin_images(client: Engine, services: dict[str, dict], pre: Preflight) -> No
 
     from coopcloud.registry.resolve import ResolvedImage, resolved_image
 
-    images = sorted({svc["TaskTemplate"]["ContainerSpec"]["Image"] for svc in services.values()})
+    images = sorted({service_spec.image(svc) for svc in services.values()})
     images = [i for i in images if "@" not in i]
     answers = client.get_many([(f"/distribution/{quote(i, safe='/:@')}/json", {}) for i in images], return_errors=True)
     cache: dict[str, ResolvedImage | None] = {}
@@ -257,7 +243,7 @@ def _pin_images(client: Engine, services: dict[str, dict], pre: Preflight) -> No
             pre.unpinned[image] = "the registry gave no digest"
             pre.unpinned_why[image] = str(exc)
     for name, svc in services.items():
-        resolved = cache.get(svc["TaskTemplate"]["ContainerSpec"]["Image"])
+        resolved = cache.get(service_spec.image(svc))
         if resolved:
             pre.pinned[name] = resolved.image
             if resolved.platforms:
@@ -282,9 +268,8 @@ def desired_specs(spec: Any, pre: Preflight) -> dict[str, dict]:
         live = pre.live.get(name)
         if live is not None:
             # As docker does: keep the force-update counter so an unchanged redeploy restarts nothing.
-            force = service_spec.force_update(live.get("Spec") or {})
-            if force:
-                body["TaskTemplate"]["ForceUpdate"] = force
+            if live.force_update:
+                body["TaskTemplate"]["ForceUpdate"] = live.force_update
         body.setdefault("Labels", {})[SPEC_HASH_LABEL] = spec_hash(body)
         out[name] = body
     return out
@@ -300,24 +285,23 @@ def _named_networks(spec: dict, names: dict[str, str]) -> dict:
     return spec
 
 
-def unconverged(client: Engine, live: dict[str, dict], engine_time: str) -> dict[str, str]:
+def unconverged(client: Engine, live: Mapping[str, views.Service], engine_time: str) -> dict[str, str]:
     """Live services that are not converged right now (paused, rolled back, not all running): name -> why.
 
     Read-only. A redeploy of such an app is never "nothing changed": it converges them or fails.
     """
-    from coopcloud.engine import views
     from coopcloud.ops import converge as conv
 
     if not live:
         return {}
-    ids = {svc["ID"]: name for name, svc in live.items()}
+    ids = {svc.id: name for name, svc in live.items()}
     by_service: dict[str, list[views.Task]] = {}
     for task in views.tasks(client, {"service": sorted(ids), "_up-to-date": ["true"]}):
         by_service.setdefault(task.service_id, []).append(task)
     since = views.parse_time(engine_time)
     out = {}
     for name, svc in sorted(live.items()):
-        p = conv.assess(name, views.Service.from_json(svc), by_service.get(svc["ID"], []), since)
+        p = conv.assess(name, svc, by_service.get(svc.id, []), since)
         if p.error:
             out[name] = p.error
         elif not p.ready:
@@ -329,7 +313,7 @@ def unconverged(client: Engine, live: dict[str, dict], engine_time: str) -> dict
 
 def make_plan(desired: dict[str, dict], pre: Preflight, not_converged: dict[str, str] | None = None) -> Plan:
     """The plan; a service whose spec is unchanged but which is not converged is updated to converge it."""
-    live_specs = {name: _named_networks(svc.get("Spec") or {}, pre.network_names) for name, svc in pre.live.items()}
+    live_specs = {name: _named_networks(svc.spec, pre.network_names) for name, svc in pre.live.items()}
     services = []
     for sp in plan_services(desired, live_specs):
         why = (not_converged or {}).get(sp.name)
@@ -462,9 +446,7 @@ def prepare(
     plan = make_plan(desired, pre, stuck)
 
     live_main = pre.live.get(main)
-    live_version = None
-    if live_main is not None:
-        live_version = service_spec.labels(live_main.get("Spec") or {}).get(coop_label(rendered.stack, "version"))
+    live_version = live_main.labels.get(coop_label(rendered.stack, "version")) if live_main is not None else None
     if not target.chaos:
         from coopcloud.ops.guard import check_downgrade
 
@@ -524,7 +506,7 @@ def _apply_changes(client: Engine, prepared: Prepared, applied: Applied) -> None
         body = spec.secrets[name]
         client.secret_create(name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels"))
         applied.secrets.append(name)
-        secret_ids[name] = client.secret(name)["ID"]
+        secret_ids[name] = views.secret(client, name).id
     config_ids = dict(pre.config_ids)
     for name in pre.configs_to_create:
         body = spec.configs[name]
@@ -532,7 +514,7 @@ def _apply_changes(client: Engine, prepared: Prepared, applied: Applied) -> None
             name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels"), templating=body.get("Templating")
         )
         applied.configs.append(name)
-        config_ids[name] = created["ID"]
+        config_ids[name] = views.created_id(created)
     for sp in prepared.plan.services:
         if sp.action not in ("create", "update", "bookkeeping"):
             continue
@@ -543,10 +525,10 @@ def _apply_changes(client: Engine, prepared: Prepared, applied: Applied) -> None
         else:
             live = pre.live[sp.name]
             # Read the version now: swarm bumps it as an update or rollback of its own moves on.
-            current = client.service(live["ID"])
+            current = views.service(client, live.id)
             if not sp.restarts:
-                body = with_live_tasks(body, live["Spec"])
-            client.service_update(live["ID"], current["Version"]["Index"], body)
+                body = with_live_tasks(body, live.spec)
+            client.service_update(live.id, current.version, body)
             (applied.updated if _spec_changed(sp) else applied.resent).append(sp.name)
 
 
@@ -643,13 +625,13 @@ def undo(
     from coopcloud.errors import EngineNotFound
     from coopcloud.ops import converge as conv
 
-    since = client.info().get("SystemTime", "")
+    since = views.info(client).system_time
     watches = []
     for name in applied.updated:
         before = prepared.pre.live[name]
         try:
-            current = client.service(before["ID"])
-            client.service_update(before["ID"], current["Version"]["Index"], before["Spec"])
+            current = views.service(client, before.id)
+            client.service_update(before.id, current.version, before.spec)
         except EngineNotFound:
             continue  # removed meanwhile by someone else: nothing to put back
         watches.append(conv.Watch(name))
@@ -795,7 +777,7 @@ def write_lockfile(settings: Settings, cfg: AppConfig, target: Target, desired: 
     from coopcloud.fsutil import write_atomic
 
     images = {
-        name: body["TaskTemplate"]["ContainerSpec"]["Image"] for name, body in sorted(desired.items())
+        name: service_spec.image(body) for name, body in sorted(desired.items())
     }
     doc = {
         "app": cfg.ref.name,

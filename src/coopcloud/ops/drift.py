@@ -121,7 +121,7 @@ def drifted_offline(settings: Settings, cfg: AppConfig, live: list[Service], net
     spec = cast(StackSpec, rendered.spec)
     add_coop_labels(rendered.stack, spec.services, target, rendered.env)
     pre = Preflight(
-        live={s.name: {"Spec": s.spec} for s in live},  # the plan compares live specs only
+        live={s.name: s for s in live},
         secret_ids={},
         config_ids={},
         networks_to_create=[],

@@ -10,7 +10,7 @@ both versions and the command that does it on purpose.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 from coopcloud.domain.version import parse_version
 from coopcloud.errors import Conflict, RecipeError
@@ -18,6 +18,7 @@ from coopcloud.errors import Conflict, RecipeError
 if TYPE_CHECKING:
     from coopcloud.engine import Engine
     from coopcloud.ops.audit import Change
+    from coopcloud.engine.views import Service
     from coopcloud.ops.deploy import Prepared
 
 
@@ -50,7 +51,7 @@ class ChangedMeanwhile(Conflict):
     """The app's services changed between the plan and the lock (exit 10)."""
 
 
-def check_unchanged(client: "Engine", app: str, stack: str, planned: dict[str, dict]) -> None:
+def check_unchanged(client: "Engine", app: str, stack: str, planned: Mapping[str, "Service"]) -> None:
     """Once the lock is held: the app's service specs are the ones the plan was made from.
 
     Another operator may have deployed while this one read the plan (the lock is taken after
@@ -60,7 +61,7 @@ def check_unchanged(client: "Engine", app: str, stack: str, planned: dict[str, d
     from coopcloud.swarm.labels import STACK_LABEL
 
     now = {s.name: s.spec for s in services(client, {"label": [f"{STACK_LABEL}={stack}"]})}
-    before = {name: svc.get("Spec") or {} for name, svc in planned.items()}
+    before = {name: svc.spec for name, svc in planned.items()}
     if now != before:
         raise ChangedMeanwhile(
             f"app {app} changed on the server while the plan was shown (someone else deployed?)",
