@@ -99,9 +99,9 @@ def test_the_job_is_a_one_shot_service_on_the_node_with_our_command():
 
 
 def test_repository_locations():
-    assert parse_location("s", "volume:coop-backups") == ("volume", "volume:coop-backups", "coop-backups")
-    assert parse_location("s", "rest:https://user:pw@vault.example.org/x")[1] == "rest:https://vault.example.org/x"
-    assert parse_location("s", "sftp:backup@vault:/srv/restic")[1] == "sftp:vault:/srv/restic"
+    assert parse_location("s", "volume:coop-backups").volume == "coop-backups"
+    assert parse_location("s", "rest:https://user:pw@vault.example.org/x").shown == "rest:https://vault.example.org/x"
+    assert parse_location("s", "sftp:backup@vault:/srv/restic").shown == "sftp:vault:/srv/restic"
     for bad in ("/srv/restic", "http://x", "volume:../x"):
         with pytest.raises(Exception, match="not a"):
             parse_location("s", bad)

@@ -233,22 +233,65 @@ def server_backup(rt: Runtime, name: str) -> None:
 @click.command("backup-repo")
 @click.argument("name", metavar="SERVER")
 @click.argument("location", required=False)
+@click.option("--ssh-key", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="sftp: the private key the backup job logs in with (no passphrase).")
+@click.option("--known-hosts", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="sftp: the sftp server's host key(s), as ssh-keyscan writes them; no other key is accepted.")
+@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="Other back ends: KEY=value lines (AWS_ACCESS_KEY_ID=…, RESTIC_REST_PASSWORD=…).")
+@click.option("--env", "env_keys", multiple=True, metavar="KEY",
+              help="Other back ends: a variable to take from this environment (repeatable).")
+@click.option("--name", "setting", default="default", show_default=True,
+              help="A named setting besides the server's default, for COOP_BACKUP_REPOSITORY=repo:NAME.")
 @pass_runtime
-def backup_repo(rt: Runtime, name: str, location: str | None) -> None:
+def backup_repo(rt: Runtime, name: str, location: str | None, ssh_key: Path | None, known_hosts: Path | None,
+                env_file: Path | None, env_keys: tuple[str, ...], setting: str) -> None:
     """Show, or set, where SERVER's backups go: volume:NAME (a named volume on the node of the data;
-    the default is volume:coop-backups) or any restic URL (sftp:, rest:, s3:…). The URL is kept in a
-    Docker secret on the server. Snapshots already taken stay in the old repository.
+    the default is volume:coop-backups) or any restic URL (sftp:, rest:, s3:…), with what the backup
+    job needs to reach it. Snapshots already taken stay in the old repository.
+
+    \b
+    An sftp: repository needs --ssh-key and --known-hosts: the job logs in with that key and
+    ssh checks the server's host key against that file (never accepts an unknown one). Other
+    back ends take their credentials as variables: --env-file FILE (KEY=value lines) and/or
+    --env KEY (read from your environment; never a value on the command line). The URL, key,
+    known_hosts and variables are kept as Docker secrets on SERVER, mounted into each backup
+    job and read from files there: never in the job's environment, logs or this output.
+    Setting it again replaces them; a job running meanwhile finishes with the old ones.
+    Everything is checked before anything changes (exit 2: bad URL, unreadable or missing file).
 
     \b
     Example:
       coop server backup-repo cloud.example.org
-      coop server backup-repo cloud.example.org sftp:backup@vault.example.org:/srv/restic
+      coop server backup-repo cloud.example.org sftp:backup@vault.example.org:/srv/restic \\
+          --ssh-key ~/.ssh/backup_ed25519 --known-hosts vault.known_hosts
+      AWS_SECRET_ACCESS_KEY=… coop server backup-repo cloud.example.org \\
+          s3:https://s3.example.org/backups --env AWS_ACCESS_KEY_ID --env AWS_SECRET_ACCESS_KEY
+      coop server backup-repo cloud.example.org volume:coop-backups
     """
+    from coopcloud.errors import UsageError
     from coopcloud.ops.backup import repository as repo
 
-    client = rt.servers().client(name)
-    found = repo.set_repository(client, name, location) if location else repo.repository(client)
+    repo.check_setting_name(name, setting)
+    if location is None:
+        if ssh_key or known_hosts or env_file or env_keys:
+            raise UsageError(f"server {name}: credentials go with a repository URL", hint=f"run: coop server backup-repo {name} URL …")
+        client = rt.servers().client(name)
+        found = repo.repository(client, setting)
+        kept: tuple[str, ...] = ()
+    else:
+        # Checked, and the files read, before the first change on the server.
+        where = repo.parse_location(name, location)
+        creds = repo.load_credentials(name, where, ssh_key=ssh_key, known_hosts=known_hosts, env_file=env_file,
+                                      env_keys=env_keys, environ=rt.settings.environ)
+        client = rt.servers().client(name)
+        done = repo.set_repository(client, name, where, creds, setting=setting)
+        found, kept = done.repository, done.kept
+    if kept:
+        rt.out.warn(f"server {name}: {len(kept)} secret(s) of the previous setting are mounted by a running backup job; "
+                    "the next change of the setting removes them")
     if rt.out.json:
         rt.out.emit_json({"server": name, **found.to_json()})
         return
-    rt.out.print(f"server {name}: backups go to {found.shown}")
+    what = "backups go to" if setting == "default" else f"backup setting {setting} (COOP_BACKUP_REPOSITORY=repo:{setting}) goes to"
+    rt.out.print(f"server {name}: {what} {found.describe()}")

@@ -157,7 +157,7 @@ def _job(settings: Settings, client: Engine, kind: str, script: str, *, app_name
         script=script,
         node_id=node_id,
         mounts=[*repo.mounts(), *mounts],
-        secrets=[secret, *([repo.secret] if repo.secret else [])],
+        secrets=[secret, *repo.secrets],
         env=env,
     )
     return job, generated

@@ -7,6 +7,10 @@ official `restic/restic`, or the rig's Debian-built one). Inside it:
     /backup/<service>/<volume>   each volume of the app (read-only for a backup)
     /repository                  the server's repository volume (default repository)
     /run/secrets/restic-password the password, a Docker secret (RESTIC_PASSWORD_FILE)
+    /run/secrets/restic-repository   a URL repository (RESTIC_REPOSITORY_FILE), and with it
+    /run/secrets/restic-ssh-key      sftp: the ssh key and the known_hosts ssh checks the
+    /run/secrets/restic-known-hosts    server's host key against (StrictHostKeyChecking yes)
+    /run/secrets/restic-env          other back ends: `export KEY='value'` lines, read by the shell
 
 A script reports a refusal as one stderr line ``coop-error: <reason>`` and exits
 `REFUSED`; restic's own output (``--json``) goes to stdout.
@@ -24,9 +28,44 @@ REPOSITORY_MOUNT = "/repository"
 SCRATCH = "/scratch"
 REFUSED = 64  # a script's own refusal (restic uses 0-3, 10-12)
 ERROR_PREFIX = "coop-error: "
+REPOSITORY_FILE = "restic-repository"
+SSH_KEY_FILE = "restic-ssh-key"
+KNOWN_HOSTS_FILE = "restic-known-hosts"
+ENV_FILE = "restic-env"
+
+# restic runs `ssh [-p port] [-l user] host -s sftp`: the user's ssh config gives it our key and known_hosts.
+# Only paths are written there; the secrets stay in /run/secrets.
+_SSH_CONFIG = (
+    "Host *",
+    f"  IdentityFile /run/secrets/{SSH_KEY_FILE}",
+    "  IdentitiesOnly yes",
+    f"  UserKnownHostsFile /run/secrets/{KNOWN_HOSTS_FILE}",
+    "  GlobalKnownHostsFile /dev/null",
+    "  StrictHostKeyChecking yes",
+    "  UpdateHostKeys no",
+    "  BatchMode yes",
+    "  ConnectTimeout 20",
+    "  LogLevel ERROR",
+)
 
 _PRELUDE = f"""set -u
 fail() {{ echo "{ERROR_PREFIX}$*" >&2; exit {REFUSED}; }}
+if [ -e /run/secrets/{ENV_FILE} ]; then . /run/secrets/{ENV_FILE} || fail "cannot read the repository's variables"; fi
+if [ -e /run/secrets/{SSH_KEY_FILE} ]; then
+  mkdir -p "$HOME/.ssh" && printf '%s\\n' {" ".join(shlex.quote(line) for line in _SSH_CONFIG)} >"$HOME/.ssh/config" \\
+    || fail "cannot write the ssh configuration in $HOME/.ssh"
+fi
+"""
+
+# ssh's own words for a host key it refuses, and for a key the server refuses (restic only says EOF).
+_SSH_REFUSED = f"""ssh_refused() {{
+  if grep -q -e 'Host key verification failed' -e 'HOST IDENTIFICATION HAS CHANGED' "$1"; then
+    fail "the sftp server's host key is not the one in the known_hosts given to coop server backup-repo: ssh refused to connect"
+  fi
+  if grep -q -e 'Permission denied' "$1"; then
+    fail "the sftp server refused the ssh key given to coop server backup-repo: $(grep -m 1 'Permission denied' "$1")"
+  fi
+}}
 """
 
 # Create the repository on first use; a wrong password or an unreachable repository fails here.
@@ -36,6 +75,7 @@ _ENSURE_REPO = """if [ -n "${RESTIC_REPOSITORY:-}" ] && [ -d "$RESTIC_REPOSITORY
 elif [ -n "${RESTIC_REPOSITORY:-}" ] && [ -d "$RESTIC_REPOSITORY" ]; then
   :  # it exists; a wrong password fails the backup itself
 elif ! restic cat config >/dev/null 2>/tmp/cat-config.err; then
+  ssh_refused /tmp/cat-config.err
   if grep -q -i -e 'wrong password' -e 'no key found' /tmp/cat-config.err; then
     fail "the repository's password does not match the server's secret"
   fi
@@ -92,6 +132,7 @@ def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: 
     return (
         _PRELUDE
         + "".join(checks)
+        + _SSH_REFUSED
         + _ENSURE_REPO
         + f"{backup}\nrc=$?\n"
         # restic exits 3 when some files could not be read (the snapshot is incomplete): not a good backup.
@@ -104,7 +145,9 @@ def snapshots_script(tags: Sequence[str]) -> str:
     tag = ",".join(tags)
     return (
         _PRELUDE
+        + _SSH_REFUSED
         + "if ! restic cat config >/dev/null 2>/tmp/cat-config.err; then\n"
+        + "  ssh_refused /tmp/cat-config.err\n"
         + "  if grep -q -i -e 'does not exist' -e 'no such file' /tmp/cat-config.err; then\n"
         + "    echo '[]'; echo \"coop-note: no repository yet: $(tail -n 1 /tmp/cat-config.err)\" >&2; exit 0\n  fi\n"
         + '  fail "cannot open the repository: $(tail -n 1 /tmp/cat-config.err)"\nfi\n'
