@@ -165,6 +165,10 @@ class FakeEngine:
                     out.append(getattr(self, name)())
                 elif name in ("tasks", "nodes", "networks", "secrets", "configs", "volumes"):
                     out.append(getattr(self, name)(filters))
+                elif name == "containers/json":
+                    out.append(self.containers(filters))
+                elif name.startswith("nodes/"):
+                    out.append(self.node(name.removeprefix("nodes/")))
                 else:
                     self.request("GET", path, params=params)
             except EngineError as exc:

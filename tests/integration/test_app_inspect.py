@@ -108,6 +108,21 @@ def wait_running(stack: str, services: list[str], timeout: float = 60) -> None:
     raise AssertionError(f"stack {stack}: {services} not running after {timeout}s")
 
 
+def wait_given_up(stack: str, service: str, *, tasks: int, timeout: float = 60) -> None:
+    """Until swarm has stopped restarting `service`: all its `tasks` tasks are meant to be shut down."""
+    deadline = time.time() + timeout
+    while True:
+        desired = subprocess.run(
+            ["docker", "service", "ps", f"{stack}_{service}", "--format", "{{.DesiredState}}"],
+            capture_output=True, text=True,
+        ).stdout.split()
+        if desired == ["Shutdown"] * tasks:
+            return
+        if time.time() > deadline:
+            raise AssertionError(f"stack {stack}: {service} still restarting after {timeout}s: {desired}")
+        time.sleep(0.5)
+
+
 def add_app(env: dict, server: str, stack: str) -> None:
     from pathlib import Path
 
@@ -271,6 +286,7 @@ def test_run_exit_code_and_output(deployed):
     assert r.code == 0 and r.out.strip() == "1234", r
     r = coop("app", "run", stack, "app", "--", "echo | nc -w 1 127.0.0.1 8080")
     assert r.code != 0  # no such executable: the engine's exit code, not coop's
+    wait_given_up(stack, "job", tasks=3)  # swarm starts it 1 + max_attempts times: till then it may run
     r = coop("app", "run", stack, "job", "--", "true")
     assert r.code == 3 and "no running container" in r.err and r.err.count("\n") == 1, r
     r = coop("app", "run", stack, "nosuch", "--", "true")

@@ -9,7 +9,7 @@ import pytest
 
 from coopcloud.domain.app import AppRef
 from coopcloud.engine import views
-from coopcloud.errors import Conflict, DeployFailed, NotFound, UsageError
+from coopcloud.errors import Conflict, DeployFailed, EngineConflict, EngineNotFound, NotFound, UsageError
 from coopcloud.ops import container as ops_container
 from coopcloud.ops import logs as ops_logs
 from coopcloud.ops import ps as ops_ps
@@ -175,6 +175,46 @@ def test_errors_newest_first_with_update_state():
 def test_run_without_running_container_names_the_service():
     client = FakeClient(services=[service("app", "S1")])
     with pytest.raises(NotFound, match="service app has no running container on server srv1"):
+        ops_container.run(client, REF, "app", ["true"], on_output=lambda s, d: None)
+
+
+class StopsBeforeExec(FakeClient):
+    """Containers listed as running that stop before the exec is created (a job's task exiting)."""
+
+    def __init__(self, *, stopping: set[str], error=None, **kw):
+        super().__init__(**kw)
+        self.stopping, self.error = stopping, error or EngineConflict("server srv1: Container c1 is not running", status=409)
+
+    def exec_create(self, container, cmd, **kw):
+        if container in self.stopping:
+            self._containers = [c for c in self._containers if c["Id"] != container]
+            raise self.error
+        return super().exec_create(container, cmd, **kw)
+
+
+@pytest.mark.parametrize("error", [EngineConflict("server srv1: Container c1 is not running", status=409),
+                                   EngineNotFound("server srv1: No such container: c1", status=404)])
+def test_run_in_a_container_that_stopped_meanwhile_is_no_running_container(error):
+    client = StopsBeforeExec(stopping={"c1"}, error=error, services=[service("app", "S1")],
+                             containers=[{"Id": "c1", "Created": 1}])
+    with pytest.raises(NotFound, match="service app has no running container on server srv1"):
+        ops_container.run(client, REF, "app", ["true"], on_output=lambda s, d: None)
+
+
+def test_run_goes_on_in_another_running_container_when_the_newest_stopped():
+    client = StopsBeforeExec(stopping={"c2"}, services=[service("app", "S1")],
+                             containers=[{"Id": "c1", "Created": 1}, {"Id": "c2", "Created": 2}])
+    assert ops_container.run(client, REF, "app", ["true"], on_output=lambda s, d: None) == 0
+    assert [c[1] for c in client.calls if c[0] == "exec_create"] == ["c1"]
+
+
+def test_run_in_a_container_that_keeps_refusing_says_what_the_engine_said():
+    class Paused(FakeClient):
+        def exec_create(self, container, cmd, **kw):
+            raise EngineConflict(f"server srv1: Container {container} is paused, unpause the container before exec")
+
+    client = Paused(services=[service("app", "S1")], containers=[{"Id": "c1", "Created": 1}])
+    with pytest.raises(EngineConflict, match="is paused"):
         ops_container.run(client, REF, "app", ["true"], on_output=lambda s, d: None)
 
 

@@ -66,3 +66,34 @@ def test_server_entry_for_a_node_by_name_or_address(tmp_path):
     assert nodes.server_for_node(settings, w2).name == "other"  # by the address in its endpoint
     assert nodes.server_for_node(settings, w1, exclude="w1") is None
     assert "run: coop server add w2 (an ssh alias for it, or user@10.0.0.13)" == nodes.how_to_reach(w2)
+
+
+def test_a_task_still_running_on_the_managers_own_node_is_looked_up_there(tmp_path):
+    """The task's state lags its container's: a job whose container just stopped is still "running" on
+    the manager's node. That is the manager's own engine (its lookup says: no running container),
+    never "no server entry reaches that node"."""
+    from coopcloud.domain.app import AppRef
+    from coopcloud.errors import EngineUnreachable
+
+    settings = Settings.from_environ({"ABRA_DIR": str(tmp_path / "abra"), "DOCKER_CONFIG": str(tmp_path / "docker")})
+    stack = "app_example_org"
+    svc = {"ID": "S1", "Spec": {"Name": f"{stack}_job", "Labels": {"com.docker.stack.namespace": stack}}}
+    task = {"ID": "T1", "ServiceID": "S1", "NodeID": "m1id000000", "DesiredState": "running",
+            "Status": {"State": "running", "Timestamp": "2024-05-01T10:00:00Z"}}
+    ref = AppRef("m1", "app.example.org")
+
+    class Pool:
+        def __init__(self, client):
+            self.manager = client
+
+        def client(self, name):
+            return self.manager
+
+    nodes_ = [_node("m1id000000", "m1", "10.0.0.11", role="manager"), _node("w1id000000", "w1", "10.0.0.12")]
+    manager = FakeEngine(name="m1", services=[svc], tasks=[task], nodes=nodes_,
+                         info={"Swarm": {"LocalNodeState": "active", "ControlAvailable": True, "NodeID": "m1id000000"}})
+    assert nodes.engine_for_service(settings, Pool(manager), ref, "job") is manager
+    on_worker = FakeEngine(name="m1", services=[svc], tasks=[{**task, "NodeID": "w1id000000"}], nodes=nodes_,
+                           info={"Swarm": {"LocalNodeState": "active", "ControlAvailable": True, "NodeID": "m1id000000"}})
+    with pytest.raises(EngineUnreachable, match="service job runs on node w1"):
+        nodes.engine_for_service(settings, Pool(on_worker), ref, "job")

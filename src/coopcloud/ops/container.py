@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
-from coopcloud.errors import EngineNotFound, NotFound, UsageError
+from coopcloud.errors import EngineConflict, EngineNotFound, NotFound, UsageError
 from coopcloud.ops.ps import app_services, pick_services, short_name
 
 if TYPE_CHECKING:
@@ -104,9 +104,8 @@ def run(
     """
     if not cmd:
         raise UsageError(f"app {ref.name}: no command to run", hint=f"e.g. coop app run {ref.name} {service} -- sh")
-    container = find_container(client, ref, service)
-    exec_id = client.exec_create(
-        container, list(cmd), stdin=stdin is not None, tty=tty, env=env, workdir=workdir, user=user
+    exec_id = _exec_in_running_container(
+        client, ref, service, list(cmd), stdin=stdin is not None, tty=tty, env=env, workdir=workdir, user=user
     )
     watcher = None
     if isinstance(stdin, FdInput):
@@ -123,6 +122,24 @@ def run(
     info = client.exec_inspect(exec_id)
     code = info.get("ExitCode")
     return -1 if code is None else int(code)
+
+
+def _exec_in_running_container(client: Engine, ref: Any, service: str, cmd: list[str], **options: Any) -> str:
+    """The id of an exec of `cmd` created in a running container of `service`.
+
+    A container listed as running may stop before the exec is created (a task that is exiting, a
+    restart): the engine then answers 409 "is not running" or 404. Look again: another running
+    container is used, and none left is "no running container" (NotFound), as if it had never run.
+    """
+    tried: set[str] = set()
+    while True:
+        container = find_container(client, ref, service)
+        if container in tried:  # the same container refused twice: say what the engine said
+            return client.exec_create(container, cmd, **options)
+        try:
+            return client.exec_create(container, cmd, **options)
+        except (EngineConflict, EngineNotFound):
+            tried.add(container)
 
 
 def _exec_ended(client: Engine, exec_id: str) -> bool:

@@ -207,5 +207,10 @@ def engine_for_service(settings: Settings, pool: "ServerPool", ref: Any, service
     if not running:
         return manager
     newest = max(running, key=lambda t: (t.status.timestamp or datetime.min.replace(tzinfo=timezone.utc), t.id))
-    node = Node.from_json(manager.node(newest.node_id))
+    raw_node, info = manager.get_many([(f"/nodes/{newest.node_id}", {}), ("/info", {})])
+    if (info.get("Swarm") or {}).get("NodeID") == newest.node_id:
+        # The task runs on the manager's own node, but its container already stopped (the task's
+        # state lags the container's): the manager's lookup says there is no running container.
+        return manager
+    node = Node.from_json(raw_node)
     return client_for_node(settings, pool, ref.server, node, why=f"app {ref.name}: service {short} runs")
