@@ -103,6 +103,8 @@ def test_variables_from_a_file_and_the_environment_never_echoed(tmp_path):
         with pytest.raises(UsageError, match=match) as info:
             load_credentials("s", where, environ={}, **kw)
         assert "hunter2" not in str(info.value) and "v" != str(info.value)
+    with pytest.raises(UsageError, match="is not a variable name"):  # a newline would split the export line
+        load_credentials("s", where, env_keys=["K\n"], environ={"K\n": "v"})
 
 
 def _write(path: Path, text: str) -> Path:

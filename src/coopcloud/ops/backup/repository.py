@@ -70,7 +70,7 @@ RESERVED_ENV = frozenset({
 })
 _VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _SETTING_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
-_ENV_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z, not $: $ also matches before a final newline
 
 
 @dataclass(frozen=True)
