@@ -93,6 +93,23 @@ def test_a_stack_on_the_swarm_for_another_domain_is_refused_same_domain_is_not(a
     assert r.code == 0, r
 
 
+def test_deploy_never_turns_another_recipes_stack_into_this_app(abra, coop_env, stack_name):
+    # Another machine deployed its app as this stack after (or without) our `app new` asking the swarm.
+    make_stack(stack_name, "other", f"{stack_name}.example.org")
+    (abra / "recipes").mkdir(exist_ok=True)
+    (abra / "recipes" / "rec").symlink_to(Path(coop_env["ABRA_DIR"]).parent / "rec")
+    (abra / "servers" / "default" / f"{stack_name}.env").write_text(f"TYPE=rec\nDOMAIN={stack_name}.example.org\n")
+    before = swarm_objects(stack_name)
+    spec = subprocess.run(["docker", "service", "inspect", f"{stack_name}_app", "--format", "{{json .Spec}}"],
+                          check=True, capture_output=True, text=True).stdout
+    for args in (["--chaos"], ["--chaos", "--force"]):
+        r = run_measured(["app", "deploy", stack_name, "--no-input", *args], coop_env)
+        refused(r, 10, f"stack {stack_name} on server default runs recipe other, not rec")
+    assert swarm_objects(stack_name) == before
+    assert subprocess.run(["docker", "service", "inspect", f"{stack_name}_app", "--format", "{{json .Spec}}"],
+                          check=True, capture_output=True, text=True).stdout == spec
+
+
 @pytest.mark.parametrize("recipe, needle", [
     ("..", ".. is not a recipe: it has no compose.yml"),
     ("../../../../etc", "is not a recipe: it has no compose.yml"),

@@ -428,6 +428,7 @@ def prepare(
     someone deployed meanwhile.
     """
     from coopcloud.ops.apps import load_app
+    from coopcloud.ops.identity import check_live_recipe
     from coopcloud.swarm.render import render
 
     cfg = load_app(settings, app_name)
@@ -441,6 +442,7 @@ def prepare(
 
     client = pool.client(cfg.ref.server)
     pre = preflight(client, cfg.ref.name, rendered)
+    check_live_recipe(cfg.ref, pre.live.values(), target.recipe.name)
     desired = desired_specs(rendered.spec, pre)
     stuck = unconverged(client, {n: s for n, s in pre.live.items() if n in desired}, pre.engine_time)
     plan = make_plan(desired, pre, stuck)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppRef
@@ -20,6 +21,7 @@ from coopcloud.swarm.labels import STACK_LABEL, coop_label
 
 if TYPE_CHECKING:
     from coopcloud.engine import EngineClient
+    from coopcloud.engine.views import Service
 
 _HOST_RULE = re.compile(r"Host\(\s*`([^`]+)`")
 
@@ -91,3 +93,22 @@ def check_swarm_stack(client: "EngineClient", ref: AppRef, recipe: str, domain: 
             f"({what})",
             hint="choose another --name for the new app",
         )
+
+
+def check_live_recipe(ref: AppRef, live: Iterable["Service"], recipe: str) -> None:
+    """Conflict when the stack running under `ref`'s name was deployed from another recipe.
+
+    `app new` asks the swarm once; an env file made or copied by hand (or the other app deployed
+    after it) is caught here, from the services the deploy's preflight read anyway: a deploy must
+    never turn someone else's app into this one.
+    """
+    label = coop_label(ref.stack_name, "recipe")
+    for svc in live:
+        running = svc.labels.get(label)
+        if running and running != recipe:
+            raise Conflict(
+                f"app {ref.name}: stack {ref.stack_name} on server {ref.server} runs recipe {running}, not {recipe}: "
+                "another app's, deployed from elsewhere, or this app's under another recipe",
+                hint=f"if it is this app's and you mean to replace it, run: coop app undeploy {ref.name} "
+                "(volumes are kept), then deploy",
+            )
