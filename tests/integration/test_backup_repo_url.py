@@ -1,10 +1,12 @@
-"""Backups to a restic URL repository on the rig: sftp through a real sshd, host keys really checked.
+"""Backups to restic URL repositories on the rig: sftp through a real sshd (host keys really checked),
+and s3 on moto's S3 server (credentials really checked), both reached by the restic job's container.
 
 The sftp server is an sshd of this test's own (a fresh host key, a fresh client key), listening on
 the default bridge's gateway address: the restic job is a swarm service without networks, so its
 container sits on that bridge and reaches the host there (the rig's sshd listens on 127.0.0.1,
 which is the container's own loopback). A host sshd rather than an sshd container: no image with
-sshd can be pulled here, and Debian's sshd is already on every rig machine.
+sshd can be pulled here, and Debian's sshd is already on every rig machine. moto (a test dependency
+from PyPI) serves S3 on the same address, from a thread of the test process.
 
 Each test uses a named repository setting (`--name`, then `COOP_BACKUP_REPOSITORY=repo:NAME` for its
 commands), so the server's default setting, shared by every suite running on this engine, never changes.
@@ -189,3 +191,95 @@ def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
     line = one_error_line(r.err)
     assert "host key is not the one in the known_hosts" in line and "no snapshot was kept" in line, line
     assert len(snapshot_files(repo)) == 1
+
+    # The right host key, but a key the sftp server does not know: refused too, in ssh's words.
+    r = coop("server", "backup-repo", "default", url, "--ssh-key", str(wrong), "--known-hosts", str(known_hosts),
+             "--name", setting)
+    assert r.code == 0, r
+    r = coop("app", "backup", "create", stack_name, env=env)
+    assert r.code == 1, r
+    assert "the sftp server refused the ssh key" in one_error_line(r.err)
+    assert len(snapshot_files(repo)) == 1
+
+
+@pytest.fixture
+def s3_server(monkeypatch):
+    """moto's S3 server on the bridge gateway, enforcing credentials: yields (endpoint, key id, secret, bucket lister).
+
+    IAM auth is on after the three calls that make a user with an access key and an s3:* policy, so a
+    request signed with any other key is refused, as a real S3 would.
+    """
+    try:
+        import boto3
+        import moto.settings
+        from moto.core.authorization import ActionAuthenticatorMixin
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        from conftest import require_rig
+
+        require_rig("python package moto[s3] with flask (make venv)")
+    monkeypatch.setattr(moto.settings, "INITIAL_NO_AUTH_ACTION_COUNT", 3)
+    monkeypatch.setattr(ActionAuthenticatorMixin, "request_count", 0)
+    host = bridge_gateway()
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://{host}:{port}"
+        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                           aws_access_key_id="setup", aws_secret_access_key="setup")
+        iam.create_user(UserName="coop")
+        iam.put_user_policy(UserName="coop", PolicyName="s3", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+        key = iam.create_access_key(UserName="coop")["AccessKey"]
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+
+        def objects(bucket: str, prefix: str) -> list[str]:
+            found = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents") or []
+            return sorted(o["Key"] for o in found)
+
+        yield endpoint, key["AccessKeyId"], key["SecretAccessKey"], objects
+    finally:
+        server.stop()
+
+
+def test_s3_repository_with_credentials_as_secrets(coop, tmp_path, stack_name, local_server, backup_env, s3_server, setting):
+    endpoint, key_id, secret, objects = s3_server
+    url = f"s3:{endpoint}/coop-backups"
+    new_app(coop, tmp_path, stack_name, "default", files_recipe())
+    assert coop("app", "deploy", stack_name).code == 0
+    web = container_of(stack_name, "app")
+    sh(web, "mkdir -p /data/sub && head -c 50000 /dev/urandom > /data/sub/b.bin && echo one > /data/a.txt")
+    before = sh(web, "cd /data && sha256sum a.txt sub/b.bin")
+
+    env_file = tmp_path / "s3.env"
+    env_file.write_text(f"# the backup user's key\nAWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={secret}\n")
+    r = coop("server", "backup-repo", "default", url, "--env-file", str(env_file), "--name", setting)
+    assert r.code == 0, r
+    assert "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY" in r.out and secret not in r.out + r.err
+    labels = subprocess.run(["docker", "secret", "inspect", *setting_secrets(setting), "--format", "{{json .Spec.Labels}}"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "AWS_SECRET_ACCESS_KEY" in labels and secret not in labels and key_id not in labels
+    env = {**backup_env, "COOP_BACKUP_REPOSITORY": f"repo:{setting}"}
+
+    r = coop("app", "backup", "create", stack_name, env=env)
+    assert r.code == 0, r
+    assert len(objects("coop-backups", "snapshots/")) == 1 and "config" in objects("coop-backups", "config")
+    sh(web, "rm -rf /data/a.txt /data/sub")
+    r = coop("app", "restore", stack_name, env=env)
+    assert r.code == 0, r
+    assert sh(web, "cd /data && sha256sum a.txt sub/b.bin") == before
+
+    # The variables from this environment instead (--env KEY), with a secret the server does not know.
+    wrong = {**env, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": "not-" + secret}
+    r = coop("server", "backup-repo", "default", url, "--env", "AWS_ACCESS_KEY_ID", "--env", "AWS_SECRET_ACCESS_KEY",
+             "--name", setting, env=wrong)
+    assert r.code == 0, r
+    r = coop("app", "backup", "create", stack_name, env=env)
+    assert r.code == 1, r
+    line = one_error_line(r.err)
+    assert "signature" in line and "no snapshot was kept" in line and secret not in r.err, line
+    assert len(objects("coop-backups", "snapshots/")) == 1

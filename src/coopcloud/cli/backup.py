@@ -241,7 +241,7 @@ def server_backup(rt: Runtime, name: str) -> None:
               help="Other back ends: KEY=value lines (AWS_ACCESS_KEY_ID=…, RESTIC_REST_PASSWORD=…).")
 @click.option("--env", "env_keys", multiple=True, metavar="KEY",
               help="Other back ends: a variable to take from this environment (repeatable).")
-@click.option("--name", "setting", default="default", show_default=True,
+@click.option("--name", "setting", default="default", show_default=True, metavar="NAME",
               help="A named setting besides the server's default, for COOP_BACKUP_REPOSITORY=repo:NAME.")
 @pass_runtime
 def backup_repo(rt: Runtime, name: str, location: str | None, ssh_key: Path | None, known_hosts: Path | None,

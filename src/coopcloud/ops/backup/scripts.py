@@ -34,7 +34,9 @@ KNOWN_HOSTS_FILE = "restic-known-hosts"
 ENV_FILE = "restic-env"
 
 # restic runs `ssh [-p port] [-l user] host -s sftp`: the user's ssh config gives it our key and known_hosts.
-# Only paths are written there; the secrets stay in /run/secrets.
+# Only paths are written there; the secrets stay in /run/secrets. restic relays ssh's stderr from a goroutine
+# that may not get to print before restic exits, so a wrapper found first on PATH keeps it in SSH_ERRORS.
+SSH_ERRORS = "/tmp/ssh.err"
 _SSH_CONFIG = (
     "Host *",
     f"  IdentityFile /run/secrets/{SSH_KEY_FILE}",
@@ -52,18 +54,23 @@ _PRELUDE = f"""set -u
 fail() {{ echo "{ERROR_PREFIX}$*" >&2; exit {REFUSED}; }}
 if [ -e /run/secrets/{ENV_FILE} ]; then . /run/secrets/{ENV_FILE} || fail "cannot read the repository's variables"; fi
 if [ -e /run/secrets/{SSH_KEY_FILE} ]; then
-  mkdir -p "$HOME/.ssh" && printf '%s\\n' {" ".join(shlex.quote(line) for line in _SSH_CONFIG)} >"$HOME/.ssh/config" \\
+  real_ssh=$(command -v ssh) || fail "the restic image has no ssh client, which an sftp: repository needs (see COOP_RESTIC_IMAGE)"
+  mkdir -p "$HOME/.ssh" /tmp/coop-bin && printf '%s\\n' {" ".join(shlex.quote(line) for line in _SSH_CONFIG)} >"$HOME/.ssh/config" \\
+    && printf '#!/bin/sh\\nexec %s "$@" 2>>{SSH_ERRORS}\\n' "$real_ssh" >/tmp/coop-bin/ssh && chmod 755 /tmp/coop-bin/ssh \\
     || fail "cannot write the ssh configuration in $HOME/.ssh"
+  PATH=/tmp/coop-bin:$PATH; export PATH
 fi
 """
 
-# ssh's own words for a host key it refuses, and for a key the server refuses (restic only says EOF).
-_SSH_REFUSED = f"""ssh_refused() {{
-  if grep -q -e 'Host key verification failed' -e 'HOST IDENTIFICATION HAS CHANGED' "$1"; then
+# Why the repository cannot be opened, in one line: ssh's own words for a host key it refuses and for a
+# key the server refuses (restic only says EOF), else restic's first error line (its last one names the URL).
+_DIAGNOSE = f"""first_error() {{ grep -m 1 -i -e '^fatal' -e 'error' "$1" || tail -n 1 "$1"; }}
+ssh_refused() {{
+  if grep -q -e 'Host key verification failed' -e 'HOST IDENTIFICATION HAS CHANGED' "$1" {SSH_ERRORS} 2>/dev/null; then
     fail "the sftp server's host key is not the one in the known_hosts given to coop server backup-repo: ssh refused to connect"
   fi
-  if grep -q -e 'Permission denied' "$1"; then
-    fail "the sftp server refused the ssh key given to coop server backup-repo: $(grep -m 1 'Permission denied' "$1")"
+  if grep -q -e 'Permission denied' "$1" {SSH_ERRORS} 2>/dev/null; then
+    fail "the sftp server refused the ssh key given to coop server backup-repo: $(grep -h -m 1 'Permission denied' "$1" {SSH_ERRORS} 2>/dev/null | head -n 1)"
   fi
 }}
 """
@@ -79,7 +86,7 @@ elif ! restic cat config >/dev/null 2>/tmp/cat-config.err; then
   if grep -q -i -e 'wrong password' -e 'no key found' /tmp/cat-config.err; then
     fail "the repository's password does not match the server's secret"
   fi
-  restic init >/dev/null || fail "cannot open or create the repository: $(tail -n 1 /tmp/cat-config.err)"
+  restic init >/dev/null 2>/tmp/init.err || fail "cannot open or create the repository: $(first_error /tmp/cat-config.err)"
 fi
 """
 
@@ -132,7 +139,7 @@ def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: 
     return (
         _PRELUDE
         + "".join(checks)
-        + _SSH_REFUSED
+        + _DIAGNOSE
         + _ENSURE_REPO
         + f"{backup}\nrc=$?\n"
         # restic exits 3 when some files could not be read (the snapshot is incomplete): not a good backup.
@@ -145,12 +152,12 @@ def snapshots_script(tags: Sequence[str]) -> str:
     tag = ",".join(tags)
     return (
         _PRELUDE
-        + _SSH_REFUSED
+        + _DIAGNOSE
         + "if ! restic cat config >/dev/null 2>/tmp/cat-config.err; then\n"
         + "  ssh_refused /tmp/cat-config.err\n"
         + "  if grep -q -i -e 'does not exist' -e 'no such file' /tmp/cat-config.err; then\n"
-        + "    echo '[]'; echo \"coop-note: no repository yet: $(tail -n 1 /tmp/cat-config.err)\" >&2; exit 0\n  fi\n"
-        + '  fail "cannot open the repository: $(tail -n 1 /tmp/cat-config.err)"\nfi\n'
+        + "    echo '[]'; echo \"coop-note: no repository yet: $(first_error /tmp/cat-config.err)\" >&2; exit 0\n  fi\n"
+        + '  fail "cannot open the repository: $(first_error /tmp/cat-config.err)"\nfi\n'
         + f"exec {_q(['restic', 'snapshots', '--json', '--tag', tag])}\n"
     )
 
