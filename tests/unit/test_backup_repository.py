@@ -185,3 +185,12 @@ def test_the_job_writes_an_ssh_config_of_paths_that_checks_host_keys():
     assert "StrictHostKeyChecking yes" in script and "UserKnownHostsFile /run/secrets/restic-known-hosts" in script
     assert "StrictHostKeyChecking no" not in script and "accept-new" not in script
     assert ". /run/secrets/restic-env" in script
+
+
+def test_names_with_a_trailing_newline_are_refused():
+    from coopcloud.ops.backup.repository import check_setting_name
+
+    with pytest.raises(UsageError, match="not a setting name"):
+        check_setting_name("s", "offsite\n")
+    with pytest.raises(UsageError, match="not a volume name"):
+        parse_location("s", "volume:a\nb")

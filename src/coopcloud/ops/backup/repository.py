@@ -68,8 +68,8 @@ RESERVED_ENV = frozenset({
     "RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND", "RESTIC_REPOSITORY",
     "RESTIC_REPOSITORY_FILE", "RESTIC_CACHE_DIR", "HOME", "PATH",
 })
-_VOLUME_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_SETTING_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
+_VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
+_SETTING_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,23}\Z")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z, not $: $ also matches before a final newline
 
 
