@@ -77,7 +77,7 @@ class FakeEngine:
         return cls(
             services=recording("services"), tasks=recording("tasks"), nodes=recording("nodes"),
             secrets=recording("secrets"), configs=recording("configs"), networks=recording("networks"),
-            volumes=recording("volumes"), **kwargs,
+            volumes=recording("volumes"), containers=recording("containers"), info=recording("info"), **kwargs,
         )
 
     # -- helpers ------------------------------------------------------------------

@@ -104,6 +104,14 @@ def main() -> None:
     dump("configs", client.configs(label))
     dump("networks", client.networks(label))
     dump("volumes", client.volumes(label))
+    # /info and a container list hold the host's whole inventory: kept to the keys views read.
+    info = client.info()
+    swarm = info.get("Swarm") or {}
+    dump("info", {**{k: info.get(k) for k in ("SystemTime", "ServerVersion", "Name", "OSType", "Architecture")},
+                  "Swarm": {k: swarm.get(k) for k in ("NodeID", "NodeAddr", "LocalNodeState", "ControlAvailable",
+                                                       "Error", "RemoteManagers", "Nodes", "Managers")}})
+    dump("containers", [{k: c.get(k) for k in ("Id", "Names", "Image", "Created", "Labels", "State", "Status", "Command")}
+                        for c in client.containers({"label": ["com.docker.swarm.service.name=rec12_app"]}, all=True)])
     client.close()
     cleanup()
 

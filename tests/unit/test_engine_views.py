@@ -165,6 +165,42 @@ def test_secrets_configs_networks_volumes():
     assert vol.created_at == datetime(2026, 11, 29, 22, 38, 49, tzinfo=UTC)
 
 
+def test_info_of_a_swarm_manager():
+    info = views.Info.from_json(recording("info"))  # the keys views read, kept from the rig's /info
+    assert (info.swarm_state, info.control_available, info.is_manager) == ("active", True, True)
+    assert info.node_id == "408s0yarrcd0c48wwh20t4v80" and info.server_version.startswith("20.10")
+    assert info.system_time == "2026-11-30T01:50:25.368628216Z"  # as sent: passed back as a `since`
+    assert info.now == datetime(2026, 11, 30, 1, 50, 25, 368628, tzinfo=UTC)
+    outside = views.Info.from_json({"SystemTime": "x", "Swarm": {"LocalNodeState": "inactive", "NodeID": ""}})
+    assert (outside.is_manager, outside.node_id) == (False, "")
+    worker = views.Info.from_json({"Swarm": {"LocalNodeState": "active", "ControlAvailable": False}})
+    assert not worker.is_manager
+
+
+def test_containers_newest_first_and_exec_status():
+    [c] = [views.Container.from_json(c) for c in recording("containers")]
+    assert c.name == "t15race_job.1.g9lvxnrrufehl09uo3fyqasw6" and c.state == "created"
+    assert c.id.startswith("adc9464f") and c.created == 1796003431
+    assert c.labels["com.docker.swarm.service.name"] == "t15race_job"
+    older = {"Id": "old", "Names": ["/a"], "Created": 1}
+    fake = FakeEngine(containers=[older, recording("containers")[0]])
+    assert [x.id for x in views.containers(fake)] == [c.id, "old"]
+    assert views.ExecStatus.from_json({"Running": True, "ExitCode": None}) == views.ExecStatus(True, None)
+    assert views.ExecStatus.from_json({"Running": False, "ExitCode": 3}).exit_code == 3
+
+
+def test_snapshot_reads_five_lists_in_one_round_trip():
+    fake = FakeEngine.recorded()
+    now = views.snapshot(fake, {"label": ["coop.test=record-engine"]})
+    assert [c for c in fake.calls if c[0] == "get_many"] == [
+        ("get_many", ["/info", "/networks", "/secrets", "/configs", "/services"])]
+    assert now.info.is_manager and "rec12_net" in [n.name for n in now.networks]
+    assert [s.name for s in now.secrets] == ["rec12_pw_v1"] and [c.name for c in now.configs] == ["rec12_conf_v1"]
+    names = [s.name for s in now.services]
+    assert "rec12_paused" in names and names == sorted(names)
+    assert views.snapshot(fake, {"label": ["coop.test=nothing"]}).services == ()
+
+
 def test_parsers_take_empty_json():
     """A field the engine leaves out gives the engine's default, never a KeyError."""
     svc = views.Service.from_json({})
@@ -172,7 +208,7 @@ def test_parsers_take_empty_json():
         "", 0, "replicated", 1, None, None)
     task = views.Task.from_json({})
     assert (task.state, task.slot, task.status.container, task.unschedulable) == ("", None, None, None)
-    for cls in (views.Node, views.Secret, views.Config, views.Network, views.Volume):
+    for cls in (views.Node, views.Secret, views.Config, views.Network, views.Volume, views.Info, views.Container):
         cls.from_json({})
 
 

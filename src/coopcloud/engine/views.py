@@ -356,6 +356,45 @@ class Task:
         return None
 
 
+# -- containers ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Container:
+    """A container as ``GET /containers/json`` lists it (on the one engine asked)."""
+
+    id: str
+    name: str  # without the leading "/"
+    state: str = ""  # created | running | paused | restarting | removing | exited | dead
+    image: str = ""
+    created: int = 0  # unix seconds
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Json) -> "Container":
+        names = data.get("Names") or []
+        return cls(
+            id=data.get("Id") or data.get("ID") or "",
+            name=str(names[0]).lstrip("/") if names else "",
+            state=data.get("State") or "",
+            image=data.get("Image") or "",
+            created=int(data.get("Created") or 0),
+            labels=_labels(data.get("Labels")),
+        )
+
+
+@dataclass(frozen=True)
+class ExecStatus:
+    """``GET /exec/{id}/json``: whether the command still runs, and how it ended."""
+
+    running: bool
+    exit_code: int | None = None  # None while it runs, or when the engine does not know
+
+    @classmethod
+    def from_json(cls, data: Json) -> "ExecStatus":
+        return cls(running=bool(data.get("Running")), exit_code=_int_or_none(data.get("ExitCode")))
+
+
 # -- nodes ---------------------------------------------------------------------------
 
 
@@ -530,6 +569,15 @@ def service(engine: "Engine", id_or_name: str) -> Service:
 def tasks(engine: "Engine", filters: "Filters" = None) -> list[Task]:
     """``GET /tasks``, e.g. ``{"service": [name]}`` or ``{"label": [...]}``; in the engine's order."""
     return [Task.from_json(t) for t in engine.tasks(filters)]
+
+
+def containers(engine: "Engine", filters: "Filters" = None, *, all: bool = False) -> list[Container]:
+    """``GET /containers/json``, newest first; `all=True` lists stopped ones too."""
+    return sorted((Container.from_json(c) for c in engine.containers(filters, all=all)), key=lambda c: -c.created)
+
+
+def exec_status(engine: "Engine", exec_id: str) -> ExecStatus:
+    return ExecStatus.from_json(engine.exec_inspect(exec_id))
 
 
 def nodes(engine: "Engine", filters: "Filters" = None) -> list[Node]:

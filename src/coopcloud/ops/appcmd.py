@@ -9,13 +9,14 @@ and the container's stdin stays free for the function.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from coopcloud.errors import NotFound, RecipeError
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import coop_label
 
 if TYPE_CHECKING:
+    from coopcloud.domain.app import AppRef
     from coopcloud.engine.protocol import Engine
 
 _FUNC = re.compile(r"^\s*(?:function\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*\)\s*\{?", re.M)
@@ -28,7 +29,7 @@ def functions(script: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def deployed_script(settings: Settings, client: Engine, ref: Any) -> tuple[str, str]:
+def deployed_script(settings: Settings, client: Engine, ref: "AppRef") -> tuple[str, str]:
     """(abra.sh text, the version it comes from) for the app as deployed."""
     from coopcloud.sources import recipe_from_dir, recipe_from_git
     from coopcloud.gitops import GitRepo
@@ -68,14 +69,14 @@ def command_line(script: str, function: str, args: list[str]) -> list[str]:
 def run(
     settings: Settings,
     client: Engine,
-    ref: Any,
+    ref: "AppRef",
     service: str,
     function: str,
     args: list[str],
     *,
     on_output: Callable[[str, bytes], None],
     user: str | None = None,
-    node: Any = None,
+    node: Engine | None = None,
 ) -> int:
     """`node`: the engine of the node running the service's task, when it is not the manager's."""
     from coopcloud.ops import container as ops_container

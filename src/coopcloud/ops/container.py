@@ -6,12 +6,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
+from typing import IO, TYPE_CHECKING, Callable, Iterator
 
 from coopcloud.errors import EngineConflict, EngineNotFound, NotFound, UsageError
 from coopcloud.ops.ps import app_services, pick_services, short_name
 
 if TYPE_CHECKING:
+    from coopcloud.domain.app import AppRef
     from coopcloud.engine.protocol import Engine
 
 SERVICE_NAME_LABEL = "com.docker.swarm.service.name"
@@ -67,16 +68,18 @@ def _remote_part(arg: str) -> tuple[str, str] | None:
     return match.group(1), path
 
 
-def find_container(client: Engine, ref: Any, service: str) -> str:
+def find_container(client: Engine, ref: "AppRef", service: str) -> str:
     """The id of a running container of `service` on the engine `client` talks to.
 
     Only containers on that engine are found (a multi-node swarm would need a
     connection to the node running the task).
     """
     full = f"{ref.stack_name}_{short_name(ref.stack_name, service)}"
-    containers = client.containers({"label": [f"{SERVICE_NAME_LABEL}={full}"], "status": ["running"]})
+    from coopcloud.engine import views
+
+    containers = views.containers(client, {"label": [f"{SERVICE_NAME_LABEL}={full}"], "status": ["running"]})
     if containers:
-        return sorted(containers, key=lambda c: c.get("Created", 0), reverse=True)[0]["Id"]
+        return containers[0].id  # the newest
     # Say why: no such service, or no running container of it here.
     pick_services(ref, app_services(client, ref), [service])
     raise NotFound(
@@ -87,7 +90,7 @@ def find_container(client: Engine, ref: Any, service: str) -> str:
 
 def run(
     client: Engine,
-    ref: Any,
+    ref: "AppRef",
     service: str,
     cmd: list[str],
     *,
@@ -119,9 +122,10 @@ def run(
         if watcher is not None:
             stdin.ended = lambda: True
             watcher.close()
-    info = client.exec_inspect(exec_id)
-    code = info.get("ExitCode")
-    return -1 if code is None else int(code)
+    from coopcloud.engine import views
+
+    code = views.exec_status(client, exec_id).exit_code
+    return -1 if code is None else code
 
 
 def _exec_in_running_container(client: Engine, ref: Any, service: str, cmd: list[str], **options: Any) -> str:
@@ -144,7 +148,9 @@ def _exec_in_running_container(client: Engine, ref: Any, service: str, cmd: list
 
 def _exec_ended(client: Engine, exec_id: str) -> bool:
     try:
-        return not client.exec_inspect(exec_id).get("Running", False)
+        from coopcloud.engine import views
+
+        return not views.exec_status(client, exec_id).running
     except Exception:  # cannot tell: stop feeding rather than hang
         return True
 
@@ -175,7 +181,7 @@ class FdInput:
                 return b""
 
 
-def cp(client: Engine, ref: Any, src: str, dst: str) -> Copied:
+def cp(client: Engine, ref: "AppRef", src: str, dst: str) -> Copied:
     """Copy between the local machine and a running container of a service (archive API).
 
     ``SERVICE:/path`` on exactly one side. As ``docker cp``: when the target
@@ -189,7 +195,7 @@ def cp(client: Engine, ref: Any, src: str, dst: str) -> Copied:
     return _copy_out(client, ref, spec, container)
 
 
-def _copy_out(client: Engine, ref: Any, spec: CopySpec, container: str) -> Copied:
+def _copy_out(client: Engine, ref: "AppRef", spec: CopySpec, container: str) -> Copied:
     from coopcloud.ops.archive import extract
 
     try:
@@ -212,7 +218,7 @@ def _copy_out(client: Engine, ref: Any, spec: CopySpec, container: str) -> Copie
     return Copied("from", spec.service, container, spec.container_path, str(parent / name), size)
 
 
-def _copy_in(client: Engine, ref: Any, spec: CopySpec, container: str) -> Copied:
+def _copy_in(client: Engine, ref: "AppRef", spec: CopySpec, container: str) -> Copied:
     local = Path(spec.local_path)
     if not local.exists():
         raise NotFound(f"local path {local} does not exist", hint="check the path to copy")

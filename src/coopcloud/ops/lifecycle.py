@@ -103,8 +103,8 @@ def new_app(
 # -- undeploy / remove ---------------------------------------------------------------------------
 
 
-def stack_services(client: Engine, stack: str) -> list[dict]:
-    return client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})
+def stack_services(client: Engine, stack: str) -> list[views.Service]:
+    return views.services(client, {"label": [f"{STACK_LABEL}={stack}"]})
 
 
 def undeploy(client: Engine, ref: AppRef, *, timeout: float = 120) -> dict:
@@ -118,23 +118,23 @@ def undeploy(client: Engine, ref: AppRef, *, timeout: float = 120) -> dict:
     if not services:
         raise NotFound(f"app {ref.name} is not deployed on {ref.server}", hint="see: coop app ls --status")
     for svc in services:
-        client.service_remove(svc["ID"])
+        client.service_remove(svc.id)
     deadline = time.monotonic() + timeout
     # all=True: a stopped container still holds its volumes until swarm removes it.
     while client.tasks(filters={"label": [f"{STACK_LABEL}={stack}"]}) or client.containers(filters=label, all=True):
         if time.monotonic() > deadline:
             raise DeployFailed(f"app {ref.name}: services were removed but their containers are still stopping")
         time.sleep(0.5)
-    networks = client.networks(filters=label)
-    configs = client.configs(filters=label)
+    networks = views.networks(client, label)
+    configs = views.configs(client, label)
     for cfg in configs:
-        client.config_remove(cfg["ID"])
+        client.config_remove(cfg.id)
     for net in networks:
-        _remove_network(client, net["Id"], deadline)
+        _remove_network(client, net.id, deadline)
     return {
-        "services": sorted(s["Spec"]["Name"] for s in services),
-        "networks": sorted(n["Name"] for n in networks),
-        "configs": sorted(c["Spec"]["Name"] for c in configs),
+        "services": sorted(s.name for s in services),
+        "networks": sorted(n.name for n in networks),
+        "configs": sorted(c.name for c in configs),
     }
 
 
@@ -159,9 +159,9 @@ def wait_for_containers_gone(client: Engine, ref: AppRef, *, timeout: float = 60
     (right after an undeploy, or a `docker stack rm`, they are still going)."""
     label = {"label": [f"{STACK_LABEL}={ref.stack_name}"]}
     deadline = time.monotonic() + timeout
-    while left := client.containers(filters=label, all=True):
+    while left := views.containers(client, label, all=True):
         if time.monotonic() > deadline:
-            names = ", ".join(sorted((c.get("Names") or ["?"])[0].lstrip("/") for c in left))
+            names = ", ".join(sorted(c.name or "?" for c in left))
             raise Conflict(
                 f"app {ref.name}: its containers are still there after {timeout:g} s ({names}), so its volumes are in use",
                 hint=f"wait, then run again: coop app remove {ref.name} --force",

@@ -155,10 +155,10 @@ def read(client: "Engine", stack: str) -> LockInfo | None:
 
 def server_now(client: "Engine") -> datetime:
     """The server's clock (``/info`` SystemTime): leases are judged by it, not by ours."""
-    from coopcloud.engine.views import parse_time
+    from coopcloud.engine import views
 
     try:
-        return parse_time(client.info().get("SystemTime")) or datetime.now(timezone.utc)
+        return views.info(client).now or datetime.now(timezone.utc)
     except ValueError:
         return datetime.now(timezone.utc)
 

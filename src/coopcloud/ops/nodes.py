@@ -122,11 +122,13 @@ def server_for_node(settings: Settings, node: "Node", *, exclude: str | None = N
 
 def _confirm(client: Engine, node: "Node", server: Server) -> None:
     """The engine behind `server` must BE this node (its swarm node id), else we would act elsewhere."""
-    swarm = client.info().get("Swarm") or {}
-    if swarm.get("NodeID") != node.id:
+    from coopcloud.engine import views
+
+    node_id = views.info(client).node_id
+    if node_id != node.id:
         raise EngineUnreachable(
             f"server {server.name} is not node {node.hostname} of this swarm (its engine is node "
-            f"{swarm.get('NodeID') or 'outside any swarm'})",
+            f"{node_id or 'outside any swarm'})",
             hint=f"check the address of server {server.name}: coop server ls",
         )
 

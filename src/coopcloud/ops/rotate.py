@@ -116,7 +116,9 @@ def rotate(
         new = sec.AppSecret(**{**old.__dict__, "version": version, "remote": sec.remote_name(stack, old.name, version)})
         sec.check_name_length(app, new.remote)
         pairs.append((old, new))
-    live = {s["Spec"]["Name"] for s in client.secrets()}
+    from coopcloud.engine import views
+
+    live = {s.name for s in views.secrets(client)}
     missing = [old for old, _ in pairs if old.remote not in live]
     if missing:
         raise NotFound(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.domain.envfile import EnvFile, SecretSpec, secret_specs
+from coopcloud.engine import views
 from coopcloud.errors import Conflict, EngineConflict, EngineError, InvalidError, NotFound
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def declared(cfg: AppConfig, sample: str | None, abra_versions: dict[str, str] |
 
 
 def with_presence(client: Engine, secrets: list[AppSecret]) -> list[AppSecret]:
-    names = {s["Spec"]["Name"] for s in client.secrets()}
+    names = {s.name for s in views.secrets(client)}
     return [AppSecret(**{**s.__dict__, "present": s.remote in names}) for s in secrets]
 
 
@@ -114,7 +115,7 @@ def generate(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret])
     todo = list(secrets)
     for s in todo:
         check_name_length(app, s.remote)
-    existing = {x["Spec"]["Name"] for x in client.secrets()}
+    existing = {x.name for x in views.secrets(client)}
     out: list[tuple[AppSecret, str | None]] = []
     for s in todo:
         if not s.generate or s.remote in existing:
@@ -129,10 +130,8 @@ def generate(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret])
 def remove(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret], *, all_versions: bool = False) -> list[str]:
     """Remove the app's secrets from the server. Returns the removed names."""
     wanted = list(secrets)
-    live = client.secrets()
     names = []
-    for s in live:
-        n = s["Spec"]["Name"]
+    for n in (s.name for s in views.secrets(client)):
         for w in wanted:
             if n == w.remote or (all_versions and n.startswith(f"{stack}_{w.name}_") and n[len(stack) + len(w.name) + 2:].startswith("v")):
                 names.append(n)

@@ -91,14 +91,17 @@ class ServerStatus:
 
 
 def probe(client: Engine, server: Server) -> ServerStatus:
-    info = client.info()
-    swarm = info.get("Swarm") or {}
-    state = swarm.get("LocalNodeState", "inactive")
-    manager = bool(swarm.get("ControlAvailable"))
-    proxy = False
-    if manager:
-        proxy = any(n.get("Name") == "proxy" for n in client.networks(filters={"name": ["proxy"]}))
-    return ServerStatus(server.name, server.endpoint, state, manager, info.get("ServerVersion", ""), proxy)
+    from coopcloud.engine import views
+
+    info = views.info(client)
+    proxy = info.control_available and _has_proxy_network(client)
+    return ServerStatus(server.name, server.endpoint, info.swarm_state, info.control_available, info.server_version, proxy)
+
+
+def _has_proxy_network(client: Engine) -> bool:
+    from coopcloud.engine import views
+
+    return any(n.name == "proxy" for n in views.networks(client, {"name": ["proxy"]}))
 
 
 def add(settings: Settings, pool: "ServerPool", dest: str | None, *, local: bool = False) -> ServerStatus:
@@ -144,9 +147,10 @@ def init(
     """
     client = pool.client_for(server)
     done = []
-    info = client.info()
-    swarm = info.get("Swarm") or {}
-    if swarm.get("LocalNodeState") != "active":
+    from coopcloud.engine import views
+
+    info = views.info(client)
+    if info.swarm_state != "active":
         spec = {"ListenAddr": listen_addr or "0.0.0.0:2377"}
         if advertise_addr:
             spec["AdvertiseAddr"] = advertise_addr
@@ -154,12 +158,12 @@ def init(
             spec["AdvertiseAddr"] = "127.0.0.1"  # a one-node local swarm; remote engines pick their address
         client.swarm_init(spec)
         done.append("initialised swarm")
-    elif not swarm.get("ControlAvailable"):
+    elif not info.control_available:
         raise ServerNotReady(
             f"server {server.name} is a swarm worker, not a manager",
             hint="add the manager node instead, or promote this node with: docker node promote",
         )
-    if not any(n.get("Name") == "proxy" for n in client.networks(filters={"name": ["proxy"]})):
+    if not _has_proxy_network(client):
         client.network_create(
             {"Name": "proxy", "Driver": "overlay", "Attachable": True, "CheckDuplicate": True, "Labels": {}}
         )

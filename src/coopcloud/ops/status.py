@@ -68,7 +68,7 @@ def _view(client: Engine, *, with_networks: bool) -> ServerView:
         stack = svc.labels.get(STACK_LABEL)
         if stack:
             stacks.setdefault(stack, []).append(svc)
-    names = {n["Id"]: n["Name"] for n in networks[0]} if networks and stacks else {}
+    names = {n.id: n.name for n in map(views.Network.from_json, networks[0])} if networks and stacks else {}
     return ServerView(stacks, names)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.engine import views
 from coopcloud.engine.views import rfc3339
@@ -12,6 +12,7 @@ from coopcloud.errors import Conflict, EngineError, EngineNotFound, NotFound, Us
 from coopcloud.ops.ps import short_name, stack_filter
 
 if TYPE_CHECKING:
+    from coopcloud.domain.app import AppRef
     from coopcloud.engine.protocol import Engine
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class Volume:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-def volumes(client: Engine, ref: Any) -> list[Volume]:
+def volumes(client: Engine, ref: "AppRef") -> list[Volume]:
     """Volumes labelled with the app's stack (as `docker stack deploy` labels them): one request."""
     return [
         Volume(
@@ -39,7 +40,7 @@ def volumes(client: Engine, ref: Any) -> list[Volume]:
     ]
 
 
-def volumes_to_remove(client: Engine, ref: Any, names: list[str], *, all_: bool = False) -> list[Volume]:
+def volumes_to_remove(client: Engine, ref: "AppRef", names: list[str], *, all_: bool = False) -> list[Volume]:
     """The volumes `volume rm` would remove. Refuses while the app is deployed; checks every name."""
     if bool(names) == all_:
         raise UsageError("name the volumes to remove, or pass --all", hint=f"see: coop app volume ls {ref.name}")
@@ -66,7 +67,7 @@ def volumes_to_remove(client: Engine, ref: Any, names: list[str], *, all_: bool 
     return list(chosen.values())
 
 
-def remove_volumes(client: Engine, ref: Any, chosen: list[Volume], *, wait: float = 10.0) -> list[str]:
+def remove_volumes(client: Engine, ref: "AppRef", chosen: list[Volume], *, wait: float = 10.0) -> list[str]:
     """Remove the volumes; a volume still held by a stopping container is retried for `wait` seconds."""
     removed = []
     for v in chosen:

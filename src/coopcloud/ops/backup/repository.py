@@ -477,7 +477,7 @@ def password(client: Engine, *, generate: bool = False) -> tuple[SecretFile, str
         generated = pysecrets.token_urlsafe(32)
         try:
             created = client.secret_create(PASSWORD_SECRET, generated.encode(), labels={ROLE_LABEL: "password"})
-            secret_id = created["ID"]
+            secret_id = views.created_id(created)
         except EngineConflict:  # another operator made it a moment ago: theirs it is
             generated = None
             found = _find_secret(client, PASSWORD_SECRET)
