@@ -6,8 +6,9 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
 
+from coopcloud.engine import views
 from coopcloud.errors import EngineConflict, EngineNotFound, NotFound, UsageError
 from coopcloud.ops.ps import app_services, pick_services, short_name
 
@@ -75,8 +76,6 @@ def find_container(client: Engine, ref: "AppRef", service: str) -> str:
     connection to the node running the task).
     """
     full = f"{ref.stack_name}_{short_name(ref.stack_name, service)}"
-    from coopcloud.engine import views
-
     containers = views.containers(client, {"label": [f"{SERVICE_NAME_LABEL}={full}"], "status": ["running"]})
     if containers:
         return containers[0].id  # the newest
@@ -122,13 +121,11 @@ def run(
         if watcher is not None:
             stdin.ended = lambda: True
             watcher.close()
-    from coopcloud.engine import views
-
     code = views.exec_status(client, exec_id).exit_code
     return -1 if code is None else code
 
 
-def _exec_in_running_container(client: Engine, ref: Any, service: str, cmd: list[str], **options: Any) -> str:
+def _exec_in_running_container(client: Engine, ref: "AppRef", service: str, cmd: list[str], **options: Any) -> str:
     """The id of an exec of `cmd` created in a running container of `service`.
 
     A container listed as running may stop before the exec is created (a task that is exiting, a
@@ -148,8 +145,6 @@ def _exec_in_running_container(client: Engine, ref: Any, service: str, cmd: list
 
 def _exec_ended(client: Engine, exec_id: str) -> bool:
     try:
-        from coopcloud.engine import views
-
         return not views.exec_status(client, exec_id).running
     except Exception:  # cannot tell: stop feeding rather than hang
         return True
