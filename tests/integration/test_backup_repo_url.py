@@ -283,3 +283,37 @@ def test_s3_repository_with_credentials_as_secrets(coop, tmp_path, stack_name, l
     line = one_error_line(r.err)
     assert "signature" in line and "no snapshot was kept" in line and secret not in r.err, line
     assert len(objects("coop-backups", "snapshots/")) == 1
+
+
+def test_changing_the_setting_leaves_a_running_job_its_secrets(coop, coop_env, local_server, setting):
+    """Docker refuses to remove a secret a service mounts: a job running during a change keeps its old
+    secrets (and goes on running); the next change removes them."""
+    env = {**coop_env, "S3_KEY": "first-value"}
+    r = coop("server", "backup-repo", "default", "s3:http://127.0.0.1:9/b", "--env", "S3_KEY", "--name", setting, env=env)
+    assert r.code == 0, r
+    first = setting_secrets(setting)
+    assert len(first) == 2
+    names = subprocess.run(["docker", "secret", "inspect", *first, "--format", "{{.Spec.Name}}"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    holder = f"coop-test-holder-{secrets.token_hex(4)}"  # stands for a backup job that mounts the setting
+    subprocess.run(["docker", "service", "create", "-d", "--name", holder, *[a for n in names for a in ("--secret", n)],
+                    f"{REG}/coop-test/web:1.0.0", "sleep", "600"], check=True, capture_output=True)
+    try:
+        r = coop("server", "backup-repo", "default", "s3:http://127.0.0.1:9/c", "--env", "S3_KEY", "--name", setting, env=env)
+        assert r.code == 0, r
+        assert "2 secret(s) of the previous setting are mounted by a running backup job" in r.err
+        assert set(first) < set(setting_secrets(setting)) and len(setting_secrets(setting)) == 4
+        r = coop("server", "backup-repo", "default", "--name", setting, "--json")
+        assert json.loads(r.out)["repository"] == "s3:http://127.0.0.1:9/c"  # the new generation is the setting
+        spec = subprocess.run(["docker", "service", "inspect", holder, "--format", "{{json .Spec}}"],
+                              capture_output=True, text=True, check=True).stdout
+        assert "first-value" not in spec
+    finally:
+        subprocess.run(["docker", "service", "rm", holder], capture_output=True)
+    for _ in range(40):  # the holder's container goes away a moment after its service
+        r = coop("server", "backup-repo", "default", "volume:coop-test-unused", "--name", setting)
+        assert r.code == 0, r
+        if "mounted by a running" not in r.err:
+            break
+        time.sleep(0.5)
+    assert len(setting_secrets(setting)) == 1  # only the last setting's secret is left
