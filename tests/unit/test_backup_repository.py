@@ -194,3 +194,13 @@ def test_names_with_a_trailing_newline_are_refused():
         check_setting_name("s", "offsite\n")
     with pytest.raises(UsageError, match="not a volume name"):
         parse_location("s", "volume:a\nb")
+
+
+def test_every_job_script_is_valid_shell():
+    from coopcloud.ops.backup.labels import backup_spec
+
+    spec = backup_spec("a", "a", [])
+    for script in (scripts.backup_script(spec, host="a", tags=["app=a"], run_tag="run=x"), scripts.snapshots_script(["app=a"]),
+                   scripts.restore_script("abc"), scripts.verify_script("abc"), scripts.download_script("abc", "/r")):
+        p = subprocess.run(["sh", "-n"], input=script, capture_output=True, text=True)
+        assert p.returncode == 0, p.stderr

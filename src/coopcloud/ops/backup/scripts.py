@@ -86,7 +86,12 @@ elif ! restic cat config >/dev/null 2>/tmp/cat-config.err; then
   if grep -q -i -e 'wrong password' -e 'no key found' /tmp/cat-config.err; then
     fail "the repository's password does not match the server's secret"
   fi
-  restic init >/dev/null 2>/tmp/init.err || fail "cannot open or create the repository: $(first_error /tmp/cat-config.err)"
+  if ! restic init >/dev/null 2>/tmp/init.err; then
+    if grep -q -i -e 'does not exist' -e 'no such file' /tmp/cat-config.err; then
+      fail "cannot create the repository: $(first_error /tmp/init.err)"
+    fi
+    fail "cannot open the repository: $(first_error /tmp/cat-config.err)"
+  fi
 fi
 """
 
