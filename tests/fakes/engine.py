@@ -19,6 +19,7 @@ import copy
 import itertools
 import json
 from pathlib import Path
+from urllib.parse import unquote
 from typing import IO, Any, Iterable, Iterator, Mapping
 
 from coopcloud.engine.client import ExecResult
@@ -152,30 +153,9 @@ class FakeEngine:
 
     def get_many(self, requests: Iterable[tuple[str, Mapping[str, Any]]], *, return_errors: bool = False) -> list[Any]:
         """The real client pipelines these GETs; here each is the list call its path names."""
+        requests = list(requests)
         self._call("get_many", [path for path, _ in requests])
-        out: list[Any] = []
-        for path, params in requests:
-            filters = json.loads(params["filters"]) if params.get("filters") else None
-            filters = {k: sorted(v) for k, v in filters.items()} if filters else None
-            name = path.strip("/")
-            try:
-                if name == "services":
-                    out.append(self.services(filters, status=bool(params.get("status"))))
-                elif name in ("info", "version"):
-                    out.append(getattr(self, name)())
-                elif name in ("tasks", "nodes", "networks", "secrets", "configs", "volumes"):
-                    out.append(getattr(self, name)(filters))
-                elif name == "containers/json":
-                    out.append(self.containers(filters))
-                elif name.startswith("nodes/"):
-                    out.append(self.node(name.removeprefix("nodes/")))
-                else:
-                    self.request("GET", path, params=params)
-            except EngineError as exc:
-                if not return_errors:
-                    raise
-                out.append(exc)
-        return out
+        return answer_gets(self, requests, return_errors=return_errors)
 
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
         self._call("request", method, path, params, body)
@@ -533,3 +513,33 @@ def _matches(item: dict, key: str, values: list[str], services: list[dict] | Non
     if key == "status":
         return item.get("State") in values
     raise NotImplementedError(f"FakeEngine: filter {key!r} (add it here, with the engine's semantics)")
+
+
+def answer_gets(engine: Any, requests: Iterable[tuple[str, Mapping[str, Any]]], *, return_errors: bool = False) -> list[Any]:
+    """A `get_many` for fakes: each GET answered by the engine's own call its path names, in order;
+    with `return_errors`, an EngineError takes its answer's place as the real client does."""
+    out: list[Any] = []
+    for path, params in requests:
+        filters = json.loads(params["filters"]) if params.get("filters") else None
+        filters = {k: sorted(v) for k, v in filters.items()} if filters else None
+        name = path.strip("/")
+        try:
+            if name == "services":
+                out.append(engine.services(filters, status=bool(params.get("status"))))
+            elif name in ("info", "version"):
+                out.append(getattr(engine, name)())
+            elif name in ("tasks", "nodes", "networks", "secrets", "configs", "volumes"):
+                out.append(getattr(engine, name)(filters))
+            elif name == "containers/json":
+                out.append(engine.containers(filters))
+            elif name.startswith("nodes/"):
+                out.append(engine.node(name.removeprefix("nodes/")))
+            elif name.startswith("services/"):
+                out.append(engine.service(unquote(name.removeprefix("services/"))))
+            else:
+                engine.request("GET", path, params=params)
+        except EngineError as exc:
+            if not return_errors:
+                raise
+            out.append(exc)
+    return out

@@ -11,7 +11,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from coopcloud.errors import NotFound
+from fakes.engine import answer_gets
+
+from coopcloud.errors import EngineNotFound
 from coopcloud.ops import converge as conv
 
 SINCE = "2026-11-29T22:00:00.000000000Z"
@@ -67,13 +69,17 @@ class Scripted:
         self.calls.append(("service", name))
         f = self._frame()
         if f["service"] is None:
-            raise NotFound(f"service {name} not found")
+            raise EngineNotFound(f"service {name} not found")
         return f["service"]
 
     def tasks(self, filters: dict) -> list[dict]:
         self.calls.append(("tasks", tuple(sorted(filters))))
         f = self._frame()
         return f["current"] if "_up-to-date" in filters else f["all"]
+
+    def get_many(self, requests, *, return_errors: bool = False) -> list:
+        self.calls.append(("get_many", len(requests)))
+        return answer_gets(self, requests, return_errors=return_errors)
 
     def service_logs(self, name: str, **kw) -> list:
         return []
@@ -287,3 +293,27 @@ def test_the_wait_reports_what_the_stability_window_cost():
     result, elapsed, _ = run(frames)
     assert result.ok and result.seconds == pytest.approx(elapsed) == pytest.approx(5)
     assert result.stability_seconds == pytest.approx(3)
+
+
+def test_each_poll_is_one_round_trip_for_every_service_still_waited_on():
+    frames = [
+        frame(service(None, monitor=2), [task("new", "pending", desired="ready")], [OLD]),
+        frame(service("updating", monitor=2), [task("new", "running")]),
+        frame(service("completed", monitor=2), [task("new", "running")]),
+    ]
+    engine = Scripted(frames)
+    now = [0.0]
+    polls = []
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+        engine.advance()
+
+    watches = [conv.Watch("a"), conv.Watch("b"), conv.Watch("c", changed=False)]
+    result = conv.wait(engine, watches, since=SINCE, interval=1.0, report=polls.append, clock=lambda: now[0], sleep=sleep)
+    assert result.ok
+    batches = [n for kind, n in engine.calls if kind == "get_many"]
+    assert len(batches) == len(polls)  # one get_many per poll, never a request per service
+    # service + current tasks for each; every task only for the changed ones until they started
+    assert batches[0] == 3 + 3 + 2
+    assert batches[-1] < batches[0]

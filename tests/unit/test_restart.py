@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from fakes.engine import answer_gets
+
 from coopcloud.domain.app import AppRef
 from coopcloud.errors import DeployFailed
 from coopcloud.ops import restart as ops_restart
@@ -66,6 +68,9 @@ class Restarting:
             return [task("OLD", ts="2026-11-29T21:00:00Z")]
         _, current, old = self._frame()
         return current if "_up-to-date" in filters else current + old
+
+    def get_many(self, requests, *, return_errors=False):
+        return answer_gets(self, requests, return_errors=return_errors)
 
     def service_logs(self, name, **kw):
         return []

@@ -22,7 +22,9 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from coopcloud.errors import EngineError, EngineNotFound
 
 if TYPE_CHECKING:
     from .protocol import Engine, Filters
@@ -611,6 +613,44 @@ def networks(engine: "Engine", filters: "Filters" = None) -> list[Network]:
 
 def volumes(engine: "Engine", filters: "Filters" = None) -> list[Volume]:
     return sorted((Volume.from_json(v) for v in engine.volumes(filters)), key=lambda v: v.name)
+
+
+@dataclass(frozen=True)
+class ServiceLook:
+    """One look at a service during a wait: the service (None once removed), the tasks of its
+    current spec (the ``_up-to-date`` filter), and, when asked for, all of its tasks."""
+
+    service: Service | None
+    current: tuple[Task, ...]
+    every: tuple[Task, ...] | None
+
+
+def look_at_services(engine: "Engine", wanted: Sequence[tuple[str, bool]]) -> list[ServiceLook]:
+    """For each ``(name, with_every_task)``, its `ServiceLook`; all of them in one ``get_many``, so a
+    wait costs one round trip per poll however many services the app has."""
+    from urllib.parse import quote
+
+    from .stream import encode_filters
+
+    requests: list[tuple[str, Mapping[str, Any]]] = []
+    for name, every in wanted:
+        requests.append((f"/services/{quote(name, safe='')}", {}))
+        requests.append(("/tasks", {"filters": encode_filters({"service": [name], "_up-to-date": ["true"]})}))
+        if every:
+            requests.append(("/tasks", {"filters": encode_filters({"service": [name]})}))
+    answers = iter(engine.get_many(requests, return_errors=True))
+    looks = []
+    for _name, every in wanted:
+        found, current, all_tasks = next(answers), next(answers), next(answers) if every else None
+        for answer in (current, all_tasks, None if isinstance(found, EngineNotFound) else found):
+            if isinstance(answer, EngineError):
+                raise answer
+        looks.append(ServiceLook(
+            service=None if isinstance(found, EngineNotFound) else Service.from_json(found),
+            current=tuple(Task.from_json(t) for t in current or ()),
+            every=None if all_tasks is None else tuple(Task.from_json(t) for t in all_tasks or ()),
+        ))
+    return looks
 
 
 @dataclass(frozen=True)

@@ -209,10 +209,11 @@ def wait(
     grace = min(UNSCHEDULABLE_AFTER, timeout / 2)
     while True:
         now = clock()
-        for tr in trackers:
-            if tr.done:
-                continue
-            tr.last = _look(client, tr, since_at, now, grace)
+        pending = [tr for tr in trackers if not tr.done]
+        # Every pending service in one round trip; all its tasks only while it is not known to have started.
+        looks = views.look_at_services(client, [(tr.watch.name, not tr.started and tr.watch.changed) for tr in pending])
+        for tr, look in zip(pending, looks):
+            tr.last = _look(tr, look, since_at, now, grace)
         progress = [tr.last for tr in trackers if tr.last is not None]
         if report:
             report(progress)
@@ -236,17 +237,13 @@ def wait(
     return result
 
 
-def _look(client: Engine, tr: _Tracker, since: datetime | None, now: float, grace: float) -> ServiceProgress:
-    from coopcloud.errors import NotFound
-
+def _look(tr: _Tracker, look: views.ServiceLook, since: datetime | None, now: float, grace: float) -> ServiceProgress:
     name = tr.watch.name
-    try:
-        service = views.service(client, name)
-    except NotFound:
+    service, current = look.service, look.current
+    if service is None:
         p = ServiceProgress(name=name, want=None)
         p.error = "the service was removed while coop waited for it"
         return p
-    current = views.tasks(client, {"service": [name], "_up-to-date": ["true"]})
     p = assess(name, service, current, since)
     if not tr.started:
         if p.update_state is not None:
@@ -254,8 +251,7 @@ def _look(client: Engine, tr: _Tracker, since: datetime | None, now: float, grac
         elif not tr.watch.changed:
             tr.started = True
         else:
-            everything = views.tasks(client, {"service": [name]})
-            tr.started = nothing_to_replace(everything, {t.id for t in current})
+            tr.started = nothing_to_replace(look.every or (), {t.id for t in current})
     p.started = tr.started
     if p.unschedulable and not p.error:
         tr.stuck_since = tr.stuck_since if tr.stuck_since is not None else now
