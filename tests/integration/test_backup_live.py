@@ -110,6 +110,7 @@ services:
         - "backupbot.backup=true"
         - "backupbot.backup.pre-hook=${{APP_PRE_HOOK:-true}}"
         - "backupbot.backup.volumes.files.path=keep,top.txt"
+      update_config: {{monitor: 1s}}  # coop's stability window (docker's default 5 s)
   db:
     image: {REG}/coop-test/postgres:15
     environment:
@@ -130,6 +131,7 @@ services:
         - "backupbot.backup.volumes.pgdata=false"
         - "backupbot.backup.volumes.dumps.path=app.sql.gz"
         - "backupbot.restore.post-hook=gunzip -c /dumps/app.sql.gz | psql -q -U postgres -d app -v ON_ERROR_STOP=1"
+      update_config: {{monitor: 1s}}  # coop's stability window (docker's default 5 s)
 volumes:
   files:
   pgdata:
@@ -306,6 +308,7 @@ services:
         - "backupbot.backup.volumes.mysql=false"
         - "backupbot.backup.volumes.dumps.path=app.sql"
         - "backupbot.restore.post-hook=mariadb -uroot -p\\"`cat /run/secrets/db_root_password`\\" app < /dumps/app.sql"
+      update_config: {{monitor: 1s}}  # coop's stability window (docker's default 5 s)
 volumes:
   mysql:
   dumps:

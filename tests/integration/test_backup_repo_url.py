@@ -122,6 +122,7 @@ services:
       labels:
         - "coop-cloud.${{STACK_NAME}}.version=1.0.0+1.0.0"
         - "backupbot.backup=true"
+      update_config: {{monitor: 1s}}  # coop's stability window after convergence (docker's default 5 s)
 volumes:
   files:
 """,
@@ -136,7 +137,7 @@ def snapshot_files(repo: Path) -> list[str]:
 
 
 def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
-        coop, tmp_path, stack_name, local_server, backup_env, sftp_server, setting):
+        coop, tmp_path, stack_name, local_server, backup_env, own_repository, sftp_server, setting):
     host, port, key, known_hosts, repo = sftp_server
     url = f"sftp://root@{host}:{port}/{repo}"
     new_app(coop, tmp_path, stack_name, "default", files_recipe())
@@ -168,7 +169,9 @@ def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
     assert (repo / "config").is_file() and len(snapshot_files(repo)) == 1  # really on the sftp server
     listed = json.loads(coop("app", "backup", "ls", stack_name, "--json", env=env).out)
     assert [s["id"] for s in listed] == snapshot_files(repo)
-    assert coop("app", "backup", "ls", stack_name, "--json").out.strip() == "[]"  # the test's own volume: untouched
+    # The command's default (this test's own volume, COOP_BACKUP_REPOSITORY=volume:… in backup_env) was not used.
+    assert subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name={own_repository}"],
+                          capture_output=True, text=True, check=True).stdout.strip() == ""
 
     sh(web, "rm -rf /data/a.txt /data/sub")
     r = coop("app", "restore", stack_name, env=env)
@@ -272,6 +275,8 @@ def test_s3_repository_with_credentials_as_secrets(coop, tmp_path, stack_name, l
     r = coop("app", "restore", stack_name, env=env)
     assert r.code == 0, r
     assert sh(web, "cd /data && sha256sum a.txt sub/b.bin") == before
+    r = coop("app", "backup", "verify", stack_name, "--json", env=env)  # restic check + restore --verify, on S3
+    assert r.code == 0 and json.loads(r.out)["files"] == 2, r
 
     # The variables from this environment instead (--env KEY), with a secret the server does not know.
     wrong = {**env, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": "not-" + secret}

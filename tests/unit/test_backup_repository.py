@@ -54,6 +54,7 @@ def test_sftp_needs_a_readable_key_without_passphrase_and_the_hosts_key(keys):
     where = parse_location("s", SFTP)
     creds = load_credentials("s", where, ssh_key=keys / "id", known_hosts=keys / "known_hosts")
     assert creds.ssh_key == (keys / "id").read_bytes() and creds.known_hosts and not creds.env
+    assert "PRIVATE" not in repr(creds)
 
     def refused(match: str, **kw) -> None:
         with pytest.raises(UsageError, match=match) as info:
@@ -93,6 +94,7 @@ def test_variables_from_a_file_and_the_environment_never_echoed(tmp_path):
     creds = load_credentials("s", where, env_file=env_file, env_keys=["AWS_DEFAULT_REGION"],
                              environ={"AWS_DEFAULT_REGION": "eu-1"})
     assert creds.env == {"AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "x y$(reboot)", "AWS_DEFAULT_REGION": "eu-1"}
+    assert "AKIA1" not in repr(creds)
     # The job's shell reads the file: values are quoted, never run.
     out = subprocess.run(["sh", "-c", ". /dev/stdin; printf '%s' \"$AWS_SECRET_ACCESS_KEY\""],
                          input=creds.env_file(), capture_output=True, check=True).stdout

@@ -110,9 +110,9 @@ class Repository:
 class Credentials:
     """What a URL repository needs besides its URL, read from the operator's files and environment."""
 
-    ssh_key: bytes | None = None
+    ssh_key: bytes | None = field(default=None, repr=False)  # never printed, even by --debug
     known_hosts: bytes | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def env_file(self) -> bytes:
         """The variables as a file the job's shell reads (`. FILE`): each value single-quoted, so never run."""
