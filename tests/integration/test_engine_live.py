@@ -380,6 +380,32 @@ def _container_of(docker, service: str) -> str:
     return found[0]["Id"]
 
 
+def test_a_hang_up_before_the_stream_connects_still_ends_it(docker, service):
+    """`coop app logs -f` stops every service's stream with hang_up(); one whose thread had not
+    connected yet (under load) used to connect afterwards and block its reader, and close(), forever."""
+    import threading
+
+    with docker.clone() as stream:
+        stream.hang_up()
+        ended: list[BaseException] = []
+
+        def follow() -> None:
+            try:
+                list(stream.service_logs(service, follow=True, tail="all"))
+            except BaseException as exc:
+                ended.append(exc)
+
+        reader = threading.Thread(target=follow, daemon=True)
+        reader.start()
+        reader.join(10)
+        if reader.is_alive():
+            stream.hang_up()  # its socket exists now: let the reader (and this test) go
+            reader.join(10)
+            pytest.fail("a stream started after hang_up() was still blocked 10 s later")
+    assert ended and isinstance(ended[0], EngineUnreachable), ended
+    assert docker.ping() == "OK"
+
+
 def test_service_logs_are_demultiplexed(docker, service):
     deadline = time.time() + 20
     frames = []

@@ -54,6 +54,13 @@ class ExecResult:
     stderr: bytes
 
 
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
 class _Connection(http.client.HTTPConnection):
     """An HTTPConnection whose socket comes from a `Transport` channel."""
 
@@ -62,10 +69,15 @@ class _Connection(http.client.HTTPConnection):
         self.transport = transport
         self.channel: Channel | None = None
         self.last_channel: Channel | None = None  # kept after close, to explain a failure
+        self.hung_up = False  # set by EngineClient.hang_up: no stream may start after it
 
     def connect(self) -> None:
         self.channel = self.last_channel = self.transport.open(self.timeout)
         self.sock = self.channel.sock
+        if self.hung_up:
+            # hang_up() came while this connection was being opened (it found no socket to shut):
+            # shut it now, or a stream about to start here would block its reader forever.
+            _shutdown(self.sock)
 
     def close(self) -> None:
         super().close()  # drops self.sock
@@ -155,13 +167,15 @@ class EngineClient:
         )
 
     def hang_up(self) -> None:
-        """Wake a thread blocked reading this client's stream: shut the socket down (close alone does not)."""
+        """Wake a thread blocked reading this client's stream: shut the socket down (close alone does not).
+
+        Sticky: a connection opened afterwards (by a thread that had not connected yet) is shut as
+        soon as it is open, so its request fails at once instead of streaming.
+        """
+        self._conn.hung_up = True  # before reading .sock: connect() sets .sock, then checks this
         sock = self._conn.sock
         if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            _shutdown(sock)
 
     @property
     def url(self) -> str:
