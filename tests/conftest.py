@@ -7,10 +7,12 @@ prove the real thing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -210,15 +212,62 @@ def remove_stack_now(name: str) -> None:
             subprocess.run(["docker", kind, "rm", *p.stdout.split()], capture_output=True)
 
 
+@contextlib.contextmanager
+def rig_lock(name: str, *, exclusive: bool) -> Iterator[None]:
+    """Hold a lock on a shared part of the rig, across every test process on this machine.
+
+    Several suites (and pytest-xdist workers) share one rig: a test that changes a shared part
+    (makes the no-swarm engine a swarm, kills a node of the 3-node swarm) takes it exclusively,
+    the tests that rely on that part staying as it is take it shared.
+    """
+    import fcntl
+
+    folder = RIG_DIR / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{name}.lock", "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 NOSWARM_SOCK = "/run/coop-rig-noswarm.sock"
 
 
 @pytest.fixture(scope="session")
-def noswarm_engine_socket() -> str:
-    """A second engine started by rig/up that is NOT in swarm mode."""
+def _noswarm_engine() -> str:
     if not _socket_answers(NOSWARM_SOCK):
         require_rig(f"engine without swarm at {NOSWARM_SOCK}")
     return NOSWARM_SOCK
+
+
+@pytest.fixture
+def noswarm_engine_socket(_noswarm_engine: str) -> Iterator[str]:
+    """A second engine started by rig/up that is NOT in swarm mode (and stays so during the test)."""
+    with rig_lock("noswarm", exclusive=False):
+        yield _noswarm_engine
+
+
+@pytest.fixture
+def noswarm_engine_to_init(_noswarm_engine: str) -> Iterator[str]:
+    """The engine without swarm, for this test alone: it may init a swarm there; it leaves it afterwards."""
+    import subprocess
+    import time
+
+    docker = ["docker", "-H", f"unix://{_noswarm_engine}"]
+    with rig_lock("noswarm", exclusive=True):
+        try:
+            yield _noswarm_engine
+        finally:
+            subprocess.run([*docker, "swarm", "leave", "--force"], capture_output=True)
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                state = subprocess.run([*docker, "info", "--format", "{{.Swarm.LocalNodeState}}"],
+                                       capture_output=True, text=True).stdout.strip()
+                if state == "inactive":
+                    break
+                time.sleep(0.2)
 
 
 @pytest.fixture(params=["local", "ssh"])
@@ -271,7 +320,8 @@ def multinode() -> MultiNode:
 
     if os.geteuid() != 0:
         require_rig("the 3-node swarm (needs root for network namespaces)")
-    p = subprocess.run([str(MULTINODE_SCRIPT), "up"], capture_output=True, text=True, timeout=600)
+    with rig_lock("multinode", exclusive=False):  # not while another suite's test has a node down
+        p = subprocess.run([str(MULTINODE_SCRIPT), "up"], capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
         require_rig(f"the 3-node swarm (rig/multinode up: {p.stderr.strip().splitlines()[-1:] or p.returncode})")
     env = dict(line.split("=", 1) for line in p.stdout.splitlines() if "=" in line)

@@ -27,6 +27,15 @@ REG = "127.0.0.1:5000"
 WEB = f"{REG}/coop-test/web:1.0.0"
 
 
+@pytest.fixture(autouse=True)
+def _rig_shared_with_other_suites(request):
+    """Every suite on this machine uses the one 3-node rig: a test that kills a node runs alone."""
+    from conftest import rig_lock
+
+    with rig_lock("multinode", exclusive=request.node.get_closest_marker("kills_a_node") is not None):
+        yield
+
+
 @pytest.fixture(scope="module")
 def zones(multinode: MultiNode):
     """Node labels the placement preferences spread over (set on the swarm, as an operator would)."""
@@ -274,6 +283,7 @@ def _node_of_running_task(multinode: MultiNode, service: str) -> str:
     return running[0] if running else ""
 
 
+@pytest.mark.kills_a_node
 def test_a_worker_lost_mid_deploy_then_the_next_deploy_converges(mn, tmp_path, multinode, mn_stack):
     app = new_app(mn, tmp_path, mn_stack, LOSABLE)
     assert mn("app", "deploy", app, "--no-input").code == 0

@@ -102,19 +102,16 @@ def test_global_flags_anywhere(coop, rig_ssh_config):
     assert a.code == b.code == 0 and a.out == b.out and json.loads(a.out)[0]["name"] == "coop-test"
 
 
-def test_init_is_idempotent_on_an_engine_without_swarm(coop, coop_env, noswarm_engine_socket):
-    env = dict(coop_env, DOCKER_HOST=f"unix://{noswarm_engine_socket}")
-    docker = ["docker", "-H", f"unix://{noswarm_engine_socket}"]
+def test_init_is_idempotent_on_an_engine_without_swarm(coop, coop_env, noswarm_engine_to_init):
+    env = dict(coop_env, DOCKER_HOST=f"unix://{noswarm_engine_to_init}")
+    docker = ["docker", "-H", f"unix://{noswarm_engine_to_init}"]
     assert coop("server", "add", "--local", env=env).code == 0
-    try:
-        # The rig's main engine already listens on 2377 on this host.
-        addr = ["--listen-addr", "127.0.0.1:2378", "--advertise-addr", "127.0.0.1:2378"]
-        r = coop("server", "init", "default", *addr, env=env)
-        assert r.code == 0, r
-        assert "initialised swarm" in r.out and "created the proxy network" in r.out
-        r = coop("server", "init", "default", env=env)
-        assert r.code == 0 and "nothing to do" in r.out
-        state = subprocess.run([*docker, "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True)
-        assert state.stdout.strip() == "active"
-    finally:
-        subprocess.run([*docker, "swarm", "leave", "--force"], capture_output=True)
+    # The rig's main engine already listens on 2377 on this host.
+    addr = ["--listen-addr", "127.0.0.1:2378", "--advertise-addr", "127.0.0.1:2378"]
+    r = coop("server", "init", "default", *addr, env=env)
+    assert r.code == 0, r
+    assert "initialised swarm" in r.out and "created the proxy network" in r.out
+    r = coop("server", "init", "default", env=env)
+    assert r.code == 0 and "nothing to do" in r.out
+    state = subprocess.run([*docker, "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True)
+    assert state.stdout.strip() == "active"
