@@ -62,6 +62,7 @@ def test_a_failed_deploy_rolls_the_whole_app_back_or_says_why_not(monkeypatch, w
     from coopcloud.errors import DeployFailed
     from coopcloud.ops import converge as conv
     from coopcloud.ops import deploy as dep
+    from coopcloud.ops.deploy import rollout
 
     undone = []
 
@@ -71,12 +72,12 @@ def test_a_failed_deploy_rolls_the_whole_app_back_or_says_why_not(monkeypatch, w
             return conv.ConvergeResult(ok=True, services=[])
         return _outcome("s_db", "tasks keep failing (3 since the change began): exit code 1")
 
-    monkeypatch.setattr(dep, "undo", undo)
+    monkeypatch.setattr(rollout, "undo", undo)
     prepared = SimpleNamespace(app="a.org", version="1.1.0", previous_version="1.0.0", was_deployed=was_deployed)
     applied = dep.Applied(updated=["s_app", "s_db"])
     notes = []
     with pytest.raises(DeployFailed) as caught:
-        dep._fail(None, prepared, applied, _outcome("s_app", "swarm update rollback_started: boom"),
+        rollout._fail(None, prepared, applied, _outcome("s_app", "swarm update rollback_started: boom"),
                   rollback=rollback, progress=None, notify=notes.append)
     assert int(caught.value.exit_status) == code
     assert words in str(caught.value)
@@ -91,14 +92,15 @@ def test_a_rollback_the_engine_refuses_names_both_failures(monkeypatch):
 
     from coopcloud.errors import DeployFailed, EngineError
     from coopcloud.ops import deploy as dep
+    from coopcloud.ops.deploy import rollout
 
     def undo(*a, **kw):
         raise EngineError("update out of sequence")
 
-    monkeypatch.setattr(dep, "undo", undo)
+    monkeypatch.setattr(rollout, "undo", undo)
     prepared = SimpleNamespace(app="a.org", version="1.1.0", previous_version="1.0.0", was_deployed=True)
     with pytest.raises(DeployFailed) as caught:
-        dep._fail(None, prepared, dep.Applied(updated=["s_app"]), _outcome("s_app", "swarm update paused: x"),
+        rollout._fail(None, prepared, dep.Applied(updated=["s_app"]), _outcome("s_app", "swarm update paused: x"),
                   rollback=True, progress=None, notify=None)
     assert int(caught.value.exit_status) == 7
     assert "failed (service s_app: swarm update paused: x) and rolling back to 1.0.0 failed too (update out of sequence)" in str(caught.value)

@@ -1,0 +1,75 @@
+"""Deploy an app: resolve, render, preflight (read-only), plan, apply, converge, record.
+
+Everything that can be checked is checked before the first change on the
+server, so a refused deploy leaves the server exactly as it was. See
+DESIGN.md §6 for the pipeline; the modules carry its step numbers.
+
+Topic modules, one a stage: `target` (1 resolve, 2 labels), `checks` (3 preflight),
+`planning` (4 plan, and `prepare`: 1–4 as a value), `rollout` (6 apply, 7 converge, 8 roll
+back), `state` (9 record). This package re-exports what the CLI and the other ops call.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from coopcloud.settings import Settings
+
+from .checks import Preflight, preflight
+from .planning import DeployResult, Prepared, check_state_writable, desired_specs, make_plan, prepare, unconverged
+from .rollout import Applied, apply, converge_failure, undo
+from .state import pin_version, record, write_lockfile
+from .target import Target, add_coop_labels, chaos_target, releases, resolve_target
+
+if TYPE_CHECKING:
+    from coopcloud.ops.servers import ServerPool
+
+__all__ = [
+    "Applied",
+    "DeployResult",
+    "Preflight",
+    "Prepared",
+    "Target",
+    "add_coop_labels",
+    "apply",
+    "chaos_target",
+    "check_state_writable",
+    "converge_failure",
+    "deploy",
+    "desired_specs",
+    "make_plan",
+    "pin_version",
+    "preflight",
+    "prepare",
+    "record",
+    "releases",
+    "resolve_target",
+    "undo",
+    "unconverged",
+    "write_lockfile",
+]
+
+
+def deploy(
+    settings: Settings,
+    pool: ServerPool,
+    app_name: str,
+    *,
+    version: str | None = None,
+    chaos: bool = False,
+    force: bool = False,
+    dry_run: bool = False,
+    converge: bool = True,
+    rollback: bool = True,
+    progress: Callable[[list], None] | None = None,
+    require_new_version: bool = False,
+    expect_version: str | None = None,
+) -> DeployResult:
+    """prepare() then, unless `dry_run`, apply()."""
+    prepared = prepare(
+        settings, pool, app_name, version=version, chaos=chaos, force=force or dry_run,
+        require_new_version=require_new_version, expect_version=expect_version,
+    )
+    if dry_run:
+        return prepared.result()
+    return apply(settings, pool, prepared, converge=converge, rollback=rollback, progress=progress)

@@ -1,0 +1,285 @@
+"""Steps 6–8 of a deploy: change the server, wait for convergence, and roll the whole app back
+(or undo a change the engine refused half-way) when it does not converge."""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from coopcloud.engine import views
+from coopcloud.engine.protocol import Engine
+from coopcloud.errors import DeployFailed, RolledBack
+from coopcloud.ops.plan import ServicePlan, with_live_tasks
+from coopcloud.settings import Settings
+
+from .planning import DeployResult, Prepared
+from .state import record
+
+if TYPE_CHECKING:
+    from coopcloud.ops.servers import ServerPool
+
+# Between two looks at the services while waiting for convergence: the window's end is seen within it.
+POLL_INTERVAL = 0.5
+
+
+@dataclass
+class Applied:
+    """What apply changed on the server, in order: what undoing it takes."""
+
+    networks: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+    configs: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # services
+    updated: list[str] = field(default_factory=list)  # services whose spec changed
+    resent: list[str] = field(default_factory=list)  # unchanged specs sent again to converge them
+
+    @property
+    def services(self) -> list[str]:
+        return self.created + self.updated + self.resent
+
+    @property
+    def changed_services(self) -> bool:
+        return bool(self.created or self.updated)
+
+
+def _spec_changed(sp: ServicePlan) -> bool:
+    """An update that changes the spec (not one that only re-sends it to converge a stuck service)."""
+    return sp.action in ("update", "bookkeeping") and any(c.what != "state" for c in sp.changes)
+
+
+def _apply_changes(client: Engine, prepared: Prepared, applied: Applied) -> None:
+    """Create networks, secrets, configs, then create/update services, noting each change as it lands."""
+    from coopcloud.swarm.spec import with_ids
+
+    spec, pre = prepared.spec, prepared.pre
+    for name in pre.networks_to_create:
+        client.network_create(spec.networks[name])
+        applied.networks.append(name)
+    secret_ids = dict(pre.secret_ids)
+    for name in pre.secrets_to_create:
+        body = spec.secrets[name]
+        client.secret_create(name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels"))
+        applied.secrets.append(name)
+        secret_ids[name] = views.secret(client, name).id
+    config_ids = dict(pre.config_ids)
+    for name in pre.configs_to_create:
+        body = spec.configs[name]
+        created = client.config_create(
+            name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels"), templating=body.get("Templating")
+        )
+        applied.configs.append(name)
+        config_ids[name] = views.created_id(created)
+    for sp in prepared.plan.services:
+        if sp.action not in ("create", "update", "bookkeeping"):
+            continue
+        body = with_ids(prepared.desired[sp.name], secret_ids=secret_ids, config_ids=config_ids)
+        if sp.action == "create":
+            client.service_create(body)
+            applied.created.append(sp.name)
+        else:
+            live = pre.live[sp.name]
+            # Read the version now: swarm bumps it as an update or rollback of its own moves on.
+            current = views.service(client, live.id)
+            if not sp.restarts:
+                body = with_live_tasks(body, live.spec)
+            client.service_update(live.id, current.version, body)
+            (applied.updated if _spec_changed(sp) else applied.resent).append(sp.name)
+
+
+
+
+def _why(result: Any) -> tuple[str, str]:
+    """(failing service, why) of a convergence that failed, in a few words."""
+    bad = result.first_failure
+    if bad is None:
+        return "", "did not converge"
+    if result.timed_out and not bad.error:
+        return bad.name, f"not converged before the timeout ({bad.line().split(': ', 1)[1]})"
+    return bad.name, bad.error or "did not converge"
+
+
+def _details(result: Any) -> list[str]:
+    details = []
+    for p in result.failed:
+        details.append(p.line())
+        details += [f"  task: {f}" for f in p.failures[-3:]]
+        details += [f"  log: {line}" for line in result.logs.get(p.name, [])]
+    return details
+
+
+def converge_failure(app: str, result: Any) -> DeployFailed:
+    """One line for the error; the details ride along for the CLI to show above it."""
+    bad = result.failed
+    if result.timed_out:
+        what = f"did not converge before the timeout ({', '.join(p.name for p in bad)} not ready)"
+    else:
+        name, why = _why(result)
+        what = f"service {name} failed: {why}" if name else why
+    return DeployFailed(f"app {app}: {what}", hint=f"see: coop app errors {app}; coop app logs {app}", details=_details(result))
+
+
+def _remove_quietly(remove: Callable[[str], None], name: str, deadline: float) -> bool:
+    """Remove an object this deploy created; retried while a removed service's tasks still hold it."""
+    from coopcloud.errors import EngineError, EngineNotFound
+
+    while True:
+        try:
+            remove(name)
+            return True
+        except EngineNotFound:
+            return True
+        except EngineError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+
+
+def undo(
+    client: Engine,
+    prepared: Prepared,
+    applied: Applied,
+    *,
+    progress: Callable[[list], None] | None = None,
+    wait: bool = True,
+) -> Any:
+    """Put every service this deploy changed back on the spec captured in prepare, remove the services,
+    configs, secrets and networks it created. Returns the convergence of the restored services (or None)."""
+    from coopcloud.errors import EngineNotFound
+    from coopcloud.ops import converge as conv
+
+    since = views.info(client).system_time
+    watches = []
+    for name in applied.updated:
+        before = prepared.pre.live[name]
+        try:
+            current = views.service(client, before.id)
+            client.service_update(before.id, current.version, before.spec)
+        except EngineNotFound:
+            continue  # removed meanwhile by someone else: nothing to put back
+        watches.append(conv.Watch(name))
+    for name in applied.created:
+        try:
+            client.service_remove(name)
+        except EngineNotFound:
+            pass
+    outcome = None
+    if watches and wait:
+        outcome = conv.wait(client, watches, timeout=prepared.timeout, since=since, report=progress, interval=POLL_INTERVAL)
+    # Configs, secrets and networks it created, once nothing uses them; a leftover is no failure.
+    deadline = time.monotonic() + 20
+    for name in applied.configs:
+        _remove_quietly(client.config_remove, name, deadline)
+    for name in applied.secrets:
+        _remove_quietly(client.secret_remove, name, deadline)
+    for name in applied.networks:
+        _remove_quietly(client.network_remove, name, deadline)
+    return outcome
+
+
+def apply(
+    settings: Settings,
+    pool: ServerPool,
+    prepared: Prepared,
+    *,
+    converge: bool = True,
+    rollback: bool = True,
+    progress: Callable[[list], None] | None = None,
+    notify: Callable[[str], None] | None = None,
+    before_first_change: Sequence[Callable[[Prepared], None]] = (),
+) -> DeployResult:
+    """Steps 6–9: change the server, wait for convergence, roll the whole app back on failure, record.
+
+    `before_first_change` steps run after every check and before anything changes (an
+    upgrade's data snapshot belongs there). A deploy that does not converge, of an app
+    that ran before, is rolled back (RolledBack, exit 8) unless `rollback` is False
+    (DeployFailed, exit 7, the state as swarm left it). The env pins and the lockfile
+    record a version only once it converged.
+    """
+    from coopcloud.errors import EngineError, EngineUnreachable
+    from coopcloud.ops import converge as conv
+
+    for step in before_first_change:
+        step(prepared)
+    client: Engine = pool.client(prepared.server)
+    applied = Applied()
+    try:
+        _apply_changes(client, prepared, applied)
+    except EngineError as exc:
+        if isinstance(exc, EngineUnreachable):
+            raise
+        # Refused half-way: undo what landed, so a refused deploy leaves nothing behind.
+        try:
+            back = undo(client, prepared, applied, progress=progress)
+            undone = "was undone" if back is None or back.ok else f"was put back but did not converge ({_why(back)[1]})"
+        except EngineError as again:
+            undone = f"could not be undone ({again.message})"
+        raise EngineError(
+            f"{exc.message} (app {prepared.app}: what this deploy had created or changed {undone})",
+            status=exc.status,
+            hint=exc.hint,
+        ) from exc
+    result = prepared.result(applied=True, services=applied.services)
+    if converge:
+        watches = [conv.Watch(n, created=True) for n in applied.created]
+        watches += [conv.Watch(n) for n in applied.updated + applied.resent]
+        checked = [n for n in sorted(prepared.desired) if n not in applied.services]
+        watches += [conv.Watch(n, changed=False) for n in checked]
+        outcome = conv.wait(
+            client, watches, timeout=prepared.timeout, since=prepared.pre.engine_time, report=progress,
+            interval=POLL_INTERVAL,
+        )
+        if not outcome.ok:
+            _fail(client, prepared, applied, outcome, rollback=rollback, progress=progress, notify=notify)
+        result.checked = checked
+        result.converge_seconds, result.stability_seconds = outcome.seconds, outcome.stability_seconds
+    record(settings, prepared)
+    return result
+
+
+def _fail(
+    client: Engine,
+    prepared: Prepared,
+    applied: Applied,
+    outcome: Any,
+    *,
+    rollback: bool,
+    progress: Callable[[list], None] | None,
+    notify: Callable[[str], None] | None,
+) -> None:
+    """Raise the failure of a deploy; first roll the whole app back when that is asked and possible."""
+    from coopcloud.errors import EngineError
+
+    failure = converge_failure(prepared.app, outcome)
+    if not rollback or not prepared.was_deployed or not applied.changed_services:
+        raise failure
+    previous = prepared.previous_version or "the previous specs"
+    service, why = _why(outcome)
+    if notify:
+        notify(f"app {prepared.app}: {prepared.version} did not converge ({service}: {why}); rolling every service back to {previous}")
+    app = prepared.app
+    try:
+        back = undo(client, prepared, applied, progress=progress)
+    except EngineError as exc:
+        raise DeployFailed(
+            f"app {app}: release {prepared.version} failed (service {service}: {why}) "
+            f"and rolling back to {previous} failed too ({exc.message})",
+            hint=f"see: coop app errors {app}; coop app logs {app}",
+            details=failure.details,
+        ) from exc
+    if back is not None and not back.ok:
+        b_service, b_why = _why(back)
+        err = DeployFailed(
+            f"app {app}: release {prepared.version} failed (service {service}: {why}) "
+            f"and rolling back to {previous} failed too (service {b_service}: {b_why})",
+            hint=f"see: coop app errors {app}; coop app logs {app}",
+            details=failure.details + _details(back),
+        )
+        raise err
+    err = RolledBack(
+        f"app {app}: release {prepared.version} failed (service {service}: {why}); every service was rolled back to {previous}",
+        hint=f"see: coop app errors {app}; coop app logs {app}",
+        details=failure.details,
+    )
+    raise err
