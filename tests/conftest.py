@@ -141,6 +141,14 @@ def coop(coop_env):
 
 
 @pytest.fixture
+def local_server(coop, local_engine_socket, registry) -> str:
+    """The rig's local engine registered as server `default` (`coop server add --local`)."""
+    r = coop("server", "add", "--local")
+    assert r.code == 0, r
+    return "default"
+
+
+@pytest.fixture
 def stack_name(request):
     """A stack name unique to this test; every object labelled with it is removed afterwards."""
     import re

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from live_app import QUICK_UPDATES, REG, live_spec, quick_health
 from recipe_factory import git, make_recipe_repo
 
 pytestmark = pytest.mark.integration
 
-REG = "127.0.0.1:5000"
 RECIPE = "takeover"
 V1, V2 = "1.0.0+1.0.0", "1.1.0+1.1.0"
 
@@ -40,18 +40,9 @@ services:
     configs:
       - source: motd
         target: /www/motd.txt
-    healthcheck:
-      test: ["CMD-SHELL", "echo | nc -w 1 127.0.0.1 8080"]
-      interval: 1s
-      timeout: 1s
-      retries: 2
-      start_period: 1s
-    stop_grace_period: 1s  # busybox as PID 1 ignores SIGTERM
+{quick_health()}\
     deploy:
-      restart_policy:
-        delay: 1s
-      update_config:
-        monitor: 1s
+{QUICK_UPDATES}\
       labels:
         - "traefik.enable=true"
         - "coop-cloud.${{STACK_NAME}}.version={V1 if web_tag == '1.0.0' else V2}"
@@ -149,15 +140,10 @@ def running_tasks(stack: str) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in tasks.items()}
 
 
-def service_spec(stack: str, service: str) -> dict:
-    return json.loads(docker("service", "inspect", f"{stack}_{service}", check=True).stdout)[0]["Spec"]
-
-
-def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_name, local_engine_socket, registry):
+def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_name, local_server):
     stack = stack_name
     domain = stack.replace("_", ".", 1)  # an abra app is named by its domain; its stack name follows
     abra_dir = Path(coop_env["ABRA_DIR"])
-    assert coop("server", "add", "--local").code == 0
     recipe = recipe_repo(abra_dir / "recipes" / RECIPE)
     env_file = abra_dir / "servers" / "default" / f"{domain}.env"
     env_file.write_text(
@@ -172,7 +158,7 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         abra_deploy(recipe, stack, domain, V1, tmp_path)
         before = running_tasks(stack)
         assert sorted(before) == [f"{stack}_app", f"{stack}_db"] and all(before.values())
-        assert "Platforms" in (service_spec(stack, "db")["TaskTemplate"].get("Placement") or {})
+        assert "Platforms" in (live_spec(stack, "db")["TaskTemplate"].get("Placement") or {})
 
         r = coop("app", "ls", "--status", "--json")
         assert r.code == 0, r
@@ -196,7 +182,7 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         assert r.code == 0, r
         assert running_tasks(stack) == before  # nothing restarted
         assert "restarts nothing" in r.err
-        assert "coop.spec-hash" in service_spec(stack, "db")["Labels"]
+        assert "coop.spec-hash" in live_spec(stack, "db")["Labels"]
 
         # Now coop's own: the plan is empty.
         r = coop("app", "deploy", domain, "--dry-run", "--json")
@@ -205,17 +191,17 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         # Upgrade, rollback: the web service moves, the database is left alone.
         r = coop("app", "upgrade", domain, "--no-input")
         assert r.code == 0, r
-        assert service_spec(stack, "app")["Labels"][f"coop-cloud.{stack}.version"] == V2
-        assert ":1.1.0@sha256:" in service_spec(stack, "app")["TaskTemplate"]["ContainerSpec"]["Image"]
-        assert service_spec(stack, "db")["Labels"]["coop-test.tier"] == "database"
+        assert live_spec(stack, "app")["Labels"][f"coop-cloud.{stack}.version"] == V2
+        assert ":1.1.0@sha256:" in live_spec(stack, "app")["TaskTemplate"]["ContainerSpec"]["Image"]
+        assert live_spec(stack, "db")["Labels"]["coop-test.tier"] == "database"
         assert "update (restarts nothing)" in r.err
         assert running_tasks(stack)[f"{stack}_db"] == before[f"{stack}_db"]
         assert f"TYPE={RECIPE}:{V2}" in env_file.read_text()
 
         r = coop("app", "rollback", domain, "--no-input")
         assert r.code == 0, r
-        assert service_spec(stack, "app")["Labels"][f"coop-cloud.{stack}.version"] == V1
-        assert "coop-test.tier" not in service_spec(stack, "db")["Labels"]
+        assert live_spec(stack, "app")["Labels"][f"coop-cloud.{stack}.version"] == V1
+        assert "coop-test.tier" not in live_spec(stack, "db")["Labels"]
         assert running_tasks(stack)[f"{stack}_db"] == before[f"{stack}_db"]
         assert f"TYPE={RECIPE}:{V1}" in env_file.read_text()
 
@@ -234,13 +220,12 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         docker("secret", "rm", secret)
 
 
-def test_abra_deploying_after_coop_restarts_nothing(coop, coop_env, tmp_path, stack_name, local_engine_socket, registry):
+def test_abra_deploying_after_coop_restarts_nothing(coop, coop_env, tmp_path, stack_name, local_server):
     """The other way round: coop deployed the app; abra (`docker stack deploy`, resolving images)
     deploys the same release again, and swarm replaces no task: coop sent what docker sends."""
     stack = stack_name
     domain = stack.replace("_", ".", 1)
     abra_dir = Path(coop_env["ABRA_DIR"])
-    assert coop("server", "add", "--local").code == 0
     recipe = recipe_repo(abra_dir / "recipes" / RECIPE)
     (abra_dir / "servers" / "default" / f"{domain}.env").write_text(
         f"TYPE={RECIPE}:{V1}\nDOMAIN={domain}\nCOMPOSE_FILE=\"compose.yml:compose.db.yml\"\n"

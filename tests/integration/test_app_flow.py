@@ -8,82 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import stat
 import subprocess
-import threading
-import time
-import urllib.request
 
 import pytest
 
+from live_app import deploy_at_once, free_port, get, new_app, one_error_line, secret_names, web_recipe
 from recipe_factory import make_recipe_repo
 
 pytestmark = pytest.mark.integration
-
-REG = "127.0.0.1:5000"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def web_recipe(port: int, *, image_tag: str = "1.0.0", healthcheck: str = "echo | nc -w 1 127.0.0.1 8080",
-               command: str | None = None) -> dict[str, str]:
-    cmd = f"\n    command: {json.dumps(command)}" if command else ""
-    return {
-        "compose.yml": f"""\
-version: "3.8"
-services:
-  app:
-    image: {REG}/coop-test/web:{image_tag}{cmd}
-    environment:
-      - GREETING=${{GREETING:-hello}}
-    ports:
-      - target: 8080
-        published: {port}
-        mode: host
-    networks: [proxy, internal]
-    secrets: [api_key]
-    configs:
-      - source: motd
-        target: /www/motd.txt
-    healthcheck:
-      test: ["CMD-SHELL", "{healthcheck}"]
-      interval: 1s
-      timeout: 1s
-      retries: 2
-      start_period: 1s
-    # busybox httpd as PID 1 ignores SIGTERM: do not wait the default 10 s for it.
-    stop_grace_period: 1s
-    deploy:
-      update_config:
-        monitor: 1s  # coop's stability window after convergence (docker's default 5 s)
-      restart_policy:
-        delay: 1s
-      labels:
-        - "coop-cloud.${{STACK_NAME}}.version=1.0.0+{image_tag}"
-        - "coop-cloud.${{STACK_NAME}}.timeout=${{TIMEOUT:-60}}"
-networks:
-  proxy:
-    external: true
-  internal:
-secrets:
-  api_key:
-    external: true
-    name: ${{STACK_NAME}}_api_key_${{SECRET_API_KEY_VERSION}}
-configs:
-  motd:
-    name: ${{STACK_NAME}}_motd_${{MOTD_VERSION}}
-    file: motd.txt
-""",
-        ".env.sample": "TYPE=webapp\nDOMAIN=webapp.example.com\nGREETING=hello\nSECRET_API_KEY_VERSION=v1 # length=24\n",
-        "abra.sh": "export MOTD_VERSION=v1\n",
-        "motd.txt": "message of the day\n",
-        "README.md": "# webapp\n",
-    }
 
 
 @pytest.fixture
@@ -91,20 +24,6 @@ def ssh_server(coop, rig_ssh_config, registry):
     r = coop("server", "add", "coop-test")
     assert r.code == 0, r
     return "coop-test"
-
-
-@pytest.fixture
-def local_server(coop, local_engine_socket, registry):
-    r = coop("server", "add", "--local")
-    assert r.code == 0, r
-    return "default"
-
-
-def new_app(coop, tmp_path, stack: str, server: str, files: dict, *, tags=(("1.0.0+1.0.0", {}),)) -> str:
-    repo = make_recipe_repo(tmp_path / f"recipe-{stack}", files, list(tags))
-    r = coop("app", "new", str(repo), "--server", server, "--domain", f"{stack}.example.org", "--name", stack, "--secrets")
-    assert r.code == 0, r
-    return stack
 
 
 def task_ids(stack: str) -> list[str]:
@@ -122,29 +41,6 @@ def stack_objects(stack: str) -> dict[str, list[str]]:
         out = subprocess.run(["docker", kind, "ls", "-q", "--filter", label], capture_output=True, text=True).stdout
         found[kind] = out.split()
     return found
-
-
-def secret_names(stack: str) -> list[str]:
-    out = subprocess.run(["docker", "secret", "ls", "--format", "{{.Name}}"], capture_output=True, text=True).stdout
-    return sorted(n for n in out.split() if n.startswith(stack + "_"))
-
-
-def get(port: int, path: str = "/index.html") -> str:
-    deadline = time.time() + 15
-    while True:
-        try:
-            return urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2).read().decode()
-        except OSError:
-            if time.time() > deadline:
-                raise
-            time.sleep(0.3)
-
-
-def one_error_line(err: str) -> str:
-    lines = [l for l in err.splitlines() if l.startswith("error:")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_whole_flow_over_ssh(coop, coop_env, tmp_path, stack_name, ssh_server):
@@ -289,16 +185,7 @@ def test_two_apps_deploy_in_parallel(coop, tmp_path, request, local_server):
     for s in stacks:
         request.addfinalizer(lambda s=s: remove_stack(s))
         new_app(coop, tmp_path, s, "default", web_recipe(free_port()))
-    results = {}
-
-    def run(s):
-        results[s] = coop("app", "deploy", s)
-
-    threads = [threading.Thread(target=run, args=(s,)) for s in stacks]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = deploy_at_once(coop, stacks)
     assert all(r.code == 0 for r in results.values()), results
 
 

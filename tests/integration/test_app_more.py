@@ -8,15 +8,9 @@ import subprocess
 import pytest
 
 from recipe_factory import commit, make_recipe_repo
-from test_app_flow import free_port, new_app, one_error_line, secret_names, web_recipe
+from live_app import free_port, new_app, one_error_line, secret_names, web_recipe
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def local_server(coop, local_engine_socket, registry):
-    assert coop("server", "add", "--local").code == 0
-    return "default"
 
 
 def service_labels(stack: str) -> dict:

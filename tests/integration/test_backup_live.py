@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from test_app_flow import new_app, one_error_line
+from live_app import container_of, new_app, one_error_line
 
 pytestmark = pytest.mark.integration
 
@@ -63,9 +63,8 @@ def backup_env(coop_env, own_repository):
 
 
 @pytest.fixture
-def local_server(coop, backup_env, local_engine_socket, registry):
-    assert coop("server", "add", "--local").code == 0
-    return "default"
+def local_server(backup_env, local_server):  # conftest's, once backup_env is set
+    return local_server
 
 
 def sh(container: str, script: str, *, check: bool = True) -> str:
@@ -79,15 +78,6 @@ def deployed_version(stack: str) -> str:
     out = subprocess.run(["docker", "service", "inspect", f"{stack}_app", "--format", "{{json .Spec.Labels}}"],
                          capture_output=True, text=True, check=True).stdout
     return json.loads(out)[f"coop-cloud.{stack}.version"]
-
-
-def container_of(stack: str, service: str) -> str:
-    out = subprocess.run(
-        ["docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={stack}_{service}"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()
-    assert out, f"no running container of {stack}_{service}"
-    return out[0]
 
 
 def postgres_recipe() -> dict[str, str]:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from test_app_flow import new_app, one_error_line
+from live_app import new_app, one_error_line
 from test_backup_live import RESTIC_IMAGE, backup_env, backup_images, container_of, local_server, own_repository, sh  # noqa: F401
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from test_app_flow import REG, free_port, get, new_app, one_error_line, web_recipe
+from live_app import REG, free_port, get, new_app, one_error_line, web_recipe
 
 pytestmark = pytest.mark.integration
 
@@ -60,12 +60,6 @@ def env_text(tmp_path: Path, stack: str) -> str:
 
 def lock_version(tmp_path: Path, stack: str) -> str:
     return json.loads((tmp_path / "abra" / "servers" / "default" / f"{stack}.lock.json").read_text())["version"]
-
-
-@pytest.fixture
-def local_server(coop, local_engine_socket, registry):
-    assert coop("server", "add", "--local").code == 0
-    return "default"
 
 
 def flaky_release(tmp_path: Path, stack: str, coop) -> int:

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from hostile import run_measured, tree_state
-from test_app_flow import free_port, new_app, web_recipe
+from live_app import free_port, new_app, web_recipe
 
 pytestmark = pytest.mark.integration
 

@@ -9,15 +9,9 @@ import pytest
 
 from hostile import run_measured, swarm_objects, tree_state
 from recipe_factory import make_recipe_repo
-from test_app_flow import free_port, new_app, web_recipe
+from live_app import free_port, new_app, web_recipe
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def local_server(coop, local_engine_socket, registry):
-    assert coop("server", "add", "--local").code == 0
-    return "default"
 
 
 def test_replicas_out_of_range_is_refused_before_networks_and_configs_exist(coop, coop_env, tmp_path, stack_name,

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from recipe_factory import git, git_env, make_recipe_repo
-from test_app_flow import free_port, get, web_recipe
+from live_app import free_port, get, web_recipe
 
 pytestmark = pytest.mark.integration
 

@@ -8,16 +8,15 @@ import subprocess
 
 import pytest
 
-from test_app_flow import free_port, new_app, one_error_line, secret_names, web_recipe
+from live_app import container_of, free_port, new_app, one_error_line, secret_names, web_recipe
 
 pytestmark = pytest.mark.integration
 
 REG = "127.0.0.1:5000"
 
 
-def test_rotating_a_secret_redeploys_and_removes_the_old_version(coop, tmp_path, stack_name, local_engine_socket, registry):
-    assert coop("server", "add", "--local").code == 0
-    app = new_app(coop, tmp_path, stack_name, "default", web_recipe(free_port()))
+def test_rotating_a_secret_redeploys_and_removes_the_old_version(coop, tmp_path, stack_name, local_server):
+    app = new_app(coop, tmp_path, stack_name, local_server, web_recipe(free_port()))
     env_file = tmp_path / "abra" / "servers" / "default" / f"{app}.env"
     assert coop("app", "deploy", app).code == 0
     r = coop("app", "secret", "rotate", app, "api_key")
@@ -39,9 +38,8 @@ def test_rotating_a_secret_redeploys_and_removes_the_old_version(coop, tmp_path,
     assert secret_names(app) == [f"{app}_api_key_v3"]
 
 
-def test_rotation_of_an_app_that_is_not_deployed_changes_nothing(coop, tmp_path, stack_name, local_engine_socket, registry):
-    assert coop("server", "add", "--local").code == 0
-    app = new_app(coop, tmp_path, stack_name, "default", web_recipe(free_port()))
+def test_rotation_of_an_app_that_is_not_deployed_changes_nothing(coop, tmp_path, stack_name, local_server):
+    app = new_app(coop, tmp_path, stack_name, local_server, web_recipe(free_port()))
     r = coop("app", "secret", "rotate", app, "api_key")
     assert r.code == 3 and f"coop app deploy {app}" in one_error_line(r.err)
     assert secret_names(app) == [f"{app}_api_key_v1"]
@@ -124,15 +122,13 @@ configs:
 
 def psql_as_client(stack: str) -> str:
     """Run a query from the app's container with the password it has now."""
-    cid = subprocess.run(["docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={stack}_app"],
-                         capture_output=True, text=True, check=True).stdout.split()[0]
-    proc = subprocess.run(["docker", "exec", cid, "sh", "-c",
+    proc = subprocess.run(["docker", "exec", container_of(stack, "app"), "sh", "-c",
                            "PGPASSWORD=\"$(cat /run/secrets/db_password)\" psql -h db -U postgres -tAc 'select 42'"],
                           capture_output=True, text=True)
     return proc.stdout.strip() or proc.stderr.strip()
 
 
-def test_rotating_a_database_password_leaves_the_app_healthy(coop, tmp_path, stack_name, local_engine_socket, registry):
+def test_rotating_a_database_password_leaves_the_app_healthy(coop, tmp_path, stack_name, local_server):
     import urllib.request
 
     try:
@@ -141,8 +137,7 @@ def test_rotating_a_database_password_leaves_the_app_healthy(coop, tmp_path, sta
         from conftest import require_rig
 
         require_rig("the PostgreSQL image coop-test/postgres:15 (built by rig/up)")
-    assert coop("server", "add", "--local").code == 0
-    app = new_app(coop, tmp_path, stack_name, "default", db_recipe(), tags=(("1.0.0+15", {}),))
+    app = new_app(coop, tmp_path, stack_name, local_server, db_recipe(), tags=(("1.0.0+15", {}),))
     r = coop("app", "deploy", app)
     assert r.code == 0, r
     assert psql_as_client(app) == "42"
@@ -158,11 +153,10 @@ def test_rotating_a_database_password_leaves_the_app_healthy(coop, tmp_path, sta
 
 
 def test_a_rotation_the_app_does_not_survive_is_rolled_back_and_the_old_version_kept(
-    coop, tmp_path, stack_name, local_engine_socket, registry
+    coop, tmp_path, stack_name, local_server
 ):
     from recipe_factory import make_recipe_repo
 
-    assert coop("server", "add", "--local").code == 0
     # Healthy only while the secret holds the value the env expects: a new value breaks it.
     files = web_recipe(free_port(), healthcheck='grep -qx \\"$$GREETING\\" /run/secrets/api_key')
     repo = make_recipe_repo(tmp_path / "recipe", files, [("1.0.0+1.0.0", {})])

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from recipe_factory import make_recipe_repo
-from test_app_flow import free_port, one_error_line, web_recipe
+from live_app import free_port, one_error_line, web_recipe
 
 pytestmark = pytest.mark.integration
 

@@ -137,7 +137,7 @@ COOP = [sys.executable, "-c", "from coopcloud.cli.fast import run; run()"]  # wh
 
 def slow_release(port: int) -> dict[str, str]:
     """1.1.0 takes a few seconds to become healthy, so its deploy holds the lock long enough to be seen."""
-    from test_app_flow import web_recipe
+    from live_app import web_recipe
 
     files = web_recipe(port, command="sh -c 'sleep 4; exec httpd -f -p 8080 -h /www'")
     files["compose.yml"] = (files["compose.yml"].replace("1.0.0+1.0.0", "1.1.0+1.0.0")
@@ -157,7 +157,7 @@ def wait_for_lock(coop, app: str, env: dict, timeout: float = 30) -> dict:
 
 def test_two_operators_one_server(coop, coop_env, tmp_path, stack_name, local_engine_socket, registry):
     from recipe_factory import make_recipe_repo
-    from test_app_flow import free_port, web_recipe
+    from live_app import free_port, web_recipe
 
     port = free_port()
     repo = make_recipe_repo(tmp_path / "recipe", web_recipe(port), [("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", slow_release(port))])
@@ -245,7 +245,7 @@ def test_two_operators_one_server(coop, coop_env, tmp_path, stack_name, local_en
 
 
 def test_ctrl_c_and_sigterm_release_the_lock_and_are_recorded_as_interrupted(coop, coop_env, tmp_path, stack_name, local_engine_socket, registry):
-    from test_app_flow import free_port, new_app
+    from live_app import free_port, new_app
 
     assert coop("server", "add", "--local").code == 0
     app = new_app(coop, tmp_path, stack_name, "default", slow_release(free_port()), tags=(("1.1.0+1.0.0", {}),))

@@ -13,17 +13,16 @@ import base64
 import io
 import json
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
 from conftest import CoopResult
+from live_app import deploy_at_once, QUICK_UPDATES, REG, live_spec, one_error_line, quick_health
 from recipe_factory import commit, git, make_recipe_repo, tag
 
 pytestmark = pytest.mark.integration
 
-REG = "127.0.0.1:5000"
 MOTD = "message of the day\n"
 
 
@@ -36,19 +35,9 @@ services:
     configs:
       - source: motd
         target: /www/motd.txt
-    healthcheck:
-      test: ["CMD-SHELL", "echo | nc -w 1 127.0.0.1 8080"]
-      interval: 1s
-      timeout: 1s
-      retries: 3
-      start_period: 1s
-    # busybox httpd as PID 1 ignores SIGTERM: do not wait the default 10 s for it.
-    stop_grace_period: 1s
+{quick_health(retries=3)}\
     deploy:
-      restart_policy:
-        delay: 1s
-      update_config:
-        monitor: 1s  # swarm watches an updated task 5 s by default before calling the update done
+{QUICK_UPDATES}\
       labels:
         - "coop-cloud.${{STACK_NAME}}.version=0.0.0+{image_tag}"
         - "coop-cloud.${{STACK_NAME}}.timeout=60"
@@ -89,13 +78,6 @@ def web_repo(path: Path) -> Path:
     return repo
 
 
-@pytest.fixture
-def local_server(coop, local_engine_socket, registry):
-    r = coop("server", "add", "--local")
-    assert r.code == 0, r
-    return "default"
-
-
 def new_app(coop, repo: Path, name: str, version: str | None = None) -> None:
     args = ["app", "new", str(repo), "--server", "default", "--domain", f"{name}.example.org", "--name", name]
     if version:
@@ -104,18 +86,13 @@ def new_app(coop, repo: Path, name: str, version: str | None = None) -> None:
     assert r.code == 0, r
 
 
-def live(stack: str) -> dict:
-    out = subprocess.run(["docker", "service", "inspect", f"{stack}_app"], capture_output=True, text=True, check=True).stdout
-    return json.loads(out)[0]["Spec"]
-
-
 def live_image_tag(stack: str) -> str:
-    image = live(stack)["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0]
+    image = live_spec(stack)["TaskTemplate"]["ContainerSpec"]["Image"].split("@")[0]
     return image.rsplit(":", 1)[1]
 
 
 def live_label(stack: str, what: str) -> str | None:
-    return (live(stack).get("Labels") or {}).get(f"coop-cloud.{stack}.{what}")
+    return (live_spec(stack).get("Labels") or {}).get(f"coop-cloud.{stack}.{what}")
 
 
 def pinned(coop_env: dict, name: str) -> str:
@@ -141,13 +118,6 @@ def interactive(coop_env: dict, *argv: str, answers: str) -> CoopResult:
     out, err = _TTY(), io.StringIO()
     code = main(list(argv), environ=coop_env, stdout=out, stderr=err, stdin=_TTY(answers))
     return CoopResult(int(code), out.getvalue(), err.getvalue())
-
-
-def one_error_line(err: str) -> str:
-    lines = [l for l in err.splitlines() if l.startswith("error:")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_upgrade_and_rollback_flow(coop, coop_env, tmp_path, stack_name, local_server):
@@ -285,16 +255,7 @@ def test_two_versions_of_one_recipe_deploy_at_once(coop, coop_env, tmp_path, sta
     apps = {stack_name: "1.0.0+1.0.0", other: "2.0.0+2.0.0"}
     for name, version in apps.items():
         new_app(coop, repo, name, version)
-    results = {}
-
-    def run(name):
-        results[name] = coop("app", "deploy", name)
-
-    threads = [threading.Thread(target=run, args=(name,)) for name in apps]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = deploy_at_once(coop, apps)
     assert all(r.code == 0 for r in results.values()), results
     for name, version in apps.items():
         assert live_label(name, "version") == version
