@@ -26,11 +26,11 @@ FLAKY = "sh -c 'touch /tmp/ok; (sleep 4; rm /tmp/ok) & exec httpd -f -p 8080 -h 
 def two_services(port: int, *, web: str, db: str, healthcheck: str = "echo | nc -w 1 127.0.0.1 8080",
                  command: str | None = None, update_config: str = "monitor: 1s") -> dict[str, str]:
     files = web_recipe(port, image_tag=web, healthcheck=healthcheck, command=command)
+    quick = "      update_config:\n        monitor: 1s\n"  # from live_app.QUICK_UPDATES
+    assert files["compose.yml"].count(quick) == 1
     compose = files["compose.yml"].replace(
-        "      update_config:\n        monitor: 1s  # coop's stability window after convergence (docker's default 5 s)\n",
-        "      update_config:\n" + "".join(f"        {line}\n" for line in update_config.split("; ")),
+        quick, "      update_config:\n" + "".join(f"        {line}\n" for line in update_config.split("; ")),
     )
-    assert "update_config" in compose
     compose = compose.replace(
         "networks:\n  proxy:",
         f"  db:\n    image: {REG}/coop-test/db:{db}\n    stop_grace_period: 1s\n    networks: [internal]\n"

@@ -55,21 +55,8 @@ def deploy(
     pool: ServerPool,
     app_name: str,
     *,
-    version: str | None = None,
-    chaos: bool = False,
     force: bool = False,
-    dry_run: bool = False,
-    converge: bool = True,
-    rollback: bool = True,
     progress: Callable[[list], None] | None = None,
-    require_new_version: bool = False,
-    expect_version: str | None = None,
 ) -> DeployResult:
-    """prepare() then, unless `dry_run`, apply()."""
-    prepared = prepare(
-        settings, pool, app_name, version=version, chaos=chaos, force=force or dry_run,
-        require_new_version=require_new_version, expect_version=expect_version,
-    )
-    if dry_run:
-        return prepared.result()
-    return apply(settings, pool, prepared, converge=converge, rollback=rollback, progress=progress)
+    """prepare() then apply(), for a caller that shows no plan (a secret rotation's redeploy)."""
+    return apply(settings, pool, prepare(settings, pool, app_name, force=force), progress=progress)
