@@ -8,6 +8,7 @@ and a worker lost in the middle of a deploy.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import signal
 import os
@@ -344,6 +345,9 @@ services:
         - "coop-cloud.${STACK_NAME}.timeout=90"
         - "backupbot.backup=true"
         - "backupbot.backup.pre-hook=cat /etc/hostname > /data/dumped-by"''')}
+{_service("admin", '''    deploy:
+      placement:
+        constraints: [node.role == manager]''')}
 networks:
   internal:
 volumes:
@@ -365,10 +369,31 @@ def test_backup_hooks_run_in_the_container_on_the_worker(mn, tmp_path, multinode
     r = mn("app", "backup", "create", app)
     assert r.code == 5, r  # the hook must run on coop-w1, which coop cannot reach yet
     assert "node coop-w1" in r.err and "run: coop server add coop-w1" in r.err
+    r = mn("app", "backup", "download", app, "--dest", str(tmp_path / "early"))
+    assert r.code == 5, r  # the download too: its repository volume is on coop-w1
+    assert r.err.count("\n") == 1 and "node coop-w1" in r.err and "run: coop server add coop-w1" in r.err
+    assert not (tmp_path / "early").exists()
 
     assert mn("server", "add", "coop-w1").code == 0
+    container = multinode.docker("w1", "ps", "-q", "--filter", f"label=com.docker.stack.namespace={app}").stdout.split()[0]
+    multinode.docker("w1", "exec", container, "sh", "-c", "mkdir -p /data/sub && head -c 70000 /dev/urandom > /data/sub/blob")
     r = mn("app", "backup", "create", app)
     assert r.code == 0, r
-    container = multinode.docker("w1", "ps", "-q", "--filter", f"label=com.docker.stack.namespace={app}").stdout.split()[0]
     dumped = multinode.docker("w1", "exec", container, "cat", "/data/dumped-by").stdout.strip()
     assert dumped and container.startswith(dumped[:12])  # the pre-hook ran in the container on coop-w1
+
+    # The download restores on coop-w1 (where the repository volume is, not on the node of the app's
+    # service admin, which backs nothing up) and copies from there.
+    dest = tmp_path / "download"
+    r = mn("app", "backup", "download", app, "--dest", str(dest))
+    assert r.code == 0, r
+    on_worker = multinode.docker("w1", "exec", container, "sh", "-c", "cd /data && find . -type f | sort | xargs sha256sum").stdout
+    expected = {line.split()[1].removeprefix("./"): line.split()[0] for line in on_worker.splitlines()}
+    got = {str(p.relative_to(dest / "app" / "files")): hashlib.sha256(p.read_bytes()).hexdigest()
+           for p in dest.rglob("*") if p.is_file()}
+    assert sorted(expected) == ["dumped-by", "sub/blob"] and got == expected, (got, expected)
+    for node in multinode.nodes:  # the scratch volume and container are gone, wherever they were
+        for kind in ("volume", "container"):
+            left = multinode.docker(node, kind, "ls", "-q", *(["-a"] if kind == "container" else []),
+                                    "--filter", f"label=coop.backup.scratch={app}").stdout.split()
+            assert not left, (node, kind, left)

@@ -97,3 +97,25 @@ def test_a_task_still_running_on_the_managers_own_node_is_looked_up_there(tmp_pa
                            info={"Swarm": {"LocalNodeState": "active", "ControlAvailable": True, "NodeID": "m1id000000"}})
     with pytest.raises(EngineUnreachable, match="service job runs on node w1"):
         nodes.engine_for_service(settings, Pool(on_worker), ref, "job")
+
+
+def test_the_engine_of_a_node_is_the_managers_own_or_needs_a_server_entry(tmp_path):
+    from coopcloud.errors import EngineUnreachable
+
+    settings = Settings.from_environ({"ABRA_DIR": str(tmp_path / "abra"), "DOCKER_CONFIG": str(tmp_path / "docker")})
+
+    class Pool:
+        def __init__(self, client):
+            self.manager = client
+
+        def client(self, name):
+            return self.manager
+
+    nodes_ = [_node("m1id000000", "m1", "10.0.0.11", role="manager"), _node("w1id000000", "w1", "10.0.0.12")]
+    manager = FakeEngine(name="m1", nodes=nodes_,
+                         info={"Swarm": {"LocalNodeState": "active", "ControlAvailable": True, "NodeID": "m1id000000"}})
+    assert nodes.engine_for_node(settings, Pool(manager), "m1", "m1id000000", why="app a: its backups are kept") is manager
+    with pytest.raises(EngineUnreachable) as caught:
+        nodes.engine_for_node(settings, Pool(manager), "m1", "w1id000000", why="app a: its backups are kept")
+    assert str(caught.value) == ("app a: its backups are kept on node w1 (10.0.0.12), and no server entry reaches that node"
+                                 " — run: coop server add w1 (an ssh alias for it, or user@10.0.0.12)")

@@ -40,6 +40,14 @@ def engine_for_hooks(rt: Runtime, ref: Any) -> Callable[[str], Any]:
     return lambda service: engine_for_service(rt.settings, rt.servers(), ref, service)
 
 
+def engine_for_node(rt: Runtime, ref: Any) -> Callable[[str], Any]:
+    """A download's restic job, scratch volume and copy are on the node of the app's backups (through its server entry)."""
+    from coopcloud.ops.nodes import engine_for_node as node_engine
+
+    return lambda node_id: node_engine(rt.settings, rt.servers(), ref.server, node_id,
+                                       why=f"app {ref.name}: its backups are kept")
+
+
 @contextmanager
 def _live_progress(rt: Runtime) -> Iterator[Callable[[str], None] | None]:
     """Live progress on a TTY (one line rewritten on stderr, cleared at the end, also on failure);
@@ -165,7 +173,8 @@ def download(rt: Runtime, app_name: str, snapshot: str | None, dest: Path) -> No
 
     ref, client = _connect(rt, app_name)
     with _live_progress(rt) as progress:
-        done = ops.download(rt.settings, client, ref, snapshot, dest, on_progress=progress)
+        done = ops.download(rt.settings, client, ref, snapshot, dest, on_progress=progress,
+                            node_engine=engine_for_node(rt, ref))
     if rt.out.json:
         rt.out.emit_json(done.to_json())
         return

@@ -216,3 +216,16 @@ def engine_for_service(settings: Settings, pool: "ServerPool", ref: Any, service
         return manager
     node = Node.from_json(raw_node)
     return client_for_node(settings, pool, ref.server, node, why=f"app {ref.name}: service {short} runs")
+
+
+def engine_for_node(settings: Settings, pool: "ServerPool", server: str, node_id: str, *, why: str) -> Any:
+    """The engine of the swarm node `node_id` of `server`: the manager's own when it is that node,
+    else the engine of the server entry that names the node (EngineUnreachable naming `coop server
+    add` when none does). `why` says what needs the node, as for `client_for_node`."""
+    from coopcloud.engine.views import Node
+
+    manager = pool.client(server)
+    raw_node, info = manager.get_many([(f"/nodes/{node_id}", {}), ("/info", {})])
+    if (info.get("Swarm") or {}).get("NodeID") == node_id:
+        return manager
+    return client_for_node(settings, pool, server, Node.from_json(raw_node), why=why)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import secrets as pysecrets
+import shutil
 import tarfile
 import tempfile
 import time
@@ -31,7 +32,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
-from coopcloud.errors import CoopError, EngineError, InvalidError, NotFound, UsageError
+from coopcloud.errors import CoopError, EngineError, EngineUnreachable, InvalidError, NotFound, UsageError
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL, coop_label
 
@@ -186,6 +187,8 @@ def _reason(result: JobResult) -> str:
 # The engine of the node that runs a service's task (ops.nodes.engine_for_service), for hooks on
 # another node than the manager's; None: the manager's own engine.
 EngineFor = Callable[[str], Engine]
+# The engine of a swarm node, by node id (ops.nodes.engine_for_node): where a download's job runs.
+NodeEngine = Callable[[str], Engine]
 
 
 def run_hook(client: Engine, ref: Any, svc: ServiceBackup, which: str, hook: str,
@@ -344,8 +347,14 @@ class Snapshot:
 
 
 def _node_for(client: Engine, ref: Any) -> str | None:
-    """The node of the app's backed-up volumes when it runs; None lets the swarm choose (a single node)."""
-    for svc in _services(client, ref.stack_name):
+    """The node of the app's backed-up volumes (where a `volume:` repository is too) when a backed-up
+    service runs, else of any running service of the app; None lets the swarm choose (a single node)."""
+    services = _services(client, ref.stack_name)
+    try:
+        backed_up = {s.full_name for s in backup_spec(ref.name, ref.stack_name, services).services}
+    except InvalidError:
+        backed_up = set()  # labels a backup would refuse: any running service's node is as good a guess
+    for svc in sorted(services, key=lambda s: s.name not in backed_up):
         node = _running_node(client, svc.name)
         if node:
             return node
@@ -493,39 +502,93 @@ class Downloaded:
 
 
 def download(settings: Settings, client: Engine, ref: Any, wanted: str | None, dest: Path,
-             *, on_progress: Progress | None = None) -> Downloaded:
-    """Restore a snapshot into a scratch volume on the server, then copy it into `dest` (<service>/<volume>/…)."""
+             *, on_progress: Progress | None = None, node_engine: NodeEngine | None = None) -> Downloaded:
+    """Restore a snapshot into a scratch volume on the server, then copy it into `dest` (<service>/<volume>/…).
+
+    The restic job, its scratch volume and the container the copy is read through are all on one
+    node: the node of the app's volumes when the repository is a volume there (reached with
+    `node_engine` when it is not the manager's), else the manager's. Succeeds only when `dest`
+    holds as many files as the snapshot; else `dest` is left as it was found (empty or absent).
+    """
     dest = Path(dest)
-    if dest.exists() and any(dest.iterdir()):
-        raise UsageError(f"{dest} is not empty", hint="name a new or empty directory with --dest")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise UsageError(f"{dest} is not an empty directory", hint="name a new or empty directory with --dest")
+    # Which node, and its engine, before anything is created (an unreachable node: exit 5, nothing to undo).
+    repo = repository.for_command(settings, client)
+    here = views.info(client).node_id
+    node = (_node_for(client, ref) if repo.kind == "volume" else None) or here
+    if node == here:
+        engine = client
+    elif node_engine is not None:
+        engine = node_engine(node)
+    else:
+        raise EngineUnreachable(f"app {ref.name}: its backups are on another node than the manager's, which coop cannot reach here",
+                                hint=f"see: coop server nodes {ref.server}")
     snap = pick(ref, snapshots(settings, client, ref), wanted)
-    node = _node_for(client, ref)
     scratch = f"coop-download-{pysecrets.token_hex(5)}"
-    client.volume_create(scratch, labels={SCRATCH_LABEL: ref.name})
+    engine.volume_create(scratch, labels={SCRATCH_LABEL: ref.name})
     container = None
     try:
         job, _ = _job(settings, client, "download", scripts.download_script(snap.id, "/restore"),
-                      app_name=ref.name, node_id=node, mounts=[Mount(scratch, "/restore")])
+                      app_name=ref.name, node_id=node or None, mounts=[Mount(scratch, "/restore")], repo=repo)
         _note(on_progress, f"app {ref.name}: restoring snapshot {snap.short_id} on the server")
         result = run_job(client, job)
         if not result.ok:
             raise BackupFailed(f"app {ref.name}: download of snapshot {snap.short_id} failed: {_reason(result)}")
+        restored = next((int(o["files"]) for o in result.json_lines() if "files" in o), None)
+        if restored is None:
+            raise BackupFailed(f"app {ref.name}: download of snapshot {snap.short_id}: the restic job did not say how many files it restored",
+                               hint="run it again with --debug")
         # A created (never started) container gives the volume's files as a tar through the API.
-        container = client.container_create({
+        container = engine.container_create({
             "Image": restic_image(settings), "Cmd": ["true"], "Labels": {SCRATCH_LABEL: ref.name},
             "HostConfig": {"Mounts": [{"Type": "volume", "Source": scratch, "Target": "/restore", "ReadOnly": True}]},
         })
         _note(on_progress, f"app {ref.name}: copying snapshot {snap.short_id} to {dest}")
-        dest.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile() as tmp:
-            client.archive_get(container, "/restore" + scripts.MOUNT_ROOT, into=tmp)
-            tmp.seek(0)
-            files = _extract(tmp, dest)
+        files = _copy_into(engine, container, dest, app=ref.name, snapshot=snap.short_id, expected=restored)
     finally:
         if container is not None:
-            client.container_remove(container, force=True)
-        _remove_volume(client, scratch)
+            try:
+                engine.container_remove(container, force=True)
+            except EngineError:
+                pass  # labelled coop.backup.scratch: findable; the first error is the one to report
+        _remove_volume(engine, scratch)
     return Downloaded(ref.name, snap.id, str(dest), files)
+
+
+def _copy_into(engine: Engine, container: str, dest: Path, *, app: str, snapshot: str, expected: int) -> int:
+    """Extract the scratch volume's /restore/backup into `dest`; all of the snapshot's files, or `dest` as it was."""
+    created = not dest.exists()
+    try:
+        try:
+            dest.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile() as tmp:
+                engine.archive_get(container, "/restore" + scripts.MOUNT_ROOT, into=tmp)
+                tmp.seek(0)
+                files = _extract(tmp, dest)
+        except (tarfile.TarError, OSError, KeyError) as exc:  # KeyError: tarfile's "link target not found"
+            raise BackupFailed(f"app {app}: snapshot {snapshot}: cannot write its files into {dest}: {exc}",
+                               hint="check the directory (space, permissions), then run it again") from None
+        if files != expected:
+            raise BackupFailed(f"app {app}: snapshot {snapshot} holds {expected} files, but {files} reached {dest}; nothing was kept",
+                               hint=f"run it again: coop app backup download {app} {snapshot} --dest {dest}")
+    except BaseException:
+        _empty(dest, remove=created)  # never a partial copy that looks like a download
+        raise
+    return files
+
+
+def _empty(dest: Path, *, remove: bool) -> None:
+    """Take out what a failed download put into `dest` (which was empty or absent before it)."""
+    if not dest.is_dir():
+        return
+    for entry in dest.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+    if remove:
+        dest.rmdir()
 
 
 def _remove_volume(client: Engine, name: str, *, wait: float = 15.0) -> None:
@@ -535,10 +598,12 @@ def _remove_volume(client: Engine, name: str, *, wait: float = 15.0) -> None:
         try:
             client.volume_remove(name, force=True)
             return
+        except EngineUnreachable:
+            return  # the connection is gone: labelled coop.backup.scratch, findable and harmless
         except EngineError:
             if time.monotonic() > deadline:
-                return  # labelled coop.backup.scratch: findable, and harmless
-            time.sleep(0.5)
+                return
+            time.sleep(0.2)
 
 
 def _extract(fileobj: Any, dest: Path) -> int:
@@ -550,7 +615,7 @@ def _extract(fileobj: Any, dest: Path) -> int:
             if not str(target).startswith(str(dest.resolve()) + os.sep):
                 raise InvalidError(f"the snapshot's archive names a path outside {dest}: {member.name}")
             tar.extract(member, dest, filter="data")
-            count += member.isfile()
+            count += member.isfile() or member.islnk()  # a hard link is a file of its own once extracted
     return count
 
 
@@ -560,6 +625,8 @@ def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
         if not rest:
             continue  # the top directory (backup/) itself
         member.name = rest
+        if member.islnk():  # a hard link names its target by its path in the archive: strip it alike
+            member.linkname = member.linkname.partition("/")[2]
         yield member
 
 

@@ -181,13 +181,27 @@ def verify_script(snapshot: str) -> str:
         _PRELUDE
         + 'restic check >&2 || fail "restic check found errors in the repository"\n'
         + f'restic restore {snap} --target {SCRATCH} --verify >&2 || fail "restoring snapshot {snapshot} failed or its files do not match their hashes"\n'
-        + f"""in_snapshot=$(restic ls --json {snap} | grep -c '"type":"file"')
-on_disk=$(find {SCRATCH} -type f | wc -l)
-[ "$in_snapshot" = "$on_disk" ] || fail "snapshot {snapshot} lists $in_snapshot files, $on_disk were restored"
-echo "{{\\"files\\": $on_disk}}"
-"""
+        + _files_agree(snapshot, SCRATCH)
     )
 
 
 def download_script(snapshot: str, target: str) -> str:
-    return _PRELUDE + f"exec {_q(['restic', 'restore', snapshot, '--target', target])}\n"
+    """Restore the snapshot into `target` (a scratch volume), then the file counts must agree; prints
+    `{"files": N}`, which the copy to the operator's machine is checked against."""
+    return (
+        _PRELUDE
+        + f'{_q(["restic", "restore", snapshot, "--target", target])} >&2 || fail "restoring snapshot {snapshot} failed"\n'
+        + _files_agree(snapshot, target)
+    )
+
+
+def _files_agree(snapshot: str, target: str) -> str:
+    """The snapshot's files (restic ls; a failing ls is an error, not 0 files) against the files under
+    `target`; `{"files": N}` on stdout when they agree."""
+    snap, where = shlex.quote(snapshot), shlex.quote(target)
+    return f"""restic ls --json {snap} >/tmp/coop-ls.json || fail "cannot list the files of snapshot {snapshot}"
+in_snapshot=$(grep -c '"type":"file"' /tmp/coop-ls.json)
+on_disk=$(find {where} -type f | wc -l)
+[ "$in_snapshot" -eq "$on_disk" ] || fail "snapshot {snapshot} lists $in_snapshot files, $on_disk were restored"
+echo "{{\\"files\\": $on_disk}}"
+"""
