@@ -23,6 +23,7 @@ from coopcloud.errors import EngineUnreachable, NotFound
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
+    from coopcloud.domain.app import AppRef
     from coopcloud.engine.protocol import Engine
     from coopcloud.engine.views import Node
     from coopcloud.ops.servers import ServerPool
@@ -158,7 +159,7 @@ def how_to_reach(node: "Node") -> str:
     return f"run: coop server add {target}" + (f" (an ssh alias for it, or user@{node.addr})" if node.addr else "")
 
 
-def client_for_node(settings: Settings, pool: "ServerPool", manager: str, node: "Node", *, why: str) -> Any:
+def client_for_node(settings: Settings, pool: "ServerPool", manager: str, node: "Node", *, why: str) -> "Engine":
     """The engine client of `node`, through the server entry that names it.
 
     `why` says what needs the node ("app X: service Y runs on it"); when no entry names the node
@@ -176,7 +177,7 @@ def client_for_node(settings: Settings, pool: "ServerPool", manager: str, node: 
     return client
 
 
-def engine_for_service(settings: Settings, pool: "ServerPool", ref: Any, service: str) -> Any:
+def engine_for_service(settings: Settings, pool: "ServerPool", ref: "AppRef", service: str) -> "Engine":
     """The engine to exec into or copy from a running container of `service` (run, cp, cmd).
 
     The manager's own engine when a container of the service runs there (one round trip asks both
@@ -186,7 +187,7 @@ def engine_for_service(settings: Settings, pool: "ServerPool", ref: Any, service
     from coopcloud.engine.stream import encode_filters
     from datetime import datetime, timezone
 
-    from coopcloud.engine.views import Node, Task
+    from coopcloud.engine.views import Info, Node, Task
     from coopcloud.ops.container import SERVICE_NAME_LABEL
     from coopcloud.ops.ps import short_name
 
@@ -210,7 +211,7 @@ def engine_for_service(settings: Settings, pool: "ServerPool", ref: Any, service
         return manager
     newest = max(running, key=lambda t: (t.status.timestamp or datetime.min.replace(tzinfo=timezone.utc), t.id))
     raw_node, info = manager.get_many([(f"/nodes/{newest.node_id}", {}), ("/info", {})])
-    if (info.get("Swarm") or {}).get("NodeID") == newest.node_id:
+    if Info.from_json(info).node_id == newest.node_id:
         # The task runs on the manager's own node, but its container already stopped (the task's
         # state lags the container's): the manager's lookup says there is no running container.
         return manager
