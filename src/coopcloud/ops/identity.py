@@ -20,7 +20,7 @@ from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL, coop_label
 
 if TYPE_CHECKING:
-    from coopcloud.engine import EngineClient
+    from coopcloud.engine import Engine
     from coopcloud.engine.views import Service
 
 _HOST_RULE = re.compile(r"Host\(\s*`([^`]+)`")
@@ -60,7 +60,7 @@ class StackOwner:
         return sorted(self.domains)[0] if self.domains else f"(stack {self.stack})"
 
 
-def stack_owner(client: "EngineClient", stack: str) -> StackOwner | None:
+def stack_owner(client: "Engine", stack: str) -> StackOwner | None:
     """The deployed stack `stack` on the swarm, or None when nothing runs under that name."""
     from coopcloud.engine import views
     from coopcloud.swarm import service_spec
@@ -79,7 +79,7 @@ def stack_owner(client: "EngineClient", stack: str) -> StackOwner | None:
     return StackOwner(stack, recipe, frozenset(d for d in domains if d))
 
 
-def check_swarm_stack(client: "EngineClient", ref: AppRef, recipe: str, domain: str) -> None:
+def check_swarm_stack(client: "Engine", ref: AppRef, recipe: str, domain: str) -> None:
     """Conflict when the swarm runs `ref`'s stack for another recipe or another domain."""
     owner = stack_owner(client, ref.stack_name)
     if owner is None:

@@ -14,7 +14,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.server import LOCAL, Server
 from coopcloud.errors import Conflict, NotFound, ServerNotReady, UsageError
@@ -186,10 +186,10 @@ class ServerPool:
     def server(self, name: str) -> Server:
         return resolve(self.settings, name)
 
-    def client(self, name: str) -> Any:
+    def client(self, name: str) -> "Engine":
         return self.client_for(self.server(name))
 
-    def client_for(self, server: Server) -> Any:
+    def client_for(self, server: Server) -> "Engine":
         return self._pool.get(server.endpoint, name=server.name)
 
     def close(self) -> None:

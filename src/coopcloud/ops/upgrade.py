@@ -42,6 +42,7 @@ from coopcloud.swarm.labels import coop_label
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
+    from coopcloud.ops.deploy import DeployResult, Prepared
     from coopcloud.ops.servers import ServerPool
 
 UPGRADE = "upgrade"
@@ -276,7 +277,7 @@ def prepare(settings: Settings, pool: ServerPool, app_name: str, direction: str)
     return Move(cfg, direction, deployed, path, versions, warnings)
 
 
-def plan(settings: Settings, pool: ServerPool, move: Move, target: Version) -> Any:
+def plan(settings: Settings, pool: ServerPool, move: Move, target: Version) -> "Prepared":
     """The deploy of `target`, prepared (deploy.Prepared): checked and planned, nothing changed.
 
     Refused (Conflict) if the app's version label changed since `prepare` read it:
@@ -290,11 +291,11 @@ def plan(settings: Settings, pool: ServerPool, move: Move, target: Version) -> A
 def apply(
     settings: Settings,
     pool: ServerPool,
-    prepared: Any,
+    prepared: "Prepared",
     *,
-    before_first_change: Sequence[Callable[[Any], None]] = (),
+    before_first_change: Sequence[Callable[["Prepared"], None]] = (),
     **apply_options: Any,
-) -> Any:
+) -> "DeployResult":
     """Apply a prepared move through the deploy pipeline (which writes TYPE=<recipe>:<version> on success
     and rolls the whole app back when the new release does not converge).
 
@@ -306,7 +307,7 @@ def apply(
     return apply_deploy(settings, pool, prepared, before_first_change=before_first_change, **apply_options)
 
 
-def run(settings: Settings, pool: ServerPool, move: Move, target: Version, *, dry_run: bool = False, **apply_options: Any) -> Any:
+def run(settings: Settings, pool: ServerPool, move: Move, target: Version, *, dry_run: bool = False, **apply_options: Any) -> "DeployResult":
     """plan() then, unless `dry_run`, apply(): for callers that review nothing in between."""
     prepared = plan(settings, pool, move, target)
     if dry_run:
