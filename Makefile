@@ -25,9 +25,14 @@ demo: venv
 	rig/up --engine-only
 	PATH="$(CURDIR)/$(BIN):$$PATH" demo/run
 
+# Test files run in parallel (pytest-xdist, one file per worker at a time, so module fixtures stay
+# shared): the integration tests mostly wait on the swarm, so 3 workers pay off even on 2 cores.
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 3
+
 ## The whole test suite against the real rig (engine, registry, sshd, git, restic), after the type check.
 test: venv typecheck rig
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 ## mypy --check-untyped-defs over src/ (settings in pyproject.toml).
 typecheck: venv
