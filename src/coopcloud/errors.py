@@ -139,12 +139,25 @@ class RolledBack(DeployFailed):
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP reached coop (a closed terminal, a killed CI job): handled as Ctrl-C is, so the
-    deploy lock is released and the history records the command as interrupted."""
+    """An interruption with what coop knows about it: SIGTERM or SIGHUP (a closed terminal, a killed CI
+    job), handled as Ctrl-C is so the deploy lock is released and the history says "interrupted";
+    or a Ctrl-C that a command caught to say what state it left (`detail`)."""
 
-    def __init__(self, signal_name: str) -> None:
+    def __init__(self, signal_name: str = "Ctrl-C", detail: str = "") -> None:
         super().__init__(signal_name)
         self.signal_name = signal_name
+        self.detail = detail
+
+
+def interrupted(exc: KeyboardInterrupt, detail: str) -> Terminated:
+    """The same interruption, now saying what state the command left behind."""
+    return Terminated(getattr(exc, "signal_name", "Ctrl-C"), detail)
+
+
+def describe_interrupt(exc: KeyboardInterrupt) -> str:
+    """``interrupted (SIGTERM)``, with the command's own account when it gave one."""
+    detail = getattr(exc, "detail", "")
+    return f"interrupted ({getattr(exc, 'signal_name', 'Ctrl-C')})" + (f": {detail}" if detail else "")
 
 
 class LockHeld(CoopError):

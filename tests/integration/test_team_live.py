@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -248,8 +249,10 @@ def test_ctrl_c_and_sigterm_release_the_lock_and_are_recorded_as_interrupted(coo
     from live_app import free_port, new_app
 
     assert coop("server", "add", "--local").code == 0
-    app = new_app(coop, tmp_path, stack_name, "default", slow_release(free_port()), tags=(("1.1.0+1.0.0", {}),))
-    assert coop("app", "deploy", app).code == 0
+    files = slow_release(free_port())
+    newer = {"compose.yml": files["compose.yml"].replace("1.1.0+1.0.0", "1.2.0+1.0.0")}
+    app = new_app(coop, tmp_path, stack_name, "default", files, tags=(("1.1.0+1.0.0", {}), ("1.2.0+1.0.0", newer)))
+    assert coop("app", "deploy", app, "1.1.0+1.0.0").code == 0
     env = dict(coop_env, COOP_OPERATOR="carol@coop.example")
     # Ctrl-C at the terminal, then SIGTERM as from a killed CI job: both unwind and release the lock.
     for sig, named in ((signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")):
@@ -268,3 +271,33 @@ def test_ctrl_c_and_sigterm_release_the_lock_and_are_recorded_as_interrupted(coo
         event = [e for e in json.loads(coop("app", "history", app, "--json").out) if e["command"] == "restart"][-1]
         assert (event["who"], event["result"]) == ("carol@coop.example", "interrupted")
         assert named in event["detail"]
+
+    # Ctrl-C while an upgrade waits for its new task: swarm keeps the change, coop says so and stops.
+    upgrade = subprocess.Popen([*COOP, "app", "deploy", app, "1.2.0+1.0.0", "--no-input"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while "1.2.0+1.0.0" not in service_version(f"{app}_app"):
+            assert time.time() < deadline and upgrade.poll() is None, "the upgrade never reached the swarm"
+            time.sleep(0.2)
+        upgrade.send_signal(signal.SIGINT)
+        out, err = upgrade.communicate(timeout=60)
+    finally:
+        if upgrade.poll() is None:
+            upgrade.kill()
+    assert upgrade.returncode == 130, (out, err)
+    assert f"app {app}: 1.2.0+1.0.0 was applied and swarm goes on rolling it out unwatched" in err
+    assert f"coop app rollback {app}" in err
+    assert service_version(f"{app}_app") == "1.2.0+1.0.0"  # not put back
+    assert "1.2.0" not in (Path(coop_env["ABRA_DIR"]) / "servers" / "default" / f"{app}.env").read_text()
+    assert json.loads(coop("app", "lock", app, "--json").out)["locked"] is False
+    event = [e for e in json.loads(coop("app", "history", app, "--json").out) if e["command"] == "deploy"][-1]
+    assert event["result"] == "interrupted" and "goes on rolling it out unwatched" in event["detail"]
+
+
+def service_version(service: str) -> str:
+    """The version label of a live service ("" before it exists)."""
+    p = subprocess.run(["docker", "service", "inspect", service, "--format", "{{json .Spec.Labels}}"],
+                       capture_output=True, text=True)
+    labels = json.loads(p.stdout) if p.returncode == 0 else {}
+    return next((v for k, v in labels.items() if k.startswith("coop-cloud.") and k.endswith(".version")), "")

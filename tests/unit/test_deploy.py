@@ -140,3 +140,67 @@ def test_a_service_that_is_not_converged_is_planned_as_an_update_that_converges_
     assert by_name["s_app"].action == "update" and not by_name["s_app"].restarts
     assert [(c.what, c.before, c.after) for c in by_name["s_web"].changes] == [("state", "0/1 running", "converged")]
     assert plan.changes_anything
+
+
+def test_a_change_is_noted_before_it_is_sent_and_dropped_only_when_the_engine_refused_it():
+    from coopcloud.errors import EngineError
+    from coopcloud.ops.deploy import rollout
+
+    noted: list[str] = []
+    assert rollout._landing(noted, "a", lambda: "ok") == "ok"
+
+    def refused():
+        raise EngineError("no")
+
+    with pytest.raises(EngineError):
+        rollout._landing(noted, "b", refused)
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        rollout._landing(noted, "c", interrupted)
+    assert noted == ["a", "c"]  # "c" may have landed: undo must see it
+
+
+@pytest.mark.parametrize("stage", ["applying", "nothing yet", "waiting"])
+def test_ctrl_c_puts_back_a_half_applied_deploy_and_leaves_a_whole_one_to_swarm(monkeypatch, tmp_path, stage):
+    from types import SimpleNamespace
+
+    from coopcloud.errors import Terminated, describe_interrupt
+    from coopcloud.ops import converge as conv
+    from coopcloud.ops.deploy import rollout
+
+    undone = []
+
+    def apply_changes(client, prepared, applied):
+        if stage == "nothing yet":
+            raise KeyboardInterrupt
+        applied.updated.append("s_app")
+        if stage == "applying":
+            applied.updated.append("s_db")  # in flight when the Ctrl-C came
+            raise KeyboardInterrupt
+
+    def wait(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rollout, "_apply_changes", apply_changes)
+    monkeypatch.setattr(rollout, "undo", lambda client, prepared, applied, **kw: undone.append((list(applied.updated), kw)))
+    monkeypatch.setattr(conv, "wait", wait)
+    monkeypatch.setattr(rollout, "record", lambda *a: pytest.fail("an interrupted deploy is not recorded"))
+    prepared = SimpleNamespace(app="a.org", server="s", version="1.1.0", desired={}, timeout=60,
+                               pre=SimpleNamespace(engine_time="2026-11-30T00:00:00Z"),
+                               result=lambda **kw: SimpleNamespace())
+    pool = SimpleNamespace(client=lambda server: object())
+    with pytest.raises(Terminated) as caught:
+        rollout.apply(None, pool, prepared)
+    said = describe_interrupt(caught.value)
+    if stage == "applying":
+        assert undone == [(["s_app", "s_db"], {"wait": False})]
+        assert said == "interrupted (Ctrl-C): app a.org: interrupted while applying; what this deploy had changed was put back"
+    elif stage == "nothing yet":
+        assert undone == [] and said == "interrupted (Ctrl-C): app a.org: nothing was changed"
+    else:
+        assert undone == []  # not rolled back: swarm goes on, and the operator is told where things stand
+        assert said.startswith("interrupted (Ctrl-C): app a.org: 1.1.0 was applied and swarm goes on rolling it out unwatched")
+        assert "coop app ps a.org" in said and "coop app rollback a.org" in said

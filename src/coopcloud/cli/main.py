@@ -17,7 +17,7 @@ from typing import IO, Sequence
 import click
 
 from coopcloud import __version__
-from coopcloud.errors import CoopError, ExitStatus, exit_status_for
+from coopcloud.errors import CoopError, ExitStatus, describe_interrupt, exit_status_for
 
 GLOBAL_FLAGS = {
     "--no-input": "no_input",
@@ -134,8 +134,7 @@ def main(
         if flags.get("debug") and isinstance(exc.__context__, KeyboardInterrupt):
             raise exc.__context__
         cause = exc.__context__
-        signal_name = getattr(cause, "signal_name", "Ctrl-C") if isinstance(cause, KeyboardInterrupt) else None
-        err.write(f"error: interrupted ({signal_name})\n" if signal_name else "error: aborted\n")
+        err.write(f"error: {describe_interrupt(cause)}\n" if isinstance(cause, KeyboardInterrupt) else "error: aborted\n")
         return ExitStatus.INTERRUPTED
     except click.ClickException as exc:
         # Usage errors: click's own message, one line plus a pointer to --help.
@@ -146,7 +145,7 @@ def main(
         if flags.get("debug"):
             raise
         if isinstance(exc, KeyboardInterrupt):
-            err.write(f"error: interrupted ({getattr(exc, 'signal_name', 'Ctrl-C')})\n")
+            err.write(f"error: {describe_interrupt(exc)}\n")
         else:
             for line in getattr(exc, "details", ()):  # e.g. task errors and last log lines of a failed deploy
                 err.write(f"  {line}\n")

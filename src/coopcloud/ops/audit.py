@@ -46,6 +46,7 @@ from coopcloud.errors import (
     NotFound,
     RolledBack,
     UsageError,
+    describe_interrupt,
 )
 from coopcloud.settings import Settings
 
@@ -180,10 +181,6 @@ def summarize(plan: Any) -> list[str]:
 _SYMBOLS = {"create": "+", "update": "~", "bookkeeping": "=", "remove": "-"}
 
 
-def _interrupted(exc: KeyboardInterrupt) -> str:
-    return f"interrupted ({getattr(exc, 'signal_name', 'Ctrl-C')})"
-
-
 def result_of(exc: BaseException | None) -> str:
     if exc is None:
         return OK
@@ -269,7 +266,7 @@ def _record_outcome(
 
     detail = change.detail
     if detail is None and outcome is not None:
-        detail = _interrupted(outcome) if isinstance(outcome, KeyboardInterrupt) else _one_line(outcome)
+        detail = describe_interrupt(outcome) if isinstance(outcome, KeyboardInterrupt) else _one_line(outcome)
     event = Event(
         when=when,
         who=who,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
-from coopcloud.errors import DeployFailed, RolledBack
+from coopcloud.errors import DeployFailed, RolledBack, interrupted
 from coopcloud.ops.plan import ServicePlan, with_live_tasks
 from coopcloud.settings import Settings
 
@@ -55,37 +55,46 @@ def _apply_changes(client: Engine, prepared: Prepared, applied: Applied) -> None
 
     spec, pre = prepared.spec, prepared.pre
     for name in pre.networks_to_create:
-        client.network_create(spec.networks[name])
-        applied.networks.append(name)
+        _landing(applied.networks, name, lambda: client.network_create(spec.networks[name]))
     secret_ids = dict(pre.secret_ids)
     for name in pre.secrets_to_create:
         body = spec.secrets[name]
-        client.secret_create(name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels"))
-        applied.secrets.append(name)
+        _landing(applied.secrets, name, lambda: client.secret_create(
+            name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels")))
         secret_ids[name] = views.secret(client, name).id
     config_ids = dict(pre.config_ids)
     for name in pre.configs_to_create:
         body = spec.configs[name]
-        created = client.config_create(
-            name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels"), templating=body.get("Templating")
-        )
-        applied.configs.append(name)
+        created = _landing(applied.configs, name, lambda: client.config_create(
+            name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels"), templating=body.get("Templating")))
         config_ids[name] = views.created_id(created)
     for sp in prepared.plan.services:
         if sp.action not in ("create", "update", "bookkeeping"):
             continue
         body = with_ids(prepared.desired[sp.name], secret_ids=secret_ids, config_ids=config_ids)
         if sp.action == "create":
-            client.service_create(body)
-            applied.created.append(sp.name)
+            _landing(applied.created, sp.name, lambda: client.service_create(body))
         else:
             live = pre.live[sp.name]
             # Read the version now: swarm bumps it as an update or rollback of its own moves on.
             current = views.service(client, live.id)
             if not sp.restarts:
                 body = with_live_tasks(body, live.spec)
-            client.service_update(live.id, current.version, body)
-            (applied.updated if _spec_changed(sp) else applied.resent).append(sp.name)
+            _landing(applied.updated if _spec_changed(sp) else applied.resent, sp.name,
+                     lambda: client.service_update(live.id, current.version, body))
+
+
+def _landing(noted: list[str], name: str, change: Callable[[], Any]) -> Any:
+    """Make one change, noted before it is sent: a Ctrl-C during the request leaves it unknown whether
+    it landed, and undo handles both (an object already gone, a spec already as it was)."""
+    from coopcloud.errors import EngineError
+
+    noted.append(name)
+    try:
+        return change()
+    except EngineError:
+        noted.pop()  # the engine answered: it did not land
+        raise
 
 
 
@@ -206,6 +215,8 @@ def apply(
     applied = Applied()
     try:
         _apply_changes(client, prepared, applied)
+    except KeyboardInterrupt as exc:
+        raise _interrupted_applying(client, prepared, applied, exc) from None
     except EngineError as exc:
         if isinstance(exc, EngineUnreachable):
             raise
@@ -226,16 +237,39 @@ def apply(
         watches += [conv.Watch(n) for n in applied.updated + applied.resent]
         checked = [n for n in sorted(prepared.desired) if n not in applied.services]
         watches += [conv.Watch(n, changed=False) for n in checked]
-        outcome = conv.wait(
-            client, watches, timeout=prepared.timeout, since=prepared.pre.engine_time, report=progress,
-            interval=POLL_INTERVAL,
-        )
+        try:
+            outcome = conv.wait(
+                client, watches, timeout=prepared.timeout, since=prepared.pre.engine_time, report=progress,
+                interval=POLL_INTERVAL,
+            )
+        except KeyboardInterrupt as exc:
+            # Every change is with swarm, which goes on rolling it out; only the watching stops. Not
+            # rolled back: a Ctrl-C is as often impatience with a slow, healthy start as a change of mind.
+            raise interrupted(exc, (
+                f"app {prepared.app}: {prepared.version} was applied and swarm goes on rolling it out unwatched; "
+                f"the env file was not pinned to it — see: coop app ps {prepared.app}; "
+                f"deploy again to watch it, or roll back: coop app rollback {prepared.app}"
+            )) from None
         if not outcome.ok:
             _fail(client, prepared, applied, outcome, rollback=rollback, progress=progress, notify=notify)
         result.checked = checked
         result.converge_seconds, result.stability_seconds = outcome.seconds, outcome.stability_seconds
     record(settings, prepared)
     return result
+
+
+def _interrupted_applying(client: Engine, prepared: Prepared, applied: Applied, exc: KeyboardInterrupt) -> BaseException:
+    """A Ctrl-C between two changes: put back what landed (without waiting), so no half-deployed app is left."""
+    from coopcloud.errors import EngineError
+
+    if not (applied.services or applied.configs or applied.secrets or applied.networks):
+        return interrupted(exc, f"app {prepared.app}: nothing was changed")
+    try:
+        undo(client, prepared, applied, wait=False)
+        state = "what this deploy had changed was put back"
+    except EngineError as again:
+        state = f"what this deploy had changed could not all be put back ({again.message}) — see: coop app diff {prepared.app}"
+    return interrupted(exc, f"app {prepared.app}: interrupted while applying; {state}")
 
 
 def _fail(
