@@ -322,3 +322,8 @@ def test_changing_the_setting_leaves_a_running_job_its_secrets(coop, coop_env, l
             break
         time.sleep(0.5)
     assert len(setting_secrets(setting)) == 1  # only the last setting's secret is left
+    r = coop("server", "backup-repo", "default", "--name", setting, "--remove")
+    assert r.code == 0 and f"backup setting {setting} removed" in r.out, r
+    assert setting_secrets(setting) == []
+    r = coop("server", "backup-repo", "default", "--name", setting, "--remove")
+    assert r.code == 3 and f"no backup repository setting '{setting}'" in r.err, r

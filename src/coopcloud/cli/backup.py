@@ -252,9 +252,11 @@ def server_backup(rt: Runtime, name: str) -> None:
               help="Other back ends: a variable to take from this environment (repeatable).")
 @click.option("--name", "setting", default="default", show_default=True, metavar="NAME",
               help="A named setting besides the server's default, for COOP_BACKUP_REPOSITORY=repo:NAME.")
+@click.option("--remove", is_flag=True,
+              help="Forget the setting and its secrets (the default one: back to volume:coop-backups); snapshots stay.")
 @pass_runtime
 def backup_repo(rt: Runtime, name: str, location: str | None, ssh_key: Path | None, known_hosts: Path | None,
-                env_file: Path | None, env_keys: tuple[str, ...], setting: str) -> None:
+                env_file: Path | None, env_keys: tuple[str, ...], setting: str, remove: bool) -> None:
     """Show, or set, where SERVER's backups go: volume:NAME (a named volume on the node of the data;
     the default is volume:coop-backups) or any restic URL (sftp:, rest:, s3:…), with what the backup
     job needs to reach it. Snapshots already taken stay in the old repository.
@@ -277,11 +279,18 @@ def backup_repo(rt: Runtime, name: str, location: str | None, ssh_key: Path | No
       AWS_SECRET_ACCESS_KEY=… coop server backup-repo cloud.example.org \\
           s3:https://s3.example.org/backups --env AWS_ACCESS_KEY_ID --env AWS_SECRET_ACCESS_KEY
       coop server backup-repo cloud.example.org volume:coop-backups
+      coop server backup-repo cloud.example.org --name offsite --remove
     """
     from coopcloud.errors import UsageError
     from coopcloud.ops.backup import repository as repo
 
     repo.check_setting_name(name, setting)
+    if remove:
+        if location is not None or ssh_key or known_hosts or env_file or env_keys:
+            raise UsageError(f"server {name}: --remove takes no repository or credentials",
+                             hint=f"run: coop server backup-repo {name} --remove [--name NAME]")
+        _remove_setting(rt, name, setting)
+        return
     if location is None:
         if ssh_key or known_hosts or env_file or env_keys:
             raise UsageError(f"server {name}: credentials go with a repository URL", hint=f"run: coop server backup-repo {name} URL …")
@@ -304,3 +313,19 @@ def backup_repo(rt: Runtime, name: str, location: str | None, ssh_key: Path | No
         return
     what = "backups go to" if setting == "default" else f"backup setting {setting} (COOP_BACKUP_REPOSITORY=repo:{setting}) goes to"
     rt.out.print(f"server {name}: {what} {found.describe()}")
+
+
+def _remove_setting(rt: Runtime, name: str, setting: str) -> None:
+    from coopcloud.errors import Conflict
+    from coopcloud.ops.backup import repository as repo
+
+    kept = repo.remove_setting(rt.servers().client(name), name, setting)
+    if kept:
+        raise Conflict(f"server {name}: backup setting {setting} is still mounted by a running backup job "
+                       f"({len(kept)} secret(s) kept)", hint="run the command again once the job has ended")
+    if rt.out.json:
+        rt.out.emit_json({"server": name, "setting": setting, "removed": True})
+    elif setting == "default":
+        rt.out.print(f"server {name}: backups go to volume:coop-backups again (the default)")
+    else:
+        rt.out.print(f"server {name}: backup setting {setting} removed (its snapshots stay in that repository)")

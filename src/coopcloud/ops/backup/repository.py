@@ -446,6 +446,19 @@ def set_repository(client: Engine, server: str, where: Location, creds: Credenti
     return SetResult(repository(client, setting), kept)
 
 
+def remove_setting(client: Engine, server: str, setting: str = DEFAULT_SETTING) -> tuple[str, ...]:
+    """Forget a setting: its secrets go (the repository's first, so a half-removed setting is none);
+    `default` then means the default volume again. Snapshots stay in the repository. Returns the
+    secrets a running job still mounts (the setting stays until they can go: run it again)."""
+    check_setting_name(server, setting)
+    found = _setting_secrets(client, setting)
+    if not found and setting != DEFAULT_SETTING:
+        raise NotFound(f"server {server} has no backup repository setting {setting!r}",
+                       hint=f"see: coop server backup-repo {server} --name {setting}")
+    found.sort(key=lambda s: s.labels.get(ROLE_LABEL) != "repository")
+    return tuple(s.name for s in found if not _remove(client, s.id))
+
+
 def _remove(client: Engine, secret: str) -> bool:
     """Remove a secret; False when a running job still mounts it (it stays until the next change)."""
     try:
