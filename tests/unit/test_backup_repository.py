@@ -31,8 +31,12 @@ def test_locations():
     assert parse_location("s", "sftp:backup@vault:/srv/restic").ssh_host == ("vault", 22)
     assert parse_location("s", "sftp://backup@vault:2222//srv/restic").ssh_host == ("vault", 2222)
     assert parse_location("s", "sftp://backup@vault:2222//srv/restic").shown == "sftp://vault:2222//srv/restic"
+    # IPv6 hosts, in both of restic's forms
+    assert parse_location("s", "sftp:backup@[2001:db8::7]:/srv/restic").ssh_host == ("2001:db8::7", 22)
+    assert parse_location("s", "sftp:backup@[2001:db8::7]:/srv/restic").shown == "sftp:[2001:db8::7]:/srv/restic"
+    assert parse_location("s", "sftp://backup@[2001:db8::7]:2222//r").ssh_host == ("2001:db8::7", 2222)
     for bad in ("/srv/restic", "http://x", "volume:../x", "sftp:vault", "sftp://vault:99999//r", "rest:nohost",
-                "s3:", "sftp:u@h:/a b"):
+                "s3:", "sftp:u@h:/a b", "sftp:u@[::1/r", "sftp:u@[]:/r"):
         with pytest.raises(UsageError, match="not a"):
             parse_location("s", bad)
 
@@ -69,6 +73,9 @@ def test_sftp_needs_a_readable_key_without_passphrase_and_the_hosts_key(keys):
     refused("has no host key for \\[vault\\]:2222",
             ssh_key=keys / "id", known_hosts=_write(keys / "other", "vault ssh-ed25519 AAAA\n"))
     refused("is not a known_hosts file", ssh_key=keys / "id", known_hosts=_write(keys / "junk", "hello\n"))
+    v6 = parse_location("s", "sftp:backup@[2001:db8::7]:/srv/restic")
+    hosts6 = _write(keys / "v6", "2001:db8::7 ssh-ed25519 AAAA\n")
+    assert load_credentials("s", v6, ssh_key=keys / "id", known_hosts=hosts6).known_hosts
     with pytest.raises(UsageError, match="is for an sftp: repository"):
         load_credentials("s", parse_location("s", "s3:https://s3.example.org/b"), ssh_key=keys / "id")
     with pytest.raises(UsageError, match="is for a URL repository"):

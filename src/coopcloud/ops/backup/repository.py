@@ -150,6 +150,10 @@ def parse_location(server: str, location: str) -> Location:
     return Location("url", shown, url=location)
 
 
+# restic's short form: [user@]host:path, an IPv6 host in brackets ([user@][::1]:path).
+_SFTP_SHORT = re.compile(r"(?:[^@/\[\]:]+@)?(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[^@/\[\]:]+)):(?P<path>.+)")
+
+
 def _sftp_host(server: str, shown: str, rest: str) -> tuple[str, int]:
     """restic's two sftp forms: sftp:[user@]host:path and sftp://[user@]host[:port]//path."""
     if rest.startswith("//"):
@@ -159,8 +163,9 @@ def _sftp_host(server: str, shown: str, rest: str) -> tuple[str, int]:
         except ValueError:
             host, port, path = "", 22, ""
     else:
-        hostpart, _, path = rest.partition(":")
-        host, port = hostpart.rsplit("@", 1)[-1], 22
+        short = _SFTP_SHORT.fullmatch(rest)
+        host = (short.group("v6") or short.group("host")) if short else ""
+        port, path = 22, short.group("path") if short else ""
     if not host or not path:
         raise UsageError(f"server {server}: {shown!r} is not a restic sftp: URL",
                          hint="e.g. sftp:backup@vault.example.org:/srv/restic or sftp://backup@vault.example.org:2222//srv/restic")
