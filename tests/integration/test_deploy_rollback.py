@@ -218,3 +218,23 @@ def test_at_a_terminal_the_plan_is_shown_and_asked_about_before_anything_changes
     assert labelled("service", stack_name) == [] and labelled("network", stack_name) == []
     r = interactive(coop_env, "app", "deploy", stack_name, "--yes", answers="")
     assert r.code == 0 and "[y/N]" not in r.err and "deployed 1.0.0+1.0.0" in r.out, r
+
+
+def test_a_release_whose_image_tag_is_not_in_the_registry_is_refused_with_nothing_changed(coop, tmp_path, stack_name, local_server):
+    # A mistyped tag: swarm would stop the running task, fail to pull, and the app would be down until
+    # the rollback. The registry says it has no such manifest, so it is refused before anything changes.
+    port = free_port()
+    files = web_recipe(port)
+    typo = {"compose.yml": files["compose.yml"].replace("coop-test/web:1.0.0", "coop-test/web:1.0.0-typo")}
+    new_app(coop, tmp_path, stack_name, "default", files, tags=[("1.0.0+1.0.0", {}), ("1.1.0+1.0.0-typo", typo)])
+    assert coop("app", "deploy", stack_name, "1.0.0+1.0.0").code == 0
+    before = subprocess.run(["docker", "service", "inspect", f"{stack_name}_app", "--format", "{{.Version.Index}}"],
+                            capture_output=True, text=True, check=True).stdout
+    r = coop("app", "upgrade", stack_name, "--no-input")
+    assert r.code == 3, r
+    line = one_error_line(r.err)
+    assert "image 127.0.0.1:5000/coop-test/web:1.0.0-typo" in line and "not in its registry" in line, line
+    after = subprocess.run(["docker", "service", "inspect", f"{stack_name}_app", "--format", "{{.Version.Index}}"],
+                           capture_output=True, text=True, check=True).stdout
+    assert after == before  # not even touched
+    assert f"TYPE=recipe-{stack_name}:1.0.0+1.0.0" in env_text(tmp_path, stack_name)

@@ -100,7 +100,7 @@ def diff(settings: Settings, pool: ServerPool, app_name: str) -> Drift:
     rendered = render(target.recipe, cfg.ref, cfg.env, warn=lambda _: None)
     spec = cast(StackSpec, rendered.spec)
     add_coop_labels(rendered.stack, spec.services, target, rendered.env)
-    pre = preflight(client, cfg.ref.name, rendered)
+    pre = preflight(client, cfg.ref.name, rendered, require_images=False)
     plan = make_plan(desired_specs(spec, pre), pre)
     return Drift(cfg.ref.name, cfg.ref.server, target.version, target.chaos, plan, dict(pre.unpinned))
 

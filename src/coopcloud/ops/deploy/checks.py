@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
-from coopcloud.errors import InvalidError, NotFound
+from coopcloud.errors import EngineNotFound, InvalidError, NotFound
 from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import STACK_LABEL
 
@@ -32,6 +32,7 @@ class Preflight:
     platforms: dict[str, tuple[dict[str, str], ...]] = field(default_factory=dict)  # service -> the image's platforms
     unpinned: dict[str, str] = field(default_factory=dict)  # image -> why not, briefly
     unpinned_why: dict[str, str] = field(default_factory=dict)  # image -> the engine's words (for --debug)
+    unknown_to_registry: list[str] = field(default_factory=list)  # images its registry says it has not got
 
 
 def _external(model: dict, kind: str) -> dict[str, str]:
@@ -44,7 +45,11 @@ def _secret_label(env: dict[str, str], key: str) -> str:
     return f"{key} ({version})" if version else key
 
 
-def preflight(client: Engine, app: str, rendered: Any, *, resolve_images: bool = True) -> Preflight:
+def preflight(
+    client: Engine, app: str, rendered: Any, *, resolve_images: bool = True, require_images: bool = True,
+) -> Preflight:
+    """`require_images`: refuse an image its registry says it does not have (and the server does not
+    hold either), which swarm would only find out by stopping the old task and failing to pull."""
     spec = rendered.spec
     now = views.snapshot(client, {"label": [f"{STACK_LABEL}={rendered.stack}"]})
     if not now.info.is_manager:
@@ -69,6 +74,8 @@ def preflight(client: Engine, app: str, rendered: Any, *, resolve_images: bool =
     )
     if resolve_images:
         _pin_images(client, spec.services, pre)
+        if require_images:
+            _check_images_exist(client, app, spec.services, pre)
     return pre
 
 
@@ -130,6 +137,8 @@ def _pin_images(client: Engine, services: dict[str, dict], pre: Preflight) -> No
         except Exception as exc:  # no registry answer: deploy the tag, as docker does, and say so
             cache[image] = None
             pre.unpinned[image] = "the registry gave no digest"
+            if isinstance(exc, EngineNotFound) and "manifest unknown" in str(exc):
+                pre.unknown_to_registry.append(image)
             pre.unpinned_why[image] = str(exc)
     for name, svc in services.items():
         resolved = cache.get(service_spec.image(svc))
@@ -137,3 +146,21 @@ def _pin_images(client: Engine, services: dict[str, dict], pre: Preflight) -> No
             pre.pinned[name] = resolved.image
             if resolved.platforms:
                 pre.platforms[name] = resolved.platforms
+
+
+def _check_images_exist(client: Engine, app: str, services: dict[str, dict], pre: Preflight) -> None:
+    """An image its registry does not know (a mistyped or deleted tag) is refused before anything changes,
+    unless the server holds it itself (an image built there). A registry that does not answer, or asks
+    for credentials, proves nothing: that image is deployed by tag, as docker does."""
+    for image in pre.unknown_to_registry:
+        try:
+            client.image(image)
+            continue
+        except EngineNotFound:
+            pass
+        users = sorted(name for name, svc in services.items() if service_spec.image(svc) == image)
+        raise NotFound(
+            f"app {app}: image {image} (service {', '.join(users)}) is not in its registry (manifest unknown) "
+            "nor on the server; nothing was changed",
+            hint="check the image tag in the recipe's compose file, or push the image first",
+        )
