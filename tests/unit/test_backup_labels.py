@@ -89,7 +89,7 @@ def test_the_job_is_a_one_shot_service_on_the_node_with_our_command():
               env={"B": "2", "A": "1"})
     spec = job.service_spec("coop-backup-x")
     task = spec["TaskTemplate"]
-    assert task["ContainerSpec"]["Command"] == ["/bin/sh", "-c", "echo hi", "coop-backup"]
+    assert task["ContainerSpec"]["Command"] == ["/bin/sh", "-c", scripts.JOB_COMMAND, "coop-backup", "echo hi"]
     assert "Args" not in task["ContainerSpec"]  # the image's entrypoint is replaced, never relied on
     assert task["ContainerSpec"]["Env"] == ["A=1", "B=2"]
     assert task["ContainerSpec"]["Mounts"] == [{"Type": "volume", "Source": "v", "Target": "/backup/app/v", "ReadOnly": True}]

@@ -210,6 +210,7 @@ def test_every_job_script_is_valid_shell():
 
     spec = backup_spec("a", "a", [])
     for script in (scripts.backup_script(spec, host="a", tags=["app=a"], run_tag="run=x"), scripts.snapshots_script(["app=a"]),
-                   scripts.restore_script("abc"), scripts.verify_script("abc"), scripts.download_script("abc", "/r")):
+                   scripts.restore_script("abc"), scripts.verify_script("abc"), scripts.download_script("abc", "/r"),
+                   scripts.JOB_COMMAND):
         p = subprocess.run(["sh", "-n"], input=script, capture_output=True, text=True)
         assert p.returncode == 0, p.stderr

@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
-from coopcloud.errors import CoopError, EngineError, EngineUnreachable, InvalidError, NotFound, UsageError
+from coopcloud.errors import CoopError, EngineError, EngineUnreachable, InvalidError, NotFound, UsageError, interrupted
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL, coop_label
 
@@ -461,6 +461,7 @@ def restore(settings: Settings, client: Engine, ref: Any, wanted: str | None = N
                   mounts=_volume_mounts(spec, read_only=False))
     warnings: list[str] = []
     hooked: list[ServiceBackup] = []
+    restoring = False
     try:
         for svc in chosen:
             if svc.restore_pre_hook:
@@ -468,17 +469,25 @@ def restore(settings: Settings, client: Engine, ref: Any, wanted: str | None = N
                 run_hook(client, ref, svc, "restore pre-hook", svc.restore_pre_hook, engine_for=engine_for)
             hooked.append(svc)
         _note(on_progress, f"app {app.name}: restoring snapshot {snap.short_id}")
+        restoring = True
         result = run_job(client, job)
         if not result.ok:
             raise BackupFailed(f"app {app.name}: restore of snapshot {snap.short_id} failed: {_reason(result)}",
                                hint=f"see: coop app backup verify {app.name} {snap.short_id}")
-    except BackupFailed:
-        for svc in hooked:  # undo what the pre-hooks did (a stopped service…), then report
+    except BaseException as exc:
+        # Whatever stopped it (a failed job, a lost connection, Ctrl-C or SIGTERM), undo what the
+        # pre-hooks did (a stopped service…) before reporting; a post-hook that fails too is not the news.
+        for svc in hooked:
             if svc.restore_post_hook:
                 try:
                     run_hook(client, ref, svc, "restore post-hook", svc.restore_post_hook, engine_for=engine_for)
-                except BackupFailed as exc:
-                    warnings.append(str(exc))
+                except CoopError:
+                    pass
+        if isinstance(exc, KeyboardInterrupt):
+            state = ("was stopped part way (its volumes may hold some of its files)" if restoring
+                     else "had not started (nothing was written)")
+            raise interrupted(exc, f"app {app.name}: the restore of snapshot {snap.short_id} {state}; "
+                                   f"run it again: coop app restore {app.name} {snap.short_id}") from None
         raise
     for svc in hooked:
         if svc.restore_post_hook:

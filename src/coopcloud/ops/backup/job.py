@@ -18,6 +18,8 @@ from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import EngineError
 
+from . import scripts
+
 JOB_LABEL = "coop.backup.job"  # every job service carries it (kind of job), for cleanup by label
 APP_LABEL = "coop.backup.app"
 TERMINAL = {"complete", "failed", "rejected", "shutdown", "orphaned", "remove"}
@@ -61,10 +63,11 @@ class Job:
     env: Mapping[str, str] = field(default_factory=dict)
 
     def service_spec(self, name: str) -> dict[str, Any]:
-        """The one-shot service, as the engine takes it (our command: the image's entrypoint is not used)."""
+        """The one-shot service, as the engine takes it (our command: the image's entrypoint is not used;
+        the script runs under a PID 1 that passes a SIGTERM on, scripts.JOB_COMMAND)."""
         container: dict[str, Any] = {
             "Image": self.image,
-            "Command": ["/bin/sh", "-c", self.script, f"coop-{self.kind}"],
+            "Command": ["/bin/sh", "-c", scripts.JOB_COMMAND, f"coop-{self.kind}", self.script],
             "Env": [f"{k}={v}" for k, v in sorted(self.env.items())],
             "Mounts": [m.to_spec() for m in self.mounts],
             "Secrets": [s.to_spec() for s in self.secrets],

@@ -96,6 +96,22 @@ fi
 """
 
 
+# The job's command: the script runs under a shell that only waits for it. That shell is PID 1 of the
+# container, which hears no signal it does not trap: without this, the SIGTERM of the job's removal (coop
+# interrupted) reached nothing and restic ran on until the engine's SIGKILL 10 s later, finishing a snapshot
+# of an interrupted backup (its post-hooks already run) or leaving its lock in the repository. On SIGTERM it
+# leaves STOPPED and sends SIGINT to every process of the job (itself immune): restic stops, removes its lock
+# and exits 130; the script goes on to its end (a backup forgets what its run saved), then PID 1 exits.
+STOPPED = "/tmp/coop-stopped"
+JOB_COMMAND = f"""trap '' INT
+trap ': >{STOPPED}; kill -INT 0' TERM
+/bin/sh -c "$1" "$0" & script=$!
+wait "$script"; rc=$?
+while kill -0 "$script" 2>/dev/null; do wait "$script"; rc=$?; done
+exit "$rc"
+"""
+
+
 def mount_point(service: str, volume: str) -> str:
     return f"{MOUNT_ROOT}/{service}/{volume}"
 
@@ -147,6 +163,8 @@ def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: 
         + _DIAGNOSE
         + _ENSURE_REPO
         + f"{backup}\nrc=$?\n"
+        # Stopped (coop interrupted): even a run restic finished meanwhile is not a backup anyone was told of.
+        + f'if [ "$rc" = 0 ] && [ -e {STOPPED} ]; then rc=130; fi\n'
         # restic exits 3 when some files could not be read (the snapshot is incomplete): not a good backup.
         + f'if [ "$rc" != 0 ]; then\n  {forget}\n  exit "$rc"\nfi\n'
     )

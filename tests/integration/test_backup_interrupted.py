@@ -1,0 +1,108 @@
+"""Ctrl-C / SIGTERM in the middle of `app backup create` and `app restore`, on the real swarm, with a real
+coop process and real signals: the restic job stops at once (no snapshot of the interrupted backup, no
+lock left in the repository), the restore's post-hooks still run, the app's lock is released and the
+history says "interrupted".
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from live_app import container_of, new_app, one_error_line
+from test_backup_live import backup_env, backup_images, local_server, own_repository, sh  # noqa: F401
+
+pytestmark = pytest.mark.integration
+
+REG = "127.0.0.1:5000"
+COOP = [sys.executable, "-c", "from coopcloud.cli.fast import run; run()"]  # what the console script runs
+
+
+def hooked_recipe() -> dict[str, str]:
+    return {
+        "compose.yml": f"""\
+version: "3.8"
+services:
+  app:
+    image: {REG}/coop-test/web:1.0.0
+    volumes: [files:/data]
+    stop_grace_period: 1s
+    deploy:
+      labels:
+        - "coop-cloud.${{STACK_NAME}}.version=1.0.0+1.0.0"
+        - "backupbot.backup=true"
+        - "backupbot.backup.volumes.files.path=big"
+        - "backupbot.backup.post-hook=echo post >> /data/post.log"
+        - "backupbot.restore.pre-hook=echo pre >> /data/restore.log"
+        - "backupbot.restore.post-hook=echo post >> /data/restore.log"
+volumes:
+  files:
+""",
+        ".env.sample": "TYPE=hookapp\nDOMAIN=hookapp.example.com\n",
+        "abra.sh": "",
+        "README.md": "# hookapp\n",
+    }
+
+
+def job_containers(stack: str, kind: str, *, running: bool = True) -> list[str]:
+    argv = ["docker", "ps", "-q", *([] if running else ["-a"]),
+            "--filter", f"label=coop.backup.app={stack}", "--filter", f"label=coop.backup.job={kind}"]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
+
+
+def interrupt_when_running(env: dict[str, str], stack: str, kind: str, sig: int, *argv: str) -> tuple[int, str]:
+    """Run coop in a process of its own; send `sig` once its restic job's container runs; its exit code and stderr."""
+    proc = subprocess.Popen([*COOP, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not job_containers(stack, kind):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, f"no {kind} job ran"
+            time.sleep(0.05)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    # The job's container ends a moment after coop removed its service.
+    deadline = time.monotonic() + 30
+    while job_containers(stack, kind, running=False) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return proc.returncode, err
+
+
+def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_runs_its_post_hooks(
+        coop, backup_env, tmp_path, stack_name, local_server, own_repository):
+    new_app(coop, tmp_path, stack_name, "default", hooked_recipe())
+    assert coop("app", "deploy", stack_name).code == 0
+    web = container_of(stack_name, "app")
+    # Enough data that restic is still at work when the signal arrives.
+    sh(web, "mkdir -p /data/big && head -c 200000000 /dev/urandom > /data/big/a.bin")
+
+    code, err = interrupt_when_running(backup_env, stack_name, "backup", signal.SIGINT, "app", "backup", "create", stack_name)
+    assert code == 130 and "interrupted (Ctrl-C)" in one_error_line(err), err
+    assert sh(web, "cat /data/post.log").split() == ["post"]  # the post-hook undid the pre-hook's work
+    # restic was stopped, not left to finish a snapshot (or die holding the repository's lock) after coop gave up.
+    assert json.loads(coop("app", "backup", "ls", stack_name, "--json").out) == []
+    repo = Path(subprocess.run(["docker", "volume", "inspect", own_repository, "--format", "{{.Mountpoint}}"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    assert list((repo / "locks").iterdir()) == []
+
+    r = coop("app", "backup", "create", stack_name)
+    assert r.code == 0, r
+    sh(web, "rm -rf /data/big")
+    code, err = interrupt_when_running(backup_env, stack_name, "restore", signal.SIGTERM, "app", "restore", stack_name)
+    assert code == 130, err
+    line = one_error_line(err)
+    assert "interrupted (SIGTERM)" in line and "stopped part way" in line and f"coop app restore {stack_name} " in line
+    assert sh(web, "cat /data/restore.log").split() == ["pre", "post"]  # the service is back as the pre-hook found it
+    assert list((repo / "locks").iterdir()) == []
+    history = json.loads(coop("app", "history", stack_name, "--json").out)
+    assert [e["result"] for e in history if e["command"] in ("backup create", "restore")] == ["interrupted", "ok", "interrupted"]
+    assert coop("app", "backup", "create", stack_name).code == 0  # the lock was released
