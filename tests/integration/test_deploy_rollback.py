@@ -238,3 +238,32 @@ def test_a_release_whose_image_tag_is_not_in_the_registry_is_refused_with_nothin
                            capture_output=True, text=True, check=True).stdout
     assert after == before  # not even touched
     assert f"TYPE=recipe-{stack_name}:1.0.0+1.0.0" in env_text(tmp_path, stack_name)
+
+
+def test_a_new_service_whose_failed_tasks_swarm_gives_up_on_rolls_back_at_once(coop, tmp_path, stack_name, local_server):
+    # restart_policy max_attempts: 1 — two failures and swarm starts no more tasks; waiting the whole
+    # timeout (here 60 s) for a task that cannot come would only delay the rollback.
+    port = free_port()
+    files = web_recipe(port)
+    broken = files["compose.yml"].replace("networks:\n  proxy:", f"""  worker:
+    image: {REG}/coop-test/web:1.0.0
+    command: ["sh", "-c", "exit 1"]
+    stop_grace_period: 1s
+    configs: [extra]
+    deploy:
+      restart_policy:
+        delay: 1s
+        max_attempts: 1
+networks:
+  proxy:""", 1).replace("configs:\n  motd:", "configs:\n  extra:\n    name: ${STACK_NAME}_extra_v1\n    file: motd.txt\n  motd:")
+    new_app(coop, tmp_path, stack_name, "default", files, tags=[("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", {"compose.yml": broken})])
+    assert coop("app", "deploy", stack_name, "1.0.0+1.0.0").code == 0
+    started = time.monotonic()
+    r = coop("app", "deploy", stack_name, "1.1.0+1.0.0", "--no-input")
+    assert r.code == 8, r
+    assert time.monotonic() - started < 40, r
+    assert "swarm will not restart them" in one_error_line(r.err)
+    names = subprocess.run(["docker", "service", "ls", "--format", "{{.Name}}"], capture_output=True, text=True).stdout.split()
+    assert f"{stack_name}_worker" not in names and f"{stack_name}_app" in names
+    configs = subprocess.run(["docker", "config", "ls", "--format", "{{.Name}}"], capture_output=True, text=True).stdout.split()
+    assert f"{stack_name}_extra_v1" not in configs  # what the release created went with it

@@ -205,6 +205,20 @@ def test_tasks_that_keep_failing_are_a_failure():
     assert not result.ok and "tasks keep failing (3" in result.services[0].error
 
 
+def test_failed_tasks_swarm_will_not_restart_fail_at_once_not_at_the_timeout():
+    # restart_policy max_attempts: 1 — the task and its one restart failed; swarm starts no other
+    svc = service(None)
+    svc["Spec"]["TaskTemplate"] = {"RestartPolicy": {"Condition": "any", "MaxAttempts": 1}}
+    failed = [task(f"f{i}", "failed", desired="shutdown", ts=at(i + 1), err="task: non-zero exit (1)", code=1) for i in range(2)]
+    result, elapsed, _ = run([frame(svc, failed)], conv.Watch(NAME, created=True), timeout=300)
+    assert not result.ok and not result.timed_out and elapsed < 5
+    assert "swarm will not restart them" in result.services[0].error
+    # one failure with a restart still to come (the replacement waits its delay, desired "ready"): waiting
+    svc["Spec"]["TaskTemplate"]["RestartPolicy"]["MaxAttempts"] = 3
+    result, _, _ = run([frame(svc, failed[:1] + [task("n", "new", desired="ready")])], conv.Watch(NAME, created=True), timeout=5)
+    assert result.timed_out and not result.services[0].error
+
+
 def test_failures_are_compared_as_times_across_time_zones():
     # since is 23:00 at +01:00, i.e. 22:00 UTC; as text "2026-11-29T22:00:01Z" < "2026-11-29T23:00:00+01:00"
     since = "2026-11-29T23:00:00.5+01:00"

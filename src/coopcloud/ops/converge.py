@@ -154,6 +154,10 @@ def assess(name: str, service: Service, current_tasks: Sequence[Task], since: da
         progress.error = f"swarm update {update.state}: {update.message or update.state}"
     elif len(failed) >= MAX_TASK_FAILURES:
         progress.error = f"tasks keep failing ({len(failed)} since the change began): {progress.failures[-1]}"
+    elif (failed and progress.want != 0 and not any(t.desired_state in _ACTIVE_DESIRED for t in current_tasks)
+          and _restarts_exhausted(service.spec, len(failed))):
+        # swarm replaces a failed task in the step that stops it: none left to run means none will come
+        progress.error = f"tasks failed and swarm will not restart them (restart_policy): {progress.failures[-1]}"
     else:
         if progress.want is None:
             enough = bool(active) and progress.running == len(active)
@@ -163,6 +167,16 @@ def assess(name: str, service: Service, current_tasks: Sequence[Task], since: da
         # `wait` ends it only once swarm says the update is over.
         progress.ready = enough
     return progress
+
+
+def _restarts_exhausted(spec: Mapping[str, Any], failures: int) -> bool:
+    """The service's restart policy lets swarm give up on a failed task: condition none, or max_attempts
+    restarts already made."""
+    policy = (spec.get("TaskTemplate") or {}).get("RestartPolicy") or {}
+    if policy.get("Condition") == "none":
+        return True
+    attempts = int(policy.get("MaxAttempts") or 0)
+    return attempts > 0 and failures > attempts
 
 
 def nothing_to_replace(all_tasks: Sequence[Task], current_ids: set[str]) -> bool:
