@@ -1,7 +1,7 @@
 """Ctrl-C / SIGTERM in the middle of `app backup create` and `app restore`, on the real swarm, with a real
 coop process and real signals: the restic job stops at once (no snapshot of the interrupted backup, no
 lock left in the repository), the restore's post-hooks still run, the app's lock is released and the
-history says "interrupted".
+history says "interrupted". A job killed outright leaves restic's lock: verify says so, not "damaged".
 """
 
 from __future__ import annotations
@@ -106,3 +106,25 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_runs_its
     history = json.loads(coop("app", "history", stack_name, "--json").out)
     assert [e["result"] for e in history if e["command"] in ("backup create", "restore")] == ["interrupted", "ok", "interrupted"]
     assert coop("app", "backup", "create", stack_name).code == 0  # the lock was released
+
+    # A job killed outright (a node lost, the OOM killer) leaves its lock in the repository; restic check
+    # then refuses to run: verify says so, it does not report damage.
+    sh(web, "rm -rf /data/big")
+    proc = subprocess.Popen([*COOP, "app", "restore", stack_name], env=backup_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not ((running := job_containers(stack_name, "restore")) and list((repo / "locks").iterdir())):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        subprocess.run(["docker", "kill", *running], capture_output=True, check=True)  # restic holds its lock
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert list((repo / "locks").iterdir())
+    r = coop("app", "backup", "verify", stack_name)
+    assert r.code == 1, r
+    line = one_error_line(r.err)
+    assert "was not verified: the repository is locked by another restic job" in line and "repair" not in line, line

@@ -419,7 +419,11 @@ def verify(settings: Settings, client: Engine, ref: Any, wanted: str | None = No
                   node_id=_node_for(client, ref))
     result = run_job(client, job)
     if not result.ok:
-        raise BackupFailed(f"app {ref.name}: snapshot {snap.short_id} failed verification: {_reason(result)}",
+        reason = _reason(result)
+        if "locked by another restic job" in reason:
+            raise BackupFailed(f"app {ref.name}: snapshot {snap.short_id} was not verified: {reason}",
+                               hint=f"run: coop app backup verify {ref.name} {snap.short_id}")
+        raise BackupFailed(f"app {ref.name}: snapshot {snap.short_id} failed verification: {reason}",
                            hint="take a new backup (coop app backup create); the repository may need: restic repair")
     files = next((int(o["files"]) for o in result.json_lines() if "files" in o), 0)
     return Verified(ref.name, snap.id, files, time.monotonic() - start)

@@ -191,13 +191,27 @@ def restore_script(snapshot: str, services: Sequence[str] | None = None) -> str:
     return _PRELUDE + f"exec {_q(['restic', 'restore', snapshot, '--target', '/', *include])}\n"
 
 
+# restic check locks the repository exclusively: another job's lock (a backup or restore running now, or
+# one killed without removing its lock, which `restic unlock` removes only once it is 30 minutes old) makes
+# it fail without checking anything. That is not damage: it is said so, never "found errors".
+_CHECK = """restic unlock >/dev/null 2>&1
+if ! restic check >/tmp/check.out 2>&1; then
+  cat /tmp/check.out >&2
+  if grep -q 'already locked' /tmp/check.out; then
+    fail "the repository is locked by another restic job (a backup or restore running now, or one killed in the last 30 minutes), so nothing was checked; run verify again once it has ended"
+  fi
+  fail "restic check found errors in the repository"
+fi
+"""
+
+
 def verify_script(snapshot: str) -> str:
     """restic check, then restore into a scratch directory with --verify (every restored file's content is
     hashed and compared with the snapshot's blob hashes), then the file counts must agree."""
     snap = shlex.quote(snapshot)
     return (
         _PRELUDE
-        + 'restic check >&2 || fail "restic check found errors in the repository"\n'
+        + _CHECK
         + f'restic restore {snap} --target {SCRATCH} --verify >&2 || fail "restoring snapshot {snapshot} failed or its files do not match their hashes"\n'
         + _files_agree(snapshot, SCRATCH)
     )
