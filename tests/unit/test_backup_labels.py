@@ -173,3 +173,34 @@ def test_a_job_whose_container_never_ran_is_not_a_success():
     assert _reason(result) == ("the restic container did not run: No such image: restic/restic:0.17.3 "
                                "(set COOP_RESTIC_IMAGE to an image the server can pull)")
     assert engine.services() == []  # the one-shot service is removed
+
+
+def test_a_hook_that_prints_a_whole_dump_is_not_kept_in_memory(monkeypatch):
+    """A hook whose output is large (a dump sent to stdout by mistake) keeps only its end, for the error line."""
+    import tracemalloc
+    from types import SimpleNamespace
+
+    from coopcloud.ops import container
+    from coopcloud.ops.backup import BackupFailed, run_hook
+    from coopcloud.ops.backup.labels import ServiceBackup
+
+    chunk = b"x" * 65535 + b"\n"
+
+    def fake_run(_engine, _ref, _service, _cmd, *, on_output):
+        for _ in range(1500):  # ~100 MB
+            on_output("stdout", chunk)
+        on_output("stderr", b"pg_dump: error: connection refused\n")
+        return 1
+
+    monkeypatch.setattr(container, "run", fake_run)
+    svc = ServiceBackup(service="db", full_name="a_db", volumes=(), pre_hook="pg_dump app",
+                        post_hook=None, restore_pre_hook=None, restore_post_hook=None)
+    tracemalloc.start()
+    try:
+        with pytest.raises(BackupFailed) as failed:
+            run_hook(object(), SimpleNamespace(name="a.org"), svc, "backup pre-hook", "pg_dump app")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 5_000_000
+    assert str(failed.value).startswith("app a.org: service db: backup pre-hook failed (exit code 1): pg_dump: error: connection refused")
