@@ -204,3 +204,44 @@ def test_a_hook_that_prints_a_whole_dump_is_not_kept_in_memory(monkeypatch):
         tracemalloc.stop()
     assert peak < 5_000_000
     assert str(failed.value).startswith("app a.org: service db: backup pre-hook failed (exit code 1): pg_dump: error: connection refused")
+
+
+def _job_engine(states):
+    """A fake engine whose one job task goes through `states`, one per look (the last one stays)."""
+    from fakes.engine import FakeEngine
+
+    class Engine(FakeEngine):
+        looks = 0
+
+        def service_create(self, spec, *, registry_auth=None):
+            created = super().service_create(spec, registry_auth=registry_auth)
+            self.service_id = created["ID"]
+            return created
+
+        def tasks(self, filters=None):
+            state, err = states[min(self.looks, len(states) - 1)]
+            self.looks += 1
+            return [{"ID": "t1", "ServiceID": self.service_id, "DesiredState": "running",
+                     "Status": {"State": state, "Err": err, "ContainerStatus": {"ExitCode": 0, "ContainerID": "c1"}}}]
+
+        def service_logs(self, *a, **k):
+            return iter(())
+
+    return Engine()
+
+
+def test_a_job_is_given_up_when_swarm_never_starts_it_but_never_while_restic_runs(monkeypatch):
+    from coopcloud.errors import CoopError
+    from coopcloud.ops.backup import job as job_module
+    from coopcloud.ops.backup.job import run_job
+
+    monkeypatch.setattr(job_module, "POLL", 0.01)
+    never = _job_engine([("pending", "no suitable node (scheduling constraints not satisfied on 1 node)")])
+    with pytest.raises(CoopError, match=r"was not started by the swarm within 0 s \(no suitable node"):
+        run_job(never, Job(kind="backup", app="a.org", image="restic", script="true"), start_timeout=0.05)
+    assert never.services() == []  # removed
+
+    # A backup that runs longer than the start timeout (hours, for a first backup of a large volume) ends as it ends.
+    slow = _job_engine([("running", None)] * 30 + [("complete", None)])
+    result = run_job(slow, Job(kind="backup", app="a.org", image="restic", script="true"), start_timeout=0.05)
+    assert result.ok and slow.services() == []

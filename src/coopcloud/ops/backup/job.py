@@ -16,13 +16,18 @@ from typing import Any, Callable, Mapping, Sequence
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
-from coopcloud.errors import EngineError
+from coopcloud.errors import CoopError, EngineError
 
 from . import scripts
 
 JOB_LABEL = "coop.backup.job"  # every job service carries it (kind of job), for cleanup by label
 APP_LABEL = "coop.backup.app"
 TERMINAL = {"complete", "failed", "rejected", "shutdown", "orphaned", "remove"}
+NOT_STARTED = {"", "new", "pending", "assigned", "accepted", "preparing", "starting"}
+# How long swarm may take to start a job (placing it, pulling the restic image) before it is given up.
+# Once restic runs there is no limit: a first backup of a large volume to a remote repository takes
+# hours, and Ctrl-C stops a job cleanly.
+START_TIMEOUT = 600.0
 POLL = 0.3
 PROGRESS_EVERY = 2.0
 
@@ -119,7 +124,7 @@ def run_job(
     client: Engine,
     job: Job,
     *,
-    timeout: float = 3600.0,
+    start_timeout: float = START_TIMEOUT,
     on_status: Callable[[dict[str, Any]], None] | None = None,
 ) -> JobResult:
     """Run `job` to its end; returns its exit code and output. The service is removed in any case.
@@ -130,7 +135,7 @@ def run_job(
     name = job_name(job.kind)
     client.service_create(job.service_spec(name))
     try:
-        task = _wait(client, name, timeout, on_status)
+        task = _wait(client, name, start_timeout, on_status)
         state, code = task.state, task.status.exit_code
         out, err = _logs(client, name) if task.status.container else ("", "")
         if state != "complete" and not code:
@@ -145,16 +150,20 @@ def run_job(
 
 
 def _wait(
-    client: Engine, name: str, timeout: float, on_status: Callable[[dict[str, Any]], None] | None
+    client: Engine, name: str, start_timeout: float, on_status: Callable[[dict[str, Any]], None] | None
 ) -> views.Task:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + start_timeout
     next_progress = time.monotonic() + PROGRESS_EVERY
     while True:
-        done = [t for t in views.tasks(client, {"service": [name]}) if t.state in TERMINAL]
+        tasks = views.tasks(client, {"service": [name]})
+        done = [t for t in tasks if t.state in TERMINAL]
         if done:
             return done[0]
-        if time.monotonic() > deadline:
-            raise EngineError(f"the {name} job did not end within {int(timeout)} s", hint="see: docker service logs " + name)
+        waiting = [t for t in tasks if t.state in NOT_STARTED]
+        if (waiting or not tasks) and time.monotonic() > deadline:
+            why = next((t.status.err for t in waiting if t.status.err), None) or (waiting[0].state if waiting else "no task")
+            raise CoopError(f"the restic job {name} was not started by the swarm within {int(start_timeout)} s ({why})",
+                            hint="see: coop server nodes (is the node of the app's volumes available?)")
         if on_status is not None and time.monotonic() >= next_progress:
             next_progress = time.monotonic() + PROGRESS_EVERY
             status = _last_status(client, name)
