@@ -108,6 +108,18 @@ def test_spec_hash_decides_when_present():
     assert c.what == "other settings" and "TaskTemplate.ContainerSpec.User" in c.after
 
 
+def test_a_changed_command_or_healthcheck_is_shown_beside_a_changed_label():
+    # A release changes its version label: the command and healthcheck it also changes must not hide.
+    live = hashed(spec(Labels={"com.docker.stack.namespace": "s", "coop-cloud.s.version": "1.0.0+1"}))
+    desired = spec(Labels={"com.docker.stack.namespace": "s", "coop-cloud.s.version": "1.1.0+1"})
+    desired["TaskTemplate"]["ContainerSpec"]["Args"] = ["sh", "-c", "exit 1"]
+    desired["TaskTemplate"]["ContainerSpec"]["Healthcheck"] = {"Test": ["CMD", "true"]}
+    desired["TaskTemplate"]["ContainerSpec"]["Env"] = ["A=2", "DB_PASSWORD=x"]
+    changes = service_changes(hashed(desired), live)
+    assert [c.what for c in changes] == ["env A", "label coop-cloud.s.version", "other settings"], changes
+    assert changes[-1].after == "TaskTemplate.ContainerSpec.Args, TaskTemplate.ContainerSpec.Healthcheck"
+
+
 # -- taking over services coop did not deploy (no spec hash) -----------------------------------
 
 

@@ -289,12 +289,25 @@ def service_changes(desired: dict, live: dict, secrets: frozenset[str] = frozens
     for what, fn in (("mounts", _mounts), ("networks", _networks), ("ports", _ports), ("placement", _placement)):
         if fn(desired) != fn(live):
             changes.append(Change(what, ", ".join(fn(live)) or None, ", ".join(fn(desired)) or None))
-    if not changes and not same_hash:
+    if not same_hash:
         paths = differing_paths(_ports_as_set(_comparable(desired, l_img)),
                                 _ports_as_set(_comparable(live, l_img, desired=desired)))
+        if changes:
+            # the fields above are shown already; the rest (command, healthcheck, resources...) must not
+            # hide behind them (every release changes its version label)
+            paths = [p for p in paths if not p.startswith(_SHOWN_FIELDS)]
         if paths:
             changes.append(Change("other settings", None, ", ".join(paths)))
     return changes
+
+
+# Spec paths that service_changes reports field by field (a path under one is not "other settings").
+_SHOWN_FIELDS = (
+    "Labels", "Mode", "TaskTemplate.ContainerSpec.Image", "TaskTemplate.ContainerSpec.Env",
+    "TaskTemplate.ContainerSpec.Labels", "TaskTemplate.ContainerSpec.Secrets", "TaskTemplate.ContainerSpec.Configs",
+    "TaskTemplate.ContainerSpec.Mounts", "TaskTemplate.Networks", "TaskTemplate.Placement", "EndpointSpec.Ports",
+    "Networks",
+)
 
 
 def bookkeeping_changes(desired: dict, live: dict) -> list[Change]:
