@@ -128,3 +128,19 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_runs_its
     assert r.code == 1, r
     line = one_error_line(r.err)
     assert "was not verified: the repository is locked by another restic job" in line and "repair" not in line, line
+
+
+def test_reading_a_repository_volume_that_does_not_exist_leaves_nothing_behind(
+        coop, backup_env, tmp_path, stack_name, local_server, own_repository):
+    """ls/verify/download/restore against volume:NAME where there is no such volume (a typo, a node without
+    backups) say there are no snapshots; they used to leave an empty volume NAME on the server.
+    (Runs after the test above, whose backups made sure the server has its backup password.)"""
+    new_app(coop, tmp_path, stack_name, "default", hooked_recipe())  # not deployed: nothing to create a volume for
+    r = coop("app", "backup", "ls", stack_name)
+    assert r.code == 0 and "has no snapshots" in r.err, r
+    for argv in (("app", "backup", "verify", stack_name), ("app", "backup", "download", stack_name, "--dest", str(tmp_path / "d"))):
+        r = coop(*argv)
+        assert r.code == 3 and "has no snapshots" in one_error_line(r.err), r
+    volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name={own_repository}"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert own_repository not in volumes

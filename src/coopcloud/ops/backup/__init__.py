@@ -370,14 +370,26 @@ def _node_for(client: Engine, ref: Any) -> str | None:
     return None
 
 
+def _volume_may_exist(client: Engine, node: str | None, name: str) -> bool:
+    """Whether the volume exists on the node a job would run on; True when that is another node than the
+    manager's (its volumes are not seen from here: the job finds out)."""
+    if node is not None and node != views.info(client).node_id:
+        return True
+    return any(v.name == name for v in views.volumes(client, {"name": [name]}))
+
+
 def snapshots(settings: Settings, client: Engine, ref: Any) -> list[Snapshot]:
     """The app's snapshots, oldest first (none when the server has no repository yet)."""
     try:
         password(client)
     except NoRepository:
         return []
+    repo = repository.for_command(settings, client)
+    node = _node_for(client, ref)
+    if repo.kind == "volume" and repo.volume and not _volume_may_exist(client, node, repo.volume):
+        return []  # no repository there; a job mounting it would leave an empty volume behind
     job, _ = _job(settings, client, "snapshots", scripts.snapshots_script([f"app={ref.name}"]),
-                  app_name=ref.name, node_id=_node_for(client, ref))
+                  app_name=ref.name, node_id=node, repo=repo)
     result = run_job(client, job)
     if not result.ok:
         raise BackupFailed(f"app {ref.name}: cannot list snapshots: {_reason(result)}")
