@@ -213,6 +213,12 @@ def test_failed_tasks_swarm_will_not_restart_fail_at_once_not_at_the_timeout():
     result, elapsed, _ = run([frame(svc, failed)], conv.Watch(NAME, created=True), timeout=300)
     assert not result.ok and not result.timed_out and elapsed < 5
     assert "swarm will not restart them" in result.services[0].error
+    # restart_policy condition on-failure: a task that exited 0 is not restarted either
+    svc["Spec"]["TaskTemplate"] = {"RestartPolicy": {"Condition": "on-failure"}}
+    result, elapsed, _ = run([frame(svc, [task("d", "complete", desired="shutdown", ts=at(1), code=0)])],
+                             conv.Watch(NAME, created=True), timeout=300)
+    assert not result.ok and elapsed < 5 and "exit code 0" in result.services[0].error
+    svc["Spec"]["TaskTemplate"] = {"RestartPolicy": {"Condition": "any", "MaxAttempts": 1}}
     # one failure with a restart still to come (the replacement waits its delay, desired "ready"): waiting
     svc["Spec"]["TaskTemplate"]["RestartPolicy"]["MaxAttempts"] = 3
     result, _, _ = run([frame(svc, failed[:1] + [task("n", "new", desired="ready")])], conv.Watch(NAME, created=True), timeout=5)

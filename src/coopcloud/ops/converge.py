@@ -147,6 +147,8 @@ def assess(name: str, service: Service, current_tasks: Sequence[Task], since: da
         if t.failed and (since is None or (t.status.timestamp is not None and t.status.timestamp >= since))
     ]
     failed.sort(key=lambda t: t.status.timestamp or _FAR_FUTURE)
+    exited = [t for t in current_tasks if t.state == "complete"
+              and (since is None or (t.status.timestamp is not None and t.status.timestamp >= since))]
     progress.failures = [task_failure(t) for t in failed]
     progress.unschedulable = next((t.unschedulable for t in active if t.unschedulable), None)
     update = service.update_status
@@ -154,10 +156,11 @@ def assess(name: str, service: Service, current_tasks: Sequence[Task], since: da
         progress.error = f"swarm update {update.state}: {update.message or update.state}"
     elif len(failed) >= MAX_TASK_FAILURES:
         progress.error = f"tasks keep failing ({len(failed)} since the change began): {progress.failures[-1]}"
-    elif (failed and progress.want != 0 and not any(t.desired_state in _ACTIVE_DESIRED for t in current_tasks)
-          and _restarts_exhausted(service.spec, len(failed))):
-        # swarm replaces a failed task in the step that stops it: none left to run means none will come
-        progress.error = f"tasks failed and swarm will not restart them (restart_policy): {progress.failures[-1]}"
+    elif ((failed or exited) and progress.want != 0 and not any(t.desired_state in _ACTIVE_DESIRED for t in current_tasks)
+          and _restarts_exhausted(service.spec, len(failed), exited=bool(exited))):
+        # swarm replaces a task in the step that stops it: none left to run means none will come
+        why = progress.failures[-1] if failed else "exit code 0"
+        progress.error = f"tasks ended and swarm will not restart them (restart_policy): {why}"
     else:
         if progress.want is None:
             enough = bool(active) and progress.running == len(active)
@@ -169,11 +172,12 @@ def assess(name: str, service: Service, current_tasks: Sequence[Task], since: da
     return progress
 
 
-def _restarts_exhausted(spec: Mapping[str, Any], failures: int) -> bool:
-    """The service's restart policy lets swarm give up on a failed task: condition none, or max_attempts
-    restarts already made."""
+def _restarts_exhausted(spec: Mapping[str, Any], failures: int, *, exited: bool = False) -> bool:
+    """The service's restart policy lets swarm give up on an ended task: condition none, on-failure for a
+    task that exited 0, or max_attempts restarts already made."""
     policy = (spec.get("TaskTemplate") or {}).get("RestartPolicy") or {}
-    if policy.get("Condition") == "none":
+    condition = policy.get("Condition")
+    if condition == "none" or (exited and condition == "on-failure"):
         return True
     attempts = int(policy.get("MaxAttempts") or 0)
     return attempts > 0 and failures > attempts
