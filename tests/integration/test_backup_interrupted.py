@@ -144,3 +144,23 @@ def test_reading_a_repository_volume_that_does_not_exist_leaves_nothing_behind(
     volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name={own_repository}"],
                              capture_output=True, text=True, check=True).stdout.split()
     assert own_repository not in volumes
+
+
+def test_a_copy_interrupted_mid_stream_leaves_the_connection_usable_for_cleanup(engine, backup_images):
+    """`download` copies the scratch volume with archive_get; Ctrl-C in the middle of that stream used to
+    leave the connection mid-body, so removing the scratch container and volume failed and both were left
+    on the server. (Last in this file: the backups above pulled the restic image onto this engine.)"""
+    from test_backup_live import RESTIC_IMAGE
+
+    class Interrupting:
+        def write(self, _chunk: bytes) -> int:
+            raise KeyboardInterrupt
+
+    container = engine.container_create({"Image": RESTIC_IMAGE, "Cmd": ["true"], "Labels": {"coop.backup.scratch": "test"}})
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            engine.archive_get(container, "/usr/bin", into=Interrupting())
+    finally:
+        engine.container_remove(container, force=True)  # on the same client, as download's cleanup does
+    assert subprocess.run(["docker", "ps", "-aq", "--filter", f"id={container}"], capture_output=True, text=True,
+                          check=True).stdout.strip() == ""

@@ -699,6 +699,11 @@ class EngineClient:
             return stat, b""
         except (OSError, http.client.HTTPException) as exc:
             raise self._lost(exc) from exc
+        finally:
+            if not resp.isclosed():
+                # Abandoned mid-body (Ctrl-C): this connection cannot be reused; the next request
+                # (removing the scratch container and volume) opens another.
+                self._conn.close()
 
     def container_create(self, spec: Mapping[str, Any], *, name: str | None = None) -> str:
         """``POST /containers/create``; returns the container id (it is not started)."""
