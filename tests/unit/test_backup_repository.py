@@ -214,3 +214,33 @@ def test_every_job_script_is_valid_shell():
                    scripts.JOB_COMMAND):
         p = subprocess.run(["sh", "-n"], input=script, capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
+
+
+def test_a_failed_run_whose_snapshot_cannot_be_forgotten_says_so(tmp_path):
+    """restic saved a snapshot and failed (exit 3: a file could not be read), and restic forget is refused (another
+    app's backup holds the repository): the script must say the snapshot stays, never end as if it were gone."""
+    from coopcloud.ops.backup.labels import backup_spec
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "restic").write_text("""#!/bin/sh
+case "$1" in
+  backup) echo '{"message_type":"summary","snapshot_id":"abc123"}'; echo 'error: read /backup/x: input/output error' >&2; exit 3;;
+  snapshots) echo '[{"id":"abc123","short_id":"abc123"}]';;
+  forget) echo >>"$FORGET_LOG"; echo 'unable to create lock in backend: repository is already locked by PID 7' >&2; exit 1;;
+esac
+""")
+    (bin_dir / "sleep").write_text("#!/bin/sh\n")
+    for f in bin_dir.iterdir():
+        f.chmod(0o755)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "config").write_text("x")
+    script = scripts.backup_script(backup_spec("a", "a", []), host="a", tags=["app=a"], run_tag="run=x")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RESTIC_REPOSITORY": str(repo), "HOME": str(tmp_path),
+           "FORGET_LOG": str(tmp_path / "forgets")}
+    p = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    assert p.returncode == scripts.REFUSED, p
+    assert "coop-error: the run failed (restic exit code 3) and the snapshot it saved could not be removed" in p.stderr
+    assert "restic forget abc123" in p.stderr
+    assert len((tmp_path / "forgets").read_text().splitlines()) == scripts.FORGET_TRIES  # tried again meanwhile

@@ -289,7 +289,9 @@ def create(
                 except BackupFailed as exc:
                     warnings.append(str(exc))
     if not result.ok:
-        raise BackupFailed(f"app {app.name}: backup failed: {_reason(result)}; no snapshot was kept",
+        reason = _reason(result)
+        kept = "" if "could not be removed" in reason else "; no snapshot was kept"
+        raise BackupFailed(f"app {app.name}: backup failed: {reason}{kept}",
                            hint=f"fix it, then run: coop app backup create {app.name}")
     summary = next((o for o in reversed(result.json_lines()) if o.get("message_type") == "summary"), None)
     if not summary or not summary.get("snapshot_id"):

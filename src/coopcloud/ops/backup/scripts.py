@@ -26,6 +26,7 @@ from .labels import BackupSpec
 MOUNT_ROOT = "/backup"
 REPOSITORY_MOUNT = "/repository"
 SCRATCH = "/scratch"
+FORGET_TRIES = 10  # ~30 s
 REFUSED = 64  # a script's own refusal (restic uses 0-3, 10-12)
 ERROR_PREFIX = "coop-error: "
 REPOSITORY_FILE = "restic-repository"
@@ -155,8 +156,19 @@ def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: 
         )
     tag_args = [a for t in [*tags, run_tag] for a in ("--tag", t)]
     backup = _q(["restic", "backup", "--json", "--host", host, *tag_args, "--", *backup_paths(spec)])
-    forget = f"""ids=$(restic snapshots --json --tag {shlex.quote(run_tag)} 2>/dev/null | grep -o '"id":"[0-9a-f]*"' | cut -d'"' -f4)
-  [ -z "$ids" ] || restic forget $ids >/dev/null 2>&1"""
+    # Forget what the failed run saved. restic forget locks the repository exclusively: another app's backup
+    # running now makes it fail, so it is tried again for a while (not once stopped: the engine's SIGKILL
+    # would leave its exclusive lock), and a snapshot that stays is said, never "no snapshot was kept".
+    run_ids = f"""restic snapshots --json --tag {shlex.quote(run_tag)} 2>/dev/null | grep -o '"id":"[0-9a-f]*"' | cut -d'"' -f4"""
+    forget = f"""tries=0
+  while ids=$({run_ids}) && [ -n "$ids" ]; do
+    restic forget $ids >/dev/null 2>&1 && continue
+    tries=$((tries + 1))
+    if [ -e {STOPPED} ] || [ "$tries" -ge {FORGET_TRIES} ]; then
+      fail "the run failed (restic exit code $rc) and the snapshot it saved could not be removed (another restic job holds the repository locked): remove it once that job ended: restic forget $ids"
+    fi
+    sleep 3
+  done"""
     return (
         _PRELUDE
         + "".join(checks)
