@@ -15,39 +15,23 @@ from pathlib import Path
 
 import pytest
 
+from backup_app import RESTIC_IMAGE, backup_env, backup_images, files_app, local_server, own_repository, sh  # noqa: F401
 from live_app import container_of, new_app, one_error_line
-from test_backup_live import backup_env, backup_images, local_server, own_repository, sh  # noqa: F401
 
 pytestmark = pytest.mark.integration
 
-REG = "127.0.0.1:5000"
 COOP = [sys.executable, "-c", "from coopcloud.cli.fast import run; run()"]  # what the console script runs
 
 
 def hooked_recipe() -> dict[str, str]:
-    return {
-        "compose.yml": f"""\
-version: "3.8"
-services:
-  app:
-    image: {REG}/coop-test/web:1.0.0
-    volumes: [files:/data]
-    stop_grace_period: 1s
-    deploy:
-      labels:
-        - "coop-cloud.${{STACK_NAME}}.version=1.0.0+1.0.0"
-        - "backupbot.backup=true"
-        - "backupbot.backup.volumes.files.path=big"
-        - "backupbot.backup.post-hook=echo post >> /data/post.log"
-        - "backupbot.restore.pre-hook=echo pre >> /data/restore.log"
-        - "backupbot.restore.post-hook=echo post >> /data/restore.log"
-volumes:
-  files:
-""",
-        ".env.sample": "TYPE=hookapp\nDOMAIN=hookapp.example.com\n",
-        "abra.sh": "",
-        "README.md": "# hookapp\n",
-    }
+    return files_app(
+        "hookapp",
+        "backupbot.backup.volumes.files.path=big",
+        "backupbot.backup.post-hook=echo post >> /data/post.log",
+        "backupbot.restore.pre-hook=echo pre >> /data/restore.log",
+        "backupbot.restore.post-hook=echo post >> /data/restore.log",
+        quick=False,
+    )
 
 
 def job_containers(stack: str, kind: str, *, running: bool = True) -> list[str]:
@@ -150,7 +134,6 @@ def test_a_copy_interrupted_mid_stream_leaves_the_connection_usable_for_cleanup(
     """`download` copies the scratch volume with archive_get; Ctrl-C in the middle of that stream used to
     leave the connection mid-body, so removing the scratch container and volume failed and both were left
     on the server. (Last in this file: the backups above pulled the restic image onto this engine.)"""
-    from test_backup_live import RESTIC_IMAGE
 
     class Interrupting:
         def write(self, _chunk: bytes) -> int:

@@ -17,62 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from backup_app import REG, backup_env, backup_images, files_service, local_server, own_repository, sh  # noqa: F401
 from live_app import container_of, new_app, one_error_line
 
 pytestmark = pytest.mark.integration
-
-REG = "127.0.0.1:5000"
-RESTIC_IMAGE = f"{REG}/coop-test/restic:0.14.0"
-
-
-def _image_present(ref: str) -> bool:
-    name, tag = ref.split("/", 1)[1].rsplit(":", 1)
-    p = subprocess.run(
-        ["curl", "-fs", "-o", "/dev/null", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json",
-         f"http://{REG}/v2/{name}/manifests/{tag}"]
-    )
-    return p.returncode == 0
-
-
-@pytest.fixture(scope="module")
-def backup_images():
-    from conftest import require_rig
-
-    for ref in (f"{REG}/coop-test/postgres:15", f"{REG}/coop-test/mariadb:10.11", RESTIC_IMAGE):
-        if not _image_present(ref):
-            require_rig(f"image {ref} (built by rig/images)")
-
-
-@pytest.fixture
-def own_repository(backup_images):
-    """This test's backups go to a repository volume of its own (COOP_BACKUP_REPOSITORY): the server's
-    setting is shared by every suite running on this engine, so tests never change it."""
-    volume = f"coop-test-backups-{secrets.token_hex(4)}"
-    yield volume
-    for _ in range(40):  # the last job's container may still hold it for a moment
-        if subprocess.run(["docker", "volume", "rm", "-f", volume], capture_output=True).returncode == 0:
-            break
-        time.sleep(0.5)
-
-
-@pytest.fixture
-def backup_env(coop_env, own_repository):
-    coop_env["COOP_RESTIC_IMAGE"] = RESTIC_IMAGE
-    coop_env["COOP_BACKUP_REPOSITORY"] = f"volume:{own_repository}"
-    return coop_env
-
-
-@pytest.fixture
-def local_server(backup_env, local_server):  # conftest's, once backup_env is set
-    return local_server
-
-
-def sh(container: str, script: str, *, check: bool = True) -> str:
-    p = subprocess.run(["docker", "exec", container, "sh", "-c", script], capture_output=True, text=True)
-    if check and p.returncode != 0:
-        raise AssertionError(f"{script!r} in {container}: {p.stderr.strip()}")
-    return p.stdout
-
 
 def deployed_version(stack: str) -> str:
     out = subprocess.run(["docker", "service", "inspect", f"{stack}_app", "--format", "{{json .Spec.Labels}}"],
@@ -81,27 +29,12 @@ def deployed_version(stack: str) -> str:
 
 
 def postgres_recipe() -> dict[str, str]:
+    app = files_service("backupbot.backup.pre-hook=${APP_PRE_HOOK:-true}", "backupbot.backup.volumes.files.path=keep,top.txt")
     return {
         "compose.yml": f"""\
 version: "3.8"
 services:
-  app:
-    image: {REG}/coop-test/web:1.0.0
-    volumes: [files:/data]
-    healthcheck:
-      test: ["CMD-SHELL", "echo | nc -w 1 127.0.0.1 8080"]
-      interval: 1s
-      timeout: 1s
-      retries: 5
-    stop_grace_period: 1s
-    deploy:
-      labels:
-        - "coop-cloud.${{STACK_NAME}}.version=1.0.0+1.0.0"
-        - "backupbot.backup=true"
-        - "backupbot.backup.pre-hook=${{APP_PRE_HOOK:-true}}"
-        - "backupbot.backup.volumes.files.path=keep,top.txt"
-      update_config: {{monitor: 1s}}  # coop's stability window (docker's default 5 s)
-  db:
+{app}  db:
     image: {REG}/coop-test/postgres:15
     environment:
       - POSTGRES_PASSWORD_FILE=/run/secrets/db_password

@@ -24,12 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from live_app import new_app, one_error_line
-from test_backup_live import RESTIC_IMAGE, backup_env, backup_images, container_of, local_server, own_repository, sh  # noqa: F401
+from backup_app import REG, RESTIC_IMAGE, backup_env, backup_images, files_app, local_server, own_repository, sh  # noqa: F401
+from live_app import container_of, new_app, one_error_line
 
 pytestmark = pytest.mark.integration
 
-REG = "127.0.0.1:5000"
 
 
 def bridge_gateway() -> str:
@@ -104,32 +103,13 @@ def setting_secrets(name: str) -> list[str]:
                           capture_output=True, text=True, check=True).stdout.split()
 
 
-def files_recipe() -> dict[str, str]:
-    return {
-        "compose.yml": f"""\
-version: "3.8"
-services:
-  app:
-    image: {REG}/coop-test/web:1.0.0
-    volumes: [files:/data]
-    healthcheck:
-      test: ["CMD-SHELL", "echo | nc -w 1 127.0.0.1 8080"]
-      interval: 1s
-      timeout: 1s
-      retries: 5
-    stop_grace_period: 1s
-    deploy:
-      labels:
-        - "coop-cloud.${{STACK_NAME}}.version=1.0.0+1.0.0"
-        - "backupbot.backup=true"
-      update_config: {{monitor: 1s}}  # coop's stability window after convergence (docker's default 5 s)
-volumes:
-  files:
-""",
-        ".env.sample": "TYPE=filesapp\nDOMAIN=filesapp.example.com\n",
-        "abra.sh": "",
-        "README.md": "# filesapp\n",
-    }
+def deployed_with_files(coop, tmp_path, stack_name: str, *, random_bytes: int) -> tuple[str, str]:
+    """The files app deployed, with a text file and a random one in its volume: (container, their sha256s)."""
+    new_app(coop, tmp_path, stack_name, "default", files_app("filesapp"))
+    assert coop("app", "deploy", stack_name).code == 0
+    web = container_of(stack_name, "app")
+    sh(web, f"mkdir -p /data/sub && echo one > /data/a.txt && head -c {random_bytes} /dev/urandom > /data/sub/b.bin")
+    return web, sh(web, "cd /data && sha256sum a.txt sub/b.bin")
 
 
 def snapshot_files(repo: Path) -> list[str]:
@@ -140,11 +120,7 @@ def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
         coop, tmp_path, stack_name, local_server, backup_env, own_repository, sftp_server, setting):
     host, port, key, known_hosts, repo = sftp_server
     url = f"sftp://root@{host}:{port}/{repo}"
-    new_app(coop, tmp_path, stack_name, "default", files_recipe())
-    assert coop("app", "deploy", stack_name).code == 0
-    web = container_of(stack_name, "app")
-    sh(web, "mkdir -p /data/sub && echo one > /data/a.txt && head -c 100000 /dev/urandom > /data/sub/b.bin")
-    before = sh(web, "cd /data && sha256sum a.txt sub/b.bin")
+    web, before = deployed_with_files(coop, tmp_path, stack_name, random_bytes=100000)
 
     # Checked before anything changes on the server: one line, exit 2, no secret made.
     for args, words in (
@@ -252,11 +228,7 @@ def s3_server(monkeypatch):
 def test_s3_repository_with_credentials_as_secrets(coop, tmp_path, stack_name, local_server, backup_env, s3_server, setting):
     endpoint, key_id, secret, objects = s3_server
     url = f"s3:{endpoint}/coop-backups"
-    new_app(coop, tmp_path, stack_name, "default", files_recipe())
-    assert coop("app", "deploy", stack_name).code == 0
-    web = container_of(stack_name, "app")
-    sh(web, "mkdir -p /data/sub && head -c 50000 /dev/urandom > /data/sub/b.bin && echo one > /data/a.txt")
-    before = sh(web, "cd /data && sha256sum a.txt sub/b.bin")
+    web, before = deployed_with_files(coop, tmp_path, stack_name, random_bytes=50000)
 
     env_file = tmp_path / "s3.env"
     env_file.write_text(f"# the backup user's key\nAWS_ACCESS_KEY_ID={key_id}\nAWS_SECRET_ACCESS_KEY={secret}\n")

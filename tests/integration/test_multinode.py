@@ -356,7 +356,7 @@ volumes:
 
 
 def test_backup_hooks_run_in_the_container_on_the_worker(mn, tmp_path, multinode, mn_stack):
-    from test_backup_live import RESTIC_IMAGE, _image_present
+    from backup_app import RESTIC_IMAGE, _image_present
 
     if not _image_present(RESTIC_IMAGE):
         from conftest import require_rig

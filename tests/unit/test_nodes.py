@@ -21,6 +21,21 @@ def _node(nid: str, hostname: str, addr: str, role: str = "worker", availability
     }
 
 
+# A two-node swarm seen from its manager m1, for the lookups that pick a node's engine.
+MANAGER_AND_WORKER = [_node("m1id000000", "m1", "10.0.0.11", role="manager"), _node("w1id000000", "w1", "10.0.0.12")]
+MANAGER_INFO = {"Swarm": {"LocalNodeState": "active", "ControlAvailable": True, "NodeID": "m1id000000"}}
+
+
+class Pool:
+    """A server pool whose every server is the one manager engine."""
+
+    def __init__(self, client):
+        self.manager = client
+
+    def client(self, name):
+        return self.manager
+
+
 @pytest.fixture
 def swarm() -> FakeEngine:
     return FakeEngine(
@@ -81,20 +96,10 @@ def test_a_task_still_running_on_the_managers_own_node_is_looked_up_there(tmp_pa
     task = {"ID": "T1", "ServiceID": "S1", "NodeID": "m1id000000", "DesiredState": "running",
             "Status": {"State": "running", "Timestamp": "2024-05-01T10:00:00Z"}}
     ref = AppRef("m1", "app.example.org")
-
-    class Pool:
-        def __init__(self, client):
-            self.manager = client
-
-        def client(self, name):
-            return self.manager
-
-    nodes_ = [_node("m1id000000", "m1", "10.0.0.11", role="manager"), _node("w1id000000", "w1", "10.0.0.12")]
-    manager = FakeEngine(name="m1", services=[svc], tasks=[task], nodes=nodes_,
-                         info={"Swarm": {"LocalNodeState": "active", "ControlAvailable": True, "NodeID": "m1id000000"}})
+    manager = FakeEngine(name="m1", services=[svc], tasks=[task], nodes=MANAGER_AND_WORKER, info=MANAGER_INFO)
     assert nodes.engine_for_service(settings, Pool(manager), ref, "job") is manager
-    on_worker = FakeEngine(name="m1", services=[svc], tasks=[{**task, "NodeID": "w1id000000"}], nodes=nodes_,
-                           info={"Swarm": {"LocalNodeState": "active", "ControlAvailable": True, "NodeID": "m1id000000"}})
+    on_worker = FakeEngine(name="m1", services=[svc], tasks=[{**task, "NodeID": "w1id000000"}], nodes=MANAGER_AND_WORKER,
+                           info=MANAGER_INFO)
     with pytest.raises(EngineUnreachable, match="service job runs on node w1"):
         nodes.engine_for_service(settings, Pool(on_worker), ref, "job")
 
@@ -103,17 +108,7 @@ def test_the_engine_of_a_node_is_the_managers_own_or_needs_a_server_entry(tmp_pa
     from coopcloud.errors import EngineUnreachable
 
     settings = Settings.from_environ({"ABRA_DIR": str(tmp_path / "abra"), "DOCKER_CONFIG": str(tmp_path / "docker")})
-
-    class Pool:
-        def __init__(self, client):
-            self.manager = client
-
-        def client(self, name):
-            return self.manager
-
-    nodes_ = [_node("m1id000000", "m1", "10.0.0.11", role="manager"), _node("w1id000000", "w1", "10.0.0.12")]
-    manager = FakeEngine(name="m1", nodes=nodes_,
-                         info={"Swarm": {"LocalNodeState": "active", "ControlAvailable": True, "NodeID": "m1id000000"}})
+    manager = FakeEngine(name="m1", nodes=MANAGER_AND_WORKER, info=MANAGER_INFO)
     assert nodes.engine_for_node(settings, Pool(manager), "m1", "m1id000000", why="app a: its backups are kept") is manager
     with pytest.raises(EngineUnreachable) as caught:
         nodes.engine_for_node(settings, Pool(manager), "m1", "w1id000000", why="app a: its backups are kept")
