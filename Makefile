@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test unit typecheck venv rig rig-down bench clean
+.PHONY: demo test unit typecheck lint venv rig rig-down bench clean
 
 $(BIN)/coop: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,12 +31,17 @@ demo: venv
 TEST_WORKERS ?= 3
 
 ## The whole test suite against the real rig (engine, registry, sshd, git, restic), after the type check.
-test: venv typecheck rig
+test: venv lint typecheck rig
 	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 ## mypy --check-untyped-defs over src/ (settings in pyproject.toml).
 typecheck: venv
 	$(BIN)/mypy
+
+## ruff: lint rules and formatting (settings in pyproject.toml); a finding fails `make test`.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Fast pure tests only (no rig needed).
 unit: venv

@@ -59,7 +59,7 @@ def main() -> None:
     def write_out(data: bytes) -> None:
         view = memoryview(data)
         while view:
-            view = view[os.write(stdout, view):]
+            view = view[os.write(stdout, view) :]
 
     def shut_sock() -> None:
         try:

@@ -19,8 +19,15 @@ RESTIC_IMAGE = f"{REG}/coop-test/restic:0.14.0"
 def _image_present(ref: str) -> bool:
     name, tag = ref.split("/", 1)[1].rsplit(":", 1)
     p = subprocess.run(
-        ["curl", "-fs", "-o", "/dev/null", "-H", "Accept: application/vnd.docker.distribution.manifest.v2+json",
-         f"http://{REG}/v2/{name}/manifests/{tag}"]
+        [
+            "curl",
+            "-fs",
+            "-o",
+            "/dev/null",
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json",
+            f"http://{REG}/v2/{name}/manifests/{tag}",
+        ]
     )
     return p.returncode == 0
 
@@ -79,9 +86,11 @@ def files_service(*labels: str, quick: bool = True) -> str:
     with `labels` besides. `quick`: a 1 s healthcheck and a 1 s stability window (docker's default 5 s)."""
     text = f"  app:\n    image: {REG}/coop-test/web:1.0.0\n    volumes: [files:/data]\n"
     text += _HEALTHY_QUICKLY if quick else ""
-    text += '    stop_grace_period: 1s\n    deploy:\n      labels:\n'
-    text += "".join(f'        - "{label}"\n' for label in
-                    ("coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "backupbot.backup=true", *labels))
+    text += "    stop_grace_period: 1s\n    deploy:\n      labels:\n"
+    text += "".join(
+        f'        - "{label}"\n'
+        for label in ("coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "backupbot.backup=true", *labels)
+    )
     text += "      update_config: {monitor: 1s}\n" if quick else ""
     return text
 

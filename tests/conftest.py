@@ -10,9 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -152,7 +153,6 @@ def local_server(coop, local_engine_socket, registry) -> str:
 def stack_name(request):
     """A stack name unique to this test; every object labelled with it is removed afterwards."""
     import re
-    import subprocess
     import uuid
 
     base = re.sub(r"[^a-z0-9]+", "", request.node.name.lower())[:20]
@@ -178,7 +178,8 @@ def remove_stack(name: str) -> None:
 
     p = subprocess.run(
         ["docker", "service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={name}"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if p.stdout.split():
         subprocess.run(["docker", "service", "rm", *p.stdout.split()], capture_output=True)
@@ -215,7 +216,9 @@ def remove_stack_now(name: str) -> None:
     # App secrets made by `coop app secret generate` carry coop.stack, not the stack namespace label;
     # the app's lock and audit trail carry coop.lock / coop.audit (they outlive `undeploy` on purpose).
     for kind, label in (("secret", "coop.stack"), ("config", "coop.lock"), ("config", "coop.audit")):
-        p = subprocess.run(["docker", kind, "ls", "-q", "--filter", f"label={label}={name}"], capture_output=True, text=True)
+        p = subprocess.run(
+            ["docker", kind, "ls", "-q", "--filter", f"label={label}={name}"], capture_output=True, text=True
+        )
         if p.stdout.split():
             subprocess.run(["docker", kind, "rm", *p.stdout.split()], capture_output=True)
 
@@ -271,8 +274,9 @@ def noswarm_engine_to_init(_noswarm_engine: str) -> Iterator[str]:
             subprocess.run([*docker, "swarm", "leave", "--force"], capture_output=True)
             deadline = time.time() + 30
             while time.time() < deadline:
-                state = subprocess.run([*docker, "info", "--format", "{{.Swarm.LocalNodeState}}"],
-                                       capture_output=True, text=True).stdout.strip()
+                state = subprocess.run(
+                    [*docker, "info", "--format", "{{.Swarm.LocalNodeState}}"], capture_output=True, text=True
+                ).stdout.strip()
                 if state == "inactive":
                     break
                 time.sleep(0.2)
@@ -311,7 +315,7 @@ class MultiNode:
     def hostname(self, node: str) -> str:
         return f"coop-{node}"
 
-    def docker(self, node: str, *args: str, check: bool = True) -> "subprocess.CompletedProcess[str]":
+    def docker(self, node: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """The docker CLI against one node's engine."""
         import subprocess
 

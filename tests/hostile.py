@@ -54,12 +54,23 @@ def run_measured(args: list[str], env: dict[str, str], *, timeout: float = 60, c
     with tempfile.TemporaryDirectory() as tmp:
         peak_file = Path(tmp) / "peak"
         start = time.monotonic()
-        proc = subprocess.run([sys.executable, "-c", _WRAPPER, *args], env={**env, "COOP_TEST_PEAK_FILE": str(peak_file)},
-                              capture_output=True, stdin=subprocess.DEVNULL, cwd=cwd, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-c", _WRAPPER, *args],
+            env={**env, "COOP_TEST_PEAK_FILE": str(peak_file)},
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            timeout=timeout,
+        )
         seconds = time.monotonic() - start
         peak_kib = int(peak_file.read_text()) if peak_file.exists() else 0
-        return Measured(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"),
-                        seconds, peak_kib / 1024)
+        return Measured(
+            proc.returncode,
+            proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"),
+            seconds,
+            peak_kib / 1024,
+        )
 
 
 def tree_state(root: Path) -> dict[str, str]:
@@ -84,7 +95,11 @@ def swarm_objects(stack: str) -> list[str]:
     """Names of every Docker object labelled with stack `stack` (services, networks, configs, secrets, volumes)."""
     found = []
     for kind in ("service", "network", "config", "secret", "volume"):
-        p = subprocess.run(["docker", kind, "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack}"],
-                           capture_output=True, text=True, check=True)
+        p = subprocess.run(
+            ["docker", kind, "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         found += [f"{kind} {x}" for x in p.stdout.split()]
     return found

@@ -50,8 +50,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def web_recipe(port: int, *, image_tag: str = "1.0.0", healthcheck: str = WEB_ALIVE,
-               command: str | None = None) -> dict[str, str]:
+def web_recipe(
+    port: int, *, image_tag: str = "1.0.0", healthcheck: str = WEB_ALIVE, command: str | None = None
+) -> dict[str, str]:
     """The web app most tests deploy: a port, the proxy and an internal network, a secret, a config."""
     cmd = f"\n    command: {json.dumps(command)}" if command else ""
     return {
@@ -100,7 +101,9 @@ configs:
 def new_app(coop, tmp_path, stack: str, server: str, files: dict, *, tags=(("1.0.0+1.0.0", {}),)) -> str:
     """A recipe repo of `files` released as `tags`, and `coop app new` of it (secrets generated)."""
     repo = make_recipe_repo(tmp_path / f"recipe-{stack}", files, list(tags))
-    r = coop("app", "new", str(repo), "--server", server, "--domain", f"{stack}.example.org", "--name", stack, "--secrets")
+    r = coop(
+        "app", "new", str(repo), "--server", server, "--domain", f"{stack}.example.org", "--name", stack, "--secrets"
+    )
     assert r.code == 0, r
     return stack
 
@@ -150,7 +153,9 @@ def container_of(stack: str, service: str) -> str:
     """A running container of the stack's service, as docker sees it."""
     out = subprocess.run(
         ["docker", "ps", "-q", "--filter", f"label=com.docker.swarm.service.name={stack}_{service}"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert out, f"no running container of {stack}_{service}"
     return out[0]
@@ -158,6 +163,7 @@ def container_of(stack: str, service: str) -> str:
 
 def live_spec(stack: str, service: str = "app") -> dict:
     """The service's spec as `docker service inspect` shows it."""
-    out = subprocess.run(["docker", "service", "inspect", f"{stack}_{service}"], capture_output=True, text=True,
-                         check=True, timeout=120).stdout
+    out = subprocess.run(
+        ["docker", "service", "inspect", f"{stack}_{service}"], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
     return json.loads(out)[0]["Spec"]

@@ -50,9 +50,7 @@ def git_env() -> dict[str, str]:
 
 def git(path: Path, *args: str) -> str:
     """Run git in `path` with the test identity; returns stdout."""
-    proc = subprocess.run(
-        ["git", "-C", str(path), *args], capture_output=True, text=True, env=git_env()
-    )
+    proc = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, env=git_env())
     if proc.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout

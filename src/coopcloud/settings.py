@@ -16,7 +16,7 @@ Docker contexts (one per server, as abra stores them) live under
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -45,7 +45,7 @@ class Settings:
     environ: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | None = None, **flags: bool) -> "Settings":
+    def from_environ(cls, environ: dict[str, str] | None = None, **flags: bool) -> Settings:
         env = dict(os.environ if environ is None else environ)
         return cls(
             root=_default_root(env),

@@ -96,8 +96,11 @@ def test_yaml_with_some_aliases_still_loads():
 def test_interpolation_that_grows_without_bound_is_refused(tmp_path, coop_env):
     # A long value referenced many times (here through an alias) must not be expanded into gigabytes.
     big = "x" * 100_000
-    compose = "x-big: &big \"" + "$BIG" * 200 + "\"\nservices:\n  app:\n    image: nginx:1\n    labels:\n" + "".join(
-        f"      l{i}: *big\n" for i in range(50)
+    compose = (
+        'x-big: &big "'
+        + "$BIG" * 200
+        + '"\nservices:\n  app:\n    image: nginx:1\n    labels:\n'
+        + "".join(f"      l{i}: *big\n" for i in range(50))
     )
     recipe = write_recipe(tmp_path / "r", compose, f"TYPE=r\nBIG={big}\n")
     r = render(recipe, coop_env)
@@ -173,20 +176,37 @@ def test_env_budgets_name_file_line_and_variable():
 
 # -- compose: what `docker stack deploy` refuses before its first request ---------------------------
 
-@pytest.mark.parametrize("compose, needles", [
-    ("services:\n  app:\n    environment: {A: '1'}\n", ["service app: no image specified"]),
-    ("services:\n  app:\n    image: nginx:1\n    deploy: {replicas: 99999999999999999999999}\n",
-     ["service app: deploy.replicas 9999999999999999", "is out of range (0 to 18446744073709551615)"]),
-    ("services:\n  app:\n    image: nginx:1\n    deploy: {replicas: -1}\n",
-     ["compose.yml:4 services.app.deploy.replicas: cannot parse '-1', it must not be negative"]),
-    ("services:\n  app:\n    image: nginx:1\n    deploy: {replicas: '${N}'}\n", ["deploy.replicas 99999999999999999999 is out"]),
-    ("services:\n  app:\n    image: nginx:1\n    ports: [{target: 80, published: 70000}]\n",
-     ["ports[0].published 70000 is out of range (0 to 65535)"]),
-    ('version: "3.8"\nservices:\n  app:\n    image: nginx:1\n    configs: [conf]\nconfigs:\n  conf: {}\n',
-     ["config conf has neither `file:` nor `external: true`"]),
-    ('version: "3.8"\nservices:\n  app:\n    image: nginx:1\nsecrets:\n  db_password: {labels: {a: b}}\n',
-     ["secret db_password has neither `file:` nor `external: true` or `driver:`"]),
-])
+
+@pytest.mark.parametrize(
+    "compose, needles",
+    [
+        ("services:\n  app:\n    environment: {A: '1'}\n", ["service app: no image specified"]),
+        (
+            "services:\n  app:\n    image: nginx:1\n    deploy: {replicas: 99999999999999999999999}\n",
+            ["service app: deploy.replicas 9999999999999999", "is out of range (0 to 18446744073709551615)"],
+        ),
+        (
+            "services:\n  app:\n    image: nginx:1\n    deploy: {replicas: -1}\n",
+            ["compose.yml:4 services.app.deploy.replicas: cannot parse '-1', it must not be negative"],
+        ),
+        (
+            "services:\n  app:\n    image: nginx:1\n    deploy: {replicas: '${N}'}\n",
+            ["deploy.replicas 99999999999999999999 is out"],
+        ),
+        (
+            "services:\n  app:\n    image: nginx:1\n    ports: [{target: 80, published: 70000}]\n",
+            ["ports[0].published 70000 is out of range (0 to 65535)"],
+        ),
+        (
+            'version: "3.8"\nservices:\n  app:\n    image: nginx:1\n    configs: [conf]\nconfigs:\n  conf: {}\n',
+            ["config conf has neither `file:` nor `external: true`"],
+        ),
+        (
+            'version: "3.8"\nservices:\n  app:\n    image: nginx:1\nsecrets:\n  db_password: {labels: {a: b}}\n',
+            ["secret db_password has neither `file:` nor `external: true` or `driver:`"],
+        ),
+    ],
+)
 def test_compose_that_docker_would_refuse_after_connecting_is_exit_4(tmp_path, coop_env, compose, needles):
     recipe = write_recipe(tmp_path / "r", compose, "TYPE=r\nN=99999999999999999999\n")
     r = render(recipe, coop_env)
@@ -194,8 +214,11 @@ def test_compose_that_docker_would_refuse_after_connecting_is_exit_4(tmp_path, c
 
 
 def test_an_overlay_may_leave_the_image_to_the_base_file(tmp_path, coop_env):
-    recipe = write_recipe(tmp_path / "r", "services:\n  app:\n    image: nginx:1\n",
-                          "TYPE=r\nCOMPOSE_FILE=compose.yml:compose.extra.yml\n")
+    recipe = write_recipe(
+        tmp_path / "r",
+        "services:\n  app:\n    image: nginx:1\n",
+        "TYPE=r\nCOMPOSE_FILE=compose.yml:compose.extra.yml\n",
+    )
     (recipe / "compose.extra.yml").write_text("services:\n  app:\n    environment: {A: '1'}\n")
     r = render(recipe, coop_env)
     assert r.code == 0, r

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import shutil
 from pathlib import Path
 
+import pytest
+
+from coopcloud.errors import ExitStatus
 from recipe_factory import git, make_recipe_repo, recipe_files
 from shared_data import CORPUS
 
-from coopcloud.errors import ExitStatus
-
 
 def test_lint_a_clean_recipe_by_path_exits_0(coop, tmp_path):
-    path = make_recipe_repo(tmp_path / "demo", recipe_files("demo"), tags=[("1.0.0+1.27.2", {})],
-                            origin="https://git.example.org/demo.git")
+    path = make_recipe_repo(
+        tmp_path / "demo", recipe_files("demo"), tags=[("1.0.0+1.27.2", {})], origin="https://git.example.org/demo.git"
+    )
     r = coop("recipe", "lint", str(path))
     assert r.code == 0, r
     assert r.out == "recipe demo: no problems found\n"
@@ -55,8 +55,14 @@ def test_lint_json_lists_findings_and_rule_results(coop):
     rules = {x["id"]: x for x in doc["rules"]}
     assert rules["R000"]["status"] == "failed" and rules["R000"]["findings"] == 1
     assert rules["R009"]["status"] == "passed"
-    assert rules["R013"] == {"id": "R013", "level": "warning", "summary": "the recipe's git repository is published",
-                             "status": "skipped", "note": "the recipe is not a git repository", "findings": 0}
+    assert rules["R013"] == {
+        "id": "R013",
+        "level": "warning",
+        "summary": "the recipe's git repository is published",
+        "status": "skipped",
+        "note": "the recipe is not a git repository",
+        "findings": 0,
+    }
 
 
 @pytest.mark.corpus
@@ -96,7 +102,9 @@ def test_lint_rules_lists_every_rule(coop):
 def test_lint_rules_with_an_id_shows_its_documentation(coop):
     r = coop("recipe", "lint", "--rules", "r100")
     assert r.code == 0
-    assert r.out.startswith("R100 (error): changed configs have a new version\n\nA config file that changed since the last release")
+    assert r.out.startswith(
+        "R100 (error): changed configs have a new version\n\nA config file that changed since the last release"
+    )
     assert r.out.endswith("fix: bump the config's _VERSION in abra.sh (v1 -> v2)\n")
     r = coop("recipe", "lint", "--rules", "R999")
     assert r.code == ExitStatus.NOT_FOUND and "no lint rule 'R999'" in r.err
@@ -116,7 +124,9 @@ def test_new_then_lint_then_render(coop, coop_env, tmp_path):
     assert doc["ok"] is True and doc["errors"] == 0
     assert [f["rule"] for f in doc["findings"]] == ["R006", "R013"]  # no release yet, no origin yet
 
-    r = coop("recipe", "render", str(path), "--env", str(path / ".env.sample"), "--stack", "myapp.example.org", "--json")
+    r = coop(
+        "recipe", "render", str(path), "--env", str(path / ".env.sample"), "--stack", "myapp.example.org", "--json"
+    )
     assert r.code == 0, r
     spec = json.loads(r.out)
     assert list(spec["services"]) == ["myapp_example_org_app"]
@@ -150,9 +160,13 @@ def test_a_config_changed_after_a_release_fails_lint_until_its_version_is_bumped
     assert coop("recipe", "new", "site", "--dir", str(tmp_path / "site")).code == 0
     path = tmp_path / "site"
     git(path, "tag", "-a", "0.1.0+1.27.2", "-m", "chore: publish 0.1.0+1.27.2 release")
-    (path / "nginx.conf").write_text((path / "nginx.conf").read_text().replace("listen 80;", "listen 80 default_server;"))
+    (path / "nginx.conf").write_text(
+        (path / "nginx.conf").read_text().replace("listen 80;", "listen 80 default_server;")
+    )
     r = coop("recipe", "lint", str(path))
     assert r.code == 6, r
     assert "R100  error    config nginx_conf: nginx.conf changed since release 0.1.0+1.27.2" in r.out
-    (path / "abra.sh").write_text((path / "abra.sh").read_text().replace("NGINX_CONF_VERSION=v1", "NGINX_CONF_VERSION=v2"))
+    (path / "abra.sh").write_text(
+        (path / "abra.sh").read_text().replace("NGINX_CONF_VERSION=v1", "NGINX_CONF_VERSION=v2")
+    )
     assert coop("recipe", "lint", str(path)).code == 0

@@ -23,15 +23,20 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules), "help": out.getv
 
 
 def _imported_by(*argv: str) -> dict:
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True
-    )
+    proc = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize(
     "argv",
-    [("--help",), ("server", "--help"), ("app", "--help"), ("recipe", "--help"), ("catalogue", "--help"), ("--version",)],
+    [
+        ("--help",),
+        ("server", "--help"),
+        ("app", "--help"),
+        ("recipe", "--help"),
+        ("catalogue", "--help"),
+        ("--version",),
+    ],
 )
 def test_help_imports_nothing_heavy(argv):
     result = _imported_by(*argv)
@@ -59,7 +64,9 @@ print(json.dumps({"code": code, "click": "click" in sys.modules, "page": out.get
 
 def _fast(tmp_path, *argv):
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
-    proc = subprocess.run([sys.executable, "-c", FAST_PROBE, *argv], capture_output=True, text=True, check=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", FAST_PROBE, *argv], capture_output=True, text=True, check=True, env=env
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

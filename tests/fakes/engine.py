@@ -18,9 +18,10 @@ import base64
 import copy
 import itertools
 import json
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import IO, Any
 from urllib.parse import unquote
-from typing import IO, Any, Iterable, Iterator, Mapping
 
 from coopcloud.engine.client import ExecResult
 from coopcloud.engine.protocol import Filters
@@ -60,8 +61,10 @@ class FakeEngine:
         self._networks = [copy.deepcopy(n) for n in networks]
         self._volumes = [copy.deepcopy(v) for v in volumes]
         self._containers = [copy.deepcopy(c) for c in containers]
-        self._info = info or {"Name": name, "Swarm": {"LocalNodeState": "active" if manager else "inactive",
-                                                     "ControlAvailable": manager}}
+        self._info = info or {
+            "Name": name,
+            "Swarm": {"LocalNodeState": "active" if manager else "inactive", "ControlAvailable": manager},
+        }
         self.secret_values: dict[str, bytes] = {}  # name -> value, for tests to check (never listed)
         self.logs: dict[str, list[Frame]] = {}  # service name -> frames service_logs yields
         self.exec_results: dict[tuple[str, ...], ExecResult] = {}  # cmd -> what exec returns
@@ -73,12 +76,19 @@ class FakeEngine:
         self._index = 1000
 
     @classmethod
-    def recorded(cls, **kwargs: Any) -> "FakeEngine":
+    def recorded(cls, **kwargs: Any) -> FakeEngine:
         """A fake seeded with everything recorded on the rig (services in several update states, tasks…)."""
         return cls(
-            services=recording("services"), tasks=recording("tasks"), nodes=recording("nodes"),
-            secrets=recording("secrets"), configs=recording("configs"), networks=recording("networks"),
-            volumes=recording("volumes"), containers=recording("containers"), info=recording("info"), **kwargs,
+            services=recording("services"),
+            tasks=recording("tasks"),
+            nodes=recording("nodes"),
+            secrets=recording("secrets"),
+            configs=recording("configs"),
+            networks=recording("networks"),
+            volumes=recording("volumes"),
+            containers=recording("containers"),
+            info=recording("info"),
+            **kwargs,
         )
 
     # -- helpers ------------------------------------------------------------------
@@ -105,7 +115,7 @@ class FakeEngine:
     def close(self) -> None:
         self.closed = True
 
-    def clone(self, *, timeout: float | None = None) -> "FakeEngine":
+    def clone(self, *, timeout: float | None = None) -> FakeEngine:
         self._call("clone")
         return self  # one in-memory state: a second "connection" sees the same objects
 
@@ -128,7 +138,9 @@ class FakeEngine:
         info = self.info()
         swarm = info.get("Swarm") or {}
         if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
-            raise ServerNotReady(f"server {self.name} is not a swarm manager", hint=f"run: coop server init {self.name}")
+            raise ServerNotReady(
+                f"server {self.name} is not a swarm manager", hint=f"run: coop server init {self.name}"
+            )
         return info
 
     def swarm_inspect(self) -> dict:
@@ -194,8 +206,13 @@ class FakeEngine:
         self._call("secret_create", name)  # never the value
         self._unique(self._secrets, name, "secret")
         sid = next(self._ids)
-        self._secrets.append({"ID": sid, "Version": {"Index": self._next_version()},
-                              "Spec": {"Name": name, "Labels": dict(labels or {})}})
+        self._secrets.append(
+            {
+                "ID": sid,
+                "Version": {"Index": self._next_version()},
+                "Spec": {"Name": name, "Labels": dict(labels or {})},
+            }
+        )
         self.secret_values[name] = bytes(data)
         return {"ID": sid}
 
@@ -255,7 +272,9 @@ class FakeEngine:
         self._call("service_create", copy.deepcopy(dict(spec)))
         self._unique(self._services, spec["Name"], "service")
         sid = next(self._ids)
-        self._services.append({"ID": sid, "Version": {"Index": self._next_version()}, "Spec": copy.deepcopy(dict(spec))})
+        self._services.append(
+            {"ID": sid, "Version": {"Index": self._next_version()}, "Spec": copy.deepcopy(dict(spec))}
+        )
         return {"ID": sid, "Warnings": None}
 
     def service_update(
@@ -268,8 +287,13 @@ class FakeEngine:
         registry_auth: str | Mapping | None = None,
         rollback: str | None = None,
     ) -> dict:
-        self._call("service_update", id_or_name, version, copy.deepcopy(dict(spec)),
-                   {"registry_auth_from": registry_auth_from, "rollback": rollback})
+        self._call(
+            "service_update",
+            id_or_name,
+            version,
+            copy.deepcopy(dict(spec)),
+            {"registry_auth_from": registry_auth_from, "rollback": rollback},
+        )
         svc = self._find(self._services, id_or_name, "service")
         _check_version(svc, version, self.name)
         if rollback == "previous":
@@ -305,7 +329,7 @@ class FakeEngine:
         svc = self._find(self._services, id_or_name, "service")
         frames = list(self.logs.get(_name(svc), []))
         if tail not in (None, "all"):
-            frames = frames[-int(tail):] if int(tail) else []  # type: ignore[arg-type]
+            frames = frames[-int(tail) :] if int(tail) else []  # type: ignore[arg-type]
         return iter(frames)
 
     def tasks(self, filters: Filters = None) -> list[dict]:
@@ -382,8 +406,15 @@ class FakeEngine:
     def container_create(self, spec: Mapping[str, Any], *, name: str | None = None) -> str:
         self._call("container_create", copy.deepcopy(dict(spec)))
         cid = next(self._ids)
-        self._containers.append({"Id": cid, "Names": [f"/{name or cid}"], "State": "created",
-                                 "Labels": dict(spec.get("Labels") or {}), "Image": spec.get("Image", "")})
+        self._containers.append(
+            {
+                "Id": cid,
+                "Names": [f"/{name or cid}"],
+                "State": "created",
+                "Labels": dict(spec.get("Labels") or {}),
+                "Image": spec.get("Image", ""),
+            }
+        )
         return cid
 
     def container_remove(self, id_or_name: str, *, force: bool = False, volumes: bool = False) -> None:
@@ -442,7 +473,12 @@ class FakeEngine:
         for vol in self._volumes:
             if vol.get("Name") == name:
                 return copy.deepcopy(vol)
-        vol = {"Name": name, "Driver": driver, "Labels": dict(labels or {}), "Mountpoint": f"/var/lib/docker/volumes/{name}/_data"}
+        vol = {
+            "Name": name,
+            "Driver": driver,
+            "Labels": dict(labels or {}),
+            "Mountpoint": f"/var/lib/docker/volumes/{name}/_data",
+        }
         self._volumes.append(vol)
         return copy.deepcopy(vol)
 
@@ -492,8 +528,7 @@ def _matches(item: dict, key: str, values: list[str], services: list[dict] | Non
         labels = _labels_of(item)
         # Every label filter must hold (the engine ANDs label filters).
         return all(
-            (labels.get(k) == v) if sep else (k in labels)
-            for k, sep, v in (value.partition("=") for value in values)
+            (labels.get(k) == v) if sep else (k in labels) for k, sep, v in (value.partition("=") for value in values)
         )
     if key == "name":
         return any(_name(item).startswith(v) for v in values)
@@ -515,7 +550,9 @@ def _matches(item: dict, key: str, values: list[str], services: list[dict] | Non
     raise NotImplementedError(f"FakeEngine: filter {key!r} (add it here, with the engine's semantics)")
 
 
-def answer_gets(engine: Any, requests: Iterable[tuple[str, Mapping[str, Any]]], *, return_errors: bool = False) -> list[Any]:
+def answer_gets(
+    engine: Any, requests: Iterable[tuple[str, Mapping[str, Any]]], *, return_errors: bool = False
+) -> list[Any]:
     """A `get_many` for fakes: each GET answered by the engine's own call its path names, in order;
     with `return_errors`, an EngineError takes its answer's place as the real client does."""
     out: list[Any] = []

@@ -45,7 +45,7 @@ services:
 {QUICK_UPDATES}\
       labels:
         - "traefik.enable=true"
-        - "coop-cloud.${{STACK_NAME}}.version={V1 if web_tag == '1.0.0' else V2}"
+        - "coop-cloud.${{STACK_NAME}}.version={V1 if web_tag == "1.0.0" else V2}"
         - "coop-cloud.${{STACK_NAME}}.timeout=60"
 networks:
   proxy:
@@ -97,9 +97,20 @@ def recipe_repo(path: Path) -> Path:
         "README.md": f"# {RECIPE}\n",
     }
     return make_recipe_repo(
-        path, files, [(V1, {}), (V2, {"compose.yml": compose("1.1.0"), f"release/{V2}": "web 1.1\n",
-                                      # a service-level change only: the database's tasks stay
-                                      "compose.db.yml": COMPOSE_DB_V2})]
+        path,
+        files,
+        [
+            (V1, {}),
+            (
+                V2,
+                {
+                    "compose.yml": compose("1.1.0"),
+                    f"release/{V2}": "web 1.1\n",
+                    # a service-level change only: the database's tasks stay
+                    "compose.db.yml": COMPOSE_DB_V2,
+                },
+            ),
+        ],
     )
 
 
@@ -121,18 +132,39 @@ def abra_deploy(recipe: Path, stack: str, domain: str, version: str, labels_dir:
     )
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "COOP_", "ABRA_"))},
-        "STACK_NAME": stack, "DOMAIN": domain, "GREETING": "hi from abra",
-        "SECRET_DB_PASSWORD_VERSION": "v1", "MOTD_VERSION": "v1",
+        "STACK_NAME": stack,
+        "DOMAIN": domain,
+        "GREETING": "hi from abra",
+        "SECRET_DB_PASSWORD_VERSION": "v1",
+        "MOTD_VERSION": "v1",
     }
     p = subprocess.run(
-        ["docker", "stack", "deploy", "--detach=false", "-c", "compose.yml", "-c", "compose.db.yml", "-c", str(labels), stack],
-        cwd=recipe, env=env, capture_output=True, text=True, timeout=180,
+        [
+            "docker",
+            "stack",
+            "deploy",
+            "--detach=false",
+            "-c",
+            "compose.yml",
+            "-c",
+            "compose.db.yml",
+            "-c",
+            str(labels),
+            stack,
+        ],
+        cwd=recipe,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert p.returncode == 0, p.stderr
 
 
 def running_tasks(stack: str) -> dict[str, list[str]]:
-    out = docker("stack", "ps", "-q", "--filter", "desired-state=running", "--format", "{{.Name}} {{.ID}}", stack).stdout
+    out = docker(
+        "stack", "ps", "-q", "--filter", "desired-state=running", "--format", "{{.Name}} {{.ID}}", stack
+    ).stdout
     tasks: dict[str, list[str]] = {}
     for line in out.splitlines():
         name, task = line.split()
@@ -173,7 +205,8 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         assert r.code == 0, r
         plan = json.loads(r.out)["plan"]
         assert {s["name"]: s["action"] for s in plan["services"]} == {
-            f"{stack}_app": "bookkeeping", f"{stack}_db": "bookkeeping"
+            f"{stack}_app": "bookkeeping",
+            f"{stack}_db": "bookkeeping",
         }, plan
         assert " update" not in r.err and "other settings" not in r.err, r.err
         assert r.err.count("bookkeeping: coop's own labels only (restarts nothing)") == 2, r.err  # as the README says
@@ -207,7 +240,9 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
 
         r = coop("app", "undeploy", domain, "--no-input")
         assert r.code == 0, r
-        assert docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack}").stdout.split() == []
+        assert (
+            docker("service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack}").stdout.split() == []
+        )
         assert docker("secret", "inspect", secret).returncode == 0  # undeploy keeps secrets
 
         r = coop("app", "remove", domain, "--force", "--no-input")
@@ -228,7 +263,7 @@ def test_abra_deploying_after_coop_restarts_nothing(coop, coop_env, tmp_path, st
     abra_dir = Path(coop_env["ABRA_DIR"])
     recipe = recipe_repo(abra_dir / "recipes" / RECIPE)
     (abra_dir / "servers" / "default" / f"{domain}.env").write_text(
-        f"TYPE={RECIPE}:{V1}\nDOMAIN={domain}\nCOMPOSE_FILE=\"compose.yml:compose.db.yml\"\n"
+        f'TYPE={RECIPE}:{V1}\nDOMAIN={domain}\nCOMPOSE_FILE="compose.yml:compose.db.yml"\n'
         "SECRET_DB_PASSWORD_VERSION=v1 # length=32\nGREETING=hi from abra\n"
     )
     assert coop("app", "secret", "generate", domain, "--all").code == 0

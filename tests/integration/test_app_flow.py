@@ -29,7 +29,9 @@ def ssh_server(coop, rig_ssh_config, registry):
 def task_ids(stack: str) -> list[str]:
     out = subprocess.run(
         ["docker", "service", "ps", "-q", "--filter", "desired-state=running", f"{stack}_app"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return sorted(out.split())
 
@@ -47,13 +49,23 @@ def test_whole_flow_over_ssh(coop, coop_env, tmp_path, stack_name, ssh_server):
     port = free_port()
     r_new = None
     repo = make_recipe_repo(tmp_path / "recipe", web_recipe(port), [("1.0.0+1.0.0", {})])
-    r_new = coop("app", "new", str(repo), "--server", ssh_server, "--domain", f"{stack_name}.example.org",
-                 "--name", stack_name, "--secrets")
+    r_new = coop(
+        "app",
+        "new",
+        str(repo),
+        "--server",
+        ssh_server,
+        "--domain",
+        f"{stack_name}.example.org",
+        "--name",
+        stack_name,
+        "--secrets",
+    )
     assert r_new.code == 0, r_new
     env_file = tmp_path / "abra" / "servers" / ssh_server / f"{stack_name}.env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-    assert f"TYPE=recipe:1.0.0+1.0.0" in env_file.read_text()
-    value = [l for l in r_new.out.splitlines() if l.startswith("api_key (v1): ")][0].split(": ", 1)[1]
+    assert "TYPE=recipe:1.0.0+1.0.0" in env_file.read_text()
+    value = next(l for l in r_new.out.splitlines() if l.startswith("api_key (v1): ")).split(": ", 1)[1]
     assert len(value) == 24
     assert secret_names(stack_name) == [f"{stack_name}_api_key_v1"]
 
@@ -65,12 +77,12 @@ def test_whole_flow_over_ssh(coop, coop_env, tmp_path, stack_name, ssh_server):
     assert value not in r.out + r.err  # the secret value is shown once, at generation, never again
     assert get(port) == "coop-test/web:1.0.0\n"
     assert get(port, "/motd.txt") == "message of the day\n"
-    assert f"TYPE=recipe:1.0.0+1.0.0" in env_file.read_text()
+    assert "TYPE=recipe:1.0.0+1.0.0" in env_file.read_text()
     lock = json.loads(env_file.with_suffix(".lock.json").read_text())
     assert "@sha256:" in lock["images"][f"{stack_name}_app"]  # pinned by digest from the registry
 
     r = coop("app", "ls", "--status", "--json")
-    row = [x for x in json.loads(r.out) if x["app"] == stack_name][0]
+    row = next(x for x in json.loads(r.out) if x["app"] == stack_name)
     assert row["status"] == "deployed" and row["deployed"] == "1.0.0+1.0.0" and row["differs"] is False
 
     r = coop("app", "ps", stack_name, "--json")
@@ -115,7 +127,9 @@ def test_whole_flow_over_ssh(coop, coop_env, tmp_path, stack_name, ssh_server):
 
 def test_deploy_refuses_missing_secret_and_changes_nothing(coop, tmp_path, stack_name, local_server):
     repo = make_recipe_repo(tmp_path / "recipe", web_recipe(free_port()), [("1.0.0+1.0.0", {})])
-    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org", "--name", stack_name)
+    r = coop(
+        "app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org", "--name", stack_name
+    )
     assert r.code == 0, r
     r = coop("app", "deploy", stack_name)
     assert r.code == 3, r

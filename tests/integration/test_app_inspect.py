@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from conftest import remove_stack  # noqa: E402
+from conftest import remove_stack
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,8 @@ def _free_port() -> int:
 
 
 def compose(port: int, *, failing: bool = True) -> str:
-    failing_services = f"""
+    failing_services = (
+        f"""
   job:
     image: {DB}
     command: ["sh", "-c", "echo job starting; echo job broke >&2; exit 3"]
@@ -48,7 +49,10 @@ def compose(port: int, *, failing: bool = True) -> str:
     deploy:
       endpoint_mode: dnsrr
       restart_policy: {{condition: on-failure, delay: 1s, max_attempts: 1}}
-""" if failing else ""
+"""
+        if failing
+        else ""
+    )
     return f"""
 version: "3.8"
 services:
@@ -96,9 +100,18 @@ def wait_running(stack: str, services: list[str], timeout: float = 60) -> None:
         ok = True
         for svc in services:
             out = subprocess.run(
-                ["docker", "service", "ps", f"{stack}_{svc}", "--filter", "desired-state=running",
-                 "--format", "{{.CurrentState}}"],
-                capture_output=True, text=True,
+                [
+                    "docker",
+                    "service",
+                    "ps",
+                    f"{stack}_{svc}",
+                    "--filter",
+                    "desired-state=running",
+                    "--format",
+                    "{{.CurrentState}}",
+                ],
+                capture_output=True,
+                text=True,
             ).stdout
             if not out.startswith("Running"):
                 ok = False
@@ -114,7 +127,8 @@ def wait_given_up(stack: str, service: str, *, tasks: int, timeout: float = 60) 
     while True:
         desired = subprocess.run(
             ["docker", "service", "ps", f"{stack}_{service}", "--format", "{{.DesiredState}}"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         ).stdout.split()
         if desired == ["Shutdown"] * tasks:
             return
@@ -198,7 +212,6 @@ def test_ps_json_and_table(deployed):
 def test_ps_makes_three_requests(deployed, monkeypatch):
     from coopcloud import engine
     from coopcloud.domain.app import AppRef
-    from coopcloud.ops import logs as ops_logs
     from coopcloud.ops import ps as ops_ps
 
     stack = deployed[0]
@@ -239,7 +252,6 @@ def test_logs_follow_stops_cleanly(deployed):
     from coopcloud import engine
     from coopcloud.domain.app import AppRef
     from coopcloud.ops import logs as ops_logs
-    from coopcloud.ops import ps as ops_ps
 
     stack = deployed[0]
     with engine.connect("unix:///var/run/docker.sock") as client:
@@ -264,7 +276,7 @@ def test_errors(deployed):
         assert r.code == 0, r
         found = json.loads(r.out)
         kinds = {(e["service"], e["kind"]) for e in found}
-        if ("job", "exit") in kinds and ("sick", "unhealthy") in kinds or time.time() > deadline:
+        if (("job", "exit") in kinds and ("sick", "unhealthy") in kinds) or time.time() > deadline:
             break
         time.sleep(1)
     job = next(e for e in found if e["service"] == "job")
@@ -383,8 +395,14 @@ def test_volume_rm_after_undeploy(coop, coop_env, stack_name, tmp_path, local_en
     add_app(coop_env, "default", stack_name)
     subprocess.run(["docker", "stack", "rm", stack_name], check=True, capture_output=True)
     deadline = time.time() + 30
-    while subprocess.run(["docker", "service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack_name}"],
-                         capture_output=True, text=True).stdout.strip() and time.time() < deadline:
+    while (
+        subprocess.run(
+            ["docker", "service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack_name}"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        and time.time() < deadline
+    ):
         time.sleep(0.5)
     r = coop("app", "volume", "rm", stack_name, "data", "--no-input")
     assert r.code == 2 and "--force" in r.err, r

@@ -7,15 +7,19 @@ import subprocess
 
 import pytest
 
-from recipe_factory import commit, make_recipe_repo
 from live_app import free_port, new_app, one_error_line, secret_names, web_recipe
+from recipe_factory import commit, make_recipe_repo
 
 pytestmark = pytest.mark.integration
 
 
 def service_labels(stack: str) -> dict:
-    out = subprocess.run(["docker", "service", "inspect", f"{stack}_app", "--format", "{{json .Spec.Labels}}"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "service", "inspect", f"{stack}_app", "--format", "{{json .Spec.Labels}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)
 
 
@@ -23,7 +27,9 @@ def test_secrets_by_hand(coop, tmp_path, stack_name, local_server):
     files = web_recipe(free_port())
     files[".env.sample"] += "SECRET_SMTP_PASSWORD_VERSION=v1 # generate=false\nSECRET_TOKEN_VERSION=v2\n"
     repo = make_recipe_repo(tmp_path / "recipe", files, [("1.0.0+1.0.0", {})])
-    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org", "--name", stack_name)
+    r = coop(
+        "app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org", "--name", stack_name
+    )
     assert r.code == 0, r
 
     r = coop("app", "secret", "generate", stack_name, "--all", "--json")
@@ -45,7 +51,11 @@ def test_secrets_by_hand(coop, tmp_path, stack_name, local_server):
     assert r.code == 10 and "already exists" in one_error_line(r.err)
 
     r = coop("app", "secret", "ls", stack_name, "--json")
-    assert {x["name"]: x["present"] for x in json.loads(r.out)} == {"api_key": True, "smtp_password": True, "token": True}
+    assert {x["name"]: x["present"] for x in json.loads(r.out)} == {
+        "api_key": True,
+        "smtp_password": True,
+        "token": True,
+    }
 
     r = coop("app", "secret", "rm", stack_name, "token")
     assert r.code == 0 and f"{stack_name}_token_v2" in r.out
@@ -67,8 +77,18 @@ def test_secret_name_over_dockers_limit_is_refused_before_anything(coop, tmp_pat
 def test_chaos_deploy_of_a_dirty_tree_and_unreleased_recipe(coop, tmp_path, stack_name, local_server):
     port = free_port()
     repo = make_recipe_repo(tmp_path / "recipe", web_recipe(port), [])  # no release at all
-    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org",
-             "--name", stack_name, "--secrets")
+    r = coop(
+        "app",
+        "new",
+        str(repo),
+        "--server",
+        "default",
+        "--domain",
+        f"{stack_name}.example.org",
+        "--name",
+        stack_name,
+        "--secrets",
+    )
     assert r.code == 0, r
     head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout[:8]
     r = coop("app", "deploy", stack_name)  # no releases: the latest commit, labelled chaos
@@ -85,16 +105,18 @@ def test_chaos_deploy_of_a_dirty_tree_and_unreleased_recipe(coop, tmp_path, stac
     assert r.code == 0, r
     assert service_labels(stack_name)[f"coop-cloud.{stack_name}.chaos-version"] == f"{head}+U"
     r = coop("app", "ls", "--status", "--json")
-    row = [x for x in json.loads(r.out) if x["app"] == stack_name][0]
+    row = next(x for x in json.loads(r.out) if x["app"] == stack_name)
     assert row["chaos"] is True
 
 
 def test_swarm_side_rollback_is_a_failure(coop, tmp_path, stack_name, local_server):
     port = free_port()
     good = web_recipe(port)
-    bad_compose = good["compose.yml"].replace(
-        "        monitor: 1s", "        failure_action: rollback\n        monitor: 5s"
-    ).replace('"echo | nc -w 1 127.0.0.1 8080"', '"exit 1"')
+    bad_compose = (
+        good["compose.yml"]
+        .replace("        monitor: 1s", "        failure_action: rollback\n        monitor: 5s")
+        .replace('"echo | nc -w 1 127.0.0.1 8080"', '"exit 1"')
+    )
     assert "failure_action: rollback" in bad_compose
     tags = [("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", {"compose.yml": bad_compose})]
     new_app(coop, tmp_path, stack_name, "default", good, tags=tags)
@@ -108,12 +130,13 @@ def test_swarm_side_rollback_is_a_failure(coop, tmp_path, stack_name, local_serv
     assert f"TYPE=recipe-{stack_name}:1.0.0+1.0.0" in env  # a failed deploy does not record the new version
 
 
-def test_a_service_dropped_by_the_recipe_is_named_in_the_plan_and_left_running(coop, tmp_path, stack_name, local_server):
+def test_a_service_dropped_by_the_recipe_is_named_in_the_plan_and_left_running(
+    coop, tmp_path, stack_name, local_server
+):
     base = web_recipe(free_port())
     with_extra = base["compose.yml"].replace(
         "networks:\n  proxy:",
-        "  extra:\n    image: 127.0.0.1:5000/coop-test/db:10.5\n    stop_grace_period: 1s\n"
-        "networks:\n  proxy:",
+        "  extra:\n    image: 127.0.0.1:5000/coop-test/db:10.5\n    stop_grace_period: 1s\nnetworks:\n  proxy:",
         1,
     )
     tags = [("1.0.0+1.0.0", {"compose.yml": with_extra}), ("1.1.0+1.0.0", {"compose.yml": base["compose.yml"]})]
@@ -123,8 +146,9 @@ def test_a_service_dropped_by_the_recipe_is_named_in_the_plan_and_left_running(c
     assert r.code == 0, r
     assert json.loads(r.out)["plan"]["orphans"] == [f"{stack_name}_extra"]
     assert "no longer in the recipe" in r.err
-    out = subprocess.run(["docker", "service", "ls", "-q", "--filter", f"name={stack_name}_extra"],
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["docker", "service", "ls", "-q", "--filter", f"name={stack_name}_extra"], capture_output=True, text=True
+    ).stdout
     assert out.strip()
 
 
@@ -154,8 +178,18 @@ def test_upgrade_fetches_a_release_published_upstream(coop, tmp_path, stack_name
 
     port = free_port()
     origin = make_recipe_repo(tmp_path / "origin" / "webapp", web_recipe(port), [("1.0.0+1.0.0", {})])
-    r = coop("app", "new", f"file://{origin}", "--server", "default", "--domain", f"{stack_name}.example.org",
-             "--name", stack_name, "--secrets")
+    r = coop(
+        "app",
+        "new",
+        f"file://{origin}",
+        "--server",
+        "default",
+        "--domain",
+        f"{stack_name}.example.org",
+        "--name",
+        stack_name,
+        "--secrets",
+    )
     assert r.code == 0, r
     assert coop("app", "deploy", stack_name).code == 0
     # The maintainer publishes 1.1.0 upstream; the operator's clone does not have it yet.
@@ -166,8 +200,11 @@ def test_upgrade_fetches_a_release_published_upstream(coop, tmp_path, stack_name
     assert r.code == 0 and "no newer release" in r.out + r.err, r
     r = coop("app", "upgrade", stack_name, "--no-input")
     assert r.code == 0, r
-    image = subprocess.run(["docker", "service", "inspect", f"{stack_name}_app", "--format",
-                            "{{.Spec.TaskTemplate.ContainerSpec.Image}}"], capture_output=True, text=True).stdout
+    image = subprocess.run(
+        ["docker", "service", "inspect", f"{stack_name}_app", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}"],
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "coop-test/web:1.1.0@sha256:" in image
 
 

@@ -35,8 +35,16 @@ def hooked_recipe() -> dict[str, str]:
 
 
 def job_containers(stack: str, kind: str, *, running: bool = True) -> list[str]:
-    argv = ["docker", "ps", "-q", *([] if running else ["-a"]),
-            "--filter", f"label=coop.backup.app={stack}", "--filter", f"label=coop.backup.job={kind}"]
+    argv = [
+        "docker",
+        "ps",
+        "-q",
+        *([] if running else ["-a"]),
+        "--filter",
+        f"label=coop.backup.app={stack}",
+        "--filter",
+        f"label=coop.backup.job={kind}",
+    ]
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
 
 
@@ -62,20 +70,29 @@ def interrupt_when_running(env: dict[str, str], stack: str, kind: str, sig: int,
 
 
 def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_runs_its_post_hooks(
-        coop, backup_env, tmp_path, stack_name, local_server, own_repository):
+    coop, backup_env, tmp_path, stack_name, local_server, own_repository
+):
     new_app(coop, tmp_path, stack_name, "default", hooked_recipe())
     assert coop("app", "deploy", stack_name).code == 0
     web = container_of(stack_name, "app")
     # Enough data that restic is still at work when the signal arrives.
     sh(web, "mkdir -p /data/big && head -c 200000000 /dev/urandom > /data/big/a.bin")
 
-    code, err = interrupt_when_running(backup_env, stack_name, "backup", signal.SIGINT, "app", "backup", "create", stack_name)
+    code, err = interrupt_when_running(
+        backup_env, stack_name, "backup", signal.SIGINT, "app", "backup", "create", stack_name
+    )
     assert code == 130 and "interrupted (Ctrl-C)" in one_error_line(err), err
     assert sh(web, "cat /data/post.log").split() == ["post"]  # the post-hook undid the pre-hook's work
     # restic was stopped, not left to finish a snapshot (or die holding the repository's lock) after coop gave up.
     assert json.loads(coop("app", "backup", "ls", stack_name, "--json").out) == []
-    repo = Path(subprocess.run(["docker", "volume", "inspect", own_repository, "--format", "{{.Mountpoint}}"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    repo = Path(
+        subprocess.run(
+            ["docker", "volume", "inspect", own_repository, "--format", "{{.Mountpoint}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     assert list((repo / "locks").iterdir()) == []
 
     r = coop("app", "backup", "create", stack_name)
@@ -88,14 +105,19 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_runs_its
     assert sh(web, "cat /data/restore.log").split() == ["pre", "post"]  # the service is back as the pre-hook found it
     assert list((repo / "locks").iterdir()) == []
     history = json.loads(coop("app", "history", stack_name, "--json").out)
-    assert [e["result"] for e in history if e["command"] in ("backup create", "restore")] == ["interrupted", "ok", "interrupted"]
+    assert [e["result"] for e in history if e["command"] in ("backup create", "restore")] == [
+        "interrupted",
+        "ok",
+        "interrupted",
+    ]
     assert coop("app", "backup", "create", stack_name).code == 0  # the lock was released
 
     # A job killed outright (a node lost, the OOM killer) leaves its lock in the repository; restic check
     # then refuses to run: verify says so, it does not report damage.
     sh(web, "rm -rf /data/big")
-    proc = subprocess.Popen([*COOP, "app", "restore", stack_name], env=backup_env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*COOP, "app", "restore", stack_name], env=backup_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 60
         while not ((running := job_containers(stack_name, "restore")) and list((repo / "locks").iterdir())):
@@ -115,18 +137,26 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_runs_its
 
 
 def test_reading_a_repository_volume_that_does_not_exist_leaves_nothing_behind(
-        coop, backup_env, tmp_path, stack_name, local_server, own_repository):
+    coop, backup_env, tmp_path, stack_name, local_server, own_repository
+):
     """ls/verify/download/restore against volume:NAME where there is no such volume (a typo, a node without
     backups) say there are no snapshots; they used to leave an empty volume NAME on the server.
     (Runs after the test above, whose backups made sure the server has its backup password.)"""
     new_app(coop, tmp_path, stack_name, "default", hooked_recipe())  # not deployed: nothing to create a volume for
     r = coop("app", "backup", "ls", stack_name)
     assert r.code == 0 and "has no snapshots" in r.err, r
-    for argv in (("app", "backup", "verify", stack_name), ("app", "backup", "download", stack_name, "--dest", str(tmp_path / "d"))):
+    for argv in (
+        ("app", "backup", "verify", stack_name),
+        ("app", "backup", "download", stack_name, "--dest", str(tmp_path / "d")),
+    ):
         r = coop(*argv)
         assert r.code == 3 and "has no snapshots" in one_error_line(r.err), r
-    volumes = subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name={own_repository}"],
-                             capture_output=True, text=True, check=True).stdout.split()
+    volumes = subprocess.run(
+        ["docker", "volume", "ls", "-q", "--filter", f"name={own_repository}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     assert own_repository not in volumes
 
 
@@ -139,11 +169,17 @@ def test_a_copy_interrupted_mid_stream_leaves_the_connection_usable_for_cleanup(
         def write(self, _chunk: bytes) -> int:
             raise KeyboardInterrupt
 
-    container = engine.container_create({"Image": RESTIC_IMAGE, "Cmd": ["true"], "Labels": {"coop.backup.scratch": "test"}})
+    container = engine.container_create(
+        {"Image": RESTIC_IMAGE, "Cmd": ["true"], "Labels": {"coop.backup.scratch": "test"}}
+    )
     try:
         with pytest.raises(KeyboardInterrupt):
             engine.archive_get(container, "/usr/bin", into=Interrupting())
     finally:
         engine.container_remove(container, force=True)  # on the same client, as download's cleanup does
-    assert subprocess.run(["docker", "ps", "-aq", "--filter", f"id={container}"], capture_output=True, text=True,
-                          check=True).stdout.strip() == ""
+    assert (
+        subprocess.run(
+            ["docker", "ps", "-aq", "--filter", f"id={container}"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        == ""
+    )

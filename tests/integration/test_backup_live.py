@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -22,14 +20,21 @@ from live_app import container_of, new_app, one_error_line
 
 pytestmark = pytest.mark.integration
 
+
 def deployed_version(stack: str) -> str:
-    out = subprocess.run(["docker", "service", "inspect", f"{stack}_app", "--format", "{{json .Spec.Labels}}"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "service", "inspect", f"{stack}_app", "--format", "{{json .Spec.Labels}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return json.loads(out)[f"coop-cloud.{stack}.version"]
 
 
 def postgres_recipe() -> dict[str, str]:
-    app = files_service("backupbot.backup.pre-hook=${APP_PRE_HOOK:-true}", "backupbot.backup.volumes.files.path=keep,top.txt")
+    app = files_service(
+        "backupbot.backup.pre-hook=${APP_PRE_HOOK:-true}", "backupbot.backup.volumes.files.path=keep,top.txt"
+    )
     return {
         "compose.yml": f"""\
 version: "3.8"
@@ -91,28 +96,44 @@ def snapshot_ids(coop, stack: str) -> list[str]:
 
 def broken_release(files: dict[str, str]) -> dict[str, str]:
     """1.1.0: its app service damages the data, then fails, so the upgrade is rolled back (exit 8)."""
-    compose = files["compose.yml"].replace(
-        f"    image: {REG}/coop-test/web:1.0.0\n",
-        f"    image: {REG}/coop-test/web:1.0.0\n"
-        '    command: ["sh", "-c", "echo damaged > /data/keep/a.txt; exit 1"]\n',
-    ).replace("coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.version=1.1.0+1.0.0")
-    compose = compose.replace("    deploy:\n      labels:\n        - \"coop-cloud", "    deploy:\n      restart_policy:\n        condition: none\n      labels:\n        - \"coop-cloud.${STACK_NAME}.timeout=30\"\n        - \"coop-cloud", 1)
+    compose = (
+        files["compose.yml"]
+        .replace(
+            f"    image: {REG}/coop-test/web:1.0.0\n",
+            f"    image: {REG}/coop-test/web:1.0.0\n"
+            '    command: ["sh", "-c", "echo damaged > /data/keep/a.txt; exit 1"]\n',
+        )
+        .replace("coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.version=1.1.0+1.0.0")
+    )
+    compose = compose.replace(
+        '    deploy:\n      labels:\n        - "coop-cloud',
+        '    deploy:\n      restart_policy:\n        condition: none\n      labels:\n        - "coop-cloud.${STACK_NAME}.timeout=30"\n        - "coop-cloud',
+        1,
+    )
     return {"compose.yml": compose}
 
 
 def test_postgres_backup_restore_and_a_backup_that_never_lies(coop, tmp_path, stack_name, local_server):
     files = postgres_recipe()
-    new_app(coop, tmp_path, stack_name, "default", files, tags=[("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", broken_release(files))])
+    new_app(
+        coop, tmp_path, stack_name, "default", files, tags=[("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", broken_release(files))]
+    )
     r = coop("app", "deploy", stack_name, "1.0.0+1.0.0")
     assert r.code == 0, r
     db, web = container_of(stack_name, "db"), container_of(stack_name, "app")
 
     # Rows in PostgreSQL, files in the app's volume: some inside the declared paths, some outside.
-    psql(db, "CREATE TABLE t (id int PRIMARY KEY, v text); "
-             "INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, 2000) i")
+    psql(
+        db,
+        "CREATE TABLE t (id int PRIMARY KEY, v text); "
+        "INSERT INTO t SELECT i, md5(i::text) FROM generate_series(1, 2000) i",
+    )
     rows_before = psql(db, PG_CHECKSUM)
-    sh(web, "mkdir -p /data/keep/sub /data/other && echo one > /data/keep/a.txt && echo two > /data/keep/sub/b.txt"
-            " && echo top > /data/top.txt && echo secret-scratch > /data/other/c.txt")
+    sh(
+        web,
+        "mkdir -p /data/keep/sub /data/other && echo one > /data/keep/a.txt && echo two > /data/keep/sub/b.txt"
+        " && echo top > /data/top.txt && echo secret-scratch > /data/other/c.txt",
+    )
     files_before = sh(web, "cd /data && sha256sum keep/a.txt keep/sub/b.txt top.txt")
 
     r = coop("app", "backup", "create", stack_name)
@@ -253,14 +274,18 @@ def maria(container: str, sql: str) -> str:
     return sh(container, f'mariadb -uroot -p"$(cat /run/secrets/db_root_password)" -N app -e "{sql}"').strip()
 
 
-def test_mariadb_backup_restore_and_verify_of_a_corrupted_repository(coop, tmp_path, stack_name, local_server,
-                                                                     own_repository, backup_env):
+def test_mariadb_backup_restore_and_verify_of_a_corrupted_repository(
+    coop, tmp_path, stack_name, local_server, own_repository, backup_env
+):
     new_app(coop, tmp_path, stack_name, "default", mariadb_recipe())
     r = coop("app", "deploy", stack_name)
     assert r.code == 0, r
     db = container_of(stack_name, "app")
-    maria(db, "SET SESSION group_concat_max_len = 10000000; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(64)); "
-              "INSERT INTO t SELECT seq, MD5(seq) FROM seq_1_to_2000")
+    maria(
+        db,
+        "SET SESSION group_concat_max_len = 10000000; CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(64)); "
+        "INSERT INTO t SELECT seq, MD5(seq) FROM seq_1_to_2000",
+    )
     checksum = "SET SESSION group_concat_max_len = 10000000; " + MARIA_CHECKSUM
     before = maria(db, checksum)
 
@@ -288,14 +313,23 @@ def test_mariadb_backup_restore_and_verify_of_a_corrupted_repository(coop, tmp_p
     assert len(snapshot_ids(coop, stack_name)) == 2
 
     # Corrupt the repository: flip bytes in the middle of every data pack file.
-    data = Path(subprocess.run(["docker", "volume", "inspect", own_repository, "--format", "{{.Mountpoint}}"],
-                               capture_output=True, text=True, check=True).stdout.strip()) / "data"
+    data = (
+        Path(
+            subprocess.run(
+                ["docker", "volume", "inspect", own_repository, "--format", "{{.Mountpoint}}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
+        / "data"
+    )
     packs = [p for p in data.rglob("*") if p.is_file()]
     assert packs
     for pack in packs:
         raw = bytearray(pack.read_bytes())
         mid = len(raw) // 2
-        raw[mid:mid + 16] = bytes(b ^ 0xFF for b in raw[mid:mid + 16])
+        raw[mid : mid + 16] = bytes(b ^ 0xFF for b in raw[mid : mid + 16])
         pack.write_bytes(bytes(raw))
     r = coop("app", "backup", "verify", stack_name)
     assert r.code == 1, r

@@ -30,10 +30,13 @@ from live_app import container_of, new_app, one_error_line
 pytestmark = pytest.mark.integration
 
 
-
 def bridge_gateway() -> str:
-    out = subprocess.run(["docker", "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        ["docker", "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert out, "the default bridge has no gateway address"
     return out
 
@@ -57,13 +60,13 @@ def sftp_server(tmp_path):
     (d / "sshd_config").write_text(f"""\
 ListenAddress {host}:{port}
 HostKey {host_key}
-AuthorizedKeysFile {d / 'authorized_keys'}
+AuthorizedKeysFile {d / "authorized_keys"}
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
-PidFile {d / 'sshd.pid'}
+PidFile {d / "sshd.pid"}
 Subsystem sftp internal-sftp
 ForceCommand internal-sftp
 """)
@@ -99,8 +102,12 @@ def setting():
 
 
 def setting_secrets(name: str) -> list[str]:
-    return subprocess.run(["docker", "secret", "ls", "-q", "--filter", f"label=coop.backup.repository.setting={name}"],
-                          capture_output=True, text=True, check=True).stdout.split()
+    return subprocess.run(
+        ["docker", "secret", "ls", "-q", "--filter", f"label=coop.backup.repository.setting={name}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
 
 
 def deployed_with_files(coop, tmp_path, stack_name: str, *, random_bytes: int) -> tuple[str, str]:
@@ -117,7 +124,8 @@ def snapshot_files(repo: Path) -> list[str]:
 
 
 def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
-        coop, tmp_path, stack_name, local_server, backup_env, own_repository, sftp_server, setting):
+    coop, tmp_path, stack_name, local_server, backup_env, own_repository, sftp_server, setting
+):
     host, port, key, known_hosts, repo = sftp_server
     url = f"sftp://root@{host}:{port}/{repo}"
     web, before = deployed_with_files(coop, tmp_path, stack_name, random_bytes=100000)
@@ -134,8 +142,18 @@ def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
     assert r.code == 2 and "is not a restic sftp: URL" in one_error_line(r.err), r
     assert setting_secrets(setting) == []
 
-    r = coop("server", "backup-repo", "default", url, "--ssh-key", str(key), "--known-hosts", str(known_hosts),
-             "--name", setting)
+    r = coop(
+        "server",
+        "backup-repo",
+        "default",
+        url,
+        "--ssh-key",
+        str(key),
+        "--known-hosts",
+        str(known_hosts),
+        "--name",
+        setting,
+    )
     assert r.code == 0, r
     assert f"sftp://{host}:{port}/{repo}" in r.out and "ssh key and known_hosts" in r.out and "root@" not in r.out
     env = {**backup_env, "COOP_BACKUP_REPOSITORY": f"repo:{setting}"}
@@ -146,8 +164,15 @@ def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
     listed = json.loads(coop("app", "backup", "ls", stack_name, "--json", env=env).out)
     assert [s["id"] for s in listed] == snapshot_files(repo)
     # The command's default (this test's own volume, COOP_BACKUP_REPOSITORY=volume:… in backup_env) was not used.
-    assert subprocess.run(["docker", "volume", "ls", "-q", "--filter", f"name={own_repository}"],
-                          capture_output=True, text=True, check=True).stdout.strip() == ""
+    assert (
+        subprocess.run(
+            ["docker", "volume", "ls", "-q", "--filter", f"name={own_repository}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        == ""
+    )
 
     sh(web, "rm -rf /data/a.txt /data/sub")
     r = coop("app", "restore", stack_name, env=env)
@@ -160,8 +185,18 @@ def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
     bad_hosts = tmp_path / "bad_known_hosts"
     bad_hosts.write_text(f"[{host}]:{port} {' '.join(wrong.with_suffix('.pub').read_text().split()[:2])}\n")
     first = set(setting_secrets(setting))
-    r = coop("server", "backup-repo", "default", url, "--ssh-key", str(key), "--known-hosts", str(bad_hosts),
-             "--name", setting)
+    r = coop(
+        "server",
+        "backup-repo",
+        "default",
+        url,
+        "--ssh-key",
+        str(key),
+        "--known-hosts",
+        str(bad_hosts),
+        "--name",
+        setting,
+    )
     assert r.code == 0, r
     now = set(setting_secrets(setting))
     assert len(now) == 3 and not now & first  # a new generation; the old one removed whole
@@ -172,8 +207,18 @@ def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
     assert len(snapshot_files(repo)) == 1
 
     # The right host key, but a key the sftp server does not know: refused too, in ssh's words.
-    r = coop("server", "backup-repo", "default", url, "--ssh-key", str(wrong), "--known-hosts", str(known_hosts),
-             "--name", setting)
+    r = coop(
+        "server",
+        "backup-repo",
+        "default",
+        url,
+        "--ssh-key",
+        str(wrong),
+        "--known-hosts",
+        str(known_hosts),
+        "--name",
+        setting,
+    )
     assert r.code == 0, r
     r = coop("app", "backup", "create", stack_name, env=env)
     assert r.code == 1, r
@@ -207,14 +252,29 @@ def s3_server(monkeypatch):
     server.start()
     try:
         endpoint = f"http://{host}:{port}"
-        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
-                           aws_access_key_id="setup", aws_secret_access_key="setup")
+        iam = boto3.client(
+            "iam",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="setup",
+            aws_secret_access_key="setup",
+        )
         iam.create_user(UserName="coop")
-        iam.put_user_policy(UserName="coop", PolicyName="s3", PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+        iam.put_user_policy(
+            UserName="coop",
+            PolicyName="s3",
+            PolicyDocument=json.dumps(
+                {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+            ),
+        )
         key = iam.create_access_key(UserName="coop")["AccessKey"]
-        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                          aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+        )
 
         def objects(bucket: str, prefix: str) -> list[str]:
             found = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents") or []
@@ -225,7 +285,9 @@ def s3_server(monkeypatch):
         server.stop()
 
 
-def test_s3_repository_with_credentials_as_secrets(coop, tmp_path, stack_name, local_server, backup_env, s3_server, setting):
+def test_s3_repository_with_credentials_as_secrets(
+    coop, tmp_path, stack_name, local_server, backup_env, s3_server, setting
+):
     endpoint, key_id, secret, objects = s3_server
     url = f"s3:{endpoint}/coop-backups"
     web, before = deployed_with_files(coop, tmp_path, stack_name, random_bytes=50000)
@@ -235,8 +297,12 @@ def test_s3_repository_with_credentials_as_secrets(coop, tmp_path, stack_name, l
     r = coop("server", "backup-repo", "default", url, "--env-file", str(env_file), "--name", setting)
     assert r.code == 0, r
     assert "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY" in r.out and secret not in r.out + r.err
-    labels = subprocess.run(["docker", "secret", "inspect", *setting_secrets(setting), "--format", "{{json .Spec.Labels}}"],
-                            capture_output=True, text=True, check=True).stdout
+    labels = subprocess.run(
+        ["docker", "secret", "inspect", *setting_secrets(setting), "--format", "{{json .Spec.Labels}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "AWS_SECRET_ACCESS_KEY" in labels and secret not in labels and key_id not in labels
     env = {**backup_env, "COOP_BACKUP_REPOSITORY": f"repo:{setting}"}
 
@@ -252,8 +318,19 @@ def test_s3_repository_with_credentials_as_secrets(coop, tmp_path, stack_name, l
 
     # The variables from this environment instead (--env KEY), with a secret the server does not know.
     wrong = {**env, "AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": "not-" + secret}
-    r = coop("server", "backup-repo", "default", url, "--env", "AWS_ACCESS_KEY_ID", "--env", "AWS_SECRET_ACCESS_KEY",
-             "--name", setting, env=wrong)
+    r = coop(
+        "server",
+        "backup-repo",
+        "default",
+        url,
+        "--env",
+        "AWS_ACCESS_KEY_ID",
+        "--env",
+        "AWS_SECRET_ACCESS_KEY",
+        "--name",
+        setting,
+        env=wrong,
+    )
     assert r.code == 0, r
     r = coop("app", "backup", "create", stack_name, env=env)
     assert r.code == 1, r
@@ -266,24 +343,50 @@ def test_changing_the_setting_leaves_a_running_job_its_secrets(coop, coop_env, l
     """Docker refuses to remove a secret a service mounts: a job running during a change keeps its old
     secrets (and goes on running); the next change removes them."""
     env = {**coop_env, "S3_KEY": "first-value"}
-    r = coop("server", "backup-repo", "default", "s3:http://127.0.0.1:9/b", "--env", "S3_KEY", "--name", setting, env=env)
+    r = coop(
+        "server", "backup-repo", "default", "s3:http://127.0.0.1:9/b", "--env", "S3_KEY", "--name", setting, env=env
+    )
     assert r.code == 0, r
     first = setting_secrets(setting)
     assert len(first) == 2
-    names = subprocess.run(["docker", "secret", "inspect", *first, "--format", "{{.Spec.Name}}"],
-                           capture_output=True, text=True, check=True).stdout.split()
+    names = subprocess.run(
+        ["docker", "secret", "inspect", *first, "--format", "{{.Spec.Name}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     holder = f"coop-test-holder-{secrets.token_hex(4)}"  # stands for a backup job that mounts the setting
-    subprocess.run(["docker", "service", "create", "-d", "--name", holder, *[a for n in names for a in ("--secret", n)],
-                    f"{REG}/coop-test/web:1.0.0", "sleep", "600"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "docker",
+            "service",
+            "create",
+            "-d",
+            "--name",
+            holder,
+            *[a for n in names for a in ("--secret", n)],
+            f"{REG}/coop-test/web:1.0.0",
+            "sleep",
+            "600",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
-        r = coop("server", "backup-repo", "default", "s3:http://127.0.0.1:9/c", "--env", "S3_KEY", "--name", setting, env=env)
+        r = coop(
+            "server", "backup-repo", "default", "s3:http://127.0.0.1:9/c", "--env", "S3_KEY", "--name", setting, env=env
+        )
         assert r.code == 0, r
         assert "2 secret(s) of the previous setting are mounted by a running backup job" in r.err
         assert set(first) < set(setting_secrets(setting)) and len(setting_secrets(setting)) == 4
         r = coop("server", "backup-repo", "default", "--name", setting, "--json")
         assert json.loads(r.out)["repository"] == "s3:http://127.0.0.1:9/c"  # the new generation is the setting
-        spec = subprocess.run(["docker", "service", "inspect", holder, "--format", "{{json .Spec}}"],
-                              capture_output=True, text=True, check=True).stdout
+        spec = subprocess.run(
+            ["docker", "service", "inspect", holder, "--format", "{{json .Spec}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert "first-value" not in spec
     finally:
         subprocess.run(["docker", "service", "rm", holder], capture_output=True)

@@ -20,18 +20,23 @@ REG = "127.0.0.1:5000"
 
 
 def repo_digest(image: str) -> str:
-    out = subprocess.run(["docker", "inspect", "--format", "{{index .RepoDigests 0}}", image],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        ["docker", "inspect", "--format", "{{index .RepoDigests 0}}", image], capture_output=True, text=True, check=True
+    ).stdout.strip()
     return out.split("@", 1)[1]
 
 
 def files(name: str, web: str, db: str | None = None) -> dict[str, str]:
-    db_service = f"""
+    db_service = (
+        f"""
   db:
     image: {REG}/coop-test/db:{db}
     environment:
       - DB_NAME=${{DB_NAME:-{name}}}
-""" if db else ""
+"""
+        if db
+        else ""
+    )
     return {
         "compose.yml": f"""\
 version: "3.8"
@@ -67,16 +72,26 @@ services:
 @pytest.fixture
 def recipes(tmp_path):
     d = tmp_path / "recipes"
-    make_recipe_repo(d / "alpha", files("alpha", "1.0.0", "10.5"), tags=[
-        ("0.1.0+1.0.0", {}),
-        ("0.2.0+1.1.0", files("alpha", "1.1.0", "10.6")),
-        ("1.0.0+2.0.0", files("alpha", "2.0.0", "10.6")),
-        ("not-a-version", {}, False),
-    ], origin="git@git.example.org:coop/alpha.git")
-    make_recipe_repo(d / "beta", files("beta", "1.0.0"), tags=[
-        ("0.1.0+1.0.0", {}),
-        ("0.1.1+1.1.0", files("beta", "1.1.0")),
-    ], origin="https://git.example.org/coop/beta.git")
+    make_recipe_repo(
+        d / "alpha",
+        files("alpha", "1.0.0", "10.5"),
+        tags=[
+            ("0.1.0+1.0.0", {}),
+            ("0.2.0+1.1.0", files("alpha", "1.1.0", "10.6")),
+            ("1.0.0+2.0.0", files("alpha", "2.0.0", "10.6")),
+            ("not-a-version", {}, False),
+        ],
+        origin="git@git.example.org:coop/alpha.git",
+    )
+    make_recipe_repo(
+        d / "beta",
+        files("beta", "1.0.0"),
+        tags=[
+            ("0.1.0+1.0.0", {}),
+            ("0.1.1+1.1.0", files("beta", "1.1.0")),
+        ],
+        origin="https://git.example.org/coop/beta.git",
+    )
     make_recipe_repo(d / "gamma", files("gamma", "2.0.0", "10.5"), tags=[("1.0.0+2.0.0", {})])
     return d
 
@@ -98,11 +113,16 @@ def test_generate_round_trip_digests_and_cache(coop, coop_env, recipes, registry
     assert [v.version for v in alpha.versions] == ["0.1.0+1.0.0", "0.2.0+1.1.0", "1.0.0+2.0.0"]
     assert alpha.description == "The alpha test recipe" and alpha.category == "Apps"
     assert alpha.features.status == 3 and alpha.features.tests == "Yes" and alpha.features.image.rating == "2"
-    assert (alpha.repository, alpha.ssh_url) == ("https://git.example.org/coop/alpha.git",
-                                                 "ssh://git@git.example.org/coop/alpha.git")
+    assert (alpha.repository, alpha.ssh_url) == (
+        "https://git.example.org/coop/alpha.git",
+        "ssh://git@git.example.org/coop/alpha.git",
+    )
     assert alpha.default_branch == "main"
-    for version, web, db in (("0.1.0+1.0.0", "1.0.0", "10.5"), ("0.2.0+1.1.0", "1.1.0", "10.6"),
-                             ("1.0.0+2.0.0", "2.0.0", "10.6")):
+    for version, web, db in (
+        ("0.1.0+1.0.0", "1.0.0", "10.5"),
+        ("0.2.0+1.1.0", "1.1.0", "10.6"),
+        ("1.0.0+2.0.0", "2.0.0", "10.6"),
+    ):
         services = alpha.version(version).services
         assert set(services) == {"app", "db"}
         assert services["app"].image == f"{REG}/coop-test/web" and services["app"].tag == web
@@ -121,9 +141,17 @@ def test_generate_round_trip_digests_and_cache(coop, coop_env, recipes, registry
 
     # one new release: only it is resolved (one request for an image:tag not seen in this run)
     commit(recipes / "gamma", files("gamma", "1.1.0", "10.6"), "chore: publish 1.1.0+1.1.0")
-    subprocess.run(["git", "-C", str(recipes / "gamma"), "tag", "-a", "1.1.0+1.1.0", "-m", "r"],
-                   check=True, capture_output=True, env={"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_COMMITTER_NAME": "t",
-                                                         "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        ["git", "-C", str(recipes / "gamma"), "tag", "-a", "1.1.0+1.1.0", "-m", "r"],
+        check=True,
+        capture_output=True,
+        env={
+            "GIT_CONFIG_GLOBAL": "/dev/null",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@t",
+            "PATH": "/usr/bin:/bin",
+        },
+    )
     r = coop("catalogue", "generate", "--recipes-dir", str(recipes), "--json")
     third = json.loads(r.out)
     assert third["versions_resolved"] == 1 and third["versions_cached"] == 6
@@ -151,10 +179,14 @@ def test_zero_requests_counted_by_the_client(coop_env, recipes, registry, tmp_pa
 
 
 def test_a_missing_image_fails_only_its_recipe(coop, coop_env, recipes, registry):
-    make_recipe_repo(recipes / "broken", files("broken", "1.0.0"), tags=[
-        ("0.1.0+1.0.0", {}),
-        ("0.2.0+9.9.9", files("broken", "9.9.9-missing")),
-    ])
+    make_recipe_repo(
+        recipes / "broken",
+        files("broken", "1.0.0"),
+        tags=[
+            ("0.1.0+1.0.0", {}),
+            ("0.2.0+9.9.9", files("broken", "9.9.9-missing")),
+        ],
+    )
     out = Path(coop_env["ABRA_DIR"]) / "out.json"
     r = coop("catalogue", "generate", "--recipes-dir", str(recipes), "--output", str(out))
     assert r.code == 1

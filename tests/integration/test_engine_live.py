@@ -147,16 +147,27 @@ def test_the_console_script_starts_the_handshake_before_the_cli_loads(runtime_di
     import sys
 
     coop = str(Path(sys.executable).with_name("coop"))
-    env = {**ssh_env, "XDG_RUNTIME_DIR": runtime_dir, "ABRA_DIR": str(tmp_path / "abra"), "DOCKER_CONFIG": str(tmp_path / "docker")}
+    env = {
+        **ssh_env,
+        "XDG_RUNTIME_DIR": runtime_dir,
+        "ABRA_DIR": str(tmp_path / "abra"),
+        "DOCKER_CONFIG": str(tmp_path / "docker"),
+    }
     assert subprocess.run([coop, "server", "add", "coop-test"], env=env, capture_output=True).returncode == 0
     for sock in Path(runtime_dir, "coop-ssh").glob("*"):  # `server add` kept one: start from none
-        subprocess.run(["ssh", "-F", ssh_env["COOP_SSH_CONFIG"], "-o", f"ControlPath={sock}", "-O", "exit", "coop-test"], capture_output=True)
+        subprocess.run(
+            ["ssh", "-F", ssh_env["COOP_SSH_CONFIG"], "-o", f"ControlPath={sock}", "-O", "exit", "coop-test"],
+            capture_output=True,
+        )
     (tmp_path / "abra" / "servers" / "coop-test" / "nothere.example.org.env").write_text("TYPE=webapp\n")
     r = subprocess.run([coop, "--json", "app", "ps", "nothere.example.org"], env=env, capture_output=True, text=True)
     assert r.returncode == 3 and "is not deployed on server coop-test" in r.stderr, r
     masters = list(Path(runtime_dir, "coop-ssh").glob("*"))
     assert len(masters) == 1  # the early master, reused by the command: not a second connection
-    subprocess.run(["ssh", "-F", ssh_env["COOP_SSH_CONFIG"], "-o", f"ControlPath={masters[0]}", "-O", "exit", "coop-test"], capture_output=True)
+    subprocess.run(
+        ["ssh", "-F", ssh_env["COOP_SSH_CONFIG"], "-o", f"ControlPath={masters[0]}", "-O", "exit", "coop-test"],
+        capture_output=True,
+    )
 
 
 def test_a_kept_connection_never_skips_host_key_checks(tmp_path, runtime_dir, ssh_env, rig_ssh_config):
@@ -169,7 +180,9 @@ def test_a_kept_connection_never_skips_host_key_checks(tmp_path, runtime_dir, ss
     (tmp_path / "known_hosts").write_text(f"[127.0.0.1]:2222 {' '.join(key)}\n")
     config = tmp_path / "config"
     config.write_text(
-        Path(rig_ssh_config).read_text().replace(str(Path(rig_ssh_config).parent / "known_hosts"), str(tmp_path / "known_hosts"))
+        Path(rig_ssh_config)
+        .read_text()
+        .replace(str(Path(rig_ssh_config).parent / "known_hosts"), str(tmp_path / "known_hosts"))
     )
     with engine.connect("ssh://coop-test", environ={**env, "COOP_SSH_CONFIG": str(config)}) as docker:
         with pytest.raises(EngineUnreachable, match="Host key verification failed"):
@@ -419,7 +432,9 @@ def test_service_logs_are_demultiplexed(docker, service):
     # The same connection carries on after a finished stream.
     live = docker.service(service)
     assert live["Spec"]["Labels"] == LABELS
-    assert docker.services({"name": service, "label": "coop.test=1"}, status=True)[0]["ServiceStatus"]["RunningTasks"] == 1
+    assert (
+        docker.services({"name": service, "label": "coop.test=1"}, status=True)[0]["ServiceStatus"]["RunningTasks"] == 1
+    )
 
 
 def test_follow_on_a_clone_beside_other_requests(docker, service):

@@ -22,7 +22,6 @@ def running(tmp_path_factory, local_engine_socket, registry):
     import uuid
 
     from conftest import remove_stack
-
     from coopcloud.cli.main import main
 
     tmp = tmp_path_factory.mktemp("cp")
@@ -45,8 +44,10 @@ def running(tmp_path_factory, local_engine_socket, registry):
     new_app(coop, tmp, stack, "default", web_recipe(free_port()))
     r = coop("app", "deploy", stack, "--no-input")
     assert r.code == 0, r.err
-    script = ("mkdir -p /tmp/d/sub && echo hi > /tmp/d/sub/f && busybox ln -s /etc/passwd /tmp/d/abs"
-              " && mkdir -p /tmp/e && echo x > /tmp/e/f && busybox ln -s ../../../etc /tmp/e/up")
+    script = (
+        "mkdir -p /tmp/d/sub && echo hi > /tmp/d/sub/f && busybox ln -s /etc/passwd /tmp/d/abs"
+        " && mkdir -p /tmp/e && echo x > /tmp/e/f && busybox ln -s ../../../etc /tmp/e/up"
+    )
     r = coop("app", "run", stack, "app", "--", "sh", "-c", script)
     assert r.code == 0, r.err
     yield stack, env

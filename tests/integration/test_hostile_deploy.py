@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 from hostile import run_measured, swarm_objects, tree_state
-from recipe_factory import make_recipe_repo
 from live_app import free_port, new_app, web_recipe
+from recipe_factory import make_recipe_repo
 
 pytestmark = pytest.mark.integration
 
 
-def test_replicas_out_of_range_is_refused_before_networks_and_configs_exist(coop, coop_env, tmp_path, stack_name,
-                                                                            local_server):
+def test_replicas_out_of_range_is_refused_before_networks_and_configs_exist(
+    coop, coop_env, tmp_path, stack_name, local_server
+):
     files = web_recipe(free_port())
     files["compose.yml"] = files["compose.yml"].replace("    deploy:\n", "    deploy:\n      replicas: ${REPLICAS}\n")
     files[".env.sample"] += "REPLICAS=99999999999999999999999\n"
@@ -33,7 +34,9 @@ def test_replicas_out_of_range_is_refused_before_networks_and_configs_exist(coop
 def test_the_plan_of_a_live_app_masks_url_passwords(coop, coop_env, tmp_path, stack_name, local_server):
     files = web_recipe(free_port())
     files["compose.yml"] = files["compose.yml"].replace(
-        "      - GREETING=${GREETING:-hello}\n", "      - GREETING=${GREETING:-hello}\n      - DATABASE_URL=${DATABASE_URL}\n")
+        "      - GREETING=${GREETING:-hello}\n",
+        "      - GREETING=${GREETING:-hello}\n      - DATABASE_URL=${DATABASE_URL}\n",
+    )
     files[".env.sample"] += "DATABASE_URL=postgres://u:first-password@db/x\n"
     new_app(coop, tmp_path, stack_name, "default", files)
     assert coop("app", "deploy", stack_name, "--no-input").code == 0
@@ -47,14 +50,17 @@ def test_the_plan_of_a_live_app_masks_url_passwords(coop, coop_env, tmp_path, st
         assert "first-password" not in shown and "second-password" not in shown
 
 
-def test_a_service_without_image_from_an_overlay_is_refused_before_anything_exists(coop, coop_env, tmp_path, stack_name, local_server):
+def test_a_service_without_image_from_an_overlay_is_refused_before_anything_exists(
+    coop, coop_env, tmp_path, stack_name, local_server
+):
     # A service without an image, added by an overlay the env selects: refused, nothing created.
     files = web_recipe(free_port())
     files["compose.extra.yml"] = 'version: "3.8"\nservices:\n  worker:\n    environment: [A=1]\n'
     files[".env.sample"] += "COMPOSE_FILE=compose.yml:compose.extra.yml\n"
     repo = make_recipe_repo(tmp_path / "recipe", files, [("1.0.0+1.0.0", {})])
-    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org",
-             "--name", stack_name)
+    r = coop(
+        "app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org", "--name", stack_name
+    )
     assert r.code == 0, r
     r = run_measured(["app", "deploy", stack_name, "--no-input"], coop_env)
     assert r.code == 4, r

@@ -38,12 +38,18 @@ def refused(r, code: int, *needles: str) -> str:
 
 def test_two_apps_with_one_stack_name_are_refused(abra, coop_env, tmp_path, stack_name):
     first = f"{stack_name}.b"
-    r = run_measured(["app", "new", "./rec", "--server", "default", "--domain", "one.example.org", "--name", first],
-                     coop_env, cwd=str(tmp_path))
+    r = run_measured(
+        ["app", "new", "./rec", "--server", "default", "--domain", "one.example.org", "--name", first],
+        coop_env,
+        cwd=str(tmp_path),
+    )
     assert r.code == 0, r
     before = tree_state(abra)
-    r = run_measured(["app", "new", "./rec", "--server", "default", "--domain", "two.example.org",
-                      "--name", f"{stack_name}_b"], coop_env, cwd=str(tmp_path))
+    r = run_measured(
+        ["app", "new", "./rec", "--server", "default", "--domain", "two.example.org", "--name", f"{stack_name}_b"],
+        coop_env,
+        cwd=str(tmp_path),
+    )
     refused(r, 10, f"stack name {stack_name}_b is already app {first}'s")
     assert tree_state(abra) == before
 
@@ -63,33 +69,58 @@ def test_two_apps_with_one_stack_name_are_refused(abra, coop_env, tmp_path, stac
 def make_stack(stack: str, recipe: str, domain: str) -> None:
     """A stack deployed from elsewhere: only the swarm knows it."""
     subprocess.run(
-        ["docker", "service", "create", "--detach", "--quiet", "--replicas", "0", "--name", f"{stack}_app",
-         "--label", f"com.docker.stack.namespace={stack}", "--label", f"coop-cloud.{stack}.recipe={recipe}",
-         "--label", f"traefik.http.routers.{stack}.rule=Host(`{domain}`)", "--env", f"DOMAIN={domain}", IMAGE],
-        check=True, capture_output=True,
+        [
+            "docker",
+            "service",
+            "create",
+            "--detach",
+            "--quiet",
+            "--replicas",
+            "0",
+            "--name",
+            f"{stack}_app",
+            "--label",
+            f"com.docker.stack.namespace={stack}",
+            "--label",
+            f"coop-cloud.{stack}.recipe={recipe}",
+            "--label",
+            f"traefik.http.routers.{stack}.rule=Host(`{domain}`)",
+            "--env",
+            f"DOMAIN={domain}",
+            IMAGE,
+        ],
+        check=True,
+        capture_output=True,
     )
 
 
 def test_a_stack_on_the_swarm_of_another_recipe_or_domain_is_refused(abra, coop_env, tmp_path, stack_name):
     make_stack(stack_name, "other", f"{stack_name}.example.org")
     before = tree_state(abra)
-    r = run_measured(["app", "new", "rec", "--server", "default", "--domain", f"{stack_name}.example.org",
-                      "--name", stack_name], coop_env)
+    r = run_measured(
+        ["app", "new", "rec", "--server", "default", "--domain", f"{stack_name}.example.org", "--name", stack_name],
+        coop_env,
+    )
     # The plain name is checked against the swarm before the recipe is looked up or cloned.
-    refused(r, 10, f"stack {stack_name} already runs on server default as app {stack_name}.example.org",
-            "recipe other")
+    refused(r, 10, f"stack {stack_name} already runs on server default as app {stack_name}.example.org", "recipe other")
     assert tree_state(abra) == before
 
 
 def test_a_stack_on_the_swarm_for_another_domain_is_refused_same_domain_is_not(abra, coop_env, tmp_path, stack_name):
     make_stack(stack_name, "rec", f"{stack_name}.example.org")
-    r = run_measured(["app", "new", "./rec", "--server", "default", "--domain", "elsewhere.example.org",
-                      "--name", stack_name], coop_env, cwd=str(tmp_path))
+    r = run_measured(
+        ["app", "new", "./rec", "--server", "default", "--domain", "elsewhere.example.org", "--name", stack_name],
+        coop_env,
+        cwd=str(tmp_path),
+    )
     refused(r, 10, f"as app {stack_name}.example.org", f"domain {stack_name}.example.org")
     assert not (abra / "servers" / "default" / f"{stack_name}.env").exists()
     # The same recipe and domain: the env of an app deployed from another machine, made again here.
-    r = run_measured(["app", "new", "./rec", "--server", "default", "--domain", f"{stack_name}.example.org",
-                      "--name", stack_name], coop_env, cwd=str(tmp_path))
+    r = run_measured(
+        ["app", "new", "./rec", "--server", "default", "--domain", f"{stack_name}.example.org", "--name", stack_name],
+        coop_env,
+        cwd=str(tmp_path),
+    )
     assert r.code == 0, r
 
 
@@ -100,36 +131,54 @@ def test_deploy_never_turns_another_recipes_stack_into_this_app(abra, coop_env, 
     (abra / "recipes" / "rec").symlink_to(Path(coop_env["ABRA_DIR"]).parent / "rec")
     (abra / "servers" / "default" / f"{stack_name}.env").write_text(f"TYPE=rec\nDOMAIN={stack_name}.example.org\n")
     before = swarm_objects(stack_name)
-    spec = subprocess.run(["docker", "service", "inspect", f"{stack_name}_app", "--format", "{{json .Spec}}"],
-                          check=True, capture_output=True, text=True).stdout
+    spec = subprocess.run(
+        ["docker", "service", "inspect", f"{stack_name}_app", "--format", "{{json .Spec}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     for args in (["--chaos"], ["--chaos", "--force"]):
         r = run_measured(["app", "deploy", stack_name, "--no-input", *args], coop_env)
         refused(r, 10, f"stack {stack_name} on server default runs recipe other, not rec")
     assert swarm_objects(stack_name) == before
-    assert subprocess.run(["docker", "service", "inspect", f"{stack_name}_app", "--format", "{{json .Spec}}"],
-                          check=True, capture_output=True, text=True).stdout == spec
+    assert (
+        subprocess.run(
+            ["docker", "service", "inspect", f"{stack_name}_app", "--format", "{{json .Spec}}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        == spec
+    )
 
 
-@pytest.mark.parametrize("recipe, needle", [
-    ("..", ".. is not a recipe: it has no compose.yml"),
-    ("../" * 16 + "etc", "is not a recipe: it has no compose.yml"),  # /etc from any tmp_path (xdist's are deeper)
-    ("-rf", "recipe name '-rf' is not valid"),
-    (".hidden", "no such directory"),
-])
+@pytest.mark.parametrize(
+    "recipe, needle",
+    [
+        ("..", ".. is not a recipe: it has no compose.yml"),
+        ("../" * 16 + "etc", "is not a recipe: it has no compose.yml"),  # /etc from any tmp_path (xdist's are deeper)
+        ("-rf", "recipe name '-rf' is not valid"),
+        (".hidden", "no such directory"),
+    ],
+)
 def test_recipe_arguments_that_are_not_recipes_create_nothing(abra, coop_env, tmp_path, recipe, needle):
     before = tree_state(abra)
-    r = run_measured(["app", "new", "--server", "default", "--domain", "x.example.org", "--", recipe], coop_env,
-                     cwd=str(tmp_path))
+    r = run_measured(
+        ["app", "new", "--server", "default", "--domain", "x.example.org", "--", recipe], coop_env, cwd=str(tmp_path)
+    )
     refused(r, r.code, needle)
     assert r.code in (2, 3, 4)
     assert tree_state(abra) == before
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--domain", "x.com`) || Host(`victim.org"], "domain 'x.com`) || Host(`victim.org' is not valid"),
-    (["--domain", "x.example.org", "--name", "../x"], "app name '../x' is not valid"),
-    (["--domain", "x.example.org", "--name", "a.b/c"], "app name 'a.b/c' is not valid"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--domain", "x.com`) || Host(`victim.org"], "domain 'x.com`) || Host(`victim.org' is not valid"),
+        (["--domain", "x.example.org", "--name", "../x"], "app name '../x' is not valid"),
+        (["--domain", "x.example.org", "--name", "a.b/c"], "app name 'a.b/c' is not valid"),
+    ],
+)
 def test_bad_names_are_refused_before_anything_is_written(abra, coop_env, tmp_path, args, needle):
     before = tree_state(abra)
     r = run_measured(["app", "new", "./rec", "--server", "default", *args], coop_env, cwd=str(tmp_path))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import os
+import signal
 import socket
 import time
 import uuid
@@ -98,23 +98,43 @@ def _service(name: str, body: str) -> str:
 PLACED = f"""\
 version: "3.8"
 services:
-{_service("app", '''    deploy:
+{
+    _service(
+        "app",
+        '''    deploy:
       replicas: 2
       placement:
         constraints: [node.hostname == coop-w1]
-      labels: ["coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.timeout=90"]''')}
-{_service("spread", '''    deploy:
+      labels: ["coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.timeout=90"]''',
+    )
+}
+{
+    _service(
+        "spread",
+        '''    deploy:
       replicas: 2
       placement:
         constraints: [node.role == worker]
-        preferences: [{spread: node.labels.zone}]''')}
-{_service("everywhere", '''    deploy:
-      mode: global''')}
-{_service("web", '''    ports:
+        preferences: [{spread: node.labels.zone}]''',
+    )
+}
+{
+    _service(
+        "everywhere",
+        '''    deploy:
+      mode: global''',
+    )
+}
+{
+    _service(
+        "web",
+        '''    ports:
       - {target: 8080, published: PORT, mode: host}
     deploy:
       placement:
-        constraints: [node.hostname == coop-w2]''')}
+        constraints: [node.hostname == coop-w2]''',
+    )
+}
 networks:
   internal:
 """
@@ -215,10 +235,15 @@ def test_server_add_of_a_manager_lists_its_nodes_and_which_are_reachable(coop, c
 ON_WORKER = f"""\
 version: "3.8"
 services:
-{_service("app", '''    deploy:
+{
+    _service(
+        "app",
+        '''    deploy:
       placement:
         constraints: [node.hostname == coop-w1]
-      labels: ["coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.timeout=90"]''')}
+      labels: ["coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.timeout=90"]''',
+    )
+}
 networks:
   internal:
 """
@@ -257,7 +282,10 @@ def test_run_cp_cmd_reach_a_task_on_a_worker(mn, tmp_path, multinode, mn_stack):
 LOSABLE = f"""\
 version: "3.8"
 services:
-{_service("app", '''    environment:
+{
+    _service(
+        "app",
+        '''    environment:
       - ROUND=${ROUND:-1}
     # Healthy 3 s after start: every deploy is under way for a few seconds, long enough to lose a node in.
     command: ["sh", "-c", "sleep 3; touch /tmp/ready; exec httpd -f -p 8080 -h /www"]
@@ -270,7 +298,9 @@ services:
     deploy:
       placement:
         constraints: [node.role == worker]
-      labels: ["coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.timeout=20"]''')}
+      labels: ["coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.timeout=20"]''',
+    )
+}
 networks:
   internal:
 """
@@ -321,7 +351,9 @@ def test_a_worker_lost_mid_deploy_then_the_next_deploy_converges(mn, tmp_path, m
         killer.join()
         import subprocess
 
-        up = subprocess.run([str(Path(__file__).parents[2] / "rig" / "multinode"), "up"], capture_output=True, text=True)
+        up = subprocess.run(
+            [str(Path(__file__).parents[2] / "rig" / "multinode"), "up"], capture_output=True, text=True
+        )
         assert up.returncode == 0, up.stderr
 
     env_file.write_text(env_file.read_text() + "ROUND=3\n")
@@ -336,7 +368,10 @@ def test_a_worker_lost_mid_deploy_then_the_next_deploy_converges(mn, tmp_path, m
 BACKED_UP_ON_WORKER = f"""\
 version: "3.8"
 services:
-{_service("app", '''    volumes: [files:/data]
+{
+    _service(
+        "app",
+        '''    volumes: [files:/data]
     deploy:
       placement:
         constraints: [node.hostname == coop-w1]
@@ -344,10 +379,17 @@ services:
         - "coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0"
         - "coop-cloud.${STACK_NAME}.timeout=90"
         - "backupbot.backup=true"
-        - "backupbot.backup.pre-hook=cat /etc/hostname > /data/dumped-by"''')}
-{_service("admin", '''    deploy:
+        - "backupbot.backup.pre-hook=cat /etc/hostname > /data/dumped-by"''',
+    )
+}
+{
+    _service(
+        "admin",
+        '''    deploy:
       placement:
-        constraints: [node.role == manager]''')}
+        constraints: [node.role == manager]''',
+    )
+}
 networks:
   internal:
 volumes:
@@ -375,8 +417,12 @@ def test_backup_hooks_run_in_the_container_on_the_worker(mn, tmp_path, multinode
     assert not (tmp_path / "early").exists()
 
     assert mn("server", "add", "coop-w1").code == 0
-    container = multinode.docker("w1", "ps", "-q", "--filter", f"label=com.docker.stack.namespace={app}").stdout.split()[0]
-    multinode.docker("w1", "exec", container, "sh", "-c", "mkdir -p /data/sub && head -c 70000 /dev/urandom > /data/sub/blob")
+    container = multinode.docker(
+        "w1", "ps", "-q", "--filter", f"label=com.docker.stack.namespace={app}"
+    ).stdout.split()[0]
+    multinode.docker(
+        "w1", "exec", container, "sh", "-c", "mkdir -p /data/sub && head -c 70000 /dev/urandom > /data/sub/blob"
+    )
     r = mn("app", "backup", "create", app)
     assert r.code == 0, r
     dumped = multinode.docker("w1", "exec", container, "cat", "/data/dumped-by").stdout.strip()
@@ -387,13 +433,25 @@ def test_backup_hooks_run_in_the_container_on_the_worker(mn, tmp_path, multinode
     dest = tmp_path / "download"
     r = mn("app", "backup", "download", app, "--dest", str(dest))
     assert r.code == 0, r
-    on_worker = multinode.docker("w1", "exec", container, "sh", "-c", "cd /data && find . -type f | sort | xargs sha256sum").stdout
+    on_worker = multinode.docker(
+        "w1", "exec", container, "sh", "-c", "cd /data && find . -type f | sort | xargs sha256sum"
+    ).stdout
     expected = {line.split()[1].removeprefix("./"): line.split()[0] for line in on_worker.splitlines()}
-    got = {str(p.relative_to(dest / "app" / "files")): hashlib.sha256(p.read_bytes()).hexdigest()
-           for p in dest.rglob("*") if p.is_file()}
+    got = {
+        str(p.relative_to(dest / "app" / "files")): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in dest.rglob("*")
+        if p.is_file()
+    }
     assert sorted(expected) == ["dumped-by", "sub/blob"] and got == expected, (got, expected)
     for node in multinode.nodes:  # the scratch volume and container are gone, wherever they were
         for kind in ("volume", "container"):
-            left = multinode.docker(node, kind, "ls", "-q", *(["-a"] if kind == "container" else []),
-                                    "--filter", f"label=coop.backup.scratch={app}").stdout.split()
+            left = multinode.docker(
+                node,
+                kind,
+                "ls",
+                "-q",
+                *(["-a"] if kind == "container" else []),
+                "--filter",
+                f"label=coop.backup.scratch={app}",
+            ).stdout.split()
             assert not left, (node, kind, left)

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
-from recipe_factory import git, git_env, make_recipe_repo
 from live_app import free_port, get, web_recipe
+from recipe_factory import git, git_env, make_recipe_repo
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +25,9 @@ def pushed(registry) -> str:
     """A repository unique to this run holding TAGS (all the same busybox image: tags are what matter)."""
     repo = f"{REG}/coop-maint-{uuid.uuid4().hex[:8]}/app"
     for tag in TAGS:
-        subprocess.run(["docker", "tag", f"{REG}/coop-test/web:1.0.0", f"{repo}:{tag}"], check=True, capture_output=True)
+        subprocess.run(
+            ["docker", "tag", f"{REG}/coop-test/web:1.0.0", f"{repo}:{tag}"], check=True, capture_output=True
+        )
         subprocess.run(["docker", "push", "-q", f"{repo}:{tag}"], check=True, capture_output=True)
         subprocess.run(["docker", "rmi", f"{repo}:{tag}"], capture_output=True)
     return repo
@@ -64,8 +66,9 @@ def images_by_service(out: str) -> dict:
 
 
 def test_upgrade_against_the_registry(coop, tmp_path, genv, pushed):
-    repo = make_recipe_repo(tmp_path / "recipe", {"compose.yml": compose(pushed, "1.0.0", "1.0.0-rootless", "10.5")},
-                            [("1.0.0+1.0.0", {})])
+    repo = make_recipe_repo(
+        tmp_path / "recipe", {"compose.yml": compose(pushed, "1.0.0", "1.0.0-rootless", "10.5")}, [("1.0.0+1.0.0", {})]
+    )
     path = repo / "compose.yml"
 
     r = coop("recipe", "upgrade", str(repo), "--patch", "--no-input", "--json", env=genv)
@@ -107,7 +110,9 @@ def test_upgrade_asks_per_image_and_can_keep(coop, tmp_path, genv, pushed, monke
 
 
 def test_unknown_repository_is_named_and_the_rest_still_upgrades(coop, tmp_path, genv, pushed):
-    text = compose(pushed, "1.0.0", "1.0.0-rootless", "10.5").replace(f"{REG}/coop-test/db", f"{REG}/coop-maint-nosuch/db")
+    text = compose(pushed, "1.0.0", "1.0.0-rootless", "10.5").replace(
+        f"{REG}/coop-test/db", f"{REG}/coop-maint-nosuch/db"
+    )
     repo = make_recipe_repo(tmp_path / "recipe", {"compose.yml": text})
     r = coop("recipe", "upgrade", str(repo), "--no-input", env=genv)
     assert r.code == 3, r  # the registry's not-found status
@@ -115,7 +120,9 @@ def test_unknown_repository_is_named_and_the_rest_still_upgrades(coop, tmp_path,
     assert f"{pushed}:2.0.0" in (repo / "compose.yml").read_text()
 
 
-def test_recipe_upgrade_release_then_app_upgrade_deploys_it(coop, tmp_path, genv, stack_name, local_engine_socket, registry):
+def test_recipe_upgrade_release_then_app_upgrade_deploys_it(
+    coop, tmp_path, genv, stack_name, local_engine_socket, registry
+):
     """The issue's proof: recipe upgrade + recipe release yields a tag that app upgrade deploys."""
     assert coop("server", "add", "--local", env=genv).code == 0
     port = free_port()
@@ -123,8 +130,19 @@ def test_recipe_upgrade_release_then_app_upgrade_deploys_it(coop, tmp_path, genv
     origin = tmp_path / "origin.git"
     subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True, env=git_env())
     repo = make_recipe_repo(tmp_path / "webrecipe", files, [("1.0.0+1.0.0", {})], origin=str(origin))
-    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org",
-             "--name", stack_name, "--secrets", env=genv)
+    r = coop(
+        "app",
+        "new",
+        str(repo),
+        "--server",
+        "default",
+        "--domain",
+        f"{stack_name}.example.org",
+        "--name",
+        stack_name,
+        "--secrets",
+        env=genv,
+    )
     assert r.code == 0, r
     r = coop("app", "deploy", stack_name, "--no-input", env=genv)
     assert r.code == 0, r
@@ -134,7 +152,9 @@ def test_recipe_upgrade_release_then_app_upgrade_deploys_it(coop, tmp_path, genv
     assert r.code == 0, r
     assert images_by_service(r.out)["app"]["chosen"] == "1.1.0"
 
-    r = coop("recipe", "release", "webrecipe", "--no-input", "--notes", "Web 1.1.0: nothing to do.", "--publish", env=genv)
+    r = coop(
+        "recipe", "release", "webrecipe", "--no-input", "--notes", "Web 1.1.0: nothing to do.", "--publish", env=genv
+    )
     assert r.code == 0, r
     tag = "1.1.0+1.1.0"
     assert git(repo, "cat-file", "-t", tag).strip() == "tag"
@@ -147,9 +167,14 @@ def test_recipe_upgrade_release_then_app_upgrade_deploys_it(coop, tmp_path, genv
     assert r.code == 0, r
     assert "Web 1.1.0: nothing to do." in r.err  # the release notes are shown
     assert service_image(stack_name).startswith(f"{REG}/coop-test/web:1.1.0")
-    labels = json.loads(subprocess.run(
-        ["docker", "service", "inspect", f"{stack_name}_app", "--format", "{{json .Spec.Labels}}"],
-        capture_output=True, text=True, check=True).stdout)
+    labels = json.loads(
+        subprocess.run(
+            ["docker", "service", "inspect", f"{stack_name}_app", "--format", "{{json .Spec.Labels}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
     assert labels[f"coop-cloud.{stack_name}.version"] == tag
     env_file = tmp_path / "abra" / "servers" / "default" / f"{stack_name}.env"
     assert f":{tag}" in env_file.read_text()
@@ -159,4 +184,7 @@ def test_recipe_upgrade_release_then_app_upgrade_deploys_it(coop, tmp_path, genv
 def service_image(stack: str) -> str:
     return subprocess.run(
         ["docker", "service", "inspect", f"{stack}_app", "--format", "{{.Spec.TaskTemplate.ContainerSpec.Image}}"],
-        capture_output=True, text=True, check=True).stdout.strip()
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()

@@ -24,9 +24,19 @@ def test_rotating_a_secret_redeploys_and_removes_the_old_version(coop, tmp_path,
     assert "api_key rotated v1 -> v2" in r.out
     assert "SECRET_API_KEY_VERSION=v2 # length=24" in env_file.read_text()  # the hint stays
     assert secret_names(app) == [f"{app}_api_key_v2"]
-    out = subprocess.run(["docker", "service", "inspect", f"{app}_app", "--format",
-                          "{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    out = subprocess.run(
+        [
+            "docker",
+            "service",
+            "inspect",
+            f"{app}_app",
+            "--format",
+            "{{range .Spec.TaskTemplate.ContainerSpec.Secrets}}{{.SecretName}}{{end}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert out == f"{app}_api_key_v2"
     [event] = [e for e in json.loads(coop("app", "history", app, "--json").out) if e["command"] == "secret rotate"]
     assert event["result"] == "ok" and event["plan"] == ["~ secret api_key: v1 -> v2"]
@@ -122,9 +132,18 @@ configs:
 
 def psql_as_client(stack: str) -> str:
     """Run a query from the app's container with the password it has now."""
-    proc = subprocess.run(["docker", "exec", container_of(stack, "app"), "sh", "-c",
-                           "PGPASSWORD=\"$(cat /run/secrets/db_password)\" psql -h db -U postgres -tAc 'select 42'"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            "docker",
+            "exec",
+            container_of(stack, "app"),
+            "sh",
+            "-c",
+            "PGPASSWORD=\"$(cat /run/secrets/db_password)\" psql -h db -U postgres -tAc 'select 42'",
+        ],
+        capture_output=True,
+        text=True,
+    )
     return proc.stdout.strip() or proc.stderr.strip()
 
 
@@ -160,7 +179,9 @@ def test_a_rotation_the_app_does_not_survive_is_rolled_back_and_the_old_version_
     # Healthy only while the secret holds the value the env expects: a new value breaks it.
     files = web_recipe(free_port(), healthcheck='grep -qx \\"$$GREETING\\" /run/secrets/api_key')
     repo = make_recipe_repo(tmp_path / "recipe", files, [("1.0.0+1.0.0", {})])
-    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org", "--name", stack_name)
+    r = coop(
+        "app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org", "--name", stack_name
+    )
     assert r.code == 0, r
     app, env_file = stack_name, tmp_path / "abra" / "servers" / "default" / f"{stack_name}.env"
     env_file.write_text(env_file.read_text().replace("GREETING=hello", "GREETING=known-value"))

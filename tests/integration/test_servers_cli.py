@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -25,8 +26,12 @@ def test_add_local_and_ssh_then_ls_status(coop, coop_env, local_engine_socket, r
     assert rows["default"]["swarm"] == "active"
     # The docker CLI itself understands the context coop wrote.
     env = dict(coop_env, DOCKER_CONTEXT="coop-test")
-    proc = subprocess.run(["docker", "context", "inspect", "coop-test", "--format", "{{.Endpoints.docker.Host}}"],
-                          env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        ["docker", "context", "inspect", "coop-test", "--format", "{{.Endpoints.docker.Host}}"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert proc.stdout.strip() == "ssh://coop-test"
 
 
@@ -51,7 +56,9 @@ def test_refused_host_key(coop, coop_env, tmp_path, rig_ssh_config):
     known.write_text(f"[127.0.0.1]:2222 {' '.join(other.with_suffix('.pub').read_text().split()[:2])}\n")
     config = tmp_path / "ssh_config"
     config.write_text(
-        open(rig_ssh_config).read().replace("Host coop-test", "Host coop-badkey")
+        Path(rig_ssh_config)
+        .read_text()
+        .replace("Host coop-test", "Host coop-badkey")
         .replace(str(os.path.dirname(rig_ssh_config)) + "/known_hosts", str(known))
     )
     env = dict(coop_env, COOP_SSH_CONFIG=str(config))

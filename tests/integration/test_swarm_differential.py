@@ -23,9 +23,8 @@ import json
 import os
 import secrets as pysecrets
 import subprocess
-import time
-
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,11 +33,11 @@ from coopcloud.swarm import convert
 
 # tests/ on the path whether or not it is a package (tools/ and conftest live there)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import require_rig  # noqa: E402
-from tools.engine_proxy import EngineProxy  # noqa: E402
-from tools.spec_normalise import normalise  # noqa: E402
-from tools.stack_config import DOCKER, docker_stack_config  # noqa: E402
-from tools.swarm_cases import case_env, case_files, case_names, read_bytes  # noqa: E402
+from conftest import require_rig
+from tools.engine_proxy import EngineProxy
+from tools.spec_normalise import normalise
+from tools.stack_config import DOCKER, docker_stack_config
+from tools.swarm_cases import case_env, case_files, case_names, read_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -173,8 +172,7 @@ configs:
 def _coop_own_labels(body: dict, stack: str) -> dict:
     """`body` without the labels `coop app deploy` adds to what the recipe says (abra's and coop's)."""
     labels = {
-        k: v for k, v in (body.get("Labels") or {}).items()
-        if not k.startswith(("coop.", f"coop-cloud.{stack}."))
+        k: v for k, v in (body.get("Labels") or {}).items() if not k.startswith(("coop.", f"coop-cloud.{stack}."))
     }
     return {**body, "Labels": labels}
 
@@ -197,22 +195,47 @@ def test_coop_deploy_sends_what_docker_stack_deploy_sends_by_default(
     from conftest import remove_stack
     from recipe_factory import make_recipe_repo
 
-    files = {"compose.yml": RESOLVE_COMPOSE, "motd.txt": "hello\n", ".env.sample": "TYPE=resolve\n", "README.md": "# resolve\n"}
+    files = {
+        "compose.yml": RESOLVE_COMPOSE,
+        "motd.txt": "hello\n",
+        ".env.sample": "TYPE=resolve\n",
+        "README.md": "# resolve\n",
+    }
     recipe = make_recipe_repo(tmp_path / "resolve", files, [("1.0.0+1.0.0", {})])
     other = "d" if stack_name[-6] == "c" else "c"  # a different name of the same length, whatever the uuid
     docker_stack, coop_stack = stack_name, f"{stack_name[:-6]}{other}{stack_name[-5:]}"
     assert len(docker_stack) == len(coop_stack) and docker_stack != coop_stack
     try:
         with EngineProxy(engine) as proxy:
-            proc = _docker(proxy.path, "stack", "deploy", "--detach=true", "-c", "compose.yml", docker_stack,
-                           check=False, env={"STACK_NAME": docker_stack}, cwd=recipe)
+            proc = _docker(
+                proxy.path,
+                "stack",
+                "deploy",
+                "--detach=true",
+                "-c",
+                "compose.yml",
+                docker_stack,
+                check=False,
+                env={"STACK_NAME": docker_stack},
+                cwd=recipe,
+            )
             assert proc.returncode == 0, f"docker stack deploy failed: {proc.stderr}"
             theirs = {kind: proxy.bodies("POST", f"/{kind}/create") for kind in ("services", "networks", "configs")}
         with EngineProxy(engine) as proxy:
             env = {**coop_env, "DOCKER_HOST": proxy.url}
             assert coop("server", "add", "--local", env=env).code == 0
-            r = coop("app", "new", str(recipe), "--server", "default", "--domain", "resolve.example.org",
-                     "--name", coop_stack, env=env)
+            r = coop(
+                "app",
+                "new",
+                str(recipe),
+                "--server",
+                "default",
+                "--domain",
+                "resolve.example.org",
+                "--name",
+                coop_stack,
+                env=env,
+            )
             assert r.code == 0, r
             r = coop("app", "deploy", coop_stack, "--no-input", "--no-converge-checks", env=env)
             assert r.code == 0, r

@@ -54,17 +54,27 @@ def test_the_trail_keeps_the_last_events_per_app_oldest_first(engine, stack_name
     other = f"{stack_name}_o"
     try:
         for i in range(5):
-            event = audit.Event(when=f"2026-11-29T22:4{i}:00Z", who=f"op{i}", command="deploy", app="a",
-                                server="s", result=audit.OK, version_to=f"1.{i}.0+1")
+            event = audit.Event(
+                when=f"2026-11-29T22:4{i}:00Z",
+                who=f"op{i}",
+                command="deploy",
+                app="a",
+                server="s",
+                result=audit.OK,
+                version_to=f"1.{i}.0+1",
+            )
             audit.record(engine, stack_name, event, keep=3)
-        audit.record(engine, other, audit.Event.now(who="x", command="undeploy", app="o", server="s", result=audit.FAILED))
+        audit.record(
+            engine, other, audit.Event.now(who="x", command="undeploy", app="o", server="s", result=audit.FAILED)
+        )
         assert [e.who for e in audit.history(engine, stack_name)] == ["op2", "op3", "op4"]
         everything = audit.history(engine)
         assert {"op4", "x"} <= {e.who for e in everything}
         assert [e.when for e in everything] == sorted(e.when for e in everything)
     finally:
-        out = subprocess.run(["docker", "config", "ls", "-q", "--filter", f"label=coop.audit={other}"],
-                             capture_output=True, text=True).stdout.split()
+        out = subprocess.run(
+            ["docker", "config", "ls", "-q", "--filter", f"label=coop.audit={other}"], capture_output=True, text=True
+        ).stdout.split()
         if out:
             subprocess.run(["docker", "config", "rm", *out], capture_output=True)
 
@@ -80,7 +90,9 @@ time.sleep(600)
 """
 
 
-def test_a_killed_holder_is_seen_broken_with_unlock_and_recorded(coop, coop_env, tmp_path, stack_name, local_engine_socket):
+def test_a_killed_holder_is_seen_broken_with_unlock_and_recorded(
+    coop, coop_env, tmp_path, stack_name, local_engine_socket
+):
     """Operator A's command is SIGKILLed while it holds the lock; operator B (another ABRA_DIR,
     the same env file) is refused, sees the lock, breaks it; A's machine then shows B's events."""
     assert coop("server", "add", "--local").code == 0
@@ -91,8 +103,7 @@ def test_a_killed_holder_is_seen_broken_with_unlock_and_recorded(coop, coop_env,
     assert coop("server", "add", "--local", env=env_b).code == 0
     (tmp_path / "abra-b" / "servers" / "default" / f"{app}.env").symlink_to(env_dir / f"{app}.env")
 
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, app, app],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, app, app], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         os.kill(holder.pid, signal.SIGKILL)
@@ -141,8 +152,9 @@ def slow_release(port: int) -> dict[str, str]:
     from live_app import web_recipe
 
     files = web_recipe(port, command="sh -c 'sleep 4; exec httpd -f -p 8080 -h /www'")
-    files["compose.yml"] = (files["compose.yml"].replace("1.0.0+1.0.0", "1.1.0+1.0.0")
-                            .replace("start_period: 1s", "start_period: 15s"))
+    files["compose.yml"] = (
+        files["compose.yml"].replace("1.0.0+1.0.0", "1.1.0+1.0.0").replace("start_period: 1s", "start_period: 15s")
+    )
     return files
 
 
@@ -157,11 +169,13 @@ def wait_for_lock(coop, app: str, env: dict, timeout: float = 30) -> dict:
 
 
 def test_two_operators_one_server(coop, coop_env, tmp_path, stack_name, local_engine_socket, registry):
-    from recipe_factory import make_recipe_repo
     from live_app import free_port, web_recipe
+    from recipe_factory import make_recipe_repo
 
     port = free_port()
-    repo = make_recipe_repo(tmp_path / "recipe", web_recipe(port), [("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", slow_release(port))])
+    repo = make_recipe_repo(
+        tmp_path / "recipe", web_recipe(port), [("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", slow_release(port))]
+    )
     # Operator A: identity from git config in $ABRA_DIR (a co-op shares it through git).
     abra_a = tmp_path / "abra"
     abra_a.mkdir()
@@ -169,8 +183,21 @@ def test_two_operators_one_server(coop, coop_env, tmp_path, stack_name, local_en
     subprocess.run(["git", "-C", str(abra_a), "config", "user.email", "alice@coop.example"], check=True)
     env_a = dict(coop_env, GIT_CONFIG_GLOBAL=os.devnull)
     assert coop("server", "add", "--local", env=env_a).code == 0
-    r = coop("app", "new", str(repo), "--server", "default", "--domain", f"{stack_name}.example.org",
-             "--name", stack_name, "--version", "1.0.0+1.0.0", "--secrets", env=env_a)
+    r = coop(
+        "app",
+        "new",
+        str(repo),
+        "--server",
+        "default",
+        "--domain",
+        f"{stack_name}.example.org",
+        "--name",
+        stack_name,
+        "--version",
+        "1.0.0+1.0.0",
+        "--secrets",
+        env=env_a,
+    )
     assert r.code == 0, r
     app, env_file = stack_name, abra_a / "servers" / "default" / f"{stack_name}.env"
     # Operator B: another ABRA_DIR, the same env file and recipe, named by COOP_OPERATOR.
@@ -184,8 +211,13 @@ def test_two_operators_one_server(coop, coop_env, tmp_path, stack_name, local_en
     assert coop("app", "deploy", app, env=env_a).code == 0
 
     # 1. Concurrent deploys: B is refused, naming A and what A runs; A's deploy completes.
-    a_deploy = subprocess.Popen([*COOP, "app", "deploy", app, "1.1.0+1.0.0", "--no-input"], env=env_a,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    a_deploy = subprocess.Popen(
+        [*COOP, "app", "deploy", app, "1.1.0+1.0.0", "--no-input"],
+        env=env_a,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         held = wait_for_lock(coop, app, env_b)
         assert held["holder"] == "alice@coop.example" and held["command"] == "deploy"
@@ -202,8 +234,12 @@ def test_two_operators_one_server(coop, coop_env, tmp_path, stack_name, local_en
 
     # 2. A holder killed with SIGKILL: its lock is seen, broken by B with `app unlock`, and recorded.
     env_file.write_text(env_file.read_text().replace("GREETING=hello", "GREETING=bonjour"))
-    killed = subprocess.Popen([*COOP, "app", "deploy", app, "--force", "--no-input"], env=env_a,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = subprocess.Popen(
+        [*COOP, "app", "deploy", app, "--force", "--no-input"],
+        env=env_a,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for_lock(coop, app, env_b)
         os.kill(killed.pid, signal.SIGKILL)
@@ -230,22 +266,26 @@ def test_two_operators_one_server(coop, coop_env, tmp_path, stack_name, local_en
     r = coop("app", "history", app, "--json", env=env_a)
     assert r.code == 0, r
     events = [(e["who"], e["command"], e["result"]) for e in json.loads(r.out)]
-    assert sorted(events) == sorted([
-        ("alice@coop.example", "deploy", "ok"),
-        ("alice@coop.example", "deploy", "ok"),  # 1.0.0 -> 1.1.0, while bob was refused
-        ("bob@coop.example", "deploy", "refused"),  # alice held the lock
-        ("bob@coop.example", "deploy", "refused"),  # the killed holder's lock
-        ("bob@coop.example", "unlock", "ok"),
-        ("bob@coop.example", "deploy", "ok"),
-        ("bob@coop.example", "deploy", "refused"),  # the downgrade
-    ])
+    assert sorted(events) == sorted(
+        [
+            ("alice@coop.example", "deploy", "ok"),
+            ("alice@coop.example", "deploy", "ok"),  # 1.0.0 -> 1.1.0, while bob was refused
+            ("bob@coop.example", "deploy", "refused"),  # alice held the lock
+            ("bob@coop.example", "deploy", "refused"),  # the killed holder's lock
+            ("bob@coop.example", "unlock", "ok"),
+            ("bob@coop.example", "deploy", "ok"),
+            ("bob@coop.example", "deploy", "refused"),  # the downgrade
+        ]
+    )
     doc = json.loads(r.out)
     upgrade = [e for e in doc if e["who"] == "alice@coop.example"][1]
     assert (upgrade["version_from"], upgrade["version_to"]) == ("1.0.0+1.0.0", "1.1.0+1.0.0")
-    assert "pid" in [e for e in doc if e["command"] == "unlock"][0]["detail"]
+    assert "pid" in next(e for e in doc if e["command"] == "unlock")["detail"]
 
 
-def test_ctrl_c_and_sigterm_release_the_lock_and_are_recorded_as_interrupted(coop, coop_env, tmp_path, stack_name, local_engine_socket, registry):
+def test_ctrl_c_and_sigterm_release_the_lock_and_are_recorded_as_interrupted(
+    coop, coop_env, tmp_path, stack_name, local_engine_socket, registry
+):
     from live_app import free_port, new_app
 
     assert coop("server", "add", "--local").code == 0
@@ -256,8 +296,13 @@ def test_ctrl_c_and_sigterm_release_the_lock_and_are_recorded_as_interrupted(coo
     env = dict(coop_env, COOP_OPERATOR="carol@coop.example")
     # Ctrl-C at the terminal, then SIGTERM as from a killed CI job: both unwind and release the lock.
     for sig, named in ((signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")):
-        restart = subprocess.Popen([*COOP, "app", "restart", app, "--all", "--no-input"], env=env,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        restart = subprocess.Popen(
+            [*COOP, "app", "restart", app, "--all", "--no-input"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             wait_for_lock(coop, app, coop_env)
             restart.send_signal(sig)
@@ -273,8 +318,13 @@ def test_ctrl_c_and_sigterm_release_the_lock_and_are_recorded_as_interrupted(coo
         assert named in event["detail"]
 
     # Ctrl-C while an upgrade waits for its new task: swarm keeps the change, coop says so and stops.
-    upgrade = subprocess.Popen([*COOP, "app", "deploy", app, "1.2.0+1.0.0", "--no-input"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    upgrade = subprocess.Popen(
+        [*COOP, "app", "deploy", app, "1.2.0+1.0.0", "--no-input"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 60
         while "1.2.0+1.0.0" not in service_version(f"{app}_app"):
@@ -297,7 +347,8 @@ def test_ctrl_c_and_sigterm_release_the_lock_and_are_recorded_as_interrupted(coo
 
 def service_version(service: str) -> str:
     """The version label of a live service ("" before it exists)."""
-    p = subprocess.run(["docker", "service", "inspect", service, "--format", "{{json .Spec.Labels}}"],
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        ["docker", "service", "inspect", service, "--format", "{{json .Spec.Labels}}"], capture_output=True, text=True
+    )
     labels = json.loads(p.stdout) if p.returncode == 0 else {}
     return next((v for k, v in labels.items() if k.startswith("coop-cloud.") and k.endswith(".version")), "")

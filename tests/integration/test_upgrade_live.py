@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CoopResult
-from live_app import deploy_at_once, QUICK_UPDATES, REG, live_spec, one_error_line, quick_health
+from live_app import QUICK_UPDATES, REG, deploy_at_once, live_spec, one_error_line, quick_health
 from recipe_factory import commit, git, make_recipe_repo, tag
 
 pytestmark = pytest.mark.integration
@@ -62,15 +62,32 @@ def web_repo(path: Path) -> Path:
         files,
         [
             ("1.0.0+1.0.0", {}),
-            ("1.1.0+1.1.0", {"compose.yml": compose("1.1.0"), "release/1.1.0+1.1.0": "Greeter 1.1: friendlier greetings.\n"}),
+            (
+                "1.1.0+1.1.0",
+                {"compose.yml": compose("1.1.0"), "release/1.1.0+1.1.0": "Greeter 1.1: friendlier greetings.\n"},
+            ),
             ("latest", {}),  # annotated but not a version
-            ("2.0.0+2.0.0", {"compose.yml": compose("2.0.0"),
-                             "release/2.0.0+2.0.0": "BREAKING: 2.0 migrates the data; back up first.\n"}),
+            (
+                "2.0.0+2.0.0",
+                {
+                    "compose.yml": compose("2.0.0"),
+                    "release/2.0.0+2.0.0": "BREAKING: 2.0 migrates the data; back up first.\n",
+                },
+            ),
             ("2.1.0+2.0.0", {}, False),  # lightweight: not a release
         ],
     )
     # Work in progress after the last release: the releases' motd.txt is gone from HEAD...
-    commit(repo, {"motd.txt": None, "compose.yml": compose("2.0.0").replace("    configs:\n      - source: motd\n        target: /www/motd.txt\n", "")}, "wip")
+    commit(
+        repo,
+        {
+            "motd.txt": None,
+            "compose.yml": compose("2.0.0").replace(
+                "    configs:\n      - source: motd\n        target: /www/motd.txt\n", ""
+            ),
+        },
+        "wip",
+    )
     # ...and the working tree is dirty: a broken compose.yml, an untracked motd.txt where the
     # releases track one (a `git checkout` of a release would refuse to overwrite it).
     (repo / "compose.yml").write_text("services: [this is not\n")
@@ -102,7 +119,9 @@ def pinned(coop_env: dict, name: str) -> str:
 
 
 def config_text(stack: str) -> str:
-    out = subprocess.run(["docker", "config", "inspect", f"{stack}_motd_v1"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["docker", "config", "inspect", f"{stack}_motd_v1"], capture_output=True, text=True, check=True
+    ).stdout
     return base64.b64decode(json.loads(out)[0]["Spec"]["Data"]).decode()
 
 
@@ -139,7 +158,7 @@ def test_upgrade_and_rollback_flow(coop, coop_env, tmp_path, stack_name, local_s
     r = interactive(coop_env, "app", "upgrade", app, answers="1\nn\n")
     assert r.code == 0, r
     assert "1) 2.0.0+2.0.0\n  2) 1.1.0+1.1.0\n" in r.err
-    assert "upgrade app %s from 1.0.0+1.0.0 to 2.0.0+2.0.0? [y/N]" % app in r.err
+    assert f"upgrade app {app} from 1.0.0+1.0.0 to 2.0.0+2.0.0? [y/N]" in r.err
     assert "nothing changed" in r.err
     assert live_image_tag(app) == "1.0.0" and pinned(coop_env, app) == "web:1.0.0+1.0.0"
 
@@ -182,7 +201,9 @@ def test_upgrade_and_rollback_flow(coop, coop_env, tmp_path, stack_name, local_s
     assert r.code == 0, r
     doc = json.loads(r.out)
     assert (doc["previous_version"], doc["version"], doc["applied"]) == ("1.1.0+1.1.0", "2.0.0+2.0.0", True)
-    assert doc["release_notes"] == [{"version": "2.0.0+2.0.0", "notes": "BREAKING: 2.0 migrates the data; back up first."}]
+    assert doc["release_notes"] == [
+        {"version": "2.0.0+2.0.0", "notes": "BREAKING: 2.0 migrates the data; back up first."}
+    ]
     assert live_image_tag(app) == "2.0.0" and pinned(coop_env, app) == "web:2.0.0+2.0.0"
 
     r = coop("app", "upgrade", app, "--no-input")
@@ -220,8 +241,12 @@ def test_chaos_deployed_app_needs_confirmation(coop, coop_env, tmp_path, stack_n
     # A clean recipe whose working tree is the 1.1 release plus an untracked file.
     repo = make_recipe_repo(
         tmp_path / "web",
-        {"compose.yml": compose("1.0.0"), ".env.sample": "TYPE=web\nDOMAIN=web.example.com\n",
-         "abra.sh": "export MOTD_VERSION=v1\n", "motd.txt": MOTD},
+        {
+            "compose.yml": compose("1.0.0"),
+            ".env.sample": "TYPE=web\nDOMAIN=web.example.com\n",
+            "abra.sh": "export MOTD_VERSION=v1\n",
+            "motd.txt": MOTD,
+        },
         [("1.0.0+1.0.0", {}), ("1.1.0+1.1.0", {"compose.yml": compose("1.1.0")})],
     )
     (repo / "notes.txt").write_text("scratch\n")
@@ -301,7 +326,9 @@ def test_recipe_versions(coop, tmp_path):
     assert doc["recipe"] == "web"
     assert [v["version"] for v in doc["versions"]] == ["1.0.0+1.0.0", "1.1.0+1.1.0", "2.0.0+2.0.0"]
     for v in doc["versions"]:
-        assert v["services"] == {"app": {"image": f"{REG}/coop-test/web", "tag": v["version"].split("+")[1], "digest": None}}
+        assert v["services"] == {
+            "app": {"image": f"{REG}/coop-test/web", "tag": v["version"].split("+")[1], "digest": None}
+        }
     warnings = [l for l in r.err.splitlines() if l.startswith("warning:")]
     assert len(warnings) == 2
     assert any("'2.1.0+2.0.0' ignored: lightweight" in w for w in warnings)
@@ -311,19 +338,23 @@ def test_recipe_versions(coop, tmp_path):
     assert r.code == 0, r
     rows = [l.split() for l in r.out.splitlines()]
     assert rows[0] == ["VERSION", "SERVICE", "IMAGE", "TAG", "DIGEST"]
-    assert rows[1:] == [[t, "app", f"{REG}/coop-test/web", t.split("+")[1], "-"] for t in ("1.0.0+1.0.0", "1.1.0+1.1.0", "2.0.0+2.0.0")]
+    assert rows[1:] == [
+        [t, "app", f"{REG}/coop-test/web", t.split("+")[1], "-"] for t in ("1.0.0+1.0.0", "1.1.0+1.1.0", "2.0.0+2.0.0")
+    ]
 
 
 def registry_digest(repo: str, tag: str) -> str:
     """Asked here with urllib, independently of coop's registry client."""
     import urllib.request
 
-    accept = ", ".join([
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-        "application/vnd.oci.image.manifest.v1+json",
-    ])
+    accept = ", ".join(
+        [
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+            "application/vnd.oci.image.index.v1+json",
+            "application/vnd.docker.distribution.manifest.v2+json",
+            "application/vnd.oci.image.manifest.v1+json",
+        ]
+    )
     req = urllib.request.Request(f"http://{REG}/v2/{repo}/manifests/{tag}", method="HEAD", headers={"Accept": accept})
     with urllib.request.urlopen(req, timeout=5) as resp:
         return resp.headers["Docker-Content-Digest"]
@@ -334,7 +365,9 @@ def test_recipe_versions_digests_from_the_registry(coop, tmp_path, registry):
     r = coop("recipe", "versions", str(repo), "--json")
     assert r.code == 0, r
     found = {v["version"]: v["services"]["app"]["digest"] for v in json.loads(r.out)["versions"]}
-    expected = {t: registry_digest("coop-test/web", t.split("+")[1]) for t in ("1.0.0+1.0.0", "1.1.0+1.1.0", "2.0.0+2.0.0")}
+    expected = {
+        t: registry_digest("coop-test/web", t.split("+")[1]) for t in ("1.0.0+1.0.0", "1.1.0+1.1.0", "2.0.0+2.0.0")
+    }
     assert found == expected
     assert len(set(found.values())) == 3 and all(d.startswith("sha256:") for d in found.values())
     r = coop("recipe", "versions", str(repo))
@@ -346,7 +379,12 @@ def test_recipe_versions_by_name_and_a_release_that_does_not_render(coop, coop_e
     recipes = Path(coop_env["ABRA_DIR"]) / "recipes"
     repo = make_recipe_repo(
         recipes / "broken",
-        {"compose.yml": compose("1.0.0"), ".env.sample": "TYPE=broken\n", "abra.sh": "export MOTD_VERSION=v1\n", "motd.txt": MOTD},
+        {
+            "compose.yml": compose("1.0.0"),
+            ".env.sample": "TYPE=broken\n",
+            "abra.sh": "export MOTD_VERSION=v1\n",
+            "motd.txt": MOTD,
+        },
         [("1.0.0+1.0.0", {}), ("1.1.0+1.1.0", {"compose.yml": "services: [nope\n"})],
     )
     r = coop("recipe", "versions", "broken", "--json", "--offline")

@@ -60,27 +60,75 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     cleanup()
     client = connect("unix:///var/run/docker.sock")
-    docker("network", "create", "--driver", "overlay", "--attachable", "--label", LABEL, "--label", "coop.stack=rec12", "rec12_net")
+    docker(
+        "network",
+        "create",
+        "--driver",
+        "overlay",
+        "--attachable",
+        "--label",
+        LABEL,
+        "--label",
+        "coop.stack=rec12",
+        "rec12_net",
+    )
     docker("volume", "create", "--label", LABEL, "--label", "com.docker.stack.namespace=rec12", "rec12_data")
-    subprocess.run(["docker", "secret", "create", "--label", LABEL, "rec12_pw_v1", "-"], input="s3cret", text=True, check=True, capture_output=True)
-    subprocess.run(["docker", "config", "create", "--label", LABEL, "--template-driver", "golang", "rec12_conf_v1", "-"],
-                   input="port={{ env \"PORT\" }}\n", text=True, check=True, capture_output=True)
-    service("rec12_app", "--network", "rec12_net", "--secret", "rec12_pw_v1", "--config", "source=rec12_conf_v1,target=/etc/app.conf",
-            "--mount", "type=volume,source=rec12_data,target=/data", "--publish", "published=18612,target=8080,mode=host",
-            "--publish", "published=18613,target=8080", "--label", "coop-cloud.rec12.timeout=120", WEB + ":1.0.0")
+    subprocess.run(
+        ["docker", "secret", "create", "--label", LABEL, "rec12_pw_v1", "-"],
+        input="s3cret",
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        ["docker", "config", "create", "--label", LABEL, "--template-driver", "golang", "rec12_conf_v1", "-"],
+        input='port={{ env "PORT" }}\n',
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    service(
+        "rec12_app",
+        "--network",
+        "rec12_net",
+        "--secret",
+        "rec12_pw_v1",
+        "--config",
+        "source=rec12_conf_v1,target=/etc/app.conf",
+        "--mount",
+        "type=volume,source=rec12_data,target=/data",
+        "--publish",
+        "published=18612,target=8080,mode=host",
+        "--publish",
+        "published=18613,target=8080",
+        "--label",
+        "coop-cloud.rec12.timeout=120",
+        WEB + ":1.0.0",
+    )
     service("rec12_global", "--mode", "global", SLEEPER)
     service("rec12_fails", "--restart-max-attempts", "2", "--restart-delay", "1s", SLEEPER, "sh", "-c", "exit 3")
     service("rec12_pending", "--constraint", "node.labels.rec12==nowhere", SLEEPER)
     service("rec12_noimage", "--no-resolve-image", "127.0.0.1:5000/coop-test/nope:1")
     service("rec12_done", WEB + ":1.0.0")
     service("rec12_paused", "--update-failure-action", "pause", "--update-monitor", "3s", WEB + ":1.0.0")
-    service("rec12_rolledback", "--update-failure-action", "rollback", "--update-monitor", "3s", "--rollback-monitor", "1s", WEB + ":1.0.0")
+    service(
+        "rec12_rolledback",
+        "--update-failure-action",
+        "rollback",
+        "--update-monitor",
+        "3s",
+        "--rollback-monitor",
+        "1s",
+        WEB + ":1.0.0",
+    )
     service("rec12_updating", "--replicas", "2", "--update-delay", "300s", "--update-parallelism", "1", WEB + ":1.0.0")
     running = ("rec12_app", "rec12_done", "rec12_paused", "rec12_rolledback", "rec12_updating", "rec12_global")
 
     def all_running() -> bool:
         status = {s["Spec"]["Name"]: s.get("ServiceStatus") or {} for s in client.services(status=True)}
-        return all(status.get(n, {}).get("RunningTasks", 0) >= status.get(n, {}).get("DesiredTasks", 1) for n in running)
+        return all(
+            status.get(n, {}).get("RunningTasks", 0) >= status.get(n, {}).get("DesiredTasks", 1) for n in running
+        )
 
     wait(all_running, "services running")
     docker("service", "update", "--detach", "--image", WEB + ":1.1.0", "rec12_done")
@@ -90,9 +138,15 @@ def main() -> None:
     wait(lambda: update_state(client, "rec12_done") == "completed", "rec12_done completed")
     wait(lambda: update_state(client, "rec12_paused") == "paused", "rec12_paused paused")
     wait(lambda: update_state(client, "rec12_rolledback") == "rollback_completed", "rec12_rolledback rolled back")
-    wait(lambda: len([t for t in client.tasks({"service": "rec12_fails"}) if t["Status"]["State"] == "failed"]) >= 2, "failed tasks")
+    wait(
+        lambda: len([t for t in client.tasks({"service": "rec12_fails"}) if t["Status"]["State"] == "failed"]) >= 2,
+        "failed tasks",
+    )
     wait(lambda: any(t["Status"].get("Err") for t in client.tasks({"service": "rec12_pending"})), "pending Err")
-    wait(lambda: any(t["Status"]["State"] == "rejected" for t in client.tasks({"service": "rec12_noimage"})), "rejected task")
+    wait(
+        lambda: any(t["Status"]["State"] == "rejected" for t in client.tasks({"service": "rec12_noimage"})),
+        "rejected task",
+    )
     wait(lambda: update_state(client, "rec12_updating") == "updating", "rec12_updating updating")
 
     label = {"label": [LABEL]}
@@ -107,11 +161,32 @@ def main() -> None:
     # /info and a container list hold the host's whole inventory: kept to the keys views read.
     info = client.info()
     swarm = info.get("Swarm") or {}
-    dump("info", {**{k: info.get(k) for k in ("SystemTime", "ServerVersion", "Name", "OSType", "Architecture")},
-                  "Swarm": {k: swarm.get(k) for k in ("NodeID", "NodeAddr", "LocalNodeState", "ControlAvailable",
-                                                       "Error", "RemoteManagers", "Nodes", "Managers")}})
-    dump("containers", [{k: c.get(k) for k in ("Id", "Names", "Image", "Created", "Labels", "State", "Status", "Command")}
-                        for c in client.containers({"label": ["com.docker.swarm.service.name=rec12_app"]}, all=True)])
+    dump(
+        "info",
+        {
+            **{k: info.get(k) for k in ("SystemTime", "ServerVersion", "Name", "OSType", "Architecture")},
+            "Swarm": {
+                k: swarm.get(k)
+                for k in (
+                    "NodeID",
+                    "NodeAddr",
+                    "LocalNodeState",
+                    "ControlAvailable",
+                    "Error",
+                    "RemoteManagers",
+                    "Nodes",
+                    "Managers",
+                )
+            },
+        },
+    )
+    dump(
+        "containers",
+        [
+            {k: c.get(k) for k in ("Id", "Names", "Image", "Created", "Labels", "State", "Status", "Command")}
+            for c in client.containers({"label": ["com.docker.swarm.service.name=rec12_app"]}, all=True)
+        ],
+    )
     client.close()
     cleanup()
 

@@ -18,7 +18,9 @@ import yaml
 DOCKER = shutil.which("docker") or "/usr/local/bin/docker"
 
 
-def docker_stack_config(files: Sequence[str | Path], *, env: Mapping[str, str] | None = None, cwd: str | Path | None = None) -> dict:
+def docker_stack_config(
+    files: Sequence[str | Path], *, env: Mapping[str, str] | None = None, cwd: str | Path | None = None
+) -> dict:
     args = [DOCKER, "stack", "config"]
     for f in files:
         args += ["-c", str(f)]

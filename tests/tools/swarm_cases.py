@@ -51,9 +51,8 @@ def regenerate() -> None:  # pragma: no cover - a maintainer's tool
     import yaml
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tools.stack_config import docker_stack_config
-
     from coopcloud.swarm import convert
+    from tools.stack_config import docker_stack_config
 
     GOLDEN.mkdir(parents=True, exist_ok=True)
     env = case_env(GOLDEN_STACK, ext_secret="ext_secret", ext_config="ext_config")

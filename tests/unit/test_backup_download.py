@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import tarfile
-from pathlib import Path
 from typing import IO
 
 import pytest
@@ -36,8 +35,13 @@ class Archive:
         into.write(self.data)
 
 
-FILES = [("backup", None, None), ("backup/app", None, None), ("backup/app/files", None, None),
-         ("backup/app/files/a.txt", b"one\n", None), ("backup/app/files/b.txt", None, "backup/app/files/a.txt")]
+FILES = [
+    ("backup", None, None),
+    ("backup/app", None, None),
+    ("backup/app/files", None, None),
+    ("backup/app/files/a.txt", b"one\n", None),
+    ("backup/app/files/b.txt", None, "backup/app/files/a.txt"),
+]
 
 
 def test_every_file_of_the_snapshot_hard_links_too(tmp_path):

@@ -6,8 +6,7 @@ import pytest
 
 from coopcloud.engine import views
 from coopcloud.errors import InvalidError
-from coopcloud.ops.backup import Snapshot, pick
-from coopcloud.ops.backup import scripts
+from coopcloud.ops.backup import Snapshot, pick, scripts
 from coopcloud.ops.backup.job import Job, Mount, SecretFile
 from coopcloud.ops.backup.labels import VolumeBackup, backup_spec
 from coopcloud.ops.backup.repository import parse_location
@@ -17,31 +16,68 @@ STACK = "cloud_example_org"
 
 def service(name: str, labels: dict[str, str], mounts: list) -> views.Service:
     specs = [m if isinstance(m, dict) else {"Type": "volume", "Source": m[0], "Target": m[1]} for m in mounts]
-    return views.Service.from_json({"ID": name, "Spec": {"Name": f"{STACK}_{name}", "Labels": labels,
-                                    "TaskTemplate": {"ContainerSpec": {"Mounts": specs}}}})
+    return views.Service.from_json(
+        {
+            "ID": name,
+            "Spec": {"Name": f"{STACK}_{name}", "Labels": labels, "TaskTemplate": {"ContainerSpec": {"Mounts": specs}}},
+        }
+    )
 
 
 def test_only_labelled_services_and_their_named_volumes():
-    spec = backup_spec("cloud.example.org", STACK, [
-        service("app", {"backupbot.backup": "true", "backupbot.backup.pre-hook": "dump",
-                        "backupbot.backup.post-hook": "rm dump", "backupbot.restore.post-hook": "load"},
-                [(f"{STACK}_data", "/data"), ("shared-certs", "/certs"),
-                 {"Type": "bind", "Source": "/etc/x", "Target": "/x"}, {"Type": "tmpfs", "Target": "/tmp"}]),
-        service("web", {"backupbot.backup": "false"}, [(f"{STACK}_www", "/www")]),
-        service("cron", {}, [(f"{STACK}_data", "/data")]),
-    ])
+    spec = backup_spec(
+        "cloud.example.org",
+        STACK,
+        [
+            service(
+                "app",
+                {
+                    "backupbot.backup": "true",
+                    "backupbot.backup.pre-hook": "dump",
+                    "backupbot.backup.post-hook": "rm dump",
+                    "backupbot.restore.post-hook": "load",
+                },
+                [
+                    (f"{STACK}_data", "/data"),
+                    ("shared-certs", "/certs"),
+                    {"Type": "bind", "Source": "/etc/x", "Target": "/x"},
+                    {"Type": "tmpfs", "Target": "/tmp"},
+                ],
+            ),
+            service("web", {"backupbot.backup": "false"}, [(f"{STACK}_www", "/www")]),
+            service("cron", {}, [(f"{STACK}_data", "/data")]),
+        ],
+    )
     assert [s.service for s in spec.services] == ["app"]
     app = spec.services[0]
-    assert app.volumes == (VolumeBackup("shared-certs", "shared-certs", "/certs"), VolumeBackup("data", f"{STACK}_data", "/data"))
-    assert (app.pre_hook, app.post_hook, app.restore_pre_hook, app.restore_post_hook) == ("dump", "rm dump", None, "load")
+    assert app.volumes == (
+        VolumeBackup("shared-certs", "shared-certs", "/certs"),
+        VolumeBackup("data", f"{STACK}_data", "/data"),
+    )
+    assert (app.pre_hook, app.post_hook, app.restore_pre_hook, app.restore_post_hook) == (
+        "dump",
+        "rm dump",
+        None,
+        "load",
+    )
 
 
 def test_volume_exclusion_and_paths():
-    spec = backup_spec("a", STACK, [service("db", {
-        "backupbot.backup": "True",
-        "backupbot.backup.volumes.pgdata": "false",
-        "backupbot.backup.volumes.dumps.path": "dump.sql.gz, /nested/dir/ ,",
-    }, [(f"{STACK}_pgdata", "/var/lib/postgresql/data"), (f"{STACK}_dumps", "/dumps")])])
+    spec = backup_spec(
+        "a",
+        STACK,
+        [
+            service(
+                "db",
+                {
+                    "backupbot.backup": "True",
+                    "backupbot.backup.volumes.pgdata": "false",
+                    "backupbot.backup.volumes.dumps.path": "dump.sql.gz, /nested/dir/ ,",
+                },
+                [(f"{STACK}_pgdata", "/var/lib/postgresql/data"), (f"{STACK}_dumps", "/dumps")],
+            )
+        ],
+    )
     (db,) = spec.services
     assert db.volumes == (VolumeBackup("dumps", f"{STACK}_dumps", "/dumps", ("dump.sql.gz", "nested/dir")),)
     assert scripts.backup_paths(spec) == ["/backup/db/dumps/dump.sql.gz", "/backup/db/dumps/nested/dir"]
@@ -50,27 +86,61 @@ def test_volume_exclusion_and_paths():
 @pytest.mark.parametrize("bad", ["../etc", "a/../../b", ",", "."])
 def test_a_path_outside_the_volume_is_refused(bad):
     with pytest.raises(InvalidError, match="path"):
-        backup_spec("a", STACK, [service("db", {"backupbot.backup": "true", "backupbot.backup.volumes.d.path": bad},
-                                         [(f"{STACK}_d", "/d")])])
+        backup_spec(
+            "a",
+            STACK,
+            [
+                service(
+                    "db", {"backupbot.backup": "true", "backupbot.backup.volumes.d.path": bad}, [(f"{STACK}_d", "/d")]
+                )
+            ],
+        )
 
 
 def test_legacy_path_label_keeps_only_volumes_holding_those_paths():
-    spec = backup_spec("a", STACK, [service("app", {
-        "backupbot.backup": "true", "backupbot.backup.path": "/var/lib/app/dump.sql,/srv/files",
-    }, [(f"{STACK}_lib", "/var/lib/app"), (f"{STACK}_files", "/srv/files"), (f"{STACK}_cache", "/cache")])])
+    spec = backup_spec(
+        "a",
+        STACK,
+        [
+            service(
+                "app",
+                {
+                    "backupbot.backup": "true",
+                    "backupbot.backup.path": "/var/lib/app/dump.sql,/srv/files",
+                },
+                [(f"{STACK}_lib", "/var/lib/app"), (f"{STACK}_files", "/srv/files"), (f"{STACK}_cache", "/cache")],
+            )
+        ],
+    )
     vols = {v.name: v.paths for v in spec.services[0].volumes}
     assert vols == {"lib": ("dump.sql",), "files": ()}
 
 
 def test_backup_script_checks_declared_paths_then_forgets_a_failed_run():
-    spec = backup_spec("a", STACK, [service("db", {
-        "backupbot.backup": "true", "backupbot.backup.volumes.dumps.path": "app.sql.gz",
-    }, [(f"{STACK}_dumps", "/dumps")]), service("app", {"backupbot.backup": "true"}, [(f"{STACK}_files", "/data")])])
+    spec = backup_spec(
+        "a",
+        STACK,
+        [
+            service(
+                "db",
+                {
+                    "backupbot.backup": "true",
+                    "backupbot.backup.volumes.dumps.path": "app.sql.gz",
+                },
+                [(f"{STACK}_dumps", "/dumps")],
+            ),
+            service("app", {"backupbot.backup": "true"}, [(f"{STACK}_files", "/data")]),
+        ],
+    )
     script = scripts.backup_script(spec, host="a.org", tags=["app=a.org", "why=manual"], run_tag="run=abc")
-    assert "[ -e /backup/db/dumps/app.sql.gz ] || fail 'service db, volume dumps, path app.sql.gz'\": missing\"" in script
+    assert (
+        "[ -e /backup/db/dumps/app.sql.gz ] || fail 'service db, volume dumps, path app.sql.gz'\": missing\"" in script
+    )
     assert "empty once decompressed" in script
-    assert ("restic backup --json --host a.org --tag app=a.org --tag why=manual --tag run=abc -- "
-            "/backup/app/files /backup/db/dumps/app.sql.gz") in script
+    assert (
+        "restic backup --json --host a.org --tag app=a.org --tag why=manual --tag run=abc -- "
+        "/backup/app/files /backup/db/dumps/app.sql.gz"
+    ) in script
     assert "restic snapshots --json --tag run=abc" in script and "restic forget $ids" in script
     # whole volumes (no declared path) are not checked for emptiness: a new app's volume may be empty
     assert "/backup/app/files ]" not in script
@@ -84,15 +154,24 @@ def test_restore_and_verify_scripts():
 
 
 def test_the_job_is_a_one_shot_service_on_the_node_with_our_command():
-    job = Job(kind="backup", app="a.org", image="restic/restic:0.17.3", script="echo hi", node_id="n1",
-              mounts=[Mount("v", "/backup/app/v", read_only=True)], secrets=[SecretFile("s1", "coop-backup-password", "restic-password")],
-              env={"B": "2", "A": "1"})
+    job = Job(
+        kind="backup",
+        app="a.org",
+        image="restic/restic:0.17.3",
+        script="echo hi",
+        node_id="n1",
+        mounts=[Mount("v", "/backup/app/v", read_only=True)],
+        secrets=[SecretFile("s1", "coop-backup-password", "restic-password")],
+        env={"B": "2", "A": "1"},
+    )
     spec = job.service_spec("coop-backup-x")
     task = spec["TaskTemplate"]
     assert task["ContainerSpec"]["Command"] == ["/bin/sh", "-c", scripts.JOB_COMMAND, "coop-backup", "echo hi"]
     assert "Args" not in task["ContainerSpec"]  # the image's entrypoint is replaced, never relied on
     assert task["ContainerSpec"]["Env"] == ["A=1", "B=2"]
-    assert task["ContainerSpec"]["Mounts"] == [{"Type": "volume", "Source": "v", "Target": "/backup/app/v", "ReadOnly": True}]
+    assert task["ContainerSpec"]["Mounts"] == [
+        {"Type": "volume", "Source": "v", "Target": "/backup/app/v", "ReadOnly": True}
+    ]
     assert task["RestartPolicy"]["Condition"] == "none"
     assert task["Placement"] == {"Constraints": ["node.id==n1"]}
     assert task["ContainerSpec"]["Secrets"][0]["File"]["Name"] == "restic-password"
@@ -111,9 +190,13 @@ def test_snapshot_rows_and_picking():
     class Ref:
         name = "a.org"
 
-    raw = {"id": "abcdef0123", "short_id": "abcdef01", "time": "2026-01-01T00:00:00Z",
-           "tags": ["coop", "app=a.org", "why=pre-upgrade", "version=1.0.0+1", "recipe=r", "run=x"],
-           "paths": ["/backup/app/files/keep", "/backup/db/dumps/app.sql.gz"]}
+    raw = {
+        "id": "abcdef0123",
+        "short_id": "abcdef01",
+        "time": "2026-01-01T00:00:00Z",
+        "tags": ["coop", "app=a.org", "why=pre-upgrade", "version=1.0.0+1", "recipe=r", "run=x"],
+        "paths": ["/backup/app/files/keep", "/backup/db/dumps/app.sql.gz"],
+    }
     snap = Snapshot.from_restic(raw)
     assert (snap.why, snap.version, snap.services) == ("pre-upgrade", "1.0.0+1", ("app", "db"))
     other = Snapshot.from_restic({**raw, "id": "abd0", "time": "2026-01-02T00:00:00Z"})
@@ -133,8 +216,11 @@ def test_a_rolled_back_upgrade_names_its_snapshot_and_the_restore_command():
     from coopcloud.ops.backup import PreUpgrade
 
     step = PreUpgrade(settings=None, client=None, ref=SimpleNamespace(name="a.org"), why="pre-upgrade")  # type: ignore[arg-type]
-    failure = RolledBack("app a.org: release 1.1.0 failed (service app: exit 1); every service was rolled back to 1.0.0",
-                         hint="see: coop app errors a.org", details=["task: exit 1"])
+    failure = RolledBack(
+        "app a.org: release 1.1.0 failed (service app: exit 1); every service was rolled back to 1.0.0",
+        hint="see: coop app errors a.org",
+        details=["task: exit 1"],
+    )
     assert _naming_the_snapshot(None, None, failure, step, restore=False) is failure  # no snapshot was taken
     step.taken = SimpleNamespace(short_id="1a2b3c4d", snapshot="1a2b3c4d" + "0" * 56)  # type: ignore[assignment]
     err = _naming_the_snapshot(None, None, failure, step, restore=False)
@@ -149,19 +235,27 @@ def test_a_rolled_back_upgrade_names_its_snapshot_and_the_restore_command():
 
 
 def test_a_job_whose_container_never_ran_is_not_a_success():
-    from fakes.engine import FakeEngine
-
     from coopcloud.ops.backup import _reason
     from coopcloud.ops.backup.job import run_job
+    from fakes.engine import FakeEngine
 
     class Rejecting(FakeEngine):
         """Swarm's answer when the node cannot pull the image: the task is rejected, exit code 0."""
 
         def service_create(self, spec, *, registry_auth=None):
             created = super().service_create(spec, registry_auth=registry_auth)
-            self.add_task({"ID": "t1", "ServiceID": created["ID"], "DesiredState": "shutdown",
-                           "Status": {"State": "rejected", "Err": "No such image: restic/restic:0.17.3",
-                                      "ContainerStatus": {"ExitCode": 0}}})
+            self.add_task(
+                {
+                    "ID": "t1",
+                    "ServiceID": created["ID"],
+                    "DesiredState": "shutdown",
+                    "Status": {
+                        "State": "rejected",
+                        "Err": "No such image: restic/restic:0.17.3",
+                        "ContainerStatus": {"ExitCode": 0},
+                    },
+                }
+            )
             return created
 
         def service_logs(self, *a, **k):
@@ -170,8 +264,10 @@ def test_a_job_whose_container_never_ran_is_not_a_success():
     engine = Rejecting()
     result = run_job(engine, Job(kind="restore", app="a.org", image="restic/restic:0.17.3", script="true"))
     assert not result.ok and result.exit_code == -1
-    assert _reason(result) == ("the restic container did not run: No such image: restic/restic:0.17.3 "
-                               "(set COOP_RESTIC_IMAGE to an image the server can pull)")
+    assert _reason(result) == (
+        "the restic container did not run: No such image: restic/restic:0.17.3 "
+        "(set COOP_RESTIC_IMAGE to an image the server can pull)"
+    )
     assert engine.services() == []  # the one-shot service is removed
 
 
@@ -193,8 +289,15 @@ def test_a_hook_that_prints_a_whole_dump_is_not_kept_in_memory(monkeypatch):
         return 1
 
     monkeypatch.setattr(container, "run", fake_run)
-    svc = ServiceBackup(service="db", full_name="a_db", volumes=(), pre_hook="pg_dump app",
-                        post_hook=None, restore_pre_hook=None, restore_post_hook=None)
+    svc = ServiceBackup(
+        service="db",
+        full_name="a_db",
+        volumes=(),
+        pre_hook="pg_dump app",
+        post_hook=None,
+        restore_pre_hook=None,
+        restore_post_hook=None,
+    )
     tracemalloc.start()
     try:
         with pytest.raises(BackupFailed) as failed:
@@ -203,7 +306,9 @@ def test_a_hook_that_prints_a_whole_dump_is_not_kept_in_memory(monkeypatch):
     finally:
         tracemalloc.stop()
     assert peak < 5_000_000
-    assert str(failed.value).startswith("app a.org: service db: backup pre-hook failed (exit code 1): pg_dump: error: connection refused")
+    assert str(failed.value).startswith(
+        "app a.org: service db: backup pre-hook failed (exit code 1): pg_dump: error: connection refused"
+    )
 
 
 def _job_engine(states):
@@ -221,8 +326,14 @@ def _job_engine(states):
         def tasks(self, filters=None):
             state, err = states[min(self.looks, len(states) - 1)]
             self.looks += 1
-            return [{"ID": "t1", "ServiceID": self.service_id, "DesiredState": "running",
-                     "Status": {"State": state, "Err": err, "ContainerStatus": {"ExitCode": 0, "ContainerID": "c1"}}}]
+            return [
+                {
+                    "ID": "t1",
+                    "ServiceID": self.service_id,
+                    "DesiredState": "running",
+                    "Status": {"State": state, "Err": err, "ContainerStatus": {"ExitCode": 0, "ContainerID": "c1"}},
+                }
+            ]
 
         def service_logs(self, *a, **k):
             return iter(())

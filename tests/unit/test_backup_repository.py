@@ -16,7 +16,12 @@ from coopcloud.errors import NotFound, UsageError
 from coopcloud.ops.backup import scripts
 from coopcloud.ops.backup.job import Job
 from coopcloud.ops.backup.repository import (
-    Credentials, LEGACY_SECRET, load_credentials, parse_location, repository, set_repository,
+    LEGACY_SECRET,
+    Credentials,
+    load_credentials,
+    parse_location,
+    repository,
+    set_repository,
 )
 from coopcloud.settings import Settings
 from fakes.engine import FakeEngine
@@ -35,8 +40,18 @@ def test_locations():
     assert parse_location("s", "sftp:backup@[2001:db8::7]:/srv/restic").ssh_host == ("2001:db8::7", 22)
     assert parse_location("s", "sftp:backup@[2001:db8::7]:/srv/restic").shown == "sftp:[2001:db8::7]:/srv/restic"
     assert parse_location("s", "sftp://backup@[2001:db8::7]:2222//r").ssh_host == ("2001:db8::7", 2222)
-    for bad in ("/srv/restic", "http://x", "volume:../x", "sftp:vault", "sftp://vault:99999//r", "rest:nohost",
-                "s3:", "sftp:u@h:/a b", "sftp:u@[::1/r", "sftp:u@[]:/r"):
+    for bad in (
+        "/srv/restic",
+        "http://x",
+        "volume:../x",
+        "sftp:vault",
+        "sftp://vault:99999//r",
+        "rest:nohost",
+        "s3:",
+        "sftp:u@h:/a b",
+        "sftp:u@[::1/r",
+        "sftp:u@[]:/r",
+    ):
         with pytest.raises(UsageError, match="not a"):
             parse_location("s", bad)
 
@@ -70,8 +85,11 @@ def test_sftp_needs_a_readable_key_without_passphrase_and_the_hosts_key(keys):
     refused("cannot read it", ssh_key=keys / "nosuch", known_hosts=keys / "known_hosts")
     refused("is not a private key", ssh_key=keys / "id.pub", known_hosts=keys / "known_hosts")
     refused("protected by a passphrase", ssh_key=keys / "locked", known_hosts=keys / "known_hosts")
-    refused("has no host key for \\[vault\\]:2222",
-            ssh_key=keys / "id", known_hosts=_write(keys / "other", "vault ssh-ed25519 AAAA\n"))
+    refused(
+        "has no host key for \\[vault\\]:2222",
+        ssh_key=keys / "id",
+        known_hosts=_write(keys / "other", "vault ssh-ed25519 AAAA\n"),
+    )
     refused("is not a known_hosts file", ssh_key=keys / "id", known_hosts=_write(keys / "junk", "hello\n"))
     v6 = parse_location("s", "sftp:backup@[2001:db8::7]:/srv/restic")
     hosts6 = _write(keys / "v6", "2001:db8::7 ssh-ed25519 AAAA\n")
@@ -87,8 +105,12 @@ def test_known_hosts_patterns_and_hashed_names(keys):
     salt = b"0123456789abcdefghij"
     digest = hmac.new(salt, b"[vault]:2222", hashlib.sha1).digest()
     hashed = f"|1|{base64.b64encode(salt).decode()}|{base64.b64encode(digest).decode()} ssh-ed25519 AAAA\n"
-    for text in (hashed, "[vault]:2222,other ssh-ed25519 AAAA\n", "[vau*]:2222 ssh-ed25519 AAAA\n",
-                 "@cert-authority [vault]:2222 ssh-ed25519 AAAA\n"):
+    for text in (
+        hashed,
+        "[vault]:2222,other ssh-ed25519 AAAA\n",
+        "[vau*]:2222 ssh-ed25519 AAAA\n",
+        "@cert-authority [vault]:2222 ssh-ed25519 AAAA\n",
+    ):
         load_credentials("s", where, ssh_key=keys / "id", known_hosts=_write(keys / "kh", text))
     for text in ("vault ssh-ed25519 AAAA\n", "[vau*]:2222,![vault]:2222 ssh-ed25519 AAAA\n"):
         with pytest.raises(UsageError, match="has no host key"):
@@ -98,20 +120,32 @@ def test_known_hosts_patterns_and_hashed_names(keys):
 def test_variables_from_a_file_and_the_environment_never_echoed(tmp_path):
     where = parse_location("s", "s3:https://s3.example.org/bucket")
     env_file = _write(tmp_path / "s3.env", "# creds\nAWS_ACCESS_KEY_ID=AKIA1\nAWS_SECRET_ACCESS_KEY='x y$(reboot)'\n")
-    creds = load_credentials("s", where, env_file=env_file, env_keys=["AWS_DEFAULT_REGION"],
-                             environ={"AWS_DEFAULT_REGION": "eu-1"})
-    assert creds.env == {"AWS_ACCESS_KEY_ID": "AKIA1", "AWS_SECRET_ACCESS_KEY": "x y$(reboot)", "AWS_DEFAULT_REGION": "eu-1"}
+    creds = load_credentials(
+        "s", where, env_file=env_file, env_keys=["AWS_DEFAULT_REGION"], environ={"AWS_DEFAULT_REGION": "eu-1"}
+    )
+    assert creds.env == {
+        "AWS_ACCESS_KEY_ID": "AKIA1",
+        "AWS_SECRET_ACCESS_KEY": "x y$(reboot)",
+        "AWS_DEFAULT_REGION": "eu-1",
+    }
     assert "AKIA1" not in repr(creds)
     # The job's shell reads the file: values are quoted, never run.
-    out = subprocess.run(["sh", "-c", ". /dev/stdin; printf '%s' \"$AWS_SECRET_ACCESS_KEY\""],
-                         input=creds.env_file(), capture_output=True, check=True).stdout
+    out = subprocess.run(
+        ["sh", "-c", ". /dev/stdin; printf '%s' \"$AWS_SECRET_ACCESS_KEY\""],
+        input=creds.env_file(),
+        capture_output=True,
+        check=True,
+    ).stdout
     assert out == b"x y$(reboot)"
-    for kw, match in ((dict(env_keys=["K=v"]), "not KEY=value"), (dict(env_keys=["NOPE"]), "NOPE is not set"),
-                      (dict(env_file=_write(tmp_path / "p.env", "RESTIC_PASSWORD=x\n")), "set by coop itself"),
-                      (dict(env_file=_write(tmp_path / "bad.env", "A=1\nhunter2 hunter2\n")), "line 2 is not KEY=value")):
+    for kw, match in (
+        ({"env_keys": ["K=v"]}, "not KEY=value"),
+        ({"env_keys": ["NOPE"]}, "NOPE is not set"),
+        ({"env_file": _write(tmp_path / "p.env", "RESTIC_PASSWORD=x\n")}, "set by coop itself"),
+        ({"env_file": _write(tmp_path / "bad.env", "A=1\nhunter2 hunter2\n")}, "line 2 is not KEY=value"),
+    ):
         with pytest.raises(UsageError, match=match) as info:
             load_credentials("s", where, environ={}, **kw)
-        assert "hunter2" not in str(info.value) and "v" != str(info.value)
+        assert "hunter2" not in str(info.value) and str(info.value) != "v"
     with pytest.raises(UsageError, match="is not a variable name"):  # a newline would split the export line
         load_credentials("s", where, env_keys=["K\n"], environ={"K\n": "v"})
 
@@ -123,9 +157,15 @@ def _write(path: Path, text: str) -> Path:
 
 def test_a_setting_is_a_generation_of_secrets_replaced_whole(keys):
     engine = FakeEngine()
-    engine.secret_create(LEGACY_SECRET, b"sftp:old:/r", labels={"coop.backup": "repository",
-                                                               "coop.backup.repository.kind": "url",
-                                                               "coop.backup.repository.shown": "sftp:old:/r"})
+    engine.secret_create(
+        LEGACY_SECRET,
+        b"sftp:old:/r",
+        labels={
+            "coop.backup": "repository",
+            "coop.backup.repository.kind": "url",
+            "coop.backup.repository.shown": "sftp:old:/r",
+        },
+    )
     assert repository(engine).shown == "sftp:old:/r"  # a setting stored by the first version is read
 
     where = parse_location("s", SFTP)
@@ -143,8 +183,9 @@ def test_a_setting_is_a_generation_of_secrets_replaced_whole(keys):
     done = set_repository(engine, "s", s3, Credentials(env={"AWS_ACCESS_KEY_ID": "AKIA1"}))
     assert [s.file_name for s in done.repository.secrets] == ["restic-repository", "restic-env"]
     assert done.repository.env_keys == ("AWS_ACCESS_KEY_ID",) and len(engine.secrets()) == 2
-    job = Job(kind="backup", app="a", image="i", script="true", secrets=done.repository.secrets,
-              env=done.repository.env())
+    job = Job(
+        kind="backup", app="a", image="i", script="true", secrets=done.repository.secrets, env=done.repository.env()
+    )
     spec = str(job.service_spec("coop-backup-x"))
     assert "AKIA1" not in spec and "s3.example.org" not in spec  # both only in secrets
 
@@ -164,6 +205,7 @@ def test_a_secret_a_running_job_holds_is_left_to_it(keys):
     def remove(ident: str) -> None:
         if ident == held:
             from coopcloud.errors import EngineError
+
             raise EngineError("secret is in use by service coop-backup-x")
         original(ident)
 
@@ -209,9 +251,14 @@ def test_every_job_script_is_valid_shell():
     from coopcloud.ops.backup.labels import backup_spec
 
     spec = backup_spec("a", "a", [])
-    for script in (scripts.backup_script(spec, host="a", tags=["app=a"], run_tag="run=x"), scripts.snapshots_script(["app=a"]),
-                   scripts.restore_script("abc"), scripts.verify_script("abc"), scripts.download_script("abc", "/r"),
-                   scripts.JOB_COMMAND):
+    for script in (
+        scripts.backup_script(spec, host="a", tags=["app=a"], run_tag="run=x"),
+        scripts.snapshots_script(["app=a"]),
+        scripts.restore_script("abc"),
+        scripts.verify_script("abc"),
+        scripts.download_script("abc", "/r"),
+        scripts.JOB_COMMAND,
+    ):
         p = subprocess.run(["sh", "-n"], input=script, capture_output=True, text=True)
         assert p.returncode == 0, p.stderr
 
@@ -237,8 +284,12 @@ esac
     repo.mkdir()
     (repo / "config").write_text("x")
     script = scripts.backup_script(backup_spec("a", "a", []), host="a", tags=["app=a"], run_tag="run=x")
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RESTIC_REPOSITORY": str(repo), "HOME": str(tmp_path),
-           "FORGET_LOG": str(tmp_path / "forgets")}
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "RESTIC_REPOSITORY": str(repo),
+        "HOME": str(tmp_path),
+        "FORGET_LOG": str(tmp_path / "forgets"),
+    }
     p = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30)
     assert p.returncode == scripts.REFUSED, p
     assert "coop-error: the run failed (restic exit code 3) and the snapshot it saved could not be removed" in p.stderr

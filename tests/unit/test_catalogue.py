@@ -22,9 +22,9 @@ from coopcloud.domain.catalogue import (
     readme_description,
     save,
 )
-from coopcloud.sources import recipe_from_dir
 from coopcloud.errors import ExitStatus, NotFound
 from coopcloud.ops.catalogue import repository_urls
+from coopcloud.sources import recipe_from_dir
 from shared_data import CORPUS
 
 # An entry shaped exactly as abra's catalogue publishes it (field order included).
@@ -36,7 +36,12 @@ ABRA_ENTRY = {
         "backups": "Yes",
         "email": "Yes",
         "healthcheck": "Yes",
-        "image": {"image": "gitea/gitea", "rating": "1", "source": "upstream", "url": "https://hub.docker.com/r/gitea/gitea"},
+        "image": {
+            "image": "gitea/gitea",
+            "rating": "1",
+            "source": "upstream",
+            "url": "https://hub.docker.com/r/gitea/gitea",
+        },
         "status": 2,
         "tests": "No",
         "sso": "Yes",
@@ -46,13 +51,17 @@ ABRA_ENTRY = {
     "repository": "https://git.coopcloud.tech/coop-cloud/gitea.git",
     "ssh_url": "ssh://git@git.coopcloud.tech:2222/coop-cloud/gitea.git",
     "versions": [
-        {"1.0.0+1.21.0-rootless": {
-            "app": {"digest": "sha256:" + "1" * 64, "image": "gitea/gitea", "tag": "1.21.0-rootless"},
-            "db": {"digest": "sha256:" + "2" * 64, "image": "mariadb", "tag": "10.6"},
-        }},
-        {"1.1.0+1.21.5-rootless": {
-            "app": {"digest": "sha256:" + "3" * 64, "image": "gitea/gitea", "tag": "1.21.5-rootless"},
-        }},
+        {
+            "1.0.0+1.21.0-rootless": {
+                "app": {"digest": "sha256:" + "1" * 64, "image": "gitea/gitea", "tag": "1.21.0-rootless"},
+                "db": {"digest": "sha256:" + "2" * 64, "image": "mariadb", "tag": "10.6"},
+            }
+        },
+        {
+            "1.1.0+1.21.5-rootless": {
+                "app": {"digest": "sha256:" + "3" * 64, "image": "gitea/gitea", "tag": "1.21.5-rootless"},
+            }
+        },
     ],
     "website": "https://gitea.io",
 }
@@ -62,7 +71,11 @@ def test_reads_abra_shape():
     cat = parse_catalogue(json.dumps({"gitea": ABRA_ENTRY}))
     g = cat["gitea"]
     assert (g.name, g.category, g.default_branch, g.repository) == (
-        "gitea", "Development", "main", "https://git.coopcloud.tech/coop-cloud/gitea.git")
+        "gitea",
+        "Development",
+        "main",
+        "https://git.coopcloud.tech/coop-cloud/gitea.git",
+    )
     assert g.features.status == 2 and g.features.sso == "Yes"
     assert g.features.image == ImageFeature("gitea/gitea", "1", "upstream", "https://hub.docker.com/r/gitea/gitea")
     assert [v.version for v in g.versions] == ["1.0.0+1.21.0-rootless", "1.1.0+1.21.5-rootless"]
@@ -85,18 +98,35 @@ def test_round_trip_is_deterministic_and_keeps_unknown_keys():
     assert list(out) == ["a", "b"]  # sorted by name
     assert out["b"]["future_field"] == {"x": 1}
     assert out["b"]["features"]["new_feature"] == "maybe"
-    assert list(out["b"]) == ["category", "default_branch", "description", "features", "icon", "name",
-                              "repository", "ssh_url", "versions", "website", "future_field"]
+    assert list(out["b"]) == [
+        "category",
+        "default_branch",
+        "description",
+        "features",
+        "icon",
+        "name",
+        "repository",
+        "ssh_url",
+        "versions",
+        "website",
+        "future_field",
+    ]
     assert list(out["b"]["features"])[:7] == ["backups", "email", "healthcheck", "image", "status", "tests", "sso"]
 
 
 def test_tolerant_reading():
-    cat = parse_catalogue(json.dumps({
-        "sparse": {},
-        "nulls": {"name": None, "category": None, "features": None, "versions": None},
-        "odd": {"features": {"status": "1, alpha", "image": "nginx", "backups": True},
-                "versions": {"1.0.0+1": {"app": {"image": "x", "tag": "1"}}}},
-    }))
+    cat = parse_catalogue(
+        json.dumps(
+            {
+                "sparse": {},
+                "nulls": {"name": None, "category": None, "features": None, "versions": None},
+                "odd": {
+                    "features": {"status": "1, alpha", "image": "nginx", "backups": True},
+                    "versions": {"1.0.0+1": {"app": {"image": "x", "tag": "1"}}},
+                },
+            }
+        )
+    )
     assert cat["sparse"] == RecipeMeta("sparse")
     assert cat["nulls"].name == "nulls" and cat["nulls"].versions == [] and cat["nulls"].features == Features()
     odd = cat["odd"]
@@ -117,7 +147,13 @@ def test_not_a_catalogue(text):
 
 def test_save_and_load(tmp_path):
     cat = Catalogue()
-    cat.add(RecipeMeta("demo", category="Apps", versions=[RecipeVersion("1.0.0+1", {"app": ServiceImage("nginx", "1", "sha256:" + "a" * 64)})]))
+    cat.add(
+        RecipeMeta(
+            "demo",
+            category="Apps",
+            versions=[RecipeVersion("1.0.0+1", {"app": ServiceImage("nginx", "1", "sha256:" + "a" * 64)})],
+        )
+    )
     path = tmp_path / "catalogue" / "recipes.json"
     save(path, cat)
     assert load(path)["demo"].versions == cat["demo"].versions
@@ -129,11 +165,15 @@ def test_save_and_load(tmp_path):
 
 
 def test_search():
-    cat = parse_catalogue(json.dumps({
-        "nextcloud": {"description": "A safe home for all your data", "category": "Apps"},
-        "gitea": {"description": "Git with a cup of tea", "category": "Development"},
-        "traefik": {"description": "Reverse proxy", "category": "Utilities"},
-    }))
+    cat = parse_catalogue(
+        json.dumps(
+            {
+                "nextcloud": {"description": "A safe home for all your data", "category": "Apps"},
+                "gitea": {"description": "Git with a cup of tea", "category": "Development"},
+                "traefik": {"description": "Reverse proxy", "category": "Utilities"},
+            }
+        )
+    )
     names = lambda p: [m.name for m in cat.search(p)]  # noqa: E731
     assert names(None) == ["gitea", "nextcloud", "traefik"]
     assert names("GIT") == ["gitea"]
@@ -143,8 +183,10 @@ def test_search():
     assert names("nothing-like-this") == []
 
 
-@pytest.mark.parametrize("value, status", [(2, 2), ("3", 3), ("1, alpha", 1), ("❶💚", 1), ("❸🍎", 3), ("?", 0),
-                                           ("", 0), (None, 0), ("beta", 0), (True, 0)])
+@pytest.mark.parametrize(
+    "value, status",
+    [(2, 2), ("3", 3), ("1, alpha", 1), ("❶💚", 1), ("❸🍎", 3), ("?", 0), ("", 0), (None, 0), ("beta", 0), (True, 0)],
+)
 def test_status(value, status):
     assert parse_status(value) == status
 
@@ -153,8 +195,9 @@ def test_status(value, status):
 def test_features_from_corpus_readmes():
     bonfire = features_from_metadata(recipe_from_dir(CORPUS / "bonfire").readme_metadata())
     assert bonfire.status == 1
-    assert bonfire.image == ImageFeature("bonfirenetworks/bonfire", "4", "upstream",
-                                         "https://hub.docker.com/r/bonfirenetworks/bonfire/tags")
+    assert bonfire.image == ImageFeature(
+        "bonfirenetworks/bonfire", "4", "upstream", "https://hub.docker.com/r/bonfirenetworks/bonfire/tags"
+    )
     assert bonfire.healthcheck == ""
     lemp = features_from_metadata(recipe_from_dir(CORPUS / "lemp").readme_metadata())
     assert (lemp.status, lemp.healthcheck, lemp.backups, lemp.tests) == (1, "Yes", "Yes", "❷💛")
@@ -173,14 +216,20 @@ def test_readme_description():
     assert readme_description(None) == ""
 
 
-@pytest.mark.parametrize("remote, repository, ssh", [
-    (None, "", ""),
-    ("https://git.coopcloud.tech/coop-cloud/gitea.git", "https://git.coopcloud.tech/coop-cloud/gitea.git", ""),
-    ("https://user:token@git.example.org/r/x.git", "https://git.example.org/r/x.git", ""),
-    ("git@git.example.org:r/x.git", "https://git.example.org/r/x.git", "ssh://git@git.example.org/r/x.git"),
-    ("ssh://git@git.coopcloud.tech:2222/coop-cloud/gitea.git", "https://git.coopcloud.tech/coop-cloud/gitea.git",
-     "ssh://git@git.coopcloud.tech:2222/coop-cloud/gitea.git"),
-    ("/srv/git/recipes/x", "/srv/git/recipes/x", ""),
-])
+@pytest.mark.parametrize(
+    "remote, repository, ssh",
+    [
+        (None, "", ""),
+        ("https://git.coopcloud.tech/coop-cloud/gitea.git", "https://git.coopcloud.tech/coop-cloud/gitea.git", ""),
+        ("https://user:token@git.example.org/r/x.git", "https://git.example.org/r/x.git", ""),
+        ("git@git.example.org:r/x.git", "https://git.example.org/r/x.git", "ssh://git@git.example.org/r/x.git"),
+        (
+            "ssh://git@git.coopcloud.tech:2222/coop-cloud/gitea.git",
+            "https://git.coopcloud.tech/coop-cloud/gitea.git",
+            "ssh://git@git.coopcloud.tech:2222/coop-cloud/gitea.git",
+        ),
+        ("/srv/git/recipes/x", "/srv/git/recipes/x", ""),
+    ],
+)
 def test_repository_urls(remote, repository, ssh):
     assert repository_urls(remote) == (repository, ssh)

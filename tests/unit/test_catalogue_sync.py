@@ -209,8 +209,12 @@ def test_recipe_show_catalogue_and_local(coop, env, server):
 
     # a local recipe that the catalogue does not know
     local = Path(env["ABRA_DIR"]) / "recipes" / "mine"
-    make_recipe_repo(local, recipe_files("mine", "nginx", "1.27.1"),
-                     tags=[("1.0.0+1.27.1", {}), ("junk", {}, False)], origin="git@git.example.org:me/mine.git")
+    make_recipe_repo(
+        local,
+        recipe_files("mine", "nginx", "1.27.1"),
+        tags=[("1.0.0+1.27.1", {}), ("junk", {}, False)],
+        origin="git@git.example.org:me/mine.git",
+    )
     doc = json.loads(coop("recipe", "show", "mine", "--json", env=env).out)
     assert doc["in_catalogue"] is False and doc["local_path"] == str(local)
     assert doc["category"] == "Apps" and doc["features"]["status"] == 2 and doc["features"]["image"]["image"] == "nginx"

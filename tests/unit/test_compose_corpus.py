@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 import yaml
-
-from coopcloud.compose import ComposeFile, load
 from test_compose_oracle import DOCKER
 
-from shared_data import CORPUS, PLACEHOLDER  # noqa: E402
+from coopcloud.compose import ComposeFile, load
+from shared_data import CORPUS, PLACEHOLDER
 
 pytestmark = pytest.mark.corpus  # the whole module reads ../shared
 
@@ -63,8 +61,13 @@ def _docker(recipe: Path, names: list[str], env: dict[str, str]):
     args = []
     for n in names:
         args += ["-c", str(recipe / n)]
-    r = subprocess.run([DOCKER, "stack", "config", *args], capture_output=True, text=True,
-                       env={"DOCKER_CONFIG": "/nonexistent-coop", **env}, cwd=recipe)
+    r = subprocess.run(
+        [DOCKER, "stack", "config", *args],
+        capture_output=True,
+        text=True,
+        env={"DOCKER_CONFIG": "/nonexistent-coop", **env},
+        cwd=recipe,
+    )
     return (r.returncode == 0), (yaml.safe_load(r.stdout) if r.returncode == 0 else r.stderr)
 
 

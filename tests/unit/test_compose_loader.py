@@ -9,27 +9,32 @@ import sys
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_compose_oracle import both
 
 from coopcloud.compose import ComposeFile, load
 from coopcloud.errors import ComposeError
-from test_compose_oracle import both
-
 from shared_data import ORACLES
 
 H = 'version: "3.8"\nservices:\n  app:\n    image: nginx\n'
 
 DOCS = {
-    "ports": H + "    ports: ['80:80', '8000-8001:9000-9001/udp', 443, '127.0.0.1:53:53/udp', {target: 1, published: 2}]\n",
+    "ports": H
+    + "    ports: ['80:80', '8000-8001:9000-9001/udp', 443, '127.0.0.1:53:53/udp', {target: 1, published: 2}]\n",
     "volumes": H + "    volumes: ['./d:/d:ro', 'v:/v:nocopy', '/abs:/a:rshared', '/anon', '~/x:/x']\nvolumes: {v: }\n",
     "env_list": H + "    environment: [A, B=1, C=, 'D=x=y']\n",
     "env_map": H + "    environment: {A: , B: 1, C: 1.5, D: 'yes', E: true_}\n",
     "command": H + "    command: echo \"a b\" 'c' $$HOME\n    entrypoint: [sh, -c]\n",
-    "healthcheck": H + "    healthcheck: {test: curl -f x, interval: 90s, timeout: 1m30s, retries: 3, start_period: 0s}\n",
+    "healthcheck": H
+    + "    healthcheck: {test: curl -f x, interval: 90s, timeout: 1m30s, retries: 3, start_period: 0s}\n",
     "labels": H + "    labels: [a=b, c]\n    deploy: {labels: {x: 1, y: 'no'}, replicas: '${R:-0}'}\n",
-    "secrets": H + "    secrets: [s, {source: t, target: /t, mode: 0440}]\nsecrets: {s: {external: true}, t: {file: ./t}}\n",
-    "configs": H + "    configs: [{source: c, target: /c, mode: 0o555}]\nconfigs: {c: {file: c.tmpl, template_driver: golang, name: 'c_${V:-v1}'}}\n",
-    "networks": H + "    networks: {proxy: , internal: {aliases: [a]}}\nnetworks: {proxy: {external: true}, internal: }\n",
-    "deploy": H + "    deploy:\n      mode: replicated\n      update_config: {parallelism: 1, delay: 10s, order: start-first, failure_action: rollback}\n"
+    "secrets": H
+    + "    secrets: [s, {source: t, target: /t, mode: 0440}]\nsecrets: {s: {external: true}, t: {file: ./t}}\n",
+    "configs": H
+    + "    configs: [{source: c, target: /c, mode: 0o555}]\nconfigs: {c: {file: c.tmpl, template_driver: golang, name: 'c_${V:-v1}'}}\n",
+    "networks": H
+    + "    networks: {proxy: , internal: {aliases: [a]}}\nnetworks: {proxy: {external: true}, internal: }\n",
+    "deploy": H
+    + "    deploy:\n      mode: replicated\n      update_config: {parallelism: 1, delay: 10s, order: start-first, failure_action: rollback}\n"
     "      restart_policy: {condition: on-failure, delay: 5s, max_attempts: 3, window: 2m}\n"
     "      resources: {limits: {cpus: '0.5', memory: 512M}, reservations: {memory: 1g}}\n"
     "      placement: {constraints: [node.role == manager], preferences: [{spread: node.id}]}\n",
@@ -70,20 +75,35 @@ def test_document_matches_docker(name):
 
 
 MERGES = {
-    "ports_volumes": (H + "    ports: ['80:80', '443:443']\n    volumes: ['a:/a', 'b:/b']\nvolumes: {a: , b: }\n",
-                      'version: "3.8"\nservices:\n  app:\n    ports: [{target: 81, published: 80}]\n    volumes: [\'c:/a\']\nvolumes: {c: }\n'),
-    "env_labels": (H + "    environment: {A: 1, B: , C: 3}\n    labels: {a: 1}\n",
-                   'version: "3.8"\nservices:\n  app:\n    environment: {A: 2, B: 5, C: ""}\n    labels: [b=2]\n'),
-    "command_lists": (H + "    command: a b\n    depends_on: [x]\n    dns: [1.1.1.1]\n",
-                      'version: "3.8"\nservices:\n  app:\n    command: [c]\n    depends_on: [y]\n    dns: 8.8.8.8\n'),
-    "deploy": (H + "    deploy: {replicas: 2, labels: {a: 1}, resources: {limits: {memory: 1g}}, placement: {constraints: [a==b]}}\n",
-               'version: "3.8"\nservices:\n  app:\n    deploy: {replicas: 0, labels: {b: 2}, placement: {constraints: [c==d]}}\n'),
-    "new_service_and_top": (H + "secrets: {s: {file: ./a}}\n",
-                            'version: "3.8"\nservices:\n  db:\n    image: pg\nsecrets: {s: {external: true}}\nx-new: 1\n'),
-    "secrets_sorted": (H + "    secrets: [b, a]\nsecrets: {a: {external: true}, b: {external: true}}\n",
-                       'version: "3.8"\nservices:\n  app:\n    image: y\n'),
-    "networks": (H + "    networks: {n: {aliases: [a], ipv4_address: 1.2.3.4}}\nnetworks: {n: }\n",
-                 'version: "3.8"\nservices:\n  app:\n    networks: {n: {aliases: [b]}, m: }\nnetworks: {m: }\n'),
+    "ports_volumes": (
+        H + "    ports: ['80:80', '443:443']\n    volumes: ['a:/a', 'b:/b']\nvolumes: {a: , b: }\n",
+        "version: \"3.8\"\nservices:\n  app:\n    ports: [{target: 81, published: 80}]\n    volumes: ['c:/a']\nvolumes: {c: }\n",
+    ),
+    "env_labels": (
+        H + "    environment: {A: 1, B: , C: 3}\n    labels: {a: 1}\n",
+        'version: "3.8"\nservices:\n  app:\n    environment: {A: 2, B: 5, C: ""}\n    labels: [b=2]\n',
+    ),
+    "command_lists": (
+        H + "    command: a b\n    depends_on: [x]\n    dns: [1.1.1.1]\n",
+        'version: "3.8"\nservices:\n  app:\n    command: [c]\n    depends_on: [y]\n    dns: 8.8.8.8\n',
+    ),
+    "deploy": (
+        H
+        + "    deploy: {replicas: 2, labels: {a: 1}, resources: {limits: {memory: 1g}}, placement: {constraints: [a==b]}}\n",
+        'version: "3.8"\nservices:\n  app:\n    deploy: {replicas: 0, labels: {b: 2}, placement: {constraints: [c==d]}}\n',
+    ),
+    "new_service_and_top": (
+        H + "secrets: {s: {file: ./a}}\n",
+        'version: "3.8"\nservices:\n  db:\n    image: pg\nsecrets: {s: {external: true}}\nx-new: 1\n',
+    ),
+    "secrets_sorted": (
+        H + "    secrets: [b, a]\nsecrets: {a: {external: true}, b: {external: true}}\n",
+        'version: "3.8"\nservices:\n  app:\n    image: y\n',
+    ),
+    "networks": (
+        H + "    networks: {n: {aliases: [a], ipv4_address: 1.2.3.4}}\nnetworks: {n: }\n",
+        'version: "3.8"\nservices:\n  app:\n    networks: {n: {aliases: [b]}, m: }\nnetworks: {m: }\n',
+    ),
     "version_mismatch": (H, "services:\n  app:\n    image: y\n"),
 }
 
@@ -128,30 +148,57 @@ def test_import_does_not_import_yaml():
 
 # --- properties ---------------------------------------------------------------------------------
 
-_scalar = st.one_of(st.text(st.sampled_from("ab1:/-=. $"), max_size=6), st.integers(-3, 70000),
-                    st.booleans(), st.none())
+_scalar = st.one_of(
+    st.text(st.sampled_from("ab1:/-=. $"), max_size=6), st.integers(-3, 70000), st.booleans(), st.none()
+)
 _service = st.fixed_dictionaries(
     {"image": st.one_of(st.just("nginx"), _scalar)},
     optional={
-        "ports": st.lists(st.one_of(st.sampled_from(["80", "80:80", "1-2:3-4", "x", "80/udp"]), st.integers(0, 70000)), max_size=3),
-        "environment": st.one_of(st.lists(st.sampled_from(["A", "B=1", "C="]), max_size=3),
-                                 st.dictionaries(st.sampled_from("ABC"), _scalar, max_size=3)),
+        "ports": st.lists(
+            st.one_of(st.sampled_from(["80", "80:80", "1-2:3-4", "x", "80/udp"]), st.integers(0, 70000)), max_size=3
+        ),
+        "environment": st.one_of(
+            st.lists(st.sampled_from(["A", "B=1", "C="]), max_size=3),
+            st.dictionaries(st.sampled_from("ABC"), _scalar, max_size=3),
+        ),
         "read_only": _scalar,
-        "deploy": st.fixed_dictionaries({}, optional={"replicas": _scalar, "mode": _scalar,
-                                                      "labels": st.lists(st.sampled_from(["a=1", "b"]), max_size=2)}),
+        "deploy": st.fixed_dictionaries(
+            {},
+            optional={
+                "replicas": _scalar,
+                "mode": _scalar,
+                "labels": st.lists(st.sampled_from(["a=1", "b"]), max_size=2),
+            },
+        ),
         "stop_grace_period": _scalar,
-        "command": st.one_of(st.text(st.sampled_from("ab '\""), max_size=5), st.lists(st.text("ab", max_size=2), max_size=2)),
+        "command": st.one_of(
+            st.text(st.sampled_from("ab '\""), max_size=5), st.lists(st.text("ab", max_size=2), max_size=2)
+        ),
         "bogus": _scalar,
         "x-ext": _scalar,
         "dns": st.one_of(_scalar, st.lists(st.sampled_from(["a", "b"]), max_size=3)),
-        "healthcheck": st.fixed_dictionaries({}, optional={"test": st.one_of(_scalar, st.lists(st.just("CMD"), max_size=2)),
-                                                           "retries": _scalar, "interval": _scalar}),
+        "healthcheck": st.fixed_dictionaries(
+            {},
+            optional={
+                "test": st.one_of(_scalar, st.lists(st.just("CMD"), max_size=2)),
+                "retries": _scalar,
+                "interval": _scalar,
+            },
+        ),
     },
 )
 _doc = st.fixed_dictionaries(
-    {"version": st.sampled_from(["3.8", "3.13", "3.0"]), "services": st.dictionaries(st.sampled_from(["app", "db", "a b"]), _service, min_size=1, max_size=2)},
-    optional={"volumes": st.dictionaries(st.sampled_from(["v", "w"]), st.one_of(st.none(), st.fixed_dictionaries({}, optional={"external": _scalar, "driver": _scalar}))),
-              "x-top": _scalar},
+    {
+        "version": st.sampled_from(["3.8", "3.13", "3.0"]),
+        "services": st.dictionaries(st.sampled_from(["app", "db", "a b"]), _service, min_size=1, max_size=2),
+    },
+    optional={
+        "volumes": st.dictionaries(
+            st.sampled_from(["v", "w"]),
+            st.one_of(st.none(), st.fixed_dictionaries({}, optional={"external": _scalar, "driver": _scalar})),
+        ),
+        "x-top": _scalar,
+    },
 )
 
 _SCHEMAS: dict = {}
@@ -176,7 +223,7 @@ def test_validator_agrees_with_docker_schema(doc):
     doc = dict(doc, version="3.13")
     validator = _schema_validator("3.13")
     schema_ok = True
-    for err in validator.iter_errors(doc):
+    for _err in validator.iter_errors(doc):
         schema_ok = False
         break
     if schema_ok:  # the schema's formats (ports, duration) are docker's own checkers

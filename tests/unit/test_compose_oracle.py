@@ -12,6 +12,7 @@ import yaml
 
 from coopcloud.compose import ComposeFile, load
 
+
 class _OracleLoader(yaml.SafeLoader):
     """PyYAML's safe loader, minus YAML 1.1's `=` value tag: docker prints `image: =` as a plain string."""
 
@@ -42,8 +43,7 @@ def oracle(files: list[tuple[str, str]], env: dict[str, str], working_dir: str |
                 fh.write(text)
             args += ["-c", p]
         full_env = {"DOCKER_CONFIG": os.path.join(tmp, ".docker"), **env}
-        r = subprocess.run([DOCKER, "stack", "config", *args], capture_output=True, text=True,
-                           env=full_env, cwd=wd)
+        r = subprocess.run([DOCKER, "stack", "config", *args], capture_output=True, text=True, env=full_env, cwd=wd)
         if r.returncode != 0:
             return False, r.stderr
         return True, parse_docker_output(r.stdout)
@@ -56,7 +56,7 @@ def both(files: list[tuple[str, str]], env: dict[str, str] | None = None):
         ok, want = oracle_in(files, env, tmp)
         try:
             got = load([ComposeFile(n, t) for n, t in files], env, working_dir=tmp)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             got = e
     return got, ok, want
 

@@ -7,14 +7,13 @@ are exact and the tests take no time.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from fakes.engine import answer_gets
-
 from coopcloud.errors import EngineNotFound
 from coopcloud.ops import converge as conv
+from fakes.engine import answer_gets
 
 SINCE = "2026-11-29T22:00:00.000000000Z"
 NAME = "app_example_org_app"
@@ -22,12 +21,14 @@ NAME = "app_example_org_app"
 
 def at(seconds: float) -> str:
     """An engine timestamp `seconds` after SINCE, with nanoseconds as the engine writes them."""
-    base = datetime(2026, 11, 29, 22, 0, 0, tzinfo=timezone.utc).timestamp() + seconds
-    whole = datetime.fromtimestamp(int(base), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{whole}.{int(round((base % 1) * 1e9)):09d}Z"
+    base = datetime(2026, 11, 29, 22, 0, 0, tzinfo=UTC).timestamp() + seconds
+    whole = datetime.fromtimestamp(int(base), UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{whole}.{round((base % 1) * 1e9):09d}Z"
 
 
-def service(state: str | None = None, *, replicas: int | None = 1, monitor: float | None = None, message: str = "") -> dict:
+def service(
+    state: str | None = None, *, replicas: int | None = 1, monitor: float | None = None, message: str = ""
+) -> dict:
     spec: dict = {"Name": NAME, "Mode": {"Global": {}} if replicas is None else {"Replicated": {"Replicas": replicas}}}
     if monitor is not None:
         spec["UpdateConfig"] = {"Monitor": int(monitor * 1e9)}
@@ -37,7 +38,15 @@ def service(state: str | None = None, *, replicas: int | None = 1, monitor: floa
     return svc
 
 
-def task(tid: str, state: str = "running", *, desired: str = "running", ts: str | None = None, err: str = "", code: int | None = None) -> dict:
+def task(
+    tid: str,
+    state: str = "running",
+    *,
+    desired: str = "running",
+    ts: str | None = None,
+    err: str = "",
+    code: int | None = None,
+) -> dict:
     status: dict = {"State": state, "Timestamp": ts or at(1)}
     if err:
         status["Err"] = err
@@ -95,8 +104,14 @@ def run(frames: list[dict], watch: conv.Watch | None = None, *, timeout: float =
         engine.advance()
 
     result = conv.wait(
-        engine, [watch or conv.Watch(NAME)], timeout=timeout, since=since, interval=1.0,
-        report=lambda p: seen.append([conv.ServiceProgress(**vars(x)) for x in p]), clock=lambda: now[0], sleep=sleep,
+        engine,
+        [watch or conv.Watch(NAME)],
+        timeout=timeout,
+        since=since,
+        interval=1.0,
+        report=lambda p: seen.append([conv.ServiceProgress(**vars(x)) for x in p]),
+        clock=lambda: now[0],
+        sleep=sleep,
     )
     return result, now[0], seen
 
@@ -110,8 +125,11 @@ def test_rollback_started_with_the_old_task_still_running_at_the_first_poll_is_a
         frame(service(None), [task("new", "pending", desired="ready")], [OLD]),
         frame(service("updating"), [task("new", "starting")], [OLD]),
         frame(service("updating"), [task("new", "running")], [task("old", "shutdown", desired="shutdown")]),
-        frame(service("rollback_started", message="update rolled back due to failure or early termination of task new"),
-              [OLD], [task("new", "failed", desired="shutdown", code=1)]),
+        frame(
+            service("rollback_started", message="update rolled back due to failure or early termination of task new"),
+            [OLD],
+            [task("new", "failed", desired="shutdown", code=1)],
+        ),
     ]
     result, _, seen = run(frames)
     assert not result.ok and not result.timed_out
@@ -162,10 +180,18 @@ def test_a_task_failure_inside_the_window_restarts_it_then_swarm_rolls_back():
     mon = 15
     frames = [frame(service("completed", monitor=mon), [task("new", "running")])] * 8
     # the healthcheck passes a few seconds, then the task fails: swarm restarts it...
-    frames += [frame(service("completed", monitor=mon), [task("new", "failed", desired="shutdown", ts=at(9), code=1),
-                                                           task("new2", "starting")])]
-    frames += [frame(service("completed", monitor=mon), [task("new", "failed", desired="shutdown", ts=at(9), code=1),
-                                                           task("new2", "running")])] * 3
+    frames += [
+        frame(
+            service("completed", monitor=mon),
+            [task("new", "failed", desired="shutdown", ts=at(9), code=1), task("new2", "starting")],
+        )
+    ]
+    frames += [
+        frame(
+            service("completed", monitor=mon),
+            [task("new", "failed", desired="shutdown", ts=at(9), code=1), task("new2", "running")],
+        )
+    ] * 3
     # ...and, failing again within swarm's own monitor, swarm rolls the update back
     frames += [frame(service("rollback_started", monitor=mon, message="update rolled back"), [OLD])]
     result, elapsed, seen = run(frames)
@@ -199,7 +225,10 @@ def test_a_task_swarm_cannot_place_fails_after_the_grace_period_with_swarms_reas
 
 
 def test_tasks_that_keep_failing_are_a_failure():
-    failed = [task(f"f{i}", "failed", desired="shutdown", ts=at(i + 1), err="task: non-zero exit (1)", code=1) for i in range(3)]
+    failed = [
+        task(f"f{i}", "failed", desired="shutdown", ts=at(i + 1), err="task: non-zero exit (1)", code=1)
+        for i in range(3)
+    ]
     frames = [frame(service("updating"), failed + [task("n", "starting")], [OLD])]
     result, _, _ = run(frames)
     assert not result.ok and "tasks keep failing (3" in result.services[0].error
@@ -209,26 +238,36 @@ def test_failed_tasks_swarm_will_not_restart_fail_at_once_not_at_the_timeout():
     # restart_policy max_attempts: 1 — the task and its one restart failed; swarm starts no other
     svc = service(None)
     svc["Spec"]["TaskTemplate"] = {"RestartPolicy": {"Condition": "any", "MaxAttempts": 1}}
-    failed = [task(f"f{i}", "failed", desired="shutdown", ts=at(i + 1), err="task: non-zero exit (1)", code=1) for i in range(2)]
+    failed = [
+        task(f"f{i}", "failed", desired="shutdown", ts=at(i + 1), err="task: non-zero exit (1)", code=1)
+        for i in range(2)
+    ]
     result, elapsed, _ = run([frame(svc, failed)], conv.Watch(NAME, created=True), timeout=300)
     assert not result.ok and not result.timed_out and elapsed < 5
     assert "swarm will not restart them" in result.services[0].error
     # restart_policy condition on-failure: a task that exited 0 is not restarted either
     svc["Spec"]["TaskTemplate"] = {"RestartPolicy": {"Condition": "on-failure"}}
-    result, elapsed, _ = run([frame(svc, [task("d", "complete", desired="shutdown", ts=at(1), code=0)])],
-                             conv.Watch(NAME, created=True), timeout=300)
+    result, elapsed, _ = run(
+        [frame(svc, [task("d", "complete", desired="shutdown", ts=at(1), code=0)])],
+        conv.Watch(NAME, created=True),
+        timeout=300,
+    )
     assert not result.ok and elapsed < 5 and "exit code 0" in result.services[0].error
     svc["Spec"]["TaskTemplate"] = {"RestartPolicy": {"Condition": "any", "MaxAttempts": 1}}
     # one failure with a restart still to come (the replacement waits its delay, desired "ready"): waiting
     svc["Spec"]["TaskTemplate"]["RestartPolicy"]["MaxAttempts"] = 3
-    result, _, _ = run([frame(svc, failed[:1] + [task("n", "new", desired="ready")])], conv.Watch(NAME, created=True), timeout=5)
+    result, _, _ = run(
+        [frame(svc, failed[:1] + [task("n", "new", desired="ready")])], conv.Watch(NAME, created=True), timeout=5
+    )
     assert result.timed_out and not result.services[0].error
 
 
 def test_failures_are_compared_as_times_across_time_zones():
     # since is 23:00 at +01:00, i.e. 22:00 UTC; as text "2026-11-29T22:00:01Z" < "2026-11-29T23:00:00+01:00"
     since = "2026-11-29T23:00:00.5+01:00"
-    before = [task(f"b{i}", "failed", desired="shutdown", ts="2026-11-29T21:59:59.999999999Z", code=1) for i in range(3)]
+    before = [
+        task(f"b{i}", "failed", desired="shutdown", ts="2026-11-29T21:59:59.999999999Z", code=1) for i in range(3)
+    ]
     after = [task(f"a{i}", "failed", desired="shutdown", ts=f"2026-11-29T22:00:0{i + 1}.25Z", code=1) for i in range(3)]
     result, _, _ = run([frame(service("updating"), before + [task("n", "starting")])], timeout=5, since=since)
     assert result.timed_out and not result.services[0].error  # old failures are not this change's
@@ -240,9 +279,11 @@ def test_since_read_with_its_zone():
     # the engine's SystemTime carries the daemon's zone; task timestamps are UTC
     from coopcloud.engine.views import parse_time
 
-    assert parse_time("2026-11-29T17:39:56.427851405-05:00") == datetime(2026, 11, 29, 22, 39, 56, 427851, tzinfo=timezone.utc)
+    assert parse_time("2026-11-29T17:39:56.427851405-05:00") == datetime(2026, 11, 29, 22, 39, 56, 427851, tzinfo=UTC)
     ok = [task("t", "running", ts="2026-11-29T22:00:00Z")]
-    result, elapsed, _ = run([frame(service(None), ok)], conv.Watch(NAME, changed=False), since="2026-11-29T23:00:06+01:00")
+    result, elapsed, _ = run(
+        [frame(service(None), ok)], conv.Watch(NAME, changed=False), since="2026-11-29T23:00:06+01:00"
+    )
     assert result.ok and elapsed == 0  # ran 6 s before we looked: the 5 s window is behind it
 
 
@@ -278,7 +319,11 @@ def test_an_untouched_service_that_does_not_run_is_not_converged():
     frames = [frame(service("rollback_completed", message="rollback completed"), [OLD])]
     result, _, _ = run(frames, conv.Watch(NAME, changed=False))
     assert not result.ok and "rollback_completed" in result.services[0].error
-    result, _, _ = run([frame(service(None), [task("t", "failed", desired="shutdown", ts=at(-50))])], conv.Watch(NAME, changed=False), timeout=3)
+    result, _, _ = run(
+        [frame(service(None), [task("t", "failed", desired="shutdown", ts=at(-50))])],
+        conv.Watch(NAME, changed=False),
+        timeout=3,
+    )
     assert result.timed_out and result.services[0].line().endswith("0/1 running — waiting")
 
 
@@ -301,7 +346,6 @@ def test_the_timeout_names_what_is_missing():
     result, elapsed, _ = run([frame(service("updating"), [task("n", "starting")], [OLD])], timeout=7)
     assert result.timed_out and elapsed >= 7
     assert result.failed[0].line() == f"{NAME}: 0/1 running, update updating — waiting"
-
 
 
 def test_the_wait_reports_what_the_stability_window_cost():
@@ -330,7 +374,9 @@ def test_each_poll_is_one_round_trip_for_every_service_still_waited_on():
         engine.advance()
 
     watches = [conv.Watch("a"), conv.Watch("b"), conv.Watch("c", changed=False)]
-    result = conv.wait(engine, watches, since=SINCE, interval=1.0, report=polls.append, clock=lambda: now[0], sleep=sleep)
+    result = conv.wait(
+        engine, watches, since=SINCE, interval=1.0, report=polls.append, clock=lambda: now[0], sleep=sleep
+    )
     assert result.ok
     batches = [n for kind, n in engine.calls if kind == "get_many"]
     assert len(batches) == len(polls)  # one get_many per poll, never a request per service

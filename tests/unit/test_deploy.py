@@ -18,7 +18,10 @@ def test_a_state_folder_that_cannot_be_written_is_found_before_anything_is_appli
     (servers / "default").symlink_to("/sys/fs")  # read-only for everyone, root included
     settings = Settings.from_environ({"ABRA_DIR": str(tmp_path / "abra")})
     cfg = SimpleNamespace(ref=AppRef("default", "cloud.example.org"))
-    with pytest.raises(CoopError, match=r"app cloud.example.org: cannot write to \S*/servers/default \(Permission denied\).*could not be recorded"):
+    with pytest.raises(
+        CoopError,
+        match=r"app cloud.example.org: cannot write to \S*/servers/default \(Permission denied\).*could not be recorded",
+    ):
         check_state_writable(cfg, settings)
     (servers / "default").unlink()
     (servers / "default").mkdir()
@@ -50,13 +53,30 @@ def _outcome(name: str, error: str | None, *, timed_out: bool = False):
     return conv.ConvergeResult(ok=False, services=[p], timed_out=timed_out, logs={name: ["last words"]})
 
 
-@pytest.mark.parametrize("was_deployed, rollback, back, code, words", [
-    (True, True, "ok", 8, "release 1.1.0 failed (service s_app: swarm update rollback_started: boom); every service was rolled back to 1.0.0"),
-    (True, True, "fails", 7, "release 1.1.0 failed (service s_app: swarm update rollback_started: boom) and rolling back to 1.0.0 failed too (service s_db: tasks keep failing"),
-    (True, False, None, 7, "app a.org: service s_app failed: swarm update rollback_started: boom"),
-    (False, True, None, 7, "app a.org: service s_app failed: swarm update rollback_started: boom"),
-])
-def test_a_failed_deploy_rolls_the_whole_app_back_or_says_why_not(monkeypatch, was_deployed, rollback, back, code, words):
+@pytest.mark.parametrize(
+    "was_deployed, rollback, back, code, words",
+    [
+        (
+            True,
+            True,
+            "ok",
+            8,
+            "release 1.1.0 failed (service s_app: swarm update rollback_started: boom); every service was rolled back to 1.0.0",
+        ),
+        (
+            True,
+            True,
+            "fails",
+            7,
+            "release 1.1.0 failed (service s_app: swarm update rollback_started: boom) and rolling back to 1.0.0 failed too (service s_db: tasks keep failing",
+        ),
+        (True, False, None, 7, "app a.org: service s_app failed: swarm update rollback_started: boom"),
+        (False, True, None, 7, "app a.org: service s_app failed: swarm update rollback_started: boom"),
+    ],
+)
+def test_a_failed_deploy_rolls_the_whole_app_back_or_says_why_not(
+    monkeypatch, was_deployed, rollback, back, code, words
+):
     from types import SimpleNamespace
 
     from coopcloud.errors import DeployFailed
@@ -77,14 +97,23 @@ def test_a_failed_deploy_rolls_the_whole_app_back_or_says_why_not(monkeypatch, w
     applied = dep.Applied(updated=["s_app", "s_db"])
     notes = []
     with pytest.raises(DeployFailed) as caught:
-        rollout._fail(None, prepared, applied, _outcome("s_app", "swarm update rollback_started: boom"),
-                  rollback=rollback, progress=None, notify=notes.append)
+        rollout._fail(
+            None,
+            prepared,
+            applied,
+            _outcome("s_app", "swarm update rollback_started: boom"),
+            rollback=rollback,
+            progress=None,
+            notify=notes.append,
+        )
     assert int(caught.value.exit_status) == code
     assert words in str(caught.value)
     assert "  log: last words" in caught.value.details
     assert bool(undone) == (back is not None)
     if undone:
-        assert notes == ["app a.org: 1.1.0 did not converge (s_app: swarm update rollback_started: boom); rolling every service back to 1.0.0"]
+        assert notes == [
+            "app a.org: 1.1.0 did not converge (s_app: swarm update rollback_started: boom); rolling every service back to 1.0.0"
+        ]
 
 
 def test_a_rollback_the_engine_refuses_names_both_failures(monkeypatch):
@@ -100,26 +129,44 @@ def test_a_rollback_the_engine_refuses_names_both_failures(monkeypatch):
     monkeypatch.setattr(rollout, "undo", undo)
     prepared = SimpleNamespace(app="a.org", version="1.1.0", previous_version="1.0.0", was_deployed=True)
     with pytest.raises(DeployFailed) as caught:
-        rollout._fail(None, prepared, dep.Applied(updated=["s_app"]), _outcome("s_app", "swarm update paused: x"),
-                  rollback=True, progress=None, notify=None)
+        rollout._fail(
+            None,
+            prepared,
+            dep.Applied(updated=["s_app"]),
+            _outcome("s_app", "swarm update paused: x"),
+            rollback=True,
+            progress=None,
+            notify=None,
+        )
     assert int(caught.value.exit_status) == 7
-    assert "failed (service s_app: swarm update paused: x) and rolling back to 1.0.0 failed too (update out of sequence)" in str(caught.value)
+    assert (
+        "failed (service s_app: swarm update paused: x) and rolling back to 1.0.0 failed too (update out of sequence)"
+        in str(caught.value)
+    )
 
 
 def test_a_service_that_is_not_converged_is_planned_as_an_update_that_converges_it():
     from coopcloud.ops import deploy as dep
 
     def svc(sid: str, name: str, state: str | None = None) -> dict:
-        spec = {"Name": name, "Labels": {}, "Mode": {"Replicated": {"Replicas": 1}},
-                "TaskTemplate": {"ContainerSpec": {"Image": "web:1"}}}
+        spec = {
+            "Name": name,
+            "Labels": {},
+            "Mode": {"Replicated": {"Replicas": 1}},
+            "TaskTemplate": {"ContainerSpec": {"Image": "web:1"}},
+        }
         out = {"ID": sid, "Version": {"Index": 5}, "Spec": spec}
         if state:
             out["UpdateStatus"] = {"State": state, "Message": "update paused due to failure"}
         return out
 
     def task(sid: str, state: str) -> dict:
-        return {"ID": f"t{sid}", "ServiceID": sid, "DesiredState": "running",
-                "Status": {"State": state, "Timestamp": "2026-11-29T21:00:00Z"}}
+        return {
+            "ID": f"t{sid}",
+            "ServiceID": sid,
+            "DesiredState": "running",
+            "Status": {"State": state, "Timestamp": "2026-11-29T21:00:00Z"},
+        }
 
     class Engine:
         def tasks(self, filters):
@@ -132,8 +179,15 @@ def test_a_service_that_is_not_converged_is_planned_as_an_update_that_converges_
     live = {name: Service.from_json(s) for name, s in raw.items()}
     stuck = dep.unconverged(Engine(), live, "2026-11-29T22:00:00Z")
     assert stuck == {"s_app": "swarm update paused: update paused due to failure", "s_web": "0/1 running"}
-    pre = dep.Preflight(live=live, secret_ids={}, config_ids={}, networks_to_create=[], configs_to_create=[],
-                        secrets_to_create=[], engine_time="2026-11-29T22:00:00Z")
+    pre = dep.Preflight(
+        live=live,
+        secret_ids={},
+        config_ids={},
+        networks_to_create=[],
+        configs_to_create=[],
+        secrets_to_create=[],
+        engine_time="2026-11-29T22:00:00Z",
+    )
     plan = dep.make_plan({n: s["Spec"] for n, s in raw.items()}, pre, stuck)
     by_name = {sp.name: sp for sp in plan.services}
     assert by_name["s_db"].action == "unchanged"
@@ -185,22 +239,35 @@ def test_ctrl_c_puts_back_a_half_applied_deploy_and_leaves_a_whole_one_to_swarm(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(rollout, "_apply_changes", apply_changes)
-    monkeypatch.setattr(rollout, "undo", lambda client, prepared, applied, **kw: undone.append((list(applied.updated), kw)))
+    monkeypatch.setattr(
+        rollout, "undo", lambda client, prepared, applied, **kw: undone.append((list(applied.updated), kw))
+    )
     monkeypatch.setattr(conv, "wait", wait)
     monkeypatch.setattr(rollout, "record", lambda *a: pytest.fail("an interrupted deploy is not recorded"))
-    prepared = SimpleNamespace(app="a.org", server="s", version="1.1.0", desired={}, timeout=60,
-                               pre=SimpleNamespace(engine_time="2026-11-30T00:00:00Z"),
-                               result=lambda **kw: SimpleNamespace())
+    prepared = SimpleNamespace(
+        app="a.org",
+        server="s",
+        version="1.1.0",
+        desired={},
+        timeout=60,
+        pre=SimpleNamespace(engine_time="2026-11-30T00:00:00Z"),
+        result=lambda **kw: SimpleNamespace(),
+    )
     pool = SimpleNamespace(client=lambda server: object())
     with pytest.raises(Terminated) as caught:
         rollout.apply(None, pool, prepared)
     said = describe_interrupt(caught.value)
     if stage == "applying":
         assert undone == [(["s_app", "s_db"], {"wait": False})]
-        assert said == "interrupted (Ctrl-C): app a.org: interrupted while applying; what this deploy had changed was put back"
+        assert (
+            said
+            == "interrupted (Ctrl-C): app a.org: interrupted while applying; what this deploy had changed was put back"
+        )
     elif stage == "nothing yet":
         assert undone == [] and said == "interrupted (Ctrl-C): app a.org: nothing was changed"
     else:
         assert undone == []  # not rolled back: swarm goes on, and the operator is told where things stand
-        assert said.startswith("interrupted (Ctrl-C): app a.org: 1.1.0 was applied and swarm goes on rolling it out unwatched")
+        assert said.startswith(
+            "interrupted (Ctrl-C): app a.org: 1.1.0 was applied and swarm goes on rolling it out unwatched"
+        )
         assert "coop app ps a.org" in said and "coop app rollback a.org" in said

@@ -85,7 +85,15 @@ def test_endpoint_url_round_trip():
 
 def test_ssh_argv_alias_no_port():
     assert ssh_argv(Endpoint("ssh", host="srv1")) == [
-        "ssh", "-T", "-o", "BatchMode=yes", "--", "srv1", "docker", "system", "dial-stdio",
+        "ssh",
+        "-T",
+        "-o",
+        "BatchMode=yes",
+        "--",
+        "srv1",
+        "docker",
+        "system",
+        "dial-stdio",
     ]
 
 
@@ -94,9 +102,25 @@ def test_ssh_argv_port_user_config_control():
         Endpoint("ssh", host="h.example", user="root", port=2222), config="/tmp/cfg", control_path="/tmp/d/cm"
     )
     assert argv == [
-        "ssh", "-T", "-o", "BatchMode=yes", "-F", "/tmp/cfg",
-        "-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/d/cm", "-o", "ControlPersist=no",
-        "-p", "2222", "--", "root@h.example", "docker", "system", "dial-stdio",
+        "ssh",
+        "-T",
+        "-o",
+        "BatchMode=yes",
+        "-F",
+        "/tmp/cfg",
+        "-o",
+        "ControlMaster=auto",
+        "-o",
+        "ControlPath=/tmp/d/cm",
+        "-o",
+        "ControlPersist=no",
+        "-p",
+        "2222",
+        "--",
+        "root@h.example",
+        "docker",
+        "system",
+        "dial-stdio",
     ]
 
 
@@ -170,7 +194,9 @@ def test_preconnect_only_when_connections_persist(short_tmp, tmp_path):
 
     log = tmp_path / "started"
     fake = tmp_path / "ssh"
-    fake.write_text(f'#!/bin/sh\nfor a; do [ "$a" = -G ] && {{ echo "host srv9"; exit 0; }}; done\necho x >> {log}\ncat\n')
+    fake.write_text(
+        f'#!/bin/sh\nfor a; do [ "$a" = -G ] && {{ echo "host srv9"; exit 0; }}; done\necho x >> {log}\ncat\n'
+    )
     fake.chmod(0o755)
     env = {"PATH": f"{tmp_path}:{os.environ['PATH']}", "XDG_RUNTIME_DIR": short_tmp}
     transport.preconnect(Endpoint("ssh", host="srv9"), "srv9", {**env, "COOP_SSH_PERSIST": "0"})
@@ -198,7 +224,13 @@ def test_warm_up_starts_the_app_servers_connection_only_for_app_commands(tmp_pat
     (abra / "servers" / "srv1" / "a.example.org.env").write_text("TYPE=x\n")
     monkeypatch.setenv("ABRA_DIR", str(abra))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
-    for argv in (["app", "ls"], ["recipe", "ls", "x"], ["app", "ps", "--help"], ["app", "ps", "b.example.org"], ["app", "ps", "a*"]):
+    for argv in (
+        ["app", "ls"],
+        ["recipe", "ls", "x"],
+        ["app", "ps", "--help"],
+        ["app", "ps", "b.example.org"],
+        ["app", "ps", "a*"],
+    ):
         fast._warm_up(argv)
     assert seen == []
     fast._warm_up(["--json", "app", "ps", "a.example.org"])
@@ -282,7 +314,10 @@ def test_truncated_and_bad_frames():
 def test_iter_lines_recuts_per_stream():
     frames = [Frame("stdout", b"a\nb"), Frame("stderr", b"e1\n"), Frame("stdout", b"c\nd")]
     assert list(iter_lines(frames)) == [
-        Frame("stdout", b"a"), Frame("stderr", b"e1"), Frame("stdout", b"bc"), Frame("stdout", b"d"),
+        Frame("stdout", b"a"),
+        Frame("stderr", b"e1"),
+        Frame("stdout", b"bc"),
+        Frame("stdout", b"d"),
     ]
 
 
@@ -292,16 +327,28 @@ def test_iter_lines_recuts_per_stream():
 @pytest.mark.parametrize(
     "code, stderr, cls, words",
     [
-        (255, "ssh: Could not resolve hostname nowhere.invalid: Name or service not known\n",
-         EngineUnreachable, "Could not resolve hostname"),
+        (
+            255,
+            "ssh: Could not resolve hostname nowhere.invalid: Name or service not known\n",
+            EngineUnreachable,
+            "Could not resolve hostname",
+        ),
         (255, "Host key verification failed.\n", EngineUnreachable, "Host key verification failed."),
         (255, "ssh: connect to host 10.0.0.1 port 22: Connection refused\n", EngineUnreachable, "Connection refused"),
         (255, "root@10.0.0.1: Permission denied (publickey).\n", EngineUnreachable, "Permission denied (publickey)"),
         (127, "bash: line 1: docker: command not found\n", ServerNotReady, "docker is not installed on srv1"),
-        (1, "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n",
-         EngineUnreachable, "Docker daemon is not running"),
-        (255, "kex_exchange_identification: read: Connection reset by peer\n", EngineUnreachable,
-         "kex_exchange_identification"),
+        (
+            1,
+            "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n",
+            EngineUnreachable,
+            "Docker daemon is not running",
+        ),
+        (
+            255,
+            "kex_exchange_identification: read: Connection reset by peer\n",
+            EngineUnreachable,
+            "kex_exchange_identification",
+        ),
         (255, "", EngineUnreachable, "ssh exited with status 255"),
     ],
 )
@@ -435,7 +482,13 @@ def test_get_many_is_one_batch_in_order(fake_engine):
         assert docker.services() == [{"ID": "s"}]  # the connection is still in step after an error
         assert docker.channels_opened == 1
     assert [p.split("?")[0] for _, p, _ in _FakeEngine.seen] == [
-        "/_ping", "/v1.41/services", "/v1.41/tasks", "/v1.41/nodes", "/v1.41/nodes", "/v1.41/nope", "/v1.41/nodes",
+        "/_ping",
+        "/v1.41/services",
+        "/v1.41/tasks",
+        "/v1.41/nodes",
+        "/v1.41/nodes",
+        "/v1.41/nope",
+        "/v1.41/nodes",
         "/v1.41/services",
     ]
 

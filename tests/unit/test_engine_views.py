@@ -4,7 +4,7 @@ and the Engine protocol that the real client and the shared fake both satisfy.""
 from __future__ import annotations
 
 import inspect
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,7 +15,7 @@ from coopcloud.engine.protocol import Engine
 from coopcloud.errors import EngineConflict, EngineError, EngineNotFound
 from fakes.engine import FakeEngine, recording
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def by_name(items):
@@ -141,7 +141,12 @@ def test_task_pending_with_err_is_unschedulable(tasks):
 def test_nodes():
     [node] = [views.Node.from_json(n) for n in recording("nodes")]
     assert (node.id, node.hostname, node.role, node.availability, node.state) == (
-        "408s0yarrcd0c48wwh20t4v80", "vm", "manager", "active", "ready")
+        "408s0yarrcd0c48wwh20t4v80",
+        "vm",
+        "manager",
+        "active",
+        "ready",
+    )
     assert node.leader and node.manager_addr == "127.0.0.1:2377" and node.addr == "127.0.0.1"
     assert node.engine_version == "20.10.24+dfsg1" and node.os == "linux" and node.labels == {}
     assert node.version > 0
@@ -156,11 +161,21 @@ def test_secrets_configs_networks_volumes():
     assert (config.name, config.templating, config.data) == ("rec12_conf_v1", "golang", b'port={{ env "PORT" }}\n')
     [net] = [views.Network.from_json(n) for n in recording("networks")]
     assert (net.name, net.driver, net.scope, net.attachable, net.internal, net.ingress) == (
-        "rec12_net", "overlay", "swarm", True, False, False)
+        "rec12_net",
+        "overlay",
+        "swarm",
+        True,
+        False,
+        False,
+    )
     assert net.id == "0jat6qy8x3j3hijxnflt6qhor" and net.labels["coop.stack"] == "rec12"
     [vol] = [views.Volume.from_json(v) for v in recording("volumes")]
     assert (vol.name, vol.driver, vol.scope, vol.mountpoint) == (
-        "rec12_data", "local", "local", "/var/lib/docker/volumes/rec12_data/_data")
+        "rec12_data",
+        "local",
+        "local",
+        "/var/lib/docker/volumes/rec12_data/_data",
+    )
     assert vol.labels["com.docker.stack.namespace"] == "rec12"
     assert vol.created_at == datetime(2026, 11, 29, 22, 38, 49, tzinfo=UTC)
 
@@ -193,7 +208,8 @@ def test_snapshot_reads_five_lists_in_one_round_trip():
     fake = FakeEngine.recorded()
     now = views.snapshot(fake, {"label": ["coop.test=record-engine"]})
     assert [c for c in fake.calls if c[0] == "get_many"] == [
-        ("get_many", ["/info", "/networks", "/secrets", "/configs", "/services"])]
+        ("get_many", ["/info", "/networks", "/secrets", "/configs", "/services"])
+    ]
     assert now.info.is_manager and "rec12_net" in [n.name for n in now.networks]
     assert [s.name for s in now.secrets] == ["rec12_pw_v1"] and [c.name for c in now.configs] == ["rec12_conf_v1"]
     names = [s.name for s in now.services]
@@ -205,7 +221,13 @@ def test_parsers_take_empty_json():
     """A field the engine leaves out gives the engine's default, never a KeyError."""
     svc = views.Service.from_json({})
     assert (svc.name, svc.version, svc.mode, svc.replicas, svc.update_status, svc.running_tasks) == (
-        "", 0, "replicated", 1, None, None)
+        "",
+        0,
+        "replicated",
+        1,
+        None,
+        None,
+    )
     task = views.Task.from_json({})
     assert (task.state, task.slot, task.status.container, task.unschedulable) == ("", None, None, None)
     for cls in (views.Node, views.Secret, views.Config, views.Network, views.Volume, views.Info, views.Container):
@@ -227,7 +249,9 @@ def test_both_satisfy_the_engine_protocol(impl):
         got = inspect.signature(getattr(impl, name))
         assert list(got.parameters) == list(wanted.parameters), f"{impl.__name__}.{name}{got} != Engine.{name}{wanted}"
         for p in wanted.parameters.values():
-            assert got.parameters[p.name].kind == p.kind, f"{impl.__name__}.{name}: {p.name} is {got.parameters[p.name].kind}"
+            assert got.parameters[p.name].kind == p.kind, (
+                f"{impl.__name__}.{name}: {p.name} is {got.parameters[p.name].kind}"
+            )
             assert (got.parameters[p.name].default is inspect.Parameter.empty) == (p.default is inspect.Parameter.empty)
 
 
@@ -259,7 +283,9 @@ def test_typed_reads_over_the_fake():
 
 def test_fake_applies_writes_like_the_engine():
     fake = FakeEngine()
-    created = fake.service_create({"Name": "s_app", "Labels": {"a": "1"}, "TaskTemplate": {"ContainerSpec": {"Image": "x"}}})
+    created = fake.service_create(
+        {"Name": "s_app", "Labels": {"a": "1"}, "TaskTemplate": {"ContainerSpec": {"Image": "x"}}}
+    )
     svc = views.service(fake, "s_app")
     assert svc.id == created["ID"] and svc.labels == {"a": "1"}
     with pytest.raises(EngineConflict):

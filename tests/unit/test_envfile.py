@@ -2,7 +2,6 @@ import operator
 import os
 import stat
 import string
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -18,8 +17,7 @@ from coopcloud.domain.envfile import (
 )
 from coopcloud.errors import EnvFileError, NotFound
 from coopcloud.fsutil import write_atomic
-
-from shared_data import CORPUS, PLACEHOLDER  # noqa: E402
+from shared_data import CORPUS, PLACEHOLDER
 
 SAMPLES = sorted(CORPUS.glob("*/.env.sample")) + sorted(CORPUS.glob("*/*/.env.sample"))
 
@@ -139,11 +137,7 @@ def test_crlf_preserved_and_used_for_appends():
 
 def test_set_keeps_comment_position_export_and_quotes():
     env = EnvFile.parse(
-        "# head\n"
-        "export TYPE=nextcloud   # the recipe\n"
-        'COMPOSE_FILE="compose.yml"\n'
-        "S='x' # length=32\n"
-        "T=last"
+        "# head\nexport TYPE=nextcloud   # the recipe\nCOMPOSE_FILE=\"compose.yml\"\nS='x' # length=32\nT=last"
     )
     env.set("TYPE", "nextcloud:1.0.0+27.1")
     env.set("COMPOSE_FILE", "compose.yml:compose.smtp.yml")
@@ -154,7 +148,7 @@ def test_set_keeps_comment_position_export_and_quotes():
         "# head\n"
         "export TYPE=nextcloud:1.0.0+27.1   # the recipe\n"
         'COMPOSE_FILE="compose.yml:compose.smtp.yml"\n'
-        "S=\"it's\" # length=32\n"
+        'S="it\'s" # length=32\n'
         "T='$x'\n"
         "NEW='a b'\n"
     )
@@ -165,7 +159,7 @@ def test_set_keeps_comment_position_export_and_quotes():
 def test_set_after_comment_without_space():
     env = EnvFile.parse('A="v"# c\n')
     env.set("A", "w")
-    assert env.render() == "A=\"w\" # c\n"
+    assert env.render() == 'A="w" # c\n'
     assert env.values() == {"A": "w"}
 
 
@@ -274,8 +268,9 @@ keys = st.builds(operator.add, st.sampled_from(_UPPER), st.text(_UPPER + string.
 any_value = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20)
 plain = st.text(string.ascii_letters + string.digits + "_./:@,+=%-", max_size=10)
 line_text = st.characters(blacklist_categories=("Cs",), blacklist_characters="\n")
-comment = st.builds(lambda ws, body: ws + "#" + body, st.text(" \t", min_size=1, max_size=3),
-                    st.text(line_text, max_size=15)) | st.just("")
+comment = st.builds(
+    lambda ws, body: ws + "#" + body, st.text(" \t", min_size=1, max_size=3), st.text(line_text, max_size=15)
+) | st.just("")
 eol = st.sampled_from(["\n", "\r\n"])
 
 

@@ -1,8 +1,8 @@
 import pytest
-from recipe_factory import commit, git, make_recipe_repo, recipe_files
 
 from coopcloud.errors import NotFound, RecipeError
 from coopcloud.gitops import GitRepo, Tag
+from recipe_factory import commit, git, make_recipe_repo, recipe_files
 
 
 @pytest.fixture

@@ -49,8 +49,27 @@ def test_parse(tag, prefix, numbers, fmt, pre):
 
 @pytest.mark.parametrize(
     "tag",
-    ["latest", "stable", "edge", "nightly", "dev", "main", "master", "mainline", "LATEST", "testing",
-     "alpine", "RELEASE.2025-01-20T14-49-07Z", "sha-abc123", "1a2b3c4", "20240101abc", "", "-1.0", "1.0/x", "1.0:2"],
+    [
+        "latest",
+        "stable",
+        "edge",
+        "nightly",
+        "dev",
+        "main",
+        "master",
+        "mainline",
+        "LATEST",
+        "testing",
+        "alpine",
+        "RELEASE.2025-01-20T14-49-07Z",
+        "sha-abc123",
+        "1a2b3c4",
+        "20240101abc",
+        "",
+        "-1.0",
+        "1.0/x",
+        "1.0:2",
+    ],
 )
 def test_floating_or_unversioned_tags_are_not_versions(tag):
     assert parse_tag(tag) is None
@@ -58,12 +77,28 @@ def test_floating_or_unversioned_tags_are_not_versions(tag):
 
 
 def test_same_format_only():
-    tags = ["1.15.0", "1.15.0-rootless", "1.14.2-rootless", "latest", "1.14.0-rootless", "1.15-rootless", "v1.16.0-rootless"]
+    tags = [
+        "1.15.0",
+        "1.15.0-rootless",
+        "1.14.2-rootless",
+        "latest",
+        "1.14.0-rootless",
+        "1.15-rootless",
+        "v1.16.0-rootless",
+    ]
     assert [t.raw for t in newer_tags("1.14.1-rootless", tags)] == ["1.15.0-rootless", "1.14.2-rootless"]
 
 
 def test_postgis_major_minor_suffix():
-    tags = ["17-3.5-alpine", "17-3.6-alpine", "18-3.5-alpine", "17-3.6", "17-4.0-alpine", "17.3.6-alpine", "16-3.5-alpine"]
+    tags = [
+        "17-3.5-alpine",
+        "17-3.6-alpine",
+        "18-3.5-alpine",
+        "17-3.6",
+        "17-4.0-alpine",
+        "17.3.6-alpine",
+        "16-3.5-alpine",
+    ]
     assert [t.raw for t in newer_tags("17-3.5-alpine", tags)] == ["18-3.5-alpine", "17-4.0-alpine", "17-3.6-alpine"]
     assert [t.raw for t in newer_tags("17-3.5-alpine", tags, level=MINOR)] == ["17-4.0-alpine", "17-3.6-alpine"]
     assert [t.raw for t in newer_tags("17-3.5-alpine", tags, level=PATCH)] == ["17-3.6-alpine"]
@@ -97,7 +132,16 @@ def test_prereleases_only_from_a_prerelease():
 
 
 def test_prerelease_order():
-    order = ["1.0.0-dev1", "1.0.0-alpha", "1.0.0-alpha2", "1.0.0-beta1", "1.0.0-rc1", "1.0.0-rc2", "1.0.0", "1.0.1-alpha1"]
+    order = [
+        "1.0.0-dev1",
+        "1.0.0-alpha",
+        "1.0.0-alpha2",
+        "1.0.0-beta1",
+        "1.0.0-rc1",
+        "1.0.0-rc2",
+        "1.0.0",
+        "1.0.1-alpha1",
+    ]
     parsed = [parse_tag(t) for t in order]
     assert sorted(parsed) == parsed
 
@@ -105,7 +149,10 @@ def test_prerelease_order():
 def test_numbers_compare_numerically_not_as_text():
     assert [t.raw for t in newer_tags("1.9.0", ["1.10.0", "1.9.10", "1.9.9"])] == ["1.10.0", "1.9.10", "1.9.9"]
     assert [t.raw for t in newer_tags("2024.01.05", ["2024.01.10", "2024.02.01", "2023.12.31", "2025.01.01"])] == [
-        "2025.01.01", "2024.02.01", "2024.01.10"]
+        "2025.01.01",
+        "2024.02.01",
+        "2024.01.10",
+    ]
 
 
 def test_duplicates_dropped_and_order_stable():
@@ -201,7 +248,9 @@ def test_property_candidates_are_newer_same_format_and_sorted(data):
     suffix = data.draw(suffixes)
     same = tags_of_format(width=width, sep=sep, prefix=prefix, suffix=suffix)
     current = data.draw(same)
-    pool = data.draw(st.lists(st.one_of(same, tags_of_format(), st.sampled_from(["latest", "stable", "edge"])), max_size=25))
+    pool = data.draw(
+        st.lists(st.one_of(same, tags_of_format(), st.sampled_from(["latest", "stable", "edge"])), max_size=25)
+    )
     level = data.draw(st.sampled_from([PATCH, MINOR, MAJOR]))
     cur = parse_tag(current)
     got = newer_tags(current, pool, level=level)
@@ -213,8 +262,14 @@ def test_property_candidates_are_newer_same_format_and_sorted(data):
     assert got == sorted(got, reverse=True)
     assert len({t.raw for t in got}) == len(got)
     # nothing newer of the same format within the level was left out
-    expected = {p for p in pool if parse_tag(p) is not None and parse_tag(p).format == cur.format
-                and parse_tag(p) > cur and allowed(change_class(current, p), level)}
+    expected = {
+        p
+        for p in pool
+        if parse_tag(p) is not None
+        and parse_tag(p).format == cur.format
+        and parse_tag(p) > cur
+        and allowed(change_class(current, p), level)
+    }
     assert {t.raw for t in got} == expected
 
 

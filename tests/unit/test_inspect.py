@@ -9,7 +9,7 @@ import pytest
 
 from coopcloud.domain.app import AppRef
 from coopcloud.engine import views
-from coopcloud.errors import Conflict, DeployFailed, EngineConflict, EngineNotFound, NotFound, UsageError
+from coopcloud.errors import Conflict, EngineConflict, EngineNotFound, NotFound, UsageError
 from coopcloud.ops import container as ops_container
 from coopcloud.ops import logs as ops_logs
 from coopcloud.ops import ps as ops_ps
@@ -39,14 +39,23 @@ def service(name, sid, *, image=IMAGE, replicas=1, running=1, ports=(), labels=N
     return svc
 
 
-def task(tid, sid, state, *, slot=1, node="n1", desired="running", index=1, err=None, code=None, ts="2024-05-01T10:00:00.5Z"):
+def task(
+    tid, sid, state, *, slot=1, node="n1", desired="running", index=1, err=None, code=None, ts="2024-05-01T10:00:00.5Z"
+):
     status = {"State": state, "Timestamp": ts, "Message": state}
     if err:
         status["Err"] = err
     if code is not None:
         status["ContainerStatus"] = {"ExitCode": code}
-    return {"ID": tid, "ServiceID": sid, "Slot": slot, "NodeID": node, "DesiredState": desired,
-            "Version": {"Index": index}, "Status": status}
+    return {
+        "ID": tid,
+        "ServiceID": sid,
+        "Slot": slot,
+        "NodeID": node,
+        "DesiredState": desired,
+        "Version": {"Index": index},
+        "Status": status,
+    }
 
 
 def _view(raw):
@@ -57,8 +66,13 @@ class FakeClient(FakeEngine):
     """The shared FakeEngine, fed these tests' fixtures: tasks and containers labelled as swarm labels them."""
 
     def __init__(self, services=(), tasks=(), nodes=(), containers=(), volumes=()):
-        super().__init__(services=services, tasks=[_labelled(t) for t in tasks], nodes=nodes,
-                         containers=[_running_container(c) for c in containers], volumes=volumes)
+        super().__init__(
+            services=services,
+            tasks=[_labelled(t) for t in tasks],
+            nodes=nodes,
+            containers=[_running_container(c) for c in containers],
+            volumes=volumes,
+        )
 
     @property
     def updates(self) -> list[tuple]:
@@ -98,7 +112,9 @@ def test_pure_helpers():
 
 
 def test_parse_copy():
-    assert ops_container.parse_copy("app:/etc/hosts", "./h") == ops_container.CopySpec("app", "/etc/hosts", "./h", False)
+    assert ops_container.parse_copy("app:/etc/hosts", "./h") == ops_container.CopySpec(
+        "app", "/etc/hosts", "./h", False
+    )
     assert ops_container.parse_copy("./h", "db:/tmp/") == ops_container.CopySpec("db", "/tmp/", "./h", True)
     with pytest.raises(UsageError, match="both"):
         ops_container.parse_copy("app:/a", "db:/b")
@@ -110,9 +126,13 @@ def test_parse_copy():
 
 def test_classify_failure():
     assert ops_ps.classify_failure(_view(task("t", "s", "failed", err="task: non-zero exit (3)", code=3))) == (
-        "exit", "task: non-zero exit (3)", 3)
+        "exit",
+        "task: non-zero exit (3)",
+        3,
+    )
     kind, message, code = ops_ps.classify_failure(
-        _view(task("t", "s", "failed", err="task: non-zero exit (137): dockerexec: unhealthy container", code=137)))
+        _view(task("t", "s", "failed", err="task: non-zero exit (137): dockerexec: unhealthy container", code=137))
+    )
     assert kind == "unhealthy" and code == 137
     assert ops_ps.classify_failure(_view(task("t", "s", "failed", err="OOM killed", code=137)))[0] == "oom"
     assert ops_ps.classify_failure(_view(task("t", "s", "rejected", err="No such image: x")))[0] == "rejected"
@@ -123,7 +143,11 @@ def test_ps_three_requests_current_tasks_and_nodes():
     client = FakeClient(
         services=[
             service("db", "S2", image="db:10.5", running=0),
-            service("app", "S1", ports=[{"TargetPort": 8080, "PublishedPort": 8000, "Protocol": "tcp", "PublishMode": "host"}]),
+            service(
+                "app",
+                "S1",
+                ports=[{"TargetPort": 8080, "PublishedPort": 8000, "Protocol": "tcp", "PublishMode": "host"}],
+            ),
         ],
         tasks=[
             task("T1old", "S1", "shutdown", desired="shutdown", index=5),
@@ -157,8 +181,17 @@ def test_not_deployed_and_unknown_service():
 
 def test_errors_newest_first_with_update_state():
     client = FakeClient(
-        services=[service("app", "S1", update={"State": "rollback_completed", "Message": "rollback done",
-                                               "CompletedAt": "2024-05-01T10:00:09Z"})],
+        services=[
+            service(
+                "app",
+                "S1",
+                update={
+                    "State": "rollback_completed",
+                    "Message": "rollback done",
+                    "CompletedAt": "2024-05-01T10:00:09Z",
+                },
+            )
+        ],
         tasks=[
             task("A", "S1", "failed", err="task: non-zero exit (3)", code=3, ts="2024-05-01T10:00:01Z"),
             task("B", "S1", "failed", err="unhealthy container", code=137, ts="2024-05-01T10:00:05Z"),
@@ -183,7 +216,10 @@ class StopsBeforeExec(FakeClient):
 
     def __init__(self, *, stopping: set[str], error=None, **kw):
         super().__init__(**kw)
-        self.stopping, self.error = stopping, error or EngineConflict("server srv1: Container c1 is not running", status=409)
+        self.stopping, self.error = (
+            stopping,
+            error or EngineConflict("server srv1: Container c1 is not running", status=409),
+        )
 
     def exec_create(self, container, cmd, **kw):
         if container in self.stopping:
@@ -192,18 +228,27 @@ class StopsBeforeExec(FakeClient):
         return super().exec_create(container, cmd, **kw)
 
 
-@pytest.mark.parametrize("error", [EngineConflict("server srv1: Container c1 is not running", status=409),
-                                   EngineNotFound("server srv1: No such container: c1", status=404)])
+@pytest.mark.parametrize(
+    "error",
+    [
+        EngineConflict("server srv1: Container c1 is not running", status=409),
+        EngineNotFound("server srv1: No such container: c1", status=404),
+    ],
+)
 def test_run_in_a_container_that_stopped_meanwhile_is_no_running_container(error):
-    client = StopsBeforeExec(stopping={"c1"}, error=error, services=[service("app", "S1")],
-                             containers=[{"Id": "c1", "Created": 1}])
+    client = StopsBeforeExec(
+        stopping={"c1"}, error=error, services=[service("app", "S1")], containers=[{"Id": "c1", "Created": 1}]
+    )
     with pytest.raises(NotFound, match="service app has no running container on server srv1"):
         ops_container.run(client, REF, "app", ["true"], on_output=lambda s, d: None)
 
 
 def test_run_goes_on_in_another_running_container_when_the_newest_stopped():
-    client = StopsBeforeExec(stopping={"c2"}, services=[service("app", "S1")],
-                             containers=[{"Id": "c1", "Created": 1}, {"Id": "c2", "Created": 2}])
+    client = StopsBeforeExec(
+        stopping={"c2"},
+        services=[service("app", "S1")],
+        containers=[{"Id": "c1", "Created": 1}, {"Id": "c2", "Created": 2}],
+    )
     assert ops_container.run(client, REF, "app", ["true"], on_output=lambda s, d: None) == 0
     assert [c[1] for c in client.calls if c[0] == "exec_create"] == ["c1"]
 

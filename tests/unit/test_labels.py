@@ -15,7 +15,12 @@ def test_constants_and_keys():
 
 @pytest.mark.parametrize(
     "names, main",
-    [(["s_app", "s_db"], "s_app"), (["s_web", "s_db"], "s_db"), (["s_app"], "s_app"), (["s_db", "s_app_worker"], "s_app_worker")],
+    [
+        (["s_app", "s_db"], "s_app"),
+        (["s_web", "s_db"], "s_db"),
+        (["s_app"], "s_app"),
+        (["s_db", "s_app_worker"], "s_app_worker"),
+    ],
 )
 def test_main_service_name(names, main):
     assert main_service_name("s", names) == main

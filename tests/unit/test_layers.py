@@ -25,8 +25,14 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "coopcloud"
 
 PURE = ("coopcloud.domain", "coopcloud.compose", "coopcloud.swarm")
 NOT_FOR_PURE = (
-    "coopcloud.ops", "coopcloud.engine", "coopcloud.gitops", "coopcloud.registry", "coopcloud.lint",
-    "coopcloud.cli", "coopcloud.output", "coopcloud.sources",
+    "coopcloud.ops",
+    "coopcloud.engine",
+    "coopcloud.gitops",
+    "coopcloud.registry",
+    "coopcloud.lint",
+    "coopcloud.cli",
+    "coopcloud.output",
+    "coopcloud.sources",
 )
 NETWORK = ("socket", "ssl", "http", "urllib.request", "urllib.error")
 # What a module may take from `socket` without talking to anyone.
@@ -121,7 +127,9 @@ def test_pure_layers_stay_pure(module):
 
 @pytest.mark.parametrize("module", [m for m in MODULES if _under(m.name, "coopcloud.lint")], ids=lambda m: m.name)
 def test_lint_uses_compose_and_swarm_not_ops(module):
-    bad = _offending(module, ("coopcloud.ops", "coopcloud.engine", "coopcloud.registry", "coopcloud.cli") + NETWORK + PROCESSES)
+    bad = _offending(
+        module, ("coopcloud.ops", "coopcloud.engine", "coopcloud.registry", "coopcloud.cli") + NETWORK + PROCESSES
+    )
     assert not bad, f"{module.name} imports {bad}"
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import shutil
 
 import pytest
+
+from coopcloud.lint import lint
 from recipe_factory import make_recipe_repo
 from shared_data import CORPUS, corpus_recipes
 
 pytestmark = pytest.mark.corpus  # the whole module reads ../shared
-
-from coopcloud.lint import lint
 
 GIT_RULES = {"R006", "R013", "R014", "R100", "R107", "R108"}
 
@@ -119,11 +119,13 @@ def test_corpus_recipe_lints_as_a_maintainer_would_expect(name):
 
 def test_bonfire_render_error_names_the_overlay_and_the_secret():
     report = lint(CORPUS / "bonfire")
-    assert [(f.file, f.message) for f in report.errors] == [(
-        "compose.auth.github.yml",
-        "compose.auth.github.yml does not render on top of compose.yml:compose.postgres.yml: "
-        "service app: undefined secret 'github_client_secret' — declare it under the top-level `secrets:`",
-    )]
+    assert [(f.file, f.message) for f in report.errors] == [
+        (
+            "compose.auth.github.yml",
+            "compose.auth.github.yml does not render on top of compose.yml:compose.postgres.yml: "
+            "service app: undefined secret 'github_client_secret' — declare it under the top-level `secrets:`",
+        )
+    ]
 
 
 def test_every_other_bonfire_overlay_is_in_the_model():

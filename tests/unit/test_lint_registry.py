@@ -62,6 +62,7 @@ def test_registration_is_checked():
         rule("R998", ERROR, "x", fix="y")(lambda ctx: [Issue("x")])
     assert "R998" not in [r.id for r in all_rules()]
     with pytest.raises(ValueError, match="registered twice"):
+
         def again(ctx):
             """Again."""
             yield from ()

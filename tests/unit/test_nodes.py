@@ -13,7 +13,8 @@ from fakes.engine import FakeEngine
 
 def _node(nid: str, hostname: str, addr: str, role: str = "worker", availability: str = "active") -> dict:
     return {
-        "ID": nid, "Version": {"Index": 7},
+        "ID": nid,
+        "Version": {"Index": 7},
         "Spec": {"Role": role, "Availability": availability, "Labels": {}},
         "Description": {"Hostname": hostname, "Engine": {"EngineVersion": "20.10.24"}},
         "Status": {"State": "ready", "Addr": addr},
@@ -80,7 +81,7 @@ def test_server_entry_for_a_node_by_name_or_address(tmp_path):
     assert nodes.server_for_node(settings, w1).name == "w1"  # by name
     assert nodes.server_for_node(settings, w2).name == "other"  # by the address in its endpoint
     assert nodes.server_for_node(settings, w1, exclude="w1") is None
-    assert "run: coop server add w2 (an ssh alias for it, or user@10.0.0.13)" == nodes.how_to_reach(w2)
+    assert nodes.how_to_reach(w2) == "run: coop server add w2 (an ssh alias for it, or user@10.0.0.13)"
 
 
 def test_a_task_still_running_on_the_managers_own_node_is_looked_up_there(tmp_path):
@@ -93,13 +94,19 @@ def test_a_task_still_running_on_the_managers_own_node_is_looked_up_there(tmp_pa
     settings = Settings.from_environ({"ABRA_DIR": str(tmp_path / "abra"), "DOCKER_CONFIG": str(tmp_path / "docker")})
     stack = "app_example_org"
     svc = {"ID": "S1", "Spec": {"Name": f"{stack}_job", "Labels": {"com.docker.stack.namespace": stack}}}
-    task = {"ID": "T1", "ServiceID": "S1", "NodeID": "m1id000000", "DesiredState": "running",
-            "Status": {"State": "running", "Timestamp": "2024-05-01T10:00:00Z"}}
+    task = {
+        "ID": "T1",
+        "ServiceID": "S1",
+        "NodeID": "m1id000000",
+        "DesiredState": "running",
+        "Status": {"State": "running", "Timestamp": "2024-05-01T10:00:00Z"},
+    }
     ref = AppRef("m1", "app.example.org")
     manager = FakeEngine(name="m1", services=[svc], tasks=[task], nodes=MANAGER_AND_WORKER, info=MANAGER_INFO)
     assert nodes.engine_for_service(settings, Pool(manager), ref, "job") is manager
-    on_worker = FakeEngine(name="m1", services=[svc], tasks=[{**task, "NodeID": "w1id000000"}], nodes=MANAGER_AND_WORKER,
-                           info=MANAGER_INFO)
+    on_worker = FakeEngine(
+        name="m1", services=[svc], tasks=[{**task, "NodeID": "w1id000000"}], nodes=MANAGER_AND_WORKER, info=MANAGER_INFO
+    )
     with pytest.raises(EngineUnreachable, match="service job runs on node w1"):
         nodes.engine_for_service(settings, Pool(on_worker), ref, "job")
 
@@ -109,8 +116,12 @@ def test_the_engine_of_a_node_is_the_managers_own_or_needs_a_server_entry(tmp_pa
 
     settings = Settings.from_environ({"ABRA_DIR": str(tmp_path / "abra"), "DOCKER_CONFIG": str(tmp_path / "docker")})
     manager = FakeEngine(name="m1", nodes=MANAGER_AND_WORKER, info=MANAGER_INFO)
-    assert nodes.engine_for_node(settings, Pool(manager), "m1", "m1id000000", why="app a: its backups are kept") is manager
+    assert (
+        nodes.engine_for_node(settings, Pool(manager), "m1", "m1id000000", why="app a: its backups are kept") is manager
+    )
     with pytest.raises(EngineUnreachable) as caught:
         nodes.engine_for_node(settings, Pool(manager), "m1", "w1id000000", why="app a: its backups are kept")
-    assert str(caught.value) == ("app a: its backups are kept on node w1 (10.0.0.12), and no server entry reaches that node"
-                                 " — run: coop server add w1 (an ssh alias for it, or user@10.0.0.12)")
+    assert str(caught.value) == (
+        "app a: its backups are kept on node w1 (10.0.0.12), and no server entry reaches that node"
+        " — run: coop server add w1 (an ssh alias for it, or user@10.0.0.12)"
+    )

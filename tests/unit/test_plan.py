@@ -58,7 +58,9 @@ def test_unpinned_desired_image_compares_by_tag():
 
 def test_secret_version_change_is_named():
     old, new = spec(), spec()
-    old["TaskTemplate"]["ContainerSpec"]["Secrets"] = [{"SecretName": "s_db_v1", "SecretID": "x", "File": {"Name": "db"}}]
+    old["TaskTemplate"]["ContainerSpec"]["Secrets"] = [
+        {"SecretName": "s_db_v1", "SecretID": "x", "File": {"Name": "db"}}
+    ]
     new["TaskTemplate"]["ContainerSpec"]["Secrets"] = [{"SecretName": "s_db_v2", "File": {"Name": "db"}}]
     whats = {c.what for c in service_changes(new, live_of(old))}
     assert whats == {"secret s_db_v1", "secret s_db_v2"}
@@ -79,8 +81,12 @@ def test_removed_healthcheck_is_a_change():
 
 def test_engine_filled_endpoint_and_replica_defaults_are_not_changes():
     desired = spec(Mode={"Replicated": {}}, EndpointSpec={"Ports": [{"TargetPort": 80, "PublishedPort": 8080}]})
-    live = live_of(spec(Mode={"Replicated": {"Replicas": 1}},
-                        EndpointSpec={"Mode": "vip", "Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080}]}))
+    live = live_of(
+        spec(
+            Mode={"Replicated": {"Replicas": 1}},
+            EndpointSpec={"Mode": "vip", "Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080}]},
+        )
+    )
     assert service_changes(desired, live) == []
     live2 = live_of(spec(Mode={"Replicated": {"Replicas": 2}}))
     assert [c.what for c in service_changes(spec(Mode={"Replicated": {}}), live2)] == ["replicas"]

@@ -6,8 +6,11 @@ from coopcloud.ops.plan import HIDDEN, mask_value, plan_services, service_change
 
 
 def svc(env: list[str], labels: dict | None = None, ports: list[dict] | None = None) -> dict:
-    spec: dict = {"Name": "s_app", "Labels": labels or {},
-                  "TaskTemplate": {"ContainerSpec": {"Image": "nginx:1", "Env": env}}}
+    spec: dict = {
+        "Name": "s_app",
+        "Labels": labels or {},
+        "TaskTemplate": {"ContainerSpec": {"Image": "nginx:1", "Env": env}},
+    }
     if ports is not None:
         spec["EndpointSpec"] = {"Ports": ports}
     return spec
@@ -22,8 +25,10 @@ def test_url_passwords_are_starred_wherever_they_are():
 
 def test_env_and_labels_never_show_a_url_password_or_a_secret_value():
     live = svc(["DATABASE_URL=postgres://u:old-password@db/x", "DB_PASSWORD=hunter2-long", "COPY=x"])
-    desired = svc(["DATABASE_URL=postgres://u:password@db/x", "DB_PASSWORD=hunter3-long", "COPY=hunter3-long"],
-                  labels={"traefik.auth": "https://admin:s3cret@h/"})
+    desired = svc(
+        ["DATABASE_URL=postgres://u:password@db/x", "DB_PASSWORD=hunter3-long", "COPY=hunter3-long"],
+        labels={"traefik.auth": "https://admin:s3cret@h/"},
+    )
     changes = {c.what: c for c in service_changes(desired, live)}
     text = repr(changes)
     for secret in ("old-password", "password@", "hunter2-long", "hunter3-long", "s3cret"):
@@ -35,14 +40,20 @@ def test_env_and_labels_never_show_a_url_password_or_a_secret_value():
 
 
 def test_secret_values_the_caller_knows_are_hidden():
-    [plan] = plan_services({"s_app": svc(["GREETING=abc123secret"])}, {"s_app": svc(["GREETING=hello"])},
-                           secrets=frozenset({"abc123secret"}))
+    [plan] = plan_services(
+        {"s_app": svc(["GREETING=abc123secret"])},
+        {"s_app": svc(["GREETING=hello"])},
+        secrets=frozenset({"abc123secret"}),
+    )
     assert plan.changes[0].after == HIDDEN and "abc123secret" not in repr(plan.to_json())
 
 
 def test_ports_in_another_order_are_no_change():
-    ports = [{"Protocol": p, "TargetPort": t, "PublishedPort": 0, "PublishMode": "ingress"}
-             for t in range(8000, 8014) for p in ("tcp", "udp")]
+    ports = [
+        {"Protocol": p, "TargetPort": t, "PublishedPort": 0, "PublishMode": "ingress"}
+        for t in range(8000, 8014)
+        for p in ("tcp", "udp")
+    ]
     desired = svc([], ports=ports)
     live = svc([], ports=list(reversed(ports)))
     assert service_changes(desired, live) == []

@@ -1,17 +1,15 @@
 import stat
-from pathlib import Path
 
 import pytest
-from recipe_factory import commit, make_recipe_repo, recipe_files
 
 from coopcloud.domain.app import AppConfig, AppRef, compose_env, compose_files, recipe_of
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.domain.recipe import clean_path, image_feature
-from coopcloud.sources import DirSource, GitSource, recipe_from_dir, recipe_from_git
 from coopcloud.errors import EnvFileError, NotFound, RecipeError, UsageError
 from coopcloud.gitops import GitRepo
-
-from shared_data import CORPUS, corpus_recipes  # noqa: E402
+from coopcloud.sources import DirSource, GitSource, recipe_from_dir, recipe_from_git
+from recipe_factory import commit, make_recipe_repo, recipe_files
+from shared_data import CORPUS, corpus_recipes
 
 
 @pytest.fixture
@@ -126,10 +124,15 @@ def test_corpus_specifics():
 
 def test_image_feature():
     assert image_feature("[nginx](https://hub.docker.com/_/nginx), 4, upstream") == {
-        "image": "nginx", "url": "https://hub.docker.com/_/nginx", "rating": "4", "source": "upstream"
+        "image": "nginx",
+        "url": "https://hub.docker.com/_/nginx",
+        "rating": "4",
+        "source": "upstream",
     }
     assert image_feature("[`ghcr.io/x/y`](https://g/x), upstream") == {
-        "image": "ghcr.io/x/y", "url": "https://g/x", "source": "upstream"
+        "image": "ghcr.io/x/y",
+        "url": "https://g/x",
+        "source": "upstream",
     }
     assert image_feature("") == {}
 
@@ -167,7 +170,8 @@ def test_recipe_of_missing():
 def test_compose_files():
     assert compose_files({}) == ["compose.yml"]
     assert compose_files({"COMPOSE_FILE": "compose.yml::compose.smtp.yml:compose.yml"}) == [
-        "compose.yml", "compose.smtp.yml"
+        "compose.yml",
+        "compose.smtp.yml",
     ]
 
 
@@ -190,7 +194,9 @@ def test_app_config_load_pin_save(tmp_path):
     app = AppRef("srv1", "demo.example.org")
     path = app.env_path(tmp_path)
     path.parent.mkdir()
-    path.write_text("# my app\nTYPE=demo # recipe\nCOMPOSE_FILE=compose.yml\nCOMPOSE_FILE=\"$COMPOSE_FILE:compose.smtp.yml\"\n")
+    path.write_text(
+        '# my app\nTYPE=demo # recipe\nCOMPOSE_FILE=compose.yml\nCOMPOSE_FILE="$COMPOSE_FILE:compose.smtp.yml"\n'
+    )
     cfg = AppConfig.load(app, tmp_path)
     assert (cfg.recipe, cfg.pinned_version) == ("demo", None)
     assert cfg.compose_files() == ["compose.yml", "compose.smtp.yml"]

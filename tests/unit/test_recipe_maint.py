@@ -144,7 +144,9 @@ def test_invalid_yaml_names_the_file_and_line():
         rm.find_images("services:\n  app:\n    image: [x\n", "compose.yml")
 
 
-_comment = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=15).map(lambda s: s.replace("\n", ""))
+_comment = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=15).map(
+    lambda s: s.replace("\n", "")
+)
 
 
 @given(
@@ -244,6 +246,7 @@ def fake_registry(calls):
         if name not in TAGS:
             raise CoopError(f"repository {name} not found")
         return TAGS[name]
+
     return tags_for
 
 
@@ -257,7 +260,9 @@ def test_plan_upgrade_levels_and_one_call_per_repository(tmp_path):
     assert plan["db"].candidates == ["10.6"]
     assert plan["worker"].candidates == ["1.1.0-rootless"]
     plan_patch = {u.service: u for u in rm.plan_upgrade(tmp_path, fake_registry([]), level=PATCH)}
-    assert plan_patch["db"].candidates == [] and "up to date within --patch (newer: 11.0, 10.6)" == plan_patch["db"].note
+    assert (
+        plan_patch["db"].candidates == [] and plan_patch["db"].note == "up to date within --patch (newer: 11.0, 10.6)"
+    )
 
 
 def test_apply_upgrade_writes_only_chosen_tags(tmp_path):
@@ -271,7 +276,9 @@ def test_apply_upgrade_writes_only_chosen_tags(tmp_path):
     with pytest.raises(UsageError, match="not one of the offered tags"):
         rm.choose(by["db"], "9.0")
     assert rm.apply_upgrade(tmp_path, plan) == ["compose.yml"]
-    assert (tmp_path / "compose.yml").read_bytes() == original.replace(f"{WEB}:1.0.0  # main", f"{WEB}:1.1.0  # main").encode()
+    assert (tmp_path / "compose.yml").read_bytes() == original.replace(
+        f"{WEB}:1.0.0  # main", f"{WEB}:1.1.0  # main"
+    ).encode()
 
 
 def test_registry_failure_is_a_note_not_a_crash(tmp_path):
@@ -380,7 +387,12 @@ def test_notes_sources(tmp_path):
     (repo / "release").mkdir()
     (repo / "release" / "next").write_text("from next\n")
     plan = rm.plan_release(s, repo)
-    assert (plan.notes, plan.notes_source, plan.notes_path, plan.remove_next) == ("from next\n", "release/next", "release/1.0.1+1.0.0", True)
+    assert (plan.notes, plan.notes_source, plan.notes_path, plan.remove_next) == (
+        "from next\n",
+        "release/next",
+        "release/1.0.1+1.0.0",
+        True,
+    )
     (repo / "release" / "1.0.1+1.0.0").write_text("hand written\n")
     plan = rm.plan_release(s, repo)
     assert (plan.notes, plan.notes_source) == ("hand written\n", "release/1.0.1+1.0.0")
@@ -399,7 +411,13 @@ def test_apply_release_moves_release_next(tmp_path):
     assert (repo / "release" / "1.0.1+1.0.0").read_text() == "next notes\n"
     assert git(repo, "status", "--porcelain").strip() == ""
     assert git(repo, "show", "--no-renames", "--name-status", "--format=", "HEAD").split() == [
-        "M", "compose.yml", "A", "release/1.0.1+1.0.0", "D", "release/next"]
+        "M",
+        "compose.yml",
+        "A",
+        "release/1.0.1+1.0.0",
+        "D",
+        "release/next",
+    ]
 
 
 def test_release_with_nothing_to_commit_tags_head(tmp_path):
@@ -415,7 +433,9 @@ def test_release_with_nothing_to_commit_tags_head(tmp_path):
 
 def test_edit_notes_runs_the_editor_without_a_shell(tmp_path):
     script = tmp_path / "ed.py"
-    script.write_text("import sys\np = sys.argv[-1]\nopen(p, 'a').write('Upgrade carefully; it\\'s $HOME\\n# dropped\\n')\n")
+    script.write_text(
+        "import sys\np = sys.argv[-1]\nopen(p, 'a').write('Upgrade carefully; it\\'s $HOME\\n# dropped\\n')\n"
+    )
     env = {"EDITOR": f"{sys.executable} {script}", "PATH": os.environ["PATH"]}
     assert rm.edit_notes(env, "# template comment\n") == "Upgrade carefully; it's $HOME\n"
     empty = tmp_path / "empty.py"
@@ -457,7 +477,9 @@ def test_cli_release_commits_tags_and_publishes(coop, tmp_path, genv):
     repo = make_recipe_repo(tmp_path / "demo", files, [("1.0.0+1.0.0", {})], origin=str(origin))
     upgraded = compose().replace(f"{WEB}:1.0.0", f"{WEB}:1.1.0")
     (repo / "compose.yml").write_text(upgraded)
-    r = coop("recipe", "release", str(repo), "--no-input", "--notes", "Web 1.1.0.\nNothing to do.", "--publish", env=genv)
+    r = coop(
+        "recipe", "release", str(repo), "--no-input", "--notes", "Web 1.1.0.\nNothing to do.", "--publish", env=genv
+    )
     assert r.code == 0, r
     assert "released 1.1.0+1.1.0" in r.out and "pushed to origin (main)" in r.out
     # label updated in place, nothing else in the file moved
@@ -507,7 +529,9 @@ def test_cli_sync_sets_the_label_only(coop, tmp_path, genv):
     assert git(repo, "rev-parse", "HEAD") == head and git(repo, "tag").split() == ["1.0.0+1.0.0"]
     r = coop("recipe", "sync", str(repo), "3.0.0", "--json", env=genv)
     assert json.loads(r.out)["version"] == "3.0.0+2.0.0"
-    (repo / "compose.yml").write_text(compose().replace('        - "coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0"\n', ""))
+    (repo / "compose.yml").write_text(
+        compose().replace('        - "coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0"\n', "")
+    )
     r = coop("recipe", "sync", str(repo), env=genv)
     assert r.code == 4 and "no coop-cloud.${STACK_NAME}.version label" in r.err
 
@@ -562,10 +586,26 @@ def _change(service, change, old="x:1", new="x:2"):
         (None, "1.27.2", [], None, "major", "1.0.0+1.27.2", "major", "--major"),
         (None, "1.27.2", [], None, "patch", "0.0.1+1.27.2", "patch", "--patch"),
         ("1.2.3+1.0", "1.0", [], None, None, "1.2.4+1.0", "patch", "no image changed since 1.2.3+1.0"),
-        ("1.2.3+1.0", "1.1", [_change("app", "minor")], None, None, "1.3.0+1.1", "minor",
-         "biggest image change since 1.2.3+1.0: minor (app)"),
-        ("1.2.3+1.0", "1.0", [_change("app", "patch"), _change("db", "major")], None, None, "2.0.0+1.0", "major",
-         "biggest image change since 1.2.3+1.0: major (db)"),
+        (
+            "1.2.3+1.0",
+            "1.1",
+            [_change("app", "minor")],
+            None,
+            None,
+            "1.3.0+1.1",
+            "minor",
+            "biggest image change since 1.2.3+1.0: minor (app)",
+        ),
+        (
+            "1.2.3+1.0",
+            "1.0",
+            [_change("app", "patch"), _change("db", "major")],
+            None,
+            None,
+            "2.0.0+1.0",
+            "major",
+            "biggest image change since 1.2.3+1.0: major (db)",
+        ),
         ("1.2.3+1.0", "1.0", [_change("db", "major")], None, "patch", "1.2.4+1.0", "patch", "--patch"),
         ("1.2.0-rc1+1.0", "1.0", [], None, None, "1.2.0+1.0", "patch", "no image changed since 1.2.0-rc1+1.0"),
         ("1.2.3+1.0", "1.0", [], "1.3.0", None, "1.3.0+1.0", "minor", "given on the command line"),

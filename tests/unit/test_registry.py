@@ -70,9 +70,17 @@ def test_reference_strings_and_schemes():
 
 @pytest.mark.parametrize(
     "domain, loopback",
-    [("127.0.0.1:5000", True), ("127.3.4.5", True), ("localhost", True), ("localhost:5000", True),
-     ("[::1]:5000", True), ("10.0.0.1:5000", False), ("registry-1.docker.io", False),
-     ("127.example.org", False), ("ghcr.io", False)],
+    [
+        ("127.0.0.1:5000", True),
+        ("127.3.4.5", True),
+        ("localhost", True),
+        ("localhost:5000", True),
+        ("[::1]:5000", True),
+        ("10.0.0.1:5000", False),
+        ("registry-1.docker.io", False),
+        ("127.example.org", False),
+        ("ghcr.io", False),
+    ],
 )
 def test_loopback(domain, loopback):
     assert is_loopback(domain) is loopback
@@ -80,8 +88,19 @@ def test_loopback(domain, loopback):
 
 
 @pytest.mark.parametrize(
-    "text", ["", "UPPER", "nginx:", "nginx:-bad", "a//b", "nginx@sha256:short", "-x/y", "host:port:/x",
-             "ghcr.io/", "x/y:" + "t" * 200],
+    "text",
+    [
+        "",
+        "UPPER",
+        "nginx:",
+        "nginx:-bad",
+        "a//b",
+        "nginx@sha256:short",
+        "-x/y",
+        "host:port:/x",
+        "ghcr.io/",
+        "x/y:" + "t" * 200,
+    ],
 )
 def test_invalid_references(text):
     with pytest.raises(ImageRefError) as info:
@@ -93,10 +112,18 @@ def test_invalid_references(text):
 
 
 def test_parse_bearer_challenge():
-    header = 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"'
+    header = (
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"'
+    )
     assert parse_challenges(header) == [
-        Challenge("bearer", {"realm": "https://auth.docker.io/token", "service": "registry.docker.io",
-                             "scope": "repository:library/nginx:pull"})
+        Challenge(
+            "bearer",
+            {
+                "realm": "https://auth.docker.io/token",
+                "service": "registry.docker.io",
+                "scope": "repository:library/nginx:pull",
+            },
+        )
     ]
 
 
@@ -112,12 +139,18 @@ def test_parse_several_challenges_unquoted_and_escaped():
 
 def test_credentials_from_docker_config(tmp_path):
     auth = base64.b64encode(b"alice:s3cret:with:colons").decode()
-    (tmp_path / "config.json").write_text(json.dumps({"auths": {
-        "https://index.docker.io/v1/": {"auth": auth},
-        "127.0.0.1:5000": {"username": "bob", "password": "pw"},
-        "https://ghcr.io": {"auth": base64.b64encode(b"carol:tok").decode()},
-        "broken.example": {"auth": "!!!"},
-    }}))
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "auths": {
+                    "https://index.docker.io/v1/": {"auth": auth},
+                    "127.0.0.1:5000": {"username": "bob", "password": "pw"},
+                    "https://ghcr.io": {"auth": base64.b64encode(b"carol:tok").decode()},
+                    "broken.example": {"auth": "!!!"},
+                }
+            }
+        )
+    )
     assert credentials_for("docker.io", tmp_path) == ("alice", "s3cret:with:colons")
     assert credentials_for("127.0.0.1:5000", tmp_path) == ("bob", "pw")
     assert credentials_for("ghcr.io", tmp_path) == ("carol", "tok")
@@ -139,14 +172,15 @@ class _Server(ThreadingHTTPServer):
 class FakeRegistry:
     """A registry on 127.0.0.1 that demands a bearer token (and, optionally, basic creds for it)."""
 
-    def __init__(self, *, creds: tuple[str, str] | None = None, digest_header: bool = True,
-                 page_size: int = 2):
+    def __init__(self, *, creds: tuple[str, str] | None = None, digest_header: bool = True, page_size: int = 2):
         self.creds = creds
         self.digest_header = digest_header
         self.page_size = page_size
         self.log: list[tuple[str, str, dict]] = []
         self.manifests = {
-            "team/app": {t: json.dumps({"schemaVersion": 2, "tag": t}).encode() for t in ("1.0", "1.1", "2.0", "latest", "3.0")},
+            "team/app": {
+                t: json.dumps({"schemaVersion": 2, "tag": t}).encode() for t in ("1.0", "1.1", "2.0", "latest", "3.0")
+            },
         }
         self.token = "tok-" + "x" * 8
         outer = self
@@ -185,8 +219,11 @@ class FakeRegistry:
                     repo = parts.path.split("/")[2:4]
                     realm = f"http://127.0.0.1:{outer.port}/token"
                     scope = f"repository:{'/'.join(repo)}:pull"
-                    return self._send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}', {
-                        "WWW-Authenticate": f'Bearer realm="{realm}",service="fake-reg",scope="{scope}"'})
+                    return self._send(
+                        401,
+                        b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
+                        {"WWW-Authenticate": f'Bearer realm="{realm}",service="fake-reg",scope="{scope}"'},
+                    )
                 segs = parts.path.split("/")
                 if len(segs) >= 6 and segs[4] == "manifests":
                     repo, tag = "/".join(segs[2:4]), segs[5]
@@ -200,7 +237,9 @@ class FakeRegistry:
                 if len(segs) >= 6 and segs[4:6] == ["tags", "list"]:
                     repo = "/".join(segs[2:4])
                     if repo not in outer.manifests:
-                        return self._send(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}')
+                        return self._send(
+                            404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known"}]}'
+                        )
                     tags = sorted(outer.manifests[repo])
                     last = parse_qs(parts.query).get("last", [""])[0]
                     rest = [t for t in tags if t > last]
@@ -252,9 +291,12 @@ def test_bearer_token_flow_and_request_counting(fake, tmp_path):
     assert reg.token_queries == [{"service": ["fake-reg"], "scope": ["repository:team/app:pull"]}]
     assert "Authorization" not in reg.log[1][2]  # anonymous token
     accept = reg.log[2][2]["Accept"]
-    for media in ("application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
-                  "application/vnd.docker.distribution.manifest.list.v2+json",
-                  "application/vnd.docker.distribution.manifest.v2+json"):
+    for media in (
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ):
         assert media in accept
     # same answer again: cached, no request
     assert client.digest(f"{reg.host}/team/app:1.0") == want
@@ -269,14 +311,16 @@ def test_bearer_token_flow_and_request_counting(fake, tmp_path):
 
 def test_token_with_stored_credentials_never_leaks(fake, tmp_path):
     reg = fake(creds=("alice", "hunter2-secret"))
-    (tmp_path / "config.json").write_text(json.dumps(
-        {"auths": {reg.host: {"auth": base64.b64encode(b"alice:hunter2-secret").decode()}}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"auths": {reg.host: {"auth": base64.b64encode(b"alice:hunter2-secret").decode()}}})
+    )
     client = RegistryClient(environ={"DOCKER_CONFIG": str(tmp_path)})
     assert client.digest(f"{reg.host}/team/app:1.1") == _sha(reg.manifests["team/app"]["1.1"])
 
     # wrong stored password: a clear error that does not show it
-    (tmp_path / "config.json").write_text(json.dumps(
-        {"auths": {reg.host: {"username": "alice", "password": "wrong-pass-123"}}}))
+    (tmp_path / "config.json").write_text(
+        json.dumps({"auths": {reg.host: {"username": "alice", "password": "wrong-pass-123"}}})
+    )
     with pytest.raises(RegistryError) as info:
         RegistryClient(environ={"DOCKER_CONFIG": str(tmp_path)}).digest(f"{reg.host}/team/app:1.1")
     text = str(info.value)

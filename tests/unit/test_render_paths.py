@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 
-from recipe_factory import make_recipe_repo
-
 from coopcloud.domain.app import AppRef
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.sources import recipe_from_dir, recipe_from_git
 from coopcloud.swarm.render import render
+from recipe_factory import make_recipe_repo
 
 COMPOSE = """\
 version: "3.8"
@@ -37,12 +36,17 @@ def _mounts(rendered) -> dict[str, str]:
 
 
 def test_relative_bind_sources_are_under_the_recipes_folder_from_git_or_the_working_tree(tmp_path):
-    repo = make_recipe_repo(tmp_path / "recipes" / "demo", {"compose.yml": COMPOSE, "files/motd.txt": "hi\n"},
-                            [("1.0.0+1", {})])
+    repo = make_recipe_repo(
+        tmp_path / "recipes" / "demo", {"compose.yml": COMPOSE, "files/motd.txt": "hi\n"}, [("1.0.0+1", {})]
+    )
     env = EnvFile.parse("TYPE=demo\n", name="a.example.org.env")
     folder = os.path.abspath(repo)
-    want = {"/data": f"{folder}/data", "/shared": f"{os.path.dirname(folder)}/shared", "/abs": "/srv/abs",
-            "/conf": f"{folder}/conf"}
+    want = {
+        "/data": f"{folder}/data",
+        "/shared": f"{os.path.dirname(folder)}/shared",
+        "/abs": "/srv/abs",
+        "/conf": f"{folder}/conf",
+    }
     for recipe in (recipe_from_git(repo, "1.0.0+1"), recipe_from_dir(repo)):
         rendered = render(recipe, AppRef("default", "a.example.org"), env)
         assert _mounts(rendered) == want

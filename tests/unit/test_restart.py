@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fakes.engine import answer_gets
-
 from coopcloud.domain.app import AppRef
 from coopcloud.errors import DeployFailed
 from coopcloud.ops import restart as ops_restart
+from fakes.engine import answer_gets
 
 REF = AppRef("srv1", "cloud.example.org")
 STACK = "cloud_example_org"
@@ -84,19 +83,23 @@ def run(engine, timeout=60):
         engine.i += 1
 
     lines = []
-    done = ops_restart.restart(engine, REF, ["app"], timeout=timeout, report=lines.append, clock=lambda: now[0], sleep=sleep)
+    done = ops_restart.restart(
+        engine, REF, ["app"], timeout=timeout, report=lines.append, clock=lambda: now[0], sleep=sleep
+    )
     return done, now[0], lines
 
 
 def test_restart_forces_an_update_and_waits_for_new_tasks_to_stay_up():
     old = [task("OLD", "shutdown", desired="shutdown")]
-    engine = Restarting([
-        (service(None), [task("NEW", "pending", desired="ready")], [task("OLD")]),  # swarm has not started yet
-        (service("updating"), [task("NEW", "starting")], old),
-        (service("completed"), [task("NEW")], old),
-    ])
+    engine = Restarting(
+        [
+            (service(None), [task("NEW", "pending", desired="ready")], [task("OLD")]),  # swarm has not started yet
+            (service("updating"), [task("NEW", "starting")], old),
+            (service("completed"), [task("NEW")], old),
+        ]
+    )
     done, elapsed, lines = run(engine)
-    (sid, version, spec), = engine.updates
+    ((sid, version, spec),) = engine.updates
     assert (sid, version, spec["TaskTemplate"]["ForceUpdate"]) == ("S1", 42, 1)
     assert done == [ops_restart.Restarted("app", ("OLD",), ("NEW",))]
     assert elapsed == pytest.approx(2 + 1)  # running at the 3rd poll, then its 1 s monitor

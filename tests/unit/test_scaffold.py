@@ -9,11 +9,11 @@ import pytest
 
 from coopcloud.domain.app import AppRef
 from coopcloud.domain.envfile import EnvFile, secret_specs
-from coopcloud.sources import recipe_from_dir
 from coopcloud.errors import Conflict, RecipeError, UsageError
 from coopcloud.lint import lint
-from coopcloud.swarm.render import render
 from coopcloud.ops.scaffold import recipe_files, scaffold
+from coopcloud.sources import recipe_from_dir
+from coopcloud.swarm.render import render
 
 
 def git_out(path, *args, env=None) -> str:
@@ -23,8 +23,13 @@ def git_out(path, *args, env=None) -> str:
 def no_identity_env(tmp_path) -> dict[str, str]:
     """An environment where git knows no identity at all."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(HOME=str(tmp_path / "home"), GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1",
-               XDG_CONFIG_HOME=str(tmp_path / "xdg"), EMAIL="")
+    env.update(
+        HOME=str(tmp_path / "home"),
+        GIT_CONFIG_GLOBAL=os.devnull,
+        GIT_CONFIG_NOSYSTEM="1",
+        XDG_CONFIG_HOME=str(tmp_path / "xdg"),
+        EMAIL="",
+    )
     return env
 
 
@@ -45,8 +50,12 @@ def test_scaffold_writes_a_committed_recipe(tmp_path):
 
 def test_scaffold_uses_the_git_identity_from_the_environment(tmp_path):
     env = no_identity_env(tmp_path)
-    env.update(GIT_AUTHOR_NAME="Ada", GIT_AUTHOR_EMAIL="ada@example.org",
-               GIT_COMMITTER_NAME="Ada", GIT_COMMITTER_EMAIL="ada@example.org")
+    env.update(
+        GIT_AUTHOR_NAME="Ada",
+        GIT_AUTHOR_EMAIL="ada@example.org",
+        GIT_COMMITTER_NAME="Ada",
+        GIT_COMMITTER_EMAIL="ada@example.org",
+    )
     made = scaffold("myapp", tmp_path / "myapp", environ=env)
     assert git_out(made.path, "log", "-1", "--format=%an <%ae>") == "Ada <ada@example.org>\n"
 

@@ -62,16 +62,15 @@ def test_declared_alphabets():
 
 
 def test_charset_names_are_case_space_order_and_repeat_insensitive():
-    assert sg.alphabet(" Special , SAFE ") == sg.alphabet("safe,special") == sg.alphabet(
-        "special,safe,special"
-    )
+    assert sg.alphabet(" Special , SAFE ") == sg.alphabet("safe,special") == sg.alphabet("special,safe,special")
     assert sg.alphabet("alnum,hex") == sg.ALPHANUMERIC
     assert sg.alphabet("hex,default") == sg.ALPHANUMERIC  # union; each character once
     assert sg.alphabet(",") == sg.ALPHANUMERIC
 
 
-@pytest.mark.parametrize("charset", [None, "default", "alnum", "hex", "special", "safe",
-                                     "special,safe", "hex,special", "hex,safe"])
+@pytest.mark.parametrize(
+    "charset", [None, "default", "alnum", "hex", "special", "safe", "special,safe", "hex,special", "hex,safe"]
+)
 def test_alphabet_has_no_duplicates_and_no_dangerous_characters(charset):
     pool = sg.alphabet(charset)
     assert len(set(pool)) == len(pool)
@@ -90,8 +89,7 @@ def test_every_character_comes_from_the_declared_set_and_all_appear(charset):
 
 def test_special_values_contain_every_class():
     value = sg.generate(LONG, "special")
-    for cls in (string.ascii_uppercase, string.ascii_lowercase, string.digits,
-                sg.SPECIAL_PUNCTUATION):
+    for cls in (string.ascii_uppercase, string.ascii_lowercase, string.digits, sg.SPECIAL_PUNCTUATION):
         assert set(value) & set(cls), cls
 
 
@@ -132,8 +130,7 @@ def test_unknown_charset_names_it_and_the_accepted_names(charset):
         sg.generate(16, charset)
     msg = str(exc.value)
     assert "\n" not in msg
-    bad = next(n.strip().lower() for n in charset.split(",") if n.strip().lower()
-               not in sg.CHARSET_NAMES)
+    bad = next(n.strip().lower() for n in charset.split(",") if n.strip().lower() not in sg.CHARSET_NAMES)
     assert repr(bad) in msg
     for name in ("default", "alnum", "hex", "special", "safe"):
         assert name in msg
@@ -191,8 +188,7 @@ def test_passphrase_with_explicit_count():
 
 
 def _raw_words() -> list[str]:
-    return (resources.files("coopcloud") / "data" / "words.txt").read_text(
-        encoding="utf-8").splitlines()
+    return (resources.files("coopcloud") / "data" / "words.txt").read_text(encoding="utf-8").splitlines()
 
 
 def test_word_list_properties():
@@ -210,9 +206,34 @@ def test_word_list_is_loaded_once():
 
 
 def test_word_list_has_no_offensive_words():
-    blocked = {"ass", "damn", "hell", "sex", "kill", "dead", "die", "drug", "slave",
-               "nazi", "gun", "suck", "screw", "bitch", "crap", "piss", "idiot", "stupid",
-               "ugly", "fat", "dumb", "lame", "hoe", "rape", "porn", "nude"}
+    blocked = {
+        "ass",
+        "damn",
+        "hell",
+        "sex",
+        "kill",
+        "dead",
+        "die",
+        "drug",
+        "slave",
+        "nazi",
+        "gun",
+        "suck",
+        "screw",
+        "bitch",
+        "crap",
+        "piss",
+        "idiot",
+        "stupid",
+        "ugly",
+        "fat",
+        "dumb",
+        "lame",
+        "hoe",
+        "rape",
+        "porn",
+        "nude",
+    }
     assert not blocked & set(sg.wordlist())
 
 
@@ -226,10 +247,13 @@ def test_word_list_ships_in_the_wheel():
 # -- corpus hints --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("length,charset,pattern", [
-    (64, "hex", r"[0-9a-f]{64}"),
-    (32, "alnum", r"[A-Za-z0-9]{32}"),
-    (128, None, r"[A-Za-z0-9]{128}"),
-])
+@pytest.mark.parametrize(
+    "length,charset,pattern",
+    [
+        (64, "hex", r"[0-9a-f]{64}"),
+        (32, "alnum", r"[A-Za-z0-9]{32}"),
+        (128, None, r"[A-Za-z0-9]{128}"),
+    ],
+)
 def test_hints_seen_in_real_recipes(length, charset, pattern):
     assert re.fullmatch(pattern, sg.generate(length, charset))

@@ -13,7 +13,10 @@ FULL = {
     "TaskTemplate": {
         "ForceUpdate": 2,
         "Networks": [{"Target": "proxy"}],
-        "Placement": {"Constraints": ["node.role==manager"], "Preferences": [{"Spread": {"SpreadDescriptor": "node.labels.z"}}, {}]},
+        "Placement": {
+            "Constraints": ["node.role==manager"],
+            "Preferences": [{"Spread": {"SpreadDescriptor": "node.labels.z"}}, {}],
+        },
         "ContainerSpec": {
             "Image": "nginx:1.25@sha256:" + "a" * 64,
             "Labels": {"c": "1"},
@@ -44,8 +47,11 @@ def test_reads_every_field_of_a_full_spec():
 
 
 def test_missing_or_null_levels_read_as_empty():
-    for spec in ({}, {"TaskTemplate": None, "Labels": None, "Mode": None, "EndpointSpec": None, "UpdateConfig": None},
-                 {"TaskTemplate": {"ContainerSpec": None, "Placement": None}}):
+    for spec in (
+        {},
+        {"TaskTemplate": None, "Labels": None, "Mode": None, "EndpointSpec": None, "UpdateConfig": None},
+        {"TaskTemplate": {"ContainerSpec": None, "Placement": None}},
+    ):
         assert ss.image(spec) == "" and ss.env(spec) == {} and ss.labels(spec) == {}
         assert ss.container_labels(spec) == {} and ss.mounts(spec) == [] and ss.refs(spec, "Secrets") == []
         assert ss.networks(spec) == [] and ss.ports(spec) == [] and ss.placement(spec) == {}
@@ -64,4 +70,4 @@ def test_readers_do_not_change_the_body():
 
     before = copy.deepcopy(FULL)
     ss.env(FULL), ss.mounts(FULL).clear(), ss.networks(FULL).clear(), ss.refs(FULL, "Secrets").clear()
-    assert FULL == before
+    assert before == FULL

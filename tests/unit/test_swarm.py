@@ -20,7 +20,7 @@ from coopcloud.swarm import StackSpec, convert, with_ids
 from coopcloud.swarm.units import duration_ns, nano_cpus, size_bytes, tagged_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tools.swarm_cases import CASE_DIR_TOKEN, CASES, GOLDEN, GOLDEN_STACK, case_names, read_bytes  # noqa: E402
+from tools.swarm_cases import CASE_DIR_TOKEN, CASES, GOLDEN, GOLDEN_STACK, case_names, read_bytes
 
 
 def _no_files(path: str) -> bytes:
@@ -242,11 +242,17 @@ def test_credential_spec_config_is_a_runtime_reference_filled_by_with_ids() -> N
 
 
 def test_with_ids_names_a_missing_secret() -> None:
-    model = {"services": {"app": {"image": "x", "secrets": ["s"]}}, "secrets": {"s": {"external": True, "name": "s_v1"}}}
+    model = {
+        "services": {"app": {"image": "x", "secrets": ["s"]}},
+        "secrets": {"s": {"external": True, "name": "s_v1"}},
+    }
     spec = convert(model, "demo", read_file=_no_files)
-    assert with_ids(_svc(spec), secret_ids={"s_v1": "id"}, config_ids={})["TaskTemplate"]["ContainerSpec"]["Secrets"][0][
-        "SecretID"
-    ] == "id"
+    assert (
+        with_ids(_svc(spec), secret_ids={"s_v1": "id"}, config_ids={})["TaskTemplate"]["ContainerSpec"]["Secrets"][0][
+            "SecretID"
+        ]
+        == "id"
+    )
     with pytest.raises(ConvertError, match="secret not found: s_v1"):
         with_ids(_svc(spec), secret_ids={}, config_ids={})
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tools.spec_normalise import normalise  # noqa: E402
+from tools.spec_normalise import normalise
 
 
 def test_drops_go_zero_values_and_ids_only() -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
+from coopcloud.engine.views import Config
+from coopcloud.engine.views import parse_time as parse_engine_time
 from coopcloud.errors import Conflict, ExitStatus, InvalidError, LockHeld, NotFound, RolledBack, exit_status_for
 from coopcloud.ops import audit
 from coopcloud.ops.guard import Downgrade, check_downgrade
-from coopcloud.engine.views import Config, parse_time as parse_engine_time
 from coopcloud.ops.lock import LockInfo, held_message, lock_name
 from coopcloud.ops.operator import operator
 from coopcloud.settings import Settings
@@ -25,9 +26,9 @@ def test_lock_name_fits_dockers_limit_and_stays_one_per_stack():
 @pytest.mark.parametrize(
     "raw, expected",
     [
-        ("2026-11-29T22:40:12.338165142Z", datetime(2026, 11, 29, 22, 40, 12, 338165, tzinfo=timezone.utc)),
-        ("2026-11-29T23:40:12.5+01:00", datetime(2026, 11, 29, 22, 40, 12, 500000, tzinfo=timezone.utc)),
-        ("2026-11-29T22:40:12Z", datetime(2026, 11, 29, 22, 40, 12, tzinfo=timezone.utc)),
+        ("2026-11-29T22:40:12.338165142Z", datetime(2026, 11, 29, 22, 40, 12, 338165, tzinfo=UTC)),
+        ("2026-11-29T23:40:12.5+01:00", datetime(2026, 11, 29, 22, 40, 12, 500000, tzinfo=UTC)),
+        ("2026-11-29T22:40:12Z", datetime(2026, 11, 29, 22, 40, 12, tzinfo=UTC)),
     ],
 )
 def test_engine_times_are_parsed_as_times_in_any_zone(raw, expected):
@@ -36,13 +37,24 @@ def test_engine_times_are_parsed_as_times_in_any_zone(raw, expected):
 
 def _lock_config(**labels: str) -> dict:
     base = {
-        "coop.lock": "s", "coop.lock.app": "a.example.org", "coop.lock.holder": "alice@example.org",
-        "coop.lock.command": "deploy", "coop.lock.pid": "4242", "coop.lock.host": "laptop",
-        "coop.lock.start": "2026-11-29T22:41:07Z", "coop.lock.lease": "900", "coop.lock.token": "t",
+        "coop.lock": "s",
+        "coop.lock.app": "a.example.org",
+        "coop.lock.holder": "alice@example.org",
+        "coop.lock.command": "deploy",
+        "coop.lock.pid": "4242",
+        "coop.lock.host": "laptop",
+        "coop.lock.start": "2026-11-29T22:41:07Z",
+        "coop.lock.lease": "900",
+        "coop.lock.token": "t",
     }
     base.update(labels)
-    return {"ID": "x", "Version": {"Index": 3}, "CreatedAt": "2026-11-29T22:41:07.1Z",
-            "UpdatedAt": "2026-11-29T22:46:07.1Z", "Spec": {"Name": "coop-lock_s", "Labels": base}}
+    return {
+        "ID": "x",
+        "Version": {"Index": 3},
+        "CreatedAt": "2026-11-29T22:41:07.1Z",
+        "UpdatedAt": "2026-11-29T22:46:07.1Z",
+        "Spec": {"Name": "coop-lock_s", "Labels": base},
+    }
 
 
 def test_a_held_lock_names_holder_command_and_since_and_the_way_out():
@@ -51,25 +63,41 @@ def test_a_held_lock_names_holder_command_and_since_and_the_way_out():
     assert exit_status_for(err) == ExitStatus.LOCK_HELD
     line = str(err)
     assert "\n" not in line
-    for part in ("alice@example.org", "deploy", "pid 4242 on laptop", "since 2026-11-29 22:41:07 UTC",
-                 "coop app unlock a.example.org"):
+    for part in (
+        "alice@example.org",
+        "deploy",
+        "pid 4242 on laptop",
+        "since 2026-11-29 22:41:07 UTC",
+        "coop app unlock a.example.org",
+    ):
         assert part in line
 
 
 def test_the_lease_runs_from_the_last_renewal_on_the_servers_clock():
     info = LockInfo.from_config(Config.from_json(_lock_config(**{"coop.lock.lease": "60"})))
-    assert not info.expired(datetime(2026, 11, 29, 22, 47, 0, tzinfo=timezone.utc))
-    assert info.expired(datetime(2026, 11, 29, 22, 47, 8, tzinfo=timezone.utc))
+    assert not info.expired(datetime(2026, 11, 29, 22, 47, 0, tzinfo=UTC))
+    assert info.expired(datetime(2026, 11, 29, 22, 47, 8, tzinfo=UTC))
 
 
 def test_a_lock_with_odd_labels_still_reads():
-    info = LockInfo.from_config(Config.from_json(_lock_config(**{"coop.lock.pid": "?", "coop.lock.lease": "x", "coop.lock.start": "bad"})))
+    info = LockInfo.from_config(
+        Config.from_json(_lock_config(**{"coop.lock.pid": "?", "coop.lock.lease": "x", "coop.lock.start": "bad"}))
+    )
     assert info.pid is None and info.lease == 900 and "on laptop" in info.describe()
 
 
 def test_events_round_trip_through_json():
-    event = audit.Event.now(who="a", command="deploy", app="x", server="s", result=audit.OK,
-                            version_from="1.0.0+1", version_to="1.1.0+1", plan=("~ service x_app",), duration=1.5)
+    event = audit.Event.now(
+        who="a",
+        command="deploy",
+        app="x",
+        server="s",
+        result=audit.OK,
+        version_from="1.0.0+1",
+        version_to="1.1.0+1",
+        plan=("~ service x_app",),
+        duration=1.5,
+    )
     assert audit.Event.from_json(event.to_json()) == event
     assert audit.Event.from_json({**event.to_json(), "added_later": 1}) == event
 
@@ -142,8 +170,14 @@ def test_recording_is_one_create_and_one_list_and_prunes_the_oldest():
 
     fake = FakeEngine()
     for i in range(4):
-        audit.record(fake, "s", audit.Event(when=f"2026-11-29T22:4{i}:00Z", who=f"op{i}", command="deploy",
-                                            app="a", server="x", result=audit.OK), keep=2)
+        audit.record(
+            fake,
+            "s",
+            audit.Event(
+                when=f"2026-11-29T22:4{i}:00Z", who=f"op{i}", command="deploy", app="a", server="x", result=audit.OK
+            ),
+            keep=2,
+        )
     audit.record(fake, "other", audit.Event.now(who="z", command="undeploy", app="o", server="x", result=audit.OK))
     assert [e.who for e in audit.history(fake, "s")] == ["op2", "op3"]
     assert [e.who for e in audit.history(fake)] == ["op2", "op3", "z"]
@@ -156,28 +190,34 @@ def test_a_plan_is_summarized_by_names_never_values():
 
     plan = Plan(
         services=(
-            ServicePlan("s_app", "update", (Change("env DB_PASSWORD", "(hidden)", "(hidden)"), Change("image", "a:1", "a:2"))),
+            ServicePlan(
+                "s_app", "update", (Change("env DB_PASSWORD", "(hidden)", "(hidden)"), Change("image", "a:1", "a:2"))
+            ),
             ServicePlan("s_db", "unchanged"),
             ServicePlan("s_new", "create"),
         ),
         networks=("s_internal",),
     )
     assert audit.summarize(plan) == [
-        "+ network s_internal", "~ service s_app: update (env DB_PASSWORD, image)", "+ service s_new: create",
+        "+ network s_internal",
+        "~ service s_app: update (env DB_PASSWORD, image)",
+        "+ service s_new: create",
     ]
 
 
 def test_the_specs_a_plan_was_made_from_must_still_run_when_the_lock_is_taken():
-    from fakes.engine import FakeEngine
-
-    from coopcloud.ops.guard import ChangedMeanwhile, check_unchanged
-
     from coopcloud.engine.views import Service
+    from coopcloud.ops.guard import ChangedMeanwhile, check_unchanged
+    from fakes.engine import FakeEngine
 
     svc = {"ID": "x", "Version": {"Index": 5}, "Spec": {"Name": "s_app", "Labels": {"com.docker.stack.namespace": "s"}}}
     fake = FakeEngine(services=[svc])
-    check_unchanged(fake, "a", "s", {"s_app": Service.from_json(dict(svc, Version={"Index": 4}))})  # swarm's own bumps are fine
-    moved = {"s_app": Service.from_json({**svc, "Spec": {**svc["Spec"], "Labels": {**svc["Spec"]["Labels"], "x": "1"}}})}
+    check_unchanged(
+        fake, "a", "s", {"s_app": Service.from_json(dict(svc, Version={"Index": 4}))}
+    )  # swarm's own bumps are fine
+    moved = {
+        "s_app": Service.from_json({**svc, "Spec": {**svc["Spec"], "Labels": {**svc["Spec"]["Labels"], "x": "1"}}})
+    }
     with pytest.raises(ChangedMeanwhile):
         check_unchanged(fake, "a", "s", moved)
     with pytest.raises(ChangedMeanwhile):

@@ -97,12 +97,17 @@ def test_upgrade_to_an_older_version_names_rollback():
 def test_rollback_to_a_newer_version_names_upgrade():
     with pytest.raises(UsageError) as e:
         select(VS, V["1.1.0+1.1.0"], ROLLBACK, "2.0.0+2.0.0", app="x")
-    assert str(e.value) == "app x: 2.0.0+2.0.0 is newer than the deployed 1.1.0+1.1.0 — run: coop app upgrade x 2.0.0+2.0.0"
+    assert (
+        str(e.value)
+        == "app x: 2.0.0+2.0.0 is newer than the deployed 1.1.0+1.1.0 — run: coop app upgrade x 2.0.0+2.0.0"
+    )
 
 
 @pytest.mark.parametrize("direction", [UPGRADE, ROLLBACK])
 def test_the_deployed_version_is_refused_both_ways(direction):
-    with pytest.raises(Conflict, match=r"already deployed at 1.1.0\+1.1.0 — to redeploy it, run: coop app deploy x --force"):
+    with pytest.raises(
+        Conflict, match=r"already deployed at 1.1.0\+1.1.0 — to redeploy it, run: coop app deploy x --force"
+    ):
         check_target("x", V["1.1.0+1.1.0"], V["1.1.0+1.1.0"], direction)
 
 
@@ -190,12 +195,20 @@ def test_read_deployed_takes_the_main_services_labels():
     from coopcloud.ops.upgrade import read_deployed
 
     stack = "cloud_example_org"
-    client = _Client([
-        _svc(f"{stack}_db", {}),
-        _svc(f"{stack}_app", {f"coop-cloud.{stack}.version": "2.0.0+2.0.0", f"coop-cloud.{stack}.chaos": "false"}),
-    ])
+    client = _Client(
+        [
+            _svc(f"{stack}_db", {}),
+            _svc(f"{stack}_app", {f"coop-cloud.{stack}.version": "2.0.0+2.0.0", f"coop-cloud.{stack}.chaos": "false"}),
+        ]
+    )
     d = read_deployed(client, _cfg("1.0.0+1.0.0"), VS)
-    assert (d.label, d.version.tag, d.source, d.chaos, d.chaos_version) == ("2.0.0+2.0.0", "2.0.0+2.0.0", "label", False, None)
+    assert (d.label, d.version.tag, d.source, d.chaos, d.chaos_version) == (
+        "2.0.0+2.0.0",
+        "2.0.0+2.0.0",
+        "label",
+        False,
+        None,
+    )
     assert [c[1] for c in client.calls if c[0] == "services"] == [{"label": [f"com.docker.stack.namespace={stack}"]}]
 
 
@@ -203,8 +216,11 @@ def test_read_deployed_chaos_falls_back_to_the_pin():
     from coopcloud.ops.upgrade import read_deployed
 
     stack = "cloud_example_org"
-    labels = {f"coop-cloud.{stack}.version": "3f2a9c1d+U", f"coop-cloud.{stack}.chaos": "true",
-              f"coop-cloud.{stack}.chaos-version": "3f2a9c1d+U"}
+    labels = {
+        f"coop-cloud.{stack}.version": "3f2a9c1d+U",
+        f"coop-cloud.{stack}.chaos": "true",
+        f"coop-cloud.{stack}.chaos-version": "3f2a9c1d+U",
+    }
     d = read_deployed(_Client([_svc(f"{stack}_app", labels)]), _cfg("1.1.0+1.1.0"), VS)
     assert (d.version.tag, d.source, d.chaos, d.chaos_version) == ("1.1.0+1.1.0", "env", True, "3f2a9c1d+U")
 
@@ -214,4 +230,6 @@ def test_read_deployed_refuses_an_undeployed_app_naming_deploy():
 
     with pytest.raises(NotFound) as e:
         read_deployed(_Client([]), _cfg("1.0.0+1.0.0"), VS)
-    assert str(e.value) == "app cloud.example.org is not deployed on server srv — run: coop app deploy cloud.example.org"
+    assert (
+        str(e.value) == "app cloud.example.org is not deployed on server srv — run: coop app deploy cloud.example.org"
+    )

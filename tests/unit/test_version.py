@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,8 +10,7 @@ from coopcloud.domain.version import (
     versions_from_tags,
 )
 from coopcloud.errors import NotFound, RecipeError
-
-from shared_data import CORPUS  # noqa: E402
+from shared_data import CORPUS
 
 
 @pytest.mark.parametrize(
@@ -42,7 +39,15 @@ def test_malformed(tag):
 def test_ordering_ignores_plus_part_and_follows_semver():
     tags = ["1.10.0+a", "1.2.0+z", "1.2.0-rc.1+z", "1.2.0-rc.2+z", "1.2.0-beta+z", "1.2.0-rc.10+z", "0.9.9+b"]
     ordered = [v.tag for v in sorted(parse_version(t) for t in tags)]
-    assert ordered == ["0.9.9+b", "1.2.0-beta+z", "1.2.0-rc.1+z", "1.2.0-rc.2+z", "1.2.0-rc.10+z", "1.2.0+z", "1.10.0+a"]
+    assert ordered == [
+        "0.9.9+b",
+        "1.2.0-beta+z",
+        "1.2.0-rc.1+z",
+        "1.2.0-rc.2+z",
+        "1.2.0-rc.10+z",
+        "1.2.0+z",
+        "1.10.0+a",
+    ]
     a, b = parse_version("1.0.0+a"), parse_version("1.0.0+b")
     assert not a < b and not b < a and a <= b and a != b
 

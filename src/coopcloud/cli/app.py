@@ -27,7 +27,9 @@ def app() -> None:
 @click.option("--version", "version", help="Recipe version whose .env.sample to start from (default: latest).")
 @click.option("--secrets", "with_secrets", is_flag=True, help="Generate every secret now and print each value once.")
 @pass_runtime
-def new(rt: Runtime, recipe: str, server: str, domain: str, name: str | None, version: str | None, with_secrets: bool) -> None:
+def new(
+    rt: Runtime, recipe: str, server: str, domain: str, name: str | None, version: str | None, with_secrets: bool
+) -> None:
     """Create an app from RECIPE: a recipe name in $ABRA_DIR/recipes, a git URL, or a local path.
 
     Writes servers/<server>/<app>.env (mode 0600) from the recipe's .env.sample.
@@ -39,7 +41,13 @@ def new(rt: Runtime, recipe: str, server: str, domain: str, name: str | None, ve
     from coopcloud.ops.lifecycle import new_app
 
     created = new_app(
-        rt.settings, recipe, server=server, domain=domain, name=name, version=version, offline=rt.settings.offline,
+        rt.settings,
+        recipe,
+        server=server,
+        domain=domain,
+        name=name,
+        version=version,
+        offline=rt.settings.offline,
         pool=rt.servers(),
     )
     for line in created.warnings:
@@ -59,7 +67,9 @@ def new(rt: Runtime, recipe: str, server: str, domain: str, name: str | None, ve
             }
         )
         return
-    rt.out.print(f"app {created.ref.name} created: {created.env_path} (recipe {created.recipe} {created.version or 'unreleased'})")
+    rt.out.print(
+        f"app {created.ref.name} created: {created.env_path} (recipe {created.recipe} {created.version or 'unreleased'})"
+    )
     _print_generated(rt, generated)
     rt.out.info(f"next: coop app config {created.ref.name}, then: coop app deploy {created.ref.name}")
 
@@ -67,8 +77,12 @@ def new(rt: Runtime, recipe: str, server: str, domain: str, name: str | None, ve
 @app.command("ls")
 @click.option("--server", "-s", help="Only apps on this server.")
 @click.option("--recipe", "-r", help="Only apps of this recipe.")
-@click.option("--status", "with_status", is_flag=True,
-              help="Ask each server once (in parallel) what is deployed, and whether it drifted (see: coop app diff).")
+@click.option(
+    "--status",
+    "with_status",
+    is_flag=True,
+    help="Ask each server once (in parallel) what is deployed, and whether it drifted (see: coop app diff).",
+)
 @pass_runtime
 def ls(rt: Runtime, server: str | None, recipe: str | None, with_status: bool) -> None:
     """List apps from their env files; --status adds what each server runs."""
@@ -188,16 +202,29 @@ def labels(rt: Runtime, app_name: str) -> None:
 @app.command("deploy")
 @click.argument("app_name", metavar="APP")
 @click.argument("version", required=False)
-@click.option("--chaos", "-C", is_flag=True, help="Deploy the recipe's working tree as it is (labelled with its commit).")
+@click.option(
+    "--chaos", "-C", is_flag=True, help="Deploy the recipe's working tree as it is (labelled with its commit)."
+)
 @click.option("--force", "-f", is_flag=True, help="Deploy even though this version is already deployed.")
 @click.option("--dry-run", is_flag=True, help="Show the plan and change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Apply the plan without asking (a terminal is otherwise asked).")
-@click.option("--no-rollback", is_flag=True, help="On failure, leave the app as swarm left it (exit 7) instead of rolling it back.")
+@click.option(
+    "--no-rollback",
+    is_flag=True,
+    help="On failure, leave the app as swarm left it (exit 7) instead of rolling it back.",
+)
 @click.option("--no-converge-checks", is_flag=True, help="Do not wait for the services to run and be healthy.")
 @pass_runtime
 def deploy(
-    rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, yes: bool,
-    no_rollback: bool, no_converge_checks: bool,
+    rt: Runtime,
+    app_name: str,
+    version: str | None,
+    chaos: bool,
+    force: bool,
+    dry_run: bool,
+    yes: bool,
+    no_rollback: bool,
+    no_converge_checks: bool,
 ) -> None:
     """Deploy APP (at VERSION, or the pinned or latest release): validate, plan, ask, apply, wait.
 
@@ -224,15 +251,22 @@ def deploy(
         if dry_run:
             _report_deploy(rt, prepared.result(), "dry run, nothing changed")
             return
-        if not approved(rt, prepared, yes=yes, question=f"deploy {prepared.version} of app {app_name} to {prepared.server}?"):
+        if not approved(
+            rt, prepared, yes=yes, question=f"deploy {prepared.version} of app {app_name} to {prepared.server}?"
+        ):
             change.record = False
             rt.out.info(f"app {app_name}: nothing changed")
             return
         lock_for_apply(change, pool.client(prepared.server), prepared)
         with ProgressPrinter(rt.out) as progress:
             result = dep.apply(
-                rt.settings, pool, prepared, converge=not no_converge_checks, rollback=not no_rollback,
-                progress=progress, notify=rt.out.info,
+                rt.settings,
+                pool,
+                prepared,
+                converge=not no_converge_checks,
+                rollback=not no_rollback,
+                progress=progress,
+                notify=rt.out.info,
             )
     if not result.services:
         checked = "" if no_converge_checks else ", every service converged"
@@ -262,10 +296,9 @@ def undeploy(rt: Runtime, app_name: str) -> None:
     """Take the app's stack down (services, networks, configs); volumes and secrets are kept."""
     from coopcloud.ops import audit
     from coopcloud.ops.apps import find_app
+    from coopcloud.ops.identity import check_own_stack
     from coopcloud.ops.lifecycle import undeploy as run_undeploy
     from coopcloud.ops.status import deployed_version
-
-    from coopcloud.ops.identity import check_own_stack
 
     ref = find_app(rt.settings, app_name)
     check_own_stack(rt.settings, ref)  # the stack would be another app's too
@@ -287,7 +320,8 @@ def undeploy(rt: Runtime, app_name: str) -> None:
 def remove(rt: Runtime, app_name: str, force: bool) -> None:
     """Forget an undeployed app: its env file, and (confirmed or --force) its volumes, secrets and configs."""
     from coopcloud.ops import audit
-    from coopcloud.ops.lifecycle import check_removable, remove as run_remove
+    from coopcloud.ops.lifecycle import check_removable
+    from coopcloud.ops.lifecycle import remove as run_remove
 
     ref = check_removable(rt.settings, rt.servers(), app_name)  # before asking anything
     purge = force or rt.out.confirm(
@@ -316,7 +350,15 @@ def remove(rt: Runtime, app_name: str, force: bool) -> None:
 @click.option("--user", "-u", help="Run as this user in the container.")
 @click.option("--list", "list_", is_flag=True, help="List the functions abra.sh defines.")
 @click.pass_context
-def cmd(ctx: click.Context, app_name: str, service: str, function: str | None, args: tuple[str, ...], user: str | None, list_: bool) -> None:
+def cmd(
+    ctx: click.Context,
+    app_name: str,
+    service: str,
+    function: str | None,
+    args: tuple[str, ...],
+    user: str | None,
+    list_: bool,
+) -> None:
     """Run FUNCTION from the recipe's abra.sh in a running container of SERVICE; exit with its code.
 
     abra.sh comes from the version the app runs. Arguments after FUNCTION are passed to it.
@@ -336,7 +378,7 @@ def cmd(ctx: click.Context, app_name: str, service: str, function: str | None, a
     ref = find_app(rt.settings, app_name)
     client = rt.servers().client(ref.server)
     if list_:
-        script, where = appcmd.deployed_script(rt.settings, client, ref)
+        script, _where = appcmd.deployed_script(rt.settings, client, ref)
         for name in appcmd.functions(script):
             rt.out.print(name)
         return

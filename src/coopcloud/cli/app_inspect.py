@@ -97,8 +97,10 @@ def errors(rt: Runtime, app_name: str, limit: int) -> None:
         return
     rt.out.table(
         ["service", "when", "kind", "exit", "node", "task", "message"],
-        [[e.service, e.timestamp[:19].replace("T", " "), e.kind, e.exit_code, e.node, e.task[:12], e.message]
-         for e in found],
+        [
+            [e.service, e.timestamp[:19].replace("T", " "), e.kind, e.exit_code, e.node, e.task[:12], e.message]
+            for e in found
+        ],
     )
 
 
@@ -155,8 +157,11 @@ def logs(
 @click.argument("app_name", metavar="APP")
 @click.argument("service", required=False)
 @click.option("--all", "all_", is_flag=True, help="Restart every service of the app.")
-@click.option("--timeout", type=float, help="Seconds to wait for the tasks to run again (default: the app's "
-              "coop-cloud.<stack>.timeout label, else 300).")
+@click.option(
+    "--timeout",
+    type=float,
+    help="Seconds to wait for the tasks to run again (default: the app's coop-cloud.<stack>.timeout label, else 300).",
+)
 @pass_runtime
 def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout: float | None) -> None:
     """Restart a service (or --all): replace its tasks, as `docker service update --force`, and wait
@@ -190,7 +195,9 @@ def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout
 @click.option("--user", "-u", help="Run as this user (name or uid[:gid]).")
 @click.option("--workdir", "-w", help="Working directory inside the container.")
 @click.option("--env", "-e", "env", multiple=True, help="Set a variable, KEY=VALUE (repeatable).")
-@click.option("--no-tty", is_flag=True, help="Never allocate a TTY (the default when stdin or stdout is not a terminal).")
+@click.option(
+    "--no-tty", is_flag=True, help="Never allocate a TTY (the default when stdin or stdout is not a terminal)."
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -221,8 +228,16 @@ def run(
     stdin, restore = _stdin_for(rt, tty)
     try:
         code = ops_container.run(
-            client, ref, service, list(cmd), on_output=_writer(rt), user=user, tty=tty, stdin=stdin,
-            workdir=workdir, env=list(env) or None,
+            client,
+            ref,
+            service,
+            list(cmd),
+            on_output=_writer(rt),
+            user=user,
+            tty=tty,
+            stdin=stdin,
+            workdir=workdir,
+            env=list(env) or None,
         )
     finally:
         restore()

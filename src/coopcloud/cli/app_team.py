@@ -31,8 +31,14 @@ def lock_status(rt: Runtime, app_name: str) -> None:
     found = locks.read(client, ref.stack_name)
     expired = found is not None and found.expired(locks.server_now(client))
     if rt.out.json:
-        rt.out.emit_json({"app": app_name, "locked": found is not None, "expired": expired,
-                          "lock": found.to_json() if found else None})
+        rt.out.emit_json(
+            {
+                "app": app_name,
+                "locked": found is not None,
+                "expired": expired,
+                "lock": found.to_json() if found else None,
+            }
+        )
         return
     if found is None:
         rt.out.print(f"app {app_name}: not locked")
@@ -51,7 +57,8 @@ def unlock(rt: Runtime, app_name: str, force: bool) -> None:
     Only break a lock whose holder no longer runs: the holder's command would
     otherwise go on changing the app while someone else does too.
     """
-    from coopcloud.ops import audit, lock as locks
+    from coopcloud.ops import audit
+    from coopcloud.ops import lock as locks
     from coopcloud.ops.apps import find_app
 
     ref = find_app(rt.settings, app_name)
@@ -137,4 +144,3 @@ def diff(rt: Runtime, app_name: str) -> None:
             f"app {app_name} drifted: {what} differ from what {found.version} with the current env would deploy",
             hint=f"to undo that run: coop app deploy {app_name} --force; to keep it, put it in the recipe or the env",
         )
-

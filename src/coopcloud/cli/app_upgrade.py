@@ -16,14 +16,31 @@ def register(group: click.Group) -> None:
 
 
 def _options(func):
-    func = click.option("--no-converge-checks", is_flag=True, help="Do not wait for the services to run and be healthy.")(func)
-    func = click.option("--restore-on-failure", is_flag=True,
-                        help="When the new release fails and is rolled back, also restore the data from the snapshot taken first.")(func)
-    func = click.option("--no-backup", is_flag=True, help="Take no snapshot of the app's data first (it declares backups: a warning says so).")(func)
-    func = click.option("--no-rollback", is_flag=True, help="On failure, leave the app as swarm left it (exit 7) instead of rolling it back.")(func)
-    func = click.option("--yes", "-y", is_flag=True, help="Apply without asking (as --force does for the last confirmation).")(func)
+    func = click.option(
+        "--no-converge-checks", is_flag=True, help="Do not wait for the services to run and be healthy."
+    )(func)
+    func = click.option(
+        "--restore-on-failure",
+        is_flag=True,
+        help="When the new release fails and is rolled back, also restore the data from the snapshot taken first.",
+    )(func)
+    func = click.option(
+        "--no-backup",
+        is_flag=True,
+        help="Take no snapshot of the app's data first (it declares backups: a warning says so).",
+    )(func)
+    func = click.option(
+        "--no-rollback",
+        is_flag=True,
+        help="On failure, leave the app as swarm left it (exit 7) instead of rolling it back.",
+    )(func)
+    func = click.option(
+        "--yes", "-y", is_flag=True, help="Apply without asking (as --force does for the last confirmation)."
+    )(func)
     func = click.option("--dry-run", is_flag=True, help="Show the release notes and the plan; change nothing.")(func)
-    func = click.option("--force", "-f", is_flag=True, help="Do not ask: replace a --chaos deployment, skip the last confirmation.")(func)
+    func = click.option(
+        "--force", "-f", is_flag=True, help="Do not ask: replace a --chaos deployment, skip the last confirmation."
+    )(func)
     # abra users may try it: say what to run instead of click's "no such option".
     func = click.option("--chaos", "-C", is_flag=True, hidden=True)(func)
     func = click.argument("version", required=False)(func)
@@ -35,8 +52,17 @@ def _options(func):
 @_options
 @pass_runtime
 def upgrade(
-    rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, yes: bool,
-    no_rollback: bool, no_backup: bool, restore_on_failure: bool, no_converge_checks: bool,
+    rt: Runtime,
+    app_name: str,
+    version: str | None,
+    chaos: bool,
+    force: bool,
+    dry_run: bool,
+    yes: bool,
+    no_rollback: bool,
+    no_backup: bool,
+    restore_on_failure: bool,
+    no_converge_checks: bool,
 ) -> None:
     """Upgrade APP to a newer release (VERSION, or pick one; with --no-input the latest).
 
@@ -55,16 +81,36 @@ def upgrade(
       coop app upgrade cloud.example.org 1.2.0      # that release (semver or full tag)
     """
     _no_chaos(chaos, "upgrade", app_name)
-    _move(rt, "upgrade", app_name, version, force=force, yes=yes, dry_run=dry_run, converge=not no_converge_checks,
-          rollback=not no_rollback, backup=not no_backup, restore_on_failure=restore_on_failure)
+    _move(
+        rt,
+        "upgrade",
+        app_name,
+        version,
+        force=force,
+        yes=yes,
+        dry_run=dry_run,
+        converge=not no_converge_checks,
+        rollback=not no_rollback,
+        backup=not no_backup,
+        restore_on_failure=restore_on_failure,
+    )
 
 
 @click.command("rollback")
 @_options
 @pass_runtime
 def rollback(
-    rt: Runtime, app_name: str, version: str | None, chaos: bool, force: bool, dry_run: bool, yes: bool,
-    no_rollback: bool, no_backup: bool, restore_on_failure: bool, no_converge_checks: bool,
+    rt: Runtime,
+    app_name: str,
+    version: str | None,
+    chaos: bool,
+    force: bool,
+    dry_run: bool,
+    yes: bool,
+    no_rollback: bool,
+    no_backup: bool,
+    restore_on_failure: bool,
+    no_converge_checks: bool,
 ) -> None:
     """Roll APP back to an older release (VERSION, or pick one; with --no-input the previous one).
 
@@ -80,8 +126,19 @@ def rollback(
       coop app rollback cloud.example.org 1.1.0+1.27.2
     """
     _no_chaos(chaos, "rollback", app_name)
-    _move(rt, "rollback", app_name, version, force=force, yes=yes, dry_run=dry_run, converge=not no_converge_checks,
-          rollback=not no_rollback, backup=not no_backup, restore_on_failure=restore_on_failure)
+    _move(
+        rt,
+        "rollback",
+        app_name,
+        version,
+        force=force,
+        yes=yes,
+        dry_run=dry_run,
+        converge=not no_converge_checks,
+        rollback=not no_rollback,
+        backup=not no_backup,
+        restore_on_failure=restore_on_failure,
+    )
 
 
 def _no_chaos(chaos: bool, direction: str, app_name: str) -> None:
@@ -95,19 +152,52 @@ def _no_chaos(chaos: bool, direction: str, app_name: str) -> None:
 
 
 def _move(
-    rt: Runtime, direction: str, app_name: str, version: str | None, *, force: bool, yes: bool, dry_run: bool,
-    converge: bool, rollback: bool, backup: bool = True, restore_on_failure: bool = False,
+    rt: Runtime,
+    direction: str,
+    app_name: str,
+    version: str | None,
+    *,
+    force: bool,
+    yes: bool,
+    dry_run: bool,
+    converge: bool,
+    rollback: bool,
+    backup: bool = True,
+    restore_on_failure: bool = False,
 ) -> None:
     from coopcloud.cli.tracking import tracking
 
     with tracking(rt, app_name, direction, dry_run=dry_run) as change:
-        _move_tracked(rt, change, direction, app_name, version, force=force, yes=yes, dry_run=dry_run,
-                      converge=converge, rollback=rollback, backup=backup, restore_on_failure=restore_on_failure)
+        _move_tracked(
+            rt,
+            change,
+            direction,
+            app_name,
+            version,
+            force=force,
+            yes=yes,
+            dry_run=dry_run,
+            converge=converge,
+            rollback=rollback,
+            backup=backup,
+            restore_on_failure=restore_on_failure,
+        )
 
 
 def _move_tracked(
-    rt: Runtime, change, direction: str, app_name: str, version: str | None, *, force: bool, yes: bool, dry_run: bool,
-    converge: bool, rollback: bool, backup: bool, restore_on_failure: bool,
+    rt: Runtime,
+    change,
+    direction: str,
+    app_name: str,
+    version: str | None,
+    *,
+    force: bool,
+    yes: bool,
+    dry_run: bool,
+    converge: bool,
+    rollback: bool,
+    backup: bool,
+    restore_on_failure: bool,
 ) -> None:
     from coopcloud.errors import DeployFailed
     from coopcloud.ops import upgrade as up
@@ -130,7 +220,9 @@ def _move_tracked(
             return found[0]
         word = "newer" if direction == "upgrade" else "older"
         rt.out.info(f"app {app_name} runs {current.tag}; {word} releases:")
-        tag = rt.out.choose(f"{direction} to which version?", [v.tag for v in found], flag="a VERSION argument or --no-input")
+        tag = rt.out.choose(
+            f"{direction} to which version?", [v.tag for v in found], flag="a VERSION argument or --no-input"
+        )
         return next(v for v in found if v.tag == tag)
 
     target = move.select(version, ask=ask)
@@ -138,7 +230,15 @@ def _move_tracked(
         word = "newer" if direction == "upgrade" else "older"
         line = f"app {app_name}: no {word} release than the deployed {current.tag}, nothing to do"
         if rt.out.json:
-            rt.out.emit_json({"app": app_name, "direction": direction, "deployed": move.deployed.to_json(), "version": current.tag, "applied": False})
+            rt.out.emit_json(
+                {
+                    "app": app_name,
+                    "direction": direction,
+                    "deployed": move.deployed.to_json(),
+                    "version": current.tag,
+                    "applied": False,
+                }
+            )
         else:
             rt.out.print(line)
         change.record = False
@@ -172,15 +272,23 @@ def _move_tracked(
         try:
             with ProgressPrinter(rt.out) as progress:
                 result = up.apply(
-                    rt.settings, pool, prepared, converge=converge, rollback=rollback, progress=progress,
-                    notify=rt.out.info, before_first_change=[snapshot] if snapshot else [],
+                    rt.settings,
+                    pool,
+                    prepared,
+                    converge=converge,
+                    rollback=rollback,
+                    progress=progress,
+                    notify=rt.out.info,
+                    before_first_change=[snapshot] if snapshot else [],
                 )
         except DeployFailed as exc:
             raise _naming_the_snapshot(rt, pool, exc, snapshot, restore=restore_on_failure) from exc
     _report_move(rt, direction, app_name, move, result, notes, target.tag, dry_run=dry_run)
 
 
-def _report_move(rt: Runtime, direction: str, app_name: str, move, result, notes, target: str, *, dry_run: bool) -> None:
+def _report_move(
+    rt: Runtime, direction: str, app_name: str, move, result, notes, target: str, *, dry_run: bool
+) -> None:
     for w in result.warnings:
         if w not in move.warnings:  # the recipe's tag warnings were shown already
             rt.out.warn(w)
@@ -220,8 +328,10 @@ def _snapshot_step(rt: Runtime, pool, ref, direction: str, *, backup: bool):
     if not backups.declares_backups(client, ref):
         return None
     if not backup:
-        rt.out.warn(f"app {ref.name}: no snapshot of its data before this {direction} (--no-backup): "
-                    "if the new release damages the data, there is no copy to restore")
+        rt.out.warn(
+            f"app {ref.name}: no snapshot of its data before this {direction} (--no-backup): "
+            "if the new release damages the data, there is no copy to restore"
+        )
         return None
 
     class Step(backups.PreUpgrade):
@@ -237,8 +347,14 @@ def _snapshot_step(rt: Runtime, pool, ref, direction: str, *, backup: bool):
             assert self.taken is not None
             rt.out.info(f"app {ref.name}: {self.why} snapshot {self.taken.short_id} taken ({self.taken.files} files)")
 
-    return Step(rt.settings, client, ref, f"pre-{direction}", on_password=lambda v: show_password(rt, ref.server, v),
-                engine_for=engine_for_hooks(rt, ref))
+    return Step(
+        rt.settings,
+        client,
+        ref,
+        f"pre-{direction}",
+        on_password=lambda v: show_password(rt, ref.server, v),
+        engine_for=engine_for_hooks(rt, ref),
+    )
 
 
 def _naming_the_snapshot(rt: Runtime, pool, exc, snapshot, *, restore: bool):
@@ -253,12 +369,22 @@ def _naming_the_snapshot(rt: Runtime, pool, exc, snapshot, *, restore: bool):
     if restore and isinstance(exc, RolledBack):
         rt.out.info(f"app {snapshot.ref.name}: restoring its data from snapshot {short}")
         try:
-            backups.restore(rt.settings, snapshot.client, snapshot.ref, snapshot.taken.snapshot,
-                            engine_for=snapshot.engine_for)
+            backups.restore(
+                rt.settings, snapshot.client, snapshot.ref, snapshot.taken.snapshot, engine_for=snapshot.engine_for
+            )
         except CoopError as failed:
-            return kind(f"{exc.message}; restoring the data from snapshot {short} failed too: {failed.message}",
-                        hint=f"run: {command}", details=exc.details)
-        return kind(f"{exc.message}; the data was restored from the {snapshot.why} snapshot {short}",
-                    hint=exc.hint, details=exc.details)
-    return kind(f"{exc.message}; the data as it was before is in snapshot {short}",
-                hint=f"to bring it back too, run: {command}", details=exc.details)
+            return kind(
+                f"{exc.message}; restoring the data from snapshot {short} failed too: {failed.message}",
+                hint=f"run: {command}",
+                details=exc.details,
+            )
+        return kind(
+            f"{exc.message}; the data was restored from the {snapshot.why} snapshot {short}",
+            hint=exc.hint,
+            details=exc.details,
+        )
+    return kind(
+        f"{exc.message}; the data as it was before is in snapshot {short}",
+        hint=f"to bring it back too, run: {command}",
+        details=exc.details,
+    )

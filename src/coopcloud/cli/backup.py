@@ -6,10 +6,10 @@ add the commands to their groups.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -44,8 +44,9 @@ def engine_for_node(rt: Runtime, ref: Any) -> Callable[[str], Any]:
     """A download's restic job, scratch volume and copy are on the node of the app's backups (through its server entry)."""
     from coopcloud.ops.nodes import engine_for_node as node_engine
 
-    return lambda node_id: node_engine(rt.settings, rt.servers(), ref.server, node_id,
-                                       why=f"app {ref.name}: its backups are kept")
+    return lambda node_id: node_engine(
+        rt.settings, rt.servers(), ref.server, node_id, why=f"app {ref.name}: its backups are kept"
+    )
 
 
 @contextmanager
@@ -100,16 +101,21 @@ def create(rt: Runtime, app_name: str, service: str | None) -> None:
     Fails, keeping no snapshot, when a pre-hook fails, a path named in
     backupbot.backup.volumes.<volume>.path is missing or empty, or restic fails.
     """
-    from coopcloud.ops import backup as ops
-
     from coopcloud.ops import audit
+    from coopcloud.ops import backup as ops
 
     ref, client = _connect(rt, app_name)
     with _live_progress(rt) as progress:
         with audit.tracked(rt.settings, client, ref, "backup create", warn=rt.out.warn) as change:
-            done = ops.create(rt.settings, client, ref, service=service, on_progress=progress,
-                              on_password=lambda value: show_password(rt, ref.server, value),
-                              engine_for=engine_for_hooks(rt, ref))
+            done = ops.create(
+                rt.settings,
+                client,
+                ref,
+                service=service,
+                on_progress=progress,
+                on_password=lambda value: show_password(rt, ref.server, value),
+                engine_for=engine_for_hooks(rt, ref),
+            )
             change.version_from = done.version
             change.detail = f"snapshot {done.short_id}"
     for w in done.warnings:
@@ -165,7 +171,9 @@ def verify(rt: Runtime, app_name: str, snapshot: str | None) -> None:
 @backup.command("download")
 @click.argument("app_name", metavar="APP")
 @click.argument("snapshot", required=False)
-@click.option("--dest", required=True, type=click.Path(file_okay=False, path_type=Path), help="A new or empty directory.")
+@click.option(
+    "--dest", required=True, type=click.Path(file_okay=False, path_type=Path), help="A new or empty directory."
+)
 @pass_runtime
 def download(rt: Runtime, app_name: str, snapshot: str | None, dest: Path) -> None:
     """Copy SNAPSHOT (default: the newest) to this machine, as DEST/<service>/<volume>/…"""
@@ -173,8 +181,9 @@ def download(rt: Runtime, app_name: str, snapshot: str | None, dest: Path) -> No
 
     ref, client = _connect(rt, app_name)
     with _live_progress(rt) as progress:
-        done = ops.download(rt.settings, client, ref, snapshot, dest, on_progress=progress,
-                            node_engine=engine_for_node(rt, ref))
+        done = ops.download(
+            rt.settings, client, ref, snapshot, dest, on_progress=progress, node_engine=engine_for_node(rt, ref)
+        )
     if rt.out.json:
         rt.out.emit_json(done.to_json())
         return
@@ -196,22 +205,30 @@ def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | Non
       coop app restore cloud.example.org
       coop app restore cloud.example.org 1a2b3c4d --service db
     """
-    from coopcloud.ops import backup as ops
-
     from coopcloud.ops import audit
+    from coopcloud.ops import backup as ops
 
     ref, client = _connect(rt, app_name)
     with _live_progress(rt) as progress:
         with audit.tracked(rt.settings, client, ref, "restore", warn=rt.out.warn) as change:
-            done = ops.restore(rt.settings, client, ref, snapshot, service=service, on_progress=progress,
-                               engine_for=engine_for_hooks(rt, ref))
+            done = ops.restore(
+                rt.settings,
+                client,
+                ref,
+                snapshot,
+                service=service,
+                on_progress=progress,
+                engine_for=engine_for_hooks(rt, ref),
+            )
             change.detail = f"snapshot {done.snapshot[:8]} ({', '.join(done.services)})"
     for w in done.warnings:
         rt.out.warn(w)
     if rt.out.json:
         rt.out.emit_json(done.to_json())
         return
-    rt.out.print(f"app {app_name}: restored snapshot {done.snapshot[:8]} ({', '.join(done.services)}) in {done.seconds:.1f} s")
+    rt.out.print(
+        f"app {app_name}: restored snapshot {done.snapshot[:8]} ({', '.join(done.services)}) in {done.seconds:.1f} s"
+    )
 
 
 @click.command("backup")
@@ -229,34 +246,78 @@ def server_backup(rt: Runtime, name: str) -> None:
         if not rt.out.json:
             rt.out.print(f"{row.app}: {row.status}: {row.detail}")
 
-    rows = ops.server_backup(rt.settings, client, name, on_line=line, on_password=lambda v: show_password(rt, name, v),
-                             warn=rt.out.warn, engine_for=lambda ref: engine_for_hooks(rt, ref))
+    rows = ops.server_backup(
+        rt.settings,
+        client,
+        name,
+        on_line=line,
+        on_password=lambda v: show_password(rt, name, v),
+        warn=rt.out.warn,
+        engine_for=lambda ref: engine_for_hooks(rt, ref),
+    )
     if rt.out.json:
         rt.out.emit_json([r.to_json() for r in rows])
     failed = [r.app for r in rows if r.status == "failed"]
     if failed:
-        raise CoopError(f"server {name}: backup failed for {len(failed)} app(s): {', '.join(failed)}",
-                        hint="see the lines above; each names its cause")
+        raise CoopError(
+            f"server {name}: backup failed for {len(failed)} app(s): {', '.join(failed)}",
+            hint="see the lines above; each names its cause",
+        )
 
 
 @click.command("backup-repo")
 @click.argument("name", metavar="SERVER")
 @click.argument("location", required=False)
-@click.option("--ssh-key", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="sftp: the private key the backup job logs in with (no passphrase).")
-@click.option("--known-hosts", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="sftp: the sftp server's host key(s), as ssh-keyscan writes them; no other key is accepted.")
-@click.option("--env-file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
-              help="Other back ends: KEY=value lines (AWS_ACCESS_KEY_ID=…, RESTIC_REST_PASSWORD=…).")
-@click.option("--env", "env_keys", multiple=True, metavar="KEY",
-              help="Other back ends: a variable to take from this environment (repeatable).")
-@click.option("--name", "setting", default="default", show_default=True, metavar="NAME",
-              help="A named setting besides the server's default, for COOP_BACKUP_REPOSITORY=repo:NAME.")
-@click.option("--remove", is_flag=True,
-              help="Forget the setting and its secrets (the default one: back to volume:coop-backups); snapshots stay.")
+@click.option(
+    "--ssh-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="sftp: the private key the backup job logs in with (no passphrase).",
+)
+@click.option(
+    "--known-hosts",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="sftp: the sftp server's host key(s), as ssh-keyscan writes them; no other key is accepted.",
+)
+@click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Other back ends: KEY=value lines (AWS_ACCESS_KEY_ID=…, RESTIC_REST_PASSWORD=…).",
+)
+@click.option(
+    "--env",
+    "env_keys",
+    multiple=True,
+    metavar="KEY",
+    help="Other back ends: a variable to take from this environment (repeatable).",
+)
+@click.option(
+    "--name",
+    "setting",
+    default="default",
+    show_default=True,
+    metavar="NAME",
+    help="A named setting besides the server's default, for COOP_BACKUP_REPOSITORY=repo:NAME.",
+)
+@click.option(
+    "--remove",
+    is_flag=True,
+    help="Forget the setting and its secrets (the default one: back to volume:coop-backups); snapshots stay.",
+)
 @pass_runtime
-def backup_repo(rt: Runtime, name: str, location: str | None, ssh_key: Path | None, known_hosts: Path | None,
-                env_file: Path | None, env_keys: tuple[str, ...], setting: str, remove: bool) -> None:
+def backup_repo(
+    rt: Runtime,
+    name: str,
+    location: str | None,
+    ssh_key: Path | None,
+    known_hosts: Path | None,
+    env_file: Path | None,
+    env_keys: tuple[str, ...],
+    setting: str,
+    remove: bool,
+) -> None:
     """Show, or set, where SERVER's backups go: volume:NAME (a named volume on the node of the data;
     the default is volume:coop-backups) or any restic URL (sftp:, rest:, s3:…), with what the backup
     job needs to reach it. Snapshots already taken stay in the old repository.
@@ -287,31 +348,49 @@ def backup_repo(rt: Runtime, name: str, location: str | None, ssh_key: Path | No
     repo.check_setting_name(name, setting)
     if remove:
         if location is not None or ssh_key or known_hosts or env_file or env_keys:
-            raise UsageError(f"server {name}: --remove takes no repository or credentials",
-                             hint=f"run: coop server backup-repo {name} --remove [--name NAME]")
+            raise UsageError(
+                f"server {name}: --remove takes no repository or credentials",
+                hint=f"run: coop server backup-repo {name} --remove [--name NAME]",
+            )
         _remove_setting(rt, name, setting)
         return
     if location is None:
         if ssh_key or known_hosts or env_file or env_keys:
-            raise UsageError(f"server {name}: credentials go with a repository URL", hint=f"run: coop server backup-repo {name} URL …")
+            raise UsageError(
+                f"server {name}: credentials go with a repository URL",
+                hint=f"run: coop server backup-repo {name} URL …",
+            )
         client = rt.servers().client(name)
         found = repo.repository(client, setting)
         kept: tuple[str, ...] = ()
     else:
         # Checked, and the files read, before the first change on the server.
         where = repo.parse_location(name, location)
-        creds = repo.load_credentials(name, where, ssh_key=ssh_key, known_hosts=known_hosts, env_file=env_file,
-                                      env_keys=env_keys, environ=rt.settings.environ)
+        creds = repo.load_credentials(
+            name,
+            where,
+            ssh_key=ssh_key,
+            known_hosts=known_hosts,
+            env_file=env_file,
+            env_keys=env_keys,
+            environ=rt.settings.environ,
+        )
         client = rt.servers().client(name)
         done = repo.set_repository(client, name, where, creds, setting=setting)
         found, kept = done.repository, done.kept
     if kept:
-        rt.out.warn(f"server {name}: {len(kept)} secret(s) of the previous setting are mounted by a running backup job; "
-                    "the next change of the setting removes them")
+        rt.out.warn(
+            f"server {name}: {len(kept)} secret(s) of the previous setting are mounted by a running backup job; "
+            "the next change of the setting removes them"
+        )
     if rt.out.json:
         rt.out.emit_json({"server": name, **found.to_json()})
         return
-    what = "backups go to" if setting == "default" else f"backup setting {setting} (COOP_BACKUP_REPOSITORY=repo:{setting}) goes to"
+    what = (
+        "backups go to"
+        if setting == "default"
+        else f"backup setting {setting} (COOP_BACKUP_REPOSITORY=repo:{setting}) goes to"
+    )
     rt.out.print(f"server {name}: {what} {found.describe()}")
 
 
@@ -321,8 +400,11 @@ def _remove_setting(rt: Runtime, name: str, setting: str) -> None:
 
     kept = repo.remove_setting(rt.servers().client(name), name, setting)
     if kept:
-        raise Conflict(f"server {name}: backup setting {setting} is still mounted by a running backup job "
-                       f"({len(kept)} secret(s) kept)", hint="run the command again once the job has ended")
+        raise Conflict(
+            f"server {name}: backup setting {setting} is still mounted by a running backup job "
+            f"({len(kept)} secret(s) kept)",
+            hint="run the command again once the job has ended",
+        )
     if rt.out.json:
         rt.out.emit_json({"server": name, "setting": setting, "removed": True})
     elif setting == "default":

@@ -55,13 +55,18 @@ def _recipes(n: int) -> str:
 
 @catalogue.command("generate")
 @click.argument("recipes", nargs=-1)
-@click.option("--recipes-dir", type=click.Path(file_okay=False), help="Where the recipe repositories are (default: $ABRA_DIR/recipes).")
+@click.option(
+    "--recipes-dir",
+    type=click.Path(file_okay=False),
+    help="Where the recipe repositories are (default: $ABRA_DIR/recipes).",
+)
 @click.option("--output", "-o", help="Write here (default: $ABRA_DIR/catalogue/recipes.json); '-' prints it.")
 @click.option("--no-cache", is_flag=True, help="Ask the registries again for every release, even unchanged ones.")
 @click.option("--workers", type=click.IntRange(1, 64), default=8, show_default=True, help="Recipes generated at once.")
 @pass_runtime
-def generate(rt: Runtime, recipes: tuple[str, ...], recipes_dir: str | None, output: str | None,
-             no_cache: bool, workers: int) -> int:
+def generate(
+    rt: Runtime, recipes: tuple[str, ...], recipes_dir: str | None, output: str | None, no_cache: bool, workers: int
+) -> int:
     """Build recipes.json from recipe repositories.
 
     For each recipe (default: every git repository under the recipes dir):
@@ -90,7 +95,8 @@ def generate(rt: Runtime, recipes: tuple[str, ...], recipes_dir: str | None, out
     to_stdout = output == "-"
     progress = rt.out.info if not rt.out.json and not to_stdout else rt.out.debug
     report = ops.generate(
-        rt.settings, recipes,
+        rt.settings,
+        recipes,
         recipes_dir=Path(recipes_dir).expanduser() if recipes_dir else None,
         output=None if to_stdout or not output else Path(output).expanduser(),
         write=not to_stdout,

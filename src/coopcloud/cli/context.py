@@ -21,8 +21,8 @@ class Runtime:
     def __init__(self, *, environ: dict[str, str] | None, out: Output, flags: dict[str, bool]):
         self._environ = environ
         self._flags = flags
-        self._settings: "Settings | None" = None
-        self._pool: "ServerPool | None" = None
+        self._settings: Settings | None = None
+        self._pool: ServerPool | None = None
         self.out = out
 
     @classmethod
@@ -34,7 +34,7 @@ class Runtime:
         stderr: IO[str] | None = None,
         stdin: IO[str] | None = None,
         **flags: bool,
-    ) -> "Runtime":
+    ) -> Runtime:
         out = Output(
             stdout,
             stderr,
@@ -46,7 +46,7 @@ class Runtime:
         return cls(environ=environ, out=out, flags=flags)
 
     @property
-    def settings(self) -> "Settings":
+    def settings(self) -> Settings:
         if self._settings is None:
             from coopcloud.settings import Settings
 

@@ -99,8 +99,28 @@ def _store(path: str, text: str) -> None:
 _GLOBAL_FLAGS = ("--json", "--debug", "--no-input", "--offline")
 # `coop app VERB APP …` commands that talk to the app's server.
 _APP_VERBS = frozenset(
-    "ps logs errors services restart run cp cmd deploy upgrade rollback undeploy labels check volume secret"
-    " backup lock unlock history".split()
+    [
+        "ps",
+        "logs",
+        "errors",
+        "services",
+        "restart",
+        "run",
+        "cp",
+        "cmd",
+        "deploy",
+        "upgrade",
+        "rollback",
+        "undeploy",
+        "labels",
+        "check",
+        "volume",
+        "secret",
+        "backup",
+        "lock",
+        "unlock",
+        "history",
+    ]
 )
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib
 import sys
-from typing import IO, Sequence
+from collections.abc import Sequence
+from typing import IO
 
 import click
 
@@ -89,7 +90,9 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 @click.group(cls=LazyGroup, lazy=SUBCOMMANDS, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", "-v", prog_name="coop", message="%(prog)s %(version)s")
-@click.option("--no-input", is_flag=True, help="Never prompt and never need a TTY; fail instead, naming the flag to pass.")
+@click.option(
+    "--no-input", is_flag=True, help="Never prompt and never need a TTY; fail instead, naming the flag to pass."
+)
 @click.option("--json", "json_", is_flag=True, help="Machine-readable output on commands that list or report.")
 @click.option("--debug", is_flag=True, help="Show debug lines and full tracebacks.")
 @click.option("--offline", is_flag=True, help="Never fetch from the network (recipes, catalogue).")
@@ -134,7 +137,9 @@ def main(
         if flags.get("debug") and isinstance(exc.__context__, KeyboardInterrupt):
             raise exc.__context__
         cause = exc.__context__
-        err.write(f"error: {describe_interrupt(cause)}\n" if isinstance(cause, KeyboardInterrupt) else "error: aborted\n")
+        err.write(
+            f"error: {describe_interrupt(cause)}\n" if isinstance(cause, KeyboardInterrupt) else "error: aborted\n"
+        )
         return ExitStatus.INTERRUPTED
     except click.ClickException as exc:
         # Usage errors: click's own message, one line plus a pointer to --help.

@@ -14,7 +14,9 @@ def recipe() -> None:
 
 @recipe.command("render")
 @click.argument("directory", type=click.Path(file_okay=False))
-@click.option("--env", "env_path", required=True, type=click.Path(dir_okay=False), help="The app env file to render with.")
+@click.option(
+    "--env", "env_path", required=True, type=click.Path(dir_okay=False), help="The app env file to render with."
+)
 @click.option("--stack", required=True, help="Stack name (an app name such as cloud.example.org works too).")
 @pass_runtime
 def render(rt: Runtime, directory: str, env_path: str, stack: str) -> None:

@@ -25,8 +25,20 @@ def print_recipes(rt: Runtime, pattern: str | None) -> None:
     f = lambda m: m.features  # noqa: E731
     rt.out.table(
         ["name", "category", "status", "healthcheck", "backups", "email", "tests", "sso", "latest"],
-        [[m.name, m.category, f(m).status, f(m).healthcheck, f(m).backups, f(m).email, f(m).tests, f(m).sso,
-          m.latest_version or ""] for m in found],
+        [
+            [
+                m.name,
+                m.category,
+                f(m).status,
+                f(m).healthcheck,
+                f(m).backups,
+                f(m).email,
+                f(m).tests,
+                f(m).sso,
+                m.latest_version or "",
+            ]
+            for m in found
+        ],
     )
 
 

@@ -11,7 +11,12 @@ from coopcloud.cli.context import Runtime, pass_runtime
 
 @click.command("lint")
 @click.argument("recipe", required=False)
-@click.option("--rules", "list_rules", is_flag=True, help="List the rules (ID, level, what they check); with a rule ID, show its documentation.")
+@click.option(
+    "--rules",
+    "list_rules",
+    is_flag=True,
+    help="List the rules (ID, level, what they check); with a rule ID, show its documentation.",
+)
 @pass_runtime
 def lint(rt: Runtime, recipe: str | None, list_rules: bool) -> None:
     """Check RECIPE (a name under $ABRA_DIR/recipes, or a path) against the lint rules.
@@ -88,7 +93,12 @@ def lint(rt: Runtime, recipe: str | None, list_rules: bool) -> None:
 
 @click.command("new")
 @click.argument("name")
-@click.option("--dir", "directory", type=click.Path(file_okay=False), help="Create the recipe in this folder instead of $ABRA_DIR/recipes/NAME.")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False),
+    help="Create the recipe in this folder instead of $ABRA_DIR/recipes/NAME.",
+)
 @pass_runtime
 def new(rt: Runtime, name: str, directory: str | None) -> None:
     """Create a new recipe NAME that passes `coop recipe lint`, as a git repository.

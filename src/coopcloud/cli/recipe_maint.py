@@ -18,8 +18,12 @@ def register(group: click.Group) -> None:
 
 def _levels(func):
     func = click.option("--patch", "-z", "level", flag_value="patch", help="Only patch changes (1.2.3 → 1.2.4).")(func)
-    func = click.option("--minor", "-y", "level", flag_value="minor", help="Minor or patch changes (1.2.3 → 1.3.0).")(func)
-    func = click.option("--major", "-x", "level", flag_value="major", help="Any change (1.2.3 → 2.0.0); the default.")(func)
+    func = click.option("--minor", "-y", "level", flag_value="minor", help="Minor or patch changes (1.2.3 → 1.3.0).")(
+        func
+    )
+    func = click.option("--major", "-x", "level", flag_value="major", help="Any change (1.2.3 → 2.0.0); the default.")(
+        func
+    )
     return func
 
 
@@ -67,7 +71,9 @@ def upgrade(rt: Runtime, recipe: str, level: str | None) -> None:
             continue
         keep = f"keep {up.current}"
         rt.out.info(f"{up.service} ({up.file}): {up.name}:{up.current}")
-        answer = rt.out.choose(f"{up.service}: upgrade to", [*up.candidates, keep], flag="--no-input to take the newest")
+        answer = rt.out.choose(
+            f"{up.service}: upgrade to", [*up.candidates, keep], flag="--no-input to take the newest"
+        )
         rm.choose(up, None if answer == keep else answer)
     changed = rm.apply_upgrade(path, plan)
     failed = [up for up in plan if up.failed]
@@ -78,8 +84,16 @@ def upgrade(rt: Runtime, recipe: str, level: str | None) -> None:
         rows = []
         for up in plan:
             new = up.chosen or ""
-            rows.append([up.service, up.name or up.image, up.current or "", new, up.change or "",
-                         "" if up.chosen else (up.note or ("kept" if up.candidates else ""))])
+            rows.append(
+                [
+                    up.service,
+                    up.name or up.image,
+                    up.current or "",
+                    new,
+                    up.change or "",
+                    "" if up.chosen else (up.note or ("kept" if up.candidates else "")),
+                ]
+            )
         if rows:
             rt.out.table(["service", "image", "current", "new", "change", "note"], rows)
         else:
@@ -92,8 +106,13 @@ def upgrade(rt: Runtime, recipe: str, level: str | None) -> None:
             rt.out.info(f"recipe {path.name}: nothing changed")
     if failed:
         names = ", ".join(f"{up.service} ({up.name})" for up in failed)
-        err = CoopError(f"recipe {path.name}: could not read the tags of {names}", hint="see the notes above; run again when the registry answers")
-        err.exit_status = getattr(failed[0].error, "exit_status", err.exit_status)  # the registry's: not found, unreachable...
+        err = CoopError(
+            f"recipe {path.name}: could not read the tags of {names}",
+            hint="see the notes above; run again when the registry answers",
+        )
+        err.exit_status = getattr(
+            failed[0].error, "exit_status", err.exit_status
+        )  # the registry's: not found, unreachable...
         raise err
 
 
@@ -105,7 +124,9 @@ def upgrade(rt: Runtime, recipe: str, level: str | None) -> None:
 @click.option("--notes", help="Release notes text (written to release/<version>).")
 @click.option("--publish", "-p", is_flag=True, help="Push the release commit and tag to origin.")
 @pass_runtime
-def release(rt: Runtime, recipe: str, version: str | None, level: str | None, dry_run: bool, notes: str | None, publish: bool) -> None:
+def release(
+    rt: Runtime, recipe: str, version: str | None, level: str | None, dry_run: bool, notes: str | None, publish: bool
+) -> None:
     """Release RECIPE: label, release notes, commit and annotated tag <semver>+<app image tag>.
 
     Without VERSION the next semver is computed from the image changes since the
@@ -161,9 +182,14 @@ def _show_release(rt: Runtime, plan, dry_run: bool) -> None:
     info(f"recipe {plan.recipe}: release {plan.version} (previous: {plan.previous or 'none'})")
     info(f"  bump: {plan.level} — {plan.reason}")
     for c in plan.changes:
-        info(f"  {c.service} ({c.file}): {c.old or '(new)'} → {c.new or '(removed)'}" + (f" [{c.change}]" if c.change else ""))
+        info(
+            f"  {c.service} ({c.file}): {c.old or '(new)'} → {c.new or '(removed)'}"
+            + (f" [{c.change}]" if c.change else "")
+        )
     for f, olds in plan.label_files.items():
-        info(f"  label: {f} coop-cloud.${{STACK_NAME}}.version={', '.join(o or '(empty)' for o in olds)} → {plan.version}")
+        info(
+            f"  label: {f} coop-cloud.${{STACK_NAME}}.version={', '.join(o or '(empty)' for o in olds)} → {plan.version}"
+        )
     if plan.notes_path:
         info(f"  notes: {plan.notes_path} (from {plan.notes_source})")
     else:
@@ -206,8 +232,17 @@ def sync(rt: Runtime, recipe: str, version: str | None, level: str | None) -> No
         rt.out.warn(w)
     changed = rm.write_label(path, plan)
     if rt.out.json:
-        rt.out.emit_json({"recipe": plan.recipe, "version": plan.version, "previous": plan.previous,
-                          "level": plan.level, "reason": plan.reason, "labels": plan.label_files, "changed_files": changed})
+        rt.out.emit_json(
+            {
+                "recipe": plan.recipe,
+                "version": plan.version,
+                "previous": plan.previous,
+                "level": plan.level,
+                "reason": plan.reason,
+                "labels": plan.label_files,
+                "changed_files": changed,
+            }
+        )
         return
     for f, olds in plan.label_files.items():
         state = "updated" if f in changed else "unchanged"
@@ -231,7 +266,9 @@ def diff(rt: Runtime, recipe: str) -> None:
     changes = rm.uncommitted(path)
     text = rm.diff(path, color=rt.out.is_tty and not rt.out.json)
     if rt.out.json:
-        rt.out.emit_json({"recipe": path.name, "tracked": changes.tracked, "untracked": changes.untracked, "diff": text})
+        rt.out.emit_json(
+            {"recipe": path.name, "tracked": changes.tracked, "untracked": changes.untracked, "diff": text}
+        )
         return
     if text:
         rt.out.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -272,7 +309,9 @@ def reset(rt: Runtime, recipe: str, force: bool, untracked: bool) -> None:
     if not rt.out.json:
         for f in doomed:
             rt.out.info(f"  {f}")
-    if not force and not rt.out.confirm(f"discard uncommitted changes to {len(doomed)} file(s) of recipe {path.name}?", flag="--force"):
+    if not force and not rt.out.confirm(
+        f"discard uncommitted changes to {len(doomed)} file(s) of recipe {path.name}?", flag="--force"
+    ):
         rt.out.info(f"recipe {path.name}: nothing changed")
         return
     done = rm.reset(rt.settings, path, untracked=untracked)

@@ -41,8 +41,10 @@ def add(rt: Runtime, destination: str | None, local: bool) -> None:
     rt.out.print(f"server {status.name} added ({status.endpoint}, engine {status.engine_version})")
     if not status.manager:
         if status.swarm == "active":
-            rt.out.warn(f"server {status.name} is a swarm worker: coop deploys through a manager; this entry lets "
-                        "coop reach the tasks on this node (run, cp, cmd)")
+            rt.out.warn(
+                f"server {status.name} is a swarm worker: coop deploys through a manager; this entry lets "
+                "coop reach the tasks on this node (run, cp, cmd)"
+            )
         else:
             rt.out.warn(f"server {status.name} is not a swarm manager yet — run: coop server init {status.name}")
     elif not status.proxy_network:
@@ -55,7 +57,9 @@ def add(rt: Runtime, destination: str | None, local: bool) -> None:
             from coopcloud.ops.nodes import how_to_reach
 
             if r.server is None:
-                rt.out.info(f"node {r.node.hostname}: coop cannot reach its tasks (run, cp, cmd) — {how_to_reach(r.node)}")
+                rt.out.info(
+                    f"node {r.node.hostname}: coop cannot reach its tasks (run, cp, cmd) — {how_to_reach(r.node)}"
+                )
             else:
                 rt.out.warn(f"node {r.node.hostname}: server {r.server} does not answer ({r.error})")
 
@@ -176,9 +180,14 @@ def _availability(rt: Runtime, name: str, node: str, availability: str) -> None:
 
     now, changed = nodes.set_availability(rt.servers().client(name), name, node, availability)
     if rt.out.json:
-        rt.out.emit_json({"server": name, "node": now.hostname, "id": now.id, "availability": now.availability, "changed": changed})
+        rt.out.emit_json(
+            {"server": name, "node": now.hostname, "id": now.id, "availability": now.availability, "changed": changed}
+        )
         return
-    rt.out.print(f"server {name}: node {now.hostname} " + (f"is now {availability}" if changed else f"was already {availability}"))
+    rt.out.print(
+        f"server {name}: node {now.hostname} "
+        + (f"is now {availability}" if changed else f"was already {availability}")
+    )
 
 
 @server.command("drain")

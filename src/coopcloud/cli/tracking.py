@@ -20,4 +20,6 @@ def tracking(rt: Runtime, app_name: str, command: str, *, dry_run: bool) -> Abst
     if dry_run:
         return nullcontext(Change(record=False))
     ref = find_app(rt.settings, app_name)
-    return audit.tracked(rt.settings, rt.servers().client(ref.server), ref, command, lock=False, check_free=True, warn=rt.out.warn)
+    return audit.tracked(
+        rt.settings, rt.servers().client(ref.server), ref, command, lock=False, check_free=True, warn=rt.out.warn
+    )

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ComposeFile", "load", "format_path"]
+__all__ = ["ComposeFile", "format_path", "load"]
 
 
 @dataclass(frozen=True)

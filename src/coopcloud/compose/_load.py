@@ -86,7 +86,7 @@ def load(
                             )
                         if warn is not None and key in val.UNSUPPORTED:
                             warn(f"{f.name}: service {sname}: {key} is ignored by docker stack deploy")
-        unset = (lambda name, _f=f.name: warn(f"{_f}: variable {name} is not set, using \"\"")) if warn else None
+        unset = (lambda name, _f=f.name: warn(f'{_f}: variable {name} is not set, using ""')) if warn else None
         try:
             doc = interp.interpolate(doc, env, (), unset)
         except interp.InterpolationError as e:

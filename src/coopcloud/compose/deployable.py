@@ -58,7 +58,7 @@ def _at(value: Any, pattern: tuple[str, ...], path: tuple) -> Iterator[tuple[tup
             for i, item in enumerate(value):
                 yield from _at(item, rest, path + (i,))
     elif isinstance(value, dict):
-        for key in (list(value) if head == "*" else [head] if head in value else []):
+        for key in list(value) if head == "*" else [head] if head in value else []:
             yield from _at(value[key], rest, path + (key,))
 
 

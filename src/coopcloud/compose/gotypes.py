@@ -75,8 +75,16 @@ def go_number_str(v: Any) -> str:
 
 # --- durations ----------------------------------------------------------------------------------
 
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": 10**9,
-          "m": 60 * 10**9, "h": 3600 * 10**9}
+_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
 _DUR_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)([a-zµμ]+)")
 
 
@@ -244,7 +252,7 @@ def port_configs(raw: str) -> list[dict]:
     """A short-syntax port as docker's long form, in docker's order (ports sorted as strings)."""
     specs = parse_port_spec(raw)
     by_key: dict[str, list] = {}
-    for ip, port, proto, host in specs:
+    for _ip, port, proto, host in specs:
         by_key.setdefault(f"{port}/{proto}", []).append((port, proto, host))
     out = []
     for key in sorted(by_key):

@@ -16,9 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 _SUBST = r"[_a-z][_a-z0-9]*(?::?[-?][^}]*)?"
-_PATTERN = re.compile(
-    rf"\$(?i:(?P<escaped>\$)|(?P<named>{_SUBST})|{{(?P<braced>{_SUBST})}}|(?P<invalid>))"
-)
+_PATTERN = re.compile(rf"\$(?i:(?P<escaped>\$)|(?P<named>{_SUBST})|{{(?P<braced>{_SUBST})}}|(?P<invalid>))")
 
 Lookup = Callable[[str], "str | None"]
 
@@ -32,7 +30,7 @@ def _soft_default(sub: str, lookup: Lookup):
         return None
     name, _, default = sub.partition(":-")
     value = lookup(name)
-    return (default if not value else value), None
+    return (value if value else default), None
 
 
 def _hard_default(sub: str, lookup: Lookup):

@@ -22,8 +22,21 @@ from __future__ import annotations
 
 import copy
 
-_APPEND = ("cap_add", "cap_drop", "depends_on", "devices", "dns", "dns_search", "env_file", "expose",
-           "external_links", "extra_hosts", "links", "security_opt", "tmpfs")
+_APPEND = (
+    "cap_add",
+    "cap_drop",
+    "depends_on",
+    "devices",
+    "dns",
+    "dns_search",
+    "env_file",
+    "expose",
+    "external_links",
+    "extra_hosts",
+    "links",
+    "security_opt",
+    "tmpfs",
+)
 _MAP = ("labels", "sysctls")
 _KEYED = {"ports": "published", "volumes": "target", "secrets": "source", "configs": "source"}
 _DURATION_PTRS = ("stop_grace_period",)

@@ -150,8 +150,13 @@ def _deploy(v: dict | None, path: tuple) -> dict:
             gr = []
             for item in r.get("generic_resources") or ():
                 spec = (item or {}).get("discrete_resource_spec")
-                gr.append({} if spec is None else {"discrete_resource_spec": {
-                    "kind": spec.get("kind") or "", "value": int(spec.get("value") or 0)}})
+                gr.append(
+                    {}
+                    if spec is None
+                    else {
+                        "discrete_resource_spec": {"kind": spec.get("kind") or "", "value": int(spec.get("value") or 0)}
+                    }
+                )
             if gr:
                 rr["generic_resources"] = gr
             resources[k] = rr
@@ -208,9 +213,22 @@ def _shell(v: Any, path: tuple) -> list:
 
 
 _PLAIN_STRINGS = (
-    "cgroupns_mode", "cgroup_parent", "container_name", "domainname", "hostname", "image", "ipc",
-    "isolation", "mac_address", "network_mode", "pid", "restart", "stop_signal", "user",
-    "userns_mode", "working_dir",
+    "cgroupns_mode",
+    "cgroup_parent",
+    "container_name",
+    "domainname",
+    "hostname",
+    "image",
+    "ipc",
+    "isolation",
+    "mac_address",
+    "network_mode",
+    "pid",
+    "restart",
+    "stop_signal",
+    "user",
+    "userns_mode",
+    "working_dir",
 )
 _PLAIN_LISTS = ("cap_add", "cap_drop", "depends_on", "devices", "external_links", "links", "security_opt")
 _BOOLS = ("privileged", "read_only", "stdin_open", "tty")
@@ -370,7 +388,7 @@ def _networks(v: dict, where: _Where) -> dict:
     if not nets:
         return {}
     if isinstance(nets, list):
-        return {"networks": {n: None for n in nets}}
+        return {"networks": dict.fromkeys(nets)}
     networks: dict = {}
     for n, cfg in nets.items():
         if cfg is None:
@@ -557,7 +575,9 @@ def _external_name(out: dict, ext: dict, path: tuple, kind: str, name: str) -> N
     """An external object's real name: `external.name` (legacy) or `name`, never both; else its key."""
     if ext.get("name"):
         if out.get("name"):
-            raise NormalizeError(path, f"{kind} {name}: {kind}.external.name and {kind}.name conflict; only use {kind}.name")
+            raise NormalizeError(
+                path, f"{kind} {name}: {kind}.external.name and {kind}.name conflict; only use {kind}.name"
+            )
         out["name"] = ext["name"]
     elif not out.get("name"):
         out["name"] = name
@@ -638,8 +658,10 @@ def _cluster_spec(v: dict) -> dict:
         r: dict = {}
         for k in ("requisite", "preferred"):
             if ar.get(k):
-                r[k] = [({"segments": mapping_or_list(t.get("segments"), "=", False)} if t.get("segments") else {})
-                        for t in ar[k]]
+                r[k] = [
+                    ({"segments": mapping_or_list(t.get("segments"), "=", False)} if t.get("segments") else {})
+                    for t in ar[k]
+                ]
         out["accessibility_requirements"] = r
     cr = v.get("capacity_range")
     if cr is not None:

@@ -28,9 +28,22 @@ FORBIDDEN = {
     "memswap_limit": "set resource limits using deploy.resources",
 }
 UNSUPPORTED = (
-    "build", "cgroupns_mode", "cgroup_parent", "devices", "domainname", "external_links", "ipc",
-    "links", "mac_address", "network_mode", "pid", "privileged", "restart", "security_opt",
-    "shm_size", "userns_mode",
+    "build",
+    "cgroupns_mode",
+    "cgroup_parent",
+    "devices",
+    "domainname",
+    "external_links",
+    "ipc",
+    "links",
+    "mac_address",
+    "network_mode",
+    "pid",
+    "privileged",
+    "restart",
+    "security_opt",
+    "shm_size",
+    "userns_mode",
 )
 
 
@@ -39,6 +52,7 @@ def vkey(version: str) -> int:
 
 
 # --- the schema, as data ---------------------------------------------------------------------
+
 
 def T(*types, **kw) -> dict:
     d = {"type": set(types)} if types else {}
@@ -69,155 +83,295 @@ def obj(props: dict, *, additional: Any = False, pattern: dict | None = None, ty
 
 
 FILE_REF = T("object", props={"source": STR, "target": STR, "uid": STR, "gid": STR, "mode": NUM})
-UPDATE_CONFIG = obj({
-    "parallelism": INT, "delay": DURATION, "failure_action": STR, "monitor": DURATION,
-    "max_failure_ratio": NUM, "order": T("string", enum=["start-first", "stop-first"], since=4),
-})
-HEALTHCHECK = obj({
-    "disable": BOOL, "interval": DURATION, "retries": NUM,
-    "test": {"one_of": [STR, T("array", items=STR)]},
-    "timeout": DURATION, "start_period": dict(DURATION, since=4),
-    "start_interval": dict(DURATION, since=12),
-})
-DEPLOY = obj({
-    "mode": STR, "endpoint_mode": dict(STR, since=2), "replicas": INT, "labels": LIST_OR_DICT,
-    "rollback_config": dict(UPDATE_CONFIG, since=7), "update_config": UPDATE_CONFIG,
-    "resources": obj({
-        "limits": obj({"cpus": STR, "memory": STR, "pids": dict(INT, since=9)}),
-        "reservations": obj({
-            "cpus": STR, "memory": STR,
-            "generic_resources": T("array", since=5, items=obj({
-                "discrete_resource_spec": obj({"kind": STR, "value": NUM}),
-            })),
-        }),
-    }),
-    "restart_policy": obj({"condition": STR, "delay": DURATION, "max_attempts": INT, "window": DURATION}),
-    "placement": obj({
-        "constraints": T("array", items=STR),
-        "preferences": T("array", since=3, items=obj({"spread": STR})),
-        "max_replicas_per_node": dict(INT, since=8),
-    }),
-}, types=("object", "null"))
+UPDATE_CONFIG = obj(
+    {
+        "parallelism": INT,
+        "delay": DURATION,
+        "failure_action": STR,
+        "monitor": DURATION,
+        "max_failure_ratio": NUM,
+        "order": T("string", enum=["start-first", "stop-first"], since=4),
+    }
+)
+HEALTHCHECK = obj(
+    {
+        "disable": BOOL,
+        "interval": DURATION,
+        "retries": NUM,
+        "test": {"one_of": [STR, T("array", items=STR)]},
+        "timeout": DURATION,
+        "start_period": dict(DURATION, since=4),
+        "start_interval": dict(DURATION, since=12),
+    }
+)
+DEPLOY = obj(
+    {
+        "mode": STR,
+        "endpoint_mode": dict(STR, since=2),
+        "replicas": INT,
+        "labels": LIST_OR_DICT,
+        "rollback_config": dict(UPDATE_CONFIG, since=7),
+        "update_config": UPDATE_CONFIG,
+        "resources": obj(
+            {
+                "limits": obj({"cpus": STR, "memory": STR, "pids": dict(INT, since=9)}),
+                "reservations": obj(
+                    {
+                        "cpus": STR,
+                        "memory": STR,
+                        "generic_resources": T(
+                            "array",
+                            since=5,
+                            items=obj(
+                                {
+                                    "discrete_resource_spec": obj({"kind": STR, "value": NUM}),
+                                }
+                            ),
+                        ),
+                    }
+                ),
+            }
+        ),
+        "restart_policy": obj({"condition": STR, "delay": DURATION, "max_attempts": INT, "window": DURATION}),
+        "placement": obj(
+            {
+                "constraints": T("array", items=STR),
+                "preferences": T("array", since=3, items=obj({"spread": STR})),
+                "max_replicas_per_node": dict(INT, since=8),
+            }
+        ),
+    },
+    types=("object", "null"),
+)
 
-SERVICE = obj({
-    "deploy": DEPLOY,
-    "build": {"one_of": [STR, obj({
-        "context": STR, "dockerfile": STR, "args": LIST_OR_DICT, "labels": dict(LIST_OR_DICT, since=3),
-        "cache_from": dict(LIST_OF_STRINGS, since=2), "network": dict(STR, since=4),
-        "target": dict(STR, since=4), "shm_size": T("integer", "string", since=5),
-        "extra_hosts": dict(LIST_OR_DICT, since=9),
-    }, additional=True)]},
-    "cap_add": T("array", items=STR, unique=True),
-    "cap_drop": T("array", items=STR, unique=True),
-    "cgroupns_mode": T("string", since=9),
-    "cgroup_parent": STR,
-    "command": {"one_of": [STR, T("array", items=STR)]},
-    "configs": T("array", since=3, items={"one_of": [STR, FILE_REF]}),
-    "container_name": STR,
-    "credential_spec": T("object", since=3, props={"config": dict(STR, since=8), "file": STR, "registry": STR},
-                         additional=False),
-    "depends_on": LIST_OF_STRINGS,
-    "devices": T("array", items=STR, unique=True),
-    "dns": STRING_OR_LIST,
-    "dns_search": STRING_OR_LIST,
-    "domainname": STR,
-    "entrypoint": {"one_of": [STR, T("array", items=STR)]},
-    "env_file": STRING_OR_LIST,
-    "environment": LIST_OR_DICT,
-    "expose": T("array", items=T("string", "number"), unique=True),
-    "external_links": T("array", items=STR, unique=True),
-    "extra_hosts": LIST_OR_DICT,
-    "healthcheck": HEALTHCHECK,
-    "hostname": STR,
-    "image": STR,
-    "init": T("boolean", since=7),
-    "ipc": STR,
-    "isolation": T("string", since=5),
-    "labels": LIST_OR_DICT,
-    "links": T("array", items=STR, unique=True),
-    "logging": obj({"driver": STR, "options": T("object", pattern={"^.+$": T("string", "number", "null")})}),
-    "mac_address": STR,
-    "network_mode": STR,
-    "networks": {"one_of": [LIST_OF_STRINGS, obj({}, pattern={NAME: {"one_of": [
-        obj({"aliases": LIST_OF_STRINGS, "driver_opts": dict(STR_NUM_OPTS, since=13),
-             "ipv4_address": STR, "ipv6_address": STR}),
-        T("null"),
-    ]}})]},
-    "pid": T("string", "null"),
-    "ports": T("array", unique=True, items={"one_of": [
-        T("number", format="ports"), T("string", format="ports"),
-        obj({"mode": STR, "target": INT, "published": INT, "protocol": STR}, since=2),
-    ]}),
-    "privileged": BOOL,
-    "read_only": BOOL,
-    "restart": STR,
-    "security_opt": T("array", items=STR, unique=True),
-    "shm_size": T("number", "string"),
-    "secrets": T("array", since=1, items={"one_of": [STR, FILE_REF]}),
-    "sysctls": LIST_OR_DICT,
-    "stdin_open": BOOL,
-    "stop_grace_period": DURATION,
-    "stop_signal": STR,
-    "tmpfs": STRING_OR_LIST,
-    "tty": BOOL,
-    "ulimits": T("object", pattern={"^[a-z]+$": {"one_of": [
-        INT, obj({"hard": INT, "soft": INT}, required=["soft", "hard"]),
-    ]}}),
-    "oom_score_adj": T("integer", since=13),
-    "user": STR,
-    "userns_mode": STR,
-    "volumes": T("array", unique=True, items={"one_of": [STR, obj({
-        "type": STR, "source": STR, "target": STR, "read_only": BOOL, "consistency": STR,
-        "bind": T("object", props={"propagation": STR}),
-        "volume": T("object", props={"nocopy": BOOL}),
-        "tmpfs": T("object", since=6, props={"size": T("integer", minimum=0)}),
-    }, required=["type"], since=2)]}),
-    "working_dir": STR,
-}, pattern={"^x-": dict(since=7)})
+SERVICE = obj(
+    {
+        "deploy": DEPLOY,
+        "build": {
+            "one_of": [
+                STR,
+                obj(
+                    {
+                        "context": STR,
+                        "dockerfile": STR,
+                        "args": LIST_OR_DICT,
+                        "labels": dict(LIST_OR_DICT, since=3),
+                        "cache_from": dict(LIST_OF_STRINGS, since=2),
+                        "network": dict(STR, since=4),
+                        "target": dict(STR, since=4),
+                        "shm_size": T("integer", "string", since=5),
+                        "extra_hosts": dict(LIST_OR_DICT, since=9),
+                    },
+                    additional=True,
+                ),
+            ]
+        },
+        "cap_add": T("array", items=STR, unique=True),
+        "cap_drop": T("array", items=STR, unique=True),
+        "cgroupns_mode": T("string", since=9),
+        "cgroup_parent": STR,
+        "command": {"one_of": [STR, T("array", items=STR)]},
+        "configs": T("array", since=3, items={"one_of": [STR, FILE_REF]}),
+        "container_name": STR,
+        "credential_spec": T(
+            "object", since=3, props={"config": dict(STR, since=8), "file": STR, "registry": STR}, additional=False
+        ),
+        "depends_on": LIST_OF_STRINGS,
+        "devices": T("array", items=STR, unique=True),
+        "dns": STRING_OR_LIST,
+        "dns_search": STRING_OR_LIST,
+        "domainname": STR,
+        "entrypoint": {"one_of": [STR, T("array", items=STR)]},
+        "env_file": STRING_OR_LIST,
+        "environment": LIST_OR_DICT,
+        "expose": T("array", items=T("string", "number"), unique=True),
+        "external_links": T("array", items=STR, unique=True),
+        "extra_hosts": LIST_OR_DICT,
+        "healthcheck": HEALTHCHECK,
+        "hostname": STR,
+        "image": STR,
+        "init": T("boolean", since=7),
+        "ipc": STR,
+        "isolation": T("string", since=5),
+        "labels": LIST_OR_DICT,
+        "links": T("array", items=STR, unique=True),
+        "logging": obj({"driver": STR, "options": T("object", pattern={"^.+$": T("string", "number", "null")})}),
+        "mac_address": STR,
+        "network_mode": STR,
+        "networks": {
+            "one_of": [
+                LIST_OF_STRINGS,
+                obj(
+                    {},
+                    pattern={
+                        NAME: {
+                            "one_of": [
+                                obj(
+                                    {
+                                        "aliases": LIST_OF_STRINGS,
+                                        "driver_opts": dict(STR_NUM_OPTS, since=13),
+                                        "ipv4_address": STR,
+                                        "ipv6_address": STR,
+                                    }
+                                ),
+                                T("null"),
+                            ]
+                        }
+                    },
+                ),
+            ]
+        },
+        "pid": T("string", "null"),
+        "ports": T(
+            "array",
+            unique=True,
+            items={
+                "one_of": [
+                    T("number", format="ports"),
+                    T("string", format="ports"),
+                    obj({"mode": STR, "target": INT, "published": INT, "protocol": STR}, since=2),
+                ]
+            },
+        ),
+        "privileged": BOOL,
+        "read_only": BOOL,
+        "restart": STR,
+        "security_opt": T("array", items=STR, unique=True),
+        "shm_size": T("number", "string"),
+        "secrets": T("array", since=1, items={"one_of": [STR, FILE_REF]}),
+        "sysctls": LIST_OR_DICT,
+        "stdin_open": BOOL,
+        "stop_grace_period": DURATION,
+        "stop_signal": STR,
+        "tmpfs": STRING_OR_LIST,
+        "tty": BOOL,
+        "ulimits": T(
+            "object",
+            pattern={
+                "^[a-z]+$": {
+                    "one_of": [
+                        INT,
+                        obj({"hard": INT, "soft": INT}, required=["soft", "hard"]),
+                    ]
+                }
+            },
+        ),
+        "oom_score_adj": T("integer", since=13),
+        "user": STR,
+        "userns_mode": STR,
+        "volumes": T(
+            "array",
+            unique=True,
+            items={
+                "one_of": [
+                    STR,
+                    obj(
+                        {
+                            "type": STR,
+                            "source": STR,
+                            "target": STR,
+                            "read_only": BOOL,
+                            "consistency": STR,
+                            "bind": T("object", props={"propagation": STR}),
+                            "volume": T("object", props={"nocopy": BOOL}),
+                            "tmpfs": T("object", since=6, props={"size": T("integer", minimum=0)}),
+                        },
+                        required=["type"],
+                        since=2,
+                    ),
+                ]
+            },
+        ),
+        "working_dir": STR,
+    },
+    pattern={"^x-": {"since": 7}},
+)
 
 EXTERNAL = T("boolean", "object", props={"name": STR}, additional=False)
 EXTERNAL_OPEN = T("boolean", "object", props={"name": STR})
-NETWORK = obj({
-    "name": dict(STR, since=5), "driver": STR, "driver_opts": STR_NUM_OPTS,
-    "ipam": obj({"driver": STR, "config": T("array", items=obj({"subnet": STR}))}),
-    "external": EXTERNAL, "internal": BOOL, "attachable": dict(BOOL, since=2), "labels": LIST_OR_DICT,
-}, pattern={"^x-": dict(since=7)}, types=("object", "null"))
+NETWORK = obj(
+    {
+        "name": dict(STR, since=5),
+        "driver": STR,
+        "driver_opts": STR_NUM_OPTS,
+        "ipam": obj({"driver": STR, "config": T("array", items=obj({"subnet": STR}))}),
+        "external": EXTERNAL,
+        "internal": BOOL,
+        "attachable": dict(BOOL, since=2),
+        "labels": LIST_OR_DICT,
+    },
+    pattern={"^x-": {"since": 7}},
+    types=("object", "null"),
+)
 SEGMENTS = T("array", items=T("object", props={"segments": LIST_OR_DICT}))
-VOLUME = obj({
-    "name": dict(STR, since=4), "driver": STR, "driver_opts": STR_NUM_OPTS, "external": EXTERNAL,
-    "labels": LIST_OR_DICT,
-    "x-cluster-spec": T("object", since=10, props={
-        "group": STR,
-        "access_mode": T("object", props={
-            "scope": STR, "sharing": STR, "block_volume": T("object"),
-            "mount_volume": T("object", props={"fs_type": STR, "mount_flags": T("array", items=STR)}),
-        }),
-        "accessibility_requirements": T("object", props={"requisite": SEGMENTS, "preferred": SEGMENTS}),
-        "capacity_range": T("object", props={"required_bytes": STR, "limit_bytes": STR}),
-        "availability": STR,
-    }),
-}, pattern={"^x-": dict(since=7)}, types=("object", "null"))
-SECRET = obj({
-    "name": dict(STR, since=5), "file": STR, "external": EXTERNAL_OPEN, "labels": LIST_OR_DICT,
-    "driver": dict(STR, since=8), "driver_opts": dict(STR_NUM_OPTS, since=8),
-    "template_driver": dict(STR, since=8),
-}, pattern={"^x-": dict(since=7)})
-CONFIG = obj({
-    "name": dict(STR, since=5), "file": STR, "external": EXTERNAL_OPEN, "labels": LIST_OR_DICT,
-    "template_driver": dict(STR, since=8),
-}, pattern={"^x-": dict(since=7)})
+VOLUME = obj(
+    {
+        "name": dict(STR, since=4),
+        "driver": STR,
+        "driver_opts": STR_NUM_OPTS,
+        "external": EXTERNAL,
+        "labels": LIST_OR_DICT,
+        "x-cluster-spec": T(
+            "object",
+            since=10,
+            props={
+                "group": STR,
+                "access_mode": T(
+                    "object",
+                    props={
+                        "scope": STR,
+                        "sharing": STR,
+                        "block_volume": T("object"),
+                        "mount_volume": T("object", props={"fs_type": STR, "mount_flags": T("array", items=STR)}),
+                    },
+                ),
+                "accessibility_requirements": T("object", props={"requisite": SEGMENTS, "preferred": SEGMENTS}),
+                "capacity_range": T("object", props={"required_bytes": STR, "limit_bytes": STR}),
+                "availability": STR,
+            },
+        ),
+    },
+    pattern={"^x-": {"since": 7}},
+    types=("object", "null"),
+)
+SECRET = obj(
+    {
+        "name": dict(STR, since=5),
+        "file": STR,
+        "external": EXTERNAL_OPEN,
+        "labels": LIST_OR_DICT,
+        "driver": dict(STR, since=8),
+        "driver_opts": dict(STR_NUM_OPTS, since=8),
+        "template_driver": dict(STR, since=8),
+    },
+    pattern={"^x-": {"since": 7}},
+)
+CONFIG = obj(
+    {
+        "name": dict(STR, since=5),
+        "file": STR,
+        "external": EXTERNAL_OPEN,
+        "labels": LIST_OR_DICT,
+        "template_driver": dict(STR, since=8),
+    },
+    pattern={"^x-": {"since": 7}},
+)
 
-ROOT = obj({
-    "version": STR,
-    "services": obj({}, pattern={NAME: SERVICE}),
-    "networks": T("object", pattern={NAME: NETWORK}),
-    "volumes": obj({}, pattern={NAME: VOLUME}),
-    "secrets": obj({}, pattern={NAME: SECRET}, since=1),
-    "configs": obj({}, pattern={NAME: CONFIG}, since=3),
-}, pattern={"^x-": dict(since=4)})
+ROOT = obj(
+    {
+        "version": STR,
+        "services": obj({}, pattern={NAME: SERVICE}),
+        "networks": T("object", pattern={NAME: NETWORK}),
+        "volumes": obj({}, pattern={NAME: VOLUME}),
+        "secrets": obj({}, pattern={NAME: SECRET}, since=1),
+        "configs": obj({}, pattern={NAME: CONFIG}, since=3),
+    },
+    pattern={"^x-": {"since": 4}},
+)
 
 
 # --- the engine --------------------------------------------------------------------------------
+
 
 class Invalid(Exception):
     def __init__(self, path: tuple, message: str):
@@ -254,8 +408,15 @@ def _json_type(v: Any) -> str:
     return "string"  # timestamps: docker's JSON round trip makes them strings
 
 
-_HUMAN = {"object": "a mapping", "array": "a list", "null": "null", "integer": "an integer",
-          "number": "a number", "string": "a string", "boolean": "a boolean"}
+_HUMAN = {
+    "object": "a mapping",
+    "array": "a list",
+    "null": "null",
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "a boolean",
+}
 
 
 def _type_ok(types: set, v: Any) -> bool:

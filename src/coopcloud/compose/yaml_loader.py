@@ -28,10 +28,18 @@ _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUES = frozenset({"true", "True", "TRUE"})
 _FALSES = frozenset({"false", "False", "FALSE"})
 _SPECIAL_FLOATS = {
-    ".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf"),
-    "+.inf": float("inf"), "+.Inf": float("inf"), "+.INF": float("inf"),
-    "-.inf": float("-inf"), "-.Inf": float("-inf"), "-.INF": float("-inf"),
-    ".nan": float("nan"), ".NaN": float("nan"), ".NAN": float("nan"),
+    ".inf": float("inf"),
+    ".Inf": float("inf"),
+    ".INF": float("inf"),
+    "+.inf": float("inf"),
+    "+.Inf": float("inf"),
+    "+.INF": float("inf"),
+    "-.inf": float("-inf"),
+    "-.Inf": float("-inf"),
+    "-.INF": float("-inf"),
+    ".nan": float("nan"),
+    ".NaN": float("nan"),
+    ".NAN": float("nan"),
 }
 _YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
 _GO_INT = re.compile(
@@ -92,7 +100,7 @@ def _timestamp(text: str) -> _dt.datetime | None:
     y, mo, d, h, mi, s, frac, tz = m.groups()
     try:
         micro = int((frac or "0")[:6].ljust(6, "0"))
-        tzinfo = _dt.timezone.utc
+        tzinfo = _dt.UTC
         if tz and tz != "Z":
             sign = -1 if tz[0] == "-" else 1
             hh, _, mm = tz[1:].partition(":")
@@ -155,7 +163,7 @@ def _loader_class():
     class GoYamlLoader(yaml.CSafeLoader):
         """Every plain scalar gets a private tag: we resolve it ourselves, the yaml.v3 way."""
 
-        yaml_implicit_resolvers: dict = {}
+        yaml_implicit_resolvers: dict = {}  # noqa: RUF012 (PyYAML reads this class attribute by name)
 
     GoYamlLoader.add_implicit_resolver(_PLAIN, re.compile(r"(?s:.*)"), None)
     return GoYamlLoader
@@ -286,9 +294,7 @@ class _Builder:
         out: dict = {}
         merged: dict = {}
         for knode, vnode in node.value:
-            if knode.tag == "tag:yaml.org,2002:merge" or (
-                knode.tag == _PLAIN and knode.value == "<<"
-            ):
+            if knode.tag == "tag:yaml.org,2002:merge" or (knode.tag == _PLAIN and knode.value == "<<"):
                 sources = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
                 for src in sources:
                     if not isinstance(src, yaml.MappingNode):
@@ -303,7 +309,7 @@ class _Builder:
             if key is None:
                 key = "null"  # yaml.v3 + docker: a null key becomes the string "null"? keep visible
             if not isinstance(key, str):
-                key = knode.value if not isinstance(key, bool) else knode.value
+                key = knode.value
             if key in out:
                 self.fail(knode, f'mapping key "{key}" already defined')
             p = path + (key,)

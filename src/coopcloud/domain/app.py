@@ -21,8 +21,8 @@ from pathlib import Path
 
 from coopcloud.domain.envfile import EnvFile, load
 from coopcloud.domain.names import check_app_name, check_domain, recipe_name_problem
-from coopcloud.fsutil import write_atomic
 from coopcloud.errors import EnvFileError, UsageError
+from coopcloud.fsutil import write_atomic
 
 DEFAULT_COMPOSE_FILE = "compose.yml"
 # A server name becomes a folder name: no '/', no leading '.' (app names: domain/names.py).
@@ -56,7 +56,7 @@ class AppRef:
         return Path(servers_dir) / self.server / f"{self.name}.env"
 
     @classmethod
-    def from_env_path(cls, path: Path) -> "AppRef":
+    def from_env_path(cls, path: Path) -> AppRef:
         path = Path(path)
         if path.suffix != ".env":
             raise UsageError(f"{path}: an app config is named <app>.env")
@@ -120,7 +120,7 @@ class AppConfig:
     env: EnvFile
 
     @classmethod
-    def load(cls, ref: AppRef, servers_dir: Path) -> "AppConfig":
+    def load(cls, ref: AppRef, servers_dir: Path) -> AppConfig:
         path = ref.env_path(servers_dir)
         return cls(ref, load(path, name=str(path)))
 

@@ -42,8 +42,18 @@ from coopcloud.errors import InvalidError, NotFound
 from coopcloud.fsutil import write_atomic
 
 # Field order as abra's Go structs marshal them.
-_RECIPE_FIELDS = ("category", "default_branch", "description", "features", "icon", "name",
-                  "repository", "ssh_url", "versions", "website")
+_RECIPE_FIELDS = (
+    "category",
+    "default_branch",
+    "description",
+    "features",
+    "icon",
+    "name",
+    "repository",
+    "ssh_url",
+    "versions",
+    "website",
+)
 _FEATURE_FIELDS = ("backups", "email", "healthcheck", "image", "status", "tests", "sso")
 _IMAGE_FIELDS = ("image", "rating", "source", "url")
 _SERVICE_FIELDS = ("digest", "image", "tag")
@@ -66,7 +76,7 @@ class ImageFeature:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_json(cls, obj: Any) -> "ImageFeature":
+    def from_json(cls, obj: Any) -> ImageFeature:
         if isinstance(obj, str):  # tolerate a bare image name
             return cls(image=obj)
         if not isinstance(obj, Mapping):
@@ -75,8 +85,13 @@ class ImageFeature:
         return cls(image, rating, source, url, extra=_extra(obj, _IMAGE_FIELDS))
 
     def to_json(self) -> dict[str, Any]:
-        return {"image": self.image, "rating": self.rating, "source": self.source, "url": self.url,
-                **dict(sorted(self.extra.items()))}
+        return {
+            "image": self.image,
+            "rating": self.rating,
+            "source": self.source,
+            "url": self.url,
+            **dict(sorted(self.extra.items())),
+        }
 
 
 @dataclass(frozen=True)
@@ -93,7 +108,7 @@ class Features:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_json(cls, obj: Any) -> "Features":
+    def from_json(cls, obj: Any) -> Features:
         if not isinstance(obj, Mapping):
             return cls()
         return cls(
@@ -108,9 +123,16 @@ class Features:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {"backups": self.backups, "email": self.email, "healthcheck": self.healthcheck,
-                "image": self.image.to_json(), "status": self.status, "tests": self.tests,
-                "sso": self.sso, **dict(sorted(self.extra.items()))}
+        return {
+            "backups": self.backups,
+            "email": self.email,
+            "healthcheck": self.healthcheck,
+            "image": self.image.to_json(),
+            "status": self.status,
+            "tests": self.tests,
+            "sso": self.sso,
+            **dict(sorted(self.extra.items())),
+        }
 
 
 @dataclass(frozen=True)
@@ -123,11 +145,15 @@ class ServiceImage:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_json(cls, obj: Any) -> "ServiceImage":
+    def from_json(cls, obj: Any) -> ServiceImage:
         if not isinstance(obj, Mapping):
             return cls()
-        return cls(image=_str(obj.get("image")), tag=_str(obj.get("tag")), digest=_str(obj.get("digest")),
-                   extra=_extra(obj, _SERVICE_FIELDS))
+        return cls(
+            image=_str(obj.get("image")),
+            tag=_str(obj.get("tag")),
+            digest=_str(obj.get("digest")),
+            extra=_extra(obj, _SERVICE_FIELDS),
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {"digest": self.digest, "image": self.image, "tag": self.tag, **dict(sorted(self.extra.items()))}
@@ -164,7 +190,7 @@ class RecipeMeta:
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_json(cls, name: str, obj: Any) -> "RecipeMeta":
+    def from_json(cls, name: str, obj: Any) -> RecipeMeta:
         if not isinstance(obj, Mapping):
             raise CatalogueError(f"catalogue entry {name!r} is not an object")
         return cls(
@@ -315,8 +341,6 @@ def save(path: str | os.PathLike[str], catalogue: Catalogue) -> None:
     write_atomic(path, dumps(catalogue).encode("utf-8"), mode=0o644)
 
 
-
-
 # ------------------------------------------------------------ README -> features
 
 _CIRCLED = {"❶": 1, "❷": 2, "❸": 3, "❹": 4, "❺": 5, "①": 1, "②": 2, "③": 3, "④": 4, "⑤": 5}
@@ -346,7 +370,9 @@ def features_from_metadata(meta: Mapping[str, str]) -> Features:
         backups=meta.get("backups", ""),
         email=meta.get("email", ""),
         healthcheck=meta.get("healthcheck", ""),
-        image=ImageFeature(image.get("image", ""), image.get("rating", ""), image.get("source", ""), image.get("url", "")),
+        image=ImageFeature(
+            image.get("image", ""), image.get("rating", ""), image.get("source", ""), image.get("url", "")
+        ),
         status=parse_status(meta.get("status", "")),
         tests=meta.get("tests", ""),
         sso=meta.get("sso", ""),

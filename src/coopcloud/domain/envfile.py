@@ -111,7 +111,7 @@ def _reference(text: str, i: int, escapes: bool) -> tuple[Ref | None, int]:
         return None, i
     m = _NAME_RE.match(text, i + 2)
     if not m:
-        raise _Syntax(f"bad substitution {text[i:i + 12]!r}")
+        raise _Syntax(f"bad substitution {text[i : i + 12]!r}")
     j = m.end()
     if j >= len(text):
         raise _Syntax("unterminated ${")
@@ -119,7 +119,7 @@ def _reference(text: str, i: int, escapes: bool) -> tuple[Ref | None, int]:
         return Ref(m.group()), j + 1
     op = next((o for o in _OPS if text.startswith(o, j)), None)
     if op is None:
-        raise _Syntax(f"bad substitution {text[i:j + 1]!r}")
+        raise _Syntax(f"bad substitution {text[i : j + 1]!r}")
     start = j + len(op)
     depth, k = 1, start
     while k < len(text):
@@ -244,7 +244,7 @@ def _parse_assignment(physical: list[str], idx: int) -> tuple[Line | None, int]:
         return None, idx
     prefix = first[: m.end()]
     key = m.group("key")
-    rest = first[m.end():]
+    rest = first[m.end() :]
     body = rest.lstrip(" \t")
     lead = rest[: len(rest) - len(body)]
     if body[:1] in ('"', "'"):
@@ -260,7 +260,7 @@ def _parse_assignment(physical: list[str], idx: int) -> tuple[Line | None, int]:
             kind = "double" if q == '"' else "single"
             raise _Syntax(f"unterminated {kind} quote")
         value_raw = text[: end + 1]
-        after = text[end + 1:]
+        after = text[end + 1 :]
         tail, _eol = _strip_eol(after)
         cm = re.fullmatch(r"[ \t]*(?:#(?P<c>.*))?", tail, re.S)
         if not cm:
@@ -268,9 +268,15 @@ def _parse_assignment(physical: list[str], idx: int) -> tuple[Line | None, int]:
         template = _named(key, value_raw[1:-1], escapes=(q == '"'), expand=(q == '"'))
         comment = cm.group("c").strip() if cm.group("c") is not None else None
         line = Line(
-            raw="".join(physical[idx: last + 1]), lineno=idx + 1, key=key,
-            prefix=prefix + lead, value_raw=value_raw, suffix=after, quote=q,
-            template=template, comment=comment,
+            raw="".join(physical[idx : last + 1]),
+            lineno=idx + 1,
+            key=key,
+            prefix=prefix + lead,
+            value_raw=value_raw,
+            suffix=after,
+            quote=q,
+            template=template,
+            comment=comment,
         )
         return line, last
     content, eol = _strip_eol(rest)
@@ -281,13 +287,20 @@ def _parse_assignment(physical: list[str], idx: int) -> tuple[Line | None, int]:
     if value:
         start = value_part.index(value)
         prefix += value_part[:start]
-        suffix = content[start + len(value):] + eol
+        suffix = content[start + len(value) :] + eol
     else:
         suffix = content + eol
-    comment = content[cm.start() + 1:].strip() if cm else None
+    comment = content[cm.start() + 1 :].strip() if cm else None
     line = Line(
-        raw=first, lineno=idx + 1, key=key, prefix=prefix, value_raw=value,
-        suffix=suffix, quote="", template=_named(key, value, escapes=False), comment=comment,
+        raw=first,
+        lineno=idx + 1,
+        key=key,
+        prefix=prefix,
+        value_raw=value,
+        suffix=suffix,
+        quote="",
+        template=_named(key, value, escapes=False),
+        comment=comment,
     )
     return line, idx
 
@@ -337,8 +350,7 @@ def quote_value(value: str, prefer: str = "") -> str:
     if prefer != '"' and "'" not in value and "\n" not in value and "\r" not in value:
         return f"'{value}'"
     escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-        .replace("\n", "\\n").replace("\r", "\\r")
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("\n", "\\n").replace("\r", "\\r")
     )
     return f'"{escaped}"'
 
@@ -365,7 +377,7 @@ class EnvFile:
         self.newline = newline
 
     @classmethod
-    def parse(cls, text: str, name: str = "<env>") -> "EnvFile":
+    def parse(cls, text: str, name: str = "<env>") -> EnvFile:
         physical = _split_lines(text)
         lines: list[Line] = []
         i = 0
@@ -379,9 +391,7 @@ class EnvFile:
                 content, _ = _strip_eol(raw)
                 stripped = content.strip(" \t\r\ufeff")
                 if stripped and not stripped.startswith("#"):
-                    raise EnvFileError(
-                        f"{name}:{i + 1}: expected KEY=value or a # comment, got {stripped[:40]!r}"
-                    )
+                    raise EnvFileError(f"{name}:{i + 1}: expected KEY=value or a # comment, got {stripped[:40]!r}")
                 comment = stripped[1:].strip() if stripped else None
                 line, last = Line(raw=raw, lineno=i + 1, comment=comment), i
             lines.append(line)
@@ -509,7 +519,7 @@ def secret_specs(env: EnvFile, base: Mapping[str, str] | None = None) -> list[Se
     """The secrets an env declares, in file order (a repeated key: the last line wins)."""
     values = env.values(base)
     specs: list[SecretSpec] = []
-    for key in env.keys():
+    for key in env.keys():  # noqa: SIM118 (EnvFile is not iterable: keys() is its one way in)
         m = _SECRET_RE.fullmatch(key)
         line = env.line_of(key)
         if not m or line is None:
@@ -517,18 +527,18 @@ def secret_specs(env: EnvFile, base: Mapping[str, str] | None = None) -> list[Se
         hints = parse_hints(line.comment)
         length = hints.get("length")
         if length is not None and not (length.isdigit() and int(length) > 0):
-            raise EnvFileError(
-                f"{env.name}:{line.lineno}: {key}: length={length!r} is not a positive number"
+            raise EnvFileError(f"{env.name}:{line.lineno}: {key}: length={length!r} is not a positive number")
+        specs.append(
+            SecretSpec(
+                name=m.group("name").lower(),
+                version=values[key],
+                length=int(length) if length is not None else None,
+                charset=hints.get("charset") or None,
+                generate=hints.get("generate", "true").lower() not in ("false", "no", "0"),
+                key=key,
+                lineno=line.lineno,
             )
-        specs.append(SecretSpec(
-            name=m.group("name").lower(),
-            version=values[key],
-            length=int(length) if length is not None else None,
-            charset=hints.get("charset") or None,
-            generate=hints.get("generate", "true").lower() not in ("false", "no", "0"),
-            key=key,
-            lineno=line.lineno,
-        ))
+        )
     return specs
 
 
@@ -543,5 +553,3 @@ def load(path: str | os.PathLike[str], name: str | None = None) -> EnvFile:
     except UnicodeDecodeError as exc:
         raise EnvFileError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return EnvFile.parse(text, name=label)
-
-

@@ -41,7 +41,23 @@ _RANK = {PATCH: 0, MINOR: 1, MAJOR: 2}
 
 # Tags that float by convention. Anything else without a leading number is
 # also never offered; this list only makes messages name the usual suspects.
-FLOATING_TAGS = frozenset({"latest", "stable", "edge", "nightly", "dev", "develop", "main", "master", "mainline", "testing", "unstable", "current", "lts"})
+FLOATING_TAGS = frozenset(
+    {
+        "latest",
+        "stable",
+        "edge",
+        "nightly",
+        "dev",
+        "develop",
+        "main",
+        "master",
+        "mainline",
+        "testing",
+        "unstable",
+        "current",
+        "lts",
+    }
+)
 
 _TAG_RE = re.compile(r"(?P<prefix>[vV]?)(?P<numbers>\d+(?:[._-]\d+)*)(?P<rest>.*)", re.S)
 _NUM_SEP_RE = re.compile(r"[._-]")
@@ -104,16 +120,16 @@ class ImageTag:
         pre = (0, _PRE_RANK[self.prerelease[0]], self.prerelease[1]) if self.prerelease else (1, 0, 0)
         return (self.numbers, pre)
 
-    def __lt__(self, other: "ImageTag") -> bool:
+    def __lt__(self, other: ImageTag) -> bool:
         return self.sort_key() < other.sort_key()
 
-    def __le__(self, other: "ImageTag") -> bool:
+    def __le__(self, other: ImageTag) -> bool:
         return self.sort_key() <= other.sort_key()
 
-    def __gt__(self, other: "ImageTag") -> bool:
+    def __gt__(self, other: ImageTag) -> bool:
         return self.sort_key() > other.sort_key()
 
-    def __ge__(self, other: "ImageTag") -> bool:
+    def __ge__(self, other: ImageTag) -> bool:
         return self.sort_key() >= other.sort_key()
 
     def __str__(self) -> str:
@@ -143,7 +159,7 @@ def parse_tag(tag: str) -> ImageTag | None:
         label = (pre["label"] or {"a": "alpha", "b": "beta"}[pre["short"].lower()]).lower()
         digits = re.sub(r"\D", "", pre["num"] or pre["shortnum"] or "")
         prerelease = (label, int(digits) if digits else 0)
-        rest = rest[pre.end():]
+        rest = rest[pre.end() :]
     elif rest and rest[0].isalnum():
         # `1.0a`, `3.13.0b1`, `20240101abc`: letters glued to the numbers are not a
         # suffix we can keep apart from the version; a hash-like tag (`1a2b3c`) too.
@@ -218,7 +234,7 @@ class ImageRef:
     def __str__(self) -> str:
         return self.name + (f":{self.tag}" if self.tag is not None else "") + (f"@{self.digest}" if self.digest else "")
 
-    def with_tag(self, tag: str) -> "ImageRef":
+    def with_tag(self, tag: str) -> ImageRef:
         return ImageRef(self.name, tag, self.digest)
 
 
@@ -228,7 +244,7 @@ def split_image(image: str) -> ImageRef:
     slash = rest.rfind("/")
     colon = rest.rfind(":")
     if colon > slash:
-        return ImageRef(rest[:colon], rest[colon + 1:], digest or None)
+        return ImageRef(rest[:colon], rest[colon + 1 :], digest or None)
     return ImageRef(rest, None, digest or None)
 
 

@@ -54,7 +54,9 @@ def check_app_name(name: str, error: type[CoopError] = UsageError) -> str:
 
 def recipe_name_problem(name: str) -> str | None:
     if not name or len(name) > RECIPE_NAME_MAX or not _RECIPE_NAME.fullmatch(name) or ".." in name:
-        return "a recipe is a plain name: letters, digits, '.', '-', '_', starting with a letter or digit (e.g. nextcloud)"
+        return (
+            "a recipe is a plain name: letters, digits, '.', '-', '_', starting with a letter or digit (e.g. nextcloud)"
+        )
     return None
 
 
@@ -89,4 +91,3 @@ def check_domain(domain: str, error: type[CoopError] = UsageError, where: str = 
     if problem:
         raise error(f"{where}domain {domain!r} is not valid", hint=problem)
     return domain
-

@@ -38,7 +38,7 @@ def parse_destination(dest: str) -> Server:
     the rest (never a forced port 22).
     """
     if dest.startswith("ssh://"):
-        dest = dest[len("ssh://"):]
+        dest = dest[len("ssh://") :]
     m = _DEST.match(dest)
     if not m:
         raise UsageError(

@@ -65,16 +65,16 @@ class Version:
         pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.prerelease)
         return (self.major, self.minor, self.patch, 0 if self.prerelease else 1, pre)
 
-    def __lt__(self, other: "Version") -> bool:
+    def __lt__(self, other: Version) -> bool:
         return self.sort_key() < other.sort_key()
 
-    def __le__(self, other: "Version") -> bool:
+    def __le__(self, other: Version) -> bool:
         return self.sort_key() <= other.sort_key()
 
-    def __gt__(self, other: "Version") -> bool:
+    def __gt__(self, other: Version) -> bool:
         return self.sort_key() > other.sort_key()
 
-    def __ge__(self, other: "Version") -> bool:
+    def __ge__(self, other: Version) -> bool:
         return self.sort_key() >= other.sort_key()
 
     def __str__(self) -> str:
@@ -127,15 +127,25 @@ def versions_from_tags(tags: Iterable[Sequence]) -> tuple[list[Version], list[Ta
         try:
             v = parse_version(name)
         except RecipeError:
-            issues.append(TagIssue(name, "malformed", f"tag {name!r} ignored: not <semver>+<image-tag> (e.g. 1.7.1+1.27.2)"))
+            issues.append(
+                TagIssue(name, "malformed", f"tag {name!r} ignored: not <semver>+<image-tag> (e.g. 1.7.1+1.27.2)")
+            )
             continue
         if not annotated:
-            issues.append(TagIssue(name, "lightweight", f"tag {name!r} ignored: lightweight; versions are annotated tags (git tag -a {name} -m ...)"))
+            issues.append(
+                TagIssue(
+                    name,
+                    "lightweight",
+                    f"tag {name!r} ignored: lightweight; versions are annotated tags (git tag -a {name} -m ...)",
+                )
+            )
             continue
         if v.v_prefix:
             issues.append(TagIssue(name, "v-prefix", f"tag {name!r} has a 'v' prefix; read as version {v.semver}"))
         if v.upstream is None:
-            issues.append(TagIssue(name, "no-image-tag", f"tag {name!r} has no +<image-tag> part (e.g. {v.semver}+1.27.2)"))
+            issues.append(
+                TagIssue(name, "no-image-tag", f"tag {name!r} has no +<image-tag> part (e.g. {v.semver}+1.27.2)")
+            )
         versions.append(v)
     versions.sort(key=lambda v: (v.sort_key(), v.tag))
     issues.extend(_duplicates(versions))
@@ -150,12 +160,15 @@ def _duplicates(versions: list[Version]) -> list[TagIssue]:
     for same in groups.values():
         if len(same) > 1:
             names = " and ".join(repr(v.tag) for v in same)
-            issues.append(TagIssue(
-                same[0].tag, "duplicate",
-                f"tags {names} are the same version {same[0].semver}: the + part does not order, "
-                "so which is newer is undefined — delete all but one",
-                error=True,
-            ))
+            issues.append(
+                TagIssue(
+                    same[0].tag,
+                    "duplicate",
+                    f"tags {names} are the same version {same[0].semver}: the + part does not order, "
+                    "so which is newer is undefined — delete all but one",
+                    error=True,
+                )
+            )
     return issues
 
 
@@ -168,8 +181,13 @@ def resolve_version(versions: Sequence[Version], wanted: str) -> Version:
         target = parse_version(wanted)
     except RecipeError:
         target = None
-    matches = [v for v in versions if target is not None and v.sort_key() == target.sort_key()
-               and (target.upstream is None or v.upstream == target.upstream)]
+    matches = [
+        v
+        for v in versions
+        if target is not None
+        and v.sort_key() == target.sort_key()
+        and (target.upstream is None or v.upstream == target.upstream)
+    ]
     if len(matches) == 1:
         return matches[0]
     if matches:

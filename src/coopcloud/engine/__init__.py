@@ -20,16 +20,17 @@ tests' fake satisfy) and read its answers through `engine.views`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .client import EngineClient, ExecResult
-    from .protocol import Engine
     from .endpoint import Endpoint
     from .pool import Pool
+    from .protocol import Engine
     from .stream import Frame
 
-__all__ = ["connect", "parse_endpoint", "Engine", "EngineClient", "Endpoint", "ExecResult", "Frame", "Pool"]
+__all__ = ["Endpoint", "Engine", "EngineClient", "ExecResult", "Frame", "Pool", "connect", "parse_endpoint"]
 
 _LAZY = {
     "Engine": ".protocol",
@@ -47,12 +48,12 @@ _LAZY = {
 
 
 def connect(
-    endpoint: "str | Endpoint",
+    endpoint: str | Endpoint,
     *,
     environ: Mapping[str, str] | None = None,
     name: str | None = None,
     timeout: float | None = 300.0,
-) -> "EngineClient":
+) -> EngineClient:
     """A client for the engine at `endpoint`: ``unix://…``, ``ssh://[user@]host[:port]``,
     ``[user@]host[:port]`` / an ssh alias, or ``default`` (``$DOCKER_HOST`` or the local socket).
 

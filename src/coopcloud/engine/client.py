@@ -25,8 +25,9 @@ import io
 import json
 import socket
 import threading
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any, Iterable, Iterator, Mapping, cast
+from typing import IO, Any, cast
 from urllib.parse import quote
 
 from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, ServerNotReady
@@ -89,7 +90,7 @@ class _Connection(http.client.HTTPConnection):
 class _ResponseStream(io.RawIOBase):
     """A response body read on demand; a lost connection is the client's EngineUnreachable."""
 
-    def __init__(self, client: "EngineClient", resp: http.client.HTTPResponse):
+    def __init__(self, client: EngineClient, resp: http.client.HTTPResponse):
         self._client = client
         self._resp = resp
 
@@ -139,7 +140,7 @@ class EngineClient:
 
     # -- lifecycle ---------------------------------------------------------
 
-    def __enter__(self) -> "EngineClient":
+    def __enter__(self) -> EngineClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -151,7 +152,7 @@ class EngineClient:
         if self._owns_transport:
             self._transport.close()
 
-    def clone(self, *, timeout: float | None = None) -> "EngineClient":
+    def clone(self, *, timeout: float | None = None) -> EngineClient:
         """A second, independent connection to the same server (for a stream beside other requests).
 
         Shares the API version (no second negotiation) and, over ssh, the
@@ -322,9 +323,7 @@ class EngineClient:
     def _get(self, path: str, **params: Any) -> Any:
         return self._call("GET", path, params=params)
 
-    def get_many(
-        self, requests: Iterable[tuple[str, Mapping[str, Any]]], *, return_errors: bool = False
-    ) -> list[Any]:
+    def get_many(self, requests: Iterable[tuple[str, Mapping[str, Any]]], *, return_errors: bool = False) -> list[Any]:
         """Several independent GETs in ONE round trip: HTTP/1.1 pipelining on this connection.
 
         `requests`: ``(path, params)`` pairs as for `request()`; the answers come back in order,
@@ -567,8 +566,15 @@ class EngineClient:
         """
         return self._logs(
             f"/services/{_q(id_or_name)}/logs",
-            follow=follow, tail=tail, since=since, timestamps=timestamps, details=details,
-            stdout=stdout, stderr=stderr, tty=tty, lines=lines,
+            follow=follow,
+            tail=tail,
+            since=since,
+            timestamps=timestamps,
+            details=details,
+            stdout=stdout,
+            stderr=stderr,
+            tty=tty,
+            lines=lines,
         )
 
     def _logs(self, path: str, *, tty: bool | None, lines: bool, **options: Any) -> Iterator[Frame]:
@@ -750,7 +756,9 @@ class EngineClient:
 
     def volume_create(self, name: str, *, labels: Mapping[str, str] | None = None, driver: str = "local") -> dict:
         """``POST /volumes/create``; an existing volume of that name is returned as it is."""
-        return self._call("POST", "/volumes/create", body={"Name": name, "Driver": driver, "Labels": dict(labels or {})})
+        return self._call(
+            "POST", "/volumes/create", body={"Name": name, "Driver": driver, "Labels": dict(labels or {})}
+        )
 
     def volume_remove(self, name: str, *, force: bool = False) -> None:
         self._call("DELETE", f"/volumes/{_q(name)}", params={"force": True if force else None})
@@ -763,7 +771,7 @@ class _SharedReader:
     def __init__(self, reader: IO[bytes]):
         self._reader = reader
 
-    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> "_SharedReader":
+    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> _SharedReader:
         return self
 
     def __getattr__(self, name: str) -> Any:

@@ -16,8 +16,8 @@ shorthands an operator types):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from coopcloud.errors import UsageError
 
@@ -170,7 +170,9 @@ def ssh_hostname(value: str, environ: Mapping[str, str]) -> str | None:
     argv = ssh_argv(endpoint, config=environ.get(SSH_CONFIG_ENV) or None, remote=())
     argv.insert(1, "-G")
     try:
-        p = subprocess.run(argv, capture_output=True, text=True, env=dict(environ), timeout=10, stdin=subprocess.DEVNULL)
+        p = subprocess.run(
+            argv, capture_output=True, text=True, env=dict(environ), timeout=10, stdin=subprocess.DEVNULL
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     for line in p.stdout.splitlines():

@@ -14,7 +14,7 @@ only (servers in parallel is fine; one server from many threads is not).
 from __future__ import annotations
 
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 from .client import DEFAULT_TIMEOUT, EngineClient, connect
 
@@ -45,7 +45,7 @@ class Pool:
         for client in clients:
             client.close()
 
-    def __enter__(self) -> "Pool":
+    def __enter__(self) -> Pool:
         return self
 
     def __exit__(self, *exc: object) -> None:

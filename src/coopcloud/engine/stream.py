@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 STREAMS = {0: "stdin", 1: "stdout", 2: "stderr"}
 HEADER = struct.Struct(">BxxxL")

@@ -34,7 +34,7 @@ import stat
 import subprocess
 import tempfile
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
 
 from coopcloud.errors import EngineError, EngineUnreachable, ServerNotReady, UsageError
 
@@ -54,7 +54,10 @@ def persist_seconds(environ: Mapping[str, str]) -> int:
     if not value:
         return DEFAULT_PERSIST
     if not value.isdigit():
-        raise UsageError(f"{PERSIST_ENV}={value!r} is not a number of seconds", hint=f"set {PERSIST_ENV}=0 to turn ssh connection reuse off")
+        raise UsageError(
+            f"{PERSIST_ENV}={value!r} is not a number of seconds",
+            hint=f"set {PERSIST_ENV}=0 to turn ssh connection reuse off",
+        )
     return int(value)
 
 
@@ -252,7 +255,7 @@ class TcpTransport(UnixTransport):
 
 # First channels opened ahead of the command (`preconnect`), by control path: the transport's first
 # `open()` for that destination takes it instead of starting a second connection.
-_PRECONNECTED: dict[str, "Channel"] = {}
+_PRECONNECTED: dict[str, Channel] = {}
 
 
 def preconnect(endpoint: Endpoint, server: str, environ: Mapping[str, str]) -> None:
@@ -309,9 +312,7 @@ class SshTransport(Transport):
         probe = ssh_argv(self.endpoint, config=self.config, remote=())
         probe.insert(1, "-G")
         try:
-            resolved = subprocess.run(
-                probe, capture_output=True, env=self._env, timeout=10, stdin=subprocess.DEVNULL
-            )
+            resolved = subprocess.run(probe, capture_output=True, env=self._env, timeout=10, stdin=subprocess.DEVNULL)
         except (OSError, subprocess.SubprocessError):
             return None
         if resolved.returncode != 0 or not resolved.stdout:
@@ -330,7 +331,7 @@ class SshTransport(Transport):
     def _spawn(self, timeout: float | None) -> Channel:
         argv = self.argv()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        stderr = tempfile.TemporaryFile()
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed by the channel, which outlives this call)
         try:
             proc = subprocess.Popen(
                 argv,
@@ -385,24 +386,37 @@ class SshTransport(Transport):
 
 # (ssh's words, what it means, the next step). The first match wins.
 _SSH_FAILURES: list[tuple[str, str, str]] = [
-    ("host key verification failed", "its ssh host key is unknown or has changed",
-     "check the key, then add it to known_hosts (e.g. ssh {target} once by hand)"),
-    ("remote host identification has changed", "its ssh host key has changed",
-     "check the key, then update known_hosts"),
-    ("could not resolve hostname", "the host name does not resolve",
-     "check the server name (an alias in ~/.ssh/config, or a DNS name)"),
-    ("name or service not known", "the host name does not resolve",
-     "check the server name (an alias in ~/.ssh/config, or a DNS name)"),
-    ("connection refused", "nothing accepts ssh connections there",
-     "is sshd running, and is the port right?"),
+    (
+        "host key verification failed",
+        "its ssh host key is unknown or has changed",
+        "check the key, then add it to known_hosts (e.g. ssh {target} once by hand)",
+    ),
+    (
+        "remote host identification has changed",
+        "its ssh host key has changed",
+        "check the key, then update known_hosts",
+    ),
+    (
+        "could not resolve hostname",
+        "the host name does not resolve",
+        "check the server name (an alias in ~/.ssh/config, or a DNS name)",
+    ),
+    (
+        "name or service not known",
+        "the host name does not resolve",
+        "check the server name (an alias in ~/.ssh/config, or a DNS name)",
+    ),
+    ("connection refused", "nothing accepts ssh connections there", "is sshd running, and is the port right?"),
     ("connection timed out", "the connection timed out", "check the network and the firewall"),
     ("operation timed out", "the connection timed out", "check the network and the firewall"),
     ("no route to host", "there is no route to the host", "check the network"),
     ("network is unreachable", "the network is unreachable", "check the network"),
-    ("permission denied", "ssh refused the login",
-     "check the user and key (ssh-add, IdentityFile in ~/.ssh/config)"),
-    ("too many authentication failures", "ssh refused the login",
-     "set IdentitiesOnly and the right IdentityFile in ~/.ssh/config"),
+    ("permission denied", "ssh refused the login", "check the user and key (ssh-add, IdentityFile in ~/.ssh/config)"),
+    (
+        "too many authentication failures",
+        "ssh refused the login",
+        "set IdentitiesOnly and the right IdentityFile in ~/.ssh/config",
+    ),
 ]
 
 
@@ -444,7 +458,7 @@ def explain_ssh_failure(
             f"server {server}: the ssh user may not use the Docker socket",
             hint="log in as root or add the user to the docker group",
         )
-    if "unknown command" in low and "dial-stdio" in low or "is not a docker command" in low:
+    if ("unknown command" in low and "dial-stdio" in low) or "is not a docker command" in low:
         return ServerNotReady(
             f"the docker client on {server} is too old for 'docker system dial-stdio'",
             hint="install Docker 18.09 or newer there",
@@ -466,9 +480,7 @@ def explain_ssh_failure(
             f"cannot reach server {server} over ssh ({words})", hint=f"try: ssh {target} docker info"
         )
     why = f"ssh exited with status {code}" if code is not None else (detail or "no answer")
-    return EngineUnreachable(
-        f"cannot reach server {server} over ssh ({why})", hint=f"try: ssh {target} docker info"
-    )
+    return EngineUnreachable(f"cannot reach server {server} over ssh ({why})", hint=f"try: ssh {target} docker info")
 
 
 def _describe(exc: BaseException) -> str:

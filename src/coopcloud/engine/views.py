@@ -20,9 +20,10 @@ Parsers never raise on a missing field: a view has the engine's own default.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from coopcloud.errors import EngineError, EngineNotFound
 
@@ -58,7 +59,7 @@ def parse_time(value: str | None) -> datetime | None:
         text = f"{head}.{fraction[:6].ljust(6, '0')}{zone}" if fraction else head + zone
     when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     if when.year == _GO_ZERO_YEAR:
         return None
     return when
@@ -72,7 +73,7 @@ def rfc3339(when: datetime | None) -> str:
     """
     if when is None:
         return ""
-    when = when.astimezone(timezone.utc)
+    when = when.astimezone(UTC)
     fraction = f"{when.microsecond:06d}".rstrip("0")
     return when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
@@ -107,7 +108,7 @@ class Info:
     node_id: str = ""  # Swarm.NodeID: "" outside a swarm
 
     @classmethod
-    def from_json(cls, data: Json) -> "Info":
+    def from_json(cls, data: Json) -> Info:
         swarm = _dict(data.get("Swarm"))
         return cls(
             system_time=data.get("SystemTime") or "",
@@ -145,7 +146,7 @@ class Port:
     mode: str = "ingress"  # ingress | host
 
     @classmethod
-    def from_json(cls, data: Json) -> "Port":
+    def from_json(cls, data: Json) -> Port:
         return cls(
             target=int(data.get("TargetPort") or 0),
             published=int(data["PublishedPort"]) if data.get("PublishedPort") else None,
@@ -169,7 +170,7 @@ class UpdateStatus:
     completed_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> "UpdateStatus":
+    def from_json(cls, data: Json) -> UpdateStatus:
         return cls(
             state=data.get("State") or "",
             message=data.get("Message") or "",
@@ -207,7 +208,7 @@ class Service:
     updated_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> "Service":
+    def from_json(cls, data: Json) -> Service:
         spec = _dict(data.get("Spec"))
         template = _dict(spec.get("TaskTemplate"))
         container = _dict(template.get("ContainerSpec"))
@@ -272,7 +273,7 @@ class ContainerStatus:
     pid: int = 0
 
     @classmethod
-    def from_json(cls, data: Json) -> "ContainerStatus":
+    def from_json(cls, data: Json) -> ContainerStatus:
         return cls(
             container_id=data.get("ContainerID") or "",
             exit_code=_int_or_none(data.get("ExitCode")),
@@ -289,7 +290,7 @@ class TaskStatus:
     container: ContainerStatus | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> "TaskStatus":
+    def from_json(cls, data: Json) -> TaskStatus:
         container = data.get("ContainerStatus")
         return cls(
             state=data.get("State") or "",
@@ -321,7 +322,7 @@ class Task:
     updated_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> "Task":
+    def from_json(cls, data: Json) -> Task:
         container = _dict(_dict(data.get("Spec")).get("ContainerSpec"))
         return cls(
             id=data.get("ID") or "",
@@ -373,7 +374,7 @@ class Container:
     labels: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, data: Json) -> "Container":
+    def from_json(cls, data: Json) -> Container:
         names = data.get("Names") or []
         return cls(
             id=data.get("Id") or data.get("ID") or "",
@@ -393,7 +394,7 @@ class ExecStatus:
     exit_code: int | None = None  # None while it runs, or when the engine does not know
 
     @classmethod
-    def from_json(cls, data: Json) -> "ExecStatus":
+    def from_json(cls, data: Json) -> ExecStatus:
         return cls(running=bool(data.get("Running")), exit_code=_int_or_none(data.get("ExitCode")))
 
 
@@ -417,7 +418,7 @@ class Node:
     architecture: str = ""
 
     @classmethod
-    def from_json(cls, data: Json) -> "Node":
+    def from_json(cls, data: Json) -> Node:
         spec = _dict(data.get("Spec"))
         desc = _dict(data.get("Description"))
         status = _dict(data.get("Status"))
@@ -469,7 +470,7 @@ class Secret:
     updated_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> "Secret":
+    def from_json(cls, data: Json) -> Secret:
         spec = _dict(data.get("Spec"))
         return cls(**_swarm_object(data), driver=_dict(spec.get("Driver")).get("Name") or None)
 
@@ -486,7 +487,7 @@ class Config:
     updated_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> "Config":
+    def from_json(cls, data: Json) -> Config:
         spec = _dict(data.get("Spec"))
         return cls(
             **_swarm_object(data),
@@ -512,7 +513,7 @@ class Network:
     created_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> "Network":
+    def from_json(cls, data: Json) -> Network:
         return cls(
             id=data.get("Id") or data.get("ID") or "",
             name=data.get("Name") or "",
@@ -538,7 +539,7 @@ class Volume:
     created_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> "Volume":
+    def from_json(cls, data: Json) -> Volume:
         return cls(
             name=data.get("Name") or "",
             driver=data.get("Driver") or "",
@@ -553,40 +554,40 @@ class Volume:
 # -- typed reads over any Engine -------------------------------------------------------
 
 
-def info(engine: "Engine") -> Info:
+def info(engine: Engine) -> Info:
     """``GET /info``."""
     return Info.from_json(engine.info())
 
 
-def services(engine: "Engine", filters: "Filters" = None, *, status: bool = False) -> list[Service]:
+def services(engine: Engine, filters: Filters = None, *, status: bool = False) -> list[Service]:
     """``GET /services``, sorted by name; `status=True` fills running_tasks/desired_tasks."""
     return sorted((Service.from_json(s) for s in engine.services(filters, status=status)), key=lambda s: s.name)
 
 
-def service(engine: "Engine", id_or_name: str) -> Service:
+def service(engine: Engine, id_or_name: str) -> Service:
     """``GET /services/{id}``; EngineNotFound when there is none."""
     return Service.from_json(engine.service(id_or_name))
 
 
-def tasks(engine: "Engine", filters: "Filters" = None) -> list[Task]:
+def tasks(engine: Engine, filters: Filters = None) -> list[Task]:
     """``GET /tasks``, e.g. ``{"service": [name]}`` or ``{"label": [...]}``; in the engine's order."""
     return [Task.from_json(t) for t in engine.tasks(filters)]
 
 
-def containers(engine: "Engine", filters: "Filters" = None, *, all: bool = False) -> list[Container]:
+def containers(engine: Engine, filters: Filters = None, *, all: bool = False) -> list[Container]:
     """``GET /containers/json``, newest first; `all=True` lists stopped ones too."""
     return sorted((Container.from_json(c) for c in engine.containers(filters, all=all)), key=lambda c: -c.created)
 
 
-def exec_status(engine: "Engine", exec_id: str) -> ExecStatus:
+def exec_status(engine: Engine, exec_id: str) -> ExecStatus:
     return ExecStatus.from_json(engine.exec_inspect(exec_id))
 
 
-def nodes(engine: "Engine", filters: "Filters" = None) -> list[Node]:
+def nodes(engine: Engine, filters: Filters = None) -> list[Node]:
     return [Node.from_json(n) for n in engine.nodes(filters)]
 
 
-def set_node_availability(engine: "Engine", id_or_name: str, availability: str) -> None:
+def set_node_availability(engine: Engine, id_or_name: str, availability: str) -> None:
     """Send the node's spec back with `availability` (active | pause | drain), at the version just read."""
     raw = engine.node(id_or_name)
     spec = dict(_dict(raw.get("Spec")))
@@ -594,24 +595,24 @@ def set_node_availability(engine: "Engine", id_or_name: str, availability: str) 
     engine.node_update(id_or_name, _version(raw), spec)
 
 
-def secret(engine: "Engine", id_or_name: str) -> Secret:
+def secret(engine: Engine, id_or_name: str) -> Secret:
     """``GET /secrets/{id}``; EngineNotFound when there is none."""
     return Secret.from_json(engine.secret(id_or_name))
 
 
-def secrets(engine: "Engine", filters: "Filters" = None) -> list[Secret]:
+def secrets(engine: Engine, filters: Filters = None) -> list[Secret]:
     return sorted((Secret.from_json(s) for s in engine.secrets(filters)), key=lambda s: s.name)
 
 
-def configs(engine: "Engine", filters: "Filters" = None) -> list[Config]:
+def configs(engine: Engine, filters: Filters = None) -> list[Config]:
     return sorted((Config.from_json(c) for c in engine.configs(filters)), key=lambda c: c.name)
 
 
-def networks(engine: "Engine", filters: "Filters" = None) -> list[Network]:
+def networks(engine: Engine, filters: Filters = None) -> list[Network]:
     return sorted((Network.from_json(n) for n in engine.networks(filters)), key=lambda n: n.name)
 
 
-def volumes(engine: "Engine", filters: "Filters" = None) -> list[Volume]:
+def volumes(engine: Engine, filters: Filters = None) -> list[Volume]:
     return sorted((Volume.from_json(v) for v in engine.volumes(filters)), key=lambda v: v.name)
 
 
@@ -625,7 +626,7 @@ class ServiceLook:
     every: tuple[Task, ...] | None
 
 
-def look_at_services(engine: "Engine", wanted: Sequence[tuple[str, bool]]) -> list[ServiceLook]:
+def look_at_services(engine: Engine, wanted: Sequence[tuple[str, bool]]) -> list[ServiceLook]:
     """For each ``(name, with_every_task)``, its `ServiceLook`; all of them in one ``get_many``, so a
     wait costs one round trip per poll however many services the app has."""
     from urllib.parse import quote
@@ -645,11 +646,13 @@ def look_at_services(engine: "Engine", wanted: Sequence[tuple[str, bool]]) -> li
         for answer in (current, all_tasks, None if isinstance(found, EngineNotFound) else found):
             if isinstance(answer, EngineError):
                 raise answer
-        looks.append(ServiceLook(
-            service=None if isinstance(found, EngineNotFound) else Service.from_json(found),
-            current=tuple(Task.from_json(t) for t in current or ()),
-            every=None if all_tasks is None else tuple(Task.from_json(t) for t in all_tasks or ()),
-        ))
+        looks.append(
+            ServiceLook(
+                service=None if isinstance(found, EngineNotFound) else Service.from_json(found),
+                current=tuple(Task.from_json(t) for t in current or ()),
+                every=None if all_tasks is None else tuple(Task.from_json(t) for t in all_tasks or ()),
+            )
+        )
     return looks
 
 
@@ -664,7 +667,7 @@ class Snapshot:
     services: tuple[Service, ...]
 
 
-def snapshot(engine: "Engine", service_filters: "Filters" = None) -> Snapshot:
+def snapshot(engine: Engine, service_filters: Filters = None) -> Snapshot:
     """Five independent reads as one ``get_many`` (a slow link pays the round trip once); services
     are those `service_filters` select (e.g. one stack's label)."""
     from .stream import encode_filters

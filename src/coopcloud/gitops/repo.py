@@ -166,7 +166,10 @@ class GitRepo:
         query = "".join(f"{commit}:{p}\n" for p in wanted).encode("utf-8", "surrogateescape")
         proc = subprocess.Popen(
             [self.git, "-C", str(self.path), "cat-file", "--batch"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_git_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=_git_env(),
         )
         assert proc.stdin is not None and proc.stdout is not None
         stdin = proc.stdin

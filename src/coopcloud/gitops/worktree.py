@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from coopcloud.errors import RecipeError
 from coopcloud.gitops.repo import find_git
@@ -62,8 +62,10 @@ def init_and_commit(path: Path, message: str, environ: Mapping[str, str]) -> str
 
     run("init", "-q", "-b", "main")
     overrides: list[str] = []
-    for key, env_keys in (("user.name", ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME")),
-                          ("user.email", ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL"))):
+    for key, env_keys in (
+        ("user.name", ("GIT_AUTHOR_NAME", "GIT_COMMITTER_NAME")),
+        ("user.email", ("GIT_AUTHOR_EMAIL", "GIT_COMMITTER_EMAIL")),
+    ):
         configured = run("config", "--get", key, check=False).stdout.strip()
         if not configured and not all(env.get(k) for k in env_keys):
             overrides += ["-c", f"{key}={FALLBACK_IDENTITY[key]}"]

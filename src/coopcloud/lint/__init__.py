@@ -14,6 +14,19 @@ from coopcloud.lint.registry import ERROR, WARNING, Finding, Issue, Level, Rule,
 from coopcloud.lint.run import LintReport, RuleResult, lint, run_rule
 
 __all__ = [
-    "ERROR", "WARNING", "Finding", "Issue", "Level", "LintContext", "LintReport", "Rule", "RuleResult", "Skip",
-    "all_rules", "get_rule", "lint", "rule", "run_rule",
+    "ERROR",
+    "WARNING",
+    "Finding",
+    "Issue",
+    "Level",
+    "LintContext",
+    "LintReport",
+    "Rule",
+    "RuleResult",
+    "Skip",
+    "all_rules",
+    "get_rule",
+    "lint",
+    "rule",
+    "run_rule",
 ]

@@ -28,10 +28,10 @@ from typing import Any
 from coopcloud.domain.app import AppRef, compose_files
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.domain.recipe import Recipe
-from coopcloud.sources import recipe_from_dir, recipe_from_git
 from coopcloud.errors import CoopError, RecipeError
 from coopcloud.gitops import GitRepo
 from coopcloud.lint.registry import Skip
+from coopcloud.sources import recipe_from_dir, recipe_from_git
 
 # What coop (like abra) always provides to interpolation, whatever the env says.
 PROVIDED_VARS = frozenset({"STACK_NAME", "DOMAIN"})
@@ -71,7 +71,7 @@ class LintContext:
         self.notes: list[str] = []  # things worth saying that are no rule's finding
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike[str], name: str | None = None) -> "LintContext":
+    def from_path(cls, path: str | os.PathLike[str], name: str | None = None) -> LintContext:
         """The recipe's working tree at `path`; its git repository when `path` is the root of one."""
         path = Path(path).expanduser()
         recipe = recipe_from_dir(path, name=name or path.resolve().name)
@@ -209,7 +209,11 @@ class LintContext:
                 f"COMPOSE_FILE names {', '.join(missing)}, which the recipe does not have",
                 hint=f"fix COMPOSE_FILE in {self.env_sample_path or '.env.sample'}, or add the file",
             )
-        env = EnvFile.parse(self.env_sample.render(), name=self.env_sample.name) if self.env_sample else EnvFile([], name="<empty env>")
+        env = (
+            EnvFile.parse(self.env_sample.render(), name=self.env_sample.name)
+            if self.env_sample
+            else EnvFile([], name="<empty env>")
+        )
         env.set("COMPOSE_FILE", ":".join(files))
         try:
             return render(self.recipe, self.app, env, deployable=False)  # R011 and friends say it better
@@ -260,7 +264,7 @@ class LintContext:
             # It renders on its own base, just not with the other overlays: an alternative, not an error.
             left_out[overlay] = together
             self.notes.append(
-                f"{overlay} renders on {':'.join(base)} but not together with {':'.join(current[len(base):])} "
+                f"{overlay} renders on {':'.join(base)} but not together with {':'.join(current[len(base) :])} "
                 f"({together}); it is left out of the model the other rules check"
             )
         return RenderOutcome(rendered.model, rendered.spec, current, base, failures, left_out)
@@ -328,7 +332,7 @@ class LintContext:
         return latest(self.versions, prereleases=True)
 
     @cached_property
-    def release_context(self) -> "LintContext":
+    def release_context(self) -> LintContext:
         """The recipe as it was at its last release, read from git objects; Skip when there is none."""
         last = self.last_release
         if last is None:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from coopcloud.lint.context import LintContext
 
 
-class Level(str, enum.Enum):
+class Level(str, enum.Enum):  # noqa: UP042 (StrEnum would change str() of a level in output)
     ERROR = "error"  # the recipe is broken or would break a deploy: `recipe lint` exits 6
     WARNING = "warning"  # worth fixing; never fails the lint
 

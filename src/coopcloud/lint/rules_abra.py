@@ -13,10 +13,25 @@ from coopcloud.lint.registry import ERROR, WARNING, Issue, Skip, rule
 from coopcloud.lint.util import split_image, var_refs
 
 EXPECTED_COMPOSE_VERSION = (3, 8)
-UNSTABLE_TAG_WORDS = frozenset({
-    "latest", "nightly", "edge", "dev", "develop", "devel", "testing", "unstable", "main", "master",
-    "snapshot", "canary", "alpha", "beta", "rc",
-})
+UNSTABLE_TAG_WORDS = frozenset(
+    {
+        "latest",
+        "nightly",
+        "edge",
+        "dev",
+        "develop",
+        "devel",
+        "testing",
+        "unstable",
+        "main",
+        "master",
+        "snapshot",
+        "canary",
+        "alpha",
+        "beta",
+        "rc",
+    }
+)
 # abra's tagcmp idea: numbers separated by dots, optional v, optional -suffix (`1.27.2`, `v2.4.8`, `17-3.5-alpine`)
 SEMVER_LIKE_TAG = re.compile(r"[vV]?\d+(?:\.\d+)*(?:[-_+][0-9A-Za-z][0-9A-Za-z._-]*)?")
 METADATA_FIELDS = ("category", "status", "image", "healthcheck", "backups", "email", "tests", "sso")
@@ -68,7 +83,9 @@ def images_tagged(ctx: LintContext):
     """Every image names a tag (or a digest); an untagged image means ``:latest``."""
     for name, image, ref in _images(ctx):
         if ref.tag is None and ref.digest is None:
-            yield Issue(f"service {name}: image {image} has no tag (it means {image}:latest)", service=name, key="image")
+            yield Issue(
+                f"service {name}: image {image} has no tag (it means {image}:latest)", service=name, key="image"
+            )
 
 
 @rule("R004", WARNING, "no unstable tags", fix="use a released version tag, e.g. 1.27.2")
@@ -126,8 +143,14 @@ def metadata_filled_in(ctx: LintContext):
         return
     missing = [f for f in METADATA_FIELDS if not meta.get(f)]
     if missing:
-        yield Issue("README.md metadata: " + ", ".join(missing) + (" is" if len(missing) == 1 else " are") + " empty or missing",
-                    file="README.md", key=",".join(missing))
+        yield Issue(
+            "README.md metadata: "
+            + ", ".join(missing)
+            + (" is" if len(missing) == 1 else " are")
+            + " empty or missing",
+            file="README.md",
+            key=",".join(missing),
+        )
 
 
 @rule("R008", ERROR, ".env.sample is provided", fix="add a .env.sample with TYPE=, DOMAIN= and LETS_ENCRYPT_ENV=")
@@ -140,8 +163,11 @@ def env_sample_present(ctx: LintContext):
     if ctx.env_sample_path is None:
         yield Issue("there is no .env.sample", file=".env.sample")
     elif ctx.env_sample_error:
-        yield Issue(f"{ctx.env_sample_path} does not parse: {ctx.env_sample_error}", file=ctx.env_sample_path,
-                    fix="fix the line named; values with spaces or # need quotes")
+        yield Issue(
+            f"{ctx.env_sample_path} does not parse: {ctx.env_sample_error}",
+            file=ctx.env_sample_path,
+            fix="fix the line named; values with spaces or # need quotes",
+        )
 
 
 @rule("R009", ERROR, "a service is named app", fix="name the main service 'app'")
@@ -153,7 +179,12 @@ def app_service(ctx: LintContext):
         yield Issue("no service is named app (services: " + ", ".join(sorted(ctx.services)) + ")", file="compose.yml")
 
 
-@rule("R010", ERROR, "traefik routing is enabled", fix='add the deploy label "traefik.enable=true" to the web-facing service')
+@rule(
+    "R010",
+    ERROR,
+    "traefik routing is enabled",
+    fix='add the deploy label "traefik.enable=true" to the web-facing service',
+)
 def traefik_enabled(ctx: LintContext):
     """A service has the deploy label ``traefik.enable=true``, so the proxy
     routes ``DOMAIN`` to the app. Skipped, as abra does, when the
@@ -206,13 +237,22 @@ def config_versions_vendored(ctx: LintContext):
                 continue
             for ref in config_version_vars(name):
                 if ref.default is None and ref.name not in ctx.abra_versions:
-                    yield Issue(f"config {key} ({fname}): {ref.name} is not exported by abra.sh",
-                                fix=f"add 'export {ref.name}=v1' to abra.sh", file=fname, key=f"configs.{key}.name")
+                    yield Issue(
+                        f"config {key} ({fname}): {ref.name} is not exported by abra.sh",
+                        fix=f"add 'export {ref.name}=v1' to abra.sh",
+                        file=fname,
+                        key=f"configs.{key}.name",
+                    )
     if has_configs and not ctx.exists("abra.sh"):
         yield Issue("the recipe has configs but no abra.sh to vendor their versions", file="abra.sh")
 
 
-@rule("R013", WARNING, "the recipe's git repository is published", fix="push the recipe and set its origin: git remote add origin <url>")
+@rule(
+    "R013",
+    WARNING,
+    "the recipe's git repository is published",
+    fix="push the recipe and set its origin: git remote add origin <url>",
+)
 def repo_exists(ctx: LintContext):
     """The recipe is published: its git repository has an ``origin`` remote.
 
@@ -224,7 +264,12 @@ def repo_exists(ctx: LintContext):
         yield Issue(f"recipe {ctx.name}: the git repository has no origin remote")
 
 
-@rule("R014", ERROR, "release tags are annotated", fix="replace it with an annotated tag: git tag -d T && git tag -a T -m 'chore: publish T release' COMMIT")
+@rule(
+    "R014",
+    ERROR,
+    "release tags are annotated",
+    fix="replace it with an annotated tag: git tag -d T && git tag -a T -m 'chore: publish T release' COMMIT",
+)
 def annotated_tags(ctx: LintContext):
     """Every tag that names a version is annotated (``git tag -a``).
 
@@ -242,11 +287,15 @@ def annotated_tags(ctx: LintContext):
             parse_version(tag.name)
         except RecipeError:
             continue
-        yield Issue(f"tag {tag.name} is lightweight, so it is not a release",
-                    fix=f"git tag -d {tag.name} && git tag -a {tag.name} -m 'chore: publish {tag.name} release' {tag.commit[:12]}")
+        yield Issue(
+            f"tag {tag.name} is lightweight, so it is not a release",
+            fix=f"git tag -d {tag.name} && git tag -a {tag.name} -m 'chore: publish {tag.name} release' {tag.commit[:12]}",
+        )
 
 
-@rule("R015", WARNING, "secret names are short", fix=f"shorten the secret's name to {SECRET_NAME_MAX} characters or fewer")
+@rule(
+    "R015", WARNING, "secret names are short", fix=f"shorten the secret's name to {SECRET_NAME_MAX} characters or fewer"
+)
 def secret_lengths(ctx: LintContext):
     """Secret names (the keys under ``secrets:``) are at most 12 characters.
 
@@ -254,14 +303,22 @@ def secret_lengths(ctx: LintContext):
     and the stack comes from the app's domain: every character of the name is
     one less for the operator's domain.
     """
-    for key in sorted((ctx.model.get("secrets") or {})):
+    for key in sorted(ctx.model.get("secrets") or {}):
         if len(key) > SECRET_NAME_MAX:
             room = DOCKER_NAME_MAX - len(f"_{key}_v1")
-            yield Issue(f"secret {key} is {len(key)} characters (at most {SECRET_NAME_MAX}): "
-                        f"with it, app names can be at most {room} characters", key=f"secrets.{key}")
+            yield Issue(
+                f"secret {key} is {len(key)} characters (at most {SECRET_NAME_MAX}): "
+                f"with it, app names can be at most {room} characters",
+                key=f"secrets.{key}",
+            )
 
 
-@rule("R016", ERROR, "the app service has deploy labels", fix='add deploy: labels: to the app service (traefik and "coop-cloud.${STACK_NAME}.version")')
+@rule(
+    "R016",
+    ERROR,
+    "the app service has deploy labels",
+    fix='add deploy: labels: to the app service (traefik and "coop-cloud.${STACK_NAME}.version")',
+)
 def deploy_labels_present(ctx: LintContext):
     """The ``app`` service has a ``deploy: labels:`` stanza: where its traefik
     routing, the recipe version and the ``coop-cloud.*`` settings live.

@@ -40,11 +40,17 @@ def renders(ctx: LintContext):
     for failure in ctx.rendering.failures:
         files = ":".join(failure.files)
         if failure.file is None:
-            where = f"COMPOSE_FILE in {ctx.env_sample_path}" if "COMPOSE_FILE" in ctx.sample_values else "the default compose file"
+            where = (
+                f"COMPOSE_FILE in {ctx.env_sample_path}"
+                if "COMPOSE_FILE" in ctx.sample_values
+                else "the default compose file"
+            )
             yield Issue(f"{files} ({where}) does not render: {failure.error}", file=failure.files[-1])
         else:
-            yield Issue(f"{failure.file} does not render on top of {':'.join(failure.files[:-1])}: {failure.error}",
-                        file=failure.file)
+            yield Issue(
+                f"{failure.file} does not render on top of {':'.join(failure.files[:-1])}: {failure.error}",
+                file=failure.file,
+            )
 
 
 @rule("R100", ERROR, "changed configs have a new version", fix="bump the config's _VERSION in abra.sh (v1 -> v2)")
@@ -72,13 +78,17 @@ def config_changed_without_bump(ctx: LintContext):
         path, old_path = ctx.relative(cfg["file"]), old.relative(before["file"])
         try:
             changed = ctx.recipe.read(path) != old.recipe.read(old_path)
-        except Exception:  # noqa: BLE001 - a file missing on either side is R000's business
+        except Exception:
             continue
         if changed:
             variables = _version_vars_of(ctx, key)
             bump = f"bump {' or '.join(variables)} in abra.sh" if variables else "give the config a versioned name"
-            yield Issue(f"config {key}: {path} changed since release {tag} but its name {cfg.get('name')} did not",
-                        fix=bump, file=path, key=f"configs.{key}")
+            yield Issue(
+                f"config {key}: {path} changed since release {tag} but its name {cfg.get('name')} did not",
+                fix=bump,
+                file=path,
+                key=f"configs.{key}",
+            )
 
 
 def _version_vars_of(ctx: LintContext, key: str) -> list[str]:
@@ -89,7 +99,9 @@ def _version_vars_of(ctx: LintContext, key: str) -> list[str]:
     return []
 
 
-@rule("R101", WARNING, "image tags do not float", fix="pin the exact release, e.g. postgres:16.4 rather than postgres:16")
+@rule(
+    "R101", WARNING, "image tags do not float", fix="pin the exact release, e.g. postgres:16.4 rather than postgres:16"
+)
 def floating_tags(ctx: LintContext):
     """No image uses a tag that moves to new releases: a channel (``stable``,
     ``lts``, ``mainline``...) or a major version alone (``16``, ``17-alpine``).
@@ -117,8 +129,12 @@ def _looks_secret(key: str, value: str | None) -> bool:
     return bool(SECRET_KEY_RE.search(key)) and upper not in NOT_SECRET_KEYS and not upper.endswith(NOT_SECRET_SUFFIXES)
 
 
-@rule("R102", WARNING, "no secrets in plain environment variables",
-      fix="use a Docker secret (SECRET_<NAME>_VERSION in .env.sample, <NAME>_FILE=/run/secrets/<name>)")
+@rule(
+    "R102",
+    WARNING,
+    "no secrets in plain environment variables",
+    fix="use a Docker secret (SECRET_<NAME>_VERSION in .env.sample, <NAME>_FILE=/run/secrets/<name>)",
+)
 def plain_env_secrets(ctx: LintContext):
     """No credential is written in plain text: an environment variable whose
     name says password, secret, token or key (``DB_PASSWORD=``,
@@ -130,17 +146,29 @@ def plain_env_secrets(ctx: LintContext):
     for fname, sname, svc in ctx.raw_services():
         for key, value in env_items(svc.get("environment")):
             if _looks_secret(key, value):
-                yield Issue(f"{fname}: service {sname}: {key} is set to a literal value", file=fname, service=sname,
-                            key=f"environment.{key}")
+                yield Issue(
+                    f"{fname}: service {sname}: {key} is set to a literal value",
+                    file=fname,
+                    service=sname,
+                    key=f"environment.{key}",
+                )
     if ctx.env_sample is not None:
         for line in ctx.env_sample.lines:
             if line.key and _looks_secret(line.key, line.literal):
-                yield Issue(f"{ctx.env_sample_path}:{line.lineno}: {line.key} has a value", file=ctx.env_sample_path,
-                            key=line.key, fix="leave it empty in the sample, or use a Docker secret")
+                yield Issue(
+                    f"{ctx.env_sample_path}:{line.lineno}: {line.key} has a value",
+                    file=ctx.env_sample_path,
+                    key=line.key,
+                    fix="leave it empty in the sample, or use a Docker secret",
+                )
 
 
-@rule("R103", WARNING, "services with volumes have backup labels",
-      fix='label the service "backupbot.backup=true" (or "backupbot.backup=false" if its data needs no backup)')
+@rule(
+    "R103",
+    WARNING,
+    "services with volumes have backup labels",
+    fix='label the service "backupbot.backup=true" (or "backupbot.backup=false" if its data needs no backup)',
+)
 def backup_labels(ctx: LintContext):
     """A service that mounts a named volume says whether it is backed up: the
     deploy label ``backupbot.backup`` (Co-op Cloud's backupbot spec, DESIGN.md
@@ -148,14 +176,25 @@ def backup_labels(ctx: LintContext):
     and tmpfs are not app data and pass.
     """
     for name, svc in sorted(ctx.services.items()):
-        volumes = [str(v["source"]) for v in svc.get("volumes") or [] if isinstance(v, dict) and v.get("type") == "volume" and v.get("source")]
+        volumes = [
+            str(v["source"])
+            for v in svc.get("volumes") or []
+            if isinstance(v, dict) and v.get("type") == "volume" and v.get("source")
+        ]
         if volumes and "backupbot.backup" not in ctx.deploy_labels(name):
-            yield Issue(f"service {name} has volumes ({', '.join(volumes)}) but no backupbot.backup label",
-                        service=name, key="deploy.labels")
+            yield Issue(
+                f"service {name} has volumes ({', '.join(volumes)}) but no backupbot.backup label",
+                service=name,
+                key="deploy.labels",
+            )
 
 
-@rule("R104", WARNING, "variables the compose files need are in .env.sample",
-      fix="add the variable to .env.sample (commented out if it is optional: #NAME=value)")
+@rule(
+    "R104",
+    WARNING,
+    "variables the compose files need are in .env.sample",
+    fix="add the variable to .env.sample (commented out if it is optional: #NAME=value)",
+)
 def env_vars_documented(ctx: LintContext):
     """Every variable a compose file interpolates without a default
     (``${NAME}``, ``$NAME``, ``${NAME:?...}``) is in ``.env.sample``, assigned or
@@ -171,11 +210,19 @@ def env_vars_documented(ctx: LintContext):
                 if ref.default is not None or ref.name in known or (fname, ref.name) in seen:
                     continue
                 seen.add((fname, ref.name))
-                yield Issue(f"{fname} uses ${{{ref.name}}}, which .env.sample does not mention", file=fname,
-                            key=".".join(str(p) for p in path))
+                yield Issue(
+                    f"{fname} uses ${{{ref.name}}}, which .env.sample does not mention",
+                    file=fname,
+                    key=".".join(str(p) for p in path),
+                )
 
 
-@rule("R105", WARNING, "config names carry a version", fix="name it ${STACK_NAME}_<name>_${<NAME>_VERSION} and export <NAME>_VERSION=v1 in abra.sh")
+@rule(
+    "R105",
+    WARNING,
+    "config names carry a version",
+    fix="name it ${STACK_NAME}_<name>_${<NAME>_VERSION} and export <NAME>_VERSION=v1 in abra.sh",
+)
 def config_names_versioned(ctx: LintContext):
     """Every config made from a file has a ``name:`` with a ``*_VERSION``
     variable. Swarm configs cannot change: without a version in the name, the
@@ -190,7 +237,9 @@ def config_names_versioned(ctx: LintContext):
                 continue
             name = cfg.get("name")
             if not isinstance(name, str) or not config_version_vars(name):
-                yield Issue(f"config {key} ({fname}) has no *_VERSION in its name", file=fname, key=f"configs.{key}.name")
+                yield Issue(
+                    f"config {key} ({fname}) has no *_VERSION in its name", file=fname, key=f"configs.{key}.name"
+                )
 
 
 @rule("R106", WARNING, ".env.sample is at the recipe root", fix="move it to the root of the recipe")
@@ -202,8 +251,12 @@ def env_sample_at_root(ctx: LintContext):
         yield Issue(f"the sample env is {ctx.env_sample_path}, not .env.sample at the root", file=ctx.env_sample_path)
 
 
-@rule("R107", WARNING, "release tags are <semver>+<image-tag>",
-      fix="tag releases as <semver>+<main image tag>, e.g. 1.2.0+1.27.2 (coop recipe release does)")
+@rule(
+    "R107",
+    WARNING,
+    "release tags are <semver>+<image-tag>",
+    fix="tag releases as <semver>+<main image tag>, e.g. 1.2.0+1.27.2 (coop recipe release does)",
+)
 def release_tag_format(ctx: LintContext):
     """Annotated tags are versions of the form ``<semver>+<main-image-tag>``
     (``1.7.1+1.27.2``): no ``v`` prefix, the ``+`` part present. Tolerated
@@ -215,7 +268,12 @@ def release_tag_format(ctx: LintContext):
             yield Issue(str(issue), key=issue.tag)
 
 
-@rule("R108", ERROR, "each version is tagged once", fix="delete all but one of the tags (git tag -d, git push --delete origin)")
+@rule(
+    "R108",
+    ERROR,
+    "each version is tagged once",
+    fix="delete all but one of the tags (git tag -d, git push --delete origin)",
+)
 def duplicate_versions(ctx: LintContext):
     """No two release tags have the same semver with different ``+`` parts
     (``1.0.0+1.27.1`` and ``1.0.0+1.27.2``): which one is newer is undefined,
@@ -226,8 +284,12 @@ def duplicate_versions(ctx: LintContext):
             yield Issue(str(issue), key=issue.tag)
 
 
-@rule("R109", WARNING, "bind mounts name paths on the server",
-      fix="use a named volume, or an absolute path that exists on the server")
+@rule(
+    "R109",
+    WARNING,
+    "bind mounts name paths on the server",
+    fix="use a named volume, or an absolute path that exists on the server",
+)
 def relative_bind_mounts(ctx: LintContext):
     """A bind mount's source is an absolute path. ``docker stack deploy``
     (and so abra, and coop) makes a relative one (``./data:/data``, or
@@ -245,9 +307,13 @@ def relative_bind_mounts(ctx: LintContext):
                 source = str(vol.get("source") or "")
             else:
                 continue
-            if source.startswith((".", "~")) or (isinstance(vol, dict) and source and not source.startswith(("/", "$"))):
+            if source.startswith((".", "~")) or (
+                isinstance(vol, dict) and source and not source.startswith(("/", "$"))
+            ):
                 yield Issue(
                     f"service {service}: bind mount {source} is relative: it names a path on the machine that "
                     "deploys, not on the server",
-                    file=fname, service=service, key=f"services.{service}.volumes.{i}",
+                    file=fname,
+                    service=service,
+                    key=f"services.{service}.volumes.{i}",
                 )

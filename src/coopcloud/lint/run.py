@@ -98,9 +98,9 @@ def lint(
 ) -> LintReport:
     """Lint a recipe (a folder, or a ready `LintContext`) with every rule, or the given ones.
 
-        >>> report = lint("/work/shared/corpus/recipes/lemp")   # doctest: +SKIP
-        >>> report.ok, report.failed()                         # doctest: +SKIP
-        (True, ['R002', 'R101', 'R103', 'R015'])
+    >>> report = lint("/work/shared/corpus/recipes/lemp")   # doctest: +SKIP
+    >>> report.ok, report.failed()                         # doctest: +SKIP
+    (True, ['R002', 'R101', 'R103', 'R015'])
     """
     ctx = recipe if isinstance(recipe, LintContext) else LintContext.from_path(recipe, name=name)
     results = [run_rule(r, ctx) for r in (all_rules() if rules is None else rules)]

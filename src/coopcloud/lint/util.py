@@ -26,7 +26,7 @@ def var_refs(text: str) -> list[VarRef]:
         if not sub:
             continue
         name = _NAME_RE.match(sub)[0]  # type: ignore[index]
-        rest = sub[len(name):]
+        rest = sub[len(name) :]
         default = None
         if rest.startswith(":-"):
             default = rest[2:]
@@ -62,7 +62,7 @@ def split_image(ref: str) -> ImageRef:
     name, tag = ref, None
     colon = ref.rfind(":")
     if colon > ref.rfind("/"):
-        name, tag = ref[:colon], ref[colon + 1:]
+        name, tag = ref[:colon], ref[colon + 1 :]
     return ImageRef(name, tag or None, digest or None)
 
 

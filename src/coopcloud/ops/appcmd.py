@@ -9,7 +9,8 @@ and the container's stdin stays free for the function.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from coopcloud.errors import NotFound, RecipeError
 from coopcloud.settings import Settings
@@ -29,13 +30,13 @@ def functions(script: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def deployed_script(settings: Settings, client: Engine, ref: "AppRef") -> tuple[str, str]:
+def deployed_script(settings: Settings, client: Engine, ref: AppRef) -> tuple[str, str]:
     """(abra.sh text, the version it comes from) for the app as deployed."""
-    from coopcloud.sources import recipe_from_dir, recipe_from_git
     from coopcloud.gitops import GitRepo
     from coopcloud.ops.apps import load_app
     from coopcloud.ops.ps import main_labels
     from coopcloud.ops.recipes import recipe_folder
+    from coopcloud.sources import recipe_from_dir, recipe_from_git
 
     cfg = load_app(settings, ref.name)
     path = recipe_folder(settings, cfg.recipe)
@@ -62,14 +63,16 @@ def deployed_script(settings: Settings, client: Engine, ref: "AppRef") -> tuple[
 def command_line(script: str, function: str, args: list[str]) -> list[str]:
     """The exec argv: bash when the image has it (abra.sh files use bash), else sh."""
     body = f'{script}\n{function} "$@"\n'
-    launcher = 'if command -v bash >/dev/null 2>&1; then exec bash -c "$0" abra.sh "$@"; else exec sh -c "$0" abra.sh "$@"; fi'
+    launcher = (
+        'if command -v bash >/dev/null 2>&1; then exec bash -c "$0" abra.sh "$@"; else exec sh -c "$0" abra.sh "$@"; fi'
+    )
     return ["sh", "-c", launcher, body, *args]
 
 
 def run(
     settings: Settings,
     client: Engine,
-    ref: "AppRef",
+    ref: AppRef,
     service: str,
     function: str,
     args: list[str],
@@ -88,4 +91,6 @@ def run(
             f"app {ref.name}: abra.sh ({where}) has no function {function}",
             hint=f"its functions: {', '.join(known) or 'none'}",
         )
-    return ops_container.run(node or client, ref, service, command_line(script, function, args), on_output=on_output, user=user)
+    return ops_container.run(
+        node or client, ref, service, command_line(script, function, args), on_output=on_output, user=user
+    )

@@ -131,8 +131,10 @@ def extract(stream: IO[bytes], parent: Path, name: str, what: str) -> int:
                 try:
                     tar.extract(member, staging, filter="data")
                 except tarfile.FilterError as exc:
-                    raise InvalidError(f"{what}: {_refusal(exc, member, name)}; nothing was copied",
-                                       hint="copy the files the link points to instead") from None
+                    raise InvalidError(
+                        f"{what}: {_refusal(exc, member, name)}; nothing was copied",
+                        hint="copy the files the link points to instead",
+                    ) from None
         source = staging / name
         if source.exists() or source.is_symlink():
             _move(source, parent / name)
@@ -145,7 +147,7 @@ def _refusal(exc: tarfile.FilterError, member: tarfile.TarInfo, name: str) -> st
     kind = "hard link" if member.islnk() else "link" if member.issym() else "entry"
     if isinstance(exc, (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError)):
         return f"{kind} {member.name} -> {member.linkname} points outside the destination"
-    if isinstance(exc, tarfile.AbsolutePathError) or isinstance(exc, tarfile.OutsideDestinationError):
+    if isinstance(exc, (tarfile.AbsolutePathError, tarfile.OutsideDestinationError)):
         return f"{member.name} would be written outside the destination"
     return f"{member.name} is a {kind} coop does not copy ({exc.__class__.__name__})"
 

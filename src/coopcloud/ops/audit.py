@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from coopcloud.domain.app import AppRef
@@ -84,7 +84,7 @@ class Event:
     host: str | None = None
 
     @classmethod
-    def now(cls, **fields: Any) -> "Event":
+    def now(cls, **fields: Any) -> Event:
         fields.setdefault("when", utc_now())
         return cls(**fields)
 
@@ -94,7 +94,7 @@ class Event:
         return doc
 
     @classmethod
-    def from_json(cls, doc: dict) -> "Event":
+    def from_json(cls, doc: dict) -> Event:
         known: dict[str, Any] = {k: doc.get(k) for k in cls.__dataclass_fields__ if k in doc}
         known["plan"] = tuple(known.get("plan") or ())
         known["duration"] = float(known.get("duration") or 0.0)
@@ -102,7 +102,7 @@ class Event:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _config_name(stack: str, when: str) -> str:
@@ -111,7 +111,7 @@ def _config_name(stack: str, when: str) -> str:
     return f"coop-audit_{stack[: NAME_LIMIT - len('coop-audit_') - len(suffix)]}{suffix}".replace("__", "_")
 
 
-def record(client: "Engine", stack: str, event: Event, *, keep: int = KEEP) -> None:
+def record(client: Engine, stack: str, event: Event, *, keep: int = KEEP) -> None:
     """Append `event` to the app's trail on the server, then drop the oldest beyond `keep`."""
     body = json.dumps(event.to_json(), sort_keys=True).encode()
     labels = {AUDIT_LABEL: stack, f"{AUDIT_LABEL}.when": event.when, f"{AUDIT_LABEL}.result": event.result}
@@ -128,7 +128,7 @@ def _order(config: Config) -> tuple[str, str]:
     return config.labels.get(f"{AUDIT_LABEL}.when", ""), config.created_at.isoformat() if config.created_at else ""
 
 
-def history(client: "Engine", stack: str | None = None) -> list[Event]:
+def history(client: Engine, stack: str | None = None) -> list[Event]:
     """Events on the server, oldest first: one app's (`stack`), or every app's. One request."""
     label = f"{AUDIT_LABEL}={stack}" if stack else AUDIT_LABEL
     events = []
@@ -154,11 +154,11 @@ class Change:
     plan: list[str] = field(default_factory=list)
     detail: str | None = None
     result: str | None = None  # set to override what the outcome implies (e.g. ROLLED_BACK)
-    lock: "HeldLock | None" = None  # when the command took the lock
+    lock: HeldLock | None = None  # when the command took the lock
     record: bool = True  # False: nothing happened worth a line (the operator answered no)
-    _take: Callable[[], "HeldLock"] | None = field(default=None, repr=False)
+    _take: Callable[[], HeldLock] | None = field(default=None, repr=False)
 
-    def take_lock(self) -> "HeldLock":
+    def take_lock(self) -> HeldLock:
         """Take the app's lock now (a deploy takes it after the plan, before the first change: DESIGN §6.5)."""
         if self.lock is None:
             if self._take is None:
@@ -174,7 +174,9 @@ def summarize(plan: Any) -> list[str]:
         if sp.action == "unchanged":
             continue
         what = sorted({c.what for c in sp.changes})
-        lines.append(f"{_SYMBOLS.get(sp.action, '~')} service {sp.name}: {sp.action}" + (f" ({', '.join(what)})" if what else ""))
+        lines.append(
+            f"{_SYMBOLS.get(sp.action, '~')} service {sp.name}: {sp.action}" + (f" ({', '.join(what)})" if what else "")
+        )
     return lines
 
 
@@ -196,7 +198,7 @@ def result_of(exc: BaseException | None) -> str:
 @contextmanager
 def tracked(
     settings: Settings,
-    client: "Engine",
+    client: Engine,
     ref: AppRef,
     command: str,
     *,
@@ -217,9 +219,13 @@ def tracked(
 
     who = operator(settings)
 
-    def take() -> "HeldLock":
+    def take() -> HeldLock:
         held = locks.acquire(
-            client, app=ref.name, stack=ref.stack_name, command=command, operator=who,
+            client,
+            app=ref.name,
+            stack=ref.stack_name,
+            command=command,
+            operator=who,
             lease=locks.lease_seconds(settings),
         )
         if held.took_over is not None and warn:
@@ -246,12 +252,21 @@ def tracked(
                 if warn:
                     warn(line)
         if change.record or outcome is not None:
-            _record_outcome(client, ref, change, outcome, who=who, command=command, when=when,
-                            duration=time.monotonic() - started, warn=warn)
+            _record_outcome(
+                client,
+                ref,
+                change,
+                outcome,
+                who=who,
+                command=command,
+                when=when,
+                duration=time.monotonic() - started,
+                warn=warn,
+            )
 
 
 def _record_outcome(
-    client: "Engine",
+    client: Engine,
     ref: AppRef,
     change: Change,
     outcome: BaseException | None,

@@ -157,8 +157,9 @@ def show(settings: Settings, name: str) -> RecipeInfo:
         meta, local_versions = local_meta(name, local_dir, warn=warnings.append)
         entry = entry or meta
     assert entry is not None
-    return RecipeInfo(entry, in_catalogue=in_catalogue, local_path=local_dir,
-                      local_versions=local_versions, warnings=warnings)
+    return RecipeInfo(
+        entry, in_catalogue=in_catalogue, local_path=local_dir, local_versions=local_versions, warnings=warnings
+    )
 
 
 def local_meta(name: str, path: Path, *, warn: Warn = _noop) -> tuple[RecipeMeta, list[str]]:
@@ -166,9 +167,9 @@ def local_meta(name: str, path: Path, *, warn: Warn = _noop) -> tuple[RecipeMeta
 
     Versions carry no images: rendering every release is `generate`'s job.
     """
-    from coopcloud.sources import recipe_from_dir
     from coopcloud.domain.version import versions_from_tags
     from coopcloud.gitops import GitRepo
+    from coopcloud.sources import recipe_from_dir
 
     recipe = recipe_from_dir(path, name=name)
     try:
@@ -176,8 +177,13 @@ def local_meta(name: str, path: Path, *, warn: Warn = _noop) -> tuple[RecipeMeta
     except (NotFound, RecipeError):
         readme = None
     metadata = recipe.readme_metadata()
-    meta = RecipeMeta(name=name, category=metadata.get("category", ""), description=readme_description(readme),
-                      website=metadata.get("website", ""), features=features_from_metadata(metadata))
+    meta = RecipeMeta(
+        name=name,
+        category=metadata.get("category", ""),
+        description=readme_description(readme),
+        website=metadata.get("website", ""),
+        features=features_from_metadata(metadata),
+    )
     tags: list[str] = []
     repo = GitRepo(path)
     if (path / ".git").exists() and repo.is_repo():
@@ -236,8 +242,14 @@ class SyncResult:
     warning: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": str(self.path), "source": self.source, "recipes": self.recipes,
-                "fetched": self.fetched, "changed": self.changed, "warning": self.warning}
+        return {
+            "path": str(self.path),
+            "source": self.source,
+            "recipes": self.recipes,
+            "fetched": self.fetched,
+            "changed": self.changed,
+            "warning": self.warning,
+        }
 
 
 def sync(
@@ -256,7 +268,9 @@ def sync(
     offline = settings.offline if offline is None else offline
     path = settings.catalogue_file
     in_place = (
-        not url and not git and not settings.environ.get(CATALOGUE_URL_ENV)
+        not url
+        and not git
+        and not settings.environ.get(CATALOGUE_URL_ENV)
         and (settings.catalogue_dir / ".git").exists()
     )
     if git:
@@ -278,13 +292,22 @@ def sync(
     except FetchFailed as exc:
         if before is None:
             if offline:
-                raise NotFound(f"no catalogue at {path} yet, and --offline forbids fetching it",
-                               hint="run coop catalogue sync without --offline") from None
-            raise CatalogueUnreachable(f"catalogue {source}: {exc}; there is no earlier copy at {path}",
-                                       hint="check the network or the address (--url, --git, $COOP_CATALOGUE_URL)") from None
+                raise NotFound(
+                    f"no catalogue at {path} yet, and --offline forbids fetching it",
+                    hint="run coop catalogue sync without --offline",
+                ) from None
+            raise CatalogueUnreachable(
+                f"catalogue {source}: {exc}; there is no earlier copy at {path}",
+                hint="check the network or the address (--url, --git, $COOP_CATALOGUE_URL)",
+            ) from None
         cat = parse_catalogue(before, source=str(path))
-        return SyncResult(path, source, len(cat), fetched=False,
-                          warning=f"catalogue {source}: {exc}; using the last copy ({_age(path)})")
+        return SyncResult(
+            path,
+            source,
+            len(cat),
+            fetched=False,
+            warning=f"catalogue {source}: {exc}; using the last copy ({_age(path)})",
+        )
     cat = parse_catalogue(data, source=source)  # refuse junk before replacing a good copy
     if data != before:
         write_atomic(path, data, mode=0o644)
@@ -294,7 +317,7 @@ def sync(
 def _age(path: Path) -> str:
     import datetime
 
-    when = datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.timezone.utc)
+    when = datetime.datetime.fromtimestamp(path.stat().st_mtime, tz=datetime.UTC)
     return f"{path}, written {when:%Y-%m-%d %H:%M} UTC"
 
 
@@ -306,8 +329,8 @@ def _git_clone_dir(settings: Settings, repo: str) -> Path:
 
 def _fetch_git(settings: Settings, repo: str) -> bytes:
     """Clone (first time) or fetch-and-reset the catalogue repository; its recipes.json."""
-    from coopcloud.ops.catalogue_download import FetchFailed
     from coopcloud.gitops import run_git
+    from coopcloud.ops.catalogue_download import FetchFailed
 
     target = _git_clone_dir(settings, repo)
     _exclude_cache_from_git(settings)
@@ -331,8 +354,8 @@ def _fetch_git(settings: Settings, repo: str) -> bytes:
 
 
 def _pull_in_place(settings: Settings) -> bytes:
-    from coopcloud.ops.catalogue_download import FetchFailed
     from coopcloud.gitops import run_git
+    from coopcloud.ops.catalogue_download import FetchFailed
 
     try:
         run_git(["-C", str(settings.catalogue_dir), "pull", "--quiet", "--ff-only"])
@@ -376,8 +399,9 @@ def recipe_repos(recipes_dir: Path) -> list[str]:
     """Names of the git repositories directly under `recipes_dir` (symlinks followed), sorted."""
     if not recipes_dir.is_dir():
         return []
-    return sorted(p.name for p in recipes_dir.iterdir()
-                  if not p.name.startswith(".") and p.is_dir() and (p / ".git").exists())
+    return sorted(
+        p.name for p in recipes_dir.iterdir() if not p.name.startswith(".") and p.is_dir() and (p / ".git").exists()
+    )
 
 
 def _previous_catalogue(output: Path, *, keep_others: bool, progress: Warn) -> Catalogue:
@@ -422,8 +446,10 @@ def generate(
     names = list(dict.fromkeys(recipes)) or recipe_repos(recipes_dir)
     if not names:
         # Never replace a catalogue with an empty one because the directory was wrong.
-        raise NotFound(f"no recipe repositories (git clones) under {recipes_dir}",
-                       hint="pass --recipes-dir, or clone recipes there first")
+        raise NotFound(
+            f"no recipe repositories (git clones) under {recipes_dir}",
+            hint="pass --recipes-dir, or clone recipes there first",
+        )
     if registry is None:
         registry = RegistryClient(environ=settings.environ, offline=settings.offline)
     before_requests = registry.requests
@@ -440,7 +466,8 @@ def generate(
         warnings: list[str] = []
         try:
             meta, cached, resolved = _generate_recipe(
-                settings, name, recipes_dir / name, registry, use_cache=use_cache, warn=warnings.append)
+                settings, name, recipes_dir / name, registry, use_cache=use_cache, warn=warnings.append
+            )
         except CoopError as exc:
             with lock:
                 report.errors[name] = str(exc)
@@ -514,14 +541,19 @@ def _write_cache(path: Path, versions: dict[str, Any]) -> None:
 
 
 def _generate_recipe(
-    settings: Settings, name: str, path: Path, registry: Any, *, use_cache: bool, warn: Warn,
+    settings: Settings,
+    name: str,
+    path: Path,
+    registry: Any,
+    *,
+    use_cache: bool,
+    warn: Warn,
 ) -> tuple[RecipeMeta, int, int]:
     """One recipe's entry, and how many of its versions came from the cache / the registry."""
-    from coopcloud.sources import recipe_from_git
+    from coopcloud.domain.names import check_recipe_name
     from coopcloud.domain.version import versions_from_tags
     from coopcloud.gitops import GitRepo
-
-    from coopcloud.domain.names import check_recipe_name
+    from coopcloud.sources import recipe_from_git
 
     check_recipe_name(name)  # it names a folder and a cache file: no '/', no leading '.'
     if not path.is_dir():
@@ -571,8 +603,10 @@ def _generate_recipe(
                 services = _resolve_version(name, repo, version.tag, registry)
                 resolved += 1
             meta.versions.append(RecipeVersion(version.tag, services))
-            new_cache[version.tag] = {"commit": commit,
-                                      "services": {s: services[s].to_json() for s in sorted(services)}}
+            new_cache[version.tag] = {
+                "commit": commit,
+                "services": {s: services[s].to_json() for s in sorted(services)},
+            }
     finally:
         # Releases resolved before a failure are kept, so a retry asks only for the rest.
         if resolved or set(new_cache) != set(cache):
@@ -584,9 +618,9 @@ def _generate_recipe(
 
 def _resolve_version(name: str, repo: Any, tag: str, registry: Any) -> dict[str, ServiceImage]:
     """Render release `tag` with its .env.sample (DOMAIN=<recipe>.example.com); each service's image and digest."""
+    from coopcloud.registry import ImageRefError, RegistryError, parse_image_ref
     from coopcloud.sources import recipe_from_git
     from coopcloud.swarm.render import sample_images
-    from coopcloud.registry import ImageRefError, RegistryError, parse_image_ref
 
     recipe = recipe_from_git(repo, tag, name=name)
     services: dict[str, ServiceImage] = {}

@@ -7,7 +7,6 @@ only fetches, with a timeout, and turns every failure into `FetchFailed`.
 from __future__ import annotations
 
 import re
-import socket
 import urllib.error
 import urllib.request
 
@@ -30,7 +29,7 @@ def fetch_url(url: str) -> bytes:
             return resp.read()
     except urllib.error.HTTPError as exc:
         raise FetchFailed(f"HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, socket.timeout, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
         raise FetchFailed(f"unreachable ({getattr(exc, 'reason', exc)})") from None
 
 

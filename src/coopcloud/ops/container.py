@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any, Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 from coopcloud.engine import views
 from coopcloud.errors import EngineConflict, EngineNotFound, NotFound, UsageError
@@ -47,11 +48,14 @@ def parse_copy(src: str, dst: str) -> CopySpec:
     """
     remote = [_remote_part(src), _remote_part(dst)]
     if remote[0] and remote[1]:
-        raise UsageError("both SRC and DST name a service; one side must be a local path",
-                         hint="e.g. coop app cp APP app:/etc/hosts ./hosts")
+        raise UsageError(
+            "both SRC and DST name a service; one side must be a local path",
+            hint="e.g. coop app cp APP app:/etc/hosts ./hosts",
+        )
     if not remote[0] and not remote[1]:
-        raise UsageError("neither SRC nor DST names a service as SERVICE:/path",
-                         hint="e.g. coop app cp APP ./file app:/tmp/")
+        raise UsageError(
+            "neither SRC nor DST names a service as SERVICE:/path", hint="e.g. coop app cp APP ./file app:/tmp/"
+        )
     if remote[0]:
         service, path = remote[0]
         return CopySpec(service, path, dst, to_container=False)
@@ -69,7 +73,7 @@ def _remote_part(arg: str) -> tuple[str, str] | None:
     return match.group(1), path
 
 
-def find_container(client: Engine, ref: "AppRef", service: str) -> str:
+def find_container(client: Engine, ref: AppRef, service: str) -> str:
     """The id of a running container of `service` on the engine `client` talks to.
 
     Only containers on that engine are found (a multi-node swarm would need a
@@ -89,7 +93,7 @@ def find_container(client: Engine, ref: "AppRef", service: str) -> str:
 
 def run(
     client: Engine,
-    ref: "AppRef",
+    ref: AppRef,
     service: str,
     cmd: list[str],
     *,
@@ -125,7 +129,7 @@ def run(
     return -1 if code is None else code
 
 
-def _exec_in_running_container(client: Engine, ref: "AppRef", service: str, cmd: list[str], **options: Any) -> str:
+def _exec_in_running_container(client: Engine, ref: AppRef, service: str, cmd: list[str], **options: Any) -> str:
     """The id of an exec of `cmd` created in a running container of `service`.
 
     A container listed as running may stop before the exec is created (a task that is exiting, a
@@ -176,7 +180,7 @@ class FdInput:
                 return b""
 
 
-def cp(client: Engine, ref: "AppRef", src: str, dst: str) -> Copied:
+def cp(client: Engine, ref: AppRef, src: str, dst: str) -> Copied:
     """Copy between the local machine and a running container of a service (archive API).
 
     ``SERVICE:/path`` on exactly one side. As ``docker cp``: when the target
@@ -190,7 +194,7 @@ def cp(client: Engine, ref: "AppRef", src: str, dst: str) -> Copied:
     return _copy_out(client, ref, spec, container)
 
 
-def _copy_out(client: Engine, ref: "AppRef", spec: CopySpec, container: str) -> Copied:
+def _copy_out(client: Engine, ref: AppRef, spec: CopySpec, container: str) -> Copied:
     from coopcloud.ops.archive import extract
 
     try:
@@ -213,7 +217,7 @@ def _copy_out(client: Engine, ref: "AppRef", spec: CopySpec, container: str) -> 
     return Copied("from", spec.service, container, spec.container_path, str(parent / name), size)
 
 
-def _copy_in(client: Engine, ref: "AppRef", spec: CopySpec, container: str) -> Copied:
+def _copy_in(client: Engine, ref: AppRef, spec: CopySpec, container: str) -> Copied:
     local = Path(spec.local_path)
     if not local.exists():
         raise NotFound(f"local path {local} does not exist", hint="check the path to copy")
@@ -239,8 +243,10 @@ def _copy_in(client: Engine, ref: "AppRef", spec: CopySpec, container: str) -> C
     if escaping:
         link, points_to = escaping[0]
         more = f" (and {len(escaping) - 1} more)" if len(escaping) > 1 else ""
-        raise InvalidError(f"{local}: link {link} -> {points_to} points outside the copy{more}; nothing was copied",
-                           hint="copy the files the link points to instead")
+        raise InvalidError(
+            f"{local}: link {link} -> {points_to} points outside the copy{more}; nothing was copied",
+            hint="copy the files the link points to instead",
+        )
     sent = 0
 
     def counted() -> Iterator[bytes]:

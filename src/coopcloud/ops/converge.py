@@ -28,13 +28,14 @@ Tests (and impatient recipes) shorten the window the documented way: a shorter
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
-from coopcloud.engine.views import FAILED_UPDATE_STATES, Service, Task, parse_time
+from coopcloud.engine.views import Service, Task, parse_time
 from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import DEFAULT_TIMEOUT
 
@@ -47,7 +48,7 @@ DEFAULT_MONITOR = 5.0
 # for ever; after this long (or half the timeout, if shorter) that is reported as the failure.
 UNSCHEDULABLE_AFTER = 30.0
 _ACTIVE_DESIRED = frozenset({"running", "ready"})  # a new task is "ready" until its predecessor stopped
-_FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
+_FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 
 # -- what is watched ------------------------------------------------------------------------------
@@ -139,16 +140,22 @@ def assess(name: str, service: Service, current_tasks: Sequence[Task], since: da
     `current_tasks` are the tasks of its current spec (the ``_up-to-date`` filter);
     `since` is when this change began (engine time): older failures are not its own.
     """
-    progress = ServiceProgress(name=name, want=None if service.is_global else service.replicas, update_state=service.update_state)
+    progress = ServiceProgress(
+        name=name, want=None if service.is_global else service.replicas, update_state=service.update_state
+    )
     active = [t for t in current_tasks if t.desired_state == "running"]
     progress.running = sum(1 for t in active if t.running)
     failed = [
-        t for t in current_tasks
+        t
+        for t in current_tasks
         if t.failed and (since is None or (t.status.timestamp is not None and t.status.timestamp >= since))
     ]
     failed.sort(key=lambda t: t.status.timestamp or _FAR_FUTURE)
-    exited = [t for t in current_tasks if t.state == "complete"
-              and (since is None or (t.status.timestamp is not None and t.status.timestamp >= since))]
+    exited = [
+        t
+        for t in current_tasks
+        if t.state == "complete" and (since is None or (t.status.timestamp is not None and t.status.timestamp >= since))
+    ]
     progress.failures = [task_failure(t) for t in failed]
     progress.unschedulable = next((t.unschedulable for t in active if t.unschedulable), None)
     update = service.update_status
@@ -156,8 +163,12 @@ def assess(name: str, service: Service, current_tasks: Sequence[Task], since: da
         progress.error = f"swarm update {update.state}: {update.message or update.state}"
     elif len(failed) >= MAX_TASK_FAILURES:
         progress.error = f"tasks keep failing ({len(failed)} since the change began): {progress.failures[-1]}"
-    elif ((failed or exited) and progress.want != 0 and not any(t.desired_state in _ACTIVE_DESIRED for t in current_tasks)
-          and _restarts_exhausted(service.spec, len(failed), exited=bool(exited))):
+    elif (
+        (failed or exited)
+        and progress.want != 0
+        and not any(t.desired_state in _ACTIVE_DESIRED for t in current_tasks)
+        and _restarts_exhausted(service.spec, len(failed), exited=bool(exited))
+    ):
         # swarm replaces a task in the step that stops it: none left to run means none will come
         why = progress.failures[-1] if failed else "exit code 0"
         progress.error = f"tasks ended and swarm will not restart them (restart_policy): {why}"
@@ -300,7 +311,7 @@ def _look(tr: _Tracker, look: views.ServiceLook, since: datetime | None, now: fl
 
 def _running_since(tasks: Sequence[Task]) -> datetime:
     """When the youngest running task began running (its last status change); the far future if unknown."""
-    latest = datetime.min.replace(tzinfo=timezone.utc)
+    latest = datetime.min.replace(tzinfo=UTC)
     for t in tasks:
         if t.running:
             if t.status.timestamp is None:

@@ -87,8 +87,8 @@ def diff(settings: Settings, pool: ServerPool, app_name: str) -> Drift:
     """Plan a redeploy of the pinned version with the current env against the live services. Read-only."""
     from coopcloud.ops.apps import load_app
     from coopcloud.ops.deploy import add_coop_labels, desired_specs, make_plan, preflight, resolve_target
-    from coopcloud.swarm.render import render
     from coopcloud.ops.status import version_of
+    from coopcloud.swarm.render import render
 
     cfg = load_app(settings, app_name)
     client = pool.client(cfg.ref.server)
@@ -111,9 +111,8 @@ def drifted_offline(settings: Settings, cfg: AppConfig, live: list[Service], net
     No request: images are compared by tag, networks by the names in `network_names` (ID -> name).
     """
     from coopcloud.ops.deploy import Preflight, add_coop_labels, desired_specs, make_plan, resolve_target
-    from coopcloud.swarm.render import render
-
     from coopcloud.ops.status import version_of
+    from coopcloud.swarm.render import render
 
     running = version_of(live, cfg.ref.stack_name)
     target = resolve_target(settings, cfg, version=_wanted_version(cfg, running))

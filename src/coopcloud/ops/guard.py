@@ -10,15 +10,16 @@ both versions and the command that does it on purpose.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.version import parse_version
 from coopcloud.errors import Conflict, RecipeError
 
 if TYPE_CHECKING:
     from coopcloud.engine import Engine
-    from coopcloud.ops.audit import Change
     from coopcloud.engine.views import Service
+    from coopcloud.ops.audit import Change
     from coopcloud.ops.deploy import Prepared
 
 
@@ -51,7 +52,7 @@ class ChangedMeanwhile(Conflict):
     """The app's services changed between the plan and the lock (exit 10)."""
 
 
-def check_unchanged(client: "Engine", app: str, stack: str, planned: Mapping[str, "Service"]) -> None:
+def check_unchanged(client: Engine, app: str, stack: str, planned: Mapping[str, Service]) -> None:
     """Once the lock is held: the app's service specs are the ones the plan was made from.
 
     Another operator may have deployed while this one read the plan (the lock is taken after
@@ -69,7 +70,7 @@ def check_unchanged(client: "Engine", app: str, stack: str, planned: Mapping[str
         )
 
 
-def lock_for_apply(change: "Change", client: "Engine", prepared: "Prepared") -> None:
+def lock_for_apply(change: Change, client: Engine, prepared: Prepared) -> None:
     """DESIGN §6 step 5, between the plan and the first change: note what is about to happen in the
     trail, take the app's lock, and check nobody changed the app since the plan was made."""
     note_plan(change, prepared)
@@ -77,7 +78,7 @@ def lock_for_apply(change: "Change", client: "Engine", prepared: "Prepared") -> 
     check_unchanged(client, prepared.app, prepared.stack, prepared.pre.live)
 
 
-def note_plan(change: "Change", prepared: "Prepared") -> None:
+def note_plan(change: Change, prepared: Prepared) -> None:
     """The trail's versions and plan summary for a prepared deploy (never a value)."""
     from coopcloud.ops.audit import summarize
 

@@ -10,8 +10,8 @@ or domain — an app deployed from someone else's machine.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppRef
@@ -60,7 +60,7 @@ class StackOwner:
         return sorted(self.domains)[0] if self.domains else f"(stack {self.stack})"
 
 
-def stack_owner(client: "Engine", stack: str) -> StackOwner | None:
+def stack_owner(client: Engine, stack: str) -> StackOwner | None:
     """The deployed stack `stack` on the swarm, or None when nothing runs under that name."""
     from coopcloud.engine import views
     from coopcloud.swarm import service_spec
@@ -79,7 +79,7 @@ def stack_owner(client: "Engine", stack: str) -> StackOwner | None:
     return StackOwner(stack, recipe, frozenset(d for d in domains if d))
 
 
-def check_swarm_stack(client: "Engine", ref: AppRef, recipe: str, domain: str) -> None:
+def check_swarm_stack(client: Engine, ref: AppRef, recipe: str, domain: str) -> None:
     """Conflict when the swarm runs `ref`'s stack for another recipe or another domain."""
     owner = stack_owner(client, ref.stack_name)
     if owner is None:
@@ -89,13 +89,12 @@ def check_swarm_stack(client: "Engine", ref: AppRef, recipe: str, domain: str) -
     if other_recipe or other_domain:
         what = f"recipe {owner.recipe}" if other_recipe else f"domain {', '.join(sorted(owner.domains))}"
         raise Conflict(
-            f"app {ref.name}: stack {ref.stack_name} already runs on server {ref.server} as app {owner.name} "
-            f"({what})",
+            f"app {ref.name}: stack {ref.stack_name} already runs on server {ref.server} as app {owner.name} ({what})",
             hint="choose another --name for the new app",
         )
 
 
-def check_live_recipe(ref: AppRef, live: Iterable["Service"], recipe: str) -> None:
+def check_live_recipe(ref: AppRef, live: Iterable[Service], recipe: str) -> None:
     """Conflict when the stack running under `ref`'s name was deployed from another recipe.
 
     `app new` asks the swarm once; an env file made or copied by hand (or the other app deployed

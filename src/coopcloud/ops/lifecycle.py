@@ -41,7 +41,7 @@ def new_app(
     name: str | None = None,
     version: str | None = None,
     offline: bool = False,
-    pool: "ServerPool | None" = None,
+    pool: ServerPool | None = None,
 ) -> NewApp:
     """Write servers/<server>/<app>.env from the recipe's .env.sample (of the chosen version). 0600.
 
@@ -50,13 +50,13 @@ def new_app(
     `pool` when given; an unreachable server is a warning, and deploy checks again).
     """
     from coopcloud.domain.names import check_domain, check_recipe_name
-    from coopcloud.sources import recipe_from_dir, recipe_from_git
     from coopcloud.domain.version import latest, resolve_version
     from coopcloud.gitops import GitRepo
     from coopcloud.ops.deploy import releases
     from coopcloud.ops.identity import check_own_stack, check_swarm_stack
     from coopcloud.ops.recipes import is_path, is_url, locate_recipe
     from coopcloud.ops.servers import resolve
+    from coopcloud.sources import recipe_from_dir, recipe_from_git
 
     check_domain(domain)
     resolve(settings, server)  # refuses unregistered servers
@@ -194,7 +194,8 @@ def remove(settings: Settings, pool: ServerPool, name: str, *, purge: bool) -> d
         for vol in views.volumes(client, {"label": [f"{STACK_LABEL}={stack}"]}):
             client.volume_remove(vol.name)
             removed["volumes"].append(vol.name)
-        from coopcloud.domain.envfile import load as load_env, secret_specs
+        from coopcloud.domain.envfile import load as load_env
+        from coopcloud.domain.envfile import secret_specs
 
         # Ours by label; abra's (unlabelled) by the names the app env declares: <stack>_<secret>_v<N>.
         declared = {s.name for s in secret_specs(load_env(ref.env_path(settings.servers_dir)))}

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from coopcloud.engine.views import Config
@@ -36,7 +36,7 @@ from coopcloud.settings import Settings
 if TYPE_CHECKING:
     from coopcloud.engine import Engine
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 LOCK_LABEL = "coop.lock"  # = the stack; not com.docker.stack.namespace: undeploy would remove it
 DEFAULT_LEASE = 15 * 60  # seconds; renewed every third of it while the holder works
@@ -64,7 +64,7 @@ def lease_seconds(settings: Settings) -> int:
 
 
 def utc_text(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class LockInfo:
         }
 
     @classmethod
-    def from_config(cls, config: Config) -> "LockInfo":
+    def from_config(cls, config: Config) -> LockInfo:
         from coopcloud.engine.views import parse_time
 
         labels = config.labels
@@ -145,7 +145,7 @@ class LockInfo:
         )
 
 
-def read(client: "Engine", stack: str) -> LockInfo | None:
+def read(client: Engine, stack: str) -> LockInfo | None:
     """The app's lock, or None when it is free."""
     try:
         return LockInfo.from_config(Config.from_json(client.config(lock_name(stack))))
@@ -153,14 +153,14 @@ def read(client: "Engine", stack: str) -> LockInfo | None:
         return None
 
 
-def server_now(client: "Engine") -> datetime:
+def server_now(client: Engine) -> datetime:
     """The server's clock (``/info`` SystemTime): leases are judged by it, not by ours."""
     from coopcloud.engine import views
 
     try:
-        return views.info(client).now or datetime.now(timezone.utc)
+        return views.info(client).now or datetime.now(UTC)
     except ValueError:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 def held_message(app: str, info: LockInfo) -> LockHeld:
@@ -174,7 +174,7 @@ def held_message(app: str, info: LockInfo) -> LockHeld:
 class HeldLock:
     """A lock this process holds; renewed in the background until `release()`."""
 
-    client: "Engine"
+    client: Engine
     app: str
     stack: str
     name: str
@@ -205,7 +205,7 @@ class HeldLock:
             if other is not None:
                 other.close()
 
-    def renew(self, client: "Engine") -> bool:
+    def renew(self, client: Engine) -> bool:
         """Push the lease forward (a label update bumps the config's UpdatedAt). False when the lock is no longer ours."""
         try:
             found = Config.from_json(client.config(self.name))
@@ -245,7 +245,7 @@ class HeldLock:
 
 
 def acquire(
-    client: "Engine",
+    client: Engine,
     *,
     app: str,
     stack: str,
@@ -259,7 +259,7 @@ def acquire(
 
     name = lock_name(stack)
     token = _random.token_hex(8)
-    now_local = datetime.now(timezone.utc)
+    now_local = datetime.now(UTC)
     labels = {
         LOCK_LABEL: stack,
         f"{LOCK_LABEL}.app": app,
@@ -282,8 +282,10 @@ def acquire(
             if found is None and attempt == 1:
                 continue  # released between our create and our read: try once more
             if found is None or attempt == 2 or not found.expired(server_now(client)):
-                raise held_message(app, found) if found else LockHeld(
-                    f"app {app} is being locked by someone else right now", hint="try again in a moment"
+                raise (
+                    held_message(app, found)
+                    if found
+                    else LockHeld(f"app {app} is being locked by someone else right now", hint="try again in a moment")
                 ) from None
             try:
                 client.config_remove(found.id)  # by ID: a newer lock under the same name is not touched
@@ -297,7 +299,7 @@ def acquire(
 
 @contextmanager
 def hold(
-    client: "Engine", *, app: str, stack: str, command: str, operator: str, lease: int = DEFAULT_LEASE
+    client: Engine, *, app: str, stack: str, command: str, operator: str, lease: int = DEFAULT_LEASE
 ) -> Iterator[HeldLock]:
     """The lock around a block: released on success, failure and Ctrl-C."""
     held = acquire(client, app=app, stack=stack, command=command, operator=operator, lease=lease)
@@ -307,14 +309,14 @@ def hold(
         held.release()
 
 
-def check_free(client: "Engine", app: str, stack: str) -> None:
+def check_free(client: Engine, app: str, stack: str) -> None:
     """Raise `LockHeld` when someone holds the app's lock now (read-only; an expired lock counts as free)."""
     found = read(client, stack)
     if found is not None and not found.expired(server_now(client)):
         raise held_message(app, found)
 
 
-def break_lock(client: "Engine", stack: str) -> LockInfo | None:
+def break_lock(client: Engine, stack: str) -> LockInfo | None:
     """Remove the app's lock whoever holds it; returns what it was (None when it was free)."""
     found = read(client, stack)
     if found is None:

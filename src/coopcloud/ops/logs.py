@@ -11,15 +11,17 @@ import queue
 import re
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from coopcloud.errors import UsageError
 from coopcloud.ops.ps import app_services, pick_services, short_name
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
+
 
 @dataclass(frozen=True)
 class LogLine:
@@ -63,7 +65,7 @@ def parse_since(value: str | None, now: float | None = None) -> str | None:
             hint="use e.g. 10m, 2h, 2024-05-01 or 2024-05-01T10:00:00Z",
         ) from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     return _fmt_ts(when.timestamp())
 
 

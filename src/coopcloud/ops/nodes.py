@@ -14,9 +14,11 @@ entry is never used for another node's containers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from datetime import UTC
+from typing import TYPE_CHECKING, Any
 
 from coopcloud.domain.server import Server
 from coopcloud.errors import EngineUnreachable, NotFound
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 AVAILABILITIES = ("active", "pause", "drain")
 
 
-def nodes(client: Engine) -> list["Node"]:
+def nodes(client: Engine) -> list[Node]:
     """The swarm's nodes, managers first, then by hostname: one request."""
     from coopcloud.engine.views import Node
 
@@ -39,7 +41,7 @@ def nodes(client: Engine) -> list["Node"]:
     return sorted(found, key=lambda n: (n.role != "manager", n.hostname, n.id))
 
 
-def find_node(client: Engine, server: str, name: str) -> "Node":
+def find_node(client: Engine, server: str, name: str) -> Node:
     """A node by hostname, id or unique id prefix; NotFound names the nodes there are."""
     known = nodes(client)
     exact = [n for n in known if name in (n.hostname, n.id)]
@@ -49,11 +51,13 @@ def find_node(client: Engine, server: str, name: str) -> "Node":
         return exact[0]
     names = ", ".join(n.hostname for n in known) or "none"
     if not exact:
-        raise NotFound(f"server {server} has no node {name} (its nodes: {names})", hint=f"see: coop server nodes {server}")
+        raise NotFound(
+            f"server {server} has no node {name} (its nodes: {names})", hint=f"see: coop server nodes {server}"
+        )
     raise NotFound(f"server {server}: {name} names several nodes", hint="give the node's id instead")
 
 
-def set_availability(client: Engine, server: str, name: str, availability: str) -> tuple["Node", bool]:
+def set_availability(client: Engine, server: str, name: str, availability: str) -> tuple[Node, bool]:
     """Drain, pause or activate a node. Returns (the node as it is now, whether it changed)."""
     if availability not in AVAILABILITIES:
         raise ValueError(availability)
@@ -73,7 +77,7 @@ def set_availability(client: Engine, server: str, name: str, availability: str) 
 class NodeReach:
     """How coop reaches one node's engine: the server entry that names it, and whether it answered."""
 
-    node: "Node"
+    node: Node
     server: str | None  # the registered server that names this node, if any
     reachable: bool | None  # None: no entry, so not tried
     error: str | None = None
@@ -81,9 +85,18 @@ class NodeReach:
     def to_json(self) -> dict[str, Any]:
         n = self.node
         return {
-            "id": n.id, "hostname": n.hostname, "addr": n.addr, "role": n.role, "leader": n.leader,
-            "availability": n.availability, "state": n.state, "engine_version": n.engine_version,
-            "labels": dict(n.labels), "server": self.server, "reachable": self.reachable, "error": self.error,
+            "id": n.id,
+            "hostname": n.hostname,
+            "addr": n.addr,
+            "role": n.role,
+            "leader": n.leader,
+            "availability": n.availability,
+            "state": n.state,
+            "engine_version": n.engine_version,
+            "labels": dict(n.labels),
+            "server": self.server,
+            "reachable": self.reachable,
+            "error": self.error,
         }
 
 
@@ -103,7 +116,7 @@ def _endpoint_host(server: Server, environ: Mapping[str, str]) -> str | None:
         return None
 
 
-def server_for_node(settings: Settings, node: "Node", *, exclude: str | None = None) -> Server | None:
+def server_for_node(settings: Settings, node: Node, *, exclude: str | None = None) -> Server | None:
     """The registered server whose entry names this node (see the module docstring), or None."""
     from coopcloud.ops.servers import list_servers
 
@@ -121,7 +134,7 @@ def server_for_node(settings: Settings, node: "Node", *, exclude: str | None = N
     return None
 
 
-def _confirm(client: Engine, node: "Node", server: Server) -> None:
+def _confirm(client: Engine, node: Node, server: Server) -> None:
     """The engine behind `server` must BE this node (its swarm node id), else we would act elsewhere."""
     from coopcloud.engine import views
 
@@ -134,10 +147,10 @@ def _confirm(client: Engine, node: "Node", server: Server) -> None:
         )
 
 
-def reach(settings: Settings, pool: "ServerPool", manager: str, found: list["Node"]) -> list[NodeReach]:
+def reach(settings: Settings, pool: ServerPool, manager: str, found: list[Node]) -> list[NodeReach]:
     """For each node: the server entry that names it and whether its engine answers (in parallel)."""
 
-    def check(node: "Node") -> NodeReach:
+    def check(node: Node) -> NodeReach:
         server = server_for_node(settings, node)
         if server is None:
             return NodeReach(node, None, None)
@@ -153,13 +166,13 @@ def reach(settings: Settings, pool: "ServerPool", manager: str, found: list["Nod
         return list(ex.map(check, found))
 
 
-def how_to_reach(node: "Node") -> str:
+def how_to_reach(node: Node) -> str:
     """The command that makes a node reachable for coop."""
     target = node.hostname or node.addr
     return f"run: coop server add {target}" + (f" (an ssh alias for it, or user@{node.addr})" if node.addr else "")
 
 
-def client_for_node(settings: Settings, pool: "ServerPool", manager: str, node: "Node", *, why: str) -> "Engine":
+def client_for_node(settings: Settings, pool: ServerPool, manager: str, node: Node, *, why: str) -> Engine:
     """The engine client of `node`, through the server entry that names it.
 
     `why` says what needs the node ("app X: service Y runs on it"); when no entry names the node
@@ -168,7 +181,8 @@ def client_for_node(settings: Settings, pool: "ServerPool", manager: str, node: 
     server = server_for_node(settings, node, exclude=manager)
     if server is None:
         raise EngineUnreachable(
-            f"{why} on node {node.hostname}" + (f" ({node.addr})" if node.addr else "")
+            f"{why} on node {node.hostname}"
+            + (f" ({node.addr})" if node.addr else "")
             + ", and no server entry reaches that node",
             hint=how_to_reach(node),
         )
@@ -177,16 +191,16 @@ def client_for_node(settings: Settings, pool: "ServerPool", manager: str, node: 
     return client
 
 
-def engine_for_service(settings: Settings, pool: "ServerPool", ref: "AppRef", service: str) -> "Engine":
+def engine_for_service(settings: Settings, pool: ServerPool, ref: AppRef, service: str) -> Engine:
     """The engine to exec into or copy from a running container of `service` (run, cp, cmd).
 
     The manager's own engine when a container of the service runs there (one round trip asks both
     questions); else the engine of the node that runs the service's newest running task, through
     the server entry that names it. When nothing runs, the manager's engine: its lookup explains.
     """
-    from coopcloud.engine.stream import encode_filters
-    from datetime import datetime, timezone
+    from datetime import datetime
 
+    from coopcloud.engine.stream import encode_filters
     from coopcloud.engine.views import Info, Node, Task
     from coopcloud.ops.container import SERVICE_NAME_LABEL
     from coopcloud.ops.ps import short_name
@@ -196,7 +210,10 @@ def engine_for_service(settings: Settings, pool: "ServerPool", ref: "AppRef", se
     full = f"{ref.stack_name}_{short}"
     here, tasks = manager.get_many(
         [
-            ("/containers/json", {"filters": encode_filters({"label": [f"{SERVICE_NAME_LABEL}={full}"], "status": ["running"]})}),
+            (
+                "/containers/json",
+                {"filters": encode_filters({"label": [f"{SERVICE_NAME_LABEL}={full}"], "status": ["running"]})},
+            ),
             ("/tasks", {"filters": encode_filters({"service": [full], "desired-state": ["running"]})}),
         ],
         return_errors=True,
@@ -209,7 +226,7 @@ def engine_for_service(settings: Settings, pool: "ServerPool", ref: "AppRef", se
     running = [t for t in found if t.status.state == "running" and t.node_id]
     if not running:
         return manager
-    newest = max(running, key=lambda t: (t.status.timestamp or datetime.min.replace(tzinfo=timezone.utc), t.id))
+    newest = max(running, key=lambda t: (t.status.timestamp or datetime.min.replace(tzinfo=UTC), t.id))
     raw_node, info = manager.get_many([(f"/nodes/{newest.node_id}", {}), ("/info", {})])
     if Info.from_json(info).node_id == newest.node_id:
         # The task runs on the manager's own node, but its container already stopped (the task's
@@ -219,7 +236,7 @@ def engine_for_service(settings: Settings, pool: "ServerPool", ref: "AppRef", se
     return client_for_node(settings, pool, ref.server, node, why=f"app {ref.name}: service {short} runs")
 
 
-def engine_for_node(settings: Settings, pool: "ServerPool", server: str, node_id: str, *, why: str) -> Any:
+def engine_for_node(settings: Settings, pool: ServerPool, server: str, node_id: str, *, why: str) -> Any:
     """The engine of the swarm node `node_id` of `server`: the manager's own when it is that node,
     else the engine of the server entry that names the node (EngineUnreachable naming `coop server
     add` when none does). `why` says what needs the node, as for `client_for_node`."""

@@ -79,6 +79,8 @@ def _without_platforms(spec: dict) -> dict:
     if rest:
         template["Placement"] = rest
     return {**spec, "TaskTemplate": template}
+
+
 _SECRET_KEY = re.compile(r"PASS|SECRET|TOKEN|KEY|CREDENTIAL|PRIVATE|AUTH|SALT|CERT", re.I)
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+(?P<at>@)")
 HIDDEN = "(hidden)"
@@ -229,7 +231,12 @@ def _placement(spec: dict) -> list[str]:
 
 
 def _dict_changes(
-    prefix: str, before: Mapping[str, str], after: Mapping[str, str], *, redact: bool, secrets: frozenset[str] = frozenset()
+    prefix: str,
+    before: Mapping[str, str],
+    after: Mapping[str, str],
+    *,
+    redact: bool,
+    secrets: frozenset[str] = frozenset(),
 ) -> list[Change]:
     changes = []
     for key in sorted(before.keys() | after.keys()):
@@ -239,9 +246,13 @@ def _dict_changes(
         if redact and _SECRET_KEY.search(key):
             b = None if b is None else HIDDEN
             a = None if a is None else HIDDEN
-        changes.append(Change(
-            f"{prefix} {key}", None if b is None else mask_value(b, secrets), None if a is None else mask_value(a, secrets)
-        ))
+        changes.append(
+            Change(
+                f"{prefix} {key}",
+                None if b is None else mask_value(b, secrets),
+                None if a is None else mask_value(a, secrets),
+            )
+        )
     return changes
 
 
@@ -278,20 +289,31 @@ def service_changes(desired: dict, live: dict, secrets: frozenset[str] = frozens
         changes.append(Change("image", l_img, d_img))
     secrets = secrets | _secret_values(service_spec.env(live), service_spec.env(desired))
     changes += _dict_changes("env", service_spec.env(live), service_spec.env(desired), redact=True, secrets=secrets)
-    changes += _dict_changes("label", _labels(live, coop=False), _labels(desired, coop=False), redact=False,
-                             secrets=secrets)
-    changes += _dict_changes("container label", service_spec.container_labels(live),
-                             service_spec.container_labels(desired), redact=False, secrets=secrets)
+    changes += _dict_changes(
+        "label", _labels(live, coop=False), _labels(desired, coop=False), redact=False, secrets=secrets
+    )
+    changes += _dict_changes(
+        "container label",
+        service_spec.container_labels(live),
+        service_spec.container_labels(desired),
+        redact=False,
+        secrets=secrets,
+    )
     if service_spec.replicas(desired) != service_spec.replicas(live):
         changes.append(Change("replicas", service_spec.replicas(live), service_spec.replicas(desired)))
-    changes += _dict_changes("secret", _refs(live, "Secrets", "SecretName"), _refs(desired, "Secrets", "SecretName"), redact=False)
-    changes += _dict_changes("config", _refs(live, "Configs", "ConfigName"), _refs(desired, "Configs", "ConfigName"), redact=False)
+    changes += _dict_changes(
+        "secret", _refs(live, "Secrets", "SecretName"), _refs(desired, "Secrets", "SecretName"), redact=False
+    )
+    changes += _dict_changes(
+        "config", _refs(live, "Configs", "ConfigName"), _refs(desired, "Configs", "ConfigName"), redact=False
+    )
     for what, fn in (("mounts", _mounts), ("networks", _networks), ("ports", _ports), ("placement", _placement)):
         if fn(desired) != fn(live):
             changes.append(Change(what, ", ".join(fn(live)) or None, ", ".join(fn(desired)) or None))
     if not same_hash:
-        paths = differing_paths(_ports_as_set(_comparable(desired, l_img)),
-                                _ports_as_set(_comparable(live, l_img, desired=desired)))
+        paths = differing_paths(
+            _ports_as_set(_comparable(desired, l_img)), _ports_as_set(_comparable(live, l_img, desired=desired))
+        )
         if changes:
             # the fields above are shown already; the rest (command, healthcheck, resources...) must not
             # hide behind them (every release changes its version label)
@@ -303,9 +325,17 @@ def service_changes(desired: dict, live: dict, secrets: frozenset[str] = frozens
 
 # Spec paths that service_changes reports field by field (a path under one is not "other settings").
 _SHOWN_FIELDS = (
-    "Labels", "Mode", "TaskTemplate.ContainerSpec.Image", "TaskTemplate.ContainerSpec.Env",
-    "TaskTemplate.ContainerSpec.Labels", "TaskTemplate.ContainerSpec.Secrets", "TaskTemplate.ContainerSpec.Configs",
-    "TaskTemplate.ContainerSpec.Mounts", "TaskTemplate.Networks", "TaskTemplate.Placement", "EndpointSpec.Ports",
+    "Labels",
+    "Mode",
+    "TaskTemplate.ContainerSpec.Image",
+    "TaskTemplate.ContainerSpec.Env",
+    "TaskTemplate.ContainerSpec.Labels",
+    "TaskTemplate.ContainerSpec.Secrets",
+    "TaskTemplate.ContainerSpec.Configs",
+    "TaskTemplate.ContainerSpec.Mounts",
+    "TaskTemplate.Networks",
+    "TaskTemplate.Placement",
+    "EndpointSpec.Ports",
     "Networks",
 )
 
@@ -382,14 +412,22 @@ def _ports_as_set(spec: dict) -> dict:
         return spec
 
     def key(p: dict) -> tuple:  # engine defaults filled in, so desired and live sort alike
-        return (p.get("PublishedPort") or 0, p.get("TargetPort") or 0, p.get("Protocol") or "tcp",
-                p.get("PublishMode") or "ingress", p.get("Name") or "")
+        return (
+            p.get("PublishedPort") or 0,
+            p.get("TargetPort") or 0,
+            p.get("Protocol") or "tcp",
+            p.get("PublishMode") or "ingress",
+            p.get("Name") or "",
+        )
 
     return {**spec, "EndpointSpec": {**endpoint, "Ports": sorted(endpoint["Ports"], key=key)}}
 
 
 def plan_services(
-    desired: dict[str, dict], live: dict[str, dict], *, remove_orphans: bool = False,
+    desired: dict[str, dict],
+    live: dict[str, dict],
+    *,
+    remove_orphans: bool = False,
     secrets: frozenset[str] = frozenset(),
 ) -> list[ServicePlan]:
     """Compare desired specs (by service name) with live ones; `secrets`: values never to show."""

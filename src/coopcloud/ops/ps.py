@@ -14,17 +14,17 @@ data (never prints).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 from coopcloud.engine import views
-from coopcloud.engine.views import FAILED_TASK_STATES, Port, rfc3339
+from coopcloud.engine.views import Port, rfc3339
 from coopcloud.errors import NotFound
 from coopcloud.swarm.labels import STACK_LABEL, main_service_name
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
-
 
 
 class NotDeployed(NotFound):
@@ -118,7 +118,9 @@ def stack_filter(stack: str) -> dict[str, list[str]]:
 
 
 def _not_deployed(ref: Any) -> NotDeployed:
-    return NotDeployed(f"app {ref.name} is not deployed on server {ref.server}", hint=f"run: coop app deploy {ref.name}")
+    return NotDeployed(
+        f"app {ref.name} is not deployed on server {ref.server}", hint=f"run: coop app deploy {ref.name}"
+    )
 
 
 def app_services(client: Engine, ref: Any, *, status: bool = False) -> list[views.Service]:
@@ -251,8 +253,14 @@ def errors(client: Engine, ref: Any, *, limit: int = 20) -> list[TaskError]:
         if update is not None and update.failed:
             when = update.completed_at or update.started_at
             error = TaskError(
-                service=names[svc.id], task="", slot=None, node="", state=update.state, timestamp=rfc3339(when),
-                kind="update", message=update.message or f"update {update.state}",
+                service=names[svc.id],
+                task="",
+                slot=None,
+                node="",
+                state=update.state,
+                timestamp=rfc3339(when),
+                kind="update",
+                message=update.message or f"update {update.state}",
             )
             found.append((when.timestamp() if when else 0.0, error))
     bad = [t for t in views.tasks(client, stack_filter(ref.stack_name)) if _is_failure(t)]

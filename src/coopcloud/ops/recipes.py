@@ -77,7 +77,9 @@ def _folder_name(source: str) -> str:
         base = base[:-4]
     base = re.sub(r"[^A-Za-z0-9._-]+", "-", base).strip(".-")
     if not base or ".." in base:
-        raise UsageError(f"cannot name a recipe folder after {source!r}", hint="clone it into $ABRA_DIR/recipes yourself")
+        raise UsageError(
+            f"cannot name a recipe folder after {source!r}", hint="clone it into $ABRA_DIR/recipes yourself"
+        )
     return check_recipe_name(base)
 
 

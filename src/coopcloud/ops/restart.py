@@ -4,8 +4,9 @@ uses, until their new tasks run and stay up."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
@@ -54,8 +55,13 @@ def restart(
     names = [svc.name for svc in chosen]
     timing: dict[str, Any] = {k: v for k, v in (("clock", clock), ("sleep", sleep)) if v is not None}
     outcome = converge.wait(
-        client, [converge.Watch(n) for n in names], timeout=timeout, since=since, interval=interval,
-        report=_lines(ref, report), **timing,
+        client,
+        [converge.Watch(n) for n in names],
+        timeout=timeout,
+        since=since,
+        interval=interval,
+        report=_lines(ref, report),
+        **timing,
     )
     if not outcome.ok:
         raise _failure(ref, outcome, timeout)
@@ -74,7 +80,9 @@ def restart(
     ]
 
 
-def _force_update(client: Engine, stack: str, chosen: list[views.Service], report: Callable[[str], None] | None) -> None:
+def _force_update(
+    client: Engine, stack: str, chosen: list[views.Service], report: Callable[[str], None] | None
+) -> None:
     """``docker service update --force``: ForceUpdate+1 at each service's current version."""
     for svc in chosen:
         spec = copy.deepcopy(svc.spec)

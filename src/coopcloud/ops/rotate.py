@@ -61,8 +61,13 @@ class Rotation:
             "app": self.app,
             "version": self.version,
             "secrets": [
-                {"name": old.name, "from": old.version, "to": new.version, "remote_name": new.remote,
-                 **({"value": value} if show else {})}
+                {
+                    "name": old.name,
+                    "from": old.version,
+                    "to": new.version,
+                    "remote_name": new.remote,
+                    **({"value": value} if show else {}),
+                }
                 for old, new, value in self.rotated
             ],
             "removed": self.removed,
@@ -82,7 +87,9 @@ def choose(declared: list[sec.AppSecret], app: str, names: list[str] | None) -> 
     for name in names:
         if name not in by_name:
             known = ", ".join(by_name) or "none"
-            raise NotFound(f"app {app} declares no secret {name} (declared: {known})", hint=f"see: coop app secret ls {app}")
+            raise NotFound(
+                f"app {app} declares no secret {name} (declared: {known})", hint=f"see: coop app secret ls {app}"
+            )
         if not by_name[name].generate:
             raise UsageError(
                 f"app {app}: secret {name} is marked generate=false; coop cannot make its next value",
@@ -156,7 +163,9 @@ def rotate(
             result.removed.append(old.remote)
         except EngineError as exc:
             result.kept.append(old.remote)
-            warn(f"app {app}: old secret {old.remote} was kept ({exc}); remove it later with: docker secret rm {old.remote}")
+            warn(
+                f"app {app}: old secret {old.remote} was kept ({exc}); remove it later with: docker secret rm {old.remote}"
+            )
     return result
 
 

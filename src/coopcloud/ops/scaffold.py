@@ -190,8 +190,9 @@ def scaffold(name: str, path: Path, *, environ: Mapping[str, str] | None = None)
             target = path / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-        commit = init_and_commit(path, f"chore: new recipe {name} (coop recipe new)",
-                                 dict(os.environ if environ is None else environ))
+        commit = init_and_commit(
+            path, f"chore: new recipe {name} (coop recipe new)", dict(os.environ if environ is None else environ)
+        )
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)
         raise

@@ -8,8 +8,9 @@ are never logged, never part of an exception message.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.domain.envfile import EnvFile, SecretSpec, secret_specs
@@ -71,7 +72,14 @@ def declared(cfg: AppConfig, sample: str | None, abra_versions: dict[str, str] |
         if hint is not None and not (line and line.comment):
             length, charset, generate = hint.length, hint.charset, hint.generate
         out.append(
-            AppSecret(spec.name, spec.version, remote_name(cfg.ref.stack_name, spec.name, spec.version), length, charset, generate)
+            AppSecret(
+                spec.name,
+                spec.version,
+                remote_name(cfg.ref.stack_name, spec.name, spec.version),
+                length,
+                charset,
+                generate,
+            )
         )
     return out
 
@@ -87,9 +95,14 @@ def select(secrets: list[AppSecret], app: str, stack: str, name: str | None, ver
     chosen = [s for s in secrets if s.name == name]
     if not chosen:
         known = ", ".join(s.name for s in secrets) or "none"
-        raise NotFound(f"app {app} declares no secret {name} (declared: {known})", hint=f"see: coop app secret ls {app}")
+        raise NotFound(
+            f"app {app} declares no secret {name} (declared: {known})", hint=f"see: coop app secret ls {app}"
+        )
     if version is not None:
-        chosen = [AppSecret(**{**s.__dict__, "version": version, "remote": remote_name(stack, s.name, version)}) for s in chosen]
+        chosen = [
+            AppSecret(**{**s.__dict__, "version": version, "remote": remote_name(stack, s.name, version)})
+            for s in chosen
+        ]
     return chosen
 
 
@@ -127,13 +140,19 @@ def generate(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret])
     return out
 
 
-def remove(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret], *, all_versions: bool = False) -> list[str]:
+def remove(
+    client: Engine, app: str, stack: str, secrets: Iterable[AppSecret], *, all_versions: bool = False
+) -> list[str]:
     """Remove the app's secrets from the server. Returns the removed names."""
     wanted = list(secrets)
     names = []
     for n in (s.name for s in views.secrets(client)):
         for w in wanted:
-            if n == w.remote or (all_versions and n.startswith(f"{stack}_{w.name}_") and n[len(stack) + len(w.name) + 2:].startswith("v")):
+            if n == w.remote or (
+                all_versions
+                and n.startswith(f"{stack}_{w.name}_")
+                and n[len(stack) + len(w.name) + 2 :].startswith("v")
+            ):
                 names.append(n)
     removed = []
     for n in sorted(set(names)):
@@ -141,7 +160,9 @@ def remove(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret], *
             client.secret_remove(n)
         except EngineError as exc:
             if "in use" in str(exc):
-                raise Conflict(f"app {app}: secret {n} is in use by a running service", hint=f"run: coop app undeploy {app}") from None
+                raise Conflict(
+                    f"app {app}: secret {n} is in use by a running service", hint=f"run: coop app undeploy {app}"
+                ) from None
             raise
         removed.append(n)
     return removed

@@ -95,7 +95,9 @@ def probe(client: Engine, server: Server) -> ServerStatus:
 
     info = views.info(client)
     proxy = info.control_available and _has_proxy_network(client)
-    return ServerStatus(server.name, server.endpoint, info.swarm_state, info.control_available, info.server_version, proxy)
+    return ServerStatus(
+        server.name, server.endpoint, info.swarm_state, info.control_available, info.server_version, proxy
+    )
 
 
 def _has_proxy_network(client: Engine) -> bool:
@@ -104,7 +106,7 @@ def _has_proxy_network(client: Engine) -> bool:
     return any(n.name == "proxy" for n in views.networks(client, {"name": ["proxy"]}))
 
 
-def add(settings: Settings, pool: "ServerPool", dest: str | None, *, local: bool = False) -> ServerStatus:
+def add(settings: Settings, pool: ServerPool, dest: str | None, *, local: bool = False) -> ServerStatus:
     """Register a server after checking it answers. Nothing is written when the check fails."""
     if local:
         server = Server(LOCAL, local_endpoint(settings))
@@ -139,7 +141,7 @@ def remove(settings: Settings, name: str, *, force: bool = False) -> list[str]:
 
 
 def init(
-    pool: "ServerPool", server: Server, *, listen_addr: str | None = None, advertise_addr: str | None = None
+    pool: ServerPool, server: Server, *, listen_addr: str | None = None, advertise_addr: str | None = None
 ) -> list[str]:
     """Make the server ready for apps: swarm mode and the `proxy` overlay network. Idempotent.
 
@@ -186,10 +188,10 @@ class ServerPool:
     def server(self, name: str) -> Server:
         return resolve(self.settings, name)
 
-    def client(self, name: str) -> "Engine":
+    def client(self, name: str) -> Engine:
         return self.client_for(self.server(name))
 
-    def client_for(self, server: Server) -> "Engine":
+    def client_for(self, server: Server) -> Engine:
         return self._pool.get(server.endpoint, name=server.name)
 
     def close(self) -> None:

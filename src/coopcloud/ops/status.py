@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -88,8 +88,8 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as ex:
         asked = ex.map(ask, servers)
         if settings is not None:  # drift needs the renderer and the planner: load them while servers answer
-            import coopcloud.ops.deploy  # noqa: F401
-            import coopcloud.ops.drift  # noqa: F401
+            import coopcloud.ops.deploy
+            import coopcloud.ops.drift
             import coopcloud.swarm.render  # noqa: F401
         answers = {s: (view, err) for s, view, err in asked}
     for row in rows:

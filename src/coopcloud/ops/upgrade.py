@@ -31,9 +31,10 @@ release cannot be rolled back (a migrated database).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from coopcloud.domain.version import Version
 from coopcloud.errors import Conflict, InvalidError, NotFound, RecipeError, UsageError
@@ -73,7 +74,9 @@ class Deployed:
         }
 
 
-def current_version(label: str | None, pinned: str | None, versions: Sequence[Version] = ()) -> tuple[Version | None, str]:
+def current_version(
+    label: str | None, pinned: str | None, versions: Sequence[Version] = ()
+) -> tuple[Version | None, str]:
     """(the release an app runs, where that came from). Pure.
 
     The label wins when it is a version (matched to a known tag when one has the same
@@ -236,8 +239,8 @@ class Move:
 
     def release_notes(self, target: Version) -> list[ReleaseNote]:
         """Notes of every release crossed, each read from its own tag's tree."""
-        from coopcloud.sources import recipe_from_git
         from coopcloud.gitops import GitRepo
+        from coopcloud.sources import recipe_from_git
 
         repo = GitRepo(self.recipe_path)
         notes = []
@@ -277,7 +280,7 @@ def prepare(settings: Settings, pool: ServerPool, app_name: str, direction: str)
     return Move(cfg, direction, deployed, path, versions, warnings)
 
 
-def plan(settings: Settings, pool: ServerPool, move: Move, target: Version) -> "Prepared":
+def plan(settings: Settings, pool: ServerPool, move: Move, target: Version) -> Prepared:
     """The deploy of `target`, prepared (deploy.Prepared): checked and planned, nothing changed.
 
     Refused (Conflict) if the app's version label changed since `prepare` read it:
@@ -291,11 +294,11 @@ def plan(settings: Settings, pool: ServerPool, move: Move, target: Version) -> "
 def apply(
     settings: Settings,
     pool: ServerPool,
-    prepared: "Prepared",
+    prepared: Prepared,
     *,
-    before_first_change: Sequence[Callable[["Prepared"], None]] = (),
+    before_first_change: Sequence[Callable[[Prepared], None]] = (),
     **apply_options: Any,
-) -> "DeployResult":
+) -> DeployResult:
     """Apply a prepared move through the deploy pipeline (which writes TYPE=<recipe>:<version> on success
     and rolls the whole app back when the new release does not converge).
 
@@ -307,7 +310,9 @@ def apply(
     return apply_deploy(settings, pool, prepared, before_first_change=before_first_change, **apply_options)
 
 
-def run(settings: Settings, pool: ServerPool, move: Move, target: Version, *, dry_run: bool = False, **apply_options: Any) -> "DeployResult":
+def run(
+    settings: Settings, pool: ServerPool, move: Move, target: Version, *, dry_run: bool = False, **apply_options: Any
+) -> DeployResult:
     """plan() then, unless `dry_run`, apply(): for callers that review nothing in between."""
     prepared = plan(settings, pool, move, target)
     if dry_run:
@@ -392,10 +397,10 @@ def recipe_versions(
     that cannot be rendered carries its error instead of images; the others are still listed.
     `digest(image_ref)` fills digests (once per reference); without it they are None.
     """
-    from coopcloud.sources import recipe_from_git
     from coopcloud.gitops import GitRepo
     from coopcloud.ops.deploy import releases
     from coopcloud.ops.recipes import local_recipe
+    from coopcloud.sources import recipe_from_git
 
     name, path = local_recipe(settings, recipe)
     repo = GitRepo(path)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
     from coopcloud.engine.protocol import Engine
 
+
 @dataclass(frozen=True)
 class Volume:
     name: str
@@ -25,7 +26,7 @@ class Volume:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-def volumes(client: Engine, ref: "AppRef") -> list[Volume]:
+def volumes(client: Engine, ref: AppRef) -> list[Volume]:
     """Volumes labelled with the app's stack (as `docker stack deploy` labels them): one request."""
     return [
         Volume(
@@ -40,7 +41,7 @@ def volumes(client: Engine, ref: "AppRef") -> list[Volume]:
     ]
 
 
-def volumes_to_remove(client: Engine, ref: "AppRef", names: list[str], *, all_: bool = False) -> list[Volume]:
+def volumes_to_remove(client: Engine, ref: AppRef, names: list[str], *, all_: bool = False) -> list[Volume]:
     """The volumes `volume rm` would remove. Refuses while the app is deployed; checks every name."""
     if bool(names) == all_:
         raise UsageError("name the volumes to remove, or pass --all", hint=f"see: coop app volume ls {ref.name}")
@@ -67,7 +68,7 @@ def volumes_to_remove(client: Engine, ref: "AppRef", names: list[str], *, all_: 
     return list(chosen.values())
 
 
-def remove_volumes(client: Engine, ref: "AppRef", chosen: list[Volume], *, wait: float = 10.0) -> list[str]:
+def remove_volumes(client: Engine, ref: AppRef, chosen: list[Volume], *, wait: float = 10.0) -> list[str]:
     """Remove the volumes; a volume still held by a stopping container is retried for `wait` seconds."""
     removed = []
     for v in chosen:

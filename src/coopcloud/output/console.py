@@ -7,7 +7,8 @@ only when a table or progress is drawn on a TTY, so `coop --help` stays fast.
 from __future__ import annotations
 
 import sys
-from typing import IO, Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import IO, Any
 
 from coopcloud.errors import NeedsInput
 
@@ -87,7 +88,7 @@ class Output:
         for row in rows:
             for i, cell in enumerate(row):
                 widths[i] = max(widths[i], len(cell))
-        fmt = "  ".join("{:<%d}" % w for w in widths)
+        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         self.print(fmt.format(*[h.upper() for h in headers]).rstrip())
         for row in rows:
             self.print(fmt.format(*row).rstrip())

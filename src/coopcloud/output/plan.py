@@ -28,7 +28,9 @@ def show_plan(out: Output, result: Any, *, title: str = "plan", nothing: str = "
             else:
                 out.info(f"      {c.what}: {c.before} -> {c.after}")
     for name in plan.orphans:
-        out.info(f"  ! service {name}: no longer in the recipe; left running (remove it with: docker service rm {name})")
+        out.info(
+            f"  ! service {name}: no longer in the recipe; left running (remove it with: docker service rm {name})"
+        )
     for image, why in sorted(result.unpinned.items()):
         out.info(f"  note: {image} is deployed by tag, not digest ({why})")
     if not plan.changes_anything:
@@ -55,7 +57,7 @@ class ProgressPrinter:
         self.last: dict[str, str] = {}
         self._live: Any = None  # a rich Live display, once progress starts on a TTY
 
-    def __enter__(self) -> "ProgressPrinter":
+    def __enter__(self) -> ProgressPrinter:
         return self
 
     def _start_live(self) -> None:

@@ -79,7 +79,7 @@ def _normalise_key(key: str) -> str:
     key = key.strip().lower()
     for prefix in ("https://", "http://"):
         if key.startswith(prefix):
-            key = key[len(prefix):]
+            key = key[len(prefix) :]
     return key.split("/", 1)[0]
 
 

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path
-from typing import Mapping
 
 from coopcloud.registry.auth import basic_header, credentials_for, parse_challenges
 from coopcloud.registry.errors import RegistryError, RegistryNotFound, RegistryOffline, RegistryUnreachable
@@ -156,8 +156,10 @@ class RegistryClient:
             url = urljoin(url, link) if link else None
             if url and urlsplit(url)[:2] != urlsplit(repo.base_url)[:2]:
                 # Our token is for this registry only; never send it elsewhere.
-                raise RegistryError(f"registry {repo.domain}: tags of {repo.familiar()} continue on "
-                                    f"another host ({urlsplit(url).netloc}); not followed")
+                raise RegistryError(
+                    f"registry {repo.domain}: tags of {repo.familiar()} continue on "
+                    f"another host ({urlsplit(url).netloc}); not followed"
+                )
         return out
 
     # --------------------------------------------------------------- internals
@@ -216,7 +218,10 @@ class RegistryClient:
                     query = {"service": ch.params["service"], **query}
                 token_url = realm + ("&" if "?" in realm else "?") + urlencode(query)
                 token_resp = self._send(
-                    "GET", token_url, ref, accept="application/json",
+                    "GET",
+                    token_url,
+                    ref,
+                    accept="application/json",
                     authorization=basic_header(creds) if creds else None,
                 )
                 if token_resp.status != 200:
@@ -239,7 +244,6 @@ class RegistryClient:
         return None
 
     def _send(self, method: str, url: str, ref: ImageRef, *, accept: str, authorization: str | None) -> _Response:
-        import socket
         import urllib.error
         import urllib.request
 
@@ -262,7 +266,7 @@ class RegistryClient:
             except OSError:
                 body = b""
             return _Response(err.code, err.headers, body)
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as err:
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
             reason = getattr(err, "reason", err)
             raise RegistryUnreachable(
                 f"registry {ref.domain} is unreachable for {ref.familiar()}: {reason}",
@@ -301,11 +305,12 @@ class RegistryClient:
                 hint=f"if it is private, run: docker login {ref.domain}",
             )
         if resp.status == 429:
-            return RegistryError(f"{what}: {where} is rate-limiting requests (HTTP 429){detail}",
-                                 hint="wait and retry, or log in to raise the limit")
+            return RegistryError(
+                f"{what}: {where} is rate-limiting requests (HTTP 429){detail}",
+                hint="wait and retry, or log in to raise the limit",
+            )
         if resp.status >= 500:
-            return RegistryUnreachable(f"{what}: {where} failed (HTTP {resp.status}){detail}",
-                                       hint="retry later")
+            return RegistryUnreachable(f"{what}: {where} failed (HTTP {resp.status}){detail}", hint="retry later")
         return RegistryError(f"{what}: {where} answered HTTP {resp.status}{detail}")
 
 
@@ -326,8 +331,8 @@ def _next_link(values: list[str]) -> str | None:
         for part in value.split(","):
             if "<" not in part or ">" not in part:
                 continue
-            target = part[part.index("<") + 1:part.index(">")]
-            params = part[part.index(">") + 1:].replace(" ", "").lower()
+            target = part[part.index("<") + 1 : part.index(">")]
+            params = part[part.index(">") + 1 :].replace(" ", "").lower()
             if 'rel="next"' in params or "rel=next" in params:
                 return target
     return None

@@ -75,14 +75,14 @@ class ImageRef:
         """The short repository name docker shows: `nginx`, `user/app`, `ghcr.io/o/app`."""
         path = self.path
         if self.domain == DEFAULT_DOMAIN:
-            return path[len("library/"):] if path.startswith("library/") and path.count("/") == 1 else path
+            return path[len("library/") :] if path.startswith("library/") and path.count("/") == 1 else path
         return f"{self.domain}/{path}"
 
     def familiar(self) -> str:
         """The short form docker shows: `nginx:1.27`, `user/app:1`, `ghcr.io/o/app:1`."""
         return self.familiar_name + self._suffix()
 
-    def with_tag(self, tag: str) -> "ImageRef":
+    def with_tag(self, tag: str) -> ImageRef:
         return ImageRef(self.domain, self.path, tag, None)
 
     def _suffix(self) -> str:
@@ -114,7 +114,7 @@ def parse_image_ref(ref: str, *, default_tag: str | None = DEFAULT_TAG) -> Image
     slash = text.rfind("/")
     colon = text.rfind(":")
     if colon > slash:
-        text, tag = text[:colon], text[colon + 1:]
+        text, tag = text[:colon], text[colon + 1 :]
         if not _TAG.match(tag):
             raise ImageRefError(f"image {ref!r}: invalid tag {tag!r}")
     domain, path = _split_domain(text, ref)
@@ -151,7 +151,7 @@ def _split_domain(name: str, ref: str) -> tuple[str, str]:
 def host_of(domain: str) -> str:
     """The host part of `host[:port]` / `[v6]:port`, lowercased, without brackets."""
     if domain.startswith("["):
-        return domain[1:domain.index("]")].split("%")[0].lower()
+        return domain[1 : domain.index("]")].split("%")[0].lower()
     return domain.rsplit(":", 1)[0].lower() if ":" in domain else domain.lower()
 
 

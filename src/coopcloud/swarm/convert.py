@@ -103,7 +103,9 @@ def convert(model: Mapping[str, Any], stack: str, *, read_file: Callable[[str], 
     out_services: dict[str, dict] = {}
     for svc_name in services:
         try:
-            body = _service(stack, svc_name, services[svc_name] or {}, net_configs, vol_configs, secret_configs, config_configs)
+            body = _service(
+                stack, svc_name, services[svc_name] or {}, net_configs, vol_configs, secret_configs, config_configs
+            )
         except ConvertError as exc:
             if exc.message.startswith("service "):
                 raise
@@ -232,7 +234,9 @@ def _file_objects(
         if not driver:
             path = obj.get("file")
             if not path:
-                raise ConvertError(f"{kind} {key}: needs `file:`, `external: true`" + (" or `driver:`" if kind == "secret" else ""))
+                raise ConvertError(
+                    f"{kind} {key}: needs `file:`, `external: true`" + (" or `driver:`" if kind == "secret" else "")
+                )
             try:
                 data = read_file(path)
             except OSError as exc:
@@ -276,7 +280,9 @@ def _service(
     logging = svc.get("logging")
     log_driver = None
     if logging is not None:
-        log_driver = Keep({"Name": logging.get("driver"), "Options": _str_map(logging.get("options"), "logging.options")})
+        log_driver = Keep(
+            {"Name": logging.get("driver"), "Options": _str_map(logging.get("options"), "logging.options")}
+        )
 
     service_labels = _stack_labels(stack, deploy.get("labels"), "deploy.labels")
     service_labels[names.IMAGE_LABEL] = image
@@ -321,22 +327,27 @@ def _service(
             "LogDriver": log_driver,
             "Resources": Keep(_resources(deploy.get("resources") or {})),
             "RestartPolicy": _restart_policy(svc.get("restart"), deploy.get("restart_policy")),
-            "Placement": Keep({
-                "Constraints": _str_list(placement.get("constraints")),
-                "Preferences": [
-                    {"Spread": {"SpreadDescriptor": (p or {}).get("spread")}} for p in placement.get("preferences") or []
-                ],
-                "MaxReplicas": int(placement.get("max_replicas_per_node") or 0),
-            }),
+            "Placement": Keep(
+                {
+                    "Constraints": _str_list(placement.get("constraints")),
+                    "Preferences": [
+                        {"Spread": {"SpreadDescriptor": (p or {}).get("spread")}}
+                        for p in placement.get("preferences") or []
+                    ],
+                    "MaxReplicas": int(placement.get("max_replicas_per_node") or 0),
+                }
+            ),
             "Networks": _service_networks(stack, svc_name, svc.get("networks"), net_configs),
         },
         "Mode": _mode(deploy.get("mode"), deploy.get("replicas")),
         "UpdateConfig": _update_config(deploy.get("update_config"), "update_config"),
         "RollbackConfig": _update_config(deploy.get("rollback_config"), "rollback_config"),
-        "EndpointSpec": Keep({
-            "Mode": _str(deploy.get("endpoint_mode")).lower(),
-            "Ports": _ports(svc.get("ports") or []),
-        }),
+        "EndpointSpec": Keep(
+            {
+                "Mode": _str(deploy.get("endpoint_mode")).lower(),
+                "Ports": _ports(svc.get("ports") or []),
+            }
+        ),
     }
     return _compact(body)
 
@@ -390,9 +401,13 @@ def _healthcheck(hc: Any) -> dict | None:
         "Test": _str_list(test),
         "Interval": duration_ns(hc["interval"], "healthcheck.interval") if hc.get("interval") is not None else 0,
         "Timeout": duration_ns(hc["timeout"], "healthcheck.timeout") if hc.get("timeout") is not None else 0,
-        "StartPeriod": duration_ns(hc["start_period"], "healthcheck.start_period") if hc.get("start_period") is not None else 0,
+        "StartPeriod": duration_ns(hc["start_period"], "healthcheck.start_period")
+        if hc.get("start_period") is not None
+        else 0,
         "StartInterval": (
-            duration_ns(hc["start_interval"], "healthcheck.start_interval") if hc.get("start_interval") is not None else 0
+            duration_ns(hc["start_interval"], "healthcheck.start_interval")
+            if hc.get("start_interval") is not None
+            else 0
         ),
         "Retries": int(hc.get("retries") or 0),
     }
@@ -452,8 +467,12 @@ def _resources(res: Mapping[str, Any]) -> dict:
     if limits is not None:
         out["Limits"] = Keep(
             {
-                "NanoCPUs": nano_cpus(limits["cpus"], "resources.limits.cpus") if limits.get("cpus") not in (None, "") else 0,
-                "MemoryBytes": size_bytes(limits["memory"], "resources.limits.memory") if limits.get("memory") is not None else 0,
+                "NanoCPUs": nano_cpus(limits["cpus"], "resources.limits.cpus")
+                if limits.get("cpus") not in (None, "")
+                else 0,
+                "MemoryBytes": size_bytes(limits["memory"], "resources.limits.memory")
+                if limits.get("memory") is not None
+                else 0,
                 "Pids": int(limits.get("pids") or 0),
             }
         )
@@ -463,7 +482,11 @@ def _resources(res: Mapping[str, Any]) -> dict:
         for item in reservations.get("generic_resources") or []:
             spec = (item or {}).get("discrete_resource_spec")
             generic.append(
-                {"DiscreteResourceSpec": {"Kind": spec.get("kind"), "Value": int(spec.get("value") or 0)} if spec else None}
+                {
+                    "DiscreteResourceSpec": {"Kind": spec.get("kind"), "Value": int(spec.get("value") or 0)}
+                    if spec
+                    else None
+                }
             )
         out["Reservations"] = Keep(
             {
@@ -536,7 +559,14 @@ def _mount(stack: str, vol: Any, vol_configs: Mapping[str, Any]) -> dict:
         "Consistency": vol.get("consistency"),
     }
     options = {k for k in ("bind", "volume", "image", "tmpfs", "cluster") if vol.get(k) is not None}
-    allowed = {"volume": {"volume"}, "bind": {"bind"}, "tmpfs": {"tmpfs"}, "npipe": {"bind"}, "image": {"image"}, "cluster": set()}
+    allowed = {
+        "volume": {"volume"},
+        "bind": {"bind"},
+        "tmpfs": {"tmpfs"},
+        "npipe": {"bind"},
+        "image": {"image"},
+        "cluster": set(),
+    }
     if vtype not in allowed:
         raise ConvertError(f"volume {target}: type must be volume, bind, tmpfs, npipe, image or cluster")
     for extra in sorted(options - allowed[vtype]):
@@ -592,7 +622,7 @@ def _service_networks(stack: str, svc_name: str, svc_nets: Any, net_configs: Map
     if not svc_nets:
         svc_nets = {DEFAULT_NETWORK: None}
     elif not isinstance(svc_nets, Mapping):
-        svc_nets = {n: None for n in svc_nets}
+        svc_nets = dict.fromkeys(svc_nets)
     out: list[dict[str, Any]] = []
     for key, attach in svc_nets.items():
         if key not in net_configs and key != DEFAULT_NETWORK:

@@ -73,6 +73,8 @@ def timeout_seconds(stack: str, labels: Mapping[str, str], default: int = DEFAUL
     except ValueError:
         seconds = 0
     if seconds <= 0:
-        raise InvalidError(f"label {key}={raw!r} is not a whole number of seconds",
-                           hint="set it to e.g. 300 in the recipe's compose file (deploy.labels)")
+        raise InvalidError(
+            f"label {key}={raw!r} is not a whole number of seconds",
+            hint="set it to e.g. 300 in the recipe's compose file (deploy.labels)",
+        )
     return seconds

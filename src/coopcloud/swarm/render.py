@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import posixpath
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 from coopcloud.domain.app import AppRef, compose_env, compose_files
 from coopcloud.domain.envfile import EnvFile
@@ -49,7 +49,9 @@ def recipe_reader(recipe: Recipe, workdir: str = WORKDIR) -> Callable[[str], byt
     def read(path: str) -> bytes:
         rel = posixpath.relpath(posixpath.normpath(path), workdir)
         if rel.startswith(".."):
-            raise RecipeError(f"recipe {recipe.name}: {path} is outside the recipe; configs and secrets must use files inside it")
+            raise RecipeError(
+                f"recipe {recipe.name}: {path} is outside the recipe; configs and secrets must use files inside it"
+            )
         return recipe.read(rel)
 
     return read

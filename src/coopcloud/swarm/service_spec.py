@@ -64,7 +64,7 @@ def refs(spec: Spec, kind: str) -> list[Mapping[str, Any]]:
 
 def ref_target(ref: Mapping[str, Any]) -> str:
     """Where a secret/config reference lands: its file name, "runtime" for a credential spec, else ""."""
-    return _dict(ref.get("File")).get("Name") or ref.get("Runtime") and "runtime" or ""
+    return _dict(ref.get("File")).get("Name") or (ref.get("Runtime") and "runtime") or ""
 
 
 def networks(spec: Spec) -> list[Mapping[str, Any]]:
@@ -78,7 +78,7 @@ def ports(spec: Spec) -> list[Mapping[str, Any]]:
 
 
 def replicas(spec: Spec) -> str:
-    """"global", or the replica count as text (1 when the spec names none, as the engine reads it)."""
+    """ "global", or the replica count as text (1 when the spec names none, as the engine reads it)."""
     mode = _dict(spec.get("Mode"))
     if "Global" in mode:
         return "global"

@@ -34,7 +34,7 @@ def duration_ns(value: object, what: str) -> int:
     alone is zero.
     """
     if isinstance(value, bool) or not isinstance(value, str):
-        raise ConvertError(f"{what}: expected a duration like \"30s\" or \"1m30s\", got {value!r}")
+        raise ConvertError(f'{what}: expected a duration like "30s" or "1m30s", got {value!r}')
     text = value.strip()
     sign = 1
     if text[:1] in "+-" and text:
@@ -50,7 +50,7 @@ def duration_ns(value: object, what: str) -> int:
         total += Fraction(m.group(1)) * _UNIT_NS[m.group(2)]
         pos = m.end()
     if not text or pos != len(text):
-        raise ConvertError(f"{what}: invalid duration {value!r} (use e.g. \"30s\", \"1m30s\", \"500ms\")")
+        raise ConvertError(f'{what}: invalid duration {value!r} (use e.g. "30s", "1m30s", "500ms")')
     return sign * int(total)  # Go truncates fractions of a nanosecond
 
 
@@ -72,7 +72,7 @@ def size_bytes(value: object, what: str) -> int:
         m = _SIZE.match(value.strip())
         if m:
             return int(Fraction(m.group(1)) * _BINARY[m.group(2).lower()])
-    raise ConvertError(f"{what}: invalid size {value!r} (use bytes, or e.g. \"512M\", \"1G\")")
+    raise ConvertError(f'{what}: invalid size {value!r} (use bytes, or e.g. "512M", "1G")')
 
 
 def nano_cpus(value: object, what: str) -> int:

@@ -26,9 +26,10 @@ import shutil
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
@@ -36,10 +37,9 @@ from coopcloud.errors import CoopError, EngineError, EngineUnreachable, InvalidE
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL, coop_label
 
-from . import scripts
+from . import repository, scripts
 from .job import Job, JobResult, Mount, run_job
 from .labels import BackupSpec, ServiceBackup, backup_spec
-from . import repository
 from .repository import NoRepository, Repository, password
 
 DEFAULT_IMAGE = "restic/restic:0.17.3"
@@ -80,18 +80,24 @@ def _services(client: Engine, stack: str) -> list[views.Service]:
 
 def _running_node(client: Engine, service: str) -> str | None:
     """The node of the service's running task: where its volumes are."""
-    running = [t for t in views.tasks(client, {"service": [service], "desired-state": ["running"]}) if t.running and t.node_id]
+    running = [
+        t for t in views.tasks(client, {"service": [service], "desired-state": ["running"]}) if t.running and t.node_id
+    ]
     return running[0].node_id if running else None
 
 
-def inspect_app(settings: Settings, client: Engine, ref: Any, *, service: str | None = None, need_running: bool = True) -> AppBackup:
+def inspect_app(
+    settings: Settings, client: Engine, ref: Any, *, service: str | None = None, need_running: bool = True
+) -> AppBackup:
     """Read the app's live services: which are backed up, on which node, at which version.
 
     Raises NotFound when the app is not deployed or declares no backups (or has no such service).
     """
     services = _services(client, ref.stack_name)
     if not services:
-        raise NotFound(f"app {ref.name} is not deployed on server {ref.server}", hint=f"run: coop app deploy {ref.name}")
+        raise NotFound(
+            f"app {ref.name} is not deployed on server {ref.server}", hint=f"run: coop app deploy {ref.name}"
+        )
     spec = backup_spec(ref.name, ref.stack_name, services)
     if not spec.services:
         raise NotFound(
@@ -140,8 +146,17 @@ def _volume_mounts(spec: BackupSpec, *, read_only: bool) -> list[Mount]:
     ]
 
 
-def _job(settings: Settings, client: Engine, kind: str, script: str, *, app_name: str,
-         node_id: str | None, mounts: Sequence[Mount] = (), repo: Repository | None = None) -> tuple[Job, str | None]:
+def _job(
+    settings: Settings,
+    client: Engine,
+    kind: str,
+    script: str,
+    *,
+    app_name: str,
+    node_id: str | None,
+    mounts: Sequence[Mount] = (),
+    repo: Repository | None = None,
+) -> tuple[Job, str | None]:
     """The restic job, with the repository and its password secret (generated on first use: returned to show once)."""
     repo = repo or repository.for_command(settings, client)
     secret, generated = password(client, generate=kind == "backup")
@@ -172,7 +187,7 @@ def _reason(result: JobResult) -> str:
     lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
     for line in lines:
         if line.startswith(scripts.ERROR_PREFIX):
-            return line[len(scripts.ERROR_PREFIX):]
+            return line[len(scripts.ERROR_PREFIX) :]
     fatal = [line for line in lines if line.lower().startswith(("fatal:", "error:")) or "error" in line.lower()]
     if fatal:
         return fatal[-1]
@@ -194,8 +209,9 @@ NodeEngine = Callable[[str], Engine]
 HOOK_OUTPUT_KEPT = 64 * 1024
 
 
-def run_hook(client: Engine, ref: Any, svc: ServiceBackup, which: str, hook: str,
-             *, engine_for: EngineFor | None = None) -> None:
+def run_hook(
+    client: Engine, ref: Any, svc: ServiceBackup, which: str, hook: str, *, engine_for: EngineFor | None = None
+) -> None:
     """Run a hook with `sh -c` in a running container of the service; a non-zero exit raises BackupFailed."""
     from coopcloud.ops import container
 
@@ -237,10 +253,18 @@ class Created:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "app": self.app, "snapshot": self.snapshot, "short_id": self.short_id, "why": self.why,
-            "version": self.version, "repository": self.repository, "paths": list(self.paths),
-            "files": self.files, "bytes_added": self.bytes_added, "bytes_processed": self.bytes_processed,
-            "seconds": round(self.seconds, 2), "warnings": list(self.warnings),
+            "app": self.app,
+            "snapshot": self.snapshot,
+            "short_id": self.short_id,
+            "why": self.why,
+            "version": self.version,
+            "repository": self.repository,
+            "paths": list(self.paths),
+            "files": self.files,
+            "bytes_added": self.bytes_added,
+            "bytes_processed": self.bytes_processed,
+            "seconds": round(self.seconds, 2),
+            "warnings": list(self.warnings),
         }
 
 
@@ -266,8 +290,16 @@ def create(
     run_tag = f"run={pysecrets.token_hex(6)}"
     tags = ["coop", f"app={app.name}", f"recipe={app.recipe}", f"version={app.version}", f"why={why}"]
     script = scripts.backup_script(app.spec, host=app.name, tags=tags, run_tag=run_tag)
-    job, generated = _job(settings, client, "backup", script, app_name=app.name, node_id=app.node_id,
-                          mounts=_volume_mounts(app.spec, read_only=True), repo=repo)
+    job, generated = _job(
+        settings,
+        client,
+        "backup",
+        script,
+        app_name=app.name,
+        node_id=app.node_id,
+        mounts=_volume_mounts(app.spec, read_only=True),
+        repo=repo,
+    )
     if generated and on_password is not None:
         on_password(generated)
     warnings: list[str] = []
@@ -278,7 +310,10 @@ def create(
                 _note(on_progress, f"app {app.name}: service {svc.service}: pre-hook")
                 run_hook(client, ref, svc, "backup pre-hook", svc.pre_hook, engine_for=engine_for)
             hooked.append(svc)
-        _note(on_progress, f"app {app.name}: restic backup of {len(scripts.backup_paths(app.spec))} path(s) to {repo.shown}")
+        _note(
+            on_progress,
+            f"app {app.name}: restic backup of {len(scripts.backup_paths(app.spec))} path(s) to {repo.shown}",
+        )
         result = run_job(client, job, on_status=_status_printer(on_progress, "backup"))
     finally:
         # Post-hooks undo what pre-hooks did (restart a service, remove a dump), even after a failure.
@@ -291,19 +326,27 @@ def create(
     if not result.ok:
         reason = _reason(result)
         kept = "" if "could not be removed" in reason else "; no snapshot was kept"
-        raise BackupFailed(f"app {app.name}: backup failed: {reason}{kept}",
-                           hint=f"fix it, then run: coop app backup create {app.name}")
+        raise BackupFailed(
+            f"app {app.name}: backup failed: {reason}{kept}",
+            hint=f"fix it, then run: coop app backup create {app.name}",
+        )
     summary = next((o for o in reversed(result.json_lines()) if o.get("message_type") == "summary"), None)
     if not summary or not summary.get("snapshot_id"):
         raise BackupFailed(f"app {app.name}: restic reported no snapshot", hint="run it again with --debug")
     snap = summary["snapshot_id"]
     return Created(
-        app=app.name, snapshot=snap, short_id=snap[:8], why=why, version=app.version, repository=repo.shown,
+        app=app.name,
+        snapshot=snap,
+        short_id=snap[:8],
+        why=why,
+        version=app.version,
+        repository=repo.shown,
         paths=tuple(scripts.backup_paths(app.spec)),
         files=int(summary.get("total_files_processed", 0)),
         bytes_added=int(summary.get("data_added", 0)),
         bytes_processed=int(summary.get("total_bytes_processed", 0)),
-        seconds=time.monotonic() - start, warnings=tuple(warnings),
+        seconds=time.monotonic() - start,
+        warnings=tuple(warnings),
     )
 
 
@@ -340,20 +383,33 @@ class Snapshot:
     paths: tuple[str, ...]
 
     @classmethod
-    def from_restic(cls, raw: dict[str, Any]) -> "Snapshot":
+    def from_restic(cls, raw: dict[str, Any]) -> Snapshot:
         tags = dict(t.split("=", 1) for t in raw.get("tags") or [] if "=" in t)
         paths = tuple(raw.get("paths") or ())
-        services = sorted({p.split("/")[2] for p in paths if p.startswith(scripts.MOUNT_ROOT + "/") and p.count("/") >= 2})
+        services = sorted(
+            {p.split("/")[2] for p in paths if p.startswith(scripts.MOUNT_ROOT + "/") and p.count("/") >= 2}
+        )
         return cls(
-            id=raw["id"], short_id=raw.get("short_id") or raw["id"][:8], time=raw.get("time", ""),
-            why=tags.get("why", ""), version=tags.get("version", ""), recipe=tags.get("recipe", ""),
-            services=tuple(services), paths=paths,
+            id=raw["id"],
+            short_id=raw.get("short_id") or raw["id"][:8],
+            time=raw.get("time", ""),
+            why=tags.get("why", ""),
+            version=tags.get("version", ""),
+            recipe=tags.get("recipe", ""),
+            services=tuple(services),
+            paths=paths,
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "id": self.id, "short_id": self.short_id, "time": self.time, "why": self.why, "version": self.version,
-            "recipe": self.recipe, "services": list(self.services), "paths": list(self.paths),
+            "id": self.id,
+            "short_id": self.short_id,
+            "time": self.time,
+            "why": self.why,
+            "version": self.version,
+            "recipe": self.recipe,
+            "services": list(self.services),
+            "paths": list(self.paths),
         }
 
 
@@ -390,8 +446,15 @@ def snapshots(settings: Settings, client: Engine, ref: Any) -> list[Snapshot]:
     node = _node_for(client, ref)
     if repo.kind == "volume" and repo.volume and not _volume_may_exist(client, node, repo.volume):
         return []  # no repository there; a job mounting it would leave an empty volume behind
-    job, _ = _job(settings, client, "snapshots", scripts.snapshots_script([f"app={ref.name}"]),
-                  app_name=ref.name, node_id=node, repo=repo)
+    job, _ = _job(
+        settings,
+        client,
+        "snapshots",
+        scripts.snapshots_script([f"app={ref.name}"]),
+        app_name=ref.name,
+        node_id=node,
+        repo=repo,
+    )
     result = run_job(client, job)
     if not result.ok:
         raise BackupFailed(f"app {ref.name}: cannot list snapshots: {_reason(result)}")
@@ -401,7 +464,9 @@ def snapshots(settings: Settings, client: Engine, ref: Any) -> list[Snapshot]:
     except ValueError:
         raw = None
     if not isinstance(raw, list):
-        raise BackupFailed(f"app {ref.name}: restic's snapshot list is not JSON", hint="run it again with --debug") from None
+        raise BackupFailed(
+            f"app {ref.name}: restic's snapshot list is not JSON", hint="run it again with --debug"
+        ) from None
     return sorted((Snapshot.from_restic(r) for r in raw or []), key=lambda s: s.time)
 
 
@@ -430,24 +495,39 @@ class Verified:
     seconds: float
 
     def to_json(self) -> dict[str, Any]:
-        return {"app": self.app, "snapshot": self.snapshot, "files": self.files, "seconds": round(self.seconds, 2), "ok": True}
+        return {
+            "app": self.app,
+            "snapshot": self.snapshot,
+            "files": self.files,
+            "seconds": round(self.seconds, 2),
+            "ok": True,
+        }
 
 
-def verify(settings: Settings, client: Engine, ref: Any, wanted: str | None = None,
-           *, on_progress: Progress | None = None) -> Verified:
+def verify(
+    settings: Settings, client: Engine, ref: Any, wanted: str | None = None, *, on_progress: Progress | None = None
+) -> Verified:
     start = time.monotonic()
     snap = pick(ref, snapshots(settings, client, ref), wanted)
-    _note(on_progress, f"app {ref.name}: checking the repository and restoring snapshot {snap.short_id} into a scratch directory")
-    job, _ = _job(settings, client, "verify", scripts.verify_script(snap.id), app_name=ref.name,
-                  node_id=_node_for(client, ref))
+    _note(
+        on_progress,
+        f"app {ref.name}: checking the repository and restoring snapshot {snap.short_id} into a scratch directory",
+    )
+    job, _ = _job(
+        settings, client, "verify", scripts.verify_script(snap.id), app_name=ref.name, node_id=_node_for(client, ref)
+    )
     result = run_job(client, job)
     if not result.ok:
         reason = _reason(result)
         if "locked by another restic job" in reason:
-            raise BackupFailed(f"app {ref.name}: snapshot {snap.short_id} was not verified: {reason}",
-                               hint=f"run: coop app backup verify {ref.name} {snap.short_id}")
-        raise BackupFailed(f"app {ref.name}: snapshot {snap.short_id} failed verification: {reason}",
-                           hint="take a new backup (coop app backup create); the repository may need: restic repair")
+            raise BackupFailed(
+                f"app {ref.name}: snapshot {snap.short_id} was not verified: {reason}",
+                hint=f"run: coop app backup verify {ref.name} {snap.short_id}",
+            )
+        raise BackupFailed(
+            f"app {ref.name}: snapshot {snap.short_id} failed verification: {reason}",
+            hint="take a new backup (coop app backup create); the repository may need: restic repair",
+        )
     files = next((int(o["files"]) for o in result.json_lines() if "files" in o), 0)
     return Verified(ref.name, snap.id, files, time.monotonic() - start)
 
@@ -464,12 +544,25 @@ class Restored:
     warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"app": self.app, "snapshot": self.snapshot, "services": list(self.services),
-                "seconds": round(self.seconds, 2), "warnings": list(self.warnings)}
+        return {
+            "app": self.app,
+            "snapshot": self.snapshot,
+            "services": list(self.services),
+            "seconds": round(self.seconds, 2),
+            "warnings": list(self.warnings),
+        }
 
 
-def restore(settings: Settings, client: Engine, ref: Any, wanted: str | None = None, *, service: str | None = None,
-            on_progress: Progress | None = None, engine_for: EngineFor | None = None) -> Restored:
+def restore(
+    settings: Settings,
+    client: Engine,
+    ref: Any,
+    wanted: str | None = None,
+    *,
+    service: str | None = None,
+    on_progress: Progress | None = None,
+    engine_for: EngineFor | None = None,
+) -> Restored:
     """Restore a snapshot into the app's live volumes, between the restore pre- and post-hooks.
 
     Stops nothing by itself (a recipe's restore pre-hook may). Files the snapshot holds are
@@ -480,12 +573,21 @@ def restore(settings: Settings, client: Engine, ref: Any, wanted: str | None = N
     snap = pick(ref, snapshots(settings, client, ref), wanted)
     chosen = [s for s in app.spec.services if s.service in snap.services]
     if not chosen:
-        raise NotFound(f"app {ref.name}: snapshot {snap.short_id} holds no data of service {service or ', '.join(s.service for s in app.spec.services)}",
-                       hint=f"see: coop app backup ls {ref.name}")
+        raise NotFound(
+            f"app {ref.name}: snapshot {snap.short_id} holds no data of service {service or ', '.join(s.service for s in app.spec.services)}",
+            hint=f"see: coop app backup ls {ref.name}",
+        )
     spec = BackupSpec(tuple(chosen))
     script = scripts.restore_script(snap.id, [s.service for s in chosen] if service else None)
-    job, _ = _job(settings, client, "restore", script, app_name=app.name, node_id=app.node_id,
-                  mounts=_volume_mounts(spec, read_only=False))
+    job, _ = _job(
+        settings,
+        client,
+        "restore",
+        script,
+        app_name=app.name,
+        node_id=app.node_id,
+        mounts=_volume_mounts(spec, read_only=False),
+    )
     warnings: list[str] = []
     hooked: list[ServiceBackup] = []
     restoring = False
@@ -499,8 +601,10 @@ def restore(settings: Settings, client: Engine, ref: Any, wanted: str | None = N
         restoring = True
         result = run_job(client, job)
         if not result.ok:
-            raise BackupFailed(f"app {app.name}: restore of snapshot {snap.short_id} failed: {_reason(result)}",
-                               hint=f"see: coop app backup verify {app.name} {snap.short_id}")
+            raise BackupFailed(
+                f"app {app.name}: restore of snapshot {snap.short_id} failed: {_reason(result)}",
+                hint=f"see: coop app backup verify {app.name} {snap.short_id}",
+            )
     except BaseException as exc:
         # Whatever stopped it (a failed job, a lost connection, Ctrl-C or SIGTERM), undo what the
         # pre-hooks did (a stopped service…) before reporting; a post-hook that fails too is not the news.
@@ -511,10 +615,16 @@ def restore(settings: Settings, client: Engine, ref: Any, wanted: str | None = N
                 except CoopError:
                     pass
         if isinstance(exc, KeyboardInterrupt):
-            state = ("was stopped part way (its volumes may hold some of its files)" if restoring
-                     else "had not started (nothing was written)")
-            raise interrupted(exc, f"app {app.name}: the restore of snapshot {snap.short_id} {state}; "
-                                   f"run it again: coop app restore {app.name} {snap.short_id}") from None
+            state = (
+                "was stopped part way (its volumes may hold some of its files)"
+                if restoring
+                else "had not started (nothing was written)"
+            )
+            raise interrupted(
+                exc,
+                f"app {app.name}: the restore of snapshot {snap.short_id} {state}; "
+                f"run it again: coop app restore {app.name} {snap.short_id}",
+            ) from None
         raise
     for svc in hooked:
         if svc.restore_post_hook:
@@ -537,8 +647,16 @@ class Downloaded:
         return {"app": self.app, "snapshot": self.snapshot, "dest": self.dest, "files": self.files}
 
 
-def download(settings: Settings, client: Engine, ref: Any, wanted: str | None, dest: Path,
-             *, on_progress: Progress | None = None, node_engine: NodeEngine | None = None) -> Downloaded:
+def download(
+    settings: Settings,
+    client: Engine,
+    ref: Any,
+    wanted: str | None,
+    dest: Path,
+    *,
+    on_progress: Progress | None = None,
+    node_engine: NodeEngine | None = None,
+) -> Downloaded:
     """Restore a snapshot into a scratch volume on the server, then copy it into `dest` (<service>/<volume>/…).
 
     The restic job, its scratch volume and the container the copy is read through are all on one
@@ -558,28 +676,46 @@ def download(settings: Settings, client: Engine, ref: Any, wanted: str | None, d
     elif node_engine is not None:
         engine = node_engine(node)
     else:
-        raise EngineUnreachable(f"app {ref.name}: its backups are on another node than the manager's, which coop cannot reach here",
-                                hint=f"see: coop server nodes {ref.server}")
+        raise EngineUnreachable(
+            f"app {ref.name}: its backups are on another node than the manager's, which coop cannot reach here",
+            hint=f"see: coop server nodes {ref.server}",
+        )
     snap = pick(ref, snapshots(settings, client, ref), wanted)
     scratch = f"coop-download-{pysecrets.token_hex(5)}"
     engine.volume_create(scratch, labels={SCRATCH_LABEL: ref.name})
     container = None
     try:
-        job, _ = _job(settings, client, "download", scripts.download_script(snap.id, "/restore"),
-                      app_name=ref.name, node_id=node or None, mounts=[Mount(scratch, "/restore")], repo=repo)
+        job, _ = _job(
+            settings,
+            client,
+            "download",
+            scripts.download_script(snap.id, "/restore"),
+            app_name=ref.name,
+            node_id=node or None,
+            mounts=[Mount(scratch, "/restore")],
+            repo=repo,
+        )
         _note(on_progress, f"app {ref.name}: restoring snapshot {snap.short_id} on the server")
         result = run_job(client, job)
         if not result.ok:
             raise BackupFailed(f"app {ref.name}: download of snapshot {snap.short_id} failed: {_reason(result)}")
         restored = next((int(o["files"]) for o in result.json_lines() if "files" in o), None)
         if restored is None:
-            raise BackupFailed(f"app {ref.name}: download of snapshot {snap.short_id}: the restic job did not say how many files it restored",
-                               hint="run it again with --debug")
+            raise BackupFailed(
+                f"app {ref.name}: download of snapshot {snap.short_id}: the restic job did not say how many files it restored",
+                hint="run it again with --debug",
+            )
         # A created (never started) container gives the volume's files as a tar through the API.
-        container = engine.container_create({
-            "Image": restic_image(settings), "Cmd": ["true"], "Labels": {SCRATCH_LABEL: ref.name},
-            "HostConfig": {"Mounts": [{"Type": "volume", "Source": scratch, "Target": "/restore", "ReadOnly": True}]},
-        })
+        container = engine.container_create(
+            {
+                "Image": restic_image(settings),
+                "Cmd": ["true"],
+                "Labels": {SCRATCH_LABEL: ref.name},
+                "HostConfig": {
+                    "Mounts": [{"Type": "volume", "Source": scratch, "Target": "/restore", "ReadOnly": True}]
+                },
+            }
+        )
         _note(on_progress, f"app {ref.name}: copying snapshot {snap.short_id} to {dest}")
         files = _copy_into(engine, container, dest, app=ref.name, snapshot=snap.short_id, expected=restored)
     finally:
@@ -603,11 +739,15 @@ def _copy_into(engine: Engine, container: str, dest: Path, *, app: str, snapshot
                 tmp.seek(0)
                 files = _extract(tmp, dest)
         except (tarfile.TarError, OSError, KeyError) as exc:  # KeyError: tarfile's "link target not found"
-            raise BackupFailed(f"app {app}: snapshot {snapshot}: cannot write its files into {dest}: {exc}",
-                               hint="check the directory (space, permissions), then run it again") from None
+            raise BackupFailed(
+                f"app {app}: snapshot {snapshot}: cannot write its files into {dest}: {exc}",
+                hint="check the directory (space, permissions), then run it again",
+            ) from None
         if files != expected:
-            raise BackupFailed(f"app {app}: snapshot {snapshot} holds {expected} files, but {files} reached {dest}; nothing was kept",
-                               hint=f"run it again: coop app backup download {app} {snapshot} --dest {dest}")
+            raise BackupFailed(
+                f"app {app}: snapshot {snapshot} holds {expected} files, but {files} reached {dest}; nothing was kept",
+                hint=f"run it again: coop app backup download {app} {snapshot} --dest {dest}",
+            )
     except BaseException:
         _empty(dest, remove=created)  # never a partial copy that looks like a download
         raise
@@ -692,8 +832,15 @@ class PreUpgrade:
 
     def __call__(self, _prepared: Any) -> None:
         # A failed snapshot stops the upgrade before anything changed (BackupFailed, exit 1).
-        self.taken = create(self.settings, self.client, self.ref, why=self.why, on_progress=self.on_progress,
-                            on_password=self.on_password, engine_for=self.engine_for)
+        self.taken = create(
+            self.settings,
+            self.client,
+            self.ref,
+            why=self.why,
+            on_progress=self.on_progress,
+            on_password=self.on_password,
+            engine_for=self.engine_for,
+        )
 
     def restore_command(self) -> str:
         assert self.taken is not None
@@ -714,9 +861,16 @@ class ServerLine:
         return {"app": self.app, "status": self.status, "detail": self.detail, "snapshot": self.snapshot}
 
 
-def server_backup(settings: Settings, client: Engine, server: str, *, on_line: Callable[[ServerLine], None],
-                  on_password: Callable[[str], None], warn: Callable[[str], None] | None = None,
-                  engine_for: Callable[[Any], EngineFor] | None = None) -> list[ServerLine]:
+def server_backup(
+    settings: Settings,
+    client: Engine,
+    server: str,
+    *,
+    on_line: Callable[[ServerLine], None],
+    on_password: Callable[[str], None],
+    warn: Callable[[str], None] | None = None,
+    engine_for: Callable[[Any], EngineFor] | None = None,
+) -> list[ServerLine]:
     """Back up every app of the server that declares backups; one line each; goes on past a failure.
 
     Each app's backup takes its lock and is recorded in its history.
@@ -739,8 +893,14 @@ def server_backup(settings: Settings, client: Engine, server: str, *, on_line: C
             continue
         try:
             with audit.tracked(settings, client, ref, "backup create", warn=warn) as change:
-                done = create(settings, client, ref, why="server", on_password=on_password,
-                              engine_for=engine_for(ref) if engine_for else None)
+                done = create(
+                    settings,
+                    client,
+                    ref,
+                    why="server",
+                    on_password=on_password,
+                    engine_for=engine_for(ref) if engine_for else None,
+                )
                 change.version_from, change.detail = done.version, f"snapshot {done.short_id}"
             line = ServerLine(ref.name, "ok", f"snapshot {done.short_id}, {done.files} files", done.snapshot)
         except CoopError as exc:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
@@ -161,9 +162,13 @@ def _wait(
             return done[0]
         waiting = [t for t in tasks if t.state in NOT_STARTED]
         if (waiting or not tasks) and time.monotonic() > deadline:
-            why = next((t.status.err for t in waiting if t.status.err), None) or (waiting[0].state if waiting else "no task")
-            raise CoopError(f"the restic job {name} was not started by the swarm within {int(start_timeout)} s ({why})",
-                            hint="see: coop server nodes (is the node of the app's volumes available?)")
+            why = next((t.status.err for t in waiting if t.status.err), None) or (
+                waiting[0].state if waiting else "no task"
+            )
+            raise CoopError(
+                f"the restic job {name} was not started by the swarm within {int(start_timeout)} s ({why})",
+                hint="see: coop server nodes (is the node of the app's volumes available?)",
+            )
         if on_status is not None and time.monotonic() >= next_progress:
             next_progress = time.monotonic() + PROGRESS_EVERY
             status = _last_status(client, name)

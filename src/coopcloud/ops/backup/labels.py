@@ -20,8 +20,8 @@ A volume is named as in the compose file (`data`, not `<stack>_data`).
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
 
 from coopcloud.engine.views import Service
 from coopcloud.errors import InvalidError
@@ -61,7 +61,7 @@ class ServiceBackup:
 class BackupSpec:
     services: tuple[ServiceBackup, ...] = field(default_factory=tuple)
 
-    def only(self, service: str | None) -> "BackupSpec":
+    def only(self, service: str | None) -> BackupSpec:
         if service is None:
             return self
         return BackupSpec(tuple(s for s in self.services if s.service == service))
@@ -85,7 +85,7 @@ def _relative(app: str, service: str, volume: str, path: str) -> str:
 def volume_name(stack: str, source: str) -> str:
     """The compose name of a stack's volume (`<stack>_data` -> `data`); another volume keeps its name."""
     prefix = f"{stack}_"
-    return source[len(prefix):] if source.startswith(prefix) else source
+    return source[len(prefix) :] if source.startswith(prefix) else source
 
 
 def service_backup(app: str, stack: str, service: Service) -> ServiceBackup | None:
@@ -94,7 +94,7 @@ def service_backup(app: str, stack: str, service: Service) -> ServiceBackup | No
     if labels.get(BACKUP, "").strip().lower() != "true":
         return None
     full = service.name
-    short = full[len(stack) + 1:] if full.startswith(f"{stack}_") else full
+    short = full[len(stack) + 1 :] if full.startswith(f"{stack}_") else full
     mounts = service_spec.mounts(service.spec)
     legacy = _split(labels.get(LEGACY_PATH, ""))
     volumes: list[VolumeBackup] = []
@@ -115,11 +115,17 @@ def service_backup(app: str, stack: str, service: Service) -> ServiceBackup | No
                     hint=f"list paths relative to the volume root, or set {VOLUMES_PREFIX}{name}=false",
                 )
         elif legacy:
-            inside = [p for p in legacy if posixpath.normpath(p) == target or posixpath.normpath(p).startswith(target.rstrip("/") + "/")]
+            inside = [
+                p
+                for p in legacy
+                if posixpath.normpath(p) == target or posixpath.normpath(p).startswith(target.rstrip("/") + "/")
+            ]
             if not inside:
                 continue  # the legacy label names paths: volumes holding none of them are left out
             paths = tuple(
-                _relative(app, short, name, posixpath.relpath(posixpath.normpath(p), target)) if posixpath.normpath(p) != target else "."
+                _relative(app, short, name, posixpath.relpath(posixpath.normpath(p), target))
+                if posixpath.normpath(p) != target
+                else "."
                 for p in inside
             )
             if "." in paths:

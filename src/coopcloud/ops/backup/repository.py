@@ -41,7 +41,6 @@ from coopcloud.domain import envfile
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, EngineConflict, EngineError, EngineNotFound, InvalidError, NotFound, UsageError
-
 from coopcloud.settings import Settings
 
 from .job import Mount, SecretFile
@@ -64,10 +63,18 @@ URL_SCHEMES = ("sftp", "rest", "s3", "b2", "azure", "gs", "swift", "rclone")
 PARTS = {"ssh-key": SSH_KEY_FILE, "known-hosts": KNOWN_HOSTS_FILE, "env": ENV_FILE}
 ROLES = ("repository", *(f"repository-{p}" for p in PARTS))
 # Variables the job sets itself: an env file may not change where the password or repository come from.
-RESERVED_ENV = frozenset({
-    "RESTIC_PASSWORD", "RESTIC_PASSWORD_FILE", "RESTIC_PASSWORD_COMMAND", "RESTIC_REPOSITORY",
-    "RESTIC_REPOSITORY_FILE", "RESTIC_CACHE_DIR", "HOME", "PATH",
-})
+RESERVED_ENV = frozenset(
+    {
+        "RESTIC_PASSWORD",
+        "RESTIC_PASSWORD_FILE",
+        "RESTIC_PASSWORD_COMMAND",
+        "RESTIC_REPOSITORY",
+        "RESTIC_REPOSITORY_FILE",
+        "RESTIC_CACHE_DIR",
+        "HOME",
+        "PATH",
+    }
+)
 _VOLUME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 _SETTING_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,23}\Z")
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")  # \Z, not $: $ also matches before a final newline
@@ -95,8 +102,13 @@ class Repository:
         return any(s.file_name == SSH_KEY_FILE for s in self.secrets)
 
     def to_json(self) -> dict[str, object]:
-        return {"kind": self.kind, "repository": self.shown, "setting": self.setting,
-                "ssh_key": self.ssh, "env": list(self.env_keys)}
+        return {
+            "kind": self.kind,
+            "repository": self.shown,
+            "setting": self.setting,
+            "ssh_key": self.ssh,
+            "env": list(self.env_keys),
+        }
 
     def describe(self) -> str:
         extra = [*(["ssh key and known_hosts"] if self.ssh else []), *self.env_keys]
@@ -132,7 +144,7 @@ def parse_location(server: str, location: str) -> Location:
     """A repository location given on the command line; refuses anything else with one line (usage)."""
     location = location.strip()
     if location.startswith("volume:"):
-        name = location[len("volume:"):]
+        name = location[len("volume:") :]
         if not _VOLUME_NAME.match(name):
             raise UsageError(f"server {server}: {name!r} is not a volume name", hint="e.g. volume:coop-backups")
         return Location("volume", location, volume=name)
@@ -146,7 +158,9 @@ def parse_location(server: str, location: str) -> Location:
     if scheme == "sftp":
         return Location("url", shown, ssh_host=_sftp_host(server, shown, rest), url=location)
     if scheme == "rest" and not urlsplit(rest).netloc:
-        raise UsageError(f"server {server}: {shown!r} is not a restic rest: URL", hint="e.g. rest:https://host:8000/repo")
+        raise UsageError(
+            f"server {server}: {shown!r} is not a restic rest: URL", hint="e.g. rest:https://host:8000/repo"
+        )
     return Location("url", shown, url=location)
 
 
@@ -167,8 +181,10 @@ def _sftp_host(server: str, shown: str, rest: str) -> tuple[str, int]:
         host = (short.group("v6") or short.group("host")) if short else ""
         port, path = 22, short.group("path") if short else ""
     if not host or not path:
-        raise UsageError(f"server {server}: {shown!r} is not a restic sftp: URL",
-                         hint="e.g. sftp:backup@vault.example.org:/srv/restic or sftp://backup@vault.example.org:2222//srv/restic")
+        raise UsageError(
+            f"server {server}: {shown!r} is not a restic sftp: URL",
+            hint="e.g. sftp:backup@vault.example.org:/srv/restic or sftp://backup@vault.example.org:2222//srv/restic",
+        )
     return host, port
 
 
@@ -188,8 +204,10 @@ def _read(server: str, option: str, path: Path) -> bytes:
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise UsageError(f"server {server}: {option} {path}: cannot read it ({exc.strerror or exc})",
-                         hint=f"give a readable file with {option}") from None
+        raise UsageError(
+            f"server {server}: {option} {path}: cannot read it ({exc.strerror or exc})",
+            hint=f"give a readable file with {option}",
+        ) from None
     if not data.strip():
         raise UsageError(f"server {server}: {option} {path} is empty", hint=f"give the right file with {option}")
     return data
@@ -214,17 +232,23 @@ def load_credentials(
     """
     given = [o for o, v in (("--ssh-key", ssh_key), ("--known-hosts", known_hosts)) if v is not None]
     if where.kind == "volume" and (given or env_file or env_keys):
-        raise UsageError(f"server {server}: {(given or ['--env-file/--env'])[0]} is for a URL repository, not {where.shown}")
+        raise UsageError(
+            f"server {server}: {(given or ['--env-file/--env'])[0]} is for a URL repository, not {where.shown}"
+        )
     if where.ssh_host is None and given:
-        raise UsageError(f"server {server}: {given[0]} is for an sftp: repository, not {where.shown}",
-                         hint="give other back ends' credentials with --env-file FILE or --env KEY")
+        raise UsageError(
+            f"server {server}: {given[0]} is for an sftp: repository, not {where.shown}",
+            hint="give other back ends' credentials with --env-file FILE or --env KEY",
+        )
     key = hosts = None
     if where.ssh_host is not None:
         if ssh_key is None or known_hosts is None:
             missing = "--ssh-key FILE" if ssh_key is None else "--known-hosts FILE"
-            raise UsageError(f"server {server}: an sftp: repository needs {missing} (the job connects with that key "
-                             "and checks the sftp server's host key against that file)",
-                             hint=f"e.g. ssh-keyscan -p {where.ssh_host[1]} {where.ssh_host[0]} > known_hosts, then check its fingerprint")
+            raise UsageError(
+                f"server {server}: an sftp: repository needs {missing} (the job connects with that key "
+                "and checks the sftp server's host key against that file)",
+                hint=f"e.g. ssh-keyscan -p {where.ssh_host[1]} {where.ssh_host[0]} > known_hosts, then check its fingerprint",
+            )
         key = _read(server, "--ssh-key", ssh_key)
         _check_private_key(server, ssh_key, key)
         hosts = _read(server, "--known-hosts", known_hosts)
@@ -235,10 +259,14 @@ def load_credentials(
     environ = os.environ if environ is None else environ
     for k in env_keys:
         if "=" in k:
-            raise UsageError(f"server {server}: --env takes a variable's name, not KEY=value (it would be in the shell's history)",
-                             hint=f"export {k.split('=', 1)[0]}=… then pass --env {k.split('=', 1)[0]}, or use --env-file FILE")
+            raise UsageError(
+                f"server {server}: --env takes a variable's name, not KEY=value (it would be in the shell's history)",
+                hint=f"export {k.split('=', 1)[0]}=… then pass --env {k.split('=', 1)[0]}, or use --env-file FILE",
+            )
         if k not in environ:
-            raise UsageError(f"server {server}: --env {k}: {k} is not set in this environment", hint=f"export {k}=… first")
+            raise UsageError(
+                f"server {server}: --env {k}: {k} is not set in this environment", hint=f"export {k}=… first"
+            )
         env[k] = environ[k]
     for k, v in env.items():
         if not _ENV_KEY.match(k):
@@ -253,11 +281,15 @@ def load_credentials(
 def _check_private_key(server: str, path: Path, data: bytes) -> None:
     text = data.decode("ascii", "replace")
     if "PRIVATE KEY-----" not in text:
-        raise UsageError(f"server {server}: --ssh-key {path} is not a private key",
-                         hint="give the private half (not the .pub) of a key the sftp server accepts")
+        raise UsageError(
+            f"server {server}: --ssh-key {path} is not a private key",
+            hint="give the private half (not the .pub) of a key the sftp server accepts",
+        )
     if "ENCRYPTED" in text or _openssh_cipher(text) not in (None, "none"):
-        raise UsageError(f"server {server}: --ssh-key {path} is protected by a passphrase, which nobody can type in the backup job",
-                         hint="make a dedicated key without one: ssh-keygen -t ed25519 -N '' -f backup-key")
+        raise UsageError(
+            f"server {server}: --ssh-key {path} is protected by a passphrase, which nobody can type in the backup job",
+            hint="make a dedicated key without one: ssh-keygen -t ed25519 -N '' -f backup-key",
+        )
 
 
 def _openssh_cipher(text: str) -> str | None:
@@ -272,22 +304,29 @@ def _openssh_cipher(text: str) -> str | None:
     magic = b"openssh-key-v1\0"
     if not raw.startswith(magic) or len(raw) < len(magic) + 4:
         return None
-    size = int.from_bytes(raw[len(magic):len(magic) + 4], "big")
-    return raw[len(magic) + 4:len(magic) + 4 + size].decode("ascii", "replace")
+    size = int.from_bytes(raw[len(magic) : len(magic) + 4], "big")
+    return raw[len(magic) + 4 : len(magic) + 4 + size].decode("ascii", "replace")
 
 
 def _check_known_hosts(server: str, path: Path, data: bytes, host: str, port: int) -> None:
     """The file must hold a host key for the sftp server, as ssh looks it up: `host`, or `[host]:port`."""
-    lines = [line.split() for line in data.decode("utf-8", "replace").splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+    lines = [
+        line.split()
+        for line in data.decode("utf-8", "replace").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     entries = [f[1:] if f[0].startswith("@") else f for f in lines]
     if not entries or any(len(e) < 3 for e in entries):
-        raise UsageError(f"server {server}: --known-hosts {path} is not a known_hosts file (lines of: host key-type key)",
-                         hint=f"e.g. ssh-keyscan -p {port} {host} > known_hosts, then check its fingerprint")
+        raise UsageError(
+            f"server {server}: --known-hosts {path} is not a known_hosts file (lines of: host key-type key)",
+            hint=f"e.g. ssh-keyscan -p {port} {host} > known_hosts, then check its fingerprint",
+        )
     wanted = host if port == 22 else f"[{host}]:{port}"
     if not any(_host_matches(e[0], wanted) for e in entries):
-        raise UsageError(f"server {server}: --known-hosts {path} has no host key for {wanted}",
-                         hint=f"add it: ssh-keyscan -p {port} {host} >> {path}, then check its fingerprint")
+        raise UsageError(
+            f"server {server}: --known-hosts {path} has no host key for {wanted}",
+            hint=f"add it: ssh-keyscan -p {port} {host} >> {path}, then check its fingerprint",
+        )
 
 
 def _host_matches(patterns: str, wanted: str) -> bool:
@@ -321,8 +360,10 @@ def _read_env_file(server: str, path: Path) -> dict[str, str]:
         # The parser quotes the offending text, which may be a secret: keep only where it is.
         where = re.match(rf"{re.escape(str(path))}:(\d+)", str(exc))
         line = f" line {where.group(1)}" if where else ""
-        raise UsageError(f"server {server}: --env-file {path}:{line} is not KEY=value",
-                         hint="one KEY=value per line; # starts a comment") from None
+        raise UsageError(
+            f"server {server}: --env-file {path}:{line} is not KEY=value",
+            hint="one KEY=value per line; # starts a comment",
+        ) from None
 
 
 # -- on the server --------------------------------------------------------------------------------
@@ -340,8 +381,11 @@ def _setting_of(secret: views.Secret) -> str | None:
 
 
 def _setting_secrets(client: Engine, setting: str) -> list[views.Secret]:
-    return [s for s in views.secrets(client, {"label": [ROLE_LABEL]})
-            if s.labels.get(ROLE_LABEL) in ROLES and _setting_of(s) == setting]
+    return [
+        s
+        for s in views.secrets(client, {"label": [ROLE_LABEL]})
+        if s.labels.get(ROLE_LABEL) in ROLES and _setting_of(s) == setting
+    ]
 
 
 def repository(client: Engine, setting: str = DEFAULT_SETTING) -> Repository:
@@ -350,8 +394,10 @@ def repository(client: Engine, setting: str = DEFAULT_SETTING) -> Repository:
     mains = [s for s in found if s.labels.get(ROLE_LABEL) == "repository"]
     if not mains:
         if setting != DEFAULT_SETTING:
-            raise NotFound(f"server {client.name} has no backup repository setting {setting!r}",
-                           hint=f"run: coop server backup-repo {client.name} URL --name {setting}")
+            raise NotFound(
+                f"server {client.name} has no backup repository setting {setting!r}",
+                hint=f"run: coop server backup-repo {client.name} URL --name {setting}",
+            )
         return Repository("volume", f"volume:{DEFAULT_VOLUME}", volume=DEFAULT_VOLUME)
     main = max(mains, key=lambda s: int(s.labels.get(GENERATION_LABEL, "0") or 0))
     labels = main.labels
@@ -366,11 +412,15 @@ def repository(client: Engine, setting: str = DEFAULT_SETTING) -> Repository:
             continue
         companion = by_name.get(name)
         if companion is None:
-            raise NotFound(f"server {client.name}: the backup repository setting {setting!r} lacks its secret {name}",
-                           hint=f"set it again: coop server backup-repo {client.name} URL …")
+            raise NotFound(
+                f"server {client.name}: the backup repository setting {setting!r} lacks its secret {name}",
+                hint=f"set it again: coop server backup-repo {client.name} URL …",
+            )
         parts.append(SecretFile(companion.id, companion.name, file_name))
     keys = tuple(k for k in labels.get(ENV_KEYS_LABEL, "").split(",") if k)
-    return Repository("url", labels.get(SHOWN_LABEL, "(a restic URL)"), secrets=tuple(parts), setting=setting, env_keys=keys)
+    return Repository(
+        "url", labels.get(SHOWN_LABEL, "(a restic URL)"), secrets=tuple(parts), setting=setting, env_keys=keys
+    )
 
 
 def for_command(settings: Settings, client: Engine) -> Repository:
@@ -385,7 +435,7 @@ def for_command(settings: Settings, client: Engine) -> Repository:
     if not override:
         return repository(client)
     if override.startswith("repo:"):
-        name = override[len("repo:"):]
+        name = override[len("repo:") :]
         if not _SETTING_NAME.match(name):
             raise UsageError(f"COOP_BACKUP_REPOSITORY={override}: {name!r} is not a setting name")
         return repository(client, name)
@@ -400,7 +450,9 @@ def for_command(settings: Settings, client: Engine) -> Repository:
 
 def check_setting_name(server: str, setting: str) -> None:
     if not _SETTING_NAME.match(setting):
-        raise UsageError(f"server {server}: {setting!r} is not a setting name", hint="lower-case letters, digits and -, at most 24")
+        raise UsageError(
+            f"server {server}: {setting!r} is not a setting name", hint="lower-case letters, digits and -, at most 24"
+        )
 
 
 @dataclass(frozen=True)
@@ -409,8 +461,9 @@ class SetResult:
     kept: tuple[str, ...]  # secrets of the old setting a running job still mounts (removed by the next change)
 
 
-def set_repository(client: Engine, server: str, where: Location, creds: Credentials | None = None,
-                   *, setting: str = DEFAULT_SETTING) -> SetResult:
+def set_repository(
+    client: Engine, server: str, where: Location, creds: Credentials | None = None, *, setting: str = DEFAULT_SETTING
+) -> SetResult:
     """Point the setting at `where` (checked by `parse_location`/`load_credentials`). Snapshots already
     taken stay where they are. The new secrets are made before the old ones are removed."""
     check_setting_name(server, setting)
@@ -430,8 +483,11 @@ def set_repository(client: Engine, server: str, where: Location, creds: Credenti
         labels = {**base, KIND_LABEL: where.kind, SHOWN_LABEL: where.shown}
         if where.volume:
             labels[VOLUME_LABEL] = where.volume
-        companions = {"ssh-key": creds.ssh_key, "known-hosts": creds.known_hosts,
-                      "env": creds.env_file() if creds.env else None}
+        companions = {
+            "ssh-key": creds.ssh_key,
+            "known-hosts": creds.known_hosts,
+            "env": creds.env_file() if creds.env else None,
+        }
         for part, data in companions.items():
             if data is not None:
                 labels[PART_LABEL % part] = create(part, data, {**base, ROLE_LABEL: f"repository-{part}"})
@@ -458,8 +514,10 @@ def remove_setting(client: Engine, server: str, setting: str = DEFAULT_SETTING) 
     check_setting_name(server, setting)
     found = _setting_secrets(client, setting)
     if not found and setting != DEFAULT_SETTING:
-        raise NotFound(f"server {server} has no backup repository setting {setting!r}",
-                       hint=f"see: coop server backup-repo {server} --name {setting}")
+        raise NotFound(
+            f"server {server} has no backup repository setting {setting!r}",
+            hint=f"see: coop server backup-repo {server} --name {setting}",
+        )
     found.sort(key=lambda s: s.labels.get(ROLE_LABEL) != "repository")
     return tuple(s.name for s in found if not _remove(client, s.id))
 

@@ -148,10 +148,10 @@ def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: 
         what = shlex.quote(f"service {service}, volume {volume}, path {path}")
         p = shlex.quote(where)
         checks.append(
-            f"[ -e {p} ] || fail {what}\": missing\"\n"
-            f"if [ -d {p} ]; then [ -n \"$(ls -A {p})\" ] || fail {what}\": empty directory\"\n"
-            f"else [ -s {p} ] || fail {what}\": empty file\"\n"
-            f"  case {p} in *.gz) [ -n \"$(gzip -dc {p} 2>/dev/null | head -c 1)\" ] || fail {what}\": empty once decompressed\";; esac\n"
+            f'[ -e {p} ] || fail {what}": missing"\n'
+            f'if [ -d {p} ]; then [ -n "$(ls -A {p})" ] || fail {what}": empty directory"\n'
+            f'else [ -s {p} ] || fail {what}": empty file"\n'
+            f'  case {p} in *.gz) [ -n "$(gzip -dc {p} 2>/dev/null | head -c 1)" ] || fail {what}": empty once decompressed";; esac\n'
             "fi\n"
         )
     tag_args = [a for t in [*tags, run_tag] for a in ("--tag", t)]

@@ -11,7 +11,8 @@ back), `state` (9 record). This package re-exports what the CLI and the other op
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from coopcloud.settings import Settings
 
@@ -44,8 +45,8 @@ __all__ = [
     "record",
     "releases",
     "resolve_target",
-    "undo",
     "unconverged",
+    "undo",
     "write_lockfile",
 ]
 

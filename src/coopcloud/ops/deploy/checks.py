@@ -8,8 +8,9 @@ Image tags are resolved to digests (and platforms) through the engine, as docker
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
@@ -37,7 +38,11 @@ class Preflight:
 
 def _external(model: dict, kind: str) -> dict[str, str]:
     """key -> real name of the model's external networks/secrets/configs."""
-    return {key: (cfg or {}).get("name") or key for key, cfg in (model.get(kind) or {}).items() if (cfg or {}).get("external")}
+    return {
+        key: (cfg or {}).get("name") or key
+        for key, cfg in (model.get(kind) or {}).items()
+        if (cfg or {}).get("external")
+    }
 
 
 def _secret_label(env: dict[str, str], key: str) -> str:
@@ -46,7 +51,12 @@ def _secret_label(env: dict[str, str], key: str) -> str:
 
 
 def preflight(
-    client: Engine, app: str, rendered: Any, *, resolve_images: bool = True, require_images: bool = True,
+    client: Engine,
+    app: str,
+    rendered: Any,
+    *,
+    resolve_images: bool = True,
+    require_images: bool = True,
 ) -> Preflight:
     """`require_images`: refuse an image its registry says it does not have (and the server does not
     hold either), which swarm would only find out by stopping the old task and failing to pull."""
@@ -56,7 +66,9 @@ def preflight(
         client.require_manager()  # says so, in the one way coop says it
     for name, svc in spec.services.items():
         if not service_spec.image(svc):
-            raise InvalidError(f"app {app}: service {name} has no image", hint="set image: in the recipe's compose file")
+            raise InvalidError(
+                f"app {app}: service {name} has no image", hint="set image: in the recipe's compose file"
+            )
     live_networks = {n.name for n in now.networks}
     _check_external_networks(app, rendered, live_networks)
     live_secrets = {s.name: s.id for s in now.secrets}

@@ -4,8 +4,9 @@ every refusal decided — as a `Prepared` value the operator sees before anythin
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.engine import views
@@ -36,10 +37,9 @@ def desired_specs(spec: Any, pre: Preflight) -> dict[str, dict]:
         if name in pre.platforms:
             body["TaskTemplate"].setdefault("Placement", {})["Platforms"] = [dict(p) for p in pre.platforms[name]]
         live = pre.live.get(name)
-        if live is not None:
-            # As docker does: keep the force-update counter so an unchanged redeploy restarts nothing.
-            if live.force_update:
-                body["TaskTemplate"]["ForceUpdate"] = live.force_update
+        # As docker does: keep the force-update counter so an unchanged redeploy restarts nothing.
+        if live is not None and live.force_update:
+            body["TaskTemplate"]["ForceUpdate"] = live.force_update
         body.setdefault("Labels", {})[SPEC_HASH_LABEL] = spec_hash(body)
         out[name] = body
     return out
@@ -143,10 +143,18 @@ class Prepared:
     def was_deployed(self) -> bool:
         return bool(self.pre.live)
 
-    def result(self, *, applied: bool = False, services: Sequence[str] = ()) -> "DeployResult":
+    def result(self, *, applied: bool = False, services: Sequence[str] = ()) -> DeployResult:
         return DeployResult(
-            self.app, self.server, self.version, self.chaos, self.plan, applied, list(services),
-            dict(self.unpinned), list(self.warnings), self.previous_version,
+            self.app,
+            self.server,
+            self.version,
+            self.chaos,
+            self.plan,
+            applied,
+            list(services),
+            dict(self.unpinned),
+            list(self.warnings),
+            self.previous_version,
         )
 
 
@@ -214,22 +222,33 @@ def prepare(
     if not target.chaos:
         from coopcloud.ops.guard import check_downgrade
 
-        check_downgrade(cfg.ref.name, cfg.ref.server, running=live_version, target=target.version, explicit=version is not None)
+        check_downgrade(
+            cfg.ref.name, cfg.ref.server, running=live_version, target=target.version, explicit=version is not None
+        )
     if expect_version is not None and live_version != expect_version:
         # upgrade/rollback chose from what ran when they asked; someone deployed since
         raise Conflict(
             f"app {cfg.ref.name} changed meanwhile: it now runs {live_version or 'nothing'}, not {expect_version}",
             hint="run the command again",
         )
-    if check_conflict and live_main is not None and not force and not stuck:
-        if live_version == target.version or require_new_version:
-            raise Conflict(
-                f"app {cfg.ref.name} is already deployed at {live_version or 'an unknown version'}",
-                hint=f"pass --force to redeploy, or run: coop app upgrade {cfg.ref.name}",
-            )
+    already = live_version == target.version or require_new_version
+    if check_conflict and live_main is not None and not force and not stuck and already:
+        raise Conflict(
+            f"app {cfg.ref.name} is already deployed at {live_version or 'an unknown version'}",
+            hint=f"pass --force to redeploy, or run: coop app upgrade {cfg.ref.name}",
+        )
     return Prepared(
-        cfg=cfg, target=target, stack=rendered.stack, main=main, timeout=timeout, spec=rendered.spec,
-        desired=desired, pre=pre, plan=plan, previous_version=live_version, not_converged=stuck,
+        cfg=cfg,
+        target=target,
+        stack=rendered.stack,
+        main=main,
+        timeout=timeout,
+        spec=rendered.spec,
+        desired=desired,
+        pre=pre,
+        plan=plan,
+        previous_version=live_version,
+        not_converged=stuck,
         warnings=tuple(warnings),
     )
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
@@ -59,14 +60,25 @@ def _apply_changes(client: Engine, prepared: Prepared, applied: Applied) -> None
     secret_ids = dict(pre.secret_ids)
     for name in pre.secrets_to_create:
         body = spec.secrets[name]
-        _landing(applied.secrets, name, lambda: client.secret_create(
-            name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels")))
+        _landing(
+            applied.secrets,
+            name,
+            lambda: client.secret_create(name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels")),
+        )
         secret_ids[name] = views.secret(client, name).id
     config_ids = dict(pre.config_ids)
     for name in pre.configs_to_create:
         body = spec.configs[name]
-        created = _landing(applied.configs, name, lambda: client.config_create(
-            name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels"), templating=body.get("Templating")))
+        created = _landing(
+            applied.configs,
+            name,
+            lambda: client.config_create(
+                name,
+                base64.b64decode(body.get("Data", "")),
+                labels=body.get("Labels"),
+                templating=body.get("Templating"),
+            ),
+        )
         config_ids[name] = views.created_id(created)
     for sp in prepared.plan.services:
         if sp.action not in ("create", "update", "bookkeeping"):
@@ -80,8 +92,11 @@ def _apply_changes(client: Engine, prepared: Prepared, applied: Applied) -> None
             current = views.service(client, live.id)
             if not sp.restarts:
                 body = with_live_tasks(body, live.spec)
-            _landing(applied.updated if _spec_changed(sp) else applied.resent, sp.name,
-                     lambda: client.service_update(live.id, current.version, body))
+            _landing(
+                applied.updated if _spec_changed(sp) else applied.resent,
+                sp.name,
+                lambda: client.service_update(live.id, current.version, body),
+            )
 
 
 def _landing(noted: list[str], name: str, change: Callable[[], Any]) -> Any:
@@ -95,8 +110,6 @@ def _landing(noted: list[str], name: str, change: Callable[[], Any]) -> Any:
     except EngineError:
         noted.pop()  # the engine answered: it did not land
         raise
-
-
 
 
 def _why(result: Any) -> tuple[str, str]:
@@ -126,7 +139,9 @@ def converge_failure(app: str, result: Any) -> DeployFailed:
     else:
         name, why = _why(result)
         what = f"service {name} failed: {why}" if name else why
-    return DeployFailed(f"app {app}: {what}", hint=f"see: coop app errors {app}; coop app logs {app}", details=_details(result))
+    return DeployFailed(
+        f"app {app}: {what}", hint=f"see: coop app errors {app}; coop app logs {app}", details=_details(result)
+    )
 
 
 def _remove_quietly(remove: Callable[[str], None], name: str, deadline: float) -> bool:
@@ -175,7 +190,9 @@ def undo(
             pass
     outcome = None
     if watches and wait:
-        outcome = conv.wait(client, watches, timeout=prepared.timeout, since=since, report=progress, interval=POLL_INTERVAL)
+        outcome = conv.wait(
+            client, watches, timeout=prepared.timeout, since=since, report=progress, interval=POLL_INTERVAL
+        )
     # Configs, secrets and networks it created, once nothing uses them; a leftover is no failure.
     deadline = time.monotonic() + 20
     for name in applied.configs:
@@ -239,17 +256,24 @@ def apply(
         watches += [conv.Watch(n, changed=False) for n in checked]
         try:
             outcome = conv.wait(
-                client, watches, timeout=prepared.timeout, since=prepared.pre.engine_time, report=progress,
+                client,
+                watches,
+                timeout=prepared.timeout,
+                since=prepared.pre.engine_time,
+                report=progress,
                 interval=POLL_INTERVAL,
             )
         except KeyboardInterrupt as exc:
             # Every change is with swarm, which goes on rolling it out; only the watching stops. Not
             # rolled back: a Ctrl-C is as often impatience with a slow, healthy start as a change of mind.
-            raise interrupted(exc, (
-                f"app {prepared.app}: {prepared.version} was applied and swarm goes on rolling it out unwatched; "
-                f"the env file was not pinned to it — see: coop app ps {prepared.app}; "
-                f"deploy again to watch it, or roll back: coop app rollback {prepared.app}"
-            )) from None
+            raise interrupted(
+                exc,
+                (
+                    f"app {prepared.app}: {prepared.version} was applied and swarm goes on rolling it out unwatched; "
+                    f"the env file was not pinned to it — see: coop app ps {prepared.app}; "
+                    f"deploy again to watch it, or roll back: coop app rollback {prepared.app}"
+                ),
+            ) from None
         if not outcome.ok:
             _fail(client, prepared, applied, outcome, rollback=rollback, progress=progress, notify=notify)
         result.checked = checked
@@ -258,7 +282,9 @@ def apply(
     return result
 
 
-def _interrupted_applying(client: Engine, prepared: Prepared, applied: Applied, exc: KeyboardInterrupt) -> BaseException:
+def _interrupted_applying(
+    client: Engine, prepared: Prepared, applied: Applied, exc: KeyboardInterrupt
+) -> BaseException:
     """A Ctrl-C between two changes: put back what landed (without waiting), so no half-deployed app is left."""
     from coopcloud.errors import EngineError
 
@@ -291,7 +317,9 @@ def _fail(
     previous = prepared.previous_version or "the previous specs"
     service, why = _why(outcome)
     if notify:
-        notify(f"app {prepared.app}: {prepared.version} did not converge ({service}: {why}); rolling every service back to {previous}")
+        notify(
+            f"app {prepared.app}: {prepared.version} did not converge ({service}: {why}); rolling every service back to {previous}"
+        )
     app = prepared.app
     try:
         back = undo(client, prepared, applied, progress=progress)

@@ -30,9 +30,7 @@ def write_lockfile(settings: Settings, cfg: AppConfig, target: Target, desired: 
     """`<app>.lock.json` beside the env: what exactly runs, by digest."""
     from coopcloud.fsutil import write_atomic
 
-    images = {
-        name: service_spec.image(body) for name, body in sorted(desired.items())
-    }
+    images = {name: service_spec.image(body) for name, body in sorted(desired.items())}
     doc = {
         "app": cfg.ref.name,
         "recipe": target.recipe.name,

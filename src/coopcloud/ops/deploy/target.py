@@ -3,9 +3,9 @@ puts on the main service, as abra does."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.domain.recipe import Recipe
@@ -59,7 +59,6 @@ def resolve_target(settings: Settings, cfg: AppConfig, *, version: str | None = 
     """
     from coopcloud.domain.version import latest, resolve_version
     from coopcloud.gitops import GitRepo
-
     from coopcloud.ops.identity import check_own_stack
     from coopcloud.ops.recipes import recipe_folder
 

@@ -35,15 +35,14 @@ Decisions (documented in the CLI help too):
 from __future__ import annotations
 
 from .compose_text import (
-    ImageSite,
     MAIN_SERVICE,
+    ImageSite,
     find_images,
     find_version_labels,
     main_image_tag,
     replace_tags,
     set_version_label,
 )
-from .upgrade import ImageUpgrade, apply_upgrade, choose, plan_upgrade
 from .release import (
     ImageChange,
     NextVersion,
@@ -61,13 +60,14 @@ from .release import (
     write_label,
 )
 from .tree import Changes, diff, reset, uncommitted
+from .upgrade import ImageUpgrade, apply_upgrade, choose, plan_upgrade
 
 __all__ = [
+    "MAIN_SERVICE",
     "Changes",
     "ImageChange",
     "ImageSite",
     "ImageUpgrade",
-    "MAIN_SERVICE",
     "NextVersion",
     "ReleasePlan",
     "ReleaseResult",

@@ -106,7 +106,9 @@ def _site(text: str, file: str, service: str, node: Any, line: int) -> ImageSite
     if ref.tag is None:
         return replace(base, name=name, note="no tag (floats on latest): pin a version tag first")
     if is_floating(ref.tag):
-        return replace(base, name=name, tag=ref.tag, note=f"tag {ref.tag!r} floats or is not a version: pin a version tag first")
+        return replace(
+            base, name=name, tag=ref.tag, note=f"tag {ref.tag!r} floats or is not a version: pin a version tag first"
+        )
     # The tag's place in the text: after the opening quote (if any) and `name:`.
     start = node.start_mark.index
     props = _PROPS_RE.match(text, start)  # an anchor or tag before the value: `&img nginx:1.2`
@@ -116,9 +118,12 @@ def _site(text: str, file: str, service: str, node: Any, line: int) -> ImageSite
     head = ref.name + ":"
     offset = start + len(head)
     end = offset + len(ref.tag)
-    if text[start:offset] != head or text[offset:end] != ref.tag or (end < len(text) and DOCKER_TAG_RE.fullmatch(text[offset:end + 1])):
-        return replace(base, name=name, tag=ref.tag,
-                         note="written with escapes or folded over lines: edit it by hand")
+    if (
+        text[start:offset] != head
+        or text[offset:end] != ref.tag
+        or (end < len(text) and DOCKER_TAG_RE.fullmatch(text[offset : end + 1]))
+    ):
+        return replace(base, name=name, tag=ref.tag, note="written with escapes or folded over lines: edit it by hand")
     return replace(base, name=name, tag=ref.tag, offset=offset)
 
 
@@ -126,11 +131,13 @@ def replace_tags(text: str, edits: Sequence[tuple[int, str, str]]) -> str:
     """Replace tags at offsets: ``(offset, old_tag, new_tag)``; each old tag must be exactly there."""
     out = text
     for offset, old, new in sorted(set(edits), reverse=True):
-        if out[offset:offset + len(old)] != old:
-            raise RecipeError(f"image tag {old!r} is no longer at offset {offset}: the file changed meanwhile, run again")
+        if out[offset : offset + len(old)] != old:
+            raise RecipeError(
+                f"image tag {old!r} is no longer at offset {offset}: the file changed meanwhile, run again"
+            )
         if not DOCKER_TAG_RE.fullmatch(new):
             raise RecipeError(f"{new!r} is not a valid image tag")
-        out = out[:offset] + new + out[offset + len(old):]
+        out = out[:offset] + new + out[offset + len(old) :]
     return out
 
 
@@ -164,7 +171,7 @@ def set_version_label(text: str, version: str) -> tuple[str, list[str]]:
     out = text
     for offset, old in reversed(found):
         if "$" not in old:
-            out = out[:offset] + version + out[offset + len(old):]
+            out = out[:offset] + version + out[offset + len(old) :]
     return out, [old for _, old in found]
 
 

@@ -30,6 +30,7 @@ from .tree import status
 if TYPE_CHECKING:
     from coopcloud.domain.version import Version
 
+
 def release_message(version: str) -> str:
     return f"chore: publish {version} release"
 
@@ -100,8 +101,8 @@ def _image_change(old: str, new: str) -> tuple[str | None, str | None]:
 
 def image_changes(path: Path, previous: str | None) -> list[ImageChange]:
     """Each service image changed between the release `previous` and the working tree."""
-    from coopcloud.sources import recipe_from_git
     from coopcloud.errors import NotFound as _NF
+    from coopcloud.sources import recipe_from_git
 
     now_files = compose_files(path)
     now = _images(lambda f: read_text(path / f), now_files)
@@ -156,7 +157,7 @@ class NextVersion:
 
 def next_version(
     recipe: str,
-    previous: "Version | None",
+    previous: Version | None,
     main_tag: str | None,
     changes: Sequence[ImageChange],
     *,
@@ -182,8 +183,10 @@ def next_version(
         v = parse_version(version)
         if v.upstream is None:
             if not main_tag:
-                raise RecipeError(f"recipe {recipe}: service {MAIN_SERVICE} has no image tag to name the version after",
-                                  hint=f"give the full version, e.g. {v.semver}+1.0.0")
+                raise RecipeError(
+                    f"recipe {recipe}: service {MAIN_SERVICE} has no image tag to name the version after",
+                    hint=f"give the full version, e.g. {v.semver}+1.0.0",
+                )
             version = f"{v.semver}+{main_tag}"
         elif main_tag and v.upstream != main_tag:
             raise RecipeError(
@@ -192,13 +195,17 @@ def next_version(
             )
         v = parse_version(version)
         if previous is not None and not v > previous:
-            raise Conflict(f"version {version} is not newer than the last release {previous_tag}",
-                           hint=f"give a version above {previous.semver}, or leave VERSION out to compute one")
+            raise Conflict(
+                f"version {version} is not newer than the last release {previous_tag}",
+                hint=f"give a version above {previous.semver}, or leave VERSION out to compute one",
+            )
         chosen = change_class(previous.semver if previous else "0.0.0", v.semver) or PATCH
         return NextVersion(version, chosen, "given on the command line")
     if not main_tag:
-        raise RecipeError(f"recipe {recipe}: service {MAIN_SERVICE} has no image tag to name the version after",
-                          hint="pin a version tag on its image, or give VERSION as <semver>+<tag>")
+        raise RecipeError(
+            f"recipe {recipe}: service {MAIN_SERVICE} has no image tag to name the version after",
+            hint="pin a version tag on its image, or give VERSION as <semver>+<tag>",
+        )
     computed = biggest(c.change for c in changes)
     if level:
         chosen, reason = level, f"--{level}"
@@ -240,13 +247,25 @@ def plan_release(
     prev = latest(versions, prereleases=True)
     previous = prev.tag if prev else None
     changes = image_changes(path, previous)
-    warnings += [f"{c.service} ({c.file}): {c.note}" for c in changes if c.note and c.change == MAJOR and c.old and c.new]
+    warnings += [
+        f"{c.service} ({c.file}): {c.note}" for c in changes if c.note and c.change == MAJOR and c.old and c.new
+    ]
 
     chosen = next_version(path.name, prev, main_image_tag(path), changes, version=version, level=level)
     version, chosen_level, reason = chosen.version, chosen.level, chosen.reason
 
-    plan = ReleasePlan(path.name, path, previous, version, chosen_level, reason, changes,
-                       message=release_message(version), publish=publish, warnings=warnings)
+    plan = ReleasePlan(
+        path.name,
+        path,
+        previous,
+        version,
+        chosen_level,
+        reason,
+        changes,
+        message=release_message(version),
+        publish=publish,
+        warnings=warnings,
+    )
     for f in compose_files(path):
         olds = find_version_labels(read_text(path / f))
         if olds:
@@ -256,8 +275,10 @@ def plan_release(
             if "$" in old:
                 plan.warnings.append(f"{f}: the version label is interpolated ({old}) and is left as it is")
     if not plan.label_files:
-        plan.warnings.append(f"no coop-cloud.${{STACK_NAME}}.version label in the compose files: "
-                             f"add one to service {MAIN_SERVICE}'s deploy.labels (lint R016)")
+        plan.warnings.append(
+            f"no coop-cloud.${{STACK_NAME}}.version label in the compose files: "
+            f"add one to service {MAIN_SERVICE}'s deploy.labels (lint R016)"
+        )
     if label_only:
         return plan
 
@@ -276,12 +297,16 @@ def plan_release(
             raise UsageError("--publish pushes to the remote, which --offline forbids")
         plan.remote = "origin"
         if not repo.remote_url("origin"):
-            raise RecipeError(f"recipe {path.name} has no remote 'origin' to publish to",
-                              hint=f"run: git -C {path} remote add origin <url>, or leave out --publish")
+            raise RecipeError(
+                f"recipe {path.name} has no remote 'origin' to publish to",
+                hint=f"run: git -C {path} remote add origin <url>, or leave out --publish",
+            )
         plan.branch = repo.current_branch()
         if plan.branch is None:
-            raise RecipeError(f"recipe {path.name}: HEAD is detached, there is no branch to publish",
-                              hint=f"check out a branch first (git -C {path} switch main)")
+            raise RecipeError(
+                f"recipe {path.name}: HEAD is detached, there is no branch to publish",
+                hint=f"check out a branch first (git -C {path} switch main)",
+            )
     return plan
 
 
@@ -374,8 +399,16 @@ def apply_release(settings: Settings, plan: ReleasePlan) -> ReleaseResult:
     git_in(path, env, "tag", "-a", plan.version, "-m", plan.message, commit)
     pushed = False
     if plan.publish and plan.remote and plan.branch:
-        git_in(path, env, "push", "--atomic", "-q", plan.remote,
-             f"refs/heads/{plan.branch}:refs/heads/{plan.branch}", f"refs/tags/{plan.version}")
+        git_in(
+            path,
+            env,
+            "push",
+            "--atomic",
+            "-q",
+            plan.remote,
+            f"refs/heads/{plan.branch}:refs/heads/{plan.branch}",
+            f"refs/tags/{plan.version}",
+        )
         pushed = True
     return ReleaseResult(plan.version, commit, plan.version, list(files), pushed)
 
@@ -388,7 +421,9 @@ def notes_template(plan: ReleasePlan) -> str:
         "# are dropped; leave the file empty for no notes.",
     ]
     for c in plan.changes:
-        lines.append(f"#   {c.service}: {c.old or '(new)'} → {c.new or '(removed)'}" + (f" ({c.change})" if c.change else ""))
+        lines.append(
+            f"#   {c.service}: {c.old or '(new)'} → {c.new or '(removed)'}" + (f" ({c.change})" if c.change else "")
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,7 @@ from coopcloud.fsutil import write_atomic
 
 from .compose_text import compose_files, find_images, read_text, replace_tags
 
+
 @dataclass
 class ImageUpgrade:
     """One service image: what it is, what is newer (same format, within the level), what was chosen."""
@@ -31,8 +32,11 @@ class ImageUpgrade:
     error: Exception | None = field(default=None, repr=False)  # the registry's error, when it failed
 
     def to_json(self) -> dict:
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), list) else v)
-                for f in fields(self) if f.name not in ("offset", "error")}
+        return {
+            f.name: (list(v) if isinstance(v := getattr(self, f.name), list) else v)
+            for f in fields(self)
+            if f.name not in ("offset", "error")
+        }
 
 
 def plan_upgrade(path: Path, tags_for: Callable[[str], list[str]], *, level: str = MAJOR) -> list[ImageUpgrade]:
@@ -49,7 +53,9 @@ def plan_upgrade(path: Path, tags_for: Callable[[str], list[str]], *, level: str
     for file in compose_files(path):
         text = read_text(path / file)
         for site in find_images(text, file):
-            up = ImageUpgrade(site.file, site.service, site.value, site.name, site.tag, note=site.note, offset=site.offset)
+            up = ImageUpgrade(
+                site.file, site.service, site.value, site.name, site.tag, note=site.note, offset=site.offset
+            )
             plan.append(up)
             if site.note or site.name is None or site.tag is None:
                 continue
@@ -72,8 +78,11 @@ def plan_upgrade(path: Path, tags_for: Callable[[str], list[str]], *, level: str
             every = [t.raw for t in newer_tags(site.tag, tags, level=MAJOR)]
             up.newer_beyond_level = [t for t in every if t not in up.candidates]
             if not up.candidates:
-                up.note = "up to date" + (f" within --{level} (newer: {', '.join(up.newer_beyond_level[:3])})"
-                                          if up.newer_beyond_level else "")
+                up.note = "up to date" + (
+                    f" within --{level} (newer: {', '.join(up.newer_beyond_level[:3])})"
+                    if up.newer_beyond_level
+                    else ""
+                )
     return plan
 
 
