@@ -203,3 +203,23 @@ def latest(versions: Sequence[Version], prereleases: bool = False) -> Version | 
     """The newest version (pre-releases only when asked), or None."""
     pool = [v for v in versions if prereleases or not v.is_prerelease]
     return max(pool, key=lambda v: (v.sort_key(), v.tag)) if pool else None
+
+
+def newest_above(versions: Iterable[Version], current: Version, *, major: bool = False) -> Version | None:
+    """The newest release above `current`, within its major version unless `major`; None when there is none.
+
+    Pre-releases only when `current` is one (as `coop app upgrade` offers them). What an auto-update
+    takes, and what `app ls --status` shows as an available upgrade.
+
+    >>> vs = [parse_version(t) for t in ("1.0.0+1", "1.1.0+1", "1.2.0-rc1+1", "2.0.0+2")]
+    >>> newest_above(vs, vs[0]).tag, newest_above(vs, vs[0], major=True).tag
+    ('1.1.0+1', '2.0.0+2')
+    >>> newest_above(vs, vs[3]) is None
+    True
+    """
+    pool = [
+        v
+        for v in versions
+        if v > current and (major or v.major == current.major) and (current.is_prerelease or not v.is_prerelease)
+    ]
+    return max(pool, key=lambda v: (v.sort_key(), v.tag)) if pool else None
