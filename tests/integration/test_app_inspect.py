@@ -212,7 +212,7 @@ def test_ps_json_and_table(deployed):
 def test_ps_makes_three_requests(deployed, monkeypatch):
     from coopcloud import engine
     from coopcloud.domain.app import AppRef
-    from coopcloud.ops import ps as ops_ps
+    from coopcloud.ops.app import ps as ops_ps
 
     stack = deployed[0]
     with engine.connect("unix:///var/run/docker.sock") as client:
@@ -251,7 +251,7 @@ def test_logs_one_and_all(deployed):
 def test_logs_follow_stops_cleanly(deployed):
     from coopcloud import engine
     from coopcloud.domain.app import AppRef
-    from coopcloud.ops import logs as ops_logs
+    from coopcloud.ops.app import logs as ops_logs
 
     stack = deployed[0]
     with engine.connect("unix:///var/run/docker.sock") as client:

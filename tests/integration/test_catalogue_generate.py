@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from coopcloud.domain.catalogue import dumps, load, parse_catalogue
-from coopcloud.ops import catalogue as ops
+from coopcloud.ops.recipe import catalogue as ops
 from coopcloud.registry import RegistryClient
 from coopcloud.settings import Settings
 from recipe_factory import commit, make_recipe_repo

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from coopcloud.errors import LockHeld
-from coopcloud.ops import audit, lock
+from coopcloud.ops.trail import audit, lock
 
 pytestmark = pytest.mark.integration
 
@@ -82,7 +82,7 @@ def test_the_trail_keeps_the_last_events_per_app_oldest_first(engine, stack_name
 HOLDER = """
 import sys, time
 from coopcloud.engine import connect
-from coopcloud.ops import lock
+from coopcloud.ops.trail import lock
 client = connect("unix:///var/run/docker.sock", name="default")
 lock.acquire(client, app=sys.argv[1], stack=sys.argv[2], command="deploy", operator="alice@coop.example")
 print("locked", flush=True)

@@ -294,8 +294,8 @@ def test_two_versions_of_one_recipe_deploy_at_once(coop, coop_env, tmp_path, sta
 
 def test_a_deploy_between_choosing_and_applying_is_not_overwritten(coop, coop_env, tmp_path, stack_name, local_server):
     from coopcloud.errors import Conflict
-    from coopcloud.ops import upgrade as up
-    from coopcloud.ops.servers import ServerPool
+    from coopcloud.ops.deploy import upgrade as up
+    from coopcloud.ops.server.servers import ServerPool
     from coopcloud.settings import Settings
 
     repo = web_repo(tmp_path / "web")

@@ -1,6 +1,6 @@
 import subprocess
 
-from coopcloud.ops.appcmd import command_line, functions
+from coopcloud.ops.app.appcmd import command_line, functions
 
 SCRIPT = """\
 export APP_ENTRYPOINT_VERSION=v1

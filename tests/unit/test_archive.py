@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from coopcloud.errors import InvalidError
-from coopcloud.ops.archive import extract, outside_links, tar_chunks
+from coopcloud.ops.app.archive import extract, outside_links, tar_chunks
 
 
 def tar_of(entries: list[tuple[str, str, str]]) -> io.BytesIO:

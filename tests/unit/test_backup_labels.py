@@ -276,7 +276,7 @@ def test_a_hook_that_prints_a_whole_dump_is_not_kept_in_memory(monkeypatch):
     import tracemalloc
     from types import SimpleNamespace
 
-    from coopcloud.ops import container
+    from coopcloud.ops.app import container
     from coopcloud.ops.backup import BackupFailed, run_hook
     from coopcloud.ops.backup.labels import ServiceBackup
 

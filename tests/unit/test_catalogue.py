@@ -23,7 +23,7 @@ from coopcloud.domain.catalogue import (
     save,
 )
 from coopcloud.errors import ExitStatus, NotFound
-from coopcloud.ops.catalogue import repository_urls
+from coopcloud.ops.recipe.catalogue import repository_urls
 from coopcloud.sources import recipe_from_dir
 from shared_data import CORPUS
 

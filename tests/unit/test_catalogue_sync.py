@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from coopcloud.ops.catalogue import clone_url
+from coopcloud.ops.recipe.catalogue import clone_url
 from coopcloud.settings import Settings
 from recipe_factory import commit, git, make_recipe_repo, recipe_files
 

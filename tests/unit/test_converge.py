@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from coopcloud.errors import EngineNotFound
-from coopcloud.ops import converge as conv
+from coopcloud.ops.deploy import converge as conv
 from fakes.engine import answer_gets
 
 SINCE = "2026-11-29T22:00:00.000000000Z"

@@ -47,7 +47,7 @@ def test_pinning_keeps_edits_made_to_the_env_while_the_deploy_ran(tmp_path):
 
 
 def _outcome(name: str, error: str | None, *, timed_out: bool = False):
-    from coopcloud.ops import converge as conv
+    from coopcloud.ops.deploy import converge as conv
 
     p = conv.ServiceProgress(name=name, want=1, error=error)
     return conv.ConvergeResult(ok=False, services=[p], timed_out=timed_out, logs={name: ["last words"]})
@@ -80,8 +80,8 @@ def test_a_failed_deploy_rolls_the_whole_app_back_or_says_why_not(
     from types import SimpleNamespace
 
     from coopcloud.errors import DeployFailed
-    from coopcloud.ops import converge as conv
     from coopcloud.ops import deploy as dep
+    from coopcloud.ops.deploy import converge as conv
     from coopcloud.ops.deploy import rollout
 
     undone = []
@@ -222,7 +222,7 @@ def test_ctrl_c_puts_back_a_half_applied_deploy_and_leaves_a_whole_one_to_swarm(
     from types import SimpleNamespace
 
     from coopcloud.errors import Terminated, describe_interrupt
-    from coopcloud.ops import converge as conv
+    from coopcloud.ops.deploy import converge as conv
     from coopcloud.ops.deploy import rollout
 
     undone = []

@@ -10,10 +10,10 @@ import pytest
 from coopcloud.domain.app import AppRef
 from coopcloud.engine import views
 from coopcloud.errors import Conflict, EngineConflict, EngineNotFound, NotFound, UsageError
-from coopcloud.ops import container as ops_container
-from coopcloud.ops import logs as ops_logs
-from coopcloud.ops import ps as ops_ps
-from coopcloud.ops import volumes as ops_volumes
+from coopcloud.ops.app import container as ops_container
+from coopcloud.ops.app import logs as ops_logs
+from coopcloud.ops.app import ps as ops_ps
+from coopcloud.ops.app import volumes as ops_volumes
 from fakes.engine import FakeEngine
 
 REF = AppRef("srv1", "cloud.example.org")

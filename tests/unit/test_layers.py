@@ -7,7 +7,7 @@ Every import counts, at module level or inside a function (lazy imports are stil
   catalogue; `coopcloud.sources` does the recipe-directory and git-tree reading for them.)
 - lint/ may use domain, compose, swarm, gitops (tags of the recipe repo), never ops, engine, cli.
 - only engine/ talks to Docker; only registry/ talks to registries; one named module,
-  ops/catalogue_download.py, downloads the catalogue: nothing else opens a socket or an HTTP client.
+  ops/recipe/catalogue_download.py, downloads the catalogue: nothing else opens a socket or an HTTP client.
 - only gitops/ runs git: no other module builds a git command line (find_git), and a module
   outside gitops that starts processes is listed below with what it runs.
 - the library never imports the CLI.
@@ -39,12 +39,12 @@ NETWORK = ("socket", "ssl", "http", "urllib.request", "urllib.error")
 SOCKET_LOCAL = frozenset({"gethostname", "getfqdn"})
 PROCESSES = ("subprocess", "multiprocessing", "pty")
 THREADS = ("threading", "concurrent", "asyncio", "queue")
-NETWORK_ALLOWED = ("coopcloud.engine", "coopcloud.registry", "coopcloud.ops.catalogue_download")
+NETWORK_ALLOWED = ("coopcloud.engine", "coopcloud.registry", "coopcloud.ops.recipe.catalogue_download")
 # Modules outside gitops/ that start processes, and what they run (never git).
 PROCESSES_ALLOWED = {
     "coopcloud.engine.transport": "ssh … docker system dial-stdio",
     "coopcloud.cli.app": "the operator's $EDITOR (app config)",
-    "coopcloud.ops.recipe_maint.release": "the maintainer's $EDITOR (release notes)",
+    "coopcloud.ops.recipe.maint.release": "the maintainer's $EDITOR (release notes)",
     "coopcloud.engine.endpoint": "ssh -G: the host an ssh alias names",
 }
 # The engine client's insides: only engine/ may touch them.
@@ -162,3 +162,37 @@ def test_the_library_never_imports_the_cli(module):
     if module.name == "coopcloud.__main__":
         return  # `python -m coopcloud` is the CLI's entry point
     assert not _offending(module, ("coopcloud.cli",)), f"{module.name} imports the CLI"
+
+
+# ops/ is grouped by noun. Within it, the packages at the bottom use no other ops package, and the
+# arrows that would make a deploy depend on what depends on it are forbidden.
+OPS_PACKAGE_RULES = {
+    "coopcloud.ops.trail": (
+        "coopcloud.ops.app",
+        "coopcloud.ops.backup",
+        "coopcloud.ops.deploy",
+        "coopcloud.ops.recipe",
+        "coopcloud.ops.server",
+    ),
+    "coopcloud.ops.recipe": (
+        "coopcloud.ops.app",
+        "coopcloud.ops.backup",
+        "coopcloud.ops.deploy",
+        "coopcloud.ops.server",
+        "coopcloud.ops.trail",
+    ),
+    "coopcloud.ops.server": ("coopcloud.ops.backup", "coopcloud.ops.deploy"),
+    "coopcloud.ops.backup": ("coopcloud.ops.deploy",),  # a deploy snapshots through backups, never the reverse
+}
+MAX_FLAT_OPS_MODULES = 12
+
+
+@pytest.mark.parametrize("package", sorted(OPS_PACKAGE_RULES))
+def test_ops_packages_keep_their_direction(package):
+    bad = {m.name: _offending(m, OPS_PACKAGE_RULES[package]) for m in MODULES if _under(m.name, package)}
+    assert {k: v for k, v in bad.items() if v} == {}
+
+
+def test_ops_is_grouped_by_noun():
+    flat = sorted(p.name for p in (SRC / "ops").glob("*.py") if p.name != "__init__.py")
+    assert len(flat) <= MAX_FLAT_OPS_MODULES, f"ops/ holds {len(flat)} flat modules: group them by noun: {flat}"

@@ -6,7 +6,7 @@ import pytest
 
 from coopcloud.engine.views import Node
 from coopcloud.errors import NotFound
-from coopcloud.ops import nodes, servers
+from coopcloud.ops.server import nodes, servers
 from coopcloud.settings import Settings
 from fakes.engine import FakeEngine
 

@@ -1,4 +1,4 @@
-from coopcloud.ops.plan import plan_services, same_spec, service_changes
+from coopcloud.ops.deploy.plan import plan_services, same_spec, service_changes
 
 
 def spec(**over):
@@ -93,7 +93,7 @@ def test_engine_filled_endpoint_and_replica_defaults_are_not_changes():
 
 
 def test_spec_hash_decides_when_present():
-    from coopcloud.ops.plan import SPEC_HASH_LABEL, spec_hash
+    from coopcloud.ops.deploy.plan import SPEC_HASH_LABEL, spec_hash
 
     desired = spec()
     desired["Labels"][SPEC_HASH_LABEL] = spec_hash(desired)
@@ -143,7 +143,7 @@ def abra_live(desired):
 
 
 def hashed(s):
-    from coopcloud.ops.plan import SPEC_HASH_LABEL, spec_hash
+    from coopcloud.ops.deploy.plan import SPEC_HASH_LABEL, spec_hash
 
     s["Labels"][SPEC_HASH_LABEL] = spec_hash(s)
     return s
@@ -171,7 +171,7 @@ def test_platforms_coop_resolved_match_dockers_and_unresolved_ones_are_not_a_cha
 
 
 def test_platforms_do_not_enter_the_spec_hash():
-    from coopcloud.ops.plan import spec_hash
+    from coopcloud.ops.deploy.plan import spec_hash
 
     with_platforms = spec()
     with_platforms["TaskTemplate"]["Placement"] = {"Platforms": [{"OS": "linux"}]}
@@ -197,7 +197,7 @@ def test_real_differences_still_show_on_a_service_coop_did_not_deploy():
 
 
 def test_service_level_updates_restart_nothing_and_keep_the_live_task_template():
-    from coopcloud.ops.plan import restarts_tasks, with_live_tasks
+    from coopcloud.ops.deploy.plan import restarts_tasks, with_live_tasks
 
     live = abra_live(spec())
     relabelled = hashed(spec(Labels={"com.docker.stack.namespace": "s", "traefik.enable": "true"}))
@@ -220,7 +220,7 @@ def test_service_level_updates_restart_nothing_and_keep_the_live_task_template()
 
 
 def test_a_hand_made_change_is_seen_though_the_spec_hash_label_is_unchanged():
-    from coopcloud.ops.plan import SPEC_HASH_LABEL, spec_hash
+    from coopcloud.ops.deploy.plan import SPEC_HASH_LABEL, spec_hash
 
     sent = spec()
     sent["Labels"][SPEC_HASH_LABEL] = spec_hash(sent)
@@ -234,7 +234,7 @@ def test_a_hand_made_change_is_seen_though_the_spec_hash_label_is_unchanged():
 
 
 def test_the_empty_objects_docker_always_sends_do_not_enter_the_spec_hash():
-    from coopcloud.ops.plan import spec_hash
+    from coopcloud.ops.deploy.plan import spec_hash
 
     docker_shaped = spec(EndpointSpec={})
     tt = docker_shaped["TaskTemplate"]

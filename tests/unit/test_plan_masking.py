@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coopcloud.ops.plan import HIDDEN, mask_value, plan_services, service_changes
+from coopcloud.ops.deploy.plan import HIDDEN, mask_value, plan_services, service_changes
 
 
 def svc(env: list[str], labels: dict | None = None, ports: list[dict] | None = None) -> dict:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from coopcloud.domain.imagetag import MAJOR, MINOR, PATCH
 from coopcloud.errors import Conflict, CoopError, RecipeError, UsageError
-from coopcloud.ops import recipe_maint as rm
+from coopcloud.ops.recipe import maint as rm
 from coopcloud.settings import Settings
 from recipe_factory import commit, git, git_env, make_recipe_repo, recipe_files
 
@@ -572,7 +572,7 @@ def test_cli_upgrade_refuses_offline(coop, tmp_path, genv):
 # -- next_version: pure, one table ------------------------------------------------------------------
 
 from coopcloud.domain.version import parse_version  # noqa: E402
-from coopcloud.ops.recipe_maint.release import ImageChange, next_version  # noqa: E402
+from coopcloud.ops.recipe.maint.release import ImageChange, next_version  # noqa: E402
 
 
 def _change(service, change, old="x:1", new="x:2"):

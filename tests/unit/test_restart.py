@@ -6,7 +6,7 @@ import pytest
 
 from coopcloud.domain.app import AppRef
 from coopcloud.errors import DeployFailed
-from coopcloud.ops import restart as ops_restart
+from coopcloud.ops.app import restart as ops_restart
 from fakes.engine import answer_gets
 
 REF = AppRef("srv1", "cloud.example.org")

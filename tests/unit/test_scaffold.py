@@ -11,7 +11,7 @@ from coopcloud.domain.app import AppRef
 from coopcloud.domain.envfile import EnvFile, secret_specs
 from coopcloud.errors import Conflict, RecipeError, UsageError
 from coopcloud.lint import lint
-from coopcloud.ops.scaffold import recipe_files, scaffold
+from coopcloud.ops.recipe.scaffold import recipe_files, scaffold
 from coopcloud.sources import recipe_from_dir
 from coopcloud.swarm.render import render
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from coopcloud.errors import ExitStatus, InvalidError
-from coopcloud.ops import secrets_gen as sg
+from coopcloud.ops.app import secrets_gen as sg
 
 LONG = sg.MAX_LENGTH  # 4096
 

@@ -10,10 +10,10 @@ import pytest
 from coopcloud.engine.views import Config
 from coopcloud.engine.views import parse_time as parse_engine_time
 from coopcloud.errors import Conflict, ExitStatus, InvalidError, LockHeld, NotFound, RolledBack, exit_status_for
-from coopcloud.ops import audit
-from coopcloud.ops.guard import Downgrade, check_downgrade
-from coopcloud.ops.lock import LockInfo, held_message, lock_name
-from coopcloud.ops.operator import operator
+from coopcloud.ops.deploy.guard import Downgrade, check_downgrade
+from coopcloud.ops.trail import audit
+from coopcloud.ops.trail.lock import LockInfo, held_message, lock_name
+from coopcloud.ops.trail.operator import operator
 from coopcloud.settings import Settings
 
 
@@ -186,7 +186,7 @@ def test_recording_is_one_create_and_one_list_and_prunes_the_oldest():
 
 
 def test_a_plan_is_summarized_by_names_never_values():
-    from coopcloud.ops.plan import Change, Plan, ServicePlan
+    from coopcloud.ops.deploy.plan import Change, Plan, ServicePlan
 
     plan = Plan(
         services=(
@@ -207,7 +207,7 @@ def test_a_plan_is_summarized_by_names_never_values():
 
 def test_the_specs_a_plan_was_made_from_must_still_run_when_the_lock_is_taken():
     from coopcloud.engine.views import Service
-    from coopcloud.ops.guard import ChangedMeanwhile, check_unchanged
+    from coopcloud.ops.deploy.guard import ChangedMeanwhile, check_unchanged
     from fakes.engine import FakeEngine
 
     svc = {"ID": "x", "Version": {"Index": 5}, "Spec": {"Name": "s_app", "Labels": {"com.docker.stack.namespace": "s"}}}
@@ -226,8 +226,8 @@ def test_the_specs_a_plan_was_made_from_must_still_run_when_the_lock_is_taken():
 
 def test_the_next_version_of_a_secret_and_which_secrets_rotate():
     from coopcloud.errors import UsageError
-    from coopcloud.ops import rotate
-    from coopcloud.ops.secrets import AppSecret
+    from coopcloud.ops.app import rotate
+    from coopcloud.ops.app.secrets import AppSecret
 
     assert rotate.next_version("a", "db_password", "v1") == "v2"
     assert rotate.next_version("a", "db_password", "v19") == "v20"

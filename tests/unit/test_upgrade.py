@@ -6,7 +6,7 @@ import pytest
 
 from coopcloud.domain.version import parse_version
 from coopcloud.errors import Conflict, ExitStatus, NotFound, UsageError
-from coopcloud.ops.upgrade import (
+from coopcloud.ops.deploy.upgrade import (
     ROLLBACK,
     UPGRADE,
     candidates,
@@ -192,7 +192,7 @@ def _svc(name, labels):
 
 
 def test_read_deployed_takes_the_main_services_labels():
-    from coopcloud.ops.upgrade import read_deployed
+    from coopcloud.ops.deploy.upgrade import read_deployed
 
     stack = "cloud_example_org"
     client = _Client(
@@ -213,7 +213,7 @@ def test_read_deployed_takes_the_main_services_labels():
 
 
 def test_read_deployed_chaos_falls_back_to_the_pin():
-    from coopcloud.ops.upgrade import read_deployed
+    from coopcloud.ops.deploy.upgrade import read_deployed
 
     stack = "cloud_example_org"
     labels = {
@@ -226,7 +226,7 @@ def test_read_deployed_chaos_falls_back_to_the_pin():
 
 
 def test_read_deployed_refuses_an_undeployed_app_naming_deploy():
-    from coopcloud.ops.upgrade import read_deployed
+    from coopcloud.ops.deploy.upgrade import read_deployed
 
     with pytest.raises(NotFound) as e:
         read_deployed(_Client([]), _cfg("1.0.0+1.0.0"), VS)

@@ -38,7 +38,7 @@ def new(
     Example:
       coop app new gitea --server cloud.example.org --domain git.example.org --secrets
     """
-    from coopcloud.ops.lifecycle import new_app
+    from coopcloud.ops.app.lifecycle import new_app
 
     created = new_app(
         rt.settings,
@@ -86,14 +86,14 @@ def new(
 @pass_runtime
 def ls(rt: Runtime, server: str | None, recipe: str | None, with_status: bool) -> None:
     """List apps from their env files; --status adds what each server runs."""
-    from coopcloud.ops.apps import list_apps
+    from coopcloud.ops.app.apps import list_apps
 
     rows = [
         {"server": r.server, "app": r.name, "recipe": r.recipe, "version": r.version, "error": r.error}
         for r in list_apps(rt.settings, server=server, recipe=recipe)
     ]
     if with_status:
-        from coopcloud.ops.status import deployed_status
+        from coopcloud.ops.app.status import deployed_status
 
         deployed_status(rt.servers(), rows, rt.settings)
     if rt.out.json:
@@ -125,7 +125,7 @@ def config(rt: Runtime, app_name: str) -> None:
     import subprocess
 
     from coopcloud.errors import NeedsInput, UsageError
-    from coopcloud.ops.apps import env_path, find_app
+    from coopcloud.ops.app.apps import env_path, find_app
 
     path = env_path(rt.settings, find_app(rt.settings, app_name))
     if rt.settings.no_input:
@@ -146,7 +146,7 @@ def config(rt: Runtime, app_name: str) -> None:
 @pass_runtime
 def env(rt: Runtime, app_name: str) -> None:
     """Print the app's env values (expanded; secrets are Docker secrets, never in this file)."""
-    from coopcloud.ops.apps import load_app
+    from coopcloud.ops.app.apps import load_app
 
     values = load_app(rt.settings, app_name).values()
     if rt.out.json:
@@ -162,7 +162,7 @@ def env(rt: Runtime, app_name: str) -> None:
 def check(rt: Runtime, app_name: str) -> None:
     """List variables the recipe's .env.sample sets that the app's env lacks."""
     from coopcloud.errors import InvalidError
-    from coopcloud.ops.check import missing_env
+    from coopcloud.ops.app.check import missing_env
 
     missing, version = missing_env(rt.settings, app_name)
     if rt.out.json:
@@ -184,8 +184,8 @@ def check(rt: Runtime, app_name: str) -> None:
 @pass_runtime
 def labels(rt: Runtime, app_name: str) -> None:
     """Show the labels of the deployed app's main service (coop-cloud.<stack>.* and the rest)."""
-    from coopcloud.ops.apps import find_app
-    from coopcloud.ops.ps import main_labels
+    from coopcloud.ops.app.apps import find_app
+    from coopcloud.ops.app.ps import main_labels
 
     ref = find_app(rt.settings, app_name)
     found = main_labels(rt.servers().client(ref.server), ref)
@@ -238,7 +238,7 @@ def deploy(
     """
     from coopcloud.cli.tracking import tracking
     from coopcloud.ops import deploy as dep
-    from coopcloud.ops.guard import lock_for_apply, note_plan
+    from coopcloud.ops.deploy.guard import lock_for_apply, note_plan
     from coopcloud.output.plan import ProgressPrinter, show_plan
 
     pool = rt.servers()
@@ -294,11 +294,11 @@ def _report_deploy(rt: Runtime, result, line: str) -> None:
 @pass_runtime
 def undeploy(rt: Runtime, app_name: str) -> None:
     """Take the app's stack down (services, networks, configs); volumes and secrets are kept."""
-    from coopcloud.ops import audit
-    from coopcloud.ops.apps import find_app
-    from coopcloud.ops.identity import check_own_stack
-    from coopcloud.ops.lifecycle import undeploy as run_undeploy
-    from coopcloud.ops.status import deployed_version
+    from coopcloud.ops.app.apps import find_app
+    from coopcloud.ops.app.lifecycle import undeploy as run_undeploy
+    from coopcloud.ops.app.status import deployed_version
+    from coopcloud.ops.deploy.identity import check_own_stack
+    from coopcloud.ops.trail import audit
 
     ref = find_app(rt.settings, app_name)
     check_own_stack(rt.settings, ref)  # the stack would be another app's too
@@ -319,9 +319,9 @@ def undeploy(rt: Runtime, app_name: str) -> None:
 @pass_runtime
 def remove(rt: Runtime, app_name: str, force: bool) -> None:
     """Forget an undeployed app: its env file, and (confirmed or --force) its volumes, secrets and configs."""
-    from coopcloud.ops import audit
-    from coopcloud.ops.lifecycle import check_removable
-    from coopcloud.ops.lifecycle import remove as run_remove
+    from coopcloud.ops.app.lifecycle import check_removable
+    from coopcloud.ops.app.lifecycle import remove as run_remove
+    from coopcloud.ops.trail import audit
 
     ref = check_removable(rt.settings, rt.servers(), app_name)  # before asking anything
     purge = force or rt.out.confirm(
@@ -370,8 +370,8 @@ def cmd(
     """
     from coopcloud.cli.app_inspect import _writer
     from coopcloud.errors import UsageError
-    from coopcloud.ops import appcmd
-    from coopcloud.ops.apps import find_app
+    from coopcloud.ops.app import appcmd
+    from coopcloud.ops.app.apps import find_app
 
     rt = ctx.find_object(Runtime)
     assert rt is not None  # main() puts it there
@@ -384,7 +384,7 @@ def cmd(
         return
     if not function:
         raise UsageError("give a FUNCTION of abra.sh", hint=f"see: coop app cmd {app_name} {service} --list")
-    from coopcloud.ops.nodes import engine_for_service
+    from coopcloud.ops.server.nodes import engine_for_service
 
     node = engine_for_service(rt.settings, rt.servers(), ref, service)
     code = appcmd.run(
@@ -402,8 +402,8 @@ def secret() -> None:
 
 
 def _secrets_context(rt: Runtime, app_name: str):
-    from coopcloud.ops import secrets as sec
-    from coopcloud.ops.apps import load_app
+    from coopcloud.ops.app import secrets as sec
+    from coopcloud.ops.app.apps import load_app
     from coopcloud.ops.deploy import resolve_target
 
     cfg = load_app(rt.settings, app_name)
@@ -419,7 +419,7 @@ def _secrets_context(rt: Runtime, app_name: str):
 
 
 def _generate_all(rt: Runtime, app_name: str):
-    from coopcloud.ops import secrets as sec
+    from coopcloud.ops.app import secrets as sec
 
     cfg, declared = _secrets_context(rt, app_name)
     client = rt.servers().client(cfg.ref.server)
@@ -447,7 +447,7 @@ def _print_generated(rt: Runtime, generated) -> None:
 def secret_generate(rt: Runtime, app_name: str, name: str | None, version: str | None, all_: bool) -> None:
     """Generate secrets (hints: length=N, charset=..., generate=false) and print each value once."""
     from coopcloud.errors import UsageError
-    from coopcloud.ops import secrets as sec
+    from coopcloud.ops.app import secrets as sec
 
     if bool(name) == all_:
         raise UsageError("give a secret NAME (and VERSION) or --all", hint=f"see: coop app secret ls {app_name}")
@@ -470,7 +470,7 @@ def secret_generate(rt: Runtime, app_name: str, name: str | None, version: str |
 def secret_insert(rt: Runtime, app_name: str, name: str, version: str, value: str | None, file_) -> None:
     """Store a secret value you already have (from VALUE, --file, or a hidden prompt)."""
     from coopcloud.errors import NeedsInput, UsageError
-    from coopcloud.ops import secrets as sec
+    from coopcloud.ops.app import secrets as sec
 
     if value is not None and file_ is not None:
         raise UsageError("give VALUE or --file, not both")
@@ -494,11 +494,11 @@ def secret_insert(rt: Runtime, app_name: str, name: str, version: str, value: st
 def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool) -> None:
     """Remove an app's secrets from the server (refused while a running service uses them)."""
     from coopcloud.errors import UsageError
-    from coopcloud.ops import secrets as sec
+    from coopcloud.ops.app import secrets as sec
 
     if bool(name) == all_:
         raise UsageError("give a secret NAME or --all")
-    from coopcloud.ops import audit
+    from coopcloud.ops.trail import audit
 
     cfg, declared = _secrets_context(rt, app_name)
     chosen = sec.select(declared, app_name, cfg.ref.stack_name, name, None)
@@ -531,10 +531,11 @@ def secret_rotate(rt: Runtime, app_name: str, name: str | None, all_: bool, show
       coop app secret rotate cloud.example.org db_password
     """
     from coopcloud.errors import NotFound, UsageError
-    from coopcloud.ops import audit, rotate
+    from coopcloud.ops.app import rotate
+    from coopcloud.ops.app.status import deployed_version
     from coopcloud.ops.deploy import deploy as run_deploy
-    from coopcloud.ops.guard import check_downgrade
-    from coopcloud.ops.status import deployed_version
+    from coopcloud.ops.deploy.guard import check_downgrade
+    from coopcloud.ops.trail import audit
     from coopcloud.output.plan import ProgressPrinter
 
     if bool(name) == all_:
@@ -578,7 +579,7 @@ def secret_rotate(rt: Runtime, app_name: str, name: str | None, all_: bool, show
 @pass_runtime
 def secret_ls(rt: Runtime, app_name: str) -> None:
     """List the app's secrets: name, version, remote name, and whether the server has it."""
-    from coopcloud.ops import secrets as sec
+    from coopcloud.ops.app import secrets as sec
 
     cfg, declared = _secrets_context(rt, app_name)
     rows = sec.with_presence(rt.servers().client(cfg.ref.server), declared)

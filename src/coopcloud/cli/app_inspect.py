@@ -15,7 +15,7 @@ from coopcloud.cli.context import Runtime, pass_runtime
 
 
 def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
-    from coopcloud.ops.apps import find_app
+    from coopcloud.ops.app.apps import find_app
 
     ref = find_app(rt.settings, name)
     return ref, rt.servers().client(ref.server)
@@ -23,8 +23,8 @@ def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
 
 def _connect_to_task(rt: Runtime, name: str, service: str) -> tuple[Any, Any]:
     """The app, and the engine of the node running `service` (its own server entry on a multi-node swarm)."""
-    from coopcloud.ops.apps import find_app
-    from coopcloud.ops.nodes import engine_for_service
+    from coopcloud.ops.app.apps import find_app
+    from coopcloud.ops.server.nodes import engine_for_service
 
     ref = find_app(rt.settings, name)
     return ref, engine_for_service(rt.settings, rt.servers(), ref, service)
@@ -40,7 +40,7 @@ def ps(rt: Runtime, app_name: str) -> None:
     Example:
       coop app ps cloud.example.org
     """
-    from coopcloud.ops import ps as ops_ps
+    from coopcloud.ops.app import ps as ops_ps
 
     ref, client = _connect(rt, app_name)
     rows = ops_ps.ps(client, ref)
@@ -61,7 +61,7 @@ def ps(rt: Runtime, app_name: str) -> None:
 @pass_runtime
 def services(rt: Runtime, app_name: str) -> None:
     """List the app's services as deployed: full name, image, mode, labels (--json for all details)."""
-    from coopcloud.ops import ps as ops_ps
+    from coopcloud.ops.app import ps as ops_ps
 
     ref, client = _connect(rt, app_name)
     rows = ops_ps.service_list(client, ref)
@@ -85,7 +85,7 @@ def errors(rt: Runtime, app_name: str, limit: int) -> None:
     """
     from dataclasses import asdict
 
-    from coopcloud.ops import ps as ops_ps
+    from coopcloud.ops.app import ps as ops_ps
 
     ref, client = _connect(rt, app_name)
     found = ops_ps.errors(client, ref, limit=limit)
@@ -122,7 +122,7 @@ def logs(
       coop app logs cloud.example.org app --tail 50 -f
     """
     from coopcloud.errors import UsageError
-    from coopcloud.ops import logs as ops_logs
+    from coopcloud.ops.app import logs as ops_logs
 
     if tail is not None and tail != "all" and not tail.isdigit():
         raise UsageError(f"--tail {tail!r} is not a number of lines", hint="e.g. --tail 100, or --tail all")
@@ -168,11 +168,11 @@ def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout
     until they run (and are healthy) again.
     """
     from coopcloud.errors import UsageError
-    from coopcloud.ops import restart as ops_restart
+    from coopcloud.ops.app import restart as ops_restart
 
     if bool(service) == all_:
         raise UsageError("name a SERVICE or pass --all", hint=f"see: coop app services {app_name}")
-    from coopcloud.ops import audit
+    from coopcloud.ops.trail import audit
 
     ref, client = _connect(rt, app_name)
     with audit.tracked(rt.settings, client, ref, "restart", warn=rt.out.warn) as change:
@@ -219,7 +219,7 @@ def run(
       coop app run cloud.example.org app -- ls -la /var/www
       coop app run cloud.example.org db --user postgres -- psql < dump.sql
     """
-    from coopcloud.ops import container as ops_container
+    from coopcloud.ops.app import container as ops_container
 
     rt = ctx.find_object(Runtime)
     assert rt is not None  # main() puts it there
@@ -270,7 +270,7 @@ def _stdin_for(rt: Runtime, tty: bool) -> tuple[Any, Any]:
     A terminal is put in raw mode (with a TTY) or not sent at all; piped
     input is sent; in-process text streams (tests) are sent when they hold data.
     """
-    from coopcloud.ops.container import FdInput
+    from coopcloud.ops.app.container import FdInput
 
     stream = rt.out.stdin
     fileno = None
@@ -306,7 +306,7 @@ def cp(rt: Runtime, app_name: str, src: str, dst: str) -> None:
       coop app cp cloud.example.org app:/var/www/config.php ./config.php
       coop app cp cloud.example.org ./theme app:/var/www/themes/
     """
-    from coopcloud.ops import container as ops_container
+    from coopcloud.ops.app import container as ops_container
 
     ref, client = _connect_to_task(rt, app_name, ops_container.parse_copy(src, dst).service)
     done = ops_container.cp(client, ref, src, dst)
@@ -333,7 +333,7 @@ def volume_ls(rt: Runtime, app_name: str) -> None:
     """List the app's volumes (labelled with its stack) on its server (--json for all details)."""
     from dataclasses import asdict
 
-    from coopcloud.ops import volumes as ops_volumes
+    from coopcloud.ops.app import volumes as ops_volumes
 
     ref, client = _connect(rt, app_name)
     rows = ops_volumes.volumes(client, ref)
@@ -361,7 +361,7 @@ def volume_rm(rt: Runtime, app_name: str, volumes: tuple[str, ...], all_: bool, 
       coop app volume rm cloud.example.org --all --force
     """
     from coopcloud.errors import CoopError
-    from coopcloud.ops import volumes as ops_volumes
+    from coopcloud.ops.app import volumes as ops_volumes
 
     ref, client = _connect(rt, app_name)
     chosen = ops_volumes.volumes_to_remove(client, ref, list(volumes), all_=all_)
@@ -370,7 +370,7 @@ def volume_rm(rt: Runtime, app_name: str, volumes: tuple[str, ...], all_: bool, 
         f"remove {len(chosen)} volume(s) of app {ref.name} ({names}) and all their data?", flag="--force"
     ):
         raise CoopError(f"app {ref.name}: nothing removed", hint="answer y to remove, or pass --force")
-    from coopcloud.ops import audit
+    from coopcloud.ops.trail import audit
 
     with audit.tracked(rt.settings, client, ref, "volume rm", warn=rt.out.warn) as change:
         change.plan = [f"- volume {v.volume}" for v in chosen]

@@ -23,8 +23,8 @@ def register(group: click.Group) -> None:
 @pass_runtime
 def lock_status(rt: Runtime, app_name: str) -> None:
     """Show who holds APP's lock (read-only; every command that changes the app takes it)."""
-    from coopcloud.ops import lock as locks
-    from coopcloud.ops.apps import find_app
+    from coopcloud.ops.app.apps import find_app
+    from coopcloud.ops.trail import lock as locks
 
     ref = find_app(rt.settings, app_name)
     client = rt.servers().client(ref.server)
@@ -57,9 +57,9 @@ def unlock(rt: Runtime, app_name: str, force: bool) -> None:
     Only break a lock whose holder no longer runs: the holder's command would
     otherwise go on changing the app while someone else does too.
     """
-    from coopcloud.ops import audit
-    from coopcloud.ops import lock as locks
-    from coopcloud.ops.apps import find_app
+    from coopcloud.ops.app.apps import find_app
+    from coopcloud.ops.trail import audit
+    from coopcloud.ops.trail import lock as locks
 
     ref = find_app(rt.settings, app_name)
     client = rt.servers().client(ref.server)
@@ -88,8 +88,8 @@ def unlock(rt: Runtime, app_name: str, force: bool) -> None:
 @pass_runtime
 def app_history(rt: Runtime, app_name: str, limit: int | None) -> None:
     """Show APP's audit trail, kept on its server: who changed it, when, from which version to which, and how it ended."""
-    from coopcloud.ops import audit
-    from coopcloud.ops.apps import find_app
+    from coopcloud.ops.app.apps import find_app
+    from coopcloud.ops.trail import audit
 
     ref = find_app(rt.settings, app_name)
     events = audit.history(rt.servers().client(ref.server), ref.stack_name)
@@ -130,7 +130,7 @@ def diff(rt: Runtime, app_name: str) -> None:
     deploy...): `coop app deploy APP --force` puts the app back on its recipe and env.
     """
     from coopcloud.errors import Drifted
-    from coopcloud.ops.drift import diff as compute
+    from coopcloud.ops.deploy.drift import diff as compute
     from coopcloud.output.plan import show_plan
 
     found = compute(rt.settings, rt.servers(), app_name)

@@ -200,8 +200,8 @@ def _move_tracked(
     restore_on_failure: bool,
 ) -> None:
     from coopcloud.errors import DeployFailed
-    from coopcloud.ops import upgrade as up
-    from coopcloud.ops.guard import lock_for_apply, note_plan
+    from coopcloud.ops.deploy import upgrade as up
+    from coopcloud.ops.deploy.guard import lock_for_apply, note_plan
     from coopcloud.output.plan import ProgressPrinter, show_plan
 
     pool = rt.servers()

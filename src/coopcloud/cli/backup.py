@@ -27,7 +27,7 @@ def register_server(group: click.Group) -> None:
 
 
 def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
-    from coopcloud.ops.apps import find_app
+    from coopcloud.ops.app.apps import find_app
 
     ref = find_app(rt.settings, name)
     return ref, rt.servers().client(ref.server)
@@ -35,14 +35,14 @@ def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
 
 def engine_for_hooks(rt: Runtime, ref: Any) -> Callable[[str], Any]:
     """Hooks run in the service's container on whichever node runs it (through that node's server entry)."""
-    from coopcloud.ops.nodes import engine_for_service
+    from coopcloud.ops.server.nodes import engine_for_service
 
     return lambda service: engine_for_service(rt.settings, rt.servers(), ref, service)
 
 
 def engine_for_node(rt: Runtime, ref: Any) -> Callable[[str], Any]:
     """A download's restic job, scratch volume and copy are on the node of the app's backups (through its server entry)."""
-    from coopcloud.ops.nodes import engine_for_node as node_engine
+    from coopcloud.ops.server.nodes import engine_for_node as node_engine
 
     return lambda node_id: node_engine(
         rt.settings, rt.servers(), ref.server, node_id, why=f"app {ref.name}: its backups are kept"
@@ -101,8 +101,8 @@ def create(rt: Runtime, app_name: str, service: str | None) -> None:
     Fails, keeping no snapshot, when a pre-hook fails, a path named in
     backupbot.backup.volumes.<volume>.path is missing or empty, or restic fails.
     """
-    from coopcloud.ops import audit
     from coopcloud.ops import backup as ops
+    from coopcloud.ops.trail import audit
 
     ref, client = _connect(rt, app_name)
     with _live_progress(rt) as progress:
@@ -205,8 +205,8 @@ def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | Non
       coop app restore cloud.example.org
       coop app restore cloud.example.org 1a2b3c4d --service db
     """
-    from coopcloud.ops import audit
     from coopcloud.ops import backup as ops
+    from coopcloud.ops.trail import audit
 
     ref, client = _connect(rt, app_name)
     with _live_progress(rt) as progress:

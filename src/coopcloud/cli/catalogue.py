@@ -34,7 +34,7 @@ def sync(rt: Runtime, url: str | None, git_repo: str | None) -> None:
       coop catalogue sync --url https://example.org/recipes.json
       coop catalogue sync --git https://git.example.org/coop/recipes-catalogue.git
     """
-    from coopcloud.ops import catalogue as ops
+    from coopcloud.ops.recipe import catalogue as ops
 
     result = ops.sync(rt.settings, url=url, git=git_repo)
     if result.warning:
@@ -90,7 +90,7 @@ def generate(
     from pathlib import Path
 
     from coopcloud.domain.catalogue import dumps
-    from coopcloud.ops import catalogue as ops
+    from coopcloud.ops.recipe import catalogue as ops
 
     to_stdout = output == "-"
     progress = rt.out.info if not rt.out.json and not to_stdout else rt.out.debug

@@ -13,7 +13,7 @@ import click
 from coopcloud.output.console import Output
 
 if TYPE_CHECKING:
-    from coopcloud.ops.servers import ServerPool
+    from coopcloud.ops.server.servers import ServerPool
     from coopcloud.settings import Settings
 
 
@@ -56,7 +56,7 @@ class Runtime:
     def servers(self) -> Any:
         """The per-invocation server pool: one engine connection per server, reused, closed at exit."""
         if self._pool is None:
-            from coopcloud.ops.servers import ServerPool
+            from coopcloud.ops.server.servers import ServerPool
 
             self._pool = ServerPool(self.settings)
         return self._pool

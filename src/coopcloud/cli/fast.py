@@ -148,7 +148,7 @@ def _warm_up(argv: list[str]) -> None:
             return
         from coopcloud.engine.endpoint import parse_endpoint
         from coopcloud.engine.transport import preconnect
-        from coopcloud.ops.servers import resolve
+        from coopcloud.ops.server.servers import resolve
 
         for name in servers[:_MAX_WARM_UP]:
             server = resolve(settings, name)

@@ -57,7 +57,7 @@ def fetch(rt: Runtime, names: tuple[str, ...], all_: bool) -> None:
     `coop app upgrade` fetches its recipe by itself (unless --offline).
     """
     from coopcloud.errors import UsageError
-    from coopcloud.ops.recipes import fetch as do_fetch
+    from coopcloud.ops.recipe.recipes import fetch as do_fetch
 
     if all_ == bool(names):
         raise UsageError("give RECIPE names or --all", hint="see: coop recipe fetch --help")

@@ -8,7 +8,7 @@ from coopcloud.cli.context import Runtime, pass_runtime
 
 
 def print_recipes(rt: Runtime, pattern: str | None) -> None:
-    from coopcloud.ops import catalogue as ops
+    from coopcloud.ops.recipe import catalogue as ops
 
     found = ops.list_recipes(rt.settings, pattern)
     if rt.out.json:
@@ -73,7 +73,7 @@ def show(rt: Runtime, recipe: str) -> None:
     Example:
       coop recipe show gitea --json
     """
-    from coopcloud.ops import catalogue as ops
+    from coopcloud.ops.recipe import catalogue as ops
 
     info = ops.show(rt.settings, recipe)
     for warning in info.warnings:

@@ -57,7 +57,7 @@ def lint(rt: Runtime, recipe: str | None, list_rules: bool) -> None:
     from coopcloud.errors import LintFailed
     from coopcloud.lint import ERROR
     from coopcloud.lint import lint as run_lint
-    from coopcloud.ops.recipes import local_recipe
+    from coopcloud.ops.recipe.recipes import local_recipe
 
     path = local_recipe(rt.settings, recipe)[1]
     report = run_lint(path)
@@ -113,7 +113,7 @@ def new(rt: Runtime, name: str, directory: str | None) -> None:
     Example:
       coop recipe new myapp && coop recipe lint myapp
     """
-    from coopcloud.ops.scaffold import check_recipe_name, scaffold
+    from coopcloud.ops.recipe.scaffold import check_recipe_name, scaffold
 
     check_recipe_name(name)
     target = Path(directory).expanduser() if directory else rt.settings.recipes_dir / name

@@ -1,6 +1,6 @@
 """`coop recipe upgrade|release|sync|diff|reset`: the maintainer's version tools.
 
-The work is done in `coopcloud.ops.recipe_maint`; these commands parse, ask, and print.
+The work is done in `coopcloud.ops.recipe.maint`; these commands parse, ask, and print.
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ def upgrade(rt: Runtime, recipe: str, level: str | None) -> None:
     """
     from coopcloud.domain.imagetag import MAJOR
     from coopcloud.errors import CoopError, UsageError
-    from coopcloud.ops import recipe_maint as rm
-    from coopcloud.ops.recipes import local_recipe
+    from coopcloud.ops.recipe import maint as rm
+    from coopcloud.ops.recipe.recipes import local_recipe
     from coopcloud.registry import RegistryClient
 
     if rt.settings.offline:
@@ -150,8 +150,8 @@ def release(
       coop recipe release gitea --no-input --notes "Gitea 1.22; run migrations" --publish
       coop recipe release gitea 2.0.0
     """
-    from coopcloud.ops import recipe_maint as rm
-    from coopcloud.ops.recipes import local_recipe
+    from coopcloud.ops.recipe import maint as rm
+    from coopcloud.ops.recipe.recipes import local_recipe
 
     path = local_recipe(rt.settings, recipe)[1]
     plan = rm.plan_release(rt.settings, path, version=version, level=level, notes=notes, publish=publish)
@@ -218,8 +218,8 @@ def sync(rt: Runtime, recipe: str, version: str | None, level: str | None) -> No
       coop recipe sync gitea 1.3.0
     """
     from coopcloud.errors import RecipeError
-    from coopcloud.ops import recipe_maint as rm
-    from coopcloud.ops.recipes import local_recipe
+    from coopcloud.ops.recipe import maint as rm
+    from coopcloud.ops.recipe.recipes import local_recipe
 
     path = local_recipe(rt.settings, recipe)[1]
     plan = rm.plan_release(rt.settings, path, version=version, level=level, label_only=True)
@@ -259,8 +259,8 @@ def diff(rt: Runtime, recipe: str) -> None:
     Example:
       coop recipe diff gitea
     """
-    from coopcloud.ops import recipe_maint as rm
-    from coopcloud.ops.recipes import local_recipe
+    from coopcloud.ops.recipe import maint as rm
+    from coopcloud.ops.recipe.recipes import local_recipe
 
     path = local_recipe(rt.settings, recipe)[1]
     changes = rm.uncommitted(path)
@@ -294,8 +294,8 @@ def reset(rt: Runtime, recipe: str, force: bool, untracked: bool) -> None:
     Example:
       coop recipe reset gitea --force
     """
-    from coopcloud.ops import recipe_maint as rm
-    from coopcloud.ops.recipes import local_recipe
+    from coopcloud.ops.recipe import maint as rm
+    from coopcloud.ops.recipe.recipes import local_recipe
 
     path = local_recipe(rt.settings, recipe)[1]
     changes = rm.uncommitted(path)

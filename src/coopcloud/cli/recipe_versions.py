@@ -32,7 +32,7 @@ def versions(rt: Runtime, recipe: str) -> None:
       coop recipe versions gitea
       coop recipe versions ./my-recipe --json --offline
     """
-    from coopcloud.ops.upgrade import recipe_versions, registry_digester
+    from coopcloud.ops.deploy.upgrade import recipe_versions, registry_digester
 
     name, found, warnings = recipe_versions(rt.settings, recipe, digest=registry_digester(rt.settings))
     for w in warnings:

@@ -29,7 +29,7 @@ def add(rt: Runtime, destination: str | None, local: bool) -> None:
       coop server add --local
     """
     from coopcloud.errors import UsageError
-    from coopcloud.ops import servers
+    from coopcloud.ops.server import servers
 
     if local == bool(destination):
         raise UsageError("give either a DESTINATION or --local", hint="see: coop server add --help")
@@ -54,7 +54,7 @@ def add(rt: Runtime, destination: str | None, local: bool) -> None:
         _print_nodes(rt, reach)
         unreachable = [r for r in reach if not r.reachable]
         for r in unreachable:
-            from coopcloud.ops.nodes import how_to_reach
+            from coopcloud.ops.server.nodes import how_to_reach
 
             if r.server is None:
                 rt.out.info(
@@ -65,7 +65,7 @@ def add(rt: Runtime, destination: str | None, local: bool) -> None:
 
 
 def _node_reach(rt: Runtime, name: str) -> list:
-    from coopcloud.ops import nodes
+    from coopcloud.ops.server import nodes
 
     pool = rt.servers()
     return nodes.reach(rt.settings, pool, name, nodes.nodes(pool.client(name)))
@@ -86,7 +86,7 @@ def _print_nodes(rt: Runtime, reach: list) -> None:
 @pass_runtime
 def ls(rt: Runtime, with_status: bool) -> None:
     """List registered servers."""
-    from coopcloud.ops import servers
+    from coopcloud.ops.server import servers
 
     known = servers.list_servers(rt.settings)
     rows = [{"name": s.name, "endpoint": s.endpoint} for s in known]
@@ -118,7 +118,7 @@ def ls(rt: Runtime, with_status: bool) -> None:
 @pass_runtime
 def rm(rt: Runtime, name: str, force: bool) -> None:
     """Forget a server (its folder under $ABRA_DIR and its docker context). Touches nothing on it."""
-    from coopcloud.ops import servers
+    from coopcloud.ops.server import servers
 
     apps = servers.remove(rt.settings, name, force=force)
     if rt.out.json:
@@ -134,7 +134,7 @@ def rm(rt: Runtime, name: str, force: bool) -> None:
 @pass_runtime
 def init(rt: Runtime, name: str, listen_addr: str | None, advertise_addr: str | None) -> None:
     """Prepare a server for apps: swarm mode and the `proxy` overlay network (idempotent)."""
-    from coopcloud.ops import servers
+    from coopcloud.ops.server import servers
 
     pool = rt.servers()
     done = servers.init(pool, pool.server(name), listen_addr=listen_addr, advertise_addr=advertise_addr)
@@ -151,7 +151,7 @@ def init(rt: Runtime, name: str, listen_addr: str | None, advertise_addr: str | 
 def history(rt: Runtime, name: str, limit: int | None) -> None:
     """Show the audit trail of every app on server NAME (kept on the server), oldest first."""
     from coopcloud.cli.app_team import show_history
-    from coopcloud.ops import audit
+    from coopcloud.ops.trail import audit
 
     events = audit.history(rt.servers().client(name))
     show_history(rt, events[-limit:] if limit else events, with_app=True)
@@ -176,7 +176,7 @@ def nodes_(rt: Runtime, name: str) -> None:
 
 
 def _availability(rt: Runtime, name: str, node: str, availability: str) -> None:
-    from coopcloud.ops import nodes
+    from coopcloud.ops.server import nodes
 
     now, changed = nodes.set_availability(rt.servers().client(name), name, node, availability)
     if rt.out.json:

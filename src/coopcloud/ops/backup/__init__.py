@@ -130,7 +130,7 @@ def inspect_app(
 
 
 def _env_recipe(settings: Settings, ref: Any) -> str | None:
-    from coopcloud.ops.apps import load_app
+    from coopcloud.ops.app.apps import load_app
 
     try:
         return load_app(settings, ref.name).recipe
@@ -213,7 +213,7 @@ def run_hook(
     client: Engine, ref: Any, svc: ServiceBackup, which: str, hook: str, *, engine_for: EngineFor | None = None
 ) -> None:
     """Run a hook with `sh -c` in a running container of the service; a non-zero exit raises BackupFailed."""
-    from coopcloud.ops import container
+    from coopcloud.ops.app import container
 
     tail = bytearray()  # only the end of the output, for the error line: a hook may print a whole dump
 
@@ -875,8 +875,8 @@ def server_backup(
 
     Each app's backup takes its lock and is recorded in its history.
     """
-    from coopcloud.ops import audit
-    from coopcloud.ops.apps import all_apps
+    from coopcloud.ops.app.apps import all_apps
+    from coopcloud.ops.trail import audit
 
     lines = []
     for ref in [a for a in all_apps(settings) if a.server == server]:

@@ -23,7 +23,7 @@ from .state import pin_version, record, write_lockfile
 from .target import Target, add_coop_labels, chaos_target, releases, resolve_target
 
 if TYPE_CHECKING:
-    from coopcloud.ops.servers import ServerPool
+    from coopcloud.ops.server.servers import ServerPool
 
 __all__ = [
     "Applied",

@@ -12,7 +12,7 @@ from coopcloud.domain.app import AppConfig
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import Conflict, CoopError
-from coopcloud.ops.plan import Change, Plan, ServicePlan, plan_services
+from coopcloud.ops.deploy.plan import Change, Plan, ServicePlan, plan_services
 from coopcloud.settings import Settings
 from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import coop_label, timeout_seconds
@@ -21,13 +21,13 @@ from .checks import Preflight, preflight
 from .target import Target, add_coop_labels, resolve_target
 
 if TYPE_CHECKING:
-    from coopcloud.ops.servers import ServerPool
+    from coopcloud.ops.server.servers import ServerPool
 
 
 def desired_specs(spec: Any, pre: Preflight) -> dict[str, dict]:
     """Service bodies as they will be sent: digests pinned, ForceUpdate kept. IDs are filled at apply,
     once configs that are still to be created exist."""
-    from coopcloud.ops.plan import SPEC_HASH_LABEL, spec_hash
+    from coopcloud.ops.deploy.plan import SPEC_HASH_LABEL, spec_hash
 
     out = {}
     for name, body in spec.services.items():
@@ -60,7 +60,7 @@ def unconverged(client: Engine, live: Mapping[str, views.Service], engine_time: 
 
     Read-only. A redeploy of such an app is never "nothing changed": it converges them or fails.
     """
-    from coopcloud.ops import converge as conv
+    from coopcloud.ops.deploy import converge as conv
 
     if not live:
         return {}
@@ -197,8 +197,8 @@ def prepare(
     version label upgrade/rollback saw when the operator chose; a different one now means
     someone deployed meanwhile.
     """
-    from coopcloud.ops.apps import load_app
-    from coopcloud.ops.identity import check_live_recipe
+    from coopcloud.ops.app.apps import load_app
+    from coopcloud.ops.deploy.identity import check_live_recipe
     from coopcloud.swarm.render import render
 
     cfg = load_app(settings, app_name)
@@ -220,7 +220,7 @@ def prepare(
     live_main = pre.live.get(main)
     live_version = live_main.labels.get(coop_label(rendered.stack, "version")) if live_main is not None else None
     if not target.chaos:
-        from coopcloud.ops.guard import check_downgrade
+        from coopcloud.ops.deploy.guard import check_downgrade
 
         check_downgrade(
             cfg.ref.name, cfg.ref.server, running=live_version, target=target.version, explicit=version is not None

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import DeployFailed, RolledBack, interrupted
-from coopcloud.ops.plan import ServicePlan, with_live_tasks
+from coopcloud.ops.deploy.plan import ServicePlan, with_live_tasks
 from coopcloud.settings import Settings
 
 from .planning import DeployResult, Prepared
 from .state import record
 
 if TYPE_CHECKING:
-    from coopcloud.ops.servers import ServerPool
+    from coopcloud.ops.server.servers import ServerPool
 
 # Between two looks at the services while waiting for convergence: the window's end is seen within it.
 POLL_INTERVAL = 0.5
@@ -171,7 +171,7 @@ def undo(
     """Put every service this deploy changed back on the spec captured in prepare, remove the services,
     configs, secrets and networks it created. Returns the convergence of the restored services (or None)."""
     from coopcloud.errors import EngineNotFound
-    from coopcloud.ops import converge as conv
+    from coopcloud.ops.deploy import converge as conv
 
     since = views.info(client).system_time
     watches = []
@@ -224,7 +224,7 @@ def apply(
     record a version only once it converged.
     """
     from coopcloud.errors import EngineError, EngineUnreachable
-    from coopcloud.ops import converge as conv
+    from coopcloud.ops.deploy import converge as conv
 
     for step in before_first_change:
         step(prepared)

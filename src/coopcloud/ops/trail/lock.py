@@ -255,7 +255,7 @@ def acquire(
     host: str | None = None,
 ) -> HeldLock:
     """Take the app's lock or raise `LockHeld` naming the holder. An expired lock is replaced."""
-    from coopcloud.ops.operator import hostname
+    from coopcloud.ops.trail.operator import hostname
 
     name = lock_name(stack)
     token = _random.token_hex(8)

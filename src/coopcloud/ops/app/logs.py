@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from coopcloud.errors import UsageError
-from coopcloud.ops.ps import app_services, pick_services, short_name
+from coopcloud.ops.app.ps import app_services, pick_services, short_name
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.errors import RecipeError
-from coopcloud.ops.apps import load_app
+from coopcloud.ops.app.apps import load_app
 from coopcloud.settings import Settings
 
 

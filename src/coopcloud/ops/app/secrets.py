@@ -123,7 +123,7 @@ def generate(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret])
 
     Every name is checked before the first one is created, so a bad name changes nothing.
     """
-    from coopcloud.ops.secrets_gen import generate as make_value
+    from coopcloud.ops.app.secrets_gen import generate as make_value
 
     todo = list(secrets)
     for s in todo:

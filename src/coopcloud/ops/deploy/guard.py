@@ -19,8 +19,8 @@ from coopcloud.errors import Conflict, RecipeError
 if TYPE_CHECKING:
     from coopcloud.engine import Engine
     from coopcloud.engine.views import Service
-    from coopcloud.ops.audit import Change
     from coopcloud.ops.deploy import Prepared
+    from coopcloud.ops.trail.audit import Change
 
 
 class Downgrade(Conflict):
@@ -80,7 +80,7 @@ def lock_for_apply(change: Change, client: Engine, prepared: Prepared) -> None:
 
 def note_plan(change: Change, prepared: Prepared) -> None:
     """The trail's versions and plan summary for a prepared deploy (never a value)."""
-    from coopcloud.ops.audit import summarize
+    from coopcloud.ops.trail.audit import summarize
 
     change.version_from = prepared.previous_version
     change.version_to = prepared.version

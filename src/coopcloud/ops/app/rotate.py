@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from coopcloud.errors import Conflict, EngineError, InvalidError, NotFound, UsageError
-from coopcloud.ops import secrets as sec
+from coopcloud.ops.app import secrets as sec
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
@@ -112,8 +112,8 @@ def rotate(
 
     The caller holds the app's lock.
     """
-    from coopcloud.ops.apps import load_app
-    from coopcloud.ops.secrets_gen import generate as make_value
+    from coopcloud.ops.app.apps import load_app
+    from coopcloud.ops.app.secrets_gen import generate as make_value
 
     cfg = load_app(settings, app)
     stack = cfg.ref.stack_name
@@ -171,7 +171,7 @@ def rotate(
 
 def _set_versions(settings: Settings, app: str, versions: dict[str, str]) -> None:
     """Write ``SECRET_<NAME>_VERSION`` lines, re-reading the env first so edits made meanwhile are kept."""
-    from coopcloud.ops.apps import load_app
+    from coopcloud.ops.app.apps import load_app
 
     cfg = load_app(settings, app)
     for name, version in versions.items():

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from coopcloud.engine import views
 from coopcloud.errors import EngineConflict, EngineNotFound, NotFound, UsageError
-from coopcloud.ops.ps import app_services, pick_services, short_name
+from coopcloud.ops.app.ps import app_services, pick_services, short_name
 
 if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
@@ -195,7 +195,7 @@ def cp(client: Engine, ref: AppRef, src: str, dst: str) -> Copied:
 
 
 def _copy_out(client: Engine, ref: AppRef, spec: CopySpec, container: str) -> Copied:
-    from coopcloud.ops.archive import extract
+    from coopcloud.ops.app.archive import extract
 
     try:
         stat, stream = client.archive_open(container, spec.container_path)
@@ -237,7 +237,7 @@ def _copy_in(client: Engine, ref: AppRef, spec: CopySpec, container: str) -> Cop
                 hint="create it first, or name a file path",
             )
     from coopcloud.errors import InvalidError
-    from coopcloud.ops.archive import outside_links, tar_chunks
+    from coopcloud.ops.app.archive import outside_links, tar_chunks
 
     escaping = outside_links(local)
     if escaping:

@@ -15,7 +15,7 @@ from coopcloud.swarm.labels import STACK_LABEL, coop_label, running_version
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
-    from coopcloud.ops.servers import ServerPool
+    from coopcloud.ops.server.servers import ServerPool
 
 
 def deployed_version(client: Engine, stack: str) -> str | None:
@@ -89,7 +89,7 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
         asked = ex.map(ask, servers)
         if settings is not None:  # drift needs the renderer and the planner: load them while servers answer
             import coopcloud.ops.deploy
-            import coopcloud.ops.drift
+            import coopcloud.ops.deploy.drift
             import coopcloud.swarm.render  # noqa: F401
         answers = {s: (view, err) for s, view, err in asked}
     for row in rows:
@@ -116,7 +116,7 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
 
 def _drift(settings: Settings, row: dict, live: list[Service], network_names: dict[str, str]) -> bool | None:
     from coopcloud.domain.app import AppConfig, AppRef
-    from coopcloud.ops.drift import drifted_offline
+    from coopcloud.ops.deploy.drift import drifted_offline
 
     try:
         cfg = AppConfig.load(AppRef(row["server"], row["app"]), settings.servers_dir)

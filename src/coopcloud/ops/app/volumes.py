@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from coopcloud.engine import views
 from coopcloud.engine.views import rfc3339
 from coopcloud.errors import Conflict, EngineError, EngineNotFound, NotFound, UsageError
-from coopcloud.ops.ps import short_name, stack_filter
+from coopcloud.ops.app.ps import short_name, stack_filter
 
 if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef

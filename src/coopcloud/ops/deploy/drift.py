@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, cast
 from coopcloud.domain.app import AppConfig
 from coopcloud.engine.views import Service
 from coopcloud.errors import NotFound
-from coopcloud.ops.plan import Plan
+from coopcloud.ops.deploy.plan import Plan
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL
 from coopcloud.swarm.spec import StackSpec
 
 if TYPE_CHECKING:
-    from coopcloud.ops.servers import ServerPool
+    from coopcloud.ops.server.servers import ServerPool
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,9 @@ def _wanted_version(cfg: AppConfig, running: str | None) -> str | None:
 
 def diff(settings: Settings, pool: ServerPool, app_name: str) -> Drift:
     """Plan a redeploy of the pinned version with the current env against the live services. Read-only."""
-    from coopcloud.ops.apps import load_app
+    from coopcloud.ops.app.apps import load_app
+    from coopcloud.ops.app.status import version_of
     from coopcloud.ops.deploy import add_coop_labels, desired_specs, make_plan, preflight, resolve_target
-    from coopcloud.ops.status import version_of
     from coopcloud.swarm.render import render
 
     cfg = load_app(settings, app_name)
@@ -110,8 +110,8 @@ def drifted_offline(settings: Settings, cfg: AppConfig, live: list[Service], net
 
     No request: images are compared by tag, networks by the names in `network_names` (ID -> name).
     """
+    from coopcloud.ops.app.status import version_of
     from coopcloud.ops.deploy import Preflight, add_coop_labels, desired_specs, make_plan, resolve_target
-    from coopcloud.ops.status import version_of
     from coopcloud.swarm.render import render
 
     running = version_of(live, cfg.ref.stack_name)

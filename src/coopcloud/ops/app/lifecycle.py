@@ -13,13 +13,13 @@ from coopcloud.domain.envfile import EnvFile
 from coopcloud.engine import views
 from coopcloud.errors import Conflict, DeployFailed, NotFound, RecipeError
 from coopcloud.fsutil import write_atomic
-from coopcloud.ops.apps import find_app
+from coopcloud.ops.app.apps import find_app
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
-    from coopcloud.ops.servers import ServerPool
+    from coopcloud.ops.server.servers import ServerPool
 
 
 @dataclass
@@ -53,9 +53,9 @@ def new_app(
     from coopcloud.domain.version import latest, resolve_version
     from coopcloud.gitops import GitRepo
     from coopcloud.ops.deploy import releases
-    from coopcloud.ops.identity import check_own_stack, check_swarm_stack
-    from coopcloud.ops.recipes import is_path, is_url, locate_recipe
-    from coopcloud.ops.servers import resolve
+    from coopcloud.ops.deploy.identity import check_own_stack, check_swarm_stack
+    from coopcloud.ops.recipe.recipes import is_path, is_url, locate_recipe
+    from coopcloud.ops.server.servers import resolve
     from coopcloud.sources import recipe_from_dir, recipe_from_git
 
     check_domain(domain)
@@ -179,11 +179,11 @@ def check_removable(settings: Settings, pool: ServerPool, name: str) -> AppRef:
 
 def remove(settings: Settings, pool: ServerPool, name: str, *, purge: bool) -> dict:
     """Forget an app: its env file (and lockfile); with purge, its volumes, secrets and configs too."""
-    from coopcloud.ops import secrets as sec
+    from coopcloud.ops.app import secrets as sec
 
     ref = check_removable(settings, pool, name)
     if purge:
-        from coopcloud.ops.identity import check_own_stack
+        from coopcloud.ops.deploy.identity import check_own_stack
 
         check_own_stack(settings, ref)  # its stack's volumes and secrets would be the other app's too
     client = pool.client(ref.server)

@@ -28,7 +28,7 @@ _HOST_RULE = re.compile(r"Host\(\s*`([^`]+)`")
 
 def same_stack(settings: Settings, ref: AppRef) -> AppRef | None:
     """Another app env file on `ref`'s server with `ref`'s stack name, or None."""
-    from coopcloud.ops.apps import all_apps
+    from coopcloud.ops.app.apps import all_apps
 
     for other in all_apps(settings):
         if other.server == ref.server and other.name != ref.name and other.stack_name == ref.stack_name:

@@ -33,9 +33,9 @@ def functions(script: str) -> list[str]:
 def deployed_script(settings: Settings, client: Engine, ref: AppRef) -> tuple[str, str]:
     """(abra.sh text, the version it comes from) for the app as deployed."""
     from coopcloud.gitops import GitRepo
-    from coopcloud.ops.apps import load_app
-    from coopcloud.ops.ps import main_labels
-    from coopcloud.ops.recipes import recipe_folder
+    from coopcloud.ops.app.apps import load_app
+    from coopcloud.ops.app.ps import main_labels
+    from coopcloud.ops.recipe.recipes import recipe_folder
     from coopcloud.sources import recipe_from_dir, recipe_from_git
 
     cfg = load_app(settings, ref.name)
@@ -82,7 +82,7 @@ def run(
     node: Engine | None = None,
 ) -> int:
     """`node`: the engine of the node running the service's task, when it is not the manager's."""
-    from coopcloud.ops import container as ops_container
+    from coopcloud.ops.app import container as ops_container
 
     script, where = deployed_script(settings, client, ref)
     known = functions(script)

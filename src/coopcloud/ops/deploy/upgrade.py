@@ -44,7 +44,7 @@ from coopcloud.swarm.labels import coop_label
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
     from coopcloud.ops.deploy import DeployResult, Prepared
-    from coopcloud.ops.servers import ServerPool
+    from coopcloud.ops.server.servers import ServerPool
 
 UPGRADE = "upgrade"
 ROLLBACK = "rollback"
@@ -108,7 +108,7 @@ def _as_version(raw: str, versions: Sequence[Version]) -> Version | None:
 
 def read_deployed(client: Engine, cfg: Any, versions: Sequence[Version]) -> Deployed:
     """Ask the server what the app runs; NotFound naming `coop app deploy` when it runs nothing."""
-    from coopcloud.ops.ps import main_labels
+    from coopcloud.ops.app.ps import main_labels
 
     stack = cfg.ref.stack_name
     labels = main_labels(client, cfg.ref)
@@ -255,9 +255,9 @@ class Move:
 
 def prepare(settings: Settings, pool: ServerPool, app_name: str, direction: str) -> Move:
     """Everything upgrade/rollback needs before choosing: refuses undeployed apps and unknown versions."""
-    from coopcloud.ops.apps import load_app
+    from coopcloud.ops.app.apps import load_app
     from coopcloud.ops.deploy import releases
-    from coopcloud.ops.recipes import recipe_folder, refresh
+    from coopcloud.ops.recipe.recipes import recipe_folder, refresh
 
     cfg = load_app(settings, app_name)
     path = recipe_folder(settings, cfg.recipe)
@@ -399,7 +399,7 @@ def recipe_versions(
     """
     from coopcloud.gitops import GitRepo
     from coopcloud.ops.deploy import releases
-    from coopcloud.ops.recipes import local_recipe
+    from coopcloud.ops.recipe.recipes import local_recipe
     from coopcloud.sources import recipe_from_git
 
     name, path = local_recipe(settings, recipe)

@@ -261,7 +261,7 @@ def sync(
 ) -> SyncResult:
     """Bring ``$ABRA_DIR/catalogue/recipes.json`` up to date; see the module docstring for the order."""
     from coopcloud.errors import UsageError
-    from coopcloud.ops.catalogue_download import FetchFailed, fetch_url  # urllib only when syncing
+    from coopcloud.ops.recipe.catalogue_download import FetchFailed, fetch_url  # urllib only when syncing
 
     if url and git:
         raise UsageError("give either --url or --git, not both")
@@ -330,7 +330,7 @@ def _git_clone_dir(settings: Settings, repo: str) -> Path:
 def _fetch_git(settings: Settings, repo: str) -> bytes:
     """Clone (first time) or fetch-and-reset the catalogue repository; its recipes.json."""
     from coopcloud.gitops import run_git
-    from coopcloud.ops.catalogue_download import FetchFailed
+    from coopcloud.ops.recipe.catalogue_download import FetchFailed
 
     target = _git_clone_dir(settings, repo)
     _exclude_cache_from_git(settings)
@@ -355,7 +355,7 @@ def _fetch_git(settings: Settings, repo: str) -> bytes:
 
 def _pull_in_place(settings: Settings) -> bytes:
     from coopcloud.gitops import run_git
-    from coopcloud.ops.catalogue_download import FetchFailed
+    from coopcloud.ops.recipe.catalogue_download import FetchFailed
 
     try:
         run_git(["-C", str(settings.catalogue_dir), "pull", "--quiet", "--ff-only"])

@@ -11,8 +11,8 @@ from typing import Any
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import DeployFailed
-from coopcloud.ops import converge
-from coopcloud.ops.ps import app_services, pick_services, short_name, stack_filter
+from coopcloud.ops.app.ps import app_services, pick_services, short_name, stack_filter
+from coopcloud.ops.deploy import converge
 from coopcloud.swarm.labels import main_service_name, timeout_seconds
 
 

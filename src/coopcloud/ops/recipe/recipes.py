@@ -127,7 +127,7 @@ def locate_recipe(settings: Settings, recipe: str, *, offline: bool = False) -> 
     check_recipe_name(recipe)
     target = recipes / recipe
     if not target.is_dir():
-        from coopcloud.ops.catalogue import clone_url
+        from coopcloud.ops.recipe.catalogue import clone_url
 
         url = clone_url(settings, recipe)
         if url is None:

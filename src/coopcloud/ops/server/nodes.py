@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
     from coopcloud.engine.protocol import Engine
     from coopcloud.engine.views import Node
-    from coopcloud.ops.servers import ServerPool
+    from coopcloud.ops.server.servers import ServerPool
 
 AVAILABILITIES = ("active", "pause", "drain")
 
@@ -118,7 +118,7 @@ def _endpoint_host(server: Server, environ: Mapping[str, str]) -> str | None:
 
 def server_for_node(settings: Settings, node: Node, *, exclude: str | None = None) -> Server | None:
     """The registered server whose entry names this node (see the module docstring), or None."""
-    from coopcloud.ops.servers import list_servers
+    from coopcloud.ops.server.servers import list_servers
 
     names = {node.hostname, node.addr} - {""}
     candidates = [s for s in list_servers(settings) if s.name != exclude]
@@ -202,8 +202,8 @@ def engine_for_service(settings: Settings, pool: ServerPool, ref: AppRef, servic
 
     from coopcloud.engine.stream import encode_filters
     from coopcloud.engine.views import Info, Node, Task
-    from coopcloud.ops.container import SERVICE_NAME_LABEL
-    from coopcloud.ops.ps import short_name
+    from coopcloud.ops.app.container import SERVICE_NAME_LABEL
+    from coopcloud.ops.app.ps import short_name
 
     manager = pool.client(ref.server)
     short = short_name(ref.stack_name, service)

@@ -52,7 +52,7 @@ from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
     from coopcloud.engine import Engine
-    from coopcloud.ops.lock import HeldLock
+    from coopcloud.ops.trail.lock import HeldLock
 
 AUDIT_LABEL = "coop.audit"  # = the stack; not com.docker.stack.namespace: undeploy would remove it
 KEEP = 100  # events kept per app; older ones are removed when a new one is recorded
@@ -214,8 +214,8 @@ def tracked(
     and re-raised (exit 9).
     Recording never hides the command's own error: a failure to record is a warning.
     """
-    from coopcloud.ops import lock as locks
-    from coopcloud.ops.operator import operator
+    from coopcloud.ops.trail import lock as locks
+    from coopcloud.ops.trail.operator import operator
 
     who = operator(settings)
 
@@ -277,7 +277,7 @@ def _record_outcome(
     duration: float,
     warn: Callable[[str], None] | None,
 ) -> None:
-    from coopcloud.ops.operator import hostname
+    from coopcloud.ops.trail.operator import hostname
 
     detail = change.detail
     if detail is None and outcome is not None:

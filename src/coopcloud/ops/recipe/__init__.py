@@ -1,0 +1,1 @@
+"""Recipes: where they are, scaffolding, the catalogue, and the maintainer's tools."""

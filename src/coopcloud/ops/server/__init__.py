@@ -1,0 +1,1 @@
+"""Servers: the registry of server entries and their swarm nodes."""

@@ -1,0 +1,1 @@
+"""Who holds an app and what was done to it: the lock, the audit trail, the operator."""
