@@ -40,7 +40,7 @@ class Releases:
 def recipe_releases(settings: Settings, recipe: str, *, fetch: bool = True) -> Releases:
     """The releases of `recipe`: its clone's tags (fetched first when `fetch` and not offline), else the catalogue's."""
     from coopcloud.ops.deploy import releases
-    from coopcloud.ops.recipes import refresh
+    from coopcloud.ops.recipe.recipes import refresh
 
     path = settings.recipes_dir / recipe
     warnings: list[str] = []
@@ -53,7 +53,7 @@ def recipe_releases(settings: Settings, recipe: str, *, fetch: bool = True) -> R
 
 
 def _from_catalogue(settings: Settings, recipe: str) -> Releases:
-    from coopcloud.ops.catalogue import load
+    from coopcloud.ops.recipe.catalogue import load
 
     try:
         entry = load(settings).get(recipe)
