@@ -8,10 +8,10 @@ from coopcloud.cli.app_inspect import register as register_inspect
 from coopcloud.cli.app_team import register as register_team
 from coopcloud.cli.app_upgrade import register as register_upgrade
 from coopcloud.cli.backup import register_app as register_backup
-from coopcloud.cli.context import Runtime, pass_runtime
+from coopcloud.cli.context import AliasGroup, Runtime, pass_runtime
 
 
-@click.group()
+@click.group(cls=AliasGroup)
 def app() -> None:
     """Create, deploy and inspect apps (an app is a recipe deployed as a stack on a server)."""
 
@@ -21,14 +21,26 @@ def app() -> None:
 
 @app.command("new")
 @click.argument("recipe")
+@click.argument("version_arg", metavar="[VERSION]", required=False)
 @click.option("--server", "-s", required=True, help="The server to deploy to (see: coop server ls).")
 @click.option("--domain", "-D", required=True, help="The app's domain; also its name unless --name is given.")
 @click.option("--name", help="App name, when it should differ from the domain.")
 @click.option("--version", "version", help="Recipe version whose .env.sample to start from (default: latest).")
-@click.option("--secrets", "with_secrets", is_flag=True, help="Generate every secret now and print each value once.")
+@click.option(
+    "--secrets", "-S", "with_secrets", is_flag=True, help="Generate every secret now and print each value once."
+)
+@click.option("--chaos", "-C", is_flag=True, help="Start from the recipe's working tree; pin no version.")
 @pass_runtime
 def new(
-    rt: Runtime, recipe: str, server: str, domain: str, name: str | None, version: str | None, with_secrets: bool
+    rt: Runtime,
+    recipe: str,
+    version_arg: str | None,
+    server: str,
+    domain: str,
+    name: str | None,
+    version: str | None,
+    with_secrets: bool,
+    chaos: bool,
 ) -> None:
     """Create an app from RECIPE: a recipe name in $ABRA_DIR/recipes, a git URL, or a local path.
 
@@ -37,8 +49,13 @@ def new(
     \b
     Example:
       coop app new gitea --server cloud.example.org --domain git.example.org --secrets
+      coop app new gitea 1.2.0+1.21.4 -s cloud.example.org -D git.example.org -S
     """
+    from coopcloud.errors import UsageError
     from coopcloud.ops.app.lifecycle import new_app
+
+    if version and version_arg and version != version_arg:
+        raise UsageError(f"give the version once: {version_arg} or --version {version}")
 
     created = new_app(
         rt.settings,
@@ -46,9 +63,10 @@ def new(
         server=server,
         domain=domain,
         name=name,
-        version=version,
+        version=version or version_arg,
         offline=rt.settings.offline,
         pool=rt.servers(),
+        chaos=chaos,
     )
     for line in created.warnings:
         rt.out.warn(line)
@@ -79,6 +97,7 @@ def new(
 @click.option("--recipe", "-r", help="Only apps of this recipe.")
 @click.option(
     "--status",
+    "-S",
     "with_status",
     is_flag=True,
     help="Ask each server once (in parallel) what is deployed, and whether it drifted (see: coop app diff).",
@@ -213,7 +232,10 @@ def labels(rt: Runtime, app_name: str) -> None:
     is_flag=True,
     help="On failure, leave the app as swarm left it (exit 7) instead of rolling it back.",
 )
-@click.option("--no-converge-checks", is_flag=True, help="Do not wait for the services to run and be healthy.")
+@click.option("--no-converge-checks", "-c", is_flag=True, help="Do not wait for the services to run and be healthy.")
+@click.option(
+    "--no-domain-checks", "-D", is_flag=True, help="Do not check that DOMAIN resolves to an address of the server."
+)
 @pass_runtime
 def deploy(
     rt: Runtime,
@@ -225,6 +247,7 @@ def deploy(
     yes: bool,
     no_rollback: bool,
     no_converge_checks: bool,
+    no_domain_checks: bool,
 ) -> None:
     """Deploy APP (at VERSION, or the pinned or latest release): validate, plan, ask, apply, wait.
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from coopcloud.cli.context import Runtime, pass_runtime
+from coopcloud.cli.context import AliasGroup, Runtime, pass_runtime
 
 
 def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
@@ -321,7 +321,7 @@ def cp(rt: Runtime, app_name: str, src: str, dst: str) -> None:
         rt.out.print(f"copied {done.service}:{done.container_path} to {done.local_path}")
 
 
-@click.group("volume")
+@click.group("volume", cls=AliasGroup)
 def volume() -> None:
     """List and remove the app's volumes."""
 

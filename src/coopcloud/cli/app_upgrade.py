@@ -17,7 +17,10 @@ def register(group: click.Group) -> None:
 
 def _options(func):
     func = click.option(
-        "--no-converge-checks", is_flag=True, help="Do not wait for the services to run and be healthy."
+        "--no-domain-checks", "-D", is_flag=True, help="Do not check that DOMAIN resolves to an address of the server."
+    )(func)
+    func = click.option(
+        "--no-converge-checks", "-c", is_flag=True, help="Do not wait for the services to run and be healthy."
     )(func)
     func = click.option(
         "--restore-on-failure",
@@ -63,6 +66,7 @@ def upgrade(
     no_backup: bool,
     restore_on_failure: bool,
     no_converge_checks: bool,
+    no_domain_checks: bool,
 ) -> None:
     """Upgrade APP to a newer release (VERSION, or pick one; with --no-input the latest).
 
@@ -111,6 +115,7 @@ def rollback(
     no_backup: bool,
     restore_on_failure: bool,
     no_converge_checks: bool,
+    no_domain_checks: bool,
 ) -> None:
     """Roll APP back to an older release (VERSION, or pick one; with --no-input the previous one).
 

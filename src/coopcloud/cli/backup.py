@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from coopcloud.cli.context import Runtime, pass_runtime
+from coopcloud.cli.context import AliasGroup, Runtime, pass_runtime
 
 
 def register_app(group: click.Group) -> None:
@@ -78,7 +78,7 @@ def show_password(rt: Runtime, server: str, value: str | None) -> None:
         )
 
 
-@click.group("backup")
+@click.group("backup", cls=AliasGroup)
 def backup() -> None:
     """Back up an app's volumes with restic, on its server (the backupbot labels say what).
 

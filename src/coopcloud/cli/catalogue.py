@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from coopcloud.cli.context import Runtime, pass_runtime
+from coopcloud.cli.context import AliasGroup, Runtime, pass_runtime
 
 
-@click.group()
+@click.group(cls=AliasGroup)
 def catalogue() -> None:
     """The catalogue of recipes (recipes.json): sync, generate, search."""
 

@@ -10,6 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from coopcloud.cli.aliases import canonical
 from coopcloud.output.console import Output
 
 if TYPE_CHECKING:
@@ -68,3 +69,27 @@ class Runtime:
 
 
 pass_runtime = click.make_pass_decorator(Runtime)
+
+
+class AliasGroup(click.Group):
+    """A group that also answers to abra's aliases of its commands (`cli.aliases`): `coop a d APP`."""
+
+    def group_path(self, ctx: click.Context) -> str:
+        names = []
+        while ctx.parent is not None:
+            names.append(ctx.command.name or "")
+            ctx = ctx.parent
+        return " ".join(reversed(names))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return super().get_command(ctx, canonical(self.group_path(ctx), name))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        return (cmd.name if cmd is not None else name), cmd, rest
+
+
+# Groups made with `@group.group()` are alias groups too.
+AliasGroup.group_class = AliasGroup

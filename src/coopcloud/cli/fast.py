@@ -96,7 +96,6 @@ def _store(path: str, text: str) -> None:
         pass  # a read-only home only costs speed
 
 
-_GLOBAL_FLAGS = ("--json", "--debug", "--no-input", "--offline")
 # `coop app VERB APP …` commands that talk to the app's server.
 _APP_VERBS = frozenset(
     [
@@ -128,14 +127,19 @@ def _warm_up(argv: list[str]) -> None:
     """Start the ssh connections a command will need before importing the CLI (~0.2 s): their
     handshakes then overlap coop's start-up. For `app VERB APP …`, the app's server; for
     `app ls --status`, each server with apps. Best effort: any doubt, and the command connects as usual."""
-    words = [a for a in argv if a not in _GLOBAL_FLAGS]
-    if len(words) < 2 or words[0] != "app" or any(w in _HELP for w in words):  # help needs no server
+    from coopcloud.cli.aliases import GLOBAL_FLAGS, SHORT_GLOBAL_FLAGS, command_words
+
+    words = [a for a in argv if a not in GLOBAL_FLAGS and a not in SHORT_GLOBAL_FLAGS]
+    if len(words) < 2 or any(w in _HELP for w in words):  # help needs no server
+        return
+    words[:2] = command_words(words[:2])
+    if words[0] != "app":
         return
     try:
         from coopcloud.settings import Settings
 
         settings = Settings.from_environ()
-        if words[1] == "ls" and "--status" in words:
+        if words[1] == "ls" and ("--status" in words or "-S" in words):
             named = [words[i + 1] for i, w in enumerate(words[:-1]) if w in ("-s", "--server")]
             servers = named or sorted({p.parent.name for p in settings.servers_dir.glob("*/*.env")})
         elif len(words) >= 3 and words[1] in _APP_VERBS and not words[2].startswith("-"):

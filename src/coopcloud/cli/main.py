@@ -18,14 +18,9 @@ from typing import IO
 import click
 
 from coopcloud import __version__
+from coopcloud.cli.aliases import GLOBAL_FLAGS, SHORT_GLOBAL_FLAGS, canonical
+from coopcloud.cli.context import AliasGroup
 from coopcloud.errors import CoopError, ExitStatus, describe_interrupt, exit_status_for
-
-GLOBAL_FLAGS = {
-    "--no-input": "no_input",
-    "--json": "json",
-    "--debug": "debug",
-    "--offline": "offline",
-}
 
 # name -> (module, attribute, short help). Modules are imported only when used,
 # so `coop --help` costs little more than importing click.
@@ -37,7 +32,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(AliasGroup):
     """A group whose subcommands live in modules imported on first use."""
 
     def __init__(self, *args, lazy: dict[str, tuple[str, str, str]] | None = None, **kwargs):
@@ -48,6 +43,7 @@ class LazyGroup(click.Group):
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        name = canonical("", name)
         if name in self.lazy:
             module, attr, _ = self.lazy[name]
             return getattr(importlib.import_module(module), attr)
@@ -59,7 +55,7 @@ class LazyGroup(click.Group):
             if name in self.lazy:
                 rows.append((name, self.lazy[name][2]))
             else:
-                cmd = super().get_command(ctx, name)
+                cmd = click.Group.get_command(self, ctx, name)
                 if cmd is not None and not cmd.hidden:
                     rows.append((name, cmd.get_short_help_str(formatter.width)))
         if rows:
@@ -68,10 +64,18 @@ class LazyGroup(click.Group):
 
 
 def split_global_flags(argv: Sequence[str]) -> tuple[list[str], dict[str, bool]]:
-    """Pull the global flags out of argv, wherever they are (but not after `--`)."""
+    """Pull the global flags out of argv, wherever they are (but not after `--`).
+
+    abra's short ones (`-n`, `-o`, `-d`, `-m`) too, except where the command itself has that short
+    option (`app logs -n 20` is its --tail), and except among the arguments a command passes on
+    (`app run APP SERVICE echo -n hi`).
+    """
     rest: list[str] = []
     flags: dict[str, bool] = {}
+    shorts = [a for a in argv[: argv.index("--") if "--" in argv else len(argv)] if a in SHORT_GLOBAL_FLAGS]
+    own, fixed = _leaf_options(argv) if shorts else (set(), None)
     passthrough = False
+    positionals = 0
     for arg in argv:
         if passthrough:
             rest.append(arg)
@@ -80,9 +84,34 @@ def split_global_flags(argv: Sequence[str]) -> tuple[list[str], dict[str, bool]]
             rest.append(arg)
         elif arg in GLOBAL_FLAGS:
             flags[GLOBAL_FLAGS[arg]] = True
+        elif arg in SHORT_GLOBAL_FLAGS and arg not in own and (fixed is None or positionals < fixed):
+            flags[SHORT_GLOBAL_FLAGS[arg]] = True
         else:
+            positionals += not arg.startswith("-")
             rest.append(arg)
     return rest, flags
+
+
+def _leaf_options(argv: Sequence[str]) -> tuple[set[str], int | None]:
+    """The short options of the command argv names, and, for a command that passes its last
+    arguments on (`app run`, `app cmd`), how many words (command words included) come before them."""
+    cmd: click.Command = cli
+    ctx = click.Context(cli, info_name="coop")
+    words = 0
+    for arg in argv:
+        if arg == "--":
+            break
+        if arg.startswith("-") or not isinstance(cmd, click.Group):
+            continue
+        sub = cmd.get_command(ctx, arg)
+        if sub is None:
+            break
+        ctx, cmd, words = click.Context(sub, parent=ctx, info_name=sub.name), sub, words + 1
+    own = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts) if len(o) == 2}
+    arguments = [p for p in cmd.params if isinstance(p, click.Argument)]
+    if arguments and arguments[-1].nargs == -1 and isinstance(arguments[-1].type, click.types.UnprocessedParamType):
+        return own, words + len(arguments) - 1
+    return own, None
 
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -91,11 +120,13 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.group(cls=LazyGroup, lazy=SUBCOMMANDS, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", "-v", prog_name="coop", message="%(prog)s %(version)s")
 @click.option(
-    "--no-input", is_flag=True, help="Never prompt and never need a TTY; fail instead, naming the flag to pass."
+    "--no-input", "-n", is_flag=True, help="Never prompt and never need a TTY; fail instead, naming the flag to pass."
 )
-@click.option("--json", "json_", is_flag=True, help="Machine-readable output on commands that list or report.")
-@click.option("--debug", is_flag=True, help="Show debug lines and full tracebacks.")
-@click.option("--offline", is_flag=True, help="Never fetch from the network (recipes, catalogue).")
+@click.option(
+    "--json", "--machine", "-m", "json_", is_flag=True, help="Machine-readable output on commands that list or report."
+)
+@click.option("--debug", "-d", is_flag=True, help="Show debug lines and full tracebacks.")
+@click.option("--offline", "-o", is_flag=True, help="Never fetch from the network (recipes, catalogue).")
 def cli(no_input: bool, json_: bool, debug: bool, offline: bool) -> None:
     """coop — Co-op Cloud in Python: deploy free-software apps to your own Docker Swarm servers.
 

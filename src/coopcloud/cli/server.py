@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 
 from coopcloud.cli.backup import register_server as register_backup
-from coopcloud.cli.context import Runtime, pass_runtime
+from coopcloud.cli.context import AliasGroup, Runtime, pass_runtime
 
 
-@click.group()
+@click.group(cls=AliasGroup)
 def server() -> None:
     """Manage servers: Docker Swarm managers reached over SSH, or the local engine (`default`)."""
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from coopcloud.domain.app import AppRef
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.engine import views
-from coopcloud.errors import Conflict, DeployFailed, NotFound, RecipeError
+from coopcloud.errors import Conflict, DeployFailed, NotFound, RecipeError, UsageError
 from coopcloud.fsutil import write_atomic
 from coopcloud.ops.app.apps import find_app
 from coopcloud.settings import Settings
@@ -42,8 +42,11 @@ def new_app(
     version: str | None = None,
     offline: bool = False,
     pool: ServerPool | None = None,
+    chaos: bool = False,
 ) -> NewApp:
     """Write servers/<server>/<app>.env from the recipe's .env.sample (of the chosen version). 0600.
+
+    `chaos` (abra's `app new --chaos`) takes the working tree's .env.sample and pins no version.
 
     Names are checked before anything is written, cloned or linked: the domain is a hostname, the app
     name is valid, and its stack name is no other app's — here, or on the swarm (asked through
@@ -82,8 +85,10 @@ def new_app(
     recipe_name, path = locate_recipe(settings, recipe, offline=offline)
     if not plain_name:
         check_swarm(recipe_name)
+    if chaos and version:
+        raise UsageError(f"app {ref.name}: give a VERSION or --chaos, not both")
     versions, _ = releases(path)
-    chosen = resolve_version(versions, version) if version else latest(versions)
+    chosen = None if chaos else resolve_version(versions, version) if version else latest(versions)
     if version and chosen is None:
         raise NotFound(f"recipe {recipe_name} has no version {version}")
     source = recipe_from_git(GitRepo(path), chosen.tag, recipe_name) if chosen else recipe_from_dir(path, recipe_name)
