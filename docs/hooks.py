@@ -28,6 +28,7 @@ def exit_codes() -> str:
 
     source = inspect.getsource(ExitStatus)
     meaning = {m.group(1): m.group(2).strip() for m in re.finditer(r"^\s+([A-Z_]+) = \d+\s*#\s*(.*)$", source, re.M)}
+    meaning.setdefault("OK", "what was asked is true on the server")
     rows = [[f"`{s.value}`", s.name.lower().replace("_", " "), meaning.get(s.name, "")] for s in ExitStatus]
     return _table(["code", "name", "meaning"], rows)
 
@@ -56,7 +57,39 @@ def global_flags() -> str:
     return _table(["flag", "effect"], rows)
 
 
+def commands() -> str:
+    """Every command of the tree, each with its help page exactly as `coop … --help` prints it."""
+    import click
+
+    from coopcloud.cli.main import cli
+
+    out: list[str] = []
+
+    def walk(cmd: click.Command, path: list[str], parent: click.Context | None) -> None:
+        ctx = click.Context(
+            cmd,
+            info_name=path[-1],
+            parent=parent,
+            max_content_width=80,
+            terminal_width=80,
+            help_option_names=["-h", "--help"],
+        )
+        level = "#" * min(len(path) + 1, 6)
+        out.append(f"{level} {' '.join(path)} {{#{'-'.join(path)}}}\n")
+        short = cmd.get_short_help_str(limit=200).replace("<", "&lt;").replace(">", "&gt;")
+        out.append(f"{short}\n\n```text\n{cmd.get_help(ctx)}\n```\n")
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                if sub is not None and not sub.hidden and sub.name == name:  # aliases are listed under their command
+                    walk(sub, [*path, name], ctx)
+
+    walk(cli, ["coop"], None)
+    return "\n".join(out)
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
+    "commands": commands,
     "exit-codes": exit_codes,
     "lint-rules": lint_rules,
     "labels": labels,
