@@ -266,6 +266,10 @@ def deploy(
 
     pool = rt.servers()
     with tracking(rt, app_name, "deploy", dry_run=dry_run) as change:
+        if not no_domain_checks:
+            from coopcloud.ops.deploy.domains import check_app_domains
+
+            check_app_domains(rt.settings, app_name, warn=rt.out.warn)
         prepared = dep.prepare(rt.settings, pool, app_name, version=version, chaos=chaos, force=force or dry_run)
         note_plan(change, prepared)
         show_plan(rt.out, prepared)
