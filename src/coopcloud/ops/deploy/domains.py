@@ -9,12 +9,12 @@ answers that it cannot (no network), is a warning, never a hang; `-D` skips it a
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 
 from coopcloud.domain.server import Server
+from coopcloud.engine.endpoint import getaddrinfo_addresses
 from coopcloud.errors import NotFound
 from coopcloud.settings import Settings
 
@@ -23,18 +23,6 @@ UNCHECKED = ("localhost", "test", "example", "invalid")  # RFC 2606 / 6761 names
 UNCHECKED_DOMAINS = ("example.com", "example.net", "example.org")
 
 Resolver = Callable[[str], "set[str] | None"]
-_NO_SUCH_NAME = {getattr(socket, n) for n in ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY") if hasattr(socket, n)}
-
-
-def getaddrinfo_addresses(name: str) -> set[str] | None:
-    """Every address `name` resolves to (the system's resolver: /etc/hosts, DNS…); empty when the
-    name has none, None when the resolver could not say (no network, a failing server)."""
-    try:
-        return {str(info[4][0]) for info in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)}
-    except socket.gaierror as exc:
-        return set() if exc.errno in _NO_SUCH_NAME else None
-    except (UnicodeError, OSError):
-        return set()
 
 
 def app_domains(values: Mapping[str, str], app_name: str) -> list[str]:
