@@ -8,7 +8,8 @@ from typing import IO
 
 import pytest
 
-from coopcloud.ops.backup import BackupFailed, _copy_into
+from coopcloud.ops.backup import BackupFailed
+from coopcloud.ops.backup.download import _copy_into
 
 
 class Archive:

@@ -235,8 +235,8 @@ def test_a_rolled_back_upgrade_names_its_snapshot_and_the_restore_command():
 
 
 def test_a_job_whose_container_never_ran_is_not_a_success():
-    from coopcloud.ops.backup import _reason
     from coopcloud.ops.backup.job import run_job
+    from coopcloud.ops.backup.restic import failure_reason as _reason
     from fakes.engine import FakeEngine
 
     class Rejecting(FakeEngine):

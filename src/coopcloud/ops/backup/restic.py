@@ -1,0 +1,97 @@
+"""The restic job of a backup command: its image, repository, password and mounts; its reason for failing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from coopcloud.engine.protocol import Engine
+from coopcloud.errors import CoopError
+from coopcloud.settings import Settings
+
+from . import repository, scripts
+from .job import Job, JobResult, Mount
+from .repository import Repository, password
+
+DEFAULT_IMAGE = "restic/restic:0.17.3"
+SCRATCH_LABEL = "coop.backup.scratch"
+WHY = ("manual", "pre-upgrade", "pre-rollback", "server")
+
+Progress = Callable[[str], None]
+
+
+class BackupFailed(CoopError):
+    """A backup, restore or verify did not do what was asked; nothing was recorded as good."""
+
+
+def restic_image(settings: Settings) -> str:
+    """`COOP_RESTIC_IMAGE`, or the pinned official image."""
+    return settings.environ.get("COOP_RESTIC_IMAGE") or DEFAULT_IMAGE
+
+
+def restic_job(
+    settings: Settings,
+    client: Engine,
+    kind: str,
+    script: str,
+    *,
+    app_name: str,
+    node_id: str | None,
+    mounts: Sequence[Mount] = (),
+    repo: Repository | None = None,
+) -> tuple[Job, str | None]:
+    """The restic job, with the repository and its password secret (generated on first use: returned to show once)."""
+    repo = repo or repository.for_command(settings, client)
+    secret, generated = password(client, generate=kind == "backup")
+    env = {
+        "RESTIC_PASSWORD_FILE": f"/run/secrets/{secret.file_name}",
+        "RESTIC_CACHE_DIR": "/tmp/restic-cache",
+        "RESTIC_PROGRESS_FPS": "0.5",
+        **repo.env(),
+    }
+    job = Job(
+        kind=kind,
+        app=app_name,
+        image=restic_image(settings),
+        script=script,
+        node_id=node_id,
+        mounts=[*repo.mounts(), *mounts],
+        secrets=[secret, *repo.secrets],
+        env=env,
+    )
+    return job, generated
+
+
+def failure_reason(result: JobResult) -> str:
+    """The job's one-line reason: our own refusal, else restic's last error line, else the engine's."""
+    if result.state not in ("complete", "failed") and result.error:  # it never ran (rejected, shut down)
+        hint = " (set COOP_RESTIC_IMAGE to an image the server can pull)" if "image" in result.error.lower() else ""
+        return f"the restic container did not run: {result.error}{hint}"
+    lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(scripts.ERROR_PREFIX):
+            return line[len(scripts.ERROR_PREFIX) :]
+    fatal = [line for line in lines if line.lower().startswith(("fatal:", "error:")) or "error" in line.lower()]
+    if fatal:
+        return fatal[-1]
+    if result.error:
+        return result.error
+    return lines[-1] if lines else f"the restic container ended with exit code {result.exit_code}"
+
+
+def note(on_progress: Progress | None, text: str) -> None:
+    if on_progress is not None:
+        on_progress(text)
+
+
+def status_printer(on_progress: Progress | None, what: str) -> Callable[[dict[str, Any]], None] | None:
+    if on_progress is None:
+        return None
+
+    def show(status: dict[str, Any]) -> None:
+        pct = float(status.get("percent_done") or 0) * 100
+        done = int(status.get("bytes_done") or 0) / 1e6
+        total = int(status.get("total_bytes") or 0) / 1e6
+        on_progress(f"{what}: {pct:5.1f}%  {done:.1f}/{total:.1f} MB")
+
+    return show

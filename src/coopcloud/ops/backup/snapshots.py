@@ -1,0 +1,116 @@
+"""`app backup ls`: the app's snapshots in the repository, and picking one by id."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from coopcloud.engine import views
+from coopcloud.engine.protocol import Engine
+from coopcloud.errors import NotFound
+from coopcloud.settings import Settings
+
+from . import repository, scripts
+from .job import run_job
+from .repository import NoRepository, password
+from .restic import BackupFailed, failure_reason, restic_job
+from .target import node_for
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    id: str
+    short_id: str
+    time: str
+    why: str
+    version: str
+    recipe: str
+    services: tuple[str, ...]
+    paths: tuple[str, ...]
+
+    @classmethod
+    def from_restic(cls, raw: dict[str, Any]) -> Snapshot:
+        tags = dict(t.split("=", 1) for t in raw.get("tags") or [] if "=" in t)
+        paths = tuple(raw.get("paths") or ())
+        services = sorted(
+            {p.split("/")[2] for p in paths if p.startswith(scripts.MOUNT_ROOT + "/") and p.count("/") >= 2}
+        )
+        return cls(
+            id=raw["id"],
+            short_id=raw.get("short_id") or raw["id"][:8],
+            time=raw.get("time", ""),
+            why=tags.get("why", ""),
+            version=tags.get("version", ""),
+            recipe=tags.get("recipe", ""),
+            services=tuple(services),
+            paths=paths,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "short_id": self.short_id,
+            "time": self.time,
+            "why": self.why,
+            "version": self.version,
+            "recipe": self.recipe,
+            "services": list(self.services),
+            "paths": list(self.paths),
+        }
+
+
+def _volume_may_exist(client: Engine, node: str | None, name: str) -> bool:
+    """Whether the volume exists on the node a job would run on; True when that is another node than the
+    manager's (its volumes are not seen from here: the job finds out)."""
+    if node is not None and node != views.info(client).node_id:
+        return True
+    return any(v.name == name for v in views.volumes(client, {"name": [name]}))
+
+
+def snapshots(settings: Settings, client: Engine, ref: Any) -> list[Snapshot]:
+    """The app's snapshots, oldest first (none when the server has no repository yet)."""
+    try:
+        password(client)
+    except NoRepository:
+        return []
+    repo = repository.for_command(settings, client)
+    node = node_for(client, ref)
+    if repo.kind == "volume" and repo.volume and not _volume_may_exist(client, node, repo.volume):
+        return []  # no repository there; a job mounting it would leave an empty volume behind
+    job, _ = restic_job(
+        settings,
+        client,
+        "snapshots",
+        scripts.snapshots_script([f"app={ref.name}"]),
+        app_name=ref.name,
+        node_id=node,
+        repo=repo,
+    )
+    result = run_job(client, job)
+    if not result.ok:
+        raise BackupFailed(f"app {ref.name}: cannot list snapshots: {failure_reason(result)}")
+    listing = [line for line in result.stdout.splitlines() if line.strip().startswith("[")]
+    try:
+        raw = json.loads(listing[-1]) if listing else None
+    except ValueError:
+        raw = None
+    if not isinstance(raw, list):
+        raise BackupFailed(
+            f"app {ref.name}: restic's snapshot list is not JSON", hint="run it again with --debug"
+        ) from None
+    return sorted((Snapshot.from_restic(r) for r in raw or []), key=lambda s: s.time)
+
+
+def pick(ref: Any, found: list[Snapshot], wanted: str | None) -> Snapshot:
+    """The snapshot named by id or id prefix (default: the newest)."""
+    if not found:
+        raise NotFound(f"app {ref.name} has no snapshots", hint=f"run: coop app backup create {ref.name}")
+    if wanted in (None, "", "latest"):
+        return found[-1]
+    assert wanted is not None
+    matches = [s for s in found if s.id.startswith(wanted)]
+    if len(matches) != 1:
+        why = "matches several snapshots" if matches else "is not one of its snapshots"
+        raise NotFound(f"app {ref.name}: snapshot {wanted} {why}", hint=f"see: coop app backup ls {ref.name}")
+    return matches[0]
