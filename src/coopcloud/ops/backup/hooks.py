@@ -10,7 +10,6 @@ from coopcloud.engine.protocol import Engine
 from .labels import ServiceBackup
 from .restic import BackupFailed
 
-
 # The engine of the node that runs a service's task (ops.nodes.engine_for_service), for hooks on
 # another node than the manager's; None: the manager's own engine.
 EngineFor = Callable[[str], Engine]
