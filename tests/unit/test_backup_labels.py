@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from coopcloud.engine import views
@@ -138,7 +140,7 @@ def test_backup_script_checks_declared_paths_then_forgets_a_failed_run():
     )
     assert "empty once decompressed" in script
     assert (
-        "restic backup --json --host a.org --tag app=a.org --tag why=manual --tag run=abc -- "
+        "restic backup --json --host a.org --tag app=a.org --tag why=manual --tag run=abc --exclude '.coop-restore-*' -- "
         "/backup/app/files /backup/db/dumps/app.sql.gz"
     ) in script
     assert "restic snapshots --json --tag run=abc" in script and "restic forget $ids" in script
@@ -147,8 +149,12 @@ def test_backup_script_checks_declared_paths_then_forgets_a_failed_run():
 
 
 def test_restore_and_verify_scripts():
-    assert scripts.restore_script("abc", ["db"]).endswith("exec restic restore abc --target / --include /backup/db\n")
-    assert scripts.restore_script("abc").endswith("exec restic restore abc --target /\n")
+    target = scripts.RestoreTarget("/backup/db/dumps", ("app.sql.gz",))
+    scratch = scripts.restore_scratch_script("abc", [target], "t0")
+    assert (
+        "restic restore abc --target /backup/db/dumps/.coop-restore-t0 --include /backup/db/dumps --verify" in scratch
+    )
+    assert scratch.rstrip().endswith('echo "coop-result: restored"')
     verify = scripts.verify_script("abc")
     assert "restic check" in verify and "restic restore abc --target /scratch --verify" in verify
 
@@ -356,3 +362,52 @@ def test_a_job_is_given_up_when_swarm_never_starts_it_but_never_while_restic_run
     slow = _job_engine([("running", None)] * 30 + [("complete", None)])
     result = run_job(slow, Job(kind="backup", app="a.org", image="restic", script="true"), start_timeout=0.05)
     assert result.ok and slow.services() == []
+
+
+def _tree(root) -> dict[str, str]:
+    return {str(p.relative_to(root)): (p.read_text() if p.is_file() else "/") for p in sorted(root.rglob("*"))}
+
+
+def _swap(tmp_path, target, *, discard=False):
+    script = scripts.restore_swap_script([target], "t0", discard=discard)
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, cwd=tmp_path)
+
+
+def test_a_restore_puts_the_snapshots_paths_in_place_and_leaves_the_others(tmp_path):
+    """The swap script, run for real by sh: each path the snapshot holds replaces the live one whole;
+    what it does not hold stays; the scratch directory is gone; the last line says so."""
+    vol = tmp_path / "vol"
+    (vol / "keep" / "sub").mkdir(parents=True)
+    (vol / "keep" / "sub" / "old.txt").write_text("old")
+    (vol / "top.txt").write_text("old top")
+    (vol / "other.txt").write_text("not in the snapshot")
+    new = vol / ".coop-restore-t0" / str(vol).lstrip("/")
+    (new / "keep").mkdir(parents=True)
+    (new / "keep" / "a.txt").write_text("new a")
+    (new / "top.txt").write_text("new top")
+    p = _swap(tmp_path, scripts.RestoreTarget(str(vol), ("keep", "top.txt", "absent")))
+    assert p.returncode == 0 and p.stdout.strip().endswith("coop-result: swapped"), p.stderr
+    assert _tree(vol) == {"keep": "/", "keep/a.txt": "new a", "other.txt": "not in the snapshot", "top.txt": "new top"}
+
+
+def test_a_whole_volume_restore_swaps_every_top_level_entry_and_a_missing_scratch_changes_nothing(tmp_path):
+    vol = tmp_path / "vol"
+    vol.mkdir()
+    (vol / ".hidden").write_text("old")
+    (vol / "stays.txt").write_text("not in the snapshot")
+    target = scripts.RestoreTarget(str(vol))
+    p = _swap(tmp_path, target)
+    assert p.returncode == scripts.REFUSED and "are gone; nothing was changed" in p.stderr
+    assert _tree(vol) == {".hidden": "old", "stays.txt": "not in the snapshot"}
+    new = vol / ".coop-restore-t0" / str(vol).lstrip("/")
+    new.mkdir(parents=True)
+    (new / ".hidden").write_text("new")
+    (new / "d").mkdir()
+    p = _swap(tmp_path, target)
+    assert p.returncode == 0 and p.stdout.strip().endswith("coop-result: swapped"), p.stderr
+    assert _tree(vol) == {".hidden": "new", "d": "/", "stays.txt": "not in the snapshot"}
+    (new).mkdir(parents=True)
+    (new / "x").write_text("x")
+    p = _swap(tmp_path, target, discard=True)
+    assert p.returncode == 0 and p.stdout.strip().endswith("coop-result: discarded")
+    assert _tree(vol) == {".hidden": "new", "d": "/", "stays.txt": "not in the snapshot"}

@@ -254,7 +254,9 @@ def test_every_job_script_is_valid_shell():
     for script in (
         scripts.backup_script(spec, host="a", tags=["app=a"], run_tag="run=x"),
         scripts.snapshots_script(["app=a"]),
-        scripts.restore_script("abc"),
+        scripts.restore_scratch_script("abc", [scripts.RestoreTarget("/backup/db/dumps", ("a b", "x"))], "t0"),
+        scripts.restore_swap_script([scripts.RestoreTarget("/backup/db/dumps", ("a b", "x"))], "t0"),
+        scripts.restore_swap_script([scripts.RestoreTarget("/backup/app/files")], "t0", discard=True),
         scripts.verify_script("abc"),
         scripts.download_script("abc", "/r"),
         scripts.JOB_COMMAND,
@@ -291,7 +293,7 @@ esac
         "FORGET_LOG": str(tmp_path / "forgets"),
     }
     p = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30)
-    assert p.returncode == scripts.REFUSED, p
+    assert p.returncode == scripts.SNAPSHOT_KEPT, p
     assert "coop-error: the run failed (restic exit code 3) and the snapshot it saved could not be removed" in p.stderr
     assert "restic forget abc123" in p.stderr
     assert len((tmp_path / "forgets").read_text().splitlines()) == scripts.FORGET_TRIES  # tried again meanwhile

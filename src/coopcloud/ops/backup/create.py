@@ -108,7 +108,7 @@ def create(
                     warnings.append(str(exc))
     if not result.ok:
         reason = failure_reason(result)
-        kept = "" if "could not be removed" in reason else "; no snapshot was kept"
+        kept = "" if result.exit_code == scripts.SNAPSHOT_KEPT else "; no snapshot was kept"
         raise BackupFailed(
             f"app {app.name}: backup failed: {reason}{kept}",
             hint=f"fix it, then run: coop app backup create {app.name}",

@@ -99,10 +99,19 @@ class JobResult:
     stderr: str
     state: str
     error: str = ""  # the engine's reason when the task never ran (rejected: no such image…)
+    interrupted: KeyboardInterrupt | None = None  # a shielded job: the Ctrl-C/SIGTERM coop waited through
 
     @property
     def ok(self) -> bool:
         return self.state == "complete" and self.exit_code == 0
+
+    @property
+    def result(self) -> str | None:
+        """What the script says it did: its last stdout line `coop-result: WORD` (None without one)."""
+        lines = [line.strip() for line in self.stdout.splitlines() if line.strip()]
+        if lines and lines[-1].startswith(scripts.RESULT_PREFIX):
+            return lines[-1][len(scripts.RESULT_PREFIX) :]
+        return None
 
     def json_lines(self) -> list[dict[str, Any]]:
         """restic's --json output, one object per line (other lines skipped)."""
@@ -127,22 +136,34 @@ def run_job(
     *,
     start_timeout: float = START_TIMEOUT,
     on_status: Callable[[dict[str, Any]], None] | None = None,
+    shield: bool = False,
 ) -> JobResult:
     """Run `job` to its end; returns its exit code and output. The service is removed in any case.
 
     `on_status` gets restic's --json status lines (percent_done, bytes…) every
-    couple of seconds while it runs (for a progress display).
+    couple of seconds while it runs (for a progress display). A `shield`ed job (a short one that
+    must not stop part way) is waited for through Ctrl-C and SIGTERM: the result says it was
+    interrupted, and the caller says so once it knows what the job did.
     """
     name = job_name(job.kind)
     client.service_create(job.service_spec(name))
+    stopped: KeyboardInterrupt | None = None
     try:
-        task = _wait(client, name, start_timeout, on_status)
+        while True:
+            try:
+                task = _wait(client, name, start_timeout, on_status)
+                break
+            except KeyboardInterrupt as exc:
+                if not shield:
+                    raise
+                stopped = stopped or exc
         state, code = task.state, task.status.exit_code
         out, err = _logs(client, name) if task.status.container else ("", "")
         if state != "complete" and not code:
             code = -1  # rejected (no such image…) or shut down: the engine may still say exit code 0
         exit_code = code if code is not None else (0 if state == "complete" else -1)
-        return JobResult(exit_code, out, err, state, "" if state == "complete" else task.status.err or "")
+        error = "" if state == "complete" else task.status.err or ""
+        return JobResult(exit_code, out, err, state, error, interrupted=stopped)
     finally:
         try:
             client.service_remove(name)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from .labels import BackupSpec
 
@@ -28,7 +29,10 @@ REPOSITORY_MOUNT = "/repository"
 SCRATCH = "/scratch"
 FORGET_TRIES = 10  # ~30 s
 REFUSED = 64  # a script's own refusal (restic uses 0-3, 10-12)
+SNAPSHOT_KEPT = 65  # a failed backup whose snapshot could not be forgotten: it stays in the repository
+LOCKED = 66  # the repository is locked by another restic job: nothing was done
 ERROR_PREFIX = "coop-error: "
+RESULT_PREFIX = "coop-result: "  # a script's last stdout line: what it did, for coop (never prose to match)
 REPOSITORY_FILE = "restic-repository"
 SSH_KEY_FILE = "restic-ssh-key"
 KNOWN_HOSTS_FILE = "restic-known-hosts"
@@ -155,7 +159,8 @@ def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: 
             "fi\n"
         )
     tag_args = [a for t in [*tags, run_tag] for a in ("--tag", t)]
-    backup = _q(["restic", "backup", "--json", "--host", host, *tag_args, "--", *backup_paths(spec)])
+    exclude = ["--exclude", f"{RESTORE_SCRATCH}*"]  # a restore's scratch directory, if one was left
+    backup = _q(["restic", "backup", "--json", "--host", host, *tag_args, *exclude, "--", *backup_paths(spec)])
     # Forget what the failed run saved. restic forget locks the repository exclusively: another app's backup
     # running now makes it fail, so it is tried again for a while (not once stopped: the engine's SIGKILL
     # would leave its exclusive lock), and a snapshot that stays is said, never "no snapshot was kept".
@@ -165,7 +170,8 @@ def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: 
     restic forget $ids >/dev/null 2>&1 && continue
     tries=$((tries + 1))
     if [ -e {STOPPED} ] || [ "$tries" -ge {FORGET_TRIES} ]; then
-      fail "the run failed (restic exit code $rc) and the snapshot it saved could not be removed (another restic job holds the repository locked): remove it once that job ended: restic forget $ids"
+      echo "{ERROR_PREFIX}the run failed (restic exit code $rc) and the snapshot it saved could not be removed (another restic job holds the repository locked): remove it once that job ended: restic forget $ids" >&2
+      exit {SNAPSHOT_KEPT}
     fi
     sleep 3
   done"""
@@ -197,20 +203,92 @@ def snapshots_script(tags: Sequence[str]) -> str:
     )
 
 
-def restore_script(snapshot: str, services: Sequence[str] | None = None) -> str:
-    """Restore the snapshot's files into the mounted volumes (only those services' when named)."""
-    include = [a for s in services or () for a in ("--include", f"{MOUNT_ROOT}/{s}")]
-    return _PRELUDE + f"exec {_q(['restic', 'restore', snapshot, '--target', '/', *include])}\n"
+# A restore is all or nothing: restic writes the snapshot into a scratch directory of each volume (same
+# filesystem, so putting it in place is a rename), and only a complete, verified restore is put in place.
+RESTORE_SCRATCH = ".coop-restore-"  # + the restore's token: never in a backup, removed by the next restore
+
+
+@dataclass(frozen=True)
+class RestoreTarget:
+    """One volume a restore writes: where the job mounts it, and what of it is replaced by the snapshot's."""
+
+    mount: str  # /backup/<service>/<volume>
+    paths: tuple[str, ...] = ()  # declared paths, relative to the volume root; () = every top-level entry
+
+    def scratch(self, token: str) -> str:
+        return f"{self.mount}/{RESTORE_SCRATCH}{token}"
+
+
+def restore_scratch_script(snapshot: str, targets: Sequence[RestoreTarget], token: str) -> str:
+    """Restore the snapshot's files of each volume into that volume's scratch directory, each file's content
+    hashed against the snapshot's (--verify). Nothing live is touched; a failed or stopped run removes its
+    scratch directories. Leftovers of an earlier restore killed outright are removed first."""
+    scratch = " ".join(shlex.quote(t.scratch(token)) for t in targets)
+    lines = [_PRELUDE, f"discard() {{ rm -rf {scratch}; }}\n"]
+    for t in targets:
+        lines.append(f"rm -rf {shlex.quote(t.mount)}/{RESTORE_SCRATCH}*\n")
+    for t in targets:
+        restore = _q(["restic", "restore", snapshot, "--target", t.scratch(token), "--include", t.mount, "--verify"])
+        lines.append(
+            f"mkdir {shlex.quote(t.scratch(token))} || fail 'cannot make a scratch directory in {t.mount}'\n"
+            f"{restore} >&2; rc=$?\n"
+            f'if [ "$rc" != 0 ] || [ -e {STOPPED} ]; then discard; '
+            f'[ -e {STOPPED} ] && exit 130; fail "restic restore failed (exit code $rc)"; fi\n'
+        )
+    lines.append(f'echo "{RESULT_PREFIX}restored"\n')
+    return "".join(lines)
+
+
+def restore_swap_script(targets: Sequence[RestoreTarget], token: str, *, discard: bool = False) -> str:
+    """Put the scratch restore in place (or, `discard`, only remove it): each path the snapshot holds replaces
+    the live one with a rename; paths it does not hold are left as they are. Every scratch directory is
+    checked before the first rename, and the job does not stop part way (coop waits for it, whatever the
+    signal). Its last line says what it did: `coop-result: swapped` or `coop-result: discarded`."""
+    lines = ["set -u\ntrap '' INT TERM\n", f'fail() {{ echo "{ERROR_PREFIX}$*" >&2; exit {REFUSED}; }}\n']
+    if discard:
+        lines += [f"rm -rf {shlex.quote(t.scratch(token))}\n" for t in targets]
+        return "".join(lines) + f'echo "{RESULT_PREFIX}discarded"\n'
+    for t in targets:
+        lines.append(
+            f"[ -d {shlex.quote(t.scratch(token))} ] || fail 'the restored files in {t.mount} are gone; nothing was changed'\n"
+        )
+    lines.append(
+        "put() {  # put NEW in place of LIVE, the live one moved into OLD first\n"
+        '  mkdir -p "$(dirname "$2")" "$(dirname "$3")" || fail "cannot make the directory of $2"\n'
+        '  if [ -e "$2" ] || [ -L "$2" ]; then mv "$2" "$3" || fail "cannot move $2 aside"; fi\n'
+        '  mv "$1" "$2" || fail "cannot put $2 in place"\n'
+        "}\n"
+    )
+    for t in targets:
+        new, old = f"{t.scratch(token)}{t.mount}", f"{t.scratch(token)}/old"
+        if t.paths:
+            for p in t.paths:
+                src = shlex.quote(f"{new}/{p}")
+                lines.append(
+                    f"if [ -e {src} ] || [ -L {src} ]; then put {src} {shlex.quote(f'{t.mount}/{p}')} {shlex.quote(f'{old}/{p}')}; fi\n"
+                )
+        else:
+            lines.append(
+                f"for e in {shlex.quote(new)}/* {shlex.quote(new)}/.[!.]* {shlex.quote(new)}/..?*; do\n"
+                '  [ -e "$e" ] || [ -L "$e" ] || continue\n'
+                "  b=${e##*/}\n"
+                f'  case "$b" in {RESTORE_SCRATCH}*) continue;; esac\n'
+                f'  put "$e" {shlex.quote(t.mount)}/"$b" {shlex.quote(old)}/"$b"\n'
+                "done\n"
+            )
+    lines += [f"rm -rf {shlex.quote(t.scratch(token))}\n" for t in targets]
+    return "".join(lines) + f'echo "{RESULT_PREFIX}swapped"\n'
 
 
 # restic check locks the repository exclusively: another job's lock (a backup or restore running now, or
 # one killed without removing its lock, which `restic unlock` removes only once it is 30 minutes old) makes
 # it fail without checking anything. That is not damage: it is said so, never "found errors".
-_CHECK = """restic unlock >/dev/null 2>&1
+_CHECK = f"""restic unlock >/dev/null 2>&1
 if ! restic check >/tmp/check.out 2>&1; then
   cat /tmp/check.out >&2
   if grep -q 'already locked' /tmp/check.out; then
-    fail "the repository is locked by another restic job (a backup or restore running now, or one killed in the last 30 minutes), so nothing was checked; run verify again once it has ended"
+    echo "{ERROR_PREFIX}the repository is locked by another restic job (a backup or restore running now, or one killed in the last 30 minutes), so nothing was checked; run verify again once it has ended" >&2
+    exit {LOCKED}
   fi
   fail "restic check found errors in the repository"
 fi

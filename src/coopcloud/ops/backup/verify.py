@@ -48,7 +48,7 @@ def verify(
     result = run_job(client, job)
     if not result.ok:
         reason = failure_reason(result)
-        if "locked by another restic job" in reason:
+        if result.exit_code == scripts.LOCKED:
             raise BackupFailed(
                 f"app {ref.name}: snapshot {snap.short_id} was not verified: {reason}",
                 hint=f"run: coop app backup verify {ref.name} {snap.short_id}",
