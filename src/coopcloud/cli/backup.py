@@ -196,9 +196,10 @@ def download(rt: Runtime, app_name: str, snapshot: str | None, dest: Path) -> No
 @click.option("--service", help="Restore only this service's volumes.")
 @pass_runtime
 def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | None) -> None:
-    """Restore SNAPSHOT (default: the newest) into APP's live volumes, between the recipe's
-    backupbot.restore.pre-hook and post-hook. Stops nothing by itself; files the snapshot
-    does not hold are left as they are.
+    """Restore SNAPSHOT (default: the newest) into APP's live volumes, all or nothing: restic
+    restores into scratch on the server, the recipe's backupbot.restore.pre-hook runs, the
+    snapshot's paths are renamed into place, then its post-hook runs. Stops nothing by itself;
+    paths the snapshot does not hold are left as they are.
 
     \b
     Example:

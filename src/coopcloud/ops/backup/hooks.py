@@ -10,10 +10,10 @@ from coopcloud.engine.protocol import Engine
 from .labels import ServiceBackup
 from .restic import BackupFailed
 
-# The engine of the node that runs a service's task (ops.nodes.engine_for_service), for hooks on
+# The engine of the node that runs a service's task (ops.server.nodes.engine_for_service), for hooks on
 # another node than the manager's; None: the manager's own engine.
 EngineFor = Callable[[str], Engine]
-# The engine of a swarm node, by node id (ops.nodes.engine_for_node): where a download's job runs.
+# The engine of a swarm node, by node id (ops.server.nodes.engine_for_node): where a download's job runs.
 NodeEngine = Callable[[str], Engine]
 
 

@@ -41,8 +41,8 @@ def server_backup(
 
     Each app's backup takes its lock and is recorded in its history.
     """
-    from coopcloud.ops.trail import audit
     from coopcloud.ops.app.apps import all_apps
+    from coopcloud.ops.trail import audit
 
     lines = []
     for ref in [a for a in all_apps(settings) if a.server == server]:
