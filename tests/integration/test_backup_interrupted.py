@@ -112,6 +112,7 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_restores
         "ok",
         "interrupted",
     ]
+    sh(web, "mkdir -p /data/big && echo small > /data/big/a.bin")  # the interrupted restore brought nothing back
     assert coop("app", "backup", "create", stack_name).code == 0  # the lock was released
 
     # A job killed outright (a node lost, the OOM killer) leaves its lock in the repository; restic check

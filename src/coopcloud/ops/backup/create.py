@@ -72,7 +72,8 @@ def create(
     repo = repository.for_command(settings, client)
     run_tag = f"run={pysecrets.token_hex(6)}"
     tags = ["coop", f"app={app.name}", f"recipe={app.recipe}", f"version={app.version}", f"why={why}"]
-    script = scripts.backup_script(app.spec, host=app.name, tags=tags, run_tag=run_tag)
+    known = repository.is_known(client, repo)
+    script = scripts.backup_script(app.spec, host=app.name, tags=tags, run_tag=run_tag, known=known)
     job, generated = restic_job(
         settings,
         client,
@@ -110,9 +111,11 @@ def create(
         reason = failure_reason(result)
         kept = "" if result.exit_code == scripts.SNAPSHOT_KEPT else "; no snapshot was kept"
         raise BackupFailed(
-            f"app {app.name}: backup failed: {reason}{kept}",
+            f"app {app.name}: backup to {repo.shown} failed: {reason}{kept}",
             hint=f"fix it, then run: coop app backup create {app.name}",
         )
+    if not known:
+        repository.mark_known(client, repo)  # from now on a missing config there is damage, never "new"
     summary = next((o for o in reversed(result.json_lines()) if o.get("message_type") == "summary"), None)
     if not summary or not summary.get("snapshot_id"):
         raise BackupFailed(f"app {app.name}: restic reported no snapshot", hint="run it again with --debug")

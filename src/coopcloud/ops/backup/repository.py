@@ -533,6 +533,29 @@ def _remove(client: Engine, secret: str) -> bool:
     return True
 
 
+KNOWN_PREFIX = "coop-backup-known-"  # + a hash of a URL repository coop has opened or created
+
+
+def _known_name(repo: Repository) -> str:
+    return KNOWN_PREFIX + hashlib.sha256(repo.shown.encode()).hexdigest()[:16]
+
+
+def is_known(client: Engine, repo: Repository) -> bool:
+    """Whether coop has opened or created this URL repository before (then a missing config is damage, and
+    `restic init` never runs there). A volume is looked at directly by the job: never "known"."""
+    return repo.kind == "url" and _find_secret(client, _known_name(repo)) is not None
+
+
+def mark_known(client: Engine, repo: Repository) -> None:
+    """Remember, on the server, that this URL repository exists (a small secret holding only its shown URL)."""
+    if repo.kind != "url":
+        return
+    try:
+        client.secret_create(_known_name(repo), repo.shown.encode(), labels={ROLE_LABEL: "known"})
+    except EngineConflict:
+        pass  # known already
+
+
 class NoRepository(NotFound):
     """The server has no backup password yet, so no backup was ever taken there."""
 

@@ -80,25 +80,52 @@ ssh_refused() {{
 }}
 """
 
-# Create the repository on first use; a wrong password or an unreachable repository fails here.
+# Open the repository: `open_repo` returns 0 when it is there, 2 when nothing is there (the only case where
+# coop may create one), and fails the job, naming why, when something is there that restic cannot open:
+# a volume holding files but no config, a config restic cannot read, a wrong password, or (`known`: coop
+# has used the repository before) a URL whose config is gone. A repository is never created over one.
 # A local repository (a volume) is looked at directly: opening it costs a key derivation (~1 s).
-_ENSURE_REPO = """if [ -n "${RESTIC_REPOSITORY:-}" ] && [ -d "$RESTIC_REPOSITORY" ] && [ ! -e "$RESTIC_REPOSITORY/config" ]; then
-  restic init >/dev/null || fail "cannot create the repository in $RESTIC_REPOSITORY"
-elif [ -n "${RESTIC_REPOSITORY:-}" ] && [ -d "$RESTIC_REPOSITORY" ]; then
-  :  # it exists; a wrong password fails the backup itself
-elif ! restic cat config >/dev/null 2>/tmp/cat-config.err; then
+ABSENT = 2
+
+
+def _open_repo(known: bool) -> str:
+    gone = (
+        'fail "the repository has no config (coop has used it before, so it is damaged, not new): restic cannot open it, '
+        'and coop creates no repository over it; look at it with restic cat config"'
+        if known
+        else f"return {ABSENT}"
+    )
+    return f"""open_repo() {{
+  if [ -n "${{RESTIC_REPOSITORY:-}}" ] && [ -d "$RESTIC_REPOSITORY" ]; then
+    [ -e "$RESTIC_REPOSITORY/config" ] && return 0
+    [ -z "$(ls -A "$RESTIC_REPOSITORY")" ] && return {ABSENT}
+    fail "the repository holds files but no config: restic cannot open it (damaged?), and coop creates no repository over it"
+  fi
+  restic cat config >/dev/null 2>/tmp/cat-config.err && return 0
   ssh_refused /tmp/cat-config.err
   if grep -q -i -e 'wrong password' -e 'no key found' /tmp/cat-config.err; then
-    fail "the repository's password does not match the server's secret"
+    fail "the repository's password does not match the server's secret coop-backup-password"
   fi
-  if ! restic init >/dev/null 2>/tmp/init.err; then
-    if grep -q -i -e 'does not exist' -e 'no such file' /tmp/cat-config.err; then
-      fail "cannot create the repository: $(first_error /tmp/init.err)"
-    fi
-    fail "cannot open the repository: $(first_error /tmp/cat-config.err)"
+  if grep -q -i -e 'does not exist' -e 'no such file' /tmp/cat-config.err; then
+    {gone}
   fi
+  fail "cannot open the repository: $(first_error /tmp/cat-config.err)"
+}}
+"""
+
+
+def _ensure_repo(known: bool) -> str:
+    """Open the repository, or create it where nothing is (the job's last line then says `created`)."""
+    return (
+        _open_repo(known)
+        + f"""created=
+open_repo
+if [ "$?" = {ABSENT} ]; then
+  restic init >/dev/null 2>/tmp/init.err || fail "cannot create the repository: $(first_error /tmp/init.err)"
+  created=1
 fi
 """
+    )
 
 
 # The job's command: the script runs under a shell that only waits for it. That shell is PID 1 of the
@@ -145,7 +172,7 @@ def _q(words: Iterable[str]) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: str) -> str:
+def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: str, known: bool = False) -> str:
     """Check declared paths, open the repository, back up; a failed run leaves no snapshot behind."""
     checks = []
     for service, volume, path, where in declared_paths(spec):
@@ -179,27 +206,27 @@ def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: 
         _PRELUDE
         + "".join(checks)
         + _DIAGNOSE
-        + _ENSURE_REPO
+        + _ensure_repo(known)
         + f"{backup}\nrc=$?\n"
         # Stopped (coop interrupted): even a run restic finished meanwhile is not a backup anyone was told of.
         + f'if [ "$rc" = 0 ] && [ -e {STOPPED} ]; then rc=130; fi\n'
         # restic exits 3 when some files could not be read (the snapshot is incomplete): not a good backup.
         + f'if [ "$rc" != 0 ]; then\n  {forget}\n  exit "$rc"\nfi\n'
+        + f"if [ -n \"$created\" ]; then echo '{RESULT_PREFIX}created'; else echo '{RESULT_PREFIX}saved'; fi\n"
     )
 
 
-def snapshots_script(tags: Sequence[str]) -> str:
-    """Every snapshot carrying all `tags`, as restic's JSON (an empty list when there is no repository yet)."""
+def snapshots_script(tags: Sequence[str], *, known: bool = False) -> str:
+    """Every snapshot carrying all `tags`, as restic's JSON, then `coop-result: listed`; an empty list and
+    `coop-result: absent` when nothing is there yet. A repository restic cannot open is an error, never empty."""
     tag = ",".join(tags)
     return (
         _PRELUDE
         + _DIAGNOSE
-        + "if ! restic cat config >/dev/null 2>/tmp/cat-config.err; then\n"
-        + "  ssh_refused /tmp/cat-config.err\n"
-        + "  if grep -q -i -e 'does not exist' -e 'no such file' /tmp/cat-config.err; then\n"
-        + "    echo '[]'; echo \"coop-note: no repository yet: $(first_error /tmp/cat-config.err)\" >&2; exit 0\n  fi\n"
-        + '  fail "cannot open the repository: $(first_error /tmp/cat-config.err)"\nfi\n'
-        + f"exec {_q(['restic', 'snapshots', '--json', '--tag', tag])}\n"
+        + _open_repo(known)
+        + f"open_repo\nif [ \"$?\" = {ABSENT} ]; then echo '[]'; echo '{RESULT_PREFIX}absent'; exit 0; fi\n"
+        + f"{_q(['restic', 'snapshots', '--json', '--tag', tag])} || exit\n"
+        + f"echo '{RESULT_PREFIX}listed'\n"
     )
 
 

@@ -78,18 +78,24 @@ def snapshots(settings: Settings, client: Engine, ref: Any) -> list[Snapshot]:
     node = node_for(client, ref)
     if repo.kind == "volume" and repo.volume and not _volume_may_exist(client, node, repo.volume):
         return []  # no repository there; a job mounting it would leave an empty volume behind
+    known = repository.is_known(client, repo)
     job, _ = restic_job(
         settings,
         client,
         "snapshots",
-        scripts.snapshots_script([f"app={ref.name}"]),
+        scripts.snapshots_script([f"app={ref.name}"], known=known),
         app_name=ref.name,
         node_id=node,
         repo=repo,
     )
     result = run_job(client, job)
-    if not result.ok:
-        raise BackupFailed(f"app {ref.name}: cannot list snapshots: {failure_reason(result)}")
+    if not result.ok or result.result not in ("listed", "absent"):
+        raise BackupFailed(
+            f"app {ref.name}: cannot list the snapshots in {repo.shown}: {failure_reason(result)}",
+            hint="nothing was changed; fix the repository (or its setting: coop server backup-repo), then run it again",
+        )
+    if result.result == "listed" and not known:
+        repository.mark_known(client, repo)
     listing = [line for line in result.stdout.splitlines() if line.strip().startswith("[")]
     try:
         raw = json.loads(listing[-1]) if listing else None
