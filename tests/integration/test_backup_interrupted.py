@@ -84,7 +84,8 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_restores
     assert code == 130 and "interrupted (Ctrl-C)" in one_error_line(err), err
     assert sh(web, "cat /data/post.log").split() == ["post"]  # the post-hook undid the pre-hook's work
     # restic was stopped, not left to finish a snapshot (or die holding the repository's lock) after coop gave up.
-    assert json.loads(coop("app", "backup", "ls", stack_name, "--json").out) == []
+    r = coop("app", "backup", "ls", stack_name, "--json")
+    assert r.code == 0 and json.loads(r.out) == [], r
     repo = Path(
         subprocess.run(
             ["docker", "volume", "inspect", own_repository, "--format", "{{.Mountpoint}}"],

@@ -180,6 +180,32 @@ def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
     assert sh(web, "cd /data && sha256sum a.txt sub/b.bin") == before
     assert hashlib.sha256(b"one\n").hexdigest() in before
 
+    # Its config lost: an error naming the repository, never "no snapshots", and never `restic init` over it.
+    keys = sorted(p.name for p in (repo / "keys").iterdir())
+    (repo / "config").rename(repo / "config.aside")
+    try:
+        for argv in (("app", "backup", "ls", stack_name), ("app", "backup", "create", stack_name)):
+            r = coop(*argv, env=env)
+            line = one_error_line(r.err)
+            assert r.code == 1 and f"sftp://{host}:{port}/{repo}" in line and "has no config" in line, r
+            assert "root@" not in r.err
+        assert not (repo / "config").exists() and sorted(p.name for p in (repo / "keys").iterdir()) == keys
+    finally:
+        (repo / "config.aside").rename(repo / "config")
+        known = subprocess.run(
+            [
+                "docker",
+                "secret",
+                "ls",
+                "-q",
+                "--filter",
+                f"label=coop.backup.repository.shown=sftp://{host}:{port}/{repo}",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        subprocess.run(["docker", "secret", "rm", *known], capture_output=True)
+
     # The same repository behind a host key that is not the server's: ssh refuses, nothing is recorded.
     wrong = keygen(tmp_path / "impostor_key")
     bad_hosts = tmp_path / "bad_known_hosts"

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -115,7 +116,7 @@ def restore_jobs_gone(stack: str) -> bool:
 
 
 def test_an_interrupted_or_failed_restore_leaves_the_data_as_it_was_or_wholly_restored(
-    coop, backup_env, tmp_path, stack_name, local_server
+    coop, backup_env, tmp_path, stack_name, local_server, own_repository
 ):
     new_app(coop, tmp_path, stack_name, "default", recipe())
     assert coop("app", "deploy", stack_name).code == 0
@@ -191,3 +192,20 @@ def test_an_interrupted_or_failed_restore_leaves_the_data_as_it_was_or_wholly_re
     assert psql(db, CHECKSUM) == state_a
     assert sh(db, "ls -A /dumps").split() == ["app.sql.gz"]
     wait_for(lambda: restore_jobs_gone(stack_name))
+
+    # 6. The repository's config lost: an error naming it (never "no snapshots"), and no `restic init` over it.
+    repo = Path(
+        subprocess.run(
+            ["docker", "volume", "inspect", own_repository, "--format", "{{.Mountpoint}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    keys = sorted(p.name for p in (repo / "keys").iterdir())
+    (repo / "config").unlink()
+    for argv in (("app", "backup", "ls", stack_name), ("app", "backup", "create", stack_name)):
+        r = coop(*argv)
+        line = one_error_line(r.err)
+        assert r.code == 1 and f"volume:{own_repository}" in line and "but no config" in line, r
+    assert not (repo / "config").exists() and sorted(p.name for p in (repo / "keys").iterdir()) == keys

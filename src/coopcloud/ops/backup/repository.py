@@ -551,7 +551,9 @@ def mark_known(client: Engine, repo: Repository) -> None:
     if repo.kind != "url":
         return
     try:
-        client.secret_create(_known_name(repo), repo.shown.encode(), labels={ROLE_LABEL: "known"})
+        client.secret_create(
+            _known_name(repo), repo.shown.encode(), labels={ROLE_LABEL: "known", SHOWN_LABEL: repo.shown}
+        )
     except EngineConflict:
         pass  # known already
 

@@ -98,8 +98,9 @@ def _open_repo(known: bool) -> str:
     return f"""open_repo() {{
   if [ -n "${{RESTIC_REPOSITORY:-}}" ] && [ -d "$RESTIC_REPOSITORY" ]; then
     [ -e "$RESTIC_REPOSITORY/config" ] && return 0
-    [ -z "$(ls -A "$RESTIC_REPOSITORY")" ] && return {ABSENT}
-    fail "the repository holds files but no config: restic cannot open it (damaged?), and coop creates no repository over it"
+    # Nothing of value: empty, or what an interrupted `restic init` leaves (its key, not yet its config).
+    [ -z "$(find "$RESTIC_REPOSITORY" -type f ! -path "$RESTIC_REPOSITORY/keys/*" | head -n 1)" ] && return {ABSENT}
+    fail "the repository holds snapshots or data but no config: restic cannot open it (damaged?), and coop creates no repository over it"
   fi
   restic cat config >/dev/null 2>/tmp/cat-config.err && return 0
   ssh_refused /tmp/cat-config.err
