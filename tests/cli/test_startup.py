@@ -9,7 +9,20 @@ import sys
 
 import pytest
 
-HEAVY = ["rich.console", "yaml", "ruamel", "jsonschema", "http.client", "ssl", "docker", "pydantic"]
+HEAVY = [
+    "rich.console",
+    "yaml",
+    "ruamel",
+    "jsonschema",
+    "http.client",
+    "ssl",
+    "docker",
+    "pydantic",
+    "starlette",
+    "uvicorn",
+    "jinja2",
+    "coopcloud.web",  # the dashboard's (an optional extra)
+]
 
 PROBE = """
 import io, json, sys
@@ -35,6 +48,7 @@ def _imported_by(*argv: str) -> dict:
         ("app", "--help"),
         ("recipe", "--help"),
         ("catalogue", "--help"),
+        ("dashboard", "--help"),
         ("--version",),
     ],
 )

@@ -39,7 +39,8 @@ NETWORK = ("socket", "ssl", "http", "urllib.request", "urllib.error")
 SOCKET_LOCAL = frozenset({"gethostname", "getfqdn"})
 PROCESSES = ("subprocess", "multiprocessing", "pty")
 THREADS = ("threading", "concurrent", "asyncio", "queue")
-NETWORK_ALLOWED = ("coopcloud.engine", "coopcloud.registry", "coopcloud.ops.recipe.catalogue_download")
+# coopcloud.web is `coop dashboard`: it listens (on the address the operator gave) and talks to no one.
+NETWORK_ALLOWED = ("coopcloud.engine", "coopcloud.registry", "coopcloud.ops.recipe.catalogue_download", "coopcloud.web")
 # Modules outside gitops/ that start processes, and what they run (never git).
 PROCESSES_ALLOWED = {
     "coopcloud.engine.transport": "ssh … docker system dial-stdio",

@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "app": ("coopcloud.cli.app", "app", "Create, deploy and inspect apps."),
     "recipe": ("coopcloud.cli.recipe", "recipe", "Recipes: render, lint, versions, upgrade, release."),
     "catalogue": ("coopcloud.cli.catalogue", "catalogue", "The recipe catalogue (recipes.json): sync, generate."),
+    "dashboard": ("coopcloud.cli.dashboard", "dashboard", "Read-only web dashboard (coopcloud[dashboard])."),
 }
 
 

@@ -256,6 +256,13 @@ def _dict_changes(
     return changes
 
 
+def shown_env(values: Mapping[str, str]) -> dict[str, str]:
+    """Env values as coop may show them (the dashboard): secret-looking keys hidden, the same value under
+    another key hidden, a URL's password starred."""
+    secrets = _secret_values(dict(values))
+    return {k: HIDDEN if v and _SECRET_KEY.search(k) else mask_value(v, secrets) for k, v in values.items()}
+
+
 def _secret_values(*envs: dict[str, str]) -> frozenset[str]:
     """Values of secret-looking env keys: the same value under another key is hidden too."""
     return frozenset(v for env in envs for k, v in env.items() if v and _SECRET_KEY.search(k))

@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import secrets as _random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -131,8 +131,13 @@ def _order(config: Config) -> tuple[str, str]:
 def history(client: Engine, stack: str | None = None) -> list[Event]:
     """Events on the server, oldest first: one app's (`stack`), or every app's. One request."""
     label = f"{AUDIT_LABEL}={stack}" if stack else AUDIT_LABEL
+    return events_of(configs(client, {"label": [label]}))
+
+
+def events_of(found: Iterable[Config]) -> list[Event]:
+    """The events held by audit configs (as listed with the ``coop.audit`` label), oldest first."""
     events = []
-    for config in sorted(configs(client, {"label": [label]}), key=_order):
+    for config in sorted(found, key=_order):
         try:
             events.append(Event.from_json(json.loads(config.data)))
         except (ValueError, TypeError):
