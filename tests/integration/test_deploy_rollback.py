@@ -160,6 +160,10 @@ def test_no_rollback_exits_7_and_a_retry_is_not_nothing_changed(coop, tmp_path, 
     assert "rollback" in one_error_line(r.err) and "rolling every service back" not in r.err
     assert image_tag(stack_name, "db") == "10.6"  # as swarm left it: only the failing service rolled back
     assert f"TYPE=recipe-{stack_name}:1.0.0+1.0.0" in env_text(tmp_path, stack_name)
+    # coop saw the container unhealthy and stopped watching; swarm, still monitoring, rolls app back
+    deadline = time.monotonic() + 60
+    while update_state(stack_name, "app") != "rollback_completed" and time.monotonic() < deadline:
+        time.sleep(0.5)
     # the retry redeploys (swarm put app back on 1.0.0) and fails again; rolled back this time, to
     # what ran before the retry (db stays on 10.6)
     r = coop("app", "deploy", stack_name, "1.1.0+1.1.0")

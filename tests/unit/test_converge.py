@@ -383,3 +383,152 @@ def test_each_poll_is_one_round_trip_for_every_service_still_waited_on():
     # service + current tasks for each; every task only for the changed ones until they started
     assert batches[0] == 3 + 3 + 2
     assert batches[-1] < batches[0]
+
+
+# -- container health, read where the tasks run -------------------------------------------------
+
+
+def on_node(
+    tid: str, state: str = "running", *, cid: str, node: str = "n1", ts: str | None = None, err: str = ""
+) -> dict:
+    t = task(tid, state, ts=ts, err=err, desired="running" if state == "running" else "shutdown")
+    t["NodeID"] = node
+    t["Status"]["ContainerStatus"] = {"ContainerID": cid}
+    return t
+
+
+def container(cid: str, status: str, state: str = "running") -> dict:
+    return {"Id": cid, "Names": [f"/c-{cid}"], "State": state, "Status": status}
+
+
+class WithContainers(Scripted):
+    """Scripted, plus the node's engine: frame["containers"] is what ``/containers/json`` lists."""
+
+    def __init__(self, frames: list[dict]):
+        super().__init__(frames)
+        self.health_log = [{"ExitCode": 0, "Output": ""}, {"ExitCode": 1, "Output": "no /tmp/ok\n"}]
+
+    def containers(self, filters, *, all: bool = False) -> list[dict]:
+        self.calls.append(("containers", tuple(filters["id"])))
+        return [c for c in self._frame().get("containers", []) if c["Id"] in filters["id"]]
+
+    def container(self, cid: str) -> dict:
+        return {"Id": cid, "State": {"Health": {"Status": "unhealthy", "Log": self.health_log}}}
+
+
+def run_nodes(frames: list[dict], watch: conv.Watch | None = None, *, timeout: float = 60):
+    engine = WithContainers(frames)
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+        engine.advance()
+
+    result = conv.wait(
+        engine,
+        [watch or conv.Watch(NAME)],
+        timeout=timeout,
+        since=SINCE,
+        interval=1.0,
+        clock=lambda: now[0],
+        sleep=sleep,
+        nodes=lambda node: engine if node == "n1" else None,
+    )
+    return result, now[0], engine
+
+
+def with_containers(f: dict, *containers: dict) -> dict:
+    return {**f, "containers": list(containers)}
+
+
+def test_a_container_that_turns_unhealthy_fails_the_wait_at_once_with_its_health_log():
+    frames = [
+        with_containers(
+            frame(service("updating", monitor=5), [on_node("new", cid="c1")]), container("c1", "Up 1 second (healthy)")
+        ),
+        with_containers(
+            frame(service("completed", monitor=5), [on_node("new", cid="c1")]),
+            container("c1", "Up 3 seconds (unhealthy)"),
+        ),
+    ]
+    result, elapsed, engine = run_nodes(frames)
+    assert not result.ok and elapsed == pytest.approx(1)
+    bad = result.services[0]
+    assert bad.error.startswith("unhealthy: container c1") and bad.error.endswith("last check: no /tmp/ok")
+    assert bad.line().endswith("0/1 running, update completed — FAILED")
+    assert "  health: exit 1: no /tmp/ok" in result.details()
+    assert bad.unhealthy == ("n1", "c1") and bad.stop_grace == 10.0
+
+
+def test_health_is_read_once_per_node_per_poll_and_only_where_coop_reaches():
+    tasks = [on_node("a", cid="c1"), on_node("b", cid="c2"), on_node("c", cid="c3", node="far")]
+    frames = [
+        with_containers(
+            frame(service("completed", replicas=3, monitor=1), tasks),
+            container("c1", "Up 9 seconds (healthy)"),
+            container("c2", "Up 9 seconds"),
+        )
+    ]
+    result, _, engine = run_nodes(frames)
+    assert result.ok  # the task on the unreachable node is taken at its word
+    reads = [c for c in engine.calls if c[0] == "containers"]
+    assert reads and all(ids == ("c1", "c2") for _, ids in reads)
+    polls = [c for c in engine.calls if c[0] == "get_many"]
+    assert len(reads) == len(polls)
+
+
+def test_a_container_still_starting_or_gone_does_not_count_as_running():
+    starting = with_containers(
+        frame(service("completed", monitor=1), [on_node("new", cid="c1")]),
+        container("c1", "Up 1 second (health: starting)"),
+    )
+    result, _, _ = run_nodes([starting], timeout=3)
+    assert result.timed_out and result.services[0].running == 0
+    gone = with_containers(
+        frame(service("completed", monitor=1), [on_node("new", cid="c1")]),
+        container("c1", "Exited (137) 1 second ago", "exited"),
+    )
+    result, _, _ = run_nodes([gone], timeout=3)
+    assert not result.ok and result.services[0].running == 0 and result.services[0].failures
+
+
+def test_a_task_swarm_stopped_for_its_health_is_unhealthy_even_when_no_look_saw_the_container():
+    stopped = on_node(
+        "new", "failed", cid="c1", ts=at(2), err="task: non-zero exit (137): dockerexec: unhealthy container"
+    )
+    result, _, _ = run_nodes([frame(service("completed", monitor=5), [stopped, on_node("next", "starting", cid="c2")])])
+    assert not result.ok and result.services[0].error.startswith("unhealthy: swarm stopped task new")
+
+
+def test_an_untouched_service_in_a_crash_loop_is_not_converged():
+    ended = [
+        task(f"f{i}", "failed", desired="shutdown", ts=at(-20 * i), err="task: non-zero exit (1)", code=1)
+        for i in (1, 2)
+    ]
+    result, elapsed, _ = run(
+        [frame(service(None), [*ended, task("t", "running", ts=at(-5))])], conv.Watch(NAME, changed=False)
+    )
+    assert not result.ok and elapsed == 0
+    assert result.services[0].error.startswith("crash loop: 2 of its tasks ended within 300 s")
+    # the same history is no crash loop for a spec this change wrote (it has none) ...
+    result, _, _ = run(
+        [frame(service(None), [ended[0], task("t", "running", ts=at(-5))])], conv.Watch(NAME, changed=False)
+    )
+    assert result.ok  # ... and one failure long enough ago is not a loop
+    # resent unchanged to converge it: its history counts
+    result, _, _ = run(
+        [frame(service("completed"), [*ended, task("t", "running", ts=at(-5))])], conv.Watch(NAME, resent=True)
+    )
+    assert not result.ok and result.services[0].error.startswith("crash loop")
+
+
+def test_container_health_is_read_from_the_status_the_list_api_writes():
+    from coopcloud.engine.views import Container
+
+    def health(status: str) -> str | None:
+        return Container.from_json({"Id": "x", "State": "running", "Status": status}).health
+
+    assert health("Up 3 seconds (healthy)") == "healthy"
+    assert health("Up 3 seconds (unhealthy)") == "unhealthy"
+    assert health("Up Less than a second (health: starting)") == "starting"
+    assert health("Up 2 hours") is None and health("Exited (137) 2 seconds ago") is None

@@ -169,6 +169,7 @@ def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout
     """
     from coopcloud.errors import UsageError
     from coopcloud.ops.app import restart as ops_restart
+    from coopcloud.ops.server.nodes import node_engines
 
     if bool(service) == all_:
         raise UsageError("name a SERVICE or pass --all", hint=f"see: coop app services {app_name}")
@@ -177,7 +178,14 @@ def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout
     ref, client = _connect(rt, app_name)
     with audit.tracked(rt.settings, client, ref, "restart", warn=rt.out.warn) as change:
         change.plan = [f"~ service {service or 'all'}: restart"]
-        done = ops_restart.restart(client, ref, [service] if service else None, timeout=timeout, report=rt.out.info)
+        done = ops_restart.restart(
+            client,
+            ref,
+            [service] if service else None,
+            timeout=timeout,
+            report=rt.out.info,
+            nodes=node_engines(rt.settings, rt.servers(), ref.server),
+        )
         change.plan = [f"~ service {r.service}: restart" for r in done]
     if rt.out.json:
         from dataclasses import asdict

@@ -372,6 +372,7 @@ class Container:
     image: str = ""
     created: int = 0  # unix seconds
     labels: dict[str, str] = field(default_factory=dict)
+    status: str = ""  # the engine's words: "Up 5 seconds (healthy)", "Exited (137) 2 seconds ago"
 
     @classmethod
     def from_json(cls, data: Json) -> Container:
@@ -383,7 +384,47 @@ class Container:
             image=data.get("Image") or "",
             created=int(data.get("Created") or 0),
             labels=_labels(data.get("Labels")),
+            status=data.get("Status") or "",
         )
+
+    @property
+    def health(self) -> str | None:
+        """healthy | unhealthy | starting, or None when it has no healthcheck (or is not running).
+
+        API 1.41's list has no health field: the engine writes it into Status, as `docker ps` shows
+        it: ``(healthy)``, ``(unhealthy)`` or ``(health: starting)``.
+        """
+        for mark, health in (
+            ("(unhealthy)", "unhealthy"),
+            ("(healthy)", "healthy"),
+            ("(health: starting)", "starting"),
+        ):
+            if self.status.endswith(mark):
+                return health
+        return None
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    """One run of a container's healthcheck, as ``GET /containers/{id}/json`` keeps it (the last five)."""
+
+    exit_code: int | None
+    output: str
+    end: datetime | None = None
+
+    @classmethod
+    def from_json(cls, data: Json) -> HealthCheck:
+        return cls(
+            exit_code=_int_or_none(data.get("ExitCode")),
+            output=str(data.get("Output") or "").strip(),
+            end=parse_time(data.get("End")),
+        )
+
+
+def health_log(engine: Engine, container_id: str) -> tuple[HealthCheck, ...]:
+    """The last runs of a container's healthcheck, oldest first (``State.Health.Log``); () without one."""
+    state = _dict(engine.container(container_id).get("State"))
+    return tuple(HealthCheck.from_json(h) for h in _dict(state.get("Health")).get("Log") or [] if isinstance(h, dict))
 
 
 @dataclass(frozen=True)
@@ -577,6 +618,16 @@ def tasks(engine: Engine, filters: Filters = None) -> list[Task]:
 def containers(engine: Engine, filters: Filters = None, *, all: bool = False) -> list[Container]:
     """``GET /containers/json``, newest first; `all=True` lists stopped ones too."""
     return sorted((Container.from_json(c) for c in engine.containers(filters, all=all)), key=lambda c: -c.created)
+
+
+def containers_by_id(engine: Engine, ids: Sequence[str]) -> dict[str, Container]:
+    """The containers with these full ids, stopped ones too, in ONE request: id -> container (an id
+    the engine does not know is absent)."""
+    if not ids:
+        return {}
+    wanted = set(ids)
+    found = (Container.from_json(c) for c in engine.containers({"id": sorted(wanted)}, all=True))
+    return {c.id: c for c in found if c.id in wanted}
 
 
 def exec_status(engine: Engine, exec_id: str) -> ExecStatus:

@@ -100,6 +100,11 @@ def force_update(spec: Spec) -> int:
     return int(template(spec).get("ForceUpdate") or 0)
 
 
+def stop_grace_nanos(spec: Spec) -> int:
+    """``TaskTemplate.ContainerSpec.StopGracePeriod`` in nanoseconds (0 when unset: docker's 10 s)."""
+    return int(_dict(_dict(spec.get("TaskTemplate")).get("ContainerSpec")).get("StopGracePeriod") or 0)
+
+
 def update_monitor_nanos(spec: Spec) -> int:
     """``UpdateConfig.Monitor`` in nanoseconds (0 when unset)."""
     return int(_dict(spec.get("UpdateConfig")).get("Monitor") or 0)

@@ -33,14 +33,16 @@ def restart(
     report: Callable[[str], None] | None = None,
     clock: Callable[[], float] | None = None,
     sleep: Callable[[float], None] | None = None,
+    nodes: converge.NodeEngines | None = None,
 ) -> list[Restarted]:
     """Force-update the given services (all when None) and wait until their new tasks run.
 
     Like ``docker service update --force``: TaskTemplate.ForceUpdate is incremented at
     the service's current version, so swarm replaces every task. Done when each
-    service converged on its new tasks (`converge.wait`: tasks of the current spec,
-    the update seen to start, the stability window). Raises DeployFailed on timeout,
-    a paused or rolled-back update, or new tasks that keep failing.
+    service converged on its new tasks (`converge.wait`: tasks of the current spec, their
+    containers running and healthy where they run, the update seen to start, the stability
+    window). Raises DeployFailed on timeout, a paused or rolled-back update, an unhealthy
+    container, or new tasks that keep failing. `nodes`: as for `converge.wait`.
     """
     all_services = app_services(client, ref)
     chosen = pick_services(ref, all_services, services) if services else all_services
@@ -61,6 +63,7 @@ def restart(
         since=since,
         interval=interval,
         report=_lines(ref, report),
+        nodes=nodes,
         **timing,
     )
     if not outcome.ok:
@@ -110,11 +113,7 @@ def _lines(ref: Any, report: Callable[[str], None] | None) -> Callable[[list[con
 
 
 def _failure(ref: Any, outcome: converge.ConvergeResult, timeout: float) -> DeployFailed:
-    details = []
-    for p in outcome.failed:
-        details.append(p.line())
-        details += [f"  task: {f}" for f in p.failures[-3:]]
-        details += [f"  log: {line}" for line in outcome.logs.get(p.name, [])]
+    details = outcome.details()
     bad = outcome.first_failure
     if outcome.timed_out or bad is None or not bad.error:
         waiting = ", ".join(

@@ -71,7 +71,7 @@ def unconverged(client: Engine, live: Mapping[str, views.Service], engine_time: 
     since = views.parse_time(engine_time)
     out = {}
     for name, svc in sorted(live.items()):
-        p = conv.assess(name, svc, by_service.get(svc.id, []), since)
+        p = conv.assess(name, svc, by_service.get(svc.id, []), since, lookback=True)
         if p.error:
             out[name] = p.error
         elif not p.ready:

@@ -123,12 +123,7 @@ def _why(result: Any) -> tuple[str, str]:
 
 
 def _details(result: Any) -> list[str]:
-    details = []
-    for p in result.failed:
-        details.append(p.line())
-        details += [f"  task: {f}" for f in p.failures[-3:]]
-        details += [f"  log: {line}" for line in result.logs.get(p.name, [])]
-    return details
+    return list(result.details())
 
 
 def converge_failure(app: str, result: Any) -> DeployFailed:
@@ -225,6 +220,7 @@ def apply(
     """
     from coopcloud.errors import EngineError, EngineUnreachable
     from coopcloud.ops.deploy import converge as conv
+    from coopcloud.ops.server.nodes import node_engines
 
     for step in before_first_change:
         step(prepared)
@@ -251,7 +247,8 @@ def apply(
     result = prepared.result(applied=True, services=applied.services)
     if converge:
         watches = [conv.Watch(n, created=True) for n in applied.created]
-        watches += [conv.Watch(n) for n in applied.updated + applied.resent]
+        watches += [conv.Watch(n) for n in applied.updated]
+        watches += [conv.Watch(n, resent=True) for n in applied.resent]
         checked = [n for n in sorted(prepared.desired) if n not in applied.services]
         watches += [conv.Watch(n, changed=False) for n in checked]
         try:
@@ -262,6 +259,7 @@ def apply(
                 since=prepared.pre.engine_time,
                 report=progress,
                 interval=POLL_INTERVAL,
+                nodes=node_engines(settings, pool, prepared.server),
             )
         except KeyboardInterrupt as exc:
             # Every change is with swarm, which goes on rolling it out; only the watching stops. Not
@@ -321,6 +319,7 @@ def _fail(
             f"app {prepared.app}: {prepared.version} did not converge ({service}: {why}); rolling every service back to {previous}"
         )
     app = prepared.app
+    outcome.wait_stopped()  # a container swarm still stops for its health would hold what the rollback needs
     try:
         back = undo(client, prepared, applied, progress=progress)
     except EngineError as exc:

@@ -14,7 +14,7 @@ entry is never used for another node's containers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
@@ -247,3 +247,22 @@ def engine_for_node(settings: Settings, pool: ServerPool, server: str, node_id: 
     if (info.get("Swarm") or {}).get("NodeID") == node_id:
         return manager
     return client_for_node(settings, pool, server, Node.from_json(raw_node), why=why)
+
+
+def node_engines(settings: Settings, pool: ServerPool, server: str) -> Callable[[str], Engine | None]:
+    """Swarm node id -> the engine of that node of `server`'s swarm (the manager's own, or through the
+    server entry that names it), None when no entry reaches it; each node looked up once. What a
+    convergence wait reads container health with (`converge.wait(nodes=...)`)."""
+    from coopcloud.errors import CoopError
+
+    known: dict[str, Engine | None] = {}
+
+    def engine_of(node_id: str) -> Engine | None:
+        if node_id not in known:
+            try:
+                known[node_id] = engine_for_node(settings, pool, server, node_id, why="its health is read")
+            except CoopError:
+                known[node_id] = None
+        return known[node_id]
+
+    return engine_of
