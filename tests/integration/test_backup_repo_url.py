@@ -19,6 +19,7 @@ import json
 import secrets
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -126,8 +127,17 @@ def snapshot_files(repo: Path) -> list[str]:
 def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
     coop, tmp_path, stack_name, local_server, backup_env, own_repository, sftp_server, setting
 ):
+    run_coop = coop
     host, port, key, known_hosts, repo = sftp_server
-    url = f"sftp://root@{host}:{port}/{repo}"
+    password = f"Pw-{secrets.token_hex(6)}"  # a password in the URL: never shown, kept or put in a Docker object
+    url = f"sftp://root:{password}@{host}:{port}/{repo}"
+    said: list[str] = []
+
+    def coop(*argv, **kw):
+        r = run_coop(*argv, **kw)
+        said.append(r.out + r.err)
+        return r
+
     web, before = deployed_with_files(coop, tmp_path, stack_name, random_bytes=100000)
 
     # Checked before anything changes on the server: one line, exit 2, no secret made.
@@ -250,6 +260,45 @@ def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
     assert r.code == 1, r
     assert "the sftp server refused the ssh key" in one_error_line(r.err)
     assert len(snapshot_files(repo)) == 1
+
+    # Nowhere: not in any output (a failing command's --debug traceback included), the history, or any
+    # Docker object on the server (secrets' and configs' labels, the history's config, services).
+    debug = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from coopcloud.cli.fast import run; run()",
+            "--debug",
+            "app",
+            "backup",
+            "create",
+            stack_name,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert debug.returncode != 0 and "Traceback" in debug.stderr, debug
+    said.append(debug.stdout + debug.stderr)
+    coop("app", "history", stack_name, "--json")
+    objects = []
+    for kind in ("config", "secret", "service"):
+        ids = subprocess.run(["docker", kind, "ls", "-q"], capture_output=True, text=True, check=True).stdout.split()
+        if ids:
+            objects.append(
+                subprocess.run(["docker", kind, "inspect", *ids], capture_output=True, text=True, check=True).stdout
+            )
+    for config in subprocess.run(["docker", "config", "ls", "-q"], capture_output=True, text=True).stdout.split():
+        objects.append(
+            subprocess.run(
+                ["docker", "config", "inspect", config, "--format", '{{printf "%s" .Spec.Data}}'],
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+    for text in said + objects:
+        assert password not in text and f"root:{password}" not in text
+    assert not [t for t in said if "root@" in t]
 
 
 @pytest.fixture

@@ -183,6 +183,16 @@ def test_the_job_is_a_one_shot_service_on_the_node_with_our_command():
     assert task["ContainerSpec"]["Secrets"][0]["File"]["Name"] == "restic-password"
 
 
+def test_job_output_never_shows_a_urls_user_or_password():
+    from coopcloud.ops.backup.repository import redact
+
+    said = "Is there a repository at the following location?\nsftp://root:S3cret@10.0.0.1:2222//srv/repo"
+    assert redact(said).endswith("sftp://10.0.0.1:2222//srv/repo")
+    assert redact("root@10.0.0.1: Permission denied (publickey).") == "10.0.0.1: Permission denied (publickey)."
+    assert redact("rest:https://u:p@h:8000/x and sftp:backup@[::1]:/r") == "rest:https://h:8000/x and sftp:[::1]:/r"
+    assert parse_location("s", "sftp://u:S3cret@h:22//r").shown == "sftp://h:22//r"
+
+
 def test_repository_locations():
     assert parse_location("s", "volume:coop-backups").volume == "coop-backups"
     assert parse_location("s", "rest:https://user:pw@vault.example.org/x").shown == "rest:https://vault.example.org/x"

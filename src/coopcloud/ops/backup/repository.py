@@ -35,7 +35,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from coopcloud.domain import envfile
 from coopcloud.engine import views
@@ -151,10 +151,10 @@ def parse_location(server: str, location: str) -> Location:
     scheme, _, rest = location.partition(":")
     if scheme not in URL_SCHEMES or not rest or any(c.isspace() for c in location):
         raise UsageError(
-            f"server {server}: {_without_userinfo(location)!r} is not a restic repository URL",
+            f"server {server}: {redact(location)!r} is not a restic repository URL",
             hint=f"use volume:NAME or one of {', '.join(s + ':' for s in URL_SCHEMES)}",
         )
-    shown = _without_userinfo(location)
+    shown = redact(location)
     if scheme == "sftp":
         return Location("url", shown, ssh_host=_sftp_host(server, shown, rest), url=location)
     if scheme == "rest" and not urlsplit(rest).netloc:
@@ -188,16 +188,14 @@ def _sftp_host(server: str, shown: str, rest: str) -> tuple[str, int]:
     return host, port
 
 
-def _without_userinfo(url: str) -> str:
-    """The URL to show: user and password removed (rest:https://user:pw@host/ → rest:https://host/)."""
-    scheme, _, rest = url.partition(":")
-    if "://" in rest or rest.startswith("//"):
-        parts = urlsplit(rest)
-        netloc = parts.netloc.rsplit("@", 1)[-1]
-        return f"{scheme}:{urlunsplit(parts._replace(netloc=netloc))}"
-    if scheme == "sftp" and "@" in rest.split(":", 1)[0]:
-        return f"{scheme}:{rest.split('@', 1)[1]}"
-    return url
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*:(?://)?)[^\s/@]+@")  # sftp://u:p@h, rest:https://u:p@h, sftp:u@h
+_USER_AT = re.compile(r"(?<![\w.+-])[\w.+-]+@(?=[\w\[])")  # ssh's user@host
+
+
+def redact(text: str) -> str:
+    """Text from a job (restic's and ssh's words) with every URL's user info and every user@ taken out:
+    a repository URL's user and password are never shown, kept in the history, or printed by --debug."""
+    return _USER_AT.sub("", _URL_USERINFO.sub(r"\1", text))
 
 
 def _read(server: str, option: str, path: Path) -> bytes:

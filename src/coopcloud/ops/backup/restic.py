@@ -63,7 +63,12 @@ def restic_job(
 
 
 def failure_reason(result: JobResult) -> str:
-    """The job's one-line reason: our own refusal, else restic's last error line, else the engine's."""
+    """The job's one-line reason: our own refusal, else restic's last error line, else the engine's;
+    never a URL's user info (restic and ssh print the URL and user@host as given)."""
+    return repository.redact(_reason(result))
+
+
+def _reason(result: JobResult) -> str:
     if result.state not in ("complete", "failed") and result.error:  # it never ran (rejected, shut down)
         hint = " (set COOP_RESTIC_IMAGE to an image the server can pull)" if "image" in result.error.lower() else ""
         return f"the restic container did not run: {result.error}{hint}"
