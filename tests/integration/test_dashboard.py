@@ -226,6 +226,24 @@ def test_a_non_loopback_bind_warns(site):
     assert "not loopback" in proc.stderr.read()
 
 
+def test_a_lock_held_elsewhere_shows_its_holder_and_goes(site, browser):
+    from coopcloud.engine import connect
+    from coopcloud.ops.trail import lock
+
+    app, origin = site["app"], _origin(site["url"])
+    page = _watched_page(browser, origin)
+    page.goto(site["url"])
+    row = page.locator(f'tr[data-app="{app}"]')
+    assert "alice@example.org" not in row.inner_text()
+    with connect("unix:///var/run/docker.sock") as engine:
+        with lock.hold(engine, app=app, stack=app, command="upgrade", operator="alice@example.org"):
+            page.locator(f'tr[data-app="{app}"] td:has-text("alice@example.org: upgrade")').wait_for(timeout=10_000)
+        page.locator(f'tr[data-app="{app}"] td:has-text("alice@example.org")').wait_for(
+            state="detached", timeout=10_000
+        )
+    assert page.problems == []  # type: ignore[attr-defined]
+
+
 def test_an_undeploy_from_the_cli_shows_on_the_open_pages(site, browser):
     """Runs last: it takes the app down."""
     app, origin = site["app"], _origin(site["url"])
