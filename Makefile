@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test unit typecheck lint venv rig rig-down bench clean
+.PHONY: demo test unit typecheck lint docs venv rig rig-down bench clean
 
 $(BIN)/coop: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip >/dev/null 2>&1 || true
-	$(BIN)/pip install -q -e '.[test,dashboard]'
+	$(BIN)/pip install -q -e '.[test,docs,dashboard]'
 	@touch $(BIN)/coop
 
 venv: $(BIN)/coop
@@ -42,6 +42,10 @@ typecheck: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## The documentation site into site/ (mkdocs-material; warnings are errors). The reference is generated from the code.
+docs: venv
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict -q -d site
 
 ## Fast pure tests only (no rig needed).
 unit: venv

@@ -92,7 +92,7 @@ def recipe_repo(path: Path) -> Path:
             f"TYPE={RECIPE}\nDOMAIN={RECIPE}.example.com\n"
             'COMPOSE_FILE="compose.yml:compose.db.yml"\nSECRET_DB_PASSWORD_VERSION=v1 # length=32\n'
         ),
-        "abra.sh": "export MOTD_VERSION=v1\n",
+        "abra.sh": 'export MOTD_VERSION=v1\n\nshow_env() {\n  echo "type=$TYPE compose=$COMPOSE_FILE greeting=$GREETING"\n}\n',
         "motd.txt": "message of the day\n",
         "README.md": f"# {RECIPE}\n",
     }
@@ -120,11 +120,17 @@ def docker(*args: str, **kw) -> subprocess.CompletedProcess:
 
 def abra_deploy(recipe: Path, stack: str, domain: str, version: str, labels_dir: Path) -> None:
     """What `abra app deploy` does: check out the tag, then `docker stack deploy` of COMPOSE_FILE with
-    the env's values and the labels abra adds in memory to the app service (here an extra -c file)."""
+    the env's values and what abra adds in memory to the app service (here an extra -c file): its
+    labels, and (ExposeAllEnv) every key of the env file the service's environment does not set."""
     git(recipe, "checkout", "-q", version)
     labels = labels_dir / f"abra-labels-{version}.yml"
     labels.write_text(
-        'version: "3.8"\nservices:\n  app:\n    deploy:\n      labels:\n'
+        'version: "3.8"\nservices:\n  app:\n    environment:\n'
+        f'      TYPE: "{RECIPE}:{version}"\n'
+        f'      DOMAIN: "{domain}"\n'
+        '      COMPOSE_FILE: "compose.yml:compose.db.yml"\n'
+        '      SECRET_DB_PASSWORD_VERSION: "v1"\n'
+        "    deploy:\n      labels:\n"
         f'        - "coop-cloud.{stack}.version={version}"\n'
         f'        - "coop-cloud.{stack}.recipe={RECIPE}"\n'
         f'        - "coop-cloud.{stack}.chaos=false"\n'
@@ -211,11 +217,22 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         assert " update" not in r.err and "other settings" not in r.err, r.err
         assert r.err.count("bookkeeping: coop's own labels only (restarts nothing)") == 2, r.err  # as the README says
 
-        r = coop("app", "deploy", domain, "--force", "--no-input")
+        r = coop("a", "d", domain, "-f", "-n")  # abra's command line
         assert r.code == 0, r
         assert running_tasks(stack) == before  # nothing restarted
         assert "restarts nothing" in r.err
         assert "coop.spec-hash" in live_spec(stack, "db")["Labels"]
+        env = live_spec(stack, "app")["TaskTemplate"]["ContainerSpec"]["Env"]
+        assert f"TYPE={RECIPE}:{V1}" in env and "GREETING=hi from abra" in env
+        assert not any(
+            e.startswith(("TYPE=", "COMPOSE_FILE="))
+            for e in live_spec(stack, "db")["TaskTemplate"]["ContainerSpec"]["Env"]
+        )
+
+        # abra.sh functions see the env file's values in the app container.
+        r = coop("app", "cmd", domain, "app", "show_env")
+        assert r.code == 0, r
+        assert f"type={RECIPE}:{V1} compose=compose.yml:compose.db.yml greeting=hi from abra" in r.out, r
 
         # Now coop's own: the plan is empty.
         r = coop("app", "deploy", domain, "--dry-run", "--json")
@@ -230,6 +247,10 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         assert "update (restarts nothing)" in r.err
         assert running_tasks(stack)[f"{stack}_db"] == before[f"{stack}_db"]
         assert f"TYPE={RECIPE}:{V2}" in env_file.read_text()
+        # The exposed TYPE is the pin the upgrade wrote: the next redeploy plans nothing.
+        assert f"TYPE={RECIPE}:{V2}" in live_spec(stack, "app")["TaskTemplate"]["ContainerSpec"]["Env"]
+        r = coop("app", "diff", domain)
+        assert r.code == 0, r
 
         r = coop("app", "rollback", domain, "--no-input")
         assert r.code == 0, r

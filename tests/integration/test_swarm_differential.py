@@ -189,7 +189,7 @@ def test_coop_deploy_sends_what_docker_stack_deploy_sends_by_default(
     """Images pinned by digest and Placement.Platforms from the registry's manifest, by both tools.
 
     docker stack deploy runs in its default mode (abra's too): it resolves each image through the
-    engine's distribution endpoint. coop's whole `app deploy` goes through the same recording proxy.
+    engine's distribution endpoint, with the environment abra exposes to the app service. coop's whole `app deploy` goes through the same recording proxy.
     """
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from conftest import remove_stack
@@ -205,6 +205,12 @@ def test_coop_deploy_sends_what_docker_stack_deploy_sends_by_default(
     other = "d" if stack_name[-6] == "c" else "c"  # a different name of the same length, whatever the uuid
     docker_stack, coop_stack = stack_name, f"{stack_name[:-6]}{other}{stack_name[-5:]}"
     assert len(docker_stack) == len(coop_stack) and docker_stack != coop_stack
+    # What abra adds in memory (ExposeAllEnv): the env file's keys, in the app service's environment.
+    exposed = tmp_path / "abra-exposed-env.yml"
+    exposed.write_text(
+        'version: "3.8"\nservices:\n  app:\n    environment:\n'
+        '      TYPE: "resolve:1.0.0+1.0.0"\n      DOMAIN: "resolve.example.org"\n'
+    )
     try:
         with EngineProxy(engine) as proxy:
             proc = _docker(
@@ -214,6 +220,8 @@ def test_coop_deploy_sends_what_docker_stack_deploy_sends_by_default(
                 "--detach=true",
                 "-c",
                 "compose.yml",
+                "-c",
+                str(exposed),
                 docker_stack,
                 check=False,
                 env={"STACK_NAME": docker_stack},

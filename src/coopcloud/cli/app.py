@@ -265,7 +265,12 @@ def deploy(
     from coopcloud.output.plan import ProgressPrinter, show_plan
 
     pool = rt.servers()
+    post_deploy = _post_deploy_commands(rt, app_name)  # a malformed one is refused before any change
     with tracking(rt, app_name, "deploy", dry_run=dry_run) as change:
+        if not no_domain_checks:
+            from coopcloud.ops.deploy.domains import check_app_domains
+
+            check_app_domains(rt.settings, app_name, warn=rt.out.warn)
         prepared = dep.prepare(rt.settings, pool, app_name, version=version, chaos=chaos, force=force or dry_run)
         note_plan(change, prepared)
         show_plan(rt.out, prepared)
@@ -296,6 +301,32 @@ def deploy(
         _report_deploy(rt, result, f"already up to date at {result.version}{checked}; nothing changed")
     else:
         _report_deploy(rt, result, f"deployed {result.version} on {result.server}")
+    _run_post_deploy(rt, app_name, post_deploy, converged=not no_converge_checks)
+
+
+def _post_deploy_commands(rt: Runtime, app_name: str) -> list:
+    from coopcloud.ops.app.appcmd import post_deploy_commands
+    from coopcloud.ops.app.apps import load_app
+
+    return post_deploy_commands(load_app(rt.settings, app_name).env.values(), app_name)
+
+
+def _run_post_deploy(rt: Runtime, app_name: str, commands: list, *, converged: bool) -> None:
+    """abra's POST_DEPLOY_CMDS, once the deploy converged, as `app cmd` runs them (their output on stderr)."""
+    if not commands:
+        return
+    if not converged:
+        rt.out.warn(f"app {app_name}: POST_DEPLOY_CMDS not run: the deploy did not wait for convergence (-c)")
+        return
+    from coopcloud.ops.app.appcmd import run_post_deploy
+    from coopcloud.ops.app.apps import find_app
+
+    def to_stderr(_stream: str, data: bytes) -> None:
+        rt.out.stderr.write(data.decode("utf-8", "replace"))
+        rt.out.stderr.flush()
+
+    ref = find_app(rt.settings, app_name)
+    run_post_deploy(rt.settings, rt.servers(), ref, commands, on_output=to_stderr, notify=rt.out.info)
 
 
 def approved(rt: Runtime, prepared, *, yes: bool, question: str) -> bool:

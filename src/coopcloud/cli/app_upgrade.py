@@ -85,6 +85,7 @@ def upgrade(
       coop app upgrade cloud.example.org 1.2.0      # that release (semver or full tag)
     """
     _no_chaos(chaos, "upgrade", app_name)
+    _check_domains(rt, app_name, no_domain_checks)
     _move(
         rt,
         "upgrade",
@@ -131,6 +132,7 @@ def rollback(
       coop app rollback cloud.example.org 1.1.0+1.27.2
     """
     _no_chaos(chaos, "rollback", app_name)
+    _check_domains(rt, app_name, no_domain_checks)
     _move(
         rt,
         "rollback",
@@ -144,6 +146,13 @@ def rollback(
         backup=not no_backup,
         restore_on_failure=restore_on_failure,
     )
+
+
+def _check_domains(rt: Runtime, app_name: str, skip: bool) -> None:
+    if not skip:
+        from coopcloud.ops.deploy.domains import check_app_domains
+
+        check_app_domains(rt.settings, app_name, warn=rt.out.warn)
 
 
 def _no_chaos(chaos: bool, direction: str, app_name: str) -> None:

@@ -55,8 +55,9 @@ def run() -> None:
     argv = sys.argv[1:]
     if argv in (["--version"], ["-v"]):
         from coopcloud import __version__
+        from coopcloud.buildinfo import version_line
 
-        sys.stdout.write(f"coop {__version__}\n")
+        sys.stdout.write(version_line(__version__) + "\n")
         sys.exit(0)
     command = _help_request(argv)
     path = _cache_path(command) if command else None

@@ -180,3 +180,19 @@ def ssh_hostname(value: str, environ: Mapping[str, str]) -> str | None:
         if key == "hostname":
             return found.strip()
     return None
+
+
+_NO_SUCH_NAME = ("EAI_NONAME", "EAI_NODATA", "EAI_ADDRFAMILY")
+
+
+def getaddrinfo_addresses(name: str) -> set[str] | None:
+    """Every address `name` resolves to (the system's resolver: /etc/hosts, DNS…); empty when the
+    name has none, None when the resolver could not say (no network, a failing server)."""
+    import socket
+
+    try:
+        return {str(info[4][0]) for info in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)}
+    except socket.gaierror as exc:
+        return set() if exc.errno in {getattr(socket, n, None) for n in _NO_SUCH_NAME} else None
+    except (UnicodeError, OSError):
+        return set()

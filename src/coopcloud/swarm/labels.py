@@ -19,6 +19,58 @@ STACK_LABEL = "com.docker.stack.namespace"  # docker stack deploy's own: `docker
 MAIN_SERVICE = "app"  # the service that carries an app's coop-cloud.<stack>.* labels (lint R009)
 DEFAULT_TIMEOUT = 300  # seconds to wait for a stack to converge, unless its timeout label says otherwise
 
+# Every label coop reads or writes, for the documentation (docs/reference/labels.md is built from this)
+# and for tests/unit/test_labels_documented.py, which fails when the code names a label not listed here.
+# (pattern, where it is, who sets it, what it means)
+KNOWN_LABELS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "com.docker.stack.namespace",
+        "every object of a stack",
+        "coop, abra, docker stack deploy",
+        "the stack an object belongs to; `docker stack ls` and abra read it",
+    ),
+    ("com.docker.stack.image", "services", "coop, docker stack deploy", "the image as the compose file names it"),
+    ("com.docker.swarm.service.name", "containers", "swarm", "the service a container is a task of"),
+    ("coop-cloud.<stack>.version", "main service", "coop, abra", "the release the app runs"),
+    ("coop-cloud.<stack>.recipe", "main service", "coop, abra", "the recipe the app was deployed from"),
+    ("coop-cloud.<stack>.chaos", "main service", "coop, abra", "true when deployed from a working tree (--chaos)"),
+    (
+        "coop-cloud.<stack>.chaos-version",
+        "main service",
+        "coop, abra",
+        "the commit (and dirty marker) of a chaos deploy",
+    ),
+    (
+        "coop-cloud.<stack>.autoupdate",
+        "main service",
+        "coop, abra",
+        "ENABLE_AUTO_UPDATE: `coop autoupdate` may upgrade it",
+    ),
+    ("coop-cloud.<stack>.timeout", "main service (recipe)", "recipe", "seconds a deploy or restart waits to converge"),
+    ("coop.spec-hash", "services", "coop", "hash of the spec coop sent: an unchanged redeploy restarts nothing"),
+    ("coop.stack", "coop's own objects", "coop", "the stack a lock, audit or backup object is about"),
+    ("coop.lock", "config coop-lock_<stack>", "coop", "the app's deploy lock: holder, command, pid, host, lease"),
+    ("coop.audit", "configs coop-audit_…", "coop", "one audit-trail event of the app"),
+    ("coop.backup", "coop's backup objects", "coop", "marks a backup job, secret or volume coop made"),
+    ("coop.backup.app", "backup job services", "coop", "the app a backup or restore job works for"),
+    ("coop.backup.job", "backup job services", "coop", "what the job does (backup, restore, verify, …)"),
+    ("coop.backup.scratch", "scratch volumes", "coop", "a temporary volume of a restore, verify or download"),
+    (
+        "coop.backup.repository.*",
+        "repository secrets",
+        "coop",
+        "a backup repository setting: setting, generation, kind, volume, shown URL, env keys",
+    ),
+    ("backupbot.backup", "services (recipe)", "recipe", "true: back this service's volumes up"),
+    ("backupbot.backup.pre-hook", "services (recipe)", "recipe", "command run in the container before a backup"),
+    ("backupbot.backup.post-hook", "services (recipe)", "recipe", "command run in the container after a backup"),
+    ("backupbot.backup.volumes.<volume>", "services (recipe)", "recipe", "false: leave this volume out"),
+    ("backupbot.backup.volumes.<volume>.path", "services (recipe)", "recipe", "only these paths of the volume"),
+    ("backupbot.backup.path", "services (recipe)", "recipe", "legacy: container paths to back up"),
+    ("backupbot.restore.pre-hook", "services (recipe)", "recipe", "command run in the container before a restore"),
+    ("backupbot.restore.post-hook", "services (recipe)", "recipe", "command run in the container after a restore"),
+)
+
 
 def coop_label(stack: str, key: str) -> str:
     """``coop-cloud.<stack>.<key>``: abra's per-app labels (version, chaos, recipe, timeout…)."""

@@ -94,10 +94,30 @@ def render(
     workdir = working_dir(recipe)
     read = recipe_reader(recipe, workdir)
     model = load(files, env, working_dir=workdir, warn=warn, read_file=lambda p: read(p).decode("utf-8"))
+    expose_all_env(model, env_file.keys(), env)
     if deployable:
         check_deployable(model, workdir, names)
     spec = convert(model, app.stack_name, read_file=read)
     return Rendered(recipe, app.stack_name, env, names, model, spec)
+
+
+def expose_all_env(model: dict, keys: list[str], env: Mapping[str, str]) -> None:
+    """abra's ExposeAllEnv: every key of the app's env file that the `app` service's `environment`
+    does not set is added to it, with the value it was interpolated with. No other service gets
+    them; secrets are not in env files. Recipes' abra.sh functions (`app cmd`) read them there."""
+    app = (model.get("services") or {}).get("app")
+    if app is None:
+        return
+    environment = app.get("environment")
+    if environment is None:
+        environment = app["environment"] = {}
+    elif isinstance(environment, list):
+        environment = app["environment"] = {
+            k: (v if sep else None) for k, sep, v in (str(e).partition("=") for e in environment)
+        }
+    for key in keys:
+        if key not in environment and key in env:
+            environment[key] = env[key]
 
 
 def sample_images(recipe: Recipe) -> dict[str, str | None]:

@@ -9,16 +9,17 @@ and the container's stdin stays free for the function.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
-from coopcloud.errors import NotFound, RecipeError
+from coopcloud.errors import CoopError, InvalidError, NotFound, RecipeError
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import coop_label
 
 if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
     from coopcloud.engine.protocol import Engine
+    from coopcloud.ops.server.servers import ServerPool
 
 _FUNC = re.compile(r"^\s*(?:function\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*\(\s*\)\s*\{?", re.M)
 _FUNC_KEYWORD = re.compile(r"^\s*function\s+([A-Za-z_][A-Za-z0-9_]*)\b", re.M)
@@ -94,3 +95,50 @@ def run(
     return ops_container.run(
         node or client, ref, service, command_line(script, function, args), on_output=on_output, user=user
     )
+
+
+# -- POST_DEPLOY_CMDS -------------------------------------------------------------------------------
+
+POST_DEPLOY_KEY = "POST_DEPLOY_CMDS"
+
+
+def post_deploy_commands(values: Mapping[str, str], app_name: str) -> list[tuple[str, str, list[str]]]:
+    """abra's `POST_DEPLOY_CMDS="<service> <function> <args>|…"` of an app env, as (service, function,
+    args); InvalidError for an entry without a function, so a deploy refuses it before any change."""
+    commands = []
+    for entry in values.get(POST_DEPLOY_KEY, "").split("|"):
+        words = entry.split()
+        if not words:
+            continue
+        if len(words) < 2:
+            raise InvalidError(
+                f"app {app_name}: {POST_DEPLOY_KEY}: {entry.strip()!r} names no function",
+                hint='write "<service> <function> [args]", commands separated by |',
+            )
+        commands.append((words[0], words[1], words[2:]))
+    return commands
+
+
+def run_post_deploy(
+    settings: Settings,
+    pool: ServerPool,
+    ref: AppRef,
+    commands: list[tuple[str, str, list[str]]],
+    *,
+    on_output: Callable[[str, bytes], None],
+    notify: Callable[[str], None],
+) -> None:
+    """Run each command as `app cmd` does, in order; the first that fails stops them: CoopError naming it."""
+    from coopcloud.ops.server.nodes import engine_for_service
+
+    client = pool.client(ref.server)
+    for service, function, args in commands:
+        line = " ".join([service, function, *args])
+        notify(f"app {ref.name}: post-deploy command: {line}")
+        node = engine_for_service(settings, pool, ref, service)
+        code = run(settings, client, ref, service, function, args, on_output=on_output, node=node)
+        if code != 0:
+            raise CoopError(
+                f"app {ref.name}: deployed, but post-deploy command '{line}' failed (exit {code})",
+                hint=f"run it again: coop app cmd {ref.name} {line}",
+            )

@@ -20,7 +20,7 @@ from .checks import Preflight, preflight
 from .planning import DeployResult, Prepared, check_state_writable, desired_specs, make_plan, prepare, unconverged
 from .rollout import Applied, apply, converge_failure, undo
 from .state import pin_version, record, write_lockfile
-from .target import Target, add_coop_labels, chaos_target, releases, resolve_target
+from .target import Target, add_coop_labels, chaos_target, deploy_env, releases, resolve_target
 
 if TYPE_CHECKING:
     from coopcloud.ops.server.servers import ServerPool
@@ -37,6 +37,7 @@ __all__ = [
     "check_state_writable",
     "converge_failure",
     "deploy",
+    "deploy_env",
     "desired_specs",
     "make_plan",
     "pin_version",

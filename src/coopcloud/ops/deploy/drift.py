@@ -87,7 +87,7 @@ def diff(settings: Settings, pool: ServerPool, app_name: str) -> Drift:
     """Plan a redeploy of the pinned version with the current env against the live services. Read-only."""
     from coopcloud.ops.app.apps import load_app
     from coopcloud.ops.app.status import version_of
-    from coopcloud.ops.deploy import add_coop_labels, desired_specs, make_plan, preflight, resolve_target
+    from coopcloud.ops.deploy import add_coop_labels, deploy_env, desired_specs, make_plan, preflight, resolve_target
     from coopcloud.swarm.render import render
 
     cfg = load_app(settings, app_name)
@@ -97,7 +97,7 @@ def diff(settings: Settings, pool: ServerPool, app_name: str) -> Drift:
         raise NotFound(f"app {app_name} is not deployed on {cfg.ref.server}", hint=f"run: coop app deploy {app_name}")
     running = version_of(map(Service.from_json, live), cfg.ref.stack_name)
     target = resolve_target(settings, cfg, version=_wanted_version(cfg, running))
-    rendered = render(target.recipe, cfg.ref, cfg.env, warn=lambda _: None)
+    rendered = render(target.recipe, cfg.ref, deploy_env(cfg, target), warn=lambda _: None)
     spec = cast(StackSpec, rendered.spec)
     add_coop_labels(rendered.stack, spec.services, target, rendered.env)
     pre = preflight(client, cfg.ref.name, rendered, require_images=False)
@@ -111,12 +111,12 @@ def drifted_offline(settings: Settings, cfg: AppConfig, live: list[Service], net
     No request: images are compared by tag, networks by the names in `network_names` (ID -> name).
     """
     from coopcloud.ops.app.status import version_of
-    from coopcloud.ops.deploy import Preflight, add_coop_labels, desired_specs, make_plan, resolve_target
+    from coopcloud.ops.deploy import Preflight, add_coop_labels, deploy_env, desired_specs, make_plan, resolve_target
     from coopcloud.swarm.render import render
 
     running = version_of(live, cfg.ref.stack_name)
     target = resolve_target(settings, cfg, version=_wanted_version(cfg, running))
-    rendered = render(target.recipe, cfg.ref, cfg.env, warn=lambda _: None)
+    rendered = render(target.recipe, cfg.ref, deploy_env(cfg, target), warn=lambda _: None)
     spec = cast(StackSpec, rendered.spec)
     add_coop_labels(rendered.stack, spec.services, target, rendered.env)
     pre = Preflight(

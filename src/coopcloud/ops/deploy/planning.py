@@ -18,7 +18,7 @@ from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import coop_label, timeout_seconds
 
 from .checks import Preflight, preflight
-from .target import Target, add_coop_labels, resolve_target
+from .target import Target, add_coop_labels, deploy_env, resolve_target
 
 if TYPE_CHECKING:
     from coopcloud.ops.server.servers import ServerPool
@@ -204,7 +204,7 @@ def prepare(
     cfg = load_app(settings, app_name)
     target = resolve_target(settings, cfg, version=version, chaos=chaos)
     warnings = list(target.warnings)
-    rendered = render(target.recipe, cfg.ref, cfg.env, warn=warnings.append)
+    rendered = render(target.recipe, cfg.ref, deploy_env(cfg, target), warn=warnings.append)
     stack_spec: Any = rendered.spec  # swarm.StackSpec
     main = add_coop_labels(rendered.stack, stack_spec.services, target, rendered.env)
     timeout = timeout_seconds(rendered.stack, service_spec.labels(stack_spec.services[main]))

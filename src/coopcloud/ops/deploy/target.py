@@ -3,11 +3,13 @@ puts on the main service, as abra does."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from coopcloud.domain.app import AppConfig
+from coopcloud.domain.envfile import EnvFile
 from coopcloud.domain.recipe import Recipe
 from coopcloud.domain.version import Version
 from coopcloud.errors import InvalidError
@@ -84,6 +86,17 @@ def resolve_target(settings: Settings, cfg: AppConfig, *, version: str | None = 
             return chaos_target(path, name, warnings)
         v = newest
     return Target(recipe_from_git(GitRepo(path), v.tag, name), v.tag, False, None, tuple(warnings))
+
+
+def deploy_env(cfg: AppConfig, target: Target) -> EnvFile:
+    """The app's env as it will be once this deploy succeeded: a release pins itself
+    (TYPE=<recipe>:<version>, see state.pin_version). Rendered with it, the env exposed to the app
+    service (ExposeAllEnv) is what the next redeploy renders too, so it restarts nothing."""
+    if target.chaos:
+        return cfg.env
+    env = copy.deepcopy(cfg.env)
+    env.set("RECIPE" if env.get("RECIPE") else "TYPE", f"{target.recipe.name}:{target.version}")
+    return env
 
 
 def add_coop_labels(stack: str, services: dict[str, dict], target: Target, env: Mapping[str, str] | None = None) -> str:
