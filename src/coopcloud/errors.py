@@ -29,6 +29,7 @@ class ExitStatus(enum.IntEnum):
     ENGINE_ERROR = 11  # the engine refused a request
     SERVER_NOT_READY = 12  # reachable, but not a swarm manager or docker missing
     DRIFT = 13  # `app diff`: the server differs from what the recipe and env would deploy
+    CANCELLED = 14  # you answered no at a confirmation: nothing was changed
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -54,6 +55,12 @@ class UsageError(CoopError):
 
 class NeedsInput(UsageError):
     """A prompt would be needed but --no-input was given or there is no TTY."""
+
+
+class Cancelled(CoopError):
+    """The operator answered no at a confirmation: nothing was changed (not an error of coop's)."""
+
+    exit_status = ExitStatus.CANCELLED
 
 
 class NotFound(CoopError, KeyError):

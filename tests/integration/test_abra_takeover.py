@@ -220,7 +220,7 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         r = coop("a", "d", domain, "-f", "-n")  # abra's command line
         assert r.code == 0, r
         assert running_tasks(stack) == before  # nothing restarted
-        assert "restarts nothing" in r.err
+        assert "restarts nothing" in r.out  # the plan is a result: stdout
         assert "coop.spec-hash" in live_spec(stack, "db")["Labels"]
         env = live_spec(stack, "app")["TaskTemplate"]["ContainerSpec"]["Env"]
         assert f"TYPE={RECIPE}:{V1}" in env and "GREETING=hi from abra" in env
@@ -244,7 +244,7 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         assert live_spec(stack, "app")["Labels"][f"coop-cloud.{stack}.version"] == V2
         assert ":1.1.0@sha256:" in live_spec(stack, "app")["TaskTemplate"]["ContainerSpec"]["Image"]
         assert live_spec(stack, "db")["Labels"]["coop-test.tier"] == "database"
-        assert "update (restarts nothing)" in r.err
+        assert "update (restarts nothing)" in r.out
         assert running_tasks(stack)[f"{stack}_db"] == before[f"{stack}_db"]
         assert f"TYPE={RECIPE}:{V2}" in env_file.read_text()
         # The exposed TYPE is the pin the upgrade wrote: the next redeploy plans nothing.
@@ -266,7 +266,7 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         )
         assert docker("secret", "inspect", secret).returncode == 0  # undeploy keeps secrets
 
-        r = coop("app", "remove", domain, "--force", "--no-input")
+        r = coop("app", "remove", domain, "--purge", "--yes", "--no-input")
         assert r.code == 0, r
         assert docker("secret", "inspect", secret).returncode != 0  # abra's unlabelled secret went too
         assert docker("volume", "inspect", f"{stack}_data").returncode != 0
@@ -297,4 +297,4 @@ def test_abra_deploying_after_coop_restarts_nothing(coop, coop_env, tmp_path, st
         assert running_tasks(stack) == before
     finally:  # undeploy waits for the containers, so the secrets can go
         coop("app", "undeploy", domain, "--no-input")
-        coop("app", "remove", domain, "--force", "--no-input")
+        coop("app", "remove", domain, "--purge", "--yes", "--no-input")

@@ -117,9 +117,11 @@ def test_whole_flow_over_ssh(coop, coop_env, tmp_path, stack_name, ssh_server):
     assert stack_objects(stack_name) == {"service": [], "network": [], "config": []}
     assert secret_names(stack_name) == [f"{stack_name}_api_key_v1"]  # secrets survive undeploy
 
-    r = coop("app", "remove", stack_name)  # no TTY: needs --force, says so
-    assert r.code == 2 and "--force" in one_error_line(r.err)
-    r = coop("app", "remove", stack_name, "--force")
+    r = coop("app", "remove", stack_name)  # its secret is still there: refused, --purge named
+    assert r.code == 10 and f"coop app remove {stack_name} --purge" in one_error_line(r.err)
+    r = coop("app", "remove", stack_name, "--purge")  # no terminal: deleting data needs --yes
+    assert r.code == 2 and "pass --yes" in one_error_line(r.err) and env_file.exists()
+    r = coop("app", "remove", stack_name, "--purge", "--yes")
     assert r.code == 0, r
     assert not env_file.exists()
     assert secret_names(stack_name) == []

@@ -337,7 +337,7 @@ def test_volume_ls(deployed):
     r = coop("app", "volume", "ls", stack, "--json")
     assert r.code == 0, r
     assert [v["volume"] for v in json.loads(r.out)] == ["data"]
-    r = coop("app", "volume", "rm", stack, "data", "--force")
+    r = coop("app", "volume", "rm", stack, "data", "--yes")
     assert r.code == 10 and "undeploy" in r.err, r
 
 
@@ -405,13 +405,15 @@ def test_volume_rm_after_undeploy(coop, coop_env, stack_name, tmp_path, local_en
     ):
         time.sleep(0.5)
     r = coop("app", "volume", "rm", stack_name, "data", "--no-input")
-    assert r.code == 2 and "--force" in r.err, r
-    r = coop("app", "volume", "rm", stack_name, "nosuch", "--force")
-    assert r.code == 3 and "its volumes: data" in r.err, r
+    assert r.code == 2 and "pass --yes" in r.err, r
+    r = coop("app", "volume", "rm", stack_name, "dta", "--yes")
+    assert r.code == 3 and "its volumes: data; did you mean: data?" in r.err, r
     r = coop("app", "volume", "rm", stack_name, "data", stdin="n\n")
     assert r.code == 2  # stdin is not a TTY: no prompt, the flag is named
-    r = coop("app", "volume", "rm", stack_name, "--all", "--force")
-    assert r.code == 0 and "removed volume(s) data" in r.out, r
+    r = coop("app", "volume", "rm", stack_name, "data", "--force")
+    assert r.code == 2 and "pass --yes" in r.err  # --force answers no question
+    r = coop("app", "volume", "rm", stack_name, "--all", "--yes")
+    assert r.code == 0 and "removed 1 volume (data)" in r.out, r
     assert json.loads(coop("app", "volume", "ls", stack_name, "--json").out) == []
 
 

@@ -57,7 +57,9 @@ def test_secrets_by_hand(coop, tmp_path, stack_name, local_server):
         "token": True,
     }
 
-    r = coop("app", "secret", "rm", stack_name, "token")
+    r = coop("app", "secret", "rm", stack_name, "token")  # no terminal: destroys a value, so refused
+    assert r.code == 2 and "pass --yes" in r.err and f"{stack_name}_token_v2" in secret_names(stack_name), r
+    r = coop("app", "secret", "rm", stack_name, "token", "--yes")
     assert r.code == 0 and f"{stack_name}_token_v2" in r.out
     assert f"{stack_name}_token_v2" not in secret_names(stack_name)
 
@@ -145,32 +147,46 @@ def test_a_service_dropped_by_the_recipe_is_named_in_the_plan_and_left_running(
     r = coop("app", "deploy", stack_name, "1.1.0+1.0.0", "--json")
     assert r.code == 0, r
     assert json.loads(r.out)["plan"]["orphans"] == [f"{stack_name}_extra"]
-    assert "no longer in the recipe" in r.err
+    assert "no longer in the recipe" in r.err  # under --json the plan is on stderr
     out = subprocess.run(
         ["docker", "service", "ls", "-q", "--filter", f"name={stack_name}_extra"], capture_output=True, text=True
     ).stdout
     assert out.strip()
 
 
-def test_remove_asks_about_data_and_no_keeps_it(coop, coop_env, tmp_path, stack_name, local_server):
+def test_remove_asks_and_no_deletes_nothing(coop, coop_env, tmp_path, stack_name, local_server):
     import io
 
     from coopcloud.cli.main import main
 
     new_app(coop, tmp_path, stack_name, "default", web_recipe(free_port()))  # with --secrets
     assert secret_names(stack_name) == [f"{stack_name}_api_key_v1"]
+    env_file = tmp_path / "abra" / "servers" / "default" / f"{stack_name}.env"
 
     class Terminal(io.StringIO):
         def isatty(self):
             return True
 
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["app", "remove", stack_name], environ=coop_env, stdout=out, stderr=err, stdin=Terminal("n\n"))
-    assert code == 0, err.getvalue()
-    assert "also remove its volumes, secrets and configs" in err.getvalue()
-    assert "kept on the server" in out.getvalue()
-    assert not (tmp_path / "abra" / "servers" / "default" / f"{stack_name}.env").exists()
-    assert secret_names(stack_name) == [f"{stack_name}_api_key_v1"]
+    def at_terminal(*argv, answers):
+        out, err = io.StringIO(), io.StringIO()
+        code = main(list(argv), environ=coop_env, stdout=out, stderr=err, stdin=Terminal(answers))
+        return code, out.getvalue(), err.getvalue()
+
+    # Without --purge, an app with a secret left is refused (the secret would outlive the env file).
+    code, out, err = at_terminal("app", "remove", stack_name, answers="y\n")
+    assert code == 10 and f"coop app remove {stack_name} --purge" in err and "[y/N]" not in err
+    # N at the prompt: cancelled (exit 14), nothing at all removed.
+    code, out, err = at_terminal("app", "remove", stack_name, "--purge", answers="n\n")
+    assert code == 14, err
+    assert f"app {stack_name}: remove it with 1 secret ({stack_name}_api_key_v1) on default" in err
+    assert "their data is lost for good? [y/N]" in err
+    assert err.endswith(f"app {stack_name}: cancelled, nothing changed\n") and out == ""
+    assert env_file.exists() and secret_names(stack_name) == [f"{stack_name}_api_key_v1"]
+    # y: the env file and the secret go.
+    code, out, err = at_terminal("app", "remove", stack_name, "--purge", answers="y\n")
+    assert code == 0, err
+    assert out == f"app {stack_name}: removed with 1 secret ({stack_name}_api_key_v1)\n"
+    assert not env_file.exists() and secret_names(stack_name) == []
 
 
 def test_upgrade_fetches_a_release_published_upstream(coop, tmp_path, stack_name, local_server):

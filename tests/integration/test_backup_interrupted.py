@@ -99,7 +99,9 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_restores
     r = coop("app", "backup", "create", stack_name)
     assert r.code == 0, r
     sh(web, "rm -rf /data/big")
-    code, err = interrupt_when_running(backup_env, stack_name, "restore", signal.SIGTERM, "app", "restore", stack_name)
+    code, err = interrupt_when_running(
+        backup_env, stack_name, "restore", signal.SIGTERM, "app", "restore", stack_name, "--yes"
+    )
     assert code == 130, err
     line = one_error_line(err)
     assert "interrupted (SIGTERM)" in line and f"coop app restore {stack_name} " in line
@@ -120,7 +122,11 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_restores
     # then refuses to run: verify says so, it does not report damage.
     sh(web, "rm -rf /data/big")
     proc = subprocess.Popen(
-        [*COOP, "app", "restore", stack_name], env=backup_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*COOP, "app", "restore", stack_name, "--yes"],
+        env=backup_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

@@ -164,7 +164,7 @@ def test_postgres_backup_restore_and_a_backup_that_never_lies(coop, tmp_path, st
     # Lose the data, restore, get it back.
     psql(db, "DROP TABLE t")
     sh(web, "rm -rf /data/keep /data/top.txt")
-    r = coop("app", "restore", stack_name)
+    r = coop("app", "restore", stack_name, "--yes")
     assert r.code == 0, r
     assert psql(db, PG_CHECKSUM) == rows_before
     assert sh(web, "cd /data && sha256sum keep/a.txt keep/sub/b.txt top.txt") == files_before
@@ -222,7 +222,7 @@ def test_postgres_backup_restore_and_a_backup_that_never_lies(coop, tmp_path, st
 
     # The pre-upgrade snapshot restores by its id, like any other.
     psql(db, "DROP TABLE t")
-    r = coop("app", "restore", stack_name, pre[0]["short_id"])
+    r = coop("app", "restore", stack_name, pre[0]["short_id"], "--yes")
     assert r.code == 0, r
     assert psql(db, PG_CHECKSUM) == rows_before
 
@@ -292,7 +292,7 @@ def test_mariadb_backup_restore_and_verify_of_a_corrupted_repository(
     r = coop("app", "backup", "create", stack_name)
     assert r.code == 0, r
     maria(db, "DROP TABLE t")
-    r = coop("app", "restore", stack_name)
+    r = coop("app", "restore", stack_name, "--yes")
     assert r.code == 0, r
     assert maria(db, checksum) == before
 

@@ -185,7 +185,7 @@ def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
     )
 
     sh(web, "rm -rf /data/a.txt /data/sub")
-    r = coop("app", "restore", stack_name, env=env)
+    r = coop("app", "restore", stack_name, "--yes", env=env)
     assert r.code == 0, r
     assert sh(web, "cd /data && sha256sum a.txt sub/b.bin") == before
     assert hashlib.sha256(b"one\n").hexdigest() in before
@@ -385,7 +385,7 @@ def test_s3_repository_with_credentials_as_secrets(
     assert r.code == 0, r
     assert len(objects("coop-backups", "snapshots/")) == 1 and "config" in objects("coop-backups", "config")
     sh(web, "rm -rf /data/a.txt /data/sub")
-    r = coop("app", "restore", stack_name, env=env)
+    r = coop("app", "restore", stack_name, "--yes", env=env)
     assert r.code == 0, r
     assert sh(web, "cd /data && sha256sum a.txt sub/b.bin") == before
     r = coop("app", "backup", "verify", stack_name, "--json", env=env)  # restic check + restore --verify, on S3

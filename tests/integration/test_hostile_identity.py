@@ -60,7 +60,7 @@ def test_two_apps_with_one_stack_name_are_refused(abra, coop_env, tmp_path, stac
     refused(r, 10, f"is already app {first}'s")
     assert swarm_objects(f"{stack_name}_b") == []
     # Nor may it take the other's stack down, or purge the other's volumes and secrets.
-    for args in (["app", "undeploy", f"{stack_name}_b"], ["app", "remove", f"{stack_name}_b", "--force"]):
+    for args in (["app", "undeploy", f"{stack_name}_b"], ["app", "remove", f"{stack_name}_b", "--purge", "--yes"]):
         r = run_measured([*args, "--no-input"], coop_env)
         refused(r, 10, f"is already app {first}'s")
     assert (servers / f"{first}.env").exists() and (servers / f"{stack_name}_b.env").exists()

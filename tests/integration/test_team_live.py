@@ -114,7 +114,7 @@ def test_a_killed_holder_is_seen_broken_with_unlock_and_recorded(
         [line] = [l for l in r.err.splitlines() if l.startswith("error:")]
         assert f"alice@coop.example: deploy (pid {holder.pid}" in line and f"coop app unlock {app}" in line
 
-        for argv in (("app", "restart", app, "--all"), ("app", "secret", "rm", app, "--all")):
+        for argv in (("app", "restart", app, "--all"), ("app", "secret", "rm", app, "--all", "--yes")):
             r = coop(*argv, env=env_b)
             assert r.code == 9, r
 

@@ -156,10 +156,10 @@ def test_upgrade_and_rollback_flow(coop, coop_env, tmp_path, stack_name, local_s
 
     # At a prompt: the newer releases, newest first; answering no after the plan changes nothing.
     r = interactive(coop_env, "app", "upgrade", app, answers="1\nn\n")
-    assert r.code == 0, r
+    assert r.code == 14, r  # cancelled
     assert "1) 2.0.0+2.0.0\n  2) 1.1.0+1.1.0\n" in r.err
-    assert f"upgrade app {app} from 1.0.0+1.0.0 to 2.0.0+2.0.0? [y/N]" in r.err
-    assert "nothing changed" in r.err
+    assert f"app {app}: upgrade from 1.0.0+1.0.0 to 2.0.0+2.0.0? [y/N]" in r.err
+    assert f"app {app}: cancelled, nothing changed" in r.err
     assert live_image_tag(app) == "1.0.0" and pinned(coop_env, app) == "web:1.0.0+1.0.0"
 
     # 1.0 -> 1.1, picked at the prompt: its notes are shown, the env pins it, the image changes.
@@ -196,8 +196,15 @@ def test_upgrade_and_rollback_flow(coop, coop_env, tmp_path, stack_name, local_s
     assert "BREAKING" in r.err and "dry run, nothing changed" in r.out
     assert live_image_tag(app) == "1.1.0" and pinned(coop_env, app) == "web:1.1.0+1.1.0"
 
-    # No VERSION, no prompt: the latest release.
-    r = coop("app", "upgrade", app, "--no-input", "--json")
+    # No VERSION, no prompt: never a newer major version unless asked; --major takes the newest.
+    r = coop("app", "upgrade", app, "--no-input")
+    assert r.code == 0, r
+    assert "no newer release of the same major version than the deployed 1.1.0+1.1.0" in r.out
+    assert (
+        f"newer major release 2.0.0+2.0.0 not taken without asking — run: coop app upgrade {app} 2.0.0+2.0.0" in r.err
+    )
+    assert live_image_tag(app) == "1.1.0"
+    r = coop("app", "upgrade", app, "--no-input", "--major", "--json")
     assert r.code == 0, r
     doc = json.loads(r.out)
     assert (doc["previous_version"], doc["version"], doc["applied"]) == ("1.1.0+1.1.0", "2.0.0+2.0.0", True)

@@ -550,16 +550,18 @@ def test_cli_diff_and_reset(coop, tmp_path, genv):
     assert doc["tracked"] == ["compose.yml"] and doc["untracked"] == ["scratch.txt"]
 
     r = coop("recipe", "reset", str(repo), "--no-input", env=genv)
-    assert r.code == 2 and "--force" in r.err
+    assert r.code == 2 and "--yes" in r.err
     assert "1.1.0" in (repo / "compose.yml").read_text()
     r = coop("recipe", "reset", str(repo), stdin="n\n", env=genv)  # no TTY: refuses like --no-input
     assert r.code == 2
-    r = coop("recipe", "reset", str(repo), "--force", env=genv)
-    assert r.code == 0 and "discarded changes to 1 file(s)" in r.out and "scratch.txt" in r.err
+    r = coop("recipe", "reset", str(repo), "--force", env=genv)  # --force answers no question
+    assert r.code == 2 and "pass --yes" in r.err
+    r = coop("recipe", "reset", str(repo), "--yes", env=genv)
+    assert r.code == 0 and "discarded changes to 1 file\n" in r.out and "scratch.txt" in r.err
     assert (repo / "compose.yml").read_text() == compose() and (repo / "scratch.txt").exists()
-    r = coop("recipe", "reset", str(repo), "--force", "--untracked", "--json", env=genv)
+    r = coop("recipe", "reset", str(repo), "-y", "--untracked", "--json", env=genv)
     assert json.loads(r.out)["discarded"] == ["scratch.txt"] and not (repo / "scratch.txt").exists()
-    r = coop("recipe", "reset", str(repo), "--force", env=genv)
+    r = coop("recipe", "reset", str(repo), "--yes", env=genv)
     assert r.code == 0 and "nothing to reset" in r.err
 
 

@@ -8,12 +8,15 @@ from coopcloud.cli.app_inspect import register as register_inspect
 from coopcloud.cli.app_team import register as register_team
 from coopcloud.cli.app_upgrade import register as register_upgrade
 from coopcloud.cli.backup import register_app as register_backup
-from coopcloud.cli.context import AliasGroup, Runtime, pass_runtime
+from coopcloud.cli.context import AliasGroup, Runtime, changes, no_json, pass_runtime, yes_option
 
 
 @click.group(cls=AliasGroup)
 def app() -> None:
-    """Create, deploy and inspect apps (an app is a recipe deployed as a stack on a server)."""
+    """Create, deploy and inspect apps.
+
+    An app is a recipe deployed as a stack on a server.
+    """
 
 
 # -- new / ls / config / env / check / labels ------------------------------------------------------
@@ -42,7 +45,9 @@ def new(
     with_secrets: bool,
     chaos: bool,
 ) -> None:
-    """Create an app from RECIPE: a recipe name in $ABRA_DIR/recipes, a git URL, or a local path.
+    """Create an app from a recipe.
+
+    Create an app from RECIPE: a recipe name in $ABRA_DIR/recipes, a git URL, or a local path.
 
     Writes servers/<server>/<app>.env (mode 0600) from the recipe's .env.sample.
 
@@ -104,7 +109,10 @@ def new(
 )
 @pass_runtime
 def ls(rt: Runtime, server: str | None, recipe: str | None, with_status: bool) -> None:
-    """List apps from their env files; --status adds what each server runs."""
+    """List apps; --status adds what each server runs.
+
+    List apps from their env files; --status adds what each server runs.
+    """
     from coopcloud.ops.app.apps import list_apps
 
     rows = [
@@ -135,11 +143,15 @@ def _cell(value) -> str:
     return "" if value is None else str(value)
 
 
+@no_json
 @app.command("config")
 @click.argument("app_name", metavar="APP")
 @pass_runtime
 def config(rt: Runtime, app_name: str) -> None:
-    """Edit the app's env file in $EDITOR."""
+    """Edit the app's env file in $VISUAL or $EDITOR.
+
+    Needs a terminal and an editor; without them it fails and names the file to edit.
+    """
     import os
     import subprocess
 
@@ -147,9 +159,11 @@ def config(rt: Runtime, app_name: str) -> None:
     from coopcloud.ops.app.apps import env_path, find_app
 
     path = env_path(rt.settings, find_app(rt.settings, app_name))
-    if rt.settings.no_input:
-        raise NeedsInput(f"app {app_name}: editing needs an editor", hint=f"edit {path} directly")
-    editor = rt.settings.environ.get("EDITOR") or rt.settings.environ.get("VISUAL") or "vi"
+    if not rt.out.can_prompt:
+        raise NeedsInput(f"app {app_name}: editing needs a terminal", hint=f"edit {path} directly")
+    editor = rt.settings.environ.get("VISUAL") or rt.settings.environ.get("EDITOR")
+    if not editor:
+        raise UsageError(f"app {app_name}: no editor set", hint=f"set $EDITOR, or edit {path} directly")
     import shlex
 
     argv = shlex.split(editor) + [str(path)]
@@ -164,7 +178,10 @@ def config(rt: Runtime, app_name: str) -> None:
 @click.argument("app_name", metavar="APP")
 @pass_runtime
 def env(rt: Runtime, app_name: str) -> None:
-    """Print the app's env values (expanded; secrets are Docker secrets, never in this file)."""
+    """Print the app's env values, expanded.
+
+    Print the app's env values (expanded; secrets are Docker secrets, never in this file).
+    """
     from coopcloud.ops.app.apps import load_app
 
     values = load_app(rt.settings, app_name).values()
@@ -179,7 +196,10 @@ def env(rt: Runtime, app_name: str) -> None:
 @click.argument("app_name", metavar="APP")
 @pass_runtime
 def check(rt: Runtime, app_name: str) -> None:
-    """List variables the recipe's .env.sample sets that the app's env lacks."""
+    """List env variables the recipe expects but the app lacks.
+
+    List variables the recipe's .env.sample sets that the app's env lacks.
+    """
     from coopcloud.errors import InvalidError
     from coopcloud.ops.app.check import missing_env
 
@@ -202,7 +222,10 @@ def check(rt: Runtime, app_name: str) -> None:
 @click.argument("app_name", metavar="APP")
 @pass_runtime
 def labels(rt: Runtime, app_name: str) -> None:
-    """Show the labels of the deployed app's main service (coop-cloud.<stack>.* and the rest)."""
+    """Show the labels of the app's main service.
+
+    Show the labels of the deployed app's main service (coop-cloud.<stack>.* and the rest).
+    """
     from coopcloud.ops.app.apps import find_app
     from coopcloud.ops.app.ps import main_labels
 
@@ -218,6 +241,7 @@ def labels(rt: Runtime, app_name: str) -> None:
 # -- deploy / undeploy / remove ---------------------------------------------------------------------
 
 
+@changes()
 @app.command("deploy")
 @click.argument("app_name", metavar="APP")
 @click.argument("version", required=False)
@@ -226,7 +250,7 @@ def labels(rt: Runtime, app_name: str) -> None:
 )
 @click.option("--force", "-f", is_flag=True, help="Deploy even though this version is already deployed.")
 @click.option("--dry-run", is_flag=True, help="Show the plan and change nothing.")
-@click.option("--yes", "-y", is_flag=True, help="Apply the plan without asking (a terminal is otherwise asked).")
+@yes_option
 @click.option(
     "--no-rollback",
     is_flag=True,
@@ -249,7 +273,9 @@ def deploy(
     no_converge_checks: bool,
     no_domain_checks: bool,
 ) -> None:
-    """Deploy APP (at VERSION, or the pinned or latest release): validate, plan, ask, apply, wait.
+    """Deploy APP: validate, plan, ask, apply, wait.
+
+    Deploy APP (at VERSION, or the pinned or latest release): validate, plan, ask, apply, wait.
 
     Everything is checked before the first change on the server; a refused deploy
     leaves it as it was. The plan is shown; at a terminal you are asked before it is
@@ -258,6 +284,12 @@ def deploy(
     --no-rollback: exit 7, left as swarm left it). On success the version is written to
     the app's env (TYPE=<recipe>:<version>) and images are recorded by digest in
     <app>.lock.json.
+
+    \b
+    Examples:
+      coop app deploy git.example.org --dry-run   # the plan only, on stdout
+      coop app deploy git.example.org             # the pinned (or latest) release
+      coop app deploy git.example.org 1.2.0 --yes # that release, without asking
     """
     from coopcloud.cli.tracking import tracking
     from coopcloud.ops import deploy as dep
@@ -279,12 +311,7 @@ def deploy(
         if dry_run:
             _report_deploy(rt, prepared.result(), "dry run, nothing changed")
             return
-        if not approved(
-            rt, prepared, yes=yes, question=f"deploy {prepared.version} of app {app_name} to {prepared.server}?"
-        ):
-            change.record = False
-            rt.out.info(f"app {app_name}: nothing changed")
-            return
+        approved(rt, prepared, yes=yes, action=f"deploy {prepared.version} to {prepared.server}")
         lock_for_apply(change, pool.client(prepared.server), prepared)
         with ProgressPrinter(rt.out) as progress:
             result = dep.apply(
@@ -329,11 +356,10 @@ def _run_post_deploy(rt: Runtime, app_name: str, commands: list, *, converged: b
     run_post_deploy(rt.settings, rt.servers(), ref, commands, on_output=to_stderr, notify=rt.out.info)
 
 
-def approved(rt: Runtime, prepared, *, yes: bool, question: str) -> bool:
-    """Ask before applying a plan that changes something: only at a terminal, never with --yes/--no-input."""
-    if yes or not prepared.plan.changes_anything or not rt.out.can_prompt:
-        return True
-    return rt.out.confirm(question, flag="--yes")
+def approved(rt: Runtime, prepared, *, yes: bool, action: str) -> None:
+    """Ask before applying a plan that changes something (at a terminal, without --yes); N is "cancelled"."""
+    if prepared.plan.changes_anything:
+        rt.out.approve(f"app {prepared.app}", action, yes=yes)
 
 
 def _report_deploy(rt: Runtime, result, line: str) -> None:
@@ -343,11 +369,22 @@ def _report_deploy(rt: Runtime, result, line: str) -> None:
         rt.out.print(f"app {result.app}: {line}")
 
 
+@changes()
 @app.command("undeploy")
 @click.argument("app_name", metavar="APP")
+@yes_option
 @pass_runtime
-def undeploy(rt: Runtime, app_name: str) -> None:
-    """Take the app's stack down (services, networks, configs); volumes and secrets are kept."""
+def undeploy(rt: Runtime, app_name: str, yes: bool) -> None:
+    """Take the app's stack down; volumes and secrets are kept.
+
+    Its services, networks and configs are removed; its volumes and secrets stay,
+    so a later deploy brings the app back with its data.
+
+    \b
+    Examples:
+      coop app undeploy git.example.org
+      coop app undeploy git.example.org --yes
+    """
     from coopcloud.ops.app.apps import find_app
     from coopcloud.ops.app.lifecycle import undeploy as run_undeploy
     from coopcloud.ops.app.status import deployed_version
@@ -357,6 +394,16 @@ def undeploy(rt: Runtime, app_name: str) -> None:
     ref = find_app(rt.settings, app_name)
     check_own_stack(rt.settings, ref)  # the stack would be another app's too
     client = rt.servers().client(ref.server)
+    from coopcloud.domain.words import plural
+    from coopcloud.ops.app.lifecycle import stack_services
+
+    running = stack_services(client, ref.stack_name)
+    if running:  # not deployed: the undeploy below says so
+        rt.out.approve(
+            f"app {app_name}",
+            f"take down {plural(len(running), 'service')} on {ref.server} (volumes and secrets are kept)",
+            yes=yes,
+        )
     with audit.tracked(rt.settings, client, ref, "undeploy", warn=rt.out.warn) as change:
         change.version_from = deployed_version(client, ref.stack_name)
         removed = run_undeploy(client, ref)
@@ -364,38 +411,65 @@ def undeploy(rt: Runtime, app_name: str) -> None:
     if rt.out.json:
         rt.out.emit_json(removed)
         return
-    rt.out.print(f"app {app_name}: undeployed ({len(removed['services'])} service(s)); volumes and secrets kept")
+    rt.out.print(
+        f"app {app_name}: undeployed ({plural(len(removed['services']), 'service')}); volumes and secrets kept"
+    )
 
 
+@changes(destroys=True)
 @app.command("remove")
 @click.argument("app_name", metavar="APP")
-@click.option("--force", "-f", is_flag=True, help="Also remove its volumes, secrets and configs without asking.")
+@click.option(
+    "--purge", "--volumes", "purge", is_flag=True, help="Also delete its volumes, secrets and configs (data lost)."
+)
+@yes_option
+# `-f` as abra has it would delete data: say what to pass instead of click's "no such option".
+@click.option("--force", "-f", is_flag=True, hidden=True)
 @pass_runtime
-def remove(rt: Runtime, app_name: str, force: bool) -> None:
-    """Forget an undeployed app: its env file, and (confirmed or --force) its volumes, secrets and configs."""
-    from coopcloud.ops.app.lifecycle import check_removable
+def remove(rt: Runtime, app_name: str, purge: bool, yes: bool, force: bool) -> None:
+    """Forget an undeployed app; --purge also deletes its data.
+
+    Removes its env file and lockfile. An app that still has volumes, secrets or
+    configs on its server is refused unless --purge deletes them too (their data
+    is lost for good). Answering no changes nothing.
+
+    \b
+    Examples:
+      coop app remove git.example.org                  # an app with nothing left on its server
+      coop app remove git.example.org --purge          # with its volumes, secrets and configs
+      coop app remove git.example.org --purge --yes    # without a terminal
+    """
+    from coopcloud.errors import UsageError
+    from coopcloud.ops.app.lifecycle import check_removable, describe_leftovers, leftovers, refuse_leftovers
     from coopcloud.ops.app.lifecycle import remove as run_remove
     from coopcloud.ops.trail import audit
 
+    if force:
+        raise UsageError(
+            f"app {app_name}: --force does not delete data in coop",
+            hint=f"run: coop app remove {app_name} --purge --yes",
+        )
     ref = check_removable(rt.settings, rt.servers(), app_name)  # before asking anything
-    purge = force or rt.out.confirm(
-        f"app {app_name}: also remove its volumes, secrets and configs (their data is lost)?"
-    )
     client = rt.servers().client(ref.server)
-    with audit.tracked(rt.settings, client, ref, "remove", warn=rt.out.warn) as change:
-        removed = run_remove(rt.settings, rt.servers(), app_name, purge=purge)
-        change.plan = [f"- {kind[:-1]} {name}" for kind, names in removed.items() for name in names]
-        change.detail = None if purge else "env file removed; volumes, secrets and configs kept"
-    if rt.out.json:
-        rt.out.emit_json(removed)
-        return
-    if purge:
-        parts = ", ".join(f"{len(v)} {k}" for k, v in removed.items())
-        rt.out.print(f"app {app_name}: removed ({parts})")
+    found = leftovers(rt.settings, client, ref, purge=purge)
+    refuse_leftovers(ref, found, purge=purge)
+    if any(found.values()):
+        data = " — their data is lost for good" if found["volumes"] or found["secrets"] else ""
+        action = f"remove it with {describe_leftovers(found)} on {ref.server}{data}"
+        rt.out.approve(f"app {app_name}", action, yes=yes, destroys=bool(data))
     else:
-        rt.out.print(f"app {app_name}: env file removed; volumes, secrets and configs kept on the server")
+        rt.out.approve(f"app {app_name}", f"remove its env file ({ref.server} holds nothing of it)", yes=yes)
+    with audit.tracked(rt.settings, client, ref, "remove", warn=rt.out.warn) as change:
+        removed = run_remove(rt.settings, rt.servers(), app_name, purge=purge, found=found)
+        change.plan = [f"- {kind[:-1]} {name}" for kind, names in removed.items() for name in names]
+    if rt.out.json:
+        rt.out.emit_json({"app": app_name, "server": ref.server, **removed})
+        return
+    gone = {k: v for k, v in removed.items() if v}
+    rt.out.print(f"app {app_name}: removed" + (f" with {describe_leftovers(gone)}" if gone else ""))
 
 
+@no_json
 @app.command("cmd", context_settings={"ignore_unknown_options": True})
 @click.argument("app_name", metavar="APP")
 @click.argument("service")
@@ -413,7 +487,9 @@ def cmd(
     user: str | None,
     list_: bool,
 ) -> None:
-    """Run FUNCTION from the recipe's abra.sh in a running container of SERVICE; exit with its code.
+    """Run a function of the recipe's abra.sh in a container.
+
+    Run FUNCTION from the recipe's abra.sh in a running container of SERVICE; exit with its code.
 
     abra.sh comes from the version the app runs. Arguments after FUNCTION are passed to it.
 
@@ -452,7 +528,10 @@ def cmd(
 
 @app.group("secret")
 def secret() -> None:
-    """Manage an app's secrets (Docker secrets <stack>_<name>_<version>)."""
+    """Manage an app's secrets.
+
+    Manage an app's secrets (Docker secrets <stack>_<name>_<version>).
+    """
 
 
 def _secrets_context(rt: Runtime, app_name: str):
@@ -499,7 +578,10 @@ def _print_generated(rt: Runtime, generated) -> None:
 @click.option("--all", "all_", is_flag=True, help="Every secret the app declares.")
 @pass_runtime
 def secret_generate(rt: Runtime, app_name: str, name: str | None, version: str | None, all_: bool) -> None:
-    """Generate secrets (hints: length=N, charset=..., generate=false) and print each value once."""
+    """Generate secrets and print each value once.
+
+    Generate secrets (hints: length=N, charset=..., generate=false) and print each value once.
+    """
     from coopcloud.errors import UsageError
     from coopcloud.ops.app import secrets as sec
 
@@ -522,7 +604,10 @@ def secret_generate(rt: Runtime, app_name: str, name: str | None, version: str |
 @click.option("--file", "file_", type=click.File("r"), help="Read the value from a file ('-' for stdin).")
 @pass_runtime
 def secret_insert(rt: Runtime, app_name: str, name: str, version: str, value: str | None, file_) -> None:
-    """Store a secret value you already have (from VALUE, --file, or a hidden prompt)."""
+    """Store a secret value you already have.
+
+    Store a secret value you already have (from VALUE, --file, or a hidden prompt).
+    """
     from coopcloud.errors import NeedsInput, UsageError
     from coopcloud.ops.app import secrets as sec
 
@@ -537,16 +622,30 @@ def secret_insert(rt: Runtime, app_name: str, name: str, version: str, value: st
     cfg, declared = _secrets_context(rt, app_name)
     [chosen] = sec.select(declared, app_name, cfg.ref.stack_name, name, version)
     sec.create(rt.servers().client(cfg.ref.server), app_name, cfg.ref.stack_name, chosen, value)
-    rt.out.print(f"secret {name} ({version}) stored as {chosen.remote}")
+    if rt.out.json:
+        rt.out.emit_json(dict(chosen.to_json(), app=app_name, server=cfg.ref.server, present=True))
+        return
+    rt.out.print(f"app {app_name}: secret {name} ({version}) stored as {chosen.remote}")
 
 
+@changes(destroys=True)
 @secret.command("rm")
 @click.argument("app_name", metavar="APP")
 @click.argument("name", required=False)
 @click.option("--all", "all_", is_flag=True, help="Every secret the app declares, every version.")
+@yes_option
 @pass_runtime
-def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool) -> None:
-    """Remove an app's secrets from the server (refused while a running service uses them)."""
+def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool, yes: bool) -> None:
+    """Remove an app's secrets from its server.
+
+    Every version of each is removed; their values are lost for good. Refused while a
+    running service uses them.
+
+    \b
+    Examples:
+      coop app secret rm git.example.org db_password
+      coop app secret rm git.example.org --all --yes
+    """
     from coopcloud.errors import UsageError
     from coopcloud.ops.app import secrets as sec
 
@@ -557,23 +656,38 @@ def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool) -> None:
     cfg, declared = _secrets_context(rt, app_name)
     chosen = sec.select(declared, app_name, cfg.ref.stack_name, name, None)
     client = rt.servers().client(cfg.ref.server)
+    from coopcloud.domain.words import plural
+
+    names = ", ".join(s.name for s in chosen)
+    rt.out.approve(
+        f"app {app_name}",
+        f"remove {plural(len(chosen), 'secret')} ({names}), every version — their values are lost for good",
+        yes=yes,
+        destroys=True,
+    )
     with audit.tracked(rt.settings, client, cfg.ref, "secret rm", warn=rt.out.warn) as change:
         removed = sec.remove(client, app_name, cfg.ref.stack_name, chosen, all_versions=True)
         change.plan = [f"- secret {n}" for n in removed]
     if rt.out.json:
         rt.out.emit_json(removed)
         return
-    rt.out.print(f"removed {len(removed)} secret(s)" + (": " + ", ".join(removed) if removed else ""))
+    rt.out.print(
+        f"app {app_name}: removed {plural(len(removed), 'secret')}" + (": " + ", ".join(removed) if removed else "")
+    )
 
 
+@changes()
 @secret.command("rotate")
 @click.argument("app_name", metavar="APP")
 @click.argument("name", required=False)
 @click.option("--all", "all_", is_flag=True, help="Every secret coop generates for the app.")
 @click.option("--show", is_flag=True, help="Print the new values (once); they are never shown otherwise.")
+@yes_option
 @pass_runtime
-def secret_rotate(rt: Runtime, app_name: str, name: str | None, all_: bool, show: bool) -> None:
-    """Give a secret a new value: create its next version (v1 -> v2), redeploy, then remove the old one.
+def secret_rotate(rt: Runtime, app_name: str, name: str | None, all_: bool, show: bool, yes: bool) -> None:
+    """Give secrets new values and redeploy the app.
+
+    Creates each secret's next version (v1 -> v2), redeploys, then removes the old one.
 
     The app's env gets SECRET_<NAME>_VERSION bumped; the app is redeployed at its
     pinned version and must converge before the old version is removed. If it
@@ -581,8 +695,9 @@ def secret_rotate(rt: Runtime, app_name: str, name: str | None, all_: bool, show
     database keeps in its own data changes only if the recipe applies it at start.
 
     \b
-    Example:
-      coop app secret rotate cloud.example.org db_password
+    Examples:
+      coop app secret rotate git.example.org db_password
+      coop app secret rotate git.example.org --all --show --yes
     """
     from coopcloud.errors import NotFound, UsageError
     from coopcloud.ops.app import rotate
@@ -605,6 +720,13 @@ def secret_rotate(rt: Runtime, app_name: str, name: str | None, all_: bool, show
         )
     if cfg.pinned_version:  # refused before anything is created, not after
         check_downgrade(app_name, cfg.ref.server, running=running, target=cfg.pinned_version, explicit=False)
+    from coopcloud.domain.words import plural
+
+    rt.out.approve(
+        f"app {app_name}",
+        f"give {plural(len(chosen), 'secret')} ({', '.join(s.name for s in chosen)}) new values and redeploy it",
+        yes=yes,
+    )
 
     def redeploy() -> str:
         with ProgressPrinter(rt.out) as progress:
@@ -632,7 +754,10 @@ def secret_rotate(rt: Runtime, app_name: str, name: str | None, all_: bool, show
 @click.argument("app_name", metavar="APP")
 @pass_runtime
 def secret_ls(rt: Runtime, app_name: str) -> None:
-    """List the app's secrets: name, version, remote name, and whether the server has it."""
+    """List the app's secrets and whether the server has them.
+
+    List the app's secrets: name, version, remote name, and whether the server has it.
+    """
     from coopcloud.ops.app import secrets as sec
 
     cfg, declared = _secrets_context(rt, app_name)

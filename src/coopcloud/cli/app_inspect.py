@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from coopcloud.cli.context import AliasGroup, Runtime, pass_runtime
+from coopcloud.cli.context import AliasGroup, Runtime, changes, no_json, pass_runtime, yes_option
 
 
 def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
@@ -34,7 +34,9 @@ def _connect_to_task(rt: Runtime, name: str, service: str) -> tuple[Any, Any]:
 @click.argument("app_name", metavar="APP")
 @pass_runtime
 def ps(rt: Runtime, app_name: str) -> None:
-    """Show the app's services: image, replicas, task states, nodes, ports (--json for all details).
+    """Show the app's services, replicas, tasks and ports.
+
+    Show the app's services: image, replicas, task states, nodes, ports (--json for all details).
 
     \b
     Example:
@@ -60,7 +62,10 @@ def ps(rt: Runtime, app_name: str) -> None:
 @click.argument("app_name", metavar="APP")
 @pass_runtime
 def services(rt: Runtime, app_name: str) -> None:
-    """List the app's services as deployed: full name, image, mode, labels (--json for all details)."""
+    """List the app's services as deployed.
+
+    List the app's services as deployed: full name, image, mode, labels (--json for all details).
+    """
     from coopcloud.ops.app import ps as ops_ps
 
     ref, client = _connect(rt, app_name)
@@ -80,7 +85,9 @@ def services(rt: Runtime, app_name: str) -> None:
 @click.option("--limit", type=int, default=20, show_default=True, help="At most this many, newest first.")
 @pass_runtime
 def errors(rt: Runtime, app_name: str, limit: int) -> None:
-    """Show recent failures of the app: failed tasks with exit codes, OOM kills, failing healthchecks,
+    """Show the app's recent failures.
+
+    Show recent failures of the app: failed tasks with exit codes, OOM kills, failing healthchecks,
     paused or rolled-back updates. Swarm remembers a few tasks per replica only.
     """
     from dataclasses import asdict
@@ -104,6 +111,7 @@ def errors(rt: Runtime, app_name: str, limit: int) -> None:
     )
 
 
+@no_json
 @click.command("logs")
 @click.argument("app_name", metavar="APP")
 @click.argument("service", required=False)
@@ -115,7 +123,9 @@ def errors(rt: Runtime, app_name: str, limit: int) -> None:
 def logs(
     rt: Runtime, app_name: str, service: str | None, tail: str | None, since: str | None, follow: bool, timestamps: bool
 ) -> None:
-    """Show the logs of one service, or of all the app's services (each line prefixed with its service).
+    """Show the logs of one service, or of all of them.
+
+    Show the logs of one service, or of all the app's services (each line prefixed with its service).
 
     \b
     Example:
@@ -153,6 +163,7 @@ def logs(
             close()
 
 
+@changes()
 @click.command("restart")
 @click.argument("app_name", metavar="APP")
 @click.argument("service", required=False)
@@ -162,10 +173,18 @@ def logs(
     type=float,
     help="Seconds to wait for the tasks to run again (default: the app's coop-cloud.<stack>.timeout label, else 300).",
 )
+@yes_option
 @pass_runtime
-def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout: float | None) -> None:
-    """Restart a service (or --all): replace its tasks, as `docker service update --force`, and wait
+def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout: float | None, yes: bool) -> None:
+    """Restart a service (or --all) and wait until it runs again.
+
+    Its tasks are replaced, as `docker service update --force` does, and coop waits
     until they run (and are healthy) again.
+
+    \b
+    Examples:
+      coop app restart git.example.org app
+      coop app restart git.example.org --all --yes
     """
     from coopcloud.errors import UsageError
     from coopcloud.ops.app import restart as ops_restart
@@ -176,6 +195,7 @@ def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout
     from coopcloud.ops.trail import audit
 
     ref, client = _connect(rt, app_name)
+    rt.out.approve(f"app {ref.name}", f"restart {f'service {service}' if service else 'every service'}", yes=yes)
     with audit.tracked(rt.settings, client, ref, "restart", warn=rt.out.warn) as change:
         change.plan = [f"~ service {service or 'all'}: restart"]
         done = ops_restart.restart(
@@ -192,10 +212,13 @@ def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout
 
         rt.out.emit_json([asdict(r) for r in done])
         return
+    from coopcloud.domain.words import plural
+
     for r in done:
-        rt.out.print(f"app {ref.name}: service {r.service} restarted ({len(r.after)} task(s) running)")
+        rt.out.print(f"app {ref.name}: service {r.service} restarted ({plural(len(r.after), 'task')} running)")
 
 
+@no_json
 @click.command("run", context_settings={"ignore_unknown_options": True})
 @click.argument("app_name", metavar="APP")
 @click.argument("service")
@@ -217,7 +240,9 @@ def run(
     env: tuple[str, ...],
     no_tty: bool,
 ) -> None:
-    """Run a command in a running container of SERVICE; exit with the command's exit code.
+    """Run a command in a running container of SERVICE.
+
+    Run a command in a running container of SERVICE; exit with the command's exit code.
 
     Put options for coop before `--`, the command after it. Piped stdin is
     passed to the command.
@@ -307,7 +332,9 @@ def _stdin_for(rt: Runtime, tty: bool) -> tuple[Any, Any]:
 @click.argument("dst")
 @pass_runtime
 def cp(rt: Runtime, app_name: str, src: str, dst: str) -> None:
-    """Copy files between this machine and a running container: SERVICE:/path on exactly one side.
+    """Copy files between this machine and a container.
+
+    Copy files between this machine and a running container: SERVICE:/path on exactly one side.
 
     \b
     Example:
@@ -338,7 +365,10 @@ def volume() -> None:
 @click.argument("app_name", metavar="APP")
 @pass_runtime
 def volume_ls(rt: Runtime, app_name: str) -> None:
-    """List the app's volumes (labelled with its stack) on its server (--json for all details)."""
+    """List the app's volumes on its server.
+
+    List the app's volumes (labelled with its stack) on its server (--json for all details).
+    """
     from dataclasses import asdict
 
     from coopcloud.ops.app import volumes as ops_volumes
@@ -354,39 +384,48 @@ def volume_ls(rt: Runtime, app_name: str) -> None:
     rt.out.table(["volume", "name", "driver", "created"], [[v.volume, v.name, v.driver, v.created] for v in rows])
 
 
+@changes(destroys=True)
 @volume.command("rm")
 @click.argument("app_name", metavar="APP")
 @click.argument("volumes", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Remove every volume of the app.")
-@click.option("--force", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
+@click.option("--force", "-f", is_flag=True, hidden=True)  # was "do not ask": say it is --yes now
 @pass_runtime
-def volume_rm(rt: Runtime, app_name: str, volumes: tuple[str, ...], all_: bool, force: bool) -> None:
-    """Remove volumes of an undeployed app: their data is gone for good. Refused while it is deployed.
+def volume_rm(rt: Runtime, app_name: str, volumes: tuple[str, ...], all_: bool, yes: bool, force: bool) -> None:
+    """Remove volumes of an undeployed app; their data is lost.
+
+    Refused while the app is deployed. Without a terminal, refused unless --yes.
 
     \b
-    Example:
-      coop app volume rm cloud.example.org data
-      coop app volume rm cloud.example.org --all --force
+    Examples:
+      coop app volume rm git.example.org data
+      coop app volume rm git.example.org --all --yes
     """
-    from coopcloud.errors import CoopError
+    from coopcloud.domain.words import plural
+    from coopcloud.errors import UsageError
     from coopcloud.ops.app import volumes as ops_volumes
 
+    if force:
+        raise UsageError("--force does not answer questions in coop", hint="pass --yes to remove without asking")
     ref, client = _connect(rt, app_name)
     chosen = ops_volumes.volumes_to_remove(client, ref, list(volumes), all_=all_)
     names = ", ".join(v.volume for v in chosen)
-    if not force and not rt.out.confirm(
-        f"remove {len(chosen)} volume(s) of app {ref.name} ({names}) and all their data?", flag="--force"
-    ):
-        raise CoopError(f"app {ref.name}: nothing removed", hint="answer y to remove, or pass --force")
+    rt.out.approve(
+        f"app {ref.name}",
+        f"remove {plural(len(chosen), 'volume')} ({names}) — their data is lost for good",
+        yes=yes,
+        destroys=True,
+    )
     from coopcloud.ops.trail import audit
 
     with audit.tracked(rt.settings, client, ref, "volume rm", warn=rt.out.warn) as change:
         change.plan = [f"- volume {v.volume}" for v in chosen]
         removed = ops_volumes.remove_volumes(client, ref, chosen)
     if rt.out.json:
-        rt.out.emit_json({"removed": removed})
+        rt.out.emit_json({"app": ref.name, "server": ref.server, "removed": removed})
         return
-    rt.out.print(f"app {ref.name}: removed volume(s) {', '.join(removed)}")
+    rt.out.print(f"app {ref.name}: removed {plural(len(removed), 'volume')} ({', '.join(removed)})")
 
 
 COMMANDS = (ps, services, errors, logs, restart, run, cp, volume)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from coopcloud.cli.context import Runtime, pass_runtime
+from coopcloud.cli.context import Runtime, changes, pass_runtime, yes_option
 
 
 def register(group: click.Group) -> None:
@@ -22,7 +22,10 @@ def register(group: click.Group) -> None:
 @click.argument("app_name", metavar="APP")
 @pass_runtime
 def lock_status(rt: Runtime, app_name: str) -> None:
-    """Show who holds APP's lock (read-only; every command that changes the app takes it)."""
+    """Show who holds APP's lock.
+
+    Show who holds APP's lock (read-only; every command that changes the app takes it).
+    """
     from coopcloud.ops.app.apps import find_app
     from coopcloud.ops.trail import lock as locks
 
@@ -47,15 +50,23 @@ def lock_status(rt: Runtime, app_name: str) -> None:
     rt.out.print(f"app {app_name}: locked by {found.describe()} ({state}lease until {locks.utc_text(found.expires)})")
 
 
+@changes()
 @click.command("unlock")
 @click.argument("app_name", metavar="APP")
-@click.option("--force", "-f", is_flag=True, help="Do not ask.")
+@yes_option
+@click.option("--force", "-f", is_flag=True, hidden=True)  # what --yes was called before: still accepted
 @pass_runtime
-def unlock(rt: Runtime, app_name: str, force: bool) -> None:
-    """Break APP's lock, e.g. left by a command that was killed. Asks first on a TTY; recorded in the history.
+def unlock(rt: Runtime, app_name: str, yes: bool, force: bool) -> None:
+    """Break APP's lock, e.g. one left by a killed command.
 
-    Only break a lock whose holder no longer runs: the holder's command would
-    otherwise go on changing the app while someone else does too.
+    Asks first at a terminal; recorded in the history. Only break a lock whose
+    holder no longer runs: the holder's command would otherwise go on changing
+    the app while someone else does too.
+
+    \b
+    Examples:
+      coop app lock git.example.org      # who holds it, running what, since when
+      coop app unlock git.example.org
     """
     from coopcloud.ops.app.apps import find_app
     from coopcloud.ops.trail import audit
@@ -70,9 +81,7 @@ def unlock(rt: Runtime, app_name: str, force: bool) -> None:
         else:
             rt.out.print(f"app {app_name}: not locked, nothing to do")
         return
-    if not force and rt.out.can_prompt and not rt.out.confirm(f"app {app_name}: break the lock of {found.describe()}?"):
-        rt.out.print(f"app {app_name}: lock kept")
-        return
+    rt.out.approve(f"app {app_name}", f"break the lock of {found.describe()}", yes=yes or force)
     with audit.tracked(rt.settings, client, ref, "unlock", lock=False, warn=rt.out.warn) as change:
         change.detail = f"broke the lock of {found.describe()}"
         broken = locks.break_lock(client, ref.stack_name)
@@ -87,7 +96,10 @@ def unlock(rt: Runtime, app_name: str, force: bool) -> None:
 @click.option("--limit", "-n", type=int, default=None, help="Only the last N events.")
 @pass_runtime
 def app_history(rt: Runtime, app_name: str, limit: int | None) -> None:
-    """Show APP's audit trail, kept on its server: who changed it, when, from which version to which, and how it ended."""
+    """Show APP's audit trail: who changed what, and when.
+
+    Show APP's audit trail, kept on its server: who changed it, when, from which version to which, and how it ended.
+    """
     from coopcloud.ops.app.apps import find_app
     from coopcloud.ops.trail import audit
 
@@ -122,7 +134,9 @@ def _versions(before: str | None, after: str | None) -> str:
 @click.argument("app_name", metavar="APP")
 @pass_runtime
 def diff(rt: Runtime, app_name: str) -> None:
-    """Compare what APP runs with what deploying its pinned version with the current env would send.
+    """Show how APP differs from what a deploy would send.
+
+    Compare what APP runs with what deploying its pinned version with the current env would send.
 
     Images (by digest), env, labels, mounts, secrets, configs, ports, replicas and
     placement, shown in the plan's format. Exit 0 when they match, 13 when they

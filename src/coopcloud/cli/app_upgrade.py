@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from coopcloud.cli.context import Runtime, pass_runtime
+from coopcloud.cli.context import Runtime, changes, pass_runtime, yes_option
 
 _HELP_VERSION = "Recipe version: a full tag (1.2.0+3.4.5) or its semver (1.2.0)."
 
@@ -37,13 +37,11 @@ def _options(func):
         is_flag=True,
         help="On failure, leave the app as swarm left it (exit 7) instead of rolling it back.",
     )(func)
+    func = yes_option(func)
     func = click.option(
-        "--yes", "-y", is_flag=True, help="Apply without asking (as --force does for the last confirmation)."
+        "--dry-run", is_flag=True, help="Show the release notes and the plan (on stdout); change nothing."
     )(func)
-    func = click.option("--dry-run", is_flag=True, help="Show the release notes and the plan; change nothing.")(func)
-    func = click.option(
-        "--force", "-f", is_flag=True, help="Do not ask: replace a --chaos deployment, skip the last confirmation."
-    )(func)
+    func = click.option("--force", "-f", is_flag=True, help="Replace a --chaos deployment without asking.")(func)
     # abra users may try it: say what to run instead of click's "no such option".
     func = click.option("--chaos", "-C", is_flag=True, hidden=True)(func)
     func = click.argument("version", required=False)(func)
@@ -51,8 +49,12 @@ def _options(func):
     return func
 
 
+@changes()
 @click.command("upgrade")
 @_options
+@click.option(
+    "--major", is_flag=True, help="With no VERSION and no terminal: take a newer major release too (default: no)."
+)
 @pass_runtime
 def upgrade(
     rt: Runtime,
@@ -67,8 +69,12 @@ def upgrade(
     restore_on_failure: bool,
     no_converge_checks: bool,
     no_domain_checks: bool,
+    major: bool,
 ) -> None:
-    """Upgrade APP to a newer release (VERSION, or pick one; with --no-input the latest).
+    """Upgrade APP to a newer release.
+
+    VERSION, or pick one at a terminal; without one (or with --no-input), the newest
+    release of the same major version: a newer major only with --major.
 
     The deployed version is read from the server (label coop-cloud.<stack>.version).
     Shows the release notes of every release crossed, then the plan, then deploys;
@@ -79,10 +85,11 @@ def upgrade(
     release fails and is rolled back (exit 8), the error names the snapshot to restore.
 
     \b
-    Example:
-      coop app upgrade cloud.example.org            # choose among the newer releases
-      coop app upgrade cloud.example.org --no-input # take the latest release
-      coop app upgrade cloud.example.org 1.2.0      # that release (semver or full tag)
+    Examples:
+      coop app upgrade git.example.org                  # choose among the newer releases
+      coop app upgrade git.example.org --no-input       # the newest of the same major version
+      coop app upgrade git.example.org --no-input --major  # the newest, whatever its major
+      coop app upgrade git.example.org 1.2.0 --yes      # that release (semver or full tag)
     """
     _no_chaos(chaos, "upgrade", app_name)
     _check_domains(rt, app_name, no_domain_checks)
@@ -98,9 +105,11 @@ def upgrade(
         rollback=not no_rollback,
         backup=not no_backup,
         restore_on_failure=restore_on_failure,
+        major=major,
     )
 
 
+@changes()
 @click.command("rollback")
 @_options
 @pass_runtime
@@ -118,7 +127,9 @@ def rollback(
     no_converge_checks: bool,
     no_domain_checks: bool,
 ) -> None:
-    """Roll APP back to an older release (VERSION, or pick one; with --no-input the previous one).
+    """Roll APP back to an older release.
+
+    VERSION, or pick one at a terminal; without one (or with --no-input), the previous release.
 
     Shows the release notes of the releases being undone (their warnings matter most),
     then the plan, then deploys; on success writes TYPE=<recipe>:<version> to the app's
@@ -127,9 +138,9 @@ def rollback(
     snapshot). An app with backupbot labels is snapshotted first (why=pre-rollback).
 
     \b
-    Example:
-      coop app rollback cloud.example.org --no-input   # to the previous release
-      coop app rollback cloud.example.org 1.1.0+1.27.2
+    Examples:
+      coop app rollback git.example.org --no-input   # to the previous release
+      coop app rollback git.example.org 1.1.0+1.27.2 --yes
     """
     _no_chaos(chaos, "rollback", app_name)
     _check_domains(rt, app_name, no_domain_checks)
@@ -178,6 +189,7 @@ def _move(
     rollback: bool,
     backup: bool = True,
     restore_on_failure: bool = False,
+    major: bool = False,
 ) -> None:
     from coopcloud.cli.tracking import tracking
 
@@ -195,7 +207,39 @@ def _move(
             rollback=rollback,
             backup=backup,
             restore_on_failure=restore_on_failure,
+            major=major,
         )
+
+
+def _choose(rt: Runtime, move, direction: str, app_name: str, version: str | None, *, major: bool):
+    """The release to move to (None: nothing to do), and the newer major releases left alone without asking."""
+    from coopcloud.ops.deploy import upgrade as up
+
+    current = move.current
+    skipped: list = []
+
+    def ask(found):
+        if not rt.out.can_prompt:
+            pick = up.unattended(found, current, direction, major=major)
+            skipped.extend(v for v in found if pick is None or pick < v)
+            if pick is not None:
+                which = (
+                    "newest of the same major version"
+                    if skipped
+                    else "newest"
+                    if direction == "upgrade"
+                    else "previous"
+                )
+                rt.out.info(f"app {app_name}: no prompt, taking the {which} release {pick.tag}")
+            return pick
+        word = "newer" if direction == "upgrade" else "older"
+        rt.out.info(f"app {app_name} runs {current.tag}; {word} releases:")
+        tag = rt.out.choose(
+            f"{direction} to which version?", [v.tag for v in found], flag="a VERSION argument or --no-input"
+        )
+        return next(v for v in found if v.tag == tag)
+
+    return move.select(version, ask=ask), skipped
 
 
 def _move_tracked(
@@ -212,6 +256,7 @@ def _move_tracked(
     rollback: bool,
     backup: bool,
     restore_on_failure: bool,
+    major: bool = False,
 ) -> None:
     from coopcloud.errors import DeployFailed
     from coopcloud.ops.deploy import upgrade as up
@@ -227,22 +272,16 @@ def _move_tracked(
         why = f"it runs {move.deployed.label}" if move.deployed.label else "it has no version label"
         rt.out.info(f"app {app_name}: {why}; comparing with the version its env pins, {current.tag}")
 
-    def ask(found):
-        if not rt.out.can_prompt:
-            which = "latest" if direction == "upgrade" else "previous"
-            rt.out.info(f"app {app_name}: no prompt, taking the {which} release {found[0].tag}")
-            return found[0]
-        word = "newer" if direction == "upgrade" else "older"
-        rt.out.info(f"app {app_name} runs {current.tag}; {word} releases:")
-        tag = rt.out.choose(
-            f"{direction} to which version?", [v.tag for v in found], flag="a VERSION argument or --no-input"
+    target, skipped = _choose(rt, move, direction, app_name, version, major=major)
+    if skipped:
+        rt.out.info(
+            f"app {app_name}: newer major release {skipped[0].tag} not taken without asking "
+            f"— run: coop app upgrade {app_name} {skipped[0].tag} (or pass --major)"
         )
-        return next(v for v in found if v.tag == tag)
-
-    target = move.select(version, ask=ask)
     if target is None:
         word = "newer" if direction == "upgrade" else "older"
-        line = f"app {app_name}: no {word} release than the deployed {current.tag}, nothing to do"
+        same = " of the same major version" if skipped else ""
+        line = f"app {app_name}: no {word} release{same} than the deployed {current.tag}, nothing to do"
         if rt.out.json:
             rt.out.emit_json(
                 {
@@ -262,9 +301,9 @@ def _move_tracked(
         chaos = move.deployed.chaos_version or move.deployed.label or "a working tree"
         question = f"app {app_name} runs a --chaos deployment ({chaos}); replace it with release {target.tag}?"
         if not rt.out.confirm(question, flag="--force"):
-            change.record = False
-            rt.out.info(f"app {app_name}: nothing changed")
-            return
+            from coopcloud.errors import Cancelled
+
+            raise Cancelled(f"app {app_name}: cancelled, nothing changed")
 
     notes = move.release_notes(target)
     if not rt.out.json:
@@ -276,11 +315,7 @@ def _move_tracked(
     if dry_run:
         result = prepared.result()
     else:
-        question = f"{direction} app {app_name} from {current.tag} to {target.tag}?"
-        if not (force or yes) and rt.out.can_prompt and not rt.out.confirm(question, flag="--yes"):
-            change.record = False
-            rt.out.info(f"app {app_name}: nothing changed")
-            return
+        rt.out.approve(f"app {app_name}", f"{direction} from {current.tag} to {target.tag}", yes=yes)
         lock_for_apply(change, pool.client(prepared.server), prepared)
         snapshot = _snapshot_step(rt, pool, move.cfg.ref, direction, backup=backup)
         try:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from coopcloud.cli.context import AliasGroup, Runtime, pass_runtime
+from coopcloud.cli.context import AliasGroup, Runtime, changes, pass_runtime, yes_option
 
 
 def register_app(group: click.Group) -> None:
@@ -80,7 +80,9 @@ def show_password(rt: Runtime, server: str, value: str | None) -> None:
 
 @click.group("backup", cls=AliasGroup)
 def backup() -> None:
-    """Back up an app's volumes with restic, on its server (the backupbot labels say what).
+    """Back up an app's volumes with restic, on its server.
+
+    Back up an app's volumes with restic, on its server (the backupbot labels say what).
 
     \b
     Example:
@@ -96,7 +98,9 @@ def backup() -> None:
 @click.argument("service", required=False)
 @pass_runtime
 def create(rt: Runtime, app_name: str, service: str | None) -> None:
-    """Back up APP (or one SERVICE): pre-hooks, one restic snapshot, post-hooks.
+    """Back up APP (or one SERVICE) into one restic snapshot.
+
+    Back up APP (or one SERVICE): pre-hooks, one restic snapshot, post-hooks.
 
     Fails, keeping no snapshot, when a pre-hook fails, a path named in
     backupbot.backup.volumes.<volume>.path is missing or empty, or restic fails.
@@ -133,7 +137,10 @@ def create(rt: Runtime, app_name: str, service: str | None) -> None:
 @click.argument("app_name", metavar="APP")
 @pass_runtime
 def ls(rt: Runtime, app_name: str) -> None:
-    """List APP's snapshots, oldest first (--json for every detail)."""
+    """List APP's snapshots, oldest first.
+
+    List APP's snapshots, oldest first (--json for every detail).
+    """
     from coopcloud.ops import backup as ops
 
     ref, client = _connect(rt, app_name)
@@ -155,7 +162,9 @@ def ls(rt: Runtime, app_name: str) -> None:
 @click.argument("snapshot", required=False)
 @pass_runtime
 def verify(rt: Runtime, app_name: str, snapshot: str | None) -> None:
-    """Check the repository (restic check), then restore SNAPSHOT (default: the newest) into a scratch
+    """Check the repository and that a snapshot restores.
+
+    Check the repository (restic check), then restore SNAPSHOT (default: the newest) into a scratch
     directory on the server and check every file's content against the snapshot's hashes."""
     from coopcloud.ops import backup as ops
 
@@ -176,7 +185,10 @@ def verify(rt: Runtime, app_name: str, snapshot: str | None) -> None:
 )
 @pass_runtime
 def download(rt: Runtime, app_name: str, snapshot: str | None, dest: Path) -> None:
-    """Copy SNAPSHOT (default: the newest) to this machine, as DEST/<service>/<volume>/…"""
+    """Copy a snapshot to this machine.
+
+    Copy SNAPSHOT (default: the newest) to this machine, as DEST/<service>/<volume>/…
+    """
     from coopcloud.ops import backup as ops
 
     ref, client = _connect(rt, app_name)
@@ -190,26 +202,35 @@ def download(rt: Runtime, app_name: str, snapshot: str | None, dest: Path) -> No
     rt.out.print(f"app {app_name}: snapshot {done.snapshot[:8]} downloaded to {done.dest} ({done.files} files)")
 
 
+@changes(destroys=True)
 @click.command("restore")
 @click.argument("app_name", metavar="APP")
 @click.argument("snapshot", required=False)
 @click.option("--service", help="Restore only this service's volumes.")
+@yes_option
 @pass_runtime
-def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | None) -> None:
-    """Restore SNAPSHOT (default: the newest) into APP's live volumes, all or nothing: restic
-    restores into scratch on the server, the recipe's backupbot.restore.pre-hook runs, the
-    snapshot's paths are renamed into place, then its post-hook runs. Stops nothing by itself;
-    paths the snapshot does not hold are left as they are.
+def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | None, yes: bool) -> None:
+    """Restore a snapshot over APP's live volumes.
+
+    SNAPSHOT defaults to the newest. All or nothing: restic restores into scratch on
+    the server, the recipe's backupbot.restore.pre-hook runs, the snapshot's paths are
+    renamed into place, then its post-hook runs. Stops nothing by itself; paths the
+    snapshot does not hold are left as they are. Without a terminal, refused unless --yes.
 
     \b
-    Example:
-      coop app restore cloud.example.org
-      coop app restore cloud.example.org 1a2b3c4d --service db
+    Examples:
+      coop app restore git.example.org
+      coop app restore git.example.org 1a2b3c4d --service db --yes
     """
     from coopcloud.ops import backup as ops
     from coopcloud.ops.trail import audit
 
     ref, client = _connect(rt, app_name)
+    which = f"snapshot {snapshot}" if snapshot else "the newest snapshot"
+    volumes = f"service {service}'s live volumes" if service else "its live volumes"
+    rt.out.approve(
+        f"app {app_name}", f"overwrite {volumes} with {which} — what they hold now is lost", yes=yes, destroys=True
+    )
     with _live_progress(rt) as progress:
         with audit.tracked(rt.settings, client, ref, "restore", warn=rt.out.warn) as change:
             done = ops.restore(
@@ -236,7 +257,9 @@ def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | Non
 @click.argument("name", metavar="SERVER")
 @pass_runtime
 def server_backup(rt: Runtime, name: str) -> None:
-    """Back up every app of SERVER that declares backups: one line each; goes on past a failing app
+    """Back up every app of SERVER that declares backups.
+
+    Back up every app of SERVER that declares backups: one line each; goes on past a failing app
     and exits non-zero if any failed."""
     from coopcloud.errors import CoopError
     from coopcloud.ops import backup as ops
@@ -319,7 +342,9 @@ def backup_repo(
     setting: str,
     remove: bool,
 ) -> None:
-    """Show, or set, where SERVER's backups go: volume:NAME (a named volume on the node of the data;
+    """Show or set where SERVER's backups go.
+
+    Show, or set, where SERVER's backups go: volume:NAME (a named volume on the node of the data;
     the default is volume:coop-backups) or any restic URL (sftp:, rest:, s3:…), with what the backup
     job needs to reach it. Snapshots already taken stay in the old repository.
 

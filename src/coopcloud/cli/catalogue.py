@@ -9,7 +9,10 @@ from coopcloud.cli.context import AliasGroup, Runtime, pass_runtime
 
 @click.group(cls=AliasGroup)
 def catalogue() -> None:
-    """The catalogue of recipes (recipes.json): sync, generate, search."""
+    """Sync, generate and search the recipe catalogue.
+
+    The catalogue of recipes (recipes.json): sync, generate, search.
+    """
 
 
 @catalogue.command("sync")
@@ -131,7 +134,10 @@ def generate(
 @click.argument("pattern", required=False)
 @pass_runtime
 def search(rt: Runtime, pattern: str | None) -> None:
-    """Recipes in the catalogue matching PATTERN (same as: coop recipe ls PATTERN)."""
+    """Search the catalogue (same as: coop recipe ls).
+
+    Recipes in the catalogue matching PATTERN (same as: coop recipe ls PATTERN).
+    """
     from coopcloud.cli.recipe_catalogue import print_recipes
 
     print_recipes(rt, pattern)

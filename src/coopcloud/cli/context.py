@@ -93,3 +93,48 @@ class AliasGroup(click.Group):
 
 # Groups made with `@group.group()` are alias groups too.
 AliasGroup.group_class = AliasGroup
+
+
+# -- the command-line grammar (docs/grammar.md) -------------------------------------------------------
+
+CHANGES = "coop_changes"  # the attribute a command's mark lives in: "changes" or "destroys"
+
+
+def changes(*, destroys: bool = False):
+    """Mark a command that changes or deletes something: it asks first at a terminal and takes --yes/-y
+    (see `yes_option`). `destroys`: it can destroy or overwrite data, so without a terminal it is refused
+    unless --yes. tests/cli/test_grammar.py walks the command tree and checks every marked command."""
+
+    def mark(cmd: click.Command) -> click.Command:
+        setattr(cmd, CHANGES, "destroys" if destroys else "changes")
+        return cmd
+
+    return mark
+
+
+def yes_option(func):
+    """`--yes/-y`: answer yes to the confirmation. It does nothing else (docs/grammar.md)."""
+    return click.option("--yes", "-y", is_flag=True, help="Answer yes to the confirmation; do not ask.")(func)
+
+
+NO_JSON = "coop_no_json"
+
+
+def no_json(cmd: click.Command) -> click.Command:
+    """Mark a command whose output has no JSON form (a stream, an editor, a command's own output):
+    `--json` on it is a usage error (exit 2), never plain text where JSON was asked for."""
+    inner = cmd.callback
+    assert inner is not None
+
+    def callback(*args: Any, **kwargs: Any) -> Any:
+        rt = click.get_current_context().find_object(Runtime)
+        if rt is not None and rt.out.json:
+            from coopcloud.errors import UsageError
+
+            path = click.get_current_context().command_path
+            raise UsageError(f"{path} has no JSON output", hint="run it without --json")
+        return inner(*args, **kwargs)
+
+    cmd.callback = callback
+    setattr(cmd, NO_JSON, True)
+    return cmd

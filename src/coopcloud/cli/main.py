@@ -20,16 +20,24 @@ import click
 from coopcloud import __version__
 from coopcloud.cli.aliases import GLOBAL_FLAGS, SHORT_GLOBAL_FLAGS, canonical
 from coopcloud.cli.context import AliasGroup
-from coopcloud.errors import CoopError, ExitStatus, describe_interrupt, exit_status_for
+from coopcloud.errors import Cancelled, CoopError, ExitStatus, describe_interrupt, exit_status_for
 
 # name -> (module, attribute, short help). Modules are imported only when used,
 # so `coop --help` costs little more than importing click.
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "server": ("coopcloud.cli.server", "server", "Manage servers (Docker Swarm managers reached over SSH)."),
+    "server": ("coopcloud.cli.server", "server", "Manage servers: swarm managers reached over SSH."),
     "app": ("coopcloud.cli.app", "app", "Create, deploy and inspect apps."),
-    "recipe": ("coopcloud.cli.recipe", "recipe", "Recipes: render, lint, versions, upgrade, release."),
-    "catalogue": ("coopcloud.cli.catalogue", "catalogue", "The recipe catalogue (recipes.json): sync, generate."),
-    "dashboard": ("coopcloud.cli.dashboard", "dashboard", "Read-only web dashboard (coopcloud[dashboard])."),
+    "recipe": ("coopcloud.cli.recipe", "recipe", "Create, check, render and release recipes."),
+    "catalogue": ("coopcloud.cli.catalogue", "catalogue", "Sync, generate and search the recipe catalogue."),
+    "dashboard": ("coopcloud.cli.dashboard", "dashboard", "Serve a read-only web dashboard."),
+}
+# Every group's commands, for `coop --help` without importing them (tests/cli/test_grammar.py checks the list).
+GROUP_COMMANDS: dict[str, str] = {
+    "server": "activate, add, backup, backup-repo, drain, history, init, ls, nodes, rm",
+    "app": "backup, check, cmd, config, cp, deploy, diff, env, errors, history, labels, lock, logs, ls, new, ps, "
+    "remove, restart, restore, rollback, run, secret, services, undeploy, unlock, upgrade, volume",
+    "recipe": "diff, fetch, lint, ls, new, release, render, reset, show, sync, upgrade, versions",
+    "catalogue": "generate, search, sync",
 }
 
 
@@ -62,6 +70,10 @@ class LazyGroup(AliasGroup):
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
+        groups = [(name, GROUP_COMMANDS[name]) for name in self.list_commands(ctx) if name in GROUP_COMMANDS]
+        if groups and ctx.parent is None:
+            with formatter.section("Their commands (coop GROUP COMMAND --help)"):
+                formatter.write_dl(groups)
 
 
 def split_global_flags(argv: Sequence[str]) -> tuple[list[str], dict[str, bool]]:
@@ -129,7 +141,9 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.option("--debug", "-d", is_flag=True, help="Show debug lines and full tracebacks.")
 @click.option("--offline", "-o", is_flag=True, help="Never fetch from the network (recipes, catalogue).")
 def cli(no_input: bool, json_: bool, debug: bool, offline: bool) -> None:
-    """coop — Co-op Cloud in Python: deploy free-software apps to your own Docker Swarm servers.
+    """Deploy free-software apps to your own Docker Swarm servers.
+
+    coop is Co-op Cloud (abra) in Python.
 
     Global flags may be given anywhere on the command line. State lives in
     $ABRA_DIR (default ~/.abra), the same layout abra uses.
@@ -137,7 +151,8 @@ def cli(no_input: bool, json_: bool, debug: bool, offline: bool) -> None:
     Exit codes: 0 ok, 1 error, 2 usage, 3 not found, 4 invalid input,
     5 engine unreachable, 6 lint failed, 7 deploy failed, 8 rolled back,
     9 lock held, 10 conflict, 11 engine error, 12 server not ready,
-    13 drift (app diff), 130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
+    13 drift (app diff), 14 cancelled (answered no; nothing changed),
+    130 interrupted (Ctrl-C, SIGTERM, SIGHUP).
     """
 
 
@@ -183,6 +198,8 @@ def main(
             raise
         if isinstance(exc, KeyboardInterrupt):
             err.write(f"error: {describe_interrupt(exc)}\n")
+        elif isinstance(exc, Cancelled):  # an answer, not a failure: no "error:"
+            err.write(f"{exc}\n")
         else:
             for line in getattr(exc, "details", ()):  # e.g. task errors and last log lines of a failed deploy
                 err.write(f"  {line}\n")

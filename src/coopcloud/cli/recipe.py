@@ -9,7 +9,10 @@ from coopcloud.cli.context import AliasGroup, Runtime, pass_runtime
 
 @click.group(cls=AliasGroup)
 def recipe() -> None:
-    """Inspect and render recipes (git repos with compose.yml, .env.sample and abra.sh)."""
+    """Create, check, render and release recipes.
+
+    Inspect and render recipes (git repos with compose.yml, .env.sample and abra.sh).
+    """
 
 
 @recipe.command("render")
@@ -20,7 +23,9 @@ def recipe() -> None:
 @click.option("--stack", required=True, help="Stack name (an app name such as cloud.example.org works too).")
 @pass_runtime
 def render(rt: Runtime, directory: str, env_path: str, stack: str) -> None:
-    """Print what deploying the recipe in DIRECTORY with an env file would send to the engine.
+    """Print what deploying a recipe would send to the engine.
+
+    Print what deploying the recipe in DIRECTORY with an env file would send to the engine.
 
     The env file's COMPOSE_FILE selects the compose files. With --json: one JSON object
     {"services", "networks", "configs", "secrets"}, keyed by Docker object name; external
@@ -52,7 +57,9 @@ def render(rt: Runtime, directory: str, env_path: str, stack: str) -> None:
 @click.option("--all", "all_", is_flag=True, help="Every recipe clone under $ABRA_DIR/recipes.")
 @pass_runtime
 def fetch(rt: Runtime, names: tuple[str, ...], all_: bool) -> None:
-    """Clone recipes the catalogue names, or fetch new versions of the clones you have.
+    """Clone recipes, or fetch new versions of your clones.
+
+    Clone recipes the catalogue names, or fetch new versions of the clones you have.
 
     `coop app upgrade` fetches its recipe by itself (unless --offline).
     """

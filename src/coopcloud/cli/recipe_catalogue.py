@@ -46,7 +46,9 @@ def print_recipes(rt: Runtime, pattern: str | None) -> None:
 @click.argument("pattern", required=False)
 @pass_runtime
 def ls(rt: Runtime, pattern: str | None) -> None:
-    """List catalogue recipes; PATTERN matches name, description or category.
+    """List catalogue recipes matching PATTERN.
+
+    List catalogue recipes; PATTERN matches name, description or category.
 
     PATTERN is a case-insensitive substring, or a glob when it has * ? or [.
     Reads $ABRA_DIR/catalogue/recipes.json (run `coop catalogue sync` first).
@@ -64,7 +66,9 @@ def ls(rt: Runtime, pattern: str | None) -> None:
 @click.argument("recipe")
 @pass_runtime
 def show(rt: Runtime, recipe: str) -> None:
-    """Show a recipe: features, repository, versions with their images.
+    """Show a recipe: features, repository, versions.
+
+    Show a recipe: features, repository, versions with their images.
 
     From the catalogue; a recipe only cloned under $ABRA_DIR/recipes is shown
     from its README and tags (versions without images: see `coop recipe versions`).

@@ -19,7 +19,9 @@ from coopcloud.cli.context import Runtime, pass_runtime
 )
 @pass_runtime
 def lint(rt: Runtime, recipe: str | None, list_rules: bool) -> None:
-    """Check RECIPE (a name under $ABRA_DIR/recipes, or a path) against the lint rules.
+    """Check RECIPE against the lint rules.
+
+    Check RECIPE (a name under $ABRA_DIR/recipes, or a path) against the lint rules.
 
     Prints one line per finding: rule, level, what is wrong and how to fix it.
     The working tree is linted, rendered with its .env.sample and every
@@ -101,7 +103,9 @@ def lint(rt: Runtime, recipe: str | None, list_rules: bool) -> None:
 )
 @pass_runtime
 def new(rt: Runtime, name: str, directory: str | None) -> None:
-    """Create a new recipe NAME that passes `coop recipe lint`, as a git repository.
+    """Create a new recipe that passes lint.
+
+    Create a new recipe NAME that passes `coop recipe lint`, as a git repository.
 
     Writes compose.yml (an `app` service on a pinned nginx image behind traefik,
     with a healthcheck, a versioned config and a versioned secret), .env.sample,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from coopcloud.cli.context import Runtime, pass_runtime
+from coopcloud.cli.context import Runtime, changes, pass_runtime, yes_option
 
 
 def register(group: click.Group) -> None:
@@ -32,7 +32,9 @@ def _levels(func):
 @_levels
 @pass_runtime
 def upgrade(rt: Runtime, recipe: str, level: str | None) -> None:
-    """Offer newer image tags for each service of RECIPE and write the chosen ones.
+    """Offer newer image tags and write the chosen ones.
+
+    Offer newer image tags for each service of RECIPE and write the chosen ones.
 
     RECIPE is a name in $ABRA_DIR/recipes or a path to a recipe directory. For each
     service image in the compose files (working tree) the registry's tags are read;
@@ -127,7 +129,9 @@ def upgrade(rt: Runtime, recipe: str, level: str | None) -> None:
 def release(
     rt: Runtime, recipe: str, version: str | None, level: str | None, dry_run: bool, notes: str | None, publish: bool
 ) -> None:
-    """Release RECIPE: label, release notes, commit and annotated tag <semver>+<app image tag>.
+    """Release RECIPE: label, notes, commit and tag.
+
+    Release RECIPE: label, release notes, commit and annotated tag <semver>+<app image tag>.
 
     Without VERSION the next semver is computed from the image changes since the
     last release: the biggest change among ALL service images decides (a database
@@ -207,7 +211,9 @@ def _show_release(rt: Runtime, plan, dry_run: bool) -> None:
 @_levels
 @pass_runtime
 def sync(rt: Runtime, recipe: str, version: str | None, level: str | None) -> None:
-    """Set the coop-cloud.${STACK_NAME}.version label to the next release (or VERSION); no commit.
+    """Set the version label to the next release; no commit.
+
+    Set the coop-cloud.${STACK_NAME}.version label to the next release (or VERSION); no commit.
 
     The version is computed as `coop recipe release` would (see its help). Only
     the label value changes in the file.
@@ -253,7 +259,9 @@ def sync(rt: Runtime, recipe: str, version: str | None, level: str | None) -> No
 @click.argument("recipe")
 @pass_runtime
 def diff(rt: Runtime, recipe: str) -> None:
-    """Show RECIPE's uncommitted changes (git diff against HEAD; untracked files are named).
+    """Show RECIPE's uncommitted changes.
+
+    Show RECIPE's uncommitted changes (git diff against HEAD; untracked files are named).
 
     \b
     Example:
@@ -279,21 +287,29 @@ def diff(rt: Runtime, recipe: str) -> None:
         rt.out.info(f"recipe {path.name}: no uncommitted changes")
 
 
+@changes(destroys=True)
 @click.command("reset")
 @click.argument("recipe")
-@click.option("--force", "-f", is_flag=True, help="Do not ask.")
 @click.option("--untracked", is_flag=True, help="Also delete untracked files (ignored files are kept).")
+@yes_option
+@click.option("--force", "-f", is_flag=True, hidden=True)  # was "do not ask": say it is --yes now
 @pass_runtime
-def reset(rt: Runtime, recipe: str, force: bool, untracked: bool) -> None:
-    """Discard RECIPE's uncommitted changes to tracked files (and with --untracked, untracked files).
+def reset(rt: Runtime, recipe: str, untracked: bool, yes: bool, force: bool) -> None:
+    """Discard RECIPE's uncommitted changes.
 
-    The working tree and index go back to HEAD (`git reset --hard HEAD`); a file
-    only staged (git add) is removed too. Asks first unless --force.
+    Tracked files go back to HEAD (`git reset --hard HEAD`); a file only staged
+    (git add) is removed too; --untracked also deletes untracked files. Asks first;
+    without a terminal, refused unless --yes.
 
     \b
-    Example:
-      coop recipe reset gitea --force
+    Examples:
+      coop recipe reset gitea
+      coop recipe reset gitea --untracked --yes
     """
+    from coopcloud.errors import UsageError
+
+    if force:
+        raise UsageError("--force does not answer questions in coop", hint="pass --yes to discard without asking")
     from coopcloud.ops.recipe import maint as rm
     from coopcloud.ops.recipe.recipes import local_recipe
 
@@ -309,16 +325,19 @@ def reset(rt: Runtime, recipe: str, force: bool, untracked: bool) -> None:
     if not rt.out.json:
         for f in doomed:
             rt.out.info(f"  {f}")
-    if not force and not rt.out.confirm(
-        f"discard uncommitted changes to {len(doomed)} file(s) of recipe {path.name}?", flag="--force"
-    ):
-        rt.out.info(f"recipe {path.name}: nothing changed")
-        return
+    from coopcloud.domain.words import plural
+
+    rt.out.approve(
+        f"recipe {path.name}",
+        f"discard uncommitted changes to {plural(len(doomed), 'file')} — they are lost for good",
+        yes=yes,
+        destroys=True,
+    )
     done = rm.reset(rt.settings, path, untracked=untracked)
     kept = [] if untracked else changes.untracked
     if rt.out.json:
         rt.out.emit_json({"recipe": path.name, "discarded": done.tracked + done.untracked, "kept_untracked": kept})
         return
-    rt.out.print(f"recipe {path.name}: discarded changes to {len(done.tracked + done.untracked)} file(s)")
+    rt.out.print(f"recipe {path.name}: discarded changes to {plural(len(done.tracked + done.untracked), 'file')}")
     if kept:
         rt.out.info(f"untracked files kept: {', '.join(kept)} (pass --untracked to delete them)")

@@ -16,7 +16,9 @@ def register(group: click.Group) -> None:
 @click.argument("recipe")
 @pass_runtime
 def versions(rt: Runtime, recipe: str) -> None:
-    """List RECIPE's releases, oldest first, with each service's image, tag and digest.
+    """List RECIPE's releases with their images.
+
+    List RECIPE's releases, oldest first, with each service's image, tag and digest.
 
     RECIPE is a recipe name in $ABRA_DIR/recipes or a path to a recipe repository.
     A release is an annotated tag <semver>+<image-tag>; other tags are ignored with a

@@ -5,12 +5,15 @@ from __future__ import annotations
 import click
 
 from coopcloud.cli.backup import register_server as register_backup
-from coopcloud.cli.context import AliasGroup, Runtime, pass_runtime
+from coopcloud.cli.context import AliasGroup, Runtime, changes, pass_runtime, yes_option
 
 
 @click.group(cls=AliasGroup)
 def server() -> None:
-    """Manage servers: Docker Swarm managers reached over SSH, or the local engine (`default`)."""
+    """Manage servers: swarm managers reached over SSH.
+
+    A server is a Docker Swarm manager reached over SSH, or the local engine (`default`).
+    """
 
 
 @server.command("add")
@@ -18,7 +21,9 @@ def server() -> None:
 @click.option("--local", is_flag=True, help="Register the local engine as the server `default`.")
 @pass_runtime
 def add(rt: Runtime, destination: str | None, local: bool) -> None:
-    """Register a server: an ~/.ssh/config alias, host, user@host or user@host:port.
+    """Register a server reached over SSH, or the local engine.
+
+    Register a server: an ~/.ssh/config alias, host, user@host or user@host:port.
 
     The connection is checked first (ssh, docker, swarm); nothing is stored if it fails.
 
@@ -112,30 +117,57 @@ def ls(rt: Runtime, with_status: bool) -> None:
     rt.out.table(headers, [[r.get(h) for h in headers] for r in rows])
 
 
+@changes()
 @server.command("rm")
-@click.argument("name")
-@click.option("--force", is_flag=True, help="Forget the server even though app env files remain.")
+@click.argument("name", metavar="SERVER")
+@click.option("--force", is_flag=True, help="Forget the server even though app env files remain (they go too).")
+@yes_option
 @pass_runtime
-def rm(rt: Runtime, name: str, force: bool) -> None:
-    """Forget a server (its folder under $ABRA_DIR and its docker context). Touches nothing on it."""
+def rm(rt: Runtime, name: str, force: bool, yes: bool) -> None:
+    """Forget a server; nothing on it changes.
+
+    Removes its folder under $ABRA_DIR and its docker context. Refused while app
+    env files remain, unless --force (they are removed with it).
+
+    \b
+    Examples:
+      coop server rm cloud.example.org
+      coop server rm cloud.example.org --force --yes
+    """
+    from coopcloud.domain.words import plural
     from coopcloud.ops.server import servers
 
+    envs = servers.app_env_files(rt.settings, name, force=force)
+    extra = f" and {plural(len(envs), 'app env file')} ({', '.join(envs)})" if envs else ""
+    rt.out.approve(f"server {name}", f"forget it: its folder{extra} and docker context", yes=yes)
     apps = servers.remove(rt.settings, name, force=force)
     if rt.out.json:
         rt.out.emit_json({"server": name, "removed": True, "app_env_files": apps})
         return
-    rt.out.print(f"server {name} removed" + (f" with {len(apps)} app env file(s)" if apps else ""))
+    rt.out.print(f"server {name} removed" + (f" with {plural(len(apps), 'app env file')}" if apps else ""))
 
 
+@changes()
 @server.command("init")
-@click.argument("name")
+@click.argument("name", metavar="SERVER")
 @click.option("--listen-addr", help="Swarm listen address when swarm mode is started (default 0.0.0.0:2377).")
 @click.option("--advertise-addr", help="Swarm advertise address (default: the engine picks; 127.0.0.1 locally).")
+@yes_option
 @pass_runtime
-def init(rt: Runtime, name: str, listen_addr: str | None, advertise_addr: str | None) -> None:
-    """Prepare a server for apps: swarm mode and the `proxy` overlay network (idempotent)."""
+def init(rt: Runtime, name: str, listen_addr: str | None, advertise_addr: str | None, yes: bool) -> None:
+    """Prepare a server for apps: swarm mode, proxy network.
+
+    Starts swarm mode and creates the `proxy` overlay network where they are
+    missing; a second run changes nothing.
+
+    \b
+    Examples:
+      coop server init cloud.example.org
+      coop server init cloud.example.org --advertise-addr 203.0.113.7 --yes
+    """
     from coopcloud.ops.server import servers
 
+    rt.out.approve(f"server {name}", "start swarm mode and create the proxy network, where missing", yes=yes)
     pool = rt.servers()
     done = servers.init(pool, pool.server(name), listen_addr=listen_addr, advertise_addr=advertise_addr)
     if rt.out.json:
@@ -149,7 +181,10 @@ def init(rt: Runtime, name: str, listen_addr: str | None, advertise_addr: str | 
 @click.option("--limit", "-n", type=int, default=None, help="Only the last N events.")
 @pass_runtime
 def history(rt: Runtime, name: str, limit: int | None) -> None:
-    """Show the audit trail of every app on server NAME (kept on the server), oldest first."""
+    """Show the audit trail of every app on SERVER.
+
+    Show the audit trail of every app on server NAME (kept on the server), oldest first.
+    """
     from coopcloud.cli.app_team import show_history
     from coopcloud.ops.trail import audit
 
@@ -161,7 +196,9 @@ def history(rt: Runtime, name: str, limit: int | None) -> None:
 @click.argument("name")
 @pass_runtime
 def nodes_(rt: Runtime, name: str) -> None:
-    """List the nodes of a server's swarm: role, availability, state, engine version, address, and the
+    """List the nodes of a server's swarm.
+
+    List the nodes of a server's swarm: role, availability, state, engine version, address, and the
     server entry through which coop reaches each node's tasks (run, cp, cmd).
 
     \b
@@ -175,9 +212,13 @@ def nodes_(rt: Runtime, name: str) -> None:
     _print_nodes(rt, reach)
 
 
-def _availability(rt: Runtime, name: str, node: str, availability: str) -> None:
+def _availability(rt: Runtime, name: str, node: str, availability: str, *, yes: bool) -> None:
     from coopcloud.ops.server import nodes
 
+    what = "move its tasks to other nodes" if availability == "drain" else "let it take tasks again"
+    rt.out.approve(
+        f"server {name}", f"{'drain' if availability == 'drain' else 'activate'} node {node}: {what}", yes=yes
+    )
     now, changed = nodes.set_availability(rt.servers().client(name), name, node, availability)
     if rt.out.json:
         rt.out.emit_json(
@@ -190,32 +231,40 @@ def _availability(rt: Runtime, name: str, node: str, availability: str) -> None:
     )
 
 
+@changes()
 @server.command("drain")
-@click.argument("name")
+@click.argument("name", metavar="SERVER")
 @click.argument("node")
+@yes_option
 @pass_runtime
-def drain(rt: Runtime, name: str, node: str) -> None:
-    """Drain a node: swarm moves its tasks to other nodes and places no new ones there.
+def drain(rt: Runtime, name: str, node: str, yes: bool) -> None:
+    """Drain a node: its tasks move to other nodes.
+
+    Swarm moves the node's tasks to other nodes and places no new ones there.
 
     \b
-    Example:
+    Examples:
       coop server drain cloud.example.org worker-2
     """
-    _availability(rt, name, node, "drain")
+    _availability(rt, name, node, "drain", yes=yes)
 
 
+@changes()
 @server.command("activate")
-@click.argument("name")
+@click.argument("name", metavar="SERVER")
 @click.argument("node")
+@yes_option
 @pass_runtime
-def activate(rt: Runtime, name: str, node: str) -> None:
-    """Make a drained or paused node take tasks again (running tasks are not moved back).
+def activate(rt: Runtime, name: str, node: str, yes: bool) -> None:
+    """Let a drained or paused node take tasks again.
+
+    Running tasks are not moved back to it.
 
     \b
-    Example:
+    Examples:
       coop server activate cloud.example.org worker-2
     """
-    _availability(rt, name, node, "active")
+    _availability(rt, name, node, "active", yes=yes)
 
 
 register_backup(server)

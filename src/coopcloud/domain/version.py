@@ -195,8 +195,12 @@ def resolve_version(versions: Sequence[Version], wanted: str) -> Version:
             f"version {wanted!r} is ambiguous: " + ", ".join(v.tag for v in matches),
             hint="name the full tag",
         )
-    known = ", ".join(v.tag for v in versions[-5:]) or "none"
-    raise NotFound(f"no version {wanted!r} (latest: {known})")
+    from coopcloud.domain.words import did_you_mean
+
+    newest = ", ".join(v.tag for v in versions[-5:]) or "none"
+    which = "releases" if len(versions) <= 5 else "newest releases"
+    close = did_you_mean(wanted, [v.tag for v in versions] + [str(v.tag).split("+")[0] for v in versions])
+    raise NotFound(f"no version {wanted!r} ({which}: {newest})", hint=close)
 
 
 def latest(versions: Sequence[Version], prereleases: bool = False) -> Version | None:

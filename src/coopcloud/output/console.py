@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
-from coopcloud.errors import NeedsInput
+from coopcloud.errors import Cancelled, NeedsInput
 
 
 class Output:
@@ -94,8 +94,30 @@ class Output:
             self.print(fmt.format(*row).rstrip())
 
     # -- questions -------------------------------------------------------
+    def approve(self, subject: str, action: str, *, yes: bool, destroys: bool = False) -> None:
+        """The one confirmation step of a command that changes something (docs/grammar.md).
+
+        `subject` names the object ("app git.example.org"), `action` says exactly what will happen
+        ("remove 2 volumes (db, files): their data is lost for good"). `--yes` goes ahead. At a terminal
+        the question is asked; any answer but y/yes raises `Cancelled` (exit 14): nothing was changed.
+        Without a terminal, or under --no-input, nothing is asked: a routine change goes ahead, one that
+        destroys or overwrites data (`destroys`) is refused unless --yes.
+        """
+        if yes:
+            return
+        if not self.can_prompt:
+            if destroys:
+                raise NeedsInput(
+                    f"{subject}: refused to {action} without a terminal to confirm it", hint="pass --yes to do it"
+                )
+            return
+        self.stderr.write(f"{subject}: {action}? [y/N] ")
+        self.stderr.flush()
+        if self.stdin.readline().strip().lower() not in ("y", "yes"):
+            raise Cancelled(f"{subject}: cancelled, nothing changed")
+
     def confirm(self, question: str, *, flag: str = "--force") -> bool:
-        """Ask yes/no. Without a TTY or under --no-input, refuse and name the flag to pass."""
+        """Ask yes/no where a safety check can be overridden by `flag`. Without a TTY, refuse and name it."""
         if not self.can_prompt:
             raise NeedsInput(f"{question} needs an answer", hint=f"pass {flag} to proceed without a prompt")
         self.stderr.write(f"{question} [y/N] ")

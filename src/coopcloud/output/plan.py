@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from coopcloud.output.console import Output
@@ -10,31 +11,31 @@ _SYMBOL = {"create": "+", "update": "~", "bookkeeping": "=", "unchanged": "=", "
 
 
 def show_plan(out: Output, result: Any, *, title: str = "plan", nothing: str = "nothing to change") -> None:
-    """Plan lines go to stderr, so `--json` stdout stays one document. `app diff` shows drift as a plan."""
+    """The plan is a result: on stdout (so `deploy --dry-run > plan.txt` keeps it); under --json, stdout is
+    the one JSON document, so it goes to stderr. `app diff` shows drift as a plan."""
+    say = out.info if out.json else out.print
     plan = result.plan
     chaos = " (chaos)" if result.chaos else ""
-    out.info(f"{title} for app {result.app} on {result.server}: version {result.version}{chaos}")
+    say(f"{title} for app {result.app} on {result.server}: version {result.version}{chaos}")
     for name in plan.networks:
-        out.info(f"  + network {name}")
+        say(f"  + network {name}")
     for name in plan.configs:
-        out.info(f"  + config {name}")
+        say(f"  + config {name}")
     for sp in plan.services:
-        out.info(f"  {_SYMBOL.get(sp.action, '?')} service {sp.name}: {_action(sp)}")
+        say(f"  {_SYMBOL.get(sp.action, '?')} service {sp.name}: {_action(sp)}")
         for c in sp.changes:
             if c.before is None:
-                out.info(f"      {c.what}: {c.after}")
+                say(f"      {c.what}: {c.after}")
             elif c.after is None:
-                out.info(f"      {c.what}: {c.before} (removed)")
+                say(f"      {c.what}: {c.before} (removed)")
             else:
-                out.info(f"      {c.what}: {c.before} -> {c.after}")
+                say(f"      {c.what}: {c.before} -> {c.after}")
     for name in plan.orphans:
-        out.info(
-            f"  ! service {name}: no longer in the recipe; left running (remove it with: docker service rm {name})"
-        )
+        say(f"  ! service {name}: no longer in the recipe; left running (remove it with: docker service rm {name})")
     for image, why in sorted(result.unpinned.items()):
-        out.info(f"  note: {image} is deployed by tag, not digest ({why})")
+        say(f"  note: {image} is deployed by tag, not digest ({why})")
     if not plan.changes_anything:
-        out.info(f"  {nothing}")
+        say(f"  {nothing}")
 
 
 def _action(sp: Any) -> str:
@@ -86,7 +87,10 @@ class ProgressPrinter:
             self._live.update(table)
             return
         for p in progress:
-            line = p.line()
+            line = _COUNTDOWN.sub("", p.line())  # a log gets a line per change of state, never a countdown
             if self.last.get(p.name) != line:
                 self.last[p.name] = line
                 self.out.info(f"  {line}")
+
+
+_COUNTDOWN = re.compile(r" \(\d+ s\)$")

@@ -34,9 +34,13 @@ def all_apps(settings: Settings) -> list[AppRef]:
 
 def find_app(settings: Settings, name: str) -> AppRef:
     """The app called `name`, on whichever server holds its env file."""
-    found = [a for a in all_apps(settings) if a.name == name]
+    apps = all_apps(settings)
+    found = [a for a in apps if a.name == name]
     if not found:
-        raise NotFound(f"app {name} not found in {settings.servers_dir}", hint="see: coop app ls")
+        from coopcloud.domain.words import did_you_mean
+
+        hint = did_you_mean(name, [a.name for a in apps])
+        raise NotFound(f"app {name} not found in {settings.servers_dir}", hint=hint or "see: coop app ls")
     if len(found) > 1:
         servers = ", ".join(a.server for a in found)
         raise Conflict(
@@ -65,7 +69,11 @@ class AppRow:
 
 def list_apps(settings: Settings, *, server: str | None = None, recipe: str | None = None) -> list[AppRow]:
     """One row per env file; a file that cannot be read is a row with `error` set (shown as broken),
-    so one bad file never hides the others."""
+    so one bad file never hides the others. An unknown `server` is an error, not an empty list."""
+    if server and not settings.server_dir(server).is_dir():
+        from coopcloud.ops.server.servers import unknown_server
+
+        raise unknown_server(settings, server)
     rows = []
     for path in env_files(settings):
         if server and path.parent.name != server:

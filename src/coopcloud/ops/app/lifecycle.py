@@ -174,6 +174,13 @@ def wait_for_containers_gone(client: Engine, ref: AppRef, *, timeout: float = 60
         time.sleep(0.5)
 
 
+def describe_leftovers(found: dict[str, list[str]]) -> str:
+    """``2 volumes (db, files), 1 secret (db_password)`` — what `leftovers` found, in words."""
+    from coopcloud.domain.words import plural
+
+    return ", ".join(f"{plural(len(v), k[:-1])} ({', '.join(v)})" for k, v in found.items() if v) or "nothing"
+
+
 def check_removable(settings: Settings, pool: ServerPool, name: str) -> AppRef:
     """The app, when it exists and is not deployed; else the error that says what to do."""
     ref = find_app(settings, name)
@@ -182,36 +189,72 @@ def check_removable(settings: Settings, pool: ServerPool, name: str) -> AppRef:
     return ref
 
 
-def remove(settings: Settings, pool: ServerPool, name: str, *, purge: bool) -> dict:
-    """Forget an app: its env file (and lockfile); with purge, its volumes, secrets and configs too."""
+def leftovers(settings: Settings, client: Engine, ref: AppRef, *, purge: bool) -> dict[str, list[str]]:
+    """What an undeployed app still has on its server: volumes, secrets and configs, by name (read-only).
+
+    When its stack name is another app's, those objects are the other app's: none is this app's to
+    delete (with `purge`, that is refused: exit 10)."""
+    from coopcloud.domain.envfile import load as load_env
+    from coopcloud.domain.envfile import secret_specs
     from coopcloud.ops.app import secrets as sec
+    from coopcloud.ops.deploy.identity import check_own_stack
 
+    try:
+        check_own_stack(settings, ref)
+    except Conflict:
+        if purge:
+            raise
+        return {"volumes": [], "secrets": [], "configs": []}
+    stack = ref.stack_name
+    label = {"label": [f"{STACK_LABEL}={stack}"]}
+    # Ours by label; abra's (unlabelled) by the names the app env declares: <stack>_<secret>_v<N>.
+    declared = {s.name for s in secret_specs(load_env(ref.env_path(settings.servers_dir)))}
+    ours = re.compile(rf"{re.escape(stack)}_({'|'.join(map(re.escape, declared)) or '(?!)'})_v\d+")
+    return {
+        "volumes": sorted(v.name for v in views.volumes(client, label)),
+        "secrets": sorted(
+            s.name for s in views.secrets(client) if s.labels.get(sec.SECRET_LABEL) == stack or ours.fullmatch(s.name)
+        ),
+        "configs": sorted(c.name for c in views.configs(client, label)),
+    }
+
+
+def refuse_leftovers(ref: AppRef, found: dict[str, list[str]], *, purge: bool) -> None:
+    """Without purge, an app that still has volumes, secrets or configs is not forgotten (coop would lose them)."""
+    if not purge and any(found.values()):
+        raise Conflict(
+            f"app {ref.name} still has {describe_leftovers(found)} on {ref.server}",
+            hint=f"delete them with it: coop app remove {ref.name} --purge (their data is lost for good)",
+        )
+
+
+def remove(
+    settings: Settings, pool: ServerPool, name: str, *, purge: bool, found: dict[str, list[str]] | None = None
+) -> dict:
+    """Forget an app: its env file (and lockfile); with purge, its volumes, secrets and configs too.
+
+    `found`: what `leftovers` found and the operator approved; exactly that is removed. Without purge,
+    an app that still has any of them on its server is refused (they would outlive the env file that
+    lets coop find them): nothing is removed."""
     ref = check_removable(settings, pool, name)
-    if purge:
-        from coopcloud.ops.deploy.identity import check_own_stack
-
-        check_own_stack(settings, ref)  # its stack's volumes and secrets would be the other app's too
     client = pool.client(ref.server)
+    if found is None:
+        found = leftovers(settings, client, ref, purge=purge)
+    refuse_leftovers(ref, found, purge=purge)
     removed: dict[str, list[str]] = {"volumes": [], "secrets": [], "configs": []}
-    if purge:
-        stack = ref.stack_name
+    if any(found.values()):
         wait_for_containers_gone(client, ref)
-        for vol in views.volumes(client, {"label": [f"{STACK_LABEL}={stack}"]}):
-            client.volume_remove(vol.name)
-            removed["volumes"].append(vol.name)
-        from coopcloud.domain.envfile import load as load_env
-        from coopcloud.domain.envfile import secret_specs
-
-        # Ours by label; abra's (unlabelled) by the names the app env declares: <stack>_<secret>_v<N>.
-        declared = {s.name for s in secret_specs(load_env(ref.env_path(settings.servers_dir)))}
-        ours = re.compile(rf"{re.escape(stack)}_({'|'.join(map(re.escape, declared)) or '(?!)'})_v\d+")
-        for secret in views.secrets(client):
-            if secret.labels.get(sec.SECRET_LABEL) == stack or ours.fullmatch(secret.name):
-                client.secret_remove(secret.id)
-                removed["secrets"].append(secret.name)
-        for config in views.configs(client, {"label": [f"{STACK_LABEL}={stack}"]}):
-            client.config_remove(config.id)
-            removed["configs"].append(config.name)
+        secret_ids = {s.name: s.id for s in views.secrets(client)}
+        config_ids = {c.name: c.id for c in views.configs(client)}
+        for vol in found["volumes"]:
+            client.volume_remove(vol)
+            removed["volumes"].append(vol)
+        for secret in found["secrets"]:
+            client.secret_remove(secret_ids.get(secret, secret))
+            removed["secrets"].append(secret)
+        for config in found["configs"]:
+            client.config_remove(config_ids.get(config, config))
+            removed["configs"].append(config)
     path = ref.env_path(settings.servers_dir)
     path.unlink()
     lock = path.with_suffix(".lock.json")

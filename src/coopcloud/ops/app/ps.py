@@ -150,9 +150,11 @@ def pick_services(ref: Any, services: list[views.Service], wanted: Iterable[str]
     for name in wanted:
         svc = by_short.get(name) or by_short.get(short_name(ref.stack_name, name))
         if svc is None:
+            from coopcloud.domain.words import did_you_mean
+
             raise NotFound(
                 f"app {ref.name} has no service {name}",
-                hint=f"its services: {', '.join(sorted(by_short))}",
+                hint=did_you_mean(name, by_short) or f"its services: {', '.join(sorted(by_short)) or 'none'}",
             )
         chosen.append(svc)
     return chosen

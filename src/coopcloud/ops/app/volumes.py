@@ -58,9 +58,13 @@ def volumes_to_remove(client: Engine, ref: AppRef, names: list[str], *, all_: bo
     by_name = {v.volume: v for v in known} | {v.name: v for v in known}
     missing = [n for n in names if n not in by_name]
     if missing:
+        from coopcloud.domain.words import did_you_mean
+
         have = ", ".join(v.volume for v in known) or "none"
+        close = did_you_mean(missing[0], [v.volume for v in known]) if len(missing) == 1 else None
         raise NotFound(
-            f"app {ref.name} has no volume {', '.join(missing)} on server {ref.server}", hint=f"its volumes: {have}"
+            f"app {ref.name} has no volume {', '.join(missing)} on server {ref.server}",
+            hint=f"its volumes: {have}" + (f"; {close}" if close else ""),
         )
     chosen: dict[str, Volume] = {}
     for n in names:

@@ -168,7 +168,7 @@ def select(
     wanted: str | None,
     *,
     app: str,
-    ask: Callable[[list[Version]], Version] | None = None,
+    ask: Callable[[list[Version]], Version | None] | None = None,
 ) -> Version | None:
     """The version to move to, or None when there is nothing newer (older).
 
@@ -184,7 +184,18 @@ def select(
     found = candidates(versions, current, direction)
     if not found:
         return None
-    return ask(found) if ask else found[0]
+    return ask(found) if ask else found[0]  # ask may return None: nothing it may take
+
+
+def unattended(found: Sequence[Version], current: Version, direction: str, *, major: bool) -> Version | None:
+    """What an upgrade with no VERSION and nobody to ask takes: the newest release of the same major
+    version (any major with `major`); None when only a newer major is on offer. A rollback takes the
+    previous release."""
+    if direction != "upgrade":
+        return found[0] if found else None
+    from coopcloud.domain.version import newest_above
+
+    return newest_above(found, current, major=major)
 
 
 def crossed(versions: Sequence[Version], current: Version, target: Version) -> list[Version]:
@@ -234,7 +245,9 @@ class Move:
     def candidates(self) -> list[Version]:
         return candidates(self.versions, self.current, self.direction)
 
-    def select(self, wanted: str | None, ask: Callable[[list[Version]], Version] | None = None) -> Version | None:
+    def select(
+        self, wanted: str | None, ask: Callable[[list[Version]], Version | None] | None = None
+    ) -> Version | None:
         return select(self.versions, self.current, self.direction, wanted, app=self.app, ask=ask)
 
     def release_notes(self, target: Version) -> list[ReleaseNote]:

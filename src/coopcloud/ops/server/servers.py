@@ -66,18 +66,31 @@ def resolve(settings: Settings, name: str) -> Server:
     if name == LOCAL:
         return Server(LOCAL, read_context(settings, LOCAL) or local_endpoint(settings))
     if not settings.server_dir(name).is_dir():
-        raise NotFound(f"server {name} is not registered", hint=f"run: coop server add {name}")
+        raise unknown_server(settings, name)
     # A server copied from another machine may lack its docker context: ssh to the name itself,
     # which ~/.ssh/config resolves as usual.
     return Server(name, read_context(settings, name) or f"ssh://{name}")
 
 
-def list_servers(settings: Settings) -> list[Server]:
+def server_names(settings: Settings) -> list[str]:
     try:
-        names = sorted(p.name for p in settings.servers_dir.iterdir() if p.is_dir())
+        return sorted(p.name for p in settings.servers_dir.iterdir() if p.is_dir())
     except FileNotFoundError:
         return []
-    return [resolve(settings, n) for n in names]
+
+
+def unknown_server(settings: Settings, name: str) -> NotFound:
+    """``server nope is not registered — did you mean: cloud.example.org?`` (else: the command that adds it)."""
+    from coopcloud.domain.words import did_you_mean
+
+    hint = did_you_mean(name, server_names(settings))
+    return NotFound(
+        f"server {name} is not registered", hint=hint or f"see: coop server ls, or run: coop server add {name}"
+    )
+
+
+def list_servers(settings: Settings) -> list[Server]:
+    return [resolve(settings, n) for n in server_names(settings)]
 
 
 @dataclass(frozen=True)
@@ -123,18 +136,26 @@ def add(settings: Settings, pool: ServerPool, dest: str | None, *, local: bool =
     return status
 
 
-def remove(settings: Settings, name: str, *, force: bool = False) -> list[str]:
-    """Unregister a server. Refuses while app env files remain, unless forced; returns those apps."""
+def app_env_files(settings: Settings, name: str, *, force: bool = False) -> list[str]:
+    """The apps whose env files `remove` would delete with the server (refused unless forced)."""
+    from coopcloud.domain.words import plural
+
     folder = settings.server_dir(name)
     if not folder.is_dir():
-        raise NotFound(f"server {name} is not registered", hint="see: coop server ls")
+        raise unknown_server(settings, name)
     apps = sorted(p.stem for p in folder.glob("*.env"))
     if apps and not force:
         raise Conflict(
-            f"server {name} still has {len(apps)} app(s): {', '.join(apps)}",
+            f"server {name} still has {plural(len(apps), 'app')}: {', '.join(apps)}",
             hint="remove them first, or pass --force to forget the server and their env files",
         )
-    shutil.rmtree(folder)
+    return apps
+
+
+def remove(settings: Settings, name: str, *, force: bool = False) -> list[str]:
+    """Unregister a server. Refuses while app env files remain, unless forced; returns those apps."""
+    apps = app_env_files(settings, name, force=force)
+    shutil.rmtree(settings.server_dir(name))
     if name != LOCAL:
         remove_context(settings, name)
     return apps

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from coopcloud.domain.app import AppRef
 from coopcloud.engine.views import Config, configs
 from coopcloud.errors import (
+    Cancelled,
     Conflict,
     CoopError,
     EngineError,
@@ -256,7 +257,9 @@ def tracked(
             for line in change.lock.warnings:
                 if warn:
                     warn(line)
-        if change.record or outcome is not None:
+        if isinstance(outcome, Cancelled):  # answered no: nothing happened, nothing to record
+            pass
+        elif change.record or outcome is not None:
             _record_outcome(
                 client,
                 ref,
