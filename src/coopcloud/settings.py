@@ -42,6 +42,7 @@ class Settings:
     json: bool = False
     debug: bool = False
     offline: bool = False
+    wide: bool = False  # tables: cells whole (output only)
     environ: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod

@@ -20,7 +20,7 @@ def test_add_local_and_ssh_then_ls_status(coop, coop_env, local_engine_socket, r
     # The endpoint is stored as a Docker context named after the server, as abra stores it.
     r = coop("server", "ls", "--status", "--json")
     assert r.code == 0, r
-    rows = {row["name"]: row for row in json.loads(r.out)}
+    rows = {row["server"]: row for row in json.loads(r.out)}
     assert rows["coop-test"]["endpoint"] == "ssh://coop-test"
     assert rows["coop-test"]["swarm"] == "active" and rows["coop-test"]["manager"] is True
     assert rows["default"]["swarm"] == "active"
@@ -106,7 +106,7 @@ def test_global_flags_anywhere(coop, rig_ssh_config):
     assert coop("server", "add", "coop-test").code == 0
     a = coop("--json", "server", "ls")
     b = coop("server", "ls", "--json")
-    assert a.code == b.code == 0 and a.out == b.out and json.loads(a.out)[0]["name"] == "coop-test"
+    assert a.code == b.code == 0 and a.out == b.out and json.loads(a.out)[0]["server"] == "coop-test"
 
 
 def test_init_is_idempotent_on_an_engine_without_swarm(coop, coop_env, noswarm_engine_to_init):

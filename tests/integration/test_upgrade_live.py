@@ -231,7 +231,7 @@ def test_upgrade_and_rollback_flow(coop, coop_env, tmp_path, stack_name, local_s
     r = coop("app", "deploy", app)
     assert r.code == 0, r
     assert live_image_tag(app) == "1.1.0" and live_label(app, "version") == "1.1.0+1.1.0"
-    r = coop("app", "upgrade", app, "--no-input", "--dry-run", "--json")
+    r = coop("app", "upgrade", app, "--no-input", "--major", "--dry-run", "--json")
     assert r.code == 0 and json.loads(r.out)["version"] == "3.0.0+2.0.0", r
 
 

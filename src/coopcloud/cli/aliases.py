@@ -56,6 +56,7 @@ GLOBAL_FLAGS = {
     "--machine": "json",
     "--debug": "debug",
     "--offline": "offline",
+    "--wide": "wide",
 }
 SHORT_GLOBAL_FLAGS = {"-n": "no_input", "-m": "json", "-d": "debug", "-o": "offline"}
 

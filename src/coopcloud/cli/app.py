@@ -52,7 +52,7 @@ def new(
     Writes servers/<server>/<app>.env (mode 0600) from the recipe's .env.sample.
 
     \b
-    Example:
+    Examples:
       coop app new gitea --server cloud.example.org --domain git.example.org --secrets
       coop app new gitea 1.2.0+1.21.4 -s cloud.example.org -D git.example.org -S
     """
@@ -129,18 +129,10 @@ def ls(rt: Runtime, server: str | None, recipe: str | None, with_status: bool) -
     headers = ["server", "app", "recipe", "version"]
     if with_status:
         headers += ["status", "deployed", "chaos", "differs", "drift"]
-    rt.out.table(headers, [[_cell(r.get(h)) for h in headers] for r in rows])
+    rt.out.table(headers, [[r.get(h) for h in headers] for r in rows])
     for r in rows:
         if r.get("error"):
             rt.out.warn(f"app {r['app']}: {r['error']}")
-
-
-def _cell(value) -> str:
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no"
-    return "" if value is None else str(value)
 
 
 @no_json
@@ -494,9 +486,9 @@ def cmd(
     abra.sh comes from the version the app runs. Arguments after FUNCTION are passed to it.
 
     \b
-    Example:
-      coop app cmd cloud.example.org app set_admin_pass
-      coop app cmd cloud.example.org app --list
+    Examples:
+      coop app cmd git.example.org app set_admin_pass
+      coop app cmd git.example.org app --list
     """
     from coopcloud.cli.app_inspect import _writer
     from coopcloud.errors import UsageError
@@ -763,11 +755,11 @@ def secret_ls(rt: Runtime, app_name: str) -> None:
     cfg, declared = _secrets_context(rt, app_name)
     rows = sec.with_presence(rt.servers().client(cfg.ref.server), declared)
     if rt.out.json:
-        rt.out.emit_json([s.to_json() for s in rows])
+        rt.out.emit_json([dict(s.to_json(), app=app_name, server=cfg.ref.server) for s in rows])
         return
     rt.out.table(
         ["name", "version", "remote name", "on server", "generate"],
-        [[s.name, s.version, s.remote, _cell(s.present), _cell(s.generate)] for s in rows],
+        [[s.name, s.version, s.remote, s.present, s.generate] for s in rows],
     )
 
 

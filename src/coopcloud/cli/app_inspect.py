@@ -30,6 +30,11 @@ def _connect_to_task(rt: Runtime, name: str, service: str) -> tuple[Any, Any]:
     return ref, engine_for_service(rt.settings, rt.servers(), ref, service)
 
 
+def _item(ref: Any, doc: dict, **fields: Any) -> dict:
+    """A JSON list item that says which app and server it is about (docs/grammar.md)."""
+    return {**doc, **fields, "app": ref.name, "server": ref.server, "stack": ref.stack_name}
+
+
 @click.command("ps")
 @click.argument("app_name", metavar="APP")
 @pass_runtime
@@ -39,15 +44,15 @@ def ps(rt: Runtime, app_name: str) -> None:
     Show the app's services: image, replicas, task states, nodes, ports (--json for all details).
 
     \b
-    Example:
-      coop app ps cloud.example.org
+    Examples:
+      coop app ps git.example.org
     """
     from coopcloud.ops.app import ps as ops_ps
 
     ref, client = _connect(rt, app_name)
     rows = ops_ps.ps(client, ref)
     if rt.out.json:
-        rt.out.emit_json([r.to_json() for r in rows])
+        rt.out.emit_json([_item(ref, r.to_json()) for r in rows])
         return
     table = []
     for r in rows:
@@ -71,7 +76,7 @@ def services(rt: Runtime, app_name: str) -> None:
     ref, client = _connect(rt, app_name)
     rows = ops_ps.service_list(client, ref)
     if rt.out.json:
-        rt.out.emit_json([r.to_json() for r in rows])
+        rt.out.emit_json([_item(ref, r.to_json()) for r in rows])
         return
     table = []
     for r in rows:
@@ -92,12 +97,15 @@ def errors(rt: Runtime, app_name: str, limit: int) -> None:
     """
     from dataclasses import asdict
 
+    from coopcloud.domain.words import human_time, json_time
+    from coopcloud.engine.views import parse_time
     from coopcloud.ops.app import ps as ops_ps
 
     ref, client = _connect(rt, app_name)
     found = ops_ps.errors(client, ref, limit=limit)
     if rt.out.json:
-        rt.out.emit_json([asdict(e) for e in found])
+        docs = [asdict(e) for e in found]
+        rt.out.emit_json([_item(ref, d, when=json_time(parse_time(d.pop("timestamp")))) for d in docs])
         return
     if not found:
         rt.out.print(f"app {ref.name}: no recent errors")
@@ -105,7 +113,7 @@ def errors(rt: Runtime, app_name: str, limit: int) -> None:
     rt.out.table(
         ["service", "when", "kind", "exit", "node", "task", "message"],
         [
-            [e.service, e.timestamp[:19].replace("T", " "), e.kind, e.exit_code, e.node, e.task[:12], e.message]
+            [e.service, human_time(parse_time(e.timestamp)), e.kind, e.exit_code, e.node, e.task[:12], e.message]
             for e in found
         ],
     )
@@ -128,8 +136,8 @@ def logs(
     Show the logs of one service, or of all the app's services (each line prefixed with its service).
 
     \b
-    Example:
-      coop app logs cloud.example.org app --tail 50 -f
+    Examples:
+      coop app logs git.example.org app --tail 50 -f
     """
     from coopcloud.errors import UsageError
     from coopcloud.ops.app import logs as ops_logs
@@ -248,9 +256,9 @@ def run(
     passed to the command.
 
     \b
-    Example:
-      coop app run cloud.example.org app -- ls -la /var/www
-      coop app run cloud.example.org db --user postgres -- psql < dump.sql
+    Examples:
+      coop app run git.example.org app -- ls -la /var/www
+      coop app run git.example.org db --user postgres -- psql < dump.sql
     """
     from coopcloud.ops.app import container as ops_container
 
@@ -337,9 +345,9 @@ def cp(rt: Runtime, app_name: str, src: str, dst: str) -> None:
     Copy files between this machine and a running container: SERVICE:/path on exactly one side.
 
     \b
-    Example:
-      coop app cp cloud.example.org app:/var/www/config.php ./config.php
-      coop app cp cloud.example.org ./theme app:/var/www/themes/
+    Examples:
+      coop app cp git.example.org app:/var/www/config.php ./config.php
+      coop app cp git.example.org ./theme app:/var/www/themes/
     """
     from coopcloud.ops.app import container as ops_container
 
@@ -376,7 +384,7 @@ def volume_ls(rt: Runtime, app_name: str) -> None:
     ref, client = _connect(rt, app_name)
     rows = ops_volumes.volumes(client, ref)
     if rt.out.json:
-        rt.out.emit_json([asdict(v) for v in rows])
+        rt.out.emit_json([_item(ref, asdict(v)) for v in rows])
         return
     if not rows:
         rt.out.info(f"app {ref.name} has no volumes on server {ref.server}")

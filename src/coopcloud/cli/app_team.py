@@ -116,10 +116,13 @@ def show_history(rt: Runtime, events: list[Any], *, with_app: bool) -> None:
         rt.out.info("no events recorded")
         return
     headers = ["when", "who", "command"] + (["app"] if with_app else []) + ["versions", "result", "took", "detail"]
+    from coopcloud.domain.words import human_time
+    from coopcloud.engine.views import parse_time
+
     rows = []
     for e in events:
         versions = _versions(e.version_from, e.version_to)
-        row = [e.when, e.who, e.command] + ([e.app] if with_app else [])
+        row = [human_time(parse_time(e.when)), e.who, e.command] + ([e.app] if with_app else [])
         rows.append(row + [versions, e.result, f"{e.duration:.1f}s", e.detail or ""])
     rt.out.table(headers, rows)
 

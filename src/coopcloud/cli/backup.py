@@ -85,11 +85,11 @@ def backup() -> None:
     Back up an app's volumes with restic, on its server (the backupbot labels say what).
 
     \b
-    Example:
-      coop app backup create cloud.example.org
-      coop app backup ls cloud.example.org
-      coop app backup verify cloud.example.org
-      coop app restore cloud.example.org
+    Examples:
+      coop app backup create git.example.org
+      coop app backup ls git.example.org
+      coop app backup verify git.example.org
+      coop app restore git.example.org
     """
 
 
@@ -359,7 +359,7 @@ def backup_repo(
     Everything is checked before anything changes (exit 2: bad URL, unreadable or missing file).
 
     \b
-    Example:
+    Examples:
       coop server backup-repo cloud.example.org
       coop server backup-repo cloud.example.org sftp:backup@vault.example.org:/srv/restic \\
           --ssh-key ~/.ssh/backup_ed25519 --known-hosts vault.known_hosts

@@ -32,7 +32,7 @@ def sync(rt: Runtime, url: str | None, git_repo: str | None) -> None:
     the last copy is left as it was.
 
     \b
-    Example:
+    Examples:
       coop catalogue sync
       coop catalogue sync --url https://example.org/recipes.json
       coop catalogue sync --git https://git.example.org/coop/recipes-catalogue.git
@@ -86,7 +86,7 @@ def generate(
     listed, and the exit status is 1.
 
     \b
-    Example:
+    Examples:
       coop catalogue generate
       coop catalogue generate gitea nextcloud --output /tmp/recipes.json
     """

@@ -43,6 +43,7 @@ class Runtime:
             json=flags.get("json", False),
             no_input=flags.get("no_input", False),
             debug=flags.get("debug", False),
+            wide=flags.get("wide", False),
         )
         return cls(environ=environ, out=out, flags=flags)
 

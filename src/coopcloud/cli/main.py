@@ -133,14 +133,15 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 @click.group(cls=LazyGroup, lazy=SUBCOMMANDS, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", "-v", prog_name="coop", message="%(prog)s %(version)s")
 @click.option(
-    "--no-input", "-n", is_flag=True, help="Never prompt and never need a TTY; fail instead, naming the flag to pass."
+    "--no-input", "-n", is_flag=True, help="Never ask: routine changes go ahead; data-destroying ones need --yes."
 )
 @click.option(
     "--json", "--machine", "-m", "json_", is_flag=True, help="Machine-readable output on commands that list or report."
 )
 @click.option("--debug", "-d", is_flag=True, help="Show debug lines and full tracebacks.")
 @click.option("--offline", "-o", is_flag=True, help="Never fetch from the network (recipes, catalogue).")
-def cli(no_input: bool, json_: bool, debug: bool, offline: bool) -> None:
+@click.option("--wide", is_flag=True, help="Show table cells whole (long ones are cut otherwise).")
+def cli(no_input: bool, json_: bool, debug: bool, offline: bool, wide: bool) -> None:
     """Deploy free-software apps to your own Docker Swarm servers.
 
     coop is Co-op Cloud (abra) in Python.

@@ -32,7 +32,7 @@ def render(rt: Runtime, directory: str, env_path: str, stack: str) -> None:
     objects are not included (they are not created).
 
     \b
-    Example:
+    Examples:
       coop recipe render ~/.abra/recipes/gitea --env ~/.abra/servers/s1/git.example.org.env \\
         --stack git.example.org --json
     """

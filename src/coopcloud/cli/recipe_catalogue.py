@@ -55,7 +55,7 @@ def ls(rt: Runtime, pattern: str | None) -> None:
     With --json: a list of catalogue entries, each with `latest_version`.
 
     \b
-    Example:
+    Examples:
       coop recipe ls
       coop recipe ls cloud --json
     """
@@ -74,7 +74,7 @@ def show(rt: Runtime, recipe: str) -> None:
     from its README and tags (versions without images: see `coop recipe versions`).
 
     \b
-    Example:
+    Examples:
       coop recipe show gitea --json
     """
     from coopcloud.ops.recipe import catalogue as ops

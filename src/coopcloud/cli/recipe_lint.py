@@ -114,7 +114,7 @@ def new(rt: Runtime, name: str, directory: str | None) -> None:
     Refuses a folder that already exists.
 
     \b
-    Example:
+    Examples:
       coop recipe new myapp && coop recipe lint myapp
     """
     from coopcloud.ops.recipe.scaffold import check_recipe_name, scaffold

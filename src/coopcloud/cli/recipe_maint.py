@@ -50,7 +50,7 @@ def upgrade(rt: Runtime, recipe: str, level: str | None) -> None:
     chosen, change, note}], "changed_files"}.
 
     \b
-    Example:
+    Examples:
       coop recipe upgrade gitea --minor --no-input
       coop recipe upgrade ./my-recipe
     """
@@ -149,7 +149,7 @@ def release(
     warning). --publish pushes the branch and the tag to origin atomically.
 
     \b
-    Example:
+    Examples:
       coop recipe release gitea --dry-run
       coop recipe release gitea --no-input --notes "Gitea 1.22; run migrations" --publish
       coop recipe release gitea 2.0.0
@@ -219,7 +219,7 @@ def sync(rt: Runtime, recipe: str, version: str | None, level: str | None) -> No
     the label value changes in the file.
 
     \b
-    Example:
+    Examples:
       coop recipe sync gitea
       coop recipe sync gitea 1.3.0
     """
@@ -264,7 +264,7 @@ def diff(rt: Runtime, recipe: str) -> None:
     Show RECIPE's uncommitted changes (git diff against HEAD; untracked files are named).
 
     \b
-    Example:
+    Examples:
       coop recipe diff gitea
     """
     from coopcloud.ops.recipe import maint as rm

@@ -30,7 +30,7 @@ def versions(rt: Runtime, recipe: str) -> None:
     {SERVICE: {"image", "tag", "digest"}}, "error"?: MESSAGE}]}, oldest first.
 
     \b
-    Example:
+    Examples:
       coop recipe versions gitea
       coop recipe versions ./my-recipe --json --offline
     """

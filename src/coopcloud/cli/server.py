@@ -28,7 +28,7 @@ def add(rt: Runtime, destination: str | None, local: bool) -> None:
     The connection is checked first (ssh, docker, swarm); nothing is stored if it fails.
 
     \b
-    Example:
+    Examples:
       coop server add cloud.example.org
       coop server add root@203.0.113.7:2222
       coop server add --local
@@ -94,7 +94,7 @@ def ls(rt: Runtime, with_status: bool) -> None:
     from coopcloud.ops.server import servers
 
     known = servers.list_servers(rt.settings)
-    rows = [{"name": s.name, "endpoint": s.endpoint} for s in known]
+    rows = [{"server": s.name, "endpoint": s.endpoint} for s in known]
     if with_status:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -113,7 +113,7 @@ def ls(rt: Runtime, with_status: bool) -> None:
     if rt.out.json:
         rt.out.emit_json(rows)
         return
-    headers = ["name", "endpoint"] + (["swarm", "manager", "engine", "error"] if with_status else [])
+    headers = ["server", "endpoint"] + (["swarm", "manager", "engine", "error"] if with_status else [])
     rt.out.table(headers, [[r.get(h) for h in headers] for r in rows])
 
 
@@ -202,7 +202,7 @@ def nodes_(rt: Runtime, name: str) -> None:
     server entry through which coop reaches each node's tasks (run, cp, cmd).
 
     \b
-    Example:
+    Examples:
       coop server nodes cloud.example.org
     """
     reach = _node_reach(rt, name)

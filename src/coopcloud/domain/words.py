@@ -35,35 +35,11 @@ def yes_no(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def human_time(rfc3339: str | None) -> str:
-    """The one human format for a time: ``2026-12-05 00:40:53 UTC`` (from any RFC 3339 / ISO 8601 string)."""
-    if not rfc3339:
-        return ""
-    text = rfc3339.strip()
-    if text.endswith("Z"):
-        text = text[:-1] + "+00:00"
-    if "." in text:  # Docker's nanoseconds are more than datetime parses
-        head, _, rest = text.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        text = head + "." + digits[:6] + rest[len(digits) :]
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return rfc3339
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+def human_time(when: datetime | None) -> str:
+    """The one human form of a time: ``2026-12-05 00:40:53 UTC`` ("" for None)."""
+    return "" if when is None else when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def rfc3339(when: str | datetime | None) -> str | None:
+def json_time(when: datetime | None) -> str | None:
     """The one JSON form of a time: RFC 3339, UTC, whole seconds (``2026-12-05T00:40:53Z``)."""
-    if when is None or when == "":
-        return None
-    if isinstance(when, str):
-        text = human_time(when)
-        if not text.endswith(" UTC"):
-            return when
-        return text[:-4].replace(" ", "T") + "Z"
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if when is None else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import IO, Any
 
+from coopcloud.domain.words import yes_no
 from coopcloud.errors import Cancelled, NeedsInput
 
 
@@ -23,6 +24,7 @@ class Output:
         json: bool = False,
         no_input: bool = False,
         debug: bool = False,
+        wide: bool = False,
     ):
         self.stdout = stdout if stdout is not None else sys.stdout
         self.stderr = stderr if stderr is not None else sys.stderr
@@ -30,6 +32,7 @@ class Output:
         self.json = json
         self.no_input = no_input
         self.debug_enabled = debug
+        self.wide = wide
 
     # -- streams ---------------------------------------------------------
     @property
@@ -71,7 +74,7 @@ class Output:
 
     # -- tables ----------------------------------------------------------
     def table(self, headers: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
-        rows = [["" if c is None else str(c) for c in row] for row in rows]
+        rows = [[self._cell(c) for c in row] for row in rows]
         if self.is_tty:
             from rich.console import Console
             from rich.table import Table
@@ -92,6 +95,15 @@ class Output:
         self.print(fmt.format(*[h.upper() for h in headers]).rstrip())
         for row in rows:
             self.print(fmt.format(*row).rstrip())
+
+    CELL_MAX = 72  # a longer cell is cut (…) unless --wide (a sha256 digest, 71, fits)
+
+    def _cell(self, value: Any) -> str:
+        """One table cell: yes/no for booleans, cut to CELL_MAX characters unless --wide."""
+        text = yes_no(value)
+        if not self.wide and len(text) > self.CELL_MAX:
+            return text[: self.CELL_MAX - 1] + "…"
+        return text
 
     # -- questions -------------------------------------------------------
     def approve(self, subject: str, action: str, *, yes: bool, destroys: bool = False) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from coopcloud.domain.words import human_time, json_time
 from coopcloud.engine.views import Config
 from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, LockHeld
 from coopcloud.settings import Settings
@@ -64,7 +65,7 @@ def lease_seconds(settings: Settings) -> int:
 
 
 def utc_text(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return human_time(when)
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,8 @@ class LockInfo:
             "command": self.command,
             "pid": self.pid,
             "host": self.host,
-            "since": self.started.isoformat(),
-            "expires": self.expires.isoformat(),
+            "since": json_time(self.started),
+            "expires": json_time(self.expires),
         }
 
     @classmethod
