@@ -89,7 +89,7 @@ def exists(db: str, path: str) -> bool:
 def interrupt_restore_at(env, db: str, stack: str, started: str, sig=signal.SIGINT) -> tuple[int, str]:
     """`coop app restore` in a process of its own, sent `sig` once `started` exists in the db container."""
     proc = subprocess.Popen(
-        [*COOP, "app", "restore", stack], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*COOP, "app", "restore", stack, "--yes"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         deadline = time.monotonic() + 90
@@ -163,7 +163,7 @@ def test_an_interrupted_or_failed_restore_leaves_the_data_as_it_was_or_wholly_re
     # 3. A pre-hook that fails: nothing restored, and said so.
     reset()
     sh(db, "touch /tmp/fail-pre")
-    r = coop("app", "restore", stack_name)
+    r = coop("app", "restore", stack_name, "--yes")
     line = one_error_line(r.err)
     assert (
         r.code == 1 and "restore pre-hook failed" in line and "nothing was restored, the data is as it was" in line
@@ -187,7 +187,7 @@ def test_an_interrupted_or_failed_restore_leaves_the_data_as_it_was_or_wholly_re
     # 5. Uninterrupted, from state C again: the snapshot's rows, no scratch left, no job left.
     psql(db, "INSERT INTO t VALUES (5000, 'x')")
     reset()
-    r = coop("app", "restore", stack_name)
+    r = coop("app", "restore", stack_name, "--yes")
     assert r.code == 0, r
     assert psql(db, CHECKSUM) == state_a
     assert sh(db, "ls -A /dumps").split() == ["app.sql.gz"]

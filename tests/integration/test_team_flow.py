@@ -81,7 +81,7 @@ def test_app_diff_finds_a_hand_made_change_and_a_redeploy_removes_it(coop, two_r
     app, _ = two_release_app
     assert coop("app", "deploy", app).code == 0
     r = coop("app", "diff", app)
-    assert r.code == 0 and "no drift" in r.err, r
+    assert r.code == 0 and "no drift" in r.out, r  # the diff is a result: stdout
     row = next(x for x in json.loads(coop("app", "ls", "--status", "--json").out) if x["app"] == app)
     assert row["drift"] is False
 
@@ -91,7 +91,7 @@ def test_app_diff_finds_a_hand_made_change_and_a_redeploy_removes_it(coop, two_r
     )
     r = coop("app", "diff", app)
     assert r.code == 13, r
-    assert "env HAND: made (removed)" in r.err and service in one_error_line(r.err)
+    assert "env HAND: made (removed)" in r.out and service in one_error_line(r.err)
     r = coop("app", "diff", app, "--json")
     assert r.code == 13 and json.loads(r.out)["services"] == [service]
     row = next(x for x in json.loads(coop("app", "ls", "--status", "--json").out) if x["app"] == app)

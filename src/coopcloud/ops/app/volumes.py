@@ -6,8 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from coopcloud.domain.words import json_time
 from coopcloud.engine import views
-from coopcloud.engine.views import rfc3339
 from coopcloud.errors import Conflict, EngineError, EngineNotFound, NotFound, UsageError
 from coopcloud.ops.app.ps import short_name, stack_filter
 
@@ -34,7 +34,7 @@ def volumes(client: Engine, ref: AppRef) -> list[Volume]:
             volume=short_name(ref.stack_name, v.name),
             driver=v.driver,
             mountpoint=v.mountpoint,
-            created=rfc3339(v.created_at),
+            created=json_time(v.created_at) or "",
             labels=dict(v.labels),
         )
         for v in views.volumes(client, stack_filter(ref.stack_name))
