@@ -52,6 +52,7 @@ READ_OR_ADD = {
     "catalogue generate",
     "catalogue search",
     "catalogue sync",
+    "dashboard",  # read-only
     "recipe diff",
     "recipe fetch",
     "recipe lint",

@@ -20,7 +20,9 @@ from coopcloud.cli.context import Runtime, pass_runtime
 @click.option("--no-open", is_flag=True, help="Do not open a browser (none is opened without a display anyway).")
 @pass_runtime
 def dashboard(rt: Runtime, bind: str | None, port: int, no_open: bool) -> None:
-    """Serve a read-only web dashboard until Ctrl-C: servers, apps, status, versions, drift, locks, history.
+    """Serve a read-only web dashboard until Ctrl-C.
+
+    Servers, apps, status, versions, drift, locks, history.
 
     Prints its URL with a random token (or $COOP_DASHBOARD_TOKEN); the first visit trades the token
     for a cookie. Only GET, only on the bound address; nothing on it changes anything.
