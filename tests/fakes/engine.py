@@ -541,6 +541,9 @@ def _matches(item: dict, key: str, values: list[str], services: list[dict] | Non
             if svc.get("ID") in wanted or _name(svc) in wanted:
                 wanted.add(svc.get("ID", ""))
         return item.get("ServiceID") in wanted
+    if key == "_up-to-date":  # swarmkit's IsTaskDirty, simplified: the task runs its service's task template
+        svc = next((s for s in services or [] if s.get("ID") == item.get("ServiceID")), None)
+        return svc is not None and item.get("Spec") == (svc.get("Spec") or {}).get("TaskTemplate")
     if key == "desired-state":
         return item.get("DesiredState") in values
     if key == "node":

@@ -117,3 +117,25 @@ def test_a_first_deploy_of_a_release_that_turns_unhealthy_exits_7_and_pins_nothi
     assert env_file(tmp_path, stack_name).read_text() == before  # as `app new` wrote it
     assert "health: exit 1" in r.err, r.err
     assert not (env_file(tmp_path, stack_name).parent / f"{stack_name}.lock.json").exists()
+
+
+def test_a_crash_loop_is_shown_as_such_and_a_redeploy_is_never_nothing_changed(
+    coop, tmp_path, stack_name, local_server
+):
+    files = web_recipe(free_port(), command="sh -c 'sleep 1; exit 3'")
+    new_app(coop, tmp_path, stack_name, "default", files)
+    r = coop("app", "deploy", stack_name, "--no-input")
+    assert r.code == 7, r  # a first deploy: its services are left for `app errors`, and swarm keeps restarting them
+    r = coop("app", "ps", stack_name)
+    assert r.code == 0, r
+    assert "crash loop (" in r.out and "restarts in 5 min" in r.out, r.out
+    assert "service app: crash loop, last: " in r.err and "exit code 3" in r.err, r.err
+    r = coop("app", "ls", "--status", "--json")
+    assert r.code == 0, r
+    assert [a["status"] for a in json.loads(r.out) if a["app"] == stack_name] == ["crash loop"], r.out
+    r = coop("app", "deploy", stack_name, "--force", "--no-input")
+    assert r.code == 7, r
+    assert "nothing changed" not in r.out + r.err
+    line = one_error_line(r.err)
+    assert f"service {stack_name}_app failed: crash loop: " in line, line
+    assert "crash loop" in r.err.split("error:")[0], r.err  # the plan says why it redeploys

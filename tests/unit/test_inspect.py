@@ -158,7 +158,7 @@ def test_ps_three_requests_current_tasks_and_nodes():
         nodes=[{"ID": "n1", "Description": {"Hostname": "vm1"}}],
     )
     rows = ops_ps.ps(client, REF)
-    assert client.calls[0] == ("get_many", ["/services", "/tasks", "/nodes"])  # one round trip
+    assert client.calls[0] == ("get_many", ["/services", "/tasks", "/tasks", "/nodes", "/info"])  # one round trip
     assert client.calls[1] == ("services", {"label": [f"com.docker.stack.namespace={STACK}"]}, True)
     assert [r.service for r in rows] == ["app", "db"]
     app, db = rows
@@ -169,6 +169,44 @@ def test_ps_three_requests_current_tasks_and_nodes():
     assert [(t.id, t.state, t.node) for t in db.tasks] == [("T2b", "starting", "gone")]
     js = app.to_json()
     assert js["image"] == IMAGE and js["ports"][0]["text"] == "8000:8080/tcp (host)"
+
+
+def test_ps_shows_a_crash_loop_as_such_from_the_tasks_of_the_current_spec():
+    current = {"ContainerSpec": {"Image": IMAGE}, "ForceUpdate": 0}
+    older = {"ContainerSpec": {"Image": "web:0.9"}, "ForceUpdate": 0}
+
+    def ended(tid, ts, spec):
+        t = task(
+            tid,
+            "S1",
+            "failed",
+            desired="shutdown",
+            err="task: non-zero exit (137): dockerexec: unhealthy container",
+            ts=ts,
+        )
+        return {**t, "Spec": spec}
+
+    def client(*failed):
+        return FakeClient(
+            services=[service("app", "S1")],
+            tasks=[*failed, {**task("T9", "S1", "running", ts="2024-05-01T10:09:50Z"), "Spec": current}],
+            nodes=[{"ID": "n1", "Description": {"Hostname": "vm1"}}],
+        )
+
+    def ps_of(c):
+        c._info["SystemTime"] = "2024-05-01T10:10:00Z"
+        return ops_ps.ps(c, REF)[0]
+
+    # two tasks of the spec it runs ended within five minutes: a crash loop, though 1/1 runs right now
+    app = ps_of(client(ended("T1", "2024-05-01T10:09:10Z", current), ended("T2", "2024-05-01T10:09:40Z", current)))
+    assert (app.running, app.restarts, app.crash_loop) == (1, 2, True)
+    assert app.replicas_display == "1/1, crash loop (2 restarts in 5 min)"
+    assert "unhealthy container" in app.last_failure and app.to_json()["crash_loop"] is True
+    # failures of an older spec (a release that was rolled back), or long ago, are no crash loop
+    app = ps_of(client(ended("T1", "2024-05-01T10:09:10Z", older), ended("T2", "2024-05-01T09:00:00Z", current)))
+    assert (app.restarts, app.crash_loop, app.replicas_display) == (0, False, "1/1")
+    app = ps_of(client(ended("T1", "2024-05-01T10:09:10Z", current)))
+    assert (app.crash_loop, app.replicas_display) == (False, "1/1, 1 restart in 5 min")
 
 
 def test_not_deployed_and_unknown_service():

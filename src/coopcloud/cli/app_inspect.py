@@ -58,9 +58,11 @@ def ps(rt: Runtime, app_name: str) -> None:
     for r in rows:
         states = ", ".join(sorted({t.state for t in r.tasks})) or "-"
         nodes = ", ".join(sorted({t.node for t in r.tasks if t.node})) or "-"
-        want = r.desired if r.desired is not None else "?"
-        table.append([r.service, r.image_display, f"{r.running}/{want}", states, nodes, " ".join(map(str, r.ports))])
+        table.append([r.service, r.image_display, r.replicas_display, states, nodes, " ".join(map(str, r.ports))])
     rt.out.table(["service", "image", "replicas", "tasks", "node", "ports"], table)
+    for r in rows:
+        if r.crash_loop:
+            rt.out.warn(f"service {r.service}: crash loop, last: {r.last_failure} — see: coop app errors {ref.name}")
 
 
 @click.command("services")

@@ -56,14 +56,31 @@ class Service:
     labels: dict[str, str] = field(default_factory=dict)
     update_state: str | None = None
     tasks: tuple[Task, ...] = ()
+    # tasks of its current spec that ended in the last few minutes (swarm replaced them), and why the
+    # last did; a crash loop when they are several (`converge.CRASH_LOOP_ENDED`)
+    restarts: int = 0
+    last_failure: str | None = None
+    crash_loop: bool = False
 
     @property
     def image_display(self) -> str:
         return strip_digest(self.image)
 
+    @property
+    def replicas_display(self) -> str:
+        """``1/1``, or ``1/1, crash loop (3 restarts in 5 min)`` / ``1/1, 1 restart in 5 min``."""
+        text = f"{self.running}/{self.desired if self.desired is not None else '?'}"
+        if not self.restarts:
+            return text
+        from coopcloud.ops.deploy.converge import CRASH_LOOP_PERIOD
+
+        within = f"{self.restarts} restart{'s' if self.restarts > 1 else ''} in {CRASH_LOOP_PERIOD / 60:.0f} min"
+        return f"{text}, crash loop ({within})" if self.crash_loop else f"{text}, {within}"
+
     def to_json(self) -> dict:
         data = asdict(self)
         data["image_display"] = self.image_display
+        data["replicas_display"] = self.replicas_display
         data["ports"] = [dict(asdict(p), text=str(p)) for p in self.ports]
         return data
 
@@ -217,24 +234,42 @@ def _hostnames(nodes: list[dict]) -> dict[str, str]:
 
 
 def ps(client: Engine, ref: Any) -> list[Service]:
-    """Services of the app with their current tasks: services, tasks and nodes in one round trip."""
+    """Services of the app with their current tasks and recent restarts: services, tasks (all, and
+    those of each service's current spec), nodes and the engine's clock in one round trip."""
+    from dataclasses import replace
+
     from coopcloud.engine.stream import encode_filters
+    from coopcloud.ops.deploy.converge import restarts
 
     stack = encode_filters(stack_filter(ref.stack_name))
-    found, raw_tasks, all_nodes = client.get_many(
-        [("/services", {"filters": stack, "status": True}), ("/tasks", {"filters": stack}), ("/nodes", {})]
+    found, raw_tasks, raw_current, all_nodes, info = client.get_many(
+        [
+            ("/services", {"filters": stack, "status": True}),
+            ("/tasks", {"filters": stack}),
+            ("/tasks", {"filters": encode_filters({**stack_filter(ref.stack_name), "_up-to-date": ["true"]})}),
+            ("/nodes", {}),
+            ("/info", {}),
+        ]
     )
     services = _sorted_services(ref, found)
-    tasks = [views.Task.from_json(t) for t in raw_tasks]
     nodes = _hostnames(all_nodes)
-    by_service: dict[str, list[views.Task]] = {}
-    for t in tasks:
-        by_service.setdefault(t.service_id, []).append(t)
+    by_service = _by_service(raw_tasks)
+    current_spec = _by_service(raw_current)
+    now = views.Info.from_json(info).now
     rows = []
     for svc in services:
         current = _current_tasks(by_service.get(svc.id, []))
-        rows.append(_service_row(ref, svc, tuple(_task(t, nodes) for t in current), with_status=True))
+        row = _service_row(ref, svc, tuple(_task(t, nodes) for t in current), with_status=True)
+        ended = restarts(svc, current_spec.get(svc.id, []), now)
+        rows.append(replace(row, restarts=ended.count, last_failure=ended.last, crash_loop=ended.crash_loop))
     return rows
+
+
+def _by_service(raw_tasks: list[dict]) -> dict[str, list[views.Task]]:
+    out: dict[str, list[views.Task]] = {}
+    for t in map(views.Task.from_json, raw_tasks):
+        out.setdefault(t.service_id, []).append(t)
+    return out
 
 
 def service_list(client: Engine, ref: Any) -> list[Service]:

@@ -1,10 +1,12 @@
-"""What each server runs, for `app ls --status`: ONE services request per server, servers in parallel."""
+"""What each server runs, for `app ls --status`: ONE round trip per server (services, the tasks of their
+current specs, the engine's clock), servers in parallel."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from coopcloud.engine import views
@@ -34,6 +36,8 @@ class ServerView:
 
     services: dict[str, list[Service]]  # stack -> its services
     network_names: dict[str, str] = field(default_factory=dict)  # ID -> name
+    current_tasks: dict[str, list[views.Task]] = field(default_factory=dict)  # service ID -> tasks of its current spec
+    now: datetime | None = None  # the engine's clock
 
     def labels(self, stack: str) -> dict[str, str] | None:
         """The stack's coop-cloud.<stack>.* labels (any service may carry them; the app service normally does)."""
@@ -48,8 +52,25 @@ class ServerView:
         """The stack's services swarm paused or rolled back, or that run fewer tasks than they want."""
         return [svc.name for svc in self.services.get(stack, []) if _not_converged(svc)]
 
+    def crash_loops(self, stack: str) -> list[str]:
+        """The stack's services whose tasks of the current spec keep ending and being replaced."""
+        from coopcloud.ops.deploy.converge import restarts
+
+        return [
+            svc.name
+            for svc in self.services.get(stack, [])
+            if restarts(svc, self.current_tasks.get(svc.id, []), self.now).crash_loop
+        ]
+
+    def status(self, stack: str) -> str:
+        """crash loop | not converged | deployed."""
+        if self.crash_loops(stack):
+            return CRASH_LOOP
+        return NOT_CONVERGED if self.not_converged(stack) else "deployed"
+
 
 NOT_CONVERGED = "not converged"
+CRASH_LOOP = "crash loop"
 
 
 def _not_converged(svc: Service) -> bool:
@@ -59,17 +80,27 @@ def _not_converged(svc: Service) -> bool:
 
 
 def _view(client: Engine, *, with_networks: bool) -> ServerView:
-    # Task counts come with the services request; live specs name networks by ID and drift compares
-    # names, so the networks come in the same round trip.
-    wanted = [("/services", {"status": True})] + ([("/networks", {})] if with_networks else [])
-    services, *networks = client.get_many(wanted)
+    # Task counts come with the services request; the tasks of each service's current spec and the
+    # engine's clock tell a crash loop; live specs name networks by ID and drift compares names, so
+    # the networks come in the same round trip.
+    from coopcloud.engine.stream import encode_filters
+
+    wanted = [
+        ("/services", {"status": True}),
+        ("/tasks", {"filters": encode_filters({"_up-to-date": ["true"]})}),
+        ("/info", {}),
+    ] + ([("/networks", {})] if with_networks else [])
+    services, tasks, info, *networks = client.get_many(wanted)
     stacks: dict[str, list[Service]] = {}
     for svc in map(Service.from_json, services):
         stack = svc.labels.get(STACK_LABEL)
         if stack:
             stacks.setdefault(stack, []).append(svc)
+    current: dict[str, list[views.Task]] = {}
+    for t in map(views.Task.from_json, tasks):
+        current.setdefault(t.service_id, []).append(t)
     names = {n.id: n.name for n in map(views.Network.from_json, networks[0])} if networks and stacks else {}
-    return ServerView(stacks, names)
+    return ServerView(stacks, names, current, views.Info.from_json(info).now)
 
 
 def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | None = None) -> None:
@@ -105,7 +136,7 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
         deployed = labels.get(coop_label(stack, "version"))
         chaos = labels.get(coop_label(stack, "chaos")) == "true"
         row.update(
-            status=NOT_CONVERGED if view.not_converged(stack) else "deployed",
+            status=view.status(stack),
             deployed=deployed,
             chaos=chaos,
             differs=bool(row.get("version")) and deployed != row.get("version"),

@@ -324,6 +324,27 @@ def ended(service: Service, task: Task) -> bool:
     return task.failed or (task.state == "complete" and not service.mode.endswith("job"))
 
 
+@dataclass(frozen=True)
+class Restarts:
+    """Tasks of a service's current spec that ended within `CRASH_LOOP_PERIOD` (swarm replaced them),
+    and why the last one did: what `app ps` and `app ls --status` show of a crash loop."""
+
+    count: int = 0
+    last: str | None = None
+
+    @property
+    def crash_loop(self) -> bool:
+        return self.count >= CRASH_LOOP_ENDED
+
+
+def restarts(service: Service, current_tasks: Sequence[Task], now: datetime | None) -> Restarts:
+    """The `Restarts` of a service at `now` (engine time), from the tasks of its current spec. Pure."""
+    if now is None:
+        return Restarts()
+    found = ended_between(service, current_tasks, now - timedelta(seconds=CRASH_LOOP_PERIOD), _FAR_FUTURE)
+    return Restarts(len(found), task_failure(found[-1]) if found else None)
+
+
 def ended_between(service: Service, tasks: Sequence[Task], start: datetime, end: datetime) -> list[Task]:
     """The tasks of `tasks` that ended in [start, end), oldest first."""
     found = [
