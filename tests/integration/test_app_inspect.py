@@ -209,7 +209,7 @@ def test_ps_json_and_table(deployed):
     assert WEB in line and "@sha256" not in line and "1/1" in line and f"{port}:8080/tcp (host)" in line
 
 
-def test_ps_makes_three_requests(deployed, monkeypatch):
+def test_ps_makes_five_requests_in_one_round_trip(deployed, monkeypatch):
     from coopcloud import engine
     from coopcloud.domain.app import AppRef
     from coopcloud.ops.app import ps as ops_ps
@@ -219,7 +219,8 @@ def test_ps_makes_three_requests(deployed, monkeypatch):
         client.ping()
         before = client.requests
         ops_ps.ps(client, AppRef("default", stack))
-        assert client.requests - before == 4  # /_ping version negotiation + services, tasks, nodes
+        # /_ping version negotiation + services, tasks, tasks of the current specs, nodes, info (pipelined)
+        assert client.requests - before == 6
 
 
 def test_services(deployed):

@@ -139,7 +139,7 @@ def test_classify_failure():
     assert ops_ps.classify_failure(_view(task("t", "s", "failed", code=2)))[1] == "failed (exit code 2)"
 
 
-def test_ps_three_requests_current_tasks_and_nodes():
+def test_ps_one_round_trip_current_tasks_and_nodes():
     client = FakeClient(
         services=[
             service("db", "S2", image="db:10.5", running=0),
