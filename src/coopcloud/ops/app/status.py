@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from coopcloud.engine import views
 from coopcloud.engine.views import Service
@@ -85,7 +85,7 @@ def _view(client: Engine, *, with_networks: bool) -> ServerView:
     # the networks come in the same round trip.
     from coopcloud.engine.stream import encode_filters
 
-    wanted = [
+    wanted: list[tuple[str, dict[str, Any]]] = [
         ("/services", {"status": True}),
         ("/tasks", {"filters": encode_filters({"_up-to-date": ["true"]})}),
         ("/info", {}),
