@@ -89,7 +89,9 @@ def _view(client: Engine, *, with_networks: bool) -> ServerView:
         ("/services", {"status": True}),
         ("/tasks", {"filters": encode_filters({"_up-to-date": ["true"]})}),
         ("/info", {}),
-    ] + ([("/networks", {})] if with_networks else [])
+    ]
+    if with_networks:
+        wanted.append(("/networks", {}))
     services, tasks, info, *networks = client.get_many(wanted)
     stacks: dict[str, list[Service]] = {}
     for svc in map(Service.from_json, services):
