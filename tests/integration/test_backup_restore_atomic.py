@@ -10,6 +10,7 @@ leaves a file saying it started, which the test waits for before it sends the si
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from backup_app import REG, backup_env, backup_images, local_server, own_repository, sh  # noqa: F401
+from backup_app import REG, backup_env, backup_images, files_app, local_server, own_repository, sh  # noqa: F401
 from live_app import container_of, new_app, one_error_line
 
 pytestmark = pytest.mark.integration
@@ -209,3 +210,38 @@ def test_an_interrupted_or_failed_restore_leaves_the_data_as_it_was_or_wholly_re
         line = one_error_line(r.err)
         assert r.code == 1 and f"volume:{own_repository}" in line and "but no config" in line, r
     assert not (repo / "config").exists() and sorted(p.name for p in (repo / "keys").iterdir()) == keys
+
+
+def test_a_new_app_whose_declared_directories_are_empty_upgrades_with_a_warning_and_restores_them_empty(
+    coop, backup_env, tmp_path, stack_name, local_server
+):
+    """Nobody uploaded anything yet: `keep` is an empty directory and `uploads` does not exist. The
+    pre-upgrade snapshot records both as empty (one warning each, naming service, volume and path) and the
+    upgrade goes on (exit 0); restoring that snapshot later makes both empty again."""
+    files = files_app("emptyapp", "backupbot.backup.volumes.files.path=keep,uploads")
+    newer = {
+        "compose.yml": files["compose.yml"].replace(
+            "coop-cloud.${STACK_NAME}.version=1.0.0+1.0.0", "coop-cloud.${STACK_NAME}.version=1.1.0+1.0.0"
+        )
+    }
+    new_app(coop, tmp_path, stack_name, "default", files, tags=[("1.0.0+1.0.0", {}), ("1.1.0+1.0.0", newer)])
+    assert coop("app", "deploy", stack_name, "1.0.0+1.0.0").code == 0
+    web = container_of(stack_name, "app")
+    sh(web, "mkdir -p /data/keep && echo outside > /data/other.txt")
+    r = coop("app", "upgrade", stack_name, "1.1.0+1.0.0", "--no-input", "--force")
+    assert r.code == 0, r
+    warnings = [line for line in r.err.splitlines() if line.startswith("warning:")]
+    assert any("service app, volume files, path keep: empty directory, recorded as empty" in w for w in warnings), r
+    assert any("service app, volume files, path uploads: missing directory, recorded as empty" in w for w in warnings)
+    snap = json.loads(coop("app", "backup", "ls", stack_name, "--json").out)[-1]
+    assert snap["why"] == "pre-upgrade" and sorted(snap["empty"]) == ["app/files/keep", "app/files/uploads"]
+
+    web = container_of(stack_name, "app")
+    sh(web, "mkdir -p /data/uploads && echo later > /data/keep/a.txt && echo later > /data/uploads/b.txt")
+    r = coop("app", "restore", stack_name, snap["short_id"])
+    assert r.code == 0, r
+    assert sh(web, "ls -A /data/keep /data/uploads; cat /data/other.txt").split() == [
+        "/data/keep:",
+        "/data/uploads:",
+        "outside",
+    ]

@@ -118,34 +118,93 @@ def test_legacy_path_label_keeps_only_volumes_holding_those_paths():
     assert vols == {"lib": ("dump.sql",), "files": ()}
 
 
-def test_backup_script_checks_declared_paths_then_forgets_a_failed_run():
-    spec = backup_spec(
+def _declared_spec():
+    return backup_spec(
         "a",
         STACK,
         [
             service(
                 "db",
-                {
-                    "backupbot.backup": "true",
-                    "backupbot.backup.volumes.dumps.path": "app.sql.gz",
-                },
+                {"backupbot.backup": "true", "backupbot.backup.volumes.dumps.path": "app.sql.gz"},
                 [(f"{STACK}_dumps", "/dumps")],
             ),
-            service("app", {"backupbot.backup": "true"}, [(f"{STACK}_files", "/data")]),
+            service(
+                "app",
+                {"backupbot.backup": "true", "backupbot.backup.volumes.files.path": "keep,uploads,top.txt"},
+                [(f"{STACK}_files", "/data")],
+            ),
         ],
     )
-    script = scripts.backup_script(spec, host="a.org", tags=["app=a.org", "why=manual"], run_tag="run=abc")
-    assert (
-        "[ -e /backup/db/dumps/app.sql.gz ] || fail 'service db, volume dumps, path app.sql.gz'\": missing\"" in script
+
+
+def _run_backup(tmp_path, monkeypatch, spec):
+    """The backup script run for real by sh, the volumes under tmp_path, restic a stand-in that logs its argv."""
+    monkeypatch.setattr(scripts, "MOUNT_ROOT", str(tmp_path / "backup"))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "restic").write_text(
+        '#!/bin/sh\nfor a in "$@"; do echo "$a"; done >"$ARGV"\necho \'{"message_type":"summary","snapshot_id":"ab"}\'\n'
     )
-    assert "empty once decompressed" in script
-    assert (
-        "restic backup --json --host a.org --tag app=a.org --tag why=manual --tag run=abc --exclude '.coop-restore-*' -- "
-        "/backup/app/files /backup/db/dumps/app.sql.gz"
-    ) in script
-    assert "restic snapshots --json --tag run=abc" in script and "restic forget $ids" in script
-    # whole volumes (no declared path) are not checked for emptiness: a new app's volume may be empty
-    assert "/backup/app/files ]" not in script
+    (bin_dir / "restic").chmod(0o755)
+    repo = tmp_path / "repo"
+    repo.mkdir(exist_ok=True)
+    (repo / "config").write_text("x")
+    script = scripts.backup_script(spec, host="a.org", tags=["app=a.org"], run_tag="run=abc")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RESTIC_REPOSITORY": str(repo), "ARGV": str(tmp_path / "argv")}
+    p = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=30)
+    argv = (tmp_path / "argv").read_text().splitlines() if (tmp_path / "argv").exists() else []
+    return p, argv
+
+
+def test_a_declared_file_must_hold_data_and_an_empty_or_missing_directory_is_recorded_as_empty(tmp_path, monkeypatch):
+    root = tmp_path / "backup"
+    (root / "db" / "dumps").mkdir(parents=True)
+    (root / "app" / "files" / "keep").mkdir(parents=True)  # empty; uploads/ and top.txt missing
+    spec = _declared_spec()
+    p, _ = _run_backup(tmp_path, monkeypatch, spec)
+    assert p.returncode == scripts.REFUSED and "path top.txt: missing" in p.stderr  # a file, by its name
+    (root / "app" / "files" / "top.txt").write_text("top")
+    p, argv = _run_backup(tmp_path, monkeypatch, spec)
+    assert p.returncode == scripts.REFUSED and "service db, volume dumps, path app.sql.gz: missing" in p.stderr
+    assert argv == []
+    (root / "db" / "dumps" / "app.sql.gz").write_bytes(b"")
+    p, _ = _run_backup(tmp_path, monkeypatch, spec)
+    assert p.returncode == scripts.REFUSED and "app.sql.gz: empty file" in p.stderr
+    subprocess.run(["sh", "-c", f"printf '' | gzip > {root}/db/dumps/app.sql.gz"], check=True)
+    p, _ = _run_backup(tmp_path, monkeypatch, spec)
+    assert p.returncode == scripts.REFUSED and "app.sql.gz: empty once decompressed" in p.stderr
+    subprocess.run(["sh", "-c", f"echo dump | gzip > {root}/db/dumps/app.sql.gz"], check=True)
+    p, argv = _run_backup(tmp_path, monkeypatch, spec)
+    assert p.returncode == 0, p.stderr
+    warnings = [line for line in p.stderr.splitlines() if line.startswith(scripts.WARNING_PREFIX)]
+    assert warnings == [
+        "coop-warning: service app, volume files, path keep: empty directory, recorded as empty",
+        "coop-warning: service app, volume files, path uploads: missing directory, recorded as empty",
+    ]
+    assert argv[argv.index("--") + 1 :] == [f"{root}/app/files/top.txt", f"{root}/db/dumps/app.sql.gz"]
+    assert argv[argv.index("--tag", argv.index("run=abc")) :][:2] == ["--tag", "empty=app/files/keep"]
+    assert "empty=app/files/uploads" in argv and "--exclude" in argv and ".coop-restore-*" in argv
+    assert p.stdout.strip().endswith("coop-result: saved")
+
+
+def test_a_backup_whose_declared_directories_are_all_empty_records_an_empty_volume(tmp_path, monkeypatch):
+    spec = backup_spec(
+        "a",
+        STACK,
+        [
+            service(
+                "app",
+                {"backupbot.backup": "true", "backupbot.backup.volumes.files.path": "keep"},
+                [(f"{STACK}_files", "/data")],
+            )
+        ],
+    )
+    (tmp_path / "backup" / "app" / "files").mkdir(parents=True)
+    (tmp_path / "backup" / "app" / "files" / "other.txt").write_text("not declared")
+    p, argv = _run_backup(tmp_path, monkeypatch, spec)
+    assert p.returncode == 0, p.stderr
+    root = f"{tmp_path}/backup/app/files"
+    assert argv[argv.index("--") + 1 :] == [root] and argv[argv.index(root + "/*") - 1] == "--exclude"
 
 
 def test_restore_and_verify_scripts():

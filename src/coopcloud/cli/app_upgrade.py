@@ -403,6 +403,7 @@ def _snapshot_step(rt: Runtime, pool, ref, direction: str, *, backup: bool):
         f"pre-{direction}",
         on_password=lambda v: show_password(rt, ref.server, v),
         engine_for=engine_for_hooks(rt, ref),
+        on_warning=rt.out.warn,
     )
 
 

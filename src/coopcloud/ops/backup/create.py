@@ -120,6 +120,11 @@ def create(
     if not summary or not summary.get("snapshot_id"):
         raise BackupFailed(f"app {app.name}: restic reported no snapshot", hint="run it again with --debug")
     snap = summary["snapshot_id"]
+    warnings[:0] = [
+        f"app {app.name}: {line.strip()[len(scripts.WARNING_PREFIX) :]}"
+        for line in result.stderr.splitlines()
+        if line.strip().startswith(scripts.WARNING_PREFIX)
+    ]
     return Created(
         app=app.name,
         snapshot=snap,
@@ -147,6 +152,7 @@ class PreUpgrade:
     on_progress: Progress | None = None
     on_password: Callable[[str], None] | None = None
     engine_for: EngineFor | None = None
+    on_warning: Callable[[str], None] | None = None  # an empty declared directory, a failing post-hook…
     taken: Created | None = None
 
     def __call__(self, _prepared: Any) -> None:
@@ -160,6 +166,9 @@ class PreUpgrade:
             on_password=self.on_password,
             engine_for=self.engine_for,
         )
+        if self.on_warning is not None:
+            for warning in self.taken.warnings:
+                self.on_warning(warning)
 
     def restore_command(self) -> str:
         assert self.taken is not None

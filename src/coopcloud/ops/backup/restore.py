@@ -77,16 +77,19 @@ def restore(
 
 
 def restore_targets(chosen: Sequence[ServiceBackup], snap: Snapshot) -> list[scripts.RestoreTarget]:
-    """Each volume of the chosen services the snapshot holds, with the paths of it the snapshot holds."""
+    """Each volume of the chosen services the snapshot holds, with the paths of it the snapshot holds
+    and the declared directories it recorded as empty (a restore makes them empty)."""
     targets = []
     for svc in chosen:
         for vol in svc.volumes:
             mount = scripts.mount_point(svc.service, vol.name)
             held = [p for p in snap.paths if p == mount or p.startswith(mount + "/")]
-            if held:
-                whole = mount in held
-                paths = () if whole else tuple(sorted(p[len(mount) + 1 :] for p in held))
-                targets.append(scripts.RestoreTarget(mount, paths))
+            prefix = f"{svc.service}/{vol.name}/"
+            empty = tuple(sorted(e[len(prefix) :] for e in snap.empty if e.startswith(prefix)))
+            if held or empty:
+                whole = mount in held and not empty
+                paths = () if whole else tuple(sorted(p[len(mount) + 1 :] for p in held if p != mount))
+                targets.append(scripts.RestoreTarget(mount, paths, empty))
     return targets
 
 

@@ -32,6 +32,7 @@ REFUSED = 64  # a script's own refusal (restic uses 0-3, 10-12)
 SNAPSHOT_KEPT = 65  # a failed backup whose snapshot could not be forgotten: it stays in the repository
 LOCKED = 66  # the repository is locked by another restic job: nothing was done
 ERROR_PREFIX = "coop-error: "
+WARNING_PREFIX = "coop-warning: "  # a stderr line coop shows as a warning
 RESULT_PREFIX = "coop-result: "  # a script's last stdout line: what it did, for coop (never prose to match)
 REPOSITORY_FILE = "restic-repository"
 SSH_KEY_FILE = "restic-ssh-key"
@@ -173,22 +174,55 @@ def _q(words: Iterable[str]) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
-def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: str, known: bool = False) -> str:
-    """Check declared paths, open the repository, back up; a failed run leaves no snapshot behind."""
-    checks = []
+def looks_like_a_file(path: str) -> bool:
+    """A declared path that is missing is taken for a file when its name has an extension (app.sql.gz),
+    else for a directory (uploads, keep): a missing file fails a backup, a missing directory is empty."""
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return "." in name.lstrip(".")
+
+
+EMPTY_TAG = "empty="  # + service/volume/path: a declared directory that was empty or missing, recorded as empty
+
+
+def _declared_checks(spec: BackupSpec) -> str:
+    """Each declared path: a file must hold data (a missing or empty one, or one empty once decompressed,
+    fails the backup); a directory that is empty or missing is recorded as empty (a tag), with a warning.
+    Builds `$paths` (what restic backs up) and `$extra` (the tags), each word already quoted for `eval`."""
+    lines = ["paths=\nextra=\n"]
+    for svc in spec.services:
+        for vol in svc.volumes:
+            if not vol.paths:
+                lines.append(f'paths="$paths "{shlex.quote(shlex.quote(mount_point(svc.service, vol.name)))}\n')
     for service, volume, path, where in declared_paths(spec):
         what = shlex.quote(f"service {service}, volume {volume}, path {path}")
-        p = shlex.quote(where)
-        checks.append(
-            f'[ -e {p} ] || fail {what}": missing"\n'
-            f'if [ -d {p} ]; then [ -n "$(ls -A {p})" ] || fail {what}": empty directory"\n'
+        p, word = shlex.quote(where), shlex.quote(shlex.quote(where))
+        tag = shlex.quote(shlex.quote(f"{EMPTY_TAG}{service}/{volume}/{path}"))
+        empty_dir = f'echo "{WARNING_PREFIX}"{what}": $1 directory, recorded as empty" >&2; extra="$extra --tag "{tag}'
+        missing = f'fail {what}": missing"' if looks_like_a_file(path) else "set -- missing; " + empty_dir
+        lines.append(
+            f"if [ ! -e {p} ]; then {missing}\n"
+            f'elif [ -d {p} ]; then if [ -n "$(ls -A {p})" ]; then paths="$paths "{word}; '
+            f"else set -- empty; {empty_dir}; fi\n"
             f'else [ -s {p} ] || fail {what}": empty file"\n'
             f'  case {p} in *.gz) [ -n "$(gzip -dc {p} 2>/dev/null | head -c 1)" ] || fail {what}": empty once decompressed";; esac\n'
+            f'  paths="$paths "{word}\n'
             "fi\n"
         )
+    if spec.services and spec.services[0].volumes:  # nothing left to back up: the (empty) root of one volume
+        root = mount_point(spec.services[0].service, spec.services[0].volumes[0].name)
+        lines.append(
+            f'[ -n "$paths" ] || {{ paths={shlex.quote(shlex.quote(root))}; extra="$extra --exclude "{shlex.quote(shlex.quote(root + "/*"))}; }}\n'
+        )
+    return "".join(lines)
+
+
+def backup_script(spec: BackupSpec, *, host: str, tags: Sequence[str], run_tag: str, known: bool = False) -> str:
+    """Check declared paths, open the repository, back up; a failed run leaves no snapshot behind."""
+    checks = [_declared_checks(spec)]
     tag_args = [a for t in [*tags, run_tag] for a in ("--tag", t)]
     exclude = ["--exclude", f"{RESTORE_SCRATCH}*"]  # a restore's scratch directory, if one was left
-    backup = _q(["restic", "backup", "--json", "--host", host, *tag_args, *exclude, "--", *backup_paths(spec)])
+    restic = _q(["restic", "backup", "--json", "--host", host, *tag_args, *exclude])
+    backup = f'eval {shlex.quote(restic)}" $extra -- $paths"'
     # Forget what the failed run saved. restic forget locks the repository exclusively: another app's backup
     # running now makes it fail, so it is tried again for a while (not once stopped: the engine's SIGKILL
     # would leave its exclusive lock), and a snapshot that stays is said, never "no snapshot was kept".
@@ -242,6 +276,7 @@ class RestoreTarget:
 
     mount: str  # /backup/<service>/<volume>
     paths: tuple[str, ...] = ()  # declared paths, relative to the volume root; () = every top-level entry
+    empty: tuple[str, ...] = ()  # declared directories the snapshot recorded as empty: made empty
 
     def scratch(self, token: str) -> str:
         return f"{self.mount}/{RESTORE_SCRATCH}{token}"
@@ -289,6 +324,13 @@ def restore_swap_script(targets: Sequence[RestoreTarget], token: str, *, discard
     )
     for t in targets:
         new, old = f"{t.scratch(token)}{t.mount}", f"{t.scratch(token)}/old"
+        for p in t.empty:
+            lines.append(
+                f"mkdir -p {shlex.quote(f'{new}/{p}')} || fail 'cannot make an empty directory in {t.mount}'\n"
+            )
+            lines.append(
+                f"put {shlex.quote(f'{new}/{p}')} {shlex.quote(f'{t.mount}/{p}')} {shlex.quote(f'{old}/{p}')}\n"
+            )
         if t.paths:
             for p in t.paths:
                 src = shlex.quote(f"{new}/{p}")

@@ -28,6 +28,7 @@ class Snapshot:
     recipe: str
     services: tuple[str, ...]
     paths: tuple[str, ...]
+    empty: tuple[str, ...] = ()  # service/volume/path of declared directories recorded as empty
 
     @classmethod
     def from_restic(cls, raw: dict[str, Any]) -> Snapshot:
@@ -45,6 +46,7 @@ class Snapshot:
             recipe=tags.get("recipe", ""),
             services=tuple(services),
             paths=paths,
+            empty=tuple(t[len(scripts.EMPTY_TAG) :] for t in raw.get("tags") or [] if t.startswith(scripts.EMPTY_TAG)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -57,6 +59,7 @@ class Snapshot:
             "recipe": self.recipe,
             "services": list(self.services),
             "paths": list(self.paths),
+            "empty": list(self.empty),
         }
 
 
