@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REGISTRY, RIG_SSH_CONFIG, CoopResult, remove_stack, require_rig
-from live_app import free_port, new_app, web_recipe
+from backup_app import RESTIC_IMAGE, files_app
+from conftest import RIG_SSH_CONFIG, CoopResult, remove_stack, require_rig
+from live_app import new_app
 
 pytestmark = pytest.mark.integration
 
@@ -67,15 +68,19 @@ def site(tmp_path_factory, local_engine_socket, registry):
     env.update(ABRA_DIR=str(tmp / "abra"), DOCKER_CONFIG=str(tmp / "docker"), COOP_DASHBOARD_TOKEN=TOKEN)
     if RIG_SSH_CONFIG.is_file():
         env["COOP_SSH_CONFIG"] = str(RIG_SSH_CONFIG)
-    env["COOP_RESTIC_IMAGE"] = f"{REGISTRY}/coop-test/restic:0.14.0"
+    env["COOP_RESTIC_IMAGE"] = RESTIC_IMAGE
+    repository = f"coop-test-backups-{uuid.uuid4().hex[:8]}"  # this module's own (the server's is shared)
+    env["COOP_BACKUP_REPOSITORY"] = f"volume:{repository}"
     coop = Coop(env)
     assert coop("server", "add", "--local").code == 0
     app = f"tdash_{uuid.uuid4().hex[:6]}"
     try:
-        new_app(coop, tmp, app, "default", web_recipe(free_port()))
+        new_app(coop, tmp, app, "default", files_app("files", "backupbot.backup.pre-hook=echo hello > /data/hello.txt"))
         env_file = tmp / "abra" / "servers" / "default" / f"{app}.env"
         env_file.write_text(env_file.read_text() + f"SMTP_PASSWORD={ENV_SECRET}\n")
         r = coop("app", "deploy", app, "--no-input")
+        assert r.code == 0, r
+        r = coop("app", "backup", "create", app, "--no-input")
         assert r.code == 0, r
         # A server that does not answer (nothing listens on port 1): shown unreachable, the rest still shown.
         from coopcloud.ops.server.servers import write_context
@@ -94,6 +99,10 @@ def site(tmp_path_factory, local_engine_socket, registry):
             proc.wait(10)
     finally:
         remove_stack(app)
+        for _ in range(40):  # the last restic job's container may hold it a moment longer
+            if subprocess.run(["docker", "volume", "rm", "-f", repository], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +164,7 @@ def test_the_overview_shows_the_app_and_its_page_shows_services_and_history(site
     row = page.locator(f'tr[data-app="{app}"]')
     assert "converged" in row.inner_text()
     assert "1.0.0+1.0.0" in row.inner_text()
+    assert time.strftime("%Y-%m-%d", time.gmtime()) in row.locator("td").last.inner_text()  # the last backup
     server = page.locator('tr[data-server="default"]')
     assert "yes" in server.inner_text() and "1/1" in server.inner_text()
     assert "no" in page.locator('tr[data-server="ghost"]').inner_text()
@@ -172,6 +182,8 @@ def test_the_overview_shows_the_app_and_its_page_shows_services_and_history(site
     env = page.locator("table.env").inner_text()
     assert "SMTP_PASSWORD" in env and "(hidden)" in env
     page.locator("table.snapshots").wait_for(timeout=60_000)  # the lazily loaded `backup ls`
+    snapshots = page.locator("table.snapshots tbody tr")
+    assert snapshots.count() == 1 and "manual" in snapshots.inner_text() and "app" in snapshots.inner_text()
     page.locator("table.drift, p:has-text('no drift')").first.wait_for(timeout=60_000)
     assert "no drift" in page.content()
     assert ENV_SECRET not in page.content()
@@ -189,6 +201,22 @@ def test_the_overview_shows_the_app_and_its_page_shows_services_and_history(site
     assert any(u.endswith("/static/htmx.min.js") for u in page.seen)  # type: ignore[attr-defined]
     assert page.problems == [], page.problems  # type: ignore[attr-defined]
     page.close()
+
+
+def test_pages_work_without_javascript(site, browser):
+    app, origin = site["app"], _origin(site["url"])
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    _goto(page, site["url"])
+    assert "converged" in page.locator(f'tr[data-app="{app}"]').inner_text()
+    page.get_by_role("link", name=app).click()
+    page.wait_for_url(f"{origin}/app/{app}")
+    assert "1/1" in page.locator('tr[data-service="app"]').inner_text()
+    assert "deploy" in page.locator("table.history").inner_text()
+    page.get_by_role("link", name="list the snapshots").click()  # without htmx, a plain link to the fragment's page
+    page.wait_for_url(f"{origin}/app/{app}/snapshots")
+    assert "manual" in page.locator("table.snapshots").inner_text()
+    context.close()
 
 
 def _request(url: str, method: str = "GET", path: str = "/", headers: dict[str, str] | None = None):
