@@ -192,6 +192,7 @@ def check(rt: Runtime, app_name: str) -> None:
 
     List variables the recipe's .env.sample sets that the app's env lacks.
     """
+    from coopcloud.domain.words import plural
     from coopcloud.errors import InvalidError
     from coopcloud.ops.app.check import missing_env
 
@@ -203,7 +204,9 @@ def check(rt: Runtime, app_name: str) -> None:
             rt.out.print(key)
     if missing:
         raise InvalidError(
-            f"app {app_name}: {len(missing)} variable(s) from the recipe's .env.sample ({version}) are missing",
+            f"app {app_name}: {plural(len(missing), 'variable')} from the recipe's .env.sample ({version}) "
+            + ("is" if len(missing) == 1 else "are")
+            + " missing",
             hint=f"add them with: coop app config {app_name}",
         )
     if not rt.out.json:

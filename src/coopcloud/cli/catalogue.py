@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from coopcloud.cli.context import AliasGroup, Runtime, pass_runtime
+from coopcloud.domain.words import plural
 
 
 @click.group(cls=AliasGroup)
@@ -125,7 +126,7 @@ def generate(
             kept = " (previous entry kept)" if name in report.kept else ""
             rt.out.error(f"{report.errors[name]}{kept}")
         failed = ", ".join(sorted(report.errors))
-        rt.out.error(f"catalogue generate: {len(report.errors)} recipe(s) failed: {failed}")
+        rt.out.error(f"catalogue generate: {plural(len(report.errors), 'recipe')} failed: {failed}")
         return 1
     return 0
 

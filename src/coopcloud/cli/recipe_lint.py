@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from coopcloud.cli.context import Runtime, pass_runtime
+from coopcloud.domain.words import plural
 
 
 @click.command("lint")
@@ -82,8 +83,8 @@ def lint(rt: Runtime, recipe: str | None, list_rules: bool) -> None:
             rt.out.info(f"note: {note}")
         skipped = len(report.skipped())
         rt.out.info(
-            f"recipe {report.recipe}: {len(report.errors)} error(s), {len(report.warnings)} warning(s)"
-            + (f", {skipped} rule(s) skipped" if skipped else "")
+            f"recipe {report.recipe}: {plural(len(report.errors), 'error')}, {plural(len(report.warnings), 'warning')}"
+            + (f", {plural(skipped, 'rule')} skipped" if skipped else "")
         )
     if not report.ok:
         failed = ", ".join(report.failed(level=ERROR))

@@ -199,7 +199,7 @@ def resolve_version(versions: Sequence[Version], wanted: str) -> Version:
 
     newest = ", ".join(v.tag for v in versions[-5:]) or "none"
     which = "releases" if len(versions) <= 5 else "newest releases"
-    close = did_you_mean(wanted, [v.tag for v in versions] + [str(v.tag).split("+")[0] for v in versions])
+    close = did_you_mean(wanted, [v.tag if "+" in wanted else v.tag.split("+")[0] for v in versions])
     raise NotFound(f"no version {wanted!r} ({which}: {newest})", hint=close)
 
 

@@ -17,12 +17,14 @@ def plural(count: int, noun: str, many: str | None = None) -> str:
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """``did you mean: git.example.org?`` when a candidate is close to `name` (case-insensitive), else None."""
-    known = sorted(set(candidates))
-    by_lower = {c.lower(): c for c in known}
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
-    if not close:
+    """``did you mean: git.example.org?`` when a candidate is close to `name` (case-insensitive), else None.
+
+    Only the closest: those within a hair of the best match, at most three."""
+    by_lower = {c.lower(): c for c in sorted(set(candidates))}
+    scored = sorted(((difflib.SequenceMatcher(None, name.lower(), low).ratio(), low) for low in by_lower), reverse=True)
+    if not scored or scored[0][0] < 0.75:
         return None
+    close = [low for score, low in scored[:3] if score >= max(0.75, scored[0][0] - 0.05)]
     return "did you mean: " + " or ".join(by_lower[c] for c in close) + "?"
 
 
