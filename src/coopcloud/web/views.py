@@ -15,8 +15,8 @@ def status_text(status: str) -> str:
 
 
 def status_class(status: str) -> str:
-    """A CSS class per status: ok, warn, off, bad."""
-    return {"deployed": "ok", "undeployed": "off", "unknown": "bad"}.get(status, "warn")
+    """A CSS class per status: ok, warn (not converged...), off, bad."""
+    return {"deployed": "ok", "undeployed": "off", "unknown": "bad", "crash loop": "bad"}.get(status, "warn")
 
 
 def yesno(value: Any) -> str:
