@@ -152,6 +152,10 @@ def _goto(page, url: str) -> None:
         page.goto(url)
 
 
+def _cookie_name(url: str) -> str:
+    return f"coop_dashboard_{_origin(url).rsplit(':', 1)[1]}"
+
+
 def _origin(url: str) -> str:
     return url.split("/?", 1)[0]
 
@@ -231,16 +235,18 @@ def _request(url: str, method: str = "GET", path: str = "/", headers: dict[str, 
 
 
 def test_token_host_and_method_refusals(site):
-    url, cookie = site["url"], {"Cookie": f"coop_dashboard={TOKEN}"}
+    url, name = site["url"], _cookie_name(site["url"])
+    cookie = {"Cookie": f"{name}={TOKEN}"}
     assert _request(url)[0].status == 401
     assert _request(url, path="/?token=wrong")[0].status == 401
     assert _request(url, path="/static/htmx.min.js")[0].status == 401
-    assert _request(url, headers={"Cookie": "coop_dashboard=wrong"})[0].status == 401
+    assert _request(url, headers={"Cookie": f"{name}=wrong"})[0].status == 401
+    assert _request(url, headers={"Cookie": f"coop_dashboard_1={TOKEN}"})[0].status == 401  # another port's
 
     resp, _ = _request(url, path=f"/?token={TOKEN}")
     assert resp.status == 303 and resp.getheader("Location") == "/"
     set_cookie = resp.getheader("Set-Cookie")
-    assert f"coop_dashboard={TOKEN}" in set_cookie and "HttpOnly" in set_cookie and "SameSite=strict" in set_cookie
+    assert f"{name}={TOKEN}" in set_cookie and "HttpOnly" in set_cookie and "SameSite=strict" in set_cookie
 
     resp, body = _request(url, headers=cookie)
     assert resp.status == 200 and site["app"] in body
@@ -268,7 +274,7 @@ def test_a_non_loopback_bind_warns(site):
     proc, url = _start(site["env"], "--bind", address)
     try:
         assert url.startswith(f"http://{address}:")
-        assert _request(url, headers={"Cookie": f"coop_dashboard={TOKEN}"})[0].status == 200
+        assert _request(url, headers={"Cookie": f"{_cookie_name(url)}={TOKEN}"})[0].status == 200
     finally:
         proc.terminate()
         proc.wait(10)

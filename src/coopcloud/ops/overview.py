@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import stack_name
-from coopcloud.errors import CoopError
+from coopcloud.errors import CoopError, NotFound
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
@@ -226,6 +226,8 @@ def app_detail(settings: Settings, pool: ServerPool, name: str) -> AppDetail:
     except CoopError as exc:
         env = ()
         errors.append(f"env: {exc}")
+    if not lines:  # its env file went away meanwhile
+        raise NotFound(f"app {name} not found in {settings.servers_dir}", hint="see: coop app ls")
     history = tuple(e for e in found.events if e.app == name)
     return AppDetail(lines[0], tuple(services), history, env, tuple(errors))
 

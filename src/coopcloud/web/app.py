@@ -34,7 +34,7 @@ from coopcloud.web import views
 from coopcloud.web.board import Board
 
 HERE = Path(__file__).parent
-COOKIE = "coop_dashboard"
+COOKIE = "coop_dashboard_{port}"  # per port: cookies ignore ports, and two dashboards may run side by side
 REFRESH_SECONDS = 5  # how often a page re-fetches its fragment (a change shows within ~7 s)
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -53,10 +53,11 @@ STATIC = {"htmx.min.js": "text/javascript", "coop.css": "text/css", "htmx.LICENS
 class Guard:
     """ASGI middleware: Host, method and token checks, then the security headers on every answer."""
 
-    def __init__(self, app: ASGIApp, *, token: str, hosts: frozenset[str]):
+    def __init__(self, app: ASGIApp, *, token: str, hosts: frozenset[str], cookie: str):
         self.app = app
         self.token = token
         self.hosts = hosts
+        self.cookie = cookie
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,14 +91,14 @@ class Guard:
             rest = urlencode([(k, v) for k, v in query if k != "token"])
             target = scope["path"] + (f"?{rest}" if rest else "")
             answer = RedirectResponse(target, status_code=303)
-            answer.set_cookie(COOKIE, self.token, httponly=True, samesite="strict", path="/")
+            answer.set_cookie(self.cookie, self.token, httponly=True, samesite="strict", path="/")
             return answer
         cookie = SimpleCookie()
         try:
             cookie.load(headers.get("cookie", ""))
         except Exception:
             cookie = SimpleCookie()
-        held = cookie[COOKIE].value if COOKIE in cookie else ""
+        held = cookie[self.cookie].value if self.cookie in cookie else ""
         if not hmac.compare_digest(held.encode(), self.token.encode()):
             return PlainTextResponse(
                 "unauthorized: open the address `coop dashboard` printed (with its ?token=)\n", 401
@@ -117,8 +118,8 @@ def _templates() -> Environment:
     return env
 
 
-def create_app(board: Board, *, token: str, hosts: frozenset[str]) -> ASGIApp:
-    """The dashboard as an ASGI app answering only GET, only on `hosts`, only with `token`."""
+def create_app(board: Board, *, token: str, hosts: frozenset[str], port: int) -> ASGIApp:
+    """The dashboard as an ASGI app answering only GET, only on `hosts` (the address on `port`), only with `token`."""
     templates = _templates()
 
     def page(request: Request, template_name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -157,4 +158,4 @@ def create_app(board: Board, *, token: str, hosts: frozenset[str]) -> ASGIApp:
         Route("/static/{name}", static),
     ]
     app = Starlette(routes=routes)
-    return Guard(app, token=token, hosts=hosts)
+    return Guard(app, token=token, hosts=hosts, cookie=COOKIE.format(port=port))

@@ -98,7 +98,7 @@ def serve(settings: Settings, sock: socket.socket, address: Address, token: str)
     from coopcloud.web.board import Board
 
     board = Board(settings)
-    app = create_app(board, token=token, hosts=address.hosts())
+    app = create_app(board, token=token, hosts=address.hosts(), port=address.port)
     config = uvicorn.Config(
         app,
         log_level="warning",
