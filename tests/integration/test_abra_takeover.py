@@ -198,10 +198,11 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         assert sorted(before) == [f"{stack}_app", f"{stack}_db"] and all(before.values())
         assert "Platforms" in (live_spec(stack, "db")["TaskTemplate"].get("Placement") or {})
 
-        r = coop("app", "ls", "--status", "--json")
+        r = coop("app", "ls", "-S", "-m")  # abra's `app ls --status --machine`
         assert r.code == 0, r
         [row] = [a for a in json.loads(r.out) if a.get("name") == domain or a.get("app") == domain]
         assert V1 in json.dumps(row)
+        assert row["upgrade"] == V2 and row["autoupdate"] is False, row
 
         r = coop("app", "secret", "ls", domain, "--json")
         assert r.code == 0 and {x["name"]: x["present"] for x in json.loads(r.out)} == {"db_password": True}, r
@@ -239,8 +240,12 @@ def test_coop_takes_over_an_app_abra_deployed(coop, coop_env, tmp_path, stack_na
         assert r.code == 0 and json.loads(r.out)["plan"]["changes"] is False, r
 
         # Upgrade, rollback: the web service moves, the database is left alone.
+        env_file.write_text(env_file.read_text() + "ENABLE_AUTO_UPDATE=true\n")
         r = coop("app", "upgrade", domain, "--no-input")
         assert r.code == 0, r
+        ls = coop("app", "ls", "--status")
+        [line] = [l.split() for l in ls.out.splitlines() if domain in l]
+        assert line[-2:] == ["latest", "yes"], ls.out  # UPGRADE, AUTOUPDATE
         assert live_spec(stack, "app")["Labels"][f"coop-cloud.{stack}.version"] == V2
         assert ":1.1.0@sha256:" in live_spec(stack, "app")["TaskTemplate"]["ContainerSpec"]["Image"]
         assert live_spec(stack, "db")["Labels"]["coop-test.tier"] == "database"

@@ -120,19 +120,31 @@ def ls(rt: Runtime, server: str | None, recipe: str | None, with_status: bool) -
         for r in list_apps(rt.settings, server=server, recipe=recipe)
     ]
     if with_status:
-        from coopcloud.ops.app.status import deployed_status
+        from coopcloud.ops.app.status import deployed_status, fill_upgrades
 
         deployed_status(rt.servers(), rows, rt.settings)
+        fill_upgrades(rt.settings, rows)
     if rt.out.json:
         rt.out.emit_json(rows)
         return
     headers = ["server", "app", "recipe", "version"]
     if with_status:
-        headers += ["status", "deployed", "chaos", "differs", "drift"]
+        headers += ["status", "deployed", "chaos", "differs", "drift", "upgrade", "autoupdate"]
     rt.out.table(headers, [[r.get(h) for h in headers] for r in rows])
     for r in rows:
         if r.get("error"):
             rt.out.warn(f"app {r['app']}: {r['error']}")
+
+
+def _prune_app(rt: Runtime, client, ref) -> dict[str, list[str]]:
+    from coopcloud.ops.app.apps import all_apps
+    from coopcloud.ops.prune import prune_app
+
+    pruned = prune_app(client, ref, {a.stack_name for a in all_apps(rt.settings) if a != ref})
+    for kind, names in pruned.items():
+        for name in names:
+            rt.out.info(f"removed {kind[:-1]} {name}")
+    return pruned
 
 
 @no_json
@@ -367,9 +379,12 @@ def _report_deploy(rt: Runtime, result, line: str) -> None:
 @changes()
 @app.command("undeploy")
 @click.argument("app_name", metavar="APP")
+@click.option(
+    "--prune", "-p", is_flag=True, help="Also remove the app's networks and configs that nothing uses any more."
+)
 @yes_option
 @pass_runtime
-def undeploy(rt: Runtime, app_name: str, yes: bool) -> None:
+def undeploy(rt: Runtime, app_name: str, yes: bool, prune: bool) -> None:
     """Take the app's stack down; volumes and secrets are kept.
 
     Its services, networks and configs are removed; its volumes and secrets stay,
@@ -403,6 +418,8 @@ def undeploy(rt: Runtime, app_name: str, yes: bool) -> None:
         change.version_from = deployed_version(client, ref.stack_name)
         removed = run_undeploy(client, ref)
         change.plan = [f"- service {name}" for name in removed["services"]]
+        if prune:
+            removed["pruned"] = _prune_app(rt, client, ref)
     if rt.out.json:
         rt.out.emit_json(removed)
         return

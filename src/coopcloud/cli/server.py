@@ -268,3 +268,52 @@ def activate(rt: Runtime, name: str, node: str, yes: bool) -> None:
 
 
 register_backup(server)
+
+
+@server.command("prune")
+@click.argument("name")
+@click.option("--all", "-a", "all_images", is_flag=True, help="Every image no container uses, not only dangling ones.")
+@click.option("--volumes", "-v", is_flag=True, help="Also unused volumes (never those of an app coop knows).")
+@pass_runtime
+def prune(rt: Runtime, name: str, all_images: bool, volumes: bool) -> None:
+    """Remove what server NAME no longer uses: stopped containers, unused networks, dangling images.
+
+    Never the proxy network, a network an app's recipe declares external, a volume of an app
+    coop knows (an undeployed app keeps its data), nor coop's own volumes (coop-…).
+
+    \b
+    Example:
+      coop server prune cloud.example.org -a -v
+    """
+    from coopcloud.ops.prune import prune_server
+    from coopcloud.ops.server.servers import resolve
+
+    resolve(rt.settings, name)  # refuses unregistered servers
+    done = prune_server(
+        rt.settings, rt.servers().client(name), name, all_images=all_images, volumes=volumes, warn=rt.out.warn
+    )
+    if rt.out.json:
+        rt.out.emit_json({"server": name, **done.to_json()})
+        return
+    for kind, names in (
+        ("container", done.containers),
+        ("network", done.networks),
+        ("image", done.images),
+        ("volume", done.volumes),
+    ):
+        for item in names:
+            rt.out.print(f"removed {kind} {item}")
+    kept = [f"network {n}" for n in done.kept_networks] + [f"volume {v}" for v in done.kept_volumes]
+    if kept:
+        rt.out.info(f"kept (unused, but an app's or coop's): {', '.join(kept)}")
+    rt.out.print(f"server {name}: reclaimed {_size(done.space_reclaimed)}")
+
+
+def _size(n: int) -> str:
+    """Bytes as docker prints them (decimal units)."""
+    size = float(n)
+    for unit in ("kB", "MB", "GB"):
+        size /= 1000
+        if size < 1000 or unit == "GB":
+            return f"{n} B" if n < 1000 else f"{size:.1f} {unit}"
+    return f"{n} B"

@@ -763,6 +763,23 @@ class EngineClient:
     def volume_remove(self, name: str, *, force: bool = False) -> None:
         self._call("DELETE", f"/volumes/{_q(name)}", params={"force": True if force else None})
 
+    def volume_sizes(self) -> dict[str, int]:
+        """``GET /system/df?type=volume``: each volume's size in bytes (-1 when the engine did not measure it)."""
+        found = self._call("GET", "/system/df", params={"type": "volume"}) or {}
+        return {v["Name"]: int((v.get("UsageData") or {}).get("Size", -1)) for v in found.get("Volumes") or []}
+
+    # -- prune -------------------------------------------------------------
+
+    def containers_prune(self) -> dict:
+        """``POST /containers/prune``: removes every stopped container; ``{"ContainersDeleted", "SpaceReclaimed"}``."""
+        return self._call("POST", "/containers/prune") or {}
+
+    def images_prune(self, *, dangling_only: bool = True) -> dict:
+        """``POST /images/prune``: dangling images, or (``dangling_only=False``) every image no container
+        uses; ``{"ImagesDeleted": [{"Deleted"|"Untagged": …}], "SpaceReclaimed"}``."""
+        filters = encode_filters({"dangling": ["true" if dangling_only else "false"]})
+        return self._call("POST", "/images/prune", params={"filters": filters}) or {}
+
 
 class _SharedReader:
     """Stands in for a socket to `http.client.HTTPResponse`: every response reads from one buffer,

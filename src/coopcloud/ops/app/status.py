@@ -133,7 +133,7 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
             continue
         labels = view.labels(stack)
         if labels is None:
-            row.update(status="undeployed", deployed=None, chaos=None, differs=None)
+            row.update(status="undeployed", deployed=None, chaos=None, differs=None, autoupdate=False)
             continue
         deployed = labels.get(coop_label(stack, "version"))
         chaos = labels.get(coop_label(stack, "chaos")) == "true"
@@ -142,9 +142,27 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
             deployed=deployed,
             chaos=chaos,
             differs=bool(row.get("version")) and deployed != row.get("version"),
+            autoupdate=labels.get(coop_label(stack, "autoupdate")) == "true",
         )
         if settings is not None:
             row["drift"] = _drift(settings, row, view.services[stack], view.network_names)
+
+
+def fill_upgrades(settings: Settings, rows: list[dict]) -> None:
+    """Each row's `upgrade` (after `deployed_status`): the newest release above the deployed one,
+    "latest" when there is none, None when that is not known (not deployed, chaos, no releases).
+    From local state only: the recipe clone's tags, else the catalogue (no fetch)."""
+    from coopcloud.ops.releases import ReleaseLookup, available
+
+    lookup = ReleaseLookup(settings, fetch=False)
+    for row in rows:
+        row["upgrade"] = None
+        if not row.get("deployed") or row.get("chaos") or not row.get("recipe"):
+            continue
+        versions = lookup.get(row["recipe"]).versions
+        found = available(versions, row["deployed"], major=True)
+        if versions and found.deployed is not None:
+            row["upgrade"] = found.upgrade.tag if found.upgrade else "latest"
 
 
 def _drift(settings: Settings, row: dict, live: list[Service], network_names: dict[str, str]) -> bool | None:
