@@ -486,6 +486,18 @@ class FakeEngine:
         self._call("volume_remove", name)
         self._volumes.remove(self._find(self._volumes, name, "volume"))
 
+    def volume_sizes(self) -> dict[str, int]:
+        self._call("volume_sizes")
+        return {_name(v): -1 for v in self._volumes}
+
+    def containers_prune(self) -> dict:
+        self._call("containers_prune")
+        return {"ContainersDeleted": [], "SpaceReclaimed": 0}
+
+    def images_prune(self, *, dangling_only: bool = True) -> dict:
+        self._call("images_prune", dangling_only)
+        return {"ImagesDeleted": [], "SpaceReclaimed": 0}
+
 
 def _name(item: Mapping[str, Any]) -> str:
     spec = item.get("Spec") or {}
