@@ -105,7 +105,7 @@ def test_every_command_is_classified():
 
 def test_the_data_destroying_commands():
     destroying = sorted(path for path, cmd in CHANGING if getattr(cmd, CHANGES) == "destroys")
-    assert destroying == ["app remove", "app restore", "app secret rm", "app volume rm", "recipe reset"]
+    assert destroying == ["app remove", "app restore", "app secret rm", "app volume rm", "recipe reset", "server prune"]
 
 
 @pytest.mark.parametrize("path,cmd", CHANGING, ids=[p for p, _ in CHANGING])

@@ -69,7 +69,10 @@ def test_server_prune_keeps_proxy_external_networks_and_every_app_volume(
         subprocess.run([*docker, "load"], input=saved, capture_output=True, check=True, timeout=120)
         stopped = sh("create", WEB)
 
-        r = coop("s", "p", "default", "-v", "-m", env=env)  # abra's `server prune -v --machine`
+        r = coop("s", "p", "default", "-v", "-m", env=env)  # abra's `server prune -v --machine`: asks first
+        assert r.code == 2 and "pass --yes" in r.err, r
+        assert exists("volume", "junk_vol")
+        r = coop("s", "p", "default", "-v", "-y", "-m", env=env)
         assert r.code == 0, r
         done = json.loads(r.out)
         assert stopped in done["containers"]
@@ -80,7 +83,7 @@ def test_server_prune_keeps_proxy_external_networks_and_every_app_volume(
         assert all(exists("network", n) for n in ("proxy", "shared_backbone"))
         assert all(exists("volume", v) for v in ("keepme_data", "coop-backups"))
 
-        r = coop("server", "prune", "default", env=env)
+        r = coop("server", "prune", "default", "--yes", env=env)
         assert r.code == 0 and "server default: reclaimed" in r.out, r
     finally:
         subprocess.run([*docker, "volume", "rm", *volumes], capture_output=True)

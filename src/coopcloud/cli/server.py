@@ -270,25 +270,37 @@ def activate(rt: Runtime, name: str, node: str, yes: bool) -> None:
 register_backup(server)
 
 
+@changes(destroys=True)
 @server.command("prune")
 @click.argument("name")
 @click.option("--all", "-a", "all_images", is_flag=True, help="Every image no container uses, not only dangling ones.")
 @click.option("--volumes", "-v", is_flag=True, help="Also unused volumes (never those of an app coop knows).")
+@yes_option
 @pass_runtime
-def prune(rt: Runtime, name: str, all_images: bool, volumes: bool) -> None:
-    """Remove what server NAME no longer uses: stopped containers, unused networks, dangling images.
+def prune(rt: Runtime, name: str, all_images: bool, volumes: bool, yes: bool) -> None:
+    """Remove what the server no longer uses.
 
-    Never the proxy network, a network an app's recipe declares external, a volume of an app
-    coop knows (an undeployed app keeps its data), nor coop's own volumes (coop-…).
+    Stopped containers, unused networks, dangling images (--all: every unused image) and,
+    with --volumes, unused volumes. Never the proxy network, a network an app's recipe
+    declares external, a volume of an app coop knows (an undeployed app keeps its data),
+    nor coop's own volumes (coop-…).
 
     \b
-    Example:
-      coop server prune cloud.example.org -a -v
+    Examples:
+      coop server prune cloud.example.org
+      coop server prune cloud.example.org --all --volumes --yes
     """
     from coopcloud.ops.prune import prune_server
     from coopcloud.ops.server.servers import resolve
 
     resolve(rt.settings, name)  # refuses unregistered servers
+    what = "every unused image" if all_images else "dangling images"
+    rt.out.approve(
+        f"server {name}",
+        f"remove stopped containers, unused networks, {what}" + (" and unused volumes (their data)" if volumes else ""),
+        yes=yes,
+        destroys=True,
+    )
     done = prune_server(
         rt.settings, rt.servers().client(name), name, all_images=all_images, volumes=volumes, warn=rt.out.warn
     )
