@@ -139,3 +139,28 @@ def test_a_crash_loop_is_shown_as_such_and_a_redeploy_is_never_nothing_changed(
     line = one_error_line(r.err)
     assert f"service {stack_name}_app failed: crash loop: " in line, line
     assert "crash loop" in r.err.split("error:")[0], r.err  # the plan says why it redeploys
+
+
+# Healthy for good on its first start; after a restart (a marker in its volume), healthy ~2 s then not.
+UNHEALTHY_AFTER_RESTART = (
+    "sh -c \"trap '' TERM; touch /tmp/ok; if [ -f /data/ran ]; then (sleep 2; rm /tmp/ok) & fi; "
+    'touch /data/ran; httpd -f -p 8080 -h /www; sleep 3600"'
+)
+
+
+def test_app_restart_waits_for_health_too(coop, tmp_path, stack_name, local_server):
+    files = web_recipe(free_port(), healthcheck="test -f /tmp/ok", command=UNHEALTHY_AFTER_RESTART)
+    compose = files["compose.yml"].replace(GRACE, "")
+    compose = compose.replace(
+        "    networks: [proxy, internal]\n", "    networks: [proxy, internal]\n    volumes:\n      - data:/data\n"
+    )
+    compose = compose.replace("        monitor: 1s\n", "        monitor: 5s\n")  # the issue's shape: docker's 5 s
+    files["compose.yml"] = compose + "volumes:\n  data:\n"
+    new_app(coop, tmp_path, stack_name, "default", files)
+    r = coop("app", "deploy", stack_name, "--no-input")
+    assert r.code == 0, r
+    r = coop("app", "restart", stack_name, "app")
+    assert r.code == 7, r
+    line = one_error_line(r.err)
+    assert f"app {stack_name}: service app did not start again: unhealthy: " in line, line
+    assert "health: exit 1" in r.err, r.err

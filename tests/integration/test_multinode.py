@@ -455,3 +455,42 @@ def test_backup_hooks_run_in_the_container_on_the_worker(mn, tmp_path, multinode
                 f"label=coop.backup.scratch={app}",
             ).stdout.split()
             assert not left, (node, kind, left)
+
+
+TURNS_UNHEALTHY_ON_A_WORKER = f"""\
+version: "3.8"
+services:
+  app:
+    image: {WEB}
+    networks: [internal]
+    # Healthy ~2 s, then not; PID 1 ignores SIGTERM and the stop grace is docker's 10 s.
+    command: ["sh", "-c", "trap '' TERM; touch /tmp/ok; (sleep 2; rm /tmp/ok) & httpd -f -p 8080 -h /www; sleep 3600"]
+    healthcheck:
+      test: ["CMD-SHELL", "test -f /tmp/ok"]
+      interval: 1s
+      timeout: 1s
+      retries: 2
+      start_period: 1s
+    deploy:
+      placement:
+        constraints: [node.hostname == coop-w1]
+      update_config:
+        monitor: 5s
+      labels: ["coop-cloud.${{STACK_NAME}}.version=1.0.0+1.0.0", "coop-cloud.${{STACK_NAME}}.timeout=90"]
+networks:
+  internal:
+"""
+
+
+def test_health_is_read_on_the_worker_that_runs_the_task(mn, tmp_path, multinode, mn_stack):
+    assert mn("server", "add", "coop-w1").code == 0
+    app = new_app(mn, tmp_path, mn_stack, TURNS_UNHEALTHY_ON_A_WORKER)
+    r = mn("app", "deploy", app, "--no-input")
+    assert r.code == 7, r  # a first deploy that does not converge
+    line = next(l for l in r.err.splitlines() if l.startswith("error:"))
+    assert f"service {app}_app failed: unhealthy: container " in line, line
+    assert "health: exit 1" in r.err, r.err
+    # the container named is the one on coop-w1, read through that node's own engine
+    named = line.split("unhealthy: container ", 1)[1].split()[0]
+    on_w1 = multinode.docker("w1", "ps", "-aq", "--no-trunc", "--filter", f"label=com.docker.stack.namespace={app}")
+    assert any(cid.startswith(named) for cid in on_w1.stdout.split()), (named, on_w1.stdout)

@@ -532,3 +532,15 @@ def test_container_health_is_read_from_the_status_the_list_api_writes():
     assert health("Up 3 seconds (unhealthy)") == "unhealthy"
     assert health("Up Less than a second (health: starting)") == "starting"
     assert health("Up 2 hours") is None and health("Exited (137) 2 seconds ago") is None
+
+
+def test_a_node_out_of_reach_is_said_in_the_progress_line():
+    tasks = [on_node("a", cid="c1"), on_node("c", cid="c3", node="far-node-id-1234")]
+    frames = [
+        with_containers(
+            frame(service("completed", replicas=2, monitor=1), tasks), container("c1", "Up 9 seconds (healthy)")
+        )
+    ]
+    result, _, _ = run_nodes(frames)
+    assert result.ok and result.services[0].unread == ("far-node-id-1234",)
+    assert "(health not read on node far-node-id-: no server entry reaches it" in result.services[0].line()

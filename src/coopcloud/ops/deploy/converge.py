@@ -110,6 +110,7 @@ class ServiceProgress:
     unhealthy: tuple[str, str] | None = None  # (node id, container id) that failed its healthcheck
     stop_grace: float = DEFAULT_STOP_GRACE  # how long swarm may take to stop that container
     health: list[str] = field(default_factory=list)  # its last healthcheck runs, when it failed on them
+    unread: tuple[str, ...] = ()  # nodes running its tasks whose engine coop cannot reach: health not read
 
     def line(self) -> str:
         want = "all nodes" if self.want is None else str(self.want)
@@ -122,6 +123,9 @@ class ServiceProgress:
             status = f"checking it stays up ({self.settling:.0f} s)"
         else:
             status = "waiting"
+        if self.unread and not self.error:
+            nodes = ", ".join(n[:12] for n in self.unread)
+            status += f" (health not read on node {nodes}: no server entry reaches it — see: coop server nodes)"
         return f"{self.name}: {self.running}/{want} running{state} — {status}"
 
 
@@ -225,6 +229,7 @@ def assess(
     # A container that stopped while its task still says running: swarm is about to record the failure.
     stopped = [t for t in active if state.get(t.id) == "stopped"]
     progress.running = len(up)
+    progress.unread = tuple(sorted({t.node_id for t in up if t.node_id and _container_id(t) not in seen}))
     failed = [t for t in current_tasks if t.failed and _after(t, since)] + stopped
     failed.sort(key=lambda t: t.status.timestamp or _FAR_FUTURE)
     exited = [t for t in current_tasks if t.state == "complete" and _after(t, since)]
