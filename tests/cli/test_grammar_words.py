@@ -152,3 +152,21 @@ def test_app_config_without_a_terminal_or_an_editor_fails_in_one_line(tmp_path, 
     code, out, err = _run(tmp_path, "app", "config", "git.example.org", env={"EDITOR": ""}, stdin=_TTY(""))
     assert code == ExitStatus.USAGE
     assert err == f"error: app git.example.org: no editor set — set $EDITOR, or edit {one_app} directly\n"
+
+
+def test_a_plan_says_in_words_what_changed_and_the_spec_paths_only_under_debug():
+    from types import SimpleNamespace
+
+    from coopcloud.ops.deploy.plan import Change, Plan, ServicePlan
+    from coopcloud.output.plan import show_plan
+
+    path = "TaskTemplate.ContainerSpec.Healthcheck.Test"
+    plan = Plan((ServicePlan("s_app", "update", (Change("other settings", None, "healthcheck command", (path,)),)),))
+    result = SimpleNamespace(plan=plan, chaos=False, app="git.example.org", server="cloud.example.org", version="1.1.0")
+    result.unpinned = {}
+    out = output()
+    show_plan(out, result)
+    assert "      other settings: healthcheck command\n" in out.stdout.getvalue() and path not in out.stdout.getvalue()
+    debug = output(debug=True)
+    show_plan(debug, result)
+    assert f"      other settings: healthcheck command ({path})\n" in debug.stdout.getvalue()

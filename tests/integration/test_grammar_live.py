@@ -18,7 +18,8 @@ import pytest
 
 from coopcloud.cli.context import CHANGES
 from coopcloud.cli.main import cli, main
-from live_app import free_port, new_app, web_recipe
+from live_app import free_port, web_recipe
+from recipe_factory import make_recipe_repo
 
 pytestmark = pytest.mark.integration
 
@@ -88,7 +89,11 @@ def validate(doc: object, schema: str) -> None:
 def test_no_at_every_prompt_changes_nothing(coop, coop_env, tmp_path, stack_name, local_server):
     port = free_port()
     tags = [(V1, {}), (V2, {"compose.yml": with_volume(web_recipe(port, image_tag="1.1.0"))["compose.yml"]})]
-    app = new_app(coop, tmp_path, stack_name, "default", with_volume(web_recipe(port)), tags=tags)
+    repo = make_recipe_repo(tmp_path / "recipe", with_volume(web_recipe(port)), tags)
+    app = stack_name
+    r = coop("app", "new", str(repo), "-s", "default", "-D", f"{app}.example.org", "--name", app, "--secrets")
+    assert r.code == 0, r  # app new says what it pins: the release a deploy takes, not one that ran
+    assert f"pinned to recipe {V2}, the release a deploy takes (nothing runs it yet)" in r.out
     env_file = tmp_path / "abra" / "servers" / "default" / f"{app}.env"
     assert coop("app", "deploy", app, V1, "--no-input").code == 0
     node = docker("node", "ls", "--format", "{{.Hostname}}").split()[0]

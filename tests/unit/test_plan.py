@@ -111,7 +111,8 @@ def test_spec_hash_decides_when_present():
     changed["TaskTemplate"]["ContainerSpec"]["User"] = "nobody"
     changed["Labels"][SPEC_HASH_LABEL] = spec_hash(changed)
     [c] = service_changes(changed, live)
-    assert c.what == "other settings" and "TaskTemplate.ContainerSpec.User" in c.after
+    assert c.what == "other settings" and "user" in c.after.split(", ")
+    assert "TaskTemplate.ContainerSpec.User" in c.paths
 
 
 def test_a_changed_command_or_healthcheck_is_shown_beside_a_changed_label():
@@ -123,7 +124,8 @@ def test_a_changed_command_or_healthcheck_is_shown_beside_a_changed_label():
     desired["TaskTemplate"]["ContainerSpec"]["Env"] = ["A=2", "DB_PASSWORD=x"]
     changes = service_changes(hashed(desired), live)
     assert [c.what for c in changes] == ["env A", "label coop-cloud.s.version", "other settings"], changes
-    assert changes[-1].after == "TaskTemplate.ContainerSpec.Args, TaskTemplate.ContainerSpec.Healthcheck"
+    assert changes[-1].after == "command, healthcheck"  # in words; the spec's paths under --debug
+    assert changes[-1].paths == ("TaskTemplate.ContainerSpec.Args", "TaskTemplate.ContainerSpec.Healthcheck")
 
 
 # -- taking over services coop did not deploy (no spec hash) -----------------------------------
@@ -242,3 +244,17 @@ def test_the_empty_objects_docker_always_sends_do_not_enter_the_spec_hash():
     assert spec_hash(docker_shaped) == spec_hash(spec())
     tt["ContainerSpec"]["Privileges"] = {"CredentialSpec": {"File": "x.json"}}
     assert spec_hash(docker_shaped) != spec_hash(spec())
+
+
+def test_other_settings_read_in_words():
+    from coopcloud.ops.deploy.plan import setting_words
+
+    assert setting_words(["TaskTemplate.ContainerSpec.Healthcheck.Test", "TaskTemplate.ContainerSpec.User"]) == (
+        "healthcheck command, user"
+    )
+    assert setting_words(["TaskTemplate.ContainerSpec.CapabilityAdd", "TaskTemplate.ContainerSpec.CapabilityDrop"]) == (
+        "capabilities"
+    )
+    assert setting_words(["TaskTemplate.ContainerSpec.StopGracePeriod", "UpdateConfig.Parallelism"]) == (
+        "stop grace period, update config"
+    )

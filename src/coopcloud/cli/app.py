@@ -90,9 +90,12 @@ def new(
             }
         )
         return
-    rt.out.print(
-        f"app {created.ref.name} created: {created.env_path} (recipe {created.recipe} {created.version or 'unreleased'})"
+    pin = (
+        f"pinned to {created.recipe} {created.version}, the release a deploy takes (nothing runs it yet)"
+        if created.version
+        else f"recipe {created.recipe}, unreleased: no version pinned"
     )
+    rt.out.print(f"app {created.ref.name} created: {created.env_path}; {pin}")
     _print_generated(rt, generated)
     rt.out.info(f"next: coop app config {created.ref.name}, then: coop app deploy {created.ref.name}")
 

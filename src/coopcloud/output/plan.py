@@ -24,7 +24,9 @@ def show_plan(out: Output, result: Any, *, title: str = "plan", nothing: str = "
     for sp in plan.services:
         say(f"  {_SYMBOL.get(sp.action, '?')} service {sp.name}: {_action(sp)}")
         for c in sp.changes:
-            if c.before is None:
+            if c.paths and out.debug_enabled:  # the engine's words, for who reads the spec
+                say(f"      {c.what}: {c.after} ({', '.join(c.paths)})")
+            elif c.before is None:
                 say(f"      {c.what}: {c.after}")
             elif c.after is None:
                 say(f"      {c.what}: {c.before} (removed)")

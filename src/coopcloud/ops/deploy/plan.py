@@ -98,9 +98,56 @@ class Change:
     what: str  # e.g. "image", "env FOO", "replicas", "secret db_password"
     before: str | None
     after: str | None
+    paths: tuple[str, ...] = ()  # "other settings": the spec's own paths (the plan shows them under --debug)
 
     def to_json(self) -> dict:
-        return {"what": self.what, "before": self.before, "after": self.after}
+        doc = {"what": self.what, "before": self.before, "after": self.after}
+        return doc | ({"paths": list(self.paths)} if self.paths else {})
+
+
+# What a person calls a service spec's settings (a path's last known prefix wins; the rest is de-camel-cased).
+_SETTING_WORDS = {
+    "TaskTemplate.ContainerSpec.Healthcheck.Test": "healthcheck command",
+    "TaskTemplate.ContainerSpec.Healthcheck.Interval": "healthcheck interval",
+    "TaskTemplate.ContainerSpec.Healthcheck.Timeout": "healthcheck timeout",
+    "TaskTemplate.ContainerSpec.Healthcheck.Retries": "healthcheck retries",
+    "TaskTemplate.ContainerSpec.Healthcheck.StartPeriod": "healthcheck start period",
+    "TaskTemplate.ContainerSpec.Healthcheck": "healthcheck",
+    "TaskTemplate.ContainerSpec.Command": "entrypoint",
+    "TaskTemplate.ContainerSpec.Args": "command",
+    "TaskTemplate.ContainerSpec.Dir": "working directory",
+    "TaskTemplate.ContainerSpec.CapabilityAdd": "capabilities",
+    "TaskTemplate.ContainerSpec.CapabilityDrop": "capabilities",
+    "TaskTemplate.ContainerSpec.Hosts": "extra hosts",
+    "TaskTemplate.ContainerSpec.DNSConfig": "DNS settings",
+    "TaskTemplate.ContainerSpec.ReadOnly": "read-only root filesystem",
+    "TaskTemplate.ContainerSpec.TTY": "tty",
+    "TaskTemplate.Resources.Limits": "resource limits",
+    "TaskTemplate.Resources.Reservations": "resource reservations",
+    "TaskTemplate.RestartPolicy": "restart policy",
+    "TaskTemplate.LogDriver": "logging",
+    "UpdateConfig": "update config",
+    "RollbackConfig": "rollback config",
+    "EndpointSpec.Mode": "endpoint mode",
+}
+
+
+def setting_words(paths: list[str]) -> str:
+    """``healthcheck command, user`` for ``TaskTemplate.ContainerSpec.Healthcheck.Test``, ``….User``."""
+    import re
+
+    words: list[str] = []
+    for path in paths:
+        known = next((_SETTING_WORDS[p] for p in _prefixes(path) if p in _SETTING_WORDS), None)
+        word = known or re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", path.rsplit(".", 1)[-1]).lower()
+        if word not in words:
+            words.append(word)
+    return ", ".join(words)
+
+
+def _prefixes(path: str) -> list[str]:
+    parts = path.split(".")
+    return [".".join(parts[:n]) for n in range(len(parts), 0, -1)]
 
 
 @dataclass(frozen=True)
@@ -326,7 +373,7 @@ def service_changes(desired: dict, live: dict, secrets: frozenset[str] = frozens
             # hide behind them (every release changes its version label)
             paths = [p for p in paths if not p.startswith(_SHOWN_FIELDS)]
         if paths:
-            changes.append(Change("other settings", None, ", ".join(paths)))
+            changes.append(Change("other settings", None, setting_words(paths), tuple(paths)))
     return changes
 
 
