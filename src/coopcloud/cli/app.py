@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from coopcloud.cli.app_inspect import register as register_inspect
+from coopcloud.cli.app_move import register as register_move
 from coopcloud.cli.app_team import register as register_team
 from coopcloud.cli.app_upgrade import register as register_upgrade
 from coopcloud.cli.backup import register_app as register_backup
@@ -790,4 +791,5 @@ def secret_ls(rt: Runtime, app_name: str) -> None:
 register_inspect(app)
 register_upgrade(app)
 register_team(app)
+register_move(app)
 register_backup(app)

@@ -106,6 +106,7 @@ class Info:
     swarm_state: str = "inactive"  # Swarm.LocalNodeState: inactive | pending | active | error | locked
     control_available: bool = False  # a manager: it answers the swarm API
     node_id: str = ""  # Swarm.NodeID: "" outside a swarm
+    cluster_id: str = ""  # Swarm.Cluster.ID, on a manager: which swarm this is
 
     @classmethod
     def from_json(cls, data: Json) -> Info:
@@ -116,6 +117,7 @@ class Info:
             swarm_state=swarm.get("LocalNodeState") or "inactive",
             control_available=bool(swarm.get("ControlAvailable")),
             node_id=swarm.get("NodeID") or "",
+            cluster_id=_dict(swarm.get("Cluster")).get("ID") or "",
         )
 
     @property
@@ -661,6 +663,13 @@ def configs(engine: Engine, filters: Filters = None) -> list[Config]:
 
 def networks(engine: Engine, filters: Filters = None) -> list[Network]:
     return sorted((Network.from_json(n) for n in engine.networks(filters)), key=lambda n: n.name)
+
+
+def volume_sizes(engine: Engine) -> dict[str, int]:
+    """``GET /system/df``: each local volume's size in bytes, as the engine measures it (None: unknown)."""
+    found = (engine.request("GET", "/system/df") or {}).get("Volumes") or []
+    sizes = {v.get("Name") or "": _dict(v.get("UsageData")).get("Size") for v in found}
+    return {name: size for name, size in sizes.items() if name and isinstance(size, int) and size >= 0}
 
 
 def volumes(engine: Engine, filters: Filters = None) -> list[Volume]:
