@@ -5,7 +5,9 @@ target that cannot run it puts the app back where it was."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -204,3 +206,43 @@ def test_a_target_that_cannot_run_the_app_puts_it_back_on_the_source(two_servers
     assert multinode.docker("m1", "service", "ls", "-q", "--filter", label).stdout == ""
     assert multinode.docker("m1", "secret", "ls", "-q", "--filter", f"name={stack}_").stdout == ""
     assert multinode.docker("m1", "volume", "ls", "-q", "--filter", f"name={stack}_").stdout == ""
+
+
+COOP = [sys.executable, "-c", "from coopcloud.cli.fast import run; run()"]  # what the console script runs
+
+
+@pytest.mark.parametrize(
+    ("when", "where"),
+    [
+        ("copying from", "it runs on default as before"),  # first pass: the source still runs
+        ("deploying", "it runs on default again"),  # the source was stopped: started again
+    ],
+)
+def test_ctrl_c_at_any_step_leaves_the_app_running_on_exactly_one_server(
+    two_servers, coop_env, tmp_path, moved_stack, multinode, when, where
+):
+    run, stack = two_servers, moved_stack
+    _new_app(run, tmp_path, stack, _recipe())
+    before = _state(stack)
+    env = dict(coop_env, COOP_SSH_CONFIG=multinode.ssh_config, COOP_RESTIC_IMAGE=RESTIC_IMAGE)
+    proc = subprocess.Popen(
+        [*COOP, "app", "move", stack, "coop-m1", "--no-input"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    seen = []
+    assert proc.stderr is not None
+    for line in proc.stderr:  # the move says each step as it starts it: interrupt at that step
+        seen.append(line)
+        if when in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    seen += proc.stderr.readlines()
+    assert proc.wait(timeout=240) == 130, "".join(seen)
+    assert where in "".join(seen), "".join(seen)
+    assert _state(stack) == before
+    assert (tmp_path / "abra" / "servers" / "default" / f"{stack}.env").exists()
+    label = f"label=com.docker.stack.namespace={stack}"
+    assert multinode.docker("m1", "service", "ls", "-q", "--filter", label).stdout == ""
+    assert multinode.docker("m1", "volume", "ls", "-q", "--filter", f"name={stack}_").stdout == ""
+    assert _docker("service", "ls", "-q", "--filter", "label=coop.move") == ""
+    history = json.loads(run("app", "history", stack, "--json").out)
+    assert history[-1]["command"] == "move" and history[-1]["result"] == "interrupted", history

@@ -84,12 +84,13 @@ def move(rt: Runtime, app_name: str, server: str, dry_run: bool, yes: bool) -> N
 def _show_plan(rt: Runtime, plan) -> None:
     rt.out.print(f"move app {plan.ref.name} ({plan.version or 'unknown version'}) from {plan.source} to {plan.target}:")
     n = len(plan.secrets)
-    rt.out.print(f"  {n} secret{'s' if n != 1 else ''} created on {plan.target}, same names and values")
+    rt.out.print(f"  {n} secret{'s' if n != 1 else ''} to create on {plan.target}, same names and values")
     for vol in plan.volumes:
         rt.out.print(
-            f"  volume {vol.name} ({_size(vol.size)}): {vol.source_node.hostname} -> {plan.target}/{vol.target_node.hostname}"
+            f"  volume {vol.name} ({_size(vol.size)}): node {vol.source_node.hostname} of {plan.source} "
+            f"-> node {vol.target_node.hostname} of {plan.target}"
         )
-    rt.out.print(f"  then: stop on {plan.source}, second pass, deploy on {plan.target} (the app is down meanwhile)")
+    rt.out.print(f"  then: stop on {plan.source}; the app is down during {plan.downtime_bound}")
     rt.out.print(f"  {plan.source} keeps the app's volumes and secrets until you remove them")
 
 

@@ -293,7 +293,7 @@ def _put_back(settings: Settings, pool: ServerPool, plan: MovePlan, made: _Made,
         if stack_services(dst, plan.stack):
             undeploy(dst, AppRef(server=plan.target, name=plan.ref.name))
         for node_engine, volume in made.volumes:
-            node_engine.volume_remove(volume, force=True)
+            _remove_volume(node_engine, volume)
         for secret in made.secrets:
             dst.secret_remove(secret)
     except EngineError as exc:
@@ -308,6 +308,23 @@ def _put_back(settings: Settings, pool: ServerPool, plan: MovePlan, made: _Made,
     except CoopError as again:
         return f"and starting it again on {plan.source} failed too ({again}): run coop app deploy {plan.ref.name}"
     return f"it runs on {plan.source} again, as before" + (f"; {notes[0]}" if notes else "")
+
+
+def _remove_volume(engine: Engine, volume: str, *, wait: float = 60.0) -> None:
+    """Remove a volume this move made; its helper's container may still be stopping, holding it."""
+    from coopcloud.errors import EngineError, EngineNotFound
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            engine.volume_remove(volume, force=True)
+            return
+        except EngineNotFound:
+            return
+        except EngineError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from coopcloud.engine import views
 from coopcloud.errors import Conflict, InvalidError, NotFound, UsageError
 from coopcloud.settings import Settings
-from coopcloud.swarm.labels import STACK_LABEL, running_version
+from coopcloud.swarm.labels import STACK_LABEL, running_version, timeout_seconds
 
 if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
@@ -71,6 +71,11 @@ class MovePlan:
     volumes: tuple[VolumePlan, ...]
     source_manager: views.Node
     target_manager: views.Node
+    timeout: int = 300  # the app's deploy timeout: the longest the deploy on the target waits
+
+    @property
+    def downtime_bound(self) -> str:
+        return f"the second pass, then the deploy on {self.target} (at most {self.timeout} s)"
 
     @property
     def total_bytes(self) -> int:
@@ -87,6 +92,7 @@ class MovePlan:
             "secrets": [s.name for s in self.secrets],
             "volumes": [v.to_json() for v in self.volumes],
             "bytes": self.total_bytes,
+            "timeout_seconds": self.timeout,
         }
 
 
@@ -251,6 +257,7 @@ def plan_move(settings: Settings, pool: ServerPool, app_name: str, target: str) 
         volumes=tuple(volumes),
         source_manager=source_manager,
         target_manager=target_manager,
+        timeout=timeout_seconds(stack, next((s.labels for s in live if s.name == f"{stack}_app"), live[0].labels)),
     )
 
 
