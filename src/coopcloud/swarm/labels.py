@@ -61,6 +61,12 @@ KNOWN_LABELS: tuple[tuple[str, str, str, str], ...] = (
         "coop",
         "a backup repository setting: setting, generation, kind, volume, shown URL, env keys",
     ),
+    (
+        "coop.move",
+        "helper services of `coop app move`",
+        "coop",
+        "the stack being moved; a killed move's helpers are found by it",
+    ),
     ("backupbot.backup", "services (recipe)", "recipe", "true: back this service's volumes up"),
     ("backupbot.backup.pre-hook", "services (recipe)", "recipe", "command run in the container before a backup"),
     ("backupbot.backup.post-hook", "services (recipe)", "recipe", "command run in the container after a backup"),
