@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from coopcloud.cli.context import Runtime, pass_runtime
+from coopcloud.cli.context import Runtime, changes, pass_runtime, yes_option
 
 
 def register(group: click.Group) -> None:
@@ -23,14 +23,15 @@ def _size(n: int | None) -> str:
     return f"{value:.1f} GB"
 
 
+@changes()
 @click.command("move")
 @click.argument("app_name", metavar="APP")
 @click.argument("server", metavar="SERVER")
 @click.option("--dry-run", is_flag=True, help="Check both servers and show the plan; change nothing.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask before moving (a terminal is otherwise asked).")
+@yes_option
 @pass_runtime
 def move(rt: Runtime, app_name: str, server: str, dry_run: bool, yes: bool) -> None:
-    """Move APP to another SERVER, with its data, secrets and env file.
+    """Move APP to another SERVER: data, secrets, env file.
 
     Everything is checked first, read-only. Then the secrets are copied, each volume is copied node
     to node while the app still runs, the app stops, a short second pass copies what changed (every
@@ -55,16 +56,7 @@ def move(rt: Runtime, app_name: str, server: str, dry_run: bool, yes: bool) -> N
     if dry_run:
         rt.out.info("dry run: nothing changed")
         return
-    if (
-        not yes
-        and rt.out.can_prompt
-        and not rt.out.confirm(
-            f"move app {plan.ref.name} from {plan.source} to {plan.target}? It is down while its data's second pass and the deploy run.",
-            flag="--yes",
-        )
-    ):
-        rt.out.info("cancelled: nothing changed")
-        return
+    rt.out.approve(f"app {plan.ref.name}", f"move it from {plan.source} to {plan.target} (down meanwhile)", yes=yes)
     result = moving.move(
         rt.settings, rt.servers(), plan, operator=operator(rt.settings), say=rt.out.info, progress=_progress(rt, plan)
     )

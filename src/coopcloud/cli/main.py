@@ -34,7 +34,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
 # Every group's commands, for `coop --help` without importing them (tests/cli/test_grammar.py checks the list).
 GROUP_COMMANDS: dict[str, str] = {
     "server": "activate, add, backup, backup-repo, drain, history, init, ls, nodes, prune, rm",
-    "app": "backup, check, cmd, config, cp, deploy, diff, env, errors, history, labels, lock, logs, ls, new, ps, "
+    "app": "backup, check, cmd, config, cp, deploy, diff, env, errors, history, labels, lock, logs, ls, move, new, ps, "
     "remove, restart, restore, rollback, run, secret, services, undeploy, unlock, upgrade, volume",
     "recipe": "diff, fetch, lint, ls, new, release, render, reset, show, sync, upgrade, versions",
     "catalogue": "generate, search, sync",
