@@ -28,6 +28,8 @@ import pytest
 from backup_app import REG, RESTIC_IMAGE, backup_env, backup_images, files_app, local_server, own_repository, sh  # noqa: F401
 from live_app import container_of, new_app, one_error_line
 
+COOP = [sys.executable, "-c", "from coopcloud.cli.fast import run; run()"]  # what the console script runs
+
 pytestmark = pytest.mark.integration
 
 
@@ -456,6 +458,12 @@ def test_changing_the_setting_leaves_a_running_job_its_secrets(coop, coop_env, l
         assert set(first) < set(setting_secrets(setting)) and len(setting_secrets(setting)) == 4
         r = coop("server", "backup-repo", "default", "--name", setting, "--json")
         assert json.loads(r.out)["repository"] == "s3:http://127.0.0.1:9/c"  # the new generation is the setting
+        # --remove while a job mounts the old generation: all or nothing — nothing (the setting did not revert).
+        r = coop("server", "backup-repo", "default", "--name", setting, "--remove")
+        assert r.code == 10 and "nothing was removed" in one_error_line(r.err), r
+        assert len(setting_secrets(setting)) == 4
+        r = coop("server", "backup-repo", "default", "--name", setting, "--json")
+        assert json.loads(r.out)["repository"] == "s3:http://127.0.0.1:9/c"
         spec = subprocess.run(
             ["docker", "service", "inspect", holder, "--format", "{{json .Spec}}"],
             capture_output=True,
@@ -477,3 +485,36 @@ def test_changing_the_setting_leaves_a_running_job_its_secrets(coop, coop_env, l
     assert setting_secrets(setting) == []
     r = coop("server", "backup-repo", "default", "--name", setting, "--remove")
     assert r.code == 3 and f"no backup repository setting '{setting}'" in r.err, r
+
+
+def test_setting_changes_are_serialised_server_wide(coop, coop_env, local_server, setting, engine):
+    """A change holds the server's backup-settings lock: another change meanwhile is refused (exit 9), and
+    of changes made at the same time exactly one setting (one generation of secrets) is left."""
+    from coopcloud.ops.trail import lock
+
+    held = lock.acquire(engine, app="test", stack="coop-backup-settings", command="a test's change", operator="tester")
+    try:
+        r = coop("server", "backup-repo", "default", "volume:coop-test-x", "--name", setting)
+        line = one_error_line(r.err)
+        assert r.code == 9 and "are being changed by tester: a test's change" in line and "nothing was changed" in line
+        assert setting_secrets(setting) == []
+    finally:
+        held.release()
+
+    env = {**coop_env, "S3_KEY": "v"}
+    argv = [*COOP, "server", "backup-repo", "default", "--env", "S3_KEY", "--name", setting]
+    for round_ in range(3):
+        procs = [
+            subprocess.Popen(
+                [*argv[:6], f"s3:http://127.0.0.1:9/r{round_}{i}", *argv[6:]],
+                env=env,
+                stderr=subprocess.PIPE,
+                text=True,
+                stdout=subprocess.PIPE,
+            )
+            for i in range(2)
+        ]
+        done = [(p.wait(timeout=60), p.stderr.read()) for p in procs]
+        assert all(code in (0, 9) for code, _ in done) and any(code == 0 for code, _ in done), done
+        assert all("being changed by" in err for code, err in done if code == 9), done
+        assert len(setting_secrets(setting)) == 2, done  # one generation: its URL and its variables

@@ -370,6 +370,7 @@ def backup_repo(
     """
     from coopcloud.errors import UsageError
     from coopcloud.ops.backup import repository as repo
+    from coopcloud.ops.backup.setting_lock import changing_settings
 
     repo.check_setting_name(name, setting)
     if remove:
@@ -402,7 +403,8 @@ def backup_repo(
             environ=rt.settings.environ,
         )
         client = rt.servers().client(name)
-        done = repo.set_repository(client, name, where, creds, setting=setting)
+        with changing_settings(rt.settings, client, name, "backup-repo"):
+            done = repo.set_repository(client, name, where, creds, setting=setting)
         found, kept = done.repository, done.kept
     if kept:
         rt.out.warn(
@@ -421,15 +423,16 @@ def backup_repo(
 
 
 def _remove_setting(rt: Runtime, name: str, setting: str) -> None:
-    from coopcloud.errors import Conflict
     from coopcloud.ops.backup import repository as repo
+    from coopcloud.ops.backup.setting_lock import changing_settings
 
-    kept = repo.remove_setting(rt.servers().client(name), name, setting)
+    client = rt.servers().client(name)
+    with changing_settings(rt.settings, client, name, "backup-repo --remove"):
+        kept = repo.remove_setting(client, name, setting)
     if kept:
-        raise Conflict(
-            f"server {name}: backup setting {setting} is still mounted by a running backup job "
-            f"({len(kept)} secret(s) kept)",
-            hint="run the command again once the job has ended",
+        rt.out.warn(
+            f"server {name}: {len(kept)} secret(s) of backup setting {setting} are held by a job's container "
+            "ending now; the next change of a setting removes them"
         )
     if rt.out.json:
         rt.out.emit_json({"server": name, "setting": setting, "removed": True})

@@ -13,9 +13,10 @@ from coopcloud.settings import Settings
 
 from . import repository, scripts
 from .hooks import EngineFor, run_hook
-from .job import run_job
+from .job import Job
 from .labels import ServiceBackup
-from .restic import BackupFailed, Progress, failure_reason, note, restic_job, status_printer
+from .repository import Repository, password
+from .restic import BackupFailed, Progress, failure_reason, note, restic_job, run_resolved, status_printer
 from .target import inspect_app, volume_mounts
 
 
@@ -69,23 +70,22 @@ def create(
     """
     start = time.monotonic()
     app = inspect_app(settings, client, ref, service=service)
-    repo = repository.for_command(settings, client)
+    shown = repository.for_command(settings, client).shown  # checked now; resolved again as the job is made
     run_tag = f"run={pysecrets.token_hex(6)}"
     tags = ["coop", f"app={app.name}", f"recipe={app.recipe}", f"version={app.version}", f"why={why}"]
-    known = repository.is_known(client, repo)
-    script = scripts.backup_script(app.spec, host=app.name, tags=tags, run_tag=run_tag, known=known)
-    job, generated = restic_job(
-        settings,
-        client,
-        "backup",
-        script,
-        app_name=app.name,
-        node_id=app.node_id,
-        mounts=volume_mounts(app.spec, read_only=True),
-        repo=repo,
-    )
+    _, generated = password(client, generate=True)
     if generated and on_password is not None:
         on_password(generated)
+    known: list[bool] = []
+
+    def build(repo: Repository) -> Job:
+        known[:] = [repository.is_known(client, repo)]
+        script = scripts.backup_script(app.spec, host=app.name, tags=tags, run_tag=run_tag, known=known[0])
+        mounts = volume_mounts(app.spec, read_only=True)
+        return restic_job(
+            settings, client, "backup", script, app_name=app.name, node_id=app.node_id, mounts=mounts, repo=repo
+        )[0]
+
     warnings: list[str] = []
     hooked: list[ServiceBackup] = []
     try:
@@ -94,11 +94,8 @@ def create(
                 note(on_progress, f"app {app.name}: service {svc.service}: pre-hook")
                 run_hook(client, ref, svc, "backup pre-hook", svc.pre_hook, engine_for=engine_for)
             hooked.append(svc)
-        note(
-            on_progress,
-            f"app {app.name}: restic backup of {len(scripts.backup_paths(app.spec))} path(s) to {repo.shown}",
-        )
-        result = run_job(client, job, on_status=status_printer(on_progress, "backup"))
+        note(on_progress, f"app {app.name}: restic backup of {len(scripts.backup_paths(app.spec))} path(s) to {shown}")
+        repo, result = run_resolved(settings, client, build, on_status=status_printer(on_progress, "backup"))
     finally:
         # Post-hooks undo what pre-hooks did (restart a service, remove a dump), even after a failure.
         for svc in hooked:
@@ -114,7 +111,7 @@ def create(
             f"app {app.name}: backup to {repo.shown} failed: {reason}{kept}",
             hint=f"fix it, then run: coop app backup create {app.name}",
         )
-    if not known:
+    if not known[0]:
         repository.mark_known(client, repo)  # from now on a missing config there is damage, never "new"
     summary = next((o for o in reversed(result.json_lines()) if o.get("message_type") == "summary"), None)
     if not summary or not summary.get("snapshot_id"):

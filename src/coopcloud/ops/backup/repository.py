@@ -40,7 +40,16 @@ from urllib.parse import urlsplit
 from coopcloud.domain import envfile
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
-from coopcloud.errors import CoopError, EngineConflict, EngineError, EngineNotFound, InvalidError, NotFound, UsageError
+from coopcloud.errors import (
+    Conflict,
+    CoopError,
+    EngineConflict,
+    EngineError,
+    EngineNotFound,
+    InvalidError,
+    NotFound,
+    UsageError,
+)
 from coopcloud.settings import Settings
 
 from .job import Mount, SecretFile
@@ -506,9 +515,10 @@ def set_repository(
 
 
 def remove_setting(client: Engine, server: str, setting: str = DEFAULT_SETTING) -> tuple[str, ...]:
-    """Forget a setting: its secrets go (the repository's first, so a half-removed setting is none);
-    `default` then means the default volume again. Snapshots stay in the repository. Returns the
-    secrets a running job still mounts (the setting stays until they can go: run it again)."""
+    """Forget a setting, all or nothing: when a running job mounts any of its secrets (of any generation),
+    nothing is removed (`Conflict`, exit 10); else every secret goes, the repository's first, so the
+    setting is gone even if a job's container ending just now still holds one (returned: the next change
+    removes it). `default` then means the default volume again. Snapshots stay in the repository."""
     check_setting_name(server, setting)
     found = _setting_secrets(client, setting)
     if not found and setting != DEFAULT_SETTING:
@@ -516,8 +526,24 @@ def remove_setting(client: Engine, server: str, setting: str = DEFAULT_SETTING) 
             f"server {server} has no backup repository setting {setting!r}",
             hint=f"see: coop server backup-repo {server} --name {setting}",
         )
+    mounted = mounted_secrets(client, {s.id for s in found})
+    if mounted:
+        raise Conflict(
+            f"server {server}: backup setting {setting} is mounted by a running backup job "
+            f"({len(mounted)} secret(s)); nothing was removed",
+            hint="run the command again once the job has ended",
+        )
     found.sort(key=lambda s: s.labels.get(ROLE_LABEL) != "repository")
     return tuple(s.name for s in found if not _remove(client, s.id))
+
+
+def mounted_secrets(client: Engine, ids: set[str]) -> set[str]:
+    """Which of these secrets a service of the swarm (a running backup job) mounts."""
+    used: set[str] = set()
+    for service in views.services(client):
+        refs = ((service.spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Secrets") or []
+        used.update(r.get("SecretID", "") for r in refs if r.get("SecretID") in ids)
+    return used
 
 
 def _remove(client: Engine, secret: str) -> bool:

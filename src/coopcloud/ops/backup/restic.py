@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
-from coopcloud.errors import CoopError
+from coopcloud.errors import CoopError, EngineError
 from coopcloud.settings import Settings
 
 from . import repository, scripts
-from .job import Job, JobResult, Mount
+from .job import Job, JobResult, Mount, run_job
 from .repository import Repository, password
 
 DEFAULT_IMAGE = "restic/restic:0.17.3"
@@ -60,6 +61,24 @@ def restic_job(
         env=env,
     )
     return job, generated
+
+
+def run_resolved(
+    settings: Settings, client: Engine, build: Callable[[Repository], Job], **options: Any
+) -> tuple[Repository, JobResult]:
+    """Resolve the repository setting and mount its secrets in one step: the setting is read just before the
+    job is created, and read again if a change of it (`coop server backup-repo`) removed those secrets in
+    between — never "secrets not found" from a setting chosen before the hooks ran."""
+    for attempt in range(3):
+        repo = repository.for_command(settings, client)
+        job = build(repo)
+        try:
+            return repo, run_job(client, job, **options)
+        except EngineError:
+            wanted = {s.secret_id for s in job.secrets}
+            if attempt == 2 or wanted <= {s.id for s in views.secrets(client)}:
+                raise  # not a setting that changed under us
+    raise AssertionError("unreachable")
 
 
 def failure_reason(result: JobResult) -> str:
