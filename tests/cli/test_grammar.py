@@ -25,6 +25,7 @@ from coopcloud.errors import ExitStatus
 
 # Commands that change nothing, or only add something new (docs/grammar.md: they do not ask).
 READ_OR_ADD = {
+    "autocomplete",
     "app backup create",
     "app backup download",
     "app backup ls",

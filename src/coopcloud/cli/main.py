@@ -11,6 +11,7 @@ anywhere before a literal `--`, as abra accepts them: `coop app deploy X
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import IO
@@ -30,6 +31,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "recipe": ("coopcloud.cli.recipe", "recipe", "Create, check, render and release recipes."),
     "catalogue": ("coopcloud.cli.catalogue", "catalogue", "Sync, generate and search the recipe catalogue."),
     "dashboard": ("coopcloud.cli.dashboard", "dashboard", "Serve a read-only web dashboard."),
+    "autocomplete": ("coopcloud.cli.complete", "autocomplete", "Print the shell completion script."),
 }
 # Every group's commands, for `coop --help` without importing them (tests/cli/test_grammar.py checks the list).
 GROUP_COMMANDS: dict[str, str] = {
@@ -168,6 +170,10 @@ def main(
     """Run coop; return the exit status. Nothing but `--debug` lets a traceback through."""
     from coopcloud.cli.context import Runtime
 
+    if "_COOP_COMPLETE" in os.environ:  # the shell asks: arguments complete to real names
+        from coopcloud.cli.complete import attach
+
+        attach(cli)
     args, flags = split_global_flags(list(sys.argv[1:] if argv is None else argv))
     runtime = Runtime.create(environ=environ, stdout=stdout, stderr=stderr, stdin=stdin, **flags)
     err = runtime.out.stderr
