@@ -34,14 +34,29 @@ pytestmark = pytest.mark.integration
 
 
 def bridge_gateway() -> str:
-    out = subprocess.run(
-        ["docker", "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    assert out, "the default bridge has no gateway address"
-    return out
+    """The host's address on docker's default bridge: the IPAM Gateway when the engine lists one, else
+    the bridge interface's own IPv4 address (`docker0`, or the name in its options), else the first
+    address of its subnet (what the engine gives the bridge when the config lists only the subnet)."""
+    import ipaddress
+
+    net = json.loads(
+        subprocess.run(
+            ["docker", "network", "inspect", "bridge", "--format", "{{json .}}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    ipv4 = [c for c in (net.get("IPAM") or {}).get("Config") or [] if ":" not in c.get("Subnet", "")]
+    if ipv4 and ipv4[0].get("Gateway"):
+        return ipv4[0]["Gateway"]
+    iface = (net.get("Options") or {}).get("com.docker.network.bridge.name") or "docker0"
+    shown = subprocess.run(["ip", "-4", "-o", "addr", "show", "dev", iface], capture_output=True, text=True)
+    for word in shown.stdout.split():
+        if "/" in word and word[0].isdigit():
+            return word.split("/", 1)[0]
+    assert ipv4, "the default bridge has no IPv4 subnet"
+    return str(next(ipaddress.ip_network(ipv4[0]["Subnet"]).hosts()))
 
 
 def keygen(path: Path) -> Path:

@@ -158,6 +158,25 @@ def slow_release(port: int) -> dict[str, str]:
     return files
 
 
+def gated_release(port: int, gate: Path) -> dict[str, str]:
+    """1.1.0 whose web server starts only while `gate`/hold does not exist (a host folder mounted into the
+    task): a deploy, restart or upgrade that starts a new task waits, holding the lock, until the test
+    removes the file. Its health check's start period is long, so a held task reads "starting", not
+    unhealthy, and nothing fails on its own before the test's signal, however loaded the machine is."""
+    from live_app import web_recipe
+
+    files = web_recipe(
+        port, command="sh -c 'while [ -e /gate/hold ]; do sleep 0.2; done; exec httpd -f -p 8080 -h /www'"
+    )
+    files["compose.yml"] = (
+        files["compose.yml"]
+        .replace("1.0.0+1.0.0", "1.1.0+1.0.0")
+        .replace("start_period: 1s", "start_period: 300s")
+        .replace("    environment:\n", f"    volumes:\n      - {gate}:/gate:ro\n    environment:\n", 1)
+    )
+    return files
+
+
 def wait_for_lock(coop, app: str, env: dict, timeout: float = 30) -> dict:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -289,11 +308,21 @@ def test_ctrl_c_and_sigterm_release_the_lock_and_are_recorded_as_interrupted(
     from live_app import free_port, new_app
 
     assert coop("server", "add", "--local").code == 0
-    files = slow_release(free_port())
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    files = gated_release(free_port(), gate)
     newer = {"compose.yml": files["compose.yml"].replace("1.1.0+1.0.0", "1.2.0+1.0.0")}
     app = new_app(coop, tmp_path, stack_name, "default", files, tags=(("1.1.0+1.0.0", {}), ("1.2.0+1.0.0", newer)))
     assert coop("app", "deploy", app, "1.1.0+1.0.0").code == 0
     env = dict(coop_env, COOP_OPERATOR="carol@coop.example")
+    (gate / "hold").touch()  # every new task waits: no command below can finish before its signal
+    try:
+        interrupt_restart_and_upgrade(coop, coop_env, env, app)
+    finally:
+        (gate / "hold").unlink()
+
+
+def interrupt_restart_and_upgrade(coop, coop_env: dict, env: dict, app: str) -> None:
     # Ctrl-C at the terminal, then SIGTERM as from a killed CI job: both unwind and release the lock.
     for sig, named in ((signal.SIGINT, "Ctrl-C"), (signal.SIGTERM, "SIGTERM")):
         restart = subprocess.Popen(
