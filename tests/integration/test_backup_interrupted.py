@@ -61,7 +61,8 @@ def restic_at_work(containers: list[str]) -> bool:
     restic 0.14 just starting, where it was seen to leave its lock behind."""
     for container in containers:
         p = subprocess.run(["docker", "logs", container], capture_output=True, text=True)
-        if '"seconds_elapsed"' in p.stdout or "restoring <Snapshot" in p.stdout:
+        out = p.stdout + p.stderr  # the job's stdout and stderr
+        if '"seconds_elapsed"' in out or "restoring <Snapshot" in out:
             return True
     return False
 
