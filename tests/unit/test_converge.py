@@ -544,3 +544,16 @@ def test_a_node_out_of_reach_is_said_in_the_progress_line():
     result, _, _ = run_nodes(frames)
     assert result.ok and result.services[0].unread == ("far-node-id-1234",)
     assert "(health not read on node far-node-id-: no server entry reaches it" in result.services[0].line()
+
+
+def test_tasks_that_ended_while_swarm_rolled_the_spec_out_are_no_crash_loop():
+    ended = [
+        task(f"f{i}", "failed", desired="shutdown", ts=at(-20 * i), err="port is already allocated") for i in (1, 2)
+    ]
+    rolled = service("completed")
+    rolled["UpdateStatus"]["CompletedAt"] = at(-10)  # both failed before the rollout (a rollback) completed
+    result, _, _ = run([frame(rolled, [*ended, task("t", "running", ts=at(-15))])], conv.Watch(NAME, changed=False))
+    assert result.ok
+    rolled["UpdateStatus"]["CompletedAt"] = at(-50)  # ... and after it: the service at rest keeps failing
+    result, _, _ = run([frame(rolled, [*ended, task("t", "running", ts=at(-15))])], conv.Watch(NAME, changed=False))
+    assert not result.ok and result.services[0].error.startswith("crash loop")

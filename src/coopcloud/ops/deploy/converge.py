@@ -237,7 +237,7 @@ def assess(
     progress.unschedulable = next((t.unschedulable for t in active if t.unschedulable), None)
     earlier: list[Task] = []
     if since is not None and lookback:
-        earlier = ended_between(service, current_tasks, since - timedelta(seconds=CRASH_LOOP_PERIOD), since)
+        earlier = ended_between(service, current_tasks, _loop_start(service, since), since)
     unhealthy = [t for t in active if state.get(t.id) == "unhealthy"]
     progress.error = _unhealthy(progress, unhealthy, failed) or _failure(
         progress, service, current_tasks, failed, exited, earlier
@@ -346,8 +346,18 @@ def restarts(service: Service, current_tasks: Sequence[Task], now: datetime | No
     """The `Restarts` of a service at `now` (engine time), from the tasks of its current spec. Pure."""
     if now is None:
         return Restarts()
-    found = ended_between(service, current_tasks, now - timedelta(seconds=CRASH_LOOP_PERIOD), _FAR_FUTURE)
+    found = ended_between(service, current_tasks, _loop_start(service, now), _FAR_FUTURE)
     return Restarts(len(found), task_failure(found[-1]) if found else None)
+
+
+def _loop_start(service: Service, at: datetime) -> datetime:
+    """Where a crash loop is looked for, before `at`: `CRASH_LOOP_PERIOD`, and only since swarm's last update
+    or rollback of the service ended (a task that failed while swarm rolled it out, a rollback's task
+    that found its port still taken, is that rollout's, not a loop of the service at rest)."""
+    start = at - timedelta(seconds=CRASH_LOOP_PERIOD)
+    update = service.update_status
+    rollout = (update.completed_at or update.started_at) if update is not None else None
+    return max(start, rollout) if rollout is not None else start
 
 
 def ended_between(service: Service, tasks: Sequence[Task], start: datetime, end: datetime) -> list[Task]:
