@@ -50,6 +50,9 @@ TABLE = [
     (f"app remove {APP} -f -n", "app remove", {"force": True}, {"no_input"}),
     (f"a rm {APP} -f", "app remove", {"force": True}, set()),
     (f"a ps {APP} -m", "app ps", {}, {"json"}),
+    (f"app ps {APP} -w", "app ps", {"watch": True}, set()),
+    (f"app errors {APP} --watch", "app errors", {"watch": True}, set()),
+    ("ac bash", "autocomplete", {"shell": "bash"}, set()),
     (f"a lg {APP} -n 20", "app logs", {"tail": "20"}, set()),  # the command's own -n wins
     (f"app cmd -n {APP} app migrate", "app cmd", {"function": "migrate"}, {"no_input"}),
     (f"app run {APP} app echo -n hi", "app run", {"cmd": ("echo", "-n", "hi")}, set()),  # passed on

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from coopcloud.cli.context import AliasGroup, Runtime, changes, no_json, pass_runtime, yes_option
+from coopcloud.cli.watch import shown, watch_options
 
 
 def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
@@ -37,19 +38,26 @@ def _item(ref: Any, doc: dict, **fields: Any) -> dict:
 
 @click.command("ps")
 @click.argument("app_name", metavar="APP")
+@watch_options
 @pass_runtime
-def ps(rt: Runtime, app_name: str) -> None:
+def ps(rt: Runtime, app_name: str, watch: bool, interval: float) -> None:
     """Show the app's services, replicas, tasks and ports.
 
     Show the app's services: image, replicas, task states, nodes, ports (--json for all details).
+    --watch shows them again every interval (in place at a terminal) until Ctrl-C.
 
     \b
     Examples:
       coop app ps git.example.org
+      coop app ps git.example.org --watch
     """
+    ref, client = _connect(rt, app_name)
+    shown(rt.out, lambda: _show_ps(rt, ref, client), watch=watch, interval=interval)
+
+
+def _show_ps(rt: Runtime, ref, client) -> None:
     from coopcloud.ops.app import ps as ops_ps
 
-    ref, client = _connect(rt, app_name)
     rows = ops_ps.ps(client, ref)
     if rt.out.json:
         rt.out.emit_json([_item(ref, r.to_json()) for r in rows])
@@ -90,20 +98,26 @@ def services(rt: Runtime, app_name: str) -> None:
 @click.command("errors")
 @click.argument("app_name", metavar="APP")
 @click.option("--limit", type=int, default=20, show_default=True, help="At most this many, newest first.")
+@watch_options
 @pass_runtime
-def errors(rt: Runtime, app_name: str, limit: int) -> None:
+def errors(rt: Runtime, app_name: str, limit: int, watch: bool, interval: float) -> None:
     """Show the app's recent failures.
 
     Show recent failures of the app: failed tasks with exit codes, OOM kills, failing healthchecks,
-    paused or rolled-back updates. Swarm remembers a few tasks per replica only.
+    paused or rolled-back updates. Swarm remembers a few tasks per replica only. --watch shows
+    them again every interval (in place at a terminal) until Ctrl-C.
     """
+    ref, client = _connect(rt, app_name)
+    shown(rt.out, lambda: _show_errors(rt, ref, client, limit), watch=watch, interval=interval)
+
+
+def _show_errors(rt: Runtime, ref, client, limit: int) -> None:
     from dataclasses import asdict
 
     from coopcloud.domain.words import human_time, json_time
     from coopcloud.engine.views import parse_time
     from coopcloud.ops.app import ps as ops_ps
 
-    ref, client = _connect(rt, app_name)
     found = ops_ps.errors(client, ref, limit=limit)
     if rt.out.json:
         docs = [asdict(e) for e in found]
