@@ -186,6 +186,38 @@ def _check_networks(src: Engine, dst: Engine, stack: str, specs: Sequence[Mappin
         )
 
 
+def _by_digest(image: str) -> str:
+    """`repo:tag@sha256:…` as `repo@sha256:…`: exactly the manifest the app runs."""
+    if "@" not in image:
+        return image
+    name, digest = image.split("@", 1)
+    repo = name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+    return f"{repo}@{digest}"
+
+
+def _check_images(dst: Engine, live: Sequence[views.Service], target: str) -> None:
+    """Each image the app runs, as the target's registry access sees it: one its registry does not have
+    (and the target does not hold) is refused now, before the app stops on the source. A registry that
+    does not answer, or asks for credentials, proves nothing (as for a deploy)."""
+    from coopcloud.errors import EngineError, EngineNotFound
+
+    for image in sorted({s.image for s in live if s.image}):
+        try:
+            dst.distribution(_by_digest(image))
+        except EngineNotFound as exc:
+            if "manifest unknown" not in str(exc):
+                continue
+            try:
+                dst.image(image)
+            except EngineNotFound:
+                raise NotFound(
+                    f"server {target} cannot pull image {image} (its registry does not have it); nothing was changed",
+                    hint="push the image where the target can pull it",
+                ) from None
+        except EngineError:
+            continue
+
+
 def plan_move(settings: Settings, pool: ServerPool, app_name: str, target: str) -> MovePlan:
     """Read-only: check both servers and say what a move of `app_name` to `target` would do."""
     from coopcloud.ops.app.apps import find_app
@@ -215,6 +247,7 @@ def plan_move(settings: Settings, pool: ServerPool, app_name: str, target: str) 
     secret_ids = {name: sid for s in live for name, sid in _secret_refs(s.spec).items()}
     _check_target_empty(dst, stack, target, list(secret_ids))
     _check_networks(src, dst, stack, [s.spec for s in live], target)
+    _check_images(dst, live, target)
     on_source = {v.name: v for v in (views.Volume.from_json(raw) for raw in src.volumes())}
     target_nodes = views.nodes(dst)
     source_nodes = {n.id: n for n in views.nodes(src)}
