@@ -77,11 +77,13 @@ def site(tmp_path_factory, local_engine_socket, registry):
     try:
         new_app(coop, tmp, app, "default", files_app("files", "backupbot.backup.pre-hook=echo hello > /data/hello.txt"))
         env_file = tmp / "abra" / "servers" / "default" / f"{app}.env"
-        env_file.write_text(env_file.read_text() + f"SMTP_PASSWORD={ENV_SECRET}\n")
+        env_file.write_text(env_file.read_text() + f"SMTP_PASSWORD={ENV_SECRET}\nENABLE_AUTO_UPDATE=true\n")
         r = coop("app", "deploy", app, "--no-input")
         assert r.code == 0, r
         r = coop("app", "backup", "create", app, "--no-input")
         assert r.code == 0, r
+        clone = tmp / "abra" / "recipes" / f"recipe-{app}"  # a newer release: an upgrade is available
+        subprocess.run(["git", "-C", str(clone), "tag", "-a", "-m", "1.1.0", "1.1.0+1.0.0"], check=True)
         # A server that does not answer (nothing listens on port 1): shown unreachable, the rest still shown.
         from coopcloud.ops.server.servers import write_context
         from coopcloud.settings import Settings
@@ -168,6 +170,8 @@ def test_the_overview_shows_the_app_and_its_page_shows_services_and_history(site
     row = page.locator(f'tr[data-app="{app}"]')
     assert "converged" in row.inner_text()
     assert "1.0.0+1.0.0" in row.inner_text()
+    assert row.locator("td").nth(5).inner_text() == "1.1.0+1.0.0"  # upgrade
+    assert row.locator("td").nth(6).inner_text() == "yes"  # auto-update
     assert time.strftime("%Y-%m-%d", time.gmtime()) in row.locator("td").last.inner_text()  # the last backup
     server = page.locator('tr[data-server="default"]')
     assert "yes" in server.inner_text() and "1/1" in server.inner_text()

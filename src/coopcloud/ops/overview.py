@@ -2,7 +2,8 @@
 
 Nothing here asks the engine anything the CLI does not, nor reads it another way:
 
-- apps and their status, deployed version and drift: `list_apps` + `deployed_status` (`app ls --status`);
+- apps and their status, deployed version, drift, upgrade and auto-update: `list_apps` + `deployed_status` +
+  `fill_upgrades` (`app ls --status`);
 - an app's services: `ps` (`app ps`); history: the audit trail (`app history`, `server history`);
 - locks: the lock configs, read by `LockInfo` as `app lock` reads them; nodes as `server nodes` lists them;
 - env values: the env file (`app env`), secret-looking values hidden as a plan hides them;
@@ -56,7 +57,7 @@ class AppLine:
     deployed: str | None = None  # the version the server runs
     chaos: bool | None = None
     drift: bool | None = None
-    upgrade: str | None = None
+    upgrade: str | None = None  # the newest release above the deployed one, "latest", or None (not known)
     autoupdate: bool | None = None
     lock: LockInfo | None = None
     lock_expired: bool = False
@@ -181,9 +182,10 @@ def _server_line(name: str, facts: _Facts) -> ServerLine:
 def _gather(
     settings: Settings, pool: ServerPool, servers: list[str], rows: list[dict], stack: str | None
 ) -> tuple[list[AppLine], dict[str, _Facts]]:
-    from coopcloud.ops.app.status import deployed_status
+    from coopcloud.ops.app.status import deployed_status, fill_upgrades
 
     deployed_status(pool, rows, settings)
+    fill_upgrades(settings, rows)
     facts = _all_facts(pool, sorted(set(servers) | {r["server"] for r in rows}), stack)
     lines = []
     for row in rows:
