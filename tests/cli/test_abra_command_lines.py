@@ -24,6 +24,9 @@ TABLE = [
         set(),
     ),
     (f"app deploy {APP} 1.2.0+1.21.4 -n", "app deploy", {"version": "1.2.0+1.21.4"}, {"no_input"}),
+    (f"app deploy {APP} -nc", "app deploy", {"no_converge_checks": True}, {"no_input"}),
+    (f"app deploy {APP} -fnCD", "app deploy", {"force": True, "chaos": True, "no_domain_checks": True}, {"no_input"}),
+    (f"a lg {APP} -tn 5", "app logs", {"timestamps": True, "tail": "5"}, set()),  # -n is the command's own
     (f"a d {APP} -n -c -D", "app deploy", {"no_converge_checks": True, "no_domain_checks": True}, {"no_input"}),
     (f"app upgrade {APP} -n -f -c -D", "app upgrade", {"force": True, "no_domain_checks": True}, {"no_input"}),
     (f"a up {APP} 1.3.0 -n", "app upgrade", {"version": "1.3.0"}, {"no_input"}),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import IO
@@ -81,14 +82,15 @@ class LazyGroup(AliasGroup):
 def split_global_flags(argv: Sequence[str]) -> tuple[list[str], dict[str, bool]]:
     """Pull the global flags out of argv, wherever they are (but not after `--`).
 
-    abra's short ones (`-n`, `-o`, `-d`, `-m`) too, except where the command itself has that short
-    option (`app logs -n 20` is its --tail), and except among the arguments a command passes on
-    (`app run APP SERVICE echo -n hi`).
+    abra's short ones (`-n`, `-o`, `-d`, `-m`) too, alone or among the command's own short flags
+    (`-nc` is `-n -c`), except where the command itself has that short option (`app logs -n 20` is
+    its --tail), and except among the arguments a command passes on (`app run APP SERVICE echo -n hi`).
     """
     rest: list[str] = []
     flags: dict[str, bool] = {}
-    shorts = [a for a in argv[: argv.index("--") if "--" in argv else len(argv)] if a in SHORT_GLOBAL_FLAGS]
-    own, fixed = _leaf_options(argv) if shorts else (set(), None)
+    before = argv[: argv.index("--") if "--" in argv else len(argv)]
+    asked = any(_SHORTS.fullmatch(a) and set(a[1:]) & _GLOBAL_LETTERS for a in before)
+    own, fixed = _leaf_options(argv) if asked else (set(), None)
     passthrough = False
     positionals = 0
     for arg in argv:
@@ -99,12 +101,32 @@ def split_global_flags(argv: Sequence[str]) -> tuple[list[str], dict[str, bool]]
             rest.append(arg)
         elif arg in GLOBAL_FLAGS:
             flags[GLOBAL_FLAGS[arg]] = True
-        elif arg in SHORT_GLOBAL_FLAGS and arg not in own and (fixed is None or positionals < fixed):
-            flags[SHORT_GLOBAL_FLAGS[arg]] = True
+        elif asked and _SHORTS.fullmatch(arg) and (fixed is None or positionals < fixed):
+            kept = _take_global_letters(arg, own, flags)
+            if kept:
+                rest.append(kept)
         else:
             positionals += not arg.startswith("-")
             rest.append(arg)
     return rest, flags
+
+
+_SHORTS = re.compile(r"-[A-Za-z]+")
+_GLOBAL_LETTERS = {flag[1] for flag in SHORT_GLOBAL_FLAGS}
+
+
+def _take_global_letters(arg: str, own: set[str], flags: dict[str, bool]) -> str:
+    """`-nc` → no_input into `flags`, "-c" back; an arg whose letters are not all known flags is kept whole."""
+    letters = arg[1:]
+    if len(letters) > 1 and not all(f"-{c}" in own or f"-{c}" in SHORT_GLOBAL_FLAGS for c in letters):
+        return arg
+    kept = ""
+    for c in letters:
+        if f"-{c}" in SHORT_GLOBAL_FLAGS and f"-{c}" not in own:
+            flags[SHORT_GLOBAL_FLAGS[f"-{c}"]] = True
+        else:
+            kept += c
+    return f"-{kept}" if kept else ""
 
 
 def _leaf_options(argv: Sequence[str]) -> tuple[set[str], int | None]:
