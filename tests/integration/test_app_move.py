@@ -172,9 +172,13 @@ def test_an_app_with_postgres_and_files_moves_to_the_three_node_swarm(two_server
         == ""
     )
 
-    r = run("app", "move", stack, "coop-m1", "--no-input")
+    r = run("app", "move", stack, "coop-m1", "--no-input", "--debug")
     assert r.code == 0, r
     assert "down for" in r.out
+    secret = before["secret"].strip()
+    assert len(secret) == 24 and secret not in r.out + r.err  # the value passes through coop's memory only
+    history_json = run("app", "history", stack, "--json").out
+    assert secret not in history_json
     m1 = multinode.sockets["m1"]
     assert _state(stack, m1) == before  # every row, every file, the secret's value
     assert "moved" in _exec(_container(f"{stack}_db", m1), "cat /dumps/post-hook.log", m1)
