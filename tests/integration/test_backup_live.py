@@ -91,7 +91,7 @@ def set_env(tmp_path: Path, stack: str, **values: str) -> None:
 def snapshot_ids(coop, stack: str) -> list[str]:
     r = coop("app", "backup", "ls", stack, "--json")
     assert r.code == 0, r
-    return [s["id"] for s in json.loads(r.out)]
+    return [s["snapshot"] for s in json.loads(r.out)]
 
 
 def broken_release(files: dict[str, str]) -> dict[str, str]:
@@ -215,14 +215,14 @@ def test_postgres_backup_restore_and_a_backup_that_never_lies(coop, tmp_path, st
     assert r.code == 8, r
     pre = [s for s in json.loads(coop("app", "backup", "ls", stack_name, "--json").out) if s["why"] == "pre-upgrade"]
     assert len(pre) == 1 and pre[0]["version"] == "1.0.0+1.0.0"
-    assert f"the data was restored from the pre-upgrade snapshot {pre[0]['short_id']}" in one_error_line(r.err)
+    assert f"the data was restored from the pre-upgrade snapshot {pre[0]['snapshot'][:8]}" in one_error_line(r.err)
     assert deployed_version(stack_name) == "1.0.0+1.0.0"
     web, db = container_of(stack_name, "app"), container_of(stack_name, "db")
     assert sh(web, "sha256sum /data/keep/a.txt") == good  # the release had written "damaged" there
 
     # The pre-upgrade snapshot restores by its id, like any other.
     psql(db, "DROP TABLE t")
-    r = coop("app", "restore", stack_name, pre[0]["short_id"], "--yes")
+    r = coop("app", "restore", stack_name, pre[0]["snapshot"][:8], "--yes")
     assert r.code == 0, r
     assert psql(db, PG_CHECKSUM) == rows_before
 

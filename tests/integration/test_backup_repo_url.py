@@ -189,7 +189,7 @@ def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
     assert r.code == 0, r
     assert (repo / "config").is_file() and len(snapshot_files(repo)) == 1  # really on the sftp server
     listed = json.loads(coop("app", "backup", "ls", stack_name, "--json", env=env).out)
-    assert [s["id"] for s in listed] == snapshot_files(repo)
+    assert [s["snapshot"] for s in listed] == snapshot_files(repo)
     # The command's default (this test's own volume, COOP_BACKUP_REPOSITORY=volume:… in backup_env) was not used.
     assert (
         subprocess.run(

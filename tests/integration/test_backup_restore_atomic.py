@@ -238,7 +238,7 @@ def test_a_new_app_whose_declared_directories_are_empty_upgrades_with_a_warning_
 
     web = container_of(stack_name, "app")
     sh(web, "mkdir -p /data/uploads && echo later > /data/keep/a.txt && echo later > /data/uploads/b.txt")
-    r = coop("app", "restore", stack_name, snap["short_id"])
+    r = coop("app", "restore", stack_name, snap["snapshot"][:8], "--yes")
     assert r.code == 0, r
     assert sh(web, "ls -A /data/keep /data/uploads; cat /data/other.txt").split() == [
         "/data/keep:",

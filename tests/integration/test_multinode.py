@@ -183,12 +183,12 @@ def test_placement_global_and_host_ports_on_the_right_node(mn, tmp_path, multino
 def test_server_nodes_drain_and_activate(mn, multinode):
     r = mn("--json", "server", "nodes", "coop-m1")
     assert r.code == 0, r
-    rows = {n["hostname"]: n for n in json.loads(r.out)}
+    rows = {n["node"]: n for n in json.loads(r.out)}
     assert sorted(rows) == ["coop-m1", "coop-w1", "coop-w2"]
     assert rows["coop-m1"]["role"] == "manager" and rows["coop-m1"]["leader"] is True
     assert rows["coop-w1"]["role"] == rows["coop-w2"]["role"] == "worker"
     assert all(n["state"] == "ready" and n["availability"] == "active" for n in rows.values())
-    assert all(n["engine_version"].startswith("20.10") for n in rows.values())
+    assert all(n["engine"].startswith("20.10") for n in rows.values())
     assert rows["coop-w1"]["addr"] == multinode.addrs["w1"]
     assert rows["coop-m1"]["server"] == "coop-m1" and rows["coop-w1"]["server"] is None
 
@@ -228,7 +228,7 @@ def test_server_add_of_a_manager_lists_its_nodes_and_which_are_reachable(coop, c
     assert "coop-w1" not in r.err
 
     r = coop("--json", "server", "nodes", "coop-m1", env=env)
-    reach = {n["hostname"]: (n["server"], n["reachable"]) for n in json.loads(r.out)}
+    reach = {n["node"]: (n["server"], n["reachable"]) for n in json.loads(r.out)}
     assert reach == {"coop-m1": ("coop-m1", True), "coop-w1": ("coop-w1", True), "coop-w2": (None, None)}
 
 

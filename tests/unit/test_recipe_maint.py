@@ -498,7 +498,7 @@ def test_cli_release_without_notes_under_no_input_writes_none(coop, tmp_path, ge
     repo = repo_at_1(tmp_path)
     r = coop("recipe", "release", str(repo), "--no-input", env=genv)
     assert r.code == 0, r
-    assert "notes: none" in r.err and not (repo / "release").exists()
+    assert "notes: none" in r.out and not (repo / "release").exists()
     assert git(repo, "cat-file", "-t", "1.0.1+1.0.0").strip() == "tag"
 
 

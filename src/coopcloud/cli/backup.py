@@ -141,19 +141,21 @@ def ls(rt: Runtime, app_name: str) -> None:
 
     List APP's snapshots, oldest first (--json for every detail).
     """
+    from coopcloud.domain.words import human_time
+    from coopcloud.engine.views import parse_time
     from coopcloud.ops import backup as ops
 
     ref, client = _connect(rt, app_name)
     found = ops.snapshots(rt.settings, client, ref)
     if rt.out.json:
-        rt.out.emit_json([s.to_json() for s in found])
+        rt.out.emit_json([dict(s.to_json(), app=ref.name, server=ref.server) for s in found])
         return
     if not found:
         rt.out.info(f"app {app_name} has no snapshots — run: coop app backup create {app_name}")
         return
     rt.out.table(
         ["snapshot", "time", "why", "version", "services"],
-        [[s.short_id, s.time[:19].replace("T", " "), s.why, s.version, ", ".join(s.services)] for s in found],
+        [[s.short_id, human_time(parse_time(s.time)), s.why, s.version, ", ".join(s.services)] for s in found],
     )
 
 

@@ -182,7 +182,8 @@ def release(
 
 
 def _show_release(rt: Runtime, plan, dry_run: bool) -> None:
-    info = rt.out.info
+    """The release plan is a result: on stdout (also with --dry-run); under --json, stdout is the JSON."""
+    info = rt.out.info if rt.out.json else rt.out.print
     info(f"recipe {plan.recipe}: release {plan.version} (previous: {plan.previous or 'none'})")
     info(f"  bump: {plan.level} — {plan.reason}")
     for c in plan.changes:

@@ -41,7 +41,10 @@ def add(rt: Runtime, destination: str | None, local: bool) -> None:
     status = servers.add(rt.settings, rt.servers(), destination, local=local)
     reach = _node_reach(rt, status.name) if status.manager else []
     if rt.out.json:
-        rt.out.emit_json({**status.__dict__, "nodes": [r.to_json() for r in reach]})
+        doc = {k: v for k, v in status.__dict__.items() if k not in ("name", "engine_version")}
+        rt.out.emit_json(
+            {"server": status.name, **doc, "engine": status.engine_version, "nodes": [r.to_json() for r in reach]}
+        )
         return
     rt.out.print(f"server {status.name} added ({status.endpoint}, engine {status.engine_version})")
     if not status.manager:

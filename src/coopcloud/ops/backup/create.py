@@ -39,7 +39,6 @@ class Created:
         return {
             "app": self.app,
             "snapshot": self.snapshot,
-            "short_id": self.short_id,
             "why": self.why,
             "version": self.version,
             "repository": self.repository,

@@ -50,10 +50,12 @@ class Snapshot:
         )
 
     def to_json(self) -> dict[str, Any]:
+        from coopcloud.domain.words import json_time
+        from coopcloud.engine.views import parse_time
+
         return {
-            "id": self.id,
-            "short_id": self.short_id,
-            "time": self.time,
+            "snapshot": self.id,  # the one id, as every backup command's JSON names it; any unique prefix selects it
+            "created": json_time(parse_time(self.time)) if self.time else None,
             "why": self.why,
             "version": self.version,
             "recipe": self.recipe,

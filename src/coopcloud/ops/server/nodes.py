@@ -85,14 +85,14 @@ class NodeReach:
     def to_json(self) -> dict[str, Any]:
         n = self.node
         return {
+            "node": n.hostname,
             "id": n.id,
-            "hostname": n.hostname,
             "addr": n.addr,
             "role": n.role,
             "leader": n.leader,
             "availability": n.availability,
             "state": n.state,
-            "engine_version": n.engine_version,
+            "engine": n.engine_version,
             "labels": dict(n.labels),
             "server": self.server,
             "reachable": self.reachable,
