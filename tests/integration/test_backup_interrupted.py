@@ -7,6 +7,7 @@ history says "interrupted". A job killed outright leaves restic's lock: verify s
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from backup_app import RESTIC_IMAGE, backup_env, backup_images, files_app, local_server, own_repository, sh  # noqa: F401
+from backup_app import REG, RESTIC_IMAGE, backup_env, backup_images, files_app, local_server, own_repository, sh  # noqa: F401
 from live_app import container_of, new_app, one_error_line
 
 pytestmark = pytest.mark.integration
@@ -162,6 +163,73 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_restores
     assert r.code == 1, r
     line = one_error_line(r.err)
     assert "was not verified: the repository is locked by another restic job" in line and "repair" not in line, line
+
+    # `app backup unlock` removes the stale lock — not while a restic job of ours uses the repository (a
+    # stand-in service with a job's labels), then once none does.
+    holder = f"coop-test-job-{secrets.token_hex(4)}"
+    subprocess.run(
+        [
+            "docker",
+            "service",
+            "create",
+            "-d",
+            "--name",
+            holder,
+            "--label",
+            "coop.backup.job=backup",
+            "--label",
+            f"coop.backup.repository=volume:{own_repository}",
+            f"{REG}/coop-test/web:1.0.0",
+            "sleep",
+            "600",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        wait_running(holder)
+        r = coop("app", "backup", "unlock", stack_name)
+        assert r.code == 9 and f"restic job {holder}" in one_error_line(r.err), r
+        assert list((repo / "locks").iterdir())
+    finally:
+        subprocess.run(["docker", "service", "rm", holder], capture_output=True)
+    r = coop("app", "backup", "unlock", stack_name)
+    assert r.code == 0 and f"the locks of volume:{own_repository} were removed" in r.out, r
+    assert list((repo / "locks").iterdir()) == []
+    assert coop("app", "backup", "verify", stack_name).code == 0
+
+    # kill -9 of coop mid-backup leaves its job service on the swarm; `app unlock` removes it with the app's lock.
+    sh(web, "mkdir -p /data/big && head -c 200000000 /dev/urandom > /data/big/a.bin")
+    proc = subprocess.Popen([*COOP, "app", "backup", "create", stack_name], env=backup_env)
+    try:
+        deadline = time.monotonic() + 60
+        while not job_containers(stack_name, "backup"):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert job_services(stack_name)
+    r = coop("app", "unlock", stack_name, "--yes")
+    assert r.code == 0, r
+    assert job_services(stack_name) == []
+
+
+def job_services(stack: str) -> list[str]:
+    argv = ["docker", "service", "ls", "-q", "--filter", f"label=coop.backup.app={stack}"]
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
+
+
+def wait_running(service: str) -> None:
+    deadline = time.monotonic() + 60
+    while (
+        "Running"
+        not in subprocess.run(
+            ["docker", "service", "ps", service, "--format", "{{.CurrentState}}"], capture_output=True, text=True
+        ).stdout
+    ):
+        assert time.monotonic() < deadline, f"{service} never ran"
+        time.sleep(0.2)
 
 
 def test_reading_a_repository_volume_that_does_not_exist_leaves_nothing_behind(

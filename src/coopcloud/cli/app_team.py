@@ -69,6 +69,7 @@ def unlock(rt: Runtime, app_name: str, yes: bool, force: bool) -> None:
       coop app unlock git.example.org
     """
     from coopcloud.ops.app.apps import find_app
+    from coopcloud.ops.backup.job import remove_orphans
     from coopcloud.ops.trail import audit
     from coopcloud.ops.trail import lock as locks
 
@@ -85,6 +86,7 @@ def unlock(rt: Runtime, app_name: str, yes: bool, force: bool) -> None:
     with audit.tracked(rt.settings, client, ref, "unlock", lock=False, warn=rt.out.warn) as change:
         change.detail = f"broke the lock of {found.describe()}"
         broken = locks.break_lock(client, ref.stack_name)
+        remove_orphans(client, app=ref.name)  # the killed command's restic jobs, if it was a backup or restore
     if rt.out.json:
         rt.out.emit_json({"app": app_name, "broken": broken.to_json() if broken else None})
         return

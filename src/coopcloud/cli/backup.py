@@ -179,6 +179,23 @@ def verify(rt: Runtime, app_name: str, snapshot: str | None) -> None:
     rt.out.print(f"app {app_name}: snapshot {done.snapshot[:8]} verified ({done.files} files restored and checked)")
 
 
+@backup.command("unlock")
+@click.argument("app_name", metavar="APP")
+@pass_runtime
+def unlock(rt: Runtime, app_name: str) -> None:
+    """Remove the stale restic locks of APP's repository (left by a job killed outright), once
+    no restic job of coop's runs on the swarm (else exit 9, nothing removed); job services
+    killed commands left behind are removed first."""
+    from coopcloud.ops import backup as ops
+
+    ref, client = _connect(rt, app_name)
+    done = ops.unlock(rt.settings, client, ref)
+    if rt.out.json:
+        rt.out.emit_json(done.to_json())
+        return
+    rt.out.print(f"app {app_name}: the locks of {done.repository} were removed")
+
+
 @backup.command("download")
 @click.argument("app_name", metavar="APP")
 @click.argument("snapshot", required=False)

@@ -7,7 +7,9 @@
     verify   restic check, then restore into a scratch directory, every file's content checked
              against the snapshot's hashes
     download restore into a scratch volume, copy it to the operator's machine
-    restore  restore pre-hooks -> restic restore into the live volumes -> restore post-hooks
+    restore  restic restore into scratch -> restore pre-hooks -> renamed into the live volumes
+             -> restore post-hooks (all or nothing)
+    unlock   restic unlock --remove-all, once no job of ours runs
 
 A backup never lies: a failing pre-hook, a declared path missing or empty after the
 pre-hooks, or a restic error fails it, and no snapshot of that run is left in the
@@ -16,7 +18,7 @@ repository (the job forgets it).
 Docker is reached only through `engine/`; the restic container is a one-shot service
 (`job.py`), so it runs on the node of the volumes and mounts the password secret.
 
-One module per command (create, snapshots, verify, restore, download, server), beside what
+One module per command (create, snapshots, verify, restore, download, unlock, server), beside what
 they share: target (what an app backs up, and where), hooks, restic (the job of a command),
 job (the one-shot service), scripts (what runs in it), repository and labels.
 """
@@ -31,6 +33,7 @@ from .restore import Restored, restore
 from .server import ServerLine, server_backup
 from .snapshots import Snapshot, pick, snapshots
 from .target import AppBackup, declares_backups, inspect_app
+from .unlock import Unlocked, unlock
 from .verify import Verified, verify
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "Restored",
     "ServerLine",
     "Snapshot",
+    "Unlocked",
     "Verified",
     "create",
     "declares_backups",
@@ -59,5 +63,6 @@ __all__ = [
     "run_hook",
     "server_backup",
     "snapshots",
+    "unlock",
     "verify",
 ]

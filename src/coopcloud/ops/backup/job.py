@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from coopcloud.engine import views
@@ -23,6 +24,7 @@ from . import scripts
 
 JOB_LABEL = "coop.backup.job"  # every job service carries it (kind of job), for cleanup by label
 APP_LABEL = "coop.backup.app"
+REPOSITORY_LABEL = "coop.backup.repository"  # the repository it uses, as shown (no user info)
 TERMINAL = {"complete", "failed", "rejected", "shutdown", "orphaned", "remove"}
 NOT_STARTED = {"", "new", "pending", "assigned", "accepted", "preparing", "starting"}
 # How long swarm may take to start a job (placing it, pulling the restic image) before it is given up.
@@ -67,6 +69,14 @@ class Job:
     mounts: Sequence[Mount] = ()
     secrets: Sequence[SecretFile] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    repository: str = ""  # as shown
+
+    def labels(self) -> dict[str, str]:
+        return {
+            JOB_LABEL: self.kind,
+            APP_LABEL: self.app,
+            **({REPOSITORY_LABEL: self.repository} if self.repository else {}),
+        }
 
     def service_spec(self, name: str) -> dict[str, Any]:
         """The one-shot service, as the engine takes it (our command: the image's entrypoint is not used;
@@ -77,12 +87,12 @@ class Job:
             "Env": [f"{k}={v}" for k, v in sorted(self.env.items())],
             "Mounts": [m.to_spec() for m in self.mounts],
             "Secrets": [s.to_spec() for s in self.secrets],
-            "Labels": {JOB_LABEL: self.kind, APP_LABEL: self.app},
+            "Labels": self.labels(),
         }
         placement = {"Constraints": [f"node.id=={self.node_id}"]} if self.node_id else {}
         return {
             "Name": name,
-            "Labels": {JOB_LABEL: self.kind, APP_LABEL: self.app},
+            "Labels": self.labels(),
             "TaskTemplate": {
                 "ContainerSpec": container,
                 "RestartPolicy": {"Condition": "none", "MaxAttempts": 0},
@@ -126,6 +136,48 @@ class JobResult:
         return found
 
 
+# A job whose task ended this long ago (on the server's clock) lost its coop: a live one removes its job
+# within a second of its end, and must not lose the job's logs to another command's cleanup meanwhile.
+ORPHAN_AFTER = timedelta(seconds=60)
+
+
+def _ended_at(client: Engine, service: views.Service) -> datetime | None:
+    """When the job's task ended; None while it has not."""
+    tasks = views.tasks(client, {"service": [service.name]})
+    if tasks and all(t.state in TERMINAL for t in tasks):
+        return max((t.status.timestamp for t in tasks if t.status.timestamp), default=datetime.min.replace(tzinfo=UTC))
+    return None
+
+
+def running_jobs(client: Engine, repository: str) -> list[views.Service]:
+    """The restic job services on the swarm (any app's) using `repository` (as shown) whose task has not ended."""
+    jobs = views.services(client, {"label": [JOB_LABEL, f"{REPOSITORY_LABEL}={repository}"]})
+    return [s for s in jobs if _ended_at(client, s) is None]
+
+
+def remove_orphans(client: Engine, *, app: str | None = None) -> list[str]:
+    """Remove the job services a killed coop left: their task ended over a minute ago (a coop still running
+    removes its job at once). With `app` (its lock was just broken: nobody works on it), all of that app's
+    jobs go, running or not. Returns the names removed; never raises (a cleanup, not the command's work)."""
+    removed = []
+    try:
+        jobs = views.services(client, {"label": [JOB_LABEL]})
+        now = views.info(client).now if jobs else None
+        for service in jobs:
+            ended = _ended_at(client, service)
+            orphaned = ended is not None and (now is None or now - ended > ORPHAN_AFTER)
+            if not orphaned and (app is None or service.labels.get(APP_LABEL) != app):
+                continue
+            try:
+                client.service_remove(service.name)
+                removed.append(service.name)
+            except EngineError:
+                pass
+    except (EngineError, ValueError):
+        pass
+    return removed
+
+
 def job_name(kind: str) -> str:
     return f"coop-{kind}-{secrets.token_hex(5)}"
 
@@ -145,6 +197,7 @@ def run_job(
     must not stop part way) is waited for through Ctrl-C and SIGTERM: the result says it was
     interrupted, and the caller says so once it knows what the job did.
     """
+    remove_orphans(client)
     name = job_name(job.kind)
     client.service_create(job.service_spec(name))
     stopped: KeyboardInterrupt | None = None

@@ -59,6 +59,7 @@ def restic_job(
         mounts=[*repo.mounts(), *mounts],
         secrets=[secret, *repo.secrets],
         env=env,
+        repository=repo.shown,
     )
     return job, generated
 

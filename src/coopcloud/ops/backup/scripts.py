@@ -377,6 +377,18 @@ def verify_script(snapshot: str) -> str:
     )
 
 
+def unlock_script() -> str:
+    """Remove every lock of the repository (coop checked that none of its jobs runs)."""
+    return (
+        _PRELUDE
+        + _DIAGNOSE
+        + _open_repo(False)
+        + f"open_repo\nif [ \"$?\" = {ABSENT} ]; then fail 'there is no repository there'; fi\n"
+        + 'restic unlock --remove-all >&2 || fail "restic unlock failed"\n'
+        + f"echo '{RESULT_PREFIX}unlocked'\n"
+    )
+
+
 def download_script(snapshot: str, target: str) -> str:
     """Restore the snapshot into `target` (a scratch volume), then the file counts must agree; prints
     `{"files": N}`, which the copy to the operator's machine is checked against."""

@@ -65,7 +65,7 @@ class Snapshot:
         }
 
 
-def _volume_may_exist(client: Engine, node: str | None, name: str) -> bool:
+def volume_may_exist(client: Engine, node: str | None, name: str) -> bool:
     """Whether the volume exists on the node a job would run on; True when that is another node than the
     manager's (its volumes are not seen from here: the job finds out)."""
     if node is not None and node != views.info(client).node_id:
@@ -81,7 +81,7 @@ def snapshots(settings: Settings, client: Engine, ref: Any) -> list[Snapshot]:
         return []
     repo = repository.for_command(settings, client)
     node = node_for(client, ref)
-    if repo.kind == "volume" and repo.volume and not _volume_may_exist(client, node, repo.volume):
+    if repo.kind == "volume" and repo.volume and not volume_may_exist(client, node, repo.volume):
         return []  # no repository there; a job mounting it would leave an empty volume behind
     known = repository.is_known(client, repo)
     job, _ = restic_job(
