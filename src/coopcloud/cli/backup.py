@@ -179,16 +179,26 @@ def verify(rt: Runtime, app_name: str, snapshot: str | None) -> None:
     rt.out.print(f"app {app_name}: snapshot {done.snapshot[:8]} verified ({done.files} files restored and checked)")
 
 
+@changes()
 @backup.command("unlock")
 @click.argument("app_name", metavar="APP")
+@yes_option
 @pass_runtime
-def unlock(rt: Runtime, app_name: str) -> None:
-    """Remove the stale restic locks of APP's repository (left by a job killed outright), once
-    no restic job of coop's runs on the swarm (else exit 9, nothing removed); job services
-    killed commands left behind are removed first."""
+def unlock(rt: Runtime, app_name: str, yes: bool) -> None:
+    """Remove stale restic locks from APP's repository.
+
+    Locks a restic job killed outright left (a lost node, docker kill) keep verify from running for
+    30 minutes. They are removed only when no restic job of coop's using that repository runs
+    (else exit 9, nothing removed); job services killed commands left behind are removed first.
+
+    \b
+    Examples:
+      coop app backup unlock git.example.org
+    """
     from coopcloud.ops import backup as ops
 
     ref, client = _connect(rt, app_name)
+    rt.out.approve(f"app {app_name}", "remove every lock of its backup repository", yes=yes)
     done = ops.unlock(rt.settings, client, ref)
     if rt.out.json:
         rt.out.emit_json(done.to_json())
