@@ -591,7 +591,7 @@ def _print_generated(rt: Runtime, generated) -> None:
 @click.argument("app_name", metavar="APP")
 @click.argument("name", required=False)
 @click.argument("version", required=False)
-@click.option("--all", "all_", is_flag=True, help="Every secret the app declares.")
+@click.option("--all", "-a", "all_", is_flag=True, help="Every secret the app declares.")
 @pass_runtime
 def secret_generate(rt: Runtime, app_name: str, name: str | None, version: str | None, all_: bool) -> None:
     """Generate secrets and print each value once.
@@ -648,7 +648,7 @@ def secret_insert(rt: Runtime, app_name: str, name: str, version: str, value: st
 @secret.command("rm")
 @click.argument("app_name", metavar="APP")
 @click.argument("name", required=False)
-@click.option("--all", "all_", is_flag=True, help="Every secret the app declares, every version.")
+@click.option("--all", "-a", "all_", is_flag=True, help="Every secret the app declares, every version.")
 @yes_option
 @pass_runtime
 def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool, yes: bool) -> None:
@@ -696,7 +696,7 @@ def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool, yes: boo
 @secret.command("rotate")
 @click.argument("app_name", metavar="APP")
 @click.argument("name", required=False)
-@click.option("--all", "all_", is_flag=True, help="Every secret coop generates for the app.")
+@click.option("--all", "-a", "all_", is_flag=True, help="Every secret coop generates for the app.")
 @click.option("--show", is_flag=True, help="Print the new values (once); they are never shown otherwise.")
 @yes_option
 @pass_runtime

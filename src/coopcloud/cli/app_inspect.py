@@ -191,7 +191,7 @@ def logs(
 @click.command("restart")
 @click.argument("app_name", metavar="APP")
 @click.argument("service", required=False)
-@click.option("--all", "all_", is_flag=True, help="Restart every service of the app.")
+@click.option("--all", "-a", "all_", is_flag=True, help="Restart every service of the app.")
 @click.option(
     "--timeout",
     type=float,
@@ -412,7 +412,7 @@ def volume_ls(rt: Runtime, app_name: str) -> None:
 @volume.command("rm")
 @click.argument("app_name", metavar="APP")
 @click.argument("volumes", nargs=-1)
-@click.option("--all", "all_", is_flag=True, help="Remove every volume of the app.")
+@click.option("--all", "-a", "all_", is_flag=True, help="Remove every volume of the app.")
 @yes_option
 @click.option("--force", "-f", is_flag=True, hidden=True)  # was "do not ask": say it is --yes now
 @pass_runtime

@@ -54,7 +54,7 @@ def render(rt: Runtime, directory: str, env_path: str, stack: str) -> None:
 
 @recipe.command("fetch")
 @click.argument("names", nargs=-1, metavar="[RECIPE]...")
-@click.option("--all", "all_", is_flag=True, help="Every recipe clone under $ABRA_DIR/recipes.")
+@click.option("--all", "-a", "all_", is_flag=True, help="Every recipe clone under $ABRA_DIR/recipes.")
 @pass_runtime
 def fetch(rt: Runtime, names: tuple[str, ...], all_: bool) -> None:
     """Clone recipes, or fetch new versions of your clones.
