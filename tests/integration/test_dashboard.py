@@ -146,12 +146,14 @@ def _problem(text: str) -> bool:
 
 def _goto(page, url: str) -> None:
     """page.goto, once more if Chromium dropped it for a network change (see _problem)."""
-    try:
-        page.goto(url)
-    except Exception as exc:
-        if "ERR_NETWORK_CHANGED" not in str(exc):
-            raise
-        page.goto(url)
+    for attempt in (1, 2, 3):
+        try:
+            page.goto(url)
+            return
+        except Exception as exc:  # Chromium shows its error page for a dropped load: chrome-error://
+            if attempt == 3 or not ("ERR_NETWORK_CHANGED" in str(exc) or "chrome-error://" in str(exc)):
+                raise
+            page.wait_for_timeout(500)
 
 
 def _cookie_name(url: str) -> str:

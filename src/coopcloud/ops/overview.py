@@ -11,7 +11,7 @@ Nothing here asks the engine anything the CLI does not, nor reads it another way
   restic job on the server: `backup ls`, which the app page asks for on demand).
 
 Per server the overview costs what `app ls --status` costs plus ONE round trip (info, nodes, locks and
-the audit trail, pipelined), servers in parallel. Nothing here changes anything on a server.
+the trail's backup events, pipelined), servers in parallel. Nothing here changes anything on a server.
 """
 
 from __future__ import annotations
@@ -99,19 +99,19 @@ class _Facts:
     error: str | None = None
 
 
-def _facts(client: Engine, stack: str | None) -> _Facts:
+def _facts(client: Engine, trail: list[str]) -> _Facts:
+    """Info, nodes, locks and the audit events labelled `trail` (a label filter), in one round trip."""
     from coopcloud.engine.stream import encode_filters
     from coopcloud.engine.views import Config, Info, Node
-    from coopcloud.ops.trail.audit import AUDIT_LABEL, events_of
+    from coopcloud.ops.trail.audit import events_of
     from coopcloud.ops.trail.lock import LOCK_LABEL, LockInfo
 
-    trail = f"{AUDIT_LABEL}={stack}" if stack else AUDIT_LABEL
     info, nodes, locks, events = client.get_many(
         [
             ("/info", {}),
             ("/nodes", {}),
             ("/configs", {"filters": encode_filters({"label": [LOCK_LABEL]})}),
-            ("/configs", {"filters": encode_filters({"label": [trail]})}),
+            ("/configs", {"filters": encode_filters({"label": trail})}),
         ]
     )
     held = [LockInfo.from_config(Config.from_json(c)) for c in locks]
@@ -123,10 +123,21 @@ def _facts(client: Engine, stack: str | None) -> _Facts:
     )
 
 
-def _all_facts(pool: ServerPool, servers: list[str], stack: str | None) -> dict[str, _Facts]:
+def _trail(stack: str | None = None, *, backups: bool = False) -> list[str]:
+    """The audit label filter: one app's events (`stack`), every app's, or only `backup create` events
+    (`backups`: the overview's last backups without fetching the whole trail at every refresh; events
+    recorded before coop labelled their command are not among them)."""
+    from coopcloud.ops.trail.audit import AUDIT_LABEL
+
+    if backups:
+        return [AUDIT_LABEL, f"{AUDIT_LABEL}.command={BACKUP_COMMAND}"]
+    return [f"{AUDIT_LABEL}={stack}"] if stack else [AUDIT_LABEL]
+
+
+def _all_facts(pool: ServerPool, servers: list[str], trail: list[str]) -> dict[str, _Facts]:
     def ask(server: str) -> tuple[str, _Facts]:
         try:
-            return server, _facts(pool.client(server), stack)
+            return server, _facts(pool.client(server), trail)
         except Exception as exc:  # one unreachable server is shown as such; the others still are
             return server, _Facts(error=str(exc))
 
@@ -180,13 +191,13 @@ def _server_line(name: str, facts: _Facts) -> ServerLine:
 
 
 def _gather(
-    settings: Settings, pool: ServerPool, servers: list[str], rows: list[dict], stack: str | None
+    settings: Settings, pool: ServerPool, servers: list[str], rows: list[dict], trail: list[str]
 ) -> tuple[list[AppLine], dict[str, _Facts]]:
     from coopcloud.ops.app.status import deployed_status, fill_upgrades
 
     deployed_status(pool, rows, settings)
     fill_upgrades(settings, rows)
-    facts = _all_facts(pool, sorted(set(servers) | {r["server"] for r in rows}), stack)
+    facts = _all_facts(pool, sorted(set(servers) | {r["server"] for r in rows}), trail)
     lines = []
     for row in rows:
         found = facts.get(row["server"])
@@ -199,7 +210,7 @@ def overview(settings: Settings, pool: ServerPool) -> Overview:
     from coopcloud.ops.server.servers import list_servers
 
     servers = [s.name for s in list_servers(settings)]
-    lines, facts = _gather(settings, pool, servers, _rows(settings), None)
+    lines, facts = _gather(settings, pool, servers, _rows(settings), _trail(backups=True))
     return Overview(tuple(_server_line(s, facts[s]) for s in sorted(facts)), tuple(lines))
 
 
@@ -210,7 +221,8 @@ def app_detail(settings: Settings, pool: ServerPool, name: str) -> AppDetail:
     from coopcloud.ops.deploy.plan import shown_env
 
     ref = find_app(settings, name)
-    lines, facts = _gather(settings, pool, [ref.server], _rows(settings, server=ref.server, app=name), ref.stack_name)
+    rows = _rows(settings, server=ref.server, app=name)
+    lines, facts = _gather(settings, pool, [ref.server], rows, _trail(ref.stack_name))
     found = facts[ref.server]
     errors = []
     services: list[Service] = []
@@ -239,6 +251,6 @@ def server_detail(settings: Settings, pool: ServerPool, name: str) -> ServerDeta
     from coopcloud.ops.server.servers import resolve
 
     server = resolve(settings, name)  # NotFound for a server that is not registered
-    lines, facts = _gather(settings, pool, [server.name], _rows(settings, server=server.name), None)
+    lines, facts = _gather(settings, pool, [server.name], _rows(settings, server=server.name), _trail())
     found = facts[server.name]
     return ServerDetail(_server_line(server.name, found), found.nodes, tuple(lines), found.events)

@@ -10,8 +10,8 @@ Every request passes `Guard` first, in this order:
 
 Every answer carries a strict Content-Security-Policy (scripts, styles and requests from this origin
 only; no inline script or style, no frames, no forms) and is not cached. Pages are server-rendered
-and complete without JavaScript; htmx (vendored) re-fetches the page's fragment every few seconds
-(requests marked ``HX-Request`` get the fragment only).
+and complete without JavaScript; on the overview and app pages htmx (vendored) re-fetches the page's
+fragment every few seconds (requests marked ``HX-Request`` get the fragment only).
 """
 
 from __future__ import annotations
@@ -133,10 +133,10 @@ def create_app(board: Board, *, token: str, hosts: frozenset[str], port: int) ->
         text = str(exc) if isinstance(exc, CoopError) else f"unexpected {type(exc).__name__}: {exc}"
         return page(request, "error", status=status, message=text)
 
-    def guarded(template_name: str, read: Any) -> Any:
+    def guarded(template_name: str, read: Any, *, poll: bool = False) -> Any:
         def endpoint(request: Request) -> Response:
             try:
-                return page(request, template_name, **read(request))
+                return page(request, template_name, poll=poll, **read(request))
             except Exception as exc:  # one line on the page, as the CLI would print it
                 return failed(request, exc)
 
@@ -150,8 +150,8 @@ def create_app(board: Board, *, token: str, hosts: frozenset[str], port: int) ->
         return Response(body, media_type=STATIC[name], headers={"Cache-Control": "private, max-age=3600"})
 
     routes = [
-        Route("/", guarded("overview", lambda r: {"view": board.overview()})),
-        Route("/app/{name}", guarded("app", lambda r: {"view": board.app(r.path_params["name"])})),
+        Route("/", guarded("overview", lambda r: {"view": board.overview()}, poll=True)),
+        Route("/app/{name}", guarded("app", lambda r: {"view": board.app(r.path_params["name"])}, poll=True)),
         Route("/app/{name}/snapshots", guarded("snapshots", lambda r: views.snapshots(board, r.path_params["name"]))),
         Route("/app/{name}/drift", guarded("drift", lambda r: views.drift(board, r.path_params["name"]))),
         Route("/server/{name}", guarded("server", lambda r: {"view": board.server(r.path_params["name"])})),

@@ -115,7 +115,12 @@ def _config_name(stack: str, when: str) -> str:
 def record(client: Engine, stack: str, event: Event, *, keep: int = KEEP) -> None:
     """Append `event` to the app's trail on the server, then drop the oldest beyond `keep`."""
     body = json.dumps(event.to_json(), sort_keys=True).encode()
-    labels = {AUDIT_LABEL: stack, f"{AUDIT_LABEL}.when": event.when, f"{AUDIT_LABEL}.result": event.result}
+    labels = {
+        AUDIT_LABEL: stack,
+        f"{AUDIT_LABEL}.when": event.when,
+        f"{AUDIT_LABEL}.result": event.result,
+        f"{AUDIT_LABEL}.command": event.command,  # lets a reader ask for one kind (the dashboard: backups)
+    }
     client.config_create(_config_name(stack, event.when), body, labels=labels)
     found = sorted(configs(client, {"label": [f"{AUDIT_LABEL}={stack}"]}), key=_order)
     for old in found[: max(0, len(found) - keep)]:
