@@ -202,3 +202,41 @@ def test_domain_in_the_env_is_checked_before_it_reaches_a_label(abra, coop_env, 
     r = run_measured(["app", "deploy", stack_name, "--no-input", "--chaos"], coop_env)
     refused(r, 4, f"app {stack_name}: DOMAIN: domain 'x.com`) || Host(`victim.org' is not valid")
     assert swarm_objects(stack_name) == []
+
+
+def test_names_that_differ_only_in_case_are_one_name_as_docker_compares_them(abra, coop_env, tmp_path, stack_name):
+    """`N1.example` beside `n1.example`: one stack, one lock, one set of secrets to Docker. Refused at
+    `app new`, and by every command that addresses either app while both env files exist."""
+    lower, upper = f"{stack_name}.example", f"{stack_name.upper()}.example"
+    new = ["app", "new", "./rec", "--server", "default", "--domain", "one.example.org", "--name"]
+    assert run_measured([*new, lower], coop_env, cwd=str(tmp_path)).code == 0
+    before = tree_state(abra)
+    r = run_measured([*new, upper], coop_env, cwd=str(tmp_path))
+    refused(r, 10, f"app {upper}: app {lower} (server default) has the same name but for case")
+    assert tree_state(abra) == before
+
+    # An env file made by hand: no command acts on either app; none breaks the other's lock.
+    servers = abra / "servers" / "default"
+    (servers / f"{upper}.env").write_text((servers / f"{lower}.env").read_text())
+    assert run_measured(["app", "lock", lower], coop_env).code == 10
+    for args in (
+        ["app", "deploy", upper],
+        ["app", "unlock", upper],
+        ["app", "lock", upper],
+        ["app", "secret", "ls", upper],
+        ["app", "secret", "generate", upper, "--all"],
+        ["app", "undeploy", upper],
+    ):
+        r = run_measured([*args, "--no-input"], coop_env)
+        refused(r, 10, f"app {upper}: app {lower} (server default) has the same name but for case")
+    assert swarm_objects(f"{stack_name.upper()}_example") == []
+    (servers / f"{upper}.env").unlink()
+
+    # A stack on the swarm whose name differs only in case, deployed from elsewhere.
+    make_stack(f"{stack_name.upper()}_b", "rec", "one.example.org")
+    try:
+        r = run_measured([*new, f"{stack_name}_b"], coop_env, cwd=str(tmp_path))
+        refused(r, 10, f"stack {stack_name.upper()}_b", "case-insensitively")
+        assert not (servers / f"{stack_name}_b.env").exists()
+    finally:
+        subprocess.run(["docker", "service", "rm", f"{stack_name.upper()}_b_app"], capture_output=True)

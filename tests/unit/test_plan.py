@@ -92,7 +92,7 @@ def test_engine_filled_endpoint_and_replica_defaults_are_not_changes():
     assert [c.what for c in service_changes(spec(Mode={"Replicated": {}}), live2)] == ["replicas"]
 
 
-def test_spec_hash_decides_when_present():
+def test_engine_filled_settings_are_no_change_whatever_the_hash():
     from coopcloud.ops.deploy.plan import SPEC_HASH_LABEL, spec_hash
 
     desired = spec()
@@ -233,6 +233,41 @@ def test_a_hand_made_change_is_seen_though_the_spec_hash_label_is_unchanged():
     assert changes["env HAND"] == ("made", None)
     assert changes["placement"] == ("constraint node.role==manager", None)
     assert service_changes(sent, live_of(sent)) == []
+
+
+def test_what_the_engine_stores_for_settings_left_out_is_no_change_and_a_hand_made_one_is():
+    """The engine stores a restart policy, update and rollback configs and a stop grace period for a
+    service sent without them (as Docker 20.10 to 27 do); a hand-made change of any of them is drift,
+    though coop's spec-hash label is unchanged."""
+    from coopcloud.ops.deploy.plan import SPEC_HASH_LABEL, restarts_tasks, spec_hash
+
+    sent = spec()
+    sent["Labels"][SPEC_HASH_LABEL] = spec_hash(sent)
+    live = live_of(sent)
+    filled = {"Parallelism": 1, "FailureAction": "pause", "Monitor": 5_000_000_000, "MaxFailureRatio": 0}
+    live["UpdateConfig"] = {**filled, "Order": "stop-first"}
+    live["RollbackConfig"] = {**filled, "Order": "stop-first"}
+    live["TaskTemplate"]["RestartPolicy"] = {"Condition": "any", "Delay": 5_000_000_000, "MaxAttempts": 0}
+    live["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"] = 10_000_000_000
+    assert service_changes(sent, live) == []
+    hand = {
+        ("UpdateConfig", "FailureAction"): ("rollback", "update config", False),
+        ("RollbackConfig", "Parallelism"): (2, "rollback config", False),
+        ("TaskTemplate", "RestartPolicy", "Delay"): (7_000_000_000, "restart policy", True),
+        ("TaskTemplate", "ContainerSpec", "StopGracePeriod"): (3_000_000_000, "stop grace period", True),
+        ("TaskTemplate", "ContainerSpec", "User"): ("nobody", "user", True),
+    }
+    import copy
+
+    for path, (value, words, restarts) in hand.items():
+        changed = copy.deepcopy(live)
+        where = changed
+        for key in path[:-1]:
+            where = where[key]
+        where[path[-1]] = value
+        [c] = service_changes(sent, changed)
+        assert (c.what, c.after) == ("other settings", words), path
+        assert restarts_tasks(sent, changed) is restarts, path
 
 
 def test_the_empty_objects_docker_always_sends_do_not_enter_the_spec_hash():

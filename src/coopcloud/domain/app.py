@@ -70,6 +70,11 @@ def stack_name(app_name: str) -> str:
     return app_name.replace(".", "_")
 
 
+def docker_key(name: str) -> str:
+    """A Docker object name as the engine compares it: case aside (``N1_example`` is ``n1_example``)."""
+    return name.lower()
+
+
 def recipe_of(values: Mapping[str, str], where: str = "app env") -> tuple[str, str | None]:
     """``(recipe, pinned version or None)`` from ``RECIPE=`` or ``TYPE=`` (``name[:version]``)."""
     raw = (values.get("RECIPE") or values.get("TYPE") or "").strip()

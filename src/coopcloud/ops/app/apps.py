@@ -47,6 +47,10 @@ def find_app(settings: Settings, name: str) -> AppRef:
             f"app {name} exists on several servers ({servers})",
             hint="remove the stale env file; app names are unique across servers",
         )
+    from coopcloud.ops.deploy.identity import check_no_twin
+
+    # Its lock, secrets, history and services would be another app's too: refused before any command acts.
+    check_no_twin(found[0], apps, hint=f"move one of their env files out of {settings.servers_dir}")
     return found[0]
 
 

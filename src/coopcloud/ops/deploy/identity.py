@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from coopcloud.domain.app import AppRef
+from coopcloud.domain.app import AppRef, docker_key
 from coopcloud.errors import Conflict
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL, coop_label
@@ -26,24 +26,42 @@ if TYPE_CHECKING:
 _HOST_RULE = re.compile(r"Host\(\s*`([^`]+)`")
 
 
-def same_stack(settings: Settings, ref: AppRef) -> AppRef | None:
-    """Another app env file on `ref`'s server with `ref`'s stack name, or None."""
-    from coopcloud.ops.app.apps import all_apps
-
-    for other in all_apps(settings):
-        if other.server == ref.server and other.name != ref.name and other.stack_name == ref.stack_name:
-            return other
+def twin(ref: AppRef, apps: Iterable[AppRef]) -> tuple[AppRef, str] | None:
+    """Another app that Docker cannot tell from `ref`, and why: the same name but for case (app names
+    are unique across servers), or on the same server the same stack name, case aside (``a.b``, ``a_b``
+    and ``A_b`` are one stack: its services, secrets, lock and history would be shared)."""
+    key, stack = docker_key(ref.name), docker_key(ref.stack_name)
+    for other in apps:
+        if other == ref:
+            continue
+        if docker_key(other.name) == key:
+            return other, (
+                f"app {other.name} (server {other.server}) has the same name but for case, "
+                "and Docker compares names case-insensitively"
+            )
+        if other.server == ref.server and docker_key(other.stack_name) == stack:
+            case = "" if other.stack_name == ref.stack_name else " (case aside, as Docker compares names)"
+            return other, f"stack name {ref.stack_name} is already app {other.name}'s on server {ref.server}{case}"
     return None
 
 
-def check_own_stack(settings: Settings, ref: AppRef) -> None:
-    """Conflict when another app env file on the server has `ref`'s stack name."""
-    other = same_stack(settings, ref)
-    if other is not None:
+def check_no_twin(ref: AppRef, apps: Iterable[AppRef], *, hint: str | None = None) -> None:
+    """Conflict when another app env file is one Docker cannot tell from `ref` (see `twin`)."""
+    found = twin(ref, apps)
+    if found is not None:
+        other, why = found
         raise Conflict(
-            f"app {ref.name}: stack name {ref.stack_name} is already app {other.name}'s on server {ref.server}",
-            hint=f"two apps cannot share a stack; choose another --name, or remove one of {other.name}, {ref.name}",
+            f"app {ref.name}: {why}",
+            hint=hint
+            or f"two apps cannot share a stack; choose another --name, or remove one of {other.name}, {ref.name}",
         )
+
+
+def check_own_stack(settings: Settings, ref: AppRef) -> None:
+    """Conflict when another app env file is one Docker cannot tell from `ref` (see `twin`)."""
+    from coopcloud.ops.app.apps import all_apps
+
+    check_no_twin(ref, all_apps(settings))
 
 
 @dataclass(frozen=True)
@@ -66,8 +84,15 @@ def stack_owner(client: Engine, stack: str) -> StackOwner | None:
     from coopcloud.swarm import service_spec
 
     services = client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})
-    if not services:
-        return None
+    if not services:  # a stack whose name differs only in case is the same to Docker
+        services = [
+            svc
+            for svc in client.services(filters={"label": [STACK_LABEL]})
+            if docker_key(service_spec.labels(svc.get("Spec") or {}).get(STACK_LABEL, "")) == docker_key(stack)
+        ]
+        if not services:
+            return None
+        stack = service_spec.labels(services[0].get("Spec") or {})[STACK_LABEL]
     recipe = None
     domains: set[str] = set()
     for svc in map(views.Service.from_json, services):
@@ -86,8 +111,11 @@ def check_swarm_stack(client: Engine, ref: AppRef, recipe: str, domain: str) -> 
         return
     other_recipe = owner.recipe is not None and owner.recipe != recipe
     other_domain = bool(owner.domains) and domain not in owner.domains
-    if other_recipe or other_domain:
+    other_case = owner.stack != ref.stack_name
+    if other_recipe or other_domain or other_case:
         what = f"recipe {owner.recipe}" if other_recipe else f"domain {', '.join(sorted(owner.domains))}"
+        if not (other_recipe or other_domain):
+            what = f"stack {owner.stack}: Docker compares names case-insensitively"
         raise Conflict(
             f"app {ref.name}: stack {ref.stack_name} already runs on server {ref.server} as app {owner.name} ({what})",
             hint="choose another --name for the new app",

@@ -330,13 +330,11 @@ def _compared_image(desired: dict, live: dict) -> tuple[str, str]:
 def service_changes(desired: dict, live: dict, secrets: frozenset[str] = frozenset()) -> list[Change]:
     """What differs between two service specs, in words an operator reads; `secrets` are values to hide.
 
-    coop's own labels (`coop.*`) are left out: see `bookkeeping_changes`. The fields an operator
-    reads are compared even when the spec-hash labels are equal: a hand-made `docker service update
-    --env-add` keeps the label but changes the service (drift). Equal hashes only spare the
-    field-by-field comparison of the rest, where the engine's defaults live.
+    coop's own labels (`coop.*`) are left out: see `bookkeeping_changes`. The whole spec is compared,
+    whatever the spec-hash labels say: a hand-made `docker service update` (of the env, the user, the
+    healthcheck, the update config...) keeps the label but changes the service (drift), and a deploy
+    must put it back. What the engine fills in on its own (Go zero values, its defaults) is no change.
     """
-    live_hash = service_spec.labels(live).get(SPEC_HASH_LABEL)
-    same_hash = bool(live_hash) and live_hash == service_spec.labels(desired).get(SPEC_HASH_LABEL)
     d_img, l_img = _compared_image(desired, live)
     changes: list[Change] = []
     if d_img != l_img:
@@ -364,16 +362,15 @@ def service_changes(desired: dict, live: dict, secrets: frozenset[str] = frozens
     for what, fn in (("mounts", _mounts), ("networks", _networks), ("ports", _ports), ("placement", _placement)):
         if fn(desired) != fn(live):
             changes.append(Change(what, ", ".join(fn(live)) or None, ", ".join(fn(desired)) or None))
-    if not same_hash:
-        paths = differing_paths(
-            _ports_as_set(_comparable(desired, l_img)), _ports_as_set(_comparable(live, l_img, desired=desired))
-        )
-        if changes:
-            # the fields above are shown already; the rest (command, healthcheck, resources...) must not
-            # hide behind them (every release changes its version label)
-            paths = [p for p in paths if not p.startswith(_SHOWN_FIELDS)]
-        if paths:
-            changes.append(Change("other settings", None, setting_words(paths), tuple(paths)))
+    paths = differing_paths(
+        _ports_as_set(_comparable(desired, l_img)), _ports_as_set(_comparable(live, l_img, desired=desired))
+    )
+    if changes:
+        # the fields above are shown already; the rest (command, healthcheck, resources...) must not
+        # hide behind them (every release changes its version label)
+        paths = [p for p in paths if not p.startswith(_SHOWN_FIELDS)]
+    if paths:
+        changes.append(Change("other settings", None, setting_words(paths), tuple(paths)))
     return changes
 
 
@@ -437,12 +434,41 @@ def _labels(spec: dict, *, coop: bool) -> dict:
 def _comparable(spec: dict, image: str, *, desired: dict | None = None) -> Any:
     """`spec` for a field-by-field comparison: without IDs (names decide), with `image` (compared
     already), without coop's own labels; for a live spec (`desired` given), without the platforms
-    image resolution added when the desired spec names none."""
+    image resolution added when the desired spec names none. Both with what the engine fills in."""
     out = _strip_ids(spec, image)
     out["Labels"] = _labels(out, coop=False)
+    _fill_engine_defaults(out)  # the engine's live spec has them already
     if desired is not None and not service_spec.placement(desired).get("Platforms"):
         out = _without_platforms(out)
     return out
+
+
+_SECOND = 1_000_000_000
+# What the engine stores for a settings object a create or update left out, or for its fields left out
+# (seen on Docker 20.10 to 27): compared as if sent, so a service that runs as deployed shows no change
+# and a hand-made `docker service update --restart-delay …` shows as one.
+_ENGINE_FILLED = {
+    "UpdateConfig": {"Parallelism": 1, "FailureAction": "pause", "Monitor": 5 * _SECOND, "Order": "stop-first"},
+    "RollbackConfig": {"Parallelism": 1, "FailureAction": "pause", "Monitor": 5 * _SECOND, "Order": "stop-first"},
+}
+_ENGINE_FILLED_FIELDS = {"FailureAction": "pause", "Order": "stop-first"}  # in an UpdateConfig sent without them
+
+
+def _fill_engine_defaults(spec: dict) -> None:
+    """Fill `spec` (a copy) in place with what the engine adds to a service spec it is sent."""
+    for key, whole in _ENGINE_FILLED.items():
+        if not spec.get(key):
+            spec[key] = dict(whole)
+        else:
+            spec[key] = {**_ENGINE_FILLED_FIELDS, **spec[key]}
+    template = spec.get("TaskTemplate")
+    if not isinstance(template, dict):
+        return
+    restart = template.get("RestartPolicy") or {}
+    template["RestartPolicy"] = {"Condition": "any", "Delay": 5 * _SECOND, **restart}
+    container = template.get("ContainerSpec")
+    if isinstance(container, dict) and container.get("StopGracePeriod") is None:
+        container["StopGracePeriod"] = 10 * _SECOND
 
 
 def _strip_ids(spec: Any, image: str) -> Any:
