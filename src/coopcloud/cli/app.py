@@ -214,7 +214,10 @@ def check(rt: Runtime, app_name: str) -> None:
 
     missing, version = missing_env(rt.settings, app_name)
     if rt.out.json:
-        rt.out.emit_json({"app": app_name, "version": version, "missing": missing})
+        from coopcloud.ops.app.apps import find_app
+
+        server = find_app(rt.settings, app_name).server
+        rt.out.emit_json({"app": app_name, "server": server, "version": version, "missing": missing})
     elif missing:
         for key in missing:
             rt.out.print(key)
@@ -425,7 +428,7 @@ def undeploy(rt: Runtime, app_name: str, yes: bool, prune: bool) -> None:
         if prune:
             removed["pruned"] = _prune_app(rt, client, ref)
     if rt.out.json:
-        rt.out.emit_json(removed)
+        rt.out.emit_json({"app": app_name, "server": ref.server, **removed})
         return
     rt.out.print(
         f"app {app_name}: undeployed ({plural(len(removed['services']), 'service')}); volumes and secrets kept"
@@ -607,7 +610,7 @@ def secret_generate(rt: Runtime, app_name: str, name: str | None, version: str |
     chosen = sec.select(declared, app_name, cfg.ref.stack_name, name, version)
     generated = sec.generate(rt.servers().client(cfg.ref.server), app_name, cfg.ref.stack_name, chosen)
     if rt.out.json:
-        rt.out.emit_json([dict(s.to_json(), value=v) for s, v in generated])
+        rt.out.emit_json([dict(s.to_json(), value=v, app=app_name, server=cfg.ref.server) for s, v in generated])
         return
     _print_generated(rt, generated)
 
@@ -685,7 +688,7 @@ def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool, yes: boo
         removed = sec.remove(client, app_name, cfg.ref.stack_name, chosen, all_versions=True)
         change.plan = [f"- secret {n}" for n in removed]
     if rt.out.json:
-        rt.out.emit_json(removed)
+        rt.out.emit_json({"app": app_name, "server": cfg.ref.server, "removed": removed})
         return
     rt.out.print(
         f"app {app_name}: removed {plural(len(removed), 'secret')}" + (": " + ", ".join(removed) if removed else "")

@@ -234,7 +234,7 @@ def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout
     if rt.out.json:
         from dataclasses import asdict
 
-        rt.out.emit_json([asdict(r) for r in done])
+        rt.out.emit_json([_item(ref, asdict(r)) for r in done])
         return
     from coopcloud.domain.words import plural
 
@@ -372,7 +372,7 @@ def cp(rt: Runtime, app_name: str, src: str, dst: str) -> None:
     if rt.out.json:
         from dataclasses import asdict
 
-        rt.out.emit_json(asdict(done))
+        rt.out.emit_json(_item(ref, asdict(done)))
         return
     if done.direction == "to":
         rt.out.print(f"copied {done.local_path} to {done.service}:{done.container_path}")
