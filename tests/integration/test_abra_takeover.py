@@ -134,6 +134,7 @@ def abra_deploy(recipe: Path, stack: str, domain: str, version: str, labels_dir:
         f'        - "coop-cloud.{stack}.version={version}"\n'
         f'        - "coop-cloud.{stack}.recipe={RECIPE}"\n'
         f'        - "coop-cloud.{stack}.chaos=false"\n'
+        f'        - "coop-cloud.{stack}.chaos-version=false"\n'
         f'        - "coop-cloud.{stack}.autoupdate=false"\n'
     )
     env = {

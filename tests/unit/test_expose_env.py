@@ -59,3 +59,19 @@ def test_an_app_service_without_environment_gets_one(tmp_path):
     recipe = _recipe(tmp_path, 'version: "3.8"\nservices:\n  app:\n    image: nginx:1.25\n')
     rendered = render(recipe, AppRef("default", "a.example.org"), EnvFile.parse("TYPE=r\n", name="a.env"))
     assert rendered.spec.services["a_example_org_app"]["TaskTemplate"]["ContainerSpec"]["Env"] == ["TYPE=r"]
+
+
+def test_a_release_over_abras_chaos_version_false_keeps_it():
+    from coopcloud.ops.deploy.target import keep_abra_chaos_version
+
+    live = {"coop-cloud.s.chaos": "false", "coop-cloud.s.chaos-version": "false"}
+    labels = {"coop-cloud.s.chaos": "false"}
+    keep_abra_chaos_version(labels, live)
+    assert labels == live
+    # a chaos commit is not kept, nor "false" under a chaos deploy
+    labels = {"coop-cloud.s.chaos": "false"}
+    keep_abra_chaos_version(labels, {"coop-cloud.s.chaos-version": "3f2a9c1d"})
+    assert labels == {"coop-cloud.s.chaos": "false"}
+    labels = {"coop-cloud.s.chaos": "true", "coop-cloud.s.chaos-version": "3f2a9c1d"}
+    keep_abra_chaos_version(labels, live)
+    assert labels["coop-cloud.s.chaos-version"] == "3f2a9c1d"

@@ -18,7 +18,7 @@ from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import coop_label, timeout_seconds
 
 from .checks import Preflight, preflight
-from .target import Target, add_coop_labels, deploy_env, resolve_target
+from .target import Target, add_coop_labels, deploy_env, keep_abra_chaos_version, resolve_target
 
 if TYPE_CHECKING:
     from coopcloud.ops.server.servers import ServerPool
@@ -40,6 +40,8 @@ def desired_specs(spec: Any, pre: Preflight) -> dict[str, dict]:
         # As docker does: keep the force-update counter so an unchanged redeploy restarts nothing.
         if live is not None and live.force_update:
             body["TaskTemplate"]["ForceUpdate"] = live.force_update
+        if live is not None:
+            keep_abra_chaos_version(body.setdefault("Labels", {}), live.labels)
         body.setdefault("Labels", {})[SPEC_HASH_LABEL] = spec_hash(body)
         out[name] = body
     return out

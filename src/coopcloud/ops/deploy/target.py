@@ -113,3 +113,13 @@ def add_coop_labels(stack: str, services: dict[str, dict], target: Target, env: 
     else:
         labels.pop(coop_label(stack, "chaos-version"), None)
     return name
+
+
+def keep_abra_chaos_version(labels: dict[str, str], live: Mapping[str, str]) -> None:
+    """abra labels a release deploy `coop-cloud.<stack>.chaos-version=false`; coop writes the label only
+    for a chaos deploy. A release deployed over one that carries "false" keeps it, so taking over an
+    app abra deployed changes no label."""
+    for key, value in live.items():
+        abra_false = key.startswith("coop-cloud.") and key.endswith(".chaos-version") and value == "false"
+        if abra_false and key not in labels and labels.get(key[: -len("-version")]) == "false":
+            labels[key] = "false"
