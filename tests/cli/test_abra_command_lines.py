@@ -116,3 +116,25 @@ def test_alias_and_name_reach_the_same_command(coop, capsys):
     by_name = capsys.readouterr().out
     assert by_alias == by_name
     assert "-D, --no-domain-checks" in by_name and "-c, --no-converge-checks" in by_name
+
+
+def test_app_new_takes_abras_positional_version_and_chaos(coop, tmp_path):
+    """`abra app new RECIPE VERSION -s S -D D` pins that version; `-C` starts from the working tree."""
+    from recipe_factory import make_recipe_repo, recipe_files
+
+    abra = tmp_path / "abra"
+    (abra / "servers" / "default").mkdir(parents=True)
+    make_recipe_repo(abra / "recipes" / "nice", recipe_files("nice"), [("0.1.0+1.0", {}), ("0.2.0+1.1", {})])
+    servers = abra / "servers" / "default"
+
+    r = coop("app", "new", "nice", "0.1.0+1.0", "-s", "default", "-D", "old.example.org")
+    assert r.code == 0, r
+    assert "TYPE=nice:0.1.0+1.0" in (servers / "old.example.org.env").read_text()
+
+    r = coop("a", "n", "nice", "-s", "default", "-D", "chaos.example.org", "-C")
+    assert r.code == 0, r
+    assert "TYPE=nice\n" in (servers / "chaos.example.org.env").read_text()
+
+    r = coop("app", "new", "nice", "0.2.0+1.1", "-C", "-s", "default", "-D", "both.example.org")
+    assert r.code == 2 and "VERSION or --chaos" in r.err, r
+    assert not (servers / "both.example.org.env").exists()
