@@ -193,3 +193,14 @@ def test_json_on_a_command_without_it_is_an_error(path, tmp_path):
     code = main(["--json", *argv], environ=env, stdout=out, stderr=err)
     assert code == ExitStatus.USAGE and out.getvalue() == ""
     assert err.getvalue() == f"error: coop {path} has no JSON output — run it without --json\n"
+
+
+def test_every_changing_command_is_answered_no_on_the_real_engine():
+    """tests/integration/test_grammar_live.py runs each of them at a terminal and answers N (or says where
+    that is done): a new command that changes something gets its line there, checked here at landing."""
+    from pathlib import Path
+
+    live = (Path(__file__).parents[1] / "integration" / "test_grammar_live.py").read_text()
+    covered = set(re.findall(r'refused_at_no\([^)]*command="([^"]+)"\)', live))
+    elsewhere = ast.literal_eval(re.search(r"^ELSEWHERE = (\{.*?^\})", live, re.M | re.S).group(1))
+    assert {path for path, _ in CHANGING} == covered | set(elsewhere)

@@ -120,6 +120,7 @@ def test_no_at_every_prompt_changes_nothing(coop, coop_env, tmp_path, stack_name
     refused_at_no("app", "secret", "rotate", app, "api_key", command="app secret rotate")
     refused_at_no("app", "secret", "rm", app, "api_key", command="app secret rm")
     refused_at_no("app", "restore", app, command="app restore")
+    refused_at_no("app", "backup", "unlock", app, command="app backup unlock")
     refused_at_no("server", "drain", "default", node, command="server drain")
     refused_at_no("server", "activate", "default", node, command="server activate")
     refused_at_no("server", "init", "default", command="server init")
