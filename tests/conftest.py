@@ -142,6 +142,14 @@ def coop(coop_env):
 
 
 @pytest.fixture
+def ssh_server(coop, rig_ssh_config, registry) -> str:
+    """The rig's sshd (its engine, over ssh) registered as server `coop-test` (`coop server add coop-test`)."""
+    r = coop("server", "add", "coop-test")
+    assert r.code == 0, r
+    return "coop-test"
+
+
+@pytest.fixture
 def local_server(coop, local_engine_socket, registry) -> str:
     """The rig's local engine registered as server `default` (`coop server add --local`)."""
     r = coop("server", "add", "--local")

@@ -13,13 +13,6 @@ from live_app import free_port, live_spec, new_app, one_error_line, web_recipe
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def ssh_server(coop, rig_ssh_config, registry):
-    r = coop("server", "add", "coop-test")
-    assert r.code == 0, r
-    return "coop-test"
-
-
 def set_env(coop_env, server: str, app: str, **values: str) -> Path:
     path = Path(coop_env["ABRA_DIR"]) / "servers" / server / f"{app}.env"
     lines = [l for l in path.read_text().splitlines() if l.split("=", 1)[0] not in values]

@@ -19,13 +19,6 @@ from recipe_factory import make_recipe_repo
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def ssh_server(coop, rig_ssh_config, registry):
-    r = coop("server", "add", "coop-test")
-    assert r.code == 0, r
-    return "coop-test"
-
-
 def task_ids(stack: str) -> list[str]:
     out = subprocess.run(
         ["docker", "service", "ps", "-q", "--filter", "desired-state=running", f"{stack}_app"],
