@@ -128,6 +128,8 @@ def test_no_at_every_prompt_changes_nothing(coop, coop_env, tmp_path, stack_name
     refused_at_no("server", "prune", "default", command="server prune")
     _lock_held_by_someone_else(coop_env, app)
     refused_at_no("app", "unlock", app, command="app unlock")
+    r = coop("app", "unlock", app, "--force")  # --force answers no question
+    assert r.code == 2 and "pass --yes" in r.err, r
     assert coop("app", "unlock", app, "--yes").code == 0
 
     # Without a terminal, a command that destroys data is refused unless --yes, and names it.

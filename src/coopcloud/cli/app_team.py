@@ -54,7 +54,7 @@ def lock_status(rt: Runtime, app_name: str) -> None:
 @click.command("unlock")
 @click.argument("app_name", metavar="APP")
 @yes_option
-@click.option("--force", "-f", is_flag=True, hidden=True)  # what --yes was called before: still accepted
+@click.option("--force", "-f", is_flag=True, hidden=True)  # was "do not ask": say it is --yes now
 @pass_runtime
 def unlock(rt: Runtime, app_name: str, yes: bool, force: bool) -> None:
     """Break APP's lock, e.g. one left by a killed command.
@@ -73,6 +73,10 @@ def unlock(rt: Runtime, app_name: str, yes: bool, force: bool) -> None:
     from coopcloud.ops.trail import audit
     from coopcloud.ops.trail import lock as locks
 
+    if force:
+        from coopcloud.errors import UsageError
+
+        raise UsageError("--force does not answer questions in coop", hint="pass --yes to break it without asking")
     ref = find_app(rt.settings, app_name)
     client = rt.servers().client(ref.server)
     found = locks.read(client, ref.stack_name)
@@ -82,7 +86,7 @@ def unlock(rt: Runtime, app_name: str, yes: bool, force: bool) -> None:
         else:
             rt.out.print(f"app {app_name}: not locked, nothing to do")
         return
-    rt.out.approve(f"app {app_name}", f"break the lock of {found.describe()}", yes=yes or force)
+    rt.out.approve(f"app {app_name}", f"break the lock of {found.describe()}", yes=yes)
     with audit.tracked(rt.settings, client, ref, "unlock", lock=False, warn=rt.out.warn) as change:
         change.detail = f"broke the lock of {found.describe()}"
         broken = locks.break_lock(client, ref.stack_name)
