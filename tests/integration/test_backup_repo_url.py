@@ -207,6 +207,12 @@ def test_sftp_repository_backs_up_and_restores_and_refuses_a_wrong_host_key(
     assert sh(web, "cd /data && sha256sum a.txt sub/b.bin") == before
     assert hashlib.sha256(b"one\n").hexdigest() in before
 
+    # A snapshot of this setting asked for where the command's repository is another: said where it is.
+    r = coop("app", "backup", "verify", stack_name, listed[0]["snapshot"][:8])
+    line = one_error_line(r.err)
+    assert r.code == 3 and f"is not in volume:{own_repository} but in repository setting {setting}" in line, r
+    assert f"COOP_BACKUP_REPOSITORY=repo:{setting}" in r.err
+
     # Its config lost: an error naming the repository, never "no snapshots", and never `restic init` over it.
     keys = sorted(p.name for p in (repo / "keys").iterdir())
     (repo / "config").rename(repo / "config.aside")
@@ -533,3 +539,36 @@ def test_setting_changes_are_serialised_server_wide(coop, coop_env, local_server
         assert all(code in (0, 9) for code, _ in done) and any(code == 0 for code, _ in done), done
         assert all("being changed by" in err for code, err in done if code == 9), done
         assert len(setting_secrets(setting)) == 2, done  # one generation: its URL and its variables
+
+
+def test_an_unreachable_sftp_server_is_said_in_ssh_words_and_soon(
+    coop, tmp_path, stack_name, local_server, backup_env, setting
+):
+    """Nothing listens there: ssh's own reason (never restic's bare EOF), well within ssh's 10 s connect timeout."""
+    key = keygen(tmp_path / "client_key")
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(f"[127.0.0.1]:1 {' '.join(key.with_suffix('.pub').read_text().split()[:2])}\n")
+    r = coop(
+        "server",
+        "backup-repo",
+        "default",
+        "sftp://backup@127.0.0.1:1//srv/restic",
+        "--ssh-key",
+        str(key),
+        "--known-hosts",
+        str(known_hosts),
+        "--name",
+        setting,
+    )
+    assert r.code == 0, r
+    new_app(coop, tmp_path, stack_name, "default", files_app("filesapp"))
+    env = {**backup_env, "COOP_BACKUP_REPOSITORY": f"repo:{setting}"}
+    start = time.monotonic()
+    r = coop("app", "backup", "ls", stack_name, env=env)
+    line = one_error_line(r.err)
+    assert (
+        r.code == 1
+        and "cannot reach the sftp server: ssh: connect to host 127.0.0.1 port 1: Connection refused" in line
+    ), r
+    assert "sftp://127.0.0.1:1//srv/restic" in line and "backup@" not in r.err
+    assert time.monotonic() - start < 30

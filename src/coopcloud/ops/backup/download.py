@@ -22,7 +22,7 @@ from . import repository, scripts
 from .hooks import NodeEngine
 from .job import Mount, run_job
 from .restic import SCRATCH_LABEL, BackupFailed, Progress, failure_reason, note, restic_image, restic_job
-from .snapshots import pick, snapshots
+from .snapshots import pick_snapshot
 from .target import node_for
 
 
@@ -70,7 +70,7 @@ def download(
             f"app {ref.name}: its backups are on another node than the manager's, which coop cannot reach here",
             hint=f"see: coop server nodes {ref.server}",
         )
-    snap = pick(ref, snapshots(settings, client, ref), wanted)
+    snap = pick_snapshot(settings, client, ref, wanted)
     scratch = f"coop-download-{pysecrets.token_hex(5)}"
     engine.volume_create(scratch, labels={SCRATCH_LABEL: ref.name})
     container = None

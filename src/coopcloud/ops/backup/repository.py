@@ -395,6 +395,16 @@ def _setting_secrets(client: Engine, setting: str) -> list[views.Secret]:
     ]
 
 
+def setting_names(client: Engine) -> list[str]:
+    """The server's repository settings: `default` first, then the named ones."""
+    named = {
+        _setting_of(s)
+        for s in views.secrets(client, {"label": [ROLE_LABEL]})
+        if s.labels.get(ROLE_LABEL) == "repository"
+    }
+    return [DEFAULT_SETTING, *sorted(n for n in named if n and n != DEFAULT_SETTING)]
+
+
 def repository(client: Engine, setting: str = DEFAULT_SETTING) -> Repository:
     """The server's repository setting (for `default`: the default volume when none was set)."""
     found = _setting_secrets(client, setting)

@@ -17,7 +17,7 @@ from .hooks import EngineFor, run_hook
 from .job import Job, run_job
 from .labels import BackupSpec, ServiceBackup
 from .restic import BackupFailed, Progress, failure_reason, note, restic_job
-from .snapshots import Snapshot, pick, snapshots
+from .snapshots import Snapshot, pick_snapshot
 from .target import AppBackup, inspect_app, volume_mounts
 
 
@@ -61,7 +61,7 @@ def restore(
     """
     start = time.monotonic()
     app = inspect_app(settings, client, ref, service=service)
-    snap = pick(ref, snapshots(settings, client, ref), wanted)
+    snap = pick_snapshot(settings, client, ref, wanted)
     chosen = [s for s in app.spec.services if s.service in snap.services]
     if not chosen:
         raise NotFound(

@@ -52,7 +52,7 @@ _SSH_CONFIG = (
     "  StrictHostKeyChecking yes",
     "  UpdateHostKeys no",
     "  BatchMode yes",
-    "  ConnectTimeout 20",
+    "  ConnectTimeout 10",
     "  LogLevel ERROR",
 )
 
@@ -77,6 +77,9 @@ ssh_refused() {{
   fi
   if grep -q -e 'Permission denied' "$1" {SSH_ERRORS} 2>/dev/null; then
     fail "the sftp server refused the ssh key given to coop server backup-repo: $(grep -h -m 1 'Permission denied' "$1" {SSH_ERRORS} 2>/dev/null | head -n 1)"
+  fi
+  if grep -q -e '^ssh: ' {SSH_ERRORS} 2>/dev/null; then  # unreachable: ssh's own reason, not restic's EOF
+    fail "cannot reach the sftp server: $(grep -m 1 '^ssh: ' {SSH_ERRORS})"
   fi
 }}
 """

@@ -8,12 +8,12 @@ from typing import Any
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
-from coopcloud.errors import NotFound
+from coopcloud.errors import CoopError, NotFound
 from coopcloud.settings import Settings
 
 from . import repository, scripts
 from .job import run_job
-from .repository import NoRepository, password
+from .repository import NoRepository, Repository, password
 from .restic import BackupFailed, failure_reason, restic_job
 from .target import node_for
 
@@ -73,13 +73,13 @@ def volume_may_exist(client: Engine, node: str | None, name: str) -> bool:
     return any(v.name == name for v in views.volumes(client, {"name": [name]}))
 
 
-def snapshots(settings: Settings, client: Engine, ref: Any) -> list[Snapshot]:
-    """The app's snapshots, oldest first (none when the server has no repository yet)."""
+def snapshots(settings: Settings, client: Engine, ref: Any, repo: Repository | None = None) -> list[Snapshot]:
+    """The app's snapshots in the command's repository (or `repo`), oldest first (none when nothing is there yet)."""
     try:
         password(client)
     except NoRepository:
         return []
-    repo = repository.for_command(settings, client)
+    repo = repo or repository.for_command(settings, client)
     node = node_for(client, ref)
     if repo.kind == "volume" and repo.volume and not volume_may_exist(client, node, repo.volume):
         return []  # no repository there; a job mounting it would leave an empty volume behind
@@ -111,6 +111,37 @@ def snapshots(settings: Settings, client: Engine, ref: Any) -> list[Snapshot]:
             f"app {ref.name}: restic's snapshot list is not JSON", hint="run it again with --debug"
         ) from None
     return sorted((Snapshot.from_restic(r) for r in raw or []), key=lambda s: s.time)
+
+
+def pick_snapshot(settings: Settings, client: Engine, ref: Any, wanted: str | None) -> Snapshot:
+    """The snapshot named by id or id prefix (default: the newest) in the command's repository. One that is
+    not there but in another repository setting of the server is said so, with the command that reaches it."""
+    try:
+        return pick(ref, snapshots(settings, client, ref), wanted)
+    except NotFound:
+        if wanted in (None, "", "latest"):
+            raise
+        assert wanted is not None
+        here = repository.for_command(settings, client).shown
+        for name in repository.setting_names(client):
+            try:
+                other = repository.repository(client, name)
+                if other.shown == here or not any(
+                    s.id.startswith(wanted) for s in snapshots(settings, client, ref, other)
+                ):
+                    continue
+            except CoopError:
+                continue  # a setting that cannot be read now is not the news
+            how = (
+                f"COOP_BACKUP_REPOSITORY=repo:{name}"
+                if name != repository.DEFAULT_SETTING
+                else "COOP_BACKUP_REPOSITORY unset"
+            )
+            raise NotFound(
+                f"app {ref.name}: snapshot {wanted} is not in {here} but in repository setting {name} ({other.shown})",
+                hint=f"run the command again with {how}",
+            ) from None
+        raise
 
 
 def pick(ref: Any, found: list[Snapshot], wanted: str | None) -> Snapshot:

@@ -12,7 +12,7 @@ from coopcloud.settings import Settings
 from . import scripts
 from .job import run_job
 from .restic import BackupFailed, Progress, failure_reason, note, restic_job
-from .snapshots import pick, snapshots
+from .snapshots import pick_snapshot
 from .target import node_for
 
 
@@ -37,7 +37,7 @@ def verify(
     settings: Settings, client: Engine, ref: Any, wanted: str | None = None, *, on_progress: Progress | None = None
 ) -> Verified:
     start = time.monotonic()
-    snap = pick(ref, snapshots(settings, client, ref), wanted)
+    snap = pick_snapshot(settings, client, ref, wanted)
     note(
         on_progress,
         f"app {ref.name}: checking the repository and restoring snapshot {snap.short_id} into a scratch directory",
