@@ -155,11 +155,27 @@ _CASTS: list[tuple[tuple[str, ...], Callable[[str], Any]]] = [
 ]
 
 
+def _casts_by_shape() -> dict[tuple[int, Any], list[tuple[int, tuple, Callable[[str], Any]]]]:
+    """`_CASTS` indexed by (length, last element) with their order, so a lookup tries a few, not all."""
+    out: dict[tuple[int, Any], list[tuple[int, tuple, Callable[[str], Any]]]] = {}
+    for order, (pattern, cast) in enumerate(_CASTS):
+        out.setdefault((len(pattern), pattern[-1]), []).append((order, pattern, cast))
+    return out
+
+
+_CASTS_BY_SHAPE = _casts_by_shape()
+
+
 def _cast_for(path: tuple) -> Callable[[str], Any] | None:
-    n = len(path)
-    for pattern, cast in _CASTS:
-        if len(pattern) != n:
-            continue
+    if not path:
+        return None
+    n, last = len(path), path[-1]
+    candidates = [*_CASTS_BY_SHAPE.get((n, "*"), ())]
+    if isinstance(last, int):
+        candidates += _CASTS_BY_SHAPE.get((n, "[]"), ())
+    elif last not in ("*", "[]"):
+        candidates += _CASTS_BY_SHAPE.get((n, last), ())
+    for _, pattern, cast in sorted(candidates, key=lambda c: c[0]):
         for want, got in zip(pattern, path):
             if want == "*":
                 continue

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from typing import Any
+from array import array
+from typing import Any, NoReturn
 
 from coopcloud.errors import ComposeError
 
@@ -138,23 +139,33 @@ def resolve_plain(text: str) -> Any:
 
 
 class Lines:
-    """Line numbers (1-based) of keys and items, by path; for error messages."""
+    """Line numbers (1-based) of keys and items, by path; for error messages.
 
-    __slots__ = ("by_path",)
+    Mapping keys by path; a sequence's items as one compact array per sequence (a file of a million
+    list items costs 4 bytes a line, not a tuple and a dict slot each)."""
+
+    __slots__ = ("by_path", "items")
 
     def __init__(self) -> None:
         self.by_path: dict[tuple, int] = {}
+        self.items: dict[tuple, array] = {}
 
     def line(self, path: tuple) -> int | None:
         while path:
             if path in self.by_path:
                 return self.by_path[path]
+            index = path[-1]
+            if isinstance(index, int):
+                found = self.items.get(path[:-1])
+                if found is not None and 0 <= index < len(found):
+                    return found[index]
             path = path[:-1]
         return None
 
 
 _STR = "tag:yaml.org,2002:str"
 _PLAIN = "tag:coop,plain"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 def _loader_class():
@@ -170,7 +181,7 @@ def _loader_class():
     class GoYamlLoader(yaml.CSafeLoader):
         """Every plain scalar gets a private tag: we resolve it ourselves, the yaml.v3 way."""
 
-        def resolve(self, kind, value, implicit):  # called once per node: PyYAML's own costs ~40% of a parse
+        def resolve(self, kind, value, implicit):  # PyYAML's own costs ~40% of a parse
             if kind is scalar and implicit[0]:
                 return _PLAIN
             return default_tag[kind]
@@ -182,7 +193,10 @@ _LOADER = None
 
 
 def parse(text: str, name: str) -> tuple[Any, Lines]:
-    """Parse one YAML document; return its value and the line index."""
+    """Parse one YAML document; return its value and the line index.
+
+    Values are built from the parser's events as they come (PyYAML's C parser), never as a node tree
+    first: an 8 MiB file costs its values, not a node and two marks per scalar as well."""
     global _LOADER
     import yaml
 
@@ -190,7 +204,7 @@ def parse(text: str, name: str) -> tuple[Any, Lines]:
         _LOADER = _loader_class()
     loader = _LOADER(text)
     try:
-        node = loader.get_single_node()
+        return _Builder(name, loader).document()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark
         where = f"{name}:{mark.line + 1}" if mark is not None else name
@@ -199,80 +213,121 @@ def parse(text: str, name: str) -> tuple[Any, Lines]:
         raise ComposeError(f"{name}: invalid YAML: {e}") from None
     finally:
         loader.dispose()
-    lines = Lines()
-    if node is None:
-        return None, lines
-    return _Builder(name, lines).build(node, ()), lines
+
+
+class _Anchor:
+    """What an anchor names: its value (shared by every alias: values are never changed in place),
+    the nodes yaml.v3 decodes for each alias of it, its height, and a scalar's text."""
+
+    __slots__ = ("height", "nodes", "text", "value")
+
+    def __init__(self, value: Any, nodes: int, height: int, text: str | None):
+        self.value, self.nodes, self.height, self.text = value, nodes, height, text
 
 
 class _Builder:
-    def __init__(self, name: str, lines: Lines):
+    def __init__(self, name: str, loader):
+        import yaml
+
         self.name = name
-        self.lines = lines
-        self.active: set[int] = set()
-        # PyYAML's composer hands out the anchored node itself for an alias, so a node met a second
-        # time was reached through an alias (an anchor always comes before its aliases).
-        self.seen: set[int] = set()
+        self.loader = loader
+        self.lines = Lines()
+        self.anchors: dict[str, _Anchor] = {}
+        self.open: set[str] = set()  # anchors whose node is being built (an alias to one recurses)
         self.decodes = 0
         self.aliased = 0
-        self.alias_depth = 0
         self.depth = 0
+        self.y = yaml
 
-    def fail(self, node, msg: str):
-        raise ComposeError(f"{self.name}:{node.start_mark.line + 1}: {msg}")
+    def fail(self, event, msg: str) -> NoReturn:
+        raise ComposeError(f"{self.name}:{event.start_mark.line + 1}: {msg}")
 
-    def count(self, node) -> bool:
-        """Count one decode as yaml.v3 does; True when `node` is reached through an alias."""
-        via_alias = id(node) in self.seen
-        self.seen.add(id(node))
-        self.decodes += 1 + via_alias  # yaml.v3 decodes the alias node, then its target
-        if self.alias_depth or via_alias:
-            self.aliased += 1 + via_alias
+    def document(self) -> tuple[Any, Lines]:
+        y, get, check = self.y, self.loader.get_event, self.loader.check_event
+        get()  # stream start
+        value = None
+        if not check(y.StreamEndEvent):
+            get()  # document start
+            value = self.node(get(), ())[0]
+            get()  # document end
+        if not check(y.StreamEndEvent):
+            self.fail(get(), "invalid YAML: but found another document")
+        return value, self.lines
+
+    def count(self, event, decodes: int, aliased: int) -> None:
+        """Count decodes as yaml.v3 does: each node once; an alias decodes its anchor's nodes again (two
+        each). The check holds for a whole alias at once as it would node by node: past it, it holds on."""
+        self.decodes += decodes
+        self.aliased += aliased
         if (
             self.aliased > 100
             and self.decodes > 1000
             and self.aliased / self.decodes > allowed_alias_ratio(self.decodes)
         ):
-            self.fail(node, "document contains excessive aliasing (as docker's YAML reader refuses it)")
-        return via_alias
+            self.fail(event, "document contains excessive aliasing (as docker's YAML reader refuses it)")
 
-    def build(self, node, path: tuple) -> Any:
-        via_alias = self.count(node)
-        self.alias_depth += via_alias
-        try:
-            return self._build(node, path)
-        finally:
-            self.alias_depth -= via_alias
-
-    def _build(self, node, path: tuple) -> Any:
-        import yaml
-
-        if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node)
-        if id(node) in self.active:
-            self.fail(node, "recursive alias")
-        if self.depth >= MAX_DEPTH:
-            self.fail(node, f"nested more than {MAX_DEPTH} levels deep")
-        self.active.add(id(node))
-        self.depth += 1
-        try:
-            if isinstance(node, yaml.SequenceNode):
-                out = []
-                for i, item in enumerate(node.value):
-                    p = path + (i,)
-                    self.lines.by_path.setdefault(p, item.start_mark.line + 1)
-                    out.append(self.build(item, p))
-                return out
-            return self.mapping(node, path)
-        finally:
-            self.active.discard(id(node))
+    def node(self, event, path: tuple) -> tuple[Any, int, int]:
+        """The value of the node that starts with `event`, the nodes it decodes, and its height."""
+        y = self.y
+        if isinstance(event, y.AliasEvent):
+            anchor = self.alias(event)
+            return anchor.value, anchor.nodes, anchor.height
+        self.count(event, 1, 0)
+        anchor_name = event.anchor
+        if anchor_name is not None:
+            self.open.add(anchor_name)
+        if isinstance(event, y.ScalarEvent):
+            value, nodes, height = self.scalar(event), 1, 0
+        else:
+            if self.depth >= MAX_DEPTH:
+                self.fail(event, f"nested more than {MAX_DEPTH} levels deep")
+            self.depth += 1
+            if isinstance(event, y.SequenceStartEvent):
+                value, nodes, height = self.sequence(path)
+            else:
+                value, nodes, height = self.mapping(path)
             self.depth -= 1
+        if anchor_name is not None:
+            self.open.discard(anchor_name)
+            text = event.value if isinstance(event, y.ScalarEvent) else None
+            self.anchors[anchor_name] = _Anchor(value, nodes, height, text)
+        return value, nodes, height
 
-    def scalar(self, node) -> Any:
-        tag, value = node.tag, node.value
+    def alias(self, event) -> _Anchor:
+        if event.anchor in self.open:
+            self.fail(event, "recursive alias")
+        anchor = self.anchors.get(event.anchor)
+        if anchor is None:
+            self.fail(event, f"invalid YAML: found undefined alias {event.anchor!r}")
+        if self.depth + anchor.height > MAX_DEPTH:
+            self.fail(event, f"nested more than {MAX_DEPTH} levels deep")
+        self.count(event, 2 * anchor.nodes, 2 * anchor.nodes)
+        return anchor
+
+    def sequence(self, path: tuple) -> tuple[list, int, int]:
+        get, check, end = self.loader.get_event, self.loader.check_event, self.y.SequenceEndEvent
+        out: list = []
+        lines = array("i")
+        nodes, height = 1, 0
+        while not check(end):
+            event = get()
+            lines.append(event.start_mark.line + 1)
+            value, n, h = self.node(event, path + (len(out),))
+            out.append(value)
+            nodes += n
+            height = max(height, h)
+        get()
+        if lines:
+            self.lines.items.setdefault(path, lines)
+        return out, nodes, height + 1
+
+    def scalar(self, event) -> Any:
+        tag, value = event.tag, event.value
+        if tag is None or tag == "!":
+            tag = _PLAIN if event.implicit[0] else _STR
         if tag == _PLAIN:
             return resolve_plain(value)
-        if tag == _STR or tag == "!":
+        if tag == _STR:
             return value
         short = tag.rsplit(":", 1)[-1] if tag.startswith("tag:yaml.org,2002:") else None
         if short == "null":
@@ -294,36 +349,75 @@ class _Builder:
             if v is not None:
                 return v
         else:
-            self.fail(node, f"unsupported YAML tag {tag}")
-        self.fail(node, f"cannot decode {value!r} as {tag}")
+            self.fail(event, f"unsupported YAML tag {tag}")
+        self.fail(event, f"cannot decode {value!r} as {tag}")
 
-    def mapping(self, node, path: tuple) -> dict:
-        import yaml
+    def merge_sources(self, event, path: tuple) -> tuple[list[dict], int, int]:
+        """The mappings a `<<` key merges (one, or a sequence of them), their nodes and height."""
+        y = self.y
+        get, check = self.loader.get_event, self.loader.check_event
+        found: list[dict] = []
+        nodes = height = 0
 
+        def take(item) -> None:
+            nonlocal nodes, height
+            if isinstance(item, (y.ScalarEvent, y.SequenceStartEvent)):
+                self.fail(item, "map merge requires map or sequence of maps as the value")
+            value, n, h = self.node(item, path)
+            if not isinstance(value, dict):
+                self.fail(item, "map merge requires map or sequence of maps as the value")
+            found.append(value)
+            nodes, height = nodes + n, max(height, h)
+
+        if not isinstance(event, y.SequenceStartEvent):
+            take(event)
+            return found, nodes, height
+        while not check(y.SequenceEndEvent):  # the sequence itself is not a decode of its own
+            take(get())
+        get()
+        return found, nodes, height
+
+    def key(self, event) -> Any:
+        y = self.y
+        if isinstance(event, y.AliasEvent):
+            anchor = self.alias(event)
+            if anchor.text is None:
+                self.fail(event, "mapping keys must be strings")
+            key, text = anchor.value, anchor.text
+        elif isinstance(event, y.ScalarEvent):
+            self.count(event, 1, 0)
+            key, text = self.scalar(event), event.value
+        else:
+            self.fail(event, "mapping keys must be strings")
+        if key is None:
+            return "null"  # yaml.v3 + docker: a null key becomes the string "null"? keep visible
+        return key if isinstance(key, str) else text
+
+    def mapping(self, path: tuple) -> tuple[dict, int, int]:
+        y = self.y
+        get, check = self.loader.get_event, self.loader.check_event
         out: dict = {}
         merged: dict = {}
-        for knode, vnode in node.value:
-            if knode.tag == "tag:yaml.org,2002:merge" or (knode.tag == _PLAIN and knode.value == "<<"):
-                sources = vnode.value if isinstance(vnode, yaml.SequenceNode) else [vnode]
+        nodes, height = 1, 0
+        while not check(y.MappingEndEvent):
+            kev = get()
+            if isinstance(kev, y.ScalarEvent) and (
+                kev.tag == _MERGE or (kev.tag is None and kev.implicit[0] and kev.value == "<<")
+            ):
+                sources, n, h = self.merge_sources(get(), path)
                 for src in sources:
-                    if not isinstance(src, yaml.MappingNode):
-                        self.fail(vnode, "map merge requires map or sequence of maps as the value")
-                    for k, v in self.build(src, path).items():
+                    for k, v in src.items():
                         merged.setdefault(k, v)
+                nodes, height = nodes + n, max(height, h)
                 continue
-            if not isinstance(knode, yaml.ScalarNode):
-                self.fail(knode, "mapping keys must be strings")
-            self.count(knode)
-            key = self.scalar(knode)
-            if key is None:
-                key = "null"  # yaml.v3 + docker: a null key becomes the string "null"? keep visible
-            if not isinstance(key, str):
-                key = knode.value
+            key = self.key(kev)
             if key in out:
-                self.fail(knode, f'mapping key "{key}" already defined')
+                self.fail(kev, f'mapping key "{key}" already defined')
             p = path + (key,)
-            self.lines.by_path[p] = knode.start_mark.line + 1
-            out[key] = self.build(vnode, p)
+            self.lines.by_path[p] = kev.start_mark.line + 1
+            out[key], n, h = self.node(get(), p)
+            nodes, height = nodes + n + 1, max(height, h)
+        get()
         for k, v in merged.items():
             out.setdefault(k, v)
-        return out
+        return out, nodes, height + 1
