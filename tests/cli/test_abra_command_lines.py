@@ -116,6 +116,9 @@ def test_alias_and_name_reach_the_same_command(coop, capsys):
     by_name = capsys.readouterr().out
     assert by_alias == by_name
     assert "-D, --no-domain-checks" in by_name and "-c, --no-converge-checks" in by_name
+    assert coop("a", "--help").code == 0
+    group_help = capsys.readouterr().out
+    assert "Aliases (abra's):" in group_help and "d deploy" in group_help and "un undeploy" in group_help
 
 
 def test_app_new_takes_abras_positional_version_and_chaos(coop, tmp_path):

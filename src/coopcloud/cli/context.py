@@ -91,6 +91,20 @@ class AliasGroup(click.Group):
         name, cmd, rest = super().resolve_command(ctx, args)
         return (cmd.name if cmd is not None else name), cmd, rest
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_commands(ctx, formatter)
+        self.format_aliases(ctx, formatter)
+
+    def format_aliases(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """abra's aliases of this group's commands, one line: `d deploy, up upgrade…`."""
+        from coopcloud.cli.aliases import ALIASES
+
+        names = set(self.list_commands(ctx))
+        pairs = [f"{a} {t}" for a, t in sorted(ALIASES.get(self.group_path(ctx), {}).items()) if t in names]
+        if pairs:
+            with formatter.section("Aliases (abra's)"):
+                formatter.write_text(", ".join(pairs))
+
 
 # Groups made with `@group.group()` are alias groups too.
 AliasGroup.group_class = AliasGroup

@@ -77,6 +77,7 @@ class LazyGroup(AliasGroup):
         if groups and ctx.parent is None:
             with formatter.section("Their commands (coop GROUP COMMAND --help)"):
                 formatter.write_dl(groups)
+        self.format_aliases(ctx, formatter)
 
 
 def split_global_flags(argv: Sequence[str]) -> tuple[list[str], dict[str, bool]]:
