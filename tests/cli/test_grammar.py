@@ -11,6 +11,7 @@ in tests/integration/test_grammar_live.py.
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 import io
 import re
@@ -134,9 +135,19 @@ def _reachable_source(callback) -> str:
         seen.add(fn.__qualname__)
         src = textwrap.dedent(inspect.getsource(fn))
         sources.append(src)
-        for node in ast.walk(ast.parse(src)):
+        tree = ast.parse(src)
+        lazy = {  # names imported inside the function: `from coopcloud.cli.x import show`
+            alias.asname or alias.name: (node.module, alias.name)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("coopcloud.cli")
+            for alias in node.names
+        }
+        for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 target = getattr(module, node.func.id, None)
+                if node.func.id in lazy:
+                    name, attr = lazy[node.func.id]
+                    target = getattr(importlib.import_module(name), attr, None)
                 if inspect.isfunction(target) and target.__module__.startswith("coopcloud.cli"):
                     todo.append(target)
     return "\n".join(sources)
@@ -180,14 +191,32 @@ NO_JSON_COMMANDS = [(path, cmd) for path, cmd in LEAVES if getattr(cmd, NO_JSON,
 
 
 def test_the_commands_without_json():
-    assert sorted(path for path, _ in NO_JSON_COMMANDS) == ["app cmd", "app config", "app logs", "app run"]
+    assert sorted(path for path, _ in NO_JSON_COMMANDS) == [
+        "app cmd",
+        "app config",
+        "app logs",
+        "app run",
+        "autocomplete",
+        "dashboard",
+    ]
+
+
+@pytest.mark.parametrize("path,cmd", LEAVES, ids=[p for p, _ in LEAVES])
+def test_every_other_command_has_a_json_form(path, cmd):
+    if getattr(cmd, NO_JSON, False):
+        return
+    assert "emit_json(" in _reachable_source(cmd.callback), f"{path}: --json output, or mark it @no_json"
 
 
 @pytest.mark.parametrize("path", [p for p, _ in NO_JSON_COMMANDS])
 def test_json_on_a_command_without_it_is_an_error(path, tmp_path):
-    argv = [*path.split(), "git.example.org", "app", "true"]
-    if path in ("app config", "app logs"):
-        argv = [*path.split(), "git.example.org"]
+    argv = {
+        "app config": ["git.example.org"],
+        "app logs": ["git.example.org"],
+        "autocomplete": ["bash"],
+        "dashboard": [],
+    }.get(path, ["git.example.org", "app", "true"])
+    argv = [*path.split(), *argv]
     out, err = io.StringIO(), io.StringIO()
     env = {"ABRA_DIR": str(tmp_path), "DOCKER_CONFIG": str(tmp_path / "docker")}
     code = main(["--json", *argv], environ=env, stdout=out, stderr=err)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import click
 
-from coopcloud.cli.context import Runtime, pass_runtime
+from coopcloud.cli.context import Runtime, no_json, pass_runtime
 
 COMPLETE_VAR = "_COOP_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
@@ -101,6 +101,7 @@ def attach(cmd: click.Command, path: str = "") -> None:
             param._custom_shell_complete = found
 
 
+@no_json
 @click.command("autocomplete")
 @click.argument("shell", type=click.Choice(SHELLS))
 @pass_runtime

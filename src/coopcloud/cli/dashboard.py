@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from coopcloud.cli.context import Runtime, pass_runtime
+from coopcloud.cli.context import Runtime, no_json, pass_runtime
 
 
+@no_json
 @click.command("dashboard")
 @click.option(
     "--bind",
