@@ -4,6 +4,7 @@ target that cannot run it puts the app back where it was."""
 
 from __future__ import annotations
 
+import io
 import json
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 
 from backup_app import REG, RESTIC_IMAGE, backup_images  # noqa: F401
 from conftest import MultiNode, remove_multinode_stack
+from coopcloud.cli.main import main
 from recipe_factory import make_recipe_repo
 
 pytestmark = pytest.mark.integration
@@ -107,6 +109,18 @@ def _exec(container: str, script: str, engine: str | None = None) -> str:
     return _docker("exec", container, "sh", "-c", script, engine=engine)
 
 
+class _TTY(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _answer_no(env: dict, *argv: str) -> tuple[int, str]:
+    """Run coop at a (pretend) terminal that answers N to its question."""
+    err = io.StringIO()
+    code = main(list(argv), environ=env, stdout=_TTY(), stderr=err, stdin=_TTY("n\n"))
+    return int(code), err.getvalue()
+
+
 def _state(stack: str, engine: str | None = None) -> dict[str, str]:
     db, app = _container(f"{stack}_db", engine), _container(f"{stack}_app", engine)
     return {
@@ -125,6 +139,7 @@ def two_servers(coop, coop_env, local_server, multinode: MultiNode, backup_image
         return coop(*argv, env=env, **kw)
 
     assert run("server", "add", "coop-m1").code == 0
+    run.env = env  # type: ignore[attr-defined]
     return run
 
 
@@ -171,6 +186,10 @@ def test_an_app_with_postgres_and_files_moves_to_the_three_node_swarm(two_server
         multinode.docker("m1", "service", "ls", "-q", "--filter", f"label=com.docker.stack.namespace={stack}").stdout
         == ""
     )
+
+    code, err = _answer_no(two_servers.env, "app", "move", stack, "coop-m1")  # type: ignore[attr-defined]
+    assert code == 14 and err.endswith(": cancelled, nothing changed\n"), err
+    assert multinode.docker("m1", "secret", "ls", "-q", "--filter", f"name={stack}_").stdout == ""
 
     r = run("app", "move", stack, "coop-m1", "--no-input", "--debug")
     assert r.code == 0, r
