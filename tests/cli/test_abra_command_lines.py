@@ -60,6 +60,7 @@ TABLE = [
     (f"app cmd -n {APP} app migrate", "app cmd", {"function": "migrate"}, {"no_input"}),
     (f"app run {APP} app echo -n hi", "app run", {"cmd": ("echo", "-n", "hi")}, set()),  # passed on
     (f"a cfg {APP}", "app config", {}, set()),
+    (f"a mv {APP} other.example.org", "app move", {}, set()),
     (f"a chk {APP}", "app check", {}, set()),
     (f"a re {APP} app", "app restart", {"service": "app"}, set()),
     (f"a sc ls {APP}", "app secret ls", {}, set()),

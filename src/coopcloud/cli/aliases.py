@@ -21,6 +21,7 @@ ALIASES: dict[str, dict[str, str]] = {
         "lb": "labels",
         "list": "ls",
         "lg": "logs",
+        "mv": "move",
         "n": "new",
         "rm": "remove",
         "re": "restart",
