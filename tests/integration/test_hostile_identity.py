@@ -238,5 +238,10 @@ def test_names_that_differ_only_in_case_are_one_name_as_docker_compares_them(abr
         r = run_measured([*new, f"{stack_name}_b"], coop_env, cwd=str(tmp_path))
         refused(r, 10, f"stack {stack_name.upper()}_b", "case-insensitively")
         assert not (servers / f"{stack_name}_b.env").exists()
+        # An env file made by hand is caught before its first deploy touches the swarm.
+        (servers / f"{stack_name}_b.env").write_text((servers / f"{lower}.env").read_text())
+        r = run_measured(["app", "deploy", f"{stack_name}_b", "--no-input"], coop_env)
+        refused(r, 10, f"stack {stack_name.upper()}_b already runs", "case-insensitively")
+        assert swarm_objects(f"{stack_name}_b") == []
     finally:
         subprocess.run(["docker", "service", "rm", f"{stack_name.upper()}_b_app"], capture_output=True)

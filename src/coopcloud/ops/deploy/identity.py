@@ -122,6 +122,18 @@ def check_swarm_stack(client: Engine, ref: AppRef, recipe: str, domain: str) -> 
         )
 
 
+def check_stack_case(client: Engine, ref: AppRef) -> None:
+    """Conflict when the swarm runs a stack whose name is `ref`'s but for case (deployed from elsewhere):
+    to Docker it is the same stack, so a deploy would collide with its services half-way."""
+    owner = stack_owner(client, ref.stack_name)
+    if owner is not None and owner.stack != ref.stack_name:
+        raise Conflict(
+            f"app {ref.name}: stack {owner.stack} already runs on server {ref.server} as app {owner.name}, "
+            "and Docker compares names case-insensitively",
+            hint="name the app as that stack is named, or undeploy it first",
+        )
+
+
 def check_live_recipe(ref: AppRef, live: Iterable[Service], recipe: str) -> None:
     """Conflict when the stack running under `ref`'s name was deployed from another recipe.
 

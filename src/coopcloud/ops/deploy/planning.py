@@ -200,7 +200,7 @@ def prepare(
     someone deployed meanwhile.
     """
     from coopcloud.ops.app.apps import load_app
-    from coopcloud.ops.deploy.identity import check_live_recipe
+    from coopcloud.ops.deploy.identity import check_live_recipe, check_stack_case
     from coopcloud.swarm.render import render
 
     cfg = load_app(settings, app_name)
@@ -215,6 +215,8 @@ def prepare(
     client = pool.client(cfg.ref.server)
     pre = preflight(client, cfg.ref.name, rendered)
     check_live_recipe(cfg.ref, pre.live.values(), target.recipe.name)
+    if not pre.live:
+        check_stack_case(client, cfg.ref)  # a first deploy: no stack of another case may run
     desired = desired_specs(rendered.spec, pre)
     stuck = unconverged(client, {n: s for n, s in pre.live.items() if n in desired}, pre.engine_time)
     plan = make_plan(desired, pre, stuck)
