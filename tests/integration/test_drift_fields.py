@@ -45,6 +45,17 @@ def batches(stack: str) -> list[tuple[list[str], list[str]]]:
         (["--publish-add", "published=18999,target=81,mode=host"], ["ports"]),
         (["--constraint-add", "node.role==manager", "--replicas-max-per-node", "2"], ["placement"]),
         (["--network-rm", f"{stack}_internal"], ["networks"]),
+        (["--restart-delay", "7s", "--restart-window", "1m"], ["restart policy"]),
+        (["--update-delay", "3s", "--update-order", "start-first", "--update-monitor", "2s"], ["update config"]),
+        (["--placement-pref-add", "spread=node.id"], ["placement"]),
+        (
+            ["--health-timeout", "3s", "--health-retries", "9", "--health-start-period", "4s"],
+            ["healthcheck timeout", "healthcheck retries", "healthcheck start period"],
+        ),
+        (["--limit-cpu", "0.5", "--reserve-memory", "8M", "--limit-pids", "100"], ["resource limits"]),
+        (["--dns-search-add", "example.org", "--dns-option-add", "ndots:2"], ["DNS settings"]),
+        (["--secret-rm", f"{stack}_api_key_v1"], [f"secret {stack}_api_key_v1"]),
+        (["--config-rm", f"{stack}_motd_v1"], [f"config {stack}_motd_v1"]),
         (["--replicas", "0"], ["replicas"]),
     ]
 
