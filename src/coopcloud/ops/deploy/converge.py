@@ -538,27 +538,32 @@ def read_containers(engine_of: NodeEngines, tasks: Sequence[Task]) -> dict[str, 
     for t in tasks:
         if t.running and t.node_id and _container_id(t):
             by_node.setdefault(t.node_id, []).append(_container_id(t))
-    if not by_node:
-        return {}
-
-    def read(node: str) -> dict[str, Container | None]:
+    # Engines are found here, in this thread: finding one asks the manager, and an engine is one
+    # connection, never shared between threads. Then one thread per engine.
+    by_engine: dict[int, tuple[Engine, list[str]]] = {}
+    for node in sorted(by_node):
         engine = engine_of(node)
-        if engine is None:
-            return {}
+        if engine is not None:
+            by_engine.setdefault(id(engine), (engine, []))[1].extend(by_node[node])
+
+    def read(job: tuple[Engine, list[str]]) -> dict[str, Container | None]:
+        engine, ids = job
         try:
-            found = views.containers_by_id(engine, by_node[node])
+            found = views.containers_by_id(engine, ids)
         except CoopError:  # the node's engine is gone for now: its tasks are taken at their word
             return {}
-        return {cid: found.get(cid) for cid in by_node[node]}
+        return {cid: found.get(cid) for cid in ids}
 
     out: dict[str, Container | None] = {}
-    if len(by_node) == 1:
-        out.update(read(next(iter(by_node))))
+    jobs = list(by_engine.values())
+    if len(jobs) <= 1:
+        for job in jobs:
+            out.update(read(job))
         return out
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(8, len(by_node))) as ex:
-        for part in ex.map(read, sorted(by_node)):
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as ex:
+        for part in ex.map(read, jobs):
             out.update(part)
     return out
 
