@@ -5,8 +5,11 @@ exit status in exactly one place (`exit_status_for`); scripts and CI branch on
 these codes, so they never change meaning. The README documents them.
 
 A message is one line that names the object and, where there is one, the next
-step: ``app cloud.example.org: secret db_password (v1) is missing on server
-srv1 — run: coop app secret generate cloud.example.org db_password v1``.
+step: ``app git.example.org: secret db_password (v1) is missing on server
+cloud.example.org — run: coop app secret generate git.example.org db_password v1``.
+
+Answering no at a confirmation is `Cancelled` (exit 14, "cancelled, nothing changed"): not a failure,
+so it is printed without "error:" (docs/grammar.md).
 """
 
 from __future__ import annotations

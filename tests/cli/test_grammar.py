@@ -160,12 +160,20 @@ def test_the_summary_fits_the_command_list(path, cmd):
     assert summary.endswith("."), f"{path}: one sentence: {summary!r}"
 
 
+SERVER_AS_APP = re.compile(r"coop app (?:[a-z]+ )+cloud\.example\.org")
+
+
 def test_no_help_uses_the_server_name_as_an_app():
     for path, cmd in TREE:
-        text = cmd.help or ""
-        assert not re.search(r"coop app (?:[a-z]+ )+cloud\.example\.org", text), (
-            f"{path}: cloud.example.org is a server"
-        )
+        assert not SERVER_AS_APP.search(cmd.help or ""), f"{path}: cloud.example.org is a server"
+
+
+def test_no_example_in_the_docs_uses_the_server_name_as_an_app():
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    for page in [root / "README.md", *sorted((root / "docs").rglob("*.md")), root / "src/coopcloud/errors.py"]:
+        assert not SERVER_AS_APP.search(page.read_text()), f"{page}: cloud.example.org is a server"
 
 
 def test_group_help_shows_every_summary_whole(capsys):
