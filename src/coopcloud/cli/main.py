@@ -161,7 +161,12 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
     "--no-input", "-n", is_flag=True, help="Never ask: routine changes go ahead; data-destroying ones need --yes."
 )
 @click.option(
-    "--json", "--machine", "-m", "json_", is_flag=True, help="Machine-readable output on commands that list or report."
+    "--json",
+    "--machine",
+    "-m",
+    "json_",
+    is_flag=True,
+    help="One JSON document on stdout (refused where a command has none).",
 )
 @click.option("--debug", "-d", is_flag=True, help="Show debug lines and full tracebacks.")
 @click.option("--offline", "-o", is_flag=True, help="Never fetch from the network (recipes, catalogue).")
