@@ -370,3 +370,15 @@ def remove_multinode_stack(mn: MultiNode, name: str) -> None:
         found = mn.docker(n, "volume", "ls", "-q", "--filter", label, check=False).stdout.split()
         if found:
             mn.docker(n, "volume", "rm", "-f", *found, check=False)
+
+
+@pytest.fixture
+def changing():
+    """An open change, as `AppContext.mutating()` makes one, for a unit test that calls a server-changing
+    operation (`@audit.mutation`) on a fake engine: no lock, no trail."""
+    from coopcloud.ops.trail import audit
+
+    change = audit.Change(_start=lambda _change: "test")
+    token = audit._ACTIVE.set(change)
+    yield change
+    audit._ACTIVE.reset(token)

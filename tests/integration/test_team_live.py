@@ -287,8 +287,10 @@ def test_two_operators_one_server(coop, coop_env, tmp_path, stack_name, local_en
     events = [(e["who"], e["command"], e["result"]) for e in json.loads(r.out)]
     assert sorted(events) == sorted(
         [
+            ("alice@coop.example", "secret generate", "ok"),  # app new --secrets
             ("alice@coop.example", "deploy", "ok"),
             ("alice@coop.example", "deploy", "ok"),  # 1.0.0 -> 1.1.0, while bob was refused
+            ("alice@coop.example", "deploy", "did not finish"),  # SIGKILLed while it held the lock
             ("bob@coop.example", "deploy", "refused"),  # alice held the lock
             ("bob@coop.example", "deploy", "refused"),  # the killed holder's lock
             ("bob@coop.example", "unlock", "ok"),
@@ -297,7 +299,7 @@ def test_two_operators_one_server(coop, coop_env, tmp_path, stack_name, local_en
         ]
     )
     doc = json.loads(r.out)
-    upgrade = [e for e in doc if e["who"] == "alice@coop.example"][1]
+    upgrade = [e for e in doc if e["who"] == "alice@coop.example" and e["command"] == "deploy"][1]
     assert (upgrade["version_from"], upgrade["version_to"]) == ("1.0.0+1.0.0", "1.1.0+1.0.0")
     assert "pid" in next(e for e in doc if e["command"] == "unlock")["detail"]
 

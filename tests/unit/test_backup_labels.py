@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from typing import Any
 
 import pytest
 
@@ -286,26 +287,28 @@ def test_snapshot_rows_and_picking():
 def test_a_rolled_back_upgrade_names_its_snapshot_and_the_restore_command():
     from types import SimpleNamespace
 
-    from coopcloud.cli.app_upgrade import _naming_the_snapshot
     from coopcloud.errors import DeployFailed, RolledBack
-    from coopcloud.ops.backup import PreUpgrade
+    from coopcloud.ops.deploy import DeployOptions
+    from coopcloud.ops.deploy.pipeline import _naming_the_snapshot
 
-    step = PreUpgrade(settings=None, client=None, ref=SimpleNamespace(name="a.org"), why="pre-upgrade")  # type: ignore[arg-type]
+    app: Any = SimpleNamespace(name="a.org")
+    options = DeployOptions(snapshot="pre-upgrade")
     failure = RolledBack(
         "app a.org: release 1.1.0 failed (service app: exit 1); every service was rolled back to 1.0.0",
         hint="see: coop app errors a.org",
         details=["task: exit 1"],
     )
-    assert _naming_the_snapshot(None, None, failure, step, restore=False) is failure  # no snapshot was taken
-    step.taken = SimpleNamespace(short_id="1a2b3c4d", snapshot="1a2b3c4d" + "0" * 56)  # type: ignore[assignment]
-    err = _naming_the_snapshot(None, None, failure, step, restore=False)
+    assert _naming_the_snapshot(app, failure, None, options) is failure  # no snapshot was taken
+    taken: Any = SimpleNamespace(short_id="1a2b3c4d", snapshot="1a2b3c4d" + "0" * 56)
+    err = _naming_the_snapshot(app, failure, taken, options)
     assert isinstance(err, RolledBack) and err.details == ["task: exit 1"]
     assert str(err) == (
         "app a.org: release 1.1.0 failed (service app: exit 1); every service was rolled back to 1.0.0; "
         "the data as it was before is in snapshot 1a2b3c4d — to bring it back too, run: coop app restore a.org 1a2b3c4d"
     )
     not_rolled_back = DeployFailed("app a.org: release 1.1.0 failed", hint="see: coop app errors a.org")
-    err = _naming_the_snapshot(None, None, not_rolled_back, step, restore=True)  # nothing to restore onto: named only
+    restoring = DeployOptions(snapshot="pre-upgrade", restore_on_failure=True)
+    err = _naming_the_snapshot(app, not_rolled_back, taken, restoring)  # nothing to restore onto: named only
     assert type(err) is DeployFailed and "coop app restore a.org 1a2b3c4d" in str(err)
 
 

@@ -218,7 +218,7 @@ def test_a_change_is_noted_before_it_is_sent_and_dropped_only_when_the_engine_re
 
 
 @pytest.mark.parametrize("stage", ["applying", "nothing yet", "waiting"])
-def test_ctrl_c_puts_back_a_half_applied_deploy_and_leaves_a_whole_one_to_swarm(monkeypatch, tmp_path, stage):
+def test_ctrl_c_puts_back_a_half_applied_deploy_and_leaves_a_whole_one_to_swarm(monkeypatch, tmp_path, stage, changing):
     from types import SimpleNamespace
 
     from coopcloud.errors import Terminated, describe_interrupt

@@ -301,7 +301,7 @@ def test_run_in_a_container_that_keeps_refusing_says_what_the_engine_said():
         ops_container.run(client, REF, "app", ["true"], on_output=lambda s, d: None)
 
 
-def test_volumes_refused_while_deployed_and_names_checked():
+def test_volumes_refused_while_deployed_and_names_checked(changing):
     vols = [{"Name": f"{STACK}_data", "Driver": "local", "Labels": {"com.docker.stack.namespace": STACK}}]
     client = FakeClient(services=[service("app", "S1")], volumes=vols)
     assert [v.volume for v in ops_volumes.volumes(client, REF)] == ["data"]

@@ -9,6 +9,8 @@ from coopcloud.errors import DeployFailed
 from coopcloud.ops.app import restart as ops_restart
 from fakes.engine import answer_gets
 
+pytestmark = pytest.mark.usefixtures("changing")  # restart() changes a server: it runs inside an open change
+
 REF = AppRef("srv1", "cloud.example.org")
 STACK = "cloud_example_org"
 NAME = f"{STACK}_app"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from coopcloud.cli.app_inspect import register as register_inspect
@@ -9,7 +11,19 @@ from coopcloud.cli.app_move import register as register_move
 from coopcloud.cli.app_team import register as register_team
 from coopcloud.cli.app_upgrade import register as register_upgrade
 from coopcloud.cli.backup import register_app as register_backup
-from coopcloud.cli.context import AliasGroup, Runtime, changes, no_json, pass_runtime, yes_option
+from coopcloud.cli.context import (
+    AliasGroup,
+    Runtime,
+    changes,
+    mutating,
+    mutating_apps,
+    no_json,
+    pass_runtime,
+    yes_option,
+)
+
+if TYPE_CHECKING:
+    from coopcloud.ops.app.context import AppContext
 
 
 @click.group(cls=AliasGroup)
@@ -34,7 +48,7 @@ def app() -> None:
     "--secrets", "-S", "with_secrets", is_flag=True, help="Generate every secret now and print each value once."
 )
 @click.option("--chaos", "-C", is_flag=True, help="Start from the recipe's working tree; pin no version.")
-@pass_runtime
+@mutating_apps("secret generate")
 def new(
     rt: Runtime,
     recipe: str,
@@ -78,7 +92,12 @@ def new(
         rt.out.warn(line)
     generated = []
     if with_secrets:
-        generated = _generate_all(rt, created.ref.name)
+        from coopcloud.ops.app.context import AppContext
+
+        made = AppContext.open(rt.settings, rt.servers(), created.ref.name, warn=rt.out.warn)
+        with made.mutating("secret generate") as change:
+            generated = _generate_all(rt, made)
+            change.plan = [f"+ secret {s.name} ({s.version})" for s, v in generated if v is not None]
     if rt.out.json:
         rt.out.emit_json(
             {
@@ -274,9 +293,10 @@ def labels(rt: Runtime, app_name: str) -> None:
 @click.option(
     "--no-domain-checks", "-D", is_flag=True, help="Do not check that DOMAIN resolves to an address of the server."
 )
-@pass_runtime
+@mutating("deploy", lock="at begin", unless="dry_run")
 def deploy(
     rt: Runtime,
+    app: AppContext,
     app_name: str,
     version: str | None,
     chaos: bool,
@@ -305,38 +325,27 @@ def deploy(
       coop app deploy git.example.org             # the pinned (or latest) release
       coop app deploy git.example.org 1.2.0 --yes # that release, without asking
     """
-    from coopcloud.cli.tracking import tracking
     from coopcloud.ops import deploy as dep
-    from coopcloud.ops.deploy.guard import lock_for_apply, note_plan
     from coopcloud.output.plan import ProgressPrinter, show_plan
 
-    pool = rt.servers()
     post_deploy = _post_deploy_commands(rt, app_name)  # a malformed one is refused before any change
-    with tracking(rt, app_name, "deploy", dry_run=dry_run) as change:
-        if not no_domain_checks:
-            from coopcloud.ops.deploy.domains import check_app_domains
+    if not no_domain_checks:
+        from coopcloud.ops.deploy.domains import check_app_domains
 
-            check_app_domains(rt.settings, app_name, warn=rt.out.warn)
-        prepared = dep.prepare(rt.settings, pool, app_name, version=version, chaos=chaos, force=force or dry_run)
-        note_plan(change, prepared)
-        show_plan(rt.out, prepared)
-        for w in prepared.warnings:
-            rt.out.warn(w)
-        if dry_run:
-            _report_deploy(rt, prepared.result(), "dry run, nothing changed")
-            return
-        approved(rt, prepared, yes=yes, action=f"deploy {prepared.version} to {prepared.server}")
-        lock_for_apply(change, pool.client(prepared.server), prepared)
-        with ProgressPrinter(rt.out) as progress:
-            result = dep.apply(
-                rt.settings,
-                pool,
-                prepared,
-                converge=not no_converge_checks,
-                rollback=not no_rollback,
-                progress=progress,
-                notify=rt.out.info,
-            )
+        check_app_domains(rt.settings, app.name, warn=rt.out.warn)
+    prepared = dep.prepare(rt.settings, app.pool, app.name, version=version, chaos=chaos, force=force or dry_run)
+    show_plan(rt.out, prepared)
+    for w in prepared.warnings:
+        rt.out.warn(w)
+    if dry_run:
+        _report_deploy(rt, prepared.result(), "dry run, nothing changed")
+        return
+    approved(rt, prepared, yes=yes, action=f"deploy {prepared.version} to {prepared.server}")
+    with ProgressPrinter(rt.out) as progress:
+        options = dep.DeployOptions(
+            converge=not no_converge_checks, rollback=not no_rollback, progress=progress, notify=rt.out.info
+        )
+        result = dep.execute(prepared, app, options)
     if not result.services:
         checked = "" if no_converge_checks else ", every service converged"
         _report_deploy(rt, result, f"already up to date at {result.version}{checked}; nothing changed")
@@ -390,8 +399,8 @@ def _report_deploy(rt: Runtime, result, line: str) -> None:
     "--prune", "-p", is_flag=True, help="Also remove the app's networks and configs that nothing uses any more."
 )
 @yes_option
-@pass_runtime
-def undeploy(rt: Runtime, app_name: str, yes: bool, prune: bool) -> None:
+@mutating("undeploy", lock="at begin")
+def undeploy(rt: Runtime, app: AppContext, app_name: str, yes: bool, prune: bool) -> None:
     """Take the app's stack down; volumes and secrets are kept.
 
     Its services, networks and configs are removed; its volumes and secrets stay,
@@ -402,18 +411,14 @@ def undeploy(rt: Runtime, app_name: str, yes: bool, prune: bool) -> None:
       coop app undeploy git.example.org
       coop app undeploy git.example.org --yes
     """
-    from coopcloud.ops.app.apps import find_app
+    from coopcloud.domain.words import plural
+    from coopcloud.ops.app.lifecycle import stack_services
     from coopcloud.ops.app.lifecycle import undeploy as run_undeploy
     from coopcloud.ops.app.status import deployed_version
     from coopcloud.ops.deploy.identity import check_own_stack
-    from coopcloud.ops.trail import audit
 
-    ref = find_app(rt.settings, app_name)
+    ref, client = app.ref, app.engine
     check_own_stack(rt.settings, ref)  # the stack would be another app's too
-    client = rt.servers().client(ref.server)
-    from coopcloud.domain.words import plural
-    from coopcloud.ops.app.lifecycle import stack_services
-
     running = stack_services(client, ref.stack_name)
     if running:  # not deployed: the undeploy below says so
         rt.out.approve(
@@ -421,12 +426,12 @@ def undeploy(rt: Runtime, app_name: str, yes: bool, prune: bool) -> None:
             f"take down {plural(len(running), 'service')} on {ref.server} (volumes and secrets are kept)",
             yes=yes,
         )
-    with audit.tracked(rt.settings, client, ref, "undeploy", warn=rt.out.warn) as change:
-        change.version_from = deployed_version(client, ref.stack_name)
-        removed = run_undeploy(client, ref)
-        change.plan = [f"- service {name}" for name in removed["services"]]
-        if prune:
-            removed["pruned"] = _prune_app(rt, client, ref)
+    change = app.changing()
+    change.version_from = deployed_version(client, ref.stack_name)
+    removed = run_undeploy(client, ref)
+    change.plan = [f"- service {name}" for name in removed["services"]]
+    if prune:
+        removed["pruned"] = _prune_app(rt, client, ref)
     if rt.out.json:
         rt.out.emit_json({"app": app_name, "server": ref.server, **removed})
         return
@@ -444,8 +449,8 @@ def undeploy(rt: Runtime, app_name: str, yes: bool, prune: bool) -> None:
 @yes_option
 # `-f` as abra has it would delete data: say what to pass instead of click's "no such option".
 @click.option("--force", "-f", is_flag=True, hidden=True)
-@pass_runtime
-def remove(rt: Runtime, app_name: str, purge: bool, yes: bool, force: bool) -> None:
+@mutating("remove", lock="at begin")
+def remove(rt: Runtime, app: AppContext, app_name: str, purge: bool, yes: bool, force: bool) -> None:
     """Forget an undeployed app; --purge also deletes its data.
 
     Removes its env file and lockfile. An app that still has volumes, secrets or
@@ -461,15 +466,14 @@ def remove(rt: Runtime, app_name: str, purge: bool, yes: bool, force: bool) -> N
     from coopcloud.errors import UsageError
     from coopcloud.ops.app.lifecycle import check_removable, describe_leftovers, leftovers, refuse_leftovers
     from coopcloud.ops.app.lifecycle import remove as run_remove
-    from coopcloud.ops.trail import audit
 
     if force:
         raise UsageError(
             f"app {app_name}: --force does not delete data in coop",
             hint=f"run: coop app remove {app_name} --purge --yes",
         )
-    ref = check_removable(rt.settings, rt.servers(), app_name)  # before asking anything
-    client = rt.servers().client(ref.server)
+    ref = check_removable(rt.settings, app.pool, app_name)  # before asking anything
+    client = app.engine
     found = leftovers(rt.settings, client, ref, purge=purge)
     refuse_leftovers(ref, found, purge=purge)
     if any(found.values()):
@@ -478,9 +482,8 @@ def remove(rt: Runtime, app_name: str, purge: bool, yes: bool, force: bool) -> N
         rt.out.approve(f"app {app_name}", action, yes=yes, destroys=bool(data))
     else:
         rt.out.approve(f"app {app_name}", f"remove its env file ({ref.server} holds nothing of it)", yes=yes)
-    with audit.tracked(rt.settings, client, ref, "remove", warn=rt.out.warn) as change:
-        removed = run_remove(rt.settings, rt.servers(), app_name, purge=purge, found=found)
-        change.plan = [f"- {kind[:-1]} {name}" for kind, names in removed.items() for name in names]
+    removed = run_remove(rt.settings, app.pool, app_name, purge=purge, found=found)
+    app.changing().plan = [f"- {kind[:-1]} {name}" for kind, names in removed.items() for name in names]
     if rt.out.json:
         rt.out.emit_json({"app": app_name, "server": ref.server, **removed})
         return
@@ -570,12 +573,11 @@ def _secrets_context(rt: Runtime, app_name: str):
     return cfg, sec.declared(cfg, sample, abra)
 
 
-def _generate_all(rt: Runtime, app_name: str):
+def _generate_all(rt: Runtime, app: AppContext):
     from coopcloud.ops.app import secrets as sec
 
-    cfg, declared = _secrets_context(rt, app_name)
-    client = rt.servers().client(cfg.ref.server)
-    return sec.generate(client, app_name, cfg.ref.stack_name, declared)
+    _cfg, declared = _secrets_context(rt, app.name)
+    return sec.generate(app.engine, app.name, app.stack, declared)
 
 
 def _print_generated(rt: Runtime, generated) -> None:
@@ -595,8 +597,10 @@ def _print_generated(rt: Runtime, generated) -> None:
 @click.argument("name", required=False)
 @click.argument("version", required=False)
 @click.option("--all", "-a", "all_", is_flag=True, help="Every secret the app declares.")
-@pass_runtime
-def secret_generate(rt: Runtime, app_name: str, name: str | None, version: str | None, all_: bool) -> None:
+@mutating("secret generate")
+def secret_generate(
+    rt: Runtime, app: AppContext, app_name: str, name: str | None, version: str | None, all_: bool
+) -> None:
     """Generate secrets and print each value once.
 
     Generate secrets (hints: length=N, charset=..., generate=false) and print each value once.
@@ -606,11 +610,12 @@ def secret_generate(rt: Runtime, app_name: str, name: str | None, version: str |
 
     if bool(name) == all_:
         raise UsageError("give a secret NAME (and VERSION) or --all", hint=f"see: coop app secret ls {app_name}")
-    cfg, declared = _secrets_context(rt, app_name)
-    chosen = sec.select(declared, app_name, cfg.ref.stack_name, name, version)
-    generated = sec.generate(rt.servers().client(cfg.ref.server), app_name, cfg.ref.stack_name, chosen)
+    _cfg, declared = _secrets_context(rt, app_name)
+    chosen = sec.select(declared, app_name, app.stack, name, version)
+    generated = sec.generate(app.engine, app_name, app.stack, chosen)
+    app.changing().plan = [f"+ secret {s.name} ({s.version})" for s, v in generated if v is not None]
     if rt.out.json:
-        rt.out.emit_json([dict(s.to_json(), value=v, app=app_name, server=cfg.ref.server) for s, v in generated])
+        rt.out.emit_json([dict(s.to_json(), value=v, app=app_name, server=app.server) for s, v in generated])
         return
     _print_generated(rt, generated)
 
@@ -621,8 +626,10 @@ def secret_generate(rt: Runtime, app_name: str, name: str | None, version: str |
 @click.argument("version")
 @click.argument("value", required=False)
 @click.option("--file", "file_", type=click.File("r"), help="Read the value from a file ('-' for stdin).")
-@pass_runtime
-def secret_insert(rt: Runtime, app_name: str, name: str, version: str, value: str | None, file_) -> None:
+@mutating("secret insert", lock="at begin")
+def secret_insert(
+    rt: Runtime, app: AppContext, app_name: str, name: str, version: str, value: str | None, file_
+) -> None:
     """Store a secret value you already have.
 
     Store a secret value you already have (from VALUE, --file, or a hidden prompt).
@@ -639,8 +646,9 @@ def secret_insert(rt: Runtime, app_name: str, name: str, version: str, value: st
             raise NeedsInput(f"secret {name} needs a value", hint="pass VALUE or --file")
         value = click.prompt(f"value for {name} ({version})", hide_input=True, err=True)
     cfg, declared = _secrets_context(rt, app_name)
-    [chosen] = sec.select(declared, app_name, cfg.ref.stack_name, name, version)
-    sec.create(rt.servers().client(cfg.ref.server), app_name, cfg.ref.stack_name, chosen, value)
+    [chosen] = sec.select(declared, app_name, app.stack, name, version)
+    sec.create(app.engine, app_name, app.stack, chosen, value)
+    app.changing().plan = [f"+ secret {name} ({version})"]
     if rt.out.json:
         rt.out.emit_json(dict(chosen.to_json(), app=app_name, server=cfg.ref.server, present=True))
         return
@@ -653,8 +661,8 @@ def secret_insert(rt: Runtime, app_name: str, name: str, version: str, value: st
 @click.argument("name", required=False)
 @click.option("--all", "-a", "all_", is_flag=True, help="Every secret the app declares, every version.")
 @yes_option
-@pass_runtime
-def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool, yes: bool) -> None:
+@mutating("secret rm", lock="at begin")
+def secret_rm(rt: Runtime, app: AppContext, app_name: str, name: str | None, all_: bool, yes: bool) -> None:
     """Remove an app's secrets from its server.
 
     Every version of each is removed; their values are lost for good. Refused while a
@@ -670,11 +678,8 @@ def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool, yes: boo
 
     if bool(name) == all_:
         raise UsageError("give a secret NAME or --all")
-    from coopcloud.ops.trail import audit
-
-    cfg, declared = _secrets_context(rt, app_name)
-    chosen = sec.select(declared, app_name, cfg.ref.stack_name, name, None)
-    client = rt.servers().client(cfg.ref.server)
+    _cfg, declared = _secrets_context(rt, app_name)
+    chosen = sec.select(declared, app_name, app.stack, name, None)
     from coopcloud.domain.words import plural
 
     names = ", ".join(s.name for s in chosen)
@@ -684,11 +689,10 @@ def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool, yes: boo
         yes=yes,
         destroys=True,
     )
-    with audit.tracked(rt.settings, client, cfg.ref, "secret rm", warn=rt.out.warn) as change:
-        removed = sec.remove(client, app_name, cfg.ref.stack_name, chosen, all_versions=True)
-        change.plan = [f"- secret {n}" for n in removed]
+    removed = sec.remove(app.engine, app_name, app.stack, chosen, all_versions=True)
+    app.changing().plan = [f"- secret {n}" for n in removed]
     if rt.out.json:
-        rt.out.emit_json({"app": app_name, "server": cfg.ref.server, "removed": removed})
+        rt.out.emit_json({"app": app_name, "server": app.server, "removed": removed})
         return
     rt.out.print(
         f"app {app_name}: removed {plural(len(removed), 'secret')}" + (": " + ", ".join(removed) if removed else "")
@@ -702,8 +706,10 @@ def secret_rm(rt: Runtime, app_name: str, name: str | None, all_: bool, yes: boo
 @click.option("--all", "-a", "all_", is_flag=True, help="Every secret coop generates for the app.")
 @click.option("--show", is_flag=True, help="Print the new values (once); they are never shown otherwise.")
 @yes_option
-@pass_runtime
-def secret_rotate(rt: Runtime, app_name: str, name: str | None, all_: bool, show: bool, yes: bool) -> None:
+@mutating("secret rotate", lock="at begin")
+def secret_rotate(
+    rt: Runtime, app: AppContext, app_name: str, name: str | None, all_: bool, show: bool, yes: bool
+) -> None:
     """Give secrets new values and redeploy the app.
 
     Creates each secret's next version (v1 -> v2), redeploys, then removes the old one.
@@ -721,17 +727,15 @@ def secret_rotate(rt: Runtime, app_name: str, name: str | None, all_: bool, show
     from coopcloud.errors import NotFound, UsageError
     from coopcloud.ops.app import rotate
     from coopcloud.ops.app.status import deployed_version
-    from coopcloud.ops.deploy import deploy as run_deploy
+    from coopcloud.ops.deploy import DeployOptions
     from coopcloud.ops.deploy.guard import check_downgrade
-    from coopcloud.ops.trail import audit
     from coopcloud.output.plan import ProgressPrinter
 
     if bool(name) == all_:
         raise UsageError("give a secret NAME or --all", hint=f"see: coop app secret ls {app_name}")
     cfg, declared = _secrets_context(rt, app_name)
     chosen = rotate.choose(declared, app_name, None if all_ else [name or ""])
-    client = rt.servers().client(cfg.ref.server)
-    running = deployed_version(client, cfg.ref.stack_name)
+    running = deployed_version(app.engine, app.stack)
     if running is None:
         raise NotFound(
             f"app {app_name} is not deployed on {cfg.ref.server}: rotation redeploys it",
@@ -747,15 +751,12 @@ def secret_rotate(rt: Runtime, app_name: str, name: str | None, all_: bool, show
         yes=yes,
     )
 
-    def redeploy() -> str:
-        with ProgressPrinter(rt.out) as progress:
-            return run_deploy(rt.settings, rt.servers(), app_name, force=True, progress=progress).version
-
-    with audit.tracked(rt.settings, client, cfg.ref, "secret rotate", warn=rt.out.warn) as change:
-        change.version_from = change.version_to = running
-        change.plan = [f"~ secret {s.name}: {s.version} -> next" for s in chosen]
-        rotation = rotate.rotate(rt.settings, client, app_name, chosen, redeploy=redeploy, warn=rt.out.warn)
-        change.plan = rotation.plan_lines()
+    change = app.changing()
+    change.version_from = change.version_to = running
+    change.plan = [f"~ secret {s.name}: {s.version} -> next" for s in chosen]
+    with ProgressPrinter(rt.out) as progress:
+        rotation = rotate.rotate(app, chosen, DeployOptions(progress=progress, notify=rt.out.info))
+    change.plan = rotation.plan_lines()
     if rt.out.json:
         rt.out.emit_json(rotation.to_json(show=show))
         return

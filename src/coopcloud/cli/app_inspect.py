@@ -7,12 +7,15 @@ renders. `--json` is the global flag (accepted anywhere on the line).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from coopcloud.cli.context import AliasGroup, Runtime, changes, no_json, pass_runtime, yes_option
+from coopcloud.cli.context import AliasGroup, Runtime, changes, mutating, no_json, pass_runtime, yes_option
 from coopcloud.cli.watch import shown, watch_options
+
+if TYPE_CHECKING:
+    from coopcloud.ops.app.context import AppContext
 
 
 def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
@@ -198,8 +201,10 @@ def logs(
     help="Seconds to wait for the tasks to run again (default: the app's coop-cloud.<stack>.timeout label, else 300).",
 )
 @yes_option
-@pass_runtime
-def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout: float | None, yes: bool) -> None:
+@mutating("restart", lock="at begin")
+def restart(
+    rt: Runtime, app: AppContext, app_name: str, service: str | None, all_: bool, timeout: float | None, yes: bool
+) -> None:
     """Restart a service (or --all) and wait until it runs again.
 
     Its tasks are replaced, as `docker service update --force` does, and coop waits
@@ -216,21 +221,19 @@ def restart(rt: Runtime, app_name: str, service: str | None, all_: bool, timeout
 
     if bool(service) == all_:
         raise UsageError("name a SERVICE or pass --all", hint=f"see: coop app services {app_name}")
-    from coopcloud.ops.trail import audit
-
-    ref, client = _connect(rt, app_name)
+    ref = app.ref
     rt.out.approve(f"app {ref.name}", f"restart {f'service {service}' if service else 'every service'}", yes=yes)
-    with audit.tracked(rt.settings, client, ref, "restart", warn=rt.out.warn) as change:
-        change.plan = [f"~ service {service or 'all'}: restart"]
-        done = ops_restart.restart(
-            client,
-            ref,
-            [service] if service else None,
-            timeout=timeout,
-            report=rt.out.info,
-            nodes=node_engines(rt.settings, rt.servers(), ref.server),
-        )
-        change.plan = [f"~ service {r.service}: restart" for r in done]
+    change = app.changing()
+    change.plan = [f"~ service {service or 'all'}: restart"]
+    done = ops_restart.restart(
+        app.engine,
+        ref,
+        [service] if service else None,
+        timeout=timeout,
+        report=rt.out.info,
+        nodes=node_engines(rt.settings, app.pool, ref.server),
+    )
+    change.plan = [f"~ service {r.service}: restart" for r in done]
     if rt.out.json:
         from dataclasses import asdict
 
@@ -415,8 +418,10 @@ def volume_ls(rt: Runtime, app_name: str) -> None:
 @click.option("--all", "-a", "all_", is_flag=True, help="Remove every volume of the app.")
 @yes_option
 @click.option("--force", "-f", is_flag=True, hidden=True)  # was "do not ask": say it is --yes now
-@pass_runtime
-def volume_rm(rt: Runtime, app_name: str, volumes: tuple[str, ...], all_: bool, yes: bool, force: bool) -> None:
+@mutating("volume rm", lock="at begin")
+def volume_rm(
+    rt: Runtime, app: AppContext, app_name: str, volumes: tuple[str, ...], all_: bool, yes: bool, force: bool
+) -> None:
     """Remove volumes of an undeployed app; their data is lost.
 
     Refused while the app is deployed. Without a terminal, refused unless --yes.
@@ -432,7 +437,7 @@ def volume_rm(rt: Runtime, app_name: str, volumes: tuple[str, ...], all_: bool, 
 
     if force:
         raise UsageError("--force does not answer questions in coop", hint="pass --yes to remove without asking")
-    ref, client = _connect(rt, app_name)
+    ref, client = app.ref, app.engine
     chosen = ops_volumes.volumes_to_remove(client, ref, list(volumes), all_=all_)
     names = ", ".join(v.volume for v in chosen)
     rt.out.approve(
@@ -441,11 +446,8 @@ def volume_rm(rt: Runtime, app_name: str, volumes: tuple[str, ...], all_: bool, 
         yes=yes,
         destroys=True,
     )
-    from coopcloud.ops.trail import audit
-
-    with audit.tracked(rt.settings, client, ref, "volume rm", warn=rt.out.warn) as change:
-        change.plan = [f"- volume {v.volume}" for v in chosen]
-        removed = ops_volumes.remove_volumes(client, ref, chosen)
+    app.changing().plan = [f"- volume {v.volume}" for v in chosen]
+    removed = ops_volumes.remove_volumes(client, ref, chosen)
     if rt.out.json:
         rt.out.emit_json({"app": ref.name, "server": ref.server, "removed": removed})
         return

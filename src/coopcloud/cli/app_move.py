@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from coopcloud.cli.context import Runtime, changes, pass_runtime, yes_option
+from coopcloud.cli.context import Runtime, changes, mutating_apps, yes_option
 
 
 def register(group: click.Group) -> None:
@@ -29,7 +29,7 @@ def _size(n: int | None) -> str:
 @click.argument("server", metavar="SERVER")
 @click.option("--dry-run", is_flag=True, help="Check both servers and show the plan; change nothing.")
 @yes_option
-@pass_runtime
+@mutating_apps("move")  # ops.move tracks the change on both servers (lock and history on each)
 def move(rt: Runtime, app_name: str, server: str, dry_run: bool, yes: bool) -> None:
     """Move APP to another SERVER: data, secrets, env file.
 

@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from coopcloud.cli.context import Runtime, changes, pass_runtime, yes_option
+from coopcloud.cli.context import Runtime, changes, mutating, pass_runtime, yes_option
+
+if TYPE_CHECKING:
+    from coopcloud.ops.app.context import AppContext
 
 
 def register(group: click.Group) -> None:
@@ -55,8 +58,8 @@ def lock_status(rt: Runtime, app_name: str) -> None:
 @click.argument("app_name", metavar="APP")
 @yes_option
 @click.option("--force", "-f", is_flag=True, hidden=True)  # was "do not ask": say it is --yes now
-@pass_runtime
-def unlock(rt: Runtime, app_name: str, yes: bool, force: bool) -> None:
+@mutating("unlock", lock="none")
+def unlock(rt: Runtime, app: AppContext, app_name: str, yes: bool, force: bool) -> None:
     """Break APP's lock, e.g. one left by a killed command.
 
     Asks first at a terminal; recorded in the history. Only break a lock whose
@@ -68,29 +71,25 @@ def unlock(rt: Runtime, app_name: str, yes: bool, force: bool) -> None:
       coop app lock git.example.org      # who holds it, running what, since when
       coop app unlock git.example.org
     """
-    from coopcloud.ops.app.apps import find_app
     from coopcloud.ops.backup.job import remove_orphans
-    from coopcloud.ops.trail import audit
     from coopcloud.ops.trail import lock as locks
 
     if force:
         from coopcloud.errors import UsageError
 
         raise UsageError("--force does not answer questions in coop", hint="pass --yes to break it without asking")
-    ref = find_app(rt.settings, app_name)
-    client = rt.servers().client(ref.server)
-    found = locks.read(client, ref.stack_name)
+    found = locks.read(app.engine, app.stack)
     if found is None:
+        app.declined()
         if rt.out.json:
             rt.out.emit_json({"app": app_name, "broken": None})
         else:
             rt.out.print(f"app {app_name}: not locked, nothing to do")
         return
     rt.out.approve(f"app {app_name}", f"break the lock of {found.describe()}", yes=yes)
-    with audit.tracked(rt.settings, client, ref, "unlock", lock=False, warn=rt.out.warn) as change:
-        change.detail = f"broke the lock of {found.describe()}"
-        broken = locks.break_lock(client, ref.stack_name)
-        remove_orphans(client, app=ref.name)  # the killed command's restic jobs, if it was a backup or restore
+    app.changing().detail = f"broke the lock of {found.describe()}"
+    broken = locks.break_lock(app.engine, app.stack)
+    remove_orphans(app.engine, app=app.name)  # the killed command's restic jobs, if it was a backup or restore
     if rt.out.json:
         rt.out.emit_json({"app": app_name, "broken": broken.to_json() if broken else None})
         return

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from coopcloud.cli.context import Runtime, changes, pass_runtime, yes_option
+from coopcloud.cli.context import Runtime, changes, mutating, yes_option
+
+if TYPE_CHECKING:
+    from coopcloud.ops.app.context import AppContext
 
 _HELP_VERSION = "Recipe version: a full tag (1.2.0+3.4.5) or its semver (1.2.0)."
 
@@ -55,9 +60,10 @@ def _options(func):
 @click.option(
     "--major", is_flag=True, help="With no VERSION and no terminal: take a newer major release too (default: no)."
 )
-@pass_runtime
+@mutating("upgrade", lock="at begin", unless="dry_run")
 def upgrade(
     rt: Runtime,
+    app: AppContext,
     app_name: str,
     version: str | None,
     chaos: bool,
@@ -95,8 +101,8 @@ def upgrade(
     _check_domains(rt, app_name, no_domain_checks)
     _move(
         rt,
+        app,
         "upgrade",
-        app_name,
         version,
         force=force,
         yes=yes,
@@ -112,9 +118,10 @@ def upgrade(
 @changes()
 @click.command("rollback")
 @_options
-@pass_runtime
+@mutating("rollback", lock="at begin", unless="dry_run")
 def rollback(
     rt: Runtime,
+    app: AppContext,
     app_name: str,
     version: str | None,
     chaos: bool,
@@ -129,7 +136,8 @@ def rollback(
 ) -> None:
     """Roll APP back to an older release.
 
-    VERSION, or pick one at a terminal; without one (or with --no-input), the previous release.
+    VERSION, or pick one at a terminal; without one (or with --no-input), the last release that
+    converged here (from the app's history), else the previous one.
 
     Shows the release notes of the releases being undone (their warnings matter most),
     then the plan, then deploys; on success writes TYPE=<recipe>:<version> to the app's
@@ -146,8 +154,8 @@ def rollback(
     _check_domains(rt, app_name, no_domain_checks)
     _move(
         rt,
+        app,
         "rollback",
-        app_name,
         version,
         force=force,
         yes=yes,
@@ -178,8 +186,8 @@ def _no_chaos(chaos: bool, direction: str, app_name: str) -> None:
 
 def _move(
     rt: Runtime,
+    app: AppContext,
     direction: str,
-    app_name: str,
     version: str | None,
     *,
     force: bool,
@@ -191,24 +199,84 @@ def _move(
     restore_on_failure: bool = False,
     major: bool = False,
 ) -> None:
-    from coopcloud.cli.tracking import tracking
+    """parse → prepare → show → confirm → execute → render, for an upgrade or a rollback."""
+    from coopcloud.cli.backup import show_password
+    from coopcloud.ops.deploy import DeployOptions, execute
+    from coopcloud.ops.deploy import upgrade as up
+    from coopcloud.output.plan import ProgressPrinter, show_plan
 
-    with tracking(rt, app_name, direction, dry_run=dry_run) as change:
-        _move_tracked(
-            rt,
-            change,
-            direction,
-            app_name,
-            version,
-            force=force,
-            yes=yes,
-            dry_run=dry_run,
-            converge=converge,
-            rollback=rollback,
-            backup=backup,
-            restore_on_failure=restore_on_failure,
-            major=major,
+    app_name = app.name
+    move = up.prepare(rt.settings, app.pool, app_name, direction)
+    for w in move.warnings:
+        rt.out.warn(w)
+    current = move.current
+    if move.deployed.source == "env":
+        why = f"it runs {move.deployed.label}" if move.deployed.label else "it has no version label"
+        rt.out.info(f"app {app_name}: {why}; comparing with the version its env pins, {current.tag}")
+    target = _target(rt, app, move, direction, version, major=major, force=force, dry_run=dry_run)
+    if target is None:
+        return
+    notes = move.release_notes(target)
+    if not rt.out.json:
+        _show_notes(rt, direction, notes)
+    prepared = up.plan(rt.settings, app.pool, move, target)
+    show_plan(rt.out, prepared)
+    if dry_run:
+        result = prepared.result()
+    else:
+        rt.out.approve(f"app {app_name}", f"{direction} from {current.tag} to {target.tag}", yes=yes)
+        with ProgressPrinter(rt.out) as progress:
+            options = DeployOptions(
+                converge=converge,
+                rollback=rollback,
+                snapshot=f"pre-{direction}",
+                backup=backup,
+                restore_on_failure=restore_on_failure,
+                progress=progress,
+                notify=rt.out.info,
+                on_password=lambda value: show_password(rt, app.server, value),
+            )
+            result = execute(prepared, app, options)
+    _report_move(rt, direction, app_name, move, result, notes, target.tag, dry_run=dry_run)
+
+
+def _target(
+    rt: Runtime, app: AppContext, move, direction: str, version: str | None, *, major: bool, force: bool, dry_run: bool
+):
+    """The release to move to, or None (nothing to do: said so); a --chaos deployment is replaced only when confirmed."""
+    app_name, current = app.name, move.current
+    target, skipped = _choose(rt, move, direction, app_name, version, major=major)
+    if skipped:
+        rt.out.info(
+            f"app {app_name}: newer major release {skipped[0].tag} not taken without asking "
+            f"— run: coop app upgrade {app_name} {skipped[0].tag} (or pass --major)"
         )
+    if target is None:
+        app.declined()
+        word = "newer" if direction == "upgrade" else "older"
+        same = " of the same major version" if skipped else ""
+        line = f"app {app_name}: no {word} release{same} than the deployed {current.tag}, nothing to do"
+        if rt.out.json:
+            rt.out.emit_json(
+                {
+                    "app": app_name,
+                    "direction": direction,
+                    "deployed": move.deployed.to_json(),
+                    "version": current.tag,
+                    "applied": False,
+                }
+            )
+        else:
+            rt.out.print(line)
+        return None
+    if move.deployed.chaos and not force and not dry_run:
+        chaos = move.deployed.chaos_version or move.deployed.label or "a working tree"
+        question = f"app {app_name} runs a --chaos deployment ({chaos}); replace it with release {target.tag}?"
+        if not rt.out.confirm(question, flag="--force"):
+            from coopcloud.errors import Cancelled
+
+            raise Cancelled(f"app {app_name}: cancelled, nothing changed")
+    return target
 
 
 def _choose(rt: Runtime, move, direction: str, app_name: str, version: str | None, *, major: bool):
@@ -228,111 +296,22 @@ def _choose(rt: Runtime, move, direction: str, app_name: str, version: str | Non
                     if skipped
                     else "newest"
                     if direction == "upgrade"
+                    else "last converged"
+                    if pick is move.last_converged
                     else "previous"
                 )
                 rt.out.info(f"app {app_name}: no prompt, taking the {which} release {pick.tag}")
             return pick
         word = "newer" if direction == "upgrade" else "older"
         rt.out.info(f"app {app_name} runs {current.tag}; {word} releases:")
+        if move.last_converged is not None:
+            rt.out.info(f"app {app_name}: {move.last_converged.tag} is the last release that converged here")
         tag = rt.out.choose(
             f"{direction} to which version?", [v.tag for v in found], flag="a VERSION argument or --no-input"
         )
         return next(v for v in found if v.tag == tag)
 
     return move.select(version, ask=ask), skipped
-
-
-def _move_tracked(
-    rt: Runtime,
-    change,
-    direction: str,
-    app_name: str,
-    version: str | None,
-    *,
-    force: bool,
-    yes: bool,
-    dry_run: bool,
-    converge: bool,
-    rollback: bool,
-    backup: bool,
-    restore_on_failure: bool,
-    major: bool = False,
-) -> None:
-    from coopcloud.errors import DeployFailed
-    from coopcloud.ops.deploy import upgrade as up
-    from coopcloud.ops.deploy.guard import lock_for_apply, note_plan
-    from coopcloud.output.plan import ProgressPrinter, show_plan
-
-    pool = rt.servers()
-    move = up.prepare(rt.settings, pool, app_name, direction)
-    for w in move.warnings:
-        rt.out.warn(w)
-    current = move.current
-    if move.deployed.source == "env":
-        why = f"it runs {move.deployed.label}" if move.deployed.label else "it has no version label"
-        rt.out.info(f"app {app_name}: {why}; comparing with the version its env pins, {current.tag}")
-
-    target, skipped = _choose(rt, move, direction, app_name, version, major=major)
-    if skipped:
-        rt.out.info(
-            f"app {app_name}: newer major release {skipped[0].tag} not taken without asking "
-            f"— run: coop app upgrade {app_name} {skipped[0].tag} (or pass --major)"
-        )
-    if target is None:
-        word = "newer" if direction == "upgrade" else "older"
-        same = " of the same major version" if skipped else ""
-        line = f"app {app_name}: no {word} release{same} than the deployed {current.tag}, nothing to do"
-        if rt.out.json:
-            rt.out.emit_json(
-                {
-                    "app": app_name,
-                    "direction": direction,
-                    "deployed": move.deployed.to_json(),
-                    "version": current.tag,
-                    "applied": False,
-                }
-            )
-        else:
-            rt.out.print(line)
-        change.record = False
-        return
-
-    if move.deployed.chaos and not force and not dry_run:
-        chaos = move.deployed.chaos_version or move.deployed.label or "a working tree"
-        question = f"app {app_name} runs a --chaos deployment ({chaos}); replace it with release {target.tag}?"
-        if not rt.out.confirm(question, flag="--force"):
-            from coopcloud.errors import Cancelled
-
-            raise Cancelled(f"app {app_name}: cancelled, nothing changed")
-
-    notes = move.release_notes(target)
-    if not rt.out.json:
-        _show_notes(rt, direction, notes)
-
-    prepared = up.plan(rt.settings, pool, move, target)
-    note_plan(change, prepared)
-    show_plan(rt.out, prepared)
-    if dry_run:
-        result = prepared.result()
-    else:
-        rt.out.approve(f"app {app_name}", f"{direction} from {current.tag} to {target.tag}", yes=yes)
-        lock_for_apply(change, pool.client(prepared.server), prepared)
-        snapshot = _snapshot_step(rt, pool, move.cfg.ref, direction, backup=backup)
-        try:
-            with ProgressPrinter(rt.out) as progress:
-                result = up.apply(
-                    rt.settings,
-                    pool,
-                    prepared,
-                    converge=converge,
-                    rollback=rollback,
-                    progress=progress,
-                    notify=rt.out.info,
-                    before_first_change=[snapshot] if snapshot else [],
-                )
-        except DeployFailed as exc:
-            raise _naming_the_snapshot(rt, pool, exc, snapshot, restore=restore_on_failure) from exc
-    _report_move(rt, direction, app_name, move, result, notes, target.tag, dry_run=dry_run)
 
 
 def _report_move(
@@ -366,75 +345,3 @@ def _show_notes(rt: Runtime, direction: str, notes) -> None:
                 rt.out.info(f"   {line}")
         else:
             rt.out.info("   (no release notes)")
-
-
-def _snapshot_step(rt: Runtime, pool, ref, direction: str, *, backup: bool):
-    """The pre-upgrade snapshot, as a step run once every check passed (None when the app declares no backups)."""
-    from coopcloud.cli.backup import engine_for_hooks, show_password
-    from coopcloud.ops import backup as backups
-
-    client = pool.client(ref.server)
-    if not backups.declares_backups(client, ref):
-        return None
-    if not backup:
-        rt.out.warn(
-            f"app {ref.name}: no snapshot of its data before this {direction} (--no-backup): "
-            "if the new release damages the data, there is no copy to restore"
-        )
-        return None
-
-    class Step(backups.PreUpgrade):
-        def __call__(self, prepared) -> None:
-            from coopcloud.errors import CoopError
-
-            rt.out.info(f"app {ref.name}: taking a {self.why} snapshot of its data")
-            try:
-                super().__call__(prepared)
-            except CoopError as exc:
-                exc.hint = f"nothing was changed; fix it, or {direction} without a snapshot: --no-backup"
-                raise
-            assert self.taken is not None
-            rt.out.info(f"app {ref.name}: {self.why} snapshot {self.taken.short_id} taken ({self.taken.files} files)")
-
-    return Step(
-        rt.settings,
-        client,
-        ref,
-        f"pre-{direction}",
-        on_password=lambda v: show_password(rt, ref.server, v),
-        engine_for=engine_for_hooks(rt, ref),
-        on_warning=rt.out.warn,
-    )
-
-
-def _naming_the_snapshot(rt: Runtime, pool, exc, snapshot, *, restore: bool):
-    """The failure, with the snapshot taken first named (and, when asked and rolled back, restored)."""
-    from coopcloud.errors import CoopError, RolledBack
-    from coopcloud.ops import backup as backups
-
-    if snapshot is None or snapshot.taken is None:
-        return exc
-    short, command = snapshot.taken.short_id, snapshot.restore_command()
-    kind = type(exc)
-    if restore and isinstance(exc, RolledBack):
-        rt.out.info(f"app {snapshot.ref.name}: restoring its data from snapshot {short}")
-        try:
-            backups.restore(
-                rt.settings, snapshot.client, snapshot.ref, snapshot.taken.snapshot, engine_for=snapshot.engine_for
-            )
-        except CoopError as failed:
-            return kind(
-                f"{exc.message}; restoring the data from snapshot {short} failed too: {failed.message}",
-                hint=f"run: {command}",
-                details=exc.details,
-            )
-        return kind(
-            f"{exc.message}; the data was restored from the {snapshot.why} snapshot {short}",
-            hint=exc.hint,
-            details=exc.details,
-        )
-    return kind(
-        f"{exc.message}; the data as it was before is in snapshot {short}",
-        hint=f"to bring it back too, run: {command}",
-        details=exc.details,
-    )

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from coopcloud.cli.context import AliasGroup, Runtime, changes, pass_runtime, yes_option
+from coopcloud.cli.context import AliasGroup, Runtime, changes, mutating, mutating_apps, pass_runtime, yes_option
+
+if TYPE_CHECKING:
+    from coopcloud.ops.app.context import AppContext
 
 
 def register_app(group: click.Group) -> None:
@@ -96,8 +99,8 @@ def backup() -> None:
 @backup.command("create")
 @click.argument("app_name", metavar="APP")
 @click.argument("service", required=False)
-@pass_runtime
-def create(rt: Runtime, app_name: str, service: str | None) -> None:
+@mutating("backup create")
+def create(rt: Runtime, app: AppContext, app_name: str, service: str | None) -> None:
     """Back up APP (or one SERVICE) into one restic snapshot.
 
     Back up APP (or one SERVICE): pre-hooks, one restic snapshot, post-hooks.
@@ -106,22 +109,20 @@ def create(rt: Runtime, app_name: str, service: str | None) -> None:
     backupbot.backup.volumes.<volume>.path is missing or empty, or restic fails.
     """
     from coopcloud.ops import backup as ops
-    from coopcloud.ops.trail import audit
 
-    ref, client = _connect(rt, app_name)
     with _live_progress(rt) as progress:
-        with audit.tracked(rt.settings, client, ref, "backup create", warn=rt.out.warn) as change:
-            done = ops.create(
-                rt.settings,
-                client,
-                ref,
-                service=service,
-                on_progress=progress,
-                on_password=lambda value: show_password(rt, ref.server, value),
-                engine_for=engine_for_hooks(rt, ref),
-            )
-            change.version_from = done.version
-            change.detail = f"snapshot {done.short_id}"
+        done = ops.create(
+            rt.settings,
+            app.engine,
+            app.ref,
+            service=service,
+            on_progress=progress,
+            on_password=lambda value: show_password(rt, app.server, value),
+            engine_for=app.engine_for_service,
+        )
+    change = app.changing()
+    change.version_from = done.version
+    change.detail = f"snapshot {done.short_id}"
     for w in done.warnings:
         rt.out.warn(w)
     if rt.out.json:
@@ -237,8 +238,8 @@ def download(rt: Runtime, app_name: str, snapshot: str | None, dest: Path) -> No
 @click.argument("snapshot", required=False)
 @click.option("--service", help="Restore only this service's volumes.")
 @yes_option
-@pass_runtime
-def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | None, yes: bool) -> None:
+@mutating("restore", lock="at begin")
+def restore(rt: Runtime, app: AppContext, app_name: str, snapshot: str | None, service: str | None, yes: bool) -> None:
     """Restore a snapshot over APP's live volumes.
 
     SNAPSHOT defaults to the newest. All or nothing: restic restores into scratch on
@@ -252,26 +253,23 @@ def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | Non
       coop app restore git.example.org 1a2b3c4d --service db --yes
     """
     from coopcloud.ops import backup as ops
-    from coopcloud.ops.trail import audit
 
-    ref, client = _connect(rt, app_name)
     which = f"snapshot {snapshot}" if snapshot else "the newest snapshot"
     volumes = f"service {service}'s live volumes" if service else "its live volumes"
     rt.out.approve(
         f"app {app_name}", f"overwrite {volumes} with {which} — what they hold now is lost", yes=yes, destroys=True
     )
     with _live_progress(rt) as progress:
-        with audit.tracked(rt.settings, client, ref, "restore", warn=rt.out.warn) as change:
-            done = ops.restore(
-                rt.settings,
-                client,
-                ref,
-                snapshot,
-                service=service,
-                on_progress=progress,
-                engine_for=engine_for_hooks(rt, ref),
-            )
-            change.detail = f"snapshot {done.snapshot[:8]} ({', '.join(done.services)})"
+        done = ops.restore(
+            rt.settings,
+            app.engine,
+            app.ref,
+            snapshot,
+            service=service,
+            on_progress=progress,
+            engine_for=app.engine_for_service,
+        )
+    app.changing().detail = f"snapshot {done.snapshot[:8]} ({', '.join(done.services)})"
     for w in done.warnings:
         rt.out.warn(w)
     if rt.out.json:
@@ -284,7 +282,7 @@ def restore(rt: Runtime, app_name: str, snapshot: str | None, service: str | Non
 
 @click.command("backup")
 @click.argument("name", metavar="SERVER")
-@pass_runtime
+@mutating_apps("backup create")
 def server_backup(rt: Runtime, name: str) -> None:
     """Back up every app of SERVER that declares backups.
 

@@ -6,6 +6,9 @@ are made on first use.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -153,3 +156,70 @@ def no_json(cmd: click.Command) -> click.Command:
     cmd.callback = callback
     setattr(cmd, NO_JSON, True)
     return cmd
+
+
+# -- the mark on commands that change a server ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mutating:
+    """What `@mutating` declares on a command (read by tests/unit/test_mutating.py)."""
+
+    command: str  # as the history shows it: "deploy", "secret rm", ...
+    lock: str  # "now", "at begin" (after the plan was approved) or "none" (unlock)
+    per_app: bool = False  # the command opens each app's mutating() itself (app new, server backup)
+
+
+def mutating(
+    command: str, *, lock: str = "now", app_param: str = "app_name", unless: str | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The declaration on a click command that changes an app on its server; the runner it adds takes
+    the app's lock and records the command in the app's history around the whole command.
+
+    The callback is called as ``func(rt, app, **params)`` with `app` an `ops.context.AppContext`
+    built once from the APP argument (`app_param`), inside ``app.mutating(command, lock=lock)``.
+    `unless` names a flag (``dry_run``) under which the command changes nothing: then `app` is
+    built but nothing is locked or recorded. Operations that change a server refuse to run outside
+    ``mutating()``, and tests/unit/test_mutating.py fails on a command that reaches one unmarked.
+
+        @app.command("undeploy")
+        @click.argument("app_name", metavar="APP")
+        @mutating("undeploy")
+        def undeploy(rt: Runtime, app: AppContext, app_name: str) -> None: ...
+    """
+
+    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def run(**params: Any) -> Any:
+            from coopcloud.ops.app.context import AppContext
+
+            rt = click.get_current_context().find_object(Runtime)
+            assert rt is not None  # main() puts it there
+            app = AppContext.open(rt.settings, rt.servers(), params[app_param], warn=rt.out.warn)
+            if unless and params.get(unless):
+                return func(rt, app, **params)
+            with app.mutating(command, lock=lock):
+                return func(rt, app, **params)
+
+        run.__coop_mutating__ = Mutating(command, lock)  # type: ignore[attr-defined]
+        return run
+
+    return mark
+
+
+def mutating_apps(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The declaration on a command that changes apps it finds as it goes (`app new --secrets`, `server
+    backup`, autoupdate): it opens ``AppContext.mutating(command)`` for each app itself. Called as
+    ``func(rt, **params)``."""
+
+    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def run(**params: Any) -> Any:
+            rt = click.get_current_context().find_object(Runtime)
+            assert rt is not None
+            return func(rt, **params)
+
+        run.__coop_mutating__ = Mutating(command, "now", per_app=True)  # type: ignore[attr-defined]
+        return run
+
+    return mark

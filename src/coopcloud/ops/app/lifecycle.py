@@ -14,6 +14,7 @@ from coopcloud.engine import views
 from coopcloud.errors import Conflict, DeployFailed, NotFound, RecipeError, UsageError
 from coopcloud.fsutil import write_atomic
 from coopcloud.ops.app.apps import find_app
+from coopcloud.ops.trail.audit import mutation
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL
 
@@ -112,6 +113,7 @@ def stack_services(client: Engine, stack: str) -> list[views.Service]:
     return views.services(client, {"label": [f"{STACK_LABEL}={stack}"]})
 
 
+@mutation
 def undeploy(client: Engine, ref: AppRef, *, timeout: float = 120) -> dict:
     """Remove the stack's services, networks and configs (as `docker stack rm`); keep volumes and secrets.
 
@@ -228,6 +230,7 @@ def refuse_leftovers(ref: AppRef, found: dict[str, list[str]], *, purge: bool) -
         )
 
 
+@mutation
 def remove(
     settings: Settings, pool: ServerPool, name: str, *, purge: bool, found: dict[str, list[str]] | None = None
 ) -> dict:

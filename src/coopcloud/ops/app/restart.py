@@ -13,6 +13,7 @@ from coopcloud.engine.protocol import Engine
 from coopcloud.errors import DeployFailed
 from coopcloud.ops.app.ps import app_services, pick_services, short_name, stack_filter
 from coopcloud.ops.deploy import converge
+from coopcloud.ops.trail.audit import mutation
 from coopcloud.swarm.labels import main_service_name, timeout_seconds
 
 
@@ -23,6 +24,7 @@ class Restarted:
     after: tuple[str, ...]  # task ids running now
 
 
+@mutation
 def restart(
     client: Engine,
     ref: Any,

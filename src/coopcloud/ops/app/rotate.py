@@ -19,16 +19,17 @@ its data) needs the recipe to apply it at start; coop only swaps the secret.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from coopcloud.errors import Conflict, EngineError, InvalidError, NotFound, UsageError
 from coopcloud.ops.app import secrets as sec
+from coopcloud.ops.trail.audit import mutation
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
-    from coopcloud.engine.protocol import Engine
+    from coopcloud.ops.app.context import AppContext
+    from coopcloud.ops.deploy import DeployOptions
 
 _VERSION_RE = re.compile(r"v(\d+)")
 
@@ -99,29 +100,20 @@ def choose(declared: list[sec.AppSecret], app: str, names: list[str] | None) -> 
     return out
 
 
-def rotate(
-    settings: Settings,
-    client: Engine,
-    app: str,
-    chosen: list[sec.AppSecret],
-    *,
-    redeploy: Callable[[], str],
-    warn: Callable[[str], None] = lambda _: None,
-) -> Rotation:
-    """Rotate `chosen` (secrets of `app`) and redeploy with `redeploy()` (returns the version deployed).
-
-    The caller holds the app's lock.
-    """
-    from coopcloud.ops.app.apps import load_app
+@mutation
+def rotate(app: AppContext, chosen: list[sec.AppSecret], options: DeployOptions) -> Rotation:
+    """Rotate `chosen` (secrets of the app) and redeploy it at its pinned version through
+    `ops.deploy.execute` (`options`: its progress and notes). Inside `app.mutating("secret rotate")`."""
     from coopcloud.ops.app.secrets_gen import generate as make_value
+    from coopcloud.ops.deploy import redeploy
 
-    cfg = load_app(settings, app)
-    stack = cfg.ref.stack_name
+    settings, client, name = app.settings, app.engine, app.name
+    stack = app.stack
     pairs = []
     for old in chosen:
-        version = next_version(app, old.name, old.version)
+        version = next_version(name, old.name, old.version)
         new = sec.AppSecret(**{**old.__dict__, "version": version, "remote": sec.remote_name(stack, old.name, version)})
-        sec.check_name_length(app, new.remote)
+        sec.check_name_length(name, new.remote)
         pairs.append((old, new))
     from coopcloud.engine import views
 
@@ -129,33 +121,33 @@ def rotate(
     missing = [old for old, _ in pairs if old.remote not in live]
     if missing:
         raise NotFound(
-            f"app {app}: secret {missing[0].name} ({missing[0].version}) is not on the server, nothing to rotate",
-            hint=f"run: coop app secret generate {app} {missing[0].name}",
+            f"app {name}: secret {missing[0].name} ({missing[0].version}) is not on the server, nothing to rotate",
+            hint=f"run: coop app secret generate {name} {missing[0].name}",
         )
     taken = [new for _, new in pairs if new.remote in live]
     if taken:
         raise Conflict(
-            f"app {app}: secret {taken[0].remote} already exists on the server (a rotation that did not finish?)",
+            f"app {name}: secret {taken[0].remote} already exists on the server (a rotation that did not finish?)",
             hint=f"remove it if nothing uses it: docker secret rm {taken[0].remote}",
         )
 
-    result = Rotation(app)
+    result = Rotation(name)
     created: list[sec.AppSecret] = []
     try:
         for old, new in pairs:
             value = make_value(new.length, new.charset)
-            sec.create(client, app, stack, new, value)
+            sec.create(client, name, stack, new, value)
             created.append(new)
             result.rotated.append((old, new, value))
-        _set_versions(settings, app, {new.name: new.version for _, new in pairs})
-        result.version = redeploy()
+        _set_versions(settings, name, {new.name: new.version for _, new in pairs})
+        result.version = redeploy(app, options).version
     except BaseException:
-        _set_versions(settings, app, {old.name: old.version for old, _ in pairs})
+        _set_versions(settings, name, {old.name: old.version for old, _ in pairs})
         for new in created:
             try:
                 client.secret_remove(new.remote)
             except EngineError as exc:
-                warn(f"app {app}: new secret {new.remote} was kept ({exc})")
+                app.warn(f"app {name}: new secret {new.remote} was kept ({exc})")
         raise
     for old, _ in pairs:
         try:
@@ -163,8 +155,8 @@ def rotate(
             result.removed.append(old.remote)
         except EngineError as exc:
             result.kept.append(old.remote)
-            warn(
-                f"app {app}: old secret {old.remote} was kept ({exc}); remove it later with: docker secret rm {old.remote}"
+            app.warn(
+                f"app {name}: old secret {old.remote} was kept ({exc}); remove it later with: docker secret rm {old.remote}"
             )
     return result
 

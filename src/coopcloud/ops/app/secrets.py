@@ -16,6 +16,7 @@ from coopcloud.domain.app import AppConfig
 from coopcloud.domain.envfile import EnvFile, SecretSpec, secret_specs
 from coopcloud.engine import views
 from coopcloud.errors import Conflict, EngineConflict, EngineError, InvalidError, NotFound
+from coopcloud.ops.trail.audit import mutation
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
@@ -106,6 +107,7 @@ def select(secrets: list[AppSecret], app: str, stack: str, name: str | None, ver
     return chosen
 
 
+@mutation
 def create(client: Engine, app: str, stack: str, secret: AppSecret, value: str) -> None:
     check_name_length(app, secret.remote)
     try:
@@ -118,6 +120,7 @@ def create(client: Engine, app: str, stack: str, secret: AppSecret, value: str) 
         ) from None
 
 
+@mutation
 def generate(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret]) -> list[tuple[AppSecret, str | None]]:
     """Generate and store each secret that is missing. Returns (secret, value) — value None when skipped.
 
@@ -140,6 +143,7 @@ def generate(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret])
     return out
 
 
+@mutation
 def remove(
     client: Engine, app: str, stack: str, secrets: Iterable[AppSecret], *, all_versions: bool = False
 ) -> list[str]:

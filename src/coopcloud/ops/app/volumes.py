@@ -10,6 +10,7 @@ from coopcloud.domain.words import json_time
 from coopcloud.engine import views
 from coopcloud.errors import Conflict, EngineError, EngineNotFound, NotFound, UsageError
 from coopcloud.ops.app.ps import short_name, stack_filter
+from coopcloud.ops.trail.audit import mutation
 
 if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
@@ -72,6 +73,7 @@ def volumes_to_remove(client: Engine, ref: AppRef, names: list[str], *, all_: bo
     return list(chosen.values())
 
 
+@mutation
 def remove_volumes(client: Engine, ref: AppRef, chosen: list[Volume], *, wait: float = 10.0) -> list[str]:
     """Remove the volumes; a volume still held by a stopping container is retried for `wait` seconds."""
     removed = []

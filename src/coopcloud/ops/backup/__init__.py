@@ -25,7 +25,7 @@ job (the one-shot service), scripts (what runs in it), repository and labels.
 
 from __future__ import annotations
 
-from .create import Created, PreUpgrade, create
+from .create import Created, create
 from .download import Downloaded, download
 from .hooks import EngineFor, NodeEngine, run_hook
 from .restic import DEFAULT_IMAGE, SCRATCH_LABEL, WHY, BackupFailed, Progress, restic_image
@@ -46,7 +46,6 @@ __all__ = [
     "Downloaded",
     "EngineFor",
     "NodeEngine",
-    "PreUpgrade",
     "Progress",
     "Restored",
     "ServerLine",

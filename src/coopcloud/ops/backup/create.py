@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from coopcloud.engine.protocol import Engine
+from coopcloud.ops.trail.audit import mutation
 from coopcloud.settings import Settings
 
 from . import repository, scripts
@@ -51,6 +52,7 @@ class Created:
         }
 
 
+@mutation
 def create(
     settings: Settings,
     client: Engine,
@@ -135,37 +137,3 @@ def create(
         seconds=time.monotonic() - start,
         warnings=tuple(warnings),
     )
-
-
-@dataclass
-class PreUpgrade:
-    """A step for the deploy's `before_first_change`: snapshot the app's data; `taken` says which."""
-
-    settings: Settings
-    client: Engine
-    ref: Any
-    why: str
-    on_progress: Progress | None = None
-    on_password: Callable[[str], None] | None = None
-    engine_for: EngineFor | None = None
-    on_warning: Callable[[str], None] | None = None  # an empty declared directory, a failing post-hook…
-    taken: Created | None = None
-
-    def __call__(self, _prepared: Any) -> None:
-        # A failed snapshot stops the upgrade before anything changed (BackupFailed, exit 1).
-        self.taken = create(
-            self.settings,
-            self.client,
-            self.ref,
-            why=self.why,
-            on_progress=self.on_progress,
-            on_password=self.on_password,
-            engine_for=self.engine_for,
-        )
-        if self.on_warning is not None:
-            for warning in self.taken.warnings:
-                self.on_warning(warning)
-
-    def restore_command(self) -> str:
-        assert self.taken is not None
-        return f"coop app restore {self.ref.name} {self.taken.short_id}"

@@ -10,6 +10,7 @@ from typing import Any
 
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, NotFound, interrupted
+from coopcloud.ops.trail.audit import mutation
 from coopcloud.settings import Settings
 
 from . import scripts
@@ -39,6 +40,7 @@ class Restored:
         }
 
 
+@mutation
 def restore(
     settings: Settings,
     client: Engine,

@@ -19,8 +19,7 @@ from coopcloud.errors import Conflict, RecipeError
 if TYPE_CHECKING:
     from coopcloud.engine import Engine
     from coopcloud.engine.views import Service
-    from coopcloud.ops.deploy import Prepared
-    from coopcloud.ops.trail.audit import Change
+    from coopcloud.ops.trail.audit import Event
 
 
 class Downgrade(Conflict):
@@ -48,6 +47,38 @@ def check_downgrade(app: str, server: str, *, running: str | None, target: str, 
         )
 
 
+def unfinished_change(client: Engine, stack: str, running: str) -> Event | None:
+    """The newest change in the app's history that took it to `running` and did not finish (killed, or
+    interrupted while swarm went on rolling it out): why the env does not pin what runs."""
+    from coopcloud.ops.trail.audit import DID_NOT_FINISH, INTERRUPTED, history
+
+    for event in reversed(history(client, stack)):
+        if event.version_to == running:
+            return event if event.result in (DID_NOT_FINISH, INTERRUPTED) else None
+    return None
+
+
+def check_pinned(
+    client: Engine, app: str, server: str, stack: str, *, running: str | None, target: str, explicit: bool
+) -> None:
+    """`check_downgrade`, told apart from a crash: when the release that runs came from a change that
+    did not finish here (the env was never pinned to it), say so and name the deploy that pins it."""
+    try:
+        check_downgrade(app, server, running=running, target=target, explicit=explicit)
+    except Downgrade as exc:
+        assert running is not None
+        event = unfinished_change(client, stack, running)
+        if event is None:
+            raise
+        how = "was interrupted" if event.result == "interrupted" else "did not finish"
+        raise Downgrade(
+            f"app {app}: {server} runs {running}, from a {event.command} by {event.who} at {event.when} that {how}, "
+            f"so the env still pins {target}",
+            hint=f"to keep {running} and pin it, run: coop app deploy {app} {running}; "
+            f"to go back on purpose: coop app deploy {app} {target}",
+        ) from exc
+
+
 class ChangedMeanwhile(Conflict):
     """The app's services changed between the plan and the lock (exit 10)."""
 
@@ -68,20 +99,3 @@ def check_unchanged(client: Engine, app: str, stack: str, planned: Mapping[str, 
             f"app {app} changed on the server while the plan was shown (someone else deployed?)",
             hint="run the command again to see the new plan",
         )
-
-
-def lock_for_apply(change: Change, client: Engine, prepared: Prepared) -> None:
-    """DESIGN §6 step 5, between the plan and the first change: note what is about to happen in the
-    trail, take the app's lock, and check nobody changed the app since the plan was made."""
-    note_plan(change, prepared)
-    change.take_lock()
-    check_unchanged(client, prepared.app, prepared.stack, prepared.pre.live)
-
-
-def note_plan(change: Change, prepared: Prepared) -> None:
-    """The trail's versions and plan summary for a prepared deploy (never a value)."""
-    from coopcloud.ops.trail.audit import summarize
-
-    change.version_from = prepared.previous_version
-    change.version_to = prepared.version
-    change.plan = summarize(prepared.plan)

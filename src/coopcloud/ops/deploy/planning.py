@@ -224,10 +224,16 @@ def prepare(
     live_main = pre.live.get(main)
     live_version = live_main.labels.get(coop_label(rendered.stack, "version")) if live_main is not None else None
     if not target.chaos:
-        from coopcloud.ops.deploy.guard import check_downgrade
+        from coopcloud.ops.deploy.guard import check_pinned
 
-        check_downgrade(
-            cfg.ref.name, cfg.ref.server, running=live_version, target=target.version, explicit=version is not None
+        check_pinned(
+            client,
+            cfg.ref.name,
+            cfg.ref.server,
+            rendered.stack,
+            running=live_version,
+            target=target.version,
+            explicit=version is not None,
         )
     if expect_version is not None and live_version != expect_version:
         # upgrade/rollback chose from what ran when they asked; someone deployed since
@@ -235,7 +241,13 @@ def prepare(
             f"app {cfg.ref.name} changed meanwhile: it now runs {live_version or 'nothing'}, not {expect_version}",
             hint="run the command again",
         )
-    already = live_version == target.version or require_new_version
+    # The env pins another release than the one that runs (a deploy killed after swarm took it):
+    # deploying what runs is not "already deployed", it pins it.
+    pin = cfg.pinned_version  # a full tag, or its bare semver
+    unpinned = (
+        not target.chaos and pin is not None and target.version != pin and not target.version.startswith(f"{pin}+")
+    )
+    already = (live_version == target.version and not unpinned) or require_new_version
     if check_conflict and live_main is not None and not force and not stuck and already:
         raise Conflict(
             f"app {cfg.ref.name} is already deployed at {live_version or 'an unknown version'}",

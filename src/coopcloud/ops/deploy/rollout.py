@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import DeployFailed, RolledBack, interrupted
 from coopcloud.ops.deploy.plan import ServicePlan, with_live_tasks
+from coopcloud.ops.trail.audit import mutation
 from coopcloud.settings import Settings
 
 from .planning import DeployResult, Prepared
@@ -199,6 +200,7 @@ def undo(
     return outcome
 
 
+@mutation
 def apply(
     settings: Settings,
     pool: ServerPool,
@@ -208,22 +210,21 @@ def apply(
     rollback: bool = True,
     progress: Callable[[list], None] | None = None,
     notify: Callable[[str], None] | None = None,
-    before_first_change: Sequence[Callable[[Prepared], None]] = (),
+    rollback_refused: Callable[[], str | None] | None = None,
 ) -> DeployResult:
     """Steps 6–9: change the server, wait for convergence, roll the whole app back on failure, record.
+    Called by `execute()`, which owns the whole change.
 
-    `before_first_change` steps run after every check and before anything changes (an
-    upgrade's data snapshot belongs there). A deploy that does not converge, of an app
+    A deploy that does not converge, of an app
     that ran before, is rolled back (RolledBack, exit 8) unless `rollback` is False
-    (DeployFailed, exit 7, the state as swarm left it). The env pins and the lockfile
+    (DeployFailed, exit 7, the state as swarm left it), or unless `rollback_refused()` says why what
+    ran before is no state to go back to (exit 7, naming it). The env pins and the lockfile
     record a version only once it converged.
     """
     from coopcloud.errors import EngineError, EngineUnreachable
     from coopcloud.ops.deploy import converge as conv
     from coopcloud.ops.server.nodes import node_engines
 
-    for step in before_first_change:
-        step(prepared)
     client: Engine = pool.client(prepared.server)
     applied = Applied()
     try:
@@ -273,7 +274,16 @@ def apply(
                 ),
             ) from None
         if not outcome.ok:
-            _fail(client, prepared, applied, outcome, rollback=rollback, progress=progress, notify=notify)
+            _fail(
+                client,
+                prepared,
+                applied,
+                outcome,
+                rollback=rollback,
+                progress=progress,
+                notify=notify,
+                refused=rollback_refused,
+            )
         result.checked = checked
         result.converge_seconds, result.stability_seconds = outcome.seconds, outcome.stability_seconds
     record(settings, prepared)
@@ -305,6 +315,7 @@ def _fail(
     rollback: bool,
     progress: Callable[[list], None] | None,
     notify: Callable[[str], None] | None,
+    refused: Callable[[], str | None] | None = None,
 ) -> None:
     """Raise the failure of a deploy; first roll the whole app back when that is asked and possible."""
     from coopcloud.errors import EngineError
@@ -312,6 +323,9 @@ def _fail(
     failure = converge_failure(prepared.app, outcome)
     if not rollback or not prepared.was_deployed or not applied.changed_services:
         raise failure
+    why_not = refused() if refused else None
+    if why_not:
+        raise DeployFailed(f"{failure.message}; not rolled back: {why_not}", hint=failure.hint, details=failure.details)
     previous = prepared.previous_version or "the previous specs"
     service, why = _why(outcome)
     if notify:

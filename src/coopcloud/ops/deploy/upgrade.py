@@ -12,7 +12,8 @@ The choice, as abra makes it:
   or equal version, or a rollback to a newer one, is refused naming the right command;
 * no VERSION: the newer (upgrade) or older (rollback) releases, newest first; the user
   picks one, or without a prompt (``--no-input``, no TTY) the first is taken: the latest
-  release for an upgrade, the previous one for a rollback. Pre-releases are offered only
+  release for an upgrade; for a rollback, the newest older release that converged here (the
+  last "ok" of the app's history), else the previous one. Pre-releases are offered only
   to an app that runs one (naming one explicitly always works).
 
 Release notes (``release/<version>``, read from each version's own git tree) shown before
@@ -198,6 +199,20 @@ def unattended(found: Sequence[Version], current: Version, direction: str, *, ma
     return newest_above(found, current, major=major)
 
 
+def prefer_converged(found: list[Version], converged: Sequence[str]) -> list[Version]:
+    """A rollback offers first the newest release that converged here (from the history), then the rest. Pure.
+
+    >>> from coopcloud.domain.version import parse_version as v
+    >>> [c.tag for c in prefer_converged([v("1.1.0+1"), v("1.0.0+1")], ["2.0.0+1", "1.0.0+1"])]
+    ['1.0.0+1', '1.1.0+1']
+    """
+    tags = {c.tag for c in found}
+    first = next((tag for tag in converged if tag in tags), None)
+    if first is None:
+        return found
+    return [c for c in found if c.tag == first] + [c for c in found if c.tag != first]
+
+
 def crossed(versions: Sequence[Version], current: Version, target: Version) -> list[Version]:
     """The releases a move crosses, in the order they are crossed.
 
@@ -231,6 +246,7 @@ class Move:
     recipe_path: Path
     versions: list[Version]
     warnings: list[str] = field(default_factory=list)
+    converged: list[str] = field(default_factory=list)  # releases recorded "ok" here, newest first (the history)
 
     @property
     def app(self) -> str:
@@ -243,12 +259,23 @@ class Move:
 
     @property
     def candidates(self) -> list[Version]:
-        return candidates(self.versions, self.current, self.direction)
+        return prefer_converged(candidates(self.versions, self.current, self.direction), self.converged)
+
+    @property
+    def last_converged(self) -> Version | None:
+        """For a rollback: the newest older release that converged here (offered first), if any."""
+        found = self.candidates
+        return found[0] if found and found[0].tag in self.converged else None
 
     def select(
         self, wanted: str | None, ask: Callable[[list[Version]], Version | None] | None = None
     ) -> Version | None:
-        return select(self.versions, self.current, self.direction, wanted, app=self.app, ask=ask)
+        if wanted:
+            return select(self.versions, self.current, self.direction, wanted, app=self.app)
+        found = self.candidates
+        if not found:
+            return None
+        return ask(found) if ask else found[0]
 
     def release_notes(self, target: Version) -> list[ReleaseNote]:
         """Notes of every release crossed, each read from its own tag's tree."""
@@ -290,7 +317,13 @@ def prepare(settings: Settings, pool: ServerPool, app_name: str, direction: str)
             f"app {app_name}: the deployed release is unknown ({what} and the env pins no version)",
             hint=f"deploy a release by name: coop app deploy {app_name} VERSION --force",
         )
-    return Move(cfg, direction, deployed, path, versions, warnings)
+    converged: list[str] = []
+    if direction == ROLLBACK:
+        from coopcloud.ops.trail.audit import OK, history
+
+        events = history(pool.client(cfg.ref.server), cfg.ref.stack_name)
+        converged = [e.version_to for e in reversed(events) if e.result == OK and e.version_to]
+    return Move(cfg, direction, deployed, path, versions, warnings, converged)
 
 
 def plan(settings: Settings, pool: ServerPool, move: Move, target: Version) -> Prepared:

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -92,28 +92,28 @@ def move(
     say: Say = lambda _line: None,
     progress: Callable[[str, int], None] | None = None,
 ) -> MoveResult:
-    """Carry out `plan` (from `plan_move`); see the module's docstring for the steps."""
+    """Carry out `plan` (from `plan_move`); see the module's docstring for the steps.
+
+    Both servers' locks are held and both histories say "move" (started, then how it ended): the
+    move is one change tracked on each server (`audit.tracked`), so its deploy and undeploy run as
+    the `@mutation`s they are. `operator` is who the trail names (the settings' operator)."""
     from coopcloud.ops.trail import audit
 
     src, dst = pool.client(plan.source), pool.client(plan.target)
-    started = time.monotonic()
     with ExitStack() as stack:
-        stack.enter_context(_locked(src, plan.ref.name, plan.stack, operator))
-        stack.enter_context(_locked(dst, plan.ref.name, plan.stack, operator))
+        changes = [
+            stack.enter_context(audit.tracked(settings, client, AppRef(server, plan.ref.name), "move", warn=say))
+            for client, server in ((src, plan.source), (dst, plan.target))
+        ]
+        for change in changes:
+            change.version_from = change.version_to = plan.version
+            change.plan = [f"move {plan.source} -> {plan.target}"]
+            change.begin()
         for left in remove_leftovers(src, plan.stack) + remove_leftovers(dst, plan.stack):
             say(f"removed {left}, left by an earlier move that did not finish")
         result = MoveResult(plan.ref.name, plan.source, plan.target, plan.version)
         made = _Made()
-        outcome, detail = audit.FAILED, None
-        try:
-            _carry(settings, pool, plan, result, made, say, progress)
-            outcome = audit.OK
-        except BaseException as exc:
-            outcome, detail = audit.result_of(exc), str(exc)
-            raise
-        finally:
-            for client, server in ((src, plan.source), (dst, plan.target)):
-                _record(client, plan, server, operator, outcome, detail, time.monotonic() - started)
+        _carry(settings, pool, plan, result, made, say, progress)
     return result
 
 
@@ -325,35 +325,3 @@ def _remove_volume(engine: Engine, volume: str, *, wait: float = 60.0) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
-
-
-@contextmanager
-def _locked(client: Engine, app: str, stack: str, operator: str) -> Iterator[None]:
-    from coopcloud.ops.trail.lock import hold
-
-    with hold(client, app=app, stack=stack, command="move", operator=operator):
-        yield
-
-
-def _record(
-    client: Engine, plan: MovePlan, server: str, operator: str, result: str, detail: str | None, seconds: float
-) -> None:
-    from coopcloud.errors import EngineError
-    from coopcloud.ops.trail import audit
-
-    event = audit.Event.now(
-        who=operator,
-        command="move",
-        app=plan.ref.name,
-        server=server,
-        result=result,
-        version_from=plan.version,
-        version_to=plan.version,
-        plan=(f"move {plan.source} -> {plan.target}",),
-        duration=round(seconds, 1),
-        detail=detail,
-    )
-    try:
-        audit.record(client, plan.stack, event)
-    except EngineError:
-        pass  # the move's own outcome is what the operator needs; a lost history line is not a failure

@@ -11,13 +11,17 @@ Recording is one call::
 
     audit.record(client, stack, Event.now(...))
 
-and a command that changes an app wraps its work in `tracked()`, which takes
-the app's lock, times the work and records the outcome (ok, failed, rolled
-back, refused, interrupted) whatever happens::
+A change to an app is recorded twice over one config: "started" (written by
+`Change.begin()`, before the first change is sent), then completed (ok, failed,
+rolled back, refused, interrupted) when the block ends; the completion is a label
+update (`coop.audit.end`), the only update Docker allows on a config. An event still
+"started" whose command no longer holds the lock reads as "did not finish" (the
+command was killed). A command refused before it changed anything is one completed event.
 
-    with audit.tracked(settings, client, ref, "undeploy") as change:
-        change.version_from = running_version
-        ...
+`tracked()` is that bracket (lock, start, complete, release); commands reach it through
+`coopcloud.ops.app.context.AppContext.mutating()`. Every operation that changes a server
+is decorated `@mutation`: it refuses to run outside a `tracked()` block, and its first call
+takes the lock (if not yet held), re-checks the plan and writes "started".
 
 Never put a secret value in an event: plan lines come from the plan, which
 already hides them.
@@ -26,13 +30,15 @@ already hides them.
 from __future__ import annotations
 
 import json
+import os
 import secrets as _random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from coopcloud.domain.app import AppRef
 from coopcloud.engine.views import Config, configs
@@ -53,7 +59,7 @@ from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
     from coopcloud.engine import Engine
-    from coopcloud.ops.trail.lock import HeldLock
+    from coopcloud.ops.trail.lock import HeldLock, LockInfo
 
 AUDIT_LABEL = "coop.audit"  # = the stack; not com.docker.stack.namespace: undeploy would remove it
 KEEP = 100  # events kept per app; older ones are removed when a new one is recorded
@@ -65,6 +71,10 @@ ROLLED_BACK = "rolled back"
 REFUSED = "refused"
 INTERRUPTED = "interrupted"
 RESULTS = (OK, FAILED, ROLLED_BACK, REFUSED, INTERRUPTED)
+STARTED = "started"  # written before acting; replaced by one of RESULTS when the command ends
+RUNNING = "running"  # read back: started, and its command still holds the app's lock
+DID_NOT_FINISH = "did not finish"  # read back: started, and its command is gone (killed, lost machine)
+END_LABEL = f"{AUDIT_LABEL}.end"  # the completed event, as JSON (a config's data cannot change)
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,7 @@ class Event:
     duration: float = 0.0  # seconds
     detail: str | None = None  # why it failed or was refused; what unlock broke
     host: str | None = None
+    pid: int | None = None  # of the command, so a started event can be matched to the lock it holds
 
     @classmethod
     def now(cls, **fields: Any) -> Event:
@@ -112,8 +123,9 @@ def _config_name(stack: str, when: str) -> str:
     return f"coop-audit_{stack[: NAME_LIMIT - len('coop-audit_') - len(suffix)]}{suffix}".replace("__", "_")
 
 
-def record(client: Engine, stack: str, event: Event, *, keep: int = KEEP) -> None:
-    """Append `event` to the app's trail on the server, then drop the oldest beyond `keep`."""
+def record(client: Engine, stack: str, event: Event, *, keep: int = KEEP) -> str:
+    """Append `event` to the app's trail on the server, then drop the oldest beyond `keep`; returns the
+    config's name (for `finish()`)."""
     body = json.dumps(event.to_json(), sort_keys=True).encode()
     labels = {
         AUDIT_LABEL: stack,
@@ -121,13 +133,27 @@ def record(client: Engine, stack: str, event: Event, *, keep: int = KEEP) -> Non
         f"{AUDIT_LABEL}.result": event.result,
         f"{AUDIT_LABEL}.command": event.command,  # lets a reader ask for one kind (the dashboard: backups)
     }
-    client.config_create(_config_name(stack, event.when), body, labels=labels)
+    name = _config_name(stack, event.when)
+    client.config_create(name, body, labels=labels)
     found = sorted(configs(client, {"label": [f"{AUDIT_LABEL}={stack}"]}), key=_order)
     for old in found[: max(0, len(found) - keep)]:
         try:
             client.config_remove(old.id)
         except EngineNotFound:
             pass  # another operator pruned it first
+    return name
+
+
+def finish(client: Engine, name: str, event: Event) -> None:
+    """Complete a started event in place: its result and the whole event go into labels."""
+    import base64
+
+    found = Config.from_json(client.config(name))
+    labels = dict(found.labels)
+    labels[f"{AUDIT_LABEL}.result"] = event.result
+    labels[END_LABEL] = json.dumps(event.to_json(), sort_keys=True)
+    spec = {"Name": found.name, "Labels": labels, "Data": base64.b64encode(found.data).decode()}
+    client.config_update(found.id, found.version, spec)
 
 
 def _order(config: Config) -> tuple[str, str]:
@@ -135,25 +161,69 @@ def _order(config: Config) -> tuple[str, str]:
 
 
 def history(client: Engine, stack: str | None = None) -> list[Event]:
-    """Events on the server, oldest first: one app's (`stack`), or every app's. One request."""
+    """Events on the server, oldest first: one app's (`stack`), or every app's. One request (two when
+    a started event is found: the locks say whether its command still runs)."""
+    from coopcloud.ops.trail.lock import LOCK_LABEL, LockInfo
+
     label = f"{AUDIT_LABEL}={stack}" if stack else AUDIT_LABEL
-    return events_of(configs(client, {"label": [label]}))
+    events = events_of(configs(client, {"label": [label]}))
+    if any(e.result == STARTED for e in events):
+        events = resolve_started(events, [LockInfo.from_config(c) for c in configs(client, {"label": [LOCK_LABEL]})])
+    return events
 
 
 def events_of(found: Iterable[Config]) -> list[Event]:
-    """The events held by audit configs (as listed with the ``coop.audit`` label), oldest first."""
+    """The events held by audit configs (as listed with the ``coop.audit`` label), oldest first; a
+    started event stays "started" (`resolve_started` tells running from did not finish)."""
     events = []
     for config in sorted(found, key=_order):
         try:
-            events.append(Event.from_json(json.loads(config.data)))
+            events.append(Event.from_json(json.loads(config.labels.get(END_LABEL) or config.data)))
         except (ValueError, TypeError):
             continue  # not one of ours after all; the rest of the trail still reads
     return events
 
 
-# -- one call around a change: lock, time, record -------------------------------------------------
+def resolve_started(events: list[Event], locks: Iterable[LockInfo]) -> list[Event]:
+    """A started event reads as "running" while its command holds the app's lock (and, run from this
+    machine, its process lives), else "did not finish"."""
+    holders = {(info.app, info.holder, info.host, info.pid) for info in locks}
+    return [_unfinished(e, holders) if e.result == STARTED else e for e in events]
 
-_REFUSALS = (LockHeld, Conflict, InvalidError, NotFound, UsageError)
+
+def _may_run(event: Event) -> bool:
+    """False when the event's command ran on this machine and its process is gone (its lock outlives it)."""
+    from coopcloud.ops.trail.operator import hostname
+
+    if event.host != hostname() or not event.pid:
+        return True
+    try:
+        os.kill(event.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _unfinished(event: Event, holders: set[tuple[str, str, str, int | None]]) -> Event:
+    from dataclasses import replace
+
+    if (event.app, event.who, event.host, event.pid) in holders and _may_run(event):
+        return replace(event, result=RUNNING)
+    return replace(
+        event, result=DID_NOT_FINISH, detail=event.detail or "the command stopped before it recorded how it ended"
+    )
+
+
+# -- one bracket around a change: lock, started, completed, released -----------------------------
+
+_REFUSALS = (LockHeld, Conflict, InvalidError, NotFound, UsageError, Cancelled)
+
+LOCK_NOW = "now"  # take the lock when the block starts (most commands)
+LOCK_AT_BEGIN = "at begin"  # refuse at once if held, take it at begin(): after a plan was shown and approved
+NO_LOCK = "none"  # never (unlock: it breaks the lock)
+LOCK_MODES = (LOCK_NOW, LOCK_AT_BEGIN, NO_LOCK)
 
 
 @dataclass
@@ -167,15 +237,76 @@ class Change:
     result: str | None = None  # set to override what the outcome implies (e.g. ROLLED_BACK)
     lock: HeldLock | None = None  # when the command took the lock
     record: bool = True  # False: nothing happened worth a line (the operator answered no)
+    recheck: list[Callable[[], None]] = field(default_factory=list)  # run by begin() once the lock is held
+    started: str | None = None  # the "started" event's config, once begin() wrote it
     _take: Callable[[], HeldLock] | None = field(default=None, repr=False)
+    _start: Callable[[Change], str] | None = field(default=None, repr=False)
 
     def take_lock(self) -> HeldLock:
-        """Take the app's lock now (a deploy takes it after the plan, before the first change: DESIGN §6.5)."""
+        """Take the app's lock now, if this change does not hold it yet."""
         if self.lock is None:
             if self._take is None:
                 raise RuntimeError("take_lock() outside tracked()")
             self.lock = self._take()
         return self.lock
+
+    def begin(self) -> None:
+        """Right before the first change (DESIGN §6 step 5): write the "started" line, hold the lock, and
+        re-check that nothing changed since the plan (`recheck`). Idempotent; `@mutation` calls it.
+
+        The line comes first, so a lock anyone can see always has its line: a command killed
+        while it holds the lock reads "did not finish", never nothing. A lock refused or a
+        re-check failed here completes that line as refused.
+        """
+        if self.started is not None:
+            return
+        if self._start is None:
+            raise RuntimeError("begin() outside tracked()")
+        self.started = self._start(self)
+        if self._take is not None:
+            self.take_lock()
+        for check in self.recheck:
+            check()
+
+
+_ACTIVE: ContextVar[Change | None] = ContextVar("coop_change", default=None)
+
+
+def active() -> Change | None:
+    """The change being tracked in this thread of work, or None."""
+    return _ACTIVE.get()
+
+
+class OutsideMutating(RuntimeError):
+    """A server-changing operation was called outside `AppContext.mutating()`: a programming error."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def mutation(func: F | None = None, *, before: Callable[..., None] | None = None) -> Any:
+    """Mark an ops function that changes a server. It runs only inside `tracked()` (reached through
+    `AppContext.mutating()`), and its first call begins the change: lock held, plan re-checked,
+    "started" written. `before(change, *args, **kwargs)` runs first (to note the plan and its
+    re-check). tests/unit/test_mutating.py finds every CLI command that reaches one.
+    """
+    import functools
+
+    if func is None:
+        return lambda f: mutation(f, before=before)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        change = _ACTIVE.get()
+        if change is None:
+            raise OutsideMutating(f"{func.__module__}.{func.__qualname__} changes a server: call it in mutating()")
+        if before is not None and change.started is None:
+            before(change, *args, **kwargs)
+        change.begin()
+        return func(*args, **kwargs)
+
+    wrapper.__coop_mutation__ = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 def summarize(plan: Any) -> list[str]:
@@ -213,22 +344,26 @@ def tracked(
     ref: AppRef,
     command: str,
     *,
-    lock: bool = True,
-    check_free: bool = False,
+    lock: str = LOCK_NOW,
     warn: Callable[[str], None] | None = None,
 ) -> Iterator[Change]:
-    """Take the app's lock (unless `lock=False`: then `change.take_lock()` takes it when the block
-    is ready to change something), run the block, release, and record the outcome.
+    """The bracket around one change to an app: lock, "started", completed, released — on every exit path.
 
-    `check_free`: with `lock=False`, refuse at once if someone else holds the lock (read-only), so
-    nobody reviews a plan they could not apply. A lock held by someone else is recorded as refused
-    and re-raised (exit 9).
-    Recording never hides the command's own error: a failure to record is a warning.
+    `lock`: LOCK_NOW takes the app's lock as the block starts; LOCK_AT_BEGIN refuses at once
+    (read-only) if someone else holds it, and takes it at `change.begin()` (after a plan was shown
+    and approved); NO_LOCK never takes it. A lock held by someone else is recorded as refused and
+    re-raised (exit 9). A block that never began a change and ends without an error is recorded
+    only while `change.record` stays True. Recording never hides the command's own error: a failure
+    to record is a warning.
     """
     from coopcloud.ops.trail import lock as locks
-    from coopcloud.ops.trail.operator import operator
+    from coopcloud.ops.trail.operator import hostname, operator
 
+    if lock not in LOCK_MODES:
+        raise ValueError(lock)
     who = operator(settings)
+    when = utc_now()
+    started_at = time.monotonic()
 
     def take() -> HeldLock:
         held = locks.acquire(
@@ -243,77 +378,61 @@ def tracked(
             warn(f"app {ref.name}: took over an expired lock of {held.took_over.describe()}")
         return held
 
-    change = Change(_take=take)
-    started = time.monotonic()
-    when = utc_now()
+    def event(change: Change, result: str, detail: str | None) -> Event:
+        return Event(
+            when=when,
+            who=who,
+            command=command,
+            app=ref.name,
+            server=ref.server,
+            result=result,
+            version_from=change.version_from,
+            version_to=change.version_to,
+            plan=tuple(change.plan),
+            duration=round(time.monotonic() - started_at, 2),
+            detail=detail,
+            host=hostname(),
+            pid=os.getpid(),
+        )
+
+    change = Change(_take=None if lock == NO_LOCK else take)
+    change._start = lambda c: record(client, ref.stack_name, event(c, STARTED, c.detail))
+    token = _ACTIVE.set(change)
     outcome: BaseException | None = None
     try:
-        if lock:
+        if lock == LOCK_NOW:
             change.take_lock()
-        elif check_free:
+        elif lock == LOCK_AT_BEGIN:
             locks.check_free(client, ref.name, ref.stack_name)
         yield change
     except BaseException as exc:
         outcome = exc
         raise
     finally:
+        _ACTIVE.reset(token)
         if change.lock is not None:
             change.lock.release()
             for line in change.lock.warnings:
                 if warn:
                     warn(line)
-        if isinstance(outcome, Cancelled):  # answered no: nothing happened, nothing to record
-            pass
-        elif change.record or outcome is not None:
-            _record_outcome(
-                client,
-                ref,
-                change,
-                outcome,
-                who=who,
-                command=command,
-                when=when,
-                duration=time.monotonic() - started,
-                warn=warn,
-            )
+        if isinstance(outcome, Cancelled) and change.started is None:
+            pass  # answered no before anything began: nothing happened, nothing to record
+        elif change.record or change.started is not None:
+            done = event(change, change.result or result_of(outcome), _detail(change, outcome))
+            try:
+                if change.started is not None:
+                    finish(client, change.started, done)
+                else:
+                    record(client, ref.stack_name, done)
+            except (EngineError, OSError) as exc:
+                if warn:
+                    warn(f"app {ref.name}: the audit trail could not be written ({exc})")
 
 
-def _record_outcome(
-    client: Engine,
-    ref: AppRef,
-    change: Change,
-    outcome: BaseException | None,
-    *,
-    who: str,
-    command: str,
-    when: str,
-    duration: float,
-    warn: Callable[[str], None] | None,
-) -> None:
-    from coopcloud.ops.trail.operator import hostname
-
-    detail = change.detail
-    if detail is None and outcome is not None:
-        detail = describe_interrupt(outcome) if isinstance(outcome, KeyboardInterrupt) else _one_line(outcome)
-    event = Event(
-        when=when,
-        who=who,
-        command=command,
-        app=ref.name,
-        server=ref.server,
-        result=change.result or result_of(outcome),
-        version_from=change.version_from,
-        version_to=change.version_to,
-        plan=tuple(change.plan),
-        duration=round(duration, 2),
-        detail=detail,
-        host=hostname(),
-    )
-    try:
-        record(client, ref.stack_name, event)
-    except (EngineError, OSError) as exc:
-        if warn:
-            warn(f"app {ref.name}: the audit trail could not be written ({exc})")
+def _detail(change: Change, outcome: BaseException | None) -> str | None:
+    if change.detail is not None or outcome is None:
+        return change.detail
+    return describe_interrupt(outcome) if isinstance(outcome, KeyboardInterrupt) else _one_line(outcome)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from coopcloud.domain.words import human_time, json_time
 from coopcloud.engine.views import Config
 from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, LockHeld
+from coopcloud.ops.trail.audit import mutation
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
@@ -317,6 +318,7 @@ def check_free(client: Engine, app: str, stack: str) -> None:
         raise held_message(app, found)
 
 
+@mutation
 def break_lock(client: Engine, stack: str) -> LockInfo | None:
     """Remove the app's lock whoever holds it; returns what it was (None when it was free)."""
     found = read(client, stack)
