@@ -7,7 +7,8 @@ Every import counts, at module level or inside a function (lazy imports are stil
   catalogue; `coopcloud.sources` does the recipe-directory and git-tree reading for them.)
 - lint/ may use domain, compose, swarm, gitops (tags of the recipe repo), never ops, engine, cli.
 - only engine/ talks to Docker; only registry/ talks to registries; one named module,
-  ops/recipe/catalogue_download.py, downloads the catalogue: nothing else opens a socket or an HTTP client.
+  ops/recipe/catalogue_download.py, downloads the catalogue, and one, ops/autoupdate/notify.py, POSTs the
+  autoupdate report to the operator's webhook: nothing else opens a socket or an HTTP client.
 - only gitops/ runs git: no other module builds a git command line (find_git), and a module
   outside gitops that starts processes is listed below with what it runs.
 - the library never imports the CLI.
@@ -40,7 +41,13 @@ SOCKET_LOCAL = frozenset({"gethostname", "getfqdn"})
 PROCESSES = ("subprocess", "multiprocessing", "pty")
 THREADS = ("threading", "concurrent", "asyncio", "queue")
 # coopcloud.web is `coop dashboard`: it listens (on the address the operator gave) and talks to no one.
-NETWORK_ALLOWED = ("coopcloud.engine", "coopcloud.registry", "coopcloud.ops.recipe.catalogue_download", "coopcloud.web")
+NETWORK_ALLOWED = (
+    "coopcloud.engine",
+    "coopcloud.registry",
+    "coopcloud.ops.recipe.catalogue_download",
+    "coopcloud.web",
+    "coopcloud.ops.autoupdate.notify",
+)
 # Modules outside gitops/ that start processes, and what they run (never git).
 PROCESSES_ALLOWED = {
     "coopcloud.engine.transport": "ssh … docker system dial-stdio",

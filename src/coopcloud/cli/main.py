@@ -33,6 +33,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "catalogue": ("coopcloud.cli.catalogue", "catalogue", "Sync, generate and search the recipe catalogue."),
     "dashboard": ("coopcloud.cli.dashboard", "dashboard", "Serve a read-only web dashboard."),
     "autocomplete": ("coopcloud.cli.complete", "autocomplete", "Print the shell completion script."),
+    "autoupdate": ("coopcloud.cli.autoupdate", "autoupdate", "Upgrade the apps that opted in to auto-updates."),
 }
 # Every group's commands, for `coop --help` without importing them (tests/cli/test_grammar.py checks the list).
 GROUP_COMMANDS: dict[str, str] = {

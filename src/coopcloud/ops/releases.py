@@ -18,6 +18,7 @@ and the tags already here count); a recipe that is not cloned is looked up in th
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from coopcloud.domain.version import Version, newest_above, parse_version
@@ -76,6 +77,7 @@ class ReleaseLookup:
 
     settings: Settings
     fetch: bool = True
+    warn: Callable[[str], None] | None = None  # told each recipe's warnings once (a fetch that failed)
     _found: dict[str, Releases] = field(default_factory=dict)
     _locks: dict[str, threading.Lock] = field(default_factory=dict)
     _guard: threading.Lock = field(default_factory=threading.Lock)
@@ -85,7 +87,10 @@ class ReleaseLookup:
             lock = self._locks.setdefault(recipe, threading.Lock())
         with lock:
             if recipe not in self._found:
-                self._found[recipe] = recipe_releases(self.settings, recipe, fetch=self.fetch)
+                self._found[recipe] = found = recipe_releases(self.settings, recipe, fetch=self.fetch)
+                if self.warn is not None:
+                    for line in found.warnings:
+                        self.warn(line)
             return self._found[recipe]
 
 

@@ -3,7 +3,7 @@ current specs, the engine's clock), servers in parallel."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +38,7 @@ class ServerView:
     network_names: dict[str, str] = field(default_factory=dict)  # ID -> name
     current_tasks: dict[str, list[views.Task]] = field(default_factory=dict)  # service ID -> tasks of its current spec
     now: datetime | None = None  # the engine's clock
+    extra: list[Any] = field(default_factory=list)  # the answers to `server_view`'s `also` requests
 
     def labels(self, stack: str) -> dict[str, str] | None:
         """The stack's coop-cloud.<stack>.* labels (any service may carry them; the app service normally does)."""
@@ -79,7 +80,8 @@ def _not_converged(svc: Service) -> bool:
     return svc.desired_tasks is not None and (svc.running_tasks or 0) < svc.desired_tasks
 
 
-def _view(client: Engine, *, with_networks: bool) -> ServerView:
+def server_view(client: Engine, *, with_networks: bool, also: Sequence[tuple[str, dict[str, Any]]] = ()) -> ServerView:
+    """What the server runs, in ONE round trip; `also`: more GETs asked in the same one (answers in `extra`)."""
     # Task counts come with the services request; the tasks of each service's current spec and the
     # engine's clock tell a crash loop; live specs name networks by ID and drift compares names, so
     # the networks come in the same round trip.
@@ -92,7 +94,8 @@ def _view(client: Engine, *, with_networks: bool) -> ServerView:
     ]
     if with_networks:
         wanted.append(("/networks", {}))
-    services, tasks, info, *networks = client.get_many(wanted)
+    services, tasks, info, *rest = client.get_many(wanted + list(also))
+    networks, extra = rest[: len(rest) - len(also)], rest[len(rest) - len(also) :]
     stacks: dict[str, list[Service]] = {}
     for svc in map(Service.from_json, services):
         stack = svc.labels.get(STACK_LABEL)
@@ -102,7 +105,7 @@ def _view(client: Engine, *, with_networks: bool) -> ServerView:
     for t in map(views.Task.from_json, tasks):
         current.setdefault(t.service_id, []).append(t)
     names = {n.id: n.name for n in map(views.Network.from_json, networks[0])} if networks and stacks else {}
-    return ServerView(stacks, names, current, views.Info.from_json(info).now)
+    return ServerView(stacks, names, current, views.Info.from_json(info).now, extra)
 
 
 def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | None = None) -> None:
@@ -114,7 +117,7 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
 
     def ask(server: str) -> tuple[str, ServerView | None, str | None]:
         try:
-            return server, _view(pool.client(server), with_networks=settings is not None), None
+            return server, server_view(pool.client(server), with_networks=settings is not None), None
         except Exception as exc:  # one unreachable server marks its apps unknown, the rest still print
             return server, None, str(exc)
 
