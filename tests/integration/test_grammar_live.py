@@ -31,6 +31,8 @@ ELSEWHERE = {
     # needs a second swarm: tests/integration/test_app_move.py moves across the multi-node rig; it asks
     # through the same approve step after its read-only plan (not answered N there yet)
     "app move": "tests/integration/test_app_move.py",
+    # needs an opted-in app with a newer release: answered N there (exit 14, nothing changed)
+    "autoupdate": "tests/integration/test_autoupdate_live.py",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from coopcloud.cli.context import Runtime, changes, pass_runtime, yes_option
+from coopcloud.cli.context import Runtime, changes, mutating_apps, yes_option
 
 NOTIFY_ENV = "COOP_NOTIFY_URL"
 
@@ -21,7 +21,7 @@ NOTIFY_ENV = "COOP_NOTIFY_URL"
     help=f"POST the JSON report here when anything was upgraded, rolled back or failed (or set ${NOTIFY_ENV}).",
 )
 @yes_option
-@pass_runtime
+@mutating_apps("autoupdate")  # ops.autoupdate opens each app's mutating("autoupdate") as it upgrades it
 def autoupdate(
     rt: Runtime,
     servers: tuple[str, ...],

@@ -403,20 +403,15 @@ def _password_not_shown(say: Callable[[str], None], server: str) -> Callable[[st
 
 
 def _upgrade(settings: Settings, pool: ServerPool, candidate: Candidate, say: Callable[[str], None]) -> None:
-    # TEMPORARY (not to land): until ops.deploy.execute lands
-    from coopcloud.ops.backup import PreUpgrade, declares_backups
-    from coopcloud.ops.deploy import apply, prepare
-    from coopcloud.ops.deploy.guard import lock_for_apply
-    from coopcloud.ops.trail import audit
+    """Through the one change pipeline, as `coop app upgrade` moves an app: `mutating(lock="at begin")`
+    refuses at once while someone holds the app's lock (LockHeld: a skip), and `ops.deploy.execute`
+    takes it, snapshots, applies, converges, rolls the whole app back on failure, pins and records."""
+    from coopcloud.ops.app.context import AppContext
+    from coopcloud.ops.deploy import DeployOptions, execute, prepare
 
     c = candidate
-    client = pool.client(c.ref.server)
-    with audit.tracked(settings, client, c.ref, COMMAND, lock=False, check_free=True) as change:
+    app = AppContext(settings, pool, c.ref, warn=lambda line: say(f"warning: {line}"))
+    with app.mutating(COMMAND, lock="at begin"):
         prepared = prepare(settings, pool, c.ref.name, version=c.target.tag, expect_version=c.deployed)
-        lock_for_apply(change, client, prepared)
-        steps = (
-            [PreUpgrade(settings, client, c.ref, "pre-upgrade", on_password=_password_not_shown(say, c.ref.server))]
-            if declares_backups(client, c.ref)
-            else []
-        )
-        apply(settings, pool, prepared, before_first_change=steps, notify=say)
+        options = DeployOptions(snapshot="pre-upgrade", notify=say, on_password=_password_not_shown(say, c.ref.server))
+        execute(prepared, app, options)
