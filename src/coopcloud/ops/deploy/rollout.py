@@ -163,9 +163,11 @@ def undo(
     *,
     progress: Callable[[list], None] | None = None,
     wait: bool = True,
+    nodes: Any = None,
 ) -> Any:
     """Put every service this deploy changed back on the spec captured in prepare, remove the services,
-    configs, secrets and networks it created. Returns the convergence of the restored services (or None)."""
+    configs, secrets and networks it created. Returns the convergence of the restored services (or None).
+    `nodes`: where container health is read, as for `converge.wait`."""
     from coopcloud.errors import EngineNotFound
     from coopcloud.ops.deploy import converge as conv
 
@@ -187,7 +189,13 @@ def undo(
     outcome = None
     if watches and wait:
         outcome = conv.wait(
-            client, watches, timeout=prepared.timeout, since=since, report=progress, interval=POLL_INTERVAL
+            client,
+            watches,
+            timeout=prepared.timeout,
+            since=since,
+            report=progress,
+            interval=POLL_INTERVAL,
+            nodes=nodes,
         )
     # Configs, secrets and networks it created, once nothing uses them; a leftover is no failure.
     deadline = time.monotonic() + 20
@@ -335,7 +343,7 @@ def _fail(
     app = prepared.app
     outcome.wait_stopped()  # a container swarm still stops for its health would hold what the rollback needs
     try:
-        back = undo(client, prepared, applied, progress=progress)
+        back = undo(client, prepared, applied, progress=progress, nodes=outcome.nodes)
     except EngineError as exc:
         raise DeployFailed(
             f"app {app}: release {prepared.version} failed (service {service}: {why}) "
