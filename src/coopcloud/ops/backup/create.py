@@ -9,15 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from coopcloud.engine.protocol import Engine
+from coopcloud.errors import CoopError
 from coopcloud.ops.trail.audit import mutation
 from coopcloud.settings import Settings
 
 from . import repository, scripts
 from .hooks import EngineFor, run_hook
-from .job import Job
+from .job import Job, JobLost
 from .labels import ServiceBackup
 from .repository import Repository, password
 from .restic import BackupFailed, Progress, failure_reason, note, restic_job, run_resolved, status_printer
+from .snapshots import ANY_NODE, snapshots
 from .target import inspect_app, volume_mounts
 
 
@@ -96,14 +98,17 @@ def create(
                 run_hook(client, ref, svc, "backup pre-hook", svc.pre_hook, engine_for=engine_for)
             hooked.append(svc)
         note(on_progress, f"app {app.name}: restic backup of {len(scripts.backup_paths(app.spec))} path(s) to {shown}")
-        repo, result = run_resolved(settings, client, build, on_status=status_printer(on_progress, "backup"))
+        try:
+            repo, result = run_resolved(settings, client, build, on_status=status_printer(on_progress, "backup"))
+        except JobLost as lost:
+            raise _told_truly(settings, client, ref, lost, run_tag) from None
     finally:
         # Post-hooks undo what pre-hooks did (restart a service, remove a dump), even after a failure.
         for svc in hooked:
             if svc.post_hook:
                 try:
                     run_hook(client, ref, svc, "backup post-hook", svc.post_hook, engine_for=engine_for)
-                except BackupFailed as exc:
+                except CoopError as exc:  # failed, or its node is gone too: not the news
                     warnings.append(str(exc))
     if not result.ok:
         reason = failure_reason(result)
@@ -115,8 +120,11 @@ def create(
     if not known[0]:
         repository.mark_known(client, repo)  # from now on a missing config there is damage, never "new"
     summary = next((o for o in reversed(result.json_lines()) if o.get("message_type") == "summary"), None)
-    if not summary or not summary.get("snapshot_id"):
-        raise BackupFailed(f"app {app.name}: restic reported no snapshot", hint="run it again with --debug")
+    if not summary or not summary.get("snapshot_id"):  # its output was lost: the repository says what it holds
+        found = snapshots(settings, client, ref, repo, run_tag=run_tag)
+        if not found:
+            raise BackupFailed(f"app {app.name}: restic reported no snapshot", hint="run it again with --debug")
+        summary = {"snapshot_id": found[-1].id}
     snap = summary["snapshot_id"]
     warnings[:0] = [
         f"app {app.name}: {line.strip()[len(scripts.WARNING_PREFIX) :]}"
@@ -136,4 +144,32 @@ def create(
         bytes_processed=int(summary.get("total_bytes_processed", 0)),
         seconds=time.monotonic() - start,
         warnings=tuple(warnings),
+    )
+
+
+def _told_truly(settings: Settings, client: Engine, ref: Any, lost: JobLost, run_tag: str) -> CoopError:
+    """The error of a backup whose job's node went away, once the repository said what this run left there."""
+    repo = repository.for_command(settings, client)
+    if repo.kind == "volume":
+        return BackupFailed(
+            f"app {ref.name}: backup failed: {lost.message}; its repository {repo.shown} is on that node, so "
+            "whether restic saved a snapshot first is known only once the node is back",
+            hint=f"then see: coop app backup ls {ref.name} (a snapshot of this run is complete if listed)",
+        )
+    try:
+        found = snapshots(settings, client, ref, repo, run_tag=run_tag, node=ANY_NODE)
+    except CoopError as exc:
+        return BackupFailed(
+            f"app {ref.name}: backup failed: {lost.message}; its repository cannot be looked at now: {exc.message}",
+            hint=f"see: coop app backup ls {ref.name}",
+        )
+    if found:
+        return BackupFailed(
+            f"app {ref.name}: backup failed: {lost.message}; restic had saved snapshot {found[-1].short_id} in "
+            f"{repo.shown} first: it is kept and complete, but its post-hooks may not have run",
+            hint=f"see: coop app backup ls {ref.name}",
+        )
+    return BackupFailed(
+        f"app {ref.name}: backup failed: {lost.message}; {repo.shown} holds no snapshot of this run",
+        hint=f"once the node is back, run: coop app backup create {ref.name}",
     )

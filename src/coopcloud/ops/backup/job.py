@@ -18,7 +18,7 @@ from typing import Any
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
-from coopcloud.errors import CoopError, EngineError
+from coopcloud.errors import CoopError, EngineError, ExitStatus
 
 from . import scripts
 
@@ -33,6 +33,20 @@ NOT_STARTED = {"", "new", "pending", "assigned", "accepted", "preparing", "start
 START_TIMEOUT = 600.0
 POLL = 0.3
 PROGRESS_EVERY = 2.0
+# A job whose node swarm sees down (its engine killed, the machine lost) this long is given up: its
+# output cannot be read from there, and the job may never end in swarm's view.
+NODE_LOST_AFTER = 30.0
+NODE_CHECK_EVERY = 5.0
+
+
+class JobLost(CoopError):
+    """The node running a job went away: what the job did is unknown until the repository is looked at."""
+
+    exit_status = ExitStatus.ENGINE_UNREACHABLE
+
+    def __init__(self, message: str, *, node: str, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.node = node
 
 
 @dataclass(frozen=True)
@@ -228,7 +242,8 @@ def _wait(
     client: Engine, name: str, start_timeout: float, on_status: Callable[[dict[str, Any]], None] | None
 ) -> views.Task:
     deadline = time.monotonic() + start_timeout
-    next_progress = time.monotonic() + PROGRESS_EVERY
+    next_progress = next_node_check = time.monotonic() + PROGRESS_EVERY
+    down_since: float | None = None
     while True:
         tasks = views.tasks(client, {"service": [name]})
         done = [t for t in tasks if t.state in TERMINAL]
@@ -248,7 +263,31 @@ def _wait(
             status = _last_status(client, name)
             if status:
                 on_status(status)
+        if time.monotonic() >= next_node_check:
+            next_node_check = time.monotonic() + NODE_CHECK_EVERY
+            down_since = _node_down_since(client, name, tasks, down_since)
         time.sleep(POLL)
+
+
+def _node_down_since(client: Engine, name: str, tasks: list[views.Task], since: float | None) -> float | None:
+    """When the node of the job's task was first seen down (None: it is up); `JobLost` once down too long."""
+    node_ids = {t.node_id for t in tasks if t.node_id}
+    if not node_ids:
+        return None
+    nodes = [n for n in views.nodes(client) if n.id in node_ids]
+    lost = [n for n in nodes if n.state != "ready"]
+    if not lost:
+        return None
+    since = since if since is not None else time.monotonic()
+    if time.monotonic() - since >= NODE_LOST_AFTER:
+        node = lost[0].hostname or lost[0].id
+        raise JobLost(
+            f"the node {node} of the restic job {name} is {lost[0].state} (its engine does not answer swarm) "
+            f"for {int(NODE_LOST_AFTER)} s: what the job did there is unknown",
+            node=node,
+            hint="see: coop server nodes",
+        )
+    return since
 
 
 def _last_status(client: Engine, name: str) -> dict[str, Any] | None:

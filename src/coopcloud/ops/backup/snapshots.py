@@ -73,14 +73,27 @@ def volume_may_exist(client: Engine, node: str | None, name: str) -> bool:
     return any(v.name == name for v in views.volumes(client, {"name": [name]}))
 
 
-def snapshots(settings: Settings, client: Engine, ref: Any, repo: Repository | None = None) -> list[Snapshot]:
-    """The app's snapshots in the command's repository (or `repo`), oldest first (none when nothing is there yet)."""
+ANY_NODE = None
+APP_NODE = ""
+
+
+def snapshots(
+    settings: Settings,
+    client: Engine,
+    ref: Any,
+    repo: Repository | None = None,
+    *,
+    run_tag: str | None = None,
+    node: str | None = APP_NODE,
+) -> list[Snapshot]:
+    """The app's snapshots in the command's repository (or `repo`), oldest first (none when nothing is there
+    yet); only one run's with `run_tag`. The job runs on the app's node, or on `node` (`ANY_NODE`: swarm's choice)."""
     try:
         password(client)
     except NoRepository:
         return []
     repo = repo or repository.for_command(settings, client)
-    node = node_for(client, ref)
+    node = node_for(client, ref) if node == APP_NODE else node
     if repo.kind == "volume" and repo.volume and not volume_may_exist(client, node, repo.volume):
         return []  # no repository there; a job mounting it would leave an empty volume behind
     known = repository.is_known(client, repo)
@@ -88,7 +101,7 @@ def snapshots(settings: Settings, client: Engine, ref: Any, repo: Repository | N
         settings,
         client,
         "snapshots",
-        scripts.snapshots_script([f"app={ref.name}"], known=known),
+        scripts.snapshots_script([f"app={ref.name}", *([run_tag] if run_tag else [])], known=known),
         app_name=ref.name,
         node_id=node,
         repo=repo,
