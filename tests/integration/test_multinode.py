@@ -494,3 +494,64 @@ def test_health_is_read_on_the_worker_that_runs_the_task(mn, tmp_path, multinode
     named = line.split("unhealthy: container ", 1)[1].split()[0]
     on_w1 = multinode.docker("w1", "ps", "-aq", "--no-trunc", "--filter", f"label=com.docker.stack.namespace={app}")
     assert any(cid.startswith(named) for cid in on_w1.stdout.split()), (named, on_w1.stdout)
+
+
+@pytest.mark.kills_a_node
+def test_a_backup_whose_node_is_lost_ends_within_its_timeout_and_says_what_the_repository_holds(
+    mn, tmp_path, multinode, mn_stack
+):
+    """The worker holding the app's volumes (and its repository volume) loses its engine while restic runs:
+    coop ends within the node timeout with one line saying so (never silence, never "no snapshot"); once
+    the worker is back, `backup ls` lists exactly what the repository holds, and a new backup works."""
+    import subprocess
+    import threading
+
+    from backup_app import RESTIC_IMAGE, _image_present
+
+    if not _image_present(RESTIC_IMAGE):
+        from conftest import require_rig
+
+        require_rig(f"image {RESTIC_IMAGE} (built by rig/images)")
+    mn.env["COOP_RESTIC_IMAGE"] = RESTIC_IMAGE
+    app = new_app(mn, tmp_path, mn_stack, BACKED_UP_ON_WORKER)
+    assert mn("app", "deploy", app, "--no-input").code == 0
+    assert mn("server", "add", "coop-w1").code == 0
+    container = multinode.docker(
+        "w1", "ps", "-q", "--filter", f"label=com.docker.stack.namespace={app}"
+    ).stdout.split()[0]
+    multinode.docker("w1", "exec", container, "sh", "-c", "head -c 300000000 /dev/urandom > /data/big")
+    pidfile = Path(os.environ.get("COOP_RIG_DIR", "/tmp/coop-rig")) / "multinode" / "pids" / "dockerd-w1.pid"
+
+    def lose_the_worker_once_restic_runs() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if multinode.docker("w1", "ps", "-q", "--filter", "label=coop.backup.job=backup").stdout.strip():
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+                return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=lose_the_worker_once_restic_runs)
+    killer.start()
+    try:
+        start = time.monotonic()
+        r = mn("app", "backup", "create", app)
+        took = time.monotonic() - start
+        killer.join()
+        assert r.code == 1, r
+        line = [x for x in r.err.splitlines() if x.startswith("error:")]
+        assert len(line) == 1 and "Traceback" not in r.err, r
+        assert "the node coop-w1 of the restic job" in line[0] and "is known only once the node is back" in line[0], r
+        assert took < 180, took
+    finally:
+        killer.join()
+        up = subprocess.run(
+            [str(Path(__file__).parents[2] / "rig" / "multinode"), "up"], capture_output=True, text=True
+        )
+        assert up.returncode == 0, up.stderr
+    deadline = time.time() + 120
+    while mn("app", "backup", "create", app).code != 0:  # the worker and its task come back
+        assert time.time() < deadline, "no backup after the worker came back"
+        time.sleep(3)
+    listed = json.loads(mn("app", "backup", "ls", app, "--json").out)
+    assert 1 <= len(listed) <= 2, listed  # this run's snapshot if restic finished it, and the new one
+    assert all(s["why"] == "manual" for s in listed)
