@@ -256,13 +256,13 @@ def _hooks(settings: Settings, pool: ServerPool, plan: MovePlan, which: str, say
 def _deploy_on_target(settings: Settings, pool: ServerPool, plan: MovePlan, say: Say) -> None:
     from coopcloud.ops.deploy import apply, prepare
 
-    moved = _move_env(settings, plan, plan.source, plan.target)
     say(f"deploying {plan.ref.name} {plan.version or ''} on {plan.target}".replace("  ", " "))
     try:
+        _move_env(settings, plan, plan.source, plan.target)
         prepared = prepare(settings, pool, plan.ref.name, version=plan.version, force=True)
         apply(settings, pool, prepared, rollback=False)
     except BaseException:
-        _move_env(settings, plan, plan.target, plan.source, missing_ok=not moved)
+        _move_env(settings, plan, plan.target, plan.source, missing_ok=True)
         raise
 
 
@@ -289,6 +289,8 @@ def _put_back(settings: Settings, pool: ServerPool, plan: MovePlan, made: _Made,
 
     dst = pool.client(plan.target)
     notes = []
+    # Wherever an interruption left it, the env file belongs to the source again.
+    _move_env(settings, plan, plan.target, plan.source, missing_ok=True)
     try:
         if stack_services(dst, plan.stack):
             undeploy(dst, AppRef(server=plan.target, name=plan.ref.name))
