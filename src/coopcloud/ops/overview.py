@@ -103,7 +103,7 @@ def _facts(client: Engine, trail: list[str]) -> _Facts:
     """Info, nodes, locks and the audit events labelled `trail` (a label filter), in one round trip."""
     from coopcloud.engine.stream import encode_filters
     from coopcloud.engine.views import Config, Info, Node
-    from coopcloud.ops.trail.audit import events_of
+    from coopcloud.ops.trail.audit import events_of, resolve_started
     from coopcloud.ops.trail.lock import LOCK_LABEL, LockInfo
 
     info, nodes, locks, events = client.get_many(
@@ -118,7 +118,9 @@ def _facts(client: Engine, trail: list[str]) -> _Facts:
     return _Facts(
         nodes=tuple(sorted(map(Node.from_json, nodes), key=lambda n: (n.role != "manager", n.hostname, n.id))),
         locks={lock.stack: lock for lock in held},
-        events=tuple(events_of(map(Config.from_json, events))),
+        events=tuple(
+            resolve_started(events_of(map(Config.from_json, events)), held)
+        ),  # started: running or did not finish
         now=Info.from_json(info).now,
     )
 
