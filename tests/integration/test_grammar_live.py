@@ -120,7 +120,6 @@ def test_no_at_every_prompt_changes_nothing(coop, coop_env, tmp_path, stack_name
     refused_at_no("app", "restart", app, "--all", command="app restart")
     refused_at_no("app", "undeploy", app, command="app undeploy")
     refused_at_no("app", "secret", "rotate", app, "api_key", command="app secret rotate")
-    refused_at_no("app", "secret", "rm", app, "api_key", command="app secret rm")
     refused_at_no("app", "restore", app, command="app restore")
     refused_at_no("app", "backup", "unlock", app, command="app backup unlock")
     refused_at_no("server", "drain", "default", node, command="server drain")
@@ -136,9 +135,10 @@ def test_no_at_every_prompt_changes_nothing(coop, coop_env, tmp_path, stack_name
 
     # Without a terminal, a command that destroys data is refused unless --yes, and names it.
     before = state(app, env_file)
-    for argv in (["app", "secret", "rm", app, "api_key"], ["app", "restore", app]):
-        r = coop(*argv)
-        assert r.code == 2 and r.err.endswith("— pass --yes to do it\n"), r
+    r = coop("app", "restore", app)
+    assert r.code == 2 and r.err.endswith("— pass --yes to do it\n"), r
+    r = coop("app", "secret", "rm", app, "api_key", "--yes")  # in use: refused before anything is asked
+    assert r.code == 10 and f"is in use by service {app}_app" in r.err, r
     assert state(app, env_file) == before
 
     # The --dry-run plan is a result: stdout. Routine changes go ahead without a terminal.
@@ -154,9 +154,14 @@ def test_no_at_every_prompt_changes_nothing(coop, coop_env, tmp_path, stack_name
     assert r.code == 0, r
     validate(json.loads(r.out), "app-undeploy")
     refused_at_no("app", "volume", "rm", app, "data", command="app volume rm")
+    refused_at_no("app", "secret", "rm", app, "api_key", command="app secret rm")
     refused_at_no("app", "remove", app, "--purge", command="app remove")
     before = state(app, env_file)
-    for argv in (["app", "volume", "rm", app, "data"], ["app", "remove", app, "--purge"]):
+    for argv in (
+        ["app", "volume", "rm", app, "data"],
+        ["app", "remove", app, "--purge"],
+        ["app", "secret", "rm", app, "api_key"],
+    ):
         r = coop(*argv)
         assert r.code == 2 and r.err.endswith("— pass --yes to do it\n"), r
     assert state(app, env_file) == before and before["volumes"] and before["secrets"]

@@ -682,13 +682,14 @@ def secret_rm(rt: Runtime, app: AppContext, app_name: str, name: str | None, all
     chosen = sec.select(declared, app_name, app.stack, name, None)
     from coopcloud.domain.words import plural
 
-    names = ", ".join(s.name for s in chosen)
-    rt.out.approve(
-        f"app {app_name}",
-        f"remove {plural(len(chosen), 'secret')} ({names}), every version — their values are lost for good",
-        yes=yes,
-        destroys=True,
-    )
+    doomed = sec.removable(app.engine, app_name, app.stack, chosen, all_versions=True)  # in use: exit 10, not asked
+    if doomed:
+        rt.out.approve(
+            f"app {app_name}",
+            f"remove {plural(len(doomed), 'secret')} ({', '.join(doomed)}) — their values are lost for good",
+            yes=yes,
+            destroys=True,
+        )
     removed = sec.remove(app.engine, app_name, app.stack, chosen, all_versions=True)
     app.changing().plan = [f"- secret {n}" for n in removed]
     if rt.out.json:

@@ -143,13 +143,15 @@ def generate(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret])
     return out
 
 
-@mutation
-def remove(
+def removable(
     client: Engine, app: str, stack: str, secrets: Iterable[AppSecret], *, all_versions: bool = False
 ) -> list[str]:
-    """Remove the app's secrets from the server. Returns the removed names."""
+    """The remote names `remove` would delete (read-only); refused (exit 10) while a service uses one of
+    them, so nobody is asked about a removal that cannot happen."""
+    from coopcloud.swarm import service_spec
+
     wanted = list(secrets)
-    names = []
+    names = set()
     for n in (s.name for s in views.secrets(client)):
         for w in wanted:
             if n == w.remote or (
@@ -157,7 +159,23 @@ def remove(
                 and n.startswith(f"{stack}_{w.name}_")
                 and n[len(stack) + len(w.name) + 2 :].startswith("v")
             ):
-                names.append(n)
+                names.add(n)
+    for svc in views.services(client):
+        used = names & {ref.get("SecretName") for ref in service_spec.refs(svc.spec, "Secrets")}
+        if used:
+            raise Conflict(
+                f"app {app}: secret {sorted(used)[0]} is in use by service {svc.name}",
+                hint=f"run: coop app undeploy {app}",
+            )
+    return sorted(names)
+
+
+@mutation
+def remove(
+    client: Engine, app: str, stack: str, secrets: Iterable[AppSecret], *, all_versions: bool = False
+) -> list[str]:
+    """Remove the app's secrets from the server. Returns the removed names."""
+    names = removable(client, app, stack, secrets, all_versions=all_versions)
     removed = []
     for n in sorted(set(names)):
         try:
