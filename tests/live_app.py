@@ -167,3 +167,33 @@ def live_spec(stack: str, service: str = "app") -> dict:
         ["docker", "service", "inspect", f"{stack}_{service}"], capture_output=True, text=True, check=True, timeout=120
     ).stdout
     return json.loads(out)[0]["Spec"]
+
+
+def with_db(compose: str, db: str) -> str:
+    """The web recipe's compose with a second service, `db` (a long sleep standing in for a database, at
+    image tag `db`), on the internal network."""
+    return compose.replace(
+        "networks:\n  proxy:",
+        f"  db:\n    image: {REG}/coop-test/db:{db}\n    stop_grace_period: 1s\n    networks: [internal]\n"
+        "    deploy:\n      update_config:\n        monitor: 1s\n"
+        "networks:\n  proxy:",
+        1,
+    )
+
+
+def image_tag(stack: str, service: str) -> str:
+    """The image tag the stack's service is specified with, as `docker service inspect` shows it."""
+    out = subprocess.run(
+        [
+            "docker",
+            "service",
+            "inspect",
+            f"{stack}_{service}",
+            "--format",
+            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.strip().split("@")[0].rsplit(":", 1)[1]

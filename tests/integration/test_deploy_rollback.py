@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from live_app import REG, free_port, get, new_app, one_error_line, web_recipe
+from live_app import REG, free_port, get, image_tag, new_app, one_error_line, web_recipe, with_db
 
 pytestmark = pytest.mark.integration
 
@@ -39,32 +39,8 @@ def two_services(
         quick,
         "      update_config:\n" + "".join(f"        {line}\n" for line in update_config.split("; ")),
     )
-    compose = compose.replace(
-        "networks:\n  proxy:",
-        f"  db:\n    image: {REG}/coop-test/db:{db}\n    stop_grace_period: 1s\n    networks: [internal]\n"
-        "    deploy:\n      update_config:\n        monitor: 1s\n"
-        "networks:\n  proxy:",
-        1,
-    )
-    files["compose.yml"] = compose
+    files["compose.yml"] = with_db(compose, db)
     return files
-
-
-def image_tag(stack: str, service: str) -> str:
-    out = subprocess.run(
-        [
-            "docker",
-            "service",
-            "inspect",
-            f"{stack}_{service}",
-            "--format",
-            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return out.strip().split("@")[0].rsplit(":", 1)[1]
 
 
 def update_state(stack: str, service: str) -> str:

@@ -13,12 +13,11 @@ its image's version) and `db` (a long sleep standing in for a database).
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from live_app import REG, free_port, get, new_app, one_error_line, web_recipe
+from live_app import REG, free_port, get, image_tag, new_app, one_error_line, web_recipe, with_db
 
 pytestmark = pytest.mark.integration
 
@@ -39,32 +38,8 @@ def release(port: int, *, web: str, db: str, monitor: str = "1s", bad: bool = Fa
         )
         compose = compose.replace(GRACE, "")
         compose = compose.replace("        monitor: 1s\n", f"        monitor: {monitor}\n")
-    compose = compose.replace(
-        "networks:\n  proxy:",
-        f"  db:\n    image: {REG}/coop-test/db:{db}\n    stop_grace_period: 1s\n    networks: [internal]\n"
-        "    deploy:\n      update_config:\n        monitor: 1s\n"
-        "networks:\n  proxy:",
-        1,
-    )
-    files["compose.yml"] = compose
+    files["compose.yml"] = with_db(compose, db)
     return files
-
-
-def image_tag(stack: str, service: str) -> str:
-    out = subprocess.run(
-        [
-            "docker",
-            "service",
-            "inspect",
-            f"{stack}_{service}",
-            "--format",
-            "{{.Spec.TaskTemplate.ContainerSpec.Image}}",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return out.strip().split("@")[0].rsplit(":", 1)[1]
 
 
 def env_file(tmp_path: Path, stack: str) -> Path:

@@ -94,8 +94,16 @@ class Scripted:
         return []
 
 
-def run(frames: list[dict], watch: conv.Watch | None = None, *, timeout: float = 120, since: str = SINCE):
-    engine = Scripted(frames)
+def run(
+    frames: list[dict],
+    watch: conv.Watch | None = None,
+    *,
+    timeout: float = 120,
+    since: str = SINCE,
+    engine: Scripted | None = None,
+    nodes=None,
+):
+    engine = engine or Scripted(frames)
     now = [0.0]
     seen: list[list[conv.ServiceProgress]] = []
 
@@ -112,6 +120,7 @@ def run(frames: list[dict], watch: conv.Watch | None = None, *, timeout: float =
         report=lambda p: seen.append([conv.ServiceProgress(**vars(x)) for x in p]),
         clock=lambda: now[0],
         sleep=sleep,
+        nodes=nodes,
     )
     return result, now[0], seen
 
@@ -417,24 +426,12 @@ class WithContainers(Scripted):
 
 
 def run_nodes(frames: list[dict], watch: conv.Watch | None = None, *, timeout: float = 60):
+    """`run` with the node n1's engine (health read there); every other node is out of reach."""
     engine = WithContainers(frames)
-    now = [0.0]
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-        engine.advance()
-
-    result = conv.wait(
-        engine,
-        [watch or conv.Watch(NAME)],
-        timeout=timeout,
-        since=SINCE,
-        interval=1.0,
-        clock=lambda: now[0],
-        sleep=sleep,
-        nodes=lambda node: engine if node == "n1" else None,
+    result, elapsed, _ = run(
+        frames, watch, timeout=timeout, engine=engine, nodes=lambda node: engine if node == "n1" else None
     )
-    return result, now[0], engine
+    return result, elapsed, engine
 
 
 def with_containers(f: dict, *containers: dict) -> dict:
