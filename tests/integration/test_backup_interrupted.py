@@ -216,7 +216,7 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_restores
 
 
 def job_services(stack: str) -> list[str]:
-    argv = ["docker", "service", "ls", "-q", "--filter", f"label=coop.backup.app={stack}"]
+    argv = ["docker", "service", "ls", "--format", "{{.Name}}", "--filter", f"label=coop.backup.app={stack}"]
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.split()
 
 
@@ -279,3 +279,54 @@ def test_a_copy_interrupted_mid_stream_leaves_the_connection_usable_for_cleanup(
         ).stdout.strip()
         == ""
     )
+
+
+def test_a_job_service_a_killed_command_left_is_removed_by_the_next_backup_command(
+    coop, backup_env, tmp_path, stack_name, local_server, monkeypatch
+):
+    """A job service whose task ended long ago lost its coop (kill -9): the next backup command removes it.
+    (In-process coop: the minute a live coop would have had is made 5 s here.)"""
+    from datetime import timedelta
+
+    from coopcloud.ops.backup import job as job_module
+
+    monkeypatch.setattr(job_module, "ORPHAN_AFTER", timedelta(seconds=5))
+    left = f"coop-backup-{secrets.token_hex(5)}"
+    subprocess.run(
+        [
+            "docker",
+            "service",
+            "create",
+            "-d",
+            "--name",
+            left,
+            "--label",
+            "coop.backup.job=backup",
+            "--label",
+            f"coop.backup.app={stack_name}",
+            "--restart-condition",
+            "none",
+            f"{REG}/coop-test/web:1.0.0",
+            "true",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while (
+            "Complete"
+            not in subprocess.run(
+                ["docker", "service", "ps", left, "--format", "{{.CurrentState}}"], capture_output=True, text=True
+            ).stdout
+        ):
+            assert time.monotonic() < deadline, "the stand-in job never ended"
+            time.sleep(0.2)
+        time.sleep(6)
+        assert left in job_services(stack_name)
+        new_app(coop, tmp_path, stack_name, "default", files_app("orphans"))
+        assert coop("app", "deploy", stack_name).code == 0
+        assert coop("app", "backup", "create", stack_name).code == 0
+        assert left not in job_services(stack_name)
+    finally:
+        subprocess.run(["docker", "service", "rm", left], capture_output=True)
