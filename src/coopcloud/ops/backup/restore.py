@@ -143,6 +143,8 @@ class _Run:
         try:
             result = run_job(self.client, self._job("restore", script))
         except KeyboardInterrupt as exc:
+            # The stopped job removes its scratch itself, unless swarm kills it first: make sure.
+            self._discard()
             raise interrupted(exc, f"{self._what} was stopped: {self._untouched()}; {self._again}") from None
         if not result.ok or result.result != "restored":
             raise BackupFailed(

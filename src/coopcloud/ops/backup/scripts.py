@@ -312,7 +312,14 @@ def restore_swap_script(targets: Sequence[RestoreTarget], token: str, *, discard
     signal). Its last line says what it did: `coop-result: swapped` or `coop-result: discarded`."""
     lines = ["set -u\ntrap '' INT TERM\n", f'fail() {{ echo "{ERROR_PREFIX}$*" >&2; exit {REFUSED}; }}\n']
     if discard:
-        lines += [f"rm -rf {shlex.quote(t.scratch(token))}\n" for t in targets]
+        # A stopped restore's restic may still write for a moment (it makes directories as it goes): remove
+        # until the directory stays gone, for at most ~15 s (longer than a job's stop grace period).
+        lines += [
+            f"d={shlex.quote(t.scratch(token))}; n=0\n"
+            'while [ "$n" -lt 30 ]; do rm -rf "$d"; sleep 0.5; [ -e "$d" ] || { sleep 1; [ -e "$d" ] || break; }; '
+            "n=$((n + 1)); done\n"
+            for t in targets
+        ]
         return "".join(lines) + f'echo "{RESULT_PREFIX}discarded"\n'
     for t in targets:
         lines.append(
