@@ -19,7 +19,9 @@ class BuildPyWithCommit(build_py):
 
         sha = head_commit(ROOT)
         if sha:
-            (Path(self.build_lib) / "coopcloud" / "_commit.txt").write_text(sha + "\n")
+            stamp = Path(self.build_lib) / "coopcloud" / "_commit.txt"
+            stamp.parent.mkdir(parents=True, exist_ok=True)  # an editable install builds into an empty dir
+            stamp.write_text(sha + "\n")
 
 
 setup(cmdclass={"build_py": BuildPyWithCommit})

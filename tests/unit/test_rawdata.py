@@ -1,0 +1,38 @@
+"""The typed reads of decoded JSON/YAML: each narrows or names the key whose value has the wrong type."""
+
+import pytest
+
+from coopcloud.rawdata import RawDataError, as_list, as_map, get_bool, get_int, get_list, get_map, get_str, str_map
+
+
+def test_absent_and_null_read_as_the_default():
+    doc = {"a": None}
+    assert get_map(doc, "a") == {} and get_map(doc, "b") == {}
+    assert get_list(doc, "a") == [] and get_str(doc, "b", "x") == "x"
+    assert get_int(doc, "a", 3) == 3 and get_bool(doc, "a", True) is True
+    assert as_map(None) == {} and as_list(None) == []
+
+
+def test_present_values_are_returned_as_they_are():
+    doc = {"m": {"k": 1}, "l": [1, 2], "s": "x", "i": 5, "b": False, "labels": {"a": "b"}}
+    assert get_map(doc, "m") == {"k": 1} and get_list(doc, "l") == [1, 2]
+    assert get_str(doc, "s") == "x" and get_int(doc, "i") == 5 and get_bool(doc, "b") is False
+    assert str_map(doc["labels"]) == {"a": "b"}
+    assert as_list((1, 2)) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("read", "message"),
+    [
+        (lambda d: get_map(d, "s"), "s: expected an object, found str"),
+        (lambda d: get_list(d, "m"), "m: expected a list, found dict"),
+        (lambda d: get_str(d, "i"), "i: expected a string, found int"),
+        (lambda d: get_int(d, "b"), "b: expected an integer, found bool"),
+        (lambda d: get_bool(d, "s"), "s: expected true or false, found str"),
+        (lambda d: str_map(d["m"], "labels"), "labels.k: expected a string, found int"),
+    ],
+)
+def test_a_wrong_type_names_the_key_and_what_was_found(read, message):
+    doc = {"m": {"k": 1}, "s": "x", "i": 5, "b": True}
+    with pytest.raises(RawDataError, match=message):
+        read(doc)
