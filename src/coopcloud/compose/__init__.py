@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 __all__ = ["ComposeFile", "format_path", "load"]
 
@@ -54,7 +53,3 @@ def load(
     from coopcloud.compose._load import load as _load
 
     return _load(files, env, working_dir=working_dir, warn=warn, read_file=read_file)
-
-
-def _unused(_: Any) -> None:  # pragma: no cover - keeps Any imported for type checkers
-    pass

@@ -18,7 +18,6 @@ it up front, naming the service or object, so nothing is changed on the server:
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from coopcloud.compose import format_path
 from coopcloud.errors import ComposeError
@@ -47,7 +46,7 @@ SERVICE_RANGES: list[tuple[tuple[str, ...], tuple[int, int]]] = [
 ]
 
 
-def _at(value: Any, pattern: tuple[str, ...], path: tuple) -> Iterator[tuple[tuple, Any]]:
+def _at(value: object, pattern: tuple[str, ...], path: tuple) -> Iterator[tuple[tuple, object]]:
     """(path, value) of everything in `value` that `pattern` reaches."""
     if not pattern:
         yield path, value
@@ -62,7 +61,7 @@ def _at(value: Any, pattern: tuple[str, ...], path: tuple) -> Iterator[tuple[tup
             yield from _at(value[key], rest, path + (key,))
 
 
-def _number(value: Any) -> int | float | None:
+def _number(value: object) -> int | float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):

@@ -7,10 +7,10 @@ each raises ValueError with docker's wording where it matters.
 
 from __future__ import annotations
 
+import datetime as _dt
 import ipaddress
 import re
 from fractions import Fraction
-from typing import Any
 
 # --- fmt.Sprint ---------------------------------------------------------------------------------
 
@@ -43,7 +43,7 @@ def go_float_str(f: float) -> str:
     return r.rstrip("0") if "e" not in r else f"{f:f}".rstrip("0")
 
 
-def go_str(v: Any) -> str:
+def go_str(v: object) -> str:
     """fmt.Sprint of a YAML scalar."""
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -51,13 +51,13 @@ def go_str(v: Any) -> str:
         return go_float_str(v)
     if isinstance(v, int):
         return str(v)
-    if hasattr(v, "isoformat"):
+    if isinstance(v, (_dt.date, _dt.time)):  # what has `isoformat`: a YAML timestamp
         # time.Time's String(): "2001-12-14 00:00:00 +0000 UTC"
         return v.strftime("%Y-%m-%d %H:%M:%S +0000 UTC")
     return str(v)
 
 
-def str_or_empty(value: Any) -> str:
+def str_or_empty(value: object) -> str:
     """A scalar as text, Go's way for booleans; None (an absent value) is ""."""
     if value is None:
         return ""
@@ -66,7 +66,7 @@ def str_or_empty(value: Any) -> str:
     return str(value)
 
 
-def go_number_str(v: Any) -> str:
+def go_number_str(v: object) -> str:
     """The integer part docker's ports format checker sees for a number (big.Rat numerator)."""
     if isinstance(v, float):
         return str(Fraction(v).numerator)

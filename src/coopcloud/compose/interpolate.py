@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TypeAlias
 
 _SUBST = r"[_a-z][_a-z0-9]*(?::?[-?][^}]*)?"
 _PATTERN = re.compile(rf"\$(?i:(?P<escaped>\$)|(?P<named>{_SUBST})|{{(?P<braced>{_SUBST})}}|(?P<invalid>))")
@@ -121,8 +121,10 @@ def _to_bool(v: str) -> bool:
     raise ValueError(f"invalid boolean: {v}")
 
 
+# A cast of an interpolated string to the type docker's schema gives that field.
+Cast: TypeAlias = Callable[[str], int | float | bool]
 _S = ("services", "*")
-_CASTS: list[tuple[tuple[str, ...], Callable[[str], Any]]] = [
+_CASTS: list[tuple[tuple[str, ...], Cast]] = [
     (_S + ("configs", "[]", "mode"), _to_int),
     (_S + ("secrets", "[]", "mode"), _to_int),
     (_S + ("healthcheck", "retries"), _to_int),
@@ -155,9 +157,9 @@ _CASTS: list[tuple[tuple[str, ...], Callable[[str], Any]]] = [
 ]
 
 
-def _casts_by_shape() -> dict[tuple[int, Any], list[tuple[int, tuple, Callable[[str], Any]]]]:
+def _casts_by_shape() -> dict[tuple[int, str], list[tuple[int, tuple[str, ...], Cast]]]:
     """`_CASTS` indexed by (length, last element) with their order, so a lookup tries a few, not all."""
-    out: dict[tuple[int, Any], list[tuple[int, tuple, Callable[[str], Any]]]] = {}
+    out: dict[tuple[int, str], list[tuple[int, tuple[str, ...], Cast]]] = {}
     for order, (pattern, cast) in enumerate(_CASTS):
         out.setdefault((len(pattern), pattern[-1]), []).append((order, pattern, cast))
     return out
@@ -166,7 +168,7 @@ def _casts_by_shape() -> dict[tuple[int, Any], list[tuple[int, tuple, Callable[[
 _CASTS_BY_SHAPE = _casts_by_shape()
 
 
-def _cast_for(path: tuple) -> Callable[[str], Any] | None:
+def _cast_for(path: tuple) -> Cast | None:
     if not path:
         return None
     n, last = len(path), path[-1]
@@ -207,11 +209,11 @@ class InterpolationError(Exception):
 
 
 def interpolate(
-    value: Any,
+    doc: Mapping[str, object],
     env: Mapping[str, str],
     path: tuple = (),
     unset: Callable[[str], None] | None = None,
-) -> Any:
+) -> dict[str, object]:
     """Interpolate every string value in a parsed document (keys untouched), then cast.
 
     Substitutions may add at most `MAX_SUBSTITUTED` characters in all.
@@ -227,7 +229,7 @@ def interpolate(
                 raise _OverBudget(name)
         return value
 
-    def walk(v: Any, p: tuple) -> Any:
+    def walk(v: object, p: tuple) -> object:
         if isinstance(v, str):
             if "$" not in v:
                 return v
@@ -254,4 +256,4 @@ def interpolate(
             return [walk(x, p + (i,)) for i, x in enumerate(v)]
         return v
 
-    return walk(value, path)
+    return {k: walk(x, path + (k,)) for k, x in doc.items()}

@@ -7,11 +7,11 @@ a zero field is absent, a set pointer field is present even when zero (``replica
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from coopcloud.compose import gotypes as g
+from coopcloud.rawdata import as_map
 
 
 class NormalizeError(Exception):
@@ -21,22 +21,24 @@ class NormalizeError(Exception):
         self.message = message
 
 
-def _uint(v: Any, path: tuple) -> int:
+def _uint(v: object, path: tuple) -> int:
     if isinstance(v, float):
         v = int(v)
+    if not isinstance(v, int):  # the schema lets only numbers reach here
+        raise NormalizeError(path, f"cannot parse '{v}' as an integer")
     if v < 0:
         raise NormalizeError(path, f"cannot parse '{v}', it must not be negative")
     return v
 
 
-def _map_str(v: dict | None, allow_nil: bool) -> dict:
+def _map_str(v: Mapping[str, object] | None, allow_nil: bool) -> dict:
     if not v:
         return {}
     return {k: (g.go_str(x) if x is not None else (None if allow_nil else "")) for k, x in v.items()}
 
 
-def mapping_or_list(v: Any, sep: str, allow_nil: bool) -> dict:
-    if isinstance(v, dict):
+def mapping_or_list(v: Mapping[str, object] | Sequence[str] | None, sep: str, allow_nil: bool) -> dict:
+    if isinstance(v, Mapping):
         return _map_str(v, allow_nil)
     out: dict = {}
     for item in v or ():
@@ -45,14 +47,14 @@ def mapping_or_list(v: Any, sep: str, allow_nil: bool) -> dict:
     return out
 
 
-def string_list(v: Any) -> list:
+def string_list(v: str | Sequence[str] | None) -> list[str]:
     if isinstance(v, str):
         return [v]
     return list(v or ())
 
 
-def hosts_list(v: Any) -> list:
-    if isinstance(v, dict):
+def hosts_list(v: Mapping[str, object] | Sequence[object] | None) -> list[str]:
+    if isinstance(v, Mapping):
         entries = sorted(f"{k}:{g.go_str(x)}" for k, x in v.items() if x is not None)
     else:
         entries = []
@@ -86,7 +88,7 @@ def _extras(d: dict) -> dict:
     return {k: v for k, v in d.items() if k.startswith("x-")}
 
 
-def _file_ref(v: Any, path: tuple) -> dict:
+def _file_ref(v: str | Mapping[str, object], path: tuple) -> dict:
     if isinstance(v, str):
         return {"source": v} if v else {}
     out = {}
@@ -203,7 +205,7 @@ def _healthcheck(v: dict, path: tuple) -> dict:
     return out
 
 
-def _shell(v: Any, path: tuple) -> list:
+def _shell(v: str | Sequence[str] | None, path: tuple) -> list[str]:
     if isinstance(v, str):
         try:
             return g.shlex_split(v)
@@ -463,7 +465,7 @@ def _volumes(v: dict, where: _Where) -> dict:
     return {"volumes": vs}
 
 
-def _volume_mount(x: Any, path: tuple) -> dict:
+def _volume_mount(x: str | Mapping[str, object], path: tuple) -> dict:
     if isinstance(x, str):
         try:
             return g.parse_volume(x)
@@ -476,13 +478,16 @@ def _volume_mount(x: Any, path: tuple) -> dict:
     if x.get("read_only"):
         vol["read_only"] = True
     if x.get("bind") is not None:
-        vol["bind"] = {"propagation": x["bind"]["propagation"]} if x["bind"].get("propagation") else {}
+        bind = as_map(x["bind"], "bind")
+        vol["bind"] = {"propagation": bind["propagation"]} if bind.get("propagation") else {}
     if x.get("volume") is not None:
-        vol["volume"] = {"nocopy": True} if x["volume"].get("nocopy") else {}
-        if x["volume"].get("subpath"):
-            vol["volume"]["subpath"] = x["volume"]["subpath"]
+        volume = as_map(x["volume"], "volume")
+        vol["volume"] = {"nocopy": True} if volume.get("nocopy") else {}
+        if volume.get("subpath"):
+            vol["volume"]["subpath"] = volume["subpath"]
     if x.get("tmpfs") is not None:
-        vol["tmpfs"] = {"size": x["tmpfs"]["size"]} if x["tmpfs"].get("size") else {}
+        tmpfs = as_map(x["tmpfs"], "tmpfs")
+        vol["tmpfs"] = {"size": tmpfs["size"]} if tmpfs.get("size") else {}
     return vol
 
 
@@ -563,7 +568,7 @@ def _update_env(env: dict, values: dict, lookup) -> None:
         env[k] = val
 
 
-def _external(v: Any) -> dict | None:
+def _external(v: bool | Mapping[str, object] | None) -> dict | None:
     if v is None or v is False:
         return None
     if v is True:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from coopcloud.compose import gotypes
 
@@ -78,7 +77,7 @@ NAME = "^[a-zA-Z0-9._-]+$"
 X: dict[str, dict] = {"^x-": {}}
 
 
-def obj(props: dict, *, additional: Any = False, pattern: dict | None = None, types=("object",), **kw):
+def obj(props: dict, *, additional: bool = False, pattern: dict | None = None, types=("object",), **kw):
     return T(*types, props=props, additional=additional, pattern=pattern or {}, **kw)
 
 
@@ -390,7 +389,7 @@ def _re(p: str) -> re.Pattern:
     return r
 
 
-def _json_type(v: Any) -> str:
+def _json_type(v: object) -> str:
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -419,12 +418,12 @@ _HUMAN = {
 }
 
 
-def _type_ok(types: set, v: Any) -> bool:
+def _type_ok(types: set[str], v: object) -> bool:
     t = _json_type(v)
     return t in types or (t == "integer" and "number" in types)
 
 
-def check(schema: dict, v: Any, path: tuple, version: int) -> None:
+def check(schema: dict, v: object, path: tuple, version: int) -> None:
     """Raise `Invalid` for the first problem found (depth first)."""
     if "one_of" in schema:
         errors = []

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from array import array
-from typing import Any, NoReturn
+from typing import NoReturn, TypeAlias
 
 from coopcloud.errors import ComposeError
 
@@ -94,6 +94,10 @@ def _go_int(text: str) -> int | None:
     return v
 
 
+# What a YAML scalar decodes to (yaml.v3 into interface{}).
+Scalar: TypeAlias = str | int | float | bool | _dt.datetime | None
+
+
 def _timestamp(text: str) -> _dt.datetime | None:
     m = _TIMESTAMP.match(text)
     if not m:
@@ -113,7 +117,7 @@ def _timestamp(text: str) -> _dt.datetime | None:
         return None
 
 
-def resolve_plain(text: str) -> Any:
+def resolve_plain(text: str) -> Scalar:
     """The value yaml.v3 gives a plain (unquoted, untagged) scalar when decoding into interface{}."""
     if text in _NULLS:
         return None
@@ -192,7 +196,7 @@ def _loader_class():
 _LOADER = None
 
 
-def parse(text: str, name: str) -> tuple[Any, Lines]:
+def parse(text: str, name: str) -> tuple[object, Lines]:
     """Parse one YAML document; return its value and the line index.
 
     Values are built from the parser's events as they come (PyYAML's C parser), never as a node tree
@@ -221,7 +225,7 @@ class _Anchor:
 
     __slots__ = ("height", "nodes", "text", "value")
 
-    def __init__(self, value: Any, nodes: int, height: int, text: str | None):
+    def __init__(self, value: object, nodes: int, height: int, text: str | None):
         self.value, self.nodes, self.height, self.text = value, nodes, height, text
 
 
@@ -242,7 +246,7 @@ class _Builder:
     def fail(self, event, msg: str) -> NoReturn:
         raise ComposeError(f"{self.name}:{event.start_mark.line + 1}: {msg}")
 
-    def document(self) -> tuple[Any, Lines]:
+    def document(self) -> tuple[object, Lines]:
         y, get, check = self.y, self.loader.get_event, self.loader.check_event
         get()  # stream start
         value = None
@@ -266,7 +270,7 @@ class _Builder:
         ):
             self.fail(event, "document contains excessive aliasing (as docker's YAML reader refuses it)")
 
-    def node(self, event, path: tuple) -> tuple[Any, int, int]:
+    def node(self, event, path: tuple) -> tuple[object, int, int]:
         """The value of the node that starts with `event`, the nodes it decodes, and its height."""
         y = self.y
         if isinstance(event, y.AliasEvent):
@@ -276,6 +280,7 @@ class _Builder:
         anchor_name = event.anchor
         if anchor_name is not None:
             self.open.add(anchor_name)
+        value: object
         if isinstance(event, y.ScalarEvent):
             value, nodes, height = self.scalar(event), 1, 0
         else:
@@ -321,7 +326,7 @@ class _Builder:
             self.lines.items.setdefault(path, lines)
         return out, nodes, height + 1
 
-    def scalar(self, event) -> Any:
+    def scalar(self, event) -> Scalar:
         tag, value = event.tag, event.value
         if tag is None or tag == "!":
             tag = _PLAIN if event.implicit[0] else _STR
@@ -377,7 +382,7 @@ class _Builder:
         get()
         return found, nodes, height
 
-    def key(self, event) -> Any:
+    def key(self, event) -> str:
         y = self.y
         if isinstance(event, y.AliasEvent):
             anchor = self.alias(event)
