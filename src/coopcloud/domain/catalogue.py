@@ -35,11 +35,11 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from coopcloud.compose.gotypes import str_or_empty as _str
 from coopcloud.errors import InvalidError, NotFound
 from coopcloud.fsutil import write_atomic
+from coopcloud.rawdata import JSONDict, RawMap
 
 # Field order as abra's Go structs marshal them.
 _RECIPE_FIELDS = (
@@ -63,7 +63,7 @@ class CatalogueError(InvalidError):
     """recipes.json is not a catalogue (not JSON, or not shaped like one)."""
 
 
-def _extra(obj: Mapping[str, Any], known: tuple[str, ...]) -> dict[str, Any]:
+def _extra(obj: RawMap, known: tuple[str, ...]) -> JSONDict:
     return {k: v for k, v in obj.items() if k not in known}
 
 
@@ -73,10 +73,10 @@ class ImageFeature:
     rating: str = ""
     source: str = ""
     url: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    extra: JSONDict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_json(cls, obj: Any) -> ImageFeature:
+    def from_json(cls, obj: object) -> ImageFeature:
         if isinstance(obj, str):  # tolerate a bare image name
             return cls(image=obj)
         if not isinstance(obj, Mapping):
@@ -84,7 +84,7 @@ class ImageFeature:
         image, rating, source, url = (_str(obj.get(k)) for k in _IMAGE_FIELDS)
         return cls(image, rating, source, url, extra=_extra(obj, _IMAGE_FIELDS))
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "image": self.image,
             "rating": self.rating,
@@ -105,10 +105,10 @@ class Features:
     status: int = 0
     tests: str = ""
     sso: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    extra: JSONDict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_json(cls, obj: Any) -> Features:
+    def from_json(cls, obj: object) -> Features:
         if not isinstance(obj, Mapping):
             return cls()
         return cls(
@@ -122,7 +122,7 @@ class Features:
             extra=_extra(obj, _FEATURE_FIELDS),
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "backups": self.backups,
             "email": self.email,
@@ -142,10 +142,10 @@ class ServiceImage:
     image: str = ""
     tag: str = ""
     digest: str = ""
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    extra: JSONDict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_json(cls, obj: Any) -> ServiceImage:
+    def from_json(cls, obj: object) -> ServiceImage:
         if not isinstance(obj, Mapping):
             return cls()
         return cls(
@@ -155,7 +155,7 @@ class ServiceImage:
             extra=_extra(obj, _SERVICE_FIELDS),
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {"digest": self.digest, "image": self.image, "tag": self.tag, **dict(sorted(self.extra.items()))}
 
     @property
@@ -169,7 +169,7 @@ class RecipeVersion:
     version: str
     services: dict[str, ServiceImage] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {self.version: {name: self.services[name].to_json() for name in sorted(self.services)}}
 
 
@@ -187,10 +187,10 @@ class RecipeMeta:
     website: str = ""
     features: Features = field(default_factory=Features)
     versions: list[RecipeVersion] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    extra: JSONDict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_json(cls, name: str, obj: Any) -> RecipeMeta:
+    def from_json(cls, name: str, obj: object) -> RecipeMeta:
         if not isinstance(obj, Mapping):
             raise CatalogueError(f"catalogue entry {name!r} is not an object")
         return cls(
@@ -207,7 +207,7 @@ class RecipeMeta:
             extra=_extra(obj, _RECIPE_FIELDS),
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "category": self.category,
             "default_branch": self.default_branch,
@@ -250,8 +250,8 @@ class RecipeMeta:
         return any(pattern in f for f in fields)
 
 
-def _versions_from_json(obj: Any) -> list[RecipeVersion]:
-    items: list[tuple[str, Any]] = []
+def _versions_from_json(obj: object) -> list[RecipeVersion]:
+    items: list[tuple[object, object]] = []
     if isinstance(obj, list):
         for entry in obj:
             if isinstance(entry, Mapping):
@@ -289,7 +289,7 @@ class Catalogue(Mapping[str, RecipeMeta]):
     def search(self, pattern: str | None = None) -> list[RecipeMeta]:
         return [self[n] for n in self if not pattern or self[n].matches(pattern)]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {name: self[name].to_json() for name in self}
 
 
@@ -304,7 +304,7 @@ def parse_catalogue(text: str | bytes, *, source: str = "recipes.json") -> Catal
     return catalogue_from_json(doc, source=source)
 
 
-def catalogue_from_json(doc: Any, *, source: str = "recipes.json") -> Catalogue:
+def catalogue_from_json(doc: object, *, source: str = "recipes.json") -> Catalogue:
     cat = Catalogue()
     if isinstance(doc, Mapping):
         for name, obj in doc.items():
@@ -346,7 +346,7 @@ def save(path: str | os.PathLike[str], catalogue: Catalogue) -> None:
 _CIRCLED = {"❶": 1, "❷": 2, "❸": 3, "❹": 4, "❺": 5, "①": 1, "②": 2, "③": 3, "④": 4, "⑤": 5}
 
 
-def parse_status(value: Any) -> int:
+def parse_status(value: object) -> int:
     """`2`, `"2"`, `"1, alpha"`, `"❶💚"` -> the number; `"?"`, empty, junk -> 0."""
     if isinstance(value, bool) or value is None:
         return 0

@@ -26,11 +26,11 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.catalogue import (
     Catalogue,
@@ -45,7 +45,12 @@ from coopcloud.domain.catalogue import (
 )
 from coopcloud.errors import CoopError, ExitStatus, NotFound, RecipeError
 from coopcloud.fsutil import write_atomic
+from coopcloud.rawdata import JSONDict, RawMap
 from coopcloud.settings import Settings
+
+if TYPE_CHECKING:
+    from coopcloud.gitops import GitRepo
+    from coopcloud.registry import RegistryClient
 
 DEFAULT_CATALOGUE_URL = "https://recipes.coopcloud.tech/recipes.json"
 CATALOGUE_URL_ENV = "COOP_CATALOGUE_URL"
@@ -117,7 +122,7 @@ class RecipeInfo:
     local_versions: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         doc = self.meta.to_json()
         doc["in_catalogue"] = self.in_catalogue
         doc["local_path"] = str(self.local_path) if self.local_path else None
@@ -241,7 +246,7 @@ class SyncResult:
     changed: bool = False  # the content differs from the copy before
     warning: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "path": str(self.path),
             "source": self.source,
@@ -382,7 +387,7 @@ class GenerateReport:
     versions_cached: int = 0
     versions_resolved: int = 0
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "output": str(self.output) if self.output else None,
             "generated": list(self.generated),
@@ -426,7 +431,7 @@ def generate(
     output: Path | None = None,
     write: bool = True,
     use_cache: bool = True,
-    registry: Any = None,
+    registry: RegistryClient | None = None,
     workers: int = 8,
     progress: Warn = _noop,
 ) -> GenerateReport:
@@ -521,7 +526,7 @@ def _exclude_cache_from_git(settings: Settings) -> None:
         pass  # best effort: only cosmetic for git, harmless for coop
 
 
-def _read_cache(path: Path) -> dict[str, Any]:
+def _read_cache(path: Path) -> RawMap:
     import json
 
     try:
@@ -533,7 +538,7 @@ def _read_cache(path: Path) -> dict[str, Any]:
     return doc["versions"]
 
 
-def _write_cache(path: Path, versions: dict[str, Any]) -> None:
+def _write_cache(path: Path, versions: Mapping[str, object]) -> None:
     import json
 
     text = json.dumps({"format": CACHE_FORMAT, "versions": versions}, indent=1, sort_keys=True) + "\n"
@@ -544,7 +549,7 @@ def _generate_recipe(
     settings: Settings,
     name: str,
     path: Path,
-    registry: Any,
+    registry: RegistryClient,
     *,
     use_cache: bool,
     warn: Warn,
@@ -590,7 +595,7 @@ def _generate_recipe(
 
     cache_file = _cache_path(settings, name)
     cache = _read_cache(cache_file) if use_cache else {}
-    new_cache: dict[str, Any] = {}
+    new_cache: dict[str, object] = {}
     cached = resolved = 0
     try:
         for version in versions:
@@ -616,7 +621,7 @@ def _generate_recipe(
     return meta, cached, resolved
 
 
-def _resolve_version(name: str, repo: Any, tag: str, registry: Any) -> dict[str, ServiceImage]:
+def _resolve_version(name: str, repo: GitRepo, tag: str, registry: RegistryClient) -> dict[str, ServiceImage]:
     """Render release `tag` with its .env.sample (DOMAIN=<recipe>.example.com); each service's image and digest."""
     from coopcloud.registry import ImageRefError, RegistryError, parse_image_ref
     from coopcloud.sources import recipe_from_git

@@ -12,11 +12,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.imagetag import DOCKER_TAG_RE, is_floating, split_image, with_defaults
 from coopcloud.errors import RecipeError
 from coopcloud.swarm.labels import MAIN_SERVICE
+
+if TYPE_CHECKING:
+    import yaml
 
 _PROPS_RE = re.compile(r"(?:[&!][^\s]*\s+)+")
 _LABEL_RE = re.compile(
@@ -45,13 +48,13 @@ class ImageSite:
     note: str | None = None  # why it is not upgradable
 
 
-def _mapping_get(node: Any, key: str, _depth: int = 0) -> Any:
+def _mapping_get(node: yaml.Node | None, key: str, _depth: int = 0) -> yaml.Node | None:
     """The value node of `key` in a YAML mapping node, following ``<<`` merge keys."""
     import yaml
 
     if not isinstance(node, yaml.MappingNode) or _depth > 10:
         return None
-    merges: list[Any] = []
+    merges: list[yaml.Node] = []
     for k, v in node.value:
         if isinstance(k, yaml.ScalarNode) and k.value == key and k.tag != "tag:yaml.org,2002:merge":
             return v
@@ -91,7 +94,7 @@ def find_images(text: str, file: str) -> list[ImageSite]:
     return sites
 
 
-def _site(text: str, file: str, service: str, node: Any, line: int) -> ImageSite:
+def _site(text: str, file: str, service: str, node: yaml.ScalarNode, line: int) -> ImageSite:
     value = str(node.value)
     base = ImageSite(file, service, value, line)
     ref = split_image(value)
