@@ -378,7 +378,7 @@ def changing():
     operation (`@audit.mutation`) on a fake engine: no lock, no trail."""
     from coopcloud.ops.trail import audit
 
-    change = audit.Change(_start=lambda _change: "test")
+    change = audit.TrackedChange(_start=lambda _change: "test")
     token = audit._ACTIVE.set(change)
     yield change
     audit._ACTIVE.reset(token)

@@ -204,9 +204,9 @@ def test_containers_newest_first_and_exec_status():
     assert views.ExecStatus.from_json({"Running": False, "ExitCode": 3}).exit_code == 3
 
 
-def test_snapshot_reads_five_lists_in_one_round_trip():
+def test_swarm_state_reads_five_lists_in_one_round_trip():
     fake = FakeEngine.recorded()
-    now = views.snapshot(fake, {"label": ["coop.test=record-engine"]})
+    now = views.swarm_state(fake, {"label": ["coop.test=record-engine"]})
     assert [c for c in fake.calls if c[0] == "get_many"] == [
         ("get_many", ["/info", "/networks", "/secrets", "/configs", "/services"])
     ]
@@ -214,7 +214,7 @@ def test_snapshot_reads_five_lists_in_one_round_trip():
     assert [s.name for s in now.secrets] == ["rec12_pw_v1"] and [c.name for c in now.configs] == ["rec12_conf_v1"]
     names = [s.name for s in now.services]
     assert "rec12_paused" in names and names == sorted(names)
-    assert views.snapshot(fake, {"label": ["coop.test=nothing"]}).services == ()
+    assert views.swarm_state(fake, {"label": ["coop.test=nothing"]}).services == ()
 
 
 def test_parsers_take_empty_json():

@@ -717,7 +717,7 @@ def look_at_services(engine: Engine, wanted: Sequence[tuple[str, bool]]) -> list
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class SwarmState:
     """The engine, its networks, secrets, configs and some services, read in one round trip."""
 
     info: Info
@@ -727,7 +727,7 @@ class Snapshot:
     services: tuple[Service, ...]
 
 
-def snapshot(engine: Engine, service_filters: Filters = None) -> Snapshot:
+def swarm_state(engine: Engine, service_filters: Filters = None) -> SwarmState:
     """Five independent reads as one ``get_many`` (a slow link pays the round trip once); services
     are those `service_filters` select (e.g. one stack's label)."""
     from .stream import encode_filters
@@ -736,7 +736,7 @@ def snapshot(engine: Engine, service_filters: Filters = None) -> Snapshot:
     info, networks, secrets, configs, services = engine.get_many(
         [("/info", {}), ("/networks", {}), ("/secrets", {}), ("/configs", {}), ("/services", params)]
     )
-    return Snapshot(
+    return SwarmState(
         info=Info.from_json(info),
         networks=tuple(sorted((Network.from_json(n) for n in networks), key=lambda n: n.name)),
         secrets=tuple(sorted((Secret.from_json(s) for s in secrets), key=lambda s: s.name)),

@@ -28,7 +28,7 @@ from coopcloud.settings import Settings
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
     from coopcloud.engine.views import Node
-    from coopcloud.ops.app.ps import Service
+    from coopcloud.ops.app.ps import ServiceRow
     from coopcloud.ops.server.servers import ServerPool
     from coopcloud.ops.trail.audit import Event
     from coopcloud.ops.trail.lock import LockInfo
@@ -74,7 +74,7 @@ class Overview:
 @dataclass(frozen=True)
 class AppDetail:
     line: AppLine
-    services: tuple[Service, ...]
+    services: tuple[ServiceRow, ...]
     history: tuple[Event, ...]  # oldest first
     env: tuple[tuple[str, str], ...]  # shown values: secrets hidden
     errors: tuple[str, ...] = ()  # what could not be read, one line each
@@ -227,7 +227,7 @@ def app_detail(settings: Settings, pool: ServerPool, name: str) -> AppDetail:
     lines, facts = _gather(settings, pool, [ref.server], rows, _trail(ref.stack_name))
     found = facts[ref.server]
     errors = []
-    services: list[Service] = []
+    services: list[ServiceRow] = []
     if found.error is None:
         try:
             services = ps(pool.client(ref.server), ref)

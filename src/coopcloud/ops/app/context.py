@@ -24,7 +24,7 @@ from coopcloud.settings import Settings
 if TYPE_CHECKING:
     from coopcloud.engine import Engine
     from coopcloud.ops.server.servers import ServerPool
-    from coopcloud.ops.trail.audit import Change
+    from coopcloud.ops.trail.audit import TrackedChange
 
 
 def _ignore(_line: str) -> None:
@@ -39,7 +39,7 @@ class AppContext:
     pool: ServerPool
     ref: AppRef
     warn: Callable[[str], None] = field(default=_ignore, repr=False)
-    change: Change | None = field(default=None, repr=False)  # while mutating() is open
+    change: TrackedChange | None = field(default=None, repr=False)  # while mutating() is open
 
     @classmethod
     def open(
@@ -79,7 +79,7 @@ class AppContext:
 
         return engine_for_service(self.settings, self.pool, self.ref, service)
 
-    def changing(self) -> Change:
+    def changing(self) -> TrackedChange:
         """The change `mutating()` tracks, to note versions, plan lines and detail for the history."""
         from coopcloud.ops.trail.audit import OutsideMutating
 
@@ -93,7 +93,7 @@ class AppContext:
             self.change.record = False
 
     @contextmanager
-    def mutating(self, command: str, *, lock: str = "now") -> Iterator[Change]:
+    def mutating(self, command: str, *, lock: str = "now") -> Iterator[TrackedChange]:
         """The bracket around a change of this app, on every exit path:
 
         - takes the app's lock (`lock="now"`), or refuses at once while someone else holds it and

@@ -32,7 +32,7 @@ class NotDeployed(NotFound):
 
 
 @dataclass(frozen=True)
-class Task:
+class TaskRow:
     id: str
     slot: int | None
     node: str  # hostname, or the node id when the node is gone
@@ -44,7 +44,7 @@ class Task:
 
 
 @dataclass(frozen=True)
-class Service:
+class ServiceRow:
     service: str  # short name: app, db
     name: str  # full name: <stack>_<service>
     id: str
@@ -55,7 +55,7 @@ class Service:
     ports: tuple[Port, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
     update_state: str | None = None
-    tasks: tuple[Task, ...] = ()
+    tasks: tuple[TaskRow, ...] = ()
     # tasks of its current spec that ended in the last few minutes (swarm replaced them), and why the
     # last did; a crash loop when they are several (`converge.CRASH_LOOP_ENDED`)
     restarts: int = 0
@@ -177,8 +177,8 @@ def pick_services(ref: Any, services: list[views.Service], wanted: Iterable[str]
     return chosen
 
 
-def _service_row(ref: Any, svc: views.Service, tasks: tuple[Task, ...] = (), *, with_status: bool) -> Service:
-    return Service(
+def _service_row(ref: Any, svc: views.Service, tasks: tuple[TaskRow, ...] = (), *, with_status: bool) -> ServiceRow:
+    return ServiceRow(
         service=short_name(ref.stack_name, svc.name),
         name=svc.name,
         id=svc.id,
@@ -193,8 +193,8 @@ def _service_row(ref: Any, svc: views.Service, tasks: tuple[Task, ...] = (), *, 
     )
 
 
-def _task(task: views.Task, nodes: dict[str, str]) -> Task:
-    return Task(
+def _task(task: views.Task, nodes: dict[str, str]) -> TaskRow:
+    return TaskRow(
         id=task.id,
         slot=task.slot,
         node=nodes.get(task.node_id, task.node_id),
@@ -233,7 +233,7 @@ def _hostnames(nodes: list[dict]) -> dict[str, str]:
     return {n.id: n.hostname for n in (views.Node.from_json(raw) for raw in nodes)}
 
 
-def ps(client: Engine, ref: Any) -> list[Service]:
+def ps(client: Engine, ref: Any) -> list[ServiceRow]:
     """Services of the app with their current tasks and recent restarts: services, tasks (all, and
     those of each service's current spec), nodes and the engine's clock in one round trip."""
     from dataclasses import replace
@@ -272,7 +272,7 @@ def _by_service(raw_tasks: list[dict]) -> dict[str, list[views.Task]]:
     return out
 
 
-def service_list(client: Engine, ref: Any) -> list[Service]:
+def service_list(client: Engine, ref: Any) -> list[ServiceRow]:
     """The app's services as specified (image, mode, replicas, labels, ports): one request."""
     return [_service_row(ref, svc, with_status=False) for svc in app_services(client, ref)]
 

@@ -61,7 +61,7 @@ def preflight(
     """`require_images`: refuse an image its registry says it does not have (and the server does not
     hold either), which swarm would only find out by stopping the old task and failing to pull."""
     spec = rendered.spec
-    now = views.snapshot(client, {"label": [f"{STACK_LABEL}={rendered.stack}"]})
+    now = views.swarm_state(client, {"label": [f"{STACK_LABEL}={rendered.stack}"]})
     if not now.info.is_manager:
         client.require_manager()  # says so, in the one way coop says it
     for name, svc in spec.services.items():

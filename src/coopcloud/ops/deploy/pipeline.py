@@ -24,7 +24,7 @@ from .planning import DeployResult, Prepared
 if TYPE_CHECKING:
     from coopcloud.ops.app.context import AppContext
     from coopcloud.ops.backup import Created
-    from coopcloud.ops.trail.audit import Change, Event
+    from coopcloud.ops.trail.audit import Event, TrackedChange
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class DeployOptions:
     on_password: Callable[[str], None] | None = None  # a backup repository password generated now: show it once
 
 
-def _begin(change: Change, prepared: Prepared, app: AppContext, *_: Any, **__: Any) -> None:
+def _begin(change: TrackedChange, prepared: Prepared, app: AppContext, *_: Any, **__: Any) -> None:
     """DESIGN §6 step 5, between the approved plan and the first change: the trail notes versions and
     plan; once the lock is held, the app must be as the plan found it (`check_unchanged`)."""
     from coopcloud.ops.deploy.guard import check_unchanged

@@ -12,7 +12,7 @@ Recording is one call::
     audit.record(client, stack, Event.now(...))
 
 A change to an app is recorded twice over one config: "started" (written by
-`Change.begin()`, before the first change is sent), then completed (ok, failed,
+`TrackedChange.begin()`, before the first change is sent), then completed (ok, failed,
 rolled back, refused, interrupted) when the block ends; the completion is a label
 update (`coop.audit.end`), the only update Docker allows on a config. An event still
 "started" whose command no longer holds the lock reads as "did not finish" (the
@@ -227,7 +227,7 @@ LOCK_MODES = (LOCK_NOW, LOCK_AT_BEGIN, NO_LOCK)
 
 
 @dataclass
-class Change:
+class TrackedChange:
     """What a tracked command fills in as it learns it; recorded when the block ends."""
 
     version_from: str | None = None
@@ -240,7 +240,7 @@ class Change:
     recheck: list[Callable[[], None]] = field(default_factory=list)  # run by begin() once the lock is held
     started: str | None = None  # the "started" event's config, once begin() wrote it
     _take: Callable[[], HeldLock] | None = field(default=None, repr=False)
-    _start: Callable[[Change], str] | None = field(default=None, repr=False)
+    _start: Callable[[TrackedChange], str] | None = field(default=None, repr=False)
 
     def take_lock(self) -> HeldLock:
         """Take the app's lock now, if this change does not hold it yet."""
@@ -269,10 +269,10 @@ class Change:
             check()
 
 
-_ACTIVE: ContextVar[Change | None] = ContextVar("coop_change", default=None)
+_ACTIVE: ContextVar[TrackedChange | None] = ContextVar("coop_change", default=None)
 
 
-def active() -> Change | None:
+def active() -> TrackedChange | None:
     """The change being tracked in this thread of work, or None."""
     return _ACTIVE.get()
 
@@ -346,7 +346,7 @@ def tracked(
     *,
     lock: str = LOCK_NOW,
     warn: Callable[[str], None] | None = None,
-) -> Iterator[Change]:
+) -> Iterator[TrackedChange]:
     """The bracket around one change to an app: lock, "started", completed, released — on every exit path.
 
     `lock`: LOCK_NOW takes the app's lock as the block starts; LOCK_AT_BEGIN refuses at once
@@ -378,7 +378,7 @@ def tracked(
             warn(f"app {ref.name}: took over an expired lock of {held.took_over.describe()}")
         return held
 
-    def event(change: Change, result: str, detail: str | None) -> Event:
+    def event(change: TrackedChange, result: str, detail: str | None) -> Event:
         return Event(
             when=when,
             who=who,
@@ -395,7 +395,7 @@ def tracked(
             pid=os.getpid(),
         )
 
-    change = Change(_take=None if lock == NO_LOCK else take)
+    change = TrackedChange(_take=None if lock == NO_LOCK else take)
     change._start = lambda c: record(client, ref.stack_name, event(c, STARTED, c.detail))
     token = _ACTIVE.set(change)
     outcome: BaseException | None = None
@@ -429,7 +429,7 @@ def tracked(
                     warn(f"app {ref.name}: the audit trail could not be written ({exc})")
 
 
-def _detail(change: Change, outcome: BaseException | None) -> str | None:
+def _detail(change: TrackedChange, outcome: BaseException | None) -> str | None:
     if change.detail is not None or outcome is None:
         return change.detail
     return describe_interrupt(outcome) if isinstance(outcome, KeyboardInterrupt) else _one_line(outcome)
