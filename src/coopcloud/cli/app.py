@@ -412,10 +412,10 @@ def undeploy(rt: Runtime, app: AppContext, app_name: str, yes: bool, prune: bool
       coop app undeploy git.example.org --yes
     """
     from coopcloud.domain.words import plural
+    from coopcloud.ops.app.apps import check_own_stack
     from coopcloud.ops.app.lifecycle import stack_services
     from coopcloud.ops.app.lifecycle import undeploy as run_undeploy
     from coopcloud.ops.app.status import deployed_version
-    from coopcloud.ops.deploy.identity import check_own_stack
 
     ref, client = app.ref, app.engine
     check_own_stack(rt.settings, ref)  # the stack would be another app's too

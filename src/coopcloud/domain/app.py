@@ -15,13 +15,13 @@ present, ``RECIPE`` wins. ``COMPOSE_FILE`` is a colon list (default
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from coopcloud.domain.envfile import EnvFile, load
 from coopcloud.domain.names import check_app_name, check_domain, recipe_name_problem
-from coopcloud.errors import EnvFileError, UsageError
+from coopcloud.errors import Conflict, EnvFileError, UsageError
 from coopcloud.fsutil import write_atomic
 
 DEFAULT_COMPOSE_FILE = "compose.yml"
@@ -73,6 +73,37 @@ def stack_name(app_name: str) -> str:
 def docker_key(name: str) -> str:
     """A Docker object name as the engine compares it: case aside (``N1_example`` is ``n1_example``)."""
     return name.lower()
+
+
+def twin(ref: AppRef, apps: Iterable[AppRef]) -> tuple[AppRef, str] | None:
+    """Another app that Docker cannot tell from `ref`, and why: the same name but for case (app names
+    are unique across servers), or on the same server the same stack name, case aside (``a.b``, ``a_b``
+    and ``A_b`` are one stack: its services, secrets, lock and history would be shared)."""
+    key, stack = docker_key(ref.name), docker_key(ref.stack_name)
+    for other in apps:
+        if other == ref:
+            continue
+        if docker_key(other.name) == key:
+            return other, (
+                f"app {other.name} (server {other.server}) has the same name but for case, "
+                "and Docker compares names case-insensitively"
+            )
+        if other.server == ref.server and docker_key(other.stack_name) == stack:
+            case = "" if other.stack_name == ref.stack_name else " (case aside, as Docker compares names)"
+            return other, f"stack name {ref.stack_name} is already app {other.name}'s on server {ref.server}{case}"
+    return None
+
+
+def check_no_twin(ref: AppRef, apps: Iterable[AppRef], *, hint: str | None = None) -> None:
+    """Conflict when another app env file is one Docker cannot tell from `ref` (see `twin`)."""
+    found = twin(ref, apps)
+    if found is not None:
+        other, why = found
+        raise Conflict(
+            f"app {ref.name}: {why}",
+            hint=hint
+            or f"two apps cannot share a stack; choose another --name, or remove one of {other.name}, {ref.name}",
+        )
 
 
 def recipe_of(values: Mapping[str, str], where: str = "app env") -> tuple[str, str | None]:

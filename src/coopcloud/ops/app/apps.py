@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from coopcloud.domain.app import AppConfig, AppRef, recipe_of
+from coopcloud.domain.app import AppConfig, AppRef, check_no_twin, recipe_of
 from coopcloud.errors import Conflict, CoopError, NotFound, UsageError
 from coopcloud.settings import Settings
 
@@ -47,11 +47,14 @@ def find_app(settings: Settings, name: str) -> AppRef:
             f"app {name} exists on several servers ({servers})",
             hint="remove the stale env file; app names are unique across servers",
         )
-    from coopcloud.ops.deploy.identity import check_no_twin
-
     # Its lock, secrets, history and services would be another app's too: refused before any command acts.
     check_no_twin(found[0], apps, hint=f"move one of their env files out of {settings.servers_dir}")
     return found[0]
+
+
+def check_own_stack(settings: Settings, ref: AppRef) -> None:
+    """Conflict when another app env file is one Docker cannot tell from `ref` (see `coopcloud.domain.app.twin`)."""
+    check_no_twin(ref, all_apps(settings))
 
 
 def load_app(settings: Settings, name: str) -> AppConfig:

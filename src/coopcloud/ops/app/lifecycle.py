@@ -56,8 +56,9 @@ def new_app(
     from coopcloud.domain.names import check_domain, check_recipe_name
     from coopcloud.domain.version import latest, resolve_version
     from coopcloud.gitops import GitRepo
+    from coopcloud.ops.app.apps import check_own_stack
     from coopcloud.ops.deploy import releases
-    from coopcloud.ops.deploy.identity import check_own_stack, check_swarm_stack
+    from coopcloud.ops.deploy.identity import check_swarm_stack
     from coopcloud.ops.recipe.recipes import is_path, is_url, locate_recipe
     from coopcloud.ops.server.servers import resolve
     from coopcloud.sources import recipe_from_dir, recipe_from_git
@@ -199,7 +200,7 @@ def leftovers(settings: Settings, client: Engine, ref: AppRef, *, purge: bool) -
     from coopcloud.domain.envfile import load as load_env
     from coopcloud.domain.envfile import secret_specs
     from coopcloud.ops.app import secrets as sec
-    from coopcloud.ops.deploy.identity import check_own_stack
+    from coopcloud.ops.app.apps import check_own_stack
 
     try:
         check_own_stack(settings, ref)

@@ -22,7 +22,7 @@ from coopcloud.engine.views import Service
 from coopcloud.errors import NotFound
 from coopcloud.ops.deploy.plan import Plan
 from coopcloud.settings import Settings
-from coopcloud.swarm.labels import STACK_LABEL
+from coopcloud.swarm.labels import STACK_LABEL, running_version
 from coopcloud.swarm.spec import StackSpec
 
 if TYPE_CHECKING:
@@ -86,7 +86,6 @@ def _wanted_version(cfg: AppConfig, running: str | None) -> str | None:
 def diff(settings: Settings, pool: ServerPool, app_name: str) -> Drift:
     """Plan a redeploy of the pinned version with the current env against the live services. Read-only."""
     from coopcloud.ops.app.apps import load_app
-    from coopcloud.ops.app.status import version_of
     from coopcloud.ops.deploy import add_coop_labels, deploy_env, desired_specs, make_plan, preflight, resolve_target
     from coopcloud.swarm.render import render
 
@@ -95,7 +94,7 @@ def diff(settings: Settings, pool: ServerPool, app_name: str) -> Drift:
     live = client.services(filters={"label": [f"{STACK_LABEL}={cfg.ref.stack_name}"]})
     if not live:
         raise NotFound(f"app {app_name} is not deployed on {cfg.ref.server}", hint=f"run: coop app deploy {app_name}")
-    running = version_of(map(Service.from_json, live), cfg.ref.stack_name)
+    running = running_version(cfg.ref.stack_name, {s.name: s.labels for s in map(Service.from_json, live)})
     target = resolve_target(settings, cfg, version=_wanted_version(cfg, running))
     rendered = render(target.recipe, cfg.ref, deploy_env(cfg, target), warn=lambda _: None)
     spec = cast(StackSpec, rendered.spec)
@@ -110,11 +109,10 @@ def drifted_offline(settings: Settings, cfg: AppConfig, live: list[Service], net
 
     No request: images are compared by tag, networks by the names in `network_names` (ID -> name).
     """
-    from coopcloud.ops.app.status import version_of
     from coopcloud.ops.deploy import Preflight, add_coop_labels, deploy_env, desired_specs, make_plan, resolve_target
     from coopcloud.swarm.render import render
 
-    running = version_of(live, cfg.ref.stack_name)
+    running = running_version(cfg.ref.stack_name, {s.name: s.labels for s in live})
     target = resolve_target(settings, cfg, version=_wanted_version(cfg, running))
     rendered = render(target.recipe, cfg.ref, deploy_env(cfg, target), warn=lambda _: None)
     spec = cast(StackSpec, rendered.spec)

@@ -1,4 +1,5 @@
-"""Who owns a stack name: the app env files on this machine, and the swarm's labels.
+"""Who owns a stack name on the swarm: its labels (the env files on this machine are compared by
+`coopcloud.domain.app.twin`, through `ops.app.apps.check_own_stack`).
 
 Apps ``a.b`` and ``a_b`` both run as stack ``a_b`` and would share every Docker object: the second
 would take over the first's services and secrets, and removing one would delete the other's. So a
@@ -16,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppRef, docker_key
 from coopcloud.errors import Conflict
-from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL, coop_label
 
 if TYPE_CHECKING:
@@ -24,44 +24,6 @@ if TYPE_CHECKING:
     from coopcloud.engine.views import Service
 
 _HOST_RULE = re.compile(r"Host\(\s*`([^`]+)`")
-
-
-def twin(ref: AppRef, apps: Iterable[AppRef]) -> tuple[AppRef, str] | None:
-    """Another app that Docker cannot tell from `ref`, and why: the same name but for case (app names
-    are unique across servers), or on the same server the same stack name, case aside (``a.b``, ``a_b``
-    and ``A_b`` are one stack: its services, secrets, lock and history would be shared)."""
-    key, stack = docker_key(ref.name), docker_key(ref.stack_name)
-    for other in apps:
-        if other == ref:
-            continue
-        if docker_key(other.name) == key:
-            return other, (
-                f"app {other.name} (server {other.server}) has the same name but for case, "
-                "and Docker compares names case-insensitively"
-            )
-        if other.server == ref.server and docker_key(other.stack_name) == stack:
-            case = "" if other.stack_name == ref.stack_name else " (case aside, as Docker compares names)"
-            return other, f"stack name {ref.stack_name} is already app {other.name}'s on server {ref.server}{case}"
-    return None
-
-
-def check_no_twin(ref: AppRef, apps: Iterable[AppRef], *, hint: str | None = None) -> None:
-    """Conflict when another app env file is one Docker cannot tell from `ref` (see `twin`)."""
-    found = twin(ref, apps)
-    if found is not None:
-        other, why = found
-        raise Conflict(
-            f"app {ref.name}: {why}",
-            hint=hint
-            or f"two apps cannot share a stack; choose another --name, or remove one of {other.name}, {ref.name}",
-        )
-
-
-def check_own_stack(settings: Settings, ref: AppRef) -> None:
-    """Conflict when another app env file is one Docker cannot tell from `ref` (see `twin`)."""
-    from coopcloud.ops.app.apps import all_apps
-
-    check_no_twin(ref, all_apps(settings))
 
 
 @dataclass(frozen=True)

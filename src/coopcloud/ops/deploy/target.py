@@ -61,7 +61,7 @@ def resolve_target(settings: Settings, cfg: AppConfig, *, version: str | None = 
     """
     from coopcloud.domain.version import latest, resolve_version
     from coopcloud.gitops import GitRepo
-    from coopcloud.ops.deploy.identity import check_own_stack
+    from coopcloud.ops.app.apps import check_own_stack
     from coopcloud.ops.recipe.recipes import recipe_folder
 
     check_own_stack(settings, cfg.ref)
