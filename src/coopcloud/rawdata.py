@@ -91,3 +91,13 @@ def str_map(value: object, what: str = "value") -> dict[str, str]:
             raise RawDataError(f"{what}.{k}: expected a string, found {_kind(v)}")
         out[k] = v
     return out
+
+
+def str_list(value: object, what: str = "value") -> list[str]:
+    """A list of strings (tags, paths, a command); None is an empty one, a non-string item is an error."""
+    out: list[str] = []
+    for i, item in enumerate(as_list(value, what)):
+        if not isinstance(item, str):
+            raise RawDataError(f"{what}[{i}]: expected a string, found {_kind(item)}")
+        out.append(item)
+    return out

@@ -2,7 +2,18 @@
 
 import pytest
 
-from coopcloud.rawdata import RawDataError, as_list, as_map, get_bool, get_int, get_list, get_map, get_str, str_map
+from coopcloud.rawdata import (
+    RawDataError,
+    as_list,
+    as_map,
+    get_bool,
+    get_int,
+    get_list,
+    get_map,
+    get_str,
+    str_list,
+    str_map,
+)
 
 
 def test_absent_and_null_read_as_the_default():
@@ -18,6 +29,7 @@ def test_present_values_are_returned_as_they_are():
     assert get_map(doc, "m") == {"k": 1} and get_list(doc, "l") == [1, 2]
     assert get_str(doc, "s") == "x" and get_int(doc, "i") == 5 and get_bool(doc, "b") is False
     assert str_map(doc["labels"]) == {"a": "b"}
+    assert str_list(["a", "b"]) == ["a", "b"] and str_list(None) == []
     assert as_list((1, 2)) == [1, 2]
 
 
@@ -30,6 +42,7 @@ def test_present_values_are_returned_as_they_are():
         (lambda d: get_int(d, "b"), "b: expected an integer, found bool"),
         (lambda d: get_bool(d, "s"), "s: expected true or false, found str"),
         (lambda d: str_map(d["m"], "labels"), "labels.k: expected a string, found int"),
+        (lambda d: str_list(["x", None], "tags"), r"tags\[1\]: expected a string, found null"),
     ],
 )
 def test_a_wrong_type_names_the_key_and_what_was_found(read, message):
