@@ -1,7 +1,9 @@
 """The command-line grammar (docs/grammar.md), checked on every command of the click tree.
 
-Every command is either marked as changing something (`@changes()`), or named below as one that only
-reads or only adds. A marked command has `--yes/-y`, an `Examples:` block, and goes through the one
+Every command says how it stands to the confirmation rules in one declaration: `@mutating(...)` /
+`@mutating_apps(...)` for a command that changes an app (it "changes", `destroys=True`, or `adds=True`),
+`@changes()` for one that changes something without an app's lock; the rest are named below as only
+reading or only adding. A marked command has `--yes/-y`, an `Examples:` block, and goes through the one
 confirmation step (`Output.approve`). Summaries fit the command list; `--json` on a command without
 a JSON form is an error; `coop --help` lists every group's commands. The prompts themselves (N is
 "cancelled", exit 14; no terminal refuses data-destroying commands) are exercised on the real engine
@@ -20,14 +22,14 @@ import textwrap
 import click
 import pytest
 
-from coopcloud.cli.context import CHANGES, NO_JSON
+from coopcloud.cli.context import CHANGES, NO_JSON, confirmation, declared_mutating
 from coopcloud.cli.main import GROUP_COMMANDS, cli, main
 from coopcloud.errors import ExitStatus
 
-# Commands that change nothing, or only add something new (docs/grammar.md: they do not ask).
+# Commands without a declaration: they change nothing, or only add something new without an app's lock
+# (docs/grammar.md: they do not ask). Those that add under an app's lock say `adds=True` in `@mutating`.
 READ_OR_ADD = {
     "autocomplete",
-    "app backup create",
     "app backup download",
     "app backup ls",
     "app backup verify",
@@ -43,11 +45,8 @@ READ_OR_ADD = {
     "app lock",
     "app logs",
     "app ls",
-    "app new",
     "app ps",
     "app run",
-    "app secret generate",
-    "app secret insert",
     "app secret ls",
     "app services",
     "app volume ls",
@@ -67,7 +66,6 @@ READ_OR_ADD = {
     "recipe upgrade",
     "recipe versions",
     "server add",
-    "server backup",
     "server backup-repo",
     "server history",
     "server ls",
@@ -94,20 +92,55 @@ def _tree() -> list[tuple[str, click.Command]]:
 
 TREE = _tree()
 LEAVES = [(path, cmd) for path, cmd in TREE if not isinstance(cmd, click.Group)]
-CHANGING = [(path, cmd) for path, cmd in LEAVES if getattr(cmd, CHANGES, None)]
+CHANGING = [(path, cmd) for path, cmd in LEAVES if confirmation(cmd) in ("changes", "destroys")]
 
 
 def test_every_command_is_classified():
-    unclassified = [path for path, cmd in LEAVES if not getattr(cmd, CHANGES, None) and path not in READ_OR_ADD]
-    assert unclassified == [], "mark it @changes() or add it to READ_OR_ADD (docs/grammar.md)"
-    both = [path for path, cmd in CHANGING if path in READ_OR_ADD]
+    unclassified = [path for path, cmd in LEAVES if confirmation(cmd) is None and path not in READ_OR_ADD]
+    assert unclassified == [], "declare it (@mutating, or @changes() without an app lock) or add it to READ_OR_ADD"
+    both = [path for path, cmd in LEAVES if confirmation(cmd) is not None and path in READ_OR_ADD]
     assert both == []
     assert not READ_OR_ADD - {path for path, _ in LEAVES}, "READ_OR_ADD names a command that is gone"
 
 
 def test_the_data_destroying_commands():
-    destroying = sorted(path for path, cmd in CHANGING if getattr(cmd, CHANGES) == "destroys")
+    destroying = sorted(path for path, cmd in CHANGING if confirmation(cmd) == "destroys")
     assert destroying == ["app remove", "app restore", "app secret rm", "app volume rm", "recipe reset", "server prune"]
+
+
+def test_the_commands_that_add_under_an_apps_lock():
+    adding = sorted(path for path, cmd in LEAVES if confirmation(cmd) == "adds")
+    assert adding == ["app backup create", "app new", "app secret generate", "app secret insert", "server backup"]
+
+
+def test_one_declaration_per_command():
+    """A command that changes an app says everything in `@mutating`; `@changes` is only for the others."""
+    both = [path for path, cmd in LEAVES if getattr(cmd, CHANGES, None) and declared_mutating(cmd)]
+    assert both == []
+    with_changes = sorted(path for path, cmd in LEAVES if getattr(cmd, CHANGES, None))
+    assert with_changes == [
+        "app backup unlock",
+        "recipe reset",
+        "server activate",
+        "server drain",
+        "server init",
+        "server prune",
+        "server rm",
+    ]
+
+
+def test_changes_refuses_a_command_that_mutating_already_declares():
+    from coopcloud.cli.context import changes, mutating
+
+    @click.command("twice")
+    @click.argument("app_name")
+    @mutating("twice")
+    def twice(rt, app, app_name: str) -> None: ...
+
+    with pytest.raises(TypeError, match="one declaration per command"):
+        changes()(twice)
+    with pytest.raises(TypeError, match="does not only add"):
+        mutating("both", destroys=True, adds=True)
 
 
 @pytest.mark.parametrize("path,cmd", CHANGING, ids=[p for p, _ in CHANGING])

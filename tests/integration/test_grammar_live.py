@@ -16,7 +16,7 @@ import click
 import jsonschema
 import pytest
 
-from coopcloud.cli.context import CHANGES
+from coopcloud.cli.context import confirmation
 from coopcloud.cli.main import cli, main
 from live_app import free_port, web_recipe
 from recipe_factory import make_recipe_repo
@@ -82,7 +82,7 @@ def changing_commands() -> set[str]:
         if isinstance(cmd, click.Group):
             for name in cmd.list_commands(ctx):
                 walk(cmd.get_command(ctx, name), [*path, name])  # type: ignore[arg-type]
-        elif getattr(cmd, CHANGES, None):
+        elif confirmation(cmd) in ("changes", "destroys"):
             found.add(" ".join(path))
 
     walk(cli, [])

@@ -20,6 +20,7 @@ from typing import Any
 import click
 import pytest
 
+from coopcloud.cli.context import Mutating, declared_mutating
 from coopcloud.cli.main import cli
 
 # Commands that must be marked whatever the walker finds (issue 18: trust, round 2).
@@ -107,8 +108,8 @@ def _first_mutation_called(func: Callable[..., Any]) -> str | None:
     return None
 
 
-def marked(cmd: click.Command) -> Any:
-    return getattr(cmd.callback, "__coop_mutating__", None)
+def marked(cmd: click.Command) -> Mutating | None:
+    return declared_mutating(cmd)
 
 
 def test_every_command_that_changes_a_server_is_marked():

@@ -14,7 +14,6 @@ from coopcloud.cli.backup import register_app as register_backup
 from coopcloud.cli.context import (
     AliasGroup,
     Runtime,
-    changes,
     mutating,
     mutating_apps,
     no_json,
@@ -48,7 +47,7 @@ def app() -> None:
     "--secrets", "-S", "with_secrets", is_flag=True, help="Generate every secret now and print each value once."
 )
 @click.option("--chaos", "-C", is_flag=True, help="Start from the recipe's working tree; pin no version.")
-@mutating_apps("secret generate")
+@mutating_apps("secret generate", adds=True)
 def new(
     rt: Runtime,
     recipe: str,
@@ -274,7 +273,6 @@ def labels(rt: Runtime, app_name: str) -> None:
 # -- deploy / undeploy / remove ---------------------------------------------------------------------
 
 
-@changes()
 @app.command("deploy")
 @click.argument("app_name", metavar="APP")
 @click.argument("version", required=False)
@@ -392,7 +390,6 @@ def _report_deploy(rt: Runtime, result, line: str) -> None:
         rt.out.print(f"app {result.app}: {line}")
 
 
-@changes()
 @app.command("undeploy")
 @click.argument("app_name", metavar="APP")
 @click.option(
@@ -440,7 +437,6 @@ def undeploy(rt: Runtime, app: AppContext, app_name: str, yes: bool, prune: bool
     )
 
 
-@changes(destroys=True)
 @app.command("remove")
 @click.argument("app_name", metavar="APP")
 @click.option(
@@ -449,7 +445,7 @@ def undeploy(rt: Runtime, app: AppContext, app_name: str, yes: bool, prune: bool
 @yes_option
 # `-f` as abra has it would delete data: say what to pass instead of click's "no such option".
 @click.option("--force", "-f", is_flag=True, hidden=True)
-@mutating("remove", lock="at begin")
+@mutating("remove", destroys=True, lock="at begin")
 def remove(rt: Runtime, app: AppContext, app_name: str, purge: bool, yes: bool, force: bool) -> None:
     """Forget an undeployed app; --purge also deletes its data.
 
@@ -597,7 +593,7 @@ def _print_generated(rt: Runtime, generated) -> None:
 @click.argument("name", required=False)
 @click.argument("version", required=False)
 @click.option("--all", "-a", "all_", is_flag=True, help="Every secret the app declares.")
-@mutating("secret generate")
+@mutating("secret generate", adds=True)
 def secret_generate(
     rt: Runtime, app: AppContext, app_name: str, name: str | None, version: str | None, all_: bool
 ) -> None:
@@ -626,7 +622,7 @@ def secret_generate(
 @click.argument("version")
 @click.argument("value", required=False)
 @click.option("--file", "file_", type=click.File("r"), help="Read the value from a file ('-' for stdin).")
-@mutating("secret insert", lock="at begin")
+@mutating("secret insert", adds=True, lock="at begin")
 def secret_insert(
     rt: Runtime, app: AppContext, app_name: str, name: str, version: str, value: str | None, file_
 ) -> None:
@@ -655,13 +651,12 @@ def secret_insert(
     rt.out.print(f"app {app_name}: secret {name} ({version}) stored as {chosen.remote}")
 
 
-@changes(destroys=True)
 @secret.command("rm")
 @click.argument("app_name", metavar="APP")
 @click.argument("name", required=False)
 @click.option("--all", "-a", "all_", is_flag=True, help="Every secret the app declares, every version.")
 @yes_option
-@mutating("secret rm", lock="at begin")
+@mutating("secret rm", destroys=True, lock="at begin")
 def secret_rm(rt: Runtime, app: AppContext, app_name: str, name: str | None, all_: bool, yes: bool) -> None:
     """Remove an app's secrets from its server.
 
@@ -700,7 +695,6 @@ def secret_rm(rt: Runtime, app: AppContext, app_name: str, name: str | None, all
     )
 
 
-@changes()
 @secret.command("rotate")
 @click.argument("app_name", metavar="APP")
 @click.argument("name", required=False)

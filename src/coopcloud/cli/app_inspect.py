@@ -7,25 +7,28 @@ renders. `--json` is the global flag (accepted anywhere on the line).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from coopcloud.cli.context import AliasGroup, Runtime, changes, mutating, no_json, pass_runtime, yes_option
+from coopcloud.cli.context import AliasGroup, Runtime, mutating, no_json, pass_runtime, yes_option
 from coopcloud.cli.watch import shown, watch_options
 
 if TYPE_CHECKING:
+    from coopcloud.domain.app import AppRef
+    from coopcloud.engine.protocol import Engine
     from coopcloud.ops.app.context import AppContext
 
 
-def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
+def _connect(rt: Runtime, name: str) -> tuple[AppRef, Engine]:
     from coopcloud.ops.app.apps import find_app
 
     ref = find_app(rt.settings, name)
     return ref, rt.servers().client(ref.server)
 
 
-def _connect_to_task(rt: Runtime, name: str, service: str) -> tuple[Any, Any]:
+def _connect_to_task(rt: Runtime, name: str, service: str) -> tuple[AppRef, Engine]:
     """The app, and the engine of the node running `service` (its own server entry on a multi-node swarm)."""
     from coopcloud.ops.app.apps import find_app
     from coopcloud.ops.server.nodes import engine_for_service
@@ -190,7 +193,6 @@ def logs(
             close()
 
 
-@changes()
 @click.command("restart")
 @click.argument("app_name", metavar="APP")
 @click.argument("service", required=False)
@@ -304,7 +306,7 @@ def run(
     ctx.exit(code & 0xFF if code >= 0 else 1)
 
 
-def _isatty(stream: Any) -> bool:
+def _isatty(stream: object) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 
@@ -324,7 +326,8 @@ def _writer(rt: Runtime):
     return write
 
 
-def _stdin_for(rt: Runtime, tty: bool) -> tuple[Any, Any]:
+# Any: bytes, None or an FdInput, which the engine reads as the IO[bytes] it is not a subclass of.
+def _stdin_for(rt: Runtime, tty: bool) -> tuple[Any, Callable[[], object]]:
     """What to send as the command's stdin, and how to restore the terminal afterwards.
 
     A terminal is put in raw mode (with a TTY) or not sent at all; piped
@@ -411,14 +414,13 @@ def volume_ls(rt: Runtime, app_name: str) -> None:
     rt.out.table(["volume", "name", "driver", "created"], [[v.volume, v.name, v.driver, v.created] for v in rows])
 
 
-@changes(destroys=True)
 @volume.command("rm")
 @click.argument("app_name", metavar="APP")
 @click.argument("volumes", nargs=-1)
 @click.option("--all", "-a", "all_", is_flag=True, help="Remove every volume of the app.")
 @yes_option
 @click.option("--force", "-f", is_flag=True, hidden=True)  # was "do not ask": say it is --yes now
-@mutating("volume rm", lock="at begin")
+@mutating("volume rm", destroys=True, lock="at begin")
 def volume_rm(
     rt: Runtime, app: AppContext, app_name: str, volumes: tuple[str, ...], all_: bool, yes: bool, force: bool
 ) -> None:

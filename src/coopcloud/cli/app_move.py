@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from coopcloud.cli.context import Runtime, changes, mutating_apps, yes_option
+from coopcloud.cli.context import Runtime, mutating_apps, yes_option
 
 
 def register(group: click.Group) -> None:
@@ -23,7 +23,6 @@ def _size(n: int | None) -> str:
     return f"{value:.1f} GB"
 
 
-@changes()
 @click.command("move")
 @click.argument("app_name", metavar="APP")
 @click.argument("server", metavar="SERVER")

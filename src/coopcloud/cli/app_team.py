@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from coopcloud.cli.context import Runtime, changes, mutating, pass_runtime, yes_option
+from coopcloud.cli.context import Runtime, mutating, pass_runtime, yes_option
 
 if TYPE_CHECKING:
     from coopcloud.ops.app.context import AppContext
+    from coopcloud.ops.trail.audit import Event
 
 
 def register(group: click.Group) -> None:
@@ -53,7 +54,6 @@ def lock_status(rt: Runtime, app_name: str) -> None:
     rt.out.print(f"app {app_name}: locked by {found.describe()} ({state}lease until {locks.utc_text(found.expires)})")
 
 
-@changes()
 @click.command("unlock")
 @click.argument("app_name", metavar="APP")
 @yes_option
@@ -113,7 +113,7 @@ def app_history(rt: Runtime, app_name: str, limit: int | None) -> None:
     show_history(rt, events[-limit:] if limit else events, with_app=False)
 
 
-def show_history(rt: Runtime, events: list[Any], *, with_app: bool) -> None:
+def show_history(rt: Runtime, events: list[Event], *, with_app: bool) -> None:
     if rt.out.json:
         rt.out.emit_json([e.to_json() for e in events])
         return

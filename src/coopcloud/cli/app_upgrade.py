@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from coopcloud.cli.context import Runtime, changes, mutating, yes_option
+from coopcloud.cli.context import Runtime, mutating, yes_option
 
 if TYPE_CHECKING:
     from coopcloud.ops.app.context import AppContext
@@ -54,7 +54,6 @@ def _options(func):
     return func
 
 
-@changes()
 @click.command("upgrade")
 @_options
 @click.option(
@@ -115,7 +114,6 @@ def upgrade(
     )
 
 
-@changes()
 @click.command("rollback")
 @_options
 @mutating("rollback", lock="at begin", unless="dry_run")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import click
 
-from coopcloud.cli.context import Runtime, changes, mutating_apps, yes_option
+from coopcloud.cli.context import Runtime, mutating_apps, yes_option
 
 NOTIFY_ENV = "COOP_NOTIFY_URL"
 
 
-@changes()
 @click.command("autoupdate")
 @click.option("--server", "-s", "servers", multiple=True, metavar="SERVER", help="Only this server (repeatable).")
 @click.option("--app", "-a", "apps", multiple=True, metavar="APP", help="Only this app (repeatable).")

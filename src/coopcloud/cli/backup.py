@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from coopcloud.cli.context import AliasGroup, Runtime, changes, mutating, mutating_apps, pass_runtime, yes_option
 
 if TYPE_CHECKING:
+    from coopcloud.domain.app import AppRef
+    from coopcloud.engine.protocol import Engine
     from coopcloud.ops.app.context import AppContext
 
 
@@ -29,21 +31,21 @@ def register_server(group: click.Group) -> None:
     group.add_command(backup_repo)
 
 
-def _connect(rt: Runtime, name: str) -> tuple[Any, Any]:
+def _connect(rt: Runtime, name: str) -> tuple[AppRef, Engine]:
     from coopcloud.ops.app.apps import find_app
 
     ref = find_app(rt.settings, name)
     return ref, rt.servers().client(ref.server)
 
 
-def engine_for_hooks(rt: Runtime, ref: Any) -> Callable[[str], Any]:
+def engine_for_hooks(rt: Runtime, ref: AppRef) -> Callable[[str], Engine]:
     """Hooks run in the service's container on whichever node runs it (through that node's server entry)."""
     from coopcloud.ops.server.nodes import engine_for_service
 
     return lambda service: engine_for_service(rt.settings, rt.servers(), ref, service)
 
 
-def engine_for_node(rt: Runtime, ref: Any) -> Callable[[str], Any]:
+def engine_for_node(rt: Runtime, ref: AppRef) -> Callable[[str], Engine]:
     """A download's restic job, scratch volume and copy are on the node of the app's backups (through its server entry)."""
     from coopcloud.ops.server.nodes import engine_for_node as node_engine
 
@@ -99,7 +101,7 @@ def backup() -> None:
 @backup.command("create")
 @click.argument("app_name", metavar="APP")
 @click.argument("service", required=False)
-@mutating("backup create")
+@mutating("backup create", adds=True)
 def create(rt: Runtime, app: AppContext, app_name: str, service: str | None) -> None:
     """Back up APP (or one SERVICE) into one restic snapshot.
 
@@ -232,13 +234,12 @@ def download(rt: Runtime, app_name: str, snapshot: str | None, dest: Path) -> No
     rt.out.print(f"app {app_name}: snapshot {done.snapshot[:8]} downloaded to {done.dest} ({done.files} files)")
 
 
-@changes(destroys=True)
 @click.command("restore")
 @click.argument("app_name", metavar="APP")
 @click.argument("snapshot", required=False)
 @click.option("--service", help="Restore only this service's volumes.")
 @yes_option
-@mutating("restore", lock="at begin")
+@mutating("restore", destroys=True, lock="at begin")
 def restore(rt: Runtime, app: AppContext, app_name: str, snapshot: str | None, service: str | None, yes: bool) -> None:
     """Restore a snapshot over APP's live volumes.
 
@@ -282,7 +283,7 @@ def restore(rt: Runtime, app: AppContext, app_name: str, snapshot: str | None, s
 
 @click.command("backup")
 @click.argument("name", metavar="SERVER")
-@mutating_apps("backup create")
+@mutating_apps("backup create", adds=True)
 def server_backup(rt: Runtime, name: str) -> None:
     """Back up every app of SERVER that declares backups.
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Literal, TypeVar
 
 import click
 
@@ -58,7 +58,7 @@ class Runtime:
             self._settings = Settings.from_environ(self._environ, **self._flags)
         return self._settings
 
-    def servers(self) -> Any:
+    def servers(self) -> ServerPool:
         """The per-invocation server pool: one engine connection per server, reused, closed at exit."""
         if self._pool is None:
             from coopcloud.ops.server.servers import ServerPool
@@ -73,6 +73,9 @@ class Runtime:
 
 
 pass_runtime = click.make_pass_decorator(Runtime)
+
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., object])
 
 
 class AliasGroup(click.Group):
@@ -115,22 +118,45 @@ AliasGroup.group_class = AliasGroup
 
 # -- the command-line grammar (docs/grammar.md) -------------------------------------------------------
 
-CHANGES = "coop_changes"  # the attribute a command's mark lives in: "changes" or "destroys"
+# How a command stands to the confirmation rules: it "changes" or "destroys" something (it asks first
+# at a terminal and takes --yes/-y), or it only "adds" something new (it does not ask).
+Confirm = Literal["changes", "destroys", "adds"]
+CHANGES = "coop_changes"  # the attribute `@changes` sets on a command that changes no app
 
 
-def changes(*, destroys: bool = False):
-    """Mark a command that changes or deletes something: it asks first at a terminal and takes --yes/-y
-    (see `yes_option`). `destroys`: it can destroy or overwrite data, so without a terminal it is refused
-    unless --yes. tests/cli/test_grammar.py walks the command tree and checks every marked command."""
+def _confirm(destroys: bool, adds: bool) -> Confirm:
+    if destroys and adds:
+        raise TypeError("a command that destroys data does not only add")
+    return "destroys" if destroys else "adds" if adds else "changes"
+
+
+def changes(*, destroys: bool = False) -> Callable[[click.Command], click.Command]:
+    """Mark a command that changes or deletes something without an app's lock (server add, recipe reset):
+    it asks first at a terminal and takes --yes/-y (see `yes_option`). `destroys`: it can destroy or
+    overwrite data, so without a terminal it is refused unless --yes. A command that changes an app says
+    all this in its `@mutating(...)` instead. tests/cli/test_grammar.py walks the command tree and checks
+    every marked command."""
 
     def mark(cmd: click.Command) -> click.Command:
-        setattr(cmd, CHANGES, "destroys" if destroys else "changes")
+        if declared_mutating(cmd) is not None:
+            raise TypeError(f"{cmd.name}: @mutating already declares how it asks (one declaration per command)")
+        setattr(cmd, CHANGES, _confirm(destroys, False))
         return cmd
 
     return mark
 
 
-def yes_option(func):
+def confirmation(cmd: click.Command) -> Confirm | None:
+    """How `cmd` stands to the confirmation rules, from its one declaration (`@mutating`,
+    `@mutating_apps` or `@changes`); None for a command that reads, or adds without an app's lock."""
+    declared = declared_mutating(cmd)
+    if declared is not None:
+        return declared.confirm
+    found: Confirm | None = getattr(cmd, CHANGES, None)
+    return found
+
+
+def yes_option(func: F) -> F:
     """`--yes/-y`: answer yes to the confirmation. It does nothing else (docs/grammar.md)."""
     return click.option("--yes", "-y", is_flag=True, help="Answer yes to the confirmation; do not ask.")(func)
 
@@ -144,7 +170,7 @@ def no_json(cmd: click.Command) -> click.Command:
     inner = cmd.callback
     assert inner is not None
 
-    def callback(*args: Any, **kwargs: Any) -> Any:
+    def callback(*args: object, **kwargs: object) -> object:
         rt = click.get_current_context().find_object(Runtime)
         if rt is not None and rt.out.json:
             from coopcloud.errors import UsageError
@@ -158,23 +184,45 @@ def no_json(cmd: click.Command) -> click.Command:
     return cmd
 
 
-# -- the mark on commands that change a server ---------------------------------------------------
+# -- the one declaration on commands that change an app ------------------------------------------
+
+LockWhen = Literal["now", "at begin", "none"]
+MUTATING = "__coop_mutating__"  # the attribute the declaration lives in, on the command's callback
 
 
 @dataclass(frozen=True)
 class Mutating:
-    """What `@mutating` declares on a command (read by tests/unit/test_mutating.py)."""
+    """What `@mutating` / `@mutating_apps` declare on a command (read by tests/unit/test_mutating.py
+    and tests/cli/test_grammar.py)."""
 
     command: str  # as the history shows it: "deploy", "secret rm", ...
-    lock: str  # "now", "at begin" (after the plan was approved) or "none" (unlock)
+    lock: LockWhen  # "now", "at begin" (after the plan was approved) or "none" (unlock)
     per_app: bool = False  # the command opens each app's mutating() itself (app new, server backup)
+    confirm: Confirm = "changes"  # how it stands to the confirmation rules (docs/grammar.md)
+
+
+def declared_mutating(cmd: click.Command) -> Mutating | None:
+    """The `@mutating` / `@mutating_apps` declaration on a command, if it has one."""
+    found = getattr(cmd.callback, MUTATING, None)
+    return found if isinstance(found, Mutating) else None
 
 
 def mutating(
-    command: str, *, lock: str = "now", app_param: str = "app_name", unless: str | None = None
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The declaration on a click command that changes an app on its server; the runner it adds takes
-    the app's lock and records the command in the app's history around the whole command.
+    command: str,
+    *,
+    lock: LockWhen = "now",
+    destroys: bool = False,
+    adds: bool = False,
+    app_param: str = "app_name",
+    unless: str | None = None,
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
+    """The one declaration on a click command that changes an app on its server; the runner it adds
+    takes the app's lock and records the command in the app's history around the whole command.
+
+    It also says how the command stands to the confirmation rules (docs/grammar.md): by default it
+    changes something, so it asks first at a terminal and takes --yes/-y; `destroys=True` when it can
+    destroy or overwrite data (without a terminal it is refused unless --yes); `adds=True` when it only
+    adds something new (a backup, a secret) and does not ask.
 
     The callback is called as ``func(rt, app, **params)`` with `app` an `ops.context.AppContext`
     built once from the APP argument (`app_param`), inside ``app.mutating(command, lock=lock)``.
@@ -182,44 +230,51 @@ def mutating(
     built but nothing is locked or recorded. Operations that change a server refuse to run outside
     ``mutating()``, and tests/unit/test_mutating.py fails on a command that reaches one unmarked.
 
-        @app.command("undeploy")
+        @app.command("remove")
         @click.argument("app_name", metavar="APP")
-        @mutating("undeploy")
-        def undeploy(rt: Runtime, app: AppContext, app_name: str) -> None: ...
+        @yes_option
+        @mutating("remove", destroys=True, lock="at begin")
+        def remove(rt: Runtime, app: AppContext, app_name: str, yes: bool) -> None: ...
     """
+    declared = Mutating(command, lock, confirm=_confirm(destroys, adds))
 
-    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+    def mark(func: Callable[..., R]) -> Callable[..., R]:
         @functools.wraps(func)
-        def run(**params: Any) -> Any:
+        def run(**params: object) -> R:
             from coopcloud.ops.app.context import AppContext
 
             rt = click.get_current_context().find_object(Runtime)
             assert rt is not None  # main() puts it there
-            app = AppContext.open(rt.settings, rt.servers(), params[app_param], warn=rt.out.warn)
+            name = params[app_param]
+            assert isinstance(name, str)  # a click argument
+            app = AppContext.open(rt.settings, rt.servers(), name, warn=rt.out.warn)
             if unless and params.get(unless):
                 return func(rt, app, **params)
             with app.mutating(command, lock=lock):
                 return func(rt, app, **params)
 
-        run.__coop_mutating__ = Mutating(command, lock)  # type: ignore[attr-defined]
+        setattr(run, MUTATING, declared)
         return run
 
     return mark
 
 
-def mutating_apps(command: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def mutating_apps(
+    command: str, *, destroys: bool = False, adds: bool = False
+) -> Callable[[Callable[..., R]], Callable[..., R]]:
     """The declaration on a command that changes apps it finds as it goes (`app new --secrets`, `server
     backup`, autoupdate): it opens ``AppContext.mutating(command)`` for each app itself. Called as
-    ``func(rt, **params)``."""
+    ``func(rt, **params)``. `destroys` / `adds`: as for `mutating`."""
+    declared = Mutating(command, "now", per_app=True, confirm=_confirm(destroys, adds))
 
-    def mark(func: Callable[..., Any]) -> Callable[..., Any]:
+    def mark(func: Callable[..., R]) -> Callable[..., R]:
         @functools.wraps(func)
-        def run(**params: Any) -> Any:
+        def run(**params: object) -> R:
             rt = click.get_current_context().find_object(Runtime)
             assert rt is not None
             return func(rt, **params)
 
-        run.__coop_mutating__ = Mutating(command, "now", per_app=True)  # type: ignore[attr-defined]
+        setattr(run, MUTATING, declared)
         return run
 
     return mark
