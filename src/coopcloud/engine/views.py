@@ -23,14 +23,13 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict
 
 from coopcloud.errors import EngineError, EngineNotFound
+from coopcloud.rawdata import RawMap, as_list, as_map, get_int, get_list, get_map, get_str, str_map
 
 if TYPE_CHECKING:
     from .protocol import Engine, Filters
-
-Json = Mapping[str, Any]
 
 # Task states swarm will not retry from: the task is over and did not do its job.
 FAILED_TASK_STATES = frozenset({"failed", "rejected", "orphaned"})
@@ -78,20 +77,21 @@ def rfc3339(when: datetime | None) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "") + "Z"
 
 
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
+def _labels(data: RawMap, key: str) -> dict[str, str]:
+    return dict(sorted(str_map(data.get(key), key).items()))
 
 
-def _labels(value: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in sorted(_dict(value).items())}
+def _version(data: RawMap) -> int:
+    return get_int(get_map(data, "Version"), "Index")
 
 
-def _version(data: Json) -> int:
-    return int(_dict(data.get("Version")).get("Index") or 0)
+def _int_or_none(data: RawMap, key: str) -> int | None:
+    return None if data.get(key) is None else get_int(data, key)
 
 
-def _int_or_none(value: Any) -> int | None:
-    return None if value is None else int(value)
+def _map_or_none(data: RawMap, key: str) -> RawMap | None:
+    """The object under `key`; None when the engine sent none (absent or null)."""
+    return None if data.get(key) is None else get_map(data, key)
 
 
 # -- the engine itself ------------------------------------------------------------------
@@ -109,15 +109,15 @@ class Info:
     cluster_id: str = ""  # Swarm.Cluster.ID, on a manager: which swarm this is
 
     @classmethod
-    def from_json(cls, data: Json) -> Info:
-        swarm = _dict(data.get("Swarm"))
+    def from_json(cls, data: RawMap) -> Info:
+        swarm = get_map(data, "Swarm")
         return cls(
-            system_time=data.get("SystemTime") or "",
-            server_version=data.get("ServerVersion") or "",
-            swarm_state=swarm.get("LocalNodeState") or "inactive",
+            system_time=get_str(data, "SystemTime"),
+            server_version=get_str(data, "ServerVersion"),
+            swarm_state=get_str(swarm, "LocalNodeState") or "inactive",
             control_available=bool(swarm.get("ControlAvailable")),
-            node_id=swarm.get("NodeID") or "",
-            cluster_id=_dict(swarm.get("Cluster")).get("ID") or "",
+            node_id=get_str(swarm, "NodeID"),
+            cluster_id=get_str(get_map(swarm, "Cluster"), "ID"),
         )
 
     @property
@@ -130,7 +130,7 @@ class Info:
         return parse_time(self.system_time)
 
 
-def created_id(answer: Json) -> str:
+def created_id(answer: RawMap) -> str:
     """The ID in the engine's answer to a create (``POST /configs/create`` → ``{"ID": ...}``)."""
     return str(answer.get("ID") or answer.get("Id") or "")
 
@@ -148,12 +148,12 @@ class Port:
     mode: str = "ingress"  # ingress | host
 
     @classmethod
-    def from_json(cls, data: Json) -> Port:
+    def from_json(cls, data: RawMap) -> Port:
         return cls(
-            target=int(data.get("TargetPort") or 0),
-            published=int(data["PublishedPort"]) if data.get("PublishedPort") else None,
-            protocol=data.get("Protocol") or "tcp",
-            mode=data.get("PublishMode") or "ingress",
+            target=get_int(data, "TargetPort"),
+            published=get_int(data, "PublishedPort") or None,
+            protocol=get_str(data, "Protocol") or "tcp",
+            mode=get_str(data, "PublishMode") or "ingress",
         )
 
     def __str__(self) -> str:
@@ -172,12 +172,12 @@ class UpdateStatus:
     completed_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> UpdateStatus:
+    def from_json(cls, data: RawMap) -> UpdateStatus:
         return cls(
-            state=data.get("State") or "",
-            message=data.get("Message") or "",
-            started_at=parse_time(data.get("StartedAt")),
-            completed_at=parse_time(data.get("CompletedAt")),
+            state=get_str(data, "State"),
+            message=get_str(data, "Message"),
+            started_at=parse_time(get_str(data, "StartedAt")),
+            completed_at=parse_time(get_str(data, "CompletedAt")),
         )
 
     @property
@@ -197,7 +197,7 @@ class Service:
     image: str  # as in the spec, digest included
     mode: str  # replicated | global | replicated-job | global-job
     replicas: int | None  # None for global services
-    spec: dict[str, Any]  # the spec as the engine holds it (what service_update sends back, changed)
+    spec: dict[str, object]  # the spec as the engine holds it (what service_update sends back, changed)
     ports: tuple[Port, ...] = ()  # live endpoint ports, else the spec's
     force_update: int = 0
     container_labels: dict[str, str] = field(default_factory=dict)
@@ -205,44 +205,45 @@ class Service:
     update_status: UpdateStatus | None = None
     running_tasks: int | None = None  # None unless listed with status=True
     desired_tasks: int | None = None
-    previous_spec: dict[str, Any] | None = None
+    previous_spec: dict[str, object] | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> Service:
-        spec = _dict(data.get("Spec"))
-        template = _dict(spec.get("TaskTemplate"))
-        container = _dict(template.get("ContainerSpec"))
-        mode_json = _dict(spec.get("Mode"))
-        mode, replicas = _mode(mode_json)
-        live_ports = _dict(data.get("Endpoint")).get("Ports") or []
-        spec_ports = _dict(spec.get("EndpointSpec")).get("Ports") or []
+    def from_json(cls, data: RawMap) -> Service:
+        spec = get_map(data, "Spec")
+        template = get_map(spec, "TaskTemplate")
+        container = get_map(template, "ContainerSpec")
+        mode, replicas = _mode(get_map(spec, "Mode"))
+        live_ports = get_list(get_map(data, "Endpoint"), "Ports")
+        spec_ports = get_list(get_map(spec, "EndpointSpec"), "Ports")
         ports = sorted(
-            (Port.from_json(p) for p in (live_ports or spec_ports)),
+            (Port.from_json(as_map(p, "Ports")) for p in (live_ports or spec_ports)),
             key=lambda p: (p.target, p.protocol, p.published or 0, p.mode),
         )
-        status = data.get("ServiceStatus")
-        update = data.get("UpdateStatus")
+        attached = get_list(template, "Networks") or get_list(spec, "Networks")
+        status = _map_or_none(data, "ServiceStatus")
+        update = get_map(data, "UpdateStatus")
+        previous = _map_or_none(data, "PreviousSpec")
         return cls(
-            id=data.get("ID") or "",
-            name=spec.get("Name") or "",
+            id=get_str(data, "ID"),
+            name=get_str(spec, "Name"),
             version=_version(data),
-            labels=_labels(spec.get("Labels")),
-            image=container.get("Image") or "",
+            labels=_labels(spec, "Labels"),
+            image=get_str(container, "Image"),
             mode=mode,
             replicas=replicas,
             spec=dict(spec),
             ports=tuple(ports),
-            force_update=int(template.get("ForceUpdate") or 0),
-            container_labels=_labels(container.get("Labels")),
-            networks=tuple(n.get("Target", "") for n in (template.get("Networks") or spec.get("Networks") or [])),
-            update_status=UpdateStatus.from_json(update) if isinstance(update, dict) and update.get("State") else None,
-            running_tasks=int(status.get("RunningTasks") or 0) if isinstance(status, dict) else None,
-            desired_tasks=int(status.get("DesiredTasks") or 0) if isinstance(status, dict) else None,
-            previous_spec=dict(data["PreviousSpec"]) if isinstance(data.get("PreviousSpec"), dict) else None,
-            created_at=parse_time(data.get("CreatedAt")),
-            updated_at=parse_time(data.get("UpdatedAt")),
+            force_update=get_int(template, "ForceUpdate"),
+            container_labels=_labels(container, "Labels"),
+            networks=tuple(get_str(as_map(n, "Networks"), "Target") for n in attached),
+            update_status=UpdateStatus.from_json(update) if update.get("State") else None,
+            running_tasks=get_int(status, "RunningTasks") if status is not None else None,
+            desired_tasks=get_int(status, "DesiredTasks") if status is not None else None,
+            previous_spec=dict(previous) if previous is not None else None,
+            created_at=parse_time(get_str(data, "CreatedAt")),
+            updated_at=parse_time(get_str(data, "UpdatedAt")),
         )
 
     @property
@@ -254,15 +255,15 @@ class Service:
         return self.mode in ("global", "global-job")
 
 
-def _mode(mode: Json) -> tuple[str, int | None]:
+def _mode(mode: RawMap) -> tuple[str, int | None]:
     if "Global" in mode:
         return "global", None
     if "GlobalJob" in mode:
         return "global-job", None
     if "ReplicatedJob" in mode:
-        job = _dict(mode.get("ReplicatedJob"))
-        return "replicated-job", int(job.get("TotalCompletions") or job.get("MaxConcurrent") or 1)
-    return "replicated", int(_dict(mode.get("Replicated")).get("Replicas", 1))
+        job = get_map(mode, "ReplicatedJob")
+        return "replicated-job", get_int(job, "TotalCompletions") or get_int(job, "MaxConcurrent") or 1
+    return "replicated", get_int(get_map(mode, "Replicated"), "Replicas", 1)
 
 
 # -- tasks ---------------------------------------------------------------------------
@@ -275,11 +276,11 @@ class ContainerStatus:
     pid: int = 0
 
     @classmethod
-    def from_json(cls, data: Json) -> ContainerStatus:
+    def from_json(cls, data: RawMap) -> ContainerStatus:
         return cls(
-            container_id=data.get("ContainerID") or "",
-            exit_code=_int_or_none(data.get("ExitCode")),
-            pid=int(data.get("PID") or 0),
+            container_id=get_str(data, "ContainerID"),
+            exit_code=_int_or_none(data, "ExitCode"),
+            pid=get_int(data, "PID"),
         )
 
 
@@ -292,14 +293,14 @@ class TaskStatus:
     container: ContainerStatus | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> TaskStatus:
-        container = data.get("ContainerStatus")
+    def from_json(cls, data: RawMap) -> TaskStatus:
+        container = _map_or_none(data, "ContainerStatus")
         return cls(
-            state=data.get("State") or "",
-            message=data.get("Message") or "",
-            err=(data.get("Err") or "").strip() or None,
-            timestamp=parse_time(data.get("Timestamp")),
-            container=ContainerStatus.from_json(container) if isinstance(container, dict) else None,
+            state=get_str(data, "State"),
+            message=get_str(data, "Message"),
+            err=get_str(data, "Err").strip() or None,
+            timestamp=parse_time(get_str(data, "Timestamp")),
+            container=ContainerStatus.from_json(container) if container is not None else None,
         )
 
     @property
@@ -324,20 +325,20 @@ class Task:
     updated_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> Task:
-        container = _dict(_dict(data.get("Spec")).get("ContainerSpec"))
+    def from_json(cls, data: RawMap) -> Task:
+        container = get_map(get_map(data, "Spec"), "ContainerSpec")
         return cls(
-            id=data.get("ID") or "",
-            service_id=data.get("ServiceID") or "",
-            node_id=data.get("NodeID") or "",
-            slot=_int_or_none(data.get("Slot")) or None,
-            desired_state=data.get("DesiredState") or "",
+            id=get_str(data, "ID"),
+            service_id=get_str(data, "ServiceID"),
+            node_id=get_str(data, "NodeID"),
+            slot=get_int(data, "Slot") or None,
+            desired_state=get_str(data, "DesiredState"),
             version=_version(data),
-            status=TaskStatus.from_json(_dict(data.get("Status"))),
-            image=container.get("Image") or "",
-            labels=_labels(data.get("Labels")),
-            created_at=parse_time(data.get("CreatedAt")),
-            updated_at=parse_time(data.get("UpdatedAt")),
+            status=TaskStatus.from_json(get_map(data, "Status")),
+            image=get_str(container, "Image"),
+            labels=_labels(data, "Labels"),
+            created_at=parse_time(get_str(data, "CreatedAt")),
+            updated_at=parse_time(get_str(data, "UpdatedAt")),
         )
 
     @property
@@ -377,16 +378,16 @@ class Container:
     status: str = ""  # the engine's words: "Up 5 seconds (healthy)", "Exited (137) 2 seconds ago"
 
     @classmethod
-    def from_json(cls, data: Json) -> Container:
-        names = data.get("Names") or []
+    def from_json(cls, data: RawMap) -> Container:
+        names = get_list(data, "Names")
         return cls(
-            id=data.get("Id") or data.get("ID") or "",
+            id=get_str(data, "Id") or get_str(data, "ID"),
             name=str(names[0]).lstrip("/") if names else "",
-            state=data.get("State") or "",
-            image=data.get("Image") or "",
-            created=int(data.get("Created") or 0),
-            labels=_labels(data.get("Labels")),
-            status=data.get("Status") or "",
+            state=get_str(data, "State"),
+            image=get_str(data, "Image"),
+            created=get_int(data, "Created"),
+            labels=_labels(data, "Labels"),
+            status=get_str(data, "Status"),
         )
 
     @property
@@ -415,18 +416,18 @@ class HealthCheck:
     end: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> HealthCheck:
+    def from_json(cls, data: RawMap) -> HealthCheck:
         return cls(
-            exit_code=_int_or_none(data.get("ExitCode")),
-            output=str(data.get("Output") or "").strip(),
-            end=parse_time(data.get("End")),
+            exit_code=_int_or_none(data, "ExitCode"),
+            output=get_str(data, "Output").strip(),
+            end=parse_time(get_str(data, "End")),
         )
 
 
 def health_log(engine: Engine, container_id: str) -> tuple[HealthCheck, ...]:
     """The last runs of a container's healthcheck, oldest first (``State.Health.Log``); () without one."""
-    state = _dict(engine.container(container_id).get("State"))
-    return tuple(HealthCheck.from_json(h) for h in _dict(state.get("Health")).get("Log") or [] if isinstance(h, dict))
+    state = get_map(engine.container(container_id), "State")
+    return tuple(HealthCheck.from_json(as_map(h, "Log")) for h in get_list(get_map(state, "Health"), "Log"))
 
 
 @dataclass(frozen=True)
@@ -437,8 +438,8 @@ class ExecStatus:
     exit_code: int | None = None  # None while it runs, or when the engine does not know
 
     @classmethod
-    def from_json(cls, data: Json) -> ExecStatus:
-        return cls(running=bool(data.get("Running")), exit_code=_int_or_none(data.get("ExitCode")))
+    def from_json(cls, data: RawMap) -> ExecStatus:
+        return cls(running=bool(data.get("Running")), exit_code=_int_or_none(data, "ExitCode"))
 
 
 # -- nodes ---------------------------------------------------------------------------
@@ -461,42 +462,51 @@ class Node:
     architecture: str = ""
 
     @classmethod
-    def from_json(cls, data: Json) -> Node:
-        spec = _dict(data.get("Spec"))
-        desc = _dict(data.get("Description"))
-        status = _dict(data.get("Status"))
-        manager = data.get("ManagerStatus")
-        platform = _dict(desc.get("Platform"))
+    def from_json(cls, data: RawMap) -> Node:
+        spec = get_map(data, "Spec")
+        desc = get_map(data, "Description")
+        status = get_map(data, "Status")
+        manager = get_map(data, "ManagerStatus")
+        platform = get_map(desc, "Platform")
         return cls(
-            id=data.get("ID") or "",
-            hostname=desc.get("Hostname") or "",
-            role=spec.get("Role") or "",
-            availability=spec.get("Availability") or "",
-            state=status.get("State") or "",
-            addr=status.get("Addr") or "",
+            id=get_str(data, "ID"),
+            hostname=get_str(desc, "Hostname"),
+            role=get_str(spec, "Role"),
+            availability=get_str(spec, "Availability"),
+            state=get_str(status, "State"),
+            addr=get_str(status, "Addr"),
             version=_version(data),
-            labels=_labels(spec.get("Labels")),
-            leader=bool(_dict(manager).get("Leader")),
-            manager_addr=_dict(manager).get("Addr") or None,
-            engine_version=_dict(desc.get("Engine")).get("EngineVersion") or "",
-            os=platform.get("OS") or "",
-            architecture=platform.get("Architecture") or "",
+            labels=_labels(spec, "Labels"),
+            leader=bool(manager.get("Leader")),
+            manager_addr=get_str(manager, "Addr") or None,
+            engine_version=get_str(get_map(desc, "Engine"), "EngineVersion"),
+            os=get_str(platform, "OS"),
+            architecture=get_str(platform, "Architecture"),
         )
 
 
 # -- secrets, configs ------------------------------------------------------------------
 
 
-def _swarm_object(data: Json) -> dict[str, Any]:
+class _SwarmObject(TypedDict):
+    id: str
+    name: str
+    version: int
+    labels: dict[str, str]
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+def _swarm_object(data: RawMap) -> _SwarmObject:
     """What a secret and a config share: ID, Spec.Name, Version.Index, Spec.Labels, CreatedAt, UpdatedAt."""
-    spec = _dict(data.get("Spec"))
+    spec = get_map(data, "Spec")
     return {
-        "id": data.get("ID") or "",
-        "name": spec.get("Name") or "",
+        "id": get_str(data, "ID"),
+        "name": get_str(spec, "Name"),
         "version": _version(data),
-        "labels": _labels(spec.get("Labels")),
-        "created_at": parse_time(data.get("CreatedAt")),
-        "updated_at": parse_time(data.get("UpdatedAt")),
+        "labels": _labels(spec, "Labels"),
+        "created_at": parse_time(get_str(data, "CreatedAt")),
+        "updated_at": parse_time(get_str(data, "UpdatedAt")),
     }
 
 
@@ -513,9 +523,8 @@ class Secret:
     updated_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> Secret:
-        spec = _dict(data.get("Spec"))
-        return cls(**_swarm_object(data), driver=_dict(spec.get("Driver")).get("Name") or None)
+    def from_json(cls, data: RawMap) -> Secret:
+        return cls(**_swarm_object(data), driver=get_str(get_map(get_map(data, "Spec"), "Driver"), "Name") or None)
 
 
 @dataclass(frozen=True)
@@ -530,12 +539,12 @@ class Config:
     updated_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> Config:
-        spec = _dict(data.get("Spec"))
+    def from_json(cls, data: RawMap) -> Config:
+        spec = get_map(data, "Spec")
         return cls(
             **_swarm_object(data),
-            data=base64.b64decode(spec.get("Data") or ""),
-            templating=_dict(spec.get("Templating")).get("Name") or None,
+            data=base64.b64decode(get_str(spec, "Data")),
+            templating=get_str(get_map(spec, "Templating"), "Name") or None,
         )
 
 
@@ -556,18 +565,18 @@ class Network:
     created_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> Network:
+    def from_json(cls, data: RawMap) -> Network:
         return cls(
-            id=data.get("Id") or data.get("ID") or "",
-            name=data.get("Name") or "",
-            driver=data.get("Driver") or "",
-            scope=data.get("Scope") or "",
-            labels=_labels(data.get("Labels")),
+            id=get_str(data, "Id") or get_str(data, "ID"),
+            name=get_str(data, "Name"),
+            driver=get_str(data, "Driver"),
+            scope=get_str(data, "Scope"),
+            labels=_labels(data, "Labels"),
             attachable=bool(data.get("Attachable")),
             internal=bool(data.get("Internal")),
             ingress=bool(data.get("Ingress")),
-            options=_labels(data.get("Options")),
-            created_at=parse_time(data.get("Created")),
+            options=_labels(data, "Options"),
+            created_at=parse_time(get_str(data, "Created")),
         )
 
 
@@ -582,15 +591,15 @@ class Volume:
     created_at: datetime | None = None
 
     @classmethod
-    def from_json(cls, data: Json) -> Volume:
+    def from_json(cls, data: RawMap) -> Volume:
         return cls(
-            name=data.get("Name") or "",
-            driver=data.get("Driver") or "",
-            mountpoint=data.get("Mountpoint") or "",
-            scope=data.get("Scope") or "local",
-            labels=_labels(data.get("Labels")),
-            options=_labels(data.get("Options")),
-            created_at=parse_time(data.get("CreatedAt")),
+            name=get_str(data, "Name"),
+            driver=get_str(data, "Driver"),
+            mountpoint=get_str(data, "Mountpoint"),
+            scope=get_str(data, "Scope") or "local",
+            labels=_labels(data, "Labels"),
+            options=_labels(data, "Options"),
+            created_at=parse_time(get_str(data, "CreatedAt")),
         )
 
 
@@ -643,7 +652,7 @@ def nodes(engine: Engine, filters: Filters = None) -> list[Node]:
 def set_node_availability(engine: Engine, id_or_name: str, availability: str) -> None:
     """Send the node's spec back with `availability` (active | pause | drain), at the version just read."""
     raw = engine.node(id_or_name)
-    spec = dict(_dict(raw.get("Spec")))
+    spec = dict(get_map(raw, "Spec"))
     spec["Availability"] = availability
     engine.node_update(id_or_name, _version(raw), spec)
 
@@ -667,8 +676,8 @@ def networks(engine: Engine, filters: Filters = None) -> list[Network]:
 
 def volume_sizes(engine: Engine) -> dict[str, int]:
     """``GET /system/df``: each local volume's size in bytes, as the engine measures it (None: unknown)."""
-    found = (engine.request("GET", "/system/df") or {}).get("Volumes") or []
-    sizes = {v.get("Name") or "": _dict(v.get("UsageData")).get("Size") for v in found}
+    found = (as_map(v, "Volumes") for v in get_list(as_map(engine.request("GET", "/system/df")), "Volumes"))
+    sizes = {get_str(v, "Name"): get_map(v, "UsageData").get("Size") for v in found}
     return {name: size for name, size in sizes.items() if name and isinstance(size, int) and size >= 0}
 
 
@@ -693,7 +702,7 @@ def look_at_services(engine: Engine, wanted: Sequence[tuple[str, bool]]) -> list
 
     from .stream import encode_filters
 
-    requests: list[tuple[str, Mapping[str, Any]]] = []
+    requests: list[tuple[str, Mapping[str, object]]] = []
     for name, every in wanted:
         requests.append((f"/services/{quote(name, safe='')}", {}))
         requests.append(("/tasks", {"filters": encode_filters({"service": [name], "_up-to-date": ["true"]})}))
@@ -708,12 +717,16 @@ def look_at_services(engine: Engine, wanted: Sequence[tuple[str, bool]]) -> list
                 raise answer
         looks.append(
             ServiceLook(
-                service=None if isinstance(found, EngineNotFound) else Service.from_json(found),
-                current=tuple(Task.from_json(t) for t in current or ()),
-                every=None if all_tasks is None else tuple(Task.from_json(t) for t in all_tasks or ()),
+                service=None if isinstance(found, EngineNotFound) else Service.from_json(as_map(found)),
+                current=_tasks(current),
+                every=None if all_tasks is None else _tasks(all_tasks),
             )
         )
     return looks
+
+
+def _tasks(answer: object) -> tuple[Task, ...]:
+    return tuple(Task.from_json(as_map(t, "tasks")) for t in as_list(answer, "tasks"))
 
 
 @dataclass(frozen=True)
@@ -737,9 +750,9 @@ def swarm_state(engine: Engine, service_filters: Filters = None) -> SwarmState:
         [("/info", {}), ("/networks", {}), ("/secrets", {}), ("/configs", {}), ("/services", params)]
     )
     return SwarmState(
-        info=Info.from_json(info),
-        networks=tuple(sorted((Network.from_json(n) for n in networks), key=lambda n: n.name)),
-        secrets=tuple(sorted((Secret.from_json(s) for s in secrets), key=lambda s: s.name)),
-        configs=tuple(sorted((Config.from_json(c) for c in configs), key=lambda c: c.name)),
-        services=tuple(sorted((Service.from_json(s) for s in services), key=lambda s: s.name)),
+        info=Info.from_json(as_map(info, "info")),
+        networks=tuple(sorted((Network.from_json(as_map(n)) for n in as_list(networks)), key=lambda n: n.name)),
+        secrets=tuple(sorted((Secret.from_json(as_map(s)) for s in as_list(secrets)), key=lambda s: s.name)),
+        configs=tuple(sorted((Config.from_json(as_map(c)) for c in as_list(configs)), key=lambda c: c.name)),
+        services=tuple(sorted((Service.from_json(as_map(s)) for s in as_list(services)), key=lambda s: s.name)),
     )

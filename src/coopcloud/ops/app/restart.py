@@ -3,7 +3,6 @@ uses, until their new tasks run and stay up."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +13,7 @@ from coopcloud.errors import DeployFailed
 from coopcloud.ops.app.ps import app_services, pick_services, short_name, stack_filter
 from coopcloud.ops.deploy import converge
 from coopcloud.ops.trail.audit import mutation
+from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import main_service_name, timeout_seconds
 
 
@@ -90,9 +90,8 @@ def _force_update(
 ) -> None:
     """``docker service update --force``: ForceUpdate+1 at each service's current version."""
     for svc in chosen:
-        spec = copy.deepcopy(svc.spec)
-        template = spec.setdefault("TaskTemplate", {})
-        template["ForceUpdate"] = svc.force_update + 1
+        spec = dict(svc.spec)
+        spec["TaskTemplate"] = {**service_spec.template(svc.spec), "ForceUpdate": svc.force_update + 1}
         client.service_update(svc.id, svc.version, spec, registry_auth_from="spec")
         if report:
             report(f"restarting {short_name(stack, svc.name)}")

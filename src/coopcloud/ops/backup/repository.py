@@ -50,7 +50,9 @@ from coopcloud.errors import (
     NotFound,
     UsageError,
 )
+from coopcloud.rawdata import get_str
 from coopcloud.settings import Settings
+from coopcloud.swarm import service_spec
 
 from .job import Mount, SecretFile
 from .scripts import ENV_FILE, KNOWN_HOSTS_FILE, REPOSITORY_FILE, REPOSITORY_MOUNT, SSH_KEY_FILE
@@ -551,8 +553,8 @@ def mounted_secrets(client: Engine, ids: set[str]) -> set[str]:
     """Which of these secrets a service of the swarm (a running backup job) mounts."""
     used: set[str] = set()
     for service in views.services(client):
-        refs = ((service.spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Secrets") or []
-        used.update(r.get("SecretID", "") for r in refs if r.get("SecretID") in ids)
+        refs = (get_str(r, "SecretID") for r in service_spec.refs(service.spec, "Secrets"))
+        used.update(r for r in refs if r in ids)
     return used
 
 
