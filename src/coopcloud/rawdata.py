@@ -73,6 +73,26 @@ def get_int(doc: RawMap, key: str, default: int = 0) -> int:
     raise RawDataError(f"{key}: expected an integer, found {_kind(value)}")
 
 
+def get_opt_str(doc: RawMap, key: str) -> str | None:
+    """The string under `key`, or None when absent or null."""
+    return None if doc.get(key) is None else get_str(doc, key)
+
+
+def get_opt_int(doc: RawMap, key: str) -> int | None:
+    """The integer under `key`, or None when absent or null."""
+    return None if doc.get(key) is None else get_int(doc, key)
+
+
+def get_float(doc: RawMap, key: str, default: float = 0.0) -> float:
+    """The number under `key` as a float (`default` when absent or null); a bool is not one."""
+    value = doc.get(key)
+    if value is None:
+        return default
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise RawDataError(f"{key}: expected a number, found {_kind(value)}")
+
+
 def get_bool(doc: RawMap, key: str, default: bool = False) -> bool:
     """The boolean under `key` (`default` when absent or null)."""
     value = doc.get(key)

@@ -64,9 +64,7 @@ def test_the_trail_keeps_the_last_events_per_app_oldest_first(engine, stack_name
                 version_to=f"1.{i}.0+1",
             )
             audit.record(engine, stack_name, event, keep=3)
-        audit.record(
-            engine, other, audit.Event.now(who="x", command="undeploy", app="o", server="s", result=audit.FAILED)
-        )
+        audit.record(engine, other, audit.Event(who="x", command="undeploy", app="o", server="s", result=audit.FAILED))
         assert [e.who for e in audit.history(engine, stack_name)] == ["op2", "op3", "op4"]
         everything = audit.history(engine)
         assert {"op4", "x"} <= {e.who for e in everything}

@@ -7,9 +7,12 @@ from coopcloud.rawdata import (
     as_list,
     as_map,
     get_bool,
+    get_float,
     get_int,
     get_list,
     get_map,
+    get_opt_int,
+    get_opt_str,
     get_str,
     str_list,
     str_map,
@@ -43,9 +46,19 @@ def test_present_values_are_returned_as_they_are():
         (lambda d: get_bool(d, "s"), "s: expected true or false, found str"),
         (lambda d: str_map(d["m"], "labels"), "labels.k: expected a string, found int"),
         (lambda d: str_list(["x", None], "tags"), r"tags\[1\]: expected a string, found null"),
+        (lambda d: get_opt_str(d, "i"), "i: expected a string, found int"),
+        (lambda d: get_opt_int(d, "s"), "s: expected an integer, found str"),
+        (lambda d: get_float(d, "b"), "b: expected a number, found bool"),
     ],
 )
 def test_a_wrong_type_names_the_key_and_what_was_found(read, message):
     doc = {"m": {"k": 1}, "s": "x", "i": 5, "b": True}
     with pytest.raises(RawDataError, match=message):
         read(doc)
+
+
+def test_optional_values_read_as_none_and_numbers_as_floats():
+    doc = {"n": None, "s": "x", "i": 5, "f": 1.5}
+    assert get_opt_str(doc, "n") is None and get_opt_str(doc, "absent") is None and get_opt_str(doc, "s") == "x"
+    assert get_opt_int(doc, "n") is None and get_opt_int(doc, "i") == 5
+    assert get_float(doc, "i") == 5.0 and get_float(doc, "f") == 1.5 and get_float(doc, "n", 2.0) == 2.0

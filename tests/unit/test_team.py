@@ -87,7 +87,7 @@ def test_a_lock_with_odd_labels_still_reads():
 
 
 def test_events_round_trip_through_json():
-    event = audit.Event.now(
+    event = audit.Event(
         who="a",
         command="deploy",
         app="x",
@@ -178,7 +178,7 @@ def test_recording_is_one_create_and_one_list_and_prunes_the_oldest():
             ),
             keep=2,
         )
-    audit.record(fake, "other", audit.Event.now(who="z", command="undeploy", app="o", server="x", result=audit.OK))
+    audit.record(fake, "other", audit.Event(who="z", command="undeploy", app="o", server="x", result=audit.OK))
     assert [e.who for e in audit.history(fake, "s")] == ["op2", "op3"]
     assert [e.who for e in audit.history(fake)] == ["op2", "op3", "z"]
     kinds = [c[0] for c in fake.calls]
@@ -198,7 +198,7 @@ def test_a_plan_is_summarized_by_names_never_values():
         ),
         networks=("s_internal",),
     )
-    assert audit.summarize(plan) == [
+    assert plan.audit_lines() == [
         "+ network s_internal",
         "~ service s_app: update (env DB_PASSWORD, image)",
         "+ service s_new: create",

@@ -58,7 +58,7 @@ def test_the_line_is_started_before_the_first_change_and_completed_in_place(sett
 
 def test_a_command_that_stopped_after_it_began_reads_did_not_finish():
     engine = FakeEngine()
-    started = audit.Event.now(
+    started = audit.Event(
         who="bob", command="upgrade", app=REF.name, server="srv", result=audit.STARTED, host=hostname(), pid=1
     )
     audit.record(engine, STACK, started)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from coopcloud.engine import views
 from coopcloud.errors import EngineConflict, EngineNotFound, NotFound, UsageError
@@ -111,7 +111,12 @@ def run(
     if not cmd:
         raise UsageError(f"app {ref.name}: no command to run", hint=f"e.g. coop app run {ref.name} {service} -- sh")
     exec_id = _exec_in_running_container(
-        client, ref, service, list(cmd), stdin=stdin is not None, tty=tty, env=env, workdir=workdir, user=user
+        client,
+        ref,
+        service,
+        lambda container: client.exec_create(
+            container, list(cmd), stdin=stdin is not None, tty=tty, env=env, workdir=workdir, user=user
+        ),
     )
     watcher = None
     if isinstance(stdin, FdInput):
@@ -129,8 +134,8 @@ def run(
     return -1 if code is None else code
 
 
-def _exec_in_running_container(client: Engine, ref: AppRef, service: str, cmd: list[str], **options: Any) -> str:
-    """The id of an exec of `cmd` created in a running container of `service`.
+def _exec_in_running_container(client: Engine, ref: AppRef, service: str, create: Callable[[str], str]) -> str:
+    """The id of an exec `create(container)` made in a running container of `service`.
 
     A container listed as running may stop before the exec is created (a task that is exiting, a
     restart): the engine then answers 409 "is not running" or 404. Look again: another running
@@ -140,9 +145,9 @@ def _exec_in_running_container(client: Engine, ref: AppRef, service: str, cmd: l
     while True:
         container = find_container(client, ref, service)
         if container in tried:  # the same container refused twice: say what the engine said
-            return client.exec_create(container, cmd, **options)
+            return create(container)
         try:
-            return client.exec_create(container, cmd, **options)
+            return create(container)
         except (EngineConflict, EngineNotFound):
             tried.add(container)
 

@@ -14,13 +14,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.errors import UsageError
 from coopcloud.ops.app.ps import app_services, pick_services, short_name
 
 if TYPE_CHECKING:
+    from coopcloud.domain.app import AppRef
     from coopcloud.engine.protocol import Engine
+    from coopcloud.engine.stream import Frame
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def split_timestamp(line: str) -> tuple[str | None, str]:
 
 def logs(
     client: Engine,
-    ref: Any,
+    ref: AppRef,
     service: str | None = None,
     *,
     tail: int | str | None = None,
@@ -118,13 +120,15 @@ def logs(
     return _collect(client, names, tail=tail, since=since_ts)
 
 
-def _to_line(short: str, frame: Any) -> LogLine:
+def _to_line(short: str, frame: Frame) -> LogLine:
     text = frame.data.decode("utf-8", "replace").rstrip("\r")
     ts, text = split_timestamp(text)
     return LogLine(short, frame.stream, text, ts)
 
 
-def _collect(client: Engine, names: list[tuple[str, str]], *, tail: Any, since: str | None) -> Iterator[LogLine]:
+def _collect(
+    client: Engine, names: list[tuple[str, str]], *, tail: int | str | None, since: str | None
+) -> Iterator[LogLine]:
     lines: list[LogLine] = []
     for short, full in names:
         frames = client.service_logs(full, tail=tail, since=since, timestamps=True, lines=True)
@@ -134,15 +138,14 @@ def _collect(client: Engine, names: list[tuple[str, str]], *, tail: Any, since: 
     return iter(lines)
 
 
-_DONE = object()
-
-
-def _follow(client: Engine, names: list[tuple[str, str]], *, tail: Any, since: str | None) -> Iterator[LogLine]:
-    items: queue.Queue = queue.Queue()
+def _follow(
+    client: Engine, names: list[tuple[str, str]], *, tail: int | str | None, since: str | None
+) -> Iterator[LogLine]:
+    items: queue.Queue[LogLine | BaseException | None] = queue.Queue()  # None: a stream ended
     stop = threading.Event()
     streams = [client.clone() for _ in names]
 
-    def pump(short: str, full: str, stream: Any) -> None:
+    def pump(short: str, full: str, stream: Engine) -> None:
         try:
             for frame in stream.service_logs(full, follow=True, tail=tail, since=since, timestamps=True, lines=True):
                 if stop.is_set():
@@ -152,7 +155,7 @@ def _follow(client: Engine, names: list[tuple[str, str]], *, tail: Any, since: s
             if not stop.is_set():
                 items.put(exc)
         finally:
-            items.put(_DONE)
+            items.put(None)
 
     threads = [
         threading.Thread(target=pump, args=(short, full, stream), daemon=True, name=f"logs-{short}")
@@ -167,7 +170,7 @@ def _follow(client: Engine, names: list[tuple[str, str]], *, tail: Any, since: s
                 item = items.get(timeout=0.25)  # short waits keep Ctrl-C responsive
             except queue.Empty:
                 continue
-            if item is _DONE:
+            if item is None:
                 remaining -= 1
             elif isinstance(item, BaseException):
                 raise item

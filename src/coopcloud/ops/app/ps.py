@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.engine import views
 from coopcloud.engine.views import Port, rfc3339
@@ -24,6 +24,7 @@ from coopcloud.errors import NotFound
 from coopcloud.swarm.labels import STACK_LABEL, main_service_name
 
 if TYPE_CHECKING:
+    from coopcloud.domain.app import AppRef
     from coopcloud.engine.protocol import Engine
 
 
@@ -134,25 +135,25 @@ def stack_filter(stack: str) -> dict[str, list[str]]:
     return {"label": [f"{STACK_LABEL}={stack}"]}
 
 
-def _not_deployed(ref: Any) -> NotDeployed:
+def _not_deployed(ref: AppRef) -> NotDeployed:
     return NotDeployed(
         f"app {ref.name} is not deployed on server {ref.server}", hint=f"run: coop app deploy {ref.name}"
     )
 
 
-def app_services(client: Engine, ref: Any, *, status: bool = False) -> list[views.Service]:
+def app_services(client: Engine, ref: AppRef, *, status: bool = False) -> list[views.Service]:
     """The app's services, sorted by name; NotDeployed when there are none."""
     return _sorted_services(ref, client.services(stack_filter(ref.stack_name), status=status))
 
 
-def _sorted_services(ref: Any, found: list[dict]) -> list[views.Service]:
+def _sorted_services(ref: AppRef, found: list[dict]) -> list[views.Service]:
     services = sorted((views.Service.from_json(s) for s in found), key=lambda s: s.name)
     if not services:
         raise _not_deployed(ref)
     return services
 
 
-def main_labels(client: Engine, ref: Any) -> dict[str, str]:
+def main_labels(client: Engine, ref: AppRef) -> dict[str, str]:
     """The labels of the deployed app's main service (``coop-cloud.<stack>.version``, ``.chaos``…): one request.
 
     NotDeployed, naming ``coop app deploy``, when the app runs nothing on its server.
@@ -161,7 +162,7 @@ def main_labels(client: Engine, ref: Any) -> dict[str, str]:
     return dict(services[main_service_name(ref.stack_name, services)].labels)
 
 
-def pick_services(ref: Any, services: list[views.Service], wanted: Iterable[str]) -> list[views.Service]:
+def pick_services(ref: AppRef, services: list[views.Service], wanted: Iterable[str]) -> list[views.Service]:
     by_short = {short_name(ref.stack_name, s.name): s for s in services}
     chosen = []
     for name in wanted:
@@ -177,7 +178,7 @@ def pick_services(ref: Any, services: list[views.Service], wanted: Iterable[str]
     return chosen
 
 
-def _service_row(ref: Any, svc: views.Service, tasks: tuple[TaskRow, ...] = (), *, with_status: bool) -> ServiceRow:
+def _service_row(ref: AppRef, svc: views.Service, tasks: tuple[TaskRow, ...] = (), *, with_status: bool) -> ServiceRow:
     return ServiceRow(
         service=short_name(ref.stack_name, svc.name),
         name=svc.name,
@@ -233,7 +234,7 @@ def _hostnames(nodes: list[dict]) -> dict[str, str]:
     return {n.id: n.hostname for n in (views.Node.from_json(raw) for raw in nodes)}
 
 
-def ps(client: Engine, ref: Any) -> list[ServiceRow]:
+def ps(client: Engine, ref: AppRef) -> list[ServiceRow]:
     """Services of the app with their current tasks and recent restarts: services, tasks (all, and
     those of each service's current spec), nodes and the engine's clock in one round trip."""
     from dataclasses import replace
@@ -272,12 +273,12 @@ def _by_service(raw_tasks: list[dict]) -> dict[str, list[views.Task]]:
     return out
 
 
-def service_list(client: Engine, ref: Any) -> list[ServiceRow]:
+def service_list(client: Engine, ref: AppRef) -> list[ServiceRow]:
     """The app's services as specified (image, mode, replicas, labels, ports): one request."""
     return [_service_row(ref, svc, with_status=False) for svc in app_services(client, ref)]
 
 
-def errors(client: Engine, ref: Any, *, limit: int = 20) -> list[TaskError]:
+def errors(client: Engine, ref: AppRef, *, limit: int = 20) -> list[TaskError]:
     """Recent failures, newest first: failed/rejected tasks (exit code, OOM, unhealthy) and
     services whose swarm update paused or rolled back. Tasks swarm still remembers only
     (its task history, 5 per slot by default). Three requests: services, tasks, nodes.

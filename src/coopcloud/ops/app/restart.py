@@ -3,10 +3,11 @@ uses, until their new tasks run and stay up."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from coopcloud.domain.app import AppRef
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import DeployFailed
@@ -27,7 +28,7 @@ class Restarted:
 @mutation
 def restart(
     client: Engine,
-    ref: Any,
+    ref: AppRef,
     services: list[str] | None = None,
     *,
     timeout: float | None = None,
@@ -57,7 +58,6 @@ def restart(
             running_before.setdefault(t.service_id, []).append(t.id)
     _force_update(client, ref.stack_name, chosen, report)
     names = [svc.name for svc in chosen]
-    timing: dict[str, Any] = {k: v for k, v in (("clock", clock), ("sleep", sleep)) if v is not None}
     outcome = converge.wait(
         client,
         [converge.Watch(n) for n in names],
@@ -66,7 +66,8 @@ def restart(
         interval=interval,
         report=_lines(ref, report),
         nodes=nodes,
-        **timing,
+        clock=clock or time.monotonic,
+        sleep=sleep or time.sleep,
     )
     if not outcome.ok:
         raise _failure(ref, outcome, timeout)
@@ -97,7 +98,9 @@ def _force_update(
             report(f"restarting {short_name(stack, svc.name)}")
 
 
-def _lines(ref: Any, report: Callable[[str], None] | None) -> Callable[[list[converge.ServiceProgress]], None] | None:
+def _lines(
+    ref: AppRef, report: Callable[[str], None] | None
+) -> Callable[[list[converge.ServiceProgress]], None] | None:
     """Progress as lines, each said once when it changes."""
     if report is None:
         return None
@@ -113,7 +116,7 @@ def _lines(ref: Any, report: Callable[[str], None] | None) -> Callable[[list[con
     return say
 
 
-def _failure(ref: Any, outcome: converge.ConvergeResult, timeout: float) -> DeployFailed:
+def _failure(ref: AppRef, outcome: converge.ConvergeResult, timeout: float) -> DeployFailed:
     details = outcome.details()
     bad = outcome.first_failure
     if outcome.timed_out or bad is None or not bad.error:
@@ -133,7 +136,7 @@ def _failure(ref: Any, outcome: converge.ConvergeResult, timeout: float) -> Depl
     )
 
 
-def _timeout_label(ref: Any, services: list[views.Service]) -> float:
+def _timeout_label(ref: AppRef, services: list[views.Service]) -> float:
     """The main service's coop-cloud.<stack>.timeout label, as deploy reads it."""
     by_name = {s.name: s for s in services}
     return timeout_seconds(ref.stack_name, by_name[main_service_name(ref.stack_name, by_name)].labels)

@@ -41,14 +41,13 @@ class DeployOptions:
     on_password: Callable[[str], None] | None = None  # a backup repository password generated now: show it once
 
 
-def _begin(change: TrackedChange, prepared: Prepared, app: AppContext, *_: Any, **__: Any) -> None:
+def _begin(change: TrackedChange, prepared: Prepared, app: AppContext, options: DeployOptions) -> None:
     """DESIGN §6 step 5, between the approved plan and the first change: the trail notes versions and
     plan; once the lock is held, the app must be as the plan found it (`check_unchanged`)."""
     from coopcloud.ops.deploy.guard import check_unchanged
-    from coopcloud.ops.trail.audit import summarize
 
     change.version_from, change.version_to = prepared.previous_version, prepared.version
-    change.plan = summarize(prepared.plan)
+    change.plan = prepared.plan.audit_lines()
     change.recheck.append(lambda: check_unchanged(app.engine, prepared.app, prepared.stack, prepared.pre.live))
 
 

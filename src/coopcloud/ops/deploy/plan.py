@@ -179,6 +179,17 @@ class Plan:
     def changes_anything(self) -> bool:
         return bool(self.networks or self.configs) or any(s.action != "unchanged" for s in self.services)
 
+    def audit_lines(self) -> list[str]:
+        """The plan as the trail's lines: what changes, by name; never a value (a secret's may be among them)."""
+        lines = [f"+ network {n}" for n in self.networks] + [f"+ config {n}" for n in self.configs]
+        for sp in self.services:
+            if sp.action == "unchanged":
+                continue
+            what = sorted({c.what for c in sp.changes})
+            symbol = _SYMBOLS.get(sp.action, "~")
+            lines.append(f"{symbol} service {sp.name}: {sp.action}" + (f" ({', '.join(what)})" if what else ""))
+        return lines
+
     def to_json(self) -> dict:
         return {
             "services": [s.to_json() for s in self.services],
@@ -187,6 +198,9 @@ class Plan:
             "orphans": list(self.orphans),
             "changes": self.changes_anything,
         }
+
+
+_SYMBOLS = {"create": "+", "update": "~", "bookkeeping": "=", "remove": "-"}
 
 
 def _is_zero(value: Any) -> bool:

@@ -35,16 +35,19 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.version import Version
 from coopcloud.errors import Conflict, InvalidError, NotFound, RecipeError, UsageError
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import coop_label
 
 if TYPE_CHECKING:
+    from coopcloud.domain.app import AppConfig
+    from coopcloud.domain.recipe import Recipe
     from coopcloud.engine.protocol import Engine
-    from coopcloud.ops.deploy import DeployResult, Prepared
+    from coopcloud.ops.deploy import Prepared
     from coopcloud.ops.server.servers import ServerPool
 
 UPGRADE = "upgrade"
@@ -65,7 +68,7 @@ class Deployed:
     chaos: bool
     chaos_version: str | None = None
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         return {
             "label": self.label,
             "version": self.version.tag if self.version else None,
@@ -107,7 +110,7 @@ def _as_version(raw: str, versions: Sequence[Version]) -> Version | None:
     return same[0] if len(same) == 1 else parsed
 
 
-def read_deployed(client: Engine, cfg: Any, versions: Sequence[Version]) -> Deployed:
+def read_deployed(client: Engine, cfg: AppConfig, versions: Sequence[Version]) -> Deployed:
     """Ask the server what the app runs; NotFound naming `coop app deploy` when it runs nothing."""
     from coopcloud.ops.app.ps import main_labels
 
@@ -232,7 +235,7 @@ class ReleaseNote:
     version: str
     text: str | None  # None: the release has no notes
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         return {"version": self.version, "notes": self.text}
 
 
@@ -240,7 +243,7 @@ class ReleaseNote:
 class Move:
     """An upgrade or rollback being prepared: the app, what runs, and what it could move to."""
 
-    cfg: Any  # AppConfig
+    cfg: AppConfig
     direction: str
     deployed: Deployed
     recipe_path: Path
@@ -337,35 +340,6 @@ def plan(settings: Settings, pool: ServerPool, move: Move, target: Version) -> P
     return prepare_deploy(settings, pool, move.app, version=target.tag, expect_version=move.deployed.label)
 
 
-def apply(
-    settings: Settings,
-    pool: ServerPool,
-    prepared: Prepared,
-    *,
-    before_first_change: Sequence[Callable[[Prepared], None]] = (),
-    **apply_options: Any,
-) -> DeployResult:
-    """Apply a prepared move through the deploy pipeline (which writes TYPE=<recipe>:<version> on success
-    and rolls the whole app back when the new release does not converge).
-
-    `before_first_change`: steps run once every check passed, before the server changes —
-    the place for a snapshot of the app's data before an upgrade.
-    """
-    from coopcloud.ops.deploy import apply as apply_deploy
-
-    return apply_deploy(settings, pool, prepared, before_first_change=before_first_change, **apply_options)
-
-
-def run(
-    settings: Settings, pool: ServerPool, move: Move, target: Version, *, dry_run: bool = False, **apply_options: Any
-) -> DeployResult:
-    """plan() then, unless `dry_run`, apply(): for callers that review nothing in between."""
-    prepared = plan(settings, pool, move, target)
-    if dry_run:
-        return prepared.result()
-    return apply(settings, pool, prepared, **apply_options)
-
-
 # -- recipe versions: each release's services, images, tags and digests -------------------------
 
 
@@ -376,7 +350,7 @@ class ServiceImage:
     tag: str | None
     digest: str | None  # "sha256:…" from the registry; None offline or when it gave none
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         return {"image": self.image, "tag": self.tag, "digest": self.digest}
 
 
@@ -386,8 +360,8 @@ class VersionImages:
     services: list[ServiceImage] = field(default_factory=list)
     error: str | None = None  # this release could not be rendered
 
-    def to_json(self) -> dict:
-        doc: dict[str, Any] = {"version": self.version, "services": {s.service: s.to_json() for s in self.services}}
+    def to_json(self) -> JSONDict:
+        doc: JSONDict = {"version": self.version, "services": {s.service: s.to_json() for s in self.services}}
         if self.error:
             doc["error"] = self.error
         return doc
@@ -410,7 +384,7 @@ def split_image(ref: str) -> tuple[str, str | None, str | None]:
     return parsed.familiar_name, parsed.tag, parsed.digest
 
 
-def service_images(recipe: Any) -> list[ServiceImage]:
+def service_images(recipe: Recipe) -> list[ServiceImage]:
     """Images of a recipe's services as an app made from its .env.sample would run them (no digests)."""
     from coopcloud.swarm.render import sample_images
 

@@ -9,7 +9,7 @@ so it survives the operator's machine; `coop app remove` keeps it.
 
 Recording is one call::
 
-    audit.record(client, stack, Event.now(...))
+    audit.record(client, stack, Event(...))
 
 A change to an app is recorded twice over one config: "started" (written by
 `TrackedChange.begin()`, before the first change is sent), then completed (ok, failed,
@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar, overload
 
 from coopcloud.domain.app import AppRef
 from coopcloud.engine.views import Config, configs
@@ -55,6 +55,7 @@ from coopcloud.errors import (
     UsageError,
     describe_interrupt,
 )
+from coopcloud.rawdata import JSONDict, RawDataError, RawMap, get_float, get_list, get_opt_int, get_opt_str, get_str
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
@@ -81,7 +82,6 @@ END_LABEL = f"{AUDIT_LABEL}.end"  # the completed event, as JSON (a config's dat
 class Event:
     """One change (or refused or interrupted attempt) to one app."""
 
-    when: str  # start, UTC, ISO 8601 (``2026-11-29T22:41:07Z``)
     who: str
     command: str  # deploy, upgrade, rollback, undeploy, remove, restart, secret rotate, unlock, ...
     app: str
@@ -94,23 +94,36 @@ class Event:
     detail: str | None = None  # why it failed or was refused; what unlock broke
     host: str | None = None
     pid: int | None = None  # of the command, so a started event can be matched to the lock it holds
+    # start, UTC, ISO 8601 (``2026-11-29T22:41:07Z``); now when not given
+    when: str = field(default_factory=lambda: utc_now(), kw_only=True)
 
-    @classmethod
-    def now(cls, **fields: Any) -> Event:
-        fields.setdefault("when", utc_now())
-        return cls(**fields)
-
-    def to_json(self) -> dict:
-        doc = asdict(self)
+    def to_json(self) -> JSONDict:
+        doc: JSONDict = {"when": self.when, **asdict(self)}  # `when` first, as before it took a default
         doc["plan"] = list(self.plan)
         return doc
 
     @classmethod
-    def from_json(cls, doc: dict) -> Event:
-        known: dict[str, Any] = {k: doc.get(k) for k in cls.__dataclass_fields__ if k in doc}
-        known["plan"] = tuple(known.get("plan") or ())
-        known["duration"] = float(known.get("duration") or 0.0)
-        return cls(**known)
+    def from_json(cls, doc: RawMap) -> Event:
+        """The event `to_json` wrote; keys it does not know are ignored. RawDataError (a ValueError) when
+        `doc` is not an event."""
+        missing = [k for k in ("when", "who", "command", "app", "server", "result") if k not in doc]
+        if missing:
+            raise RawDataError(f"not an event: no {', '.join(missing)}")
+        return cls(
+            when=get_str(doc, "when"),
+            who=get_str(doc, "who"),
+            command=get_str(doc, "command"),
+            app=get_str(doc, "app"),
+            server=get_str(doc, "server"),
+            result=get_str(doc, "result"),
+            version_from=get_opt_str(doc, "version_from"),
+            version_to=get_opt_str(doc, "version_to"),
+            plan=tuple(str(line) for line in get_list(doc, "plan")),
+            duration=get_float(doc, "duration"),
+            detail=get_opt_str(doc, "detail"),
+            host=get_opt_str(doc, "host"),
+            pid=get_opt_int(doc, "pid"),
+        )
 
 
 def utc_now() -> str:
@@ -281,22 +294,34 @@ class OutsideMutating(RuntimeError):
     """A server-changing operation was called outside `AppContext.mutating()`: a programming error."""
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def mutation(func: F | None = None, *, before: Callable[..., None] | None = None) -> Any:
+@overload
+def mutation(func: Callable[P, R], /) -> Callable[P, R]: ...
+@overload
+def mutation(
+    *, before: Callable[Concatenate[TrackedChange, P], None]
+) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+def mutation(
+    func: Callable[P, R] | None = None, /, *, before: Callable[Concatenate[TrackedChange, P], None] | None = None
+) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
     """Mark an ops function that changes a server. It runs only inside `tracked()` (reached through
     `AppContext.mutating()`), and its first call begins the change: lock held, plan re-checked,
     "started" written. `before(change, *args, **kwargs)` runs first (to note the plan and its
     re-check). tests/unit/test_mutating.py finds every CLI command that reaches one.
     """
+    if func is None:
+        return lambda f: _mutation(f, before)
+    return _mutation(func, before)
+
+
+def _mutation(func: Callable[P, R], before: Callable[Concatenate[TrackedChange, P], None] | None) -> Callable[P, R]:
     import functools
 
-    if func is None:
-        return lambda f: mutation(f, before=before)
-
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         change = _ACTIVE.get()
         if change is None:
             raise OutsideMutating(f"{func.__module__}.{func.__qualname__} changes a server: call it in mutating()")
@@ -307,22 +332,6 @@ def mutation(func: F | None = None, *, before: Callable[..., None] | None = None
 
     wrapper.__coop_mutation__ = True  # type: ignore[attr-defined]
     return wrapper
-
-
-def summarize(plan: Any) -> list[str]:
-    """A plan as audit lines: what changes, by name; never a value (a secret's may be among them)."""
-    lines = [f"+ network {n}" for n in plan.networks] + [f"+ config {n}" for n in plan.configs]
-    for sp in plan.services:
-        if sp.action == "unchanged":
-            continue
-        what = sorted({c.what for c in sp.changes})
-        lines.append(
-            f"{_SYMBOLS.get(sp.action, '~')} service {sp.name}: {sp.action}" + (f" ({', '.join(what)})" if what else "")
-        )
-    return lines
-
-
-_SYMBOLS = {"create": "+", "update": "~", "bookkeeping": "=", "remove": "-"}
 
 
 def result_of(exc: BaseException | None) -> str:
