@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from coopcloud.engine.views import Service
 from coopcloud.errors import InvalidError
+from coopcloud.rawdata import get_str
 from coopcloud.swarm import service_spec
 
 BACKUP = "backupbot.backup"
@@ -98,11 +99,12 @@ def service_backup(app: str, stack: str, service: Service) -> ServiceBackup | No
     mounts = service_spec.mounts(service.spec)
     legacy = _split(labels.get(LEGACY_PATH, ""))
     volumes: list[VolumeBackup] = []
-    for mount in sorted(mounts, key=lambda m: m.get("Target", "")):
-        if mount.get("Type", "volume") != "volume" or not mount.get("Source"):
+    for mount in sorted(mounts, key=lambda m: get_str(m, "Target")):
+        source = get_str(mount, "Source")
+        if get_str(mount, "Type", "volume") != "volume" or not source:
             continue  # anonymous volumes, binds and tmpfs are not the app's named data
-        name = volume_name(stack, mount["Source"])
-        target = mount.get("Target", "")
+        name = volume_name(stack, source)
+        target = get_str(mount, "Target")
         if labels.get(f"{VOLUMES_PREFIX}{name}", "").strip().lower() == "false":
             continue
         paths: tuple[str, ...] = ()
@@ -130,7 +132,7 @@ def service_backup(app: str, stack: str, service: Service) -> ServiceBackup | No
             )
             if "." in paths:
                 paths = ()
-        volumes.append(VolumeBackup(name=name, source=mount["Source"], target=target, paths=paths))
+        volumes.append(VolumeBackup(name=name, source=source, target=target, paths=paths))
 
     def hook(key: str) -> str | None:
         value = labels.get(key, "").strip()

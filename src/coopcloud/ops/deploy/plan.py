@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from coopcloud.rawdata import get_list, get_str
 from coopcloud.swarm import service_spec
 
 # Values the engine fills in on create; absent in what we send, so not a change.
@@ -261,7 +262,7 @@ def differing_paths(desired: Any, live: Any, path: str = "") -> list[str]:
 
 
 def _refs(spec: dict, kind: str, name_key: str) -> dict[str, str]:
-    return {ref.get(name_key, ""): service_spec.ref_target(ref) for ref in service_spec.refs(spec, kind)}
+    return {get_str(ref, name_key): service_spec.ref_target(ref) for ref in service_spec.refs(spec, kind)}
 
 
 def _mounts(spec: dict) -> list[str]:
@@ -272,7 +273,7 @@ def _mounts(spec: dict) -> list[str]:
 
 
 def _networks(spec: dict) -> list[str]:
-    return sorted(n.get("Target", "") for n in service_spec.networks(spec))
+    return sorted(get_str(n, "Target") for n in service_spec.networks(spec))
 
 
 def _ports(spec: dict) -> list[str]:
@@ -284,7 +285,7 @@ def _ports(spec: dict) -> list[str]:
 
 def _placement(spec: dict) -> list[str]:
     placement = service_spec.placement(spec)
-    out = sorted(f"constraint {c}" for c in placement.get("Constraints") or [])
+    out = sorted(f"constraint {c}" for c in get_list(placement, "Constraints"))
     out += [f"spread {d}" for d in service_spec.spread_descriptors(spec)]
     if placement.get("MaxReplicas"):
         out.append(f"max replicas per node {placement['MaxReplicas']}")
