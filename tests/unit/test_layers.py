@@ -9,6 +9,8 @@ Every import counts, at module level or inside a function (lazy imports are stil
 - only engine/ talks to Docker; only registry/ talks to registries; one named module,
   ops/recipe/catalogue_download.py, downloads the catalogue, and one, ops/autoupdate/notify.py, POSTs the
   autoupdate report to the operator's webhook: nothing else opens a socket or an HTTP client.
+- only coopcloud.fanout builds a thread pool (concurrent.futures): one function over many items in
+  parallel goes through it.
 - only gitops/ runs git: no other module builds a git command line (find_git), and a module
   outside gitops that starts processes is listed below with what it runs.
 - the library never imports the CLI.
@@ -145,6 +147,12 @@ def test_lint_uses_compose_and_swarm_not_ops(module):
 def test_only_engine_registry_and_the_catalogue_download_use_the_network(module):
     bad = _offending(module, NETWORK)
     assert not bad, f"{module.name} imports {bad}: Docker goes through engine/, registries through registry/"
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES if m.name != "coopcloud.fanout"], ids=lambda m: m.name)
+def test_only_fanout_builds_a_thread_pool(module):
+    bad = _offending(module, ("concurrent",))
+    assert not bad, f"{module.name} imports {bad}: run one function over many items with coopcloud.fanout"
 
 
 @pytest.mark.parametrize("module", [m for m in MODULES if not _under(m.name, "coopcloud.engine")], ids=lambda m: m.name)

@@ -97,22 +97,13 @@ def ls(rt: Runtime, with_status: bool) -> None:
     from coopcloud.ops.server import servers
 
     known = servers.list_servers(rt.settings)
-    rows = [{"server": s.name, "endpoint": s.endpoint} for s in known]
+    rows: list[dict[str, object]] = [{"server": s.name, "endpoint": s.endpoint} for s in known]
     if with_status:
-        from concurrent.futures import ThreadPoolExecutor
-
-        pool = rt.servers()
-
-        def check(s):
-            try:
-                st = servers.probe(pool.client_for(s), s)
-                return {"swarm": st.swarm, "manager": st.manager, "engine": st.engine_version, "error": None}
-            except Exception as exc:  # one unreachable server must not hide the others
-                return {"swarm": "unknown", "manager": False, "engine": "", "error": str(exc)}
-
-        with ThreadPoolExecutor(max_workers=max(1, min(8, len(known)))) as ex:
-            for row, extra in zip(rows, ex.map(check, known)):
-                row.update(extra)
+        for row, st in zip(rows, servers.probe_all(rt.servers(), known), strict=True):
+            if isinstance(st, str):
+                row.update(swarm="unknown", manager=False, engine="", error=st)
+            else:
+                row.update(swarm=st.swarm, manager=st.manager, engine=st.engine_version, error=None)
     if rt.out.json:
         rt.out.emit_json(rows)
         return

@@ -16,13 +16,13 @@ the trail's backup events, pipelined), servers in parallel. Nothing here changes
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import stack_name
 from coopcloud.errors import CoopError, NotFound
+from coopcloud.fanout import fan_out
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
@@ -143,8 +143,7 @@ def _all_facts(pool: ServerPool, servers: list[str], trail: list[str]) -> dict[s
         except Exception as exc:  # one unreachable server is shown as such; the others still are
             return server, _Facts(error=str(exc))
 
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as ex:
-        return dict(ex.map(ask, servers))
+    return dict(fan_out(ask, servers))
 
 
 def _rows(settings: Settings, *, server: str | None = None, app: str | None = None) -> list[dict]:

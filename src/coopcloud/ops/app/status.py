@@ -4,7 +4,6 @@ current specs, the engine's clock), servers in parallel."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from coopcloud.engine import views
 from coopcloud.engine.views import Service
 from coopcloud.errors import CoopError
+from coopcloud.fanout import fan_out
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL, coop_label, running_version
 
@@ -121,13 +121,13 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
         except Exception as exc:  # one unreachable server marks its apps unknown, the rest still print
             return server, None, str(exc)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as ex:
-        asked = ex.map(ask, servers)
-        if settings is not None:  # drift needs the renderer and the planner: load them while servers answer
-            import coopcloud.ops.deploy
-            import coopcloud.ops.deploy.drift
-            import coopcloud.swarm.render  # noqa: F401
-        answers = {s: (view, err) for s, view, err in asked}
+    def load_drift() -> None:  # drift needs the renderer and the planner: load them while servers answer
+        import coopcloud.ops.deploy
+        import coopcloud.ops.deploy.drift
+        import coopcloud.swarm.render  # noqa: F401
+
+    asked = fan_out(ask, servers, meanwhile=None if settings is None else load_drift)
+    answers = {s: (view, err) for s, view, err in asked}
     for row in rows:
         view, err = answers[row["server"]]
         stack = row["app"].replace(".", "_")

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from coopcloud.domain.app import AppRef
 from coopcloud.domain.version import Version
 from coopcloud.errors import CoopError, UsageError
+from coopcloud.fanout import fan_out
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import coop_label
 
@@ -194,8 +194,7 @@ def survey_all(
             return [Outcome("-", server, FAILED, reason=f"server {server}: {exc}")]
 
     servers = sorted(chosen)
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(servers)))) as ex:
-        return Surveyed(options, dict(zip(servers, ex.map(one, servers), strict=True)))
+    return Surveyed(options, dict(zip(servers, fan_out(one, servers), strict=True)))
 
 
 def finish(
@@ -226,34 +225,20 @@ def finish(
                 on_outcome(row)
         return rows
 
-    servers = sorted(surveyed.found)
-    stop = threading.Event()
-    if len(servers) <= 1 or dry_run:  # in this thread: Ctrl-C reaches the upgrade itself
-        per_server = [one_server(s) for s in servers]
-    else:
-        per_server = _in_parallel(one_server, servers, stop, notify)
-    return sorted((row for rows in per_server for row in rows), key=lambda o: (o.server, o.app))
-
-
-def _in_parallel(
-    one_server: Callable[[str], list[Outcome]],
-    servers: list[str],
-    stop: threading.Event,
-    notify: Callable[[str], None] | None,
-) -> list[list[Outcome]]:
-    """One thread per server. Ctrl-C stops every server before its next upgrade; the upgrades under
-    way finish first (each holds its app's lock and ends converged or rolled back)."""
-    ex = ThreadPoolExecutor(max_workers=min(8, len(servers)))
-    try:
-        futures = [ex.submit(one_server, s) for s in servers]
-        return [f.result() for f in futures]
-    except KeyboardInterrupt:
+    def interrupted() -> None:
+        """Ctrl-C stops every server before its next upgrade; the upgrades under way finish first
+        (each holds its app's lock and ends converged or rolled back)."""
         stop.set()
         if notify:
             notify("interrupted: the upgrades under way finish first (each converged or rolled back); no other starts")
-        raise
-    finally:
-        ex.shutdown(wait=True)
+
+    servers = sorted(surveyed.found)
+    stop = threading.Event()
+    if dry_run:  # in this thread: nothing to wait for
+        per_server = [one_server(s) for s in servers]
+    else:  # servers in parallel; one server runs in this thread, where Ctrl-C reaches the upgrade itself
+        per_server = fan_out(one_server, servers, on_interrupt=interrupted)
+    return sorted((row for rows in per_server for row in rows), key=lambda o: (o.server, o.app))
 
 
 def survey(

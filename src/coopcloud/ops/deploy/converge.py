@@ -554,17 +554,11 @@ def read_containers(engine_of: NodeEngines, tasks: Sequence[Task]) -> dict[str, 
             return {}
         return {cid: found.get(cid) for cid in ids}
 
-    out: dict[str, Container | None] = {}
-    jobs = list(by_engine.values())
-    if len(jobs) <= 1:
-        for job in jobs:
-            out.update(read(job))
-        return out
-    from concurrent.futures import ThreadPoolExecutor
+    from coopcloud.fanout import fan_out
 
-    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as ex:
-        for part in ex.map(read, jobs):
-            out.update(part)
+    out: dict[str, Container | None] = {}
+    for part in fan_out(read, by_engine.values()):
+        out.update(part)
     return out
 
 

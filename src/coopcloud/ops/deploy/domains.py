@@ -9,8 +9,6 @@ answers that it cannot (no network), is a warning, never a hang; `-D` skips it a
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 
 from coopcloud.domain.server import Server
@@ -44,22 +42,9 @@ def checked(name: str) -> bool:
 def resolve_all(names: Iterable[str], resolver: Resolver, timeout: float) -> dict[str, set[str] | None]:
     """name -> its addresses, or None for a name the resolver did not answer within `timeout`
     (all asked at once; a stuck lookup is left behind in a daemon thread, never waited for)."""
-    results: dict[str, set[str] | None] = {}
-    lock = threading.Lock()
+    from coopcloud.fanout import fan_out_within
 
-    def ask(name: str) -> None:
-        found = resolver(name)
-        with lock:
-            results[name] = found
-
-    threads = {n: threading.Thread(target=ask, args=(n,), daemon=True) for n in dict.fromkeys(names)}
-    for t in threads.values():
-        t.start()
-    deadline = time.monotonic() + timeout
-    for t in threads.values():
-        t.join(max(0.0, deadline - time.monotonic()))
-    with lock:
-        return {n: results.get(n) for n in threads}
+    return fan_out_within(resolver, names, timeout)
 
 
 def check_domains(

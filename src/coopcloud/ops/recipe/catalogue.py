@@ -27,7 +27,6 @@ import hashlib
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,6 +43,7 @@ from coopcloud.domain.catalogue import (
     readme_description,
 )
 from coopcloud.errors import CoopError, ExitStatus, NotFound, RecipeError
+from coopcloud.fanout import fan_out
 from coopcloud.fsutil import write_atomic
 from coopcloud.rawdata import JSONDict, RawMap
 from coopcloud.settings import Settings
@@ -490,9 +490,7 @@ def generate(
             report.versions_resolved += resolved
         progress(f"{name}: {len(meta.versions)} versions ({cached} cached, {resolved} resolved)")
 
-    if names:
-        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(names)))) as pool:
-            list(pool.map(one, names))
+    fan_out(one, names, workers=workers)
     report.generated.sort()
     report.kept.sort()
     report.registry_requests = registry.requests - before_requests

@@ -15,13 +15,13 @@ entry is never used for another node's containers.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from coopcloud.domain.server import Server
 from coopcloud.errors import EngineUnreachable, NotFound
+from coopcloud.fanout import fan_out
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
@@ -162,8 +162,7 @@ def reach(settings: Settings, pool: ServerPool, manager: str, found: list[Node])
             return NodeReach(node, server.name, False, str(exc))
         return NodeReach(node, server.name, True)
 
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(found)))) as ex:
-        return list(ex.map(check, found))
+    return fan_out(check, found)
 
 
 def how_to_reach(node: Node) -> str:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,6 +112,19 @@ def probe(client: Engine, server: Server) -> ServerStatus:
     return ServerStatus(
         server.name, server.endpoint, info.swarm_state, info.control_available, info.server_version, proxy
     )
+
+
+def probe_all(pool: ServerPool, known: Sequence[Server]) -> list[ServerStatus | str]:
+    """Each server's status, or the line saying why it did not answer; in parallel, in the order of `known`."""
+    from coopcloud.fanout import fan_out
+
+    def check(server: Server) -> ServerStatus | str:
+        try:
+            return probe(pool.client_for(server), server)
+        except Exception as exc:  # one unreachable server must not hide the others
+            return str(exc)
+
+    return fan_out(check, known)
 
 
 def _has_proxy_network(client: Engine) -> bool:
