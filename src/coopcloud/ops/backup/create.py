@@ -6,11 +6,12 @@ import secrets as pysecrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError
 from coopcloud.ops.trail.audit import mutation
+from coopcloud.rawdata import JSONDict, RawMap, get_int, get_str
 from coopcloud.settings import Settings
 
 from . import repository, scripts
@@ -38,7 +39,7 @@ class Created:
     seconds: float
     warnings: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "app": self.app,
             "snapshot": self.snapshot,
@@ -58,7 +59,7 @@ class Created:
 def create(
     settings: Settings,
     client: Engine,
-    ref: Any,
+    ref: AppRef,
     *,
     service: str | None = None,
     why: str = "manual",
@@ -119,13 +120,15 @@ def create(
         )
     if not known[0]:
         repository.mark_known(client, repo)  # from now on a missing config there is damage, never "new"
-    summary = next((o for o in reversed(result.json_lines()) if o.get("message_type") == "summary"), None)
-    if not summary or not summary.get("snapshot_id"):  # its output was lost: the repository says what it holds
+    summary: RawMap | None = next(
+        (o for o in reversed(result.json_lines()) if o.get("message_type") == "summary"), None
+    )
+    if not summary or not get_str(summary, "snapshot_id"):  # its output was lost: the repository says what it holds
         found = snapshots(settings, client, ref, repo, run_tag=run_tag)
         if not found:
             raise BackupFailed(f"app {app.name}: restic reported no snapshot", hint="run it again with --debug")
         summary = {"snapshot_id": found[-1].id}
-    snap = summary["snapshot_id"]
+    snap = get_str(summary, "snapshot_id")
     warnings[:0] = [
         f"app {app.name}: {line.strip()[len(scripts.WARNING_PREFIX) :]}"
         for line in result.stderr.splitlines()
@@ -139,15 +142,15 @@ def create(
         version=app.version,
         repository=repo.shown,
         paths=tuple(scripts.backup_paths(app.spec)),
-        files=int(summary.get("total_files_processed", 0)),
-        bytes_added=int(summary.get("data_added", 0)),
-        bytes_processed=int(summary.get("total_bytes_processed", 0)),
+        files=get_int(summary, "total_files_processed"),
+        bytes_added=get_int(summary, "data_added"),
+        bytes_processed=get_int(summary, "total_bytes_processed"),
         seconds=time.monotonic() - start,
         warnings=tuple(warnings),
     )
 
 
-def _told_truly(settings: Settings, client: Engine, ref: Any, lost: JobLost, run_tag: str) -> CoopError:
+def _told_truly(settings: Settings, client: Engine, ref: AppRef, lost: JobLost, run_tag: str) -> CoopError:
     """The error of a backup whose job's node went away, once the repository said what this run left there."""
     repo = repository.for_command(settings, client)
     if repo.kind == "volume":

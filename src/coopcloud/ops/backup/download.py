@@ -11,11 +11,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO
 
+from coopcloud.domain.app import AppRef
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import EngineError, EngineUnreachable, InvalidError, UsageError
+from coopcloud.rawdata import JSONDict, get_int
 from coopcloud.settings import Settings
 
 from . import repository, scripts
@@ -33,14 +35,14 @@ class Downloaded:
     dest: str
     files: int
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {"app": self.app, "snapshot": self.snapshot, "dest": self.dest, "files": self.files}
 
 
 def download(
     settings: Settings,
     client: Engine,
-    ref: Any,
+    ref: AppRef,
     wanted: str | None,
     dest: Path,
     *,
@@ -89,7 +91,7 @@ def download(
         result = run_job(client, job)
         if not result.ok:
             raise BackupFailed(f"app {ref.name}: download of snapshot {snap.short_id} failed: {failure_reason(result)}")
-        restored = next((int(o["files"]) for o in result.json_lines() if "files" in o), None)
+        restored = next((get_int(o, "files") for o in result.json_lines() if "files" in o), None)
         if restored is None:
             raise BackupFailed(
                 f"app {ref.name}: download of snapshot {snap.short_id}: the restic job did not say how many files it restored",
@@ -172,7 +174,7 @@ def _remove_volume(client: Engine, name: str, *, wait: float = 15.0) -> None:
             time.sleep(0.2)
 
 
-def _extract(fileobj: Any, dest: Path) -> int:
+def _extract(fileobj: IO[bytes], dest: Path) -> int:
     """Extract the tar of /restore/backup into `dest`, without its top directory; nothing may land outside."""
     count = 0
     with tarfile.open(fileobj=fileobj, mode="r|") as tar:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
+from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
 
 from .labels import ServiceBackup
@@ -21,7 +21,7 @@ HOOK_OUTPUT_KEPT = 64 * 1024
 
 
 def run_hook(
-    client: Engine, ref: Any, svc: ServiceBackup, which: str, hook: str, *, engine_for: EngineFor | None = None
+    client: Engine, ref: AppRef, svc: ServiceBackup, which: str, hook: str, *, engine_for: EngineFor | None = None
 ) -> None:
     """Run a hook with `sh -c` in a running container of the service; a non-zero exit raises BackupFailed."""
     from coopcloud.ops.app import container

@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, EngineError, ExitStatus
+from coopcloud.rawdata import JSONDict, RawMap
 
 from . import scripts
 
@@ -38,6 +38,9 @@ PROGRESS_EVERY = 2.0
 NODE_LOST_AFTER = 30.0
 NODE_CHECK_EVERY = 5.0
 
+# What gets restic's --json status lines (percent_done, bytes_done, total_bytes) while a job runs.
+OnStatus = Callable[[RawMap], None]
+
 
 class JobLost(CoopError):
     """The node running a job went away: what the job did is unknown until the repository is looked at."""
@@ -55,7 +58,7 @@ class Mount:
     target: str
     read_only: bool = False
 
-    def to_spec(self) -> dict[str, Any]:
+    def to_spec(self) -> JSONDict:
         return {"Type": "volume", "Source": self.source, "Target": self.target, "ReadOnly": self.read_only}
 
 
@@ -65,7 +68,7 @@ class SecretFile:
     secret_name: str
     file_name: str  # under /run/secrets/
 
-    def to_spec(self) -> dict[str, Any]:
+    def to_spec(self) -> JSONDict:
         return {
             "File": {"Name": self.file_name, "UID": "0", "GID": "0", "Mode": 0o400},
             "SecretID": self.secret_id,
@@ -92,10 +95,10 @@ class Job:
             **({REPOSITORY_LABEL: self.repository} if self.repository else {}),
         }
 
-    def service_spec(self, name: str) -> dict[str, Any]:
+    def service_spec(self, name: str) -> JSONDict:
         """The one-shot service, as the engine takes it (our command: the image's entrypoint is not used;
         the script runs under a PID 1 that passes a SIGTERM on, scripts.JOB_COMMAND)."""
-        container: dict[str, Any] = {
+        container: JSONDict = {
             "Image": self.image,
             "Command": ["/bin/sh", "-c", scripts.JOB_COMMAND, f"coop-{self.kind}", self.script],
             "Env": [f"{k}={v}" for k, v in sorted(self.env.items())],
@@ -137,16 +140,18 @@ class JobResult:
             return lines[-1][len(scripts.RESULT_PREFIX) :]
         return None
 
-    def json_lines(self) -> list[dict[str, Any]]:
+    def json_lines(self) -> list[RawMap]:
         """restic's --json output, one object per line (other lines skipped)."""
-        found = []
+        found: list[RawMap] = []
         for line in self.stdout.splitlines():
             line = line.strip()
             if line.startswith("{"):
                 try:
-                    found.append(json.loads(line))
+                    doc = json.loads(line)
                 except ValueError:
                     continue
+                if isinstance(doc, dict):
+                    found.append(doc)
         return found
 
 
@@ -201,7 +206,7 @@ def run_job(
     job: Job,
     *,
     start_timeout: float = START_TIMEOUT,
-    on_status: Callable[[dict[str, Any]], None] | None = None,
+    on_status: OnStatus | None = None,
     shield: bool = False,
 ) -> JobResult:
     """Run `job` to its end; returns its exit code and output. The service is removed in any case.
@@ -238,9 +243,7 @@ def run_job(
             pass  # already gone, or the connection broke: nothing else to clean
 
 
-def _wait(
-    client: Engine, name: str, start_timeout: float, on_status: Callable[[dict[str, Any]], None] | None
-) -> views.Task:
+def _wait(client: Engine, name: str, start_timeout: float, on_status: OnStatus | None) -> views.Task:
     deadline = time.monotonic() + start_timeout
     next_progress = next_node_check = time.monotonic() + PROGRESS_EVERY
     down_since: float | None = None
@@ -290,7 +293,7 @@ def _node_down_since(client: Engine, name: str, tasks: list[views.Task], since: 
     return since
 
 
-def _last_status(client: Engine, name: str) -> dict[str, Any] | None:
+def _last_status(client: Engine, name: str) -> RawMap | None:
     try:
         lines = [f.data.decode("utf-8", "replace") for f in client.service_logs(name, tail=3, stderr=False, lines=True)]
     except EngineError:
@@ -298,9 +301,10 @@ def _last_status(client: Engine, name: str) -> dict[str, Any] | None:
     for line in reversed(lines):
         if '"message_type":"status"' in line:
             try:
-                return json.loads(line)
+                status = json.loads(line)
             except ValueError:
                 return None
+            return status if isinstance(status, dict) else None
     return None
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, EngineError
+from coopcloud.rawdata import RawMap
 from coopcloud.settings import Settings
 
 from . import repository, scripts
-from .job import Job, JobResult, Mount, run_job
+from .job import START_TIMEOUT, Job, JobResult, Mount, OnStatus, run_job
 from .repository import Repository, password
 
 DEFAULT_IMAGE = "restic/restic:0.17.3"
@@ -65,7 +65,13 @@ def restic_job(
 
 
 def run_resolved(
-    settings: Settings, client: Engine, build: Callable[[Repository], Job], **options: Any
+    settings: Settings,
+    client: Engine,
+    build: Callable[[Repository], Job],
+    *,
+    start_timeout: float = START_TIMEOUT,
+    on_status: OnStatus | None = None,
+    shield: bool = False,
 ) -> tuple[Repository, JobResult]:
     """Resolve the repository setting and mount its secrets in one step: the setting is read just before the
     job is created, and read again if a change of it (`coop server backup-repo`) removed those secrets in
@@ -74,7 +80,7 @@ def run_resolved(
         repo = repository.for_command(settings, client)
         job = build(repo)
         try:
-            return repo, run_job(client, job, **options)
+            return repo, run_job(client, job, start_timeout=start_timeout, on_status=on_status, shield=shield)
         except EngineError:
             wanted = {s.secret_id for s in job.secrets}
             if attempt == 2 or wanted <= {s.id for s in views.secrets(client)}:
@@ -109,14 +115,20 @@ def note(on_progress: Progress | None, text: str) -> None:
         on_progress(text)
 
 
-def status_printer(on_progress: Progress | None, what: str) -> Callable[[dict[str, Any]], None] | None:
+def status_printer(on_progress: Progress | None, what: str) -> OnStatus | None:
     if on_progress is None:
         return None
 
-    def show(status: dict[str, Any]) -> None:
-        pct = float(status.get("percent_done") or 0) * 100
-        done = int(status.get("bytes_done") or 0) / 1e6
-        total = int(status.get("total_bytes") or 0) / 1e6
+    def show(status: RawMap) -> None:
+        pct = _number(status, "percent_done") * 100
+        done = int(_number(status, "bytes_done")) / 1e6
+        total = int(_number(status, "total_bytes")) / 1e6
         on_progress(f"{what}: {pct:5.1f}%  {done:.1f}/{total:.1f} MB")
 
     return show
+
+
+def _number(status: RawMap, key: str) -> float:
+    """A number of restic's status line; 0 when absent, null or not a number."""
+    value = status.get(key)
+    return float(value) if isinstance(value, (int, float)) else 0.0

@@ -6,11 +6,12 @@ import secrets as pysecrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, NotFound, interrupted
 from coopcloud.ops.trail.audit import mutation
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
 from . import scripts
@@ -30,7 +31,7 @@ class Restored:
     seconds: float
     warnings: tuple[str, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "app": self.app,
             "snapshot": self.snapshot,
@@ -44,7 +45,7 @@ class Restored:
 def restore(
     settings: Settings,
     client: Engine,
-    ref: Any,
+    ref: AppRef,
     wanted: str | None = None,
     *,
     service: str | None = None,
@@ -101,7 +102,7 @@ class _Run:
 
     settings: Settings
     client: Engine
-    ref: Any
+    ref: AppRef
     app: AppBackup
     snap: Snapshot
     chosen: list[ServiceBackup]

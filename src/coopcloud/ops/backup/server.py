@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
+from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, NotFound
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
 from .create import create
@@ -23,7 +24,7 @@ class ServerLine:
     detail: str
     snapshot: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {"app": self.app, "status": self.status, "detail": self.detail, "snapshot": self.snapshot}
 
 
@@ -35,7 +36,7 @@ def server_backup(
     on_line: Callable[[ServerLine], None],
     on_password: Callable[[str], None],
     warn: Callable[[str], None] | None = None,
-    engine_for: Callable[[Any], EngineFor] | None = None,
+    engine_for: Callable[[AppRef], EngineFor] | None = None,
 ) -> list[ServerLine]:
     """Back up every app of the server that declares backups; one line each; goes on past a failure.
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
+from coopcloud.domain.app import AppRef
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, NotFound
+from coopcloud.rawdata import JSONDict, RawMap, as_map, get_str, str_list
 from coopcloud.settings import Settings
 
 from . import repository, scripts
@@ -31,25 +32,27 @@ class Snapshot:
     empty: tuple[str, ...] = ()  # service/volume/path of declared directories recorded as empty
 
     @classmethod
-    def from_restic(cls, raw: dict[str, Any]) -> Snapshot:
-        tags = dict(t.split("=", 1) for t in raw.get("tags") or [] if "=" in t)
-        paths = tuple(raw.get("paths") or ())
+    def from_restic(cls, raw: RawMap) -> Snapshot:
+        tag_list = str_list(raw.get("tags"), "tags")
+        tags = dict(t.split("=", 1) for t in tag_list if "=" in t)
+        paths = tuple(str_list(raw.get("paths"), "paths"))
+        snapshot_id = get_str(raw, "id")
         services = sorted(
             {p.split("/")[2] for p in paths if p.startswith(scripts.MOUNT_ROOT + "/") and p.count("/") >= 2}
         )
         return cls(
-            id=raw["id"],
-            short_id=raw.get("short_id") or raw["id"][:8],
-            time=raw.get("time", ""),
+            id=snapshot_id,
+            short_id=get_str(raw, "short_id") or snapshot_id[:8],
+            time=get_str(raw, "time"),
             why=tags.get("why", ""),
             version=tags.get("version", ""),
             recipe=tags.get("recipe", ""),
             services=tuple(services),
             paths=paths,
-            empty=tuple(t[len(scripts.EMPTY_TAG) :] for t in raw.get("tags") or [] if t.startswith(scripts.EMPTY_TAG)),
+            empty=tuple(t[len(scripts.EMPTY_TAG) :] for t in tag_list if t.startswith(scripts.EMPTY_TAG)),
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         from coopcloud.domain.words import json_time
         from coopcloud.engine.views import parse_time
 
@@ -80,7 +83,7 @@ APP_NODE = ""
 def snapshots(
     settings: Settings,
     client: Engine,
-    ref: Any,
+    ref: AppRef,
     repo: Repository | None = None,
     *,
     run_tag: str | None = None,
@@ -123,10 +126,10 @@ def snapshots(
         raise BackupFailed(
             f"app {ref.name}: restic's snapshot list is not JSON", hint="run it again with --debug"
         ) from None
-    return sorted((Snapshot.from_restic(r) for r in raw or []), key=lambda s: s.time)
+    return sorted((Snapshot.from_restic(as_map(r, "snapshot")) for r in raw), key=lambda s: s.time)
 
 
-def pick_snapshot(settings: Settings, client: Engine, ref: Any, wanted: str | None) -> Snapshot:
+def pick_snapshot(settings: Settings, client: Engine, ref: AppRef, wanted: str | None) -> Snapshot:
     """The snapshot named by id or id prefix (default: the newest) in the command's repository. One that is
     not there but in another repository setting of the server is said so, with the command that reaches it."""
     try:
@@ -157,7 +160,7 @@ def pick_snapshot(settings: Settings, client: Engine, ref: Any, wanted: str | No
         raise
 
 
-def pick(ref: Any, found: list[Snapshot], wanted: str | None) -> Snapshot:
+def pick(ref: AppRef, found: list[Snapshot], wanted: str | None) -> Snapshot:
     """The snapshot named by id or id prefix (default: the newest)."""
     if not found:
         raise NotFound(f"app {ref.name} has no snapshots", hint=f"run: coop app backup create {ref.name}")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from coopcloud.domain.app import AppRef
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, InvalidError, NotFound, UsageError
@@ -42,7 +42,7 @@ def running_node(client: Engine, service: str) -> str | None:
 
 
 def inspect_app(
-    settings: Settings, client: Engine, ref: Any, *, service: str | None = None, need_running: bool = True
+    settings: Settings, client: Engine, ref: AppRef, *, service: str | None = None, need_running: bool = True
 ) -> AppBackup:
     """Read the app's live services: which are backed up, on which node, at which version.
 
@@ -84,7 +84,7 @@ def inspect_app(
     return AppBackup(ref.name, ref.server, ref.stack_name, spec, found[0] if found else None, recipe, version)
 
 
-def _env_recipe(settings: Settings, ref: Any) -> str | None:
+def _env_recipe(settings: Settings, ref: AppRef) -> str | None:
     from coopcloud.ops.app.apps import load_app
 
     try:
@@ -101,7 +101,7 @@ def volume_mounts(spec: BackupSpec, *, read_only: bool) -> list[Mount]:
     ]
 
 
-def node_for(client: Engine, ref: Any) -> str | None:
+def node_for(client: Engine, ref: AppRef) -> str | None:
     """The node of the app's backed-up volumes (where a `volume:` repository is too) when a backed-up
     service runs, else of any running service of the app; None lets the swarm choose (a single node)."""
     services = stack_services(client, ref.stack_name)
@@ -116,7 +116,7 @@ def node_for(client: Engine, ref: Any) -> str | None:
     return None
 
 
-def declares_backups(client: Engine, ref: Any) -> bool:
+def declares_backups(client: Engine, ref: AppRef) -> bool:
     """Whether the deployed app has a service labelled backupbot.backup=true."""
     try:
         return bool(backup_spec(ref.name, ref.stack_name, stack_services(client, ref.stack_name)).services)

@@ -9,10 +9,11 @@ services killed commands left behind and finding no restic job of ours using tha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import LockHeld, NotFound
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
 from . import repository, scripts
@@ -29,11 +30,11 @@ class Unlocked:
     repository: str
     orphans_removed: tuple[str, ...]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {"app": self.app, "repository": self.repository, "orphans_removed": list(self.orphans_removed)}
 
 
-def unlock(settings: Settings, client: Engine, ref: Any) -> Unlocked:
+def unlock(settings: Settings, client: Engine, ref: AppRef) -> Unlocked:
     """Remove the stale locks of the repository the app's backups use; `LockHeld` (exit 9) while a job runs."""
     orphans = remove_orphans(client)
     repo = repository.for_command(settings, client)

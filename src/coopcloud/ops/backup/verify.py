@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
+from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
+from coopcloud.rawdata import JSONDict, get_int
 from coopcloud.settings import Settings
 
 from . import scripts
@@ -23,7 +24,7 @@ class Verified:
     files: int
     seconds: float
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "app": self.app,
             "snapshot": self.snapshot,
@@ -34,7 +35,7 @@ class Verified:
 
 
 def verify(
-    settings: Settings, client: Engine, ref: Any, wanted: str | None = None, *, on_progress: Progress | None = None
+    settings: Settings, client: Engine, ref: AppRef, wanted: str | None = None, *, on_progress: Progress | None = None
 ) -> Verified:
     start = time.monotonic()
     snap = pick_snapshot(settings, client, ref, wanted)
@@ -57,5 +58,5 @@ def verify(
             f"app {ref.name}: snapshot {snap.short_id} failed verification: {reason}",
             hint="take a new backup (coop app backup create); the repository may need: restic repair",
         )
-    files = next((int(o["files"]) for o in result.json_lines() if "files" in o), 0)
+    files = next((get_int(o, "files") for o in result.json_lines() if "files" in o), 0)
     return Verified(ref.name, snap.id, files, time.monotonic() - start)
