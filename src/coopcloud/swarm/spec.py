@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from coopcloud.errors import ConvertError
+from coopcloud.rawdata import JSONDict, RawMap, get_str
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,12 @@ class StackSpec:
     on the engine; the deploy step fills them with `with_ids`.
     """
 
-    services: dict[str, dict]
-    networks: dict[str, dict]
-    configs: dict[str, dict]
-    secrets: dict[str, dict]
+    services: dict[str, JSONDict]
+    networks: dict[str, JSONDict]
+    configs: dict[str, JSONDict]
+    secrets: dict[str, JSONDict]
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         return {
             "services": copy.deepcopy(self.services),
             "networks": copy.deepcopy(self.networks),
@@ -42,25 +43,36 @@ class StackSpec:
         }
 
 
-def with_ids(service: dict, *, secret_ids: Mapping[str, str], config_ids: Mapping[str, str]) -> dict:
+def _dicts(value: object) -> list[JSONDict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def with_ids(service: RawMap, *, secret_ids: Mapping[str, str], config_ids: Mapping[str, str]) -> JSONDict:
     """A copy of a service body with SecretID/ConfigID filled from name → ID maps
     (what the engine's secret/config lists return), as `docker stack deploy` does.
 
     A config referenced with a ``Runtime`` target is the credential spec's: its ID
     also goes into ``Privileges.CredentialSpec.Config``.
     """
-    body = copy.deepcopy(service)
-    cs = body.get("TaskTemplate", {}).get("ContainerSpec", {})
-    for ref in cs.get("Secrets", []):
-        try:
-            ref["SecretID"] = secret_ids[ref["SecretName"]]
-        except KeyError:
-            raise ConvertError(f"service {body.get('Name')}: secret not found: {ref['SecretName']}") from None
-    for ref in cs.get("Configs", []):
-        try:
-            ref["ConfigID"] = config_ids[ref["ConfigName"]]
-        except KeyError:
-            raise ConvertError(f"service {body.get('Name')}: config not found: {ref['ConfigName']}") from None
+    body: JSONDict = copy.deepcopy(dict(service))
+    template = body.get("TaskTemplate")
+    cs = template.get("ContainerSpec") if isinstance(template, dict) else None
+    if not isinstance(cs, dict):
+        return body
+    for ref in _dicts(cs.get("Secrets")):
+        name = get_str(ref, "SecretName")
+        if name not in secret_ids:
+            raise ConvertError(f"service {body.get('Name')}: secret not found: {name}")
+        ref["SecretID"] = secret_ids[name]
+    for ref in _dicts(cs.get("Configs")):
+        name = get_str(ref, "ConfigName")
+        if name not in config_ids:
+            raise ConvertError(f"service {body.get('Name')}: config not found: {name}")
+        ref["ConfigID"] = config_ids[name]
         if "Runtime" in ref:
-            cs.setdefault("Privileges", {}).setdefault("CredentialSpec", {})["Config"] = ref["ConfigID"]
+            privileges = cs.setdefault("Privileges", {})
+            if isinstance(privileges, dict):
+                credential_spec = privileges.setdefault("CredentialSpec", {})
+                if isinstance(credential_spec, dict):
+                    credential_spec["Config"] = ref["ConfigID"]
     return body
