@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, EngineError
-from coopcloud.rawdata import RawMap
+from coopcloud.rawdata import RawDataError, RawMap, get_float, get_int
 from coopcloud.settings import Settings
 
 from . import repository, scripts
@@ -120,15 +120,12 @@ def status_printer(on_progress: Progress | None, what: str) -> OnStatus | None:
         return None
 
     def show(status: RawMap) -> None:
-        pct = _number(status, "percent_done") * 100
-        done = int(_number(status, "bytes_done")) / 1e6
-        total = int(_number(status, "total_bytes")) / 1e6
+        try:
+            pct = get_float(status, "percent_done") * 100
+            done = get_int(status, "bytes_done") / 1e6
+            total = get_int(status, "total_bytes") / 1e6
+        except RawDataError:
+            return  # a status line of another shape: no progress shown, never a failed backup
         on_progress(f"{what}: {pct:5.1f}%  {done:.1f}/{total:.1f} MB")
 
     return show
-
-
-def _number(status: RawMap, key: str) -> float:
-    """A number of restic's status line; 0 when absent, null or not a number."""
-    value = status.get(key)
-    return float(value) if isinstance(value, (int, float)) else 0.0
