@@ -7,7 +7,7 @@ files keep working):
 2. ``~/.abra``.
 
 Under it: ``servers/<server>/<app>.env``, ``recipes/<recipe>/`` (git clones),
-``catalogue/recipes.json``. Any of them may be a symlink.
+``catalogue/recipes.json``. Each of them may be a symlink.
 
 Docker contexts (one per server, as abra stores them) live under
 ``$DOCKER_CONFIG`` (default ``~/.docker``).

@@ -301,3 +301,25 @@ def test_fake_applies_writes_like_the_engine():
     fake.service_remove("s_app")
     with pytest.raises(EngineNotFound):
         fake.service("s_app")
+
+
+def test_each_reads_a_decoded_list_answer_as_views():
+    answer = [{"ID": "c1", "Spec": {"Name": "a_lock", "Labels": {"k": "v"}, "Data": "aGk="}, "Version": {"Index": 7}}]
+    [config] = views.each(views.Config.from_json, answer)
+    assert (config.id, config.name, config.version, config.labels, config.data) == (
+        "c1",
+        "a_lock",
+        7,
+        {"k": "v"},
+        b"hi",
+    )
+    assert views.each(views.Config.from_json, None) == []  # an empty answer
+
+
+def test_a_field_of_the_wrong_type_is_named_not_an_attribute_error():
+    from coopcloud.rawdata import RawDataError
+
+    with pytest.raises(RawDataError, match="Spec: expected an object, found str"):
+        views.Service.from_json({"ID": "x", "Spec": "oops"})
+    with pytest.raises(RawDataError, match="answer: expected a list, found dict"):
+        views.each(views.Task.from_json, {"not": "a list"})

@@ -21,16 +21,29 @@ tests' fake satisfy) and read its answers through `engine.views`
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .client import EngineClient, ExecResult
-    from .endpoint import Endpoint
+    from .client import MAX_API_VERSION, EngineClient, ExecResult
+    from .endpoint import Endpoint, parse_endpoint, ssh_argv
     from .pool import Pool
     from .protocol import Engine
-    from .stream import Frame
+    from .stream import Frame, encode_filters, label_filters
 
-__all__ = ["Endpoint", "Engine", "EngineClient", "ExecResult", "Frame", "Pool", "connect", "parse_endpoint"]
+__all__ = [
+    "MAX_API_VERSION",
+    "Endpoint",
+    "Engine",
+    "EngineClient",
+    "ExecResult",
+    "Frame",
+    "Pool",
+    "connect",
+    "encode_filters",
+    "label_filters",
+    "parse_endpoint",
+    "ssh_argv",
+]
 
 _LAZY = {
     "Engine": ".protocol",
@@ -65,7 +78,7 @@ def connect(
     return _connect(endpoint, environ=environ, name=name, timeout=timeout)
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,7 +27,7 @@ import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, ServerNotReady
@@ -36,12 +36,17 @@ from .endpoint import Endpoint, parse_endpoint
 from .stream import Frame, FrameDecoder, chunks_from, encode_filters, iter_frames, iter_lines, query_string
 from .transport import Channel, Transport, make_transport
 
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+    from coopcloud.rawdata import JSONDict
+
+    from .protocol import Filters
+
 MAX_API_VERSION = "1.41"  # Docker 20.10; newer engines still serve it
 MIN_API_VERSION = "1.30"  # distribution inspect, config update: older engines are refused
 DEFAULT_TIMEOUT = 300.0  # seconds for one ordinary request (service create may resolve digests)
 CONNECT_TIMEOUT = 60.0  # the first request includes the ssh handshake
-
-Filters = Mapping[str, Any] | None
 
 
 def _vtuple(v: str) -> tuple[int, ...]:
@@ -97,7 +102,7 @@ class _ResponseStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: Any) -> int:
+    def readinto(self, buffer: WriteableBuffer) -> int:
         try:
             return self._resp.readinto(buffer)
         except (OSError, http.client.HTTPException) as exc:
@@ -239,8 +244,8 @@ class EngineClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | None = None,
-        body: Any = None,
+        params: Mapping[str, object] | None = None,
+        body: object = None,
         raw_body: bytes | IO[bytes] | Iterable[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
         versioned: bool = True,
@@ -249,7 +254,7 @@ class EngineClient:
             self._negotiate()
         url = (f"/v{self.api_version}{path}" if versioned else path) + query_string(params or {})
         hdrs = {"User-Agent": "coop"}
-        data: Any = None
+        data: bytes | IO[bytes] | Iterable[bytes] | None = None
         if body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()
             hdrs["Content-Type"] = "application/json"
@@ -302,11 +307,20 @@ class EngineClient:
             return EngineConflict(f"server {self.name}: {message}", status=status)
         return EngineError(f"server {self.name}: {message}", status=status)
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        if self.api_version is None and method == "GET" and set(kwargs) <= {"params"}:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        body: object = None,
+        raw_body: bytes | IO[bytes] | Iterable[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:  # the decoded JSON (or the bytes) of one answer: each method's annotation says which
+        if self.api_version is None and method == "GET" and body is None and raw_body is None and not headers:
             # The first request of a command: its /_ping goes in the same round trip.
-            return self.get_many([(path, {k: v for k, v in (kwargs.get("params") or {}).items() if v is not None})])[0]
-        resp = self._send(method, path, **kwargs)
+            return self.get_many([(path, {k: v for k, v in (params or {}).items() if v is not None})])[0]
+        resp = self._send(method, path, params=params, body=body, raw_body=raw_body, headers=headers)
         try:
             data = resp.read()
         except (OSError, http.client.HTTPException) as exc:
@@ -320,10 +334,9 @@ class EngineClient:
             return json.loads(data)
         return data
 
-    def _get(self, path: str, **params: Any) -> Any:
-        return self._call("GET", path, params=params)
-
-    def get_many(self, requests: Iterable[tuple[str, Mapping[str, Any]]], *, return_errors: bool = False) -> list[Any]:
+    def get_many(
+        self, requests: Iterable[tuple[str, Mapping[str, object]]], *, return_errors: bool = False
+    ) -> list[Any]:  # the decoded answers, each as its endpoint sends it: views.py narrows them
         """Several independent GETs in ONE round trip: HTTP/1.1 pipelining on this connection.
 
         `requests`: ``(path, params)`` pairs as for `request()`; the answers come back in order,
@@ -349,7 +362,7 @@ class EngineClient:
             self._after_ping(headers)
             if self.api_version != version:
                 return self.get_many(wanted, return_errors=return_errors)
-        out: list[Any] = []
+        out: list[object] = []
         failure: EngineError | None = None
         for (path, _), (status, headers, data) in zip(wanted, answers):
             if status >= 400:
@@ -397,8 +410,10 @@ class EngineClient:
             conn.channel.requests += len(urls)
         return answers
 
-    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None, body: Any = None) -> Any:
-        """Any other endpoint: `path` without the version prefix, e.g. ``/swarm``."""
+    def request(
+        self, method: str, path: str, *, params: Mapping[str, object] | None = None, body: object = None
+    ) -> object:
+        """Another endpoint: `path` without the version prefix, e.g. ``/swarm``; the decoded answer."""
         return self._call(method, path, params=params, body=body)
 
     # -- system ------------------------------------------------------------
@@ -416,15 +431,15 @@ class EngineClient:
         return dict(self._ping_headers)
 
     def version(self) -> dict:
-        return self._get("/version")
+        return self._call("GET", "/version")
 
     def info(self) -> dict:
-        return self._get("/info")
+        return self._call("GET", "/info")
 
     def swarm_inspect(self) -> dict:
-        return self._get("/swarm")
+        return self._call("GET", "/swarm")
 
-    def swarm_init(self, spec: Mapping[str, Any]) -> str:
+    def swarm_init(self, spec: Mapping[str, object]) -> str:
         """``POST /swarm/init``; returns the node id."""
         return self._call("POST", "/swarm/init", body=dict(spec))
 
@@ -439,24 +454,24 @@ class EngineClient:
         return info
 
     def nodes(self, filters: Filters = None) -> list[dict]:
-        return self._get("/nodes", filters=encode_filters(filters))
+        return self._call("GET", "/nodes", params={"filters": encode_filters(filters)})
 
     def node(self, id_or_name: str) -> dict:
-        return self._get(f"/nodes/{_q(id_or_name)}")
+        return self._call("GET", f"/nodes/{_q(id_or_name)}")
 
-    def node_update(self, id_or_name: str, version: int, spec: Mapping[str, Any]) -> None:
+    def node_update(self, id_or_name: str, version: int, spec: Mapping[str, object]) -> None:
         """``POST /nodes/{id}/update?version=N`` with the whole node spec (Role, Availability, Labels)."""
         self._call("POST", f"/nodes/{_q(id_or_name)}/update", params={"version": version}, body=dict(spec))
 
     # -- networks ----------------------------------------------------------
 
     def networks(self, filters: Filters = None) -> list[dict]:
-        return self._get("/networks", filters=encode_filters(filters))
+        return self._call("GET", "/networks", params={"filters": encode_filters(filters)})
 
     def network(self, id_or_name: str) -> dict:
-        return self._get(f"/networks/{_q(id_or_name)}")
+        return self._call("GET", f"/networks/{_q(id_or_name)}")
 
-    def network_create(self, spec: Mapping[str, Any]) -> dict:
+    def network_create(self, spec: Mapping[str, object]) -> dict:
         """``POST /networks/create`` with ``{"Name":…, "Driver": "overlay", "Attachable":…, "Labels":…}``; returns ``{"Id":…}``."""
         return self._call("POST", "/networks/create", body=dict(spec))
 
@@ -466,10 +481,10 @@ class EngineClient:
     # -- secrets -----------------------------------------------------------
 
     def secrets(self, filters: Filters = None) -> list[dict]:
-        return self._get("/secrets", filters=encode_filters(filters))
+        return self._call("GET", "/secrets", params={"filters": encode_filters(filters)})
 
     def secret(self, id_or_name: str) -> dict:
-        return self._get(f"/secrets/{_q(id_or_name)}")
+        return self._call("GET", f"/secrets/{_q(id_or_name)}")
 
     def secret_create(self, name: str, data: bytes, *, labels: Mapping[str, str] | None = None) -> dict:
         """Create a secret from its raw bytes; returns ``{"ID":…}``. The value is never logged."""
@@ -482,20 +497,25 @@ class EngineClient:
     # -- configs -----------------------------------------------------------
 
     def configs(self, filters: Filters = None) -> list[dict]:
-        return self._get("/configs", filters=encode_filters(filters))
+        return self._call("GET", "/configs", params={"filters": encode_filters(filters)})
 
     def config(self, id_or_name: str) -> dict:
-        return self._get(f"/configs/{_q(id_or_name)}")
+        return self._call("GET", f"/configs/{_q(id_or_name)}")
 
     def config_create(
-        self, name: str, data: bytes, *, labels: Mapping[str, str] | None = None, templating: Mapping | None = None
+        self,
+        name: str,
+        data: bytes,
+        *,
+        labels: Mapping[str, str] | None = None,
+        templating: Mapping[str, object] | None = None,
     ) -> dict:
-        spec: dict[str, Any] = {"Name": name, "Labels": dict(labels or {}), "Data": base64.b64encode(data).decode()}
+        spec: JSONDict = {"Name": name, "Labels": dict(labels or {}), "Data": base64.b64encode(data).decode()}
         if templating:
             spec["Templating"] = dict(templating)
         return self._call("POST", "/configs/create", body=spec)
 
-    def config_update(self, id_or_name: str, version: int, spec: Mapping[str, Any]) -> None:
+    def config_update(self, id_or_name: str, version: int, spec: Mapping[str, object]) -> None:
         """``POST /configs/{id}/update?version=N``: only Labels may change (the engine's rule)."""
         self._call("POST", f"/configs/{_q(id_or_name)}/update", params={"version": version}, body=dict(spec))
 
@@ -506,12 +526,18 @@ class EngineClient:
 
     def services(self, filters: Filters = None, *, status: bool = False) -> list[dict]:
         """``GET /services``; `status=True` adds ``ServiceStatus`` (running/desired tasks)."""
-        return self._get("/services", filters=encode_filters(filters), status=True if status else None)
+        return self._call(
+            "GET", "/services", params={"filters": encode_filters(filters), "status": True if status else None}
+        )
 
     def service(self, id_or_name: str, *, insert_defaults: bool = False) -> dict:
-        return self._get(f"/services/{_q(id_or_name)}", insertDefaults=True if insert_defaults else None)
+        return self._call(
+            "GET", f"/services/{_q(id_or_name)}", params={"insertDefaults": True if insert_defaults else None}
+        )
 
-    def service_create(self, spec: Mapping[str, Any], *, registry_auth: str | Mapping | None = None) -> dict:
+    def service_create(
+        self, spec: Mapping[str, object], *, registry_auth: str | Mapping[str, str] | None = None
+    ) -> dict:
         """``POST /services/create``; returns ``{"ID":…, "Warnings":…}``."""
         return self._call("POST", "/services/create", body=dict(spec), headers=_auth_header(registry_auth))
 
@@ -519,10 +545,10 @@ class EngineClient:
         self,
         id_or_name: str,
         version: int,
-        spec: Mapping[str, Any],
+        spec: Mapping[str, object],
         *,
         registry_auth_from: str | None = None,
-        registry_auth: str | Mapping | None = None,
+        registry_auth: str | Mapping[str, str] | None = None,
         rollback: str | None = None,
     ) -> dict:
         """``POST /services/{id}/update?version=N``.
@@ -577,7 +603,7 @@ class EngineClient:
             lines=lines,
         )
 
-    def _logs(self, path: str, *, tty: bool | None, lines: bool, **options: Any) -> Iterator[Frame]:
+    def _logs(self, path: str, *, tty: bool | None, lines: bool, **options: object) -> Iterator[Frame]:
         params = {k: v for k, v in options.items() if v is not None and v is not False}
         if "tail" in params:
             params["tail"] = str(params["tail"])
@@ -605,22 +631,24 @@ class EngineClient:
 
     def tasks(self, filters: Filters = None) -> list[dict]:
         """``GET /tasks``; filters such as ``{"service": name, "desired-state": "running", "label": [...]}``."""
-        return self._get("/tasks", filters=encode_filters(filters))
+        return self._call("GET", "/tasks", params={"filters": encode_filters(filters)})
 
-    def distribution(self, image: str, *, registry_auth: str | Mapping | None = None) -> dict:
+    def distribution(self, image: str, *, registry_auth: str | Mapping[str, str] | None = None) -> dict:
         """``GET /distribution/{image}/json``: ``Descriptor.digest`` and ``Platforms`` from the registry."""
         return self._call("GET", f"/distribution/{_q(image)}/json", headers=_auth_header(registry_auth))
 
     def image(self, name: str) -> dict:
-        return self._get(f"/images/{_q(name)}/json")
+        return self._call("GET", f"/images/{_q(name)}/json")
 
     # -- containers --------------------------------------------------------
 
     def containers(self, filters: Filters = None, *, all: bool = False) -> list[dict]:
-        return self._get("/containers/json", filters=encode_filters(filters), all=True if all else None)
+        return self._call(
+            "GET", "/containers/json", params={"filters": encode_filters(filters), "all": True if all else None}
+        )
 
     def container(self, id_or_name: str) -> dict:
-        return self._get(f"/containers/{_q(id_or_name)}/json")
+        return self._call("GET", f"/containers/{_q(id_or_name)}/json")
 
     def exec_create(
         self,
@@ -634,7 +662,7 @@ class EngineClient:
         user: str | None = None,
     ) -> str:
         """``POST /containers/{id}/exec``; returns the exec id."""
-        spec: dict[str, Any] = {
+        spec: JSONDict = {
             "Cmd": list(cmd),
             "AttachStdin": stdin,
             "AttachStdout": True,
@@ -669,7 +697,7 @@ class EngineClient:
             self._transport.release(channel)
 
     def exec_inspect(self, exec_id: str) -> dict:
-        return self._get(f"/exec/{_q(exec_id)}/json")
+        return self._call("GET", f"/exec/{_q(exec_id)}/json")
 
     def exec_run(
         self,
@@ -711,7 +739,7 @@ class EngineClient:
                 # (removing the scratch container and volume) opens another.
                 self._conn.close()
 
-    def container_create(self, spec: Mapping[str, Any], *, name: str | None = None) -> str:
+    def container_create(self, spec: Mapping[str, object], *, name: str | None = None) -> str:
         """``POST /containers/create``; returns the container id (it is not started)."""
         return self._call("POST", "/containers/create", params={"name": name}, body=dict(spec))["Id"]
 
@@ -749,10 +777,10 @@ class EngineClient:
     # -- volumes -----------------------------------------------------------
 
     def volumes(self, filters: Filters = None) -> list[dict]:
-        return (self._get("/volumes", filters=encode_filters(filters)) or {}).get("Volumes") or []
+        return (self._call("GET", "/volumes", params={"filters": encode_filters(filters)}) or {}).get("Volumes") or []
 
     def volume(self, name: str) -> dict:
-        return self._get(f"/volumes/{_q(name)}")
+        return self._call("GET", f"/volumes/{_q(name)}")
 
     def volume_create(self, name: str, *, labels: Mapping[str, str] | None = None, driver: str = "local") -> dict:
         """``POST /volumes/create``; an existing volume of that name is returned as it is."""
@@ -788,10 +816,10 @@ class _SharedReader:
     def __init__(self, reader: IO[bytes]):
         self._reader = reader
 
-    def makefile(self, mode: str = "rb", *args: Any, **kwargs: Any) -> _SharedReader:
+    def makefile(self, mode: str = "rb", *args: object, **kwargs: object) -> _SharedReader:
         return self
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         return getattr(self._reader, name)
 
     def close(self) -> None:
@@ -803,7 +831,7 @@ def _q(part: str) -> str:
     return quote(part, safe="/:@")
 
 
-def _auth_header(auth: str | Mapping | None) -> dict[str, str] | None:
+def _auth_header(auth: str | Mapping[str, str] | None) -> dict[str, str] | None:
     if auth is None:
         return None
     if not isinstance(auth, str):

@@ -14,7 +14,6 @@ import json
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 STREAMS = {0: "stdin", 1: "stdout", 2: "stderr"}
 HEADER = struct.Struct(">BxxxL")
@@ -139,7 +138,7 @@ def label_filters(labels: Mapping[str, str | None]) -> list[str]:
     return [k if v is None else f"{k}={v}" for k, v in sorted(labels.items())]
 
 
-def query_string(params: Mapping[str, Any]) -> str:
+def query_string(params: Mapping[str, object]) -> str:
     """``?a=1&b=x`` from params, dropping None; booleans as ``1``/``0`` like the docker CLI, sorted."""
     from urllib.parse import urlencode
 

@@ -20,10 +20,10 @@ Parsers never raise on a missing field: a view has the engine's own default.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, TypedDict, TypeVar
 
 from coopcloud.errors import EngineError, EngineNotFound
 from coopcloud.rawdata import RawMap, as_list, as_map, get_int, get_list, get_map, get_str, str_map
@@ -605,6 +605,14 @@ class Volume:
 
 # -- typed reads over any Engine -------------------------------------------------------
 
+V = TypeVar("V")
+
+
+def each(view: Callable[[RawMap], V], answer: object) -> list[V]:
+    """Every object of a decoded list answer (one of `get_many`'s) as a view, e.g.
+    ``each(Config.from_json, answer)``; None (an empty answer) is an empty list."""
+    return [view(as_map(item, "answer")) for item in as_list(answer, "answer")]
+
 
 def info(engine: Engine) -> Info:
     """``GET /info``."""
@@ -718,15 +726,11 @@ def look_at_services(engine: Engine, wanted: Sequence[tuple[str, bool]]) -> list
         looks.append(
             ServiceLook(
                 service=None if isinstance(found, EngineNotFound) else Service.from_json(as_map(found)),
-                current=_tasks(current),
-                every=None if all_tasks is None else _tasks(all_tasks),
+                current=tuple(each(Task.from_json, current)),
+                every=None if all_tasks is None else tuple(each(Task.from_json, all_tasks)),
             )
         )
     return looks
-
-
-def _tasks(answer: object) -> tuple[Task, ...]:
-    return tuple(Task.from_json(as_map(t, "tasks")) for t in as_list(answer, "tasks"))
 
 
 @dataclass(frozen=True)
@@ -751,8 +755,8 @@ def swarm_state(engine: Engine, service_filters: Filters = None) -> SwarmState:
     )
     return SwarmState(
         info=Info.from_json(as_map(info, "info")),
-        networks=tuple(sorted((Network.from_json(as_map(n)) for n in as_list(networks)), key=lambda n: n.name)),
-        secrets=tuple(sorted((Secret.from_json(as_map(s)) for s in as_list(secrets)), key=lambda s: s.name)),
-        configs=tuple(sorted((Config.from_json(as_map(c)) for c in as_list(configs)), key=lambda c: c.name)),
-        services=tuple(sorted((Service.from_json(as_map(s)) for s in as_list(services)), key=lambda s: s.name)),
+        networks=tuple(sorted(each(Network.from_json, networks), key=lambda n: n.name)),
+        secrets=tuple(sorted(each(Secret.from_json, secrets), key=lambda s: s.name)),
+        configs=tuple(sorted(each(Config.from_json, configs), key=lambda c: c.name)),
+        services=tuple(sorted(each(Service.from_json, services), key=lambda s: s.name)),
     )

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppRef, compose_files
 from coopcloud.domain.envfile import EnvFile
@@ -32,6 +32,9 @@ from coopcloud.errors import CoopError, RecipeError
 from coopcloud.gitops import GitRepo
 from coopcloud.lint.registry import Skip
 from coopcloud.sources import recipe_from_dir, recipe_from_git
+
+if TYPE_CHECKING:
+    from coopcloud.swarm.spec import StackSpec
 
 # What coop (like abra) always provides to interpolation, whatever the env says.
 PROVIDED_VARS = frozenset({"STACK_NAME", "DOMAIN"})
@@ -47,7 +50,7 @@ class RenderFailure:
 @dataclass
 class RenderOutcome:
     model: dict | None  # the loaded compose model (None: not even compose.yml renders)
-    spec: Any  # swarm.StackSpec of that model
+    spec: StackSpec | None  # the Swarm specs of that model
     files: list[str]  # compose files merged into the model, in order
     base: list[str]  # the base selection that rendered
     failures: list[RenderFailure] = field(default_factory=list)

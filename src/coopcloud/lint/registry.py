@@ -21,7 +21,9 @@ import inspect
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from coopcloud.rawdata import JSONDict
 
 if TYPE_CHECKING:  # pragma: no cover
     from coopcloud.lint.context import LintContext
@@ -66,7 +68,7 @@ class Finding:
     service: str | None = None
     key: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "rule": self.rule,
             "level": self.level.value,
@@ -93,7 +95,7 @@ class Rule:
     def doc(self) -> str:
         return inspect.cleandoc(self.check.__doc__ or self.summary)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {"id": self.id, "level": self.level.value, "summary": self.summary, "fix": self.fix, "doc": self.doc}
 
 

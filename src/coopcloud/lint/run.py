@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from coopcloud.errors import CoopError
 from coopcloud.lint.context import LintContext
 from coopcloud.lint.registry import Finding, Level, Rule, Skip, all_rules
+from coopcloud.rawdata import JSONDict
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 
@@ -21,7 +21,7 @@ class RuleResult:
     findings: list[Finding] = field(default_factory=list)
     note: str | None = None  # why it was skipped
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "id": self.rule.id,
             "level": self.rule.level.value,
@@ -63,7 +63,7 @@ class LintReport:
     def skipped(self) -> list[RuleResult]:
         return [r for r in self.results if r.status == SKIPPED]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "recipe": self.recipe,
             "path": self.path,

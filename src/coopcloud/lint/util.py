@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 # docker/cli's template pattern (see coopcloud.compose.interpolate): $$, $NAME, ${NAME...}
 _SUBST = r"[_a-z][_a-z0-9]*(?::?[-?][^}]*)?"
@@ -36,7 +36,7 @@ def var_refs(text: str) -> list[VarRef]:
     return refs
 
 
-def strings(node: Any, path: tuple = ()) -> Iterator[tuple[tuple, str]]:
+def strings(node: object, path: tuple[object, ...] = ()) -> Iterator[tuple[tuple[object, ...], str]]:
     """Every string value in a parsed YAML document (keys are not interpolated, so skipped)."""
     if isinstance(node, str):
         yield path, node
@@ -66,7 +66,7 @@ def split_image(ref: str) -> ImageRef:
     return ImageRef(name, tag or None, digest or None)
 
 
-def env_items(environment: Any) -> Iterator[tuple[str, str | None]]:
+def env_items(environment: object) -> Iterator[tuple[str, str | None]]:
     """(key, value) of a raw compose ``environment:`` (list ``K=V`` / ``K`` or mapping)."""
     if isinstance(environment, dict):
         for k, v in environment.items():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from typing import IO, Any
+from typing import IO
 
 from coopcloud.domain.words import yes_no
 from coopcloud.errors import Cancelled, NeedsInput
@@ -66,15 +66,15 @@ class Output:
         if self.debug_enabled:
             self.info(f"debug: {text}")
 
-    def emit_json(self, obj: Any) -> None:
+    def emit_json(self, obj: object) -> None:
         import json as _json
 
         self.stdout.write(_json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
         self.stdout.flush()
 
     # -- tables ----------------------------------------------------------
-    def table(self, headers: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None) -> None:
-        rows = [[self._cell(c) for c in row] for row in rows]
+    def table(self, headers: Sequence[str], rows: Iterable[Sequence[object]], *, title: str | None = None) -> None:
+        cells = [[self._cell(c) for c in row] for row in rows]
         if self.is_tty:
             from rich.console import Console
             from rich.table import Table
@@ -82,23 +82,23 @@ class Output:
             table = Table(title=title)
             for h in headers:
                 table.add_column(h)
-            for row in rows:
+            for row in cells:
                 table.add_row(*row)
             Console(file=self.stdout).print(table)
             return
         # Plain, aligned columns: stable for scripts and logs.
         widths = [len(h) for h in headers]
-        for row in rows:
+        for row in cells:
             for i, cell in enumerate(row):
                 widths[i] = max(widths[i], len(cell))
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         self.print(fmt.format(*[h.upper() for h in headers]).rstrip())
-        for row in rows:
+        for row in cells:
             self.print(fmt.format(*row).rstrip())
 
     CELL_MAX = 72  # a longer cell is cut (…) unless --wide (a sha256 digest, 71, fits)
 
-    def _cell(self, value: Any) -> str:
+    def _cell(self, value: object) -> str:
         """One table cell: yes/no for booleans, cut to CELL_MAX characters unless --wide."""
         text = yes_no(value)
         if not self.wide and len(text) > self.CELL_MAX:

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from coopcloud.output.console import Output
+
+if TYPE_CHECKING:
+    from rich.live import Live
+
+    from coopcloud.ops.deploy.drift import Drift
+    from coopcloud.ops.deploy.plan import ServicePlan
+    from coopcloud.ops.deploy.planning import Prepared
 
 _SYMBOL = {"create": "+", "update": "~", "bookkeeping": "=", "unchanged": "=", "remove": "-"}
 
 
-def show_plan(out: Output, result: Any, *, title: str = "plan", nothing: str = "nothing to change") -> None:
+def show_plan(
+    out: Output, result: Prepared | Drift, *, title: str = "plan", nothing: str = "nothing to change"
+) -> None:
     """The plan is a result: on stdout (so `deploy --dry-run > plan.txt` keeps it); under --json, stdout is
     the one JSON document, so it goes to stderr. `app diff` shows drift as a plan."""
     say = out.info if out.json else out.print
@@ -40,7 +49,7 @@ def show_plan(out: Output, result: Any, *, title: str = "plan", nothing: str = "
         say(f"  {nothing}")
 
 
-def _action(sp: Any) -> str:
+def _action(sp: ServicePlan) -> str:
     if sp.action == "bookkeeping":
         return "bookkeeping: coop's own labels only (restarts nothing)"
     if sp.action == "update" and not sp.restarts:
@@ -58,7 +67,7 @@ class ProgressPrinter:
     def __init__(self, out: Output):
         self.out = out
         self.last: dict[str, str] = {}
-        self._live: Any = None  # a rich Live display, once progress starts on a TTY
+        self._live: Live | None = None  # once progress starts on a TTY
 
     def __enter__(self) -> ProgressPrinter:
         return self

@@ -20,9 +20,9 @@ unchanged to the other.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from coopcloud.rawdata import as_map, get_list, get_map, get_str
 
 
 @dataclass(frozen=True)
@@ -31,16 +31,19 @@ class ResolvedImage:
     platforms: tuple[dict[str, str], ...]  # swarm.Platform objects, as the engine takes them
 
 
-def resolved_image(image: str, distribution: Mapping[str, Any]) -> ResolvedImage:
+def resolved_image(image: str, distribution: object) -> ResolvedImage:
     """`image` pinned by the descriptor's digest, and the platforms docker would place it on.
 
-    KeyError when the answer carries no digest.
+    `distribution` is the engine's decoded answer. KeyError when it carries no digest.
     """
-    digest = distribution["Descriptor"]["digest"]
+    answer = as_map(distribution, "distribution")
+    digest = get_str(get_map(answer, "Descriptor"), "digest")
+    if not digest:
+        raise KeyError("Descriptor.digest")
     pinned = image if "@" in image else f"{image}@{digest}"
     platforms = []
-    for p in distribution.get("Platforms") or []:
-        arch = p.get("architecture") or ""
-        platform = {"Architecture": "" if arch.lower() == "arm" else arch, "OS": p.get("os") or ""}
+    for p in (as_map(found, "Platforms") for found in get_list(answer, "Platforms")):
+        arch = get_str(p, "architecture")
+        platform = {"Architecture": "" if arch.lower() == "arm" else arch, "OS": get_str(p, "os")}
         platforms.append({k: v for k, v in platform.items() if v})  # both fields are omitempty in Go
     return ResolvedImage(pinned, tuple(platforms))

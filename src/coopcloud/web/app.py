@@ -17,9 +17,9 @@ fragment every few seconds (requests marked ``HX-Request`` get the fragment only
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable, Mapping
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -122,7 +122,7 @@ def create_app(board: Board, *, token: str, hosts: frozenset[str], port: int) ->
     """The dashboard as an ASGI app answering only GET, only on `hosts` (the address on `port`), only with `token`."""
     templates = _templates()
 
-    def page(request: Request, template_name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    def page(request: Request, template_name: str, context: Mapping[str, object], status: int = 200) -> HTMLResponse:
         fragment = request.headers.get("HX-Request") == "true"
         template = templates.get_template(f"{template_name}.html")
         body = template.render(fragment=fragment, path=request.url.path, **context)
@@ -131,12 +131,14 @@ def create_app(board: Board, *, token: str, hosts: frozenset[str], port: int) ->
     def failed(request: Request, exc: Exception) -> HTMLResponse:
         status = 404 if isinstance(exc, NotFound) else 502 if isinstance(exc, CoopError) else 500
         text = str(exc) if isinstance(exc, CoopError) else f"unexpected {type(exc).__name__}: {exc}"
-        return page(request, "error", status=status, message=text)
+        return page(request, "error", {"message": text}, status=status)
 
-    def guarded(template_name: str, read: Any, *, poll: bool = False) -> Any:
+    def guarded(
+        template_name: str, read: Callable[[Request], Mapping[str, object]], *, poll: bool = False
+    ) -> Callable[[Request], Response]:
         def endpoint(request: Request) -> Response:
             try:
-                return page(request, template_name, poll=poll, **read(request))
+                return page(request, template_name, {"poll": poll, **read(request)})
             except Exception as exc:  # one line on the page, as the CLI would print it
                 return failed(request, exc)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from coopcloud.errors import CoopError
 from coopcloud.settings import Settings
@@ -29,6 +29,21 @@ TTL = 2.0  # seconds a page's data is reused (pages refresh every 5 s: a change 
 SLOW_TTL = 60.0  # snapshots and drift plans
 
 
+class _Kept(Generic[T]):
+    """What one kind of read returned, per name, for `ttl` seconds."""
+
+    def __init__(self, ttl: float):
+        self.ttl = ttl
+        self._found: dict[str, tuple[float, T]] = {}
+
+    def get(self, name: str) -> T | None:
+        hit = self._found.get(name)
+        return hit[1] if hit is not None and time.monotonic() - hit[0] < self.ttl else None
+
+    def put(self, name: str, value: T) -> None:
+        self._found[name] = (time.monotonic(), value)
+
+
 class Board:
     def __init__(self, settings: Settings, *, ttl: float = TTL, slow_ttl: float = SLOW_TTL):
         self.settings = settings
@@ -37,17 +52,17 @@ class Board:
         self._lock = threading.Lock()
         self._slow_lock = threading.Lock()
         self._pool: ServerPool | None = None
-        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+        self._overview: _Kept[Overview] = _Kept(ttl)
+        self._apps: _Kept[AppDetail] = _Kept(ttl)
+        self._servers: _Kept[ServerDetail] = _Kept(ttl)
+        self._snapshots: _Kept[list[Snapshot]] = _Kept(slow_ttl)
+        self._drifts: _Kept[Drift] = _Kept(slow_ttl)
 
-    def _cached(self, key: tuple[str, str], ttl: float) -> Any:
-        hit = self._cache.get(key)
-        return hit[1] if hit is not None and time.monotonic() - hit[0] < ttl else None
-
-    def _read(self, key: tuple[str, str], read: Callable[[ServerPool], T]) -> T:
+    def _read(self, kept: _Kept[T], name: str, read: Callable[[ServerPool], T]) -> T:
         from coopcloud.ops.server.servers import ServerPool
 
         with self._lock:
-            hit = self._cached(key, self.ttl)
+            hit = kept.get(name)
             if hit is not None:
                 return hit
             if self._pool is None:
@@ -60,14 +75,14 @@ class Board:
                 self._pool.close()  # a connection in an unknown state: the next page opens new ones
                 self._pool = None
                 raise
-            self._cache[key] = (time.monotonic(), value)
+            kept.put(name, value)
             return value
 
-    def _read_slow(self, key: tuple[str, str], read: Callable[[ServerPool], T]) -> T:
+    def _read_slow(self, kept: _Kept[T], name: str, read: Callable[[ServerPool], T]) -> T:
         from coopcloud.ops.server.servers import ServerPool
 
         with self._slow_lock:
-            hit = self._cached(key, self.slow_ttl)
+            hit = kept.get(name)
             if hit is not None:
                 return hit
             pool = ServerPool(self.settings)
@@ -75,23 +90,23 @@ class Board:
                 value = read(pool)
             finally:
                 pool.close()
-            self._cache[key] = (time.monotonic(), value)
+            kept.put(name, value)
             return value
 
     def overview(self) -> Overview:
         from coopcloud.ops.overview import overview
 
-        return self._read(("overview", ""), lambda pool: overview(self.settings, pool))
+        return self._read(self._overview, "", lambda pool: overview(self.settings, pool))
 
     def app(self, name: str) -> AppDetail:
         from coopcloud.ops.overview import app_detail
 
-        return self._read(("app", name), lambda pool: app_detail(self.settings, pool, name))
+        return self._read(self._apps, name, lambda pool: app_detail(self.settings, pool, name))
 
     def server(self, name: str) -> ServerDetail:
         from coopcloud.ops.overview import server_detail
 
-        return self._read(("server", name), lambda pool: server_detail(self.settings, pool, name))
+        return self._read(self._servers, name, lambda pool: server_detail(self.settings, pool, name))
 
     def snapshots(self, name: str) -> list[Snapshot]:
         """`backup ls`: runs a short restic job on the app's server."""
@@ -99,13 +114,15 @@ class Board:
         from coopcloud.ops.backup import snapshots
 
         ref = find_app(self.settings, name)
-        return self._read_slow(("snapshots", name), lambda pool: snapshots(self.settings, pool.client(ref.server), ref))
+        return self._read_slow(
+            self._snapshots, name, lambda pool: snapshots(self.settings, pool.client(ref.server), ref)
+        )
 
     def drift(self, name: str) -> Drift:
         """`app diff`: the plan a redeploy of the pinned version would make."""
         from coopcloud.ops.deploy.drift import diff
 
-        return self._read_slow(("drift", name), lambda pool: diff(self.settings, pool, name))
+        return self._read_slow(self._drifts, name, lambda pool: diff(self.settings, pool, name))
 
     def close(self) -> None:
         with self._lock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
 
 from coopcloud.web.board import Board
 
@@ -19,7 +19,7 @@ def status_class(status: str) -> str:
     return {"deployed": "ok", "undeployed": "off", "unknown": "bad", "crash loop": "bad"}.get(status, "warn")
 
 
-def yesno(value: Any) -> str:
+def yesno(value: object) -> str:
     if value is True:
         return "yes"
     if value is False:
@@ -27,11 +27,11 @@ def yesno(value: Any) -> str:
     return "–" if value is None or value == "" else str(value)
 
 
-def when(value: Any) -> str:
+def when(value: object) -> str:
     """``2026-12-05T00:41:07Z`` (or a datetime) → ``2026-12-05 00:41:07``."""
     if value is None or value == "":
         return "–"
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    text = value.isoformat() if isinstance(value, date) else str(value)
     return text[:19].replace("T", " ")
 
 
@@ -44,9 +44,9 @@ def versions(before: str | None, after: str | None) -> str:
 FILTERS = {"status_text": status_text, "status_class": status_class, "yesno": yesno, "when": when, "versions": versions}
 
 
-def snapshots(board: Board, name: str) -> dict[str, Any]:
+def snapshots(board: Board, name: str) -> dict[str, object]:
     return {"name": name, "snapshots": board.snapshots(name)}
 
 
-def drift(board: Board, name: str) -> dict[str, Any]:
+def drift(board: Board, name: str) -> dict[str, object]:
     return {"name": name, "drift": board.drift(name)}

@@ -3,10 +3,10 @@ current specs, the engine's clock), servers in parallel."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.engine import views
 from coopcloud.engine.views import Service
@@ -38,7 +38,7 @@ class ServerView:
     network_names: dict[str, str] = field(default_factory=dict)  # ID -> name
     current_tasks: dict[str, list[views.Task]] = field(default_factory=dict)  # service ID -> tasks of its current spec
     now: datetime | None = None  # the engine's clock
-    extra: list[Any] = field(default_factory=list)  # the answers to `server_view`'s `also` requests
+    extra: list[object] = field(default_factory=list)  # the decoded answers to `server_view`'s `also` requests
 
     def labels(self, stack: str) -> dict[str, str] | None:
         """The stack's coop-cloud.<stack>.* labels (any service may carry them; the app service normally does)."""
@@ -80,14 +80,16 @@ def _not_converged(svc: Service) -> bool:
     return svc.desired_tasks is not None and (svc.running_tasks or 0) < svc.desired_tasks
 
 
-def server_view(client: Engine, *, with_networks: bool, also: Sequence[tuple[str, dict[str, Any]]] = ()) -> ServerView:
+def server_view(
+    client: Engine, *, with_networks: bool, also: Sequence[tuple[str, Mapping[str, object]]] = ()
+) -> ServerView:
     """What the server runs, in ONE round trip; `also`: more GETs asked in the same one (answers in `extra`)."""
     # Task counts come with the services request; the tasks of each service's current spec and the
     # engine's clock tell a crash loop; live specs name networks by ID and drift compares names, so
     # the networks come in the same round trip.
     from coopcloud.engine.stream import encode_filters
 
-    wanted: list[tuple[str, dict[str, Any]]] = [
+    wanted: list[tuple[str, Mapping[str, object]]] = [
         ("/services", {"status": True}),
         ("/tasks", {"filters": encode_filters({"_up-to-date": ["true"]})}),
         ("/info", {}),

@@ -287,7 +287,7 @@ def _read_server(pool: ServerPool, server: str) -> tuple[ServerView, dict[str, L
         also=[("/configs", {"filters": encode_filters({"label": [LOCK_LABEL]})})],
     )
     [configs] = view.extra
-    locks = {lock.stack: lock for lock in (LockInfo.from_config(views.Config.from_json(c)) for c in configs)}
+    locks = {lock.stack: lock for lock in map(LockInfo.from_config, views.each(views.Config.from_json, configs))}
     return view, locks, view.now or datetime.now(UTC)
 
 

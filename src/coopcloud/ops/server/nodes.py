@@ -17,11 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.server import Server
 from coopcloud.errors import EngineUnreachable, NotFound
 from coopcloud.fanout import fan_out
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ class NodeReach:
     reachable: bool | None  # None: no entry, so not tried
     error: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         n = self.node
         return {
             "node": n.hostname,
@@ -235,15 +236,15 @@ def engine_for_service(settings: Settings, pool: ServerPool, ref: AppRef, servic
     return client_for_node(settings, pool, ref.server, node, why=f"app {ref.name}: service {short} runs")
 
 
-def engine_for_node(settings: Settings, pool: ServerPool, server: str, node_id: str, *, why: str) -> Any:
+def engine_for_node(settings: Settings, pool: ServerPool, server: str, node_id: str, *, why: str) -> Engine:
     """The engine of the swarm node `node_id` of `server`: the manager's own when it is that node,
     else the engine of the server entry that names the node (EngineUnreachable naming `coop server
     add` when none does). `why` says what needs the node, as for `client_for_node`."""
-    from coopcloud.engine.views import Node
+    from coopcloud.engine.views import Info, Node
 
     manager = pool.client(server)
     raw_node, info = manager.get_many([(f"/nodes/{node_id}", {}), ("/info", {})])
-    if (info.get("Swarm") or {}).get("NodeID") == node_id:
+    if Info.from_json(info).node_id == node_id:
         return manager
     return client_for_node(settings, pool, server, Node.from_json(raw_node), why=why)
 
