@@ -43,7 +43,7 @@ def load(
     working_dir: str,
     warn: Callable[[str], None] | None = None,
     read_file: Callable[[str], str] | None = None,
-) -> dict:
+) -> dict[str, object]:
     """Load, interpolate, validate, normalize and merge compose files, like ``docker stack config``.
 
     ``env`` is the whole interpolation environment (docker uses the process environment).

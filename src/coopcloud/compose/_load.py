@@ -54,7 +54,7 @@ def load(
     working_dir: str,
     warn: Callable[[str], None] | None = None,
     read_file: Callable[[str], str] | None = None,
-) -> dict:
+) -> dict[str, object]:
     if not files:
         raise ComposeError("no compose files given", hint="set COMPOSE_FILE or add a compose.yml")
     lookup = env.get
@@ -109,7 +109,7 @@ def load(
             raise ComposeError(f"{_where(f.name, lines, e.path)}: {e.message}") from None
         models.append(model)
     merged = merging.merge(models)
-    out: dict = {"version": merged["version"], "services": merged["services"]}
+    out: dict[str, object] = {"version": merged["version"], "services": merged["services"]}
     for key in ("networks", "volumes", "secrets", "configs"):
         if merged[key]:
             out[key] = merged[key]

@@ -4,6 +4,7 @@ recipes, an app's services and a recipe's versions. Anything unreadable complete
 from __future__ import annotations
 
 from coopcloud.errors import CoopError
+from coopcloud.rawdata import get_map
 from coopcloud.settings import Settings
 
 
@@ -60,4 +61,4 @@ def app_services(settings: Settings, app_name: str) -> list[str]:
         model = render(target.recipe, cfg.ref, deploy_env(cfg, target), warn=lambda _: None, deployable=False).model
     except CoopError:
         return []
-    return sorted(model.get("services") or {})
+    return sorted(get_map(model, "services"))

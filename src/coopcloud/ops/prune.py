@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, EngineError, EngineNotFound
+from coopcloud.rawdata import get_map
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL
 
@@ -48,7 +49,7 @@ def _external_networks(settings: Settings, ref: AppRef) -> set[str]:
     model = render(target.recipe, cfg.ref, deploy_env(cfg, target), warn=lambda _: None, deployable=False).model
     return {
         str(body.get("name") or name)
-        for name, body in (model.get("networks") or {}).items()
+        for name, body in get_map(model, "networks").items()
         if isinstance(body, dict) and body.get("external")
     }
 

@@ -15,6 +15,7 @@ from coopcloud.domain.app import AppRef, compose_env, compose_files
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.domain.recipe import Recipe
 from coopcloud.errors import NotFound, RecipeError
+from coopcloud.rawdata import as_map, get_map
 from coopcloud.swarm.spec import StackSpec
 
 # The working directory of a recipe that has no folder on this machine (none of ours so far).
@@ -39,7 +40,7 @@ class Rendered:
     stack: str
     env: dict[str, str]  # the interpolation environment
     files: list[str]  # compose files used, in order
-    model: dict  # the loaded compose model (docker stack config's shape)
+    model: dict[str, object]  # the loaded compose model (docker stack config's shape)
     spec: StackSpec
 
 
@@ -101,20 +102,20 @@ def render(
     return Rendered(recipe, app.stack_name, env, names, model, spec)
 
 
-def expose_all_env(model: dict, keys: list[str], env: Mapping[str, str]) -> None:
+def expose_all_env(model: dict[str, object], keys: list[str], env: Mapping[str, str]) -> None:
     """abra's ExposeAllEnv: every key of the app's env file that the `app` service's `environment`
     does not set is added to it, with the value it was interpolated with. No other service gets
     them; secrets are not in env files. Recipes' abra.sh functions (`app cmd`) read them there."""
-    app = (model.get("services") or {}).get("app")
-    if app is None:
+    services = model.get("services")
+    app = services.get("app") if isinstance(services, dict) else None
+    if not isinstance(app, dict):
         return
     environment = app.get("environment")
-    if environment is None:
-        environment = app["environment"] = {}
-    elif isinstance(environment, list):
-        environment = app["environment"] = {
-            k: (v if sep else None) for k, sep, v in (str(e).partition("=") for e in environment)
-        }
+    if isinstance(environment, list):
+        environment = {k: (v if sep else None) for k, sep, v in (str(e).partition("=") for e in environment)}
+    if not isinstance(environment, dict):  # none yet
+        environment = {}
+    app["environment"] = environment
     for key in keys:
         if key not in environment and key in env:
             environment[key] = env[key]
@@ -135,6 +136,6 @@ def sample_images(recipe: Recipe) -> dict[str, str | None]:
     env_file.set("DOMAIN", domain)
     rendered = render(recipe, AppRef("default", domain), env_file, warn=lambda _: None, deployable=False)
     return {
-        service: (str(body["image"]) if (body or {}).get("image") else None)
-        for service, body in sorted((rendered.model.get("services") or {}).items())
+        service: (str(image) if (image := as_map(body).get("image")) else None)
+        for service, body in sorted(get_map(rendered.model, "services").items())
     }
