@@ -209,14 +209,71 @@ def test_a_backup_whose_declared_directories_are_all_empty_records_an_empty_volu
 
 
 def test_restore_and_verify_scripts():
-    target = scripts.RestoreTarget("/backup/db/dumps", ("app.sql.gz",))
-    scratch = scripts.restore_scratch_script("abc", [target], "t0")
-    assert (
-        "restic restore abc --target /backup/db/dumps/.coop-restore-t0 --include /backup/db/dumps --verify" in scratch
-    )
-    assert scratch.rstrip().endswith('echo "coop-result: restored"')
+    job = scripts.restore_job_script(None, "a.org", ["/backup/db/dumps"], "t0", wait_for_plan=False)
+    assert "restic ls --json --tag app=a.org latest" in job and "--verify" not in job
+    assert 'restic restore --target /backup/db/dumps/.coop-restore-t0 --include /backup/db/dumps "$id"' in job
+    assert job.rstrip().endswith('echo "coop-result: restored"')
+    assert "restic ls --json abc " in scripts.restore_job_script("abc", "a.org", ["/m"], "t0", wait_for_plan=True)
     verify = scripts.verify_script("abc")
     assert "restic check" in verify and "restic restore abc --target /scratch --verify" in verify
+
+
+FAKE_RESTIC = """#!/bin/sh
+case "$1" in
+  ls) [ -n "${NONE:-}" ] && exit 0
+      printf '%s\\n' '{"time":"2026-01-01T00:00:00Z","tree":"t","paths":["M"],"tags":["app=a.org"],"id":"abc123","short_id":"abc1","struct_type":"snapshot"}' \\
+        '{"name":"a.bin","type":"file","path":"M/a.bin","size":3,"struct_type":"node"}' \\
+        '{"name":"sub","type":"dir","path":"M/sub","struct_type":"node"}' \\
+        '{"name":"x \\\\"size\\\\":9","type":"file","path":"M/sub/x \\\\"size\\\\":9","size":5,"struct_type":"node"}' \\
+        '{"name":"o","type":"file","path":"/backup/other/o","size":7,"struct_type":"node"}' | sed "s|M|$MOUNT|g";;
+  restore) [ "$6" = abc123 ] || exit 1; mkdir -p "$3$5/sub"; printf abc >"$3$5/a.bin"; printf "${B:-hello}" >"$3$5/sub/x \\"size\\":9";;
+esac
+"""
+
+
+def _restore_job(tmp_path, *, wait_for_plan=False, **env):
+    """The restore job's script run by sh, its /tmp files under tmp_path, restic a fake one."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "restic").write_text(FAKE_RESTIC)
+    (bin_dir / "restic").chmod(0o755)
+    vol = tmp_path / "vol"
+    vol.mkdir(exist_ok=True)
+    script = scripts.restore_job_script(None, "a.org", [str(vol)], "t0", wait_for_plan=wait_for_plan)
+    for name in ("coop-", "cat-config", "ssh.err"):
+        script = script.replace(f"/tmp/{name}", f"{tmp_path}/{name}")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "MOUNT": str(vol), "HOME": str(tmp_path), **env}
+    return vol, subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env, timeout=30)
+
+
+def test_the_restore_job_resolves_restores_and_checks_each_files_number_and_size(tmp_path):
+    vol, p = _restore_job(tmp_path)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith("coop-snapshot: {") and '"id":"abc123"' in lines[0]
+    assert lines[-1] == "coop-result: restored"
+    new = vol / ".coop-restore-t0" / str(vol).lstrip("/")
+    assert (new / "a.bin").read_text() == "abc" and (new / "sub" / 'x "size":9').read_text() == "hello"
+
+    # A file restic wrote short without saying so: nothing is left, and the reason says what differs.
+    vol, p = _restore_job(tmp_path, B="hell")
+    assert p.returncode == scripts.REFUSED
+    assert "holds 2 files (8 bytes) under" in p.stderr and "2 (7 bytes) were restored" in p.stderr, p.stderr
+    assert list(vol.iterdir()) == []
+
+    # No snapshot of the app: said so, nothing made.
+    vol, p = _restore_job(tmp_path, NONE="1")
+    assert p.returncode == 0 and p.stdout.splitlines() == ["coop-result: none"] and list(vol.iterdir()) == []
+
+
+def test_the_restore_job_runs_the_plan_it_is_handed_and_discards_when_stopped(tmp_path):
+    (tmp_path / "coop-plan").write_text("echo 'coop-result: swapped'\n")
+    vol, p = _restore_job(tmp_path, wait_for_plan=True)
+    assert p.returncode == 0 and p.stdout.splitlines()[-2:] == ["coop-result: restored", "coop-result: swapped"]
+    (tmp_path / "coop-plan").unlink()
+    (tmp_path / "coop-stopped").touch()  # stopped while waiting for its plan (here: before it began)
+    vol, p = _restore_job(tmp_path, wait_for_plan=True)
+    assert p.returncode == 130 and list(vol.iterdir()) == [], p.stderr
 
 
 def test_the_job_is_a_one_shot_service_on_the_node_with_our_command():

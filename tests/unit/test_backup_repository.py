@@ -254,7 +254,7 @@ def test_every_job_script_is_valid_shell():
     for script in (
         scripts.backup_script(spec, host="a", tags=["app=a"], run_tag="run=x"),
         scripts.snapshots_script(["app=a"]),
-        scripts.restore_scratch_script("abc", [scripts.RestoreTarget("/backup/db/dumps", ("a b", "x"))], "t0"),
+        scripts.restore_job_script(None, "a b", ["/backup/db/dumps", "/backup/a/b c"], "t0", wait_for_plan=True),
         scripts.restore_swap_script([scripts.RestoreTarget("/backup/db/dumps", ("a b", "x"))], "t0"),
         scripts.restore_swap_script([scripts.RestoreTarget("/backup/app/files")], "t0", discard=True),
         scripts.verify_script("abc"),

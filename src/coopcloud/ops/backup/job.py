@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -216,34 +217,97 @@ def run_job(
     must not stop part way) is waited for through Ctrl-C and SIGTERM: the result says it was
     interrupted, and the caller says so once it knows what the job did.
     """
+    with started(client, job) as running:
+        result = running.wait(start_timeout=start_timeout, on_status=on_status, shield=shield)
+        assert result is not None
+        return result
+
+
+@contextmanager
+def started(client: Engine, job: Job) -> Iterator[RunningJob]:
+    """The job's service, created; removed when the block ends, however it ends (a job still running is
+    stopped: SIGTERM, which its command passes on, scripts.JOB_COMMAND)."""
     remove_orphans(client)
-    name = job_name(job.kind)
-    client.service_create(job.service_spec(name))
-    stopped: KeyboardInterrupt | None = None
+    running = RunningJob(client, job_name(job.kind))
+    client.service_create(job.service_spec(running.name))
     try:
+        yield running
+    finally:
+        running.remove()
+
+
+@dataclass
+class RunningJob:
+    """A job's service between its creation and its removal: waited for in steps (a line of its output, then
+    its end), and told things through its container (`tell`)."""
+
+    client: Engine
+    name: str
+    removed: bool = False
+
+    def wait(
+        self,
+        *,
+        until: str | None = None,
+        start_timeout: float = START_TIMEOUT,
+        on_status: OnStatus | None = None,
+        shield: bool = False,
+    ) -> JobResult | None:
+        """Until the job ended: its result; with `until`, None as soon as its stdout shows that line (it runs on)."""
+        stopped: KeyboardInterrupt | None = None
         while True:
             try:
-                task = _wait(client, name, start_timeout, on_status)
+                task = _wait(self.client, self.name, start_timeout, on_status, until)
                 break
             except KeyboardInterrupt as exc:
                 if not shield:
                     raise
                 stopped = stopped or exc
+        if task is None:
+            return None
         state, code = task.state, task.status.exit_code
-        out, err = _logs(client, name) if task.status.container else ("", "")
+        out, err = self.output() if task.status.container else ("", "")
         if state != "complete" and not code:
             code = -1  # rejected (no such image…) or shut down: the engine may still say exit code 0
         exit_code = code if code is not None else (0 if state == "complete" else -1)
         error = "" if state == "complete" else task.status.err or ""
         return JobResult(exit_code, out, err, state, error, interrupted=stopped)
-    finally:
+
+    def output(self) -> tuple[str, str]:
+        """Its stdout and stderr so far."""
+        return _logs(self.client, self.name)
+
+    def tell(self, engine: Engine, path: str, text: str) -> bool:
+        """Write `text` into the file `path` of its running container (written aside, then renamed: the job sees
+        it whole or not at all), through `engine`, the engine of the job's node. False when that failed."""
+        tasks = views.tasks(self.client, {"service": [self.name]})
+        running = [t for t in tasks if t.state == "running" and t.status.container]
+        if not running or running[0].status.container is None:
+            return False
+        script = 'printf %s "$1" >"$2.new" && mv "$2.new" "$2"'
         try:
-            client.service_remove(name)
+            done = engine.exec_run(running[0].status.container.container_id, ["sh", "-c", script, "sh", text, path])
+        except EngineError:
+            return False
+        return done.exit_code == 0
+
+    def remove(self) -> None:
+        if self.removed:
+            return
+        self.removed = True
+        try:
+            self.client.service_remove(self.name)
         except EngineError:
             pass  # already gone, or the connection broke: nothing else to clean
 
 
-def _wait(client: Engine, name: str, start_timeout: float, on_status: OnStatus | None) -> views.Task:
+def _wait(
+    client: Engine,
+    name: str,
+    start_timeout: float,
+    on_status: OnStatus | None,
+    until: str | None = None,
+) -> views.Task | None:
     deadline = time.monotonic() + start_timeout
     next_progress = next_node_check = time.monotonic() + PROGRESS_EVERY
     down_since: float | None = None
@@ -252,6 +316,8 @@ def _wait(client: Engine, name: str, start_timeout: float, on_status: OnStatus |
         done = [t for t in tasks if t.state in TERMINAL]
         if done:
             return done[0]
+        if until is not None and any(t.state == "running" for t in tasks) and _said(client, name, until):
+            return None
         waiting = [t for t in tasks if t.state in NOT_STARTED]
         if (waiting or not tasks) and time.monotonic() > deadline:
             why = next((t.status.err for t in waiting if t.status.err), None) or (
@@ -270,6 +336,15 @@ def _wait(client: Engine, name: str, start_timeout: float, on_status: OnStatus |
             next_node_check = time.monotonic() + NODE_CHECK_EVERY
             down_since = _node_down_since(client, name, tasks, down_since)
         time.sleep(POLL)
+
+
+def _said(client: Engine, name: str, line: str) -> bool:
+    """Whether the job's last stdout lines include `line`."""
+    try:
+        frames = client.service_logs(name, tail=3, stderr=False, lines=True)
+        return any(f.data.decode("utf-8", "replace").strip() == line for f in frames)
+    except EngineError:
+        return False
 
 
 def _node_down_since(client: Engine, name: str, tasks: list[views.Task], since: float | None) -> float | None:

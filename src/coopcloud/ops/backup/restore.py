@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import secrets as pysecrets
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
@@ -14,12 +15,13 @@ from coopcloud.ops.trail.audit import mutation
 from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
-from . import scripts
+from . import repository, scripts
 from .hooks import EngineFor, run_hook
-from .job import Job, run_job
-from .labels import BackupSpec, ServiceBackup
+from .job import Job, JobResult, RunningJob, run_job, started
+from .labels import ServiceBackup
+from .repository import NoRepository, Repository, password
 from .restic import BackupFailed, Progress, failure_reason, note, restic_job
-from .snapshots import Snapshot, pick_snapshot
+from .snapshots import Snapshot, no_snapshots, pick_snapshot, volume_may_exist
 from .target import AppBackup, inspect_app, volume_mounts
 
 
@@ -54,29 +56,26 @@ def restore(
 ) -> Restored:
     """Restore a snapshot into the app's live volumes, all or nothing, between the restore hooks.
 
-    1. restic restores the snapshot into a scratch directory of each volume, every file's content
-       checked (--verify); live data is untouched, and a failure or Ctrl-C removes the scratch;
-    2. the restore pre-hooks run;
-    3. one short job puts the restored paths in place with renames (each path the snapshot holds
-       replaces the live one; paths it does not hold are left as they are), waited for through Ctrl-C;
+    1. one restic job resolves the snapshot (the newest, or the one named) and restores it into a scratch
+       directory of each volume, each file's number and size checked against the snapshot's listing; live
+       data is untouched, and a failure or Ctrl-C removes the scratch;
+    2. the restore pre-hooks run, while that job waits;
+    3. coop hands the job its renames (an exec into its container), which put the restored paths in place
+       (each path the snapshot holds replaces the live one; paths it does not hold are left as they are),
+       waited for through Ctrl-C; where coop cannot reach the job's node, a second short job renames;
     4. the restore post-hooks run (a dump's load): only after a complete restore, on the files it wrote.
     Whatever stops it, the error says whether the data is as it was or wholly restored.
     """
     start = time.monotonic()
     app = inspect_app(settings, client, ref, service=service)
-    snap = pick_snapshot(settings, client, ref, wanted)
-    chosen = [s for s in app.spec.services if s.service in snap.services]
-    if not chosen:
-        raise NotFound(
-            f"app {ref.name}: snapshot {snap.short_id} holds no data of service {service or ', '.join(s.service for s in app.spec.services)}",
-            hint=f"see: coop app backup ls {ref.name}",
-        )
-    run = _Run(settings, client, ref, app, snap, chosen, engine_for, on_progress)
-    run.into_scratch()
-    run.pre_hooks()
-    run.put_in_place()
+    # A named snapshot is looked up among the app's first (an id prefix, another setting's snapshot, said
+    # so); the newest is resolved by the restore job itself, with no listing job before it.
+    named = None if wanted in (None, "", "latest") else pick_snapshot(settings, client, ref, wanted)
+    run = _Run(settings, client, ref, app, engine_for, on_progress, snap=named)
+    run.restore()
     run.post_hooks()
-    return Restored(app.name, snap.id, tuple(s.service for s in chosen), time.monotonic() - start)
+    assert run.snap is not None
+    return Restored(app.name, run.snap.id, tuple(s.service for s in run.chosen), time.monotonic() - start)
 
 
 def restore_targets(chosen: Sequence[ServiceBackup], snap: Snapshot) -> list[scripts.RestoreTarget]:
@@ -104,15 +103,20 @@ class _Run:
     client: Engine
     ref: AppRef
     app: AppBackup
-    snap: Snapshot
-    chosen: list[ServiceBackup]
     engine_for: EngineFor | None
     on_progress: Progress | None
+    snap: Snapshot | None = None  # named by the operator, else known once the job resolved it
+    chosen: list[ServiceBackup] = field(default_factory=list)
     token: str = field(default_factory=lambda: pysecrets.token_hex(4))
     hooked: list[str] = field(default_factory=list)
+    node_engine: Engine | None = None  # the engine of the job's node, to hand it its renames
 
-    def _job(self, kind: str, script: str) -> Job:
-        spec = BackupSpec(tuple(self.chosen))
+    @property
+    def mounts(self) -> list[str]:
+        """Where the job mounts every volume of the app's backed-up services (of --service, with it)."""
+        return [scripts.mount_point(s.service, v.name) for s in self.app.spec.services for v in s.volumes]
+
+    def _job(self, kind: str, script: str, repo: Repository | None = None) -> Job:
         job, _ = restic_job(
             self.settings,
             self.client,
@@ -120,48 +124,126 @@ class _Run:
             script,
             app_name=self.app.name,
             node_id=self.app.node_id,
-            mounts=volume_mounts(spec, read_only=False),
+            mounts=volume_mounts(self.app.spec, read_only=False),
+            repo=repo,
         )
         return job
 
     @property
     def _what(self) -> str:
-        return f"app {self.app.name}: the restore of snapshot {self.snap.short_id}"
+        which = f"snapshot {self.snap.short_id}" if self.snap else "its newest snapshot"
+        return f"app {self.app.name}: the restore of {which}"
 
     @property
     def _again(self) -> str:
-        return f"run it again: coop app restore {self.app.name} {self.snap.short_id}"
+        return f"run it again: coop app restore {self.app.name} {self.snap.short_id if self.snap else 'latest'}"
 
     def _untouched(self) -> str:
         """The state when nothing was put in place: data as it was, and the pre-hooks that ran."""
         ran = f"; the restore pre-hook of {', '.join(self.hooked)} ran, its post-hook did not" if self.hooked else ""
         return f"nothing was restored, the data is as it was{ran}"
 
-    def into_scratch(self) -> None:
-        targets = restore_targets(self.chosen, self.snap)
-        note(self.on_progress, f"app {self.app.name}: restoring snapshot {self.snap.short_id} into scratch directories")
-        script = scripts.restore_scratch_script(self.snap.id, targets, self.token)
+    def restore(self) -> None:
+        """Steps 1-3: one job restores into scratch, waits while the pre-hooks run, then renames."""
+        repo = self._repository()
+        self.node_engine = self._node_engine()
+        script = scripts.restore_job_script(
+            self.snap.id if self.snap else None,
+            self.app.name,
+            self.mounts,
+            self.token,
+            wait_for_plan=self.node_engine is not None,
+            known=repository.is_known(self.client, repo),
+        )
+        with started(self.client, self._job("restore", script, repo)) as running:
+            self.into_scratch(running)
+            self.pre_hooks(running)
+            if self.node_engine is not None:
+                self.put_in_place(running)
+        if self.node_engine is None:
+            self.put_in_place(None)
+
+    def _repository(self) -> Repository:
+        """The command's repository; no snapshots when the server has none (no password, no volume there)."""
         try:
-            result = run_job(self.client, self._job("restore", script))
+            password(self.client)
+        except NoRepository:
+            raise no_snapshots(self.ref) from None
+        repo = repository.for_command(self.settings, self.client)
+        if repo.kind == "volume" and repo.volume and not volume_may_exist(self.client, self.app.node_id, repo.volume):
+            raise no_snapshots(self.ref)  # mounting it would leave an empty volume behind
+        return repo
+
+    def _node_engine(self) -> Engine | None:
+        """The engine of the node the job runs on (that of the app's backed-up services); None when coop
+        cannot reach it (a worker no server entry names): then a second job renames."""
+        if self.engine_for is None:
+            return None
+        try:
+            return self.engine_for(self.app.spec.services[0].service)
+        except CoopError:
+            return None
+
+    def into_scratch(self, running: RunningJob) -> None:
+        which = f"snapshot {self.snap.short_id}" if self.snap else "the newest snapshot"
+        note(self.on_progress, f"app {self.app.name}: restoring {which} into scratch directories")
+        try:
+            result = running.wait(until=scripts.RESULT_PREFIX + "restored")
+            out = running.output()[0] if result is None else result.stdout
         except KeyboardInterrupt as exc:
-            # The stopped job removes its scratch itself, unless swarm kills it first: make sure.
-            self._discard()
+            self._learn(running)
+            self._abandon(running)
             raise interrupted(exc, f"{self._what} was stopped: {self._untouched()}; {self._again}") from None
-        if not result.ok or result.result != "restored":
+        if result is not None and result.result == "none":
+            raise no_snapshots(self.ref) if self.snap is None else NotFound(f"{self._what}: it is gone")
+        if result is not None and (not result.ok or result.result != "restored"):
+            self._learn_from(result.stdout)
             raise BackupFailed(
                 f"{self._what} failed: {failure_reason(result)}; {self._untouched()}",
-                hint=f"see: coop app backup verify {self.app.name} {self.snap.short_id}",
+                hint=f"see: coop app backup verify {self.app.name} {self.snap.short_id if self.snap else ''}".rstrip(),
+            )
+        self._learn_from(out)
+        assert self.snap is not None
+        self.chosen = [s for s in self.app.spec.services if s.service in self.snap.services]
+        if not self.chosen:
+            self._abandon(running)
+            names = ", ".join(s.service for s in self.app.spec.services)
+            raise NotFound(
+                f"app {self.ref.name}: snapshot {self.snap.short_id} holds no data of service {names}",
+                hint=f"see: coop app backup ls {self.ref.name}",
             )
 
-    def _discard(self) -> None:
-        """Remove the scratch restore (best effort: the next restore removes what is left)."""
-        script = scripts.restore_swap_script(restore_targets(self.chosen, self.snap), self.token, discard=True)
+    def _learn(self, running: RunningJob) -> None:
+        """The snapshot the job resolved, from its output so far (best effort: for the message)."""
+        try:
+            self._learn_from(running.output()[0])
+        except (CoopError, KeyboardInterrupt):
+            pass
+
+    def _learn_from(self, stdout: str) -> None:
+        for line in stdout.splitlines():
+            if line.startswith(scripts.SNAPSHOT_PREFIX):
+                try:
+                    raw = json.loads(line[len(scripts.SNAPSHOT_PREFIX) :])
+                except ValueError:
+                    continue
+                if isinstance(raw, dict):
+                    self.snap = Snapshot.from_restic(raw)
+        if self.snap is None:
+            raise BackupFailed(f"{self._what}: the restic job did not say which snapshot it restored", hint=self._again)
+
+    def _abandon(self, running: RunningJob | None) -> None:
+        """Stop the job (it removes its scratch), then remove the scratch (best effort: the next restore
+        removes what is left)."""
+        if running is not None:
+            running.remove()
+        script = scripts.restore_swap_script([scripts.RestoreTarget(m) for m in self.mounts], self.token, discard=True)
         try:
             run_job(self.client, self._job("restore-discard", script), shield=True)
         except CoopError:
             pass
 
-    def pre_hooks(self) -> None:
+    def pre_hooks(self, running: RunningJob) -> None:
         try:
             for svc in self.chosen:
                 if svc.restore_pre_hook:
@@ -171,16 +253,25 @@ class _Run:
                         self.client, self.ref, svc, "restore pre-hook", svc.restore_pre_hook, engine_for=self.engine_for
                     )
         except KeyboardInterrupt as exc:
-            self._discard()
+            self._abandon(running)
             raise interrupted(exc, f"{self._what} was stopped: {self._untouched()}; {self._again}") from None
         except CoopError as exc:
-            self._discard()
+            self._abandon(running)
             raise BackupFailed(f"{exc.message}; {self._untouched()}", hint=exc.hint) from None
 
-    def put_in_place(self) -> None:
+    def _plan(self) -> str:
+        assert self.snap is not None
+        targets = restore_targets(self.chosen, self.snap)
+        held = {t.mount for t in targets}
+        return scripts.restore_swap_script(targets, self.token, others=[m for m in self.mounts if m not in held])
+
+    def put_in_place(self, running: RunningJob | None) -> None:
+        assert self.snap is not None
         note(self.on_progress, f"app {self.app.name}: putting snapshot {self.snap.short_id} in place")
-        script = scripts.restore_swap_script(restore_targets(self.chosen, self.snap), self.token)
-        result = run_job(self.client, self._job("restore-put", script), shield=True)
+        if running is None:
+            result = run_job(self.client, self._job("restore-put", self._plan()), shield=True)
+        else:
+            result = self._hand_over(running)
         if result.result != "swapped":
             state = (
                 f"{self._untouched()}"
@@ -196,6 +287,30 @@ class _Run:
                 f"{self._what}: its files are wholly in place in the volumes{left}"
                 + (f"; {self._again}" if posts else ""),
             )
+
+    def _hand_over(self, running: RunningJob) -> JobResult:
+        """Hand the waiting job its renames, then wait for its end through Ctrl-C (the renames never stop part
+        way). Not handed over (its container gone, its node unreachable): it is stopped, nothing was changed."""
+        assert self.node_engine is not None
+        stopped: KeyboardInterrupt | None = None
+        told = False
+        for _ in range(3):  # a Ctrl-C while handing over: handed over anyway (writing it twice is the same)
+            try:
+                told = running.tell(self.node_engine, scripts.PLAN, self._plan())
+                break
+            except KeyboardInterrupt as exc:
+                stopped = stopped or exc
+        if not told:
+            self._abandon(running)
+            if stopped is not None:
+                raise interrupted(stopped, f"{self._what} was stopped: {self._untouched()}; {self._again}")
+            raise BackupFailed(
+                f"{self._what} failed: coop could not hand the restic job its renames; {self._untouched()}",
+                hint=self._again,
+            )
+        result = running.wait(shield=True)
+        assert result is not None
+        return result if stopped is None or result.interrupted else replace(result, interrupted=stopped)
 
     def post_hooks(self) -> None:
         for svc in self.chosen:

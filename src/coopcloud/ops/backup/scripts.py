@@ -269,7 +269,7 @@ def snapshots_script(tags: Sequence[str], *, known: bool = False) -> str:
 
 
 # A restore is all or nothing: restic writes the snapshot into a scratch directory of each volume (same
-# filesystem, so putting it in place is a rename), and only a complete, verified restore is put in place.
+# filesystem, so putting it in place is a rename), and only a complete, checked restore is put in place.
 RESTORE_SCRATCH = ".coop-restore-"  # + the restore's token: never in a backup, removed by the next restore
 
 
@@ -285,31 +285,92 @@ class RestoreTarget:
         return f"{self.mount}/{RESTORE_SCRATCH}{token}"
 
 
-def restore_scratch_script(snapshot: str, targets: Sequence[RestoreTarget], token: str) -> str:
-    """Restore the snapshot's files of each volume into that volume's scratch directory, each file's content
-    hashed against the snapshot's (--verify). Nothing live is touched; a failed or stopped run removes its
-    scratch directories. Leftovers of an earlier restore killed outright are removed first."""
-    scratch = " ".join(shlex.quote(t.scratch(token)) for t in targets)
-    lines = [_PRELUDE, f"discard() {{ rm -rf {scratch}; }}\n"]
-    for t in targets:
-        lines.append(f"rm -rf {shlex.quote(t.mount)}/{RESTORE_SCRATCH}*\n")
-    for t in targets:
-        restore = _q(["restic", "restore", snapshot, "--target", t.scratch(token), "--include", t.mount, "--verify"])
+PLAN = "/tmp/coop-plan"  # what the restore job renames, written by coop (an exec) once the pre-hooks ran
+PLAN_WAIT = 3600  # seconds a restore job waits for its plan: coop killed outright meanwhile leaves it that long
+SNAPSHOT_PREFIX = "coop-snapshot: "  # + restic's JSON of the snapshot a restore job resolved
+
+
+def _sizes_agree(mount: str, scratch: str) -> str:
+    """The files restic ls lists under `mount` against those restored under `scratch`: their number and total
+    size (stat; nothing is read back). A JSON key is matched with its quotes: in a name they are escaped."""
+    inside = shlex.quote(f'"path":"{mount}/')
+    return (
+        f'want_n=$(grep -F \'"type":"file"\' /tmp/coop-ls.json | grep -c -F {inside})\n'
+        f'want_b=$(grep -F \'"type":"file"\' /tmp/coop-ls.json | grep -F {inside} | grep -o \'"size":[0-9]*\' | cut -d: -f2 | total)\n'
+        f"got_n=$(find {shlex.quote(scratch)} -type f | wc -l)\n"
+        f"got_b=$(find {shlex.quote(scratch)} -type f -exec stat -c %s {{}} + | total)\n"
+        f'[ "$want_n" -eq "$got_n" ] && [ "$want_b" -eq "$got_b" ] || {{ discard; '
+        f'fail "snapshot $id holds $want_n files ($want_b bytes) under {mount}, $got_n ($got_b bytes) were restored; nothing was changed"; }}\n'
+    )
+
+
+def restore_job_script(
+    wanted: str | None, app: str, mounts: Sequence[str], token: str, *, wait_for_plan: bool, known: bool = False
+) -> str:
+    """One job for a restore: resolve the snapshot (`wanted`, else the app's newest) and list its files with one
+    restic command, print it (`coop-snapshot: {...}`), restore it into a scratch directory of each volume, check
+    the files' number and size against the listing, then say `coop-result: restored`. With `wait_for_plan`, wait
+    for coop's plan (restore_swap_script, written to PLAN by an exec once the pre-hooks ran) and run it: the
+    renames, never stopped part way. Stopped, failed, or left without a plan: the scratch is removed.
+
+    Why not restic's --verify (each file read back and hashed): restic checks every blob's SHA-256 against its id
+    as it reads it from the repository, before writing it, and any blob or write it could not do makes it exit
+    non-zero ("There were N errors"). What is left for --verify to find is a file restic wrote short or not at
+    all without noticing; its number and size against the snapshot's listing find that without reading 210 MB
+    back (the listing costs nothing: the command that resolves the snapshot prints it)."""
+    which = ["--tag", f"app={app}", "latest"] if wanted is None else [wanted]
+    scratch = {m: f"{m}/{RESTORE_SCRATCH}{token}" for m in mounts}
+    lines = [
+        _PRELUDE,
+        _DIAGNOSE,
+        _open_repo(known),
+        f"discard() {{ rm -rf {' '.join(shlex.quote(s) for s in scratch.values())}; }}\n",
+        'total() { t=0; while read -r v; do t=$((t + v)); done; echo "$t"; }\n',
+        f"if ! {_q(['restic', 'ls', '--json', *which])} >/tmp/coop-ls.json 2>/tmp/coop-ls.err; then\n"
+        f"  [ -e {STOPPED} ] && exit 130\n"
+        f"  open_repo; [ \"$?\" = {ABSENT} ] && {{ echo '{RESULT_PREFIX}none'; exit 0; }}\n"
+        # restic 0.14 ends without output when nothing matches; later versions say so and fail.
+        "  grep -q -i -e 'no snapshot found' -e 'no matching ID' /tmp/coop-ls.err "
+        f"&& {{ echo '{RESULT_PREFIX}none'; exit 0; }}\n"
+        '  fail "cannot list the snapshot: $(first_error /tmp/coop-ls.err)"\n'
+        "fi\n",
+        "snap=$(head -n 1 /tmp/coop-ls.json)\n",
+        f'case "$snap" in *\'"struct_type":"snapshot"\'*) ;; *) echo \'{RESULT_PREFIX}none\'; exit 0;; esac\n',
+        'id=$(printf \'%s\\n\' "$snap" | grep -o \'"id":"[0-9a-f]*"\' | cut -d\'"\' -f4)\n',
+        f"printf '%s\\n' \"{SNAPSHOT_PREFIX}$snap\"\n",
+    ]
+    for m, s in scratch.items():
+        restore = _q(["restic", "restore", "--target", s, "--include", m])
         lines.append(
-            f"mkdir {shlex.quote(t.scratch(token))} || fail 'cannot make a scratch directory in {t.mount}'\n"
-            f"{restore} >&2; rc=$?\n"
+            f"[ -e {STOPPED} ] && {{ discard; exit 130; }}\n"
+            f"rm -rf {shlex.quote(m)}/{RESTORE_SCRATCH}*\n"  # what an earlier restore killed outright left
+            f"mkdir {shlex.quote(s)} || fail 'cannot make a scratch directory in {m}'\n"
+            f'{restore} "$id" >&2; rc=$?\n'
             f'if [ "$rc" != 0 ] || [ -e {STOPPED} ]; then discard; '
-            f'[ -e {STOPPED} ] && exit 130; fail "restic restore failed (exit code $rc)"; fi\n'
+            f'[ -e {STOPPED} ] && exit 130; fail "restic restore failed (exit code $rc); nothing was changed"; fi\n'
+            + _sizes_agree(m, s)
         )
     lines.append(f'echo "{RESULT_PREFIX}restored"\n')
+    if wait_for_plan:
+        lines.append(
+            f"n=0\nwhile [ ! -e {PLAN} ]; do\n"
+            f"  [ -e {STOPPED} ] && {{ discard; exit 130; }}\n"
+            f'  n=$((n + 1)); [ "$n" -lt {PLAN_WAIT * 10} ] || {{ discard; fail "no word from coop within {PLAN_WAIT} s after the restore into scratch; nothing was changed"; }}\n'
+            "  sleep 0.1\ndone\n"
+            # From here on nothing stops it (the plan ignores INT and TERM from its first line, so do we).
+            f"trap '' INT TERM\nexec /bin/sh {PLAN}\n"
+        )
     return "".join(lines)
 
 
-def restore_swap_script(targets: Sequence[RestoreTarget], token: str, *, discard: bool = False) -> str:
+def restore_swap_script(
+    targets: Sequence[RestoreTarget], token: str, *, discard: bool = False, others: Sequence[str] = ()
+) -> str:
     """Put the scratch restore in place (or, `discard`, only remove it): each path the snapshot holds replaces
     the live one with a rename; paths it does not hold are left as they are. Every scratch directory is
     checked before the first rename, and the job does not stop part way (coop waits for it, whatever the
-    signal). Its last line says what it did: `coop-result: swapped` or `coop-result: discarded`."""
+    signal). Its last line says what it did: `coop-result: swapped` or `coop-result: discarded`. The scratch
+    directories of `others` (volumes restored into scratch that the snapshot does not hold) are removed too."""
     lines = ["set -u\ntrap '' INT TERM\n", f'fail() {{ echo "{ERROR_PREFIX}$*" >&2; exit {REFUSED}; }}\n']
     if discard:
         # A stopped restore's restic may still write for a moment (it makes directories as it goes): remove
@@ -357,6 +418,7 @@ def restore_swap_script(targets: Sequence[RestoreTarget], token: str, *, discard
                 "done\n"
             )
     lines += [f"rm -rf {shlex.quote(t.scratch(token))}\n" for t in targets]
+    lines += [f"rm -rf {shlex.quote(f'{m}/{RESTORE_SCRATCH}{token}')}\n" for m in others]  # restored, not held
     return "".join(lines) + f'echo "{RESULT_PREFIX}swapped"\n'
 
 

@@ -163,7 +163,7 @@ def pick_snapshot(settings: Settings, client: Engine, ref: AppRef, wanted: str |
 def pick(ref: AppRef, found: list[Snapshot], wanted: str | None) -> Snapshot:
     """The snapshot named by id or id prefix (default: the newest)."""
     if not found:
-        raise NotFound(f"app {ref.name} has no snapshots", hint=f"run: coop app backup create {ref.name}")
+        raise no_snapshots(ref)
     if wanted in (None, "", "latest"):
         return found[-1]
     assert wanted is not None
@@ -172,3 +172,7 @@ def pick(ref: AppRef, found: list[Snapshot], wanted: str | None) -> Snapshot:
         why = "matches several snapshots" if matches else "is not one of its snapshots"
         raise NotFound(f"app {ref.name}: snapshot {wanted} {why}", hint=f"see: coop app backup ls {ref.name}")
     return matches[0]
+
+
+def no_snapshots(ref: AppRef) -> NotFound:
+    return NotFound(f"app {ref.name} has no snapshots", hint=f"run: coop app backup create {ref.name}")
