@@ -40,6 +40,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeAlias
 
 from coopcloud.errors import EnvFileError, NotFound
 
@@ -70,11 +71,15 @@ class Ref:
 
     name: str
     op: str | None = None
-    arg: tuple = ()  # a template: str | Ref items
+    arg: Template = ()  # the default or message of `${NAME<op><arg>}`
 
 
-def _template(text: str, escapes: bool, expand: bool = True) -> tuple:
-    out: list = []
+# A value as parsed: literal text and references, in order.
+Template: TypeAlias = tuple[str | Ref, ...]
+
+
+def _template(text: str, escapes: bool, expand: bool = True) -> Template:
+    out: list[str | Ref] = []
     buf: list[str] = []
     i = 0
     while i < len(text):
@@ -140,7 +145,7 @@ def _reference(text: str, i: int, escapes: bool) -> tuple[Ref | None, int]:
     raise _Syntax("unterminated ${")
 
 
-def _evaluate(template: tuple, scope: Mapping[str, str]) -> str:
+def _evaluate(template: Template, scope: Mapping[str, str]) -> str:
     """Expand a template; past `MAX_VALUE` characters it stops (so `$A$A$A...` cannot grow unbounded)."""
     parts = []
     size = 0
@@ -187,7 +192,7 @@ class Line:
     value_raw: str = ""
     suffix: str = ""
     quote: str = ""  # '"', "'" or "" (unquoted)
-    template: tuple = ()
+    template: Template = ()
     comment: str | None = None  # inline comment text after '#', stripped
 
     @property
@@ -305,7 +310,7 @@ def _parse_assignment(physical: list[str], idx: int) -> tuple[Line | None, int]:
     return line, idx
 
 
-def _named(key: str, text: str, escapes: bool, expand: bool = True) -> tuple:
+def _named(key: str, text: str, escapes: bool, expand: bool = True) -> Template:
     """`_template`, with a syntax error naming the variable it is in."""
     try:
         return _template(text, escapes, expand)
@@ -337,7 +342,8 @@ def parse_value(text: str) -> str:
         return text.strip()
     assert line is not None
     if line.quote == '"':
-        return "".join(_template(line.literal, escapes=True, expand=False))
+        unexpanded = _template(line.literal, escapes=True, expand=False)  # literal text only: no Ref
+        return "".join(seg for seg in unexpanded if isinstance(seg, str))
     return line.literal
 
 

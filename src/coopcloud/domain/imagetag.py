@@ -116,7 +116,7 @@ class ImageTag:
     def is_prerelease(self) -> bool:
         return self.prerelease is not None
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[tuple[int, ...], tuple[int, int, int]]:
         pre = (0, _PRE_RANK[self.prerelease[0]], self.prerelease[1]) if self.prerelease else (1, 0, 0)
         return (self.numbers, pre)
 

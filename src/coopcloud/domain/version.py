@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from coopcloud.errors import NotFound, RecipeError
 
@@ -33,6 +34,10 @@ _VERSION_RE = re.compile(
     # the image tag: Docker's tag alphabet, so `1.0.5-social-amd64` and `v2.4.8` fit
     r"(?:\+(?P<upstream>[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}))?"
 )
+
+
+# semver precedence: major, minor, patch, 1 for a release (0: a pre-release), the pre-release's identifiers.
+VersionKey: TypeAlias = tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class Version:
     def is_prerelease(self) -> bool:
         return bool(self.prerelease)
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> VersionKey:
         # semver §11: a release outranks its pre-releases; numeric identifiers
         # sort numerically and before alphanumeric ones; a longer list wins a tie.
         pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in self.prerelease)
@@ -113,7 +118,9 @@ class TagIssue:
         return self.message
 
 
-def versions_from_tags(tags: Iterable[Sequence]) -> tuple[list[Version], list[TagIssue]]:
+def versions_from_tags(
+    tags: Iterable[tuple[str, bool] | tuple[str, bool, str]],
+) -> tuple[list[Version], list[TagIssue]]:
     """From ``(name, annotated, ...)`` items (e.g. `gitops.Tag`): versions oldest first, and issues.
 
     Lightweight and malformed tags are left out; v-prefixed and ``+``-less
@@ -153,7 +160,7 @@ def versions_from_tags(tags: Iterable[Sequence]) -> tuple[list[Version], list[Ta
 
 
 def _duplicates(versions: list[Version]) -> list[TagIssue]:
-    groups: dict[tuple, list[Version]] = {}
+    groups: dict[VersionKey, list[Version]] = {}
     for v in versions:
         groups.setdefault(v.sort_key(), []).append(v)
     issues = []

@@ -14,6 +14,7 @@ from coopcloud.domain.recipe import COMPOSE_FILE_RE
 from coopcloud.errors import Conflict, RecipeError, UsageError
 from coopcloud.fsutil import write_atomic
 from coopcloud.gitops.worktree import git_in
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
 from .compose_text import (
@@ -66,7 +67,7 @@ class ReleasePlan:
     branch: str | None = None
     warnings: list[str] = field(default_factory=list)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         d = asdict(self)
         d["path"] = str(self.path)
         return d

@@ -9,6 +9,7 @@ from pathlib import Path
 from coopcloud.domain.imagetag import MAJOR, change_class, newer_tags
 from coopcloud.errors import RecipeError, UsageError
 from coopcloud.fsutil import write_atomic
+from coopcloud.rawdata import JSONDict
 
 from .compose_text import compose_files, find_images, read_text, replace_tags
 
@@ -31,7 +32,7 @@ class ImageUpgrade:
     offset: int | None = field(default=None, repr=False)
     error: Exception | None = field(default=None, repr=False)  # the registry's error, when it failed
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         return {
             f.name: (list(v) if isinstance(v := getattr(self, f.name), list) else v)
             for f in fields(self)
