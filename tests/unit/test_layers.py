@@ -6,9 +6,9 @@ Every import counts, at module level or inside a function (lazy imports are stil
   ops/lint/cli/output. (They may read and write the operator's local files: env files, the
   catalogue; `coopcloud.sources` does the recipe-directory and git-tree reading for them.)
 - lint/ may use domain, compose, swarm, gitops (tags of the recipe repo), never ops, engine, cli.
-- only engine/ talks to Docker; only registry/ talks to registries; one named module,
-  ops/recipe/catalogue_download.py, downloads the catalogue, and one, ops/autoupdate/notify.py, POSTs the
-  autoupdate report to the operator's webhook: nothing else opens a socket or an HTTP client.
+- only engine/ talks to Docker; every other HTTP request (registries, the catalogue download, the
+  autoupdate webhook) goes through the one HTTP client, coopcloud.httpclient: nothing else opens a
+  socket or an HTTP client (coopcloud.web listens: the dashboard).
 - only coopcloud.fanout builds a thread pool (concurrent.futures): one function over many items in
   parallel goes through it.
 - only gitops/ runs git: no other module builds a git command line (find_git), and a module
@@ -43,13 +43,7 @@ SOCKET_LOCAL = frozenset({"gethostname", "getfqdn"})
 PROCESSES = ("subprocess", "multiprocessing", "pty")
 THREADS = ("threading", "concurrent", "asyncio", "queue")
 # coopcloud.web is `coop dashboard`: it listens (on the address the operator gave) and talks to no one.
-NETWORK_ALLOWED = (
-    "coopcloud.engine",
-    "coopcloud.registry",
-    "coopcloud.ops.recipe.catalogue_download",
-    "coopcloud.web",
-    "coopcloud.ops.autoupdate.notify",
-)
+NETWORK_ALLOWED = ("coopcloud.engine", "coopcloud.httpclient", "coopcloud.web")
 # Modules outside gitops/ that start processes, and what they run (never git).
 PROCESSES_ALLOWED = {
     "coopcloud.engine.transport": "ssh … docker system dial-stdio",
@@ -144,9 +138,11 @@ def test_lint_uses_compose_and_swarm_not_ops(module):
 
 
 @pytest.mark.parametrize("module", [m for m in MODULES if not _under(m.name, NETWORK_ALLOWED)], ids=lambda m: m.name)
-def test_only_engine_registry_and_the_catalogue_download_use_the_network(module):
+def test_only_engine_and_the_http_client_use_the_network(module):
     bad = _offending(module, NETWORK)
-    assert not bad, f"{module.name} imports {bad}: Docker goes through engine/, registries through registry/"
+    assert not bad, (
+        f"{module.name} imports {bad}: Docker goes through engine/, any other HTTP through coopcloud.httpclient"
+    )
 
 
 @pytest.mark.parametrize("module", [m for m in MODULES if m.name != "coopcloud.fanout"], ids=lambda m: m.name)

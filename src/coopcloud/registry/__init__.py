@@ -3,7 +3,7 @@
     from coopcloud.registry import RegistryClient
     RegistryClient().digest("127.0.0.1:5000/coop-test/web:1.0.0")   # 'sha256:…'
 
-Standard library only; `http`/`urllib` are imported when a request is sent,
+Requests go through `coopcloud.httpclient` (urllib is imported when one is sent),
 so importing this package costs nothing at `coop --help`.
 """
 

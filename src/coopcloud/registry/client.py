@@ -29,13 +29,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from email.message import Message
 from pathlib import Path
 
+from coopcloud.httpclient import Response, Unreachable, request
 from coopcloud.registry.auth import basic_header, credentials_for, parse_challenges
 from coopcloud.registry.errors import RegistryError, RegistryNotFound, RegistryOffline, RegistryUnreachable
-from coopcloud.registry.reference import ImageRef, is_loopback, parse_image_ref
+from coopcloud.registry.reference import ImageRef, parse_image_ref
 
 MANIFEST_MEDIA_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -44,15 +43,7 @@ MANIFEST_MEDIA_TYPES = (
     "application/vnd.docker.distribution.manifest.v2+json",
 )
 DEFAULT_TIMEOUT = 30.0
-_MAX_BODY = 16 * 1024 * 1024
 _MAX_PAGES = 1000
-
-
-@dataclass
-class _Response:
-    status: int
-    headers: Message
-    body: bytes
 
 
 class RegistryClient:
@@ -79,7 +70,6 @@ class RegistryClient:
         self._digests: dict[str, str] = {}
         self._tags: dict[str, list[str]] = {}
         self._auth: dict[tuple[str, str], str] = {}  # (api host, repo path) -> Authorization value
-        self._openers: dict[str, object] = {}
         self._key_locks: dict[tuple[str, str], threading.Lock] = {}
 
     # ----------------------------------------------------------------- public
@@ -179,7 +169,7 @@ class RegistryClient:
                 hint="run again without --offline",
             )
 
-    def _call(self, method: str, url: str, ref: ImageRef, *, accept: str) -> _Response:
+    def _call(self, method: str, url: str, ref: ImageRef, *, accept: str) -> Response:
         """Send a request for `ref`, authenticating once on a 401 challenge."""
         key = (ref.api_host, ref.path)
         with self._lock:
@@ -201,7 +191,7 @@ class RegistryClient:
                     self._auth[key] = new
         return self._send(method, url, ref, accept=accept, authorization=new)
 
-    def _authenticate(self, ref: ImageRef, resp: _Response) -> str | None:
+    def _authenticate(self, ref: ImageRef, resp: Response) -> str | None:
         """The Authorization value to retry with after a 401, or None when there is none to try."""
         import json
         from urllib.parse import urlencode
@@ -243,55 +233,25 @@ class RegistryClient:
                 return basic_header(creds)
         return None
 
-    def _send(self, method: str, url: str, ref: ImageRef, *, accept: str, authorization: str | None) -> _Response:
-        import urllib.error
-        import urllib.request
-
-        req = urllib.request.Request(url, method=method)
-        req.add_header("Accept", accept)
-        req.add_header("User-Agent", _user_agent())
-        if authorization:
-            # Unredirected: a redirect (blob storage, another host) never carries our credentials.
-            req.add_unredirected_header("Authorization", authorization)
+    def _send(self, method: str, url: str, ref: ImageRef, *, accept: str, authorization: str | None) -> Response:
         with self._lock:
             self._requests += 1
-        opener = self._opener(url)
         try:
-            with opener.open(req, timeout=self.timeout) as resp:
-                body = resp.read(_MAX_BODY) if method != "HEAD" else b""
-                return _Response(resp.status, resp.headers, body)
-        except urllib.error.HTTPError as err:
-            try:
-                body = err.read(_MAX_BODY) if method != "HEAD" else b""
-            except OSError:
-                body = b""
-            return _Response(err.code, err.headers, body)
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
-            reason = getattr(err, "reason", err)
+            return request(
+                url,
+                method=method,
+                headers={"Accept": accept},
+                authorization=authorization,  # never sent on to where a redirect points (blob storage)
+                timeout=self.timeout,
+                environ=self.environ,
+            )
+        except Unreachable as err:
             raise RegistryUnreachable(
-                f"registry {ref.domain} is unreachable for {ref.familiar()}: {reason}",
+                f"registry {ref.domain} is unreachable for {ref.familiar()}: {err.reason}",
                 hint="check the network and the registry address, or use --offline",
             ) from None
 
-    def _opener(self, url: str):
-        """An opener with the proxy settings of `environ` for this URL (none for loopback/no_proxy)."""
-        import urllib.request
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(url)
-        proxy = None
-        if not is_loopback(parts.netloc) and not _no_proxy(parts.hostname or "", self.environ):
-            proxy = _env_get(self.environ, f"{parts.scheme}_proxy")
-        key = proxy or ""
-        with self._lock:
-            opener = self._openers.get(key)
-            if opener is None:
-                handler = urllib.request.ProxyHandler({parts.scheme: proxy} if proxy else {})
-                opener = urllib.request.build_opener(handler)
-                self._openers[key] = opener
-        return opener
-
-    def _failure(self, resp: _Response, ref: ImageRef, *, what: str) -> RegistryError:
+    def _failure(self, resp: Response, ref: ImageRef, *, what: str) -> RegistryError:
         detail = _error_detail(resp)
         where = f"registry {ref.domain}"
         if resp.status == 404:
@@ -338,7 +298,7 @@ def _next_link(values: list[str]) -> str | None:
     return None
 
 
-def _error_detail(resp: _Response) -> str:
+def _error_detail(resp: Response) -> str:
     """` (CODE: message)` from a registry's JSON error body, or ''."""
     import json
 
@@ -354,25 +314,3 @@ def _quote(reference: str) -> str:
     from urllib.parse import quote
 
     return quote(reference, safe=":")
-
-
-def _env_get(environ: Mapping[str, str], name: str) -> str | None:
-    return environ.get(name.lower()) or environ.get(name.upper()) or None
-
-
-def _no_proxy(host: str, environ: Mapping[str, str]) -> bool:
-    value = _env_get(environ, "no_proxy") or ""
-    host = host.lower()
-    for entry in value.split(","):
-        entry = entry.strip().lower().lstrip(".")
-        if not entry:
-            continue
-        if entry == "*" or host == entry or host.endswith("." + entry):
-            return True
-    return False
-
-
-def _user_agent() -> str:
-    from coopcloud import __version__
-
-    return f"coop/{__version__}"

@@ -41,18 +41,19 @@ class Webhook:
 
     def post(self, outcomes: Sequence[Outcome], *, timeout: float = 15.0) -> None:
         """POST the report (the `--json` list), Content-Type application/json. CoopError naming only `shown`."""
-        import urllib.error
-        import urllib.request
+        from coopcloud.httpclient import Unreachable, request
 
         body = json.dumps([o.to_json() for o in outcomes]).encode()
-        request = urllib.request.Request(
-            self.url, data=body, method="POST", headers={"Content-Type": "application/json", "User-Agent": "coop"}
-        )
         try:
-            with urllib.request.urlopen(request, timeout=timeout) as answer:
-                answer.read(65536)
-        except urllib.error.HTTPError as exc:
-            raise CoopError(f"the webhook at {self.shown} answered HTTP {exc.code}") from None
-        except (urllib.error.URLError, OSError) as exc:
-            why = getattr(exc, "reason", None) or exc
-            raise CoopError(f"the webhook at {self.shown} could not be reached ({why})") from None
+            answer = request(
+                self.url,
+                method="POST",
+                data=body,
+                headers={"Content-Type": "application/json"},
+                timeout=timeout,
+                max_body=65536,
+            )
+        except Unreachable as exc:
+            raise CoopError(f"the webhook at {self.shown} could not be reached ({exc.reason})") from None
+        if not answer.ok:
+            raise CoopError(f"the webhook at {self.shown} answered HTTP {answer.status}")

@@ -1,4 +1,4 @@
-"""The catalogue download: the one place coop fetches ``recipes.json`` over HTTP(S) (or file://).
+"""The catalogue download: where coop fetches ``recipes.json`` (over `coopcloud.httpclient`).
 
 `ops.catalogue.sync` decides where from and what to do when it fails; this module
 only fetches, with a timeout, and turns every failure into `FetchFailed`.
@@ -7,8 +7,6 @@ only fetches, with a timeout, and turns every failure into `FetchFailed`.
 from __future__ import annotations
 
 import re
-import urllib.error
-import urllib.request
 
 FETCH_TIMEOUT = 30.0  # seconds
 
@@ -19,21 +17,16 @@ class FetchFailed(Exception):
 
 def fetch_url(url: str) -> bytes:
     """The body at `url` (http://, https:// or file://); FetchFailed when it cannot be had."""
+    from coopcloud.httpclient import Unreachable, request
+
     if not re.match(r"(https?|file)://", url):
         from coopcloud.errors import UsageError
 
         raise UsageError(f"catalogue URL {url!r} is not http(s):// or file://")
-    req = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": _user_agent()})
     try:
-        with urllib.request.urlopen(req, timeout=FETCH_TIMEOUT) as resp:
-            return resp.read()
-    except urllib.error.HTTPError as exc:
-        raise FetchFailed(f"HTTP {exc.code} {exc.reason}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        raise FetchFailed(f"unreachable ({getattr(exc, 'reason', exc)})") from None
-
-
-def _user_agent() -> str:
-    from coopcloud import __version__
-
-    return f"coop/{__version__}"
+        answer = request(url, headers={"Accept": "application/json"}, timeout=FETCH_TIMEOUT, max_body=None)
+    except Unreachable as exc:
+        raise FetchFailed(f"unreachable ({exc.reason})") from None
+    if not answer.ok:
+        raise FetchFailed(f"HTTP {answer.status} {answer.reason}")
+    return answer.body
