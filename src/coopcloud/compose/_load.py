@@ -20,7 +20,7 @@ def _where(name: str, lines: Lines, path: tuple) -> str:
     return f"{loc} {format_path(path)}" if path else loc
 
 
-def _version_of(doc: dict) -> str:
+def _version_of(doc: Mapping[str, object]) -> str:
     v = doc.get("version")
     if "version" not in doc:
         return val.DEFAULT_VERSION
@@ -37,7 +37,7 @@ def _version_of(doc: dict) -> str:
     return val.DEFAULT_VERSION if s in ("", "3") else s
 
 
-def _has_inf_nan(v) -> bool:
+def _has_inf_nan(v: object) -> bool:
     if isinstance(v, float):
         return v != v or v in (float("inf"), float("-inf"))
     if isinstance(v, dict):

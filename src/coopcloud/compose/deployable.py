@@ -21,6 +21,7 @@ from collections.abc import Iterator, Sequence
 
 from coopcloud.compose import format_path
 from coopcloud.errors import ComposeError
+from coopcloud.rawdata import RawMap, as_map, get_map
 
 _U64 = (0, 2**64 - 1)
 _U32 = (0, 2**32 - 1)
@@ -71,11 +72,11 @@ def _number(value: object) -> int | float | None:
     return None
 
 
-def check_deployable(model: dict, working_dir: str, file_names: Sequence[str]) -> None:
+def check_deployable(model: RawMap, working_dir: str, file_names: Sequence[str]) -> None:
     """Raise ComposeError for the first thing in a loaded `model` that ``docker stack deploy`` would refuse."""
     where = ", ".join(file_names)
-    for sname, svc in (model.get("services") or {}).items():
-        svc = svc or {}
+    for sname, svc_value in get_map(model, "services").items():
+        svc = as_map(svc_value)
         if not svc.get("image"):
             raise ComposeError(f"{where}: service {sname}: no image specified", hint="give the service an `image:`")
         for pattern, (low, high) in SERVICE_RANGES:
@@ -87,12 +88,13 @@ def check_deployable(model: dict, working_dir: str, file_names: Sequence[str]) -
                         f"{where}: service {sname}: {format_path(path)} {shown} is out of range ({low} to {high})"
                     )
     for section, kind in (("secrets", "secret"), ("configs", "config")):
-        for name, obj in (model.get(section) or {}).items():
-            obj = obj or {}
+        for name, obj_value in get_map(model, section).items():
+            obj = as_map(obj_value)
             if obj.get("external") or (kind == "secret" and obj.get("driver")):
                 continue
             # The loader, as docker's, turns a missing `file:` into the working folder itself.
-            if not obj.get("file") or obj["file"].rstrip("/") == working_dir.rstrip("/"):
+            file = obj.get("file")
+            if not file or (isinstance(file, str) and file.rstrip("/") == working_dir.rstrip("/")):
                 also = " or `driver:`" if kind == "secret" else ""
                 raise ComposeError(
                     f"{where}: {kind} {name} has neither `file:` nor `external: true`{also}",

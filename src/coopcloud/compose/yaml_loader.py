@@ -309,9 +309,9 @@ class _Builder:
         self.count(event, 2 * anchor.nodes, 2 * anchor.nodes)
         return anchor
 
-    def sequence(self, path: tuple) -> tuple[list, int, int]:
+    def sequence(self, path: tuple) -> tuple[list[object], int, int]:
         get, check, end = self.loader.get_event, self.loader.check_event, self.y.SequenceEndEvent
-        out: list = []
+        out: list[object] = []
         lines = array("i")
         nodes, height = 1, 0
         while not check(end):
@@ -357,11 +357,11 @@ class _Builder:
             self.fail(event, f"unsupported YAML tag {tag}")
         self.fail(event, f"cannot decode {value!r} as {tag}")
 
-    def merge_sources(self, event, path: tuple) -> tuple[list[dict], int, int]:
+    def merge_sources(self, event, path: tuple) -> tuple[list[dict[str, object]], int, int]:
         """The mappings a `<<` key merges (one, or a sequence of them), their nodes and height."""
         y = self.y
         get, check = self.loader.get_event, self.loader.check_event
-        found: list[dict] = []
+        found: list[dict[str, object]] = []
         nodes = height = 0
 
         def take(item) -> None:
@@ -398,11 +398,11 @@ class _Builder:
             return "null"  # yaml.v3 + docker: a null key becomes the string "null"? keep visible
         return key if isinstance(key, str) else text
 
-    def mapping(self, path: tuple) -> tuple[dict, int, int]:
+    def mapping(self, path: tuple) -> tuple[dict[str, object], int, int]:
         y = self.y
         get, check = self.loader.get_event, self.loader.check_event
-        out: dict = {}
-        merged: dict = {}
+        out: dict[str, object] = {}
+        merged: dict[str, object] = {}
         nodes, height = 1, 0
         while not check(y.MappingEndEvent):
             kev = get()
