@@ -314,7 +314,7 @@ def test_volumes_refused_while_deployed_and_names_checked(changing):
         ops_volumes.volumes_to_remove(client, REF, [], all_=False)
     chosen = ops_volumes.volumes_to_remove(client, REF, ["data", f"{STACK}_data"])
     assert [v.name for v in chosen] == [f"{STACK}_data"]
-    assert ops_volumes.remove_volumes(client, REF, chosen) == ["data"] and client.removed == [f"{STACK}_data"]
+    assert ops_volumes.remove_volumes(client, REF, chosen).removed == ["data"] and client.removed == [f"{STACK}_data"]
 
 
 def test_copy_out_renames_top_entry(tmp_path):

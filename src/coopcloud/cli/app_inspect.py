@@ -14,6 +14,7 @@ import click
 
 from coopcloud.cli.context import AliasGroup, Runtime, mutating, no_json, pass_runtime, yes_option
 from coopcloud.cli.watch import shown, watch_options
+from coopcloud.domain.results import AppItem, app_items
 
 if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
@@ -35,11 +36,6 @@ def _connect_to_task(rt: Runtime, name: str, service: str) -> tuple[AppRef, Engi
 
     ref = find_app(rt.settings, name)
     return ref, engine_for_service(rt.settings, rt.servers(), ref, service)
-
-
-def _item(ref: Any, doc: dict, **fields: Any) -> dict:
-    """A JSON list item that says which app and server it is about (docs/grammar.md)."""
-    return {**doc, **fields, "app": ref.name, "server": ref.server, "stack": ref.stack_name}
 
 
 @click.command("ps")
@@ -66,7 +62,7 @@ def _show_ps(rt: Runtime, ref, client) -> None:
 
     rows = ops_ps.ps(client, ref)
     if rt.out.json:
-        rt.out.emit_json([_item(ref, r.to_json()) for r in rows])
+        rt.out.emit_json([i.to_json() for i in app_items(ref, rows)])
         return
     table = []
     for r in rows:
@@ -92,7 +88,7 @@ def services(rt: Runtime, app_name: str) -> None:
     ref, client = _connect(rt, app_name)
     rows = ops_ps.service_list(client, ref)
     if rt.out.json:
-        rt.out.emit_json([_item(ref, r.to_json()) for r in rows])
+        rt.out.emit_json([i.to_json() for i in app_items(ref, rows)])
         return
     table = []
     for r in rows:
@@ -118,16 +114,13 @@ def errors(rt: Runtime, app_name: str, limit: int, watch: bool, interval: float)
 
 
 def _show_errors(rt: Runtime, ref, client, limit: int) -> None:
-    from dataclasses import asdict
-
-    from coopcloud.domain.words import human_time, json_time
+    from coopcloud.domain.words import human_time
     from coopcloud.engine.views import parse_time
     from coopcloud.ops.app import ps as ops_ps
 
     found = ops_ps.errors(client, ref, limit=limit)
     if rt.out.json:
-        docs = [asdict(e) for e in found]
-        rt.out.emit_json([_item(ref, d, when=json_time(parse_time(d.pop("timestamp")))) for d in docs])
+        rt.out.emit_json([i.to_json() for i in app_items(ref, found)])
         return
     if not found:
         rt.out.print(f"app {ref.name}: no recent errors")
@@ -237,9 +230,7 @@ def restart(
     )
     change.plan = [f"~ service {r.service}: restart" for r in done]
     if rt.out.json:
-        from dataclasses import asdict
-
-        rt.out.emit_json([_item(ref, asdict(r)) for r in done])
+        rt.out.emit_json([i.to_json() for i in app_items(ref, done)])
         return
     from coopcloud.domain.words import plural
 
@@ -376,9 +367,7 @@ def cp(rt: Runtime, app_name: str, src: str, dst: str) -> None:
     ref, client = _connect_to_task(rt, app_name, ops_container.parse_copy(src, dst).service)
     done = ops_container.cp(client, ref, src, dst)
     if rt.out.json:
-        from dataclasses import asdict
-
-        rt.out.emit_json(_item(ref, asdict(done)))
+        rt.out.emit_json(AppItem(ref, done).to_json())
         return
     if done.direction == "to":
         rt.out.print(f"copied {done.local_path} to {done.service}:{done.container_path}")
@@ -399,14 +388,12 @@ def volume_ls(rt: Runtime, app_name: str) -> None:
 
     List the app's volumes (labelled with its stack) on its server (--json for all details).
     """
-    from dataclasses import asdict
-
     from coopcloud.ops.app import volumes as ops_volumes
 
     ref, client = _connect(rt, app_name)
     rows = ops_volumes.volumes(client, ref)
     if rt.out.json:
-        rt.out.emit_json([_item(ref, asdict(v)) for v in rows])
+        rt.out.emit_json([i.to_json() for i in app_items(ref, rows)])
         return
     if not rows:
         rt.out.info(f"app {ref.name} has no volumes on server {ref.server}")
@@ -449,11 +436,11 @@ def volume_rm(
         destroys=True,
     )
     app.changing().plan = [f"- volume {v.volume}" for v in chosen]
-    removed = ops_volumes.remove_volumes(client, ref, chosen)
+    done = ops_volumes.remove_volumes(client, ref, chosen)
     if rt.out.json:
-        rt.out.emit_json({"app": ref.name, "server": ref.server, "removed": removed})
+        rt.out.emit_json(done.to_json())
         return
-    rt.out.print(f"app {ref.name}: removed {plural(len(removed), 'volume')} ({', '.join(removed)})")
+    rt.out.print(f"app {ref.name}: removed {plural(len(done.removed), 'volume')} ({', '.join(done.removed)})")
 
 
 COMMANDS = (ps, services, errors, logs, restart, run, cp, volume)

@@ -35,17 +35,10 @@ def lock_status(rt: Runtime, app_name: str) -> None:
 
     ref = find_app(rt.settings, app_name)
     client = rt.servers().client(ref.server)
-    found = locks.read(client, ref.stack_name)
-    expired = found is not None and found.expired(locks.server_now(client))
+    held = locks.status(client, app_name, ref.stack_name)
+    found, expired = held.lock, held.expired
     if rt.out.json:
-        rt.out.emit_json(
-            {
-                "app": app_name,
-                "locked": found is not None,
-                "expired": expired,
-                "lock": found.to_json() if found else None,
-            }
-        )
+        rt.out.emit_json(held.to_json())
         return
     if found is None:
         rt.out.print(f"app {app_name}: not locked")
@@ -82,7 +75,7 @@ def unlock(rt: Runtime, app: AppContext, app_name: str, yes: bool, force: bool) 
     if found is None:
         app.declined()
         if rt.out.json:
-            rt.out.emit_json({"app": app_name, "broken": None})
+            rt.out.emit_json(locks.Broken(app_name, None).to_json())
         else:
             rt.out.print(f"app {app_name}: not locked, nothing to do")
         return
@@ -91,7 +84,7 @@ def unlock(rt: Runtime, app: AppContext, app_name: str, yes: bool, force: bool) 
     broken = locks.break_lock(app.engine, app.stack)
     remove_orphans(app.engine, app=app.name)  # the killed command's restic jobs, if it was a backup or restore
     if rt.out.json:
-        rt.out.emit_json({"app": app_name, "broken": broken.to_json() if broken else None})
+        rt.out.emit_json(locks.Broken(app_name, broken).to_json())
         return
     rt.out.print(f"app {app_name}: lock of {found.describe()} broken")
 

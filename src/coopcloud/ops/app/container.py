@@ -12,6 +12,7 @@ from typing import IO, TYPE_CHECKING
 from coopcloud.engine import views
 from coopcloud.errors import EngineConflict, EngineNotFound, NotFound, UsageError
 from coopcloud.ops.app.ps import app_services, pick_services, short_name
+from coopcloud.rawdata import JSONDict
 
 if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
@@ -30,6 +31,11 @@ class Copied:
     container_path: str
     local_path: str
     bytes: int
+
+    def to_json(self) -> JSONDict:
+        from dataclasses import asdict
+
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from coopcloud.engine import views
 from coopcloud.engine.views import Port, rfc3339
 from coopcloud.errors import NotFound
+from coopcloud.rawdata import JSONDict
 from coopcloud.swarm.labels import STACK_LABEL, main_service_name
 
 if TYPE_CHECKING:
@@ -97,6 +98,15 @@ class TaskError:
     kind: str  # exit | oom | unhealthy | rejected | update | other
     message: str
     exit_code: int | None = None
+
+    def to_json(self) -> JSONDict:
+        """Its fields, `timestamp` as `when` in RFC 3339 (docs/grammar.md)."""
+        from coopcloud.domain.words import json_time
+        from coopcloud.engine.views import parse_time
+
+        doc: JSONDict = asdict(self)
+        doc["when"] = json_time(parse_time(str(doc.pop("timestamp"))))
+        return doc
 
 
 def strip_digest(image: str) -> str:

@@ -14,6 +14,7 @@ from coopcloud.errors import DeployFailed
 from coopcloud.ops.app.ps import app_services, pick_services, short_name, stack_filter
 from coopcloud.ops.deploy import converge
 from coopcloud.ops.trail.audit import mutation
+from coopcloud.rawdata import JSONDict
 from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import main_service_name, timeout_seconds
 
@@ -23,6 +24,9 @@ class Restarted:
     service: str
     before: tuple[str, ...]  # task ids running before
     after: tuple[str, ...]  # task ids running now
+
+    def to_json(self) -> JSONDict:
+        return {"service": self.service, "before": list(self.before), "after": list(self.after)}
 
 
 @mutation

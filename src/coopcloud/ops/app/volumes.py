@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
 from coopcloud.domain.words import json_time
@@ -11,6 +11,7 @@ from coopcloud.engine import views
 from coopcloud.errors import Conflict, EngineError, EngineNotFound, NotFound, UsageError
 from coopcloud.ops.app.ps import short_name, stack_filter
 from coopcloud.ops.trail.audit import mutation
+from coopcloud.rawdata import JSONDict
 
 if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
@@ -25,6 +26,20 @@ class Volume:
     mountpoint: str
     created: str
     labels: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> JSONDict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class VolumesRemoved:
+    """What `volume rm` removed, for its `--json`."""
+
+    app: AppRef
+    removed: list[str]
+
+    def to_json(self) -> JSONDict:
+        return {"app": self.app.name, "server": self.app.server, "removed": self.removed}
 
 
 def volumes(client: Engine, ref: AppRef) -> list[Volume]:
@@ -74,7 +89,7 @@ def volumes_to_remove(client: Engine, ref: AppRef, names: list[str], *, all_: bo
 
 
 @mutation
-def remove_volumes(client: Engine, ref: AppRef, chosen: list[Volume], *, wait: float = 10.0) -> list[str]:
+def remove_volumes(client: Engine, ref: AppRef, chosen: list[Volume], *, wait: float = 10.0) -> VolumesRemoved:
     """Remove the volumes; a volume still held by a stopping container is retried for `wait` seconds."""
     removed = []
     for v in chosen:
@@ -94,4 +109,4 @@ def remove_volumes(client: Engine, ref: AppRef, chosen: list[Volume], *, wait: f
                         hint=f"removed so far: {', '.join(removed) or 'none'}; wait for the app's containers to stop, then retry",
                     ) from None
                 time.sleep(0.5)
-    return removed
+    return VolumesRemoved(ref, removed)

@@ -33,6 +33,7 @@ from coopcloud.domain.words import human_time, json_time
 from coopcloud.engine.views import Config
 from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, LockHeld
 from coopcloud.ops.trail.audit import mutation
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
@@ -163,6 +164,40 @@ def server_now(client: Engine) -> datetime:
         return views.info(client).now or datetime.now(UTC)
     except ValueError:
         return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class LockStatus:
+    """`app lock`: who holds the app's lock, and whether its lease ran out (by the server's clock)."""
+
+    app: str
+    lock: LockInfo | None
+    expired: bool
+
+    def to_json(self) -> JSONDict:
+        return {
+            "app": self.app,
+            "locked": self.lock is not None,
+            "expired": self.expired,
+            "lock": self.lock.to_json() if self.lock else None,
+        }
+
+
+def status(client: Engine, app: str, stack: str) -> LockStatus:
+    """Who holds the app's lock, read-only."""
+    found = read(client, stack)
+    return LockStatus(app, found, found is not None and found.expired(server_now(client)))
+
+
+@dataclass(frozen=True)
+class Broken:
+    """`app unlock`: the lock it broke (None when the app was not locked)."""
+
+    app: str
+    lock: LockInfo | None
+
+    def to_json(self) -> JSONDict:
+        return {"app": self.app, "broken": self.lock.to_json() if self.lock else None}
 
 
 def held_message(app: str, info: LockInfo) -> LockHeld:
