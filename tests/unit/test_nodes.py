@@ -62,12 +62,14 @@ def test_find_node_by_hostname_id_or_prefix(swarm):
 
 
 def test_drain_then_activate_sends_the_whole_spec_with_the_version(swarm):
-    node, changed = nodes.set_availability(swarm, "m1", "w1", "drain")
+    done = nodes.set_availability(swarm, "m1", "w1", "drain")
+    node, changed = done.node, done.changed
     assert changed and node.availability == "drain"
     assert ("node_update", "w1id000000", 7, {"Role": "worker", "Availability": "drain", "Labels": {}}) in swarm.calls
-    node, changed = nodes.set_availability(swarm, "m1", "w1", "drain")
+    done = nodes.set_availability(swarm, "m1", "w1", "drain")
+    node, changed = done.node, done.changed
     assert not changed  # already drained: nothing sent
-    assert nodes.set_availability(swarm, "m1", "w1", "active")[0].availability == "active"
+    assert nodes.set_availability(swarm, "m1", "w1", "active").node.availability == "active"
 
 
 def test_server_entry_for_a_node_by_name_or_address(tmp_path):

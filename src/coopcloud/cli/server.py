@@ -41,10 +41,7 @@ def add(rt: Runtime, destination: str | None, local: bool) -> None:
     status = servers.add(rt.settings, rt.servers(), destination, local=local)
     reach = _node_reach(rt, status.name) if status.manager else []
     if rt.out.json:
-        doc = {k: v for k, v in status.__dict__.items() if k not in ("name", "engine_version")}
-        rt.out.emit_json(
-            {"server": status.name, **doc, "engine": status.engine_version, "nodes": [r.to_json() for r in reach]}
-        )
+        rt.out.emit_json(servers.ServerAdded(status, reach).to_json())
         return
     rt.out.print(f"server {status.name} added ({status.endpoint}, engine {status.engine_version})")
     if not status.manager:
@@ -134,9 +131,10 @@ def rm(rt: Runtime, name: str, force: bool, yes: bool) -> None:
     envs = servers.app_env_files(rt.settings, name, force=force)
     extra = f" and {plural(len(envs), 'app env file')} ({', '.join(envs)})" if envs else ""
     rt.out.approve(f"server {name}", f"forget it: its folder{extra} and docker context", yes=yes)
-    apps = servers.remove(rt.settings, name, force=force)
+    removed = servers.remove(rt.settings, name, force=force)
+    apps = removed.app_env_files
     if rt.out.json:
-        rt.out.emit_json({"server": name, "removed": True, "app_env_files": apps})
+        rt.out.emit_json(removed.to_json())
         return
     rt.out.print(f"server {name} removed" + (f" with {plural(len(apps), 'app env file')}" if apps else ""))
 
@@ -165,9 +163,9 @@ def init(rt: Runtime, name: str, listen_addr: str | None, advertise_addr: str | 
     pool = rt.servers()
     done = servers.init(pool, pool.server(name), listen_addr=listen_addr, advertise_addr=advertise_addr)
     if rt.out.json:
-        rt.out.emit_json({"server": name, "done": done})
+        rt.out.emit_json(done.to_json())
         return
-    rt.out.print(f"server {name}: " + (", ".join(done) if done else "already initialised, nothing to do"))
+    rt.out.print(f"server {name}: " + (", ".join(done.done) if done.done else "already initialised, nothing to do"))
 
 
 @server.command("history")
@@ -213,11 +211,10 @@ def _availability(rt: Runtime, name: str, node: str, availability: str, *, yes: 
     rt.out.approve(
         f"server {name}", f"{'drain' if availability == 'drain' else 'activate'} node {node}: {what}", yes=yes
     )
-    now, changed = nodes.set_availability(rt.servers().client(name), name, node, availability)
+    done = nodes.set_availability(rt.servers().client(name), name, node, availability)
+    now, changed = done.node, done.changed
     if rt.out.json:
-        rt.out.emit_json(
-            {"server": name, "node": now.hostname, "id": now.id, "availability": now.availability, "changed": changed}
-        )
+        rt.out.emit_json(done.to_json())
         return
     rt.out.print(
         f"server {name}: node {now.hostname} "
@@ -299,7 +296,7 @@ def prune(rt: Runtime, name: str, all_images: bool, volumes: bool, yes: bool) ->
         rt.settings, rt.servers().client(name), name, all_images=all_images, volumes=volumes, warn=rt.out.warn
     )
     if rt.out.json:
-        rt.out.emit_json({"server": name, **done.to_json()})
+        rt.out.emit_json(done.to_json())
         return
     for kind, names in (
         ("container", done.containers),

@@ -26,6 +26,7 @@ COOP_VOLUME_PREFIX = "coop-"
 
 @dataclass
 class Pruned:
+    server: str = ""
     containers: list[str] = field(default_factory=list)
     networks: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
@@ -120,7 +121,7 @@ def prune_server(
 
     apps = [a for a in all_apps(settings) if a.server == server]
     protected = protected_networks(settings, apps, warn)  # read before anything is removed
-    out = Pruned()
+    out = Pruned(server)
     found = client.containers_prune()
     out.containers = sorted(found.get("ContainersDeleted") or [])
     out.space_reclaimed += int(found.get("SpaceReclaimed") or 0)

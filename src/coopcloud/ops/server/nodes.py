@@ -58,17 +58,36 @@ def find_node(client: Engine, server: str, name: str) -> Node:
     raise NotFound(f"server {server}: {name} names several nodes", hint="give the node's id instead")
 
 
-def set_availability(client: Engine, server: str, name: str, availability: str) -> tuple[Node, bool]:
-    """Drain, pause or activate a node. Returns (the node as it is now, whether it changed)."""
+@dataclass(frozen=True)
+class AvailabilitySet:
+    """`server drain|activate`: the node as it is now, and whether it changed."""
+
+    server: str
+    node: Node
+    changed: bool
+
+    def to_json(self) -> JSONDict:
+        n = self.node
+        return {
+            "server": self.server,
+            "node": n.hostname,
+            "id": n.id,
+            "availability": n.availability,
+            "changed": self.changed,
+        }
+
+
+def set_availability(client: Engine, server: str, name: str, availability: str) -> AvailabilitySet:
+    """Drain, pause or activate a node."""
     if availability not in AVAILABILITIES:
         raise ValueError(availability)
     node = find_node(client, server, name)
     if node.availability == availability:
-        return node, False
+        return AvailabilitySet(server, node, False)
     from coopcloud.engine import views
 
     views.set_node_availability(client, node.id, availability)
-    return find_node(client, server, node.id), True
+    return AvailabilitySet(server, find_node(client, server, node.id), True)
 
 
 # -- a node's own engine ----------------------------------------------------------------------

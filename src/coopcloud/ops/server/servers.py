@@ -19,10 +19,14 @@ from typing import TYPE_CHECKING
 
 from coopcloud.domain.server import LOCAL, Server
 from coopcloud.errors import Conflict, NotFound, ServerNotReady, UsageError
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from coopcloud.engine.protocol import Engine
+    from coopcloud.ops.server.nodes import NodeReach
 
 LOCAL_SOCKET = "unix:///var/run/docker.sock"
 
@@ -104,6 +108,48 @@ class ServerStatus:
     proxy_network: bool
 
 
+@dataclass(frozen=True)
+class ServerAdded:
+    """`server add`: the server as probed, and how coop reaches each node of its swarm."""
+
+    status: ServerStatus
+    nodes: Sequence[NodeReach]
+
+    def to_json(self) -> JSONDict:
+        s = self.status
+        return {
+            "server": s.name,
+            "endpoint": s.endpoint,
+            "swarm": s.swarm,
+            "manager": s.manager,
+            "proxy_network": s.proxy_network,
+            "engine": s.engine_version,
+            "nodes": [r.to_json() for r in self.nodes],
+        }
+
+
+@dataclass(frozen=True)
+class ServerRemoved:
+    """`server rm`: the server forgotten, with the app env files that went with it."""
+
+    server: str
+    app_env_files: list[str]
+
+    def to_json(self) -> JSONDict:
+        return {"server": self.server, "removed": True, "app_env_files": self.app_env_files}
+
+
+@dataclass(frozen=True)
+class ServerInitialised:
+    """`server init`: what it did (empty when the server was ready)."""
+
+    server: str
+    done: list[str]
+
+    def to_json(self) -> JSONDict:
+        return {"server": self.server, "done": self.done}
+
+
 def probe(client: Engine, server: Server) -> ServerStatus:
     from coopcloud.engine import views
 
@@ -166,18 +212,18 @@ def app_env_files(settings: Settings, name: str, *, force: bool = False) -> list
     return apps
 
 
-def remove(settings: Settings, name: str, *, force: bool = False) -> list[str]:
+def remove(settings: Settings, name: str, *, force: bool = False) -> ServerRemoved:
     """Unregister a server. Refuses while app env files remain, unless forced; returns those apps."""
     apps = app_env_files(settings, name, force=force)
     shutil.rmtree(settings.server_dir(name))
     if name != LOCAL:
         remove_context(settings, name)
-    return apps
+    return ServerRemoved(name, apps)
 
 
 def init(
     pool: ServerPool, server: Server, *, listen_addr: str | None = None, advertise_addr: str | None = None
-) -> list[str]:
+) -> ServerInitialised:
     """Make the server ready for apps: swarm mode and the `proxy` overlay network. Idempotent.
 
     Returns what was done (empty when nothing was needed).
@@ -205,7 +251,7 @@ def init(
             {"Name": "proxy", "Driver": "overlay", "Attachable": True, "CheckDuplicate": True, "Labels": {}}
         )
         done.append("created the proxy network")
-    return done
+    return ServerInitialised(server.name, done)
 
 
 class ServerPool:
