@@ -20,6 +20,7 @@ from coopcloud.cli.context import (
     pass_runtime,
     yes_option,
 )
+from coopcloud.domain.results import RemovedFrom, app_items
 
 if TYPE_CHECKING:
     from coopcloud.ops.app.context import AppContext
@@ -230,12 +231,10 @@ def check(rt: Runtime, app_name: str) -> None:
     from coopcloud.errors import InvalidError
     from coopcloud.ops.app.check import missing_env
 
-    missing, version = missing_env(rt.settings, app_name)
+    found = missing_env(rt.settings, app_name)
+    missing, version = found.missing, found.version
     if rt.out.json:
-        from coopcloud.ops.app.apps import find_app
-
-        server = find_app(rt.settings, app_name).server
-        rt.out.emit_json({"app": app_name, "server": server, "version": version, "missing": missing})
+        rt.out.emit_json(found.to_json())
     elif missing:
         for key in missing:
             rt.out.print(key)
@@ -426,15 +425,15 @@ def undeploy(rt: Runtime, app: AppContext, app_name: str, yes: bool, prune: bool
     change = app.changing()
     change.version_from = deployed_version(client, ref.stack_name)
     removed = run_undeploy(client, ref)
-    change.plan = [f"- service {name}" for name in removed["services"]]
+    change.plan = [f"- service {name}" for name in removed.services]
     if prune:
-        removed["pruned"] = _prune_app(rt, client, ref)
+        from dataclasses import replace
+
+        removed = replace(removed, pruned=_prune_app(rt, client, ref))
     if rt.out.json:
-        rt.out.emit_json({"app": app_name, "server": ref.server, **removed})
+        rt.out.emit_json(removed.to_json())
         return
-    rt.out.print(
-        f"app {app_name}: undeployed ({plural(len(removed['services']), 'service')}); volumes and secrets kept"
-    )
+    rt.out.print(f"app {app_name}: undeployed ({plural(len(removed.services), 'service')}); volumes and secrets kept")
 
 
 @app.command("remove")
@@ -479,11 +478,11 @@ def remove(rt: Runtime, app: AppContext, app_name: str, purge: bool, yes: bool, 
     else:
         rt.out.approve(f"app {app_name}", f"remove its env file ({ref.server} holds nothing of it)", yes=yes)
     removed = run_remove(rt.settings, app.pool, app_name, purge=purge, found=found)
-    app.changing().plan = [f"- {kind[:-1]} {name}" for kind, names in removed.items() for name in names]
+    app.changing().plan = [f"- {kind[:-1]} {name}" for kind, names in removed.by_kind().items() for name in names]
     if rt.out.json:
-        rt.out.emit_json({"app": app_name, "server": ref.server, **removed})
+        rt.out.emit_json(removed.to_json())
         return
-    gone = {k: v for k, v in removed.items() if v}
+    gone = {k: v for k, v in removed.by_kind().items() if v}
     rt.out.print(f"app {app_name}: removed" + (f" with {describe_leftovers(gone)}" if gone else ""))
 
 
@@ -688,7 +687,7 @@ def secret_rm(rt: Runtime, app: AppContext, app_name: str, name: str | None, all
     removed = sec.remove(app.engine, app_name, app.stack, chosen, all_versions=True)
     app.changing().plan = [f"- secret {n}" for n in removed]
     if rt.out.json:
-        rt.out.emit_json({"app": app_name, "server": app.server, "removed": removed})
+        rt.out.emit_json(RemovedFrom(app.ref, removed).to_json())
         return
     rt.out.print(
         f"app {app_name}: removed {plural(len(removed), 'secret')}" + (": " + ", ".join(removed) if removed else "")
@@ -778,7 +777,7 @@ def secret_ls(rt: Runtime, app_name: str) -> None:
     cfg, declared = _secrets_context(rt, app_name)
     rows = sec.with_presence(rt.servers().client(cfg.ref.server), declared)
     if rt.out.json:
-        rt.out.emit_json([dict(s.to_json(), app=app_name, server=cfg.ref.server) for s in rows])
+        rt.out.emit_json([i.to_json() for i in app_items(cfg.ref, rows, stack=False)])
         return
     rt.out.table(
         ["name", "version", "remote name", "on server", "generate"],

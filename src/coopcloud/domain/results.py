@@ -41,3 +41,14 @@ class AppItem:
 def app_items(ref: AppRef, items: Sequence[JSONResult], *, stack: bool = True) -> list[AppItem]:
     """Each of `items`, naming `ref`'s app and server."""
     return [AppItem(ref, item, stack=stack) for item in items]
+
+
+@dataclass(frozen=True)
+class RemovedFrom:
+    """What a command removed from an app (`volume rm`, `secret rm`): names, as the app calls them."""
+
+    app: AppRef
+    removed: list[str]
+
+    def to_json(self) -> JSONDict:
+        return {"app": self.app.name, "server": self.app.server, "removed": self.removed}

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from coopcloud.domain.app import AppRef
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.errors import RecipeError
 from coopcloud.ops.app.apps import load_app
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
 
-def missing_env(settings: Settings, app_name: str) -> tuple[list[str], str]:
-    """(missing keys in sample order, the recipe version compared against)."""
+@dataclass(frozen=True)
+class Missing:
+    """`app check`: the keys the app's env lacks, in the sample's order, and the version compared against."""
+
+    app: AppRef
+    version: str
+    missing: list[str]
+
+    def to_json(self) -> JSONDict:
+        return {"app": self.app.name, "server": self.app.server, "version": self.version, "missing": self.missing}
+
+
+def missing_env(settings: Settings, app_name: str) -> Missing:
+    """What the recipe's .env.sample sets that the app's env lacks."""
     from coopcloud.ops.deploy import resolve_target
 
     cfg = load_app(settings, app_name)
@@ -19,4 +35,4 @@ def missing_env(settings: Settings, app_name: str) -> tuple[list[str], str]:
         raise RecipeError(f"recipe {cfg.recipe} ({target.version}) has no .env.sample")
     expected = EnvFile.parse(sample, name=".env.sample").keys()
     have = set(cfg.env.keys())
-    return [k for k in expected if k not in have], target.version
+    return Missing(cfg.ref, target.version, [k for k in expected if k not in have])

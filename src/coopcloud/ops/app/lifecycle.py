@@ -15,6 +15,7 @@ from coopcloud.errors import Conflict, DeployFailed, NotFound, RecipeError, Usag
 from coopcloud.fsutil import write_atomic
 from coopcloud.ops.app.apps import find_app
 from coopcloud.ops.trail.audit import mutation
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL
 
@@ -115,7 +116,46 @@ def stack_services(client: Engine, stack: str) -> list[views.Service]:
 
 
 @mutation
-def undeploy(client: Engine, ref: AppRef, *, timeout: float = 120) -> dict:
+@dataclass(frozen=True)
+class Undeployed:
+    """`app undeploy`: what was removed (`pruned`: what `--prune` removed besides, by kind)."""
+
+    app: AppRef
+    services: list[str]
+    networks: list[str]
+    configs: list[str]
+    pruned: dict[str, list[str]] | None = None
+
+    def to_json(self) -> JSONDict:
+        doc: JSONDict = {
+            "app": self.app.name,
+            "server": self.app.server,
+            "services": self.services,
+            "networks": self.networks,
+            "configs": self.configs,
+        }
+        if self.pruned is not None:
+            doc["pruned"] = self.pruned
+        return doc
+
+
+@dataclass(frozen=True)
+class Removed:
+    """`app remove`: what went with the env file, by kind."""
+
+    app: AppRef
+    volumes: list[str]
+    secrets: list[str]
+    configs: list[str]
+
+    def by_kind(self) -> dict[str, list[str]]:
+        return {"volumes": self.volumes, "secrets": self.secrets, "configs": self.configs}
+
+    def to_json(self) -> JSONDict:
+        return {"app": self.app.name, "server": self.app.server, **self.by_kind()}
+
+
+def undeploy(client: Engine, ref: AppRef, *, timeout: float = 120) -> Undeployed:
     """Remove the stack's services, networks and configs (as `docker stack rm`); keep volumes and secrets.
 
     Waits until the services' containers and the networks are gone.
@@ -139,11 +179,12 @@ def undeploy(client: Engine, ref: AppRef, *, timeout: float = 120) -> dict:
         client.config_remove(cfg.id)
     for net in networks:
         _remove_network(client, net.id, deadline)
-    return {
-        "services": sorted(s.name for s in services),
-        "networks": sorted(n.name for n in networks),
-        "configs": sorted(c.name for c in configs),
-    }
+    return Undeployed(
+        ref,
+        services=sorted(s.name for s in services),
+        networks=sorted(n.name for n in networks),
+        configs=sorted(c.name for c in configs),
+    )
 
 
 def _remove_network(client: Engine, net_id: str, deadline: float) -> None:
@@ -234,7 +275,7 @@ def refuse_leftovers(ref: AppRef, found: dict[str, list[str]], *, purge: bool) -
 @mutation
 def remove(
     settings: Settings, pool: ServerPool, name: str, *, purge: bool, found: dict[str, list[str]] | None = None
-) -> dict:
+) -> Removed:
     """Forget an app: its env file (and lockfile); with purge, its volumes, secrets and configs too.
 
     `found`: what `leftovers` found and the operator approved; exactly that is removed. Without purge,
@@ -264,4 +305,4 @@ def remove(
     lock = path.with_suffix(".lock.json")
     if lock.exists():
         lock.unlink()
-    return removed
+    return Removed(ref, **removed)

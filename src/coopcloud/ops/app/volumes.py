@@ -6,6 +6,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
+from coopcloud.domain.results import RemovedFrom
 from coopcloud.domain.words import json_time
 from coopcloud.engine import views
 from coopcloud.errors import Conflict, EngineError, EngineNotFound, NotFound, UsageError
@@ -29,17 +30,6 @@ class Volume:
 
     def to_json(self) -> JSONDict:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class VolumesRemoved:
-    """What `volume rm` removed, for its `--json`."""
-
-    app: AppRef
-    removed: list[str]
-
-    def to_json(self) -> JSONDict:
-        return {"app": self.app.name, "server": self.app.server, "removed": self.removed}
 
 
 def volumes(client: Engine, ref: AppRef) -> list[Volume]:
@@ -89,7 +79,7 @@ def volumes_to_remove(client: Engine, ref: AppRef, names: list[str], *, all_: bo
 
 
 @mutation
-def remove_volumes(client: Engine, ref: AppRef, chosen: list[Volume], *, wait: float = 10.0) -> VolumesRemoved:
+def remove_volumes(client: Engine, ref: AppRef, chosen: list[Volume], *, wait: float = 10.0) -> RemovedFrom:
     """Remove the volumes; a volume still held by a stopping container is retried for `wait` seconds."""
     removed = []
     for v in chosen:
@@ -109,4 +99,4 @@ def remove_volumes(client: Engine, ref: AppRef, chosen: list[Volume], *, wait: f
                         hint=f"removed so far: {', '.join(removed) or 'none'}; wait for the app's containers to stop, then retry",
                     ) from None
                 time.sleep(0.5)
-    return VolumesRemoved(ref, removed)
+    return RemovedFrom(ref, removed)
