@@ -20,7 +20,7 @@ from coopcloud.cli.context import (
     pass_runtime,
     yes_option,
 )
-from coopcloud.domain.results import RemovedFrom, app_items
+from coopcloud.domain.results import AppItem, RemovedFrom, Values, app_items
 
 if TYPE_CHECKING:
     from coopcloud.ops.app.context import AppContext
@@ -90,25 +90,16 @@ def new(
     )
     for line in created.warnings:
         rt.out.warn(line)
-    generated = []
     if with_secrets:
         from coopcloud.ops.app.context import AppContext
 
         made = AppContext.open(rt.settings, rt.servers(), created.ref.name, warn=rt.out.warn)
         with made.mutating("secret generate") as change:
-            generated = _generate_all(rt, made)
-            change.plan = [f"+ secret {s.name} ({s.version})" for s, v in generated if v is not None]
+            created.secrets = _generate_all(rt, made)
+            change.plan = [f"+ secret {s.name} ({s.version})" for s, v in created.secrets if v is not None]
+    generated = created.secrets
     if rt.out.json:
-        rt.out.emit_json(
-            {
-                "app": created.ref.name,
-                "server": server,
-                "recipe": created.recipe,
-                "version": created.version,
-                "env": str(created.env_path),
-                "secrets": [dict(s.to_json(), value=v) for s, v in generated],
-            }
-        )
+        rt.out.emit_json(created.to_json())
         return
     pin = (
         f"pinned to {created.recipe} {created.version}, the release a deploy takes (nothing runs it yet)"
@@ -213,7 +204,7 @@ def env(rt: Runtime, app_name: str) -> None:
 
     values = load_app(rt.settings, app_name).values()
     if rt.out.json:
-        rt.out.emit_json(values)
+        rt.out.emit_json(Values(values).to_json())
         return
     for key, value in values.items():
         rt.out.print(f"{key}={value}")
@@ -263,7 +254,7 @@ def labels(rt: Runtime, app_name: str) -> None:
     ref = find_app(rt.settings, app_name)
     found = main_labels(rt.servers().client(ref.server), ref)
     if rt.out.json:
-        rt.out.emit_json(found)
+        rt.out.emit_json(Values(found).to_json())
         return
     for key in sorted(found):
         rt.out.print(f"{key}={found[key]}")
@@ -610,7 +601,7 @@ def secret_generate(
     generated = sec.generate(app.engine, app_name, app.stack, chosen)
     app.changing().plan = [f"+ secret {s.name} ({s.version})" for s, v in generated if v is not None]
     if rt.out.json:
-        rt.out.emit_json([dict(s.to_json(), value=v, app=app_name, server=app.server) for s, v in generated])
+        rt.out.emit_json([i.to_json() for i in app_items(app.ref, generated, stack=False)])
         return
     _print_generated(rt, generated)
 
@@ -642,10 +633,10 @@ def secret_insert(
         value = click.prompt(f"value for {name} ({version})", hide_input=True, err=True)
     cfg, declared = _secrets_context(rt, app_name)
     [chosen] = sec.select(declared, app_name, app.stack, name, version)
-    sec.create(app.engine, app_name, app.stack, chosen, value)
+    stored = sec.create(app.engine, app_name, app.stack, chosen, value)
     app.changing().plan = [f"+ secret {name} ({version})"]
     if rt.out.json:
-        rt.out.emit_json(dict(chosen.to_json(), app=app_name, server=cfg.ref.server, present=True))
+        rt.out.emit_json(AppItem(cfg.ref, stored, stack=False).to_json())
         return
     rt.out.print(f"app {app_name}: secret {name} ({version}) stored as {chosen.remote}")
 

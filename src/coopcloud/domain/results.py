@@ -7,7 +7,7 @@ live next to the fields (docs/grammar.md, JSON).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -52,3 +52,13 @@ class RemovedFrom:
 
     def to_json(self) -> JSONDict:
         return {"app": self.app.name, "server": self.app.server, "removed": self.removed}
+
+
+@dataclass(frozen=True)
+class Values:
+    """A result that is a map of names to values (`app env`, `app labels`): its JSON is the map itself."""
+
+    values: Mapping[str, str]
+
+    def to_json(self) -> JSONDict:
+        return dict(self.values)

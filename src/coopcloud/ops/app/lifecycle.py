@@ -21,6 +21,7 @@ from coopcloud.swarm.labels import STACK_LABEL
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
+    from coopcloud.ops.app.secrets import Generated
     from coopcloud.ops.server.servers import ServerPool
 
 
@@ -30,8 +31,18 @@ class NewApp:
     recipe: str
     version: str | None
     env_path: Path
-    secrets: list = field(default_factory=list)  # (AppSecret, value|None) when --secrets
+    secrets: list[Generated] = field(default_factory=list)  # when --secrets
     warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> JSONDict:
+        return {
+            "app": self.ref.name,
+            "server": self.ref.server,
+            "recipe": self.recipe,
+            "version": self.version,
+            "env": str(self.env_path),
+            "secrets": [g.to_json() for g in self.secrets],
+        }
 
 
 def new_app(

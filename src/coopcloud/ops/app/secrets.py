@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.domain.envfile import EnvFile, SecretSpec, secret_specs
 from coopcloud.engine import views
 from coopcloud.errors import Conflict, EngineConflict, EngineError, InvalidError, NotFound
 from coopcloud.ops.trail.audit import mutation
+from coopcloud.rawdata import JSONDict
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
@@ -108,7 +109,19 @@ def select(secrets: list[AppSecret], app: str, stack: str, name: str | None, ver
 
 
 @mutation
-def create(client: Engine, app: str, stack: str, secret: AppSecret, value: str) -> None:
+class Generated(NamedTuple):
+    """A secret `generate` went through, and the value it made (None: it was there, or is not generated).
+    The value is shown once, to the operator who asked; never logged."""
+
+    secret: AppSecret
+    value: str | None
+
+    def to_json(self) -> JSONDict:
+        return {**self.secret.to_json(), "value": self.value}
+
+
+def create(client: Engine, app: str, stack: str, secret: AppSecret, value: str) -> AppSecret:
+    """Store `value` as the secret on the server; returns the secret as it now is (present)."""
     check_name_length(app, secret.remote)
     try:
         client.secret_create(secret.remote, value.encode("utf-8"), labels={SECRET_LABEL: stack})
@@ -118,10 +131,11 @@ def create(client: Engine, app: str, stack: str, secret: AppSecret, value: str) 
             hint=f"bump SECRET_{secret.name.upper()}_VERSION in the app env to store a new value, "
             f"or run: coop app secret rm {app} {secret.name}",
         ) from None
+    return AppSecret(**{**secret.__dict__, "present": True})
 
 
 @mutation
-def generate(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret]) -> list[tuple[AppSecret, str | None]]:
+def generate(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret]) -> list[Generated]:
     """Generate and store each secret that is missing. Returns (secret, value) — value None when skipped.
 
     Every name is checked before the first one is created, so a bad name changes nothing.
@@ -132,14 +146,13 @@ def generate(client: Engine, app: str, stack: str, secrets: Iterable[AppSecret])
     for s in todo:
         check_name_length(app, s.remote)
     existing = {x.name for x in views.secrets(client)}
-    out: list[tuple[AppSecret, str | None]] = []
+    out: list[Generated] = []
     for s in todo:
         if not s.generate or s.remote in existing:
-            out.append((AppSecret(**{**s.__dict__, "present": s.remote in existing}), None))
+            out.append(Generated(AppSecret(**{**s.__dict__, "present": s.remote in existing}), None))
             continue
         value = make_value(s.length, s.charset)
-        create(client, app, stack, s, value)
-        out.append((AppSecret(**{**s.__dict__, "present": True}), value))
+        out.append(Generated(create(client, app, stack, s, value), value))
     return out
 
 
