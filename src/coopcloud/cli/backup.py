@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from coopcloud.cli.context import AliasGroup, Runtime, changes, mutating, mutating_apps, pass_runtime, yes_option
+from coopcloud.domain.results import app_items
 
 if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
@@ -151,7 +152,7 @@ def ls(rt: Runtime, app_name: str) -> None:
     ref, client = _connect(rt, app_name)
     found = ops.snapshots(rt.settings, client, ref)
     if rt.out.json:
-        rt.out.emit_json([dict(s.to_json(), app=ref.name, server=ref.server) for s in found])
+        rt.out.emit_json([i.to_json() for i in app_items(ref, found, stack=False)])
         return
     if not found:
         rt.out.info(f"app {app_name} has no snapshots — run: coop app backup create {app_name}")
@@ -440,7 +441,7 @@ def backup_repo(
             "the next change of the setting removes them"
         )
     if rt.out.json:
-        rt.out.emit_json({"server": name, **found.to_json()})
+        rt.out.emit_json(repo.ServerRepository(name, found).to_json())
         return
     what = (
         "backups go to"
@@ -456,14 +457,15 @@ def _remove_setting(rt: Runtime, name: str, setting: str) -> None:
 
     client = rt.servers().client(name)
     with changing_settings(rt.settings, client, name, "backup-repo --remove"):
-        kept = repo.remove_setting(client, name, setting)
+        done = repo.remove_setting(client, name, setting)
+    kept = done.kept
     if kept:
         rt.out.warn(
             f"server {name}: {len(kept)} secret(s) of backup setting {setting} are held by a job's container "
             "ending now; the next change of a setting removes them"
         )
     if rt.out.json:
-        rt.out.emit_json({"server": name, "setting": setting, "removed": True})
+        rt.out.emit_json(done.to_json())
     elif setting == "default":
         rt.out.print(f"server {name}: backups go to volume:coop-backups again (the default)")
     else:

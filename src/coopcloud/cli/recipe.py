@@ -43,10 +43,10 @@ def render(rt: Runtime, directory: str, env_path: str, stack: str) -> None:
 
     app = AppRef("default", stack)
     rendered = do_render(recipe_from_dir(directory), app, load(env_path), warn=rt.out.warn)
-    doc = rendered.spec.to_json()
     if rt.out.json:
-        rt.out.emit_json(doc)
+        rt.out.emit_json(rendered.spec.to_json())
         return
+    doc = rendered.spec.to_json()
     import yaml
 
     rt.out.print(yaml.safe_dump(doc, sort_keys=True, default_flow_style=False, width=100).rstrip())
@@ -73,12 +73,15 @@ def fetch(rt: Runtime, names: tuple[str, ...], all_: bool) -> None:
         names = tuple(sorted(p.name for p in dirs.iterdir() if (p / ".git").exists())) if dirs.is_dir() else ()
     rows = []
     for name in names:
-        name, path, what = do_fetch(rt.settings, name, offline=rt.settings.offline)
-        rows.append({"recipe": name, "path": str(path), "result": what})
+        done = do_fetch(rt.settings, name, offline=rt.settings.offline)
+        rows.append(done)
         if not rt.out.json:
-            rt.out.print(f"recipe {name}: {what}" + (" (no remote: nothing to fetch)" if what == "local" else ""))
+            what = done.result
+            rt.out.print(
+                f"recipe {done.recipe}: {what}" + (" (no remote: nothing to fetch)" if what == "local" else "")
+            )
     if rt.out.json:
-        rt.out.emit_json(rows)
+        rt.out.emit_json([r.to_json() for r in rows])
 
 
 # Commands built in their own modules, each adding itself to this group.

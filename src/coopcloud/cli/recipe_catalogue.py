@@ -12,12 +12,7 @@ def print_recipes(rt: Runtime, pattern: str | None) -> None:
 
     found = ops.list_recipes(rt.settings, pattern)
     if rt.out.json:
-        rows = []
-        for meta in found:
-            doc = meta.to_json()
-            doc["latest_version"] = meta.latest_version
-            rows.append(doc)
-        rt.out.emit_json(rows)
+        rt.out.emit_json([ops.Listed(meta).to_json() for meta in found])
         return
     if not found:
         rt.out.info(f"no recipe matches {pattern!r}" if pattern else "the catalogue is empty")

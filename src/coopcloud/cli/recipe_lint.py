@@ -124,7 +124,7 @@ def new(rt: Runtime, name: str, directory: str | None) -> None:
     target = Path(directory).expanduser() if directory else rt.settings.recipes_dir / name
     made = scaffold(name, target, environ=rt.settings.environ)
     if rt.out.json:
-        rt.out.emit_json({"recipe": made.name, "path": str(made.path), "files": made.files, "commit": made.commit})
+        rt.out.emit_json(made.to_json())
         return
     rt.out.print(str(made.path))
     rt.out.info(f"recipe {made.name}: created in {made.path} (commit {made.commit[:8]})")

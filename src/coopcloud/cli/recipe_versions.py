@@ -36,14 +36,15 @@ def versions(rt: Runtime, recipe: str) -> None:
     """
     from coopcloud.ops.deploy.upgrade import recipe_versions, registry_digester
 
-    name, found, warnings = recipe_versions(rt.settings, recipe, digest=registry_digester(rt.settings))
+    listed = recipe_versions(rt.settings, recipe, digest=registry_digester(rt.settings))
+    name, found, warnings = listed
     for w in warnings:
         rt.out.warn(w)
     for v in found:
         if v.error:
             rt.out.warn(f"recipe {name} {v.version}: {v.error}")
     if rt.out.json:
-        rt.out.emit_json({"recipe": name, "versions": [v.to_json() for v in found]})
+        rt.out.emit_json(listed.to_json())
         return
     if not found:
         rt.out.print(f"recipe {name} has no releases (annotated tags <semver>+<image-tag>)")

@@ -50,7 +50,7 @@ from coopcloud.errors import (
     NotFound,
     UsageError,
 )
-from coopcloud.rawdata import get_str
+from coopcloud.rawdata import JSONDict, get_str
 from coopcloud.settings import Settings
 from coopcloud.swarm import service_spec
 
@@ -124,6 +124,29 @@ class Repository:
     def describe(self) -> str:
         extra = [*(["ssh key and known_hosts"] if self.ssh else []), *self.env_keys]
         return self.shown + (f" (with {', '.join(extra)})" if extra else "")
+
+
+@dataclass(frozen=True)
+class ServerRepository:
+    """`server backup-repo`: a server's repository setting, as set or as read."""
+
+    server: str
+    repository: Repository
+
+    def to_json(self) -> JSONDict:
+        return {"server": self.server, **self.repository.to_json()}
+
+
+@dataclass(frozen=True)
+class SettingRemoved:
+    """`server backup-repo --remove`: the setting forgotten; `kept`: secrets a job ending now still holds."""
+
+    server: str
+    setting: str
+    kept: tuple[str, ...]
+
+    def to_json(self) -> JSONDict:
+        return {"server": self.server, "setting": self.setting, "removed": True}
 
 
 # -- what the operator gives ---------------------------------------------------------------------
@@ -526,7 +549,7 @@ def set_repository(
     return SetResult(repository(client, setting), kept)
 
 
-def remove_setting(client: Engine, server: str, setting: str = DEFAULT_SETTING) -> tuple[str, ...]:
+def remove_setting(client: Engine, server: str, setting: str = DEFAULT_SETTING) -> SettingRemoved:
     """Forget a setting, all or nothing: when a running job mounts any of its secrets (of any generation),
     nothing is removed (`Conflict`, exit 10); else every secret goes, the repository's first, so the
     setting is gone even if a job's container ending just now still holds one (returned: the next change
@@ -546,7 +569,7 @@ def remove_setting(client: Engine, server: str, setting: str = DEFAULT_SETTING) 
             hint="run the command again once the job has ended",
         )
     found.sort(key=lambda s: s.labels.get(ROLE_LABEL) != "repository")
-    return tuple(s.name for s in found if not _remove(client, s.id))
+    return SettingRemoved(server, setting, tuple(s.name for s in found if not _remove(client, s.id)))
 
 
 def mounted_secrets(client: Engine, ids: set[str]) -> set[str]:

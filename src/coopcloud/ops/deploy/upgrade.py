@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from coopcloud.domain.version import Version
 from coopcloud.errors import Conflict, InvalidError, NotFound, RecipeError, UsageError
@@ -405,13 +405,24 @@ def registry_digester(settings: Settings) -> Callable[[str], str | None] | None:
     return RegistryClient(environ=settings.environ, offline=False).digest
 
 
+class RecipeVersions(NamedTuple):
+    """`recipe versions`: the recipe's releases oldest first with their services' images, and warnings."""
+
+    recipe: str
+    versions: list[VersionImages]
+    warnings: list[str]
+
+    def to_json(self) -> JSONDict:
+        return {"recipe": self.recipe, "versions": [v.to_json() for v in self.versions]}
+
+
 def recipe_versions(
     settings: Settings,
     recipe: str,
     *,
     digest: Callable[[str], str | None] | None = None,
-) -> tuple[str, list[VersionImages], list[str]]:
-    """(recipe name, its releases oldest first with their services' images, warnings).
+) -> RecipeVersions:
+    """The recipe's name, its releases oldest first with their services' images, and warnings.
 
     Ignored tags (lightweight, malformed) and duplicate versions are warnings. A release
     that cannot be rendered carries its error instead of images; the others are still listed.
@@ -450,4 +461,4 @@ def recipe_versions(
                 filled.append(img)
             images = filled
         out.append(VersionImages(v.tag, images))
-    return name, out, warnings
+    return RecipeVersions(name, out, warnings)

@@ -92,6 +92,16 @@ def load(settings: Settings) -> Catalogue:
     return load_file(path)
 
 
+@dataclass(frozen=True)
+class Listed:
+    """`recipe ls`, one recipe: its catalogue entry and its latest version."""
+
+    meta: RecipeMeta
+
+    def to_json(self) -> JSONDict:
+        return {**self.meta.to_json(), "latest_version": self.meta.latest_version}
+
+
 def list_recipes(settings: Settings, pattern: str | None = None) -> list[RecipeMeta]:
     """Catalogue recipes whose name, description or category match `pattern` (all without one)."""
     return load(settings).search(pattern)

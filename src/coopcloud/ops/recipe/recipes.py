@@ -16,9 +16,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 from coopcloud.domain.names import check_recipe_name
 from coopcloud.errors import Conflict, NotFound, RecipeError, UsageError
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
 _URL = re.compile(r"^(https?|ssh|git|file)://|^[\w.-]+@[\w.-]+:")
@@ -168,24 +170,32 @@ def refresh(path: Path, name: str, *, offline: bool, warn) -> bool:
     return True
 
 
-def fetch(settings: Settings, recipe: str, *, offline: bool) -> tuple[str, Path, str]:
-    """`coop recipe fetch`: clone a recipe the catalogue names, or fetch an existing clone.
+class Fetched(NamedTuple):
+    """`recipe fetch`, one recipe: its name, its folder, and what happened."""
 
-    Returns (name, folder, what happened: "cloned" | "fetched" | "local").
-    """
+    recipe: str
+    path: Path
+    result: str  # "cloned" | "fetched" | "local"
+
+    def to_json(self) -> JSONDict:
+        return {"recipe": self.recipe, "path": str(self.path), "result": self.result}
+
+
+def fetch(settings: Settings, recipe: str, *, offline: bool) -> Fetched:
+    """`coop recipe fetch`: clone a recipe the catalogue names, or fetch an existing clone."""
     from coopcloud.gitops import GitRepo
 
     if _URL.match(recipe) or is_path(recipe):
         name, path = locate_recipe(settings, recipe, offline=offline)
-        return name, path, "cloned"
+        return Fetched(name, path, "cloned")
     path = settings.recipes_dir / check_recipe_name(recipe)
     if not path.is_dir():
         name, path = locate_recipe(settings, recipe, offline=offline)
-        return name, path, "cloned"
+        return Fetched(name, path, "cloned")
     repo = GitRepo(path)
     if not repo.is_repo() or not repo.remote_url():
-        return recipe, path, "local"
+        return Fetched(recipe, path, "local")
     if offline:
         raise NotFound(f"recipe {recipe}: --offline forbids fetching it")
     repo.fetch()
-    return recipe, path, "fetched"
+    return Fetched(recipe, path, "fetched")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from coopcloud.errors import Conflict, UsageError
 from coopcloud.gitops.worktree import init_and_commit
+from coopcloud.rawdata import JSONDict
 
 # The example image: the official nginx image, pinned to a release (R003/R004/R005/R101 pass).
 IMAGE, IMAGE_TAG = "nginx", "1.27.2"
@@ -34,6 +35,9 @@ class Scaffolded:
     path: Path
     files: list[str]
     commit: str
+
+    def to_json(self) -> JSONDict:
+        return {"recipe": self.name, "path": str(self.path), "files": self.files, "commit": self.commit}
 
 
 # One unit on purpose: the new recipe's file templates, read top to bottom as the files they become.
