@@ -255,15 +255,9 @@ def _target(
         same = " of the same major version" if skipped else ""
         line = f"app {app_name}: no {word} release{same} than the deployed {current.tag}, nothing to do"
         if rt.out.json:
-            rt.out.emit_json(
-                {
-                    "app": app_name,
-                    "direction": direction,
-                    "deployed": move.deployed.to_json(),
-                    "version": current.tag,
-                    "applied": False,
-                }
-            )
+            from coopcloud.ops.deploy.upgrade import NothingToMove
+
+            rt.out.emit_json(NothingToMove(app_name, direction, move.deployed, current.tag).to_json())
         else:
             rt.out.print(line)
         return None
@@ -319,9 +313,9 @@ def _report_move(
         if w not in move.warnings:  # the recipe's tag warnings were shown already
             rt.out.warn(w)
     if rt.out.json:
-        doc = result.to_json()
-        doc.update(direction=direction, deployed=move.deployed.to_json(), release_notes=[n.to_json() for n in notes])
-        rt.out.emit_json(doc)
+        from coopcloud.ops.deploy.upgrade import Moved
+
+        rt.out.emit_json(Moved(result, direction, move.deployed, notes).to_json())
         return
     current = move.current.tag
     if dry_run:

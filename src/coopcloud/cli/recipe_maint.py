@@ -81,7 +81,7 @@ def upgrade(rt: Runtime, recipe: str, level: str | None) -> None:
     failed = [up for up in plan if up.failed]
 
     if rt.out.json:
-        rt.out.emit_json({"recipe": path.name, "images": [up.to_json() for up in plan], "changed_files": changed})
+        rt.out.emit_json(rm.Upgraded(path.name, plan, changed).to_json())
     else:
         rows = []
         for up in plan:
@@ -167,13 +167,13 @@ def release(
         _show_release(rt, plan, dry_run)
     if dry_run:
         if rt.out.json:
-            rt.out.emit_json({**plan.to_json(), "dry_run": True, "commit": None, "pushed": False})
+            rt.out.emit_json(rm.Released(plan, None).to_json())
         else:
             rt.out.print(f"recipe {plan.recipe}: dry run, nothing changed (would release {plan.version})")
         return
     result = rm.apply_release(rt.settings, plan)
     if rt.out.json:
-        rt.out.emit_json({**plan.to_json(), "dry_run": False, "commit": result.commit, "pushed": result.pushed})
+        rt.out.emit_json(rm.Released(plan, result).to_json())
         return
     where = f", pushed to {plan.remote} ({plan.branch})" if result.pushed else ""
     rt.out.print(f"recipe {plan.recipe}: released {result.version} (commit {result.commit[:8]}){where}")
@@ -239,17 +239,7 @@ def sync(rt: Runtime, recipe: str, version: str | None, level: str | None) -> No
         rt.out.warn(w)
     changed = rm.write_label(path, plan)
     if rt.out.json:
-        rt.out.emit_json(
-            {
-                "recipe": plan.recipe,
-                "version": plan.version,
-                "previous": plan.previous,
-                "level": plan.level,
-                "reason": plan.reason,
-                "labels": plan.label_files,
-                "changed_files": changed,
-            }
-        )
+        rt.out.emit_json(rm.LabelSynced(plan, changed).to_json())
         return
     for f, olds in plan.label_files.items():
         state = "updated" if f in changed else "unchanged"
@@ -275,9 +265,7 @@ def diff(rt: Runtime, recipe: str) -> None:
     changes = rm.uncommitted(path)
     text = rm.diff(path, color=rt.out.is_tty and not rt.out.json)
     if rt.out.json:
-        rt.out.emit_json(
-            {"recipe": path.name, "tracked": changes.tracked, "untracked": changes.untracked, "diff": text}
-        )
+        rt.out.emit_json(rm.Diff(path.name, changes, text).to_json())
         return
     if text:
         rt.out.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -319,7 +307,7 @@ def reset(rt: Runtime, recipe: str, untracked: bool, yes: bool, force: bool) -> 
     doomed = changes.tracked + (changes.untracked if untracked else [])
     if not doomed:
         if rt.out.json:
-            rt.out.emit_json({"recipe": path.name, "discarded": [], "kept_untracked": changes.untracked})
+            rt.out.emit_json(rm.Discarded(path.name, [], changes.untracked).to_json())
         else:
             rt.out.info(f"recipe {path.name}: nothing to reset")
         return
@@ -337,7 +325,7 @@ def reset(rt: Runtime, recipe: str, untracked: bool, yes: bool, force: bool) -> 
     done = rm.reset(rt.settings, path, untracked=untracked)
     kept = [] if untracked else changes.untracked
     if rt.out.json:
-        rt.out.emit_json({"recipe": path.name, "discarded": done.tracked + done.untracked, "kept_untracked": kept})
+        rt.out.emit_json(rm.Discarded(path.name, done.tracked + done.untracked, kept).to_json())
         return
     rt.out.print(f"recipe {path.name}: discarded changes to {plural(len(done.tracked + done.untracked), 'file')}")
     if kept:

@@ -108,7 +108,6 @@ def select(secrets: list[AppSecret], app: str, stack: str, name: str | None, ver
     return chosen
 
 
-@mutation
 class Generated(NamedTuple):
     """A secret `generate` went through, and the value it made (None: it was there, or is not generated).
     The value is shown once, to the operator who asked; never logged."""
@@ -120,6 +119,7 @@ class Generated(NamedTuple):
         return {**self.secret.to_json(), "value": self.value}
 
 
+@mutation
 def create(client: Engine, app: str, stack: str, secret: AppSecret, value: str) -> AppSecret:
     """Store `value` as the secret on the server; returns the secret as it now is (present)."""
     check_name_length(app, secret.remote)

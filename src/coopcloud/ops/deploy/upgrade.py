@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from coopcloud.domain.recipe import Recipe
     from coopcloud.engine.protocol import Engine
     from coopcloud.ops.deploy import Prepared
+    from coopcloud.ops.deploy.planning import DeployResult
     from coopcloud.ops.server.servers import ServerPool
 
 UPGRADE = "upgrade"
@@ -237,6 +238,44 @@ class ReleaseNote:
 
     def to_json(self) -> JSONDict:
         return {"version": self.version, "notes": self.text}
+
+
+@dataclass(frozen=True)
+class Moved:
+    """`app upgrade|rollback`: the deploy's result (or its dry run), with the direction, what ran
+    before, and the release notes of the versions moved across."""
+
+    result: DeployResult
+    direction: str
+    deployed: Deployed
+    notes: list[ReleaseNote]
+
+    def to_json(self) -> JSONDict:
+        return {
+            **self.result.to_json(),
+            "direction": self.direction,
+            "deployed": self.deployed.to_json(),
+            "release_notes": [n.to_json() for n in self.notes],
+        }
+
+
+@dataclass(frozen=True)
+class NothingToMove:
+    """`app upgrade|rollback` with no release to move to: what runs, unchanged."""
+
+    app: str
+    direction: str
+    deployed: Deployed
+    version: str
+
+    def to_json(self) -> JSONDict:
+        return {
+            "app": self.app,
+            "direction": self.direction,
+            "deployed": self.deployed.to_json(),
+            "version": self.version,
+            "applied": False,
+        }
 
 
 @dataclass

@@ -59,18 +59,24 @@ from .release import (
     set_notes,
     write_label,
 )
+from .results import Diff, Discarded, LabelSynced, Released, Upgraded
 from .tree import Changes, diff, reset, uncommitted
 from .upgrade import ImageUpgrade, apply_upgrade, choose, plan_upgrade
 
 __all__ = [
     "MAIN_SERVICE",
     "Changes",
+    "Diff",
+    "Discarded",
     "ImageChange",
     "ImageSite",
     "ImageUpgrade",
+    "LabelSynced",
     "NextVersion",
     "ReleasePlan",
     "ReleaseResult",
+    "Released",
+    "Upgraded",
     "apply_release",
     "apply_upgrade",
     "bump",
