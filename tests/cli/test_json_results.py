@@ -15,28 +15,7 @@ CLI = Path(__file__).parents[2] / "src" / "coopcloud" / "cli"
 
 # function (in cli/<module>.py) -> how many ad-hoc emit_json calls it still has.
 AD_HOC: dict[str, int] = {
-    "app.env": 1,
-    "app.labels": 1,
-    "app.ls": 1,
-    "app.new": 1,
-    "app.secret_generate": 1,
-    "app.secret_insert": 1,
-    "app_upgrade._report_move": 1,
-    "app_upgrade._target": 1,
-    "backup._remove_setting": 1,
-    "backup.backup_repo": 1,
-    "backup.ls": 1,
-    "recipe.fetch": 1,
-    "recipe.render": 1,
-    "recipe_catalogue.print_recipes": 1,
-    "recipe_lint.new": 1,
-    "recipe_maint.diff": 1,
-    "recipe_maint.release": 2,
-    "recipe_maint.reset": 2,
-    "recipe_maint.sync": 1,
-    "recipe_maint.upgrade": 1,
-    "recipe_versions.versions": 1,
-    "server.ls": 1,
+    "app.ls": 1,  # rows filled in by ops.app.status (shared with the dashboard); next to convert
 }
 
 

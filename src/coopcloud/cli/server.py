@@ -93,19 +93,13 @@ def ls(rt: Runtime, with_status: bool) -> None:
     """List registered servers."""
     from coopcloud.ops.server import servers
 
-    known = servers.list_servers(rt.settings)
-    rows: list[dict[str, object]] = [{"server": s.name, "endpoint": s.endpoint} for s in known]
-    if with_status:
-        for row, st in zip(rows, servers.probe_all(rt.servers(), known), strict=True):
-            if isinstance(st, str):
-                row.update(swarm="unknown", manager=False, engine="", error=st)
-            else:
-                row.update(swarm=st.swarm, manager=st.manager, engine=st.engine_version, error=None)
+    rows = servers.listing(rt.settings, rt.servers() if with_status else None)
     if rt.out.json:
-        rt.out.emit_json(rows)
+        rt.out.emit_json([r.to_json() for r in rows])
         return
     headers = ["server", "endpoint"] + (["swarm", "manager", "engine", "error"] if with_status else [])
-    rt.out.table(headers, [[r.get(h) for h in headers] for r in rows])
+    docs = [r.to_json() for r in rows]
+    rt.out.table(headers, [[d.get(h) for h in headers] for d in docs])
 
 
 @changes()

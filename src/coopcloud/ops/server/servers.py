@@ -160,6 +160,31 @@ def probe(client: Engine, server: Server) -> ServerStatus:
     )
 
 
+@dataclass(frozen=True)
+class ServerListed:
+    """`server ls`, one server: its endpoint and, with `--status`, its status or why it did not answer."""
+
+    server: Server
+    status: ServerStatus | str | None = None  # None: not asked
+
+    def to_json(self) -> JSONDict:
+        doc: JSONDict = {"server": self.server.name, "endpoint": self.server.endpoint}
+        st = self.status
+        if isinstance(st, str):
+            doc.update(swarm="unknown", manager=False, engine="", error=st)
+        elif st is not None:
+            doc.update(swarm=st.swarm, manager=st.manager, engine=st.engine_version, error=None)
+        return doc
+
+
+def listing(settings: Settings, pool: ServerPool | None = None) -> list[ServerListed]:
+    """The registered servers; given a `pool`, each one's status too (asked in parallel)."""
+    known = list_servers(settings)
+    if pool is None:
+        return [ServerListed(s) for s in known]
+    return [ServerListed(s, st) for s, st in zip(known, probe_all(pool, known), strict=True)]
+
+
 def probe_all(pool: ServerPool, known: Sequence[Server]) -> list[ServerStatus | str]:
     """Each server's status, or the line saying why it did not answer; in parallel, in the order of `known`."""
     from coopcloud.fanout import fan_out
