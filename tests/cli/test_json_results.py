@@ -1,9 +1,10 @@
 """`--json` is rendered from typed results (docs/grammar.md, CONTRIBUTING.md "Conventions").
 
 Every `emit_json(...)` in cli/ passes a result object's JSON form: `result.to_json()`, or
-`[r.to_json() for r in results]`, where `to_json()` belongs to a dataclass an ops function returned
-(the field names live next to the fields, and one schema has one home). A dict or list built in the
-CLI fails this test. `AD_HOC` lists the commands not converted yet: it may only shrink.
+`[r.to_json() for r in results]`, where `to_json()` belongs to a result type of ops/ or domain/ (the
+field names live next to the fields, and one schema has one home; no `to_json` is defined in cli/).
+A dict or list built in the CLI fails this test. `AD_HOC` lists the commands not converted yet: it
+may only shrink.
 """
 
 from __future__ import annotations
@@ -55,6 +56,18 @@ def test_json_comes_from_typed_results():
     assert new == {}, "render --json from an ops result's to_json() (CONTRIBUTING.md, Conventions)"
     gone = {k for k in AD_HOC if found.get(k, 0) < AD_HOC[k]}
     assert gone == set(), "converted: take these out of AD_HOC"
+
+
+def test_no_result_type_lives_in_the_cli():
+    """The JSON forms live with the results, in ops/ or domain/: a `to_json` defined in cli/ would be a
+    dict built in the CLI under another name."""
+    defined = [
+        f"{path.stem}.{node.name}"
+        for path in sorted(CLI.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.FunctionDef) and node.name == "to_json"
+    ]
+    assert defined == []
 
 
 def test_the_check_finds_a_dict_built_in_the_cli():
