@@ -419,7 +419,7 @@ class EnvFile:
         return list(dict.fromkeys(line.key for line in self._lines if line.key))
 
     def __contains__(self, key: object) -> bool:
-        return self.line_of(key) is not None  # type: ignore[arg-type]
+        return isinstance(key, str) and self.line_of(key) is not None
 
     def line_of(self, key: str) -> Line | None:
         """The assignment that wins for `key` (the last one), or None."""

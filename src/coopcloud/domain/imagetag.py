@@ -259,7 +259,7 @@ def with_defaults(value: str) -> str | None:
     """
     unresolved = False
 
-    def sub(m: re.Match) -> str:
+    def sub(m: re.Match[str]) -> str:
         nonlocal unresolved
         if m["default"] is None:
             unresolved = True

@@ -59,7 +59,7 @@ class GitRepo:
 
     # plumbing
 
-    def _run(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    def _run(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
         if not self.path.is_dir():
             raise NotFound(f"recipe repository {self.path}: no such directory")
         proc = subprocess.run(

@@ -53,7 +53,7 @@ def init_and_commit(path: Path, message: str, environ: Mapping[str, str]) -> str
     env = dict(environ)
     env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C")
 
-    def run(*args: str, options: tuple[str, ...] = (), check: bool = True) -> subprocess.CompletedProcess:
+    def run(*args: str, options: tuple[str, ...] = (), check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([git, "-C", str(path), *options, *args], capture_output=True, text=True, env=env)
         if check and proc.returncode != 0:
             lines = proc.stderr.strip().splitlines()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -150,7 +151,7 @@ def locate_recipe(settings: Settings, recipe: str, *, offline: bool = False) -> 
     return recipe, target
 
 
-def refresh(path: Path, name: str, *, offline: bool, warn) -> bool:
+def refresh(path: Path, name: str, *, offline: bool, warn: Callable[[str], None]) -> bool:
     """Fetch new tags of the recipe at `path` from its origin, as abra does before an upgrade.
 
     Skipped under --offline or without an origin; a failed fetch is a warning, and the tags
