@@ -323,3 +323,12 @@ def test_a_field_of_the_wrong_type_is_named_not_an_attribute_error():
         views.Service.from_json({"ID": "x", "Spec": "oops"})
     with pytest.raises(RawDataError, match="answer: expected a list, found dict"):
         views.each(views.Task.from_json, {"not": "a list"})
+
+
+def test_one_reads_a_decoded_object_answer_as_a_view():
+    from coopcloud.rawdata import RawDataError
+
+    info = views.one(views.Info.from_json, {"SystemTime": "2024-05-01T10:00:00Z", "Swarm": {"NodeID": "n1"}})
+    assert (info.node_id, info.swarm_state) == ("n1", "inactive")
+    with pytest.raises(RawDataError, match="answer: expected an object, found list"):
+        views.one(views.Info.from_json, [])

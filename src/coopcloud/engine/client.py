@@ -336,7 +336,7 @@ class EngineClient:
 
     def get_many(
         self, requests: Iterable[tuple[str, Mapping[str, object]]], *, return_errors: bool = False
-    ) -> list[Any]:  # the decoded answers, each as its endpoint sends it: views.py narrows them
+    ) -> list[object]:  # the decoded answers, each as its endpoint sends it: views.py narrows them
         """Several independent GETs in ONE round trip: HTTP/1.1 pipelining on this connection.
 
         `requests`: ``(path, params)`` pairs as for `request()`; the answers come back in order,

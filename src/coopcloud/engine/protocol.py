@@ -10,7 +10,7 @@ documented for API v1.41; read it through `coopcloud.engine.views`
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import IO, TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
+from typing import IO, TYPE_CHECKING, Protocol, TypeAlias, runtime_checkable
 
 if TYPE_CHECKING:
     from .client import ExecResult
@@ -44,7 +44,7 @@ class Engine(Protocol):
     # several independent GETs in one round trip, answers in order (errors in place with return_errors)
     def get_many(
         self, requests: Iterable[tuple[str, Mapping[str, object]]], *, return_errors: bool = False
-    ) -> list[Any]: ...  # the decoded answers, each as its endpoint sends it: views.py narrows them
+    ) -> list[object]: ...  # the decoded answers, each as its endpoint sends it: views.py narrows them
     def request(
         self, method: str, path: str, *, params: Mapping[str, object] | None = None, body: object = None
     ) -> object: ...

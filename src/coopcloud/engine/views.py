@@ -614,6 +614,11 @@ def each(view: Callable[[RawMap], V], answer: object) -> list[V]:
     return [view(as_map(item, "answer")) for item in as_list(answer, "answer")]
 
 
+def one(view: Callable[[RawMap], V], answer: object) -> V:
+    """A decoded object answer (one of `get_many`'s) as a view, e.g. ``one(Info.from_json, answer)``."""
+    return view(as_map(answer, "answer"))
+
+
 def info(engine: Engine) -> Info:
     """``GET /info``."""
     return Info.from_json(engine.info())
@@ -725,7 +730,7 @@ def look_at_services(engine: Engine, wanted: Sequence[tuple[str, bool]]) -> list
                 raise answer
         looks.append(
             ServiceLook(
-                service=None if isinstance(found, EngineNotFound) else Service.from_json(as_map(found)),
+                service=None if isinstance(found, EngineNotFound) else one(Service.from_json, found),
                 current=tuple(each(Task.from_json, current)),
                 every=None if all_tasks is None else tuple(each(Task.from_json, all_tasks)),
             )
@@ -754,7 +759,7 @@ def swarm_state(engine: Engine, service_filters: Filters = None) -> SwarmState:
         [("/info", {}), ("/networks", {}), ("/secrets", {}), ("/configs", {}), ("/services", params)]
     )
     return SwarmState(
-        info=Info.from_json(as_map(info, "info")),
+        info=one(Info.from_json, info),
         networks=tuple(sorted(each(Network.from_json, networks), key=lambda n: n.name)),
         secrets=tuple(sorted(each(Secret.from_json, secrets), key=lambda s: s.name)),
         configs=tuple(sorted(each(Config.from_json, configs), key=lambda c: c.name)),

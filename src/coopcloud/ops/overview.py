@@ -102,7 +102,7 @@ class _Facts:
 def _facts(client: Engine, trail: list[str]) -> _Facts:
     """Info, nodes, locks and the audit events labelled `trail` (a label filter), in one round trip."""
     from coopcloud.engine.stream import encode_filters
-    from coopcloud.engine.views import Config, Info, Node
+    from coopcloud.engine.views import Config, Info, Node, each, one
     from coopcloud.ops.trail.audit import events_of, resolve_started
     from coopcloud.ops.trail.lock import LOCK_LABEL, LockInfo
 
@@ -114,14 +114,14 @@ def _facts(client: Engine, trail: list[str]) -> _Facts:
             ("/configs", {"filters": encode_filters({"label": trail})}),
         ]
     )
-    held = [LockInfo.from_config(Config.from_json(c)) for c in locks]
+    held = [LockInfo.from_config(c) for c in each(Config.from_json, locks)]
     return _Facts(
-        nodes=tuple(sorted(map(Node.from_json, nodes), key=lambda n: (n.role != "manager", n.hostname, n.id))),
+        nodes=tuple(sorted(each(Node.from_json, nodes), key=lambda n: (n.role != "manager", n.hostname, n.id))),
         locks={lock.stack: lock for lock in held},
         events=tuple(
-            resolve_started(events_of(map(Config.from_json, events)), held)
+            resolve_started(events_of(each(Config.from_json, events)), held)
         ),  # started: running or did not finish
-        now=Info.from_json(info).now,
+        now=one(Info.from_json, info).now,
     )
 
 

@@ -156,8 +156,8 @@ def app_services(client: Engine, ref: AppRef, *, status: bool = False) -> list[v
     return _sorted_services(ref, client.services(stack_filter(ref.stack_name), status=status))
 
 
-def _sorted_services(ref: AppRef, found: list[dict]) -> list[views.Service]:
-    services = sorted((views.Service.from_json(s) for s in found), key=lambda s: s.name)
+def _sorted_services(ref: AppRef, found: object) -> list[views.Service]:
+    services = sorted(views.each(views.Service.from_json, found), key=lambda s: s.name)
     if not services:
         raise _not_deployed(ref)
     return services
@@ -240,8 +240,8 @@ def _task_version(task: views.Task) -> tuple[int, float]:
     return (task.version, task.created_at.timestamp() if task.created_at else 0.0)
 
 
-def _hostnames(nodes: list[dict]) -> dict[str, str]:
-    return {n.id: n.hostname for n in (views.Node.from_json(raw) for raw in nodes)}
+def _hostnames(nodes: object) -> dict[str, str]:
+    return {n.id: n.hostname for n in views.each(views.Node.from_json, nodes)}
 
 
 def ps(client: Engine, ref: AppRef) -> list[ServiceRow]:
@@ -266,7 +266,7 @@ def ps(client: Engine, ref: AppRef) -> list[ServiceRow]:
     nodes = _hostnames(all_nodes)
     by_service = _by_service(raw_tasks)
     current_spec = _by_service(raw_current)
-    now = views.Info.from_json(info).now
+    now = views.one(views.Info.from_json, info).now
     rows = []
     for svc in services:
         current = _current_tasks(by_service.get(svc.id, []))
@@ -276,9 +276,9 @@ def ps(client: Engine, ref: AppRef) -> list[ServiceRow]:
     return rows
 
 
-def _by_service(raw_tasks: list[dict]) -> dict[str, list[views.Task]]:
+def _by_service(raw_tasks: object) -> dict[str, list[views.Task]]:
     out: dict[str, list[views.Task]] = {}
-    for t in map(views.Task.from_json, raw_tasks):
+    for t in views.each(views.Task.from_json, raw_tasks):
         out.setdefault(t.service_id, []).append(t)
     return out
 

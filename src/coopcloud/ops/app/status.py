@@ -99,15 +99,15 @@ def server_view(
     services, tasks, info, *rest = client.get_many(wanted + list(also))
     networks, extra = rest[: len(rest) - len(also)], rest[len(rest) - len(also) :]
     stacks: dict[str, list[Service]] = {}
-    for svc in map(Service.from_json, services):
+    for svc in views.each(Service.from_json, services):
         stack = svc.labels.get(STACK_LABEL)
         if stack:
             stacks.setdefault(stack, []).append(svc)
     current: dict[str, list[views.Task]] = {}
-    for t in map(views.Task.from_json, tasks):
+    for t in views.each(views.Task.from_json, tasks):
         current.setdefault(t.service_id, []).append(t)
-    names = {n.id: n.name for n in map(views.Network.from_json, networks[0])} if networks and stacks else {}
-    return ServerView(stacks, names, current, views.Info.from_json(info).now, extra)
+    names = {n.id: n.name for n in views.each(views.Network.from_json, networks[0])} if networks and stacks else {}
+    return ServerView(stacks, names, current, views.one(views.Info.from_json, info).now, extra)
 
 
 def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | None = None) -> None:

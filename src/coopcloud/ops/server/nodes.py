@@ -220,7 +220,7 @@ def engine_for_service(settings: Settings, pool: ServerPool, ref: AppRef, servic
     from datetime import datetime
 
     from coopcloud.engine.stream import encode_filters
-    from coopcloud.engine.views import Info, Node, Task
+    from coopcloud.engine.views import Info, Node, Task, each, one
     from coopcloud.ops.app.container import SERVICE_NAME_LABEL
     from coopcloud.ops.app.ps import short_name
 
@@ -241,17 +241,17 @@ def engine_for_service(settings: Settings, pool: ServerPool, ref: AppRef, servic
         return manager
     if isinstance(tasks, Exception):  # no such service: the manager's lookup says so
         return manager
-    found = [Task.from_json(t) for t in tasks or []]
+    found = each(Task.from_json, tasks)
     running = [t for t in found if t.status.state == "running" and t.node_id]
     if not running:
         return manager
     newest = max(running, key=lambda t: (t.status.timestamp or datetime.min.replace(tzinfo=UTC), t.id))
     raw_node, info = manager.get_many([(f"/nodes/{newest.node_id}", {}), ("/info", {})])
-    if Info.from_json(info).node_id == newest.node_id:
+    if one(Info.from_json, info).node_id == newest.node_id:
         # The task runs on the manager's own node, but its container already stopped (the task's
         # state lags the container's): the manager's lookup says there is no running container.
         return manager
-    node = Node.from_json(raw_node)
+    node = one(Node.from_json, raw_node)
     return client_for_node(settings, pool, ref.server, node, why=f"app {ref.name}: service {short} runs")
 
 
@@ -259,13 +259,13 @@ def engine_for_node(settings: Settings, pool: ServerPool, server: str, node_id: 
     """The engine of the swarm node `node_id` of `server`: the manager's own when it is that node,
     else the engine of the server entry that names the node (EngineUnreachable naming `coop server
     add` when none does). `why` says what needs the node, as for `client_for_node`."""
-    from coopcloud.engine.views import Info, Node
+    from coopcloud.engine.views import Info, Node, one
 
     manager = pool.client(server)
     raw_node, info = manager.get_many([(f"/nodes/{node_id}", {}), ("/info", {})])
-    if Info.from_json(info).node_id == node_id:
+    if one(Info.from_json, info).node_id == node_id:
         return manager
-    return client_for_node(settings, pool, server, Node.from_json(raw_node), why=why)
+    return client_for_node(settings, pool, server, one(Node.from_json, raw_node), why=why)
 
 
 def node_engines(settings: Settings, pool: ServerPool, server: str) -> Callable[[str], Engine | None]:
