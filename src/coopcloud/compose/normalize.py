@@ -7,11 +7,11 @@ a zero field is absent, a set pointer field is present even when zero (``replica
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from coopcloud.compose import gotypes as g
-from coopcloud.rawdata import as_map
+from coopcloud.rawdata import RawMap, as_list, as_map
 
 
 class NormalizeError(Exception):
@@ -31,35 +31,50 @@ def _uint(v: object, path: tuple) -> int:
     return v
 
 
-def _map_str(v: Mapping[str, object] | None, allow_nil: bool) -> dict:
-    if not v:
+def _text(v: object) -> str:
+    """A field the schema validated as a string (a duration, a size)."""
+    return v if isinstance(v, str) else str(v)
+
+
+def _int(v: object) -> int:
+    """`int()` of a field the schema validated as a number."""
+    return int(v) if isinstance(v, (int, float, str)) else int(_text(v))
+
+
+def _float(v: object) -> float:
+    """`float()` of a field the schema validated as a number."""
+    return float(v) if isinstance(v, (int, float, str)) else float(_text(v))
+
+
+def _map_str(value: object, allow_nil: bool) -> dict:
+    if not value:
         return {}
-    return {k: (g.go_str(x) if x is not None else (None if allow_nil else "")) for k, x in v.items()}
+    return {k: (g.go_str(x) if x is not None else (None if allow_nil else "")) for k, x in as_map(value).items()}
 
 
-def mapping_or_list(v: Mapping[str, object] | Sequence[str] | None, sep: str, allow_nil: bool) -> dict:
+def mapping_or_list(v: object, sep: str, allow_nil: bool) -> dict:
     if isinstance(v, Mapping):
         return _map_str(v, allow_nil)
     out: dict = {}
-    for item in v or ():
-        key, found, val = item.partition(sep)
+    for item in as_list(v):
+        key, found, val = _text(item).partition(sep)
         out[key] = val if found else (None if allow_nil else "")
     return out
 
 
-def string_list(v: str | Sequence[str] | None) -> list[str]:
+def string_list(v: object) -> list[object]:
     if isinstance(v, str):
         return [v]
-    return list(v or ())
+    return as_list(v)
 
 
-def hosts_list(v: Mapping[str, object] | Sequence[object] | None) -> list[str]:
+def hosts_list(v: object) -> list[str]:
     if isinstance(v, Mapping):
         entries = sorted(f"{k}:{g.go_str(x)}" for k, x in v.items() if x is not None)
     else:
         entries = []
-        for e in v or ():
-            e = g.go_str(e)
+        for item in as_list(v):
+            e = g.go_str(item)
             for sep in ("=", ":"):
                 k, found, val = e.partition(sep)
                 if found:
@@ -74,8 +89,8 @@ def hosts_list(v: Mapping[str, object] | Sequence[object] | None) -> list[str]:
     return out
 
 
-def _duration(v: str) -> str:
-    return g.format_duration(g.parse_duration(v))
+def _duration(v: object) -> str:
+    return g.format_duration(g.parse_duration(_text(v)))
 
 
 def _abs(working_dir: str, p: str) -> str:
@@ -84,13 +99,14 @@ def _abs(working_dir: str, p: str) -> str:
     return posixpath.normpath(posixpath.join(working_dir, p)) if p else posixpath.normpath(working_dir)
 
 
-def _extras(d: dict) -> dict:
+def _extras(d: RawMap) -> dict:
     return {k: v for k, v in d.items() if k.startswith("x-")}
 
 
-def _file_ref(v: str | Mapping[str, object], path: tuple) -> dict:
-    if isinstance(v, str):
-        return {"source": v} if v else {}
+def _file_ref(value: object, path: tuple) -> dict:
+    if isinstance(value, str):
+        return {"source": value} if value else {}
+    v = as_map(value)
     out = {}
     for k in ("source", "target", "uid", "gid"):
         if v.get(k):
@@ -100,26 +116,26 @@ def _file_ref(v: str | Mapping[str, object], path: tuple) -> dict:
     return out
 
 
-def _update_config(v: dict | None, path: tuple) -> dict:
-    v = v or {}
+def _update_config(value: object, path: tuple) -> dict:
+    v = as_map(value)
     out: dict = {}
     if v.get("parallelism") is not None:
         out["parallelism"] = _uint(v["parallelism"], path + ("parallelism",))
     for k in ("delay", "monitor"):
         if v.get(k):
-            d = g.parse_duration(v[k])
+            d = g.parse_duration(_text(v[k]))
             if d:
                 out[k] = g.format_duration(d)
     for k in ("failure_action", "order"):
         if v.get(k):
             out[k] = v[k]
     if v.get("max_failure_ratio"):
-        out["max_failure_ratio"] = float(v["max_failure_ratio"])
+        out["max_failure_ratio"] = _float(v["max_failure_ratio"])
     return out
 
 
-def _deploy(v: dict | None, path: tuple) -> dict:
-    v = v or {}
+def _deploy(value: object, path: tuple) -> dict:
+    v = as_map(value)
     out: dict = {}
     for k in ("mode", "endpoint_mode"):
         if v.get(k):
@@ -132,40 +148,40 @@ def _deploy(v: dict | None, path: tuple) -> dict:
     for k in ("update_config", "rollback_config"):
         if k in v and v[k] is not None:
             out[k] = _update_config(v[k], path + (k,))
-    res = v.get("resources") or {}
+    res = as_map(v.get("resources"))
     resources: dict = {}
     for k in ("limits", "reservations"):
         if k in res and res[k] is not None:
-            r = res[k]
+            r = as_map(res[k])
             rr: dict = {}
             if r.get("cpus"):
                 rr["cpus"] = r["cpus"]
             if r.get("memory"):
                 try:
-                    mem = g.ram_in_bytes(r["memory"])
+                    mem = g.ram_in_bytes(_text(r["memory"]))
                 except ValueError as e:
                     raise NormalizeError(path + ("resources", k, "memory"), str(e)) from None
                 if mem:
                     rr["memory"] = str(mem)
             if r.get("pids"):
                 rr["pids"] = r["pids"]
-            gr = []
-            for item in r.get("generic_resources") or ():
-                spec = (item or {}).get("discrete_resource_spec")
+            gr: list[dict] = []
+            for item in as_list(r.get("generic_resources")):
+                spec = as_map(item).get("discrete_resource_spec")
+                if spec is None:
+                    gr.append({})
+                    continue
+                spec = as_map(spec)
                 gr.append(
-                    {}
-                    if spec is None
-                    else {
-                        "discrete_resource_spec": {"kind": spec.get("kind") or "", "value": int(spec.get("value") or 0)}
-                    }
+                    {"discrete_resource_spec": {"kind": spec.get("kind") or "", "value": _int(spec.get("value") or 0)}}
                 )
             if gr:
                 rr["generic_resources"] = gr
             resources[k] = rr
     if resources:
         out["resources"] = resources
-    rp = v.get("restart_policy")
-    if rp is not None:
+    if v.get("restart_policy") is not None:
+        rp = as_map(v["restart_policy"])
         policy: dict = {}
         if rp.get("condition"):
             policy["condition"] = rp["condition"]
@@ -175,12 +191,14 @@ def _deploy(v: dict | None, path: tuple) -> dict:
         if rp.get("max_attempts") is not None:
             policy["max_attempts"] = _uint(rp["max_attempts"], path + ("restart_policy", "max_attempts"))
         out["restart_policy"] = policy
-    pl = v.get("placement") or {}
+    pl = as_map(v.get("placement"))
     placement: dict = {}
     if pl.get("constraints"):
-        placement["constraints"] = list(pl["constraints"])
+        placement["constraints"] = as_list(pl["constraints"])
     if pl.get("preferences"):
-        placement["preferences"] = [({"spread": p["spread"]} if p.get("spread") else {}) for p in pl["preferences"]]
+        placement["preferences"] = [
+            ({"spread": p["spread"]} if p.get("spread") else {}) for p in map(as_map, as_list(pl["preferences"]))
+        ]
     if pl.get("max_replicas_per_node"):
         placement["max_replicas_per_node"] = _uint(pl["max_replicas_per_node"], path)
     if placement:
@@ -188,13 +206,14 @@ def _deploy(v: dict | None, path: tuple) -> dict:
     return out
 
 
-def _healthcheck(v: dict, path: tuple) -> dict:
+def _healthcheck(value: object, path: tuple) -> dict:
+    v = as_map(value)
     out: dict = {}
     test = v.get("test")
     if isinstance(test, str):
         out["test"] = ["CMD-SHELL", test]
     elif test:
-        out["test"] = list(test)
+        out["test"] = as_list(test)
     for k in ("timeout", "interval", "start_period", "start_interval"):
         if v.get(k) is not None:
             out[k] = _duration(v[k])
@@ -205,13 +224,13 @@ def _healthcheck(v: dict, path: tuple) -> dict:
     return out
 
 
-def _shell(v: str | Sequence[str] | None, path: tuple) -> list[str]:
+def _shell(v: object, path: tuple) -> list[object]:
     if isinstance(v, str):
         try:
-            return g.shlex_split(v)
+            return list(g.shlex_split(v))
         except ValueError as e:
             raise NormalizeError(path, str(e)) from None
-    return list(v or ())
+    return as_list(v)
 
 
 _PLAIN_STRINGS = (
@@ -248,7 +267,7 @@ class _Where:
 
 def service(
     name: str,
-    v: dict,
+    v: RawMap,
     working_dir: str,
     lookup: Callable[[str], str | None],
     read_file: Callable[[str], str] | None = None,
@@ -262,7 +281,7 @@ def service(
     return out
 
 
-def _plain(v: dict, where: _Where) -> dict:
+def _plain(v: RawMap, where: _Where) -> dict:
     """Strings, lists and booleans copied as they are (when set), shm_size, oom_score_adj."""
     out: dict = {}
     for k in _PLAIN_STRINGS:
@@ -270,7 +289,7 @@ def _plain(v: dict, where: _Where) -> dict:
             out[k] = v[k]
     for k in _PLAIN_LISTS:
         if v.get(k):
-            out[k] = list(v[k])
+            out[k] = as_list(v[k])
     for k in _BOOLS:
         if v.get(k):
             out[k] = True
@@ -284,13 +303,11 @@ def _plain(v: dict, where: _Where) -> dict:
     return out
 
 
-def _build(v: dict, where: _Where) -> dict:
+def _build(v: RawMap, where: _Where) -> dict:
     """build: a context path, or the mapping (args, labels, cache_from, extra_hosts…)."""
     if "build" not in v or v["build"] is None:
         return {}
-    b = v["build"]
-    if isinstance(b, str):
-        b = {"context": b}
+    b = {"context": v["build"]} if isinstance(v["build"], str) else as_map(v["build"])
     build: dict = {}
     for k in ("context", "dockerfile", "network", "target"):
         if b.get(k):
@@ -306,7 +323,7 @@ def _build(v: dict, where: _Where) -> dict:
     return {"build": build} if build else {}
 
 
-def _commands(v: dict, where: _Where) -> dict:
+def _commands(v: RawMap, where: _Where) -> dict:
     """command, entrypoint: a list, or a string split as a shell would."""
     out: dict = {}
     for k in ("command", "entrypoint"):
@@ -317,27 +334,27 @@ def _commands(v: dict, where: _Where) -> dict:
     return out
 
 
-def _file_refs(v: dict, where: _Where) -> dict:
+def _file_refs(v: RawMap, where: _Where) -> dict:
     """configs, secrets: short names or {source, target, uid, gid, mode}."""
     out: dict = {}
     for k in ("configs", "secrets"):
         if v.get(k):
-            out[k] = [_file_ref(x, where.path + (k, i)) for i, x in enumerate(v[k])]
+            out[k] = [_file_ref(x, where.path + (k, i)) for i, x in enumerate(as_list(v[k]))]
     return out
 
 
-def _credential_spec(v: dict, where: _Where) -> dict:
-    cs = v.get("credential_spec") or {}
-    cs = {k: cs[k] for k in ("config", "file", "registry") if cs.get(k)}
+def _credential_spec(v: RawMap, where: _Where) -> dict:
+    given = as_map(v.get("credential_spec"))
+    cs = {k: given[k] for k in ("config", "file", "registry") if given.get(k)}
     return {"credential_spec": cs} if cs else {}
 
 
-def _deploy_section(v: dict, where: _Where) -> dict:
+def _deploy_section(v: RawMap, where: _Where) -> dict:
     deploy = _deploy(v.get("deploy"), where.path + ("deploy",))
     return {"deploy": deploy} if deploy else {}
 
 
-def _string_lists(v: dict, where: _Where) -> dict:
+def _string_lists(v: RawMap, where: _Where) -> dict:
     """dns, dns_search, tmpfs, env_file: a string or a list, as a list; expose; extra_hosts."""
     out: dict = {}
     for k in ("dns", "dns_search", "tmpfs", "env_file"):
@@ -346,13 +363,13 @@ def _string_lists(v: dict, where: _Where) -> dict:
             if lst:
                 out[k] = lst
     if v.get("expose"):
-        out["expose"] = [g.go_str(x) for x in v["expose"]]
+        out["expose"] = [g.go_str(x) for x in as_list(v["expose"])]
     if v.get("extra_hosts"):
         out["extra_hosts"] = hosts_list(v["extra_hosts"])
     return out
 
 
-def _health_init(v: dict, where: _Where) -> dict:
+def _health_init(v: RawMap, where: _Where) -> dict:
     out: dict = {}
     if v.get("healthcheck") is not None:
         out["healthcheck"] = _healthcheck(v["healthcheck"], where.path + ("healthcheck",))
@@ -361,7 +378,7 @@ def _health_init(v: dict, where: _Where) -> dict:
     return out
 
 
-def _label_maps(v: dict, where: _Where) -> dict:
+def _label_maps(v: RawMap, where: _Where) -> dict:
     """labels, sysctls: a mapping or a list of KEY=VALUE."""
     out: dict = {}
     for k in ("labels", "sysctls"):
@@ -371,10 +388,10 @@ def _label_maps(v: dict, where: _Where) -> dict:
     return out
 
 
-def _logging(v: dict, where: _Where) -> dict:
+def _logging(v: RawMap, where: _Where) -> dict:
     if v.get("logging") is None:
         return {}
-    lg = v["logging"]
+    lg = as_map(v["logging"])
     logging: dict = {}
     if lg.get("driver"):
         logging["driver"] = lg["driver"]
@@ -384,7 +401,7 @@ def _logging(v: dict, where: _Where) -> dict:
     return {"logging": logging}
 
 
-def _networks(v: dict, where: _Where) -> dict:
+def _networks(v: RawMap, where: _Where) -> dict:
     """networks: a list of names, or a mapping name → null | {aliases, driver_opts, ipv4/6_address}."""
     nets = v.get("networks")
     if not nets:
@@ -392,13 +409,14 @@ def _networks(v: dict, where: _Where) -> dict:
     if isinstance(nets, list):
         return {"networks": dict.fromkeys(nets)}
     networks: dict = {}
-    for n, cfg in nets.items():
-        if cfg is None:
+    for n, cfg_value in as_map(nets).items():
+        if cfg_value is None:
             networks[n] = None
             continue
+        cfg = as_map(cfg_value)
         c: dict = {}
         if cfg.get("aliases"):
-            c["aliases"] = list(cfg["aliases"])
+            c["aliases"] = as_list(cfg["aliases"])
         opts = _map_str(cfg.get("driver_opts"), False)
         if opts:
             c["driver_opts"] = opts
@@ -409,13 +427,13 @@ def _networks(v: dict, where: _Where) -> dict:
     return {"networks": networks}
 
 
-def _ports(v: dict, where: _Where) -> dict:
+def _ports(v: RawMap, where: _Where) -> dict:
     """ports: long syntax mappings, or short ``[ip:]published:target[/proto]`` strings and numbers."""
     if not v.get("ports"):
         return {}
     path = where.path
     ports = []
-    for i, p in enumerate(v["ports"]):
+    for i, p in enumerate(as_list(v["ports"])):
         if isinstance(p, dict):
             pc = {}
             for k in ("mode", "protocol"):
@@ -429,19 +447,19 @@ def _ports(v: dict, where: _Where) -> dict:
         if isinstance(p, float) and not p.is_integer():
             raise NormalizeError(path + ("ports", i), "invalid type float64 for port")
         try:
-            ports.extend(g.port_configs(p if isinstance(p, str) else str(int(p))))
+            ports.extend(g.port_configs(p if isinstance(p, str) else str(_int(p))))
         except ValueError as e:
             raise NormalizeError(path + ("ports", i), f'invalid port "{p}": {e}') from None
     return {"ports": ports} if ports else {}
 
 
-def _stop_ulimits(v: dict, where: _Where) -> dict:
+def _stop_ulimits(v: RawMap, where: _Where) -> dict:
     out: dict = {}
     if v.get("stop_grace_period") is not None:
         out["stop_grace_period"] = _duration(v["stop_grace_period"])
     if v.get("ulimits"):
         ul: dict = {}
-        for k, x in v["ulimits"].items():
+        for k, x in as_map(v["ulimits"]).items():
             if isinstance(x, dict):
                 u = {kk: x[kk] for kk in ("soft", "hard") if x.get(kk)}
                 ul[k] = u
@@ -451,13 +469,13 @@ def _stop_ulimits(v: dict, where: _Where) -> dict:
     return out
 
 
-def _volumes(v: dict, where: _Where) -> dict:
+def _volumes(v: RawMap, where: _Where) -> dict:
     """volumes: short ``src:dst[:mode]`` strings or long mappings; bind sources made absolute."""
     vols = v.get("volumes")
     if not vols:
         return {}
     vs = []
-    for i, x in enumerate(vols):
+    for i, x in enumerate(as_list(vols)):
         vol = _volume_mount(x, where.path + ("volumes", i))
         if vol.get("type") == "bind":
             vol["source"] = _bind_source(vol.get("source", ""), where, where.path + ("volumes", i))
@@ -465,12 +483,13 @@ def _volumes(v: dict, where: _Where) -> dict:
     return {"volumes": vs}
 
 
-def _volume_mount(x: str | Mapping[str, object], path: tuple) -> dict:
-    if isinstance(x, str):
+def _volume_mount(value: object, path: tuple) -> dict:
+    if isinstance(value, str):
         try:
-            return g.parse_volume(x)
+            return g.parse_volume(value)
         except ValueError as e:
             raise NormalizeError(path, str(e)) from None
+    x = as_map(value)
     vol: dict = {}
     for k in ("type", "source", "target", "consistency"):
         if x.get(k):
@@ -503,19 +522,19 @@ def _bind_source(src: str, where: _Where, path: tuple) -> str:
     return src
 
 
-def _environment(v: dict, where: _Where) -> dict:
+def _environment(v: RawMap, where: _Where) -> dict:
     """environment last: env_file, then environment, with values from the environment for bare names."""
     env: dict = {}
     if v.get("env_file"):
         for f in string_list(v["env_file"]):
-            text = _read_env_file(_abs(where.working_dir, f), where.read_file, where.path + ("env_file",))
+            text = _read_env_file(_abs(where.working_dir, _text(f)), where.read_file, where.path + ("env_file",))
             _update_env(env, _parse_env_lines(text), where.lookup)
     _update_env(env, mapping_or_list(v.get("environment"), "=", True), where.lookup)
     return {"environment": env} if env else {}
 
 
 # The service's sections in the order docker's ServiceConfig lists its fields (the output keeps it).
-_SECTIONS: tuple[Callable[[dict, _Where], dict], ...] = (
+_SECTIONS: tuple[Callable[[RawMap, _Where], dict], ...] = (
     _plain,
     _build,
     _commands,
@@ -568,12 +587,12 @@ def _update_env(env: dict, values: dict, lookup) -> None:
         env[k] = val
 
 
-def _external(v: bool | Mapping[str, object] | None) -> dict | None:
+def _external(v: object) -> dict | None:
     if v is None or v is False:
         return None
     if v is True:
         return {"external": True}
-    return {"external": True, "name": (v or {}).get("name") or ""}
+    return {"external": True, "name": as_map(v).get("name") or ""}
 
 
 def _external_name(out: dict, ext: dict, path: tuple, kind: str, name: str) -> None:
@@ -588,7 +607,7 @@ def _external_name(out: dict, ext: dict, path: tuple, kind: str, name: str) -> N
         out["name"] = name
 
 
-def _name_driver_opts(v: dict) -> dict:
+def _name_driver_opts(v: RawMap) -> dict:
     """The keys networks and volumes share: name, driver, driver_opts."""
     out: dict = {}
     for k in ("name", "driver"):
@@ -600,15 +619,17 @@ def _name_driver_opts(v: dict) -> dict:
     return out
 
 
-def network(name: str, v: dict | None, path: tuple) -> dict:
-    v = v or {}
+def network(name: str, value: object, path: tuple) -> dict:
+    v = as_map(value)
     out = _name_driver_opts(v)
-    ipam = v.get("ipam") or {}
+    ipam = as_map(v.get("ipam"))
     ip: dict = {}
     if ipam.get("driver"):
         ip["driver"] = ipam["driver"]
     if ipam.get("config"):
-        ip["config"] = [({"subnet": c["subnet"]} if c.get("subnet") else {}) for c in ipam["config"]]
+        ip["config"] = [
+            ({"subnet": c["subnet"]} if c.get("subnet") else {}) for c in map(as_map, as_list(ipam["config"]))
+        ]
     if ip:
         out["ipam"] = ip
     for k in ("internal", "attachable"):
@@ -625,14 +646,14 @@ def network(name: str, v: dict | None, path: tuple) -> dict:
     return out
 
 
-def volume(name: str, v: dict | None, path: tuple) -> dict:
-    v = v or {}
+def volume(name: str, value: object, path: tuple) -> dict:
+    v = as_map(value)
     out = _name_driver_opts(v)
     labels = mapping_or_list(v.get("labels"), "=", False)
     if labels:
         out["labels"] = labels
     if v.get("x-cluster-spec") is not None:
-        out["x-cluster-spec"] = _cluster_spec(v["x-cluster-spec"])
+        out["x-cluster-spec"] = _cluster_spec(as_map(v["x-cluster-spec"]))
     ext = _external(v.get("external"))
     if ext:
         for k in ("driver", "driver_opts", "labels"):
@@ -644,43 +665,43 @@ def volume(name: str, v: dict | None, path: tuple) -> dict:
     return out
 
 
-def _cluster_spec(v: dict) -> dict:
+def _cluster_spec(v: RawMap) -> dict:
     out: dict = {}
     for k in ("group", "availability"):
         if v.get(k):
             out[k] = v[k]
-    am = v.get("access_mode")
-    if am is not None:
+    if v.get("access_mode") is not None:
+        am = as_map(v["access_mode"])
         a: dict = {k: am[k] for k in ("scope", "sharing") if am.get(k)}
         if am.get("mount_volume") is not None:
-            mv = am["mount_volume"]
+            mv = as_map(am["mount_volume"])
             a["mount_volume"] = {k: mv[k] for k in ("fs_type", "mount_flags") if mv.get(k)}
         if am.get("block_volume") is not None:
             a["block_volume"] = {}
         out["access_mode"] = a
-    ar = v.get("accessibility_requirements")
-    if ar is not None:
+    if v.get("accessibility_requirements") is not None:
+        ar = as_map(v["accessibility_requirements"])
         r: dict = {}
         for k in ("requisite", "preferred"):
             if ar.get(k):
                 r[k] = [
                     ({"segments": mapping_or_list(t.get("segments"), "=", False)} if t.get("segments") else {})
-                    for t in ar[k]
+                    for t in map(as_map, as_list(ar[k]))
                 ]
         out["accessibility_requirements"] = r
-    cr = v.get("capacity_range")
-    if cr is not None:
+    if v.get("capacity_range") is not None:
+        cr = as_map(v["capacity_range"])
         c: dict = {}
         for k in ("required_bytes", "limit_bytes"):
             if cr.get(k):
-                n = g.ram_in_bytes(cr[k])
+                n = g.ram_in_bytes(_text(cr[k]))
                 if n:
                     c[k] = str(n)
         out["capacity_range"] = c
     return out
 
 
-def file_object(kind: str, name: str, v: dict, working_dir: str, path: tuple) -> dict:
+def file_object(kind: str, name: str, v: RawMap, working_dir: str, path: tuple) -> dict:
     out: dict = {}
     for k in ("name", "file", "driver", "template_driver"):
         if v.get(k):
@@ -705,17 +726,15 @@ def file_object(kind: str, name: str, v: dict, working_dir: str, path: tuple) ->
     return out
 
 
-def document(doc: dict, version: str, working_dir: str, lookup, read_file=None) -> dict:
+def document(doc: RawMap, version: str, working_dir: str, lookup, read_file=None) -> dict:
     """A whole validated document → the normalized model of that one file."""
     out: dict = {"version": version}
     out["services"] = {
-        n: service(n, s or {}, working_dir, lookup, read_file) for n, s in (doc.get("services") or {}).items()
+        n: service(n, as_map(s), working_dir, lookup, read_file) for n, s in as_map(doc.get("services")).items()
     }
     for key, fn in (("networks", network), ("volumes", volume)):
-        sec = doc.get(key) or {}
-        out[key] = {n: fn(n, x, (key, n)) for n, x in sec.items()}
+        out[key] = {n: fn(n, x, (key, n)) for n, x in as_map(doc.get(key)).items()}
     for key, kind in (("secrets", "secret"), ("configs", "config")):
-        sec = doc.get(key) or {}
-        out[key] = {n: file_object(kind, n, x or {}, working_dir, (key, n)) for n, x in sec.items()}
+        out[key] = {n: file_object(kind, n, as_map(x), working_dir, (key, n)) for n, x in as_map(doc.get(key)).items()}
     out["extras"] = _extras(doc)
     return out
