@@ -209,3 +209,15 @@ def test_app_config_load_pin_save(tmp_path):
     assert again.pinned_version == "1.1.0+1.27.2"
     again.pin(None)
     assert again.env.get("TYPE") == "demo"
+
+
+def test_a_pin_goes_into_the_key_the_env_uses():
+    from coopcloud.domain.app import pin_recipe
+    from coopcloud.domain.envfile import EnvFile
+
+    newer = EnvFile.parse("RECIPE=demo\nTYPE=old\n", name="a.env")
+    pin_recipe(newer, "demo", "2.0.0+1.0")
+    assert (newer.get("RECIPE"), newer.get("TYPE")) == ("demo:2.0.0+1.0", "old")
+    older = EnvFile.parse("TYPE=demo:1.0.0\n", name="b.env")
+    pin_recipe(older, "demo", None)
+    assert (older.get("RECIPE"), older.get("TYPE")) == (None, "demo")

@@ -67,6 +67,8 @@ class AppRef:
 
 
 def stack_name(app_name: str) -> str:
+    """The Docker stack an app deploys as (abra's rule): its name with dots as underscores,
+    ``cloud.example.org`` -> ``cloud_example_org``. The one place this rule is written."""
     return app_name.replace(".", "_")
 
 
@@ -118,6 +120,13 @@ def recipe_of(values: Mapping[str, str], where: str = "app env") -> tuple[str, s
     if problem:
         raise EnvFileError(f"{where}: RECIPE/TYPE {recipe!r} is not a recipe name", hint=problem)
     return recipe, version or None
+
+
+def pin_recipe(env: EnvFile, recipe: str, version: str | None) -> None:
+    """The env pins its recipe's version: ``<KEY>=<recipe>:<version>`` (just the recipe when None) in
+    the key the env uses (RECIPE, which newer abra writes, when it has it; else TYPE)."""
+    key = "RECIPE" if env.get("RECIPE") else "TYPE"
+    env.set(key, f"{recipe}:{version}" if version else recipe)
 
 
 def compose_files(values: Mapping[str, str]) -> list[str]:
@@ -177,10 +186,9 @@ class AppConfig:
     def compose_env(self, abra_versions: Mapping[str, str]) -> dict[str, str]:
         return compose_env(self.ref, self.values(abra_versions), abra_versions)
 
-    def pin(self, version: str | None) -> None:
-        """Write ``<KEY>=<recipe>:<version>`` (or just the recipe when None) into the key in use."""
-        key = "RECIPE" if self.env.get("RECIPE") else "TYPE"
-        self.env.set(key, f"{self.recipe}:{version}" if version else self.recipe)
+    def pin(self, version: str | None, *, recipe: str | None = None) -> None:
+        """The env pins `version` (`pin_recipe`) of `recipe`, the env's own unless given."""
+        pin_recipe(self.env, recipe or self.recipe, version)
 
     def save(self, servers_dir: Path) -> None:
         write_atomic(self.ref.env_path(servers_dir), self.env.render(), mode=0o600)  # it names secrets' versions

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from coopcloud.domain.app import AppConfig, AppRef, check_no_twin, recipe_of
+from coopcloud.domain.app import AppConfig, AppRef, check_no_twin, recipe_of, stack_name
 from coopcloud.errors import Conflict, CoopError, NotFound, UsageError
 from coopcloud.settings import Settings
 
@@ -71,7 +71,7 @@ class AppRow:
 
     @property
     def stack(self) -> str:
-        return self.name.replace(".", "_")
+        return stack_name(self.name)
 
 
 def list_apps(settings: Settings, *, server: str | None = None, recipe: str | None = None) -> list[AppRow]:

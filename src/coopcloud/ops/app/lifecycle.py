@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coopcloud.domain.app import AppRef
+from coopcloud.domain.app import AppRef, pin_recipe
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.engine import views
 from coopcloud.errors import Conflict, DeployFailed, NotFound, RecipeError, UsageError
@@ -111,8 +111,7 @@ def new_app(
         raise RecipeError(f"recipe {recipe_name} has no .env.sample", hint="add one to the recipe (lint rule R008)")
     env = EnvFile.parse(sample, name=f"{recipe_name}/.env.sample")
     env.set("DOMAIN", domain)
-    key = "RECIPE" if env.get("RECIPE") else "TYPE"
-    env.set(key, f"{recipe_name}:{chosen.tag}" if chosen else recipe_name)
+    pin_recipe(env, recipe_name, chosen.tag if chosen else None)
     target = ref.env_path(settings.servers_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(target, env.render(), mode=0o600)  # it names secrets' versions

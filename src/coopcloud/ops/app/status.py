@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from coopcloud.domain.app import stack_name
 from coopcloud.engine import views
 from coopcloud.engine.views import Service
 from coopcloud.errors import CoopError
@@ -132,7 +133,7 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
     answers = {s: (view, err) for s, view, err in asked}
     for row in rows:
         view, err = answers[row["server"]]
-        stack = row["app"].replace(".", "_")
+        stack = stack_name(row["app"])
         if view is None:
             row.update(status="unknown", deployed=None, chaos=None, differs=None, error=row.get("error") or err)
             continue

@@ -21,8 +21,7 @@ if TYPE_CHECKING:
 def pin_version(settings: Settings, cfg: AppConfig, recipe: str, version: str) -> None:
     """Write TYPE=<recipe>:<version> into the env file as it is now (edits made meanwhile are kept)."""
     fresh = AppConfig.load(cfg.ref, settings.servers_dir)
-    key = "RECIPE" if fresh.env.get("RECIPE") else "TYPE"
-    fresh.env.set(key, f"{recipe}:{version}")
+    fresh.pin(version, recipe=recipe)
     fresh.save(settings.servers_dir)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from coopcloud.domain.app import AppConfig
+from coopcloud.domain.app import AppConfig, pin_recipe
 from coopcloud.domain.envfile import EnvFile
 from coopcloud.domain.recipe import Recipe
 from coopcloud.domain.version import Version
@@ -90,12 +90,12 @@ def resolve_target(settings: Settings, cfg: AppConfig, *, version: str | None = 
 
 def deploy_env(cfg: AppConfig, target: Target) -> EnvFile:
     """The app's env as it will be once this deploy succeeded: a release pins itself
-    (TYPE=<recipe>:<version>, see state.pin_version). Rendered with it, the env exposed to the app
+    (TYPE=<recipe>:<version>, see domain.app.pin_recipe). Rendered with it, the env exposed to the app
     service (ExposeAllEnv) is what the next redeploy renders too, so it restarts nothing."""
     if target.chaos:
         return cfg.env
     env = copy.deepcopy(cfg.env)
-    env.set("RECIPE" if env.get("RECIPE") else "TYPE", f"{target.recipe.name}:{target.version}")
+    pin_recipe(env, target.recipe.name, target.version)
     return env
 
 
