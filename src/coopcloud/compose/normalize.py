@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from coopcloud.compose import gotypes as g
-from coopcloud.rawdata import RawMap, as_list, as_map
+from coopcloud.rawdata import JSONDict, RawMap, as_list, as_map
 
 
 class NormalizeError(Exception):
@@ -46,16 +46,16 @@ def _float(v: object) -> float:
     return float(v) if isinstance(v, (int, float, str)) else float(_text(v))
 
 
-def _map_str(value: object, allow_nil: bool) -> dict:
+def _map_str(value: object, allow_nil: bool) -> JSONDict:
     if not value:
         return {}
     return {k: (g.go_str(x) if x is not None else (None if allow_nil else "")) for k, x in as_map(value).items()}
 
 
-def mapping_or_list(v: object, sep: str, allow_nil: bool) -> dict:
+def mapping_or_list(v: object, sep: str, allow_nil: bool) -> JSONDict:
     if isinstance(v, Mapping):
         return _map_str(v, allow_nil)
-    out: dict = {}
+    out: JSONDict = {}
     for item in as_list(v):
         key, found, val = _text(item).partition(sep)
         out[key] = val if found else (None if allow_nil else "")
@@ -99,11 +99,11 @@ def _abs(working_dir: str, p: str) -> str:
     return posixpath.normpath(posixpath.join(working_dir, p)) if p else posixpath.normpath(working_dir)
 
 
-def _extras(d: RawMap) -> dict:
+def _extras(d: RawMap) -> JSONDict:
     return {k: v for k, v in d.items() if k.startswith("x-")}
 
 
-def _file_ref(value: object, path: tuple) -> dict:
+def _file_ref(value: object, path: tuple) -> JSONDict:
     if isinstance(value, str):
         return {"source": value} if value else {}
     v = as_map(value)
@@ -116,9 +116,9 @@ def _file_ref(value: object, path: tuple) -> dict:
     return out
 
 
-def _update_config(value: object, path: tuple) -> dict:
+def _update_config(value: object, path: tuple) -> JSONDict:
     v = as_map(value)
-    out: dict = {}
+    out: JSONDict = {}
     if v.get("parallelism") is not None:
         out["parallelism"] = _uint(v["parallelism"], path + ("parallelism",))
     for k in ("delay", "monitor"):
@@ -134,9 +134,9 @@ def _update_config(value: object, path: tuple) -> dict:
     return out
 
 
-def _deploy(value: object, path: tuple) -> dict:
+def _deploy(value: object, path: tuple) -> JSONDict:
     v = as_map(value)
-    out: dict = {}
+    out: JSONDict = {}
     for k in ("mode", "endpoint_mode"):
         if v.get(k):
             out[k] = v[k]
@@ -149,11 +149,11 @@ def _deploy(value: object, path: tuple) -> dict:
         if k in v and v[k] is not None:
             out[k] = _update_config(v[k], path + (k,))
     res = as_map(v.get("resources"))
-    resources: dict = {}
+    resources: JSONDict = {}
     for k in ("limits", "reservations"):
         if k in res and res[k] is not None:
             r = as_map(res[k])
-            rr: dict = {}
+            rr: JSONDict = {}
             if r.get("cpus"):
                 rr["cpus"] = r["cpus"]
             if r.get("memory"):
@@ -165,7 +165,7 @@ def _deploy(value: object, path: tuple) -> dict:
                     rr["memory"] = str(mem)
             if r.get("pids"):
                 rr["pids"] = r["pids"]
-            gr: list[dict] = []
+            gr: list[JSONDict] = []
             for item in as_list(r.get("generic_resources")):
                 spec = as_map(item).get("discrete_resource_spec")
                 if spec is None:
@@ -182,7 +182,7 @@ def _deploy(value: object, path: tuple) -> dict:
         out["resources"] = resources
     if v.get("restart_policy") is not None:
         rp = as_map(v["restart_policy"])
-        policy: dict = {}
+        policy: JSONDict = {}
         if rp.get("condition"):
             policy["condition"] = rp["condition"]
         for k in ("delay", "window"):
@@ -192,7 +192,7 @@ def _deploy(value: object, path: tuple) -> dict:
             policy["max_attempts"] = _uint(rp["max_attempts"], path + ("restart_policy", "max_attempts"))
         out["restart_policy"] = policy
     pl = as_map(v.get("placement"))
-    placement: dict = {}
+    placement: JSONDict = {}
     if pl.get("constraints"):
         placement["constraints"] = as_list(pl["constraints"])
     if pl.get("preferences"):
@@ -206,9 +206,9 @@ def _deploy(value: object, path: tuple) -> dict:
     return out
 
 
-def _healthcheck(value: object, path: tuple) -> dict:
+def _healthcheck(value: object, path: tuple) -> JSONDict:
     v = as_map(value)
-    out: dict = {}
+    out: JSONDict = {}
     test = v.get("test")
     if isinstance(test, str):
         out["test"] = ["CMD-SHELL", test]
@@ -271,19 +271,19 @@ def service(
     working_dir: str,
     lookup: Callable[[str], str | None],
     read_file: Callable[[str], str] | None = None,
-) -> dict:
+) -> JSONDict:
     """One service, section by section (`_SECTIONS`, in docker's field order), then its ``x-`` keys."""
     where = _Where(("services", name), working_dir, lookup, read_file)
-    out: dict = {}
+    out: JSONDict = {}
     for section in _SECTIONS:
         out.update(section(v, where))
     out.update(_extras(v))
     return out
 
 
-def _plain(v: RawMap, where: _Where) -> dict:
+def _plain(v: RawMap, where: _Where) -> JSONDict:
     """Strings, lists and booleans copied as they are (when set), shm_size, oom_score_adj."""
-    out: dict = {}
+    out: JSONDict = {}
     for k in _PLAIN_STRINGS:
         if v.get(k):
             out[k] = v[k]
@@ -303,12 +303,12 @@ def _plain(v: RawMap, where: _Where) -> dict:
     return out
 
 
-def _build(v: RawMap, where: _Where) -> dict:
+def _build(v: RawMap, where: _Where) -> JSONDict:
     """build: a context path, or the mapping (args, labels, cache_from, extra_hosts…)."""
     if "build" not in v or v["build"] is None:
         return {}
     b = {"context": v["build"]} if isinstance(v["build"], str) else as_map(v["build"])
-    build: dict = {}
+    build: JSONDict = {}
     for k in ("context", "dockerfile", "network", "target"):
         if b.get(k):
             build[k] = b[k]
@@ -323,9 +323,9 @@ def _build(v: RawMap, where: _Where) -> dict:
     return {"build": build} if build else {}
 
 
-def _commands(v: RawMap, where: _Where) -> dict:
+def _commands(v: RawMap, where: _Where) -> JSONDict:
     """command, entrypoint: a list, or a string split as a shell would."""
-    out: dict = {}
+    out: JSONDict = {}
     for k in ("command", "entrypoint"):
         if k in v:
             cmd = _shell(v[k], where.path + (k,))
@@ -334,29 +334,29 @@ def _commands(v: RawMap, where: _Where) -> dict:
     return out
 
 
-def _file_refs(v: RawMap, where: _Where) -> dict:
+def _file_refs(v: RawMap, where: _Where) -> JSONDict:
     """configs, secrets: short names or {source, target, uid, gid, mode}."""
-    out: dict = {}
+    out: JSONDict = {}
     for k in ("configs", "secrets"):
         if v.get(k):
             out[k] = [_file_ref(x, where.path + (k, i)) for i, x in enumerate(as_list(v[k]))]
     return out
 
 
-def _credential_spec(v: RawMap, where: _Where) -> dict:
+def _credential_spec(v: RawMap, where: _Where) -> JSONDict:
     given = as_map(v.get("credential_spec"))
     cs = {k: given[k] for k in ("config", "file", "registry") if given.get(k)}
     return {"credential_spec": cs} if cs else {}
 
 
-def _deploy_section(v: RawMap, where: _Where) -> dict:
+def _deploy_section(v: RawMap, where: _Where) -> JSONDict:
     deploy = _deploy(v.get("deploy"), where.path + ("deploy",))
     return {"deploy": deploy} if deploy else {}
 
 
-def _string_lists(v: RawMap, where: _Where) -> dict:
+def _string_lists(v: RawMap, where: _Where) -> JSONDict:
     """dns, dns_search, tmpfs, env_file: a string or a list, as a list; expose; extra_hosts."""
-    out: dict = {}
+    out: JSONDict = {}
     for k in ("dns", "dns_search", "tmpfs", "env_file"):
         if v.get(k) is not None:
             lst = string_list(v[k])
@@ -369,8 +369,8 @@ def _string_lists(v: RawMap, where: _Where) -> dict:
     return out
 
 
-def _health_init(v: RawMap, where: _Where) -> dict:
-    out: dict = {}
+def _health_init(v: RawMap, where: _Where) -> JSONDict:
+    out: JSONDict = {}
     if v.get("healthcheck") is not None:
         out["healthcheck"] = _healthcheck(v["healthcheck"], where.path + ("healthcheck",))
     if v.get("init") is not None:
@@ -378,9 +378,9 @@ def _health_init(v: RawMap, where: _Where) -> dict:
     return out
 
 
-def _label_maps(v: RawMap, where: _Where) -> dict:
+def _label_maps(v: RawMap, where: _Where) -> JSONDict:
     """labels, sysctls: a mapping or a list of KEY=VALUE."""
-    out: dict = {}
+    out: JSONDict = {}
     for k in ("labels", "sysctls"):
         m = mapping_or_list(v.get(k), "=", False)
         if m:
@@ -388,11 +388,11 @@ def _label_maps(v: RawMap, where: _Where) -> dict:
     return out
 
 
-def _logging(v: RawMap, where: _Where) -> dict:
+def _logging(v: RawMap, where: _Where) -> JSONDict:
     if v.get("logging") is None:
         return {}
     lg = as_map(v["logging"])
-    logging: dict = {}
+    logging: JSONDict = {}
     if lg.get("driver"):
         logging["driver"] = lg["driver"]
     opts = _map_str(lg.get("options"), False)
@@ -401,20 +401,20 @@ def _logging(v: RawMap, where: _Where) -> dict:
     return {"logging": logging}
 
 
-def _networks(v: RawMap, where: _Where) -> dict:
+def _networks(v: RawMap, where: _Where) -> JSONDict:
     """networks: a list of names, or a mapping name → null | {aliases, driver_opts, ipv4/6_address}."""
     nets = v.get("networks")
     if not nets:
         return {}
     if isinstance(nets, list):
         return {"networks": dict.fromkeys(nets)}
-    networks: dict = {}
+    networks: JSONDict = {}
     for n, cfg_value in as_map(nets).items():
         if cfg_value is None:
             networks[n] = None
             continue
         cfg = as_map(cfg_value)
-        c: dict = {}
+        c: JSONDict = {}
         if cfg.get("aliases"):
             c["aliases"] = as_list(cfg["aliases"])
         opts = _map_str(cfg.get("driver_opts"), False)
@@ -427,7 +427,7 @@ def _networks(v: RawMap, where: _Where) -> dict:
     return {"networks": networks}
 
 
-def _ports(v: RawMap, where: _Where) -> dict:
+def _ports(v: RawMap, where: _Where) -> JSONDict:
     """ports: long syntax mappings, or short ``[ip:]published:target[/proto]`` strings and numbers."""
     if not v.get("ports"):
         return {}
@@ -453,12 +453,12 @@ def _ports(v: RawMap, where: _Where) -> dict:
     return {"ports": ports} if ports else {}
 
 
-def _stop_ulimits(v: RawMap, where: _Where) -> dict:
-    out: dict = {}
+def _stop_ulimits(v: RawMap, where: _Where) -> JSONDict:
+    out: JSONDict = {}
     if v.get("stop_grace_period") is not None:
         out["stop_grace_period"] = _duration(v["stop_grace_period"])
     if v.get("ulimits"):
-        ul: dict = {}
+        ul: JSONDict = {}
         for k, x in as_map(v["ulimits"]).items():
             if isinstance(x, dict):
                 u = {kk: x[kk] for kk in ("soft", "hard") if x.get(kk)}
@@ -469,7 +469,7 @@ def _stop_ulimits(v: RawMap, where: _Where) -> dict:
     return out
 
 
-def _volumes(v: RawMap, where: _Where) -> dict:
+def _volumes(v: RawMap, where: _Where) -> JSONDict:
     """volumes: short ``src:dst[:mode]`` strings or long mappings; bind sources made absolute."""
     vols = v.get("volumes")
     if not vols:
@@ -478,19 +478,20 @@ def _volumes(v: RawMap, where: _Where) -> dict:
     for i, x in enumerate(as_list(vols)):
         vol = _volume_mount(x, where.path + ("volumes", i))
         if vol.get("type") == "bind":
-            vol["source"] = _bind_source(vol.get("source", ""), where, where.path + ("volumes", i))
+            source = vol.get("source")
+            vol["source"] = _bind_source(source if isinstance(source, str) else "", where, where.path + ("volumes", i))
         vs.append(vol)
     return {"volumes": vs}
 
 
-def _volume_mount(value: object, path: tuple) -> dict:
+def _volume_mount(value: object, path: tuple) -> JSONDict:
     if isinstance(value, str):
         try:
             return g.parse_volume(value)
         except ValueError as e:
             raise NormalizeError(path, str(e)) from None
     x = as_map(value)
-    vol: dict = {}
+    vol: JSONDict = {}
     for k in ("type", "source", "target", "consistency"):
         if x.get(k):
             vol[k] = x[k]
@@ -501,9 +502,10 @@ def _volume_mount(value: object, path: tuple) -> dict:
         vol["bind"] = {"propagation": bind["propagation"]} if bind.get("propagation") else {}
     if x.get("volume") is not None:
         volume = as_map(x["volume"], "volume")
-        vol["volume"] = {"nocopy": True} if volume.get("nocopy") else {}
+        options: JSONDict = {"nocopy": True} if volume.get("nocopy") else {}
         if volume.get("subpath"):
-            vol["volume"]["subpath"] = volume["subpath"]
+            options["subpath"] = volume["subpath"]
+        vol["volume"] = options
     if x.get("tmpfs") is not None:
         tmpfs = as_map(x["tmpfs"], "tmpfs")
         vol["tmpfs"] = {"size": tmpfs["size"]} if tmpfs.get("size") else {}
@@ -522,9 +524,9 @@ def _bind_source(src: str, where: _Where, path: tuple) -> str:
     return src
 
 
-def _environment(v: RawMap, where: _Where) -> dict:
+def _environment(v: RawMap, where: _Where) -> JSONDict:
     """environment last: env_file, then environment, with values from the environment for bare names."""
-    env: dict = {}
+    env: JSONDict = {}
     if v.get("env_file"):
         for f in string_list(v["env_file"]):
             text = _read_env_file(_abs(where.working_dir, _text(f)), where.read_file, where.path + ("env_file",))
@@ -534,7 +536,7 @@ def _environment(v: RawMap, where: _Where) -> dict:
 
 
 # The service's sections in the order docker's ServiceConfig lists its fields (the output keeps it).
-_SECTIONS: tuple[Callable[[RawMap, _Where], dict], ...] = (
+_SECTIONS: tuple[Callable[[RawMap, _Where], JSONDict], ...] = (
     _plain,
     _build,
     _commands,
@@ -563,8 +565,8 @@ def _read_env_file(p: str, read_file, path: tuple) -> str:
         raise NormalizeError(path, f"cannot read env file {p}: {e.strerror}") from None
 
 
-def _parse_env_lines(text: str) -> dict:
-    out: dict = {}
+def _parse_env_lines(text: str) -> JSONDict:
+    out: JSONDict = {}
     for line in text.splitlines():
         line = line.lstrip()
         if not line or line.startswith("#"):
@@ -577,7 +579,7 @@ def _parse_env_lines(text: str) -> dict:
     return out
 
 
-def _update_env(env: dict, values: dict, lookup) -> None:
+def _update_env(env: JSONDict, values: RawMap, lookup: Callable[[str], str | None]) -> None:
     for k, val in values.items():
         if not val:
             from_env = lookup(k)
@@ -587,7 +589,7 @@ def _update_env(env: dict, values: dict, lookup) -> None:
         env[k] = val
 
 
-def _external(v: object) -> dict | None:
+def _external(v: object) -> JSONDict | None:
     if v is None or v is False:
         return None
     if v is True:
@@ -595,7 +597,7 @@ def _external(v: object) -> dict | None:
     return {"external": True, "name": as_map(v).get("name") or ""}
 
 
-def _external_name(out: dict, ext: dict, path: tuple, kind: str, name: str) -> None:
+def _external_name(out: JSONDict, ext: RawMap, path: tuple, kind: str, name: str) -> None:
     """An external object's real name: `external.name` (legacy) or `name`, never both; else its key."""
     if ext.get("name"):
         if out.get("name"):
@@ -607,9 +609,9 @@ def _external_name(out: dict, ext: dict, path: tuple, kind: str, name: str) -> N
         out["name"] = name
 
 
-def _name_driver_opts(v: RawMap) -> dict:
+def _name_driver_opts(v: RawMap) -> JSONDict:
     """The keys networks and volumes share: name, driver, driver_opts."""
-    out: dict = {}
+    out: JSONDict = {}
     for k in ("name", "driver"):
         if v.get(k):
             out[k] = v[k]
@@ -619,11 +621,11 @@ def _name_driver_opts(v: RawMap) -> dict:
     return out
 
 
-def network(name: str, value: object, path: tuple) -> dict:
+def network(name: str, value: object, path: tuple) -> JSONDict:
     v = as_map(value)
     out = _name_driver_opts(v)
     ipam = as_map(v.get("ipam"))
-    ip: dict = {}
+    ip: JSONDict = {}
     if ipam.get("driver"):
         ip["driver"] = ipam["driver"]
     if ipam.get("config"):
@@ -646,7 +648,7 @@ def network(name: str, value: object, path: tuple) -> dict:
     return out
 
 
-def volume(name: str, value: object, path: tuple) -> dict:
+def volume(name: str, value: object, path: tuple) -> JSONDict:
     v = as_map(value)
     out = _name_driver_opts(v)
     labels = mapping_or_list(v.get("labels"), "=", False)
@@ -665,14 +667,14 @@ def volume(name: str, value: object, path: tuple) -> dict:
     return out
 
 
-def _cluster_spec(v: RawMap) -> dict:
-    out: dict = {}
+def _cluster_spec(v: RawMap) -> JSONDict:
+    out: JSONDict = {}
     for k in ("group", "availability"):
         if v.get(k):
             out[k] = v[k]
     if v.get("access_mode") is not None:
         am = as_map(v["access_mode"])
-        a: dict = {k: am[k] for k in ("scope", "sharing") if am.get(k)}
+        a: JSONDict = {k: am[k] for k in ("scope", "sharing") if am.get(k)}
         if am.get("mount_volume") is not None:
             mv = as_map(am["mount_volume"])
             a["mount_volume"] = {k: mv[k] for k in ("fs_type", "mount_flags") if mv.get(k)}
@@ -681,7 +683,7 @@ def _cluster_spec(v: RawMap) -> dict:
         out["access_mode"] = a
     if v.get("accessibility_requirements") is not None:
         ar = as_map(v["accessibility_requirements"])
-        r: dict = {}
+        r: JSONDict = {}
         for k in ("requisite", "preferred"):
             if ar.get(k):
                 r[k] = [
@@ -691,7 +693,7 @@ def _cluster_spec(v: RawMap) -> dict:
         out["accessibility_requirements"] = r
     if v.get("capacity_range") is not None:
         cr = as_map(v["capacity_range"])
-        c: dict = {}
+        c: JSONDict = {}
         for k in ("required_bytes", "limit_bytes"):
             if cr.get(k):
                 n = g.ram_in_bytes(_text(cr[k]))
@@ -701,8 +703,8 @@ def _cluster_spec(v: RawMap) -> dict:
     return out
 
 
-def file_object(kind: str, name: str, v: RawMap, working_dir: str, path: tuple) -> dict:
-    out: dict = {}
+def file_object(kind: str, name: str, v: RawMap, working_dir: str, path: tuple) -> JSONDict:
+    out: JSONDict = {}
     for k in ("name", "file", "driver", "template_driver"):
         if v.get(k):
             out[k] = v[k]
@@ -721,14 +723,14 @@ def file_object(kind: str, name: str, v: RawMap, working_dir: str, path: tuple) 
         if out.get("file"):
             raise NormalizeError(path, f"{kind} {name}: {kind}.driver and {kind}.file conflict; only use {kind}.driver")
     else:
-        out["file"] = _abs(working_dir, out.get("file", ""))
+        out["file"] = _abs(working_dir, _text(out.get("file", "")))
     out.update(_extras(v))
     return out
 
 
-def document(doc: RawMap, version: str, working_dir: str, lookup, read_file=None) -> dict:
+def document(doc: RawMap, version: str, working_dir: str, lookup, read_file=None) -> JSONDict:
     """A whole validated document → the normalized model of that one file."""
-    out: dict = {"version": version}
+    out: JSONDict = {"version": version}
     out["services"] = {
         n: service(n, as_map(s), working_dir, lookup, read_file) for n, s in as_map(doc.get("services")).items()
     }
