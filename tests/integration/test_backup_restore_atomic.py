@@ -10,6 +10,7 @@ leaves a file saying it started, which the test waits for before it sends the si
 
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 import subprocess
@@ -245,3 +246,40 @@ def test_a_new_app_whose_declared_directories_are_empty_upgrades_with_a_warning_
         "/data/uploads:",
         "outside",
     ]
+
+
+def test_where_coop_cannot_reach_the_jobs_node_a_second_job_renames(
+    coop, backup_env, tmp_path, stack_name, local_server, monkeypatch
+):
+    """On a worker no `coop server add` names, coop cannot exec into the restore job to hand it its renames:
+    the job ends after the scratch restore and a second short job renames (here the node's engine is refused
+    by the app context, as for such a worker; everything else runs on the rig's real engine)."""
+    from coopcloud.errors import EngineUnreachable
+    from coopcloud.ops.app.context import AppContext
+
+    new_app(coop, tmp_path, stack_name, "default", files_app("twojobs", "backupbot.backup.volumes.files.path=keep"))
+    assert coop("app", "deploy", stack_name).code == 0
+    web = container_of(stack_name, "app")
+    sh(web, "mkdir -p /data/keep && echo a > /data/keep/a.txt && echo outside > /data/other.txt")
+    assert coop("app", "backup", "create", stack_name).code == 0
+    sh(web, "echo b > /data/keep/a.txt && echo later > /data/keep/b.txt && echo changed > /data/other.txt")
+
+    def unreachable(self, service):
+        raise EngineUnreachable(f"the node of service {service}: no server entry names it")
+
+    restore_module = importlib.import_module("coopcloud.ops.backup.restore")
+    kinds = []
+    run_job = restore_module.run_job
+
+    def recorded(client, job, **options):
+        kinds.append(job.kind)
+        return run_job(client, job, **options)
+
+    monkeypatch.setattr(AppContext, "engine_for_service", unreachable)
+    monkeypatch.setattr(restore_module, "run_job", recorded)
+    r = coop("app", "restore", stack_name, "--yes")
+    assert r.code == 0, r
+    assert kinds == ["restore-put"]
+    assert sh(web, "ls -A /data/keep; cat /data/keep/a.txt /data/other.txt").split() == ["a.txt", "a", "changed"]
+    assert sh(web, "ls -A /data").split() == ["keep", "other.txt"]  # no scratch left
+    wait_for(lambda: restore_jobs_gone(stack_name))

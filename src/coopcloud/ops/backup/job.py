@@ -33,6 +33,7 @@ NOT_STARTED = {"", "new", "pending", "assigned", "accepted", "preparing", "start
 # hours, and Ctrl-C stops a job cleanly.
 START_TIMEOUT = 600.0
 POLL = 0.3
+FAST_POLL, FAST_FOR = 0.1, 10.0  # the first seconds of a wait: a short job's end is seen at once
 PROGRESS_EVERY = 2.0
 # A job whose node swarm sees down (its engine killed, the machine lost) this long is given up: its
 # output cannot be read from there, and the job may never end in swarm's view.
@@ -218,9 +219,7 @@ def run_job(
     interrupted, and the caller says so once it knows what the job did.
     """
     with started(client, job) as running:
-        result = running.wait(start_timeout=start_timeout, on_status=on_status, shield=shield)
-        assert result is not None
-        return result
+        return running.wait(start_timeout=start_timeout, on_status=on_status, shield=shield)
 
 
 @contextmanager
@@ -252,8 +251,9 @@ class RunningJob:
         start_timeout: float = START_TIMEOUT,
         on_status: OnStatus | None = None,
         shield: bool = False,
-    ) -> JobResult | None:
-        """Until the job ended: its result; with `until`, None as soon as its stdout shows that line (it runs on)."""
+    ) -> JobResult:
+        """Until the job ended: its result. With `until`, as soon as its stdout shows that line: its output so far,
+        state `running` (it runs on)."""
         stopped: KeyboardInterrupt | None = None
         while True:
             try:
@@ -264,7 +264,8 @@ class RunningJob:
                     raise
                 stopped = stopped or exc
         if task is None:
-            return None
+            out, err = self.output()
+            return JobResult(0, out, err, "running", interrupted=stopped)
         state, code = task.state, task.status.exit_code
         out, err = self.output() if task.status.container else ("", "")
         if state != "complete" and not code:
@@ -308,7 +309,8 @@ def _wait(
     on_status: OnStatus | None,
     until: str | None = None,
 ) -> views.Task | None:
-    deadline = time.monotonic() + start_timeout
+    started = time.monotonic()
+    deadline = started + start_timeout
     next_progress = next_node_check = time.monotonic() + PROGRESS_EVERY
     down_since: float | None = None
     while True:
@@ -335,7 +337,7 @@ def _wait(
         if time.monotonic() >= next_node_check:
             next_node_check = time.monotonic() + NODE_CHECK_EVERY
             down_since = _node_down_since(client, name, tasks, down_since)
-        time.sleep(POLL)
+        time.sleep(FAST_POLL if time.monotonic() - started < FAST_FOR else POLL)
 
 
 def _said(client: Engine, name: str, line: str) -> bool:

@@ -189,21 +189,21 @@ class _Run:
         note(self.on_progress, f"app {self.app.name}: restoring {which} into scratch directories")
         try:
             result = running.wait(until=scripts.RESULT_PREFIX + "restored")
-            out = running.output()[0] if result is None else result.stdout
         except KeyboardInterrupt as exc:
             self._learn(running)
             self._abandon(running)
             raise interrupted(exc, f"{self._what} was stopped: {self._untouched()}; {self._again}") from None
-        if result is not None and result.result == "none":
+        if result.result == "none":
             raise no_snapshots(self.ref) if self.snap is None else NotFound(f"{self._what}: it is gone")
-        if result is not None and (not result.ok or result.result != "restored"):
+        if result.result != "restored" or (result.state != "running" and not result.ok):
             self._learn_from(result.stdout)
             raise BackupFailed(
                 f"{self._what} failed: {failure_reason(result)}; {self._untouched()}",
                 hint=f"see: coop app backup verify {self.app.name} {self.snap.short_id if self.snap else ''}".rstrip(),
             )
-        self._learn_from(out)
-        assert self.snap is not None
+        self._learn_from(result.stdout)
+        if self.snap is None:
+            raise BackupFailed(f"{self._what}: the restic job did not say which snapshot it restored", hint=self._again)
         self.chosen = [s for s in self.app.spec.services if s.service in self.snap.services]
         if not self.chosen:
             self._abandon(running)
@@ -221,6 +221,7 @@ class _Run:
             pass
 
     def _learn_from(self, stdout: str) -> None:
+        """The snapshot the job says it resolved (its `coop-snapshot:` line), when it says so."""
         for line in stdout.splitlines():
             if line.startswith(scripts.SNAPSHOT_PREFIX):
                 try:
@@ -229,8 +230,6 @@ class _Run:
                     continue
                 if isinstance(raw, dict):
                     self.snap = Snapshot.from_restic(raw)
-        if self.snap is None:
-            raise BackupFailed(f"{self._what}: the restic job did not say which snapshot it restored", hint=self._again)
 
     def _abandon(self, running: RunningJob | None) -> None:
         """Stop the job (it removes its scratch), then remove the scratch (best effort: the next restore
@@ -308,8 +307,8 @@ class _Run:
                 f"{self._what} failed: coop could not hand the restic job its renames; {self._untouched()}",
                 hint=self._again,
             )
-        result = running.wait(shield=True)
-        assert result is not None
+        # Its last line says the renames are done: no need to wait for swarm to see its task end.
+        result = running.wait(until=scripts.RESULT_PREFIX + "swapped", shield=True)
         return result if stopped is None or result.interrupted else replace(result, interrupted=stopped)
 
     def post_hooks(self) -> None:

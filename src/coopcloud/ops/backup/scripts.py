@@ -355,8 +355,8 @@ def restore_job_script(
         lines.append(
             f"n=0\nwhile [ ! -e {PLAN} ]; do\n"
             f"  [ -e {STOPPED} ] && {{ discard; exit 130; }}\n"
-            f'  n=$((n + 1)); [ "$n" -lt {PLAN_WAIT * 10} ] || {{ discard; fail "no word from coop within {PLAN_WAIT} s after the restore into scratch; nothing was changed"; }}\n'
-            "  sleep 0.1\ndone\n"
+            f'  n=$((n + 1)); [ "$n" -lt {PLAN_WAIT * 20} ] || {{ discard; fail "no word from coop within {PLAN_WAIT} s after the restore into scratch; nothing was changed"; }}\n'
+            "  sleep 0.05\ndone\n"
             # From here on nothing stops it (the plan ignores INT and TERM from its first line, so do we).
             f"trap '' INT TERM\nexec /bin/sh {PLAN}\n"
         )
