@@ -10,13 +10,17 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import EngineNotFound, InvalidError, NotFound
+from coopcloud.rawdata import RawMap, as_map, get_map, get_str
 from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import STACK_LABEL
+
+if TYPE_CHECKING:
+    from coopcloud.swarm.render import Rendered
 
 
 @dataclass
@@ -36,13 +40,10 @@ class Preflight:
     unknown_to_registry: list[str] = field(default_factory=list)  # images its registry says it has not got
 
 
-def _external(model: dict, kind: str) -> dict[str, str]:
+def _external(model: RawMap, kind: str) -> dict[str, str]:
     """key -> real name of the model's external networks/secrets/configs."""
-    return {
-        key: (cfg or {}).get("name") or key
-        for key, cfg in (model.get(kind) or {}).items()
-        if (cfg or {}).get("external")
-    }
+    declared = {key: as_map(cfg, f"{kind}.{key}") for key, cfg in get_map(model, kind).items()}
+    return {key: get_str(cfg, "name") or key for key, cfg in declared.items() if cfg.get("external")}
 
 
 def _secret_label(env: dict[str, str], key: str) -> str:
@@ -53,7 +54,7 @@ def _secret_label(env: dict[str, str], key: str) -> str:
 def preflight(
     client: Engine,
     app: str,
-    rendered: Any,
+    rendered: Rendered,
     *,
     resolve_images: bool = True,
     require_images: bool = True,
@@ -91,7 +92,7 @@ def preflight(
     return pre
 
 
-def _check_external_networks(app: str, rendered: Any, live_networks: set[str]) -> None:
+def _check_external_networks(app: str, rendered: Rendered, live_networks: set[str]) -> None:
     """External networks must exist; ours are created when missing."""
     used = {net.get("Target") for svc in rendered.spec.services.values() for net in service_spec.networks(svc)}
     missing = sorted(n for n in _external(rendered.model, "networks").values() if n in used and n not in live_networks)
@@ -100,7 +101,7 @@ def _check_external_networks(app: str, rendered: Any, live_networks: set[str]) -
         raise NotFound(f"app {app}: external network(s) missing on the server: {', '.join(missing)}", hint=fix)
 
 
-def _check_external_secrets(app: str, rendered: Any, live_secrets: Mapping[str, str]) -> None:
+def _check_external_secrets(app: str, rendered: Rendered, live_secrets: Mapping[str, str]) -> None:
     """Every referenced external secret must exist."""
     used = {ref["SecretName"] for svc in rendered.spec.services.values() for ref in service_spec.refs(svc, "Secrets")}
     missing = sorted(

@@ -39,12 +39,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.engine.views import Container, Service, Task, parse_time
 from coopcloud.errors import CoopError
+from coopcloud.rawdata import RawMap, get_int, get_map, get_str
 from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import DEFAULT_TIMEOUT
 
@@ -186,7 +186,7 @@ class ConvergeResult:
 # -- one look at one service (pure) ---------------------------------------------------------------
 
 
-def monitor_of(spec: Mapping[str, Any]) -> float:
+def monitor_of(spec: RawMap) -> float:
     """The stability window of a service, in seconds: its UpdateConfig.Monitor, else docker's 5 s."""
     nanos = service_spec.update_monitor_nanos(spec)
     return nanos / 1e9 if nanos > 0 else DEFAULT_MONITOR
@@ -368,14 +368,14 @@ def ended_between(service: Service, tasks: Sequence[Task], start: datetime, end:
     return sorted(found, key=lambda t: t.status.timestamp or _FAR_FUTURE)
 
 
-def _restarts_exhausted(spec: Mapping[str, Any], failures: int, *, exited: bool = False) -> bool:
+def _restarts_exhausted(spec: RawMap, failures: int, *, exited: bool = False) -> bool:
     """The service's restart policy lets swarm give up on an ended task: condition none, on-failure for a
     task that exited 0, or max_attempts restarts already made."""
-    policy = (spec.get("TaskTemplate") or {}).get("RestartPolicy") or {}
-    condition = policy.get("Condition")
+    policy = get_map(get_map(spec, "TaskTemplate"), "RestartPolicy")
+    condition = get_str(policy, "Condition")
     if condition == "none" or (exited and condition == "on-failure"):
         return True
-    attempts = int(policy.get("MaxAttempts") or 0)
+    attempts = get_int(policy, "MaxAttempts")
     return attempts > 0 and failures > attempts
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.errors import CoopError, DeployFailed, RolledBack
 from coopcloud.ops.trail.audit import mutation
@@ -156,7 +156,7 @@ def _naming_the_snapshot(
     if snapshot is None:
         return exc
     short, command = snapshot.short_id, f"coop app restore {app.name} {snapshot.short_id}"
-    kind: Any = type(exc)
+    kind = type(exc)
     if options.restore_on_failure and isinstance(exc, RolledBack):
         _note(options, f"app {app.name}: restoring its data from snapshot {short}")
         try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from coopcloud.rawdata import get_list, get_str
 from coopcloud.swarm import service_spec
@@ -45,7 +44,7 @@ def spec_hash(spec: dict) -> str:
     import hashlib
     import json
 
-    body = _strip_ids(spec, _image_without_digest(service_spec.image(spec)))
+    body = _strip_map_ids(spec, _image_without_digest(service_spec.image(spec)))
     labels = dict(service_spec.labels(body))
     labels.pop(SPEC_HASH_LABEL, None)
     body = _without_empty_pointers(_without_platforms({**body, "Labels": labels}))
@@ -204,11 +203,11 @@ class Plan:
 _SYMBOLS = {"create": "+", "update": "~", "bookkeeping": "=", "remove": "-"}
 
 
-def _is_zero(value: Any) -> bool:
+def _is_zero(value: object) -> bool:
     return value in (None, 0, "", False) or value == [] or value == {}
 
 
-def _is_default(value: Any, key: str | None = None) -> bool:
+def _is_default(value: object, key: str | None = None) -> bool:
     """What the engine or the docker CLI would have filled in on its own: a Go zero value, one of the
     engine's defaults, or a settings object made only of those (`Privileges: {CredentialSpec:
     null}`, `EndpointSpec: {Mode: vip}`)."""
@@ -219,7 +218,7 @@ def _is_default(value: Any, key: str | None = None) -> bool:
     return False
 
 
-def same_spec(desired: Any, live: Any) -> bool:
+def same_spec(desired: object, live: object) -> bool:
     """Equal up to what the engine adds: Go zero values and the engine's own defaults."""
     if isinstance(desired, dict) and isinstance(live, dict):
         for key in desired.keys() | live.keys():
@@ -242,7 +241,7 @@ def same_spec(desired: Any, live: Any) -> bool:
     return desired == live
 
 
-def differing_paths(desired: Any, live: Any, path: str = "") -> list[str]:
+def differing_paths(desired: object, live: object, path: str = "") -> list[str]:
     """Where two specs differ (same rules as `same_spec`), as dotted paths: `TaskTemplate.Placement`."""
     if isinstance(desired, dict) and isinstance(live, dict):
         out = []
@@ -446,11 +445,11 @@ def _labels(spec: dict, *, coop: bool) -> dict:
     return {k: v for k, v in service_spec.labels(spec).items() if k.startswith(COOP_LABEL_PREFIX) == coop}
 
 
-def _comparable(spec: dict, image: str, *, desired: dict | None = None) -> Any:
+def _comparable(spec: dict, image: str, *, desired: dict | None = None) -> dict[str, object]:
     """`spec` for a field-by-field comparison: without IDs (names decide), with `image` (compared
     already), without coop's own labels; for a live spec (`desired` given), without the platforms
     image resolution added when the desired spec names none. Both with what the engine fills in."""
-    out = _strip_ids(spec, image)
+    out = _strip_map_ids(spec, image)
     out["Labels"] = _labels(out, coop=False)
     _fill_engine_defaults(out)  # the engine's live spec has them already
     if desired is not None and not service_spec.placement(desired).get("Platforms"):
@@ -486,9 +485,9 @@ def _fill_engine_defaults(spec: dict) -> None:
         container["StopGracePeriod"] = 10 * _SECOND
 
 
-def _strip_ids(spec: Any, image: str) -> Any:
+def _strip_ids(spec: object, image: str) -> object:
     """IDs of secrets/configs differ between engines (names decide); the image was compared already."""
-    if isinstance(spec, dict):
+    if isinstance(spec, Mapping):
         return {
             k: image if k == "Image" else _strip_ids(v, image)
             for k, v in spec.items()
@@ -497,6 +496,13 @@ def _strip_ids(spec: Any, image: str) -> Any:
     if isinstance(spec, list):
         return [_strip_ids(v, image) for v in spec]
     return spec
+
+
+def _strip_map_ids(spec: Mapping[str, object], image: str) -> dict[str, object]:
+    """`_strip_ids` of a spec object."""
+    out = _strip_ids(spec, image)
+    assert isinstance(out, dict)
+    return out
 
 
 def _ports_as_set(spec: dict) -> dict:

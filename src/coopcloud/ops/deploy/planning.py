@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.engine import views
@@ -22,9 +22,10 @@ from .target import Target, add_coop_labels, deploy_env, keep_abra_chaos_version
 
 if TYPE_CHECKING:
     from coopcloud.ops.server.servers import ServerPool
+    from coopcloud.swarm.spec import StackSpec
 
 
-def desired_specs(spec: Any, pre: Preflight) -> dict[str, dict]:
+def desired_specs(spec: StackSpec, pre: Preflight) -> dict[str, dict]:
     """Service bodies as they will be sent: digests pinned, ForceUpdate kept. IDs are filled at apply,
     once configs that are still to be created exist."""
     from coopcloud.ops.deploy.plan import SPEC_HASH_LABEL, spec_hash
@@ -113,7 +114,7 @@ class Prepared:
     stack: str
     main: str
     timeout: int
-    spec: Any  # swarm.StackSpec
+    spec: StackSpec
     desired: dict[str, dict]
     pre: Preflight
     plan: Plan
@@ -207,7 +208,7 @@ def prepare(
     target = resolve_target(settings, cfg, version=version, chaos=chaos)
     warnings = list(target.warnings)
     rendered = render(target.recipe, cfg.ref, deploy_env(cfg, target), warn=warnings.append)
-    stack_spec: Any = rendered.spec  # swarm.StackSpec
+    stack_spec = rendered.spec
     main = add_coop_labels(rendered.stack, stack_spec.services, target, rendered.env)
     timeout = timeout_seconds(rendered.stack, service_spec.labels(stack_spec.services[main]))
     check_state_writable(cfg, settings)

@@ -7,7 +7,7 @@ import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
@@ -20,7 +20,10 @@ from .planning import DeployResult, Prepared
 from .state import record
 
 if TYPE_CHECKING:
+    from coopcloud.ops.deploy.converge import ConvergeResult, NodeEngines
     from coopcloud.ops.server.servers import ServerPool
+
+T = TypeVar("T")
 
 # Between two looks at the services while waiting for convergence: the window's end is seen within it.
 POLL_INTERVAL = 0.5
@@ -100,7 +103,7 @@ def _apply_changes(client: Engine, prepared: Prepared, applied: Applied) -> None
             )
 
 
-def _landing(noted: list[str], name: str, change: Callable[[], Any]) -> Any:
+def _landing(noted: list[str], name: str, change: Callable[[], T]) -> T:
     """Make one change, noted before it is sent: a Ctrl-C during the request leaves it unknown whether
     it landed, and undo handles both (an object already gone, a spec already as it was)."""
     from coopcloud.errors import EngineError
@@ -113,7 +116,7 @@ def _landing(noted: list[str], name: str, change: Callable[[], Any]) -> Any:
         raise
 
 
-def _why(result: Any) -> tuple[str, str]:
+def _why(result: ConvergeResult) -> tuple[str, str]:
     """(failing service, why) of a convergence that failed, in a few words."""
     bad = result.first_failure
     if bad is None:
@@ -123,11 +126,11 @@ def _why(result: Any) -> tuple[str, str]:
     return bad.name, bad.error or "did not converge"
 
 
-def _details(result: Any) -> list[str]:
+def _details(result: ConvergeResult) -> list[str]:
     return list(result.details())
 
 
-def converge_failure(app: str, result: Any) -> DeployFailed:
+def converge_failure(app: str, result: ConvergeResult) -> DeployFailed:
     """One line for the error; the details ride along for the CLI to show above it."""
     bad = result.failed
     if result.timed_out:
@@ -163,8 +166,8 @@ def undo(
     *,
     progress: Callable[[list], None] | None = None,
     wait: bool = True,
-    nodes: Any = None,
-) -> Any:
+    nodes: NodeEngines | None = None,
+) -> ConvergeResult | None:
     """Put every service this deploy changed back on the spec captured in prepare, remove the services,
     configs, secrets and networks it created. Returns the convergence of the restored services (or None).
     `nodes`: where container health is read, as for `converge.wait`."""
@@ -318,7 +321,7 @@ def _fail(
     client: Engine,
     prepared: Prepared,
     applied: Applied,
-    outcome: Any,
+    outcome: ConvergeResult,
     *,
     rollback: bool,
     progress: Callable[[list], None] | None,
