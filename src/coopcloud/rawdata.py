@@ -103,6 +103,17 @@ def get_bool(doc: RawMap, key: str, default: bool = False) -> bool:
     raise RawDataError(f"{key}: expected true or false, found {_kind(value)}")
 
 
+def setdefault_map(doc: JSONDict, key: str) -> JSONDict:
+    """The object under `key` of a document being built or edited, to change in place: created empty when
+    absent or null."""
+    value = doc.get(key)
+    if value is None:
+        value = doc[key] = {}
+    if isinstance(value, dict):
+        return value
+    raise RawDataError(f"{key}: expected an object, found {_kind(value)}")
+
+
 def str_map(value: object, what: str = "value") -> dict[str, str]:
     """A mapping of strings to strings (labels, options); a non-string value is an error."""
     out: dict[str, str] = {}

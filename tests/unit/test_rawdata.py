@@ -14,6 +14,7 @@ from coopcloud.rawdata import (
     get_opt_int,
     get_opt_str,
     get_str,
+    setdefault_map,
     str_list,
     str_map,
 )
@@ -62,3 +63,13 @@ def test_optional_values_read_as_none_and_numbers_as_floats():
     assert get_opt_str(doc, "n") is None and get_opt_str(doc, "absent") is None and get_opt_str(doc, "s") == "x"
     assert get_opt_int(doc, "n") is None and get_opt_int(doc, "i") == 5
     assert get_float(doc, "i") == 5.0 and get_float(doc, "f") == 1.5 and get_float(doc, "n", 2.0) == 2.0
+
+
+def test_setdefault_map_edits_the_object_in_place_and_creates_a_missing_one():
+    doc: dict[str, object] = {"a": {"x": 1}, "n": None, "s": "x"}
+    setdefault_map(doc, "a")["y"] = 2
+    setdefault_map(doc, "b")["z"] = 3
+    setdefault_map(doc, "n")["w"] = 4
+    assert doc == {"a": {"x": 1, "y": 2}, "b": {"z": 3}, "n": {"w": 4}, "s": "x"}
+    with pytest.raises(RawDataError, match="s: expected an object, found str"):
+        setdefault_map(doc, "s")

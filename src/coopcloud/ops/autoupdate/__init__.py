@@ -28,12 +28,13 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppRef
 from coopcloud.domain.version import Version
 from coopcloud.errors import CoopError, UsageError
 from coopcloud.fanout import fan_out
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import coop_label
 
@@ -76,7 +77,7 @@ class Outcome:
         extra = self.reason or (self.major if self.result == MAJOR_AVAILABLE else None)
         return f"{self.result}: {extra}" if extra else self.result
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "app": self.app,
             "server": self.server,

@@ -13,6 +13,7 @@ from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import Conflict, CoopError
 from coopcloud.ops.deploy.plan import Change, Plan, ServicePlan, plan_services
+from coopcloud.rawdata import JSONDict, setdefault_map
 from coopcloud.settings import Settings
 from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import coop_label, timeout_seconds
@@ -25,25 +26,26 @@ if TYPE_CHECKING:
     from coopcloud.swarm.spec import StackSpec
 
 
-def desired_specs(spec: StackSpec, pre: Preflight) -> dict[str, dict]:
+def desired_specs(spec: StackSpec, pre: Preflight) -> dict[str, JSONDict]:
     """Service bodies as they will be sent: digests pinned, ForceUpdate kept. IDs are filled at apply,
     once configs that are still to be created exist."""
     from coopcloud.ops.deploy.plan import SPEC_HASH_LABEL, spec_hash
 
     out = {}
-    for name, body in spec.services.items():
-        body = copy.deepcopy(body)
+    for name, source in spec.services.items():
+        body = copy.deepcopy(source)
         if name in pre.pinned:
-            body["TaskTemplate"]["ContainerSpec"]["Image"] = pre.pinned[name]
+            setdefault_map(setdefault_map(body, "TaskTemplate"), "ContainerSpec")["Image"] = pre.pinned[name]
         if name in pre.platforms:
-            body["TaskTemplate"].setdefault("Placement", {})["Platforms"] = [dict(p) for p in pre.platforms[name]]
+            placement = setdefault_map(setdefault_map(body, "TaskTemplate"), "Placement")
+            placement["Platforms"] = [dict(p) for p in pre.platforms[name]]
         live = pre.live.get(name)
         # As docker does: keep the force-update counter so an unchanged redeploy restarts nothing.
         if live is not None and live.force_update:
-            body["TaskTemplate"]["ForceUpdate"] = live.force_update
+            setdefault_map(body, "TaskTemplate")["ForceUpdate"] = live.force_update
         if live is not None:
-            keep_abra_chaos_version(body.setdefault("Labels", {}), live.labels)
-        body.setdefault("Labels", {})[SPEC_HASH_LABEL] = spec_hash(body)
+            keep_abra_chaos_version(setdefault_map(body, "Labels"), live.labels)
+        setdefault_map(body, "Labels")[SPEC_HASH_LABEL] = spec_hash(body)
         out[name] = body
     return out
 
@@ -115,7 +117,7 @@ class Prepared:
     main: str
     timeout: int
     spec: StackSpec
-    desired: dict[str, dict]
+    desired: dict[str, JSONDict]
     pre: Preflight
     plan: Plan
     previous_version: str | None  # the main service's version label before this deploy

@@ -14,6 +14,7 @@ from coopcloud.engine.protocol import Engine
 from coopcloud.errors import DeployFailed, RolledBack, interrupted
 from coopcloud.ops.deploy.plan import ServicePlan, with_live_tasks
 from coopcloud.ops.trail.audit import mutation
+from coopcloud.rawdata import get_map, get_str, str_map
 from coopcloud.settings import Settings
 
 from .planning import DeployResult, Prepared
@@ -67,7 +68,9 @@ def _apply_changes(client: Engine, prepared: Prepared, applied: Applied) -> None
         _landing(
             applied.secrets,
             name,
-            lambda: client.secret_create(name, base64.b64decode(body.get("Data", "")), labels=body.get("Labels")),
+            lambda: client.secret_create(
+                name, base64.b64decode(get_str(body, "Data")), labels=str_map(body.get("Labels"), "Labels")
+            ),
         )
         secret_ids[name] = views.secret(client, name).id
     config_ids = dict(pre.config_ids)
@@ -78,9 +81,9 @@ def _apply_changes(client: Engine, prepared: Prepared, applied: Applied) -> None
             name,
             lambda: client.config_create(
                 name,
-                base64.b64decode(body.get("Data", "")),
-                labels=body.get("Labels"),
-                templating=body.get("Templating"),
+                base64.b64decode(get_str(body, "Data")),
+                labels=str_map(body.get("Labels"), "Labels"),
+                templating=get_map(body, "Templating"),
             ),
         )
         config_ids[name] = views.created_id(created)

@@ -115,7 +115,7 @@ def add_coop_labels(stack: str, services: dict[str, dict], target: Target, env: 
     return name
 
 
-def keep_abra_chaos_version(labels: dict[str, str], live: Mapping[str, str]) -> None:
+def keep_abra_chaos_version(labels: dict[str, object], live: Mapping[str, str]) -> None:
     """abra labels a release deploy `coop-cloud.<stack>.chaos-version=false`; coop writes the label only
     for a chaos deploy. A release deployed over one that carries "false" keeps it, so taking over an
     app abra deployed changes no label."""

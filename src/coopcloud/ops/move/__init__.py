@@ -25,10 +25,11 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppRef
 from coopcloud.errors import CoopError, RolledBack, interrupted
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
 from .plan import MovePlan, VolumePlan, plan_move
@@ -53,7 +54,7 @@ class MoveResult:
     volumes: list[Copied] = field(default_factory=list)
     downtime: float = 0.0  # seconds, from the stop on the source to converged on the target
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "app": self.app,
             "server": self.source,

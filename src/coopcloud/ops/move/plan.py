@@ -15,12 +15,13 @@ What it checks:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coopcloud.engine import views
 from coopcloud.errors import Conflict, InvalidError, NotFound, UsageError
+from coopcloud.rawdata import JSONDict, RawMap, as_map, get_list, get_map, get_str, str_list
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL, running_version, timeout_seconds
 
@@ -42,7 +43,7 @@ class VolumePlan:
     labels: dict[str, str] = field(default_factory=dict)
     size: int | None = None  # bytes, when the source engine says
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "volume": self.name,
             "service": self.service,
@@ -81,7 +82,7 @@ class MovePlan:
     def total_bytes(self) -> int:
         return sum(v.size or 0 for v in self.volumes)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JSONDict:
         return {
             "app": self.ref.name,
             "stack": self.stack,
@@ -132,18 +133,22 @@ def placeable(node: views.Node, constraints: Sequence[str]) -> bool:
     return True
 
 
-def _constraints(spec: Mapping[str, Any]) -> list[str]:
-    return list(((spec.get("TaskTemplate") or {}).get("Placement") or {}).get("Constraints") or [])
+def _template(spec: RawMap) -> RawMap:
+    return get_map(spec, "TaskTemplate")
 
 
-def _volume_mounts(spec: Mapping[str, Any]) -> list[str]:
-    mounts = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Mounts") or []
-    return [m["Source"] for m in mounts if m.get("Type") == "volume" and m.get("Source")]
+def _constraints(spec: RawMap) -> list[str]:
+    return str_list(get_map(_template(spec), "Placement").get("Constraints"), "Constraints")
 
 
-def _secret_refs(spec: Mapping[str, Any]) -> dict[str, str]:
-    refs = ((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Secrets") or []
-    return {r["SecretName"]: r["SecretID"] for r in refs if r.get("SecretName")}
+def _volume_mounts(spec: RawMap) -> list[str]:
+    mounts = [as_map(m, "Mounts") for m in get_list(get_map(_template(spec), "ContainerSpec"), "Mounts")]
+    return [get_str(m, "Source") for m in mounts if m.get("Type") == "volume" and get_str(m, "Source")]
+
+
+def _secret_refs(spec: RawMap) -> dict[str, str]:
+    refs = [as_map(r, "Secrets") for r in get_list(get_map(_template(spec), "ContainerSpec"), "Secrets")]
+    return {get_str(r, "SecretName"): get_str(r, "SecretID") for r in refs if get_str(r, "SecretName")}
 
 
 def _target_node(service: str, constraints: list[str], nodes: list[views.Node], target: str) -> views.Node:
@@ -175,8 +180,8 @@ def _check_target_empty(dst: Engine, stack: str, target: str, secrets: Sequence[
         )
 
 
-def _check_networks(src: Engine, dst: Engine, stack: str, specs: Sequence[Mapping[str, Any]], target: str) -> None:
-    ids = {n.get("Target") for s in specs for n in ((s.get("TaskTemplate") or {}).get("Networks") or [])}
+def _check_networks(src: Engine, dst: Engine, stack: str, specs: Sequence[RawMap], target: str) -> None:
+    ids = {get_str(as_map(n, "Networks"), "Target") for s in specs for n in get_list(_template(s), "Networks")}
     outside = [n.name for n in views.networks(src) if n.id in ids and n.labels.get(STACK_LABEL) != stack]
     missing = sorted(set(outside) - {n.name for n in views.networks(dst)})
     if missing:
