@@ -318,7 +318,7 @@ def test_a_deploy_between_choosing_and_applying_is_not_overwritten(coop, coop_en
         r = coop("app", "upgrade", stack_name, "1.1.0", "--no-input", "--no-converge-checks")
         assert r.code == 0, r
         with pytest.raises(Conflict, match=r"changed meanwhile: it now runs 1.1.0\+1.1.0, not 1.0.0\+1.0.0"):
-            up.run(settings, pool, move, target, converge=False)
+            up.plan(settings, pool, move, target)  # what `coop app upgrade` prepares before it applies
     finally:
         pool.close()
     assert live_label(stack_name, "version") == "1.1.0+1.1.0"
