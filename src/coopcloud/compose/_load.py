@@ -12,6 +12,7 @@ from coopcloud.compose import normalize as norm
 from coopcloud.compose import validate as val
 from coopcloud.compose.yaml_loader import Lines, parse
 from coopcloud.errors import ComposeError
+from coopcloud.rawdata import JSONDict, as_map
 
 
 def _where(name: str, lines: Lines, path: tuple) -> str:
@@ -59,7 +60,7 @@ def load(
         raise ComposeError("no compose files given", hint="set COMPOSE_FILE or add a compose.yml")
     lookup = env.get
     version: str | None = None
-    models = []
+    models: list[JSONDict] = []
     for f in files:
         doc, lines = parse(f.text, f.name)
         if not isinstance(doc, dict):
@@ -113,6 +114,6 @@ def load(
     for key in ("networks", "volumes", "secrets", "configs"):
         if merged[key]:
             out[key] = merged[key]
-    for k, v in merged["extras"].items():
-        out.setdefault(k, v)
+    for key, value in as_map(merged["extras"]).items():
+        out.setdefault(key, value)
     return out

@@ -21,6 +21,9 @@ Top level: ``networks``/``volumes``/``secrets``/``configs`` replaced by name; ``
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+
+from coopcloud.rawdata import JSONDict, RawMap
 
 _APPEND = (
     "cap_add",
@@ -42,103 +45,119 @@ _KEYED = {"ports": "published", "volumes": "target", "secrets": "source", "confi
 _DURATION_PTRS = ("stop_grace_period",)
 
 
-def _is_zero_duration(d: str) -> bool:
+def _struct(value: object) -> JSONDict:
+    """A struct of a normalized model: always a dict (the loader's own, merged in place)."""
+    if isinstance(value, dict):
+        return value
+    raise TypeError(f"normalized model: expected a mapping, found {type(value).__name__}")
+
+
+def _items(value: object) -> list[object]:
+    """A list of a normalized model."""
+    if isinstance(value, list):
+        return value
+    raise TypeError(f"normalized model: expected a list, found {type(value).__name__}")
+
+
+def _is_zero_duration(d: object) -> bool:
     return d == "0s"
 
 
-def _ptr_struct(dst: dict, src: dict, key: str, fields) -> None:
+def _ptr_struct(dst: JSONDict, src: RawMap, key: str, fields: Callable[[JSONDict, RawMap], None]) -> None:
     if key not in src:
         return
     if key not in dst:
         dst[key] = src[key]
         return
-    fields(dst[key], src[key])
+    fields(_struct(dst[key]), _struct(src[key]))
 
 
-def _scalar(dst: dict, src: dict, key: str) -> None:
+def _scalar(dst: JSONDict, src: RawMap, key: str) -> None:
     if key in src:
         dst[key] = src[key]
 
 
-def _dur_ptr(dst: dict, src: dict, key: str) -> None:
+def _dur_ptr(dst: JSONDict, src: RawMap, key: str) -> None:
     if key not in src:
         return
     if key not in dst or not _is_zero_duration(src[key]):
         dst[key] = src[key]
 
 
-def _append(dst: dict, src: dict, key: str) -> None:
+def _append(dst: JSONDict, src: RawMap, key: str) -> None:
     if key in src:
-        dst[key] = dst.get(key, []) + src[key]
+        dst[key] = _items(dst.get(key, [])) + _items(src[key])
 
 
-def _map(dst: dict, src: dict, key: str) -> None:
+def _map(dst: JSONDict, src: RawMap, key: str) -> None:
     if key in src:
-        dst[key] = {**dst.get(key, {}), **src[key]}
+        dst[key] = {**_struct(dst.get(key, {})), **_struct(src[key])}
 
 
-def _env(dst: dict, src: dict, key: str) -> None:
+def _env(dst: JSONDict, src: RawMap, key: str) -> None:
     if key not in src:
         return
-    out = dict(dst.get(key, {}))
-    for k, v in src[key].items():
+    out = dict(_struct(dst.get(key, {})))
+    for k, v in _struct(src[key]).items():
         if out.get(k) is None or v:
             out[k] = v
     dst[key] = out
 
 
-def _keyed(dst: dict, src: dict, key: str, by: str) -> None:
+def _keyed(dst: JSONDict, src: RawMap, key: str, by: str) -> None:
     # mergo runs docker's transformer whenever the base has the list, even if the override has
     # none: the base list is then de-duplicated by key and sorted too.
     if key not in dst:
         if key in src:
             dst[key] = src[key]
         return
-    m: dict = {}
-    for item in dst[key]:
-        m[item.get(by, 0 if by == "published" else "")] = item
-    for item in src.get(key, ()):
-        m[item.get(by, 0 if by == "published" else "")] = item
-    dst[key] = [m[k] for k in sorted(m)]
+    m: dict[int | str, object] = {}
+    for item in [*_items(dst[key]), *_items(src.get(key, []))]:
+        k = _struct(item).get(by, 0 if by == "published" else "")
+        if not isinstance(k, (int, str)):
+            raise TypeError(f"normalized model: {key}.{by} is a {type(k).__name__}")
+        m[k] = item
+    # one type per list (published ports are ints, the others strings): ordered as sorted(m)
+    dst[key] = [m[k] for k in sorted(m, key=lambda k: (k, "") if isinstance(k, int) else (0, k))]
 
 
-def _update_config(d: dict, s: dict) -> None:
+def _update_config(d: JSONDict, s: RawMap) -> None:
     for k in ("parallelism", "delay", "monitor", "failure_action", "order", "max_failure_ratio"):
         _scalar(d, s, k)
 
 
-def _resource(d: dict, s: dict) -> None:
+def _resource(d: JSONDict, s: RawMap) -> None:
     for k in ("cpus", "memory", "pids"):
         _scalar(d, s, k)
     _append(d, s, "generic_resources")
 
 
-def _restart(d: dict, s: dict) -> None:
+def _restart(d: JSONDict, s: RawMap) -> None:
     _scalar(d, s, "condition")
     _scalar(d, s, "max_attempts")
     for k in ("delay", "window"):
         _dur_ptr(d, s, k)
 
 
-def _deploy(d: dict, s: dict) -> None:
+def _deploy(d: JSONDict, s: RawMap) -> None:
     for k in ("mode", "endpoint_mode", "replicas"):
         _scalar(d, s, k)
     _map(d, s, "labels")
     for k in ("update_config", "rollback_config"):
         _ptr_struct(d, s, k, _update_config)
     if "resources" in s:
-        r = d.setdefault("resources", {})
+        r = _struct(d.setdefault("resources", {}))
         for k in ("limits", "reservations"):
-            _ptr_struct(r, s["resources"], k, _resource)
+            _ptr_struct(r, _struct(s["resources"]), k, _resource)
     _ptr_struct(d, s, "restart_policy", _restart)
     if "placement" in s:
-        p = d.setdefault("placement", {})
-        _append(p, s["placement"], "constraints")
-        _append(p, s["placement"], "preferences")
-        _scalar(p, s["placement"], "max_replicas_per_node")
+        p, sp = _struct(d.setdefault("placement", {})), _struct(s["placement"])
+        _append(p, sp, "constraints")
+        _append(p, sp, "preferences")
+        _scalar(p, sp, "max_replicas_per_node")
 
 
-def _healthcheck(d: dict, s: dict) -> None:
+def _healthcheck(d: JSONDict, s: RawMap) -> None:
     _append(d, s, "test")
     for k in ("timeout", "interval", "start_period", "start_interval"):
         _dur_ptr(d, s, k)
@@ -146,33 +165,34 @@ def _healthcheck(d: dict, s: dict) -> None:
     _scalar(d, s, "disable")
 
 
-def _logging(dst: dict, src: dict) -> None:
+def _logging(dst: JSONDict, src: RawMap) -> None:
     if "logging" not in src:
         return
     if "logging" not in dst:
         dst["logging"] = src["logging"]
         return
-    d, s = dst["logging"], src["logging"]
+    d, s = _struct(dst["logging"]), _struct(src["logging"])
     dd, sd = d.get("driver", ""), s.get("driver", "")
     if dd == sd or not dd or not sd:
         if not dd and sd:
             d["driver"] = sd
         if d.get("options") and s.get("options"):
-            d["options"] = {**d["options"], **s["options"]}
+            d["options"] = {**_struct(d["options"]), **_struct(s["options"])}
     else:
         dst["logging"] = s
 
 
-def _networks(dst: dict, src: dict) -> None:
+def _networks(dst: JSONDict, src: RawMap) -> None:
     if "networks" not in src:
         return
-    out = dict(dst.get("networks", {}))
-    for name, s in src["networks"].items():
-        d = out.get(name)
-        if d is None:
-            out[name] = s
-        elif s is not None:
-            d = dict(d)
+    out = dict(_struct(dst.get("networks", {})))
+    for name, attach in _struct(src["networks"]).items():
+        base = out.get(name)
+        if base is None:
+            out[name] = attach
+        elif attach is not None:
+            s = _struct(attach)
+            d = dict(_struct(base))
             d.pop("aliases", None)
             if s.get("aliases"):
                 d["aliases"] = s["aliases"]
@@ -182,12 +202,12 @@ def _networks(dst: dict, src: dict) -> None:
     dst["networks"] = out
 
 
-def _ulimits(dst: dict, src: dict) -> None:
+def _ulimits(dst: JSONDict, src: RawMap) -> None:
     if "ulimits" in src:
-        dst["ulimits"] = {**dst.get("ulimits", {}), **src["ulimits"]}
+        dst["ulimits"] = {**_struct(dst.get("ulimits", {})), **_struct(src["ulimits"])}
 
 
-def merge_any_map(d: dict, s: dict) -> dict:
+def merge_any_map(d: RawMap, s: RawMap) -> JSONDict:
     """mergo's merge of two ``map[string]any`` (x- extensions)."""
     out = dict(d)
     for k, sv in s.items():
@@ -204,8 +224,8 @@ def merge_any_map(d: dict, s: dict) -> dict:
 _SCALARS = ("build_dummy",)
 
 
-def merge_service(base: dict, override: dict) -> dict:
-    d = copy.deepcopy(base)
+def merge_service(base: RawMap, override: RawMap) -> JSONDict:
+    d = copy.deepcopy(_struct(base))
     s = override
     for k, by in _KEYED.items():
         if k in d and k not in s:
@@ -220,7 +240,7 @@ def merge_service(base: dict, override: dict) -> dict:
         elif k == "environment":
             _env(d, s, k)
         elif k == "deploy":
-            _deploy(d.setdefault("deploy", {}), v)
+            _deploy(_struct(d.setdefault("deploy", {})), _struct(v))
         elif k == "healthcheck":
             _ptr_struct(d, s, k, _healthcheck)
         elif k == "logging":
@@ -235,15 +255,15 @@ def merge_service(base: dict, override: dict) -> dict:
             if "init" not in d or v:
                 d["init"] = v
         elif k == "build":
-            b = d.setdefault("build", {})
+            b, sb = _struct(d.setdefault("build", {})), _struct(v)
             for kk in ("context", "dockerfile", "network", "target"):
-                _scalar(b, v, kk)
-            _env(b, v, "args")
-            _map(b, v, "labels")
-            _append(b, v, "cache_from")
-            _append(b, v, "extra_hosts")
+                _scalar(b, sb, kk)
+            _env(b, sb, "args")
+            _map(b, sb, "labels")
+            _append(b, sb, "cache_from")
+            _append(b, sb, "extra_hosts")
         elif k == "credential_spec":
-            d[k] = {**d.get(k, {}), **v}
+            d[k] = {**_struct(d.get(k, {})), **_struct(v)}
         elif k.startswith("x-"):
             d[k] = merge_any_map({k: d[k]} if k in d else {}, {k: v})[k]
         else:  # strings, ints, booleans, command/entrypoint: set means override
@@ -251,14 +271,16 @@ def merge_service(base: dict, override: dict) -> dict:
     return d
 
 
-def merge(models: list[dict]) -> dict:
+def merge(models: list[JSONDict]) -> JSONDict:
     """Merge normalized per-file models in order; the first file is the base, and becomes the result
     (the models are the loader's own, used once: a copy of an 8 MiB file's model cost seconds)."""
     out = models[0]
     for m in models[1:]:
-        services = out["services"]
-        for name, svc in m["services"].items():
-            services[name] = merge_service(services[name], svc) if name in services else copy.deepcopy(svc)
+        services = _struct(out["services"])
+        for name, svc in _struct(m["services"]).items():
+            services[name] = (
+                merge_service(_struct(services[name]), _struct(svc)) if name in services else copy.deepcopy(svc)
+            )
         for key in ("networks", "volumes", "secrets", "configs"):
-            out[key].update(copy.deepcopy(m[key]))
+            _struct(out[key]).update(copy.deepcopy(_struct(m[key])))
     return out
