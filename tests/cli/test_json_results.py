@@ -15,9 +15,7 @@ from pathlib import Path
 CLI = Path(__file__).parents[2] / "src" / "coopcloud" / "cli"
 
 # function (in cli/<module>.py) -> how many ad-hoc emit_json calls it still has.
-AD_HOC: dict[str, int] = {
-    "app.ls": 1,  # rows filled in by ops.app.status (shared with the dashboard); next to convert
-}
+AD_HOC: dict[str, int] = {}
 
 
 def _is_to_json(node: ast.expr) -> bool:

@@ -127,27 +127,24 @@ def ls(rt: Runtime, server: str | None, recipe: str | None, with_status: bool) -
 
     List apps from their env files; --status adds what each server runs.
     """
-    from coopcloud.ops.app.apps import list_apps
+    from coopcloud.ops.app.status import STATUS_FIELDS, app_rows
 
-    rows = [
-        {"server": r.server, "app": r.name, "recipe": r.recipe, "version": r.version, "error": r.error}
-        for r in list_apps(rt.settings, server=server, recipe=recipe)
-    ]
+    rows = app_rows(rt.settings, server=server, recipe=recipe)
     if with_status:
         from coopcloud.ops.app.status import deployed_status, fill_upgrades
 
         deployed_status(rt.servers(), rows, rt.settings)
         fill_upgrades(rt.settings, rows)
     if rt.out.json:
-        rt.out.emit_json(rows)
+        rt.out.emit_json([r.to_json() for r in rows])
         return
     headers = ["server", "app", "recipe", "version"]
     if with_status:
-        headers += ["status", "deployed", "chaos", "differs", "drift", "upgrade", "autoupdate"]
-    rt.out.table(headers, [[r.get(h) for h in headers] for r in rows])
+        headers += list(STATUS_FIELDS)
+    rt.out.table(headers, [[r.cell(h) for h in headers] for r in rows])
     for r in rows:
-        if r.get("error"):
-            rt.out.warn(f"app {r['app']}: {r['error']}")
+        if r.error:
+            rt.out.warn(f"app {r.app}: {r.error}")
 
 
 def _prune_app(rt: Runtime, client, ref) -> dict[str, list[str]]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from coopcloud.domain.app import stack_name
 from coopcloud.errors import CoopError, NotFound
 from coopcloud.fanout import fan_out
+from coopcloud.ops.app.status import AppStatus, app_rows, deployed_status, fill_upgrades
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
@@ -146,41 +147,30 @@ def _all_facts(pool: ServerPool, servers: list[str], trail: list[str]) -> dict[s
     return dict(fan_out(ask, servers))
 
 
-def _rows(settings: Settings, *, server: str | None = None, app: str | None = None) -> list[dict]:
-    """The rows `app ls` starts from (one per env file), as `deployed_status` fills them in."""
-    from coopcloud.ops.app.apps import list_apps
-
-    return [
-        {"server": r.server, "app": r.name, "recipe": r.recipe, "version": r.version, "error": r.error}
-        for r in list_apps(settings, server=server)
-        if app is None or r.name == app
-    ]
-
-
 def _last_backups(events: tuple[Event, ...]) -> dict[str, str]:
     from coopcloud.ops.trail.audit import OK
 
     return {e.app: e.when for e in events if e.command == BACKUP_COMMAND and e.result == OK}
 
 
-def _line(row: dict, facts: _Facts | None, backups: dict[str, str]) -> AppLine:
-    lock = facts.locks.get(stack_name(row["app"])) if facts else None
+def _line(row: AppStatus, facts: _Facts | None, backups: dict[str, str]) -> AppLine:
+    lock = facts.locks.get(stack_name(row.app)) if facts else None
     now = facts.now if facts else None
     return AppLine(
-        server=row["server"],
-        name=row["app"],
-        recipe=row["recipe"],
-        pinned=row.get("version"),
-        status=row.get("status") or "unknown",
-        deployed=row.get("deployed"),
-        chaos=row.get("chaos"),
-        drift=row.get("drift"),
-        upgrade=row.get("upgrade"),
-        autoupdate=row.get("autoupdate"),
+        server=row.server,
+        name=row.app,
+        recipe=row.recipe,
+        pinned=row.version,
+        status=row.status or "unknown",
+        deployed=row.deployed,
+        chaos=row.chaos,
+        drift=row.drift,
+        upgrade=row.upgrade,
+        autoupdate=row.autoupdate,
         lock=lock,
         lock_expired=bool(lock and now and lock.expired(now)),
-        last_backup=backups.get(row["app"]),
-        error=row.get("error"),
+        last_backup=backups.get(row.app),
+        error=row.error,
     )
 
 
@@ -192,16 +182,14 @@ def _server_line(name: str, facts: _Facts) -> ServerLine:
 
 
 def _gather(
-    settings: Settings, pool: ServerPool, servers: list[str], rows: list[dict], trail: list[str]
+    settings: Settings, pool: ServerPool, servers: list[str], rows: list[AppStatus], trail: list[str]
 ) -> tuple[list[AppLine], dict[str, _Facts]]:
-    from coopcloud.ops.app.status import deployed_status, fill_upgrades
-
     deployed_status(pool, rows, settings)
     fill_upgrades(settings, rows)
-    facts = _all_facts(pool, sorted(set(servers) | {r["server"] for r in rows}), trail)
+    facts = _all_facts(pool, sorted(set(servers) | {r.server for r in rows}), trail)
     lines = []
     for row in rows:
-        found = facts.get(row["server"])
+        found = facts.get(row.server)
         lines.append(_line(row, found, _last_backups(found.events) if found else {}))
     return lines, facts
 
@@ -211,7 +199,7 @@ def overview(settings: Settings, pool: ServerPool) -> Overview:
     from coopcloud.ops.server.servers import list_servers
 
     servers = [s.name for s in list_servers(settings)]
-    lines, facts = _gather(settings, pool, servers, _rows(settings), _trail(backups=True))
+    lines, facts = _gather(settings, pool, servers, app_rows(settings), _trail(backups=True))
     return Overview(tuple(_server_line(s, facts[s]) for s in sorted(facts)), tuple(lines))
 
 
@@ -222,7 +210,7 @@ def app_detail(settings: Settings, pool: ServerPool, name: str) -> AppDetail:
     from coopcloud.ops.deploy.plan import shown_env
 
     ref = find_app(settings, name)
-    rows = _rows(settings, server=ref.server, app=name)
+    rows = app_rows(settings, server=ref.server, app=name)
     lines, facts = _gather(settings, pool, [ref.server], rows, _trail(ref.stack_name))
     found = facts[ref.server]
     errors = []
@@ -252,6 +240,6 @@ def server_detail(settings: Settings, pool: ServerPool, name: str) -> ServerDeta
     from coopcloud.ops.server.servers import resolve
 
     server = resolve(settings, name)  # NotFound for a server that is not registered
-    lines, facts = _gather(settings, pool, [server.name], _rows(settings, server=server.name), _trail())
+    lines, facts = _gather(settings, pool, [server.name], app_rows(settings, server=server.name), _trail())
     found = facts[server.name]
     return ServerDetail(_server_line(server.name, found), found.nodes, tuple(lines), found.events)

@@ -13,6 +13,7 @@ from coopcloud.engine import views
 from coopcloud.engine.views import Service
 from coopcloud.errors import CoopError
 from coopcloud.fanout import fan_out
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL, coop_label, running_version
 
@@ -111,12 +112,71 @@ def server_view(
     return ServerView(stacks, names, current, views.one(views.Info.from_json, info).now, extra)
 
 
-def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | None = None) -> None:
-    """Fill status/deployed/chaos/differs (and, given `settings`, drift) into each row (dicts with server, app, version).
+# What `deployed_status` and `fill_upgrades` add to a row, in the order `app ls` shows them.
+STATUS_FIELDS = ("status", "deployed", "chaos", "differs", "drift", "upgrade", "autoupdate")
+
+
+@dataclass
+class AppStatus:
+    """One app as `app ls` reports it: its env file's facts and, once its server was asked
+    (`deployed_status`, `fill_upgrades`), what runs. The JSON carries the status fields that were
+    filled in: an app whose server did not answer has no `autoupdate`, an undeployed one no `drift`."""
+
+    server: str
+    app: str
+    recipe: str
+    version: str | None  # pinned in the env
+    error: str | None = None
+    status: str | None = None
+    deployed: str | None = None
+    chaos: bool | None = None
+    differs: bool | None = None
+    drift: bool | None = None
+    upgrade: str | None = None
+    autoupdate: bool | None = None
+    filled: set[str] = field(default_factory=set)  # the STATUS_FIELDS set so far
+
+    def fill(self, **values: str | bool | None) -> None:
+        for key, value in values.items():
+            assert key in STATUS_FIELDS, key
+            setattr(self, key, value)
+            self.filled.add(key)
+
+    def cell(self, key: str) -> object:
+        """A column of `app ls`'s table."""
+        return getattr(self, key)
+
+    def to_json(self) -> JSONDict:
+        doc: JSONDict = {
+            "server": self.server,
+            "app": self.app,
+            "recipe": self.recipe,
+            "version": self.version,
+            "error": self.error,
+        }
+        doc.update({key: getattr(self, key) for key in STATUS_FIELDS if key in self.filled})
+        return doc
+
+
+def app_rows(
+    settings: Settings, *, server: str | None = None, recipe: str | None = None, app: str | None = None
+) -> list[AppStatus]:
+    """The rows `app ls` starts from, one per env file (as `list_apps` reads them), before any server is asked."""
+    from coopcloud.ops.app.apps import list_apps
+
+    return [
+        AppStatus(r.server, r.name, r.recipe, r.version, r.error)
+        for r in list_apps(settings, server=server, recipe=recipe)
+        if app is None or r.name == app
+    ]
+
+
+def deployed_status(pool: ServerPool, rows: list[AppStatus], settings: Settings | None = None) -> None:
+    """Fill status/deployed/chaos/differs/autoupdate (and, given `settings`, drift) into each row.
 
     ONE services request per server, servers in parallel; drift is computed locally from it.
     """
-    servers = sorted({r["server"] for r in rows})
+    servers = sorted({r.server for r in rows})
 
     def ask(server: str) -> tuple[str, ServerView | None, str | None]:
         try:
@@ -132,29 +192,30 @@ def deployed_status(pool: ServerPool, rows: list[dict], settings: Settings | Non
     asked = fan_out(ask, servers, meanwhile=None if settings is None else load_drift)
     answers = {s: (view, err) for s, view, err in asked}
     for row in rows:
-        view, err = answers[row["server"]]
-        stack = stack_name(row["app"])
+        view, err = answers[row.server]
+        stack = stack_name(row.app)
         if view is None:
-            row.update(status="unknown", deployed=None, chaos=None, differs=None, error=row.get("error") or err)
+            row.fill(status="unknown", deployed=None, chaos=None, differs=None)
+            row.error = row.error or err
             continue
         labels = view.labels(stack)
         if labels is None:
-            row.update(status="undeployed", deployed=None, chaos=None, differs=None, autoupdate=False)
+            row.fill(status="undeployed", deployed=None, chaos=None, differs=None, autoupdate=False)
             continue
         deployed = labels.get(coop_label(stack, "version"))
         chaos = labels.get(coop_label(stack, "chaos")) == "true"
-        row.update(
+        row.fill(
             status=view.status(stack),
             deployed=deployed,
             chaos=chaos,
-            differs=bool(row.get("version")) and deployed != row.get("version"),
+            differs=bool(row.version) and deployed != row.version,
             autoupdate=labels.get(coop_label(stack, "autoupdate")) == "true",
         )
         if settings is not None:
-            row["drift"] = _drift(settings, row, view.services[stack], view.network_names)
+            row.fill(drift=_drift(settings, row, view.services[stack], view.network_names))
 
 
-def fill_upgrades(settings: Settings, rows: list[dict]) -> None:
+def fill_upgrades(settings: Settings, rows: list[AppStatus]) -> None:
     """Each row's `upgrade` (after `deployed_status`): the newest release above the deployed one,
     "latest" when there is none, None when that is not known (not deployed, chaos, no releases).
     From local state only: the recipe clone's tags, else the catalogue (no fetch)."""
@@ -162,22 +223,22 @@ def fill_upgrades(settings: Settings, rows: list[dict]) -> None:
 
     lookup = ReleaseLookup(settings, fetch=False)
     for row in rows:
-        row["upgrade"] = None
-        if not row.get("deployed") or row.get("chaos") or not row.get("recipe"):
+        row.fill(upgrade=None)
+        if not row.deployed or row.chaos or not row.recipe:
             continue
-        versions = lookup.get(row["recipe"]).versions
-        found = available(versions, row["deployed"], major=True)
+        versions = lookup.get(row.recipe).versions
+        found = available(versions, row.deployed, major=True)
         if versions and found.deployed is not None:
-            row["upgrade"] = found.upgrade.tag if found.upgrade else "latest"
+            row.fill(upgrade=found.upgrade.tag if found.upgrade else "latest")
 
 
-def _drift(settings: Settings, row: dict, live: list[Service], network_names: dict[str, str]) -> bool | None:
+def _drift(settings: Settings, row: AppStatus, live: list[Service], network_names: dict[str, str]) -> bool | None:
     from coopcloud.domain.app import AppConfig, AppRef
     from coopcloud.ops.deploy.drift import drifted_offline
 
     try:
-        cfg = AppConfig.load(AppRef(row["server"], row["app"]), settings.servers_dir)
+        cfg = AppConfig.load(AppRef(row.server, row.app), settings.servers_dir)
         return drifted_offline(settings, cfg, live, network_names)
     except CoopError as exc:  # a recipe that does not render here: drift unknown, said why
-        row["error"] = row.get("error") or f"drift unknown: {exc}"
+        row.error = row.error or f"drift unknown: {exc}"
         return None
