@@ -15,8 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
-__all__ = ["ComposeFile", "format_path", "load"]
+__all__ = ["ComposeFile", "KeyPath", "format_path", "load"]
+
+# Where a value sits in a compose document: mapping keys and list indexes, from the top.
+KeyPath: TypeAlias = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,7 @@ class ComposeFile:
     text: str
 
 
-def format_path(path: tuple) -> str:
+def format_path(path: KeyPath) -> str:
     """("services", "app", "ports", 1) → ``services.app.ports[1]``."""
     out = ""
     for p in path:

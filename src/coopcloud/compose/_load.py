@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from coopcloud.compose import ComposeFile, format_path
+from coopcloud.compose import ComposeFile, KeyPath, format_path
 from coopcloud.compose import interpolate as interp
 from coopcloud.compose import merge as merging
 from coopcloud.compose import normalize as norm
@@ -15,7 +15,7 @@ from coopcloud.errors import ComposeError
 from coopcloud.rawdata import JSONDict, as_map
 
 
-def _where(name: str, lines: Lines, path: tuple) -> str:
+def _where(name: str, lines: Lines, path: KeyPath) -> str:
     line = lines.line(path)
     loc = f"{name}:{line}" if line else name
     return f"{loc} {format_path(path)}" if path else loc

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from coopcloud.compose import format_path
+from coopcloud.compose import KeyPath, format_path
 from coopcloud.errors import ComposeError
 from coopcloud.rawdata import RawMap, as_map, get_map
 
@@ -47,7 +47,7 @@ SERVICE_RANGES: list[tuple[tuple[str, ...], tuple[int, int]]] = [
 ]
 
 
-def _at(value: object, pattern: tuple[str, ...], path: tuple) -> Iterator[tuple[tuple, object]]:
+def _at(value: object, pattern: tuple[str, ...], path: KeyPath) -> Iterator[tuple[KeyPath, object]]:
     """(path, value) of everything in `value` that `pattern` reaches."""
     if not pattern:
         yield path, value

@@ -12,6 +12,8 @@ import ipaddress
 import re
 from fractions import Fraction
 
+from coopcloud.rawdata import JSONDict
+
 # --- fmt.Sprint ---------------------------------------------------------------------------------
 
 
@@ -248,13 +250,13 @@ def parse_port_spec(raw: str) -> list[tuple[str, int, str, str]]:
     return out
 
 
-def port_configs(raw: str) -> list[dict]:
+def port_configs(raw: str) -> list[JSONDict]:
     """A short-syntax port as docker's long form, in docker's order (ports sorted as strings)."""
     specs = parse_port_spec(raw)
-    by_key: dict[str, list] = {}
+    by_key: dict[str, list[tuple[int, str, str]]] = {}
     for _ip, port, proto, host in specs:
         by_key.setdefault(f"{port}/{proto}", []).append((port, proto, host))
-    out = []
+    out: list[JSONDict] = []
     for key in sorted(by_key):
         for port, proto, host in by_key[key]:
             try:
@@ -264,7 +266,7 @@ def port_configs(raw: str) -> list[dict]:
                     raise ValueError(f"invalid hostport binding ({host}) for port ({port})") from None
                 hs = he = 0
             for published in range(hs, he + 1):
-                pc = {"mode": "ingress", "target": port, "protocol": proto}
+                pc: JSONDict = {"mode": "ingress", "target": port, "protocol": proto}
                 if published:
                     pc["published"] = published
                 if not port:
@@ -338,13 +340,13 @@ def _is_drive(buf: str, c: str) -> bool:
     return c == ":" and len(buf) == 1 and buf.isalpha()
 
 
-def parse_volume(spec: str) -> dict:
+def parse_volume(spec: str) -> JSONDict:
     """volumespec.Parse: ``[source:]target[:mode]`` → long syntax (without zero fields)."""
     if spec == "":
         raise ValueError("invalid empty volume spec")
     if len(spec) <= 2:
         return {"type": "volume", "target": spec}
-    vol: dict = {}
+    vol: JSONDict = {}
     buf = ""
     for c in spec + "\0":
         if _is_drive(buf, c):
@@ -373,7 +375,8 @@ def parse_volume(spec: str) -> dict:
             buf = ""
         else:
             buf += c
-    src = vol.get("source", "")
+    source = vol.get("source")
+    src = source if isinstance(source, str) else ""
     if not src:
         vol["type"] = "volume"
     elif src[0] in "./~" or (len(src) > 1 and (src.startswith("\\\\") or _is_drive(src[0], src[1]))):

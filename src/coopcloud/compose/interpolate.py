@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import TypeAlias
 
+from coopcloud.compose import KeyPath
+
 _SUBST = r"[_a-z][_a-z0-9]*(?::?[-?][^}]*)?"
 _PATTERN = re.compile(rf"\$(?i:(?P<escaped>\$)|(?P<named>{_SUBST})|{{(?P<braced>{_SUBST})}}|(?P<invalid>))")
 
@@ -168,7 +170,7 @@ def _casts_by_shape() -> dict[tuple[int, str], list[tuple[int, tuple[str, ...], 
 _CASTS_BY_SHAPE = _casts_by_shape()
 
 
-def _cast_for(path: tuple) -> Cast | None:
+def _cast_for(path: KeyPath) -> Cast | None:
     if not path:
         return None
     n, last = len(path), path[-1]
@@ -202,7 +204,7 @@ class _OverBudget(Exception):
 
 
 class InterpolationError(Exception):
-    def __init__(self, path: tuple, message: str):
+    def __init__(self, path: KeyPath, message: str):
         super().__init__(message)
         self.path = path
         self.message = message
@@ -211,7 +213,7 @@ class InterpolationError(Exception):
 def interpolate(
     doc: Mapping[str, object],
     env: Mapping[str, str],
-    path: tuple = (),
+    path: KeyPath = (),
     unset: Callable[[str], None] | None = None,
 ) -> dict[str, object]:
     """Interpolate every string value in a parsed document (keys untouched), then cast.
@@ -229,7 +231,7 @@ def interpolate(
                 raise _OverBudget(name)
         return value
 
-    def walk(v: object, p: tuple) -> object:
+    def walk(v: object, p: KeyPath) -> object:
         if isinstance(v, str):
             if "$" not in v:
                 return v

@@ -10,18 +10,19 @@ import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from coopcloud.compose import KeyPath
 from coopcloud.compose import gotypes as g
 from coopcloud.rawdata import JSONDict, RawMap, as_list, as_map
 
 
 class NormalizeError(Exception):
-    def __init__(self, path: tuple, message: str):
+    def __init__(self, path: KeyPath, message: str):
         super().__init__(message)
         self.path = path
         self.message = message
 
 
-def _uint(v: object, path: tuple) -> int:
+def _uint(v: object, path: KeyPath) -> int:
     if isinstance(v, float):
         v = int(v)
     if not isinstance(v, int):  # the schema lets only numbers reach here
@@ -103,7 +104,7 @@ def _extras(d: RawMap) -> JSONDict:
     return {k: v for k, v in d.items() if k.startswith("x-")}
 
 
-def _file_ref(value: object, path: tuple) -> JSONDict:
+def _file_ref(value: object, path: KeyPath) -> JSONDict:
     if isinstance(value, str):
         return {"source": value} if value else {}
     v = as_map(value)
@@ -116,7 +117,7 @@ def _file_ref(value: object, path: tuple) -> JSONDict:
     return out
 
 
-def _update_config(value: object, path: tuple) -> JSONDict:
+def _update_config(value: object, path: KeyPath) -> JSONDict:
     v = as_map(value)
     out: JSONDict = {}
     if v.get("parallelism") is not None:
@@ -134,7 +135,7 @@ def _update_config(value: object, path: tuple) -> JSONDict:
     return out
 
 
-def _deploy(value: object, path: tuple) -> JSONDict:
+def _deploy(value: object, path: KeyPath) -> JSONDict:
     v = as_map(value)
     out: JSONDict = {}
     for k in ("mode", "endpoint_mode"):
@@ -206,7 +207,7 @@ def _deploy(value: object, path: tuple) -> JSONDict:
     return out
 
 
-def _healthcheck(value: object, path: tuple) -> JSONDict:
+def _healthcheck(value: object, path: KeyPath) -> JSONDict:
     v = as_map(value)
     out: JSONDict = {}
     test = v.get("test")
@@ -224,7 +225,7 @@ def _healthcheck(value: object, path: tuple) -> JSONDict:
     return out
 
 
-def _shell(v: object, path: tuple) -> list[object]:
+def _shell(v: object, path: KeyPath) -> list[object]:
     if isinstance(v, str):
         try:
             return list(g.shlex_split(v))
@@ -259,7 +260,7 @@ _BOOLS = ("privileged", "read_only", "stdin_open", "tty")
 class _Where:
     """What a section normalizer needs besides the service's mapping."""
 
-    path: tuple  # ("services", name): where errors point
+    path: KeyPath  # ("services", name): where errors point
     working_dir: str
     lookup: Callable[[str], str | None]
     read_file: Callable[[str], str] | None
@@ -484,7 +485,7 @@ def _volumes(v: RawMap, where: _Where) -> JSONDict:
     return {"volumes": vs}
 
 
-def _volume_mount(value: object, path: tuple) -> JSONDict:
+def _volume_mount(value: object, path: KeyPath) -> JSONDict:
     if isinstance(value, str):
         try:
             return g.parse_volume(value)
@@ -512,7 +513,7 @@ def _volume_mount(value: object, path: tuple) -> JSONDict:
     return vol
 
 
-def _bind_source(src: str, where: _Where, path: tuple) -> str:
+def _bind_source(src: str, where: _Where, path: KeyPath) -> str:
     if not src:
         raise NormalizeError(path, 'invalid mount config for type "bind": field Source must not be empty')
     if src.startswith("~"):
@@ -555,7 +556,7 @@ _SECTIONS: tuple[Callable[[RawMap, _Where], JSONDict], ...] = (
 )
 
 
-def _read_env_file(p: str, read_file, path: tuple) -> str:
+def _read_env_file(p: str, read_file, path: KeyPath) -> str:
     try:
         if read_file is not None:
             return read_file(p)
@@ -597,7 +598,7 @@ def _external(v: object) -> JSONDict | None:
     return {"external": True, "name": as_map(v).get("name") or ""}
 
 
-def _external_name(out: JSONDict, ext: RawMap, path: tuple, kind: str, name: str) -> None:
+def _external_name(out: JSONDict, ext: RawMap, path: KeyPath, kind: str, name: str) -> None:
     """An external object's real name: `external.name` (legacy) or `name`, never both; else its key."""
     if ext.get("name"):
         if out.get("name"):
@@ -621,7 +622,7 @@ def _name_driver_opts(v: RawMap) -> JSONDict:
     return out
 
 
-def network(name: str, value: object, path: tuple) -> JSONDict:
+def network(name: str, value: object, path: KeyPath) -> JSONDict:
     v = as_map(value)
     out = _name_driver_opts(v)
     ipam = as_map(v.get("ipam"))
@@ -648,7 +649,7 @@ def network(name: str, value: object, path: tuple) -> JSONDict:
     return out
 
 
-def volume(name: str, value: object, path: tuple) -> JSONDict:
+def volume(name: str, value: object, path: KeyPath) -> JSONDict:
     v = as_map(value)
     out = _name_driver_opts(v)
     labels = mapping_or_list(v.get("labels"), "=", False)
@@ -703,7 +704,7 @@ def _cluster_spec(v: RawMap) -> JSONDict:
     return out
 
 
-def file_object(kind: str, name: str, v: RawMap, working_dir: str, path: tuple) -> JSONDict:
+def file_object(kind: str, name: str, v: RawMap, working_dir: str, path: KeyPath) -> JSONDict:
     out: JSONDict = {}
     for k in ("name", "file", "driver", "template_driver"):
         if v.get(k):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from coopcloud.compose import gotypes
+from coopcloud.compose import KeyPath, gotypes
 
 VERSIONS = tuple(f"3.{i}" for i in range(14))
 DEFAULT_VERSION = "3.13"
@@ -373,7 +373,7 @@ ROOT = obj(
 
 
 class Invalid(Exception):
-    def __init__(self, path: tuple, message: str):
+    def __init__(self, path: KeyPath, message: str):
         super().__init__(message)
         self.path = path
         self.message = message
@@ -423,7 +423,7 @@ def _type_ok(types: set[str], v: object) -> bool:
     return t in types or (t == "integer" and "number" in types)
 
 
-def check(schema: dict, v: object, path: tuple, version: int) -> None:
+def check(schema: dict, v: object, path: KeyPath, version: int) -> None:
     """Raise `Invalid` for the first problem found (depth first)."""
     if "one_of" in schema:
         errors = []

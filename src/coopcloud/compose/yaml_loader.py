@@ -21,6 +21,7 @@ import re
 from array import array
 from typing import NoReturn, TypeAlias
 
+from coopcloud.compose import KeyPath
 from coopcloud.errors import ComposeError
 
 Path = tuple  # ("services", "app", "ports", 1)
@@ -151,10 +152,10 @@ class Lines:
     __slots__ = ("by_path", "items")
 
     def __init__(self) -> None:
-        self.by_path: dict[tuple, int] = {}
-        self.items: dict[tuple, array] = {}
+        self.by_path: dict[KeyPath, int] = {}
+        self.items: dict[KeyPath, array[int]] = {}
 
-    def line(self, path: tuple) -> int | None:
+    def line(self, path: KeyPath) -> int | None:
         while path:
             if path in self.by_path:
                 return self.by_path[path]
@@ -270,7 +271,7 @@ class _Builder:
         ):
             self.fail(event, "document contains excessive aliasing (as docker's YAML reader refuses it)")
 
-    def node(self, event, path: tuple) -> tuple[object, int, int]:
+    def node(self, event, path: KeyPath) -> tuple[object, int, int]:
         """The value of the node that starts with `event`, the nodes it decodes, and its height."""
         y = self.y
         if isinstance(event, y.AliasEvent):
@@ -309,7 +310,7 @@ class _Builder:
         self.count(event, 2 * anchor.nodes, 2 * anchor.nodes)
         return anchor
 
-    def sequence(self, path: tuple) -> tuple[list[object], int, int]:
+    def sequence(self, path: KeyPath) -> tuple[list[object], int, int]:
         get, check, end = self.loader.get_event, self.loader.check_event, self.y.SequenceEndEvent
         out: list[object] = []
         lines = array("i")
@@ -357,7 +358,7 @@ class _Builder:
             self.fail(event, f"unsupported YAML tag {tag}")
         self.fail(event, f"cannot decode {value!r} as {tag}")
 
-    def merge_sources(self, event, path: tuple) -> tuple[list[dict[str, object]], int, int]:
+    def merge_sources(self, event, path: KeyPath) -> tuple[list[dict[str, object]], int, int]:
         """The mappings a `<<` key merges (one, or a sequence of them), their nodes and height."""
         y = self.y
         get, check = self.loader.get_event, self.loader.check_event
@@ -398,7 +399,7 @@ class _Builder:
             return "null"  # yaml.v3 + docker: a null key becomes the string "null"? keep visible
         return key if isinstance(key, str) else text
 
-    def mapping(self, path: tuple) -> tuple[dict[str, object], int, int]:
+    def mapping(self, path: KeyPath) -> tuple[dict[str, object], int, int]:
         y = self.y
         get, check = self.loader.get_event, self.loader.check_event
         out: dict[str, object] = {}
