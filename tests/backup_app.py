@@ -7,8 +7,12 @@ Import the fixtures into a test module (`from backup_app import backup_env, ... 
 from __future__ import annotations
 
 import secrets
+import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +107,50 @@ def files_app(name: str, *labels: str, quick: bool = True) -> dict[str, str]:
         "abra.sh": "",
         "README.md": f"# {name}\n",
     }
+
+
+def keygen(path: Path) -> Path:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "coop-test", "-f", str(path)], check=True)
+    return path
+
+
+@contextmanager
+def sftp_server_at(d: Path, host: str) -> Iterator[tuple[str, int, Path, Path, Path]]:
+    """An sshd of the test's own (sftp only; fresh host and client keys) listening on `host`, an address
+    of this machine the restic job's container reaches: yields (host, port, client key, known_hosts,
+    repository dir). A host sshd rather than an sshd container: no image with sshd can be pulled here."""
+    d.mkdir()
+    host_key, client_key = keygen(d / "host_key"), keygen(d / "client_key")
+    (d / "authorized_keys").write_text((d / "client_key.pub").read_text())
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    (d / "sshd_config").write_text(f"""\
+ListenAddress {host}:{port}
+HostKey {host_key}
+AuthorizedKeysFile {d / "authorized_keys"}
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PidFile {d / "sshd.pid"}
+Subsystem sftp internal-sftp
+ForceCommand internal-sftp
+""")
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", str(d / "sshd_config"), "-E", str(d / "sshd.log")])
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection((host, port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, (d / "sshd.log").read_text()
+                time.sleep(0.1)
+        known_hosts = d / "known_hosts"
+        known_hosts.write_text(f"[{host}]:{port} {' '.join((d / 'host_key.pub').read_text().split()[:2])}\n")
+        yield host, port, client_key, known_hosts, d / "repo"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -25,7 +25,18 @@ from pathlib import Path
 
 import pytest
 
-from backup_app import REG, RESTIC_IMAGE, backup_env, backup_images, files_app, local_server, own_repository, sh  # noqa: F401
+from backup_app import (  # noqa: F401
+    REG,
+    RESTIC_IMAGE,
+    backup_env,
+    backup_images,
+    files_app,
+    keygen,
+    local_server,
+    own_repository,
+    sftp_server_at,
+    sh,
+)
 from live_app import container_of, new_app, one_error_line
 
 COOP = [sys.executable, "-c", "from coopcloud.cli.fast import run; run()"]  # what the console script runs
@@ -59,52 +70,11 @@ def bridge_gateway() -> str:
     return str(next(ipaddress.ip_network(ipv4[0]["Subnet"]).hosts()))
 
 
-def keygen(path: Path) -> Path:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "coop-test", "-f", str(path)], check=True)
-    return path
-
-
 @pytest.fixture
 def sftp_server(tmp_path):
     """An sshd (sftp only) on the bridge gateway: yields (host, port, client key, known_hosts, repository dir)."""
-    d = tmp_path / "sftpd"
-    d.mkdir()
-    host_key, client_key = keygen(d / "host_key"), keygen(d / "client_key")
-    (d / "authorized_keys").write_text((d / "client_key.pub").read_text())
-    host = bridge_gateway()
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port = s.getsockname()[1]
-    (d / "sshd_config").write_text(f"""\
-ListenAddress {host}:{port}
-HostKey {host_key}
-AuthorizedKeysFile {d / "authorized_keys"}
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-PidFile {d / "sshd.pid"}
-Subsystem sftp internal-sftp
-ForceCommand internal-sftp
-""")
-    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-f", str(d / "sshd_config"), "-E", str(d / "sshd.log")])
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection((host, port), timeout=1).close()
-                break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, (d / "sshd.log").read_text()
-                time.sleep(0.1)
-        known_hosts = d / "known_hosts"
-        known_hosts.write_text(f"[{host}]:{port} {' '.join((d / 'host_key.pub').read_text().split()[:2])}\n")
-        repo = d / "repo"
-        yield host, port, client_key, known_hosts, repo
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with sftp_server_at(tmp_path / "sftpd", bridge_gateway()) as server:
+        yield server
 
 
 @pytest.fixture

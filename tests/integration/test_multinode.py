@@ -555,3 +555,134 @@ def test_a_backup_whose_node_is_lost_ends_within_its_timeout_and_says_what_the_r
     listed = json.loads(mn("app", "backup", "ls", app, "--json").out)
     assert 1 <= len(listed) <= 2, listed  # this run's snapshot if restic finished it, and the new one
     assert all(s["why"] == "manual" for s in listed)
+    assert [s["failed_run"] for s in listed] == [True] * (len(listed) - 1) + [False], listed  # the lost run's marked
+
+
+def _restic(multinode: MultiNode, repo: Path, *args: str) -> str:
+    """restic itself, run here directly on the sftp server's directory, with the server's repository
+    password read from its Docker secret by a one-shot service on the manager; returns its stdout."""
+    import subprocess
+
+    from backup_app import RESTIC_IMAGE
+
+    reader = f"coop-test-password-{uuid.uuid4().hex[:6]}"
+    multinode.docker(
+        "m1", "service", "create", "--detach", "--name", reader, "--restart-condition", "none",
+        "--constraint", "node.role==manager", "--secret", "coop-backup-password",
+        "--entrypoint", "cat", RESTIC_IMAGE, "/run/secrets/coop-backup-password",
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 60
+        while not (password := multinode.docker("m1", "service", "logs", "--raw", reader).stdout.strip()):
+            assert time.time() < deadline, "the password could not be read"
+            time.sleep(0.5)
+    finally:
+        multinode.docker("m1", "service", "rm", reader, check=False)
+    ran = subprocess.run(
+        ["restic", "-r", str(repo), "--no-lock", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "RESTIC_PASSWORD": password},
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stderr
+    return ran.stdout
+
+
+def _restic_snapshots(multinode: MultiNode, repo: Path, app: str) -> dict[str, dict]:
+    return {s["id"]: s for s in json.loads(_restic(multinode, repo, "snapshots", "--json", "--tag", f"app={app}"))}
+
+
+@pytest.mark.kills_a_node
+def test_a_backup_whose_node_is_lost_says_what_the_reachable_repository_holds(mn, tmp_path, multinode, mn_stack):
+    """The repository is an sftp server on this machine, which the nodes reach at the bridge's address: it
+    stays reachable when the worker holding the app's volumes loses its engine while restic runs. coop ends
+    within the node timeout with one line, and what it says of this run's snapshot is what `restic
+    snapshots` shows in the repository once the worker is back; `backup ls` lists the same, marked."""
+    import subprocess
+
+    from backup_app import RESTIC_IMAGE, _image_present, sftp_server_at
+
+    if not _image_present(RESTIC_IMAGE):
+        from conftest import require_rig
+
+        require_rig(f"image {RESTIC_IMAGE} (built by rig/images)")
+    host = multinode.addrs["m1"].rsplit(".", 1)[0] + ".1"  # the host's address on the nodes' bridge
+    setting = f"t{uuid.uuid4().hex[:8]}"
+    with sftp_server_at(tmp_path / "sftpd", host) as (host, port, key, known_hosts, repo):
+        r = mn(
+            "server", "backup-repo", "coop-m1", f"sftp://root@{host}:{port}/{repo}",
+            "--ssh-key", str(key), "--known-hosts", str(known_hosts), "--name", setting,
+        )  # fmt: skip
+        assert r.code == 0, r
+        mn.env.update(COOP_RESTIC_IMAGE=RESTIC_IMAGE, COOP_BACKUP_REPOSITORY=f"repo:{setting}")
+        try:
+            _lose_the_worker_during_a_backup(mn, tmp_path, multinode, mn_stack, repo, f"{host}:{port}/{repo}")
+        finally:
+            subprocess.run([str(Path(__file__).parents[2] / "rig" / "multinode"), "up"], capture_output=True, text=True)
+            mn("server", "backup-repo", "coop-m1", "--remove", "--name", setting)
+
+
+def _lose_the_worker_during_a_backup(
+    mn, tmp_path: Path, multinode: MultiNode, stack: str, repo: Path, shown: str
+) -> None:
+    import subprocess
+    import threading
+
+    app = new_app(mn, tmp_path, stack, BACKED_UP_ON_WORKER)
+    assert mn("app", "deploy", app, "--no-input").code == 0
+    assert mn("server", "add", "coop-w1").code == 0
+    r = mn("app", "backup", "create", app)  # a first, good one: the repository exists
+    assert r.code == 0, r
+    container = multinode.docker(
+        "w1", "ps", "-q", "--filter", f"label=com.docker.stack.namespace={app}"
+    ).stdout.split()[0]
+    multinode.docker("w1", "exec", container, "sh", "-c", "head -c 300000000 /dev/urandom > /data/big")
+    pidfile = Path(os.environ.get("COOP_RIG_DIR", "/tmp/coop-rig")) / "multinode" / "pids" / "dockerd-w1.pid"
+    before = _restic_snapshots(multinode, repo, app)
+    assert len(before) == 1, before
+
+    def lose_the_worker_once_restic_runs() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if multinode.docker("w1", "ps", "-q", "--filter", "label=coop.backup.job=backup").stdout.strip():
+                time.sleep(3)  # restic is at work, writing to the repository
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+                return
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=lose_the_worker_once_restic_runs)
+    killer.start()
+    start = time.monotonic()
+    r = mn("app", "backup", "create", app)
+    took = time.monotonic() - start
+    killer.join()
+    assert r.code == 1, r
+    lines = [x for x in r.err.splitlines() if x.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in r.err, r
+    line = lines[0]
+    assert "the node coop-w1 of the restic job" in line, line
+    assert took < 120, took
+
+    # The worker back (its engine restarted: what ran there is gone), the repository holds what coop said.
+    up = subprocess.run([str(Path(__file__).parents[2] / "rig" / "multinode"), "up"], capture_output=True, text=True)
+    assert up.returncode == 0, up.stderr
+    after = _restic_snapshots(multinode, repo, app)
+    new = sorted(set(after) - set(before))
+    if "restic had saved snapshot" in line:  # found when coop looked: kept, and complete
+        assert len(new) == 1 and f"snapshot {after[new[0]]['short_id']} in sftp://{shown}" in line, (line, after)
+        assert "it is kept and complete" in line, line
+    else:  # none yet: restic may have finished it in the container the lost engine left, before it came back
+        assert "holds no snapshot of this run now, and restic may go on in its container there" in line, line
+        assert len(new) <= 1, (line, after)
+    if new:  # complete: restic finds the repository, that snapshot's data included, sound
+        assert "no errors were found" in _restic(multinode, repo, "check", "--read-data"), after
+    # `backup ls` lists what restic holds, the failed run's snapshot marked so.
+    r = mn("app", "backup", "ls", app, "--json")
+    assert r.code == 0, r
+    listed = {s["snapshot"]: s for s in json.loads(r.out)}
+    assert sorted(listed) == sorted(after), (listed, after)
+    assert [listed[i]["failed_run"] for i in before] == [False]
+    assert all(listed[i]["failed_run"] for i in new), listed
+    text = mn("app", "backup", "ls", app)
+    assert text.code == 0 and text.out.count("manual (failed run)") == len(new), text

@@ -332,6 +332,7 @@ def test_snapshot_rows_and_picking():
     }
     snap = Snapshot.from_restic(raw)
     assert (snap.why, snap.version, snap.services) == ("pre-upgrade", "1.0.0+1", ("app", "db"))
+    assert (snap.run, snap.failed_run, snap.to_json()["failed_run"]) == ("run=x", False, False)
     other = Snapshot.from_restic({**raw, "id": "abd0", "time": "2026-01-02T00:00:00Z"})
     assert pick(Ref, [snap, other], None) is other
     assert pick(Ref, [snap, other], "abc") is snap
@@ -540,3 +541,31 @@ def test_a_whole_volume_restore_swaps_every_top_level_entry_and_a_missing_scratc
     p = _swap(tmp_path, target, discard=True)
     assert p.returncode == 0 and p.stdout.strip().endswith("coop-result: discarded")
     assert _tree(vol) == {".hidden": "new", "d": "/", "stays.txt": "not in the snapshot"}
+
+
+def test_backup_ls_marks_the_snapshot_of_a_run_the_history_says_failed(monkeypatch):
+    """A backup that failed after its restic run began (its node lost…) notes the run's tag in its history
+    event; `backup ls` marks a snapshot carrying that tag, whenever restic saved it."""
+    import importlib
+    from types import SimpleNamespace
+
+    from coopcloud.ops.trail import audit
+
+    listing = importlib.import_module(
+        "coopcloud.ops.backup.snapshots"
+    )  # the module (the package re-exports a function)
+
+    def snap(run: str) -> Snapshot:
+        return Snapshot.from_restic({"id": run * 8, "time": "2026-01-01T00:00:00Z", "tags": [f"run={run}"]})
+
+    def event(result: str, failed_run: str | None) -> audit.Event:
+        return audit.Event(when="", who="", command="backup create", app="a.org", server="s", result=result,
+                           failed_run=failed_run)  # fmt: skip
+
+    monkeypatch.setattr(listing, "snapshots", lambda *a, **k: [snap("a"), snap("b"), snap("c")])
+    history = [event(audit.OK, None), event(audit.FAILED, "run=b"), event(audit.FAILED, None)]
+    monkeypatch.setattr(audit, "history", lambda client, stack: history)
+    ref = SimpleNamespace(name="a.org", stack_name="a_org")
+    found = listing.listed(SimpleNamespace(), SimpleNamespace(), ref)
+    assert [(s.run, s.failed_run) for s in found] == [("run=a", False), ("run=b", True), ("run=c", False)]
+    assert audit.Event.from_json(history[1].to_json()).failed_run == "run=b"

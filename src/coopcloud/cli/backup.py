@@ -150,7 +150,7 @@ def ls(rt: Runtime, app_name: str) -> None:
     from coopcloud.ops import backup as ops
 
     ref, client = _connect(rt, app_name)
-    found = ops.snapshots(rt.settings, client, ref)
+    found = ops.listed(rt.settings, client, ref)
     if rt.out.json:
         rt.out.emit_json([i.to_json() for i in app_items(ref, found, stack=False)])
         return
@@ -159,7 +159,11 @@ def ls(rt: Runtime, app_name: str) -> None:
         return
     rt.out.table(
         ["snapshot", "time", "why", "version", "services"],
-        [[s.short_id, human_time(parse_time(s.time)), s.why, s.version, ", ".join(s.services)] for s in found],
+        [
+            [s.short_id, human_time(parse_time(s.time)), f"{s.why} (failed run)" if s.failed_run else s.why, s.version]
+            + [", ".join(s.services)]
+            for s in found
+        ],
     )
 
 

@@ -31,7 +31,7 @@ from .hooks import EngineFor, NodeEngine, run_hook
 from .restic import DEFAULT_IMAGE, SCRATCH_LABEL, WHY, BackupFailed, Progress, restic_image
 from .restore import Restored, restore
 from .server import ServerLine, server_backup
-from .snapshots import Snapshot, pick, snapshots
+from .snapshots import Snapshot, listed, pick, snapshots
 from .target import AppBackup, declares_backups, inspect_app
 from .unlock import Unlocked, unlock
 from .verify import Verified, verify
@@ -56,6 +56,7 @@ __all__ = [
     "declares_backups",
     "download",
     "inspect_app",
+    "listed",
     "pick",
     "restic_image",
     "restore",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError
+from coopcloud.ops.trail import audit
 from coopcloud.ops.trail.audit import mutation
 from coopcloud.rawdata import JSONDict, RawMap, get_int, get_str
 from coopcloud.settings import Settings
@@ -102,6 +103,7 @@ def create(
         try:
             repo, result = run_resolved(settings, client, build, on_status=status_printer(on_progress, "backup"))
         except JobLost as lost:
+            _failed_run(run_tag)
             raise _told_truly(settings, client, ref, lost, run_tag) from None
     finally:
         # Post-hooks undo what pre-hooks did (restart a service, remove a dump), even after a failure.
@@ -114,6 +116,8 @@ def create(
     if not result.ok:
         reason = failure_reason(result)
         kept = "" if result.exit_code == scripts.SNAPSHOT_KEPT else "; no snapshot was kept"
+        if kept == "":
+            _failed_run(run_tag)
         raise BackupFailed(
             f"app {app.name}: backup to {repo.shown} failed: {reason}{kept}",
             hint=f"fix it, then run: coop app backup create {app.name}",
@@ -150,29 +154,44 @@ def create(
     )
 
 
+def _failed_run(run_tag: str) -> None:
+    """Note in the command's history that the run tagged `run_tag` failed: `backup ls` marks its snapshot,
+    whenever it shows up (restic may still finish it in a container of a node coop lost)."""
+    change = audit.active()
+    if change is not None:
+        change.failed_run = run_tag
+
+
 def _told_truly(settings: Settings, client: Engine, ref: AppRef, lost: JobLost, run_tag: str) -> CoopError:
-    """The error of a backup whose job's node went away, once the repository said what this run left there."""
+    """The error of a backup whose job's node went away, once the repository said what this run left there.
+
+    The job's container may outlive its node's engine (a killed dockerd leaves it running, a lost machine
+    may still reach the repository): restic can still save a snapshot after coop looked. Whatever it
+    saves carries the run's tag, which the history notes as failed: `backup ls` lists it as a failed run's."""
     repo = repository.for_command(settings, client)
+    listed = f"coop app backup ls {ref.name} lists it as from a failed run"
     if repo.kind == "volume":
         return BackupFailed(
             f"app {ref.name}: backup failed: {lost.message}; its repository {repo.shown} is on that node, so "
             "whether restic saved a snapshot first is known only once the node is back",
-            hint=f"then see: coop app backup ls {ref.name} (a snapshot of this run is complete if listed)",
+            hint=f"then see: coop app backup ls {ref.name} (a snapshot of this run is complete, and marked failed run)",
         )
     try:
         found = snapshots(settings, client, ref, repo, run_tag=run_tag, node=ANY_NODE)
     except CoopError as exc:
         return BackupFailed(
             f"app {ref.name}: backup failed: {lost.message}; its repository cannot be looked at now: {exc.message}",
-            hint=f"see: coop app backup ls {ref.name}",
+            hint=f"see: coop app backup ls {ref.name} (a snapshot of this run is complete, and marked failed run)",
         )
     if found:
         return BackupFailed(
             f"app {ref.name}: backup failed: {lost.message}; restic had saved snapshot {found[-1].short_id} in "
-            f"{repo.shown} first: it is kept and complete, but its post-hooks may not have run",
+            f"{repo.shown} first: it is kept and complete ({listed}), but its post-hooks may not have run",
             hint=f"see: coop app backup ls {ref.name}",
         )
     return BackupFailed(
-        f"app {ref.name}: backup failed: {lost.message}; {repo.shown} holds no snapshot of this run",
+        f"app {ref.name}: backup failed: {lost.message}; {repo.shown} holds no snapshot of this run now, and "
+        f"restic may go on in its container there until that node's engine is back: a snapshot it saves is "
+        f"complete, and {listed}",
         hint=f"once the node is back, run: coop app backup create {ref.name}",
     )

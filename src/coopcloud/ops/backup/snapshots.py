@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from coopcloud.domain.app import AppRef
 from coopcloud.engine import views
@@ -30,6 +30,8 @@ class Snapshot:
     services: tuple[str, ...]
     paths: tuple[str, ...]
     empty: tuple[str, ...] = ()  # service/volume/path of declared directories recorded as empty
+    run: str = ""  # the run tag (run=…) of the backup that saved it
+    failed_run: bool = False  # that backup failed (its node was lost…): the history says so; see `listed`
 
     @classmethod
     def from_restic(cls, raw: RawMap) -> Snapshot:
@@ -50,6 +52,7 @@ class Snapshot:
             services=tuple(services),
             paths=paths,
             empty=tuple(t[len(scripts.EMPTY_TAG) :] for t in tag_list if t.startswith(scripts.EMPTY_TAG)),
+            run=f"run={tags['run']}" if tags.get("run") else "",
         )
 
     def to_json(self) -> JSONDict:
@@ -65,6 +68,7 @@ class Snapshot:
             "services": list(self.services),
             "paths": list(self.paths),
             "empty": list(self.empty),
+            "failed_run": self.failed_run,
         }
 
 
@@ -127,6 +131,19 @@ def snapshots(
             f"app {ref.name}: restic's snapshot list is not JSON", hint="run it again with --debug"
         ) from None
     return sorted((Snapshot.from_restic(as_map(r, "snapshot")) for r in raw), key=lambda s: s.time)
+
+
+def listed(settings: Settings, client: Engine, ref: AppRef) -> list[Snapshot]:
+    """`app backup ls`: the app's snapshots, each marked when the backup that saved it failed (the app's
+    history notes the run tag of such a backup: one whose job's node was lost, whose snapshot restic may
+    have finished before or after coop looked)."""
+    from coopcloud.ops.trail import audit
+
+    found = snapshots(settings, client, ref)
+    if not found:
+        return found
+    failed = {e.failed_run for e in audit.history(client, ref.stack_name) if e.failed_run}
+    return [replace(s, failed_run=True) if s.run and s.run in failed else s for s in found]
 
 
 def pick_snapshot(settings: Settings, client: Engine, ref: AppRef, wanted: str | None) -> Snapshot:

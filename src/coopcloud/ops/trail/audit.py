@@ -94,6 +94,9 @@ class Event:
     detail: str | None = None  # why it failed or was refused; what unlock broke
     host: str | None = None
     pid: int | None = None  # of the command, so a started event can be matched to the lock it holds
+    failed_run: str | None = (
+        None  # a failed backup's restic run tag (run=…): a snapshot carrying it is from a failed run
+    )
     # start, UTC, ISO 8601 (``2026-11-29T22:41:07Z``); now when not given
     when: str = field(default_factory=lambda: utc_now(), kw_only=True)
 
@@ -248,6 +251,7 @@ class TrackedChange:
     plan: list[str] = field(default_factory=list)
     detail: str | None = None
     result: str | None = None  # set to override what the outcome implies (e.g. ROLLED_BACK)
+    failed_run: str | None = None  # a backup failed after its restic run began: that run's tag (see Event)
     lock: HeldLock | None = None  # when the command took the lock
     record: bool = True  # False: nothing happened worth a line (the operator answered no)
     recheck: list[Callable[[], None]] = field(default_factory=list)  # run by begin() once the lock is held
@@ -402,6 +406,7 @@ def tracked(
             detail=detail,
             host=hostname(),
             pid=os.getpid(),
+            failed_run=change.failed_run,
         )
 
     change = TrackedChange(_take=None if lock == NO_LOCK else take)
