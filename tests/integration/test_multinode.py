@@ -496,6 +496,17 @@ def test_health_is_read_on_the_worker_that_runs_the_task(mn, tmp_path, multinode
     assert any(cid.startswith(named) for cid in on_w1.stdout.split()), (named, on_w1.stdout)
 
 
+def _kill_w1_once_a_backup_job_runs(multinode: MultiNode, pidfile: Path, after: float) -> None:
+    """SIGKILL coop-w1's engine `after` seconds once a restic backup job's container runs there."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if multinode.docker("w1", "ps", "-q", "--filter", "label=coop.backup.job=backup").stdout.strip():
+            time.sleep(after)
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+            return
+        time.sleep(0.2)
+
+
 @pytest.mark.kills_a_node
 def test_a_backup_whose_node_is_lost_ends_within_its_timeout_and_says_what_the_repository_holds(
     mn, tmp_path, multinode, mn_stack
@@ -522,15 +533,7 @@ def test_a_backup_whose_node_is_lost_ends_within_its_timeout_and_says_what_the_r
     multinode.docker("w1", "exec", container, "sh", "-c", "head -c 300000000 /dev/urandom > /data/big")
     pidfile = Path(os.environ.get("COOP_RIG_DIR", "/tmp/coop-rig")) / "multinode" / "pids" / "dockerd-w1.pid"
 
-    def lose_the_worker_once_restic_runs() -> None:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if multinode.docker("w1", "ps", "-q", "--filter", "label=coop.backup.job=backup").stdout.strip():
-                os.kill(int(pidfile.read_text()), signal.SIGKILL)
-                return
-            time.sleep(0.2)
-
-    killer = threading.Thread(target=lose_the_worker_once_restic_runs)
+    killer = threading.Thread(target=_kill_w1_once_a_backup_job_runs, args=(multinode, pidfile, 0))
     killer.start()
     try:
         start = time.monotonic()
@@ -642,16 +645,8 @@ def _lose_the_worker_during_a_backup(
     before = _restic_snapshots(multinode, repo, app)
     assert len(before) == 1, before
 
-    def lose_the_worker_once_restic_runs() -> None:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if multinode.docker("w1", "ps", "-q", "--filter", "label=coop.backup.job=backup").stdout.strip():
-                time.sleep(3)  # restic is at work, writing to the repository
-                os.kill(int(pidfile.read_text()), signal.SIGKILL)
-                return
-            time.sleep(0.2)
-
-    killer = threading.Thread(target=lose_the_worker_once_restic_runs)
+    # restic at work for 3 s, writing to the repository
+    killer = threading.Thread(target=_kill_w1_once_a_backup_job_runs, args=(multinode, pidfile, 3))
     killer.start()
     start = time.monotonic()
     r = mn("app", "backup", "create", app)
