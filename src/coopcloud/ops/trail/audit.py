@@ -94,9 +94,8 @@ class Event:
     detail: str | None = None  # why it failed or was refused; what unlock broke
     host: str | None = None
     pid: int | None = None  # of the command, so a started event can be matched to the lock it holds
-    failed_run: str | None = (
-        None  # a failed backup's restic run tag (run=…): a snapshot carrying it is from a failed run
-    )
+    # A failed backup's restic run tag (run=…): a snapshot carrying it is from a failed run.
+    failed_run: str | None = None
     # start, UTC, ISO 8601 (``2026-11-29T22:41:07Z``); now when not given
     when: str = field(default_factory=lambda: utc_now(), kw_only=True)
 
@@ -126,6 +125,7 @@ class Event:
             detail=get_opt_str(doc, "detail"),
             host=get_opt_str(doc, "host"),
             pid=get_opt_int(doc, "pid"),
+            failed_run=get_opt_str(doc, "failed_run"),
         )
 
 
