@@ -6,7 +6,7 @@ is negotiated once, on the first request (``GET /_ping``), as
 ``min(engine's version, MAX_API_VERSION)``; every path is then sent as
 ``/v1.41/...``.
 
-Methods return the engine's parsed JSON (dicts and lists, as documented at
+Methods return the engine's parsed JSON (objects as `RawMap`, lists of them; as documented at
 https://docs.docker.com/engine/api/v1.41/). Errors are the `EngineError`
 family from `coopcloud.errors`, each one line naming the server.
 
@@ -27,10 +27,11 @@ import socket
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, cast
 from urllib.parse import quote
 
 from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, ServerNotReady
+from coopcloud.rawdata import RawMap, as_list, as_map, get_int, get_list, get_map, get_str
 
 from .endpoint import Endpoint, parse_endpoint
 from .stream import Frame, FrameDecoder, chunks_from, encode_filters, iter_frames, iter_lines, query_string
@@ -316,7 +317,8 @@ class EngineClient:
         body: object = None,
         raw_body: bytes | IO[bytes] | Iterable[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> Any:  # the decoded JSON (or the bytes) of one answer: each method's annotation says which
+    ) -> object:
+        """One request; the answer's decoded JSON, its bytes when it is not JSON, None when empty."""
         if self.api_version is None and method == "GET" and body is None and raw_body is None and not headers:
             # The first request of a command: its /_ping goes in the same round trip.
             return self.get_many([(path, {k: v for k, v in (params or {}).items() if v is not None})])[0]
@@ -333,6 +335,22 @@ class EngineClient:
         if (resp.getheader("Content-Type") or "").startswith("application/json"):
             return json.loads(data)
         return data
+
+    def _obj(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, object] | None = None,
+        body: object = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> RawMap:
+        """A request whose answer is one JSON object ({} when the engine sent none)."""
+        return as_map(self._call(method, path, params=params, body=body, headers=headers), path)
+
+    def _objs(self, path: str, *, params: Mapping[str, object] | None = None) -> list[RawMap]:
+        """A GET whose answer is a JSON list of objects."""
+        return [as_map(item, path) for item in as_list(self._call("GET", path, params=params), path)]
 
     def get_many(
         self, requests: Iterable[tuple[str, Mapping[str, object]]], *, return_errors: bool = False
@@ -430,34 +448,35 @@ class EngineClient:
         """Headers of the last ``/_ping``: ``api-version``, ``swarm`` (e.g. "active/manager"), ``ostype``."""
         return dict(self._ping_headers)
 
-    def version(self) -> dict:
-        return self._call("GET", "/version")
+    def version(self) -> RawMap:
+        return self._obj("GET", "/version")
 
-    def info(self) -> dict:
-        return self._call("GET", "/info")
+    def info(self) -> RawMap:
+        return self._obj("GET", "/info")
 
-    def swarm_inspect(self) -> dict:
-        return self._call("GET", "/swarm")
+    def swarm_inspect(self) -> RawMap:
+        return self._obj("GET", "/swarm")
 
     def swarm_init(self, spec: Mapping[str, object]) -> str:
         """``POST /swarm/init``; returns the node id."""
-        return self._call("POST", "/swarm/init", body=dict(spec))
+        node_id = self._call("POST", "/swarm/init", body=dict(spec))
+        return node_id if isinstance(node_id, str) else ""
 
-    def require_manager(self) -> dict:
+    def require_manager(self) -> RawMap:
         """`info()`, or ServerNotReady when the engine is not a swarm manager."""
         info = self.info()
-        swarm = info.get("Swarm") or {}
+        swarm = get_map(info, "Swarm")
         if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
             raise ServerNotReady(
                 f"server {self.name} is not a swarm manager", hint=f"run: coop server init {self.name}"
             )
         return info
 
-    def nodes(self, filters: Filters = None) -> list[dict]:
-        return self._call("GET", "/nodes", params={"filters": encode_filters(filters)})
+    def nodes(self, filters: Filters = None) -> list[RawMap]:
+        return self._objs("/nodes", params={"filters": encode_filters(filters)})
 
-    def node(self, id_or_name: str) -> dict:
-        return self._call("GET", f"/nodes/{_q(id_or_name)}")
+    def node(self, id_or_name: str) -> RawMap:
+        return self._obj("GET", f"/nodes/{_q(id_or_name)}")
 
     def node_update(self, id_or_name: str, version: int, spec: Mapping[str, object]) -> None:
         """``POST /nodes/{id}/update?version=N`` with the whole node spec (Role, Availability, Labels)."""
@@ -465,42 +484,42 @@ class EngineClient:
 
     # -- networks ----------------------------------------------------------
 
-    def networks(self, filters: Filters = None) -> list[dict]:
-        return self._call("GET", "/networks", params={"filters": encode_filters(filters)})
+    def networks(self, filters: Filters = None) -> list[RawMap]:
+        return self._objs("/networks", params={"filters": encode_filters(filters)})
 
-    def network(self, id_or_name: str) -> dict:
-        return self._call("GET", f"/networks/{_q(id_or_name)}")
+    def network(self, id_or_name: str) -> RawMap:
+        return self._obj("GET", f"/networks/{_q(id_or_name)}")
 
-    def network_create(self, spec: Mapping[str, object]) -> dict:
+    def network_create(self, spec: Mapping[str, object]) -> RawMap:
         """``POST /networks/create`` with ``{"Name":…, "Driver": "overlay", "Attachable":…, "Labels":…}``; returns ``{"Id":…}``."""
-        return self._call("POST", "/networks/create", body=dict(spec))
+        return self._obj("POST", "/networks/create", body=dict(spec))
 
     def network_remove(self, id_or_name: str) -> None:
         self._call("DELETE", f"/networks/{_q(id_or_name)}")
 
     # -- secrets -----------------------------------------------------------
 
-    def secrets(self, filters: Filters = None) -> list[dict]:
-        return self._call("GET", "/secrets", params={"filters": encode_filters(filters)})
+    def secrets(self, filters: Filters = None) -> list[RawMap]:
+        return self._objs("/secrets", params={"filters": encode_filters(filters)})
 
-    def secret(self, id_or_name: str) -> dict:
-        return self._call("GET", f"/secrets/{_q(id_or_name)}")
+    def secret(self, id_or_name: str) -> RawMap:
+        return self._obj("GET", f"/secrets/{_q(id_or_name)}")
 
-    def secret_create(self, name: str, data: bytes, *, labels: Mapping[str, str] | None = None) -> dict:
+    def secret_create(self, name: str, data: bytes, *, labels: Mapping[str, str] | None = None) -> RawMap:
         """Create a secret from its raw bytes; returns ``{"ID":…}``. The value is never logged."""
         spec = {"Name": name, "Labels": dict(labels or {}), "Data": base64.b64encode(data).decode()}
-        return self._call("POST", "/secrets/create", body=spec)
+        return self._obj("POST", "/secrets/create", body=spec)
 
     def secret_remove(self, id_or_name: str) -> None:
         self._call("DELETE", f"/secrets/{_q(id_or_name)}")
 
     # -- configs -----------------------------------------------------------
 
-    def configs(self, filters: Filters = None) -> list[dict]:
-        return self._call("GET", "/configs", params={"filters": encode_filters(filters)})
+    def configs(self, filters: Filters = None) -> list[RawMap]:
+        return self._objs("/configs", params={"filters": encode_filters(filters)})
 
-    def config(self, id_or_name: str) -> dict:
-        return self._call("GET", f"/configs/{_q(id_or_name)}")
+    def config(self, id_or_name: str) -> RawMap:
+        return self._obj("GET", f"/configs/{_q(id_or_name)}")
 
     def config_create(
         self,
@@ -509,11 +528,11 @@ class EngineClient:
         *,
         labels: Mapping[str, str] | None = None,
         templating: Mapping[str, object] | None = None,
-    ) -> dict:
+    ) -> RawMap:
         spec: JSONDict = {"Name": name, "Labels": dict(labels or {}), "Data": base64.b64encode(data).decode()}
         if templating:
             spec["Templating"] = dict(templating)
-        return self._call("POST", "/configs/create", body=spec)
+        return self._obj("POST", "/configs/create", body=spec)
 
     def config_update(self, id_or_name: str, version: int, spec: Mapping[str, object]) -> None:
         """``POST /configs/{id}/update?version=N``: only Labels may change (the engine's rule)."""
@@ -524,22 +543,20 @@ class EngineClient:
 
     # -- services ----------------------------------------------------------
 
-    def services(self, filters: Filters = None, *, status: bool = False) -> list[dict]:
+    def services(self, filters: Filters = None, *, status: bool = False) -> list[RawMap]:
         """``GET /services``; `status=True` adds ``ServiceStatus`` (running/desired tasks)."""
-        return self._call(
-            "GET", "/services", params={"filters": encode_filters(filters), "status": True if status else None}
-        )
+        return self._objs("/services", params={"filters": encode_filters(filters), "status": True if status else None})
 
-    def service(self, id_or_name: str, *, insert_defaults: bool = False) -> dict:
-        return self._call(
+    def service(self, id_or_name: str, *, insert_defaults: bool = False) -> RawMap:
+        return self._obj(
             "GET", f"/services/{_q(id_or_name)}", params={"insertDefaults": True if insert_defaults else None}
         )
 
     def service_create(
         self, spec: Mapping[str, object], *, registry_auth: str | Mapping[str, str] | None = None
-    ) -> dict:
+    ) -> RawMap:
         """``POST /services/create``; returns ``{"ID":…, "Warnings":…}``."""
-        return self._call("POST", "/services/create", body=dict(spec), headers=_auth_header(registry_auth))
+        return self._obj("POST", "/services/create", body=dict(spec), headers=_auth_header(registry_auth))
 
     def service_update(
         self,
@@ -550,14 +567,14 @@ class EngineClient:
         registry_auth_from: str | None = None,
         registry_auth: str | Mapping[str, str] | None = None,
         rollback: str | None = None,
-    ) -> dict:
+    ) -> RawMap:
         """``POST /services/{id}/update?version=N``.
 
         `registry_auth_from`: "spec" or "previous-spec"; `rollback="previous"`
         asks the engine to roll back to the previous spec. Returns ``{"Warnings":…}``.
         """
         params = {"version": version, "registryAuthFrom": registry_auth_from, "rollback": rollback}
-        return self._call(
+        return self._obj(
             "POST",
             f"/services/{_q(id_or_name)}/update",
             params=params,
@@ -629,26 +646,24 @@ class EngineClient:
 
     # -- tasks, distribution ----------------------------------------------
 
-    def tasks(self, filters: Filters = None) -> list[dict]:
+    def tasks(self, filters: Filters = None) -> list[RawMap]:
         """``GET /tasks``; filters such as ``{"service": name, "desired-state": "running", "label": [...]}``."""
-        return self._call("GET", "/tasks", params={"filters": encode_filters(filters)})
+        return self._objs("/tasks", params={"filters": encode_filters(filters)})
 
-    def distribution(self, image: str, *, registry_auth: str | Mapping[str, str] | None = None) -> dict:
+    def distribution(self, image: str, *, registry_auth: str | Mapping[str, str] | None = None) -> RawMap:
         """``GET /distribution/{image}/json``: ``Descriptor.digest`` and ``Platforms`` from the registry."""
-        return self._call("GET", f"/distribution/{_q(image)}/json", headers=_auth_header(registry_auth))
+        return self._obj("GET", f"/distribution/{_q(image)}/json", headers=_auth_header(registry_auth))
 
-    def image(self, name: str) -> dict:
-        return self._call("GET", f"/images/{_q(name)}/json")
+    def image(self, name: str) -> RawMap:
+        return self._obj("GET", f"/images/{_q(name)}/json")
 
     # -- containers --------------------------------------------------------
 
-    def containers(self, filters: Filters = None, *, all: bool = False) -> list[dict]:
-        return self._call(
-            "GET", "/containers/json", params={"filters": encode_filters(filters), "all": True if all else None}
-        )
+    def containers(self, filters: Filters = None, *, all: bool = False) -> list[RawMap]:
+        return self._objs("/containers/json", params={"filters": encode_filters(filters), "all": True if all else None})
 
-    def container(self, id_or_name: str) -> dict:
-        return self._call("GET", f"/containers/{_q(id_or_name)}/json")
+    def container(self, id_or_name: str) -> RawMap:
+        return self._obj("GET", f"/containers/{_q(id_or_name)}/json")
 
     def exec_create(
         self,
@@ -675,7 +690,7 @@ class EngineClient:
             spec["WorkingDir"] = workdir
         if user:
             spec["User"] = user
-        return self._call("POST", f"/containers/{_q(container)}/exec", body=spec)["Id"]
+        return get_str(self._obj("POST", f"/containers/{_q(container)}/exec", body=spec), "Id")
 
     def exec_start(
         self, exec_id: str, *, stdin: bytes | IO[bytes] | None = None, tty: bool = False, timeout: float | None = None
@@ -696,8 +711,8 @@ class EngineClient:
         finally:
             self._transport.release(channel)
 
-    def exec_inspect(self, exec_id: str) -> dict:
-        return self._call("GET", f"/exec/{_q(exec_id)}/json")
+    def exec_inspect(self, exec_id: str) -> RawMap:
+        return self._obj("GET", f"/exec/{_q(exec_id)}/json")
 
     def exec_run(
         self,
@@ -715,10 +730,10 @@ class EngineClient:
         out, err = bytearray(), bytearray()
         for frame in self.exec_start(exec_id, stdin=stdin, timeout=timeout):
             (err if frame.stream == "stderr" else out).extend(frame.data)
-        code = self.exec_inspect(exec_id).get("ExitCode")
-        return ExecResult(exit_code=-1 if code is None else int(code), stdout=bytes(out), stderr=bytes(err))
+        code = get_int(self.exec_inspect(exec_id), "ExitCode", -1)
+        return ExecResult(exit_code=code, stdout=bytes(out), stderr=bytes(err))
 
-    def archive_get(self, container: str, path: str, into: IO[bytes] | None = None) -> tuple[dict, bytes]:
+    def archive_get(self, container: str, path: str, into: IO[bytes] | None = None) -> tuple[RawMap, bytes]:
         """``GET /containers/{id}/archive?path=…``: (stat of `path`, tar bytes).
 
         With `into`, the tar is streamed into that file and the bytes returned are empty.
@@ -741,13 +756,13 @@ class EngineClient:
 
     def container_create(self, spec: Mapping[str, object], *, name: str | None = None) -> str:
         """``POST /containers/create``; returns the container id (it is not started)."""
-        return self._call("POST", "/containers/create", params={"name": name}, body=dict(spec))["Id"]
+        return get_str(self._obj("POST", "/containers/create", params={"name": name}, body=dict(spec)), "Id")
 
     def container_remove(self, id_or_name: str, *, force: bool = False, volumes: bool = False) -> None:
         params = {"force": True if force else None, "v": True if volumes else None}
         self._call("DELETE", f"/containers/{_q(id_or_name)}", params=params)
 
-    def archive_open(self, container: str, path: str) -> tuple[dict, IO[bytes]]:
+    def archive_open(self, container: str, path: str) -> tuple[RawMap, IO[bytes]]:
         """``GET /containers/{id}/archive?path=…`` as a stream: (stat of `path`, the tar to read).
 
         Nothing is held in memory: read the stream and close it before the next request on this
@@ -757,7 +772,7 @@ class EngineClient:
         stat = _path_stat(resp.getheader("X-Docker-Container-Path-Stat"))
         return stat, cast(IO[bytes], _ResponseStream(self, resp))  # a RawIOBase, read as a binary file
 
-    def archive_stat(self, container: str, path: str) -> dict:
+    def archive_stat(self, container: str, path: str) -> RawMap:
         resp = self._send("HEAD", f"/containers/{_q(container)}/archive", params={"path": path})
         resp.read()
         return _path_stat(resp.getheader("X-Docker-Container-Path-Stat"))
@@ -776,37 +791,38 @@ class EngineClient:
 
     # -- volumes -----------------------------------------------------------
 
-    def volumes(self, filters: Filters = None) -> list[dict]:
-        return (self._call("GET", "/volumes", params={"filters": encode_filters(filters)}) or {}).get("Volumes") or []
+    def volumes(self, filters: Filters = None) -> list[RawMap]:
+        found = get_list(self._obj("GET", "/volumes", params={"filters": encode_filters(filters)}), "Volumes")
+        return [as_map(v, "Volumes") for v in found]
 
-    def volume(self, name: str) -> dict:
-        return self._call("GET", f"/volumes/{_q(name)}")
+    def volume(self, name: str) -> RawMap:
+        return self._obj("GET", f"/volumes/{_q(name)}")
 
-    def volume_create(self, name: str, *, labels: Mapping[str, str] | None = None, driver: str = "local") -> dict:
+    def volume_create(self, name: str, *, labels: Mapping[str, str] | None = None, driver: str = "local") -> RawMap:
         """``POST /volumes/create``; an existing volume of that name is returned as it is."""
-        return self._call(
-            "POST", "/volumes/create", body={"Name": name, "Driver": driver, "Labels": dict(labels or {})}
-        )
+        return self._obj("POST", "/volumes/create", body={"Name": name, "Driver": driver, "Labels": dict(labels or {})})
 
     def volume_remove(self, name: str, *, force: bool = False) -> None:
         self._call("DELETE", f"/volumes/{_q(name)}", params={"force": True if force else None})
 
     def volume_sizes(self) -> dict[str, int]:
         """``GET /system/df?type=volume``: each volume's size in bytes (-1 when the engine did not measure it)."""
-        found = self._call("GET", "/system/df", params={"type": "volume"}) or {}
-        return {v["Name"]: int((v.get("UsageData") or {}).get("Size", -1)) for v in found.get("Volumes") or []}
+        found = (
+            as_map(v, "Volumes") for v in get_list(self._obj("GET", "/system/df", params={"type": "volume"}), "Volumes")
+        )
+        return {get_str(v, "Name"): get_int(get_map(v, "UsageData"), "Size", -1) for v in found}
 
     # -- prune -------------------------------------------------------------
 
-    def containers_prune(self) -> dict:
+    def containers_prune(self) -> RawMap:
         """``POST /containers/prune``: removes every stopped container; ``{"ContainersDeleted", "SpaceReclaimed"}``."""
-        return self._call("POST", "/containers/prune") or {}
+        return self._obj("POST", "/containers/prune")
 
-    def images_prune(self, *, dangling_only: bool = True) -> dict:
+    def images_prune(self, *, dangling_only: bool = True) -> RawMap:
         """``POST /images/prune``: dangling images, or (``dangling_only=False``) every image no container
         uses; ``{"ImagesDeleted": [{"Deleted"|"Untagged": …}], "SpaceReclaimed"}``."""
         filters = encode_filters({"dangling": ["true" if dangling_only else "false"]})
-        return self._call("POST", "/images/prune", params={"filters": filters}) or {}
+        return self._obj("POST", "/images/prune", params={"filters": filters})
 
 
 class _SharedReader:
@@ -839,13 +855,14 @@ def _auth_header(auth: str | Mapping[str, str] | None) -> dict[str, str] | None:
     return {"X-Registry-Auth": auth}
 
 
-def _path_stat(header: str | None) -> dict:
+def _path_stat(header: str | None) -> RawMap:
     if not header:
         return {}
     try:
-        return json.loads(base64.b64decode(header + "=" * (-len(header) % 4)))
+        stat = json.loads(base64.b64decode(header + "=" * (-len(header) % 4)))
     except ValueError:
         return {}
+    return stat if isinstance(stat, dict) else {}
 
 
 def _hijacked_exec(

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from coopcloud.domain.app import AppRef
+from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, EngineError, EngineNotFound
-from coopcloud.rawdata import get_map
+from coopcloud.rawdata import as_map, get_int, get_list, get_map, get_str
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL
 
@@ -69,14 +70,10 @@ def protected_networks(settings: Settings, apps: list[AppRef], warn: Callable[[s
 
 
 def _prune_networks(client: Engine, protected: set[str], out: Pruned) -> None:
-    used = {
-        n.get("Target")
-        for svc in client.services()
-        for n in ((svc.get("Spec") or {}).get("TaskTemplate") or {}).get("Networks") or []
-    }
-    for net in client.networks():
-        name, net_id = net.get("Name", ""), net.get("Id", "")
-        if name in _PREDEFINED or net.get("Ingress") or name in used or net_id in used:
+    used = {target for svc in views.services(client) for target in svc.networks}
+    for net in views.networks(client):
+        name, net_id = net.name, net.id
+        if name in _PREDEFINED or net.ingress or name in used or net_id in used:
             continue
         if name in protected:
             out.kept_networks.append(name)
@@ -92,9 +89,9 @@ def _prune_networks(client: Engine, protected: set[str], out: Pruned) -> None:
 
 def _prune_volumes(client: Engine, stacks: set[str], out: Pruned) -> None:
     sizes = client.volume_sizes()
-    for vol in client.volumes({"dangling": ["true"]}):
-        name = vol.get("Name", "")
-        stack = (vol.get("Labels") or {}).get(STACK_LABEL)
+    for vol in views.volumes(client, {"dangling": ["true"]}):
+        name = vol.name
+        stack = vol.labels.get(STACK_LABEL)
         if stack in stacks or any(name.startswith(f"{s}_") for s in stacks) or name.startswith(COOP_VOLUME_PREFIX):
             out.kept_volumes.append(name)
             continue
@@ -123,13 +120,14 @@ def prune_server(
     protected = protected_networks(settings, apps, warn)  # read before anything is removed
     out = Pruned(server)
     found = client.containers_prune()
-    out.containers = sorted(found.get("ContainersDeleted") or [])
-    out.space_reclaimed += int(found.get("SpaceReclaimed") or 0)
+    out.containers = sorted(str(c) for c in get_list(found, "ContainersDeleted"))
+    out.space_reclaimed += get_int(found, "SpaceReclaimed")
     if protected is not None:
         _prune_networks(client, protected, out)
     found = client.images_prune(dangling_only=not all_images)
-    out.images = [i.get("Untagged") or i.get("Deleted") or "" for i in found.get("ImagesDeleted") or []]
-    out.space_reclaimed += int(found.get("SpaceReclaimed") or 0)
+    deleted = (as_map(i, "ImagesDeleted") for i in get_list(found, "ImagesDeleted"))
+    out.images = [get_str(i, "Untagged") or get_str(i, "Deleted") for i in deleted]
+    out.space_reclaimed += get_int(found, "SpaceReclaimed")
     if volumes:
         _prune_volumes(client, {a.stack_name for a in apps}, out)
     for kind in (out.networks, out.volumes, out.kept_networks, out.kept_volumes):
@@ -148,19 +146,19 @@ def prune_app(client: Engine, ref: AppRef, other_stacks: set[str]) -> dict[str, 
         return name.startswith(prefix) and not any(name.startswith(p) for p in longer)
 
     removed: dict[str, list[str]] = {"networks": [], "configs": []}
-    for cfg in client.configs():
-        name = (cfg.get("Spec") or {}).get("Name", "")
+    for cfg in views.configs(client):
+        name = cfg.name
         if ours(name):
             try:
-                client.config_remove(cfg["ID"])
+                client.config_remove(cfg.id)
             except EngineError:
                 continue  # a service still uses it
             removed["configs"].append(name)
-    for net in client.networks():
-        name = net.get("Name", "")
+    for net in views.networks(client):
+        name = net.name
         if ours(name):
             try:
-                client.network_remove(net["Id"])
+                client.network_remove(net.id)
             except EngineError:
                 continue
             removed["networks"].append(name)

@@ -12,7 +12,7 @@ from typing import IO, TYPE_CHECKING
 from coopcloud.engine import views
 from coopcloud.errors import EngineConflict, EngineNotFound, NotFound, UsageError
 from coopcloud.ops.app.ps import app_services, pick_services, short_name
-from coopcloud.rawdata import JSONDict
+from coopcloud.rawdata import JSONDict, get_int, get_str
 
 if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
@@ -217,7 +217,7 @@ def _copy_out(client: Engine, ref: AppRef, spec: CopySpec, container: str) -> Co
         ) from None
     with stream:
         local = Path(spec.local_path)
-        source_name = stat.get("name") or PurePosixPath(spec.container_path).name or "root"
+        source_name = get_str(stat, "name") or PurePosixPath(spec.container_path).name or "root"
         if local.is_dir():
             parent, name = local, source_name
         else:
@@ -235,7 +235,7 @@ def _copy_in(client: Engine, ref: AppRef, spec: CopySpec, container: str) -> Cop
     target = PurePosixPath(spec.container_path)
     try:
         stat = client.archive_stat(container, str(target))
-        is_dir = bool(int(stat.get("mode", 0)) & _GO_DIR_BIT)
+        is_dir = bool(get_int(stat, "mode") & _GO_DIR_BIT)
     except EngineNotFound:
         stat, is_dir = {}, False
     if is_dir:

@@ -55,7 +55,7 @@ def restart(
     chosen = pick_services(ref, all_services, services) if services else all_services
     if timeout is None:
         timeout = _timeout_label(ref, all_services)
-    since = client.info().get("SystemTime", "")
+    since = views.info(client).system_time
     running_before: dict[str, list[str]] = {}
     for t in views.tasks(client, stack_filter(ref.stack_name)):
         if t.running:

@@ -43,6 +43,7 @@ class StackOwner:
 def stack_owner(client: Engine, stack: str) -> StackOwner | None:
     """The deployed stack `stack` on the swarm, or None when nothing runs under that name."""
     from coopcloud.engine import views
+    from coopcloud.rawdata import get_map
     from coopcloud.swarm import service_spec
 
     services = client.services(filters={"label": [f"{STACK_LABEL}={stack}"]})
@@ -50,11 +51,11 @@ def stack_owner(client: Engine, stack: str) -> StackOwner | None:
         services = [
             svc
             for svc in client.services(filters={"label": [STACK_LABEL]})
-            if docker_key(service_spec.labels(svc.get("Spec") or {}).get(STACK_LABEL, "")) == docker_key(stack)
+            if docker_key(service_spec.labels(get_map(svc, "Spec")).get(STACK_LABEL, "")) == docker_key(stack)
         ]
         if not services:
             return None
-        stack = service_spec.labels(services[0].get("Spec") or {})[STACK_LABEL]
+        stack = service_spec.labels(get_map(services[0], "Spec"))[STACK_LABEL]
     recipe = None
     domains: set[str] = set()
     for svc in map(views.Service.from_json, services):
