@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from typing import TypedDict, Unpack
 
 from coopcloud.compose import KeyPath, gotypes
 
@@ -53,10 +55,35 @@ def vkey(version: str) -> int:
 # --- the schema, as data ---------------------------------------------------------------------
 
 
-def T(*types, **kw) -> dict:
-    d = {"type": set(types)} if types else {}
+class _Options(TypedDict, total=False):
+    since: int  # the minor version (3.x) that introduced the key
+    items: Schema
+    unique: bool
+    one_of: list[Schema]
+    format: str
+    enum: list[str]
+    minimum: int
+    required: list[str]
+
+
+class Schema(_Options, total=False):
+    """One node of the schema, JSON schema's words shortened."""
+
+    type: set[str]
+    props: dict[str, Schema]
+    pattern: dict[str, Schema]
+    additional: bool
+
+
+def T(*types: str, **kw: Unpack[Schema]) -> Schema:
+    d: Schema = {"type": set(types)} if types else {}
     d.update(kw)
     return d
+
+
+def _since(schema: Schema, version: int) -> Schema:
+    """`schema` for a key introduced in 3.`version`."""
+    return {**schema, "since": version}
 
 
 STR = T("string")
@@ -65,8 +92,8 @@ NUM = T("number")
 BOOL = T("boolean")
 DURATION = T("string", format="duration")
 LIST_OF_STRINGS = T("array", items=STR, unique=True)
-STRING_OR_LIST = {"one_of": [STR, LIST_OF_STRINGS]}
-LIST_OR_DICT = {
+STRING_OR_LIST: Schema = {"one_of": [STR, LIST_OF_STRINGS]}
+LIST_OR_DICT: Schema = {
     "one_of": [
         T("object", pattern={".+": T("string", "number", "null")}, additional=False),
         T("array", items=STR, unique=True),
@@ -74,10 +101,17 @@ LIST_OR_DICT = {
 }
 STR_NUM_OPTS = T("object", pattern={"^.+$": T("string", "number")})
 NAME = "^[a-zA-Z0-9._-]+$"
-X: dict[str, dict] = {"^x-": {}}
+X: dict[str, Schema] = {"^x-": {}}
 
 
-def obj(props: dict, *, additional: bool = False, pattern: dict | None = None, types=("object",), **kw):
+def obj(
+    props: dict[str, Schema],
+    *,
+    additional: bool = False,
+    pattern: dict[str, Schema] | None = None,
+    types: tuple[str, ...] = ("object",),
+    **kw: Unpack[_Options],
+) -> Schema:
     return T(*types, props=props, additional=additional, pattern=pattern or {}, **kw)
 
 
@@ -99,21 +133,21 @@ HEALTHCHECK = obj(
         "retries": NUM,
         "test": {"one_of": [STR, T("array", items=STR)]},
         "timeout": DURATION,
-        "start_period": dict(DURATION, since=4),
-        "start_interval": dict(DURATION, since=12),
+        "start_period": _since(DURATION, 4),
+        "start_interval": _since(DURATION, 12),
     }
 )
 DEPLOY = obj(
     {
         "mode": STR,
-        "endpoint_mode": dict(STR, since=2),
+        "endpoint_mode": _since(STR, 2),
         "replicas": INT,
         "labels": LIST_OR_DICT,
-        "rollback_config": dict(UPDATE_CONFIG, since=7),
+        "rollback_config": _since(UPDATE_CONFIG, 7),
         "update_config": UPDATE_CONFIG,
         "resources": obj(
             {
-                "limits": obj({"cpus": STR, "memory": STR, "pids": dict(INT, since=9)}),
+                "limits": obj({"cpus": STR, "memory": STR, "pids": _since(INT, 9)}),
                 "reservations": obj(
                     {
                         "cpus": STR,
@@ -136,7 +170,7 @@ DEPLOY = obj(
             {
                 "constraints": T("array", items=STR),
                 "preferences": T("array", since=3, items=obj({"spread": STR})),
-                "max_replicas_per_node": dict(INT, since=8),
+                "max_replicas_per_node": _since(INT, 8),
             }
         ),
     },
@@ -154,12 +188,12 @@ SERVICE = obj(
                         "context": STR,
                         "dockerfile": STR,
                         "args": LIST_OR_DICT,
-                        "labels": dict(LIST_OR_DICT, since=3),
-                        "cache_from": dict(LIST_OF_STRINGS, since=2),
-                        "network": dict(STR, since=4),
-                        "target": dict(STR, since=4),
+                        "labels": _since(LIST_OR_DICT, 3),
+                        "cache_from": _since(LIST_OF_STRINGS, 2),
+                        "network": _since(STR, 4),
+                        "target": _since(STR, 4),
                         "shm_size": T("integer", "string", since=5),
-                        "extra_hosts": dict(LIST_OR_DICT, since=9),
+                        "extra_hosts": _since(LIST_OR_DICT, 9),
                     },
                     additional=True,
                 ),
@@ -173,7 +207,7 @@ SERVICE = obj(
         "configs": T("array", since=3, items={"one_of": [STR, FILE_REF]}),
         "container_name": STR,
         "credential_spec": T(
-            "object", since=3, props={"config": dict(STR, since=8), "file": STR, "registry": STR}, additional=False
+            "object", since=3, props={"config": _since(STR, 8), "file": STR, "registry": STR}, additional=False
         ),
         "depends_on": LIST_OF_STRINGS,
         "devices": T("array", items=STR, unique=True),
@@ -208,7 +242,7 @@ SERVICE = obj(
                                 obj(
                                     {
                                         "aliases": LIST_OF_STRINGS,
-                                        "driver_opts": dict(STR_NUM_OPTS, since=13),
+                                        "driver_opts": _since(STR_NUM_OPTS, 13),
                                         "ipv4_address": STR,
                                         "ipv6_address": STR,
                                     }
@@ -290,13 +324,13 @@ EXTERNAL = T("boolean", "object", props={"name": STR}, additional=False)
 EXTERNAL_OPEN = T("boolean", "object", props={"name": STR})
 NETWORK = obj(
     {
-        "name": dict(STR, since=5),
+        "name": _since(STR, 5),
         "driver": STR,
         "driver_opts": STR_NUM_OPTS,
         "ipam": obj({"driver": STR, "config": T("array", items=obj({"subnet": STR}))}),
         "external": EXTERNAL,
         "internal": BOOL,
-        "attachable": dict(BOOL, since=2),
+        "attachable": _since(BOOL, 2),
         "labels": LIST_OR_DICT,
     },
     pattern={"^x-": {"since": 7}},
@@ -305,7 +339,7 @@ NETWORK = obj(
 SEGMENTS = T("array", items=T("object", props={"segments": LIST_OR_DICT}))
 VOLUME = obj(
     {
-        "name": dict(STR, since=4),
+        "name": _since(STR, 4),
         "driver": STR,
         "driver_opts": STR_NUM_OPTS,
         "external": EXTERNAL,
@@ -335,23 +369,23 @@ VOLUME = obj(
 )
 SECRET = obj(
     {
-        "name": dict(STR, since=5),
+        "name": _since(STR, 5),
         "file": STR,
         "external": EXTERNAL_OPEN,
         "labels": LIST_OR_DICT,
-        "driver": dict(STR, since=8),
-        "driver_opts": dict(STR_NUM_OPTS, since=8),
-        "template_driver": dict(STR, since=8),
+        "driver": _since(STR, 8),
+        "driver_opts": _since(STR_NUM_OPTS, 8),
+        "template_driver": _since(STR, 8),
     },
     pattern={"^x-": {"since": 7}},
 )
 CONFIG = obj(
     {
-        "name": dict(STR, since=5),
+        "name": _since(STR, 5),
         "file": STR,
         "external": EXTERNAL_OPEN,
         "labels": LIST_OR_DICT,
-        "template_driver": dict(STR, since=8),
+        "template_driver": _since(STR, 8),
     },
     pattern={"^x-": {"since": 7}},
 )
@@ -423,7 +457,7 @@ def _type_ok(types: set[str], v: object) -> bool:
     return t in types or (t == "integer" and "number" in types)
 
 
-def check(schema: dict, v: object, path: KeyPath, version: int) -> None:
+def check(schema: Schema, v: object, path: KeyPath, version: int) -> None:
     """Raise `Invalid` for the first problem found (depth first)."""
     if "one_of" in schema:
         errors = []
@@ -451,9 +485,9 @@ def check(schema: dict, v: object, path: KeyPath, version: int) -> None:
         pattern = schema.get("pattern", {})
         additional = schema.get("additional", True)
         for key, value in v.items():
-            sub = props.get(key)
-            if sub is not None and sub.get("since", 0) <= version:
-                check(sub, value, path + (key,), version)
+            prop = props.get(key)
+            if prop is not None and prop.get("since", 0) <= version:
+                check(prop, value, path + (key,), version)
                 continue
             matched = False
             for pat, psub in pattern.items():
@@ -496,5 +530,5 @@ def check(schema: dict, v: object, path: KeyPath, version: int) -> None:
         raise Invalid(path, f"must be at least {schema['minimum']}")
 
 
-def validate(doc: dict, version: str) -> None:
+def validate(doc: Mapping[str, object], version: str) -> None:
     check(ROOT, doc, (), vkey(version))
