@@ -375,10 +375,10 @@ def remove_multinode_stack(mn: MultiNode, name: str) -> None:
 @pytest.fixture
 def changing():
     """An open change, as `AppContext.mutating()` makes one, for a unit test that calls a server-changing
-    operation (`@audit.mutation`) on a fake engine: no lock, no trail."""
-    from coopcloud.ops.trail import audit
+    operation (`@mutation`) on a fake engine: no lock, no trail."""
+    from coopcloud.ops.trail import mutation
 
-    change = audit.TrackedChange(_start=lambda _change: "test")
-    token = audit._ACTIVE.set(change)
+    change = mutation.TrackedChange(_start=lambda _change: "test")
+    token = mutation.ACTIVE.set(change)
     yield change
-    audit._ACTIVE.reset(token)
+    mutation.ACTIVE.reset(token)

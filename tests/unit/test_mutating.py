@@ -1,6 +1,6 @@
 """Every command that changes a server is declared so, by construction.
 
-Operations that change a server are decorated ``@audit.mutation``: they refuse to run outside
+Operations that change a server are decorated ``@mutation`` (ops/trail/mutation.py): they refuse to run outside
 ``AppContext.mutating()`` (the lock, the "started" line, its completion). The CLI's runner opens
 that bracket for every command marked ``@mutating`` (or ``@mutating_apps``). This test walks the
 whole click tree and, from each command's callback, every function of coopcloud it calls (read
@@ -145,7 +145,7 @@ def test_the_walker_finds_an_unmarked_command_that_changes_a_server():
 
 def test_a_mutation_outside_mutating_is_refused_before_it_touches_anything():
     from coopcloud.ops.app import secrets as sec
-    from coopcloud.ops.trail import audit
+    from coopcloud.ops.trail.mutation import OutsideMutating
 
-    with pytest.raises(audit.OutsideMutating, match=r"coopcloud.ops.app.secrets.remove changes a server"):
+    with pytest.raises(OutsideMutating, match=r"coopcloud.ops.app.secrets.remove changes a server"):
         sec.remove(None, "a.org", "a_org", [], all_versions=True)  # type: ignore[arg-type]

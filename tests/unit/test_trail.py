@@ -15,6 +15,7 @@ from coopcloud.ops.deploy.guard import Downgrade, check_pinned
 from coopcloud.ops.deploy.pipeline import last_converged, rollback_refused
 from coopcloud.ops.deploy.upgrade import prefer_converged
 from coopcloud.ops.trail import audit, lock
+from coopcloud.ops.trail.mutation import mutation
 from coopcloud.ops.trail.operator import hostname
 from coopcloud.settings import Settings
 from fakes.engine import FakeEngine
@@ -39,7 +40,7 @@ def hold(engine: FakeEngine, operator: str) -> None:
     engine._info["SystemTime"] = now
 
 
-@audit.mutation
+@mutation
 def change_something(engine: FakeEngine, seen: list[str]) -> None:
     seen.append(audit.history(engine, STACK)[-1].result)  # what the trail says while it acts
 

@@ -5,7 +5,7 @@ Every app operation takes the context instead of re-resolving ``(settings, pool,
     app = AppContext.open(settings, pool, "cloud.example.org", warn=print)
     with app.mutating("undeploy") as change:   # lock, "started", completed, released
         change.version_from = ...
-        lifecycle.undeploy(app.engine, app.ref)  # an @audit.mutation op: refused outside mutating()
+        lifecycle.undeploy(app.engine, app.ref)  # an @mutation op: refused outside mutating()
 
 The CLI builds it in its runner for every command marked ``@mutating`` (cli/context.py), so a
 command cannot change a server without the lock and a line in the history.
@@ -24,7 +24,7 @@ from coopcloud.settings import Settings
 if TYPE_CHECKING:
     from coopcloud.engine import Engine
     from coopcloud.ops.server.servers import ServerPool
-    from coopcloud.ops.trail.audit import TrackedChange
+    from coopcloud.ops.trail.mutation import TrackedChange
 
 
 def _ignore(_line: str) -> None:
@@ -81,7 +81,7 @@ class AppContext:
 
     def changing(self) -> TrackedChange:
         """The change `mutating()` tracks, to note versions, plan lines and detail for the history."""
-        from coopcloud.ops.trail.audit import OutsideMutating
+        from coopcloud.ops.trail.mutation import OutsideMutating
 
         if self.change is None:
             raise OutsideMutating(f"app {self.name}: no change is being made (call mutating() first)")

@@ -14,7 +14,7 @@ from coopcloud.engine import views
 from coopcloud.errors import Conflict, DeployFailed, NotFound, RecipeError, UsageError
 from coopcloud.fsutil import write_atomic
 from coopcloud.ops.app.apps import find_app
-from coopcloud.ops.trail.audit import mutation
+from coopcloud.ops.trail.mutation import mutation
 from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL

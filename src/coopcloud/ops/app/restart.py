@@ -13,7 +13,7 @@ from coopcloud.engine.protocol import Engine
 from coopcloud.errors import DeployFailed
 from coopcloud.ops.app.ps import app_services, pick_services, short_name, stack_filter
 from coopcloud.ops.deploy import converge
-from coopcloud.ops.trail.audit import mutation
+from coopcloud.ops.trail.mutation import mutation
 from coopcloud.rawdata import JSONDict
 from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import main_service_name, timeout_seconds

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from coopcloud.errors import Conflict, EngineError, InvalidError, NotFound, UsageError
 from coopcloud.ops.app import secrets as sec
-from coopcloud.ops.trail.audit import mutation
+from coopcloud.ops.trail.mutation import mutation
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from coopcloud.domain.app import AppConfig
 from coopcloud.domain.envfile import EnvFile, SecretSpec, secret_specs
 from coopcloud.engine import views
 from coopcloud.errors import Conflict, EngineConflict, EngineError, InvalidError, NotFound
-from coopcloud.ops.trail.audit import mutation
+from coopcloud.ops.trail.mutation import mutation
 from coopcloud.rawdata import JSONDict
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from coopcloud.domain.words import json_time
 from coopcloud.engine import views
 from coopcloud.errors import Conflict, EngineError, EngineNotFound, NotFound, UsageError
 from coopcloud.ops.app.ps import short_name, stack_filter
-from coopcloud.ops.trail.audit import mutation
+from coopcloud.ops.trail.mutation import mutation
 from coopcloud.rawdata import JSONDict
 
 if TYPE_CHECKING:

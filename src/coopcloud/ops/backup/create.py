@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError
-from coopcloud.ops.trail import audit
-from coopcloud.ops.trail.audit import mutation
+from coopcloud.ops.trail.mutation import active, mutation
 from coopcloud.rawdata import JSONDict, RawMap, get_int, get_str
 from coopcloud.settings import Settings
 
@@ -157,7 +156,7 @@ def create(
 def _failed_run(run_tag: str) -> None:
     """Note in the command's history that the run tagged `run_tag` failed: `backup ls` marks its snapshot,
     whenever it shows up (restic may still finish it in a container of a node coop lost)."""
-    change = audit.active()
+    change = active()
     if change is not None:
         change.failed_run = run_tag
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, NotFound, interrupted
-from coopcloud.ops.trail.audit import mutation
+from coopcloud.ops.trail.mutation import mutation
 from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 

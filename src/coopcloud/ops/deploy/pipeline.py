@@ -17,14 +17,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from coopcloud.errors import CoopError, DeployFailed, RolledBack
-from coopcloud.ops.trail.audit import mutation
+from coopcloud.ops.trail.mutation import mutation
 
 from .planning import DeployResult, Prepared
 
 if TYPE_CHECKING:
     from coopcloud.ops.app.context import AppContext
     from coopcloud.ops.backup import Created
-    from coopcloud.ops.trail.audit import Event, TrackedChange
+    from coopcloud.ops.trail.audit import Event
+    from coopcloud.ops.trail.mutation import TrackedChange
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import DeployFailed, RolledBack, interrupted
 from coopcloud.ops.deploy.plan import ServicePlan, with_live_tasks
-from coopcloud.ops.trail.audit import mutation
+from coopcloud.ops.trail.mutation import mutation
 from coopcloud.rawdata import get_map, get_str, str_map
 from coopcloud.settings import Settings
 

@@ -20,7 +20,7 @@ command was killed). A command refused before it changed anything is one complet
 
 `tracked()` is that bracket (lock, start, complete, release); commands reach it through
 `coopcloud.ops.app.context.AppContext.mutating()`. Every operation that changes a server
-is decorated `@mutation`: it refuses to run outside a `tracked()` block, and its first call
+is decorated `@mutation` (`mutation.py`): it refuses to run outside a `tracked()` block, and its first call
 takes the lock (if not yet held), re-checks the plan and writes "started".
 
 Never put a secret value in an event: plan lines come from the plan, which
@@ -35,10 +35,9 @@ import secrets as _random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppRef
 from coopcloud.engine.views import Config, configs
@@ -55,6 +54,7 @@ from coopcloud.errors import (
     UsageError,
     describe_interrupt,
 )
+from coopcloud.ops.trail.mutation import ACTIVE, TrackedChange
 from coopcloud.rawdata import JSONDict, RawDataError, RawMap, get_float, get_list, get_opt_int, get_opt_str, get_str
 from coopcloud.settings import Settings
 
@@ -242,102 +242,6 @@ NO_LOCK = "none"  # never (unlock: it breaks the lock)
 LOCK_MODES = (LOCK_NOW, LOCK_AT_BEGIN, NO_LOCK)
 
 
-@dataclass
-class TrackedChange:
-    """What a tracked command fills in as it learns it; recorded when the block ends."""
-
-    version_from: str | None = None
-    version_to: str | None = None
-    plan: list[str] = field(default_factory=list)
-    detail: str | None = None
-    result: str | None = None  # set to override what the outcome implies (e.g. ROLLED_BACK)
-    failed_run: str | None = None  # a backup failed after its restic run began: that run's tag (see Event)
-    lock: HeldLock | None = None  # when the command took the lock
-    record: bool = True  # False: nothing happened worth a line (the operator answered no)
-    recheck: list[Callable[[], None]] = field(default_factory=list)  # run by begin() once the lock is held
-    started: str | None = None  # the "started" event's config, once begin() wrote it
-    _take: Callable[[], HeldLock] | None = field(default=None, repr=False)
-    _start: Callable[[TrackedChange], str] | None = field(default=None, repr=False)
-
-    def take_lock(self) -> HeldLock:
-        """Take the app's lock now, if this change does not hold it yet."""
-        if self.lock is None:
-            if self._take is None:
-                raise RuntimeError("take_lock() outside tracked()")
-            self.lock = self._take()
-        return self.lock
-
-    def begin(self) -> None:
-        """Right before the first change (DESIGN §6 step 5): write the "started" line, hold the lock, and
-        re-check that nothing changed since the plan (`recheck`). Idempotent; `@mutation` calls it.
-
-        The line comes first, so a lock anyone can see always has its line: a command killed
-        while it holds the lock reads "did not finish", never nothing. A lock refused or a
-        re-check failed here completes that line as refused.
-        """
-        if self.started is not None:
-            return
-        if self._start is None:
-            raise RuntimeError("begin() outside tracked()")
-        self.started = self._start(self)
-        if self._take is not None:
-            self.take_lock()
-        for check in self.recheck:
-            check()
-
-
-_ACTIVE: ContextVar[TrackedChange | None] = ContextVar("coop_change", default=None)
-
-
-def active() -> TrackedChange | None:
-    """The change being tracked in this thread of work, or None."""
-    return _ACTIVE.get()
-
-
-class OutsideMutating(RuntimeError):
-    """A server-changing operation was called outside `AppContext.mutating()`: a programming error."""
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-@overload
-def mutation(func: Callable[P, R], /) -> Callable[P, R]: ...
-@overload
-def mutation(
-    *, before: Callable[Concatenate[TrackedChange, P], None]
-) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
-def mutation(
-    func: Callable[P, R] | None = None, /, *, before: Callable[Concatenate[TrackedChange, P], None] | None = None
-) -> Callable[P, R] | Callable[[Callable[P, R]], Callable[P, R]]:
-    """Mark an ops function that changes a server. It runs only inside `tracked()` (reached through
-    `AppContext.mutating()`), and its first call begins the change: lock held, plan re-checked,
-    "started" written. `before(change, *args, **kwargs)` runs first (to note the plan and its
-    re-check). tests/unit/test_mutating.py finds every CLI command that reaches one.
-    """
-    if func is None:
-        return lambda f: _mutation(f, before)
-    return _mutation(func, before)
-
-
-def _mutation(func: Callable[P, R], before: Callable[Concatenate[TrackedChange, P], None] | None) -> Callable[P, R]:
-    import functools
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        change = _ACTIVE.get()
-        if change is None:
-            raise OutsideMutating(f"{func.__module__}.{func.__qualname__} changes a server: call it in mutating()")
-        if before is not None and change.started is None:
-            before(change, *args, **kwargs)
-        change.begin()
-        return func(*args, **kwargs)
-
-    wrapper.__coop_mutation__ = True  # type: ignore[attr-defined]
-    return wrapper
-
-
 def result_of(exc: BaseException | None) -> str:
     if exc is None:
         return OK
@@ -411,7 +315,7 @@ def tracked(
 
     change = TrackedChange(_take=None if lock == NO_LOCK else take)
     change._start = lambda c: record(client, ref.stack_name, event(c, STARTED, c.detail))
-    token = _ACTIVE.set(change)
+    token = ACTIVE.set(change)
     outcome: BaseException | None = None
     try:
         if lock == LOCK_NOW:
@@ -423,7 +327,7 @@ def tracked(
         outcome = exc
         raise
     finally:
-        _ACTIVE.reset(token)
+        ACTIVE.reset(token)
         if change.lock is not None:
             change.lock.release()
             for line in change.lock.warnings:

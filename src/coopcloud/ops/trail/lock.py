@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from coopcloud.domain.words import human_time, json_time
 from coopcloud.engine.views import Config
 from coopcloud.errors import EngineConflict, EngineError, EngineNotFound, LockHeld
-from coopcloud.ops.trail.audit import mutation
+from coopcloud.ops.trail.mutation import mutation
 from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
