@@ -21,13 +21,15 @@ _SUBST = r"[_a-z][_a-z0-9]*(?::?[-?][^}]*)?"
 _PATTERN = re.compile(rf"\$(?i:(?P<escaped>\$)|(?P<named>{_SUBST})|{{(?P<braced>{_SUBST})}}|(?P<invalid>))")
 
 Lookup = Callable[[str], "str | None"]
+# What a `${...}` function answers: None when it does not apply, else (text, the error it raised).
+FuncResult: TypeAlias = "tuple[str, TemplateError | None] | None"
 
 
 class TemplateError(ValueError):
     """A template could not be substituted; ``str()`` is the reason."""
 
 
-def _soft_default(sub: str, lookup: Lookup):
+def _soft_default(sub: str, lookup: Lookup) -> FuncResult:
     if ":-" not in sub:
         return None
     name, _, default = sub.partition(":-")
@@ -35,7 +37,7 @@ def _soft_default(sub: str, lookup: Lookup):
     return (value if value else default), None
 
 
-def _hard_default(sub: str, lookup: Lookup):
+def _hard_default(sub: str, lookup: Lookup) -> FuncResult:
     if "-" not in sub:
         return None
     name, _, default = sub.partition("-")
@@ -43,8 +45,8 @@ def _hard_default(sub: str, lookup: Lookup):
     return (default if value is None else value), None
 
 
-def _required(sep: str, nonempty: bool):
-    def f(sub: str, lookup: Lookup):
+def _required(sep: str, nonempty: bool) -> Callable[[str, Lookup], FuncResult]:
+    def f(sub: str, lookup: Lookup) -> FuncResult:
         if sep not in sub:
             return None
         name, _, msg = sub.partition(sep)
@@ -68,7 +70,7 @@ def substitute(template: str, lookup: Lookup, unset: Callable[[str], None] | Non
         return template
     err: Exception | None = None
 
-    def repl(m: re.Match) -> str:
+    def repl(m: re.Match[str]) -> str:
         nonlocal err
         if m["escaped"]:
             return "$"
@@ -81,8 +83,8 @@ def substitute(template: str, lookup: Lookup, unset: Callable[[str], None] | Non
             if r is None:
                 err = None
                 continue
-            value, err = r
-            return "" if err else value
+            text, err = r
+            return "" if err else text
         value = lookup(sub)
         if value is None:
             if unset is not None:

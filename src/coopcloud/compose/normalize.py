@@ -556,7 +556,7 @@ _SECTIONS: tuple[Callable[[RawMap, _Where], JSONDict], ...] = (
 )
 
 
-def _read_env_file(p: str, read_file, path: KeyPath) -> str:
+def _read_env_file(p: str, read_file: Callable[[str], str] | None, path: KeyPath) -> str:
     try:
         if read_file is not None:
             return read_file(p)
@@ -729,7 +729,13 @@ def file_object(kind: str, name: str, v: RawMap, working_dir: str, path: KeyPath
     return out
 
 
-def document(doc: RawMap, version: str, working_dir: str, lookup, read_file=None) -> JSONDict:
+def document(
+    doc: RawMap,
+    version: str,
+    working_dir: str,
+    lookup: Callable[[str], str | None],
+    read_file: Callable[[str], str] | None = None,
+) -> JSONDict:
     """A whole validated document → the normalized model of that one file."""
     out: JSONDict = {"version": version}
     out["services"] = {

@@ -413,10 +413,10 @@ class Invalid(Exception):
         self.message = message
 
 
-_RE_CACHE: dict[str, re.Pattern] = {}
+_RE_CACHE: dict[str, re.Pattern[str]] = {}
 
 
-def _re(p: str) -> re.Pattern:
+def _re(p: str) -> re.Pattern[str]:
     r = _RE_CACHE.get(p)
     if r is None:
         r = _RE_CACHE[p] = re.compile(p)

@@ -24,8 +24,6 @@ from typing import NoReturn, TypeAlias
 from coopcloud.compose import KeyPath
 from coopcloud.errors import ComposeError
 
-Path = tuple  # ("services", "app", "ports", 1)
-
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUES = frozenset({"true", "True", "TRUE"})
 _FALSES = frozenset({"false", "False", "FALSE"})
