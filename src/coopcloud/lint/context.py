@@ -34,6 +34,8 @@ from coopcloud.lint.registry import Skip
 from coopcloud.sources import recipe_from_dir, recipe_from_git
 
 if TYPE_CHECKING:
+    from coopcloud.domain.version import TagIssue, Version
+    from coopcloud.gitops.repo import Tag
     from coopcloud.swarm.spec import StackSpec
 
 # What coop (like abra) always provides to interpolation, whatever the env says.
@@ -49,7 +51,7 @@ class RenderFailure:
 
 @dataclass
 class RenderOutcome:
-    model: dict | None  # the loaded compose model (None: not even compose.yml renders)
+    model: dict[str, object] | None  # the loaded compose model (None: not even compose.yml renders)
     spec: StackSpec | None  # the Swarm specs of that model
     files: list[str]  # compose files merged into the model, in order
     base: list[str]  # the base selection that rendered
@@ -273,7 +275,7 @@ class LintContext:
         return RenderOutcome(rendered.model, rendered.spec, current, base, failures, left_out)
 
     @property
-    def model(self) -> dict:
+    def model(self) -> dict[str, object]:
         """The rendered compose model (all overlays that render); Skip when nothing renders."""
         if self.rendering.model is None:
             raise Skip("the recipe does not render (see R000)")
@@ -281,7 +283,8 @@ class LintContext:
 
     @property
     def services(self) -> dict[str, dict]:
-        return self.model.get("services") or {}
+        services = self.model.get("services")
+        return services if isinstance(services, dict) else {}
 
     def deploy_labels(self, service: str) -> dict[str, str]:
         svc = self.services.get(service) or {}
@@ -304,7 +307,7 @@ class LintContext:
         return self.repo
 
     @cached_property
-    def tags(self) -> list:
+    def tags(self) -> list[Tag]:
         """Every tag of the repository (`gitops.Tag`); Skip without a repository."""
         repo = self.require_repo()
         try:
@@ -313,22 +316,22 @@ class LintContext:
             raise Skip(f"could not read the git tags: {exc}") from None
 
     @cached_property
-    def _versions(self) -> tuple[list, list]:
+    def _versions(self) -> tuple[list[Version], list[TagIssue]]:
         from coopcloud.domain.version import versions_from_tags
 
         return versions_from_tags(self.tags)
 
     @property
-    def versions(self) -> list:
+    def versions(self) -> list[Version]:
         """Released versions (annotated version tags), oldest first."""
         return self._versions[0]
 
     @property
-    def tag_issues(self) -> list:
+    def tag_issues(self) -> list[TagIssue]:
         return self._versions[1]
 
     @property
-    def last_release(self):
+    def last_release(self) -> Version | None:
         """The newest released version (pre-releases too), or None."""
         from coopcloud.domain.version import latest
 

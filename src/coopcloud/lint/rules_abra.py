@@ -10,7 +10,8 @@ import re
 
 from coopcloud.lint.context import LintContext
 from coopcloud.lint.registry import ERROR, WARNING, Issue, Skip, rule
-from coopcloud.lint.util import split_image, var_refs
+from coopcloud.lint.util import VarRef, split_image, var_refs
+from coopcloud.rawdata import get_map
 
 EXPECTED_COMPOSE_VERSION = (3, 8)
 UNSTABLE_TAG_WORDS = frozenset(
@@ -208,7 +209,7 @@ def images_present(ctx: LintContext):
             yield Issue(f"service {name} has no image", service=name, key="image")
 
 
-def config_version_vars(name: str) -> list:
+def config_version_vars(name: str) -> list[VarRef]:
     """The ``*_VERSION`` variables a config's ``name:`` interpolates."""
     return [ref for ref in var_refs(name) if ref.name.endswith("_VERSION")]
 
@@ -303,7 +304,7 @@ def secret_lengths(ctx: LintContext):
     and the stack comes from the app's domain: every character of the name is
     one less for the operator's domain.
     """
-    for key in sorted(ctx.model.get("secrets") or {}):
+    for key in sorted(get_map(ctx.model, "secrets")):
         if len(key) > SECRET_NAME_MAX:
             room = DOCKER_NAME_MAX - len(f"_{key}_v1")
             yield Issue(

@@ -8,6 +8,7 @@ from coopcloud.lint.context import PROVIDED_VARS, LintContext
 from coopcloud.lint.registry import ERROR, WARNING, Issue, Skip, rule
 from coopcloud.lint.rules_abra import config_version_vars
 from coopcloud.lint.util import env_items, split_image, strings, var_refs
+from coopcloud.rawdata import as_map, get_map, get_str
 
 # Channel tags that move to new releases (`latest` is R004's).
 FLOATING_TAGS = frozenset({"stable", "lts", "current", "mainline", "release", "production", "prod"})
@@ -64,18 +65,21 @@ def config_changed_without_bump(ctx: LintContext):
     Skipped without a git repository or a release.
     """
     old = ctx.release_context
-    tag = ctx.last_release.tag
-    now_configs = ctx.model.get("configs") or {}
+    last = ctx.last_release
+    if last is None:  # release_context skipped already
+        raise Skip("the recipe has no release")
+    tag = last.tag
+    now_configs = get_map(ctx.model, "configs")
     if old.rendering.model is None:
         raise Skip(f"release {tag} does not render")
-    old_configs = old.rendering.model.get("configs") or {}
-    for key, cfg in sorted(now_configs.items()):
-        before = old_configs.get(key)
-        if not before or cfg.get("external") or not cfg.get("file") or not before.get("file"):
+    old_configs = get_map(old.rendering.model, "configs")
+    for key in sorted(now_configs):
+        cfg, before = as_map(now_configs[key], key), as_map(old_configs.get(key), key)
+        if not before or cfg.get("external") or not get_str(cfg, "file") or not get_str(before, "file"):
             continue
         if cfg.get("name") != before.get("name"):
             continue  # bumped (or renamed): a new config object
-        path, old_path = ctx.relative(cfg["file"]), old.relative(before["file"])
+        path, old_path = ctx.relative(get_str(cfg, "file")), old.relative(get_str(before, "file"))
         try:
             changed = ctx.recipe.read(path) != old.recipe.read(old_path)
         except Exception:

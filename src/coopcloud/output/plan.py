@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from coopcloud.output.console import Output
@@ -10,6 +11,7 @@ from coopcloud.output.console import Output
 if TYPE_CHECKING:
     from rich.live import Live
 
+    from coopcloud.ops.deploy.converge import ServiceProgress
     from coopcloud.ops.deploy.drift import Drift
     from coopcloud.ops.deploy.plan import ServicePlan
     from coopcloud.ops.deploy.planning import Prepared
@@ -87,7 +89,7 @@ class ProgressPrinter:
             self._live.stop()
             self._live = None
 
-    def __call__(self, progress: list) -> None:
+    def __call__(self, progress: Sequence[ServiceProgress]) -> None:
         self._start_live()
         if self._live is not None:
             from rich.table import Table
