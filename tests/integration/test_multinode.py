@@ -592,16 +592,35 @@ def _restic(multinode: MultiNode, repo: Path, *args: str) -> str:
     return ran.stdout
 
 
+def _sessions(sshd: int | None) -> list[int]:
+    """The processes of the sessions an sshd (its pid) serves now: its children and theirs."""
+    import subprocess
+
+    found, todo = [], [sshd] if sshd else []
+    while todo:
+        kids = subprocess.run(["pgrep", "-P", str(todo.pop())], capture_output=True, text=True).stdout.split()
+        found += [int(k) for k in kids]
+        todo += [int(k) for k in kids]
+    return found
+
+
 def _restic_snapshots(multinode: MultiNode, repo: Path, app: str) -> dict[str, dict]:
     return {s["id"]: s for s in json.loads(_restic(multinode, repo, "snapshots", "--json", "--tag", f"app={app}"))}
 
 
 @pytest.mark.kills_a_node
-def test_a_backup_whose_node_is_lost_says_what_the_reachable_repository_holds(mn, tmp_path, multinode, mn_stack):
+@pytest.mark.parametrize("stalled", [False, True], ids=["restic-ends-first", "restic-ends-after-coop-looked"])
+def test_a_backup_whose_node_is_lost_says_what_the_reachable_repository_holds(
+    mn, tmp_path, multinode, mn_stack, stalled
+):
     """The repository is an sftp server on this machine, which the nodes reach at the bridge's address: it
     stays reachable when the worker holding the app's volumes loses its engine while restic runs. coop ends
     within the node timeout with one line, and what it says of this run's snapshot is what `restic
-    snapshots` shows in the repository once the worker is back; `backup ls` lists the same, marked."""
+    snapshots` shows in the repository; `backup ls` lists the same, the failed run's snapshot marked.
+
+    `stalled`: the job's sftp session is stopped (SIGSTOP) as the engine dies, and let go once coop has
+    looked: restic, in the container the killed engine left running, saves its snapshot after coop said
+    there was none yet — `backup ls` still marks it as the failed run's."""
     import subprocess
 
     from backup_app import RESTIC_IMAGE, _image_present, sftp_server_at
@@ -620,14 +639,15 @@ def test_a_backup_whose_node_is_lost_says_what_the_reachable_repository_holds(mn
         assert r.code == 0, r
         mn.env.update(COOP_RESTIC_IMAGE=RESTIC_IMAGE, COOP_BACKUP_REPOSITORY=f"repo:{setting}")
         try:
-            _lose_the_worker_during_a_backup(mn, tmp_path, multinode, mn_stack, repo, f"{host}:{port}/{repo}")
+            sftpd = int((tmp_path / "sftpd" / "sshd.pid").read_text()) if stalled else None
+            _lose_the_worker_during_a_backup(mn, tmp_path, multinode, mn_stack, repo, f"{host}:{port}/{repo}", sftpd)
         finally:
             subprocess.run([str(Path(__file__).parents[2] / "rig" / "multinode"), "up"], capture_output=True, text=True)
             mn("server", "backup-repo", "coop-m1", "--remove", "--name", setting)
 
 
 def _lose_the_worker_during_a_backup(
-    mn, tmp_path: Path, multinode: MultiNode, stack: str, repo: Path, shown: str
+    mn, tmp_path: Path, multinode: MultiNode, stack: str, repo: Path, shown: str, stall_sessions_of: int | None
 ) -> None:
     import subprocess
     import threading
@@ -645,8 +665,21 @@ def _lose_the_worker_during_a_backup(
     before = _restic_snapshots(multinode, repo, app)
     assert len(before) == 1, before
 
-    # restic at work for 3 s, writing to the repository
-    killer = threading.Thread(target=_kill_w1_once_a_backup_job_runs, args=(multinode, pidfile, 3))
+    stopped: list[int] = []
+
+    def stall_the_job_and_lose_its_node() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline and not _sessions(stall_sessions_of):
+            time.sleep(0.1)
+        stopped.extend(_sessions(stall_sessions_of))  # the job's sftp session: restic waits on its writes
+        for pid in stopped:
+            os.kill(pid, signal.SIGSTOP)
+        _kill_w1_once_a_backup_job_runs(multinode, pidfile, 0)
+
+    if stall_sessions_of is None:  # restic at work for 3 s, writing to the repository
+        killer = threading.Thread(target=_kill_w1_once_a_backup_job_runs, args=(multinode, pidfile, 3))
+    else:
+        killer = threading.Thread(target=stall_the_job_and_lose_its_node)
     killer.start()
     start = time.monotonic()
     r = mn("app", "backup", "create", app)
@@ -658,6 +691,16 @@ def _lose_the_worker_during_a_backup(
     line = lines[0]
     assert "the node coop-w1 of the restic job" in line, line
     assert took < 120, took
+
+    if stopped:  # coop said none yet, truly; then restic, let go, ends its snapshot in the orphaned container
+        assert "holds no snapshot of this run now, and restic may go on in its container there" in line, line
+        assert _restic_snapshots(multinode, repo, app).keys() == before.keys()
+        for pid in stopped:
+            os.kill(pid, signal.SIGCONT)
+        deadline = time.time() + 120
+        while len(_restic_snapshots(multinode, repo, app)) == len(before):
+            assert time.time() < deadline, "restic did not end its snapshot once its session went on"
+            time.sleep(2)
 
     # The worker back (its engine restarted: what ran there is gone), the repository holds what coop said.
     up = subprocess.run([str(Path(__file__).parents[2] / "rig" / "multinode"), "up"], capture_output=True, text=True)
