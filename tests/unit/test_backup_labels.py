@@ -211,7 +211,9 @@ def test_a_backup_whose_declared_directories_are_all_empty_records_an_empty_volu
 def test_restore_and_verify_scripts():
     job = scripts.restore_job_script(None, "a.org", ["/backup/db/dumps"], "t0", wait_for_plan=False)
     assert "restic ls --json --tag app=a.org latest" in job and "--verify" not in job
-    assert 'restic restore --target /backup/db/dumps/.coop-restore-t0 --include /backup/db/dumps "$id"' in job
+    assert 'restic restore --target "$s" --include "$m" "$@"' in job
+    assert "restore_into /backup/db/dumps /backup/db/dumps/.coop-restore-t0 --tag app=a.org latest &" in job
+    assert 'restore_into /backup/db/dumps /backup/db/dumps/.coop-restore-t0 "$id"' in job
     assert job.rstrip().endswith('echo "coop-result: restored"')
     assert "restic ls --json abc " in scripts.restore_job_script("abc", "a.org", ["/m"], "t0", wait_for_plan=True)
     verify = scripts.verify_script("abc")
@@ -226,7 +228,10 @@ case "$1" in
         '{"name":"sub","type":"dir","path":"M/sub","struct_type":"node"}' \\
         '{"name":"x \\\\"size\\\\":9","type":"file","path":"M/sub/x \\\\"size\\\\":9","size":5,"struct_type":"node"}' \\
         '{"name":"o","type":"file","path":"/backup/other/o","size":7,"struct_type":"node"}' | sed "s|M|$MOUNT|g";;
-  restore) [ "$6" = abc123 ] || exit 1; mkdir -p "$3$5/sub"; printf abc >"$3$5/a.bin"; printf "${B:-hello}" >"$3$5/sub/x \\"size\\":9";;
+  restore) mkdir -p "$3$5/sub"; printf abc >"$3$5/a.bin"; printf "${B:-hello}" >"$3$5/sub/x \\"size\\":9"
+      [ "$6" = abc123 ] && exit 0; [ "$6 $7 $8" = "--tag app=a.org latest" ] || exit 1
+      # the newest: a backup lands meanwhile (a newer snapshot, other data), when asked to
+      [ -n "${LANDS:-}" ] && { : >"$RESTIC_REPOSITORY/snapshots/def456"; printf xyz >"$3$5/a.bin"; }; exit 0;;
 esac
 """
 
@@ -260,6 +265,15 @@ def test_the_restore_job_resolves_restores_and_checks_each_files_number_and_size
     assert p.returncode == scripts.REFUSED
     assert "holds 2 files (8 bytes) under" in p.stderr and "2 (7 bytes) were restored" in p.stderr, p.stderr
     assert list(vol.iterdir()) == []
+
+    # A volume repository: the first volume is restored beside the listing, and again by the id when the
+    # list of snapshots changed meanwhile.
+    (tmp_path / "repo" / "snapshots").mkdir(parents=True)
+    (tmp_path / "repo" / "snapshots" / "abc123").touch()
+    for lands in ("", "1"):
+        vol, p = _restore_job(tmp_path, RESTIC_REPOSITORY=str(tmp_path / "repo"), LANDS=lands)
+        assert p.returncode == 0 and p.stdout.splitlines()[-1] == "coop-result: restored", p.stderr
+        assert (vol / ".coop-restore-t0" / str(vol).lstrip("/") / "a.bin").read_text() == "abc"
 
     # No snapshot of the app: said so, nothing made.
     vol, p = _restore_job(tmp_path, NONE="1")

@@ -317,17 +317,38 @@ def restore_job_script(
     as it reads it from the repository, before writing it, and any blob or write it could not do makes it exit
     non-zero ("There were N errors"). What is left for --verify to find is a file restic wrote short or not at
     all without noticing; its number and size against the snapshot's listing find that without reading 210 MB
-    back (the listing costs nothing: the command that resolves the snapshot prints it)."""
+    back (the listing costs nothing: the command that resolves the snapshot prints it).
+
+    The listing runs beside the first volume's restore (each restic command derives the key, ~0.5 s): by the
+    id when one is named; for the newest, both ask restic for the newest of the app's snapshots, which is the
+    same one when the repository's list of snapshots did not change meanwhile — seen on a volume repository
+    (its `snapshots/` directory), and otherwise (a URL, or a change) that volume is restored again by the id."""
     which = ["--tag", f"app={app}", "latest"] if wanted is None else [wanted]
     scratch = {m: f"{m}/{RESTORE_SCRATCH}{token}" for m in mounts}
+    first = next(iter(scratch.items()), None)
+    snapshots = 'ls "${RESTIC_REPOSITORY:-/nonexistent}/snapshots" 2>/dev/null'
     lines = [
         _PRELUDE,
         _DIAGNOSE,
         _open_repo(known),
         f"discard() {{ rm -rf {' '.join(shlex.quote(s) for s in scratch.values())}; }}\n",
         'total() { t=0; while read -r v; do t=$((t + v)); done; echo "$t"; }\n',
-        f"if ! {_q(['restic', 'ls', '--json', *which])} >/tmp/coop-ls.json 2>/tmp/coop-ls.err; then\n"
-        f"  [ -e {STOPPED} ] && exit 130\n"
+        "restore_into() {  # MOUNT SCRATCH SNAPSHOT...: what an earlier restore killed outright left goes first\n"
+        f'  [ -e {STOPPED} ] && {{ discard; exit 130; }}\n  rm -rf "$1"/{RESTORE_SCRATCH}*\n'
+        '  mkdir "$2" || fail "cannot make a scratch directory in $1"\n'
+        '  m=$1; s=$2; shift 2; restic restore --target "$s" --include "$m" "$@" >&2; rc=$?\n'
+        f'  if [ "$rc" != 0 ] || [ -e {STOPPED} ]; then discard; [ -e {STOPPED} ] && exit 130; '
+        'fail "restic restore failed (exit code $rc); nothing was changed"; fi\n}\n',
+        f"before=$({snapshots})\n",
+        f"{_q(['restic', 'ls', '--json', *which])} >/tmp/coop-ls.json 2>/tmp/coop-ls.err & lister=$!\n",
+    ]
+    if first is not None:  # beside the listing: by the id named, or the newest where `same` can tell
+        beside = "true" if wanted is not None else '[ -n "$before" ]'
+        lines.append(f"first=\nif {beside}; then restore_into {_q(first)} {_q(which)} & first=$!; fi\n")
+    lines += [
+        "wait $lister; listed=$?\n",
+        f"[ -e {STOPPED} ] && {{ wait; discard; exit 130; }}\n",
+        'if [ "$listed" != 0 ]; then\n  wait; discard\n'
         f"  open_repo; [ \"$?\" = {ABSENT} ] && {{ echo '{RESULT_PREFIX}none'; exit 0; }}\n"
         # restic 0.14 ends without output when nothing matches; later versions say so and fail.
         "  grep -q -i -e 'no snapshot found' -e 'no matching ID' /tmp/coop-ls.err "
@@ -335,21 +356,21 @@ def restore_job_script(
         '  fail "cannot list the snapshot: $(first_error /tmp/coop-ls.err)"\n'
         "fi\n",
         "snap=$(head -n 1 /tmp/coop-ls.json)\n",
-        f'case "$snap" in *\'"struct_type":"snapshot"\'*) ;; *) echo \'{RESULT_PREFIX}none\'; exit 0;; esac\n',
+        f'case "$snap" in *\'"struct_type":"snapshot"\'*) ;; *) wait; discard; echo \'{RESULT_PREFIX}none\'; exit 0;; esac\n',
         'id=$(printf \'%s\\n\' "$snap" | grep -o \'"id":"[0-9a-f]*"\' | cut -d\'"\' -f4)\n',
         f"printf '%s\\n' \"{SNAPSHOT_PREFIX}$snap\"\n",
     ]
-    for m, s in scratch.items():
-        restore = _q(["restic", "restore", "--target", s, "--include", m])
-        lines.append(
-            f"[ -e {STOPPED} ] && {{ discard; exit 130; }}\n"
-            f"rm -rf {shlex.quote(m)}/{RESTORE_SCRATCH}*\n"  # what an earlier restore killed outright left
-            f"mkdir {shlex.quote(s)} || fail 'cannot make a scratch directory in {m}'\n"
-            f'{restore} "$id" >&2; rc=$?\n'
-            f'if [ "$rc" != 0 ] || [ -e {STOPPED} ]; then discard; '
-            f'[ -e {STOPPED} ] && exit 130; fail "restic restore failed (exit code $rc); nothing was changed"; fi\n'
-            + _sizes_agree(m, s)
-        )
+    for n, (m, s) in enumerate(scratch.items()):
+        if n == 0 and wanted is not None:
+            lines.append('wait "$first" || exit\n')
+        elif n == 0:  # the newest, restored beside the listing: again by the id if the list of snapshots changed
+            lines.append(
+                f'if [ -n "$first" ]; then wait "$first" || exit; [ "$before" = "$({snapshots})" ] || '
+                f'restore_into {_q([m, s])} "$id"\nelse restore_into {_q([m, s])} "$id"; fi\n'
+            )
+        else:
+            lines.append(f'restore_into {_q([m, s])} "$id"\n')
+        lines.append(_sizes_agree(m, s))
     lines.append(f'echo "{RESULT_PREFIX}restored"\n')
     if wait_for_plan:
         lines.append(
