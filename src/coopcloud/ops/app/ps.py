@@ -79,7 +79,7 @@ class ServiceRow:
         within = f"{self.restarts} restart{'s' if self.restarts > 1 else ''} in {CRASH_LOOP_PERIOD / 60:.0f} min"
         return f"{text}, crash loop ({within})" if self.crash_loop else f"{text}, {within}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         data = asdict(self)
         data["image_display"] = self.image_display
         data["replicas_display"] = self.replicas_display

@@ -36,7 +36,7 @@ class AppSecret:
     generate: bool
     present: bool | None = None  # None: not checked
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         return {
             "name": self.name,
             "version": self.version,

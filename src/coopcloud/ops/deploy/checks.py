@@ -116,13 +116,13 @@ def _check_external_secrets(app: str, rendered: Rendered, live_secrets: Mapping[
         )
 
 
-def _configs_to_create(app: str, configs: Mapping[str, dict], live: Mapping[str, views.Config]) -> list[str]:
+def _configs_to_create(app: str, configs: Mapping[str, RawMap], live: Mapping[str, views.Config]) -> list[str]:
     """The configs not on the server yet; one that is must hold the same content (Docker cannot change it)."""
     out = []
     for name, body in sorted(configs.items()):
         if name not in live:
             out.append(name)
-        elif live[name].data != base64.b64decode(body.get("Data") or ""):
+        elif live[name].data != base64.b64decode(get_str(body, "Data")):
             raise InvalidError(
                 f"app {app}: config {name} already exists on the server with different content: "
                 "the recipe changed the file without a new version in the config's name",
@@ -131,7 +131,7 @@ def _configs_to_create(app: str, configs: Mapping[str, dict], live: Mapping[str,
     return out
 
 
-def _pin_images(client: Engine, services: dict[str, dict], pre: Preflight) -> None:
+def _pin_images(client: Engine, services: Mapping[str, RawMap], pre: Preflight) -> None:
     """Resolve each tag to a digest, and its platforms, through the engine (which asks the
     registry), as `docker stack deploy` does by default: every image in one round trip."""
     from urllib.parse import quote
@@ -161,7 +161,7 @@ def _pin_images(client: Engine, services: dict[str, dict], pre: Preflight) -> No
                 pre.platforms[name] = resolved.platforms
 
 
-def _check_images_exist(client: Engine, app: str, services: dict[str, dict], pre: Preflight) -> None:
+def _check_images_exist(client: Engine, app: str, services: Mapping[str, RawMap], pre: Preflight) -> None:
     """An image its registry does not know (a mistyped or deleted tag) is refused before anything changes,
     unless the server holds it itself (an image built there). A registry that does not answer, or asks
     for credentials, proves nothing: that image is deployed by tag, as docker does."""

@@ -21,6 +21,7 @@ from coopcloud.domain.app import AppConfig
 from coopcloud.engine.views import Service
 from coopcloud.errors import NotFound
 from coopcloud.ops.deploy.plan import Plan
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL, running_version
 from coopcloud.swarm.spec import StackSpec
@@ -47,7 +48,7 @@ class Drift:
         """Services that differ (orphans included)."""
         return [s.name for s in self.plan.services if s.action in _DRIFT_ACTIONS] + list(self.plan.orphans)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         return {
             "app": self.app,
             "server": self.server,

@@ -24,6 +24,7 @@ from .planning import DeployResult, Prepared
 if TYPE_CHECKING:
     from coopcloud.ops.app.context import AppContext
     from coopcloud.ops.backup import Created
+    from coopcloud.ops.deploy.converge import ServiceProgress
     from coopcloud.ops.trail.audit import Event
     from coopcloud.ops.trail.mutation import TrackedChange
 
@@ -37,7 +38,7 @@ class DeployOptions:
     snapshot: str | None = None  # "pre-upgrade", "pre-rollback": snapshot the app's data first, if it declares backups
     backup: bool = True  # False (--no-backup): no snapshot even so, with a warning
     restore_on_failure: bool = False  # rolled back: also restore the data from that snapshot
-    progress: Callable[[list], None] | None = None  # convergence progress rows
+    progress: Callable[[list[ServiceProgress]], None] | None = None  # convergence progress rows
     notify: Callable[[str], None] | None = None  # informational lines ("rolling every service back...")
     on_password: Callable[[str], None] | None = None  # a backup repository password generated now: show it once
 

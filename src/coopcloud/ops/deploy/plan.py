@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from coopcloud.rawdata import get_list, get_str
+from coopcloud.rawdata import JSONDict, RawMap, as_map, get_int, get_list, get_map, get_str
 from coopcloud.swarm import service_spec
 
 # Values the engine fills in on create; absent in what we send, so not a change.
@@ -38,7 +38,7 @@ COOP_LABEL_PREFIX = "coop."
 _DATA_MAPS = frozenset({"Labels", "Options", "DriverOpts", "Sysctls"})
 
 
-def spec_hash(spec: dict) -> str:
+def spec_hash(spec: RawMap) -> str:
     """The hash of what coop sends, without what follows from the image digest (the digest itself
     and the platforms image resolution adds), so a registry answer never reads as a change."""
     import hashlib
@@ -51,7 +51,7 @@ def spec_hash(spec: dict) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def _without_empty_pointers(spec: dict) -> dict:
+def _without_empty_pointers(spec: RawMap) -> JSONDict:
     """`spec` without the empty objects docker always sends (and coop too, since it mirrors it), so
     hashes stay those of the services coop deployed before it sent them."""
     template = dict(service_spec.template(spec))
@@ -63,19 +63,19 @@ def _without_empty_pointers(spec: dict) -> dict:
     for key in ("Resources", "Placement"):
         if template.get(key) == {}:
             del template[key]
-    out = {k: v for k, v in spec.items() if not (k == "EndpointSpec" and v == {})}
+    out: JSONDict = {k: v for k, v in spec.items() if not (k == "EndpointSpec" and v == {})}
     if template:
         out["TaskTemplate"] = template
     return out
 
 
-def _without_platforms(spec: dict) -> dict:
+def _without_platforms(spec: JSONDict) -> JSONDict:
     """`spec` without TaskTemplate.Placement.Platforms (and without a Placement left empty)."""
     placement = service_spec.placement(spec)
     if "Platforms" not in placement:
         return spec
     rest = {k: v for k, v in placement.items() if k != "Platforms"}
-    template = {k: v for k, v in spec["TaskTemplate"].items() if k != "Placement"}
+    template: JSONDict = {k: v for k, v in service_spec.template(spec).items() if k != "Placement"}
     if rest:
         template["Placement"] = rest
     return {**spec, "TaskTemplate": template}
@@ -100,8 +100,8 @@ class Change:
     after: str | None
     paths: tuple[str, ...] = ()  # "other settings": the spec's own paths (the plan shows them under --debug)
 
-    def to_json(self) -> dict:
-        doc = {"what": self.what, "before": self.before, "after": self.after}
+    def to_json(self) -> JSONDict:
+        doc: JSONDict = {"what": self.what, "before": self.before, "after": self.after}
         return doc | ({"paths": list(self.paths)} if self.paths else {})
 
 
@@ -159,7 +159,7 @@ class ServicePlan:
     # fields (labels, replicas, update and rollback settings) are the service's alone.
     restarts: bool = False
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         return {
             "name": self.name,
             "action": self.action,
@@ -190,7 +190,7 @@ class Plan:
             lines.append(f"{symbol} service {sp.name}: {sp.action}" + (f" ({', '.join(what)})" if what else ""))
         return lines
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         return {
             "services": [s.to_json() for s in self.services],
             "networks": list(self.networks),
@@ -260,29 +260,29 @@ def differing_paths(desired: object, live: object, path: str = "") -> list[str]:
     return [] if same_spec(desired, live) else [path]
 
 
-def _refs(spec: dict, kind: str, name_key: str) -> dict[str, str]:
+def _refs(spec: RawMap, kind: str, name_key: str) -> dict[str, str]:
     return {get_str(ref, name_key): service_spec.ref_target(ref) for ref in service_spec.refs(spec, kind)}
 
 
-def _mounts(spec: dict) -> list[str]:
+def _mounts(spec: RawMap) -> list[str]:
     return sorted(
         f"{m.get('Type', 'volume')}:{m.get('Source', '')}:{m.get('Target', '')}{':ro' if m.get('ReadOnly') else ''}"
         for m in service_spec.mounts(spec)
     )
 
 
-def _networks(spec: dict) -> list[str]:
+def _networks(spec: RawMap) -> list[str]:
     return sorted(get_str(n, "Target") for n in service_spec.networks(spec))
 
 
-def _ports(spec: dict) -> list[str]:
+def _ports(spec: RawMap) -> list[str]:
     return sorted(
         f"{p.get('PublishedPort', '')}:{p.get('TargetPort', '')}/{p.get('Protocol', 'tcp')}({p.get('PublishMode', 'ingress')})"
         for p in service_spec.ports(spec)
     )
 
 
-def _placement(spec: dict) -> list[str]:
+def _placement(spec: RawMap) -> list[str]:
     placement = service_spec.placement(spec)
     out = sorted(f"constraint {c}" for c in get_list(placement, "Constraints"))
     out += [f"spread {d}" for d in service_spec.spread_descriptors(spec)]
@@ -333,7 +333,7 @@ def _image_without_digest(image: str) -> str:
     return image.split("@", 1)[0]
 
 
-def _compared_image(desired: dict, live: dict) -> tuple[str, str]:
+def _compared_image(desired: RawMap, live: RawMap) -> tuple[str, str]:
     """(desired, live) images as compared: by tag alone when coop could not pin a digest."""
     d_img, l_img = service_spec.image(desired), service_spec.image(live)
     if "@" not in d_img:
@@ -341,7 +341,7 @@ def _compared_image(desired: dict, live: dict) -> tuple[str, str]:
     return d_img, l_img
 
 
-def service_changes(desired: dict, live: dict, secrets: frozenset[str] = frozenset()) -> list[Change]:
+def service_changes(desired: RawMap, live: RawMap, secrets: frozenset[str] = frozenset()) -> list[Change]:
     """What differs between two service specs, in words an operator reads; `secrets` are values to hide.
 
     coop's own labels (`coop.*`) are left out: see `bookkeeping_changes`. The whole spec is compared,
@@ -405,13 +405,13 @@ _SHOWN_FIELDS = (
 )
 
 
-def bookkeeping_changes(desired: dict, live: dict) -> list[Change]:
+def bookkeeping_changes(desired: RawMap, live: RawMap) -> list[Change]:
     """Changes of coop's own service labels (its spec hash...): they restart nothing and change no
     setting, so the plan shows them apart from updates."""
     return _dict_changes("label", _labels(live, coop=True), _labels(desired, coop=True), redact=False)
 
 
-def restarts_tasks(desired: dict, live: dict) -> bool:
+def restarts_tasks(desired: RawMap, live: RawMap) -> bool:
     """Whether sending `desired` over `live` makes swarm replace the service's tasks: it does when the
     task template or the endpoint changes, and for nothing else (labels, replicas, update settings)."""
     d_img, l_img = _compared_image(desired, live)
@@ -421,11 +421,11 @@ def restarts_tasks(desired: dict, live: dict) -> bool:
     return not same_spec(_task_part(d), _task_part(l))
 
 
-def _task_part(spec: dict) -> dict:
+def _task_part(spec: RawMap) -> JSONDict:
     return {k: spec[k] for k in ("TaskTemplate", "EndpointSpec") if k in spec}
 
 
-def with_live_tasks(body: dict, live: dict) -> dict:
+def with_live_tasks(body: RawMap, live: RawMap) -> JSONDict:
     """`body` carrying the live task template and endpoint, byte for byte.
 
     For an update that `restarts_tasks` found changes neither: the engine stores a spec as it got
@@ -433,19 +433,19 @@ def with_live_tasks(body: dict, live: dict) -> dict:
     (an empty `Privileges` sent or not, platforms added by image resolution) would still replace
     every task. Sending back what runs restarts nothing.
     """
-    out = {k: v for k, v in body.items() if k not in ("TaskTemplate", "EndpointSpec")}
+    out: JSONDict = {k: v for k, v in body.items() if k not in ("TaskTemplate", "EndpointSpec")}
     for key in ("TaskTemplate", "EndpointSpec"):
         if key in live:
             out[key] = live[key]
     return out
 
 
-def _labels(spec: dict, *, coop: bool) -> dict:
+def _labels(spec: RawMap, *, coop: bool) -> dict[str, str]:
     """The service's labels that are coop's own (coop=True) or not."""
     return {k: v for k, v in service_spec.labels(spec).items() if k.startswith(COOP_LABEL_PREFIX) == coop}
 
 
-def _comparable(spec: dict, image: str, *, desired: dict | None = None) -> dict[str, object]:
+def _comparable(spec: RawMap, image: str, *, desired: RawMap | None = None) -> JSONDict:
     """`spec` for a field-by-field comparison: without IDs (names decide), with `image` (compared
     already), without coop's own labels; for a live spec (`desired` given), without the platforms
     image resolution added when the desired spec names none. Both with what the engine fills in."""
@@ -468,17 +468,17 @@ _ENGINE_FILLED = {
 _ENGINE_FILLED_FIELDS = {"FailureAction": "pause", "Order": "stop-first"}  # in an UpdateConfig sent without them
 
 
-def _fill_engine_defaults(spec: dict) -> None:
+def _fill_engine_defaults(spec: JSONDict) -> None:
     """Fill `spec` (a copy) in place with what the engine adds to a service spec it is sent."""
     for key, whole in _ENGINE_FILLED.items():
         if not spec.get(key):
             spec[key] = dict(whole)
         else:
-            spec[key] = {**_ENGINE_FILLED_FIELDS, **spec[key]}
+            spec[key] = {**_ENGINE_FILLED_FIELDS, **as_map(spec[key], key)}
     template = spec.get("TaskTemplate")
     if not isinstance(template, dict):
         return
-    restart = template.get("RestartPolicy") or {}
+    restart = get_map(template, "RestartPolicy")
     template["RestartPolicy"] = {"Condition": "any", "Delay": 5 * _SECOND, **restart}
     container = template.get("ContainerSpec")
     if isinstance(container, dict) and container.get("StopGracePeriod") is None:
@@ -505,28 +505,29 @@ def _strip_map_ids(spec: Mapping[str, object], image: str) -> dict[str, object]:
     return out
 
 
-def _ports_as_set(spec: dict) -> dict:
+def _ports_as_set(spec: JSONDict) -> JSONDict:
     """Ports in one canonical order: docker's sort.Slice leaves ties (same published port) in an order
     of its own past 12 ports, so the order of a service `docker stack deploy` made is no change."""
     endpoint = spec.get("EndpointSpec")
     if not isinstance(endpoint, dict) or not isinstance(endpoint.get("Ports"), list):
         return spec
 
-    def key(p: dict) -> tuple:  # engine defaults filled in, so desired and live sort alike
+    def key(item: object) -> tuple[int, int, str, str, str]:  # defaults filled in: desired and live sort alike
+        p = as_map(item, "Ports")
         return (
-            p.get("PublishedPort") or 0,
-            p.get("TargetPort") or 0,
-            p.get("Protocol") or "tcp",
-            p.get("PublishMode") or "ingress",
-            p.get("Name") or "",
+            get_int(p, "PublishedPort"),
+            get_int(p, "TargetPort"),
+            get_str(p, "Protocol") or "tcp",
+            get_str(p, "PublishMode") or "ingress",
+            get_str(p, "Name"),
         )
 
     return {**spec, "EndpointSpec": {**endpoint, "Ports": sorted(endpoint["Ports"], key=key)}}
 
 
 def plan_services(
-    desired: dict[str, dict],
-    live: dict[str, dict],
+    desired: Mapping[str, RawMap],
+    live: Mapping[str, RawMap],
     *,
     remove_orphans: bool = False,
     secrets: frozenset[str] = frozenset(),

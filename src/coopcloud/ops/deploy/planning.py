@@ -13,7 +13,7 @@ from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import Conflict, CoopError
 from coopcloud.ops.deploy.plan import Change, Plan, ServicePlan, plan_services
-from coopcloud.rawdata import JSONDict, setdefault_map
+from coopcloud.rawdata import JSONDict, RawMap, get_list, get_str, setdefault_map
 from coopcloud.settings import Settings
 from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import coop_label, timeout_seconds
@@ -50,14 +50,16 @@ def desired_specs(spec: StackSpec, pre: Preflight) -> dict[str, JSONDict]:
     return out
 
 
-def _named_networks(spec: dict, names: dict[str, str]) -> dict:
+def _named_networks(spec: RawMap, names: Mapping[str, str]) -> RawMap:
     """The engine stores network IDs in a service spec; we send names. Compare like with like."""
     if not service_spec.template(spec).get("Networks"):
         return spec
-    spec = copy.deepcopy(spec)
-    for net in spec["TaskTemplate"]["Networks"]:
-        net["Target"] = names.get(net.get("Target"), net.get("Target"))
-    return spec
+    named: JSONDict = copy.deepcopy(dict(spec))
+    for item in get_list(setdefault_map(named, "TaskTemplate"), "Networks"):
+        if isinstance(item, dict):
+            target = get_str(item, "Target")
+            item["Target"] = names.get(target, target)
+    return named
 
 
 def unconverged(client: Engine, live: Mapping[str, views.Service], engine_time: str) -> dict[str, str]:
@@ -86,7 +88,7 @@ def unconverged(client: Engine, live: Mapping[str, views.Service], engine_time: 
     return out
 
 
-def make_plan(desired: dict[str, dict], pre: Preflight, not_converged: dict[str, str] | None = None) -> Plan:
+def make_plan(desired: Mapping[str, RawMap], pre: Preflight, not_converged: dict[str, str] | None = None) -> Plan:
     """The plan; a service whose spec is unchanged but which is not converged is updated to converge it."""
     live_specs = {name: _named_networks(svc.spec, pre.network_names) for name, svc in pre.live.items()}
     services = []
@@ -288,7 +290,7 @@ class DeployResult:
     converge_seconds: float | None = None  # how long the convergence wait took (None: not waited)
     stability_seconds: float | None = None  # of which, the stability window (see converge.ConvergeResult)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         return {
             "app": self.app,
             "server": self.server,

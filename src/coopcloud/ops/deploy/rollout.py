@@ -21,7 +21,7 @@ from .planning import DeployResult, Prepared
 from .state import record
 
 if TYPE_CHECKING:
-    from coopcloud.ops.deploy.converge import ConvergeResult, NodeEngines
+    from coopcloud.ops.deploy.converge import ConvergeResult, NodeEngines, ServiceProgress
     from coopcloud.ops.server.servers import ServerPool
 
 T = TypeVar("T")
@@ -167,7 +167,7 @@ def undo(
     prepared: Prepared,
     applied: Applied,
     *,
-    progress: Callable[[list], None] | None = None,
+    progress: Callable[[list[ServiceProgress]], None] | None = None,
     wait: bool = True,
     nodes: NodeEngines | None = None,
 ) -> ConvergeResult | None:
@@ -222,7 +222,7 @@ def apply(
     *,
     converge: bool = True,
     rollback: bool = True,
-    progress: Callable[[list], None] | None = None,
+    progress: Callable[[list[ServiceProgress]], None] | None = None,
     notify: Callable[[str], None] | None = None,
     rollback_refused: Callable[[], str | None] | None = None,
 ) -> DeployResult:
@@ -327,7 +327,7 @@ def _fail(
     outcome: ConvergeResult,
     *,
     rollback: bool,
-    progress: Callable[[list], None] | None,
+    progress: Callable[[list[ServiceProgress]], None] | None,
     notify: Callable[[str], None] | None,
     refused: Callable[[], str | None] | None = None,
 ) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppConfig
+from coopcloud.rawdata import RawMap
 from coopcloud.settings import Settings
 from coopcloud.swarm import service_spec
 
@@ -25,7 +27,7 @@ def pin_version(settings: Settings, cfg: AppConfig, recipe: str, version: str) -
     fresh.save(settings.servers_dir)
 
 
-def write_lockfile(settings: Settings, cfg: AppConfig, target: Target, desired: dict[str, dict]) -> Path:
+def write_lockfile(settings: Settings, cfg: AppConfig, target: Target, desired: Mapping[str, RawMap]) -> Path:
     """`<app>.lock.json` beside the env: what exactly runs, by digest."""
     from coopcloud.fsutil import write_atomic
 

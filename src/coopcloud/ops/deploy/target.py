@@ -13,6 +13,7 @@ from coopcloud.domain.envfile import EnvFile
 from coopcloud.domain.recipe import Recipe
 from coopcloud.domain.version import Version
 from coopcloud.errors import InvalidError
+from coopcloud.rawdata import JSONDict, setdefault_map
 from coopcloud.settings import Settings
 from coopcloud.sources import recipe_from_dir, recipe_from_git
 from coopcloud.swarm.labels import coop_label, main_service_name
@@ -29,7 +30,7 @@ class Target:
     warnings: tuple[str, ...] = ()
 
 
-def releases(path: Path) -> tuple[list, list[str]]:
+def releases(path: Path) -> tuple[list[Version], list[str]]:
     """(versions oldest first, warnings) of the recipe repo at `path`; ([], []) when it is not a git repo."""
     from coopcloud.domain.version import versions_from_tags
     from coopcloud.gitops import GitRepo
@@ -99,10 +100,12 @@ def deploy_env(cfg: AppConfig, target: Target) -> EnvFile:
     return env
 
 
-def add_coop_labels(stack: str, services: dict[str, dict], target: Target, env: Mapping[str, str] | None = None) -> str:
+def add_coop_labels(
+    stack: str, services: dict[str, JSONDict], target: Target, env: Mapping[str, str] | None = None
+) -> str:
     """Label the main service as abra does; returns its name."""
     name = main_service_name(stack, services)
-    labels = services[name].setdefault("Labels", {})
+    labels = setdefault_map(services[name], "Labels")
     # abra writes it on every deploy (off unless the env turns it on); its auto-updater reads it.
     labels[coop_label(stack, "autoupdate")] = (env or {}).get("ENABLE_AUTO_UPDATE", "false")
     labels[coop_label(stack, "version")] = target.version

@@ -99,7 +99,7 @@ class LockInfo:
         pid = f"pid {self.pid} on {self.host}" if self.pid else f"on {self.host}"
         return f"{self.holder}: {self.command} ({pid}) since {utc_text(self.started)}"
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         return {
             "app": self.app,
             "holder": self.holder,
