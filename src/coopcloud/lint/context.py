@@ -31,6 +31,7 @@ from coopcloud.domain.recipe import Recipe
 from coopcloud.errors import CoopError, RecipeError
 from coopcloud.gitops import GitRepo
 from coopcloud.lint.registry import Skip
+from coopcloud.rawdata import RawMap, as_map, get_map
 from coopcloud.sources import recipe_from_dir, recipe_from_git
 
 if TYPE_CHECKING:
@@ -109,11 +110,11 @@ class LintContext:
         return self.recipe.compose_files()
 
     @cached_property
-    def _raw(self) -> tuple[dict[str, dict], dict[str, str]]:
+    def _raw(self) -> tuple[dict[str, RawMap], dict[str, str]]:
         import yaml
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        docs: dict[str, dict] = {}
+        docs: dict[str, RawMap] = {}
         errors: dict[str, str] = {}
         for name in self.compose_files:
             text = self.read_text(name)
@@ -132,7 +133,7 @@ class LintContext:
         return docs, errors
 
     @property
-    def raw(self) -> dict[str, dict]:
+    def raw(self) -> dict[str, RawMap]:
         """Each compose file as parsed YAML, before interpolation (files that do not parse are left out)."""
         return self._raw[0]
 
@@ -282,13 +283,11 @@ class LintContext:
         return self.rendering.model
 
     @property
-    def services(self) -> dict[str, dict]:
-        services = self.model.get("services")
-        return services if isinstance(services, dict) else {}
+    def services(self) -> dict[str, RawMap]:
+        return {name: as_map(svc, f"services.{name}") for name, svc in get_map(self.model, "services").items()}
 
     def deploy_labels(self, service: str) -> dict[str, str]:
-        svc = self.services.get(service) or {}
-        labels = (svc.get("deploy") or {}).get("labels") or {}
+        labels = get_map(self.services.get(service) or {}, "deploy").get("labels")
         return {str(k): "" if v is None else str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
     def relative(self, model_path: str) -> str:

@@ -8,7 +8,7 @@ from coopcloud.lint.context import PROVIDED_VARS, LintContext
 from coopcloud.lint.registry import ERROR, WARNING, Issue, Skip, rule
 from coopcloud.lint.rules_abra import config_version_vars
 from coopcloud.lint.util import env_items, split_image, strings, var_refs
-from coopcloud.rawdata import as_map, get_map, get_str
+from coopcloud.rawdata import as_map, get_list, get_map, get_str
 
 # Channel tags that move to new releases (`latest` is R004's).
 FLOATING_TAGS = frozenset({"stable", "lts", "current", "mainline", "release", "production", "prod"})
@@ -97,7 +97,8 @@ def config_changed_without_bump(ctx: LintContext):
 
 def _version_vars_of(ctx: LintContext, key: str) -> list[str]:
     for doc in ctx.raw.values():
-        cfg = (doc.get("configs") or {}).get(key) if isinstance(doc.get("configs"), dict) else None
+        configs = doc.get("configs")
+        cfg = configs.get(key) if isinstance(configs, dict) else None
         if isinstance(cfg, dict) and isinstance(cfg.get("name"), str):
             return [ref.name for ref in config_version_vars(cfg["name"])]
     return []
@@ -182,7 +183,7 @@ def backup_labels(ctx: LintContext):
     for name, svc in sorted(ctx.services.items()):
         volumes = [
             str(v["source"])
-            for v in svc.get("volumes") or []
+            for v in get_list(svc, "volumes")
             if isinstance(v, dict) and v.get("type") == "volume" and v.get("source")
         ]
         if volumes and "backupbot.backup" not in ctx.deploy_labels(name):

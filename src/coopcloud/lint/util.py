@@ -23,9 +23,10 @@ def var_refs(text: str) -> list[VarRef]:
     refs = []
     for m in _VAR_RE.finditer(text):
         sub = m["named"] or m["braced"]
-        if not sub:
+        named = _NAME_RE.match(sub) if sub else None
+        if named is None:  # `$$`, or no name to read
             continue
-        name = _NAME_RE.match(sub)[0]  # type: ignore[index]
+        name = named[0]
         rest = sub[len(name) :]
         default = None
         if rest.startswith(":-"):
