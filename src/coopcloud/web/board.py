@@ -109,14 +109,12 @@ class Board:
         return self._read(self._servers, name, lambda pool: server_detail(self.settings, pool, name))
 
     def snapshots(self, name: str) -> list[Snapshot]:
-        """`backup ls`: runs a short restic job on the app's server."""
+        """`backup ls`: runs a short restic job on the app's server (a failed run's snapshot marked)."""
         from coopcloud.ops.app.apps import find_app
-        from coopcloud.ops.backup import snapshots
+        from coopcloud.ops.backup import listed
 
         ref = find_app(self.settings, name)
-        return self._read_slow(
-            self._snapshots, name, lambda pool: snapshots(self.settings, pool.client(ref.server), ref)
-        )
+        return self._read_slow(self._snapshots, name, lambda pool: listed(self.settings, pool.client(ref.server), ref))
 
     def drift(self, name: str) -> Drift:
         """`app diff`: the plan a redeploy of the pinned version would make."""
