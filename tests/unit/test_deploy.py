@@ -93,7 +93,9 @@ def test_a_failed_deploy_rolls_the_whole_app_back_or_says_why_not(
         return _outcome("s_db", "tasks keep failing (3 since the change began): exit code 1")
 
     monkeypatch.setattr(rollout, "undo", undo)
-    prepared = SimpleNamespace(app="a.org", version="1.1.0", previous_version="1.0.0", was_deployed=was_deployed)
+    prepared = SimpleNamespace(
+        app="a.org", version="1.1.0", previous_version="1.0.0", was_deployed=was_deployed, timeout=600
+    )
     applied = dep.Applied(updated=["s_app", "s_db"])
     notes = []
     with pytest.raises(DeployFailed) as caught:
@@ -127,7 +129,7 @@ def test_a_rollback_the_engine_refuses_names_both_failures(monkeypatch):
         raise EngineError("update out of sequence")
 
     monkeypatch.setattr(rollout, "undo", undo)
-    prepared = SimpleNamespace(app="a.org", version="1.1.0", previous_version="1.0.0", was_deployed=True)
+    prepared = SimpleNamespace(app="a.org", version="1.1.0", previous_version="1.0.0", was_deployed=True, timeout=600)
     with pytest.raises(DeployFailed) as caught:
         rollout._fail(
             None,
@@ -271,3 +273,25 @@ def test_ctrl_c_puts_back_a_half_applied_deploy_and_leaves_a_whole_one_to_swarm(
             "interrupted (Ctrl-C): app a.org: 1.1.0 was applied and swarm goes on rolling it out unwatched"
         )
         assert "coop app ps a.org" in said and "coop app rollback a.org" in said
+
+
+def test_deploy_and_restart_word_a_failure_alike():
+    from coopcloud.ops.deploy.converge import ConvergeResult, ServiceProgress, converge_failure
+
+    waiting = ConvergeResult(
+        ok=False, services=[ServiceProgress("s_app", want=1), ServiceProgress("s_db", 1, 1, done=True)], timed_out=True
+    )
+    deploy = converge_failure("a.org", waiting, timeout=600)
+    assert deploy.message == "app a.org: did not converge after 600s (s_app 0/1 running)"
+    assert deploy.hint == "see: coop app ps a.org; coop app errors a.org"
+    assert deploy.details == ["s_app: 0/1 running — waiting"]
+    short = converge_failure("a.org", waiting, timeout=5, verb="restart", name=lambda n: n.removeprefix("s_"))
+    assert short.message == "app a.org: not running again after 5s (app 0/1 running)"
+
+    failed = ConvergeResult(ok=False, services=[ServiceProgress("s_app", want=1, error="tasks keep failing")])
+    assert (
+        converge_failure("a.org", failed, timeout=600).message == "app a.org: service s_app failed: tasks keep failing"
+    )
+    restart = converge_failure("a.org", failed, timeout=600, verb="restart", name=lambda n: n.removeprefix("s_"))
+    assert restart.message == "app a.org: service app did not start again: tasks keep failing"
+    assert restart.hint == "see: coop app errors a.org; coop app logs a.org"

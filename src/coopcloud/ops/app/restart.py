@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from coopcloud.domain.app import AppRef
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
-from coopcloud.errors import DeployFailed
 from coopcloud.ops.app.ps import app_services, pick_services, short_name, stack_filter
 from coopcloud.ops.deploy import converge
 from coopcloud.ops.trail.mutation import mutation
@@ -74,7 +73,9 @@ def restart(
         sleep=sleep or time.sleep,
     )
     if not outcome.ok:
-        raise _failure(ref, outcome, timeout)
+        raise converge.converge_failure(
+            ref.name, outcome, timeout=timeout, verb="restart", name=lambda n: short_name(ref.stack_name, n)
+        )
     after: dict[str, list[str]] = {}
     for name in names:
         for t in views.tasks(client, {"service": [name], "_up-to-date": ["true"]}):
@@ -118,26 +119,6 @@ def _lines(
                 report(line)
 
     return say
-
-
-def _failure(ref: AppRef, outcome: converge.ConvergeResult, timeout: float) -> DeployFailed:
-    details = outcome.details()
-    bad = outcome.first_failure
-    if outcome.timed_out or bad is None or not bad.error:
-        waiting = ", ".join(
-            f"{short_name(ref.stack_name, p.name)} {p.running}/{'all nodes' if p.want is None else p.want} running"
-            for p in outcome.failed
-        )
-        return DeployFailed(
-            f"app {ref.name}: not running again after {timeout:g}s ({waiting})",
-            hint=f"see: coop app ps {ref.name} and coop app errors {ref.name}",
-            details=details,
-        )
-    return DeployFailed(
-        f"app {ref.name}: service {short_name(ref.stack_name, bad.name)} did not start again: {bad.error}",
-        hint=f"see: coop app errors {ref.name}",
-        details=details,
-    )
 
 
 def _timeout_label(ref: AppRef, services: list[views.Service]) -> float:

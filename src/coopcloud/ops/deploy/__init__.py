@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .checks import Preflight, preflight
 from .pipeline import DeployOptions, execute
 from .planning import DeployResult, Prepared, check_state_writable, desired_specs, make_plan, prepare, unconverged
-from .rollout import Applied, apply, converge_failure, undo
+from .rollout import Applied, apply, undo
 from .state import pin_version, record, write_lockfile
 from .target import Target, add_coop_labels, chaos_target, deploy_env, releases, resolve_target
 
@@ -35,7 +35,6 @@ __all__ = [
     "apply",
     "chaos_target",
     "check_state_writable",
-    "converge_failure",
     "deploy_env",
     "desired_specs",
     "execute",

@@ -43,7 +43,7 @@ from datetime import UTC, datetime, timedelta
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.engine.views import Container, Service, Task, parse_time
-from coopcloud.errors import CoopError
+from coopcloud.errors import CoopError, DeployFailed
 from coopcloud.rawdata import RawMap, get_int, get_map, get_str
 from coopcloud.swarm import service_spec
 from coopcloud.swarm.labels import DEFAULT_TIMEOUT
@@ -181,6 +181,37 @@ class ConvergeResult:
             out += [f"  health: {line}" for line in p.health]
             out += [f"  log: {line}" for line in self.logs.get(p.name, [])]
         return out
+
+
+_FAILURE_WORDS = {  # verb -> (a service failed, or: not every service runs)
+    "deploy": ("failed", "did not converge"),
+    "restart": ("did not start again", "not running again"),
+}
+
+
+def converge_failure(
+    app: str, result: ConvergeResult, *, timeout: float, verb: str = "deploy", name: Callable[[str], str] | None = None
+) -> DeployFailed:
+    """The one line of a deploy or restart (`verb`) that did not converge; `result.details()` ride along
+    for the CLI to show above it. `name`: how the line names a service (default: its full name)."""
+    failed, not_running = _FAILURE_WORDS[verb]
+    said = name or (lambda n: n)
+    bad = result.first_failure
+    if result.timed_out or bad is None or not bad.error:
+        waiting = ", ".join(
+            f"{said(p.name)} {p.running}/{'all nodes' if p.want is None else p.want} running" for p in result.failed
+        )
+        after = f" after {timeout:g}s" if result.timed_out else ""
+        return DeployFailed(
+            f"app {app}: {not_running}{after} ({waiting})",
+            hint=f"see: coop app ps {app}; coop app errors {app}",
+            details=result.details(),
+        )
+    return DeployFailed(
+        f"app {app}: service {said(bad.name)} {failed}: {bad.error}",
+        hint=f"see: coop app errors {app}; coop app logs {app}",
+        details=result.details(),
+    )
 
 
 # -- one look at one service (pure) ---------------------------------------------------------------

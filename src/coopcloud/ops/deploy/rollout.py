@@ -133,19 +133,6 @@ def _details(result: ConvergeResult) -> list[str]:
     return list(result.details())
 
 
-def converge_failure(app: str, result: ConvergeResult) -> DeployFailed:
-    """One line for the error; the details ride along for the CLI to show above it."""
-    bad = result.failed
-    if result.timed_out:
-        what = f"did not converge before the timeout ({', '.join(p.name for p in bad)} not ready)"
-    else:
-        name, why = _why(result)
-        what = f"service {name} failed: {why}" if name else why
-    return DeployFailed(
-        f"app {app}: {what}", hint=f"see: coop app errors {app}; coop app logs {app}", details=_details(result)
-    )
-
-
 def _remove_quietly(remove: Callable[[str], None], name: str, deadline: float) -> bool:
     """Remove an object this deploy created; retried while a removed service's tasks still hold it."""
     from coopcloud.errors import EngineError, EngineNotFound
@@ -333,8 +320,9 @@ def _fail(
 ) -> None:
     """Raise the failure of a deploy; first roll the whole app back when that is asked and possible."""
     from coopcloud.errors import EngineError
+    from coopcloud.ops.deploy.converge import converge_failure
 
-    failure = converge_failure(prepared.app, outcome)
+    failure = converge_failure(prepared.app, outcome, timeout=prepared.timeout)
     if not rollback or not prepared.was_deployed or not applied.changed_services:
         raise failure
     why_not = refused() if refused else None
