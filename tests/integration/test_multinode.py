@@ -644,6 +644,10 @@ def test_a_backup_whose_node_is_lost_says_what_the_reachable_repository_holds(
         finally:
             subprocess.run([str(Path(__file__).parents[2] / "rig" / "multinode"), "up"], capture_output=True, text=True)
             mn("server", "backup-repo", "coop-m1", "--remove", "--name", setting)
+            shown = f"label=coop.backup.repository.shown=sftp://{host}:{port}/{repo}"  # coop's "known" marker
+            known = multinode.docker("m1", "secret", "ls", "-q", "--filter", shown, check=False).stdout.split()
+            if known:
+                multinode.docker("m1", "secret", "rm", *known, check=False)
 
 
 def _lose_the_worker_during_a_backup(
