@@ -10,6 +10,7 @@ from coopcloud.domain.imagetag import (
     MAJOR,
     MINOR,
     PATCH,
+    ImageParts,
     allowed,
     biggest,
     change_class,
@@ -296,3 +297,8 @@ def test_property_change_class_matches_first_difference(a, b):
         assert cls == PATCH
     else:
         assert cls == (MAJOR if diff[0] == 0 else MINOR if diff[0] == 1 else PATCH)
+
+
+def test_split_image_keeps_an_empty_tag_as_written():
+    assert split_image("nginx:") == ImageParts("nginx", "", None)
+    assert split_image("nginx@") == ImageParts("nginx", None, None)

@@ -93,6 +93,7 @@ def test_loopback(domain, loopback):
         "",
         "UPPER",
         "nginx:",
+        "nginx@",
         "nginx:-bad",
         "a//b",
         "nginx@sha256:short",

@@ -13,8 +13,8 @@ from coopcloud.ops.deploy.upgrade import (
     check_target,
     crossed,
     current_version,
+    familiar_image,
     select,
-    split_image,
 )
 from fakes.engine import FakeEngine
 
@@ -169,7 +169,7 @@ def test_a_rollback_crosses_the_versions_being_undone_newest_first():
     ],
 )
 def test_split_image(ref, expected):
-    assert split_image(ref) == expected
+    assert familiar_image(ref) == expected
 
 
 # -- reading the live labels (a fake engine client) -----------------------------------------------

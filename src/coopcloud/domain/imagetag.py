@@ -224,8 +224,9 @@ def newer_tags(current: str, tags: Iterable[str], *, level: str = MAJOR) -> list
 
 
 @dataclass(frozen=True)
-class ImageRef:
-    """``name[:tag][@digest]`` split as Docker splits it (the tag's colon comes after the last slash)."""
+class ImageParts:
+    """An image reference as written, ``name[:tag][@digest]``, split as Docker splits it (the tag's colon
+    comes after the last slash); not normalised (`coopcloud.registry.ImageRef` is the normalised one)."""
 
     name: str  # 127.0.0.1:5000/coop-test/web, nginx, ghcr.io/org/app
     tag: str | None
@@ -234,18 +235,21 @@ class ImageRef:
     def __str__(self) -> str:
         return self.name + (f":{self.tag}" if self.tag is not None else "") + (f"@{self.digest}" if self.digest else "")
 
-    def with_tag(self, tag: str) -> ImageRef:
-        return ImageRef(self.name, tag, self.digest)
+    def with_tag(self, tag: str) -> ImageParts:
+        return ImageParts(self.name, tag, self.digest)
 
 
-def split_image(image: str) -> ImageRef:
-    """Split an image reference: ``127.0.0.1:5000/a/b:1.0`` → name ``127.0.0.1:5000/a/b``, tag ``1.0``."""
+def split_image(image: str) -> ImageParts:
+    """Split an image reference: ``127.0.0.1:5000/a/b:1.0`` → name ``127.0.0.1:5000/a/b``, tag ``1.0``.
+
+    The one home of this rule (lint, the registry's parser and the maintainer tools use it). A tag
+    is kept as written, even empty (``nginx:``: tag ``""``); an empty digest is None."""
     rest, _, digest = image.partition("@")
     slash = rest.rfind("/")
     colon = rest.rfind(":")
     if colon > slash:
-        return ImageRef(rest[:colon], rest[colon + 1 :], digest or None)
-    return ImageRef(rest, None, digest or None)
+        return ImageParts(rest[:colon], rest[colon + 1 :], digest or None)
+    return ImageParts(rest, None, digest or None)
 
 
 _DEFAULT_RE = re.compile(r"\$\{(?P<var>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}$]*))?\}")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 
+from coopcloud.domain.imagetag import split_image
 from coopcloud.lint.context import LintContext
 from coopcloud.lint.registry import ERROR, WARNING, Issue, Skip, rule
-from coopcloud.lint.util import VarRef, split_image, var_refs
+from coopcloud.lint.util import VarRef, var_refs
 from coopcloud.rawdata import get_map
 
 EXPECTED_COMPOSE_VERSION = (3, 8)
@@ -83,7 +84,7 @@ def _images(ctx: LintContext):
 def images_tagged(ctx: LintContext):
     """Every image names a tag (or a digest); an untagged image means ``:latest``."""
     for name, image, ref in _images(ctx):
-        if ref.tag is None and ref.digest is None:
+        if not ref.tag and not ref.digest:
             yield Issue(
                 f"service {name}: image {image} has no tag (it means {image}:latest)", service=name, key="image"
             )
@@ -97,7 +98,7 @@ def no_unstable_tags(ctx: LintContext):
     Floating stable channels (``stable``, a major version only) are R101's.
     """
     for name, image, ref in _images(ctx):
-        if ref.tag is None or ref.digest is not None:
+        if not ref.tag or ref.digest:
             continue
         words = {w.rstrip("0123456789") for w in re.split(r"[-_.]", ref.tag.lower())}
         bad = sorted(words & UNSTABLE_TAG_WORDS)
@@ -112,7 +113,7 @@ def semver_like_tags(ctx: LintContext):
     ``17-3.5-alpine``), so ``coop recipe upgrade`` can order them.
     """
     for name, image, ref in _images(ctx):
-        if ref.tag is None or ref.digest is not None:
+        if not ref.tag or ref.digest:
             continue
         if not SEMVER_LIKE_TAG.fullmatch(ref.tag):
             yield Issue(f"service {name}: image {image}: tag {ref.tag!r} is not semver-like", service=name, key="image")

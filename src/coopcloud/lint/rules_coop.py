@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+from coopcloud.domain.imagetag import split_image
 from coopcloud.lint.context import PROVIDED_VARS, LintContext
 from coopcloud.lint.registry import ERROR, WARNING, Issue, Skip, rule
 from coopcloud.lint.rules_abra import config_version_vars
-from coopcloud.lint.util import env_items, split_image, strings, var_refs
+from coopcloud.lint.util import env_items, strings, var_refs
 from coopcloud.rawdata import as_map, get_list, get_map, get_str
 
 # Channel tags that move to new releases (`latest` is R004's).
@@ -119,7 +120,7 @@ def floating_tags(ctx: LintContext):
         if not isinstance(image, str):
             continue
         ref = split_image(image)
-        if ref.tag is None or ref.digest is not None:
+        if not ref.tag or ref.digest:
             continue
         if ref.tag.lower() in FLOATING_TAGS or MAJOR_ONLY_TAG.fullmatch(ref.tag):
             yield Issue(f"service {name}: image {image}: tag {ref.tag!r} floats", service=name, key="image")

@@ -49,24 +49,6 @@ def strings(node: object, path: tuple[object, ...] = ()) -> Iterator[tuple[tuple
             yield from strings(v, (*path, i))
 
 
-class ImageRef(NamedTuple):
-    name: str
-    tag: str | None
-    digest: str | None
-
-
-def split_image(ref: str) -> ImageRef:
-    """``ghcr.io:443/org/app:1.2@sha256:..`` -> (``ghcr.io:443/org/app``, ``1.2``, ``sha256:..``)."""
-    digest = None
-    if "@" in ref:
-        ref, digest = ref.split("@", 1)
-    name, tag = ref, None
-    colon = ref.rfind(":")
-    if colon > ref.rfind("/"):
-        name, tag = ref[:colon], ref[colon + 1 :]
-    return ImageRef(name, tag or None, digest or None)
-
-
 def env_items(environment: object) -> Iterator[tuple[str, str | None]]:
     """(key, value) of a raw compose ``environment:`` (list ``K=V`` / ``K`` or mapping)."""
     if isinstance(environment, dict):

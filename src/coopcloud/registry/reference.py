@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from coopcloud.domain.imagetag import DOCKER_DIGEST, DOCKER_TAG
+from coopcloud.domain.imagetag import DOCKER_DIGEST, DOCKER_TAG, split_image
 from coopcloud.registry.errors import ImageRefError
 
 DEFAULT_DOMAIN = "docker.io"
@@ -105,19 +105,13 @@ def parse_image_ref(ref: str, *, default_tag: str | None = DEFAULT_TAG) -> Image
     text = ref.strip()
     if not text:
         raise ImageRefError("image reference is empty")
-    digest = None
-    if "@" in text:
-        text, digest = text.split("@", 1)
-        if not _DIGEST.match(digest):
-            raise ImageRefError(f"image {ref!r}: invalid digest {digest!r}")
-    tag = None
-    slash = text.rfind("/")
-    colon = text.rfind(":")
-    if colon > slash:
-        text, tag = text[:colon], text[colon + 1 :]
-        if not _TAG.match(tag):
-            raise ImageRefError(f"image {ref!r}: invalid tag {tag!r}")
-    domain, path = _split_domain(text, ref)
+    parts = split_image(text)
+    tag, digest = parts.tag, parts.digest
+    if "@" in text and not _DIGEST.match(digest or ""):
+        raise ImageRefError(f"image {ref!r}: invalid digest {digest or ''!r}")
+    if tag is not None and not _TAG.match(tag):
+        raise ImageRefError(f"image {ref!r}: invalid tag {tag!r}")
+    domain, path = _split_domain(parts.name, ref)
     for component in path.split("/"):
         if not _COMPONENT.match(component):
             raise ImageRefError(

@@ -406,12 +406,13 @@ class VersionImages:
         return doc
 
 
-def split_image(ref: str) -> tuple[str, str | None, str | None]:
-    """``(image, tag, digest)`` of an image reference, in the familiar form docker prints.
+def familiar_image(ref: str) -> tuple[str, str | None, str | None]:
+    """``(image, tag, digest)`` of an image reference, normalised and in the familiar form docker prints
+    (`domain.imagetag.split_image` splits it as written).
 
-    >>> split_image("127.0.0.1:5000/coop-test/web:1.0.0")
+    >>> familiar_image("127.0.0.1:5000/coop-test/web:1.0.0")
     ('127.0.0.1:5000/coop-test/web', '1.0.0', None)
-    >>> split_image("docker.io/library/nginx")
+    >>> familiar_image("docker.io/library/nginx")
     ('nginx', 'latest', None)
     """
     from coopcloud.registry import ImageRefError, parse_image_ref
@@ -430,7 +431,7 @@ def service_images(recipe: Recipe) -> list[ServiceImage]:
     found = []
     for service, image in sample_images(recipe).items():
         if image:
-            name, tag, digest = split_image(image)
+            name, tag, digest = familiar_image(image)
             found.append(ServiceImage(service, name, tag, digest))
     return found
 
