@@ -412,6 +412,7 @@ class EngineClient:
             answers = []
             try:
                 for _ in urls:
+                    # `shared` stands in for the socket: HTTPResponse only calls its makefile()
                     resp = http.client.HTTPResponse(shared, method="GET")  # type: ignore[arg-type]
                     resp.begin()
                     body = resp.read()

@@ -688,10 +688,9 @@ def networks(engine: Engine, filters: Filters = None) -> list[Network]:
 
 
 def volume_sizes(engine: Engine) -> dict[str, int]:
-    """``GET /system/df``: each local volume's size in bytes, as the engine measures it (None: unknown)."""
-    found = (as_map(v, "Volumes") for v in get_list(as_map(engine.request("GET", "/system/df")), "Volumes"))
-    sizes = {get_str(v, "Name"): get_map(v, "UsageData").get("Size") for v in found}
-    return {name: size for name, size in sizes.items() if name and isinstance(size, int) and size >= 0}
+    """Each local volume's size in bytes, as the engine measures it (``GET /system/df``); a volume it
+    did not measure is absent."""
+    return {name: size for name, size in engine.volume_sizes().items() if name and size >= 0}
 
 
 def volumes(engine: Engine, filters: Filters = None) -> list[Volume]:
