@@ -50,7 +50,7 @@ def outside_links(root: Path) -> list[tuple[str, str]]:
 
 def tar_chunks(local: Path, name: str) -> Iterator[bytes]:
     """The tar of `local` (named `name` inside it), in chunks, made while it is read."""
-    chunks: queue.Queue = queue.Queue(maxsize=_QUEUE_CHUNKS)
+    chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=_QUEUE_CHUNKS)  # None: the end
     stop = threading.Event()
 
     class Sink:
@@ -74,7 +74,7 @@ def tar_chunks(local: Path, name: str) -> Iterator[bytes]:
         else:
             _put(None)
 
-    def _put(item: object) -> None:
+    def _put(item: BaseException | None) -> None:
         while not stop.is_set():
             try:
                 chunks.put(item, timeout=0.5)

@@ -52,21 +52,21 @@ def parse_copy(src: str, dst: str) -> CopySpec:
     >>> parse_copy("app:/etc/hosts", "./hosts")
     CopySpec(service='app', container_path='/etc/hosts', local_path='./hosts', to_container=False)
     """
-    remote = [_remote_part(src), _remote_part(dst)]
-    if remote[0] and remote[1]:
+    from_remote, to_remote = _remote_part(src), _remote_part(dst)
+    if from_remote and to_remote:
         raise UsageError(
             "both SRC and DST name a service; one side must be a local path",
             hint="e.g. coop app cp APP app:/etc/hosts ./hosts",
         )
-    if not remote[0] and not remote[1]:
-        raise UsageError(
-            "neither SRC nor DST names a service as SERVICE:/path", hint="e.g. coop app cp APP ./file app:/tmp/"
-        )
-    if remote[0]:
-        service, path = remote[0]
+    if from_remote:
+        service, path = from_remote
         return CopySpec(service, path, dst, to_container=False)
-    service, path = remote[1]  # type: ignore[misc]
-    return CopySpec(service, path, src, to_container=True)
+    if to_remote:
+        service, path = to_remote
+        return CopySpec(service, path, src, to_container=True)
+    raise UsageError(
+        "neither SRC nor DST names a service as SERVICE:/path", hint="e.g. coop app cp APP ./file app:/tmp/"
+    )
 
 
 def _remote_part(arg: str) -> tuple[str, str] | None:

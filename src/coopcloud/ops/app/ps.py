@@ -223,7 +223,7 @@ def _current_tasks(tasks: list[views.Task]) -> list[views.Task]:
     A task swarm wants running beats newer ones it told to stop: a node that comes back reports
     on its old tasks, which bumps their version though they are history.
     """
-    newest: dict[tuple, views.Task] = {}
+    newest: dict[tuple[str, int | str], views.Task] = {}
     for t in tasks:
         key = (t.service_id, t.slot or t.node_id)
         best = newest.get(key)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 from coopcloud.errors import Conflict, EngineError, InvalidError, NotFound, UsageError
 from coopcloud.ops.app import secrets as sec
 from coopcloud.ops.trail.mutation import mutation
+from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class Rotation:
         """For the audit trail: names and versions, never values."""
         return [f"~ secret {old.name}: {old.version} -> {new.version}" for old, new, _ in self.rotated]
 
-    def to_json(self, *, show: bool) -> dict:
+    def to_json(self, *, show: bool) -> JSONDict:
         return {
             "app": self.app,
             "version": self.version,

@@ -15,7 +15,7 @@ request), so a moved tag is only seen by `app diff`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from coopcloud.domain.app import AppConfig
 from coopcloud.engine.views import Service
@@ -24,7 +24,6 @@ from coopcloud.ops.deploy.plan import Plan
 from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL, running_version
-from coopcloud.swarm.spec import StackSpec
 
 if TYPE_CHECKING:
     from coopcloud.ops.server.servers import ServerPool
@@ -98,7 +97,7 @@ def diff(settings: Settings, pool: ServerPool, app_name: str) -> Drift:
     running = running_version(cfg.ref.stack_name, {s.name: s.labels for s in map(Service.from_json, live)})
     target = resolve_target(settings, cfg, version=_wanted_version(cfg, running))
     rendered = render(target.recipe, cfg.ref, deploy_env(cfg, target), warn=lambda _: None)
-    spec = cast(StackSpec, rendered.spec)
+    spec = rendered.spec
     add_coop_labels(rendered.stack, spec.services, target, rendered.env)
     pre = preflight(client, cfg.ref.name, rendered, require_images=False)
     plan = make_plan(desired_specs(spec, pre), pre)
@@ -116,7 +115,7 @@ def drifted_offline(settings: Settings, cfg: AppConfig, live: list[Service], net
     running = running_version(cfg.ref.stack_name, {s.name: s.labels for s in live})
     target = resolve_target(settings, cfg, version=_wanted_version(cfg, running))
     rendered = render(target.recipe, cfg.ref, deploy_env(cfg, target), warn=lambda _: None)
-    spec = cast(StackSpec, rendered.spec)
+    spec = rendered.spec
     add_coop_labels(rendered.stack, spec.services, target, rendered.env)
     pre = Preflight(
         live={s.name: s for s in live},

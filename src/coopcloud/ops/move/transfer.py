@@ -26,6 +26,7 @@ from typing import IO
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, EngineError
+from coopcloud.rawdata import JSONDict
 
 HELPER_LABEL = "coop.move"  # on every helper service of a move; the value is the app's stack
 MOUNT = "/v"
@@ -78,7 +79,7 @@ def start_helper(
 ) -> Helper:
     """A helper service on `node_id` (sleeping, so coop can exec and copy), and its running container."""
     name = f"coop-move-{_random.token_hex(5)}"
-    container: dict = {
+    container: JSONDict = {
         "Image": image,
         "Command": ["/bin/sh", "-c", "trap 'exit 0' TERM INT; while :; do sleep 1; done"],
         "Labels": {HELPER_LABEL: stack},
