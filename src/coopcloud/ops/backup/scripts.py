@@ -408,8 +408,10 @@ def restore_swap_script(
             f"[ -d {shlex.quote(t.scratch(token))} ] || fail 'the restored files in {t.mount} are gone; nothing was changed'\n"
         )
     lines.append(
+        # No subshell and no mkdir where the directories are there: a process start costs milliseconds.
         "put() {  # put NEW in place of LIVE, the live one moved into OLD first\n"
-        '  mkdir -p "$(dirname "$2")" "$(dirname "$3")" || fail "cannot make the directory of $2"\n'
+        '  { [ -d "${2%/*}" ] || mkdir -p "${2%/*}"; } && { [ -d "${3%/*}" ] || mkdir -p "${3%/*}"; } '
+        '|| fail "cannot make the directory of $2"\n'
         '  if [ -e "$2" ] || [ -L "$2" ]; then mv "$2" "$3" || fail "cannot move $2 aside"; fi\n'
         '  mv "$1" "$2" || fail "cannot put $2 in place"\n'
         "}\n"
