@@ -9,11 +9,11 @@ import pytest
 from coopcloud.domain.catalogue import (
     Catalogue,
     CatalogueError,
+    CatalogueImage,
     Features,
     ImageFeature,
     RecipeMeta,
     RecipeVersion,
-    ServiceImage,
     dumps,
     features_from_metadata,
     load,
@@ -79,7 +79,7 @@ def test_reads_abra_shape():
     assert g.features.status == 2 and g.features.sso == "Yes"
     assert g.features.image == ImageFeature("gitea/gitea", "1", "upstream", "https://hub.docker.com/r/gitea/gitea")
     assert [v.version for v in g.versions] == ["1.0.0+1.21.0-rootless", "1.1.0+1.21.5-rootless"]
-    assert g.versions[0].services["db"] == ServiceImage("mariadb", "10.6", "sha256:" + "2" * 64)
+    assert g.versions[0].services["db"] == CatalogueImage("mariadb", "10.6", "sha256:" + "2" * 64)
     assert g.latest_version == "1.1.0+1.21.5-rootless"
 
 
@@ -131,7 +131,7 @@ def test_tolerant_reading():
     assert cat["nulls"].name == "nulls" and cat["nulls"].versions == [] and cat["nulls"].features == Features()
     odd = cat["odd"]
     assert odd.features.status == 1 and odd.features.image.image == "nginx" and odd.features.backups == "true"
-    assert odd.versions == [RecipeVersion("1.0.0+1", {"app": ServiceImage("x", "1", "")})]
+    assert odd.versions == [RecipeVersion("1.0.0+1", {"app": CatalogueImage("x", "1", "")})]
     # a list of recipe objects is accepted too
     as_list = parse_catalogue(json.dumps([{"name": "x", "category": "Apps"}]))
     assert as_list["x"].category == "Apps"
@@ -151,7 +151,7 @@ def test_save_and_load(tmp_path):
         RecipeMeta(
             "demo",
             category="Apps",
-            versions=[RecipeVersion("1.0.0+1", {"app": ServiceImage("nginx", "1", "sha256:" + "a" * 64)})],
+            versions=[RecipeVersion("1.0.0+1", {"app": CatalogueImage("nginx", "1", "sha256:" + "a" * 64)})],
         )
     )
     path = tmp_path / "catalogue" / "recipes.json"

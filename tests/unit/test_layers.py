@@ -234,3 +234,13 @@ def _cycle(package: str) -> list[str] | None:
 def test_ops_trail_has_no_import_circle():
     # the lock's break_lock is a @mutation and the audit trail holds the lock: the guard sits below both
     assert _cycle("coopcloud.ops.trail") is None
+
+
+def test_no_two_classes_share_a_name():
+    # one name, one concept: a second class of a name says what it holds instead (CopiedVolume, AppVolume)
+    homes: dict[str, list[str]] = {}
+    for m in MODULES:
+        for node in ast.parse(m.path.read_text()).body:
+            if isinstance(node, ast.ClassDef):
+                homes.setdefault(node.name, []).append(m.name)
+    assert {name: where for name, where in homes.items() if len(where) > 1} == {}

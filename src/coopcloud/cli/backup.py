@@ -299,7 +299,7 @@ def server_backup(rt: Runtime, name: str) -> None:
 
     client = rt.servers().client(name)
 
-    def line(row: ops.ServerLine) -> None:
+    def line(row: ops.AppBackupLine) -> None:
         if not rt.out.json:
             rt.out.print(f"{row.app}: {row.status}: {row.detail}")
 

@@ -136,8 +136,8 @@ class Features:
 
 
 @dataclass(frozen=True)
-class ServiceImage:
-    """One service of one version: image (without tag), tag, manifest digest."""
+class CatalogueImage:
+    """One service's image in one version of a catalogue (recipes.json): image (without tag), tag, manifest digest."""
 
     image: str = ""
     tag: str = ""
@@ -145,7 +145,7 @@ class ServiceImage:
     extra: JSONDict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def from_json(cls, obj: object) -> ServiceImage:
+    def from_json(cls, obj: object) -> CatalogueImage:
         if not isinstance(obj, Mapping):
             return cls()
         return cls(
@@ -167,7 +167,7 @@ class ServiceImage:
 @dataclass(frozen=True)
 class RecipeVersion:
     version: str
-    services: dict[str, ServiceImage] = field(default_factory=dict)
+    services: dict[str, CatalogueImage] = field(default_factory=dict)
 
     def to_json(self) -> JSONDict:
         return {self.version: {name: self.services[name].to_json() for name in sorted(self.services)}}
@@ -261,7 +261,7 @@ def _versions_from_json(obj: object) -> list[RecipeVersion]:
     out = []
     for version, services in items:
         services = services if isinstance(services, Mapping) else {}
-        out.append(RecipeVersion(_str(version), {str(k): ServiceImage.from_json(v) for k, v in services.items()}))
+        out.append(RecipeVersion(_str(version), {str(k): CatalogueImage.from_json(v) for k, v in services.items()}))
     return out
 
 

@@ -39,6 +39,8 @@ BACKUP_COMMAND = "backup create"  # as `app backup create` and `server backup` r
 
 @dataclass(frozen=True)
 class ServerLine:
+    """One server in the overview: reachable, and its nodes ready."""
+
     name: str
     reachable: bool
     nodes_ready: int = 0

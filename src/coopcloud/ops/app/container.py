@@ -25,6 +25,8 @@ _GO_DIR_BIT = 1 << 31  # os.ModeDir in the archive API's path stat
 
 @dataclass(frozen=True)
 class Copied:
+    """A file or directory `app cp` copied between a container and this machine."""
+
     direction: str  # "from" (container → local) or "to" (local → container)
     service: str
     container: str

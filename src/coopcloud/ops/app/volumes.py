@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class Volume:
+class AppVolume:
+    """One of an app's volumes, as `app volume ls` reports it (`engine.views.Volume` is the engine's view)."""
+
     name: str
     volume: str  # short name (without "<stack>_")
     driver: str
@@ -32,10 +34,10 @@ class Volume:
         return asdict(self)
 
 
-def volumes(client: Engine, ref: AppRef) -> list[Volume]:
+def volumes(client: Engine, ref: AppRef) -> list[AppVolume]:
     """Volumes labelled with the app's stack (as `docker stack deploy` labels them): one request."""
     return [
-        Volume(
+        AppVolume(
             name=v.name,
             volume=short_name(ref.stack_name, v.name),
             driver=v.driver,
@@ -47,7 +49,7 @@ def volumes(client: Engine, ref: AppRef) -> list[Volume]:
     ]
 
 
-def volumes_to_remove(client: Engine, ref: AppRef, names: list[str], *, all_: bool = False) -> list[Volume]:
+def volumes_to_remove(client: Engine, ref: AppRef, names: list[str], *, all_: bool = False) -> list[AppVolume]:
     """The volumes `volume rm` would remove. Refuses while the app is deployed; checks every name."""
     if bool(names) == all_:
         raise UsageError("name the volumes to remove, or pass --all", hint=f"see: coop app volume ls {ref.name}")
@@ -72,14 +74,14 @@ def volumes_to_remove(client: Engine, ref: AppRef, names: list[str], *, all_: bo
             f"app {ref.name} has no volume {', '.join(missing)} on server {ref.server}",
             hint=f"its volumes: {have}" + (f"; {close}" if close else ""),
         )
-    chosen: dict[str, Volume] = {}
+    chosen: dict[str, AppVolume] = {}
     for n in names:
         chosen[by_name[n].name] = by_name[n]
     return list(chosen.values())
 
 
 @mutation
-def remove_volumes(client: Engine, ref: AppRef, chosen: list[Volume], *, wait: float = 10.0) -> RemovedFrom:
+def remove_volumes(client: Engine, ref: AppRef, chosen: list[AppVolume], *, wait: float = 10.0) -> RemovedFrom:
     """Remove the volumes; a volume still held by a stopping container is retried for `wait` seconds."""
     removed = []
     for v in chosen:

@@ -30,7 +30,7 @@ from .download import Downloaded, download
 from .hooks import EngineFor, NodeEngine, run_hook
 from .restic import DEFAULT_IMAGE, SCRATCH_LABEL, WHY, BackupFailed, Progress, restic_image
 from .restore import Restored, restore
-from .server import ServerLine, server_backup
+from .server import AppBackupLine, server_backup
 from .snapshots import Snapshot, listed, pick, snapshots
 from .target import AppBackup, declares_backups, inspect_app
 from .unlock import Unlocked, unlock
@@ -41,6 +41,7 @@ __all__ = [
     "SCRATCH_LABEL",
     "WHY",
     "AppBackup",
+    "AppBackupLine",
     "BackupFailed",
     "Created",
     "Downloaded",
@@ -48,7 +49,6 @@ __all__ = [
     "NodeEngine",
     "Progress",
     "Restored",
-    "ServerLine",
     "Snapshot",
     "Unlocked",
     "Verified",

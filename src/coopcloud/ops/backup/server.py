@@ -18,7 +18,9 @@ from .target import stack_services
 
 
 @dataclass(frozen=True)
-class ServerLine:
+class AppBackupLine:
+    """One app's outcome in `server backup`."""
+
     app: str
     status: str  # ok, failed, skipped
     detail: str
@@ -33,11 +35,11 @@ def server_backup(
     client: Engine,
     server: str,
     *,
-    on_line: Callable[[ServerLine], None],
+    on_line: Callable[[AppBackupLine], None],
     on_password: Callable[[str], None],
     warn: Callable[[str], None] | None = None,
     engine_for: Callable[[AppRef], EngineFor] | None = None,
-) -> list[ServerLine]:
+) -> list[AppBackupLine]:
     """Back up every app of the server that declares backups; one line each; goes on past a failure.
 
     Each app's backup takes its lock and is recorded in its history.
@@ -54,7 +56,7 @@ def server_backup(
             if not backup_spec(ref.name, ref.stack_name, services).services:
                 raise NotFound("declares no backups (no label backupbot.backup=true)")
         except NotFound as exc:
-            line = ServerLine(ref.name, "skipped", str(exc))
+            line = AppBackupLine(ref.name, "skipped", str(exc))
             on_line(line)
             lines.append(line)
             continue
@@ -69,9 +71,9 @@ def server_backup(
                     engine_for=engine_for(ref) if engine_for else None,
                 )
                 change.version_from, change.detail = done.version, f"snapshot {done.short_id}"
-            line = ServerLine(ref.name, "ok", f"snapshot {done.short_id}, {done.files} files", done.snapshot)
+            line = AppBackupLine(ref.name, "ok", f"snapshot {done.short_id}, {done.files} files", done.snapshot)
         except CoopError as exc:
-            line = ServerLine(ref.name, "failed", str(exc))
+            line = AppBackupLine(ref.name, "failed", str(exc))
         on_line(line)
         lines.append(line)
     return lines

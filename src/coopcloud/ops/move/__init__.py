@@ -33,7 +33,7 @@ from coopcloud.rawdata import JSONDict
 from coopcloud.settings import Settings
 
 from .plan import MovePlan, VolumePlan, plan_move
-from .transfer import Copied, Helper, SecretMount, remove_helper, remove_leftovers, start_helper
+from .transfer import CopiedVolume, Helper, SecretMount, remove_helper, remove_leftovers, start_helper
 
 if TYPE_CHECKING:
     from coopcloud.engine.protocol import Engine
@@ -51,7 +51,7 @@ class MoveResult:
     target: str
     version: str | None
     secrets: list[str] = field(default_factory=list)
-    volumes: list[Copied] = field(default_factory=list)
+    volumes: list[CopiedVolume] = field(default_factory=list)
     downtime: float = 0.0  # seconds, from the stop on the source to converged on the target
 
     def to_json(self) -> JSONDict:

@@ -55,7 +55,9 @@ class SecretMount:
 
 
 @dataclass
-class Copied:
+class CopiedVolume:
+    """One volume copied to the target server by `app move`: what was sent, and how it was verified."""
+
     volume: str
     files: int = 0
     bytes: int = 0
@@ -168,7 +170,7 @@ def file_hashes(helper: Helper) -> dict[str, str]:
     return hashes
 
 
-def _counting(stream: IO[bytes], copied: Copied, progress: Callable[[int], None] | None) -> Iterator[bytes]:
+def _counting(stream: IO[bytes], copied: CopiedVolume, progress: Callable[[int], None] | None) -> Iterator[bytes]:
     while chunk := stream.read(CHUNK):
         copied.bytes += len(chunk)
         if progress is not None:
@@ -182,10 +184,10 @@ def copy_volume(
     volume: str,
     *,
     progress: Callable[[int], None] | None = None,
-    into: Copied | None = None,
-) -> Copied:
+    into: CopiedVolume | None = None,
+) -> CopiedVolume:
     """First pass: the whole volume, streamed from the source node to the target node through coop."""
-    copied = into or Copied(volume)
+    copied = into or CopiedVolume(volume)
     started = time.monotonic()
     _stat, stream = source.engine.archive_open(source.container, f"{MOUNT}/.")
     try:
@@ -199,10 +201,10 @@ def copy_volume(
 def sync_volume(
     source: Helper,
     target: Helper,
-    copied: Copied,
+    copied: CopiedVolume,
     *,
     progress: Callable[[int], None] | None = None,
-) -> Copied:
+) -> CopiedVolume:
     """Second pass, once the source stopped: send the files that differ from what the target holds,
     remove what went away, then check that both sides hold the same files."""
     now, have = file_hashes(source), file_hashes(target)
@@ -228,7 +230,7 @@ def sync_volume(
     return copied
 
 
-def _send_files(source: Helper, target: Helper, paths: list[str], copied: Copied, progress) -> None:
+def _send_files(source: Helper, target: Helper, paths: list[str], copied: CopiedVolume, progress) -> None:
     # The names go on tar's command line (every image's tar takes that; busybox's has no -T). They are
     # the volume's file names as find printed them, each starting with ./, never an option.
     exec_id = source.engine.exec_create(source.container, ["tar", "-C", MOUNT, "-cf", "-", *paths])

@@ -34,9 +34,9 @@ from typing import TYPE_CHECKING
 from coopcloud.domain.catalogue import (
     Catalogue,
     CatalogueError,
+    CatalogueImage,
     RecipeMeta,
     RecipeVersion,
-    ServiceImage,
     dumps,
     features_from_metadata,
     parse_catalogue,
@@ -610,7 +610,7 @@ def _generate_recipe(
             commit = commits[version.tag]
             hit = cache.get(version.tag)
             if isinstance(hit, dict) and hit.get("commit") == commit and isinstance(hit.get("services"), dict):
-                services = {s: ServiceImage.from_json(v) for s, v in hit["services"].items()}
+                services = {s: CatalogueImage.from_json(v) for s, v in hit["services"].items()}
                 cached += 1
             else:
                 services = _resolve_version(name, repo, version.tag, registry)
@@ -629,14 +629,14 @@ def _generate_recipe(
     return meta, cached, resolved
 
 
-def _resolve_version(name: str, repo: GitRepo, tag: str, registry: RegistryClient) -> dict[str, ServiceImage]:
+def _resolve_version(name: str, repo: GitRepo, tag: str, registry: RegistryClient) -> dict[str, CatalogueImage]:
     """Render release `tag` with its .env.sample (DOMAIN=<recipe>.example.com); each service's image and digest."""
     from coopcloud.registry import ImageRefError, RegistryError, parse_image_ref
     from coopcloud.sources import recipe_from_git
     from coopcloud.swarm.render import sample_images
 
     recipe = recipe_from_git(repo, tag, name=name)
-    services: dict[str, ServiceImage] = {}
+    services: dict[str, CatalogueImage] = {}
     for service, image in sample_images(recipe).items():
         if not image:
             raise RecipeError(f"recipe {name} {tag}: service {service} has no image")
@@ -647,5 +647,5 @@ def _resolve_version(name: str, repo: GitRepo, tag: str, registry: RegistryClien
             raise RecipeError(f"recipe {name} {tag}: service {service}: {exc}") from None
         except RegistryError as exc:
             raise type(exc)(f"recipe {name} {tag}: service {service}: {exc}") from None
-        services[service] = ServiceImage(image=ref.familiar_name, tag=ref.tag or "", digest=digest)
+        services[service] = CatalogueImage(image=ref.familiar_name, tag=ref.tag or "", digest=digest)
     return services
