@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from coopcloud.cli.context import Runtime, mutating_apps, yes_option
+
+if TYPE_CHECKING:
+    from coopcloud.ops.autoupdate import Outcome
 
 NOTIFY_ENV = "COOP_NOTIFY_URL"
 
@@ -108,7 +113,7 @@ def autoupdate(
     _exit(outcomes)
 
 
-def _exit(outcomes) -> None:
+def _exit(outcomes: list[Outcome]) -> None:
     """One error line for a run that did not go well, with its exit status."""
     from coopcloud.errors import CoopError, DeployFailed, RolledBack
     from coopcloud.ops import autoupdate as au

@@ -8,16 +8,20 @@ where to find them: local state only (`ops.completion`), never a server or the n
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
 from coopcloud.cli.context import Runtime, no_json, pass_runtime
 
+if TYPE_CHECKING:
+    from coopcloud.settings import Settings
+
 COMPLETE_VAR = "_COOP_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
 
 
-def _settings(ctx: click.Context):
+def _settings(ctx: click.Context) -> Settings:
     rt = ctx.find_object(Runtime)
     if rt is not None:
         return rt.settings

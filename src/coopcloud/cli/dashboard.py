@@ -53,7 +53,7 @@ def dashboard(rt: Runtime, bind: str | None, port: int, no_open: bool) -> None:
         rt.out.info("dashboard: stopped")
 
 
-def _has_display(environ) -> bool:
+def _has_display(environ: dict[str, str]) -> bool:
     import sys
 
     return sys.platform in ("darwin", "win32") or bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))

@@ -5,9 +5,14 @@ The work is done in `coopcloud.ops.recipe.maint`; these commands parse, ask, and
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from coopcloud.cli.context import Runtime, changes, pass_runtime, yes_option
+from coopcloud.cli.context import F, Runtime, changes, pass_runtime, yes_option
+
+if TYPE_CHECKING:
+    from coopcloud.ops.recipe.maint.release import ReleasePlan
 
 
 def register(group: click.Group) -> None:
@@ -16,7 +21,7 @@ def register(group: click.Group) -> None:
         group.add_command(command)
 
 
-def _levels(func):
+def _levels(func: F) -> F:
     func = click.option("--patch", "-z", "level", flag_value="patch", help="Only patch changes (1.2.3 → 1.2.4).")(func)
     func = click.option("--minor", "-y", "level", flag_value="minor", help="Minor or patch changes (1.2.3 → 1.3.0).")(
         func
@@ -181,7 +186,7 @@ def release(
         rt.out.info(f"publish it with: git -C {path} push --atomic origin HEAD {result.version}")
 
 
-def _show_release(rt: Runtime, plan, dry_run: bool) -> None:
+def _show_release(rt: Runtime, plan: ReleasePlan, dry_run: bool) -> None:
     """The release plan is a result: on stdout (also with --dry-run); under --json, stdout is the JSON."""
     info = rt.out.info if rt.out.json else rt.out.print
     info(f"recipe {plan.recipe}: release {plan.version} (previous: {plan.previous or 'none'})")

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from coopcloud.cli.backup import register_server as register_backup
 from coopcloud.cli.context import AliasGroup, Runtime, changes, pass_runtime, yes_option
+
+if TYPE_CHECKING:
+    from coopcloud.ops.server.nodes import NodeReach
 
 
 @click.group(cls=AliasGroup)
@@ -69,14 +74,14 @@ def add(rt: Runtime, destination: str | None, local: bool) -> None:
                 rt.out.warn(f"node {r.node.hostname}: server {r.server} does not answer ({r.error})")
 
 
-def _node_reach(rt: Runtime, name: str) -> list:
+def _node_reach(rt: Runtime, name: str) -> list[NodeReach]:
     from coopcloud.ops.server import nodes
 
     pool = rt.servers()
     return nodes.reach(rt.settings, pool, name, nodes.nodes(pool.client(name)))
 
 
-def _print_nodes(rt: Runtime, reach: list) -> None:
+def _print_nodes(rt: Runtime, reach: list[NodeReach]) -> None:
     rows = []
     for r in reach:
         n = r.node

@@ -12,13 +12,14 @@ from collections.abc import Callable
 
 import click
 
+from coopcloud.cli.context import F
 from coopcloud.output.console import Output
 
 CLEAR = "\x1b[H\x1b[2J"
 DEFAULT_INTERVAL = 2.0
 
 
-def watch_options(func):
+def watch_options(func: F) -> F:
     """`--watch/-w` (as abra) and `--interval SECONDS`."""
     func = click.option(
         "--interval",

@@ -19,10 +19,16 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from array import array
-from typing import NoReturn, TypeAlias
+from typing import TYPE_CHECKING, NoReturn, TypeAlias, cast
 
 from coopcloud.compose import KeyPath
 from coopcloud.errors import ComposeError
+
+if TYPE_CHECKING:  # PyYAML only for the annotations: importing coop must not import yaml
+    from collections.abc import Callable
+
+    import yaml
+    from yaml.events import AliasEvent, Event, NodeEvent, ScalarEvent
 
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _TRUES = frozenset({"true", "True", "TRUE"})
@@ -171,7 +177,7 @@ _PLAIN = "tag:coop,plain"
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-def _loader_class():
+def _loader_class() -> type[yaml.CSafeLoader]:
     import yaml
 
     scalar, sequence = yaml.ScalarNode, yaml.SequenceNode
@@ -184,7 +190,9 @@ def _loader_class():
     class GoYamlLoader(yaml.CSafeLoader):
         """Every plain scalar gets a private tag: we resolve it ourselves, the yaml.v3 way."""
 
-        def resolve(self, kind, value, implicit):  # PyYAML's own costs ~40% of a parse
+        def resolve(
+            self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]
+        ) -> str:  # PyYAML's own costs ~40% of a parse
             if kind is scalar and implicit[0]:
                 return _PLAIN
             return default_tag[kind]
@@ -192,7 +200,7 @@ def _loader_class():
     return GoYamlLoader
 
 
-_LOADER = None
+_LOADER: type[yaml.CSafeLoader] | None = None
 
 
 def parse(text: str, name: str) -> tuple[object, Lines]:
@@ -229,21 +237,26 @@ class _Anchor:
 
 
 class _Builder:
-    def __init__(self, name: str, loader):
+    def __init__(self, name: str, loader: yaml.CSafeLoader):
         import yaml
 
         self.name = name
         self.loader = loader
+        # The stubs say `Event | None` (None past the stream's end): each call here follows a
+        # check_event that is not at an end event, where the grammar puts a node's first event.
+        self.next_node = cast("Callable[[], NodeEvent]", loader.get_event)
         self.lines = Lines()
-        self.anchors: dict[str, _Anchor] = {}
+        self.anchors: dict[str | None, _Anchor] = {}  # an alias event always names one
         self.open: set[str] = set()  # anchors whose node is being built (an alias to one recurses)
         self.decodes = 0
         self.aliased = 0
         self.depth = 0
         self.y = yaml
 
-    def fail(self, event, msg: str) -> NoReturn:
-        raise ComposeError(f"{self.name}:{event.start_mark.line + 1}: {msg}")
+    def fail(self, event: Event | None, msg: str) -> NoReturn:
+        mark = event.start_mark if event is not None else None
+        where = f"{self.name}:{mark.line + 1}" if mark is not None else self.name
+        raise ComposeError(f"{where}: {msg}")
 
     def document(self) -> tuple[object, Lines]:
         y, get, check = self.y, self.loader.get_event, self.loader.check_event
@@ -251,13 +264,13 @@ class _Builder:
         value = None
         if not check(y.StreamEndEvent):
             get()  # document start
-            value = self.node(get(), ())[0]
+            value = self.node(self.next_node(), ())[0]
             get()  # document end
         if not check(y.StreamEndEvent):
             self.fail(get(), "invalid YAML: but found another document")
         return value, self.lines
 
-    def count(self, event, decodes: int, aliased: int) -> None:
+    def count(self, event: Event, decodes: int, aliased: int) -> None:
         """Count decodes as yaml.v3 does: each node once; an alias decodes its anchor's nodes again (two
         each). The check holds for a whole alias at once as it would node by node: past it, it holds on."""
         self.decodes += decodes
@@ -269,7 +282,7 @@ class _Builder:
         ):
             self.fail(event, "document contains excessive aliasing (as docker's YAML reader refuses it)")
 
-    def node(self, event, path: KeyPath) -> tuple[object, int, int]:
+    def node(self, event: NodeEvent, path: KeyPath) -> tuple[object, int, int]:
         """The value of the node that starts with `event`, the nodes it decodes, and its height."""
         y = self.y
         if isinstance(event, y.AliasEvent):
@@ -297,7 +310,7 @@ class _Builder:
             self.anchors[anchor_name] = _Anchor(value, nodes, height, text)
         return value, nodes, height
 
-    def alias(self, event) -> _Anchor:
+    def alias(self, event: AliasEvent) -> _Anchor:
         if event.anchor in self.open:
             self.fail(event, "recursive alias")
         anchor = self.anchors.get(event.anchor)
@@ -309,13 +322,14 @@ class _Builder:
         return anchor
 
     def sequence(self, path: KeyPath) -> tuple[list[object], int, int]:
-        get, check, end = self.loader.get_event, self.loader.check_event, self.y.SequenceEndEvent
+        get, check, end = self.next_node, self.loader.check_event, self.y.SequenceEndEvent
         out: list[object] = []
         lines = array("i")
         nodes, height = 1, 0
         while not check(end):
             event = get()
-            lines.append(event.start_mark.line + 1)
+            mark = event.start_mark
+            lines.append(mark.line + 1 if mark is not None else 0)
             value, n, h = self.node(event, path + (len(out),))
             out.append(value)
             nodes += n
@@ -325,7 +339,7 @@ class _Builder:
             self.lines.items.setdefault(path, lines)
         return out, nodes, height + 1
 
-    def scalar(self, event) -> Scalar:
+    def scalar(self, event: ScalarEvent) -> Scalar:
         tag, value = event.tag, event.value
         if tag is None or tag == "!":
             tag = _PLAIN if event.implicit[0] else _STR
@@ -356,14 +370,14 @@ class _Builder:
             self.fail(event, f"unsupported YAML tag {tag}")
         self.fail(event, f"cannot decode {value!r} as {tag}")
 
-    def merge_sources(self, event, path: KeyPath) -> tuple[list[dict[str, object]], int, int]:
+    def merge_sources(self, event: NodeEvent, path: KeyPath) -> tuple[list[dict[str, object]], int, int]:
         """The mappings a `<<` key merges (one, or a sequence of them), their nodes and height."""
         y = self.y
-        get, check = self.loader.get_event, self.loader.check_event
+        get, check = self.next_node, self.loader.check_event
         found: list[dict[str, object]] = []
         nodes = height = 0
 
-        def take(item) -> None:
+        def take(item: NodeEvent) -> None:
             nonlocal nodes, height
             if isinstance(item, (y.ScalarEvent, y.SequenceStartEvent)):
                 self.fail(item, "map merge requires map or sequence of maps as the value")
@@ -381,7 +395,7 @@ class _Builder:
         get()
         return found, nodes, height
 
-    def key(self, event) -> str:
+    def key(self, event: NodeEvent) -> str:
         y = self.y
         if isinstance(event, y.AliasEvent):
             anchor = self.alias(event)
@@ -399,7 +413,7 @@ class _Builder:
 
     def mapping(self, path: KeyPath) -> tuple[dict[str, object], int, int]:
         y = self.y
-        get, check = self.loader.get_event, self.loader.check_event
+        get, check = self.next_node, self.loader.check_event
         out: dict[str, object] = {}
         merged: dict[str, object] = {}
         nodes, height = 1, 0
@@ -418,7 +432,8 @@ class _Builder:
             if key in out:
                 self.fail(kev, f'mapping key "{key}" already defined')
             p = path + (key,)
-            self.lines.by_path[p] = kev.start_mark.line + 1
+            mark = kev.start_mark
+            self.lines.by_path[p] = mark.line + 1 if mark is not None else 0
             out[key], n, h = self.node(get(), p)
             nodes, height = nodes + n + 1, max(height, h)
         get()
