@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Literal, TypeVar
+from typing import IO, TYPE_CHECKING, Concatenate, Literal, ParamSpec, TypeVar
 
 import click
 
@@ -17,6 +17,7 @@ from coopcloud.cli.aliases import canonical
 from coopcloud.output.console import Output
 
 if TYPE_CHECKING:
+    from coopcloud.ops.app.context import AppContext
     from coopcloud.ops.server.servers import ServerPool
     from coopcloud.settings import Settings
 
@@ -75,7 +76,7 @@ class Runtime:
 pass_runtime = click.make_pass_decorator(Runtime)
 
 R = TypeVar("R")
-F = TypeVar("F", bound=Callable[..., object])
+P = ParamSpec("P")  # a click callback's parameters
 
 
 class AliasGroup(click.Group):
@@ -156,7 +157,7 @@ def confirmation(cmd: click.Command) -> Confirm | None:
     return found
 
 
-def yes_option(func: F) -> F:
+def yes_option(func: Callable[P, R]) -> Callable[P, R]:
     """`--yes/-y`: answer yes to the confirmation. It does nothing else (docs/grammar.md)."""
     return click.option("--yes", "-y", is_flag=True, help="Answer yes to the confirmation; do not ask.")(func)
 
@@ -215,7 +216,7 @@ def mutating(
     adds: bool = False,
     app_param: str = "app_name",
     unless: str | None = None,
-) -> Callable[[Callable[..., R]], Callable[..., R]]:
+) -> Callable[[Callable[Concatenate[Runtime, AppContext, P], R]], Callable[P, R]]:
     """The one declaration on a click command that changes an app on its server; the runner it adds
     takes the app's lock and records the command in the app's history around the whole command.
 
@@ -238,9 +239,9 @@ def mutating(
     """
     declared = Mutating(command, lock, confirm=_confirm(destroys, adds))
 
-    def mark(func: Callable[..., R]) -> Callable[..., R]:
+    def mark(func: Callable[Concatenate[Runtime, AppContext, P], R]) -> Callable[P, R]:
         @functools.wraps(func)
-        def run(**params: object) -> R:
+        def run(*args: P.args, **params: P.kwargs) -> R:
             from coopcloud.ops.app.context import AppContext
 
             rt = click.get_current_context().find_object(Runtime)
@@ -249,9 +250,9 @@ def mutating(
             assert isinstance(name, str)  # a click argument
             app = AppContext.open(rt.settings, rt.servers(), name, warn=rt.out.warn)
             if unless and params.get(unless):
-                return func(rt, app, **params)
+                return func(rt, app, *args, **params)
             with app.mutating(command, lock=lock):
-                return func(rt, app, **params)
+                return func(rt, app, *args, **params)
 
         setattr(run, MUTATING, declared)
         return run
@@ -261,18 +262,18 @@ def mutating(
 
 def mutating_apps(
     command: str, *, destroys: bool = False, adds: bool = False
-) -> Callable[[Callable[..., R]], Callable[..., R]]:
+) -> Callable[[Callable[Concatenate[Runtime, P], R]], Callable[P, R]]:
     """The declaration on a command that changes apps it finds as it goes (`app new --secrets`, `server
     backup`, autoupdate): it opens ``AppContext.mutating(command)`` for each app itself. Called as
     ``func(rt, **params)``. `destroys` / `adds`: as for `mutating`."""
     declared = Mutating(command, "now", per_app=True, confirm=_confirm(destroys, adds))
 
-    def mark(func: Callable[..., R]) -> Callable[..., R]:
+    def mark(func: Callable[Concatenate[Runtime, P], R]) -> Callable[P, R]:
         @functools.wraps(func)
-        def run(**params: object) -> R:
+        def run(*args: P.args, **params: P.kwargs) -> R:
             rt = click.get_current_context().find_object(Runtime)
             assert rt is not None
-            return func(rt, **params)
+            return func(rt, *args, **params)
 
         setattr(run, MUTATING, declared)
         return run

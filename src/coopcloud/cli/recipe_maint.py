@@ -9,9 +9,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from coopcloud.cli.context import F, Runtime, changes, pass_runtime, yes_option
+from coopcloud.cli.context import P, R, Runtime, changes, pass_runtime, yes_option
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from coopcloud.ops.recipe.maint.release import ReleasePlan
 
 
@@ -21,7 +23,7 @@ def register(group: click.Group) -> None:
         group.add_command(command)
 
 
-def _levels(func: F) -> F:
+def _levels(func: Callable[P, R]) -> Callable[P, R]:
     func = click.option("--patch", "-z", "level", flag_value="patch", help="Only patch changes (1.2.3 → 1.2.4).")(func)
     func = click.option("--minor", "-y", "level", flag_value="minor", help="Minor or patch changes (1.2.3 → 1.3.0).")(
         func

@@ -12,14 +12,14 @@ from collections.abc import Callable
 
 import click
 
-from coopcloud.cli.context import F
+from coopcloud.cli.context import P, R
 from coopcloud.output.console import Output
 
 CLEAR = "\x1b[H\x1b[2J"
 DEFAULT_INTERVAL = 2.0
 
 
-def watch_options(func: F) -> F:
+def watch_options(func: Callable[P, R]) -> Callable[P, R]:
     """`--watch/-w` (as abra) and `--interval SECONDS`."""
     func = click.option(
         "--interval",
