@@ -315,14 +315,17 @@ def restore_job_script(
 
     Why not restic's --verify (each file read back and hashed): restic checks every blob's SHA-256 against its id
     as it reads it from the repository, before writing it, and any blob or write it could not do makes it exit
-    non-zero ("There were N errors"). What is left for --verify to find is a file restic wrote short or not at
-    all without noticing; its number and size against the snapshot's listing find that without reading 210 MB
-    back (the listing costs nothing: the command that resolves the snapshot prints it).
+    non-zero ("There were N errors"). What is left for --verify to find is restic writing a file wrongly without
+    an error. Its likely form, a file written short or not at all, the files' number and size against the
+    snapshot's listing find without reading the data back (the listing costs no extra time: it runs beside the
+    restore). A wrong byte at the right offset they do not find; --verify's read-back would mostly come from the
+    page cache, not the disk, and `coop app backup verify` still runs it.
 
     The listing runs beside the first volume's restore (each restic command derives the key, ~0.5 s): by the
     id when one is named; for the newest, both ask restic for the newest of the app's snapshots, which is the
     same one when the repository's list of snapshots did not change meanwhile — seen on a volume repository
-    (its `snapshots/` directory), and otherwise (a URL, or a change) that volume is restored again by the id."""
+    (its `snapshots/` directory; after a change that volume is restored again by the id). On a URL repository,
+    where that list cannot be seen without restic, the listing comes first."""
     which = ["--tag", f"app={app}", "latest"] if wanted is None else [wanted]
     scratch = {m: f"{m}/{RESTORE_SCRATCH}{token}" for m in mounts}
     first = next(iter(scratch.items()), None)
