@@ -8,7 +8,7 @@ renders. `--json` is the global flag (accepted anywhere on the line).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +19,7 @@ from coopcloud.domain.results import AppItem, app_items
 if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
     from coopcloud.engine.protocol import Engine
+    from coopcloud.ops.app.container import FdInput
     from coopcloud.ops.app.context import AppContext
 
 
@@ -57,7 +58,7 @@ def ps(rt: Runtime, app_name: str, watch: bool, interval: float) -> None:
     shown(rt.out, lambda: _show_ps(rt, ref, client), watch=watch, interval=interval)
 
 
-def _show_ps(rt: Runtime, ref, client) -> None:
+def _show_ps(rt: Runtime, ref: AppRef, client: Engine) -> None:
     from coopcloud.ops.app import ps as ops_ps
 
     rows = ops_ps.ps(client, ref)
@@ -113,7 +114,7 @@ def errors(rt: Runtime, app_name: str, limit: int, watch: bool, interval: float)
     shown(rt.out, lambda: _show_errors(rt, ref, client, limit), watch=watch, interval=interval)
 
 
-def _show_errors(rt: Runtime, ref, client, limit: int) -> None:
+def _show_errors(rt: Runtime, ref: AppRef, client: Engine, limit: int) -> None:
     from coopcloud.domain.words import human_time
     from coopcloud.engine.views import parse_time
     from coopcloud.ops.app import ps as ops_ps
@@ -302,7 +303,7 @@ def _isatty(stream: object) -> bool:
     return bool(isatty and isatty())
 
 
-def _writer(rt: Runtime):
+def _writer(rt: Runtime) -> Callable[[str, bytes], None]:
     def write(stream: str, data: bytes) -> None:
         target = rt.out.stderr if stream == "stderr" else rt.out.stdout
         binary = getattr(target, "buffer", None)
@@ -317,8 +318,7 @@ def _writer(rt: Runtime):
     return write
 
 
-# Any: bytes, None or an FdInput, which the engine reads as the IO[bytes] it is not a subclass of.
-def _stdin_for(rt: Runtime, tty: bool) -> tuple[Any, Callable[[], object]]:
+def _stdin_for(rt: Runtime, tty: bool) -> tuple[bytes | FdInput | None, Callable[[], object]]:
     """What to send as the command's stdin, and how to restore the terminal afterwards.
 
     A terminal is put in raw mode (with a TTY) or not sent at all; piped

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
     from coopcloud.rawdata import JSONDict
 
-    from .protocol import Filters
+    from .protocol import ByteReader, Filters
 
 MAX_API_VERSION = "1.41"  # Docker 20.10; newer engines still serve it
 MIN_API_VERSION = "1.30"  # distribution inspect, config update: older engines are refused
@@ -694,7 +694,7 @@ class EngineClient:
         return get_str(self._obj("POST", f"/containers/{_q(container)}/exec", body=spec), "Id")
 
     def exec_start(
-        self, exec_id: str, *, stdin: bytes | IO[bytes] | None = None, tty: bool = False, timeout: float | None = None
+        self, exec_id: str, *, stdin: bytes | ByteReader | None = None, tty: bool = False, timeout: float | None = None
     ) -> Iterator[Frame]:
         """``POST /exec/{id}/start`` attached: yields output frames until the command ends.
 
@@ -720,7 +720,7 @@ class EngineClient:
         container: str,
         cmd: list[str],
         *,
-        stdin: bytes | IO[bytes] | None = None,
+        stdin: bytes | ByteReader | None = None,
         env: list[str] | None = None,
         workdir: str | None = None,
         user: str | None = None,
@@ -867,7 +867,7 @@ def _path_stat(header: str | None) -> RawMap:
 
 
 def _hijacked_exec(
-    channel: Channel, url: str, stdin: bytes | IO[bytes] | None, tty: bool, client: EngineClient
+    channel: Channel, url: str, stdin: bytes | ByteReader | None, tty: bool, client: EngineClient
 ) -> Iterator[Frame]:
     sock = channel.sock
     body = json.dumps({"Detach": False, "Tty": tty}).encode()
@@ -917,7 +917,7 @@ def _hijacked_exec(
         raise transport.failure(channel, exc) from exc
 
 
-def _feed_stdin(sock: socket.socket, stdin: bytes | IO[bytes]) -> None:
+def _feed_stdin(sock: socket.socket, stdin: bytes | ByteReader) -> None:
     try:
         if isinstance(stdin, (bytes, bytearray, memoryview)):
             sock.sendall(stdin)

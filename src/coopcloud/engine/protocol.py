@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 Filters: TypeAlias = "Mapping[str, FilterValue] | None"
 
 
+class ByteReader(Protocol):
+    """What an exec's stdin is read from: a binary file, or anything with its `read` (ops' FdInput)."""
+
+    def read(self, n: int, /) -> bytes: ...
+
+
 @runtime_checkable
 class Engine(Protocol):
     """One Docker engine (one server). Not thread-safe: one per thread; streams go on a `clone()`."""
@@ -125,7 +131,7 @@ class Engine(Protocol):
         user: str | None = None,
     ) -> str: ...
     def exec_start(
-        self, exec_id: str, *, stdin: bytes | IO[bytes] | None = None, tty: bool = False, timeout: float | None = None
+        self, exec_id: str, *, stdin: bytes | ByteReader | None = None, tty: bool = False, timeout: float | None = None
     ) -> Iterator[Frame]: ...
     def exec_inspect(self, exec_id: str) -> RawMap: ...
     def exec_run(
@@ -133,7 +139,7 @@ class Engine(Protocol):
         container: str,
         cmd: list[str],
         *,
-        stdin: bytes | IO[bytes] | None = None,
+        stdin: bytes | ByteReader | None = None,
         env: list[str] | None = None,
         workdir: str | None = None,
         user: str | None = None,

@@ -35,6 +35,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Mapping
+from typing import IO
 
 from coopcloud.errors import EngineError, EngineUnreachable, ServerNotReady, UsageError
 
@@ -99,8 +100,13 @@ class Channel:
     """One connected socket to the engine (plus, for ssh, the process behind it)."""
 
     def __init__(
-        self, sock: socket.socket, *, proc: subprocess.Popen | None = None, stderr=None, mux_client: bool = False
-    ):
+        self,
+        sock: socket.socket,
+        *,
+        proc: subprocess.Popen[bytes] | None = None,
+        stderr: IO[bytes] | None = None,
+        mux_client: bool = False,
+    ) -> None:
         self.sock = sock
         self.proc = proc
         self.mux_client = mux_client  # ssh talks through a kept master: ending it ends one session only

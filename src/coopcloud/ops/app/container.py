@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from coopcloud.engine import views
 from coopcloud.errors import EngineConflict, EngineNotFound, NotFound, UsageError
@@ -16,7 +16,7 @@ from coopcloud.rawdata import JSONDict, get_int, get_str
 
 if TYPE_CHECKING:
     from coopcloud.domain.app import AppRef
-    from coopcloud.engine.protocol import Engine
+    from coopcloud.engine.protocol import ByteReader, Engine
 
 SERVICE_NAME_LABEL = "com.docker.swarm.service.name"
 
@@ -108,7 +108,7 @@ def run(
     on_output: Callable[[str, bytes], None],
     user: str | None = None,
     tty: bool = False,
-    stdin: bytes | IO[bytes] | None = None,
+    stdin: bytes | ByteReader | None = None,
     workdir: str | None = None,
     env: list[str] | None = None,
 ) -> int:
@@ -136,6 +136,7 @@ def run(
             on_output(frame.stream, frame.data)
     finally:
         if watcher is not None:
+            assert isinstance(stdin, FdInput)  # the watcher is made for an FdInput only
             stdin.ended = lambda: True
             watcher.close()
     code = views.exec_status(client, exec_id).exit_code
