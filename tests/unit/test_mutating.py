@@ -88,8 +88,21 @@ def _reaches_mutation(func: Callable[..., Any]) -> str | None:
     return _first_mutation_called(inspect.unwrap(func))
 
 
+_WALKING: set[Callable[..., Any]] = set()  # functions being read: a call back into one is a cycle, not news
+
+
 @functools.cache
 def _first_mutation_called(func: Callable[..., Any]) -> str | None:
+    if func in _WALKING:
+        return None
+    _WALKING.add(func)
+    try:
+        return _first_mutation_in(func)
+    finally:
+        _WALKING.discard(func)
+
+
+def _first_mutation_in(func: Callable[..., Any]) -> str | None:
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
     except (OSError, TypeError, SyntaxError):
@@ -149,3 +162,17 @@ def test_a_mutation_outside_mutating_is_refused_before_it_touches_anything():
 
     with pytest.raises(OutsideMutating, match=r"coopcloud.ops.app.secrets.remove changes a server"):
         sec.remove(None, "a.org", "a_org", [], all_versions=True)  # type: ignore[arg-type]
+
+
+def _ping(n: int) -> int:
+    return _pong(n - 1) if n else 0
+
+
+def _pong(n: int) -> int:
+    return _ping(n - 1) if n else 0
+
+
+def test_the_walker_follows_functions_that_call_each_other():
+    """Two functions calling each other (mutual recursion) end the walk, with no mutation found."""
+    _ping.__module__ = _pong.__module__ = "coopcloud.test_walker"  # the walker follows coopcloud's functions
+    assert _first_mutation_called(_ping) is None
