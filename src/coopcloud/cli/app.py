@@ -23,7 +23,13 @@ from coopcloud.cli.context import (
 from coopcloud.domain.results import AppItem, RemovedFrom, Values, app_items
 
 if TYPE_CHECKING:
+    from typing import IO
+
+    from coopcloud.domain.app import AppConfig, AppRef
+    from coopcloud.engine.protocol import Engine
     from coopcloud.ops.app.context import AppContext
+    from coopcloud.ops.app.secrets import AppSecret, Generated
+    from coopcloud.ops.deploy import DeployResult, Prepared
 
 
 @click.group(cls=AliasGroup)
@@ -147,7 +153,7 @@ def ls(rt: Runtime, server: str | None, recipe: str | None, with_status: bool) -
             rt.out.warn(f"app {r.app}: {r.error}")
 
 
-def _prune_app(rt: Runtime, client, ref) -> dict[str, list[str]]:
+def _prune_app(rt: Runtime, client: Engine, ref: AppRef) -> dict[str, list[str]]:
     from coopcloud.ops.app.apps import all_apps
     from coopcloud.ops.prune import prune_app
 
@@ -339,14 +345,16 @@ def deploy(
     _run_post_deploy(rt, app_name, post_deploy, converged=not no_converge_checks)
 
 
-def _post_deploy_commands(rt: Runtime, app_name: str) -> list:
+def _post_deploy_commands(rt: Runtime, app_name: str) -> list[tuple[str, str, list[str]]]:
     from coopcloud.ops.app.appcmd import post_deploy_commands
     from coopcloud.ops.app.apps import load_app
 
     return post_deploy_commands(load_app(rt.settings, app_name).env.values(), app_name)
 
 
-def _run_post_deploy(rt: Runtime, app_name: str, commands: list, *, converged: bool) -> None:
+def _run_post_deploy(
+    rt: Runtime, app_name: str, commands: list[tuple[str, str, list[str]]], *, converged: bool
+) -> None:
     """abra's POST_DEPLOY_CMDS, once the deploy converged, as `app cmd` runs them (their output on stderr)."""
     if not commands:
         return
@@ -364,13 +372,13 @@ def _run_post_deploy(rt: Runtime, app_name: str, commands: list, *, converged: b
     run_post_deploy(rt.settings, rt.servers(), ref, commands, on_output=to_stderr, notify=rt.out.info)
 
 
-def approved(rt: Runtime, prepared, *, yes: bool, action: str) -> None:
+def approved(rt: Runtime, prepared: Prepared, *, yes: bool, action: str) -> None:
     """Ask before applying a plan that changes something (at a terminal, without --yes); N is "cancelled"."""
     if prepared.plan.changes_anything:
         rt.out.approve(f"app {prepared.app}", action, yes=yes)
 
 
-def _report_deploy(rt: Runtime, result, line: str) -> None:
+def _report_deploy(rt: Runtime, result: DeployResult, line: str) -> None:
     if rt.out.json:
         rt.out.emit_json(result.to_json())
     else:
@@ -539,7 +547,7 @@ def secret() -> None:
     """
 
 
-def _secrets_context(rt: Runtime, app_name: str):
+def _secrets_context(rt: Runtime, app_name: str) -> tuple[AppConfig, list[AppSecret]]:
     from coopcloud.ops.app import secrets as sec
     from coopcloud.ops.app.apps import load_app
     from coopcloud.ops.deploy import resolve_target
@@ -556,14 +564,14 @@ def _secrets_context(rt: Runtime, app_name: str):
     return cfg, sec.declared(cfg, sample, abra)
 
 
-def _generate_all(rt: Runtime, app: AppContext):
+def _generate_all(rt: Runtime, app: AppContext) -> list[Generated]:
     from coopcloud.ops.app import secrets as sec
 
     _cfg, declared = _secrets_context(rt, app.name)
     return sec.generate(app.engine, app.name, app.stack, declared)
 
 
-def _print_generated(rt: Runtime, generated) -> None:
+def _print_generated(rt: Runtime, generated: list[Generated]) -> None:
     for s, value in generated:
         if value is not None:
             rt.out.print(f"{s.name} ({s.version}): {value}")
@@ -611,7 +619,7 @@ def secret_generate(
 @click.option("--file", "file_", type=click.File("r"), help="Read the value from a file ('-' for stdin).")
 @mutating("secret insert", adds=True, lock="at begin")
 def secret_insert(
-    rt: Runtime, app: AppContext, app_name: str, name: str, version: str, value: str | None, file_
+    rt: Runtime, app: AppContext, app_name: str, name: str, version: str, value: str | None, file_: IO[str] | None
 ) -> None:
     """Store a secret value you already have.
 

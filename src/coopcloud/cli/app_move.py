@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from coopcloud.cli.context import Runtime, mutating_apps, yes_option
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from coopcloud.ops.move.plan import MovePlan
 
 
 def register(group: click.Group) -> None:
@@ -72,7 +79,7 @@ def move(rt: Runtime, app_name: str, server: str, dry_run: bool, yes: bool) -> N
     )
 
 
-def _show_plan(rt: Runtime, plan) -> None:
+def _show_plan(rt: Runtime, plan: MovePlan) -> None:
     rt.out.print(f"move app {plan.ref.name} ({plan.version or 'unknown version'}) from {plan.source} to {plan.target}:")
     n = len(plan.secrets)
     rt.out.print(f"  {n} secret{'s' if n != 1 else ''} to create on {plan.target}, same names and values")
@@ -85,7 +92,7 @@ def _show_plan(rt: Runtime, plan) -> None:
     rt.out.print(f"  {plan.source} keeps the app's volumes and secrets until you remove them")
 
 
-def _progress(rt: Runtime, plan):
+def _progress(rt: Runtime, plan: MovePlan) -> Callable[[str, int], None]:
     """A line per 10% of each volume (a terminal or not: never a flood)."""
     sizes = {v.name: v.size for v in plan.volumes}
     done: dict[str, int] = {}

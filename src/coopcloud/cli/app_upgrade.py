@@ -6,10 +6,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from coopcloud.cli.context import Runtime, mutating, yes_option
+from coopcloud.cli.context import P, R, Runtime, mutating, yes_option
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from coopcloud.domain.version import Version
     from coopcloud.ops.app.context import AppContext
+    from coopcloud.ops.deploy import DeployResult
+    from coopcloud.ops.deploy.upgrade import Move, ReleaseNote
 
 _HELP_VERSION = "Recipe version: a full tag (1.2.0+3.4.5) or its semver (1.2.0)."
 
@@ -20,7 +25,7 @@ def register(group: click.Group) -> None:
     group.add_command(rollback)
 
 
-def _options(func):
+def _options(func: Callable[P, R]) -> Callable[P, R]:
     func = click.option(
         "--no-domain-checks", "-D", is_flag=True, help="Do not check that DOMAIN resolves to an address of the server."
     )(func)
@@ -239,8 +244,16 @@ def _move(
 
 
 def _target(
-    rt: Runtime, app: AppContext, move, direction: str, version: str | None, *, major: bool, force: bool, dry_run: bool
-):
+    rt: Runtime,
+    app: AppContext,
+    move: Move,
+    direction: str,
+    version: str | None,
+    *,
+    major: bool,
+    force: bool,
+    dry_run: bool,
+) -> Version | None:
     """The release to move to, or None (nothing to do: said so); a --chaos deployment is replaced only when confirmed."""
     app_name, current = app.name, move.current
     target, skipped = _choose(rt, move, direction, app_name, version, major=major)
@@ -271,14 +284,16 @@ def _target(
     return target
 
 
-def _choose(rt: Runtime, move, direction: str, app_name: str, version: str | None, *, major: bool):
+def _choose(
+    rt: Runtime, move: Move, direction: str, app_name: str, version: str | None, *, major: bool
+) -> tuple[Version | None, list[Version]]:
     """The release to move to (None: nothing to do), and the newer major releases left alone without asking."""
     from coopcloud.ops.deploy import upgrade as up
 
     current = move.current
-    skipped: list = []
+    skipped: list[Version] = []
 
-    def ask(found):
+    def ask(found: list[Version]) -> Version | None:
         if not rt.out.can_prompt:
             pick = up.unattended(found, current, direction, major=major)
             skipped.extend(v for v in found if pick is None or pick < v)
@@ -307,7 +322,15 @@ def _choose(rt: Runtime, move, direction: str, app_name: str, version: str | Non
 
 
 def _report_move(
-    rt: Runtime, direction: str, app_name: str, move, result, notes, target: str, *, dry_run: bool
+    rt: Runtime,
+    direction: str,
+    app_name: str,
+    move: Move,
+    result: DeployResult,
+    notes: list[ReleaseNote],
+    target: str,
+    *,
+    dry_run: bool,
 ) -> None:
     for w in result.warnings:
         if w not in move.warnings:  # the recipe's tag warnings were shown already
@@ -325,7 +348,7 @@ def _report_move(
         rt.out.print(f"app {app_name}: {done} {current} -> {target} on {result.server}")
 
 
-def _show_notes(rt: Runtime, direction: str, notes) -> None:
+def _show_notes(rt: Runtime, direction: str, notes: list[ReleaseNote]) -> None:
     if not notes:
         return
     head = "release notes" if direction == "upgrade" else "release notes of the releases being undone"

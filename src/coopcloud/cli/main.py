@@ -46,11 +46,9 @@ GROUP_COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(AliasGroup):
-    """A group whose subcommands live in modules imported on first use."""
+    """A group whose subcommands live in modules imported on first use (`SUBCOMMANDS`)."""
 
-    def __init__(self, *args, lazy: dict[str, tuple[str, str, str]] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.lazy = lazy or {}
+    lazy = SUBCOMMANDS  # name -> (module, attribute, one-line help)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(self.lazy))
@@ -156,7 +154,7 @@ def _leaf_options(argv: Sequence[str]) -> tuple[set[str], int | None]:
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(cls=LazyGroup, lazy=SUBCOMMANDS, context_settings=CONTEXT_SETTINGS)
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "--version", "-v", prog_name="coop", message="%(prog)s %(version)s")
 @click.option(
     "--no-input", "-n", is_flag=True, help="Never ask: routine changes go ahead; data-destroying ones need --yes."
