@@ -37,6 +37,7 @@ from coopcloud.sources import recipe_from_dir, recipe_from_git
 if TYPE_CHECKING:
     from coopcloud.domain.version import TagIssue, Version
     from coopcloud.gitops.repo import Tag
+    from coopcloud.swarm.render import Rendered
     from coopcloud.swarm.spec import StackSpec
 
 # What coop (like abra) always provides to interpolation, whatever the env says.
@@ -142,9 +143,9 @@ class LintContext:
         """Compose files that do not parse as YAML -> why."""
         return self._raw[1]
 
-    def raw_services(self) -> list[tuple[str, str, dict]]:
+    def raw_services(self) -> list[tuple[str, str, RawMap]]:
         """(file, service, raw service mapping) for every service of every compose file."""
-        out = []
+        out: list[tuple[str, str, RawMap]] = []
         for fname, doc in self.raw.items():
             services = doc.get("services")
             if isinstance(services, dict):
@@ -205,7 +206,7 @@ class LintContext:
 
     # -- rendering -------------------------------------------------------------
 
-    def render_files(self, files: list[str]):
+    def render_files(self, files: list[str]) -> Rendered:
         """Render the recipe with its sample env and exactly these compose files (CoopError on failure)."""
         from coopcloud.swarm.render import render
 

@@ -7,8 +7,9 @@ checks and why; the ID and level never change meaning (DESIGN.md §3.10).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
-from coopcloud.domain.imagetag import split_image
+from coopcloud.domain.imagetag import ImageParts, split_image
 from coopcloud.lint.context import LintContext
 from coopcloud.lint.registry import ERROR, WARNING, Issue, Skip, rule
 from coopcloud.lint.util import VarRef, var_refs
@@ -42,7 +43,7 @@ DOCKER_NAME_MAX = 64
 
 
 @rule("R001", WARNING, 'compose files declare version "3.8"', fix='put version: "3.8" at the top of every compose file')
-def compose_version(ctx: LintContext):
+def compose_version(ctx: LintContext) -> Iterator[Issue]:
     """Every compose file declares ``version: "3.8"`` (or a later 3.x).
 
     Co-op Cloud recipes target the 3.8 schema (Swarm's ``docker stack deploy``).
@@ -61,7 +62,7 @@ def compose_version(ctx: LintContext):
 
 
 @rule("R002", WARNING, "all services have a healthcheck", fix="add a healthcheck: to the service")
-def healthchecks(ctx: LintContext):
+def healthchecks(ctx: LintContext) -> Iterator[Issue]:
     """Every service has a ``healthcheck``.
 
     Deploys wait for services to be healthy; without a healthcheck "running"
@@ -73,7 +74,7 @@ def healthchecks(ctx: LintContext):
             yield Issue(f"service {name} has no healthcheck", service=name, key="healthcheck")
 
 
-def _images(ctx: LintContext):
+def _images(ctx: LintContext) -> Iterator[tuple[str, str, ImageParts]]:
     for name, svc in sorted(ctx.services.items()):
         image = svc.get("image")
         if isinstance(image, str) and image:
@@ -81,7 +82,7 @@ def _images(ctx: LintContext):
 
 
 @rule("R003", WARNING, "all images use a tag", fix="pin the image to a tag, e.g. nginx:1.27.2")
-def images_tagged(ctx: LintContext):
+def images_tagged(ctx: LintContext) -> Iterator[Issue]:
     """Every image names a tag (or a digest); an untagged image means ``:latest``."""
     for name, image, ref in _images(ctx):
         if not ref.tag and not ref.digest:
@@ -91,7 +92,7 @@ def images_tagged(ctx: LintContext):
 
 
 @rule("R004", WARNING, "no unstable tags", fix="use a released version tag, e.g. 1.27.2")
-def no_unstable_tags(ctx: LintContext):
+def no_unstable_tags(ctx: LintContext) -> Iterator[Issue]:
     """No image uses an unstable tag: ``latest`` (abra's check), or a moving
     development channel (``nightly``, ``edge``, ``dev``, ``testing``, ``main``...)
     or a pre-release marker (``-rc1``, ``beta``).
@@ -107,7 +108,7 @@ def no_unstable_tags(ctx: LintContext):
 
 
 @rule("R005", WARNING, "image tags are semver-like", fix="use the image's versioned tags (1.2.3, v1.2.3, 1.2.3-alpine)")
-def semver_like_tags(ctx: LintContext):
+def semver_like_tags(ctx: LintContext) -> Iterator[Issue]:
     """Every image tag looks like a version: numbers separated by dots, an
     optional ``v`` prefix and an optional ``-suffix`` (``1.27.2``, ``v2.4.8``,
     ``17-3.5-alpine``), so ``coop recipe upgrade`` can order them.
@@ -120,7 +121,7 @@ def semver_like_tags(ctx: LintContext):
 
 
 @rule("R006", WARNING, "the recipe has a published version", fix="publish a release: coop recipe release RECIPE")
-def published_version(ctx: LintContext):
+def published_version(ctx: LintContext) -> Iterator[Issue]:
     """The recipe has at least one release: an annotated tag ``<semver>+<image-tag>``.
 
     abra asks its catalogue; coop asks the recipe's git tags, which is what the
@@ -131,7 +132,7 @@ def published_version(ctx: LintContext):
 
 
 @rule("R007", WARNING, "README.md metadata is filled in", fix="fill in the <!-- metadata --> block of README.md")
-def metadata_filled_in(ctx: LintContext):
+def metadata_filled_in(ctx: LintContext) -> Iterator[Issue]:
     """README.md has a ``<!-- metadata -->`` block with every field filled in:
     Category, Status, Image, Healthcheck, Backups, Email, Tests, SSO (the
     catalogue is generated from it).
@@ -156,7 +157,7 @@ def metadata_filled_in(ctx: LintContext):
 
 
 @rule("R008", ERROR, ".env.sample is provided", fix="add a .env.sample with TYPE=, DOMAIN= and LETS_ENCRYPT_ENV=")
-def env_sample_present(ctx: LintContext):
+def env_sample_present(ctx: LintContext) -> Iterator[Issue]:
     """The recipe ships a ``.env.sample``: ``app new`` copies it to make an app's env file.
 
     coop also finds one in a sub-folder (R106 warns about that); a sample that
@@ -173,7 +174,7 @@ def env_sample_present(ctx: LintContext):
 
 
 @rule("R009", ERROR, "a service is named app", fix="name the main service 'app'")
-def app_service(ctx: LintContext):
+def app_service(ctx: LintContext) -> Iterator[Issue]:
     """A service is named ``app``: the main service, which carries the version
     label and which commands (``app run``, ``app cmd``) default to.
     """
@@ -187,7 +188,7 @@ def app_service(ctx: LintContext):
     "traefik routing is enabled",
     fix='add the deploy label "traefik.enable=true" to the web-facing service',
 )
-def traefik_enabled(ctx: LintContext):
+def traefik_enabled(ctx: LintContext) -> Iterator[Issue]:
     """A service has the deploy label ``traefik.enable=true``, so the proxy
     routes ``DOMAIN`` to the app. Skipped, as abra does, when the
     ``.env.sample`` has no ``DOMAIN`` (an app that is not on the web).
@@ -203,7 +204,7 @@ def traefik_enabled(ctx: LintContext):
 
 
 @rule("R011", ERROR, "all services have an image", fix="set image: on every service (stack deploy does not build)")
-def images_present(ctx: LintContext):
+def images_present(ctx: LintContext) -> Iterator[Issue]:
     """Every service names an image: ``docker stack deploy`` never builds one."""
     for name, svc in sorted(ctx.services.items()):
         if not svc.get("image"):
@@ -216,7 +217,7 @@ def config_version_vars(name: str) -> list[VarRef]:
 
 
 @rule("R012", ERROR, "config versions are vendored in abra.sh", fix="add export <NAME>_VERSION=v1 to abra.sh")
-def config_versions_vendored(ctx: LintContext):
+def config_versions_vendored(ctx: LintContext) -> Iterator[Issue]:
     """Config versions come from the recipe's ``abra.sh``.
 
     A recipe with configs has an ``abra.sh`` (abra's check), and every
@@ -255,7 +256,7 @@ def config_versions_vendored(ctx: LintContext):
     "the recipe's git repository is published",
     fix="push the recipe and set its origin: git remote add origin <url>",
 )
-def repo_exists(ctx: LintContext):
+def repo_exists(ctx: LintContext) -> Iterator[Issue]:
     """The recipe is published: its git repository has an ``origin`` remote.
 
     abra asks git.coopcloud.tech over the network; coop stays offline and asks
@@ -272,7 +273,7 @@ def repo_exists(ctx: LintContext):
     "release tags are annotated",
     fix="replace it with an annotated tag: git tag -d T && git tag -a T -m 'chore: publish T release' COMMIT",
 )
-def annotated_tags(ctx: LintContext):
+def annotated_tags(ctx: LintContext) -> Iterator[Issue]:
     """Every tag that names a version is annotated (``git tag -a``).
 
     A version is an annotated tag: coop and abra ignore lightweight ones, so a
@@ -298,7 +299,7 @@ def annotated_tags(ctx: LintContext):
 @rule(
     "R015", WARNING, "secret names are short", fix=f"shorten the secret's name to {SECRET_NAME_MAX} characters or fewer"
 )
-def secret_lengths(ctx: LintContext):
+def secret_lengths(ctx: LintContext) -> Iterator[Issue]:
     """Secret names (the keys under ``secrets:``) are at most 12 characters.
 
     Docker names a secret ``<stack>_<name>_<version>`` within 64 characters,
@@ -321,7 +322,7 @@ def secret_lengths(ctx: LintContext):
     "the app service has deploy labels",
     fix='add deploy: labels: to the app service (traefik and "coop-cloud.${STACK_NAME}.version")',
 )
-def deploy_labels_present(ctx: LintContext):
+def deploy_labels_present(ctx: LintContext) -> Iterator[Issue]:
     """The ``app`` service has a ``deploy: labels:`` stanza: where its traefik
     routing, the recipe version and the ``coop-cloud.*`` settings live.
     Skipped when there is no ``app`` service (R009).

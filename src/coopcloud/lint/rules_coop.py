@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from coopcloud.domain.imagetag import split_image
 from coopcloud.lint.context import PROVIDED_VARS, LintContext
@@ -26,7 +27,7 @@ NOT_SECRET_VALUES = frozenset({"true", "false", "yes", "no", "on", "off", "0", "
 
 
 @rule("R000", ERROR, "the recipe renders", fix="fix the file named, at the line and key the message gives")
-def renders(ctx: LintContext):
+def renders(ctx: LintContext) -> Iterator[Issue]:
     """The recipe renders: with its ``.env.sample``, the compose files it
     selects load, interpolate, validate and convert to Swarm specs, and so does
     every ``compose.*.yml`` overlay on top of them (the same path ``app deploy``
@@ -56,7 +57,7 @@ def renders(ctx: LintContext):
 
 
 @rule("R100", ERROR, "changed configs have a new version", fix="bump the config's _VERSION in abra.sh (v1 -> v2)")
-def config_changed_without_bump(ctx: LintContext):
+def config_changed_without_bump(ctx: LintContext) -> Iterator[Issue]:
     """A config file that changed since the last release has a new name.
 
     Swarm configs are immutable: deploying a changed file under the same name
@@ -108,7 +109,7 @@ def _version_vars_of(ctx: LintContext, key: str) -> list[str]:
 @rule(
     "R101", WARNING, "image tags do not float", fix="pin the exact release, e.g. postgres:16.4 rather than postgres:16"
 )
-def floating_tags(ctx: LintContext):
+def floating_tags(ctx: LintContext) -> Iterator[Issue]:
     """No image uses a tag that moves to new releases: a channel (``stable``,
     ``lts``, ``mainline``...) or a major version alone (``16``, ``17-alpine``).
     The same recipe version would then deploy different software on different
@@ -141,7 +142,7 @@ def _looks_secret(key: str, value: str | None) -> bool:
     "no secrets in plain environment variables",
     fix="use a Docker secret (SECRET_<NAME>_VERSION in .env.sample, <NAME>_FILE=/run/secrets/<name>)",
 )
-def plain_env_secrets(ctx: LintContext):
+def plain_env_secrets(ctx: LintContext) -> Iterator[Issue]:
     """No credential is written in plain text: an environment variable whose
     name says password, secret, token or key (``DB_PASSWORD=``,
     ``API_TOKEN=``) with a literal value, in a compose file's ``environment:``
@@ -175,7 +176,7 @@ def plain_env_secrets(ctx: LintContext):
     "services with volumes have backup labels",
     fix='label the service "backupbot.backup=true" (or "backupbot.backup=false" if its data needs no backup)',
 )
-def backup_labels(ctx: LintContext):
+def backup_labels(ctx: LintContext) -> Iterator[Issue]:
     """A service that mounts a named volume says whether it is backed up: the
     deploy label ``backupbot.backup`` (Co-op Cloud's backupbot spec, DESIGN.md
     §3.8). Without it, ``app backup`` silently skips that data. Bind mounts
@@ -201,7 +202,7 @@ def backup_labels(ctx: LintContext):
     "variables the compose files need are in .env.sample",
     fix="add the variable to .env.sample (commented out if it is optional: #NAME=value)",
 )
-def env_vars_documented(ctx: LintContext):
+def env_vars_documented(ctx: LintContext) -> Iterator[Issue]:
     """Every variable a compose file interpolates without a default
     (``${NAME}``, ``$NAME``, ``${NAME:?...}``) is in ``.env.sample``, assigned or
     commented out, unless coop provides it (``STACK_NAME``, ``DOMAIN``, the
@@ -229,7 +230,7 @@ def env_vars_documented(ctx: LintContext):
     "config names carry a version",
     fix="name it ${STACK_NAME}_<name>_${<NAME>_VERSION} and export <NAME>_VERSION=v1 in abra.sh",
 )
-def config_names_versioned(ctx: LintContext):
+def config_names_versioned(ctx: LintContext) -> Iterator[Issue]:
     """Every config made from a file has a ``name:`` with a ``*_VERSION``
     variable. Swarm configs cannot change: without a version in the name, the
     first change to the file makes every later deploy fail.
@@ -249,7 +250,7 @@ def config_names_versioned(ctx: LintContext):
 
 
 @rule("R106", WARNING, ".env.sample is at the recipe root", fix="move it to the root of the recipe")
-def env_sample_at_root(ctx: LintContext):
+def env_sample_at_root(ctx: LintContext) -> Iterator[Issue]:
     """The sample env is ``.env.sample`` at the recipe root. coop also finds
     one in a sub-folder, but abra (and so half of your operators) does not.
     """
@@ -263,7 +264,7 @@ def env_sample_at_root(ctx: LintContext):
     "release tags are <semver>+<image-tag>",
     fix="tag releases as <semver>+<main image tag>, e.g. 1.2.0+1.27.2 (coop recipe release does)",
 )
-def release_tag_format(ctx: LintContext):
+def release_tag_format(ctx: LintContext) -> Iterator[Issue]:
     """Annotated tags are versions of the form ``<semver>+<main-image-tag>``
     (``1.7.1+1.27.2``): no ``v`` prefix, the ``+`` part present. Tolerated
     forms still deploy; a tag that is not a version at all is ignored.
@@ -280,7 +281,7 @@ def release_tag_format(ctx: LintContext):
     "each version is tagged once",
     fix="delete all but one of the tags (git tag -d, git push --delete origin)",
 )
-def duplicate_versions(ctx: LintContext):
+def duplicate_versions(ctx: LintContext) -> Iterator[Issue]:
     """No two release tags have the same semver with different ``+`` parts
     (``1.0.0+1.27.1`` and ``1.0.0+1.27.2``): which one is newer is undefined,
     so upgrades and rollbacks cannot order them.
@@ -296,7 +297,7 @@ def duplicate_versions(ctx: LintContext):
     "bind mounts name paths on the server",
     fix="use a named volume, or an absolute path that exists on the server",
 )
-def relative_bind_mounts(ctx: LintContext):
+def relative_bind_mounts(ctx: LintContext) -> Iterator[Issue]:
     """A bind mount's source is an absolute path. ``docker stack deploy``
     (and so abra, and coop) makes a relative one (``./data:/data``, or
     ``~/data``) absolute against the recipe's folder (or the home folder) on

@@ -15,7 +15,7 @@ from coopcloud.domain.app import AppRef
 from coopcloud.engine import views
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError, EngineError, EngineNotFound
-from coopcloud.rawdata import as_map, get_int, get_list, get_map, get_str
+from coopcloud.rawdata import JSONDict, as_map, get_int, get_list, get_map, get_str
 from coopcloud.settings import Settings
 from coopcloud.swarm.labels import STACK_LABEL
 
@@ -36,7 +36,7 @@ class Pruned:
     kept_volumes: list[str] = field(default_factory=list)
     space_reclaimed: int = 0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> JSONDict:
         return dict(self.__dict__)
 
 

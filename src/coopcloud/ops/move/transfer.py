@@ -230,7 +230,9 @@ def sync_volume(
     return copied
 
 
-def _send_files(source: Helper, target: Helper, paths: list[str], copied: CopiedVolume, progress) -> None:
+def _send_files(
+    source: Helper, target: Helper, paths: list[str], copied: CopiedVolume, progress: Callable[[int], None] | None
+) -> None:
     # The names go on tar's command line (every image's tar takes that; busybox's has no -T). They are
     # the volume's file names as find printed them, each starting with ./, never an option.
     exec_id = source.engine.exec_create(source.container, ["tar", "-C", MOUNT, "-cf", "-", *paths])
