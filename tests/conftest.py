@@ -243,11 +243,18 @@ def rig_lock(name: str, *, exclusive: bool) -> Iterator[None]:
 
     folder = RIG_DIR / "locks"
     folder.mkdir(parents=True, exist_ok=True)
+    held = os.environ.get("COOP_RIG_LOCKS_HELD")
     with open(folder / f"{name}.lock", "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        if exclusive:  # what this process runs (`rig/multinode up`) must not wait for this lock again
+            os.environ["COOP_RIG_LOCKS_HELD"] = f"{held or ''} {name}".strip()
         try:
             yield
         finally:
+            if exclusive and held is None:
+                os.environ.pop("COOP_RIG_LOCKS_HELD", None)
+            elif exclusive:
+                os.environ["COOP_RIG_LOCKS_HELD"] = held
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
@@ -340,12 +347,25 @@ def multinode() -> MultiNode:
 
     if os.geteuid() != 0:
         require_rig("the 3-node swarm (needs root for network namespaces)")
-    with rig_lock("multinode", exclusive=False):  # not while another suite's test has a node down
-        p = subprocess.run([str(MULTINODE_SCRIPT), "up"], capture_output=True, text=True, timeout=600)
+    # `up` takes the rig's lock exclusively itself when it starts or restarts a node (several workers on a
+    # fresh machine; not while another test relies on the nodes or has one down); a no-op when all run.
+    p = subprocess.run([str(MULTINODE_SCRIPT), "up"], capture_output=True, text=True, timeout=600)
     if p.returncode != 0:
         require_rig(f"the 3-node swarm (rig/multinode up: {p.stderr.strip().splitlines()[-1:] or p.returncode})")
     env = dict(line.split("=", 1) for line in p.stdout.splitlines() if "=" in line)
     return MultiNode(env)
+
+
+@pytest.fixture(autouse=True)
+def _multinode_held(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that uses the 3-node rig holds its lock (across test processes and suites on this
+    machine) from setup to teardown: shared, or exclusive for a test marked `kills_a_node`, so no test
+    loses a node under another. `rig/multinode up|down` by hand takes it too."""
+    if "multinode" not in request.fixturenames:
+        yield
+        return
+    with rig_lock("multinode", exclusive=request.node.get_closest_marker("kills_a_node") is not None):
+        yield
 
 
 def remove_multinode_stack(mn: MultiNode, name: str) -> None:

@@ -28,15 +28,6 @@ REG = "127.0.0.1:5000"
 WEB = f"{REG}/coop-test/web:1.0.0"
 
 
-@pytest.fixture(autouse=True)
-def _rig_shared_with_other_suites(request):
-    """Every suite on this machine uses the one 3-node rig: a test that kills a node runs alone."""
-    from conftest import rig_lock
-
-    with rig_lock("multinode", exclusive=request.node.get_closest_marker("kills_a_node") is not None):
-        yield
-
-
 @pytest.fixture(scope="module")
 def zones(multinode: MultiNode):
     """Node labels the placement preferences spread over (set on the swarm, as an operator would)."""
