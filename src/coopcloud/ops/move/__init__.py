@@ -127,6 +127,8 @@ def _carry(
     say: Say,
     progress: Callable[[str, int], None] | None,
 ) -> None:
+    from coopcloud.errors import EngineError
+
     src, dst = pool.client(plan.source), pool.client(plan.target)
     image = helper_image(settings)
     helpers: list[Helper] = []
@@ -158,6 +160,13 @@ def _carry(
     except BaseException as exc:
         for helper in helpers:
             remove_helper(helper.manager, helper.service)
+        # and any this move made that it did not get to know: one whose service_create an interruption
+        # cut short after the engine had created it (the move holds both locks: each is this move's)
+        for manager in (src, dst):
+            try:
+                remove_leftovers(manager, plan.stack)
+            except EngineError:
+                pass  # unreachable: the next move of the app removes them (remove_leftovers at its start)
         back = _put_back(settings, pool, plan, made, stopped_at is not None, say)
         if isinstance(exc, KeyboardInterrupt):
             raise interrupted(exc, f"app {plan.ref.name}: move interrupted; {back}") from None
