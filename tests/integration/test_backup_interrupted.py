@@ -138,10 +138,10 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_restores
     assert coop("app", "backup", "create", stack_name).code == 0  # the lock was released
 
     # A job killed outright (a node lost, the OOM killer) leaves its lock in the repository; restic check
-    # then refuses to run: verify says so, it does not report damage.
-    sh(web, "rm -rf /data/big")
+    # then refuses to run: verify says so, it does not report damage. (A backup's job: a restore takes no lock.)
+    sh(web, "head -c 200000000 /dev/urandom > /data/big/b.bin")
     proc = subprocess.Popen(
-        [*COOP, "app", "restore", stack_name, "--yes"],
+        [*COOP, "app", "backup", "create", stack_name],
         env=backup_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -149,7 +149,7 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_restores
     )
     try:
         deadline = time.monotonic() + 60
-        while not ((running := job_containers(stack_name, "restore")) and list((repo / "locks").iterdir())):
+        while not ((running := job_containers(stack_name, "backup")) and list((repo / "locks").iterdir())):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.05)
         subprocess.run(["docker", "kill", *running], capture_output=True, check=True)  # restic holds its lock
@@ -213,6 +213,104 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_restores
     r = coop("app", "unlock", stack_name, "--yes")
     assert r.code == 0, r
     assert job_services(stack_name) == []
+
+
+def test_a_restore_without_a_pre_hook_stopped_once_handed_its_renames_restores_nothing(
+    coop, backup_env, tmp_path, stack_name, local_server, own_repository
+):
+    """With no restore pre-hook, coop hands the job its renames while restic still writes (it puts the restore in
+    place the moment it is complete): a Ctrl-C then stops the job, which discards its scratch, and says so —
+    never "nothing was restored" over renames that ran. Not stopped, the same restore completes and its
+    post-hook runs."""
+    recipe = files_app(
+        "earlyapp",
+        "backupbot.backup.volumes.files.path=big",
+        "backupbot.restore.post-hook=echo post >> /data/restore.log",
+        quick=False,
+    )
+    new_app(coop, tmp_path, stack_name, "default", recipe)
+    assert coop("app", "deploy", stack_name).code == 0
+    web = container_of(stack_name, "app")
+    # 2 GB of zeros taking no disk space: restic reads them in a moment and stores one chunk, but a restore
+    # writes them whole: restic is still writing seconds after the renames were handed over, however fast the disk.
+    sh(web, "mkdir -p /data/big && truncate -s 2G /data/big/zeros.bin && echo A > /data/big/state")
+    assert coop("app", "backup", "create", stack_name).code == 0
+    sh(web, "rm -rf /data/big && mkdir /data/big && echo C > /data/big/state")
+
+    proc = subprocess.Popen(
+        [*COOP, "app", "restore", stack_name, "--yes"],
+        env=backup_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            jobs = job_containers(stack_name, "restore")
+            if jobs and _has_plan(jobs[0]) and restic_at_work(jobs):
+                break
+            time.sleep(0.05)
+        out = subprocess.run(["docker", "logs", jobs[0]], capture_output=True, text=True).stdout
+        assert "coop-result: restored" not in out, out  # handed over early: restic still writes
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    line = one_error_line(err)
+    assert "interrupted (Ctrl-C)" in line and "nothing was restored, the data is as it was" in line, line
+    assert sh(web, "cat /data/big/state") == "C\n" and sh(web, "ls -A /data/big").split() == ["state"]
+    assert sh(web, "ls -A /data").split() == ["big"]  # no scratch left, no post-hook run
+    assert job_services(stack_name) == []
+
+    # The Ctrl-C reaches coop only once the job has put the restore in place (coop paused meanwhile): it says so.
+    proc = subprocess.Popen(
+        [*COOP, "app", "restore", stack_name, "--yes"],
+        env=backup_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ((jobs := job_containers(stack_name, "restore")) and _has_plan(jobs[0])):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 120
+        while (
+            "coop-result: swapped"
+            not in subprocess.run(["docker", "logs", jobs[0]], capture_output=True, text=True).stdout
+        ):
+            assert time.monotonic() < deadline, "the job did not put the restore in place"
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGCONT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    line = one_error_line(err)
+    assert "its files are wholly in place in the volumes" in line, line
+    assert "the restore post-hook of app (which loads them) did not run" in line, line
+    assert sh(web, "cat /data/big/state") == "A\n" and sh(web, "ls -A /data").split() == ["big"]
+    assert job_services(stack_name) == []
+
+    sh(web, "echo C > /data/big/state")
+    r = coop("app", "restore", stack_name, "--yes")
+    assert r.code == 0, r
+    assert sh(web, "cat /data/big/state") == "A\n" and sh(web, "stat -c %s /data/big/zeros.bin") == "2147483648\n"
+    assert sh(web, "cat /data/restore.log").split() == ["post"]
+    assert sorted(sh(web, "ls -A /data").split()) == ["big", "restore.log"]
+
+
+def _has_plan(container: str) -> bool:
+    """Whether coop has handed the restore job in `container` its renames."""
+    return subprocess.run(["docker", "exec", container, "test", "-e", "/tmp/coop-plan"]).returncode == 0
 
 
 def job_services(stack: str) -> list[str]:

@@ -210,17 +210,21 @@ def test_a_backup_whose_declared_directories_are_all_empty_records_an_empty_volu
 
 def test_restore_and_verify_scripts():
     job = scripts.restore_job_script(None, "a.org", ["/backup/db/dumps"], "t0", wait_for_plan=False)
-    assert "restic ls --json --tag app=a.org latest" in job and "--verify" not in job
-    assert 'restic restore --target "$s" --include "$m" "$@"' in job
+    assert "restic ls --no-lock $nocache --json --tag app=a.org latest" in job and "--verify" not in job
+    assert 'restic restore --no-lock $nocache --target "$s" --include "$m" "$@"' in job
     assert "restore_into /backup/db/dumps /backup/db/dumps/.coop-restore-t0 --tag app=a.org latest &" in job
     assert 'restore_into /backup/db/dumps /backup/db/dumps/.coop-restore-t0 "$id"' in job
     assert job.rstrip().endswith('echo "coop-result: restored"')
-    assert "restic ls --json abc " in scripts.restore_job_script("abc", "a.org", ["/m"], "t0", wait_for_plan=True)
+    assert "restic ls --no-lock $nocache --json abc " in scripts.restore_job_script(
+        "abc", "a.org", ["/m"], "t0", wait_for_plan=True
+    )
     verify = scripts.verify_script("abc")
     assert "restic check" in verify and "restic restore abc --target /scratch --verify" in verify
 
 
 FAKE_RESTIC = """#!/bin/sh
+[ -n "${ARGS:-}" ] && echo "$*" >>"$ARGS"
+cmd=$1; shift; while case "${1:-}" in --no-*) true;; *) false;; esac; do shift; done; set -- "$cmd" "$@"
 case "$1" in
   ls) [ -n "${NONE:-}" ] && exit 0
       printf '%s\\n' '{"time":"2026-01-01T00:00:00Z","tree":"t","paths":["M"],"tags":["app=a.org"],"id":"abc123","short_id":"abc1","struct_type":"snapshot"}' \\
@@ -275,6 +279,18 @@ def test_the_restore_job_resolves_restores_and_checks_each_files_number_and_size
         assert p.returncode == 0 and p.stdout.splitlines()[-1] == "coop-result: restored", p.stderr
         assert (vol / ".coop-restore-t0" / str(vol).lstrip("/") / "a.bin").read_text() == "abc"
 
+    # Both restic commands take no lock; on a repository on the node's disk, no cache either.
+    (tmp_path / "args").unlink(missing_ok=True)
+    vol, p = _restore_job(tmp_path, RESTIC_REPOSITORY=str(tmp_path / "repo"), ARGS=str(tmp_path / "args"))
+    called = (tmp_path / "args").read_text().splitlines()
+    assert sorted(c.split()[:3] for c in called) == [
+        ["ls", "--no-lock", "--no-cache"],
+        ["restore", "--no-lock", "--no-cache"],
+    ]
+    (tmp_path / "args").unlink()
+    vol, p = _restore_job(tmp_path, ARGS=str(tmp_path / "args"))
+    assert all("--no-cache" not in c for c in (tmp_path / "args").read_text().splitlines())
+
     # No snapshot of the app: said so, nothing made.
     vol, p = _restore_job(tmp_path, NONE="1")
     assert p.returncode == 0 and p.stdout.splitlines() == ["coop-result: none"] and list(vol.iterdir()) == []
@@ -288,6 +304,14 @@ def test_the_restore_job_runs_the_plan_it_is_handed_and_discards_when_stopped(tm
     (tmp_path / "coop-stopped").touch()  # stopped while waiting for its plan (here: before it began)
     vol, p = _restore_job(tmp_path, wait_for_plan=True)
     assert p.returncode == 130 and list(vol.iterdir()) == [], p.stderr
+    # Handed its plan early, then stopped once restic was done, before the renames began (here: as the files
+    # are counted): the stop wins, nothing is renamed.
+    (tmp_path / "coop-stopped").unlink()
+    (tmp_path / "coop-plan").write_text("echo 'coop-result: swapped'\n")
+    (tmp_path / "bin").joinpath("find").write_text(f'#!/bin/sh\n: >{tmp_path}/coop-stopped\nexec /usr/bin/find "$@"\n')
+    (tmp_path / "bin" / "find").chmod(0o755)
+    vol, p = _restore_job(tmp_path, wait_for_plan=True)
+    assert p.returncode == 130 and "coop-result: swapped" not in p.stdout and list(vol.iterdir()) == [], p.stderr
 
 
 def test_the_job_is_a_one_shot_service_on_the_node_with_our_command():

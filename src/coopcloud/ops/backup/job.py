@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -235,6 +236,55 @@ def started(client: Engine, job: Job) -> Iterator[RunningJob]:
         running.remove()
 
 
+class _Follower:
+    """A job's stdout lines as they come, from a follow stream on a second connection: a wait for a line sees it
+    at once (a restore's steps are a fraction of a second apart), not at its next poll. Best effort: when the
+    stream cannot be opened or breaks, `said` answers None and the wait reads the job's last lines instead."""
+
+    def __init__(self, client: Engine, name: str):
+        self.lines: list[str] = []
+        self.ended = False
+        self._checked = 0  # lines seen by the last `said`
+        self._new = threading.Condition()
+        self._stream = client.clone()
+        self._thread = threading.Thread(target=self._pump, args=(name,), daemon=True, name=f"follow-{name}")
+        self._thread.start()
+
+    def _pump(self, name: str) -> None:
+        try:
+            for frame in self._stream.service_logs(name, follow=True, stderr=False, lines=True):
+                with self._new:
+                    self.lines.append(frame.data.decode("utf-8", "replace").strip())
+                    self._new.notify_all()
+        except Exception:  # hung up, or the stream broke: the wait reads the last lines instead
+            pass
+        finally:
+            with self._new:
+                self.ended = True
+                self._new.notify_all()
+
+    def said(self, prefix: str) -> bool | None:
+        """Whether a line starting with `prefix` came; None when the stream ended without one (unknown)."""
+        with self._new:
+            self._checked = len(self.lines)
+            if any(line.startswith(prefix) for line in self.lines):
+                return True
+            return None if self.ended else False
+
+    def pause(self, seconds: float) -> None:
+        """Sleep up to `seconds`, woken early by a line that came since the last `said`."""
+        with self._new:
+            if not self.ended:
+                self._new.wait_for(lambda: len(self.lines) > self._checked or self.ended, seconds)
+                return
+        time.sleep(seconds)
+
+    def close(self) -> None:
+        self._stream.hang_up()  # wakes the thread blocked reading it
+        self._thread.join(timeout=1)
+        self._stream.close()
+
+
 @dataclass
 class RunningJob:
     """A job's service between its creation and its removal: waited for in steps (a line of its output, then
@@ -243,6 +293,7 @@ class RunningJob:
     client: Engine
     name: str
     removed: bool = False
+    follower: _Follower | None = None  # opened by the first wait for a line
 
     def wait(
         self,
@@ -252,12 +303,14 @@ class RunningJob:
         on_status: OnStatus | None = None,
         shield: bool = False,
     ) -> JobResult:
-        """Until the job ended: its result. With `until`, as soon as its stdout shows that line: its output so far,
-        state `running` (it runs on)."""
+        """Until the job ended: its result. With `until`, as soon as its stdout shows a line starting so: its output
+        so far, state `running` (it runs on)."""
         stopped: KeyboardInterrupt | None = None
+        if until is not None and self.follower is None:
+            self.follower = _Follower(self.client, self.name)
         while True:
             try:
-                task = _wait(self.client, self.name, start_timeout, on_status, until)
+                task = _wait(self.client, self.name, start_timeout, on_status, until, self.follower)
                 break
             except KeyboardInterrupt as exc:
                 if not shield:
@@ -281,13 +334,30 @@ class RunningJob:
     def tell(self, engine: Engine, path: str, text: str) -> bool:
         """Write `text` into the file `path` of its running container (written aside, then renamed: the job sees
         it whole or not at all), through `engine`, the engine of the job's node. False when that failed."""
+        return self._exec(engine, ["sh", "-c", 'printf %s "$1" >"$2.new" && mv "$2.new" "$2"', "sh", text, path])
+
+    def said(self, prefix: str) -> bool:
+        """Whether its stdout showed a line starting with `prefix`."""
+        seen = self.follower.said(prefix) if self.follower is not None else None
+        return seen if seen is not None else _said(self.client, self.name, prefix)
+
+    def ended(self) -> bool:
+        """Whether its task has ended (its output can still be read until the service is removed)."""
+        tasks = views.tasks(self.client, {"service": [self.name]})
+        return bool(tasks) and all(t.state in TERMINAL for t in tasks)
+
+    def stop(self, engine: Engine) -> bool:
+        """SIGTERM to its command (what its removal sends) through `engine`, the engine of the job's node, leaving
+        the service, so its end and output can still be read. False when that failed."""
+        return self._exec(engine, ["sh", "-c", "kill -TERM 1"])
+
+    def _exec(self, engine: Engine, cmd: list[str]) -> bool:
         tasks = views.tasks(self.client, {"service": [self.name]})
         running = [t for t in tasks if t.state == "running" and t.status.container]
         if not running or running[0].status.container is None:
             return False
-        script = 'printf %s "$1" >"$2.new" && mv "$2.new" "$2"'
         try:
-            done = engine.exec_run(running[0].status.container.container_id, ["sh", "-c", script, "sh", text, path])
+            done = engine.exec_run(running[0].status.container.container_id, cmd)
         except EngineError:
             return False
         return done.exit_code == 0
@@ -296,6 +366,8 @@ class RunningJob:
         if self.removed:
             return
         self.removed = True
+        if self.follower is not None:
+            self.follower.close()
         try:
             self.client.service_remove(self.name)
         except EngineError:
@@ -308,6 +380,7 @@ def _wait(
     start_timeout: float,
     on_status: OnStatus | None,
     until: str | None = None,
+    follower: _Follower | None = None,
 ) -> views.Task | None:
     started = time.monotonic()
     deadline = started + start_timeout
@@ -318,8 +391,10 @@ def _wait(
         done = [t for t in tasks if t.state in TERMINAL]
         if done:
             return done[0]
-        if until is not None and any(t.state == "running" for t in tasks) and _said(client, name, until):
-            return None
+        if until is not None:  # a line the follower saw came from a started container: no need to see it run
+            seen = follower.said(until) if follower is not None else None
+            if seen or (seen is None and any(t.state == "running" for t in tasks) and _said(client, name, until)):
+                return None
         waiting = [t for t in tasks if t.state in NOT_STARTED]
         if (waiting or not tasks) and time.monotonic() > deadline:
             why = next((t.status.err for t in waiting if t.status.err), None) or (
@@ -337,14 +412,18 @@ def _wait(
         if time.monotonic() >= next_node_check:
             next_node_check = time.monotonic() + NODE_CHECK_EVERY
             down_since = _node_down_since(client, name, tasks, down_since)
-        time.sleep(FAST_POLL if time.monotonic() - started < FAST_FOR else POLL)
+        pause = FAST_POLL if time.monotonic() - started < FAST_FOR else POLL
+        if follower is not None:
+            follower.pause(pause)
+        else:
+            time.sleep(pause)
 
 
-def _said(client: Engine, name: str, line: str) -> bool:
-    """Whether the job's last stdout lines include `line`."""
+def _said(client: Engine, name: str, prefix: str) -> bool:
+    """Whether one of the job's last stdout lines starts with `prefix`."""
     try:
         frames = client.service_logs(name, tail=3, stderr=False, lines=True)
-        return any(f.data.decode("utf-8", "replace").strip() == line for f in frames)
+        return any(f.data.decode("utf-8", "replace").strip().startswith(prefix) for f in frames)
     except EngineError:
         return False
 

@@ -110,6 +110,7 @@ class _Run:
     token: str = field(default_factory=lambda: pysecrets.token_hex(4))
     hooked: list[str] = field(default_factory=list)
     node_engine: Engine | None = None  # the engine of the job's node, to hand it its renames
+    told: bool = False  # the job has its renames: it puts the restore in place as soon as it is complete
 
     @property
     def mounts(self) -> list[str]:
@@ -156,6 +157,8 @@ class _Run:
             known=repository.is_known(self.client, repo),
         )
         with started(self.client, self._job("restore", script, repo)) as running:
+            if self.node_engine is not None and not any(s.restore_pre_hook for s in self.app.spec.services):
+                self.hand_over_early(running)
             self.into_scratch(running)
             self.pre_hooks(running)
             if self.node_engine is not None:
@@ -184,18 +187,84 @@ class _Run:
         except CoopError:
             return None
 
-    def into_scratch(self, running: RunningJob) -> None:
+    def hand_over_early(self, running: RunningJob) -> None:
+        """With no restore pre-hook to run between the restore into scratch and the renames, the job gets its renames
+        as soon as it says which snapshot it restores, while restic still writes: it puts the restore in place the
+        moment it is complete and checked, with no round trip to coop between (a restore's largest fixed cost after
+        the container's start). A job that ends before saying so is left to `into_scratch`, which reads why."""
         which = f"snapshot {self.snap.short_id}" if self.snap else "the newest snapshot"
         note(self.on_progress, f"app {self.app.name}: restoring {which} into scratch directories")
         try:
+            result = running.wait(until=scripts.SNAPSHOT_PREFIX)
+        except KeyboardInterrupt as exc:
+            self._learn(running)
+            self._abandon(running)
+            raise interrupted(exc, f"{self._what} was stopped: {self._untouched()}; {self._again}") from None
+        if result.state != "running":
+            return
+        self._learn_from(result.stdout)
+        if self.snap is None:
+            return
+        self.chosen = [s for s in self.app.spec.services if s.service in self.snap.services]
+        if not self.chosen:
+            return
+        assert self.node_engine is not None
+        plan = self._plan()
+        try:
+            self.told = running.tell(self.node_engine, scripts.PLAN, plan)
+        except KeyboardInterrupt as exc:  # it may have the plan: find out by stopping it
+            self.told = True
+            self._stop_told(running, exc)
+
+    def _stop_told(self, running: RunningJob, exc: KeyboardInterrupt) -> None:
+        """Ctrl-C once the job has its renames: stop it (SIGTERM, as its removal would send), which discards the
+        scratch unless the renames began; its last line then says which state it left (also when it had ended
+        already: the renames may have run while coop was not looking). Always raises."""
+        assert self.node_engine is not None
+        swapped = scripts.RESULT_PREFIX + "swapped"
+        if not running.stop(self.node_engine):  # it is ending (swarm has yet to see it), or its node is gone
+            deadline = time.monotonic() + 10
+            try:
+                while not (running.said(swapped) or running.ended()) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+            except KeyboardInterrupt:
+                pass
+            if not (running.said(swapped) or running.ended()):
+                running.remove()
+                raise interrupted(
+                    exc,
+                    f"{self._what} was stopped, and coop could not see whether its files were put in place; "
+                    f"{self._again}",
+                ) from None
+        if running.said(swapped) or running.wait(shield=True).result == "swapped":
+            raise interrupted(exc, f"{self._what}: its files are wholly in place in the volumes{self._posts_left()}")
+        self._abandon(running)
+        raise interrupted(exc, f"{self._what} was stopped: {self._untouched()}; {self._again}") from None
+
+    def _posts_left(self) -> str:
+        """What an interrupted restore whose files are in place leaves to do, and how."""
+        posts = [s.service for s in self.chosen if s.restore_post_hook]
+        if not posts:
+            return ""
+        return f"; the restore post-hook of {', '.join(posts)} (which loads them) did not run; {self._again}"
+
+    def into_scratch(self, running: RunningJob) -> None:
+        if not self.told:
+            which = f"snapshot {self.snap.short_id}" if self.snap else "the newest snapshot"
+            note(self.on_progress, f"app {self.app.name}: restoring {which} into scratch directories")
+        try:
             result = running.wait(until=scripts.RESULT_PREFIX + "restored")
         except KeyboardInterrupt as exc:
+            if self.told:
+                self._stop_told(running, exc)
             self._learn(running)
             self._abandon(running)
             raise interrupted(exc, f"{self._what} was stopped: {self._untouched()}; {self._again}") from None
         if result.result == "none":
             raise no_snapshots(self.ref) if self.snap is None else NotFound(f"{self._what}: it is gone")
-        if result.result != "restored" or (result.state != "running" and not result.ok):
+        # Told early, the job may have put it in place already by the time coop looks.
+        done = ("restored", "swapped") if self.told else ("restored",)
+        if result.result not in done or (result.state != "running" and not result.ok):
             self._learn_from(result.stdout)
             raise BackupFailed(
                 f"{self._what} failed: {failure_reason(result)}; {self._untouched()}",
@@ -279,12 +348,8 @@ class _Run:
             )
             raise BackupFailed(f"{self._what} failed: {failure_reason(result)}; {state}", hint=self._again)
         if result.interrupted is not None:
-            posts = [s.service for s in self.chosen if s.restore_post_hook]
-            left = f"; the restore post-hook of {', '.join(posts)} (which loads them) did not run" if posts else ""
             raise interrupted(
-                result.interrupted,
-                f"{self._what}: its files are wholly in place in the volumes{left}"
-                + (f"; {self._again}" if posts else ""),
+                result.interrupted, f"{self._what}: its files are wholly in place in the volumes{self._posts_left()}"
             )
 
     def _hand_over(self, running: RunningJob) -> JobResult:
@@ -292,8 +357,9 @@ class _Run:
         way). Not handed over (its container gone, its node unreachable): it is stopped, nothing was changed."""
         assert self.node_engine is not None
         stopped: KeyboardInterrupt | None = None
-        told = False
-        for _ in range(3):  # a Ctrl-C while handing over: handed over anyway (writing it twice is the same)
+        told = self.told  # handed over early: only its end is waited for
+        tries = 0 if told else 3  # a Ctrl-C while handing over: handed over anyway (writing it twice is the same)
+        for _ in range(tries):
             try:
                 told = running.tell(self.node_engine, scripts.PLAN, self._plan())
                 break
