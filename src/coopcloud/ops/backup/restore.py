@@ -62,7 +62,9 @@ def restore(
     2. the restore pre-hooks run, while that job waits;
     3. coop hands the job its renames (an exec into its container), which put the restored paths in place
        (each path the snapshot holds replaces the live one; paths it does not hold are left as they are),
-       waited for through Ctrl-C; where coop cannot reach the job's node, a second short job renames;
+       waited for through Ctrl-C; where coop cannot reach the job's node, a second short job renames. With no
+       restore pre-hook, the renames are handed over as soon as the job names its snapshot, while restic still
+       writes: the job puts the restore in place the moment it is complete and checked;
     4. the restore post-hooks run (a dump's load): only after a complete restore, on the files it wrote.
     Whatever stops it, the error says whether the data is as it was or wholly restored.
     """
