@@ -308,6 +308,50 @@ def test_a_restore_without_a_pre_hook_stopped_once_handed_its_renames_restores_n
     assert sorted(sh(web, "ls -A /data").split()) == ["big", "restore.log"]
 
 
+def test_a_snapshot_restic_saved_after_its_coop_was_killed_outright_is_marked_failed_run(
+    coop, backup_env, tmp_path, stack_name, local_server, own_repository
+):
+    """kill -9 of `backup create` while restic works: nothing stops its job, which saves its snapshot. That run
+    never ended ok (its post-hooks never ran; its history reads "did not finish"): `backup ls` marks it."""
+    new_app(coop, tmp_path, stack_name, "default", files_app("killedapp", "backupbot.backup.volumes.files.path=big"))
+    assert coop("app", "deploy", stack_name).code == 0
+    web = container_of(stack_name, "app")
+    sh(web, "mkdir -p /data/big && echo first > /data/big/first")
+    assert coop("app", "backup", "create", stack_name).code == 0  # a good one
+    sh(web, "head -c 300000000 /dev/urandom > /data/big/b.bin")
+    repo = repository_dir(own_repository)
+    assert repo is not None
+    proc = subprocess.Popen([*COOP, "app", "backup", "create", stack_name], env=backup_env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (job_containers(stack_name, "backup") and list((repo / "locks").iterdir())):  # restic at work
+            assert proc.poll() is None and time.monotonic() < deadline, "no backup job ran"
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    job = job_containers(stack_name, "backup", running=False)
+    deadline = time.monotonic() + 120
+    while job_containers(stack_name, "backup"):
+        assert time.monotonic() < deadline, "the orphaned backup job did not end"
+        time.sleep(0.5)
+    ended = subprocess.run(
+        ["docker", "inspect", job[0], "--format", "{{.State.ExitCode}}"], capture_output=True, text=True
+    )
+    assert ended.stdout.strip() == "0", ended  # restic finished the snapshot
+
+    r = coop("app", "backup", "ls", stack_name, "--json")
+    assert r.code == 0, r
+    listed = sorted(json.loads(r.out), key=lambda s: s["created"])
+    assert [s["failed_run"] for s in listed] == [False, True], listed
+    text = coop("app", "backup", "ls", stack_name)
+    assert text.code == 0 and text.out.count("manual (failed run)") == 1, text
+    history = json.loads(coop("app", "history", stack_name, "--json").out)
+    assert [e["result"] for e in history if e["command"] == "backup create"] == ["ok", "did not finish"], history
+    assert coop("app", "unlock", stack_name, "--yes").code == 0
+    assert job_services(stack_name) == []
+
+
 def _has_plan(container: str) -> bool:
     """Whether coop has handed the restore job in `container` its renames."""
     return subprocess.run(["docker", "exec", container, "test", "-e", "/tmp/coop-plan"]).returncode == 0

@@ -596,14 +596,23 @@ def test_backup_ls_marks_the_snapshot_of_a_run_the_history_says_failed(monkeypat
     def snap(run: str) -> Snapshot:
         return Snapshot.from_restic({"id": run * 8, "time": "2026-01-01T00:00:00Z", "tags": [f"run={run}"]})
 
-    def event(result: str, failed_run: str | None) -> audit.Event:
+    def event(result: str, failed_run: str | None, run: str | None = None) -> audit.Event:
         return audit.Event(when="", who="", command="backup create", app="a.org", server="s", result=result,
-                           failed_run=failed_run)  # fmt: skip
+                           failed_run=failed_run, run=run)  # fmt: skip
 
-    monkeypatch.setattr(listing, "snapshots", lambda *a, **k: [snap("a"), snap("b"), snap("c")])
-    history = [event(audit.OK, None), event(audit.FAILED, "run=b"), event(audit.FAILED, None)]
+    runs = "abcdef"
+    monkeypatch.setattr(listing, "snapshots", lambda *a, **k: [snap(r) for r in runs])
+    history = [
+        event(audit.OK, None, "run=a"),
+        event(audit.FAILED, "run=b"),
+        event(audit.FAILED, None),
+        event(audit.DID_NOT_FINISH, None, "run=d"),  # `backup create` killed outright: restic went on
+        event(audit.RUNNING, None, "run=e"),  # not known yet
+        event(audit.INTERRUPTED, None, "run=f"),
+    ]
     monkeypatch.setattr(audit, "history", lambda client, stack: history)
     ref = SimpleNamespace(name="a.org", stack_name="a_org")
     found = listing.listed(SimpleNamespace(), SimpleNamespace(), ref)
-    assert [(s.run, s.failed_run) for s in found] == [("run=a", False), ("run=b", True), ("run=c", False)]
+    assert [s.failed_run for s in found] == [False, True, False, True, False, True]
     assert audit.Event.from_json(history[1].to_json()).failed_run == "run=b"
+    assert audit.Event.from_json(history[3].to_json()).run == "run=d"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
 from coopcloud.errors import CoopError
-from coopcloud.ops.trail.mutation import active, mutation
+from coopcloud.ops.trail.mutation import TrackedChange, active, mutation
 from coopcloud.rawdata import JSONDict, RawMap, get_int, get_str
 from coopcloud.settings import Settings
 
@@ -55,7 +55,25 @@ class Created:
         }
 
 
-@mutation
+def _new_run(
+    change: TrackedChange,
+    settings: Settings,
+    client: Engine,
+    ref: AppRef,
+    *,
+    service: str | None = None,
+    why: str = "manual",
+    on_progress: Progress | None = None,
+    on_password: Callable[[str], None] | None = None,
+    engine_for: EngineFor | None = None,
+) -> None:
+    """A backup that is the command itself (`backup create`, not an upgrade's snapshot): its run tag goes into the
+    history with its start, so a snapshot restic finishes after coop was killed outright is marked as a failed
+    run's (the event never ends ok)."""
+    change.run = f"run={pysecrets.token_hex(6)}"
+
+
+@mutation(before=_new_run)
 def create(
     settings: Settings,
     client: Engine,
@@ -75,7 +93,8 @@ def create(
     start = time.monotonic()
     app = inspect_app(settings, client, ref, service=service)
     shown = repository.for_command(settings, client).shown  # checked now; resolved again as the job is made
-    run_tag = f"run={pysecrets.token_hex(6)}"
+    change = active()
+    run_tag = change.run if change is not None and change.run else f"run={pysecrets.token_hex(6)}"
     tags = ["coop", f"app={app.name}", f"recipe={app.recipe}", f"version={app.version}", f"why={why}"]
     _, generated = password(client, generate=True)
     if generated and on_password is not None:

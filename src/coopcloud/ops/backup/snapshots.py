@@ -136,13 +136,14 @@ def snapshots(
 def listed(settings: Settings, client: Engine, ref: AppRef) -> list[Snapshot]:
     """`app backup ls`: the app's snapshots, each marked when the backup that saved it failed (the app's
     history notes the run tag of such a backup: one whose job's node was lost, whose snapshot restic may
-    have finished before or after coop looked)."""
+    have finished before or after coop looked; or a `backup create` killed outright, whose job restic went
+    on with)."""
     from coopcloud.ops.trail import audit
 
     found = snapshots(settings, client, ref)
     if not found:
         return found
-    failed = {e.failed_run for e in audit.history(client, ref.stack_name) if e.failed_run}
+    failed = {run for e in audit.history(client, ref.stack_name) for run in e.failed_runs}
     return [replace(s, failed_run=True) if s.run and s.run in failed else s for s in found]
 
 

@@ -96,6 +96,9 @@ class Event:
     pid: int | None = None  # of the command, so a started event can be matched to the lock it holds
     # A failed backup's restic run tag (run=…): a snapshot carrying it is from a failed run.
     failed_run: str | None = None
+    # `backup create`'s run tag, written with its start: unless the event ends ok (killed: "did not finish"),
+    # a snapshot carrying it is from a failed run too (`failed_runs`).
+    run: str | None = None
     # start, UTC, ISO 8601 (``2026-11-29T22:41:07Z``); now when not given
     when: str = field(default_factory=lambda: utc_now(), kw_only=True)
 
@@ -126,7 +129,17 @@ class Event:
             host=get_opt_str(doc, "host"),
             pid=get_opt_int(doc, "pid"),
             failed_run=get_opt_str(doc, "failed_run"),
+            run=get_opt_str(doc, "run"),
         )
+
+    @property
+    def failed_runs(self) -> set[str]:
+        """The run tags whose snapshots are from a failed run, by this event: the one it noted as failed, and
+        the run of a `backup create` that did not end ok (still running: not yet known)."""
+        runs = {self.failed_run} if self.failed_run else set()
+        if self.run and self.result not in (OK, RUNNING, STARTED):
+            runs.add(self.run)
+        return runs
 
 
 def utc_now() -> str:
@@ -311,6 +324,7 @@ def tracked(
             host=hostname(),
             pid=os.getpid(),
             failed_run=change.failed_run,
+            run=change.run,
         )
 
     change = TrackedChange(_take=None if lock == NO_LOCK else take)

@@ -35,6 +35,7 @@ class TrackedChange:
     detail: str | None = None
     result: str | None = None  # set to override what the outcome implies (e.g. ROLLED_BACK)
     failed_run: str | None = None  # a backup failed after its restic run began: that run's tag (see Event)
+    run: str | None = None  # `backup create`'s run tag, known before its start is written (see Event)
     lock: Releasable | None = None  # when the command took the lock
     record: bool = True  # False: nothing happened worth a line (the operator answered no)
     recheck: list[Callable[[], None]] = field(default_factory=list)  # run by begin() once the lock is held
