@@ -68,10 +68,15 @@ def restic_at_work(containers: list[str]) -> bool:
     return False
 
 
+def coop_process(env: dict[str, str], *argv: str) -> subprocess.Popen[str]:
+    """coop in a process of its own (to signal it), its output kept for `communicate()`."""
+    return subprocess.Popen([*COOP, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
 def interrupt_when_running(env: dict[str, str], stack: str, kind: str, sig: int, *argv: str) -> tuple[int, str]:
     """Run coop in a process of its own; send `sig` once restic is at work in its job's container; its
     exit code and stderr."""
-    proc = subprocess.Popen([*COOP, *argv], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = coop_process(env, *argv)
     try:
         deadline = time.monotonic() + 60
         while not restic_at_work(job_containers(stack, kind)):
@@ -140,13 +145,7 @@ def test_an_interrupted_backup_keeps_nothing_and_an_interrupted_restore_restores
     # A job killed outright (a node lost, the OOM killer) leaves its lock in the repository; restic check
     # then refuses to run: verify says so, it does not report damage. (A backup's job: a restore takes no lock.)
     sh(web, "head -c 200000000 /dev/urandom > /data/big/b.bin")
-    proc = subprocess.Popen(
-        [*COOP, "app", "backup", "create", stack_name],
-        env=backup_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = coop_process(backup_env, "app", "backup", "create", stack_name)
     try:
         deadline = time.monotonic() + 60
         while not ((running := job_containers(stack_name, "backup")) and list((repo / "locks").iterdir())):
@@ -237,13 +236,7 @@ def test_a_restore_without_a_pre_hook_stopped_once_handed_its_renames_restores_n
     assert coop("app", "backup", "create", stack_name).code == 0
     sh(web, "rm -rf /data/big && mkdir /data/big && echo C > /data/big/state")
 
-    proc = subprocess.Popen(
-        [*COOP, "app", "restore", stack_name, "--yes"],
-        env=backup_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = coop_process(backup_env, "app", "restore", stack_name, "--yes")
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -267,13 +260,7 @@ def test_a_restore_without_a_pre_hook_stopped_once_handed_its_renames_restores_n
     assert job_services(stack_name) == []
 
     # The Ctrl-C reaches coop only once the job has put the restore in place (coop paused meanwhile): it says so.
-    proc = subprocess.Popen(
-        [*COOP, "app", "restore", stack_name, "--yes"],
-        env=backup_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = coop_process(backup_env, "app", "restore", stack_name, "--yes")
     try:
         deadline = time.monotonic() + 60
         while not ((jobs := job_containers(stack_name, "restore")) and _has_plan(jobs[0])):

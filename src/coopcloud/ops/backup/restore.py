@@ -7,6 +7,7 @@ import secrets as pysecrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import NoReturn
 
 from coopcloud.domain.app import AppRef
 from coopcloud.engine.protocol import Engine
@@ -158,6 +159,8 @@ class _Run:
             wait_for_plan=self.node_engine is not None,
             known=repository.is_known(self.client, repo),
         )
+        which = f"snapshot {self.snap.short_id}" if self.snap else "the newest snapshot"
+        note(self.on_progress, f"app {self.app.name}: restoring {which} into scratch directories")
         with started(self.client, self._job("restore", script, repo)) as running:
             if self.node_engine is not None and not any(s.restore_pre_hook for s in self.app.spec.services):
                 self.hand_over_early(running)
@@ -194,20 +197,16 @@ class _Run:
         as soon as it says which snapshot it restores, while restic still writes: it puts the restore in place the
         moment it is complete and checked, with no round trip to coop between (a restore's largest fixed cost after
         the container's start). A job that ends before saying so is left to `into_scratch`, which reads why."""
-        which = f"snapshot {self.snap.short_id}" if self.snap else "the newest snapshot"
-        note(self.on_progress, f"app {self.app.name}: restoring {which} into scratch directories")
         try:
             result = running.wait(until=scripts.SNAPSHOT_PREFIX)
         except KeyboardInterrupt as exc:
-            self._learn(running)
-            self._abandon(running)
-            raise interrupted(exc, f"{self._what} was stopped: {self._untouched()}; {self._again}") from None
+            self._stopped_in_scratch(running, exc)
         if result.state != "running":
             return
         self._learn_from(result.stdout)
         if self.snap is None:
             return
-        self.chosen = [s for s in self.app.spec.services if s.service in self.snap.services]
+        self.chosen = self._held_services()
         if not self.chosen:
             return
         assert self.node_engine is not None
@@ -218,20 +217,30 @@ class _Run:
             self.told = True
             self._stop_told(running, exc)
 
-    def _stop_told(self, running: RunningJob, exc: KeyboardInterrupt) -> None:
+    def _stopped_in_scratch(self, running: RunningJob, exc: KeyboardInterrupt) -> NoReturn:
+        """Ctrl-C while restic writes into scratch, the job without its renames: it is stopped, nothing changed."""
+        self._learn(running)
+        self._abandon(running)
+        raise interrupted(exc, f"{self._what} was stopped: {self._untouched()}; {self._again}") from None
+
+    def _stop_told(self, running: RunningJob, exc: KeyboardInterrupt) -> NoReturn:
         """Ctrl-C once the job has its renames: stop it (SIGTERM, as its removal would send), which discards the
         scratch unless the renames began; its last line then says which state it left (also when it had ended
         already: the renames may have run while coop was not looking). Always raises."""
         assert self.node_engine is not None
         swapped = scripts.RESULT_PREFIX + "swapped"
+
+        def over() -> bool:
+            return running.said(swapped) or running.ended()
+
         if not running.stop(self.node_engine):  # it is ending (swarm has yet to see it), or its node is gone
             deadline = time.monotonic() + 10
             try:
-                while not (running.said(swapped) or running.ended()) and time.monotonic() < deadline:
+                while not over() and time.monotonic() < deadline:
                     time.sleep(0.2)
             except KeyboardInterrupt:
                 pass
-            if not (running.said(swapped) or running.ended()):
+            if not over():
                 running.remove()
                 raise interrupted(
                     exc,
@@ -251,17 +260,12 @@ class _Run:
         return f"; the restore post-hook of {', '.join(posts)} (which loads them) did not run; {self._again}"
 
     def into_scratch(self, running: RunningJob) -> None:
-        if not self.told:
-            which = f"snapshot {self.snap.short_id}" if self.snap else "the newest snapshot"
-            note(self.on_progress, f"app {self.app.name}: restoring {which} into scratch directories")
         try:
             result = running.wait(until=scripts.RESULT_PREFIX + "restored")
         except KeyboardInterrupt as exc:
             if self.told:
                 self._stop_told(running, exc)
-            self._learn(running)
-            self._abandon(running)
-            raise interrupted(exc, f"{self._what} was stopped: {self._untouched()}; {self._again}") from None
+            self._stopped_in_scratch(running, exc)
         if result.result == "none":
             raise no_snapshots(self.ref) if self.snap is None else NotFound(f"{self._what}: it is gone")
         # Told early, the job may have put it in place already by the time coop looks.
@@ -275,7 +279,7 @@ class _Run:
         self._learn_from(result.stdout)
         if self.snap is None:
             raise BackupFailed(f"{self._what}: the restic job did not say which snapshot it restored", hint=self._again)
-        self.chosen = [s for s in self.app.spec.services if s.service in self.snap.services]
+        self.chosen = self._held_services()
         if not self.chosen:
             self._abandon(running)
             names = ", ".join(s.service for s in self.app.spec.services)
@@ -283,6 +287,11 @@ class _Run:
                 f"app {self.ref.name}: snapshot {self.snap.short_id} holds no data of service {names}",
                 hint=f"see: coop app backup ls {self.ref.name}",
             )
+
+    def _held_services(self) -> list[ServiceBackup]:
+        """The app's backed-up services the resolved snapshot holds data of."""
+        assert self.snap is not None
+        return [s for s in self.app.spec.services if s.service in self.snap.services]
 
     def _learn(self, running: RunningJob) -> None:
         """The snapshot the job resolved, from its output so far (best effort: for the message)."""
