@@ -6,7 +6,9 @@ history says "interrupted". A job killed outright leaves restic's lock: verify s
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import signal
 import subprocess
@@ -230,26 +232,34 @@ def test_a_restore_without_a_pre_hook_stopped_once_handed_its_renames_restores_n
     new_app(coop, tmp_path, stack_name, "default", recipe)
     assert coop("app", "deploy", stack_name).code == 0
     web = container_of(stack_name, "app")
-    # 2 GB of zeros taking no disk space: restic reads them in a moment and stores one chunk, but a restore
-    # writes them whole: restic is still writing seconds after the renames were handed over, however fast the disk.
+    # 2 GB of zeros taking no disk space: restic reads them in a moment and stores one chunk; a restore writes them.
     sh(web, "mkdir -p /data/big && truncate -s 2G /data/big/zeros.bin && echo A > /data/big/state")
     assert coop("app", "backup", "create", stack_name).code == 0
     sh(web, "rm -rf /data/big && mkdir /data/big && echo C > /data/big/state")
 
+    # restic's restore is held (SIGSTOP) from its start, its listing let run: coop names the snapshot and hands the
+    # renames over while the restore cannot have ended, whatever the machine's speed; the Ctrl-C then comes, and
+    # restic is let go once the job was told to stop.
     proc = coop_process(backup_env, "app", "restore", stack_name, "--yes")
+    held: list[int] = []
     try:
         deadline = time.monotonic() + 60
-        while True:
+        while not ((jobs := job_containers(stack_name, "restore")) and (held := _hold(jobs[0], "restic restore"))):
             assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            jobs = job_containers(stack_name, "restore")
-            if jobs and _has_plan(jobs[0]) and restic_at_work(jobs):
-                break
+            time.sleep(0.02)
+        while not _has_plan(jobs[0]):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
             time.sleep(0.05)
         out = subprocess.run(["docker", "logs", jobs[0]], capture_output=True, text=True).stdout
         assert "coop-result: restored" not in out, out  # handed over early: restic still writes
         proc.send_signal(signal.SIGINT)
+        while subprocess.run(["docker", "exec", jobs[0], "test", "-e", "/tmp/coop-stopped"]).returncode != 0:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        _release(held)
         _, err = proc.communicate(timeout=60)
     finally:
+        _release(held)
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, err
@@ -337,6 +347,22 @@ def test_a_snapshot_restic_saved_after_its_coop_was_killed_outright_is_marked_fa
     assert [e["result"] for e in history if e["command"] == "backup create"] == ["ok", "did not finish"], history
     assert coop("app", "unlock", stack_name, "--yes").code == 0
     assert job_services(stack_name) == []
+
+
+def _hold(container: str, command: str) -> list[int]:
+    """SIGSTOP the processes of `container` whose command line starts with `command`; their pids."""
+    top = subprocess.run(["docker", "top", container, "-eo", "pid,args"], capture_output=True, text=True).stdout
+    pids = [int(pid) for pid, _, args in (line.strip().partition(" ") for line in top.splitlines()[1:])
+            if args.strip().startswith(command)]  # fmt: skip
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    return pids
+
+
+def _release(pids: list[int]) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
 
 
 def _has_plan(container: str) -> bool:
